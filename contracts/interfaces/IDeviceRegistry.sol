@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {DeviceId} from "../types/DeviceId.sol";
+import {DeviceStatus} from "../types/DeviceStatus.sol";
+import {KeyType} from "../types/KeyType.sol";
+
+/// @title IDeviceRegistry
+/// @notice Hardware-anchored device identity: makers vouch for device keys, operators register devices
+/// with proof of key possession, keys rotate, custody moves in two steps, and every other DeviceTrust
+/// contract asks one question here: "is this a valid signature of device D over digest H?".
+/// @dev Storage holds one slot per device (the current key hash only after a rotation: before it, the key
+/// hash is the device id). Keys themselves travel in calldata and events.
+interface IDeviceRegistry {
+    /// @notice A device key as submitted: its type and its bytes (see KeyType for the encodings).
+    struct DeviceKey {
+        KeyType keyType;
+        bytes key;
+    }
+
+    /// @notice A registration request: the device's key and its Register signature over
+    /// {deviceId, operator, nonce: 0, deadline}, plus the model its maker endorsed.
+    struct Registration {
+        DeviceKey key;
+        address operator;
+        uint32 model;
+        uint256 deadline;
+        bytes signature;
+    }
+
+    /// @notice A key rotation: both keys sign RotateKey{deviceId, keyHash(newKey), nonce, deadline}: the
+    /// current key to authorize it, the new key to prove possession.
+    struct KeyRotation {
+        DeviceKey currentKey;
+        DeviceKey newKey;
+        uint256 nonce;
+        uint256 deadline;
+        bytes currentSignature;
+        bytes newSignature;
+    }
+
+    /// @notice Everything the registry knows of a device.
+    struct DeviceInfo {
+        DeviceStatus status;
+        KeyType keyType;
+        address operator;
+        uint16 maker;
+        uint32 model;
+        uint32 nonce;
+        bytes32 keyHash;
+        address pendingOperator;
+    }
+
+    struct Maker {
+        address signer;
+        bool active;
+    }
+
+    struct Batch {
+        uint16 maker;
+        bool revoked;
+    }
+
+    // ---------------------------------------------------------------- errors
+
+    error DeviceRegistryZeroAddress();
+    error DeviceRegistryUnknownMaker(uint16 maker);
+    error DeviceRegistryMakerRemoved(uint16 maker);
+    error DeviceRegistrySignerIsMaker(address signer, uint16 maker);
+    error DeviceRegistryTooManyMakers();
+    error DeviceRegistryNotMaker(address caller);
+    error DeviceRegistryInvalidMakerSignature(uint16 maker, DeviceId deviceId);
+    error DeviceRegistryBatchExists(bytes32 root);
+    error DeviceRegistryUnknownBatch(bytes32 root);
+    error DeviceRegistryBatchRevoked(bytes32 root);
+    error DeviceRegistryInvalidBatchProof(bytes32 root, DeviceId deviceId);
+    error DeviceRegistryExpired(uint256 deadline, uint256 timestamp);
+    error DeviceRegistryKeyTaken(bytes32 keyHash, DeviceId owner);
+    error DeviceRegistryInvalidDeviceSignature(DeviceId deviceId);
+    error DeviceRegistryInvalidNewKeySignature(DeviceId deviceId, bytes32 newKeyHash);
+    error DeviceRegistryUnknownDevice(DeviceId deviceId);
+    error DeviceRegistryWrongKey(DeviceId deviceId, bytes32 keyHash);
+    error DeviceRegistryInvalidNonce(DeviceId deviceId, uint256 expected, uint256 provided);
+    error DeviceRegistryNotActive(DeviceId deviceId, DeviceStatus status);
+    error DeviceRegistryNotSuspended(DeviceId deviceId, DeviceStatus status);
+    error DeviceRegistryTerminal(DeviceId deviceId, DeviceStatus status);
+    error DeviceRegistryNotOperator(DeviceId deviceId, address caller);
+    error DeviceRegistryUnauthorized(DeviceId deviceId, address caller);
+    error DeviceRegistryNoPendingTransfer(DeviceId deviceId);
+    error DeviceRegistryNotPendingOperator(DeviceId deviceId, address caller);
+
+    // ---------------------------------------------------------------- events
+
+    event MakerAdded(uint16 indexed maker, address indexed signer, string name);
+    event MakerSignerChanged(uint16 indexed maker, address indexed signer);
+    event MakerRemoved(uint16 indexed maker);
+    event BatchPublished(uint16 indexed maker, bytes32 indexed root, uint32 size, string uri);
+    event BatchRevoked(uint16 indexed maker, bytes32 indexed root);
+    /// @notice The full key is here (not in storage): indexers and verifiers read it from this event.
+    event DeviceRegistered(
+        DeviceId indexed deviceId,
+        address indexed operator,
+        uint16 indexed maker,
+        uint32 model,
+        KeyType keyType,
+        bytes key
+    );
+    event KeyRotated(DeviceId indexed deviceId, bytes32 indexed newKeyHash, uint32 nonce, KeyType keyType, bytes key);
+    event CustodyTransferStarted(DeviceId indexed deviceId, address indexed from, address indexed to);
+    event CustodyTransferCancelled(DeviceId indexed deviceId, address indexed from, address indexed to);
+    event CustodyTransferred(DeviceId indexed deviceId, address indexed from, address indexed to);
+    event DeviceSuspended(DeviceId indexed deviceId, address indexed by, bytes32 reason);
+    event DeviceReinstated(DeviceId indexed deviceId, address indexed by);
+    event DeviceRevoked(DeviceId indexed deviceId, address indexed by, bytes32 reason);
+    event DeviceDecommissioned(DeviceId indexed deviceId, address indexed by);
+
+    // ---------------------------------------------------------------- makers (governance and makers)
+
+    /// @notice Governance adds a manufacturer whose key (`signer`) endorses devices. Returns its id.
+    function addMaker(address signer, string calldata name) external returns (uint16 maker);
+
+    /// @notice Governance replaces a maker's key. Endorsements by the old key stop verifying.
+    function setMakerSigner(uint16 maker, address signer) external;
+
+    /// @notice Governance removes a maker: its endorsements and batches no longer register devices.
+    /// Devices already registered keep their identity (revoke them one by one if they are bad).
+    function removeMaker(uint16 maker) external;
+
+    /// @notice The maker's key publishes the Merkle root of a production batch's key manifest
+    /// (StandardMerkleTree over [deviceId, model]).
+    function publishBatch(bytes32 root, uint32 size, string calldata uri) external;
+
+    /// @notice The batch's maker or governance revokes a batch: its unregistered devices can no longer
+    /// register with it.
+    function revokeBatch(bytes32 root) external;
+
+    // ---------------------------------------------------------------- registration
+
+    /// @notice Registers a device endorsed by one maker signature over Endorse{deviceId, model}.
+    function register(
+        Registration calldata registration,
+        uint16 maker,
+        bytes calldata makerSignature
+    ) external returns (DeviceId deviceId);
+
+    /// @notice Registers a device endorsed by membership in a published production batch.
+    function registerFromBatch(
+        Registration calldata registration,
+        bytes32 root,
+        bytes32[] calldata proof
+    ) external returns (DeviceId deviceId);
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /// @notice The operator rotates the device's key (see KeyRotation). The device id stays; the old key
+    /// never becomes usable again, by this device or any other.
+    function rotateKey(DeviceId deviceId, KeyRotation calldata rotation) external;
+
+    /// @notice Step one of a custody transfer, by the current operator. Replaces any pending transfer.
+    function startCustodyTransfer(DeviceId deviceId, address to) external;
+
+    /// @notice The current operator withdraws a pending transfer.
+    function cancelCustodyTransfer(DeviceId deviceId) external;
+
+    /// @notice Step two, by the new operator.
+    function acceptCustody(DeviceId deviceId) external;
+
+    /// @notice Operator, SUSPENDER_ROLE (slashing, circuit breakers) or governance suspends an active device.
+    function suspend(DeviceId deviceId, bytes32 reason) external;
+
+    /// @notice Governance returns a suspended device to Active (after re-attestation).
+    function reinstate(DeviceId deviceId) external;
+
+    /// @notice Operator or governance marks the device's key compromised. Terminal.
+    function revoke(DeviceId deviceId, bytes32 reason) external;
+
+    /// @notice The operator retires the device. Terminal; its keys are never usable again.
+    function decommission(DeviceId deviceId) external;
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice True iff the device is Active, `key` is its current key and `signature` is a canonical
+    /// signature by that key over `digest`. Never reverts.
+    function isValidDeviceSignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature
+    ) external view returns (bool);
+
+    /// @notice True iff `key` is or ever was a key of `deviceId` (whatever its status) and `signature`
+    /// is a canonical signature by it over `digest`: for evidence of what a device once signed.
+    function isDeviceKeySignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature
+    ) external view returns (bool);
+
+    function deviceInfo(DeviceId deviceId) external view returns (DeviceInfo memory);
+
+    function statusOf(DeviceId deviceId) external view returns (DeviceStatus);
+
+    function operatorOf(DeviceId deviceId) external view returns (address);
+
+    /// @notice The device that holds or held the key with this hash (zero if none ever did).
+    function keyOwner(bytes32 keyHash) external view returns (DeviceId);
+
+    function makerInfo(uint16 maker) external view returns (Maker memory);
+
+    function makerOf(address signer) external view returns (uint16);
+
+    function makerCount() external view returns (uint16);
+
+    function batchInfo(bytes32 root) external view returns (Batch memory);
+
+    /// @notice The EIP-712 domain separator every device message is signed under.
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32);
+}

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {DeviceId} from "../types/DeviceId.sol";
+import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
+
+/// @title DeviceMessageLib
+/// @notice The one Solidity definition of every message DeviceTrust signs: EIP-712 type strings and
+/// struct hashes. The TypeScript twin is src/protocol/messages.ts; test/fixtures/vectors.json, generated
+/// from TypeScript, proves the two agree. All messages are signed under the registry's EIP-712 domain
+/// {name: "DeviceTrust", version: "1", chainId, verifyingContract: DeviceRegistry}.
+library DeviceMessageLib {
+    /// @dev A device binds itself to `operator`: proof of possession at registration.
+    bytes32 internal constant REGISTER_TYPEHASH =
+        keccak256("Register(bytes32 deviceId,address operator,uint256 nonce,uint256 deadline)");
+
+    /// @dev A maker vouches, at the factory, that `deviceId` is a key inside its hardware of model `model`.
+    bytes32 internal constant ENDORSE_TYPEHASH = keccak256("Endorse(bytes32 deviceId,uint32 model)");
+
+    /// @dev Signed by the current key (authorization) and by the new key (possession).
+    bytes32 internal constant ROTATE_KEY_TYPEHASH =
+        keccak256("RotateKey(bytes32 deviceId,bytes32 newKeyHash,uint256 nonce,uint256 deadline)");
+
+    bytes32 internal constant ATTESTATION_TYPEHASH =
+        keccak256(
+            "Attestation(bytes32 deviceId,bytes32 measurement,bytes32 challenge,uint64 timestamp,uint64 bootCount)"
+        );
+
+    bytes32 internal constant READING_TYPEHASH =
+        keccak256("Reading(bytes32 deviceId,bytes32 feedId,uint64 sequence,uint64 timestamp,int256 value)");
+
+    bytes32 internal constant READING_BATCH_TYPEHASH =
+        keccak256(
+            "ReadingBatch(bytes32 deviceId,bytes32 feedId,uint64 firstSequence,uint64 lastSequence,"
+            "uint64 count,uint64 fromTimestamp,uint64 toTimestamp,bytes32 root)"
+        );
+
+    function hashRegister(
+        DeviceId deviceId,
+        address operator,
+        uint256 nonce,
+        uint256 deadline
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(REGISTER_TYPEHASH, deviceId, operator, nonce, deadline));
+    }
+
+    function hashEndorse(DeviceId deviceId, uint32 model) internal pure returns (bytes32) {
+        return keccak256(abi.encode(ENDORSE_TYPEHASH, deviceId, model));
+    }
+
+    function hashRotateKey(
+        DeviceId deviceId,
+        bytes32 newKeyHash,
+        uint256 nonce,
+        uint256 deadline
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(ROTATE_KEY_TYPEHASH, deviceId, newKeyHash, nonce, deadline));
+    }
+
+    function hashAttestation(Attestation memory a) internal pure returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(ATTESTATION_TYPEHASH, a.deviceId, a.measurement, a.challenge, a.timestamp, a.bootCount)
+            );
+    }
+
+    /// @dev Also the Merkle leaf of a reading inside a ReadingBatch (sorted-pair keccak tree, as
+    /// OpenZeppelin's SimpleMerkleTree builds it).
+    function hashReading(Reading memory r) internal pure returns (bytes32) {
+        return keccak256(abi.encode(READING_TYPEHASH, r.deviceId, r.feedId, r.sequence, r.timestamp, r.value));
+    }
+
+    function hashReadingBatch(ReadingBatch memory b) internal pure returns (bytes32) {
+        return
+            keccak256(
+                abi.encode(
+                    READING_BATCH_TYPEHASH,
+                    b.deviceId,
+                    b.feedId,
+                    b.firstSequence,
+                    b.lastSequence,
+                    b.count,
+                    b.fromTimestamp,
+                    b.toTimestamp,
+                    b.root
+                )
+            );
+    }
+
+    /// @dev The leaf of a maker's production-batch manifest: OpenZeppelin StandardMerkleTree over
+    /// ["bytes32", "uint32"] = [deviceId, model] (double-hashed, so no leaf is ever an inner node).
+    function manifestLeaf(DeviceId deviceId, uint32 model) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(deviceId, model))));
+    }
+}

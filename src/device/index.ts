@@ -1,0 +1,3 @@
+export * from "./device-signer.js";
+export * from "./key-store.js";
+export * from "./software-key-store.js";

@@ -1,0 +1,18 @@
+import type { Curve, DeviceKey, Hex } from "../protocol/index.js";
+
+/**
+ * A device's signing key, wherever it lives (software file, HSM or secure element over PKCS#11). The key
+ * store signs 32-byte EIP-712 digests with the scheme of its curve (see KeyType) and always returns the
+ * canonical on-chain signature bytes (low-s; secp256k1 with v).
+ */
+export interface KeyStore {
+  readonly kind: "software" | "pkcs11";
+  readonly curve: Curve;
+  /** The key as the registry stores it (P-256: qx‖qy; secp256k1: the address). */
+  readonly deviceKey: DeviceKey;
+  /** The uncompressed SEC1 public key (0x04‖x‖y). */
+  readonly publicKey: Uint8Array;
+  signDigest(digest: Hex): Promise<Hex>;
+  /** Releases sessions and handles; signing after close throws. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,80 @@
+import { SimpleMerkleTree, StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { InvalidInputError } from "./errors.js";
+import type { Hex } from "./hex.js";
+import { structHash, type ReadingBatchMessage, type ReadingMessage } from "./messages.js";
+
+/** One device of a maker's production-batch manifest. */
+export interface ManifestEntry {
+  readonly deviceId: Hex;
+  readonly model: number;
+}
+
+export interface Manifest {
+  readonly root: Hex;
+  readonly entries: readonly (ManifestEntry & { readonly proof: readonly Hex[] })[];
+}
+
+export const MANIFEST_LEAF_ENCODING = ["bytes32", "uint32"] as const;
+
+/**
+ * A production batch's key manifest: OpenZeppelin StandardMerkleTree over [deviceId, model], as
+ * DeviceMessageLib.manifestLeaf hashes it. The maker publishes `root`; each device registers with its proof.
+ */
+export function buildManifest(entries: readonly ManifestEntry[]): Manifest {
+  if (entries.length === 0) throw new InvalidInputError("a batch manifest needs at least one device");
+  const seen = new Set<string>();
+  for (const e of entries) {
+    const id = e.deviceId.toLowerCase();
+    if (seen.has(id)) throw new InvalidInputError(`device ${id} appears twice in the manifest`);
+    seen.add(id);
+  }
+  const tree = StandardMerkleTree.of(
+    entries.map((e) => [e.deviceId, e.model]),
+    [...MANIFEST_LEAF_ENCODING],
+  );
+  return {
+    root: tree.root as Hex,
+    entries: entries.map((e, i) => ({ ...e, proof: tree.getProof(i) as Hex[] })),
+  };
+}
+
+export interface ReadingBatch {
+  readonly batch: ReadingBatchMessage;
+  readonly proofs: readonly (readonly Hex[])[];
+}
+
+/**
+ * A device's signed batch of readings: a sorted-pair Merkle tree over the readings' EIP-712 struct hashes
+ * (OpenZeppelin SimpleMerkleTree; MerkleProof.verify checks it on chain).
+ */
+export function buildReadingBatch(readings: readonly ReadingMessage[]): ReadingBatch {
+  const first = readings[0];
+  if (first === undefined) throw new InvalidInputError("a reading batch needs at least one reading");
+  let prev: ReadingMessage | undefined;
+  for (const r of readings) {
+    if (r.deviceId !== first.deviceId || r.feedId !== first.feedId) {
+      throw new InvalidInputError("every reading of a batch must come from one device and one feed");
+    }
+    if (prev !== undefined && r.sequence <= prev.sequence) {
+      throw new InvalidInputError(`batch readings must have strictly increasing sequences (${String(r.sequence)} after ${String(prev.sequence)})`);
+    }
+    prev = r;
+  }
+  const leaves = readings.map((r) => structHash("Reading", r));
+  const tree = SimpleMerkleTree.of(leaves);
+  const timestamps = readings.map((r) => r.timestamp);
+  const last = readings[readings.length - 1] ?? first;
+  return {
+    batch: {
+      deviceId: first.deviceId,
+      feedId: first.feedId,
+      firstSequence: first.sequence,
+      lastSequence: last.sequence,
+      count: BigInt(readings.length),
+      fromTimestamp: timestamps.reduce((a, b) => (b < a ? b : a)),
+      toTimestamp: timestamps.reduce((a, b) => (b > a ? b : a)),
+      root: tree.root as Hex,
+    },
+    proofs: leaves.map((leaf) => tree.getProof(leaf) as Hex[]),
+  };
+}

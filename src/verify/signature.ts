@@ -1,0 +1,122 @@
+import { createPublicKey, verify as nodeVerify, type KeyObject } from "node:crypto";
+import { recoverAddress } from "ethers";
+import {
+  CURVE_ORDER,
+  DeviceTrustError,
+  KEY_LENGTH,
+  KeyType,
+  SIGNATURE_LENGTH,
+  fromHex,
+  type DeviceKey,
+  type Hex,
+} from "../protocol/index.js";
+
+/** Why a signature is not valid: the same reasons, in the same order, as DeviceKeyLib.checkSignature. */
+export type SignatureVerdict =
+  | "valid"
+  | "unsupported-key-type"
+  | "bad-key-length"
+  | "not-on-curve"
+  | "bad-signature-length"
+  | "out-of-range"
+  | "high-s"
+  | "bad-v"
+  | "wrong-signer";
+
+export class SignatureError extends DeviceTrustError {
+  readonly verdict: SignatureVerdict;
+  constructor(verdict: SignatureVerdict, message: string) {
+    super(`SIGNATURE_${verdict.toUpperCase().replace(/-/g, "_")}`, message);
+    this.name = "SignatureError";
+    this.verdict = verdict;
+  }
+}
+
+const P256_P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
+const P256_A = P256_P - 3n;
+const P256_B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+
+/** Whether (x, y) is a point of P-256 with coordinates below p: OpenZeppelin's P256.isValidPublicKey. */
+export function isOnP256(x: bigint, y: bigint): boolean {
+  if (x >= P256_P || y >= P256_P) return false;
+  return (y * y) % P256_P === (((x * x + P256_A) % P256_P) * x + P256_B) % P256_P;
+}
+
+/** KeyObjects are costly to build; devices sign many messages with the same key. */
+const p256Keys = new Map<string, KeyObject>();
+const P256_KEY_CACHE_LIMIT = 10_000;
+
+function p256KeyObject(key: Hex): KeyObject {
+  let k = p256Keys.get(key);
+  if (k === undefined) {
+    const bytes = fromHex(key);
+    k = createPublicKey({
+      key: {
+        kty: "EC",
+        crv: "P-256",
+        x: Buffer.from(bytes.subarray(0, 32)).toString("base64url"),
+        y: Buffer.from(bytes.subarray(32)).toString("base64url"),
+      },
+      format: "jwk",
+    });
+    if (p256Keys.size >= P256_KEY_CACHE_LIMIT) p256Keys.clear();
+    p256Keys.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * Checks a device signature over an EIP-712 digest with exactly the contract's rules (key encoding,
+ * curve membership, lengths, r and s in range, low-s, v, signer). P-256 goes through node:crypto (OpenSSL).
+ */
+export function checkDeviceSignature(key: DeviceKey, digest: Hex, signature: Hex): SignatureVerdict {
+  const keyType = key.keyType;
+  if (keyType !== KeyType.Secp256k1 && keyType !== KeyType.P256) return "unsupported-key-type";
+  const keyBytes = fromHex(key.key);
+  if (keyBytes.length !== KEY_LENGTH[keyType]) return "bad-key-length";
+  const curve = keyType === KeyType.P256 ? "p256" : "secp256k1";
+  if (keyType === KeyType.P256) {
+    const x = BigInt(`0x${Buffer.from(keyBytes.subarray(0, 32)).toString("hex")}`);
+    const y = BigInt(`0x${Buffer.from(keyBytes.subarray(32)).toString("hex")}`);
+    if (!isOnP256(x, y)) return "not-on-curve";
+  }
+  const sig = fromHex(signature);
+  if (sig.length !== SIGNATURE_LENGTH[keyType]) return "bad-signature-length";
+  const r = BigInt(`0x${Buffer.from(sig.subarray(0, 32)).toString("hex")}`);
+  const s = BigInt(`0x${Buffer.from(sig.subarray(32, 64)).toString("hex")}`);
+  const n = CURVE_ORDER[curve];
+  if (r === 0n || r >= n || s === 0n || s >= n) return "out-of-range";
+  if (s > n / 2n) return "high-s";
+  if (keyType === KeyType.Secp256k1) {
+    const v = sig[64];
+    if (v !== 27 && v !== 28) return "bad-v";
+    try {
+      return recoverAddress(digest, signature).toLowerCase() === key.key.toLowerCase() ? "valid" : "wrong-signer";
+    } catch {
+      return "wrong-signer";
+    }
+  }
+  const ok = nodeVerify("sha256", fromHex(digest), { key: p256KeyObject(key.key), dsaEncoding: "ieee-p1363" }, sig);
+  return ok ? "valid" : "wrong-signer";
+}
+
+export function isValidDeviceSignature(key: DeviceKey, digest: Hex, signature: Hex): boolean {
+  return checkDeviceSignature(key, digest, signature) === "valid";
+}
+
+const VERDICT_TEXT: Record<Exclude<SignatureVerdict, "valid">, string> = {
+  "unsupported-key-type": "the key type is not supported (use secp256k1 or P-256)",
+  "bad-key-length": "the key has the wrong length (secp256k1: 20-byte address, P-256: 64-byte x‖y)",
+  "not-on-curve": "the P-256 public key is not a point on the curve",
+  "bad-signature-length": "the signature has the wrong length (secp256k1: 65 bytes, P-256: 64 bytes)",
+  "out-of-range": "r or s is zero or not below the curve order",
+  "high-s": "s is above n/2: normalize the signature to low-s (s = n - s)",
+  "bad-v": "secp256k1 v must be 27 or 28",
+  "wrong-signer": "the signature was made by another key, over another message, or under another chain/contract",
+};
+
+/** Throws a SignatureError that says what is wrong unless the signature is valid. */
+export function assertDeviceSignature(key: DeviceKey, digest: Hex, signature: Hex): void {
+  const verdict = checkDeviceSignature(key, digest, signature);
+  if (verdict !== "valid") throw new SignatureError(verdict, `invalid device signature: ${VERDICT_TEXT[verdict]}`);
+}
