@@ -28,6 +28,8 @@ export default defineConfig({
   },
   test: {
     solidity: {
+      // TypeScript-generated protocol vectors, read by test/ProtocolVectors.t.sol.
+      fsPermissions: { readFile: ["./test/fixtures/vectors.json"] },
       fuzz: { runs: 256, ...(fuzzSeed === undefined ? {} : { seed: fuzzSeed }) },
       invariant: { runs: 64, depth: 32, failOnRevert: true },
     },
