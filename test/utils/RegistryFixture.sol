@@ -201,8 +201,9 @@ abstract contract RegistryFixture is Test, KeyHelpers {
         makerSigner = vm.addr(MAKER_PK);
         vm.prank(governor);
         maker = registry.addMaker(makerSigner, "Acme Secure Elements");
+        bytes32 suspenderRole = registry.SUSPENDER_ROLE();
         vm.prank(governor);
-        registry.grantRole(registry.SUSPENDER_ROLE(), suspender);
+        registry.grantRole(suspenderRole, suspender);
     }
 
     // ------------------------------------------------------------------ digests
