@@ -42,7 +42,9 @@ function isMusl() {
 /** Name of the EDR binding package npm must install for this platform. */
 function edrBindingPackage() {
   const { platform, arch } = process;
-  if (platform === "linux") return `@nomicfoundation/edr-linux-${arch}-${isMusl() ? "musl" : "gnu"}`;
+  if (platform === "linux") {
+    return `@nomicfoundation/edr-linux-${arch}-${isMusl() ? "musl" : "gnu"}`;
+  }
   if (platform === "win32") return `@nomicfoundation/edr-win32-${arch}-msvc`;
   return `@nomicfoundation/edr-${platform}-${arch}`;
 }
@@ -108,13 +110,16 @@ function install() {
   const npmArgs = existsSync(LOCKFILE) ? ["ci"] : ["install"];
   npmArgs.push("--no-audit", "--no-fund");
   const runningDir = path.dirname(process.execPath);
-  const useCurrentNode = majorOf(process.version) >= MIN_NODE_MAJOR && !insideNodeModules(runningDir);
+  const useCurrentNode =
+    majorOf(process.version) >= MIN_NODE_MAJOR && !insideNodeModules(runningDir);
 
   let command;
   let args;
   let env;
   if (useCurrentNode) {
-    process.stderr.write(`devicetrust setup: installing dependencies with Node ${process.version}…\n`);
+    process.stderr.write(
+      `devicetrust setup: installing dependencies with Node ${process.version}…\n`,
+    );
     command = "npm";
     args = npmArgs;
     env = installerEnv(runningDir); // `npm` resolves `node` through PATH: make it this Node.
