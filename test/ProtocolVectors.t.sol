@@ -40,8 +40,9 @@ contract KeyLibHarness {
 /// key hash, Merkle leaf and signature in test/fixtures/vectors.json (written by scripts/gen-vectors.ts)
 /// is reproduced or accepted here. Runs on osaka (P-256 precompile) and prague (Solidity fallback).
 contract ProtocolVectorsTest is Test {
-    bytes32 private constant DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
 
     string private _json;
     bytes32 private _separator;

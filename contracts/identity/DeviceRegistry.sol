@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-import {AccessControlDefaultAdminRules} from
-    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -190,9 +189,8 @@ contract DeviceRegistry is IDeviceRegistry, EIP712, AccessControlDefaultAdminRul
     /// @inheritdoc IDeviceRegistry
     function suspend(DeviceId deviceId, bytes32 reason) external {
         DeviceRecord storage d = _knownDevice(deviceId);
-        if (
-            msg.sender != d.operator && !hasRole(SUSPENDER_ROLE, msg.sender) && !hasRole(GOVERNOR_ROLE, msg.sender)
-        ) revert DeviceRegistryUnauthorized(deviceId, msg.sender);
+        if (msg.sender != d.operator && !hasRole(SUSPENDER_ROLE, msg.sender) && !hasRole(GOVERNOR_ROLE, msg.sender))
+            revert DeviceRegistryUnauthorized(deviceId, msg.sender);
         _requireActive(deviceId, d.status);
         d.status = DeviceStatus.Suspended;
         emit DeviceSuspended(deviceId, msg.sender, reason);

@@ -11,29 +11,30 @@ import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
 /// {name: "DeviceTrust", version: "1", chainId, verifyingContract: DeviceRegistry}.
 library DeviceMessageLib {
     /// @dev A device binds itself to `operator`: proof of possession at registration.
-    bytes32 internal constant REGISTER_TYPEHASH =
-        keccak256("Register(bytes32 deviceId,address operator,uint256 nonce,uint256 deadline)");
+    bytes32 internal constant REGISTER_TYPEHASH = keccak256(
+        "Register(bytes32 deviceId,address operator,uint256 nonce,uint256 deadline)"
+    );
 
     /// @dev A maker vouches, at the factory, that `deviceId` is a key inside its hardware of model `model`.
     bytes32 internal constant ENDORSE_TYPEHASH = keccak256("Endorse(bytes32 deviceId,uint32 model)");
 
     /// @dev Signed by the current key (authorization) and by the new key (possession).
-    bytes32 internal constant ROTATE_KEY_TYPEHASH =
-        keccak256("RotateKey(bytes32 deviceId,bytes32 newKeyHash,uint256 nonce,uint256 deadline)");
+    bytes32 internal constant ROTATE_KEY_TYPEHASH = keccak256(
+        "RotateKey(bytes32 deviceId,bytes32 newKeyHash,uint256 nonce,uint256 deadline)"
+    );
 
-    bytes32 internal constant ATTESTATION_TYPEHASH =
-        keccak256(
-            "Attestation(bytes32 deviceId,bytes32 measurement,bytes32 challenge,uint64 timestamp,uint64 bootCount)"
-        );
+    bytes32 internal constant ATTESTATION_TYPEHASH = keccak256(
+        "Attestation(bytes32 deviceId,bytes32 measurement,bytes32 challenge,uint64 timestamp,uint64 bootCount)"
+    );
 
-    bytes32 internal constant READING_TYPEHASH =
-        keccak256("Reading(bytes32 deviceId,bytes32 feedId,uint64 sequence,uint64 timestamp,int256 value)");
+    bytes32 internal constant READING_TYPEHASH = keccak256(
+        "Reading(bytes32 deviceId,bytes32 feedId,uint64 sequence,uint64 timestamp,int256 value)"
+    );
 
-    bytes32 internal constant READING_BATCH_TYPEHASH =
-        keccak256(
-            "ReadingBatch(bytes32 deviceId,bytes32 feedId,uint64 firstSequence,uint64 lastSequence,"
-            "uint64 count,uint64 fromTimestamp,uint64 toTimestamp,bytes32 root)"
-        );
+    bytes32 internal constant READING_BATCH_TYPEHASH = keccak256(
+        "ReadingBatch(bytes32 deviceId,bytes32 feedId,uint64 firstSequence,uint64 lastSequence,"
+        "uint64 count,uint64 fromTimestamp,uint64 toTimestamp,bytes32 root)"
+    );
 
     function hashRegister(
         DeviceId deviceId,

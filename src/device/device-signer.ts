@@ -1,4 +1,5 @@
 import {
+  KeyType,
   deviceIdOf,
   digest,
   keyHash,
@@ -44,7 +45,13 @@ export class DeviceSigner {
 
   async sign<K extends MessageKind>(kind: K, message: MessageTypes[K]): Promise<Signed<K>> {
     const d = digest(this.domain, kind, message);
-    return { kind, message, digest: d, signature: await this.keyStore.signDigest(d), key: this.key };
+    return {
+      kind,
+      message,
+      digest: d,
+      signature: await this.keyStore.signDigest(d),
+      key: this.key,
+    };
   }
 
   /** Proof of possession: this device binds itself to `operator` (nonce 0 at first registration). */
@@ -54,7 +61,12 @@ export class DeviceSigner {
 
   /** Signs a rotation to `newKey`. Both the current key and the new key sign this same message. */
   signRotateKey(newKey: DeviceKey, nonce: bigint, deadline: bigint): Promise<Signed<"RotateKey">> {
-    return this.sign("RotateKey", { deviceId: this.deviceId, newKeyHash: keyHash(newKey), nonce, deadline });
+    return this.sign("RotateKey", {
+      deviceId: this.deviceId,
+      newKeyHash: keyHash(newKey),
+      nonce,
+      deadline,
+    });
   }
 
   signAttestation(evidence: Omit<AttestationMessage, "deviceId">): Promise<Signed<"Attestation">> {
@@ -90,7 +102,7 @@ export async function signEndorsement(
     message,
     digest: d,
     signature,
-    key: { keyType: 1, key: maker.address },
+    key: { keyType: KeyType.Secp256k1, key: maker.address },
     maker: maker.address,
   };
 }

@@ -46,7 +46,12 @@ export interface KeyFile {
   readonly deviceKey: DeviceKey;
   readonly crypto: {
     readonly kdf: "scrypt";
-    readonly kdfparams: { readonly N: number; readonly r: number; readonly p: number; readonly salt: Hex };
+    readonly kdfparams: {
+      readonly N: number;
+      readonly r: number;
+      readonly p: number;
+      readonly salt: Hex;
+    };
     readonly cipher: "aes-256-gcm";
     readonly iv: Hex;
     readonly ciphertext: Hex;
@@ -57,8 +62,17 @@ export interface KeyFile {
 /** scrypt cost: N = 2^17 (~130 ms, 128 MiB) as Ethereum keystores use; tests may lower it. */
 export const DEFAULT_SCRYPT = { N: 1 << 17, r: 8, p: 1 } as const;
 
-function scrypt(password: string, salt: Uint8Array, params: { N: number; r: number; p: number }): Promise<Buffer> {
-  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + (1 << 20) };
+function scrypt(
+  password: string,
+  salt: Uint8Array,
+  params: { N: number; r: number; p: number },
+): Promise<Buffer> {
+  const options: ScryptOptions = {
+    N: params.N,
+    r: params.r,
+    p: params.p,
+    maxmem: 256 * params.N * params.r + (1 << 20),
+  };
   return new Promise((resolve, reject) => {
     scryptCb(password, salt, 32, options, (err, key) => {
       if (err) reject(err);
@@ -88,7 +102,13 @@ export class SoftwareKeyStore implements KeyStore {
       const pub = SoftwareKeyStore.#p256Public(secret);
       this.publicKey = pub;
       this.#p256Key = createPrivateKey({
-        key: { kty: "EC", crv: "P-256", d: b64url(secret), x: b64url(pub.subarray(1, 33)), y: b64url(pub.subarray(33)) },
+        key: {
+          kty: "EC",
+          crv: "P-256",
+          d: b64url(secret),
+          x: b64url(pub.subarray(1, 33)),
+          y: b64url(pub.subarray(33)),
+        },
         format: "jwk",
       });
     } else {
@@ -110,7 +130,8 @@ export class SoftwareKeyStore implements KeyStore {
     if (curve === "p256") {
       const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
       const jwk = privateKey.export({ format: "jwk" });
-      if (jwk.d === undefined) throw new DeviceTrustError("KEYGEN", "node:crypto returned a P-256 key without its scalar");
+      if (jwk.d === undefined)
+        throw new DeviceTrustError("KEYGEN", "node:crypto returned a P-256 key without its scalar");
       return new SoftwareKeyStore(curve, new Uint8Array(Buffer.from(jwk.d, "base64url")));
     }
     return new SoftwareKeyStore(curve, new Uint8Array(randomSecp256k1Scalar()));
@@ -123,7 +144,8 @@ export class SoftwareKeyStore implements KeyStore {
 
   async signDigest(digest: Hex): Promise<Hex> {
     const d = fromHex(asHex(digest, "digest", 32));
-    if (this.#secret === undefined) throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
+    if (this.#secret === undefined)
+      throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
     if (this.#p256Key !== undefined) {
       // ECDSA-P256-SHA256 over the 32-byte digest as the message; IEEE P1363 gives raw r‖s.
       const raw = nodeSign("sha256", d, { key: this.#p256Key, dsaEncoding: "ieee-p1363" });
@@ -133,18 +155,28 @@ export class SoftwareKeyStore implements KeyStore {
       });
       return Promise.resolve(encodeSignature(KeyType.P256, sig));
     }
-    if (this.#k1Key === undefined) throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
+    if (this.#k1Key === undefined)
+      throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
     // ethers signs the digest as is (no prefix) and returns canonical low-s with v.
     const sig = this.#k1Key.sign(d);
     return Promise.resolve(
-      encodeSignature(KeyType.Secp256k1, { r: BigInt(sig.r), s: BigInt(sig.s), recovery: sig.yParity }),
+      encodeSignature(KeyType.Secp256k1, {
+        r: BigInt(sig.r),
+        s: BigInt(sig.s),
+        recovery: sig.yParity,
+      }),
     );
   }
 
   /** Encrypts the key with `password` (scrypt + AES-256-GCM) and writes it to `path` with mode 0600. */
-  async save(path: string, password: string, params: { N: number; r: number; p: number } = DEFAULT_SCRYPT): Promise<KeyFile> {
+  async save(
+    path: string,
+    password: string,
+    params: { N: number; r: number; p: number } = DEFAULT_SCRYPT,
+  ): Promise<KeyFile> {
     const secret = this.#requireSecret();
-    if (password.length === 0) throw new InvalidInputError("an empty password would leave the key readable: choose one");
+    if (password.length === 0)
+      throw new InvalidInputError("an empty password would leave the key readable: choose one");
     const salt = randomBytes(32);
     const iv = randomBytes(12);
     const key = await scrypt(password, salt, params);
@@ -173,19 +205,24 @@ export class SoftwareKeyStore implements KeyStore {
 
   /** Opens a key file written by `save`. Throws KeyFileError on a wrong password or a tampered file. */
   static async load(path: string, password: string): Promise<SoftwareKeyStore> {
-    let file: KeyFile;
+    let file: unknown;
     try {
-      file = JSON.parse(await readFile(path, "utf8")) as KeyFile;
+      file = JSON.parse(await readFile(path, "utf8")) as unknown;
     } catch (cause) {
-      throw new KeyFileError(`cannot read key file ${path}: check the path (create one with device keygen)`, { cause });
+      throw new KeyFileError(
+        `cannot read key file ${path}: check the path (create one with device keygen)`,
+        { cause },
+      );
     }
     return SoftwareKeyStore.decrypt(file, password, path);
   }
 
-  static async decrypt(file: KeyFile, password: string, where = "key file"): Promise<SoftwareKeyStore> {
-    if (file.kind !== "devicetrust-key" || file.version !== 1 || file.crypto.cipher !== "aes-256-gcm") {
-      throw new KeyFileError(`${where} is not a DeviceTrust key file (version 1)`);
-    }
+  static async decrypt(
+    value: unknown,
+    password: string,
+    where = "key file",
+  ): Promise<SoftwareKeyStore> {
+    const file = parseKeyFile(value, where);
     const key = await scrypt(password, fromHex(file.crypto.kdfparams.salt), file.crypto.kdfparams);
     let secret: Buffer;
     try {
@@ -198,7 +235,9 @@ export class SoftwareKeyStore implements KeyStore {
     }
     const store = new SoftwareKeyStore(file.curve, new Uint8Array(secret));
     if (toHex(store.publicKey) !== file.publicKey.toLowerCase()) {
-      throw new KeyFileError(`${where} is inconsistent: its public key does not match its private key`);
+      throw new KeyFileError(
+        `${where} is inconsistent: its public key does not match its private key`,
+      );
     }
     return store;
   }
@@ -209,7 +248,8 @@ export class SoftwareKeyStore implements KeyStore {
   }
 
   #requireSecret(): Uint8Array {
-    if (this.#secret === undefined) throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again");
+    if (this.#secret === undefined)
+      throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again");
     return this.#secret;
   }
 
@@ -222,7 +262,6 @@ export class SoftwareKeyStore implements KeyStore {
   }
 }
 
-
 function randomSecp256k1Scalar(): Buffer {
   const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
   for (;;) {
@@ -230,4 +269,32 @@ function randomSecp256k1Scalar(): Buffer {
     const v = BigInt(`0x${b.toString("hex")}`);
     if (v > 0n && v < n) return b;
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
+
+/** Validates the shape of a parsed key file before anything is decrypted. */
+function parseKeyFile(value: unknown, where: string): KeyFile {
+  const bad = (what: string) =>
+    new KeyFileError(`${where} is not a DeviceTrust key file (version 1): ${what}`);
+  if (!isRecord(value) || value.kind !== "devicetrust-key" || value.version !== 1)
+    throw bad("kind/version");
+  if (value.curve !== "p256" && value.curve !== "secp256k1") throw bad("curve");
+  const c = value.crypto;
+  if (!isRecord(c) || c.kdf !== "scrypt" || c.cipher !== "aes-256-gcm") throw bad("cipher");
+  const k = c.kdfparams;
+  if (
+    !isRecord(k) ||
+    typeof k.N !== "number" ||
+    typeof k.r !== "number" ||
+    typeof k.p !== "number"
+  ) {
+    throw bad("kdf parameters");
+  }
+  for (const field of [value.publicKey, k.salt, c.iv, c.ciphertext, c.tag]) {
+    if (typeof field !== "string" || !/^0x[0-9a-fA-F]*$/.test(field)) throw bad("hex fields");
+  }
+  return value as unknown as KeyFile;
 }

@@ -22,7 +22,9 @@ export interface RawSignature {
 export function normalizeLowS(curve: Curve, sig: RawSignature): RawSignature {
   const n = CURVE_ORDER[curve];
   if (sig.r <= 0n || sig.r >= n || sig.s <= 0n || sig.s >= n) {
-    throw new InvalidInputError(`${curve} signature has r or s outside [1, n-1]: the signer is broken`);
+    throw new InvalidInputError(
+      `${curve} signature has r or s outside [1, n-1]: the signer is broken`,
+    );
   }
   if (sig.s <= n / 2n) return sig;
   return sig.recovery === undefined
@@ -48,13 +50,16 @@ export function decodeSignature(keyType: KeyType, signature: Hex): RawSignature 
   const bytes = fromHex(signature);
   const expected = keyType === KeyType.P256 ? 64 : 65;
   if (bytes.length !== expected) {
-    throw new InvalidInputError(`a ${keyType === KeyType.P256 ? "P-256" : "secp256k1"} signature is ${String(expected)} bytes, got ${String(bytes.length)}`);
+    throw new InvalidInputError(
+      `a ${keyType === KeyType.P256 ? "P-256" : "secp256k1"} signature is ${String(expected)} bytes, got ${String(bytes.length)}`,
+    );
   }
   const r = BigInt(toHex(bytes.subarray(0, 32)));
   const s = BigInt(toHex(bytes.subarray(32, 64)));
   if (keyType === KeyType.P256) return { r, s };
   const v = bytes[64] ?? 0;
-  if (v !== 27 && v !== 28) throw new InvalidInputError(`secp256k1 signature v must be 27 or 28, got ${String(v)}`);
+  if (v !== 27 && v !== 28)
+    throw new InvalidInputError(`secp256k1 signature v must be 27 or 28, got ${String(v)}`);
   return { r, s, recovery: v - 27 };
 }
 
@@ -64,8 +69,13 @@ export function decodeSignature(keyType: KeyType, signature: Hex): RawSignature 
  */
 export function deviceKeyFromPublicKey(curve: Curve, uncompressed: Uint8Array): DeviceKey {
   if (uncompressed.length !== 65 || uncompressed[0] !== 4) {
-    throw new InvalidInputError("expected an uncompressed SEC1 public key (65 bytes starting with 0x04)");
+    throw new InvalidInputError(
+      "expected an uncompressed SEC1 public key (65 bytes starting with 0x04)",
+    );
   }
   if (curve === "p256") return { keyType: KeyType.P256, key: toHex(uncompressed.subarray(1)) };
-  return { keyType: KeyType.Secp256k1, key: computeAddress(toHex(uncompressed)).toLowerCase() as Hex };
+  return {
+    keyType: KeyType.Secp256k1,
+    key: computeAddress(toHex(uncompressed)).toLowerCase() as Hex,
+  };
 }

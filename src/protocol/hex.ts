@@ -7,10 +7,14 @@ const HEX = /^0x[0-9a-fA-F]*$/;
 /** Checks that `value` is 0x-prefixed hex (of `bytes` bytes when given) and returns it lower-cased. */
 export function asHex(value: string, what: string, bytes?: number): Hex {
   if (!HEX.test(value) || value.length % 2 !== 0) {
-    throw new InvalidInputError(`${what} must be 0x-prefixed hex with an even number of digits, got "${value}"`);
+    throw new InvalidInputError(
+      `${what} must be 0x-prefixed hex with an even number of digits, got "${value}"`,
+    );
   }
   if (bytes !== undefined && value.length !== 2 + 2 * bytes) {
-    throw new InvalidInputError(`${what} must be ${String(bytes)} bytes, got ${String((value.length - 2) / 2)}`);
+    throw new InvalidInputError(
+      `${what} must be ${String(bytes)} bytes, got ${String((value.length - 2) / 2)}`,
+    );
   }
   return value.toLowerCase() as Hex;
 }

@@ -39,7 +39,9 @@ export function keyTypeOfCurve(curve: Curve): KeyType.Secp256k1 | KeyType.P256 {
 export function curveOfKeyType(keyType: KeyType): Curve {
   if (keyType === KeyType.P256) return "p256";
   if (keyType === KeyType.Secp256k1) return "secp256k1";
-  throw new InvalidInputError(`key type ${String(keyType)} is not supported: use 1 (secp256k1) or 2 (P-256)`);
+  throw new InvalidInputError(
+    `key type ${String(keyType)} is not supported: use 1 (secp256k1) or 2 (P-256)`,
+  );
 }
 
 export function parseCurve(value: string): Curve {
@@ -52,7 +54,9 @@ export function parseCurve(value: string): Curve {
 /** Validates a key's encoding (length; the curve check happens where the point is parsed). */
 export function deviceKey(keyType: KeyType, key: string): DeviceKey {
   if (keyType !== KeyType.Secp256k1 && keyType !== KeyType.P256) {
-    throw new InvalidInputError(`key type ${String(keyType)} is not supported: use 1 (secp256k1) or 2 (P-256)`);
+    throw new InvalidInputError(
+      `key type ${String(keyType)} is not supported: use 1 (secp256k1) or 2 (P-256)`,
+    );
   }
   return { keyType, key: asHex(key, `${curveOfKeyType(keyType)} key`, KEY_LENGTH[keyType]) };
 }

@@ -21,7 +21,8 @@ export const MANIFEST_LEAF_ENCODING = ["bytes32", "uint32"] as const;
  * DeviceMessageLib.manifestLeaf hashes it. The maker publishes `root`; each device registers with its proof.
  */
 export function buildManifest(entries: readonly ManifestEntry[]): Manifest {
-  if (entries.length === 0) throw new InvalidInputError("a batch manifest needs at least one device");
+  if (entries.length === 0)
+    throw new InvalidInputError("a batch manifest needs at least one device");
   const seen = new Set<string>();
   for (const e of entries) {
     const id = e.deviceId.toLowerCase();
@@ -49,14 +50,19 @@ export interface ReadingBatch {
  */
 export function buildReadingBatch(readings: readonly ReadingMessage[]): ReadingBatch {
   const first = readings[0];
-  if (first === undefined) throw new InvalidInputError("a reading batch needs at least one reading");
+  if (first === undefined)
+    throw new InvalidInputError("a reading batch needs at least one reading");
   let prev: ReadingMessage | undefined;
   for (const r of readings) {
     if (r.deviceId !== first.deviceId || r.feedId !== first.feedId) {
-      throw new InvalidInputError("every reading of a batch must come from one device and one feed");
+      throw new InvalidInputError(
+        "every reading of a batch must come from one device and one feed",
+      );
     }
     if (prev !== undefined && r.sequence <= prev.sequence) {
-      throw new InvalidInputError(`batch readings must have strictly increasing sequences (${String(r.sequence)} after ${String(prev.sequence)})`);
+      throw new InvalidInputError(
+        `batch readings must have strictly increasing sequences (${String(r.sequence)} after ${String(prev.sequence)})`,
+      );
     }
     prev = r;
   }

@@ -1,4 +1,9 @@
-import { id as keccakUtf8, TypedDataEncoder, type TypedDataDomain, type TypedDataField } from "ethers";
+import {
+  id as keccakUtf8,
+  TypedDataEncoder,
+  type TypedDataDomain,
+  type TypedDataField,
+} from "ethers";
 import type { Hex } from "./hex.js";
 
 /**
@@ -147,14 +152,22 @@ export function typeHash(kind: MessageKind): Hex {
 
 /** hashStruct(message): the value DeviceMessageLib.hash<Kind> returns. */
 export function structHash<K extends MessageKind>(kind: K, message: MessageTypes[K]): Hex {
-  return TypedDataEncoder.hashStruct(kind, typesOf(kind), message as unknown as Record<string, unknown>) as Hex;
+  return TypedDataEncoder.hashStruct(
+    kind,
+    typesOf(kind),
+    message,
+  ) as Hex;
 }
 
 /** The EIP-712 digest a device (or maker) signs: keccak256(0x1901 ‖ domainSeparator ‖ hashStruct). */
-export function digest<K extends MessageKind>(domain: Domain, kind: K, message: MessageTypes[K]): Hex {
+export function digest<K extends MessageKind>(
+  domain: Domain,
+  kind: K,
+  message: MessageTypes[K],
+): Hex {
   return TypedDataEncoder.hash(
     typedDataDomain(domain),
     typesOf(kind),
-    message as unknown as Record<string, unknown>,
+    message,
   ) as Hex;
 }

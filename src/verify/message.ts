@@ -40,12 +40,18 @@ export function verifySignedMessage<K extends MessageKind>(
   signed: SignedMessage<K>,
   options: VerifyOptions = {},
 ): MessageVerdict {
-  const message = signed.message as MessageTypes[MessageKind];
+  const message = signed.message;
   if ("deviceId" in message && signed.kind !== "Endorse") {
     const expected = options.currentKeyHash ?? message.deviceId;
-    const actual = options.currentKeyHash === undefined ? deviceIdOf(signed.key) : keyHash(signed.key);
+    const actual =
+      options.currentKeyHash === undefined ? deviceIdOf(signed.key) : keyHash(signed.key);
     if (actual.toLowerCase() !== expected.toLowerCase()) return "wrong-device";
   }
-  if (options.now !== undefined && "deadline" in message && options.now > message.deadline) return "expired";
-  return checkDeviceSignature(signed.key, digest(domain, signed.kind, signed.message), signed.signature);
+  if (options.now !== undefined && "deadline" in message && options.now > message.deadline)
+    return "expired";
+  return checkDeviceSignature(
+    signed.key,
+    digest(domain, signed.kind, signed.message),
+    signed.signature,
+  );
 }

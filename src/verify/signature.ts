@@ -69,7 +69,11 @@ function p256KeyObject(key: Hex): KeyObject {
  * Checks a device signature over an EIP-712 digest with exactly the contract's rules (key encoding,
  * curve membership, lengths, r and s in range, low-s, v, signer). P-256 goes through node:crypto (OpenSSL).
  */
-export function checkDeviceSignature(key: DeviceKey, digest: Hex, signature: Hex): SignatureVerdict {
+export function checkDeviceSignature(
+  key: DeviceKey,
+  digest: Hex,
+  signature: Hex,
+): SignatureVerdict {
   const keyType = key.keyType;
   if (keyType !== KeyType.Secp256k1 && keyType !== KeyType.P256) return "unsupported-key-type";
   const keyBytes = fromHex(key.key);
@@ -91,12 +95,19 @@ export function checkDeviceSignature(key: DeviceKey, digest: Hex, signature: Hex
     const v = sig[64];
     if (v !== 27 && v !== 28) return "bad-v";
     try {
-      return recoverAddress(digest, signature).toLowerCase() === key.key.toLowerCase() ? "valid" : "wrong-signer";
+      return recoverAddress(digest, signature).toLowerCase() === key.key.toLowerCase()
+        ? "valid"
+        : "wrong-signer";
     } catch {
       return "wrong-signer";
     }
   }
-  const ok = nodeVerify("sha256", fromHex(digest), { key: p256KeyObject(key.key), dsaEncoding: "ieee-p1363" }, sig);
+  const ok = nodeVerify(
+    "sha256",
+    fromHex(digest),
+    { key: p256KeyObject(key.key), dsaEncoding: "ieee-p1363" },
+    sig,
+  );
   return ok ? "valid" : "wrong-signer";
 }
 
@@ -108,15 +119,18 @@ const VERDICT_TEXT: Record<Exclude<SignatureVerdict, "valid">, string> = {
   "unsupported-key-type": "the key type is not supported (use secp256k1 or P-256)",
   "bad-key-length": "the key has the wrong length (secp256k1: 20-byte address, P-256: 64-byte x‖y)",
   "not-on-curve": "the P-256 public key is not a point on the curve",
-  "bad-signature-length": "the signature has the wrong length (secp256k1: 65 bytes, P-256: 64 bytes)",
+  "bad-signature-length":
+    "the signature has the wrong length (secp256k1: 65 bytes, P-256: 64 bytes)",
   "out-of-range": "r or s is zero or not below the curve order",
   "high-s": "s is above n/2: normalize the signature to low-s (s = n - s)",
   "bad-v": "secp256k1 v must be 27 or 28",
-  "wrong-signer": "the signature was made by another key, over another message, or under another chain/contract",
+  "wrong-signer":
+    "the signature was made by another key, over another message, or under another chain/contract",
 };
 
 /** Throws a SignatureError that says what is wrong unless the signature is valid. */
 export function assertDeviceSignature(key: DeviceKey, digest: Hex, signature: Hex): void {
   const verdict = checkDeviceSignature(key, digest, signature);
-  if (verdict !== "valid") throw new SignatureError(verdict, `invalid device signature: ${VERDICT_TEXT[verdict]}`);
+  if (verdict !== "valid")
+    throw new SignatureError(verdict, `invalid device signature: ${VERDICT_TEXT[verdict]}`);
 }

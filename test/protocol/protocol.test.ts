@@ -58,7 +58,10 @@ describe("protocol", () => {
     it("hashes uint8(keyType) ‖ key, and the first key's hash is the device id", () => {
       const k = deviceKey(KeyType.Secp256k1, K1_ADDRESS_OF_ONE);
       assert.equal(keyHash(k), deviceIdOf(k));
-      assert.notEqual(keyHash(k), keyHash(deviceKey(KeyType.P256, `0x${"00".repeat(44)}${K1_ADDRESS_OF_ONE.slice(2)}`)));
+      assert.notEqual(
+        keyHash(k),
+        keyHash(deviceKey(KeyType.P256, `0x${"00".repeat(44)}${K1_ADDRESS_OF_ONE.slice(2)}`)),
+      );
     });
   });
 
@@ -94,7 +97,11 @@ describe("protocol", () => {
     }
     it("secp256k1: flipping s flips the recovery id", () => {
       const n = CURVE_ORDER.secp256k1;
-      assert.deepEqual(normalizeLowS("secp256k1", { r: 5n, s: n - 2n, recovery: 1 }), { r: 5n, s: 2n, recovery: 0 });
+      assert.deepEqual(normalizeLowS("secp256k1", { r: 5n, s: n - 2n, recovery: 1 }), {
+        r: 5n,
+        s: 2n,
+        recovery: 0,
+      });
     });
   });
 
@@ -116,28 +123,45 @@ describe("protocol", () => {
 
   describe("encodeType", () => {
     it("gives the exact type strings of DeviceMessageLib", () => {
-      assert.equal(encodeType("Register"), "Register(bytes32 deviceId,address operator,uint256 nonce,uint256 deadline)");
+      assert.equal(
+        encodeType("Register"),
+        "Register(bytes32 deviceId,address operator,uint256 nonce,uint256 deadline)",
+      );
       assert.equal(encodeType("Endorse"), "Endorse(bytes32 deviceId,uint32 model)");
     });
   });
 
   describe("buildManifest", () => {
-    const ids = [1, 2, 3, 4, 5].map((i) => `0x${i.toString(16).padStart(64, "0")}` as Hex);
+    const ids = [1, 2, 3, 4, 5].map((i): Hex => `0x${i.toString(16).padStart(64, "0")}`);
     it("gives every device a proof that OpenZeppelin's StandardMerkleTree verifies", () => {
       const m = buildManifest(ids.map((deviceId, i) => ({ deviceId, model: i })));
       for (const e of m.entries) {
-        assert.ok(StandardMerkleTree.verify(m.root, ["bytes32", "uint32"], [e.deviceId, e.model], [...e.proof]));
+        assert.ok(
+          StandardMerkleTree.verify(
+            m.root,
+            ["bytes32", "uint32"],
+            [e.deviceId, e.model],
+            [...e.proof],
+          ),
+        );
       }
     });
     it("rejects an empty manifest and duplicate devices", () => {
       assert.throws(() => buildManifest([]), /at least one/);
-      assert.throws(() => buildManifest([{ deviceId: ids[0] as Hex, model: 1 }, { deviceId: ids[0] as Hex, model: 2 }]), /twice/);
+      assert.throws(
+        () =>
+          buildManifest([
+            { deviceId: ids[0] as Hex, model: 1 },
+            { deviceId: ids[0] as Hex, model: 2 },
+          ]),
+        /twice/,
+      );
     });
   });
 
   describe("buildReadingBatch", () => {
-    const deviceId = `0x${"aa".repeat(32)}` as Hex;
-    const feedId = `0x${"bb".repeat(32)}` as Hex;
+    const deviceId: Hex = `0x${"aa".repeat(32)}`;
+    const feedId: Hex = `0x${"bb".repeat(32)}`;
     const readings: ReadingMessage[] = [5n, 6n, 9n].map((sequence, i) => ({
       deviceId,
       feedId,
@@ -153,14 +177,22 @@ describe("protocol", () => {
       assert.equal(b.batch.fromTimestamp, 998n);
       assert.equal(b.batch.toTimestamp, 1000n);
       readings.forEach((r, i) => {
-        assert.ok(SimpleMerkleTree.verify(b.batch.root, structHash("Reading", r), [...(b.proofs[i] ?? [])]));
+        assert.ok(
+          SimpleMerkleTree.verify(b.batch.root, structHash("Reading", r), [...(b.proofs[i] ?? [])]),
+        );
       });
     });
     it("rejects mixed devices, unordered sequences and empty batches", () => {
       assert.throws(() => buildReadingBatch([]), /at least one/);
-      assert.throws(() => buildReadingBatch([readings[1] as ReadingMessage, readings[0] as ReadingMessage]), /increasing/);
+      assert.throws(
+        () => buildReadingBatch([readings[1] as ReadingMessage, readings[0] as ReadingMessage]),
+        /increasing/,
+      );
       const other = { ...(readings[1] as ReadingMessage), feedId: deviceId };
-      assert.throws(() => buildReadingBatch([readings[0] as ReadingMessage, other]), /one device and one feed/);
+      assert.throws(
+        () => buildReadingBatch([readings[0] as ReadingMessage, other]),
+        /one device and one feed/,
+      );
     });
   });
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { AbiCoder } from "ethers";
 import {
+  type KeyType,
   deviceKey,
   digest,
   domainSeparator,
@@ -19,15 +20,24 @@ import { checkDeviceSignature } from "../../src/verify/signature.js";
 
 interface VectorFile {
   domain: { chainId: number; verifyingContract: Hex; separator: Hex };
-  keys: Record<"p256" | "secp256k1", { keyType: number; key: Hex; keyHash: Hex; deviceId: Hex }>;
+  keys: Record<"p256" | "secp256k1", { keyType: KeyType; key: Hex; keyHash: Hex; deviceId: Hex }>;
   messages: Record<
     MessageKind,
-    { typeHash: Hex; encoded: Hex; structHash: Hex; digest: Hex; signatures: Record<"p256" | "secp256k1", Hex> }
+    {
+      typeHash: Hex;
+      encoded: Hex;
+      structHash: Hex;
+      digest: Hex;
+      signatures: Record<"p256" | "secp256k1", Hex>;
+    }
   >;
 }
 
 const vectors = JSON.parse(readFileSync("test/fixtures/vectors.json", "utf8")) as VectorFile;
-const domain: Domain = { chainId: BigInt(vectors.domain.chainId), verifyingContract: vectors.domain.verifyingContract };
+const domain: Domain = {
+  chainId: BigInt(vectors.domain.chainId),
+  verifyingContract: vectors.domain.verifyingContract,
+};
 
 /** Rebuilds a message object from the ABI-encoded fields stored in the fixture. */
 function decodeMessage<K extends MessageKind>(kind: K, encoded: Hex): MessageTypes[K] {
@@ -69,7 +79,10 @@ describe("protocol vectors (test/fixtures/vectors.json)", () => {
       it("carries signatures that src/verify accepts for both curves", () => {
         for (const curve of ["p256", "secp256k1"] as const) {
           const k = vectors.keys[curve];
-          assert.equal(checkDeviceSignature(deviceKey(k.keyType, k.key), v.digest, v.signatures[curve]), "valid");
+          assert.equal(
+            checkDeviceSignature(deviceKey(k.keyType, k.key), v.digest, v.signatures[curve]),
+            "valid",
+          );
         }
       });
     });

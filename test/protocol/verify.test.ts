@@ -9,7 +9,12 @@ import {
   encodeSignature,
   type Hex,
 } from "../../src/protocol/index.js";
-import { assertDeviceSignature, checkDeviceSignature, isOnP256, SignatureError } from "../../src/verify/signature.js";
+import {
+  assertDeviceSignature,
+  checkDeviceSignature,
+  isOnP256,
+  SignatureError,
+} from "../../src/verify/signature.js";
 
 const digestA = keccak256(toUtf8Bytes("a")) as Hex;
 const digestB = keccak256(toUtf8Bytes("b")) as Hex;
@@ -31,7 +36,9 @@ describe("verify", () => {
         const raw = decodeSignature(keyType, await store.signDigest(digestA));
         const high = encodeSignature(
           keyType,
-          raw.recovery === undefined ? { r: raw.r, s: n - raw.s } : { r: raw.r, s: n - raw.s, recovery: raw.recovery ^ 1 },
+          raw.recovery === undefined
+            ? { r: raw.r, s: n - raw.s }
+            : { r: raw.r, s: n - raw.s, recovery: raw.recovery ^ 1 },
         );
         assert.equal(checkDeviceSignature(store.deviceKey, digestA, high), "high-s");
         assert.throws(() => assertDeviceSignature(store.deviceKey, digestA, high), SignatureError);
@@ -43,29 +50,53 @@ describe("verify", () => {
           keyType === KeyType.P256
             ? encodeSignature(keyType, { r, s })
             : encodeSignature(keyType, { r, s, recovery: raw.recovery ?? 0 });
-        assert.equal(checkDeviceSignature(store.deviceKey, digestA, withRS(0n, raw.s)), "out-of-range");
-        assert.equal(checkDeviceSignature(store.deviceKey, digestA, withRS(n, raw.s)), "out-of-range");
-        assert.equal(checkDeviceSignature(store.deviceKey, digestA, withRS(raw.r, 0n)), "out-of-range");
-        assert.equal(checkDeviceSignature(store.deviceKey, digestA, "0x1234"), "bad-signature-length");
+        assert.equal(
+          checkDeviceSignature(store.deviceKey, digestA, withRS(0n, raw.s)),
+          "out-of-range",
+        );
+        assert.equal(
+          checkDeviceSignature(store.deviceKey, digestA, withRS(n, raw.s)),
+          "out-of-range",
+        );
+        assert.equal(
+          checkDeviceSignature(store.deviceKey, digestA, withRS(raw.r, 0n)),
+          "out-of-range",
+        );
+        assert.equal(
+          checkDeviceSignature(store.deviceKey, digestA, "0x1234"),
+          "bad-signature-length",
+        );
       });
     }
 
     it("secp256k1: rejects v other than 27 or 28", async () => {
       const store = SoftwareKeyStore.generate("secp256k1");
       const sig = await store.signDigest(digestA);
-      assert.equal(checkDeviceSignature(store.deviceKey, digestA, `${sig.slice(0, -2)}01` as Hex), "bad-v");
+      assert.equal(
+        checkDeviceSignature(store.deviceKey, digestA, `${sig.slice(0, -2)}01` as Hex),
+        "bad-v",
+      );
     });
 
     it("p256: rejects a key that is not on the curve", async () => {
       const store = SoftwareKeyStore.generate("p256");
       const sig = await store.signDigest(digestA);
       const offCurve = `0x${bigintToHex32(1n).slice(2)}${bigintToHex32(1n).slice(2)}` as Hex;
-      assert.equal(checkDeviceSignature({ keyType: KeyType.P256, key: offCurve }, digestA, sig), "not-on-curve");
+      assert.equal(
+        checkDeviceSignature({ keyType: KeyType.P256, key: offCurve }, digestA, sig),
+        "not-on-curve",
+      );
     });
 
     it("rejects unknown key types and wrong key lengths", () => {
-      assert.equal(checkDeviceSignature({ keyType: KeyType.None, key: "0x" }, digestA, "0x"), "unsupported-key-type");
-      assert.equal(checkDeviceSignature({ keyType: KeyType.P256, key: "0x1234" }, digestA, "0x"), "bad-key-length");
+      assert.equal(
+        checkDeviceSignature({ keyType: KeyType.None, key: "0x" }, digestA, "0x"),
+        "unsupported-key-type",
+      );
+      assert.equal(
+        checkDeviceSignature({ keyType: KeyType.P256, key: "0x1234" }, digestA, "0x"),
+        "bad-key-length",
+      );
     });
   });
 
@@ -81,13 +112,21 @@ describe("verify", () => {
 });
 
 describe("verifySignedMessage", () => {
-  const domain = { chainId: 31337n, verifyingContract: "0x5fbdb2315678afecb367f032d93f642f64180aa3" as Hex };
+  const domain = {
+    chainId: 31337n,
+    verifyingContract: "0x5fbdb2315678afecb367f032d93f642f64180aa3" as Hex,
+  };
 
   it("accepts a device's own Reading and rejects it under another chain", async () => {
     const { DeviceSigner } = await import("../../src/device/device-signer.js");
     const { verifySignedMessage } = await import("../../src/verify/message.js");
     const signer = new DeviceSigner(SoftwareKeyStore.generate("p256"), domain);
-    const signed = await signer.signReading({ feedId: digestA, sequence: 1n, timestamp: 2n, value: -3n });
+    const signed = await signer.signReading({
+      feedId: digestA,
+      sequence: 1n,
+      timestamp: 2n,
+      value: -3n,
+    });
     assert.equal(verifySignedMessage(domain, signed), "valid");
     assert.equal(verifySignedMessage({ ...domain, chainId: 1n }, signed), "wrong-signer");
   });
@@ -97,7 +136,12 @@ describe("verifySignedMessage", () => {
     const { verifySignedMessage } = await import("../../src/verify/message.js");
     const signer = new DeviceSigner(SoftwareKeyStore.generate("secp256k1"), domain);
     const other = new DeviceSigner(SoftwareKeyStore.generate("secp256k1"), domain, signer.deviceId);
-    const forged = await other.signReading({ feedId: digestA, sequence: 1n, timestamp: 2n, value: 3n });
+    const forged = await other.signReading({
+      feedId: digestA,
+      sequence: 1n,
+      timestamp: 2n,
+      value: 3n,
+    });
     assert.equal(verifySignedMessage(domain, forged), "wrong-device");
     const reg = await signer.signRegister("0x70997970c51812dc3a010c7d01b50e0d17dc79c8", 100n);
     assert.equal(verifySignedMessage(domain, reg, { now: 100n }), "valid");
@@ -110,8 +154,16 @@ describe("verifySignedMessage", () => {
     const { keyHash } = await import("../../src/protocol/index.js");
     const first = new DeviceSigner(SoftwareKeyStore.generate("p256"), domain);
     const rotated = new DeviceSigner(SoftwareKeyStore.generate("p256"), domain, first.deviceId);
-    const signed = await rotated.signReading({ feedId: digestA, sequence: 1n, timestamp: 2n, value: 3n });
+    const signed = await rotated.signReading({
+      feedId: digestA,
+      sequence: 1n,
+      timestamp: 2n,
+      value: 3n,
+    });
     assert.equal(verifySignedMessage(domain, signed), "wrong-device");
-    assert.equal(verifySignedMessage(domain, signed, { currentKeyHash: keyHash(rotated.key) }), "valid");
+    assert.equal(
+      verifySignedMessage(domain, signed, { currentKeyHash: keyHash(rotated.key) }),
+      "valid",
+    );
   });
 });
