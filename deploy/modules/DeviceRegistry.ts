@@ -24,7 +24,9 @@ export function buildDeviceRegistryModule(options: { suspenders?: readonly strin
     const adminTransferDelay = m.getParameter("adminTransferDelay", DEFAULT_ADMIN_TRANSFER_DELAY);
     const deviceRegistry = m.contract("DeviceRegistry", [governance, adminTransferDelay]);
     suspenders.forEach((account, i) => {
-      m.call(deviceRegistry, "grantRole", [SUSPENDER_ROLE, account], { id: `grantSuspender${String(i)}` });
+      m.call(deviceRegistry, "grantRole", [SUSPENDER_ROLE, account], {
+        id: `grantSuspender${String(i)}`,
+      });
     });
     return { deviceRegistry };
   });

@@ -31,7 +31,8 @@ describe("deploy/modules", function () {
 
   describe("DeviceTrust", function () {
     it("gives governance the admin and governor roles and the deployer none", async function () {
-      const { registry, deployer, governance } = await networkHelpers.loadFixture(deployWithParameters);
+      const { registry, deployer, governance } =
+        await networkHelpers.loadFixture(deployWithParameters);
       const admin = await registry.DEFAULT_ADMIN_ROLE();
       const governor = await registry.GOVERNOR_ROLE();
       expect(await registry.hasRole(admin, governance.address)).to.equal(true);
@@ -50,7 +51,9 @@ describe("deploy/modules", function () {
       const { registry } = await networkHelpers.loadFixture(deployWithParameters);
       const { chainId } = await ethers.provider.getNetwork();
       const verifyingContract = (await registry.getAddress()) as Hex;
-      expect(await registry.DOMAIN_SEPARATOR()).to.equal(domainSeparator({ chainId, verifyingContract }));
+      expect(await registry.DOMAIN_SEPARATOR()).to.equal(
+        domainSeparator({ chainId, verifyingContract }),
+      );
       const domain = await registry.eip712Domain();
       expect(domain.name).to.equal("DeviceTrust");
       expect(domain.version).to.equal("1");
@@ -63,7 +66,9 @@ describe("deploy/modules", function () {
       const { deviceRegistry } = await ignition.deploy(DeviceRegistryModule);
       const registry = deviceRegistry as unknown as DeviceRegistry;
       expect(await registry.defaultAdmin()).to.equal(deployer.address);
-      expect(await registry.hasRole(await registry.GOVERNOR_ROLE(), deployer.address)).to.equal(true);
+      expect(await registry.hasRole(await registry.GOVERNOR_ROLE(), deployer.address)).to.equal(
+        true,
+      );
       expect(await registry.defaultAdminDelay()).to.equal(BigInt(DEFAULT_ADMIN_TRANSFER_DELAY));
     });
 

@@ -1,0 +1,46 @@
+/** bench/results.json: flat maps keyed `component.operation.variant`. */
+export interface BenchResults {
+  /** Whole-transaction gasUsed from receipts (views: gas a calling contract spends on the call). */
+  gas: Record<string, number>;
+  /** Operations per second on one core. */
+  perSecond: Record<string, number>;
+  /** Sizes in bytes (calldata of the measured transactions, proofs). */
+  bytes: Record<string, number>;
+  /** How the numbers were made: batch sizes, hardforks, runtime. */
+  meta: Record<string, string | number>;
+}
+
+export interface Target {
+  readonly section: "gas" | "perSecond";
+  readonly key: string;
+  readonly kind: "max" | "min";
+  readonly value: number;
+}
+
+export type Verdict = "pass" | "FAIL" | "missing";
+
+export function checkTarget(results: BenchResults, target: Target): Verdict {
+  const measured = results[target.section][target.key];
+  if (measured === undefined) return "missing";
+  const ok = target.kind === "max" ? measured <= target.value : measured >= target.value;
+  return ok ? "pass" : "FAIL";
+}
+
+export function describeTarget(target: Target): string {
+  return `${target.kind === "max" ? "<=" : ">="} ${target.value.toLocaleString("en-US")}`;
+}
+
+/** A plain-text table: the first column left-aligned, the others right-aligned. */
+export function formatTable(
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  const rule = widths.map((w) => "-".repeat(w)).join("  ");
+  return [line(headers), rule, ...rows.map(line)].join("\n");
+}
