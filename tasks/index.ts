@@ -1,1 +1,314 @@
-export const tasks = [];
+import { emptyTask, task } from "hardhat/config";
+import { ArgumentType } from "hardhat/types/arguments";
+
+/**
+ * The operator and maker CLI. Each task is a thin adapter (tasks/<noun>/<verb>.ts) over a function in
+ * src/client; actions load lazily, so loading the config never loads ethers, typechain or pkcs11js.
+ * Every chain task takes --registry (default: Ignition's deployment for the chain), --from (sending
+ * account), --json; progress goes to stderr and errors exit non-zero with a decoded sentence.
+ */
+
+const json = {
+  name: "json",
+  description: "Print machine-readable JSON (bigint as decimal strings)",
+} as const;
+const registry = {
+  name: "registry",
+  description:
+    "DeviceRegistry address (default: deploy/deployments/chain-<id>/deployed_addresses.json)",
+  defaultValue: "",
+} as const;
+const from = {
+  name: "from",
+  description: "Sending account: address or account index (default: the first account)",
+  defaultValue: "",
+} as const;
+const deviceId = {
+  name: "deviceId",
+  description: "The device's id (bytes32)",
+  defaultValue: "",
+} as const;
+const keyFile = {
+  name: "keyFile",
+  description: "The device's key file (device keygen --keystore file)",
+  defaultValue: "",
+} as const;
+const password = {
+  name: "password",
+  description: "Key file password (else $DEVICETRUST_KEY_PASSWORD or hardhat-keystore)",
+  defaultValue: "",
+} as const;
+const pkcs11Module = {
+  name: "module",
+  description: "PKCS#11 library (default: $DEVICETRUST_PKCS11_MODULE or SoftHSM2)",
+  defaultValue: "",
+} as const;
+const token = { name: "token", description: "PKCS#11 token label", defaultValue: "" } as const;
+const pin = {
+  name: "pin",
+  description: "PKCS#11 user PIN (else $DEVICETRUST_PKCS11_PIN or hardhat-keystore)",
+  defaultValue: "",
+} as const;
+const label = { name: "label", description: "PKCS#11 key label", defaultValue: "" } as const;
+const deadline = {
+  name: "deadline",
+  description: "Seconds from now until the device's signature expires",
+  type: ArgumentType.INT,
+  defaultValue: 3600,
+} as const;
+
+export const tasks = [
+  emptyTask(
+    "device",
+    "Device identity: keys, registration, rotation, custody and lifecycle",
+  ).build(),
+  emptyTask("maker", "Device makers: endorsements and production batches").build(),
+
+  task(["device", "keygen"], "Create a device key (encrypted file or inside a PKCS#11 token)")
+    .addOption({ name: "curve", description: "p256 or secp256k1", defaultValue: "p256" })
+    .addOption({ name: "keystore", description: "file or pkcs11", defaultValue: "file" })
+    .addOption({
+      name: "out",
+      description: "Key file to create (--keystore file)",
+      defaultValue: "",
+    })
+    .addOption(password)
+    .addOption(pkcs11Module)
+    .addOption(token)
+    .addOption(pin)
+    .addOption(label)
+    .addFlag(json)
+    .setAction(() => import("./device/keygen.js"))
+    .build(),
+
+  task(
+    ["device", "register"],
+    "Register a device: it proves key possession, the maker's endorsement vouches",
+  )
+    .addOption(keyFile)
+    .addOption(password)
+    .addOption(pkcs11Module)
+    .addOption(token)
+    .addOption(pin)
+    .addOption(label)
+    .addOption({
+      name: "operator",
+      description: "Operator the device binds to (default: the sending account)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "model",
+      description: "Device model (default: from the endorsement or manifest)",
+      type: ArgumentType.INT,
+      defaultValue: -1,
+    })
+    .addOption({
+      name: "endorsement",
+      description: "Endorsement file from maker endorse",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "manifest",
+      description: "Batch manifest from maker batch",
+      defaultValue: "",
+    })
+    .addOption(deadline)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/register.js"))
+    .build(),
+
+  task(["device", "show"], "Show what the registry knows of a device")
+    .addOption(deviceId)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/show.js"))
+    .build(),
+
+  task(["device", "list"], "List devices (by operator or maker) with their current status")
+    .addOption({
+      name: "operator",
+      description: "Only devices this operator holds now",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "maker",
+      description: "Only devices this maker id endorsed (0: any)",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption({
+      name: "fromBlock",
+      description: "First block to scan for events",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/list.js"))
+    .build(),
+
+  task(
+    ["device", "rotate-key"],
+    "Rotate a device's key: the current and the new key both sign (operator only)",
+  )
+    .addOption({
+      ...deviceId,
+      description: "The device's id (default: found from the current key)",
+    })
+    .addOption({ ...keyFile, description: "The device's current key file" })
+    .addOption(password)
+    .addOption(pkcs11Module)
+    .addOption(token)
+    .addOption(pin)
+    .addOption(label)
+    .addOption({
+      name: "newKeyFile",
+      description: "The new key file (device keygen)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "newPassword",
+      description: "New key file password (else $DEVICETRUST_KEY_PASSWORD)",
+      defaultValue: "",
+    })
+    .addOption({ name: "newToken", description: "PKCS#11 token of the new key", defaultValue: "" })
+    .addOption({
+      name: "newPin",
+      description: "PIN of the new key's token (else $DEVICETRUST_PKCS11_PIN)",
+      defaultValue: "",
+    })
+    .addOption({ name: "newLabel", description: "PKCS#11 label of the new key", defaultValue: "" })
+    .addOption(deadline)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/rotate-key.js"))
+    .build(),
+
+  task(["device", "transfer"], "Start (or --cancel) a custody transfer to a new operator")
+    .addOption(deviceId)
+    .addOption({ name: "to", description: "The new operator", defaultValue: "" })
+    .addFlag({ name: "cancel", description: "Withdraw the pending transfer instead" })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/transfer.js"))
+    .build(),
+
+  task(["device", "accept"], "Accept custody of a device (as the pending operator)")
+    .addOption(deviceId)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/accept.js"))
+    .build(),
+
+  task(["device", "suspend"], "Suspend an active device (operator, SUSPENDER_ROLE or governance)")
+    .addOption(deviceId)
+    .addOption({
+      name: "reason",
+      description: "Why, at most 31 bytes (recorded in the event)",
+      defaultValue: "",
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/suspend.js"))
+    .build(),
+
+  task(["device", "reinstate"], "Return a suspended device to Active (governance)")
+    .addOption(deviceId)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/reinstate.js"))
+    .build(),
+
+  task(["device", "revoke"], "Mark a device's key compromised; final (operator or governance)")
+    .addOption(deviceId)
+    .addOption({
+      name: "reason",
+      description: "Why, at most 31 bytes (recorded in the event)",
+      defaultValue: "",
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/revoke.js"))
+    .build(),
+
+  task(["device", "decommission"], "Retire a device; final (operator)")
+    .addOption(deviceId)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/decommission.js"))
+    .build(),
+
+  task(["maker", "add"], "Add a maker whose key endorses devices (governance)")
+    .addOption({ name: "signer", description: "The maker's signing address", defaultValue: "" })
+    .addOption({ name: "name", description: "The maker's name", defaultValue: "" })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./maker/add.js"))
+    .build(),
+
+  task(["maker", "endorse"], "Endorse one device and model with the maker's key (--from)")
+    .addOption(deviceId)
+    .addOption({
+      ...keyFile,
+      description: "Read the device id from this key file (no password needed)",
+    })
+    .addOption({
+      name: "model",
+      description: "Device model",
+      type: ArgumentType.INT,
+      defaultValue: -1,
+    })
+    .addOption({
+      name: "out",
+      description: "Also write the endorsement to this file",
+      defaultValue: "",
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./maker/endorse.js"))
+    .build(),
+
+  task(
+    ["maker", "batch"],
+    "Build a production batch manifest (Merkle root + proofs); --publish the root",
+  )
+    .addOption({
+      name: "input",
+      description: "JSON array of devices: ids, {deviceId}, {keyType, key} or key files' content",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "model",
+      description: "Model of devices that name none",
+      type: ArgumentType.INT,
+      defaultValue: -1,
+    })
+    .addOption({ name: "out", description: "Manifest file to write", defaultValue: "" })
+    .addFlag({
+      name: "publish",
+      description: "Publish the root on chain from the maker's key (--from)",
+    })
+    .addOption({
+      name: "uri",
+      description: "Where the manifest is published (recorded in the event)",
+      defaultValue: "",
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./maker/batch.js"))
+    .build(),
+];

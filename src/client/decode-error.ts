@@ -9,7 +9,12 @@ import { DeviceRegistry__factory } from "../../types/ethers-contracts/index.js";
 export class ContractError extends DeviceTrustError {
   readonly args: readonly unknown[];
 
-  constructor(code: string, args: readonly unknown[], message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    args: readonly unknown[],
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
     this.name = "ContractError";
     this.args = args;
@@ -55,13 +60,16 @@ function when(seconds: unknown): string {
 /** One sentence per custom error: what happened, then what to do. Arguments in declaration order. */
 const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
   // ------------------------------------------------------------ DeviceRegistry
-  DeviceRegistryZeroAddress: () => "an address argument is the zero address: pass a real operator, recipient or maker signer",
-  DeviceRegistryUnknownMaker: (a) => `maker ${s(a[0])} does not exist: check the maker id (governance adds makers with maker add)`,
+  DeviceRegistryZeroAddress: () =>
+    "an address argument is the zero address: pass a real operator, recipient or maker signer",
+  DeviceRegistryUnknownMaker: (a) =>
+    `maker ${s(a[0])} does not exist: check the maker id (governance adds makers with maker add)`,
   DeviceRegistryMakerRemoved: (a) =>
     `maker ${s(a[0])} was removed by governance: its endorsements and batches no longer register devices; get an endorsement from an active maker`,
   DeviceRegistrySignerIsMaker: (a) =>
     `address ${s(a[0])} is already the signer of maker ${s(a[1])}: give each maker its own key`,
-  DeviceRegistryTooManyMakers: () => "the registry already holds 65535 makers: no more can be added",
+  DeviceRegistryTooManyMakers: () =>
+    "the registry already holds 65535 makers: no more can be added",
   DeviceRegistryNotMaker: (a) =>
     `${s(a[0])} is not the signer of an active maker (nor governance): send this from the maker's key`,
   DeviceRegistryInvalidMakerSignature: (a) =>
@@ -69,7 +77,8 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
   DeviceRegistryBatchExists: (a) => `batch ${s(a[0])} is already published: nothing to do`,
   DeviceRegistryUnknownBatch: (a) =>
     `batch ${s(a[0])} was never published on this registry: have the maker publish it (maker batch --publish) first`,
-  DeviceRegistryBatchRevoked: (a) => `batch ${s(a[0])} was revoked by its maker or governance: its devices cannot register with it`,
+  DeviceRegistryBatchRevoked: (a) =>
+    `batch ${s(a[0])} was revoked by its maker or governance: its devices cannot register with it`,
   DeviceRegistryInvalidBatchProof: (a) =>
     `the proof does not show device ${s(a[1])} with this model in batch ${s(a[0])}: use the proof and model from that batch's manifest`,
   DeviceRegistryExpired: (a) =>
@@ -88,7 +97,8 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
     `device ${s(a[0])} expects nonce ${s(a[1])} but the message has ${s(a[2])}: read the nonce (device show) and sign again`,
   DeviceRegistryNotActive: (a) =>
     `device ${s(a[0])} is ${statusName(Number(a[1]))}, not Active: only an active device can do this (governance reinstates suspended devices)`,
-  DeviceRegistryNotSuspended: (a) => `device ${s(a[0])} is ${statusName(Number(a[1]))}, not Suspended: only a suspended device can be reinstated`,
+  DeviceRegistryNotSuspended: (a) =>
+    `device ${s(a[0])} is ${statusName(Number(a[1]))}, not Suspended: only a suspended device can be reinstated`,
   DeviceRegistryTerminal: (a) =>
     `device ${s(a[0])} is ${statusName(Number(a[1]))}, which is final: nothing can change it; register a new device with a new key`,
   DeviceRegistryNotOperator: (a) =>
@@ -100,23 +110,33 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
   DeviceRegistryNotPendingOperator: (a) =>
     `${s(a[1])} is not the pending operator of device ${s(a[0])}: accept from the account named in device transfer --to`,
   // ------------------------------------------------------------ DeviceKeyLib
-  DeviceKeyUnsupportedType: (a) => `${keyTypeName(a[0])} is not a supported key type: use secp256k1 or P-256`,
+  DeviceKeyUnsupportedType: (a) =>
+    `${keyTypeName(a[0])} is not a supported key type: use secp256k1 or P-256`,
   DeviceKeyInvalidLength: (a) =>
     `a ${keyTypeName(a[0])} key must be ${s(a[2])} bytes, this one is ${s(a[1])}: pass the on-chain key encoding (secp256k1: the 20-byte address; P-256: 64-byte x‖y)`,
-  DeviceKeyNotOnCurve: (a) => `the P-256 key (${s(a[0])}, ${s(a[1])}) is not a point on the curve: the key is corrupt, re-read it from the device`,
-  DeviceKeyZeroAddress: () => "the secp256k1 device key is the zero address: the key is corrupt, re-read it from the device",
+  DeviceKeyNotOnCurve: (a) =>
+    `the P-256 key (${s(a[0])}, ${s(a[1])}) is not a point on the curve: the key is corrupt, re-read it from the device`,
+  DeviceKeyZeroAddress: () =>
+    "the secp256k1 device key is the zero address: the key is corrupt, re-read it from the device",
   DeviceKeyInvalidSignatureLength: (a) =>
     `a ${keyTypeName(a[0])} signature must be ${s(a[2])} bytes, this one is ${s(a[1])}: sign with the device's own curve (secp256k1 r‖s‖v, P-256 r‖s)`,
-  DeviceKeySignatureOutOfRange: (a) => `the signature's r (${s(a[0])}) or s (${s(a[1])}) is zero or not below the curve order: the signer is broken, sign again`,
-  DeviceKeyHighS: (a) => `the signature's s (${s(a[0])}) is above n/2: normalize it to low-s (s = n - s) and submit again`,
-  DeviceKeyInvalidV: (a) => `the secp256k1 signature's v is ${s(a[0])}, not 27 or 28: encode v as 27 + recovery id`,
+  DeviceKeySignatureOutOfRange: (a) =>
+    `the signature's r (${s(a[0])}) or s (${s(a[1])}) is zero or not below the curve order: the signer is broken, sign again`,
+  DeviceKeyHighS: (a) =>
+    `the signature's s (${s(a[0])}) is above n/2: normalize it to low-s (s = n - s) and submit again`,
+  DeviceKeyInvalidV: (a) =>
+    `the secp256k1 signature's v is ${s(a[0])}, not 27 or 28: encode v as 27 + recovery id`,
   // ------------------------------------------------------------ AccessControl (OpenZeppelin)
   AccessControlUnauthorizedAccount: (a) =>
     `${s(a[0])} lacks ${roleName(a[1])}: send this from a governance account (or have governance grant the role)`,
-  AccessControlBadConfirmation: () => "renounceRole must be called by the account itself: send it from that account",
-  AccessControlEnforcedDefaultAdminDelay: (a) => `the admin transfer is not ready before ${when(a[0])}: wait, then accept it`,
-  AccessControlEnforcedDefaultAdminRules: () => "the default admin role moves only by beginDefaultAdminTransfer / acceptDefaultAdminTransfer",
-  AccessControlInvalidDefaultAdmin: (a) => `${s(a[0])} is not the pending default admin: accept from the account that was proposed`,
+  AccessControlBadConfirmation: () =>
+    "renounceRole must be called by the account itself: send it from that account",
+  AccessControlEnforcedDefaultAdminDelay: (a) =>
+    `the admin transfer is not ready before ${when(a[0])}: wait, then accept it`,
+  AccessControlEnforcedDefaultAdminRules: () =>
+    "the default admin role moves only by beginDefaultAdminTransfer / acceptDefaultAdminTransfer",
+  AccessControlInvalidDefaultAdmin: (a) =>
+    `${s(a[0])} is not the pending default admin: accept from the account that was proposed`,
 };
 
 /** The custom-error names explained above: every error of IDeviceRegistry, DeviceKeyLib and AccessControl. */
@@ -154,11 +174,24 @@ export function decodeRevertData(data: string, cause?: unknown): ContractError |
     return undefined;
   }
   if (parsed === null) return undefined;
-  const args = parsed.args.toArray();
-  const explain = EXPLAIN[parsed.name];
-  const sentence = explain === undefined ? `reverted with ${parsed.signature}` : explain(args);
-  const call = `${parsed.name}(${args.map(s).join(", ")})`;
-  return new ContractError(parsed.name, args, `${call}: ${sentence}`, { cause });
+  return contractError(parsed.name, parsed.args.toArray(), cause);
+}
+
+/** The ContractError for custom error `name` with `args`, e.g. for a check made before sending. */
+export function contractError(
+  name: string,
+  args: readonly unknown[],
+  cause?: unknown,
+): ContractError {
+  const explain = EXPLAIN[name];
+  const sentence = explain === undefined ? "the contract rejected the call" : explain(args);
+  const call = `${name}(${args.map(s).join(", ")})`;
+  return new ContractError(
+    name,
+    args,
+    `${call}: ${sentence}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** The decoded contract error inside `err`, if it is a revert with a known custom error. */

@@ -20,17 +20,28 @@ export async function resolveRegistryAddress(options: {
   readonly chainId: bigint;
   readonly ignitionDir: string;
 }): Promise<Hex> {
-  if (options.explicit !== undefined && options.explicit !== "") return asHex(options.explicit, "--registry", 20);
-  const file = join(options.ignitionDir, "deployments", `chain-${options.chainId.toString()}`, "deployed_addresses.json");
+  if (options.explicit !== undefined && options.explicit !== "")
+    return asHex(options.explicit, "--registry", 20);
+  const file = join(
+    options.ignitionDir,
+    "deployments",
+    `chain-${options.chainId.toString()}`,
+    "deployed_addresses.json",
+  );
   const howTo =
     "deploy one (npx hardhat ignition deploy deploy/modules/<module>.ts --network <network>) or pass --registry <address>";
   let addresses: Record<string, unknown>;
   try {
     addresses = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
   } catch (cause) {
-    throw new RegistryNotFoundError(`no DeviceRegistry deployment for chain ${options.chainId.toString()} (${file}): ${howTo}`, { cause });
+    throw new RegistryNotFoundError(
+      `no DeviceRegistry deployment for chain ${options.chainId.toString()} (${file}): ${howTo}`,
+      { cause },
+    );
   }
-  const entry = Object.entries(addresses).find(([futureId]) => futureId.endsWith("#DeviceRegistry"));
+  const entry = Object.entries(addresses).find(([futureId]) =>
+    futureId.endsWith("#DeviceRegistry"),
+  );
   if (entry === undefined || typeof entry[1] !== "string") {
     throw new RegistryNotFoundError(`${file} records no DeviceRegistry: ${howTo}`);
   }

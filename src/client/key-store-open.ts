@@ -58,10 +58,16 @@ function required(value: string, option: string, why: string): string {
  * Opens the device key a CLI names: a software key file (scrypt + AES-GCM) or a key pair on a PKCS#11
  * token (HSM, secure element). PKCS#11 support loads only when asked for.
  */
-export async function openKeyStore(options: KeyStoreOptions, env: NodeJS.ProcessEnv = process.env): Promise<KeyStore> {
+export async function openKeyStore(
+  options: KeyStoreOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<KeyStore> {
   if (options.keystore === "file") {
     const path = required(options.path, "--key-file", "to open a software key");
-    return SoftwareKeyStore.load(path, secretFrom(options.password, PASSWORD_ENV, "key file password", "--password", env));
+    return SoftwareKeyStore.load(
+      path,
+      secretFrom(options.password, PASSWORD_ENV, "key file password", "--password", env),
+    );
   }
   const { Pkcs11KeyStore } = await import("../device/pkcs11-key-store.js");
   return Pkcs11KeyStore.open({

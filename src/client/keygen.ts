@@ -1,5 +1,13 @@
 import { access } from "node:fs/promises";
-import { DeviceTrustError, InvalidInputError, deviceIdOf, toHex, type Curve, type Hex } from "../protocol/index.js";
+import {
+  DeviceTrustError,
+  InvalidInputError,
+  deviceIdOf,
+  toHex,
+  type Curve,
+  type Hex,
+  type KeyType,
+} from "../protocol/index.js";
 import { DEFAULT_SCRYPT, SoftwareKeyStore } from "../device/software-key-store.js";
 import { PASSWORD_ENV, PIN_ENV, secretFrom } from "./key-store-open.js";
 
@@ -24,7 +32,7 @@ export type KeygenOptions =
 export interface KeygenResult {
   readonly deviceId: Hex;
   readonly curve: Curve;
-  readonly keyType: number;
+  readonly keyType: KeyType;
   /** The key as the registry stores it (secp256k1: address; P-256: x‖y). */
   readonly key: Hex;
   /** Uncompressed SEC1 public key. */
@@ -38,27 +46,49 @@ export interface KeygenResult {
  * Creates a device key: an encrypted software key file (refusing to overwrite one), or a
  * non-extractable key pair generated inside a PKCS#11 token.
  */
-export async function keygen(options: KeygenOptions, env: NodeJS.ProcessEnv = process.env): Promise<KeygenResult> {
+export async function keygen(
+  options: KeygenOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<KeygenResult> {
   if (options.keystore === "file") {
-    if (options.out === "") throw new InvalidInputError("--out is required: the path of the key file to create");
+    if (options.out === "")
+      throw new InvalidInputError("--out is required: the path of the key file to create");
     const exists = await access(options.out).then(
       () => true,
       () => false,
     );
     if (exists) {
-      throw new DeviceTrustError("KEY_FILE_EXISTS", `${options.out} already exists: choose another --out (a key file is never overwritten)`);
+      throw new DeviceTrustError(
+        "KEY_FILE_EXISTS",
+        `${options.out} already exists: choose another --out (a key file is never overwritten)`,
+      );
     }
-    const password = secretFrom(options.password, PASSWORD_ENV, "password for the new key file", "--password", env);
+    const password = secretFrom(
+      options.password,
+      PASSWORD_ENV,
+      "password for the new key file",
+      "--password",
+      env,
+    );
     const store = SoftwareKeyStore.generate(options.curve);
     try {
       await store.save(options.out, password, options.scrypt ?? DEFAULT_SCRYPT);
-      return describe(options.curve, store.deviceKey.keyType, store.deviceKey.key, store.publicKey, "file", options.out);
+      return describe(
+        options.curve,
+        store.deviceKey.keyType,
+        store.deviceKey.key,
+        store.publicKey,
+        "file",
+        options.out,
+      );
     } finally {
       await store.close();
     }
   }
   if (options.token === "" || options.label === "") {
-    throw new InvalidInputError("--token and --label are required to generate a key on a PKCS#11 token");
+    throw new InvalidInputError(
+      "--token and --label are required to generate a key on a PKCS#11 token",
+    );
   }
   const { Pkcs11KeyStore } = await import("../device/pkcs11-key-store.js");
   const store = await Pkcs11KeyStore.generate({
@@ -70,7 +100,14 @@ export async function keygen(options: KeygenOptions, env: NodeJS.ProcessEnv = pr
   });
   try {
     const k = store.deviceKey;
-    return describe(options.curve, k.keyType, k.key, store.publicKey, "pkcs11", `token "${options.token}" label "${options.label}"`);
+    return describe(
+      options.curve,
+      k.keyType,
+      k.key,
+      store.publicKey,
+      "pkcs11",
+      `token "${options.token}" label "${options.label}"`,
+    );
   } finally {
     await store.close();
   }
@@ -78,11 +115,19 @@ export async function keygen(options: KeygenOptions, env: NodeJS.ProcessEnv = pr
 
 function describe(
   curve: Curve,
-  keyType: number,
+  keyType: KeyType,
   key: Hex,
   publicKey: Uint8Array,
   keystore: "file" | "pkcs11",
   location: string,
 ): KeygenResult {
-  return { deviceId: deviceIdOf({ keyType, key }), curve, keyType, key, publicKey: toHex(publicKey), keystore, location };
+  return {
+    deviceId: deviceIdOf({ keyType, key }),
+    curve,
+    keyType,
+    key,
+    publicKey: toHex(publicKey),
+    keystore,
+    location,
+  };
 }

@@ -2,6 +2,7 @@ import type { Signer } from "ethers";
 import {
   EIP712_TYPES,
   InvalidInputError,
+  KeyType,
   asHex,
   buildManifest,
   deviceIdOf,
@@ -10,7 +11,7 @@ import {
   type Hex,
   type ManifestEntry,
 } from "../protocol/index.js";
-import { ContractError, decodeRevertData } from "./decode-error.js";
+import { contractError } from "./decode-error.js";
 import { registryDomain, type DeviceRegistry } from "./registry.js";
 import { send, type TxResult } from "./transaction.js";
 
@@ -32,12 +33,25 @@ export interface ManifestFile {
   readonly kind: "devicetrust-manifest";
   readonly root: Hex;
   readonly size: number;
-  readonly entries: readonly { readonly deviceId: Hex; readonly model: number; readonly proof: readonly Hex[] }[];
+  readonly entries: readonly {
+    readonly deviceId: Hex;
+    readonly model: number;
+    readonly proof: readonly Hex[];
+  }[];
+}
+
+/** A key type number from JSON as the KeyType enum (deviceKey() then rejects unsupported ones). */
+export function toKeyType(value: number): KeyType {
+  if (value === 1) return KeyType.Secp256k1;
+  if (value === 2) return KeyType.P256;
+  return KeyType.None;
 }
 
 function checkModel(model: number): number {
   if (!Number.isInteger(model) || model < 0 || model > 0xffffffff) {
-    throw new InvalidInputError(`model must be an integer in [0, 4294967295], got ${String(model)}`);
+    throw new InvalidInputError(
+      `model must be an integer in [0, 4294967295], got ${String(model)}`,
+    );
   }
   return model;
 }
@@ -49,10 +63,18 @@ export async function addMaker(
   name: string,
 ): Promise<TxResult & { readonly maker: number; readonly signer: Hex; readonly name: string }> {
   const signerAddress = asHex(signer, "--signer", 20);
-  if (name === "") throw new InvalidInputError("--name is required: the maker's name, as it appears in events");
+  if (name === "")
+    throw new InvalidInputError("--name is required: the maker's name, as it appears in events");
   const tx = await send(() => registry.addMaker(signerAddress, name));
   const maker = await registry.makerOf(signerAddress);
-  return { txHash: tx.txHash, blockNumber: tx.blockNumber, gasUsed: tx.gasUsed, maker: Number(maker), signer: signerAddress, name };
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    maker: Number(maker),
+    signer: signerAddress,
+    name,
+  };
 }
 
 /**
@@ -71,8 +93,9 @@ export async function makerEndorse(
   const maker = Number(await registry.makerOf(address));
   const info = await registry.makerInfo(maker);
   if (maker === 0 || !info.active) {
-    const err = maker === 0 ? registry.interface.encodeErrorResult("DeviceRegistryNotMaker", [address]) : registry.interface.encodeErrorResult("DeviceRegistryMakerRemoved", [maker]);
-    throw decodeRevertData(err) ?? new ContractError("DeviceRegistryNotMaker", [address], `${address} is not an active maker`);
+    throw maker === 0
+      ? contractError("DeviceRegistryNotMaker", [address])
+      : contractError("DeviceRegistryMakerRemoved", [BigInt(maker)]);
   }
   const message = { deviceId: id, model: checkModel(model) };
   const signature = (await makerSigner.signTypedData(
@@ -98,7 +121,8 @@ export async function makerEndorse(
  * item may carry its own `model`, else `defaultModel` applies.
  */
 export function readBatchEntries(json: unknown, defaultModel?: number): ManifestEntry[] {
-  if (!Array.isArray(json)) throw new InvalidInputError("the devices file must hold a JSON array of devices");
+  if (!Array.isArray(json))
+    throw new InvalidInputError("the devices file must hold a JSON array of devices");
   return json.map((item: unknown, i): ManifestEntry => {
     const where = `device #${String(i + 1)}`;
     let id: Hex;
@@ -107,15 +131,19 @@ export function readBatchEntries(json: unknown, defaultModel?: number): Manifest
       id = asHex(item, `${where}'s id`, 32);
     } else if (typeof item === "object" && item !== null) {
       const o = item as Record<string, unknown>;
-      const dk = (typeof o.deviceKey === "object" && o.deviceKey !== null ? o.deviceKey : o) as Record<string, unknown>;
+      const dk = (
+        typeof o.deviceKey === "object" && o.deviceKey !== null ? o.deviceKey : o
+      ) as Record<string, unknown>;
       if (typeof o.deviceId === "string") id = asHex(o.deviceId, `${where}'s deviceId`, 32);
-      else if (typeof dk.keyType === "number" && typeof dk.key === "string") id = deviceIdOf(deviceKey(dk.keyType, dk.key));
+      else if (typeof dk.keyType === "number" && typeof dk.key === "string")
+        id = deviceIdOf(deviceKey(toKeyType(dk.keyType), dk.key));
       else throw new InvalidInputError(`${where} has neither a deviceId nor a {keyType, key}`);
       if (o.model !== undefined) model = Number(o.model);
     } else {
       throw new InvalidInputError(`${where} must be a device id or an object`);
     }
-    if (model === undefined) throw new InvalidInputError(`${where} has no model: give one per device or pass --model`);
+    if (model === undefined)
+      throw new InvalidInputError(`${where} has no model: give one per device or pass --model`);
     return { deviceId: id, model: checkModel(model) };
   });
 }
@@ -127,7 +155,11 @@ export function makerBatch(entries: readonly ManifestEntry[]): ManifestFile {
     kind: "devicetrust-manifest",
     root: manifest.root,
     size: manifest.entries.length,
-    entries: manifest.entries.map((e) => ({ deviceId: e.deviceId, model: e.model, proof: [...e.proof] })),
+    entries: manifest.entries.map((e) => ({
+      deviceId: e.deviceId,
+      model: e.model,
+      proof: [...e.proof],
+    })),
   };
 }
 
@@ -139,5 +171,12 @@ export async function publishBatch(
 ): Promise<TxResult & { readonly root: Hex; readonly size: number; readonly maker: number }> {
   const tx = await send(() => registry.publishBatch(manifest.root, manifest.size, uri));
   const batch = await registry.batchInfo(manifest.root);
-  return { txHash: tx.txHash, blockNumber: tx.blockNumber, gasUsed: tx.gasUsed, root: manifest.root, size: manifest.size, maker: Number(batch.maker) };
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    root: manifest.root,
+    size: manifest.size,
+    maker: Number(batch.maker),
+  };
 }

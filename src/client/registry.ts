@@ -1,6 +1,9 @@
 import type { ContractRunner } from "ethers";
 import { InvalidInputError, asHex, type Domain, type Hex } from "../protocol/index.js";
-import { DeviceRegistry__factory, type DeviceRegistry } from "../../types/ethers-contracts/index.js";
+import {
+  DeviceRegistry__factory,
+  type DeviceRegistry,
+} from "../../types/ethers-contracts/index.js";
 
 export type { DeviceRegistry };
 
@@ -13,7 +16,9 @@ export function registryAt(address: string, runner: ContractRunner): DeviceRegis
 export async function registryDomain(registry: DeviceRegistry): Promise<Domain> {
   const provider = registry.runner?.provider;
   if (provider === undefined || provider === null) {
-    throw new InvalidInputError("the registry contract has no provider: connect it to a signer or provider with one");
+    throw new InvalidInputError(
+      "the registry contract has no provider: connect it to a signer or provider with one",
+    );
   }
   const [network, address] = await Promise.all([provider.getNetwork(), registry.getAddress()]);
   return { chainId: network.chainId, verifyingContract: address.toLowerCase() as Hex };

@@ -1,0 +1,208 @@
+import { readFile, writeFile } from "node:fs/promises";
+import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { configVariable } from "hardhat/config";
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import type { Result } from "hardhat/types/utils";
+import {
+  MissingSecretError,
+  PASSWORD_ENV,
+  PIN_ENV,
+  explainError,
+  formatHuman,
+  formatJson,
+  registryAt,
+  resolveRegistryAddress,
+  type DeviceRegistry,
+  type KeyStoreOptions,
+} from "../src/client/index.js";
+import { InvalidInputError, type DeviceTrustError, type Hex } from "../src/protocol/index.js";
+import { ContractError } from "../src/client/decode-error.js";
+
+/**
+ * What every task adapter shares: connecting, resolving the registry and the sending account, secrets,
+ * output (human on stdout by default, --json for machines, progress on stderr) and turning any error
+ * into a sentence and a non-zero exit code. Not a task itself.
+ */
+
+export interface OutputArgs {
+  readonly json: boolean;
+}
+
+export interface ChainArgs extends OutputArgs {
+  readonly registry: string;
+  /** The sending account: an address, an index into the network's accounts, or "" for the first one. */
+  readonly from: string;
+}
+
+export interface Chain {
+  readonly ethers: HardhatEthers;
+  readonly signer: HardhatEthersSigner;
+  readonly registry: DeviceRegistry;
+  readonly registryAddress: Hex;
+}
+
+export function progress(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/**
+ * Connects to the selected network (--network). getOrCreate, not create: scripts and tests that run several
+ * tasks in one process on the in-process network must see one chain; on an HTTP network both are the same.
+ */
+export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): Promise<Chain> {
+  const conn = await hre.network.getOrCreate();
+  const { ethers } = conn;
+  const signer = await resolveSigner(ethers, args.from);
+  const { chainId } = await ethers.provider.getNetwork();
+  const registryAddress = await resolveRegistryAddress({
+    explicit: args.registry,
+    chainId,
+    ignitionDir: hre.config.paths.ignition,
+  });
+  if ((await ethers.provider.getCode(registryAddress)) === "0x") {
+    throw new InvalidInputError(
+      `no contract at ${registryAddress} on network "${conn.networkName}" (chain ${chainId.toString()}): check --registry and --network`,
+    );
+  }
+  progress(
+    `network ${conn.networkName} (chain ${chainId.toString()}), registry ${registryAddress}, from ${signer.address}`,
+  );
+  return { ethers, signer, registry: registryAt(registryAddress, signer), registryAddress };
+}
+
+async function resolveSigner(ethers: HardhatEthers, from: string): Promise<HardhatEthersSigner> {
+  if (from.startsWith("0x")) return ethers.getSigner(from);
+  const signers = await ethers.getSigners();
+  const index = from === "" ? 0 : Number(from);
+  const signer = Number.isInteger(index) ? signers[index] : undefined;
+  if (signer === undefined) {
+    throw new InvalidInputError(
+      signers.length === 0
+        ? 'this network has no accounts: configure accounts for it (e.g. accounts: [configVariable("DEPLOYER_KEY")])'
+        : `--from ${from} is neither an address nor an account index below ${String(signers.length)}`,
+    );
+  }
+  return signer;
+}
+
+/**
+ * A secret from its option, else from the environment variable, else from hardhat-keystore under the same
+ * name (`npx hardhat keystore set DEVICETRUST_KEY_PASSWORD`), through Hardhat's configuration-variable hooks.
+ */
+export async function secret(
+  hre: HardhatRuntimeEnvironment,
+  value: string,
+  envName: string,
+  what: string,
+  option: string,
+): Promise<string> {
+  if (value !== "") return value;
+  return hre.hooks.runHandlerChain(
+    "configurationVariables",
+    "fetchValue",
+    [configVariable(envName)],
+    async (_context, variable) => {
+      const fromEnv = process.env[variable.name];
+      if (fromEnv !== undefined && fromEnv !== "") return Promise.resolve(fromEnv);
+      return Promise.reject(
+        new MissingSecretError(
+          `no ${what}: pass ${option}, set ${envName}, or store it with npx hardhat keystore set ${envName}`,
+        ),
+      );
+    },
+  );
+}
+
+export interface KeyArgs {
+  readonly keyFile: string;
+  readonly password: string;
+  readonly module: string;
+  readonly token: string;
+  readonly pin: string;
+  readonly label: string;
+}
+
+/** Key-store options from --key-file/--password or --token/--label/--pin/--module; secrets resolved. */
+export async function keyStoreOptions(
+  hre: HardhatRuntimeEnvironment,
+  args: KeyArgs,
+  prefix = "",
+): Promise<KeyStoreOptions> {
+  const opt = (name: string): string => `--${prefix}${name}`;
+  if (args.keyFile !== "" && args.token !== "") {
+    throw new InvalidInputError(
+      `give either ${opt("key-file")} or ${opt("token")}/${opt("label")}, not both`,
+    );
+  }
+  if (args.keyFile !== "") {
+    const password = await secret(
+      hre,
+      args.password,
+      PASSWORD_ENV,
+      "key file password",
+      opt("password"),
+    );
+    return { keystore: "file", path: args.keyFile, password };
+  }
+  if (args.token !== "") {
+    const pin = await secret(hre, args.pin, PIN_ENV, "PKCS#11 user PIN", opt("pin"));
+    return {
+      keystore: "pkcs11",
+      module: args.module === "" ? undefined : args.module,
+      token: args.token,
+      pin,
+      label: args.label,
+    };
+  }
+  throw new InvalidInputError(
+    `name the device key: ${opt("key-file")} <file> or ${opt("token")} <token> ${opt("label")} <label>`,
+  );
+}
+
+export async function readJson(path: string, what: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as unknown;
+  } catch (cause) {
+    throw new InvalidInputError(
+      `cannot read ${what} ${path}: check the path and that it holds JSON`,
+      { cause },
+    );
+  }
+}
+
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFile(path, `${formatJson(value)}\n`);
+}
+
+export function print(args: OutputArgs, value: unknown): void {
+  process.stdout.write(`${args.json ? formatJson(value) : formatHuman(value)}\n`);
+}
+
+function printError(args: OutputArgs, error: DeviceTrustError): void {
+  process.stderr.write(`Error ${error.code}: ${error.message}\n`);
+  if (args.json) {
+    const args_ = error instanceof ContractError ? error.args : undefined;
+    process.stdout.write(
+      `${formatJson({ error: { code: error.code, message: error.message, args: args_ } })}\n`,
+    );
+  }
+}
+
+/**
+ * Runs a task body: prints its value (human or --json) and returns a successful Result, or prints the
+ * error as a sentence and returns a failed Result (Hardhat then exits with code 1, without a stack trace).
+ */
+export async function run<T>(
+  args: OutputArgs,
+  body: () => Promise<T>,
+): Promise<Result<T, DeviceTrustError>> {
+  try {
+    const value = await body();
+    print(args, value);
+    return { success: true, value };
+  } catch (err: unknown) {
+    const error = explainError(err);
+    printError(args, error);
+    return { success: false, error };
+  }
+}
