@@ -91,10 +91,15 @@ interface IDeviceRegistry {
 
     // ---------------------------------------------------------------- events
 
+    /// @notice Governance added maker `maker` whose key is `signer`.
     event MakerAdded(uint16 indexed maker, address indexed signer, string name);
+    /// @notice Governance replaced the maker's key.
     event MakerSignerChanged(uint16 indexed maker, address indexed signer);
+    /// @notice Governance removed the maker; its endorsements no longer register devices.
     event MakerRemoved(uint16 indexed maker);
+    /// @notice A maker published a production batch's manifest root.
     event BatchPublished(uint16 indexed maker, bytes32 indexed root, uint32 size, string uri);
+    /// @notice A batch can no longer register devices.
     event BatchRevoked(uint16 indexed maker, bytes32 indexed root);
     /// @notice The full key is here (not in storage): indexers and verifiers read it from this event.
     event DeviceRegistered(
@@ -105,13 +110,21 @@ interface IDeviceRegistry {
         KeyType keyType,
         bytes key
     );
+    /// @notice The device's key changed; `key` is the new key (the registry stores only its hash).
     event KeyRotated(DeviceId indexed deviceId, bytes32 indexed newKeyHash, uint32 nonce, KeyType keyType, bytes key);
+    /// @notice The operator offered the device to `to`.
     event CustodyTransferStarted(DeviceId indexed deviceId, address indexed from, address indexed to);
+    /// @notice The operator withdrew its offer.
     event CustodyTransferCancelled(DeviceId indexed deviceId, address indexed from, address indexed to);
+    /// @notice `to` accepted custody: it is now the operator.
     event CustodyTransferred(DeviceId indexed deviceId, address indexed from, address indexed to);
+    /// @notice The device stopped counting as valid until governance reinstates it.
     event DeviceSuspended(DeviceId indexed deviceId, address indexed by, bytes32 reason);
+    /// @notice Governance returned the device to Active.
     event DeviceReinstated(DeviceId indexed deviceId, address indexed by);
+    /// @notice The device's key is compromised; terminal.
     event DeviceRevoked(DeviceId indexed deviceId, address indexed by, bytes32 reason);
+    /// @notice The operator retired the device; terminal.
     event DeviceDecommissioned(DeviceId indexed deviceId, address indexed by);
 
     // ---------------------------------------------------------------- makers (governance and makers)
@@ -197,24 +210,31 @@ interface IDeviceRegistry {
         bytes calldata signature
     ) external view returns (bool);
 
+    /// @notice Everything the registry knows of a device (all zero for an unknown id).
     function deviceInfo(DeviceId deviceId) external view returns (DeviceInfo memory);
 
+    /// @notice The device's lifecycle status (Unknown for an unknown id).
     function statusOf(DeviceId deviceId) external view returns (DeviceStatus);
 
+    /// @notice The device's operator (zero for an unknown id).
     function operatorOf(DeviceId deviceId) external view returns (address);
 
     /// @notice The device that holds or held the key with this hash (zero if none ever did).
     function keyOwner(bytes32 keyHash) external view returns (DeviceId);
 
+    /// @notice A maker's key and whether it is active.
     function makerInfo(uint16 maker) external view returns (Maker memory);
 
+    /// @notice The maker whose key is `signer` (0 if none).
     function makerOf(address signer) external view returns (uint16);
 
+    /// @notice How many makers were ever added; ids run from 1 to this.
     function makerCount() external view returns (uint16);
 
+    /// @notice A published batch's maker and revocation (maker 0 if unknown).
     function batchInfo(bytes32 root) external view returns (Batch memory);
 
     /// @notice The EIP-712 domain separator every device message is signed under.
-    // solhint-disable-next-line func-name-mixedcase
+    // solhint-disable-next-line func-name-mixedcase, use-natspec
     function DOMAIN_SEPARATOR() external view returns (bytes32);
 }

@@ -152,11 +152,7 @@ export function typeHash(kind: MessageKind): Hex {
 
 /** hashStruct(message): the value DeviceMessageLib.hash<Kind> returns. */
 export function structHash<K extends MessageKind>(kind: K, message: MessageTypes[K]): Hex {
-  return TypedDataEncoder.hashStruct(
-    kind,
-    typesOf(kind),
-    message,
-  ) as Hex;
+  return TypedDataEncoder.hashStruct(kind, typesOf(kind), message) as Hex;
 }
 
 /** The EIP-712 digest a device (or maker) signs: keccak256(0x1901 ‖ domainSeparator ‖ hashStruct). */
@@ -165,9 +161,5 @@ export function digest<K extends MessageKind>(
   kind: K,
   message: MessageTypes[K],
 ): Hex {
-  return TypedDataEncoder.hash(
-    typedDataDomain(domain),
-    typesOf(kind),
-    message,
-  ) as Hex;
+  return TypedDataEncoder.hash(typedDataDomain(domain), typesOf(kind), message) as Hex;
 }
