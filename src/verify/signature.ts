@@ -42,27 +42,49 @@ export function isOnP256(x: bigint, y: bigint): boolean {
   return (y * y) % P256_P === (((x * x + P256_A) % P256_P) * x + P256_B) % P256_P;
 }
 
-/** KeyObjects are costly to build; devices sign many messages with the same key. */
-const p256Keys = new Map<string, KeyObject>();
+/**
+ * KeyObjects are costly to build and devices sign many messages with one key: keep each P-256 key's
+ * KeyObject (or the fact that it is not on the curve) so a verification costs one OpenSSL call.
+ */
+const p256Keys = new Map<string, KeyObject | null>();
 const P256_KEY_CACHE_LIMIT = 10_000;
 
-function p256KeyObject(key: Hex): KeyObject {
+function p256KeyObject(key: Hex): KeyObject | null {
   let k = p256Keys.get(key);
   if (k === undefined) {
     const bytes = fromHex(key);
-    k = createPublicKey({
-      key: {
-        kty: "EC",
-        crv: "P-256",
-        x: Buffer.from(bytes.subarray(0, 32)).toString("base64url"),
-        y: Buffer.from(bytes.subarray(32)).toString("base64url"),
-      },
-      format: "jwk",
-    });
+    const x = bytesToBigint(bytes.subarray(0, 32));
+    const y = bytesToBigint(bytes.subarray(32));
+    k = isOnP256(x, y)
+      ? createPublicKey({
+          key: {
+            kty: "EC",
+            crv: "P-256",
+            x: Buffer.from(bytes.subarray(0, 32)).toString("base64url"),
+            y: Buffer.from(bytes.subarray(32)).toString("base64url"),
+          },
+          format: "jwk",
+        })
+      : null;
     if (p256Keys.size >= P256_KEY_CACHE_LIMIT) p256Keys.clear();
     p256Keys.set(key, k);
   }
   return k;
+}
+
+function bytesToBigint(bytes: Uint8Array): bigint {
+  return BigInt(`0x${Buffer.from(bytes).toString("hex")}`);
+}
+
+/** Big-endian 32-byte encodings of n and n/2 per curve, to range-check r and s without bigints. */
+const ORDER_BYTES = {
+  p256: { n: hex32(CURVE_ORDER.p256), half: hex32(CURVE_ORDER.p256 / 2n) },
+  secp256k1: { n: hex32(CURVE_ORDER.secp256k1), half: hex32(CURVE_ORDER.secp256k1 / 2n) },
+} as const;
+const ZERO32 = Buffer.alloc(32);
+
+function hex32(value: bigint): Buffer {
+  return Buffer.from(value.toString(16).padStart(64, "0"), "hex");
 }
 
 /**
@@ -76,22 +98,20 @@ export function checkDeviceSignature(
 ): SignatureVerdict {
   const keyType = key.keyType;
   if (keyType !== KeyType.Secp256k1 && keyType !== KeyType.P256) return "unsupported-key-type";
-  const keyBytes = fromHex(key.key);
-  if (keyBytes.length !== KEY_LENGTH[keyType]) return "bad-key-length";
-  const curve = keyType === KeyType.P256 ? "p256" : "secp256k1";
-  if (keyType === KeyType.P256) {
-    const x = BigInt(`0x${Buffer.from(keyBytes.subarray(0, 32)).toString("hex")}`);
-    const y = BigInt(`0x${Buffer.from(keyBytes.subarray(32)).toString("hex")}`);
-    if (!isOnP256(x, y)) return "not-on-curve";
-  }
-  const sig = fromHex(signature);
+  // The hex string is 2 + 2 * bytes long; cached P-256 keys skip decoding entirely.
+  if (key.key.length !== 2 + 2 * KEY_LENGTH[keyType]) return "bad-key-length";
+  const p256Key = keyType === KeyType.P256 ? p256KeyObject(key.key) : undefined;
+  if (p256Key === null) return "not-on-curve";
+  const sig = Buffer.from(signature.slice(2), "hex");
   if (sig.length !== SIGNATURE_LENGTH[keyType]) return "bad-signature-length";
-  const r = BigInt(`0x${Buffer.from(sig.subarray(0, 32)).toString("hex")}`);
-  const s = BigInt(`0x${Buffer.from(sig.subarray(32, 64)).toString("hex")}`);
-  const n = CURVE_ORDER[curve];
-  if (r === 0n || r >= n || s === 0n || s >= n) return "out-of-range";
-  if (s > n / 2n) return "high-s";
-  if (keyType === KeyType.Secp256k1) {
+  const order = ORDER_BYTES[keyType === KeyType.P256 ? "p256" : "secp256k1"];
+  const r = sig.subarray(0, 32);
+  const s = sig.subarray(32, 64);
+  if (r.equals(ZERO32) || r.compare(order.n) >= 0 || s.equals(ZERO32) || s.compare(order.n) >= 0) {
+    return "out-of-range";
+  }
+  if (s.compare(order.half) > 0) return "high-s";
+  if (p256Key === undefined) {
     const v = sig[64];
     if (v !== 27 && v !== 28) return "bad-v";
     try {
@@ -105,7 +125,7 @@ export function checkDeviceSignature(
   const ok = nodeVerify(
     "sha256",
     fromHex(digest),
-    { key: p256KeyObject(key.key), dsaEncoding: "ieee-p1363" },
+    { key: p256Key, dsaEncoding: "ieee-p1363" },
     sig,
   );
   return ok ? "valid" : "wrong-signer";
