@@ -22,14 +22,15 @@ struct TestKey {
 abstract contract KeyHelpers {
     /// @dev The cheatcode address, as forge-std declares it (this contract is also used by the invariant
     /// handler, which is no Test).
-    VmSafeMinimal private constant _VM = VmSafeMinimal(address(uint160(uint256(keccak256("hevm cheat code")))));
+    IVmSafeMinimal private constant _VM = IVmSafeMinimal(address(uint160(uint256(keccak256("hevm cheat code")))));
 
     uint256 internal constant SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
     uint256 internal constant P256_N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;
     uint256 internal constant P256_P = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF;
 
-    bytes32 internal constant EIP712_DOMAIN_TYPEHASH =
-        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 internal constant EIP712_DOMAIN_TYPEHASH = keccak256(
+        "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+    );
 
     function _secpKey(uint256 privateKey) internal pure returns (TestKey memory k) {
         k.keyType = KeyType.Secp256k1;
@@ -93,10 +94,8 @@ abstract contract KeyHelpers {
     }
 
     function _rs(bytes memory sig) internal pure returns (bytes32 r, bytes32 s) {
-        assembly ("memory-safe") {
-            r := mload(add(sig, 0x20))
-            s := mload(add(sig, 0x40))
-        }
+        // abi.decode reads the first two words and ignores a trailing v.
+        (r, s) = abi.decode(sig, (bytes32, bytes32));
     }
 
     /// @notice A signature of `k`'s shape with r and s replaced (v kept for secp256k1).
@@ -112,13 +111,7 @@ abstract contract KeyHelpers {
     function _domainSeparator(uint256 chainId, address verifyingContract) internal pure returns (bytes32) {
         return
             keccak256(
-                abi.encode(
-                    EIP712_DOMAIN_TYPEHASH,
-                    keccak256("DeviceTrust"),
-                    keccak256("1"),
-                    chainId,
-                    verifyingContract
-                )
+                abi.encode(EIP712_DOMAIN_TYPEHASH, keccak256("DeviceTrust"), keccak256("1"), chainId, verifyingContract)
             );
     }
 
@@ -146,7 +139,10 @@ abstract contract KeyHelpers {
         bytes32[] memory level = leaves;
         while (level.length > 1) {
             uint256 sibling = index ^ 1;
-            if (sibling < level.length) buffer[count++] = level[sibling];
+            if (sibling < level.length) {
+                buffer[count] = level[sibling];
+                ++count;
+            }
             level = _nextLevel(level);
             index /= 2;
         }
@@ -163,7 +159,7 @@ abstract contract KeyHelpers {
 }
 
 /// @dev The few cheatcodes KeyHelpers needs, declared pure as forge-std's VmSafe does.
-interface VmSafeMinimal {
+interface IVmSafeMinimal {
     function addr(uint256 privateKey) external pure returns (address);
     function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function signP256(uint256 privateKey, bytes32 digest) external pure returns (bytes32 r, bytes32 s);
@@ -209,34 +205,32 @@ abstract contract RegistryFixture is Test, KeyHelpers {
     // ------------------------------------------------------------------ digests
 
     function _registerDigest(TestKey memory k, address op, uint256 deadline) internal view returns (bytes32) {
-        return
-            _typedDigest(registry.DOMAIN_SEPARATOR(), DeviceMessageLib.hashRegister(_id(k), op, 0, deadline));
+        return _typedDigest(registry.DOMAIN_SEPARATOR(), DeviceMessageLib.hashRegister(_id(k), op, 0, deadline));
     }
 
     function _endorseDigest(DeviceId id, uint32 model) internal view returns (bytes32) {
         return _typedDigest(registry.DOMAIN_SEPARATOR(), DeviceMessageLib.hashEndorse(id, model));
     }
 
-    function _rotateDigest(DeviceId id, bytes32 newKeyHash, uint256 nonce, uint256 deadline)
-        internal
-        view
-        returns (bytes32)
-    {
+    function _rotateDigest(
+        DeviceId id,
+        bytes32 newKeyHash,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes32) {
         return
-            _typedDigest(
-                registry.DOMAIN_SEPARATOR(),
-                DeviceMessageLib.hashRotateKey(id, newKeyHash, nonce, deadline)
-            );
+            _typedDigest(registry.DOMAIN_SEPARATOR(), DeviceMessageLib.hashRotateKey(id, newKeyHash, nonce, deadline));
     }
 
     // ------------------------------------------------------------------ builders
 
     /// @notice An honest registration of `k` to `op` with the given model and deadline.
-    function _registration(TestKey memory k, address op, uint32 model, uint256 deadline)
-        internal
-        view
-        returns (IDeviceRegistry.Registration memory)
-    {
+    function _registration(
+        TestKey memory k,
+        address op,
+        uint32 model,
+        uint256 deadline
+    ) internal view returns (IDeviceRegistry.Registration memory) {
         return
             IDeviceRegistry.Registration({
                 key: _deviceKey(k),
@@ -261,19 +255,21 @@ abstract contract RegistryFixture is Test, KeyHelpers {
     }
 
     /// @notice An honest rotation from `current` to `next` at the device's current nonce.
-    function _rotation(DeviceId id, TestKey memory current, TestKey memory next)
-        internal
-        view
-        returns (IDeviceRegistry.KeyRotation memory)
-    {
+    function _rotation(
+        DeviceId id,
+        TestKey memory current,
+        TestKey memory next
+    ) internal view returns (IDeviceRegistry.KeyRotation memory) {
         return _rotation(id, current, next, registry.deviceInfo(id).nonce, block.timestamp + 1 hours);
     }
 
-    function _rotation(DeviceId id, TestKey memory current, TestKey memory next, uint256 nonce, uint256 deadline)
-        internal
-        view
-        returns (IDeviceRegistry.KeyRotation memory)
-    {
+    function _rotation(
+        DeviceId id,
+        TestKey memory current,
+        TestKey memory next,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (IDeviceRegistry.KeyRotation memory) {
         bytes32 digest = _rotateDigest(id, next.keyHash, nonce, deadline);
         return
             IDeviceRegistry.KeyRotation({
@@ -300,10 +296,7 @@ abstract contract RegistryFixture is Test, KeyHelpers {
 
     /// @notice A 4-device batch whose first device is `k` (the others are ids nobody holds a key for),
     /// published by the maker. Returns its root and `k`'s proof.
-    function _publishBatchWith(TestKey memory k, bytes32 salt)
-        internal
-        returns (bytes32 root, bytes32[] memory proof)
-    {
+    function _publishBatchWith(TestKey memory k, bytes32 salt) internal returns (bytes32 root, bytes32[] memory proof) {
         DeviceId[] memory ids = new DeviceId[](4);
         uint32[] memory models = new uint32[](4);
         ids[0] = _id(k);
