@@ -939,8 +939,6 @@ contract DeviceRegistryTest is RegistryFixture {
     function test_constructor_setsRolesAndDomain() public view {
         assertTrue(registry.hasRole(registry.DEFAULT_ADMIN_ROLE(), governor));
         assertTrue(registry.hasRole(registry.GOVERNOR_ROLE(), governor));
-        assertEq(registry.defaultAdmin(), governor);
-        assertEq(registry.defaultAdminDelay(), 1 days);
         assertEq(registry.DOMAIN_SEPARATOR(), _domainSeparator(block.chainid, address(registry)));
         (, string memory name, string memory version, uint256 chainId, address verifying, , ) = registry.eip712Domain();
         assertEq(name, "DeviceTrust");
@@ -950,8 +948,8 @@ contract DeviceRegistryTest is RegistryFixture {
     }
 
     function test_constructor_RevertWhen_GovernanceIsZero() public {
-        vm.expectRevert(abi.encodeWithSignature("AccessControlInvalidDefaultAdmin(address)", address(0)));
-        new DeviceRegistry(address(0), 1 days);
+        vm.expectRevert(IDeviceRegistry.DeviceRegistryZeroAddress.selector);
+        new DeviceRegistry(address(0));
     }
 
     // ============================================================ makers

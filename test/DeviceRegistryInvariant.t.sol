@@ -331,7 +331,7 @@ contract DeviceRegistryInvariantTest is Test {
         address governor = makeAddr("governor");
         address suspender = makeAddr("suspender");
         uint256 makerPk = 0xA11CE;
-        registry = new DeviceRegistry(governor, 1 days);
+        registry = new DeviceRegistry(governor);
         vm.startPrank(governor);
         uint16 maker = registry.addMaker(vm.addr(makerPk), "Acme");
         registry.grantRole(registry.SUSPENDER_ROLE(), suspender);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
-// solhint-disable-next-line max-line-length
-import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {DeviceAttestation} from "../attestation/DeviceAttestation.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 import {DeviceKeyLib} from "../libraries/DeviceKeyLib.sol";
 import {DeviceMessageLib} from "../libraries/DeviceMessageLib.sol";
@@ -14,8 +14,10 @@ import {DeviceStatus} from "../types/DeviceStatus.sol";
 import {KeyType} from "../types/KeyType.sol";
 
 /// @title DeviceRegistry
-/// @notice See IDeviceRegistry.
-contract DeviceRegistry is IDeviceRegistry, EIP712, AccessControlDefaultAdminRules {
+/// @notice Device identity (see IDeviceRegistry) and, through the DeviceAttestation module, remote
+/// attestation and the trust gate (see IDeviceAttestation): one contract, so a trust check reads the
+/// device, its evidence and its firmware without an external call.
+contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessControl {
     /// @notice Adds and removes makers, reinstates suspended devices, revokes compromised ones.
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     /// @notice Suspends devices: held by slashing and by circuit breakers.
@@ -43,10 +45,12 @@ contract DeviceRegistry is IDeviceRegistry, EIP712, AccessControlDefaultAdminRul
     mapping(bytes32 root => Batch) private _batches;
     uint16 private _makerCount;
 
-    constructor(
-        address governance,
-        uint48 adminTransferDelay
-    ) EIP712("DeviceTrust", "1") AccessControlDefaultAdminRules(adminTransferDelay, governance) {
+    /// @notice Deploys the registry under `governance`.
+    /// @param governance Holds DEFAULT_ADMIN_ROLE (grants and revokes roles; hand it over by granting
+    /// it to the new governance, which then renounces the old one's) and GOVERNOR_ROLE.
+    constructor(address governance) EIP712("DeviceTrust", "1") {
+        if (governance == address(0)) revert DeviceRegistryZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, governance);
         _grantRole(GOVERNOR_ROLE, governance);
     }
 
@@ -236,9 +240,9 @@ contract DeviceRegistry is IDeviceRegistry, EIP712, AccessControlDefaultAdminRul
         DeviceKey calldata key,
         bytes calldata signature
     ) external view returns (bool) {
-        DeviceRecord storage d = _devices[deviceId];
+        DeviceRecord memory d = _devices[deviceId];
         if (d.status != DeviceStatus.Active || key.keyType != d.keyType) return false;
-        if (DeviceKeyLib.keyHash(key.keyType, key.key) != _currentKeyHash(deviceId)) return false;
+        if (DeviceKeyLib.keyHash(key.keyType, key.key) != _currentKeyHash(deviceId, d.nonce)) return false;
         return DeviceKeyLib.isValidSignature(key.keyType, key.key, digest, signature);
     }
 
@@ -265,7 +269,7 @@ contract DeviceRegistry is IDeviceRegistry, EIP712, AccessControlDefaultAdminRul
             maker: d.maker,
             model: d.model,
             nonce: d.nonce,
-            keyHash: _currentKeyHash(deviceId),
+            keyHash: _currentKeyHash(deviceId, d.nonce),
             pendingOperator: _pendingOperator[deviceId]
         });
     }
@@ -311,6 +315,41 @@ contract DeviceRegistry is IDeviceRegistry, EIP712, AccessControlDefaultAdminRul
         return _domainSeparatorV4();
     }
 
+    // ---------------------------------------------------------------- attestation hooks
+
+    function _attestationDevice(
+        DeviceId deviceId
+    ) internal view override returns (DeviceStatus status, address operator, uint16 maker, uint32 model) {
+        DeviceRecord memory d = _devices[deviceId];
+        return (d.status, d.operator, d.maker, d.model);
+    }
+
+    function _isCurrentKeySignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature
+    ) internal view override returns (bool) {
+        bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);
+        if (keyHash != _currentKeyHash(deviceId, _devices[deviceId].nonce)) {
+            revert DeviceRegistryWrongKey(deviceId, keyHash);
+        }
+        return DeviceKeyLib.checkSignature(key.keyType, key.key, digest, signature);
+    }
+
+    function _deviceDigest(bytes32 structHash) internal view override returns (bytes32) {
+        return _hashTypedDataV4(structHash);
+    }
+
+    function _activeMakerOf(address account) internal view override returns (uint16 maker) {
+        maker = _makerBySigner[account];
+        if (maker != 0 && !_makers[maker].active) maker = 0;
+    }
+
+    function _isGovernor(address account) internal view override returns (bool) {
+        return hasRole(GOVERNOR_ROLE, account);
+    }
+
     // ---------------------------------------------------------------- internals
 
     /// @dev Every check on the device's side of a registration; returns the new device's id.
@@ -335,7 +374,9 @@ contract DeviceRegistry is IDeviceRegistry, EIP712, AccessControlDefaultAdminRul
         DeviceKey calldata current = rotation.currentKey;
         DeviceKey calldata next = rotation.newKey;
         bytes32 currentHash = DeviceKeyLib.keyHash(current.keyType, current.key);
-        if (currentHash != _currentKeyHash(deviceId)) revert DeviceRegistryWrongKey(deviceId, currentHash);
+        if (currentHash != _currentKeyHash(deviceId, uint32(rotation.nonce))) {
+            revert DeviceRegistryWrongKey(deviceId, currentHash);
+        }
         DeviceKeyLib.checkKey(next.keyType, next.key);
         newHash = DeviceKeyLib.keyHash(next.keyType, next.key);
         _requireUnusedKey(newHash);
@@ -370,9 +411,10 @@ contract DeviceRegistry is IDeviceRegistry, EIP712, AccessControlDefaultAdminRul
         );
     }
 
-    function _currentKeyHash(DeviceId deviceId) private view returns (bytes32 keyHash) {
-        keyHash = _rotatedKeyHash[deviceId];
-        if (keyHash == bytes32(0)) keyHash = DeviceId.unwrap(deviceId);
+    /// @dev The nonce counts rotations: a device never rotated still has its first key, whose hash is its
+    /// id, and costs no storage read here.
+    function _currentKeyHash(DeviceId deviceId, uint32 nonce) private view returns (bytes32) {
+        return nonce == 0 ? DeviceId.unwrap(deviceId) : _rotatedKeyHash[deviceId];
     }
 
     function _keyOwner(bytes32 keyHash) private view returns (DeviceId) {

@@ -1,16 +1,12 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import { id } from "ethers";
 
-/** Two days: long enough for the community to notice a governance hand-over before it takes effect. */
-export const DEFAULT_ADMIN_TRANSFER_DELAY = 2 * 24 * 60 * 60;
-
 /** keccak256("SUSPENDER_ROLE"), as DeviceRegistry.SUSPENDER_ROLE. */
 export const SUSPENDER_ROLE = id("SUSPENDER_ROLE");
 
 /**
  * Builds the DeviceRegistry module. Parameters (module id "DeviceRegistry"):
- * - `governance`: holds DEFAULT_ADMIN_ROLE and GOVERNOR_ROLE (defaults to the deploying account);
- * - `adminTransferDelay`: seconds a governance hand-over waits (defaults to two days).
+ * - `governance`: holds DEFAULT_ADMIN_ROLE and GOVERNOR_ROLE (defaults to the deploying account).
  *
  * Ignition modules are static (parameters are resolved at execution, after the module is built), so a
  * list of SUSPENDER_ROLE holders cannot come from a parameter: pass it here. The grants are sent from
@@ -21,8 +17,7 @@ export function buildDeviceRegistryModule(options: { suspenders?: readonly strin
   const suspenders = options.suspenders ?? [];
   return buildModule("DeviceRegistry", (m) => {
     const governance = m.getParameter("governance", m.getAccount(0));
-    const adminTransferDelay = m.getParameter("adminTransferDelay", DEFAULT_ADMIN_TRANSFER_DELAY);
-    const deviceRegistry = m.contract("DeviceRegistry", [governance, adminTransferDelay]);
+    const deviceRegistry = m.contract("DeviceRegistry", [governance]);
     suspenders.forEach((account, i) => {
       m.call(deviceRegistry, "grantRole", [SUSPENDER_ROLE, account], {
         id: `grantSuspender${String(i)}`,

@@ -1,5 +1,6 @@
 import { id, ZeroHash } from "ethers";
 import { DeviceTrustError, KeyType } from "../protocol/index.js";
+import { firmwareStatusName } from "../verify/appraise.js";
 import { DeviceRegistry__factory } from "../../types/ethers-contracts/index.js";
 
 /**
@@ -109,6 +110,47 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
     `device ${s(a[0])} has no pending custody transfer: the current operator starts one with device transfer --to`,
   DeviceRegistryNotPendingOperator: (a) =>
     `${s(a[1])} is not the pending operator of device ${s(a[0])}: accept from the account named in device transfer --to`,
+  // ------------------------------------------------------------ IDeviceAttestation
+  AttestationNotMaker: (a) =>
+    Number(a[0]) === 0
+      ? `${s(a[1])} is not the signing key of an active maker: publish firmware from the maker's account (--from)`
+      : `${s(a[1])} is not the key of maker ${s(a[0])}, which owns this firmware: send this from that maker's account (governance may only revoke)`,
+  AttestationZeroMeasurement: () =>
+    "the measurement is zero: compute it from the firmware images (firmware publish --images)",
+  AttestationVersionExists: (a) =>
+    `maker ${s(a[0])} already published version "${s(a[2])}" of model ${s(a[1])}: a published version never changes; publish the new build under a new --firmware-version`,
+  AttestationMeasurementExists: (a) =>
+    `maker ${s(a[0])} already published measurement ${s(a[2])} for model ${s(a[1])} under another version: the images are identical to that release (firmware list shows it)`,
+  AttestationUnknownFirmware: (a) =>
+    `firmware ${s(a[0])} does not exist: check the id (firmware list)`,
+  AttestationUnknownVersion: (a) =>
+    `maker ${s(a[0])} published no version "${s(a[2])}" of model ${s(a[1])}: check --model and --firmware-version (firmware list)`,
+  AttestationInvalidStatusChange: (a) =>
+    `firmware ${s(a[0])} is ${firmwareStatusName(Number(a[1]))} and cannot become ${firmwareStatusName(Number(a[2]))}: only Good firmware is deprecated, and a revocation is final`,
+  AttestationSunsetInPast: (a) =>
+    `the sunset ${when(a[0])} is not after the block time ${when(a[1])}: give a future --sunset (or revoke to distrust at once)`,
+  AttestationUnknownMeasurement: (a) =>
+    `device ${s(a[0])} measured ${s(a[1])}, which no maker published: it runs unknown code, or its maker has not published this build yet (firmware publish with the same images)`,
+  AttestationMeasurementOfOtherModel: (a) =>
+    `device ${s(a[0])} measured ${s(a[1])}, the firmware ${s(a[2])} of another maker or model: install its own model's firmware`,
+  AttestationFirmwareNotTrusted: (a) =>
+    `device ${s(a[0])} runs firmware ${s(a[1])}, which is ${firmwareStatusName(Number(a[2]))}${Number(a[2]) === 2 ? " past its sunset" : ""}: update it to a good version, reboot and attest again`,
+  AttestationInvalidSignature: (a) =>
+    `the evidence is not signed by device ${s(a[0])}'s key over this message, chain and registry: sign it again with the device's current key`,
+  AttestationFutureTimestamp: (a) =>
+    `the evidence timestamp ${when(a[0])} is after the block time ${when(a[1])}: the device's clock is ahead; date evidence with the chain's latest block time`,
+  AttestationTooOld: (a) =>
+    `the evidence timestamp ${when(a[0])} is more than ${s(a[2])} s before the block time ${when(a[1])}: sign fresh evidence and submit it at once`,
+  AttestationNotNewer: (a) =>
+    `the evidence timestamp ${when(a[1])} is not after device ${s(a[0])}'s latest evidence (${when(a[2])}): a replay, or two reports in one second; sign new evidence later`,
+  AttestationBootCountDecreased: (a) =>
+    `the boot counter ${s(a[1])} is below device ${s(a[0])}'s recorded ${s(a[2])}: the counter went backwards (a reset or a replayed old boot); restore the device's boot state`,
+  AttestationStaleChallenge: (a) =>
+    Number(a[2]) === 0
+      ? `challenge ${s(a[1])} is not device ${s(a[0])}'s pending issued nonce (each is used once): issue a new one (device attest --challenge nonce)`
+      : `challenge ${s(a[1])} is not the hash of block ${s(a[2])} among the last 256 blocks: take a recent block's hash and submit at once`,
+  AttestationNotOperator: (a) =>
+    `${s(a[1])} is not the operator of device ${s(a[0])} (nor governance): only they may issue it a challenge; send from the operator's account or use --challenge block`,
   // ------------------------------------------------------------ DeviceKeyLib
   DeviceKeyUnsupportedType: (a) =>
     `${keyTypeName(a[0])} is not a supported key type: use secp256k1 or P-256`,
@@ -131,15 +173,12 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
     `${s(a[0])} lacks ${roleName(a[1])}: send this from a governance account (or have governance grant the role)`,
   AccessControlBadConfirmation: () =>
     "renounceRole must be called by the account itself: send it from that account",
-  AccessControlEnforcedDefaultAdminDelay: (a) =>
-    `the admin transfer is not ready before ${when(a[0])}: wait, then accept it`,
-  AccessControlEnforcedDefaultAdminRules: () =>
-    "the default admin role moves only by beginDefaultAdminTransfer / acceptDefaultAdminTransfer",
-  AccessControlInvalidDefaultAdmin: (a) =>
-    `${s(a[0])} is not the pending default admin: accept from the account that was proposed`,
 };
 
-/** The custom-error names explained above: every error of IDeviceRegistry, DeviceKeyLib and AccessControl. */
+/**
+ * The custom-error names explained above: every error of IDeviceRegistry, IDeviceAttestation,
+ * DeviceKeyLib and AccessControl.
+ */
 export const EXPLAINED_ERRORS: readonly string[] = Object.keys(EXPLAIN);
 
 const registryInterface = DeviceRegistry__factory.createInterface();

@@ -33,7 +33,7 @@ export async function deployFixture() {
   ) {
     throw new Error("the in-process network must have at least 4 accounts");
   }
-  const deployed = await ethers.deployContract("DeviceRegistry", [governance.address, 0]);
+  const deployed = await ethers.deployContract("DeviceRegistry", [governance.address]);
   const address = await deployed.getAddress();
   const asGovernance = registryAt(address, governance);
   const added = await addMaker(asGovernance, makerAccount.address, "Acme Sensors");

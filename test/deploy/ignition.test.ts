@@ -2,7 +2,6 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import type { DeviceRegistry } from "../../types/ethers-contracts/index.js";
 import DeviceRegistryModule, {
-  DEFAULT_ADMIN_TRANSFER_DELAY,
   SUSPENDER_ROLE,
   buildDeviceRegistryModule,
 } from "../../deploy/modules/DeviceRegistry.js";
@@ -23,7 +22,7 @@ describe("deploy/modules", function () {
   async function deployWithParameters() {
     const { deployer, governance } = await accounts();
     const { deviceRegistry } = await ignition.deploy(DeviceTrustModule, {
-      parameters: { DeviceRegistry: { governance: governance.address, adminTransferDelay: 3600 } },
+      parameters: { DeviceRegistry: { governance: governance.address } },
     });
     const registry = deviceRegistry as unknown as DeviceRegistry;
     return { registry, deployer, governance };
@@ -39,12 +38,6 @@ describe("deploy/modules", function () {
       expect(await registry.hasRole(governor, governance.address)).to.equal(true);
       expect(await registry.hasRole(admin, deployer.address)).to.equal(false);
       expect(await registry.hasRole(governor, deployer.address)).to.equal(false);
-      expect(await registry.defaultAdmin()).to.equal(governance.address);
-    });
-
-    it("applies the adminTransferDelay parameter", async function () {
-      const { registry } = await networkHelpers.loadFixture(deployWithParameters);
-      expect(await registry.defaultAdminDelay()).to.equal(3600n);
     });
 
     it("binds device messages to this chain and this registry", async function () {
@@ -61,15 +54,16 @@ describe("deploy/modules", function () {
   });
 
   describe("DeviceRegistry", function () {
-    it("defaults governance to the deploying account and the delay to two days", async function () {
+    it("defaults governance to the deploying account", async function () {
       const { deployer } = await accounts();
       const { deviceRegistry } = await ignition.deploy(DeviceRegistryModule);
       const registry = deviceRegistry as unknown as DeviceRegistry;
-      expect(await registry.defaultAdmin()).to.equal(deployer.address);
+      expect(
+        await registry.hasRole(await registry.DEFAULT_ADMIN_ROLE(), deployer.address),
+      ).to.equal(true);
       expect(await registry.hasRole(await registry.GOVERNOR_ROLE(), deployer.address)).to.equal(
         true,
       );
-      expect(await registry.defaultAdminDelay()).to.equal(BigInt(DEFAULT_ADMIN_TRANSFER_DELAY));
     });
 
     it("grants SUSPENDER_ROLE to the listed accounts when governance deploys", async function () {

@@ -42,7 +42,7 @@ for (const networkName of ["osaka", "prague"] as const) {
       if (deployer === undefined || governance === undefined || operatorAccount === undefined) {
         throw new Error("the in-process network has fewer than three accounts");
       }
-      const deployed = await ethers.deployContract("DeviceRegistry", [governance.address, 0]);
+      const deployed = await ethers.deployContract("DeviceRegistry", [governance.address]);
       registry = deployed.connect(operatorAccount);
       const address = (await deployed.getAddress()).toLowerCase() as Hex;
       domain = {

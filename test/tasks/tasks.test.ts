@@ -46,7 +46,7 @@ describe("tasks", function () {
     const { ethers } = await hre.network.getOrCreate();
     const signers = await ethers.getSigners();
     accounts = signers.map((s) => s.address.toLowerCase());
-    const deployed = await ethers.deployContract("DeviceRegistry", [accounts[0], 0]);
+    const deployed = await ethers.deployContract("DeviceRegistry", [accounts[0]]);
     registry = (await deployed.getAddress()).toLowerCase();
     ({ dir, cleanup } = await tempDir());
   });

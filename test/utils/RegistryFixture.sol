@@ -193,7 +193,7 @@ abstract contract RegistryFixture is Test, KeyHelpers {
 
     function setUp() public virtual {
         vm.warp(START);
-        registry = new DeviceRegistry(governor, 1 days);
+        registry = new DeviceRegistry(governor);
         makerSigner = vm.addr(MAKER_PK);
         vm.prank(governor);
         maker = registry.addMaker(makerSigner, "Acme Secure Elements");

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {IDeviceAttestation} from "../interfaces/IDeviceAttestation.sol";
+import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
+import {DeviceMessageLib} from "../libraries/DeviceMessageLib.sol";
+import {DeviceId} from "../types/DeviceId.sol";
+import {DeviceStatus} from "../types/DeviceStatus.sol";
+import {Attestation} from "../types/Messages.sol";
+
+/// @title DeviceAttestation
+/// @notice Reference values, signed evidence and the trust gate. See IDeviceAttestation.
+/// @dev An abstract module of the registry: the device record, its key check and the maker table live
+/// there and are reached through the hooks at the bottom, so a trust check costs no external call.
+abstract contract DeviceAttestation is IDeviceAttestation {
+    /// @notice Evidence older than this when submitted is refused.
+    uint256 public constant MAX_EVIDENCE_AGE = 1 hours;
+    /// @dev blockhash() answers for the 256 most recent blocks only.
+    uint256 private constant _BLOCKHASH_WINDOW = 256;
+
+    mapping(uint32 firmwareId => Firmware) private _firmware;
+    mapping(uint32 firmwareId => bytes32 measurement) private _measurements;
+    /// @dev keccak256(maker, model, measurement) → firmware id: the lookup of every attestation.
+    mapping(bytes32 modelMeasurement => uint32 firmwareId) private _firmwareByMeasurement;
+    /// @dev keccak256(maker, model, keccak256(version)) → firmware id.
+    mapping(bytes32 modelVersion => uint32 firmwareId) private _firmwareByVersion;
+    /// @dev Any firmware with this measurement, to tell "another model's firmware" from "unknown".
+    mapping(bytes32 measurement => uint32 firmwareId) private _anyFirmwareOf;
+    mapping(DeviceId deviceId => Evidence) private _evidence;
+    mapping(DeviceId deviceId => bytes32 challenge) private _challenges;
+    uint32 private _firmwareCount;
+    uint256 private _challengeNonce;
+
+    // ---------------------------------------------------------------- reference values
+
+    /// @inheritdoc IDeviceAttestation
+    function publishFirmware(
+        uint32 model,
+        string calldata version,
+        bytes32 measurement,
+        string calldata uri,
+        bytes32[] calldata imageDigests
+    ) external returns (uint32 firmwareId) {
+        uint16 maker = _activeMakerOf(msg.sender);
+        if (maker == 0) revert AttestationNotMaker(0, msg.sender);
+        if (measurement == bytes32(0)) revert AttestationZeroMeasurement();
+        bytes32 versionKey = _versionKey(maker, model, version);
+        if (_firmwareByVersion[versionKey] != 0) revert AttestationVersionExists(maker, model, version);
+        bytes32 measurementKey = _measurementKey(maker, model, measurement);
+        if (_firmwareByMeasurement[measurementKey] != 0) {
+            revert AttestationMeasurementExists(maker, model, measurement);
+        }
+
+        firmwareId = ++_firmwareCount;
+        _firmware[firmwareId] = Firmware({
+            maker: maker,
+            model: model,
+            status: FirmwareStatus.Good,
+            sunset: 0,
+            revokedAt: 0
+        });
+        _measurements[firmwareId] = measurement;
+        _firmwareByVersion[versionKey] = firmwareId;
+        _firmwareByMeasurement[measurementKey] = firmwareId;
+        if (_anyFirmwareOf[measurement] == 0) _anyFirmwareOf[measurement] = firmwareId;
+        emit FirmwarePublished(firmwareId, maker, model, version, measurement, uri, imageDigests);
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function deprecateFirmware(uint32 firmwareId, uint64 sunset) external {
+        Firmware storage f = _knownFirmware(firmwareId);
+        if (_activeMakerOf(msg.sender) != f.maker) revert AttestationNotMaker(f.maker, msg.sender);
+        if (f.status != FirmwareStatus.Good) {
+            revert AttestationInvalidStatusChange(firmwareId, f.status, FirmwareStatus.Deprecated);
+        }
+        if (sunset <= block.timestamp) revert AttestationSunsetInPast(sunset, block.timestamp);
+        f.status = FirmwareStatus.Deprecated;
+        f.sunset = sunset;
+        emit FirmwareStatusChanged(firmwareId, FirmwareStatus.Deprecated, sunset, msg.sender);
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function revokeFirmware(uint32 firmwareId) external {
+        Firmware storage f = _knownFirmware(firmwareId);
+        if (_activeMakerOf(msg.sender) != f.maker && !_isGovernor(msg.sender)) {
+            revert AttestationNotMaker(f.maker, msg.sender);
+        }
+        if (f.status == FirmwareStatus.Revoked) {
+            revert AttestationInvalidStatusChange(firmwareId, f.status, FirmwareStatus.Revoked);
+        }
+        f.status = FirmwareStatus.Revoked;
+        f.revokedAt = uint64(block.timestamp);
+        emit FirmwareStatusChanged(firmwareId, FirmwareStatus.Revoked, f.sunset, msg.sender);
+    }
+
+    // ---------------------------------------------------------------- evidence
+
+    /// @inheritdoc IDeviceAttestation
+    function issueChallenge(DeviceId deviceId) external returns (bytes32 challenge) {
+        (DeviceStatus status, address operator, , ) = _attestationDevice(deviceId);
+        _requireAttestable(deviceId, status);
+        if (msg.sender != operator && !_isGovernor(msg.sender)) revert AttestationNotOperator(deviceId, msg.sender);
+        challenge = keccak256(abi.encode(block.prevrandao, address(this), deviceId, ++_challengeNonce));
+        _challenges[deviceId] = challenge;
+        emit ChallengeIssued(deviceId, challenge);
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function attest(
+        Attestation calldata evidence,
+        uint256 challengeBlock,
+        IDeviceRegistry.DeviceKey calldata key,
+        bytes calldata signature
+    ) external {
+        DeviceId deviceId = evidence.deviceId;
+        (DeviceStatus status, , uint16 maker, uint32 model) = _attestationDevice(deviceId);
+        _requireAttestable(deviceId, status);
+        _checkTime(evidence.timestamp);
+
+        Evidence memory latest = _evidence[deviceId];
+        if (evidence.timestamp <= latest.timestamp) {
+            revert AttestationNotNewer(deviceId, evidence.timestamp, latest.timestamp);
+        }
+        if (evidence.bootCount < latest.bootCount) {
+            revert AttestationBootCountDecreased(deviceId, evidence.bootCount, latest.bootCount);
+        }
+        uint32 firmwareId = _firmwareFor(deviceId, maker, model, evidence.measurement);
+        _consumeChallenge(deviceId, evidence.challenge, challengeBlock);
+
+        bytes32 digest = _deviceDigest(DeviceMessageLib.hashAttestation(evidence));
+        if (!_isCurrentKeySignature(deviceId, digest, key, signature)) revert AttestationInvalidSignature(deviceId);
+
+        _evidence[deviceId] = Evidence({
+            firmwareId: firmwareId,
+            timestamp: evidence.timestamp,
+            bootCount: evidence.bootCount,
+            recordedAt: uint64(block.timestamp)
+        });
+        emit DeviceAttested(deviceId, firmwareId, evidence.timestamp, evidence.bootCount);
+    }
+
+    // ---------------------------------------------------------------- trust
+
+    /// @inheritdoc IDeviceAttestation
+    function isTrusted(DeviceId deviceId, uint256 maxAge) external view returns (bool) {
+        return _verdict(deviceId, maxAge) == TrustVerdict.Trusted;
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function trustReport(DeviceId deviceId, uint256 maxAge) external view returns (TrustReport memory report) {
+        Evidence memory e = _evidence[deviceId];
+        report = TrustReport({
+            verdict: _verdict(deviceId, maxAge),
+            firmwareId: e.firmwareId,
+            measurement: _measurements[e.firmwareId],
+            attestedAt: e.timestamp,
+            bootCount: e.bootCount
+        });
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function firmware(uint32 firmwareId) external view returns (Firmware memory, bytes32 measurement) {
+        return (_firmware[firmwareId], _measurements[firmwareId]);
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function firmwareIdOf(uint16 maker, uint32 model, string calldata version) external view returns (uint32) {
+        return _firmwareByVersion[_versionKey(maker, model, version)];
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function firmwareIdOfMeasurement(uint16 maker, uint32 model, bytes32 measurement) external view returns (uint32) {
+        return _firmwareByMeasurement[_measurementKey(maker, model, measurement)];
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function firmwareCount() external view returns (uint32) {
+        return _firmwareCount;
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function evidenceOf(DeviceId deviceId) external view returns (Evidence memory) {
+        return _evidence[deviceId];
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function challengeOf(DeviceId deviceId) external view returns (bytes32) {
+        return _challenges[deviceId];
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function maxEvidenceAge() external pure returns (uint256) {
+        return MAX_EVIDENCE_AGE;
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    /// @dev The first reason, in trustReport's order, why the device is not trusted; Trusted otherwise.
+    /// Three storage reads: device, evidence, firmware.
+    function _verdict(DeviceId deviceId, uint256 maxAge) internal view returns (TrustVerdict) {
+        (DeviceStatus status, , uint16 maker, uint32 model) = _attestationDevice(deviceId);
+        if (status != DeviceStatus.Active) return TrustVerdict.NotActive;
+        Evidence memory e = _evidence[deviceId];
+        if (e.firmwareId == 0) return TrustVerdict.NeverAttested;
+        // Evidence timestamps are never in the future when accepted, so this cannot underflow.
+        if (block.timestamp - e.timestamp > maxAge) return TrustVerdict.Stale;
+        Firmware memory f = _firmware[e.firmwareId];
+        if (f.maker != maker || f.model != model) return TrustVerdict.ModelMismatch;
+        if (f.status == FirmwareStatus.Revoked) return TrustVerdict.FirmwareRevoked;
+        if (f.status == FirmwareStatus.Deprecated && block.timestamp >= f.sunset) return TrustVerdict.FirmwareSunset;
+        return TrustVerdict.Trusted;
+    }
+
+    function _firmwareFor(
+        DeviceId deviceId,
+        uint16 maker,
+        uint32 model,
+        bytes32 measurement
+    ) private view returns (uint32 firmwareId) {
+        firmwareId = _firmwareByMeasurement[_measurementKey(maker, model, measurement)];
+        if (firmwareId == 0) {
+            uint32 other = _anyFirmwareOf[measurement];
+            if (other != 0) revert AttestationMeasurementOfOtherModel(deviceId, measurement, other);
+            revert AttestationUnknownMeasurement(deviceId, measurement);
+        }
+        Firmware memory f = _firmware[firmwareId];
+        if (
+            f.status == FirmwareStatus.Revoked || (f.status == FirmwareStatus.Deprecated && block.timestamp >= f.sunset)
+        ) {
+            revert AttestationFirmwareNotTrusted(deviceId, firmwareId, f.status);
+        }
+    }
+
+    function _checkTime(uint64 timestamp) private view {
+        if (timestamp > block.timestamp) revert AttestationFutureTimestamp(timestamp, block.timestamp);
+        if (block.timestamp - timestamp > MAX_EVIDENCE_AGE) {
+            revert AttestationTooOld(timestamp, block.timestamp, MAX_EVIDENCE_AGE);
+        }
+    }
+
+    /// @dev Fresh means: the hash of one of the last 256 blocks, or the device's pending issued nonce
+    /// (consumed here, so it serves once).
+    function _consumeChallenge(DeviceId deviceId, bytes32 challenge, uint256 challengeBlock) private {
+        if (challengeBlock != 0) {
+            if (
+                challengeBlock < block.number &&
+                block.number - challengeBlock <= _BLOCKHASH_WINDOW &&
+                blockhash(challengeBlock) == challenge
+            ) return;
+        } else if (challenge != bytes32(0) && _challenges[deviceId] == challenge) {
+            delete _challenges[deviceId];
+            return;
+        }
+        revert AttestationStaleChallenge(deviceId, challenge, challengeBlock);
+    }
+
+    function _requireAttestable(DeviceId deviceId, DeviceStatus status) private pure {
+        // A suspended device re-attests before governance reinstates it; terminal ones never again.
+        if (status == DeviceStatus.Unknown) revert IDeviceRegistry.DeviceRegistryUnknownDevice(deviceId);
+        if (status == DeviceStatus.Revoked || status == DeviceStatus.Decommissioned) {
+            revert IDeviceRegistry.DeviceRegistryTerminal(deviceId, status);
+        }
+    }
+
+    function _knownFirmware(uint32 firmwareId) private view returns (Firmware storage f) {
+        f = _firmware[firmwareId];
+        if (f.status == FirmwareStatus.Unknown) revert AttestationUnknownFirmware(firmwareId);
+    }
+
+    function _versionKey(uint16 maker, uint32 model, string calldata version) private pure returns (bytes32) {
+        return keccak256(abi.encode(maker, model, keccak256(bytes(version))));
+    }
+
+    function _measurementKey(uint16 maker, uint32 model, bytes32 measurement) private pure returns (bytes32) {
+        return keccak256(abi.encode(maker, model, measurement));
+    }
+
+    // ---------------------------------------------------------------- hooks (implemented by the registry)
+
+    /// @dev The device's status, operator, maker and model (all zero for an unknown device).
+    function _attestationDevice(
+        DeviceId deviceId
+    ) internal view virtual returns (DeviceStatus status, address operator, uint16 maker, uint32 model);
+
+    /// @dev Whether `key` is the device's current key and `signature` a valid signature by it over
+    /// `digest`; reverts on a malformed signature or a key that is not the device's.
+    function _isCurrentKeySignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        IDeviceRegistry.DeviceKey calldata key,
+        bytes calldata signature
+    ) internal view virtual returns (bool);
+
+    /// @dev The EIP-712 digest of a device message under the registry's domain.
+    function _deviceDigest(bytes32 structHash) internal view virtual returns (bytes32);
+
+    /// @dev The active maker whose key is `account`, or 0.
+    function _activeMakerOf(address account) internal view virtual returns (uint16);
+
+    function _isGovernor(address account) internal view virtual returns (bool);
+}
