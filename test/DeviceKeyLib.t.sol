@@ -3,37 +3,9 @@ pragma solidity ^0.8.30;
 
 import {Test} from "forge-std/Test.sol";
 import {DeviceKeyLib} from "../contracts/libraries/DeviceKeyLib.sol";
+import {DeviceKeyLibHarness} from "../contracts/mocks/DeviceKeyLibHarness.sol";
 import {KeyType} from "../contracts/types/KeyType.sol";
 import {KeyHelpers, TestKey} from "./utils/RegistryFixture.sol";
-
-/// @dev Exposes each DeviceKeyLib function on its own (calldata arguments, as the registry passes them).
-contract DeviceKeyLibHarness {
-    function keyHash(KeyType keyType, bytes calldata key) external pure returns (bytes32) {
-        return DeviceKeyLib.keyHash(keyType, key);
-    }
-
-    function checkKey(KeyType keyType, bytes calldata key) external pure {
-        DeviceKeyLib.checkKey(keyType, key);
-    }
-
-    function checkSignature(
-        KeyType keyType,
-        bytes calldata key,
-        bytes32 digest,
-        bytes calldata signature
-    ) external view returns (bool) {
-        return DeviceKeyLib.checkSignature(keyType, key, digest, signature);
-    }
-
-    function isValidSignature(
-        KeyType keyType,
-        bytes calldata key,
-        bytes32 digest,
-        bytes calldata signature
-    ) external view returns (bool) {
-        return DeviceKeyLib.isValidSignature(keyType, key, digest, signature);
-    }
-}
 
 /// @notice DeviceKeyLib on its own, for both curves: key checks, the precise errors of checkSignature, and
 /// isValidSignature answering false (never reverting) for everything checkSignature rejects.
