@@ -57,12 +57,47 @@ const deadline = {
   defaultValue: 3600,
 } as const;
 
+const images = {
+  name: "images",
+  description:
+    "Firmware image files in boot order, comma-separated (bootloader,kernel,application)",
+  defaultValue: "",
+} as const;
+// Not --version: Hardhat reads --version anywhere on the command line as its own flag.
+const firmwareVersion = {
+  name: "firmwareVersion",
+  description: "Firmware version (release name)",
+  defaultValue: "",
+} as const;
+const firmwareId = {
+  name: "id",
+  description: "Firmware id (or name it by --model and --firmware-version)",
+  type: ArgumentType.INT,
+  defaultValue: 0,
+} as const;
+const firmwareMaker = {
+  name: "maker",
+  description: "Maker id with --model/--firmware-version (default: the sender's maker)",
+  type: ArgumentType.INT,
+  defaultValue: 0,
+} as const;
+const firmwareModel = {
+  name: "model",
+  description: "Device model, with --firmware-version",
+  type: ArgumentType.INT,
+  defaultValue: -1,
+} as const;
+
 export const tasks = [
   emptyTask(
     "device",
     "Device identity: keys, registration, rotation, custody and lifecycle",
   ).build(),
   emptyTask("maker", "Device makers: endorsements and production batches").build(),
+  emptyTask(
+    "firmware",
+    "Firmware reference values: publish measurements, deprecate, revoke, list",
+  ).build(),
 
   task(["device", "keygen"], "Create a device key (encrypted file or inside a PKCS#11 token)")
     .addOption({ name: "curve", description: "p256 or secp256k1", defaultValue: "p256" })
@@ -310,5 +345,125 @@ export const tasks = [
     .addOption(from)
     .addFlag(json)
     .setAction(() => import("./maker/batch.js"))
+    .build(),
+
+  task(
+    ["device", "attest"],
+    "Boot-measure the device's images, sign evidence for a fresh challenge and submit it",
+  )
+    .addOption({
+      ...deviceId,
+      description: "The device's id (default: found from its current key)",
+    })
+    .addOption(keyFile)
+    .addOption(password)
+    .addOption(pkcs11Module)
+    .addOption(token)
+    .addOption(pin)
+    .addOption(label)
+    .addOption(images)
+    .addOption({
+      name: "bootState",
+      description: "Boot-counter state file (incremented each boot; default: no counter)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "challenge",
+      description: "block (a recent block hash) or nonce (issued on chain; operator only)",
+      defaultValue: "block",
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/attest.js"))
+    .build(),
+
+  task(["device", "trust"], "Whether a device is trusted now, and why (trustReport)")
+    .addOption(deviceId)
+    .addOption({
+      name: "maxAge",
+      description: "Seconds within which the device must have attested",
+      type: ArgumentType.INT,
+      defaultValue: 3600,
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./device/trust.js"))
+    .build(),
+
+  task(["firmware", "publish"], "Measure release images and publish the measurement (maker)")
+    .addOption({
+      name: "model",
+      description: "Device model",
+      type: ArgumentType.INT,
+      defaultValue: -1,
+    })
+    .addOption(firmwareVersion)
+    .addOption(images)
+    .addOption({
+      name: "uri",
+      description: "Where the release's metadata lives (recorded in the event)",
+      defaultValue: "",
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./firmware/publish.js"))
+    .build(),
+
+  task(["firmware", "deprecate"], "Deprecate a firmware: trusted until --sunset, then not (maker)")
+    .addOption(firmwareId)
+    .addOption(firmwareMaker)
+    .addOption(firmwareModel)
+    .addOption(firmwareVersion)
+    .addOption({
+      name: "sunset",
+      description: "Seconds from now, or an ISO date, after which devices on it are untrusted",
+      defaultValue: "",
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./firmware/deprecate.js"))
+    .build(),
+
+  task(
+    ["firmware", "revoke"],
+    "Revoke a firmware: every device on it is untrusted at once (maker or governance)",
+  )
+    .addOption(firmwareId)
+    .addOption(firmwareMaker)
+    .addOption(firmwareModel)
+    .addOption(firmwareVersion)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./firmware/revoke.js"))
+    .build(),
+
+  task(["firmware", "list"], "List published firmware with its current status")
+    .addOption({
+      name: "maker",
+      description: "Only this maker's firmware (0: any)",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption({
+      name: "model",
+      description: "Only this model's firmware (-1: any)",
+      type: ArgumentType.INT,
+      defaultValue: -1,
+    })
+    .addOption({
+      name: "fromBlock",
+      description: "First block to scan for events",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./firmware/list.js"))
     .build(),
 ];

@@ -1,5 +1,7 @@
+export * from "./attest.js";
 export * from "./decode-error.js";
 export * from "./deployment.js";
+export * from "./firmware.js";
 export * from "./format.js";
 export * from "./key-store-open.js";
 export * from "./keygen.js";
@@ -12,3 +14,4 @@ export * from "./rotate.js";
 export * from "./show.js";
 export * from "./transaction.js";
 export * from "./transfer.js";
+export * from "./trust.js";

@@ -1,2 +1,3 @@
+export * from "./appraise.js";
 export * from "./message.js";
 export * from "./signature.js";
