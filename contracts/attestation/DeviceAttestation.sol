@@ -13,6 +13,13 @@ import {Attestation} from "../types/Messages.sol";
 /// @dev An abstract module of the registry: the device record, its key check and the maker table live
 /// there and are reached through the hooks at the bottom, so a trust check costs no external call.
 abstract contract DeviceAttestation is IDeviceAttestation {
+    /// @dev One storage slot.
+    struct FirmwareRef {
+        uint32 id;
+        FirmwareStatus status;
+        uint64 sunset;
+    }
+
     /// @notice Evidence older than this when submitted is refused.
     uint256 public constant MAX_EVIDENCE_AGE = 1 hours;
     /// @dev blockhash() answers for the 256 most recent blocks only.
@@ -20,8 +27,10 @@ abstract contract DeviceAttestation is IDeviceAttestation {
 
     mapping(uint32 firmwareId => Firmware) private _firmware;
     mapping(uint32 firmwareId => bytes32 measurement) private _measurements;
-    /// @dev keccak256(maker, model, measurement) → firmware id: the lookup of every attestation.
-    mapping(bytes32 modelMeasurement => uint32 firmwareId) private _firmwareByMeasurement;
+    /// @dev keccak256(maker, model, measurement) → the firmware's id and status: the one lookup of every
+    /// attestation. Mirrors `_firmware[id].status/sunset` (both change together, on the rare status change)
+    /// so an attestation reads one slot instead of two.
+    mapping(bytes32 modelMeasurement => FirmwareRef) private _firmwareRefs;
     /// @dev keccak256(maker, model, keccak256(version)) → firmware id.
     mapping(bytes32 modelVersion => uint32 firmwareId) private _firmwareByVersion;
     /// @dev Any firmware with this measurement, to tell "another model's firmware" from "unknown".
@@ -47,7 +56,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         bytes32 versionKey = _versionKey(maker, model, version);
         if (_firmwareByVersion[versionKey] != 0) revert AttestationVersionExists(maker, model, version);
         bytes32 measurementKey = _measurementKey(maker, model, measurement);
-        if (_firmwareByMeasurement[measurementKey] != 0) {
+        if (_firmwareRefs[measurementKey].id != 0) {
             revert AttestationMeasurementExists(maker, model, measurement);
         }
 
@@ -61,7 +70,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         });
         _measurements[firmwareId] = measurement;
         _firmwareByVersion[versionKey] = firmwareId;
-        _firmwareByMeasurement[measurementKey] = firmwareId;
+        _firmwareRefs[measurementKey] = FirmwareRef({id: firmwareId, status: FirmwareStatus.Good, sunset: 0});
         if (_anyFirmwareOf[measurement] == 0) _anyFirmwareOf[measurement] = firmwareId;
         emit FirmwarePublished(firmwareId, maker, model, version, measurement, uri, imageDigests);
     }
@@ -76,6 +85,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         if (sunset <= block.timestamp) revert AttestationSunsetInPast(sunset, block.timestamp);
         f.status = FirmwareStatus.Deprecated;
         f.sunset = sunset;
+        _syncRef(firmwareId, f);
         emit FirmwareStatusChanged(firmwareId, FirmwareStatus.Deprecated, sunset, msg.sender);
     }
 
@@ -90,6 +100,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         }
         f.status = FirmwareStatus.Revoked;
         f.revokedAt = uint64(block.timestamp);
+        _syncRef(firmwareId, f);
         emit FirmwareStatusChanged(firmwareId, FirmwareStatus.Revoked, f.sunset, msg.sender);
     }
 
@@ -170,7 +181,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
 
     /// @inheritdoc IDeviceAttestation
     function firmwareIdOfMeasurement(uint16 maker, uint32 model, bytes32 measurement) external view returns (uint32) {
-        return _firmwareByMeasurement[_measurementKey(maker, model, measurement)];
+        return _firmwareRefs[_measurementKey(maker, model, measurement)].id;
     }
 
     /// @inheritdoc IDeviceAttestation
@@ -217,18 +228,23 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         uint32 model,
         bytes32 measurement
     ) private view returns (uint32 firmwareId) {
-        firmwareId = _firmwareByMeasurement[_measurementKey(maker, model, measurement)];
+        FirmwareRef memory ref = _firmwareRefs[_measurementKey(maker, model, measurement)];
+        firmwareId = ref.id;
         if (firmwareId == 0) {
             uint32 other = _anyFirmwareOf[measurement];
             if (other != 0) revert AttestationMeasurementOfOtherModel(deviceId, measurement, other);
             revert AttestationUnknownMeasurement(deviceId, measurement);
         }
-        Firmware memory f = _firmware[firmwareId];
         if (
-            f.status == FirmwareStatus.Revoked || (f.status == FirmwareStatus.Deprecated && block.timestamp >= f.sunset)
-        ) {
-            revert AttestationFirmwareNotTrusted(deviceId, firmwareId, f.status);
-        }
+            ref.status == FirmwareStatus.Revoked ||
+            (ref.status == FirmwareStatus.Deprecated && block.timestamp >= ref.sunset)
+        ) revert AttestationFirmwareNotTrusted(deviceId, firmwareId, ref.status);
+    }
+
+    function _syncRef(uint32 firmwareId, Firmware storage f) private {
+        FirmwareRef storage ref = _firmwareRefs[_measurementKey(f.maker, f.model, _measurements[firmwareId])];
+        ref.status = f.status;
+        ref.sunset = f.sunset;
     }
 
     function _checkTime(uint64 timestamp) private view {

@@ -84,7 +84,7 @@ library DeviceKeyLib {
             }
             (bytes32 r, bytes32 s) = (bytes32(signature[:32]), bytes32(signature[32:]));
             _checkRange(r, s, P256.N, P256_HALF_N);
-            return P256.verify(sha256(abi.encodePacked(digest)), r, s, bytes32(key[:32]), bytes32(key[32:]));
+            return _p256Verify(sha256(abi.encodePacked(digest)), r, s, bytes32(key[:32]), bytes32(key[32:]));
         }
         revert DeviceKeyUnsupportedType(keyType);
     }
@@ -107,7 +107,7 @@ library DeviceKeyLib {
             if (signature.length != P256_SIGNATURE_LENGTH || key.length != P256_KEY_LENGTH) return false;
             // P256.verify rejects r or s out of range, high-s and points off the curve.
             return
-                P256.verify(
+                _p256Verify(
                     sha256(abi.encodePacked(digest)),
                     bytes32(signature[:32]),
                     bytes32(signature[32:]),
@@ -116,6 +116,31 @@ library DeviceKeyLib {
                 );
         }
         return false;
+    }
+
+    /// @dev P256.verify with a fast path: a precompile answer of 1 is final (EIP-7951 and RIP-7212 both
+    /// validate the point and the ranges of r and s themselves), so a valid signature on a chain with the
+    /// precompile costs one call. Any other answer goes through P256.verify, which tells "invalid" from
+    /// "no precompile" and falls back to its Solidity verifier; low-s is enforced by the callers' checks and
+    /// by P256.verify.
+    function _p256Verify(bytes32 h, bytes32 r, bytes32 s, bytes32 qx, bytes32 qy) private view returns (bool) {
+        if (uint256(s) > P256_HALF_N) return false;
+        bool ok;
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, h)
+            mstore(add(ptr, 0x20), r)
+            mstore(add(ptr, 0x40), s)
+            mstore(add(ptr, 0x60), qx)
+            mstore(add(ptr, 0x80), qy)
+            mstore(0x00, 0)
+            // A precompile that is absent leaves the scratch word at 0; a failed call is treated likewise.
+            // (Yul evaluates arguments right to left: the call must be its own statement.)
+            let success := staticcall(gas(), 0x100, ptr, 0xa0, 0x00, 0x20)
+            ok := and(success, eq(mload(0x00), 1))
+        }
+        return ok || P256.verify(h, r, s, qx, qy);
     }
 
     function _checkRange(bytes32 r, bytes32 s, uint256 n, uint256 halfN) private pure {
