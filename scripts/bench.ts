@@ -1,8 +1,12 @@
 /**
  * `npm run bench`: gas of every registry write (exact, from receipts) on a chain with the P-256 precompile
- * (osaka) and one without (prague), the gas a contract pays for `isValidDeviceSignature`, and off-chain
- * signatures and verifications per second per curve (node:crypto/OpenSSL vs @noble/curves vs DeviceTrust's
- * own paths). Writes bench/results.json and prints a table with the issue's targets.
+ * (osaka) and one without (prague) — identity (register, rotate, transfer) and attestation (publish and
+ * revoke firmware, issue a challenge, a device's first and repeat evidence) — the gas a calling contract
+ * pays for `isValidDeviceSignature` and `isTrusted`, and off-chain rates per second: signatures and
+ * verifications per curve (node:crypto/OpenSSL vs @noble/curves vs DeviceTrust's own paths), the
+ * measured-boot chain and the off-chain appraisal of evidence. Writes bench/results.json and prints a
+ * table with the issues' targets. Exit code 1 only when a gas target is missed (gas is exact); an ops/s
+ * target missed is a MISS printed beside the load average (rates depend on what else the machine runs).
  *
  * Every registration goes through the TypeScript SDK (src/device, src/protocol), so the bench is also an
  * interop proof: the digests and signatures TypeScript makes are the ones the contract accepts.
@@ -15,8 +19,8 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
-import { availableParallelism, loadavg } from "node:os";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { p256 } from "@noble/curves/nist.js";
@@ -28,9 +32,17 @@ import {
   checkTarget,
   describeTarget,
   formatTable,
+  summarizeTargets,
   type BenchResults,
   type Target,
+  type TargetSummary,
 } from "../src/bench/report.js";
+import {
+  fetchChallenge,
+  publishFirmware,
+  revokeFirmware,
+  submitEvidence,
+} from "../src/client/index.js";
 import { median, opsPerSecond } from "../src/bench/measure.js";
 import {
   DeviceSigner,
@@ -41,12 +53,16 @@ import {
 import {
   buildManifest,
   fromHex,
+  keyHash,
+  measure,
+  measureImages,
   toHex,
   type Curve,
   type Domain,
   type Hex,
   type Manifest,
 } from "../src/protocol/index.js";
+import { appraise, type AppraisalInput } from "../src/verify/appraise.js";
 import { checkDeviceSignature } from "../src/verify/signature.js";
 import type { DeviceRegistry, GasProbe } from "../types/ethers-contracts/index.js";
 
@@ -58,12 +74,21 @@ const SMALL_BATCH_SIZE = 5;
 const SAMPLES = 3;
 const MODEL = 7;
 const FEED_ID: Hex = `0x${"fe".repeat(32)}`;
+/** isTrusted's window in the bench (any window longer than the bench's own run gives the same gas). */
+const MAX_AGE = 3600n;
+/** Firmware images measured off chain: bootloader, kernel, application. */
+const IMAGE_COUNT = 3;
+const IMAGE_BYTES = 64 * 1024;
 
 const TARGETS: readonly Target[] = [
   { section: "gas", key: "registry.register.p256.endorsed", kind: "max", value: 90_000 },
   { section: "gas", key: "registry.register.p256.batch", kind: "max", value: 90_000 },
   { section: "gas", key: "registry.register.secp256k1.endorsed", kind: "max", value: 80_000 },
   { section: "gas", key: "registry.register.secp256k1.batch", kind: "max", value: 80_000 },
+  { section: "gas", key: "attestation.attest.p256.first", kind: "max", value: 75_000 },
+  { section: "gas", key: "attestation.attest.p256.repeat", kind: "max", value: 50_000 },
+  { section: "gas", key: "attestation.attest.secp256k1.repeat", kind: "max", value: 50_000 },
+  { section: "gas", key: "attestation.isTrusted", kind: "max", value: 10_000 },
   { section: "perSecond", key: "verify.p256.openssl", kind: "min", value: 10_000 },
   { section: "perSecond", key: "verify.p256.devicetrust", kind: "min", value: 10_000 },
 ];
@@ -244,6 +269,160 @@ async function probeValidity(chain: Chain, device: Device): Promise<bigint> {
   return gasUsed;
 }
 
+// ------------------------------------------------------------------ attestation on chain
+
+/** A release's images: the bootloader and kernel are shared by every version, the application differs. */
+function releaseImages(version: string): Uint8Array[] {
+  return [
+    Buffer.from("bench bootloader 2.0"),
+    Buffer.from("bench kernel 6.1"),
+    Buffer.from(`bench application ${version}`),
+  ];
+}
+
+async function calldataBytes(chain: Chain, txHash: string): Promise<number> {
+  const tx = await chain.conn.ethers.provider.getTransaction(txHash);
+  if (tx === null) throw new Error(`transaction ${txHash} not found`);
+  return (tx.data.length - 2) / 2;
+}
+
+/** The maker measures a release's images and publishes the measurement (src/client publishFirmware). */
+async function publishVersion(
+  chain: Chain,
+  version: string,
+): Promise<Measured & { firmwareId: number; measurement: Hex }> {
+  const r = await publishFirmware({
+    registry: chain.registry.connect(chain.makerWallet),
+    model: MODEL,
+    version,
+    images: releaseImages(version),
+    uri: `ipfs://bench/firmware-${version}`,
+  });
+  return {
+    gas: r.gasUsed,
+    bytes: await calldataBytes(chain, r.txHash),
+    firmwareId: r.firmwareId,
+    measurement: r.measurement,
+  };
+}
+
+/**
+ * The device signs evidence of `measurement` for a fresh challenge — the hash of a recent block, or a
+ * nonce its operator has issued on chain — and the operator relays it (src/client fetchChallenge,
+ * submitEvidence). Returns the attestation's gas and, for a nonce, issueChallenge's.
+ */
+async function attestOnce(
+  chain: Chain,
+  device: Device,
+  measurement: Hex,
+  bootCount: bigint,
+  mode: "block" | "nonce",
+): Promise<{ attest: Measured; issue: Measured | null }> {
+  const registry = chain.registry.connect(chain.operator);
+  const id = device.signer.deviceId;
+  const challenge = await fetchChallenge(registry, id, mode);
+  const evidence = await device.signer.signAttestation({
+    measurement,
+    challenge: challenge.challenge,
+    timestamp: challenge.timestamp,
+    bootCount,
+  });
+  const r = await submitEvidence(registry, evidence, challenge.challengeBlock);
+  const issue =
+    challenge.gasUsed === null
+      ? null
+      : {
+          gas: challenge.gasUsed,
+          bytes: (registry.interface.encodeFunctionData("issueChallenge", [id]).length - 2) / 2,
+        };
+  return { attest: { gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) }, issue };
+}
+
+/**
+ * Gas a contract pays to ask whether a device is trusted: cold (the registry account and every slot cold,
+ * the figure with the target), and after the same contract verified a reading's signature by the device
+ * (a feed's usual order: the registry account and the device record are warm by then).
+ */
+async function probeTrust(chain: Chain, device: Device): Promise<{ cold: bigint; warm: bigint }> {
+  const registry = await chain.registry.getAddress();
+  const id = device.signer.deviceId;
+  const [trusted, cold] = await chain.probe.measureIsTrusted(registry, id, MAX_AGE);
+  const reading = await device.signer.signReading({
+    feedId: FEED_ID,
+    sequence: 1n,
+    timestamp: 1n,
+    value: 42n,
+  });
+  const [valid, trustedToo, warm] = await chain.probe.measureIsTrustedAfterSignature(
+    registry,
+    id,
+    reading.digest,
+    reading.key,
+    reading.signature,
+    MAX_AGE,
+  );
+  if (!trusted || !trustedToo || !valid) {
+    const report = await chain.registry.trustReport(id, MAX_AGE);
+    throw new Error(
+      `a freshly attested device is not trusted or its signature not valid (verdict ${String(report.verdict)}): the bench would measure a failure path`,
+    );
+  }
+  return { cold, warm };
+}
+
+async function benchAttestation(chain: Chain): Promise<void> {
+  const name = chain.name;
+  const sfx = name === "osaka" ? "" : ".prague";
+  progress(
+    `${name}: publish firmware; attest (first, repeat; block hash and issued nonce); isTrusted`,
+  );
+  // The maker's first publication also creates the firmware counter's slot: not a typical publication.
+  const current = await publishVersion(chain, "1.0.0");
+  const older: (Measured & { firmwareId: number })[] = [];
+  for (let i = 0; i < SAMPLES; i++) older.push(await publishVersion(chain, `0.9.${String(i)}`));
+  record(`attestation.publishFirmware${sfx}`, older);
+
+  let probeDevice: Device | undefined;
+  for (const curve of CURVES) {
+    const devices = Array.from({ length: SAMPLES }, () => newDevice(chain, curve));
+    for (const d of devices) await registerEndorsed(chain, d);
+    const first: Measured[] = [];
+    const repeat: Measured[] = [];
+    for (const d of devices)
+      first.push((await attestOnce(chain, d, current.measurement, 1n, "block")).attest);
+    for (const d of devices)
+      repeat.push((await attestOnce(chain, d, current.measurement, 2n, "block")).attest);
+    record(`attestation.attest.${curve}.first${sfx}`, first);
+    record(`attestation.attest.${curve}.repeat${sfx}`, repeat);
+    if (curve === "p256") {
+      // An issued nonce instead of a block hash: one transaction more, and the nonce's slot is cleared.
+      const issues: Measured[] = [];
+      const withNonce: Measured[] = [];
+      for (const d of devices) {
+        const r = await attestOnce(chain, d, current.measurement, 3n, "nonce");
+        if (r.issue !== null) issues.push(r.issue);
+        withNonce.push(r.attest);
+      }
+      record(`attestation.issueChallenge${sfx}`, issues);
+      record(`attestation.attest.p256.nonce${sfx}`, withNonce);
+      probeDevice = devices[0];
+    }
+  }
+  if (probeDevice === undefined) throw new Error("no attested device to probe");
+  const trustGas = await probeTrust(chain, probeDevice);
+  results.gas[`attestation.isTrusted${sfx}`] = Number(trustGas.cold);
+  results.gas[`attestation.isTrusted.afterSignature${sfx}`] = Number(trustGas.warm);
+
+  const revocations: Measured[] = [];
+  for (const f of older) {
+    const r = await revokeFirmware(chain.registry.connect(chain.makerWallet), {
+      id: f.firmwareId,
+    });
+    revocations.push({ gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) });
+  }
+  record(`attestation.revokeFirmware${sfx}`, revocations);
+}
+
 async function benchChain(name: "osaka" | "prague"): Promise<void> {
   progress(`${name}: deploying DeviceRegistry with the Ignition module`);
   const chain = await setupChain(name);
@@ -307,6 +486,8 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
   record(`registry.transfer.start${sfx}`, starts);
   record(`registry.transfer.accept${sfx}`, accepts);
   record(`registry.decommission.operator${sfx}`, decommissions);
+
+  await benchAttestation(chain);
   await chain.conn.close();
 }
 
@@ -406,13 +587,86 @@ async function benchOffChain(): Promise<void> {
   }
 }
 
+/** The measured-boot chain (in memory and from files) and the appraisal of one piece of evidence. */
+async function benchAttestationOffChain(): Promise<void> {
+  const images = Array.from(
+    { length: IMAGE_COUNT },
+    () => new Uint8Array(randomBytes(IMAGE_BYTES)),
+  );
+  const { measurement } = measureImages(images);
+  await rate("measuredBoot.measure", () => measureImages(images));
+  const dir = await mkdtemp(join(tmpdir(), "devicetrust-bench-"));
+  try {
+    const paths: string[] = [];
+    for (const [i, image] of images.entries()) {
+      const path = join(dir, `image-${String(i)}.bin`);
+      await writeFile(path, image);
+      paths.push(path);
+    }
+    if ((await measure(paths)).measurement !== measurement) {
+      throw new Error("measuring the image files gave another measurement than their bytes");
+    }
+    await rate("measuredBoot.measure.files", () => measure(paths));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const domain: Domain = { chainId: 31337n, verifyingContract: `0x${"11".repeat(20)}` };
+  const now = 1_700_000_000n;
+  const challenge: Hex = `0x${"ab".repeat(32)}`;
+  for (const curve of CURVES) {
+    const store = SoftwareKeyStore.generate(curve);
+    const signer = new DeviceSigner(store, domain);
+    const signed = await signer.signAttestation({
+      measurement,
+      challenge,
+      timestamp: now - 5n,
+      bootCount: 1n,
+    });
+    const input: AppraisalInput = {
+      domain,
+      device: {
+        deviceId: signer.deviceId,
+        status: 1,
+        maker: 1,
+        model: MODEL,
+        keyHash: keyHash(store.deviceKey),
+      },
+      evidence: { message: signed.message, key: signed.key, signature: signed.signature },
+      firmware: [
+        {
+          firmwareId: 1,
+          maker: 1,
+          model: MODEL,
+          status: "Good",
+          sunset: 0n,
+          revokedAt: 0n,
+          measurement,
+        },
+      ],
+      now,
+      maxAge: MAX_AGE,
+      expectedChallenge: challenge,
+    };
+    const verdict = appraise(input).verdict;
+    if (verdict !== "Trusted") {
+      throw new Error(
+        `appraise gave ${verdict} for good evidence: the bench would measure a failure path`,
+      );
+    }
+    // EIP-712 digest, key-hash check, signature verification, reference-value match.
+    await rate(`appraise.${curve}`, () => appraise(input));
+    await store.close();
+  }
+}
+
 // ------------------------------------------------------------------ report
 
 function sorted<T>(record: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
 }
 
-function printTable(): boolean {
+function printTable(): TargetSummary {
   const targetOf = new Map(TARGETS.map((t) => [`${t.section}:${t.key}`, t]));
   const rows: string[][] = [];
   const n = (v: number) => v.toLocaleString("en-US");
@@ -421,7 +675,7 @@ function printTable(): boolean {
     ["perSecond", "ops/s"],
     ["bytes", "bytes"],
   ] as const) {
-    for (const [key, value] of Object.entries(results[section])) {
+    for (const [key, value] of Object.entries(sorted(results[section]))) {
       const target = targetOf.get(`${section}:${key}`);
       rows.push([
         key,
@@ -435,27 +689,51 @@ function printTable(): boolean {
   process.stdout.write(`${formatTable(["figure", "value", "unit", "target", "result"], rows)}\n\n`);
   process.stdout.write(
     `batch = a production batch of ${String(BATCH_SIZE)} devices (proof of ${String(results.meta.batchProofLevels)} levels); ` +
-      `batch5 = ${String(SMALL_BATCH_SIZE)} devices. Gas: median of ${String(SAMPLES)} receipts; ` +
+      `batch5 = ${String(SMALL_BATCH_SIZE)} devices. Gas: whole-transaction gasUsed, median of ${String(SAMPLES)} receipts; ` +
       `unsuffixed and .osaka = osaka (P-256 precompile), .prague = no precompile (Solidity fallback).\n` +
-      `isValidDeviceSignature = gas a calling contract spends on the call (GasProbe, cold registry).\n` +
+      `attest.*.first = a device's first evidence (a new slot), .repeat = later evidence, both answering a ` +
+      `recent block hash; .nonce = answering a nonce from issueChallenge (a transaction of its own, gas apart).\n` +
+      `isValidDeviceSignature, isTrusted = gas a calling contract spends on the call: GasProbe measures gasleft() ` +
+      `around it in an eth_call, so the cold registry account (2,600) and cold slots are included; ` +
+      `isTrusted.afterSignature = the same call right after isValidDeviceSignature for that device (account and device record warm).\n` +
       `ops/s: one core, best of 4 windows of 250 ms after a 200 ms warm-up; openssl = node:crypto, ` +
-      `devicetrust = SoftwareKeyStore.signDigest / checkDeviceSignature (secp256k1 openssl: ECDSA-SHA256).\n`,
+      `devicetrust = SoftwareKeyStore.signDigest / checkDeviceSignature (secp256k1 openssl: ECDSA-SHA256); ` +
+      `measuredBoot.measure = ${String(IMAGE_COUNT)} images of ${String(IMAGE_BYTES / 1024)} KiB (in memory; .files = read from disk); ` +
+      `appraise = one signed evidence appraised against a reference value (src/verify).\n`,
   );
-  const load = Number(results.meta.loadAverage1mBefore);
-  if (load > availableParallelism() / 2) {
+  const summary = summarizeTargets(results, TARGETS);
+  const loadNow = Math.round((loadavg()[0] ?? 0) * 100) / 100;
+  const cores = availableParallelism();
+  const load = `load average ${String(results.meta.loadAverage1mBefore)} before, ${String(loadNow)} after, on ${String(cores)} cores`;
+  const busy = Math.max(Number(results.meta.loadAverage1mBefore), loadNow) > cores / 2;
+  if (busy) {
     process.stdout.write(
-      `warning: load average ${String(load)} on ${String(availableParallelism())} cores while measuring: ` +
-        `other processes shared the CPU, so ops/s are low; run again on an idle machine.\n`,
+      `warning: ${load}: other processes shared the CPU, so ops/s are low; run again on an idle machine.\n`,
     );
   }
-  const verdicts = TARGETS.map((t) => checkTarget(results, t));
-  const failed = verdicts.filter((v) => v !== "pass").length;
+  for (const t of summary.missed) {
+    process.stdout.write(
+      `MISS ${t.key}: ${n(results.perSecond[t.key] ?? 0)} ops/s, target ${describeTarget(t)} (${load}; ` +
+        `rates depend on machine load, so a miss does not fail the bench)\n`,
+    );
+  }
+  for (const t of summary.failed) {
+    const measured = results[t.section][t.key];
+    process.stdout.write(
+      measured === undefined
+        ? `FAIL ${t.key}: not measured\n`
+        : `FAIL ${t.key}: ${n(measured)} gas, target ${describeTarget(t)} (gas is exact: not a matter of load)\n`,
+    );
+  }
   process.stdout.write(
-    failed === 0
-      ? `all ${String(TARGETS.length)} targets met\n`
-      : `${String(failed)} of ${String(TARGETS.length)} targets missed\n`,
+    `${String(summary.passed)} of ${String(TARGETS.length)} targets met` +
+      (summary.failed.length > 0 ? `; ${String(summary.failed.length)} FAILED (gas)` : "") +
+      (summary.missed.length > 0
+        ? `; ${String(summary.missed.length)} MISSED (ops/s, ${load})`
+        : "") +
+      "\n",
   );
-  return failed === 0;
+  return summary;
 }
 
 const started = Date.now();
@@ -463,12 +741,18 @@ const started = Date.now();
 const loadBefore = loadavg()[0] ?? 0;
 // Off chain first: timing is sensitive to garbage left by the chain runs.
 await benchOffChain();
+await benchAttestationOffChain();
 await benchChain("osaka");
 await benchChain("prague");
 
 results.meta = {
   ...results.meta,
   batchSize: BATCH_SIZE,
+  measuredBootImages: `${String(IMAGE_COUNT)} x ${String(IMAGE_BYTES)} bytes`,
+  isTrustedMethod:
+    "GasProbe.measureIsTrusted: gasleft() around registry.isTrusted(deviceId, 3600) in an eth_call from a contract, so the cold registry account (2,600) and its three cold slots (device, evidence, firmware) are included; a trusted device (every check runs). afterSignature: GasProbe.measureIsTrustedAfterSignature, the same call right after isValidDeviceSignature for that device",
+  attestChallenge:
+    "first, repeat: hash of the block before the latest; nonce: issued by issueChallenge",
   smallBatchSize: SMALL_BATCH_SIZE,
   gasSamples: SAMPLES,
   perSecondMethod: "one core, best of 4 windows of 250 ms after a 200 ms warm-up",
@@ -494,4 +778,5 @@ await writeFile(
   )}\n`,
 );
 progress(`wrote ${file}`);
-if (!printTable()) process.exitCode = 1;
+// Gas is exact: a missed gas target fails the bench. Rates depend on the machine's load: a MISS is printed.
+if (printTable().failed.length > 0) process.exitCode = 1;

@@ -1,21 +1,35 @@
 /**
- * `npm run demo`: DeviceTrust's identity layer on an in-process chain, told as a story. A maker endorses a
- * production batch of five devices (both curves; one key inside SoftHSM2 when it is installed), an
- * operator registers them with proof of key possession, rotates a key, hands one device to another
- * operator, retires one, and the registry refuses the retired key forever.
+ * `npm run demo`: DeviceTrust's identity and attestation layers on an in-process chain, told as a story.
+ * A maker endorses a production batch of five devices (both curves; one key inside SoftHSM2 when it is
+ * installed), an operator registers them with proof of key possession, rotates a key, hands one device to
+ * another operator, retires one, and the registry refuses the retired key forever. Then the maker
+ * publishes firmware 1.0.0 measured from real image files, the devices boot (measured boot of the same
+ * files) and attest, answering a recent block hash or a nonce issued on chain; a vulnerability is found,
+ * the maker revokes 1.0.0 and every device on it is untrusted in that very block; the maker publishes
+ * 2.0.0, the devices update, re-attest and are trusted again.
  */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { network } from "hardhat";
 import DeviceTrustModule from "../deploy/modules/DeviceTrust.js";
 import { formatTable } from "../src/bench/report.js";
 import {
   addMaker,
+  attestDevice,
   changeStatus,
   decodeContractError,
+  deviceTrust,
   makerBatch,
+  publishFirmware,
   registerDevice,
+  revokeFirmware,
   rotateKey,
   statusName,
   transferCustody,
+  type AttestResult,
+  type ChallengeMode,
   type DeviceRegistry,
 } from "../src/client/index.js";
 import { DeviceSigner, SoftwareKeyStore, type KeyStore } from "../src/device/index.js";
@@ -26,10 +40,13 @@ import {
   type SoftHsmToken,
 } from "../src/device/softhsm-token.js";
 import { deviceIdOf, keyHash, type Curve, type Hex } from "../src/protocol/index.js";
+import { appraiseOnChain, trustVerdictName } from "../src/verify/appraise.js";
 import { checkDeviceSignature } from "../src/verify/signature.js";
 
 const MODEL = 4201; // the maker's model number for this sensor
 const FEED_ID: Hex = `0x${"0a".repeat(32)}`;
+/** How recent a device's evidence must be for the relying party (trustReport's maxAge). */
+const MAX_AGE = 3600n;
 
 interface DemoDevice {
   readonly name: string;
@@ -38,6 +55,11 @@ interface DemoDevice {
   keyStore: KeyStore;
   readonly deviceId: Hex;
   gas: bigint;
+  /** Gas of this device's attestations (and issued challenges). */
+  attestGas: bigint;
+  /** The firmware version of its latest accepted evidence. */
+  firmware: string;
+  lastEvidence?: AttestResult;
 }
 
 const out = (line = ""): void => {
@@ -72,7 +94,9 @@ const names = new Map<string, string>([
   [operatorB.address.toLowerCase(), "operator B"],
 ]);
 
-out("DeviceTrust demo — hardware-anchored device identity on an in-process chain");
+out(
+  "DeviceTrust demo — hardware-anchored device identity and remote attestation on an in-process chain",
+);
 
 step("Deploy the DeviceRegistry (Ignition module deploy/modules/DeviceTrust.ts)");
 const { deviceRegistry } = await ignition.deploy(DeviceTrustModule);
@@ -89,6 +113,7 @@ say(
 
 step("The maker produces a batch of 5 devices, each with its own key pair");
 let hsm: SoftHsmToken | undefined;
+let imageDir: string | undefined;
 const devices: DemoDevice[] = [];
 const hsmStatus = softHsmStatus();
 const softwareDevice = (name: string, curve: Curve): DemoDevice => {
@@ -100,6 +125,8 @@ const softwareDevice = (name: string, curve: Curve): DemoDevice => {
     keyStore,
     deviceId: deviceIdOf(keyStore.deviceKey),
     gas: 0n,
+    attestGas: 0n,
+    firmware: "-",
   };
 };
 
@@ -120,6 +147,8 @@ try {
       keyStore,
       deviceId: deviceIdOf(keyStore.deviceKey),
       gas: 0n,
+      attestGas: 0n,
+      firmware: "-",
     });
     say(
       `sensor-1: P-256 key generated inside SoftHSM2 token "${hsm.tokenLabel}" (non-extractable; it only signs)`,
@@ -174,8 +203,14 @@ try {
     );
   }
 
-  const [s1, s2, , m4, m5] = devices;
-  if (s1 === undefined || s2 === undefined || m4 === undefined || m5 === undefined)
+  const [s1, s2, s3, m4, m5] = devices;
+  if (
+    s1 === undefined ||
+    s2 === undefined ||
+    s3 === undefined ||
+    m4 === undefined ||
+    m5 === undefined
+  )
     throw new Error("five devices expected");
 
   step(`${s1.name} signs a reading; the chain and an off-chain verifier both accept it`);
@@ -263,28 +298,197 @@ try {
   );
   await oldKey.close();
 
+  // ---------------------------------------------------------------- attestation
+
+  out();
+  out("Remote attestation — the maker vouches for firmware, devices prove what they booted");
+  imageDir = await mkdtemp(join(tmpdir(), "devicetrust-demo-"));
+  const dir = imageDir;
+  const writeImage = async (name: string, label: string, size: number): Promise<string> => {
+    const path = join(dir, name);
+    await writeFile(path, Buffer.concat([Buffer.from(`${label}\n`), randomBytes(size)]));
+    return path;
+  };
+  const bootloader = await writeImage("bootloader.bin", "acme bootloader 2.3", 16 * 1024);
+  const kernel = await writeImage("kernel.img", "acme rtos kernel 5.4", 256 * 1024);
+  const appV1 = await writeImage("app-1.0.0.bin", "sensor application 1.0.0", 64 * 1024);
+  const v1Images = [bootloader, kernel, appV1];
+  const operatorOf = (d: DemoDevice) => (d === m4 ? operatorB : operatorA);
+  const live = devices.filter((d) => d !== m5);
+
+  step(
+    `The maker measures release 1.0.0 (bootloader, kernel, application files) and publishes the measurement`,
+  );
+  say(`images written to ${dir}`);
+  const fw1 = await publishFirmware({
+    registry: registry.connect(maker),
+    model: MODEL,
+    version: "1.0.0",
+    images: v1Images,
+    uri: "ipfs://acme/firmware/4201/1.0.0",
+  });
+  for (const [i, st] of fw1.steps.entries()) {
+    say(
+      `m${String(i + 1)} = sha256(m${String(i)} ‖ sha256(${st.name} = ${short(st.imageDigest)})) = ${short(st.after)}`,
+    );
+  }
+  say(
+    `firmware #${String(fw1.firmwareId)}: model ${String(MODEL)} version 1.0.0, measurement ${short(fw1.measurement)}, Good (gas ${gas(fw1.gasUsed)})`,
+  );
+
+  const bootStateOf = (d: DemoDevice) => join(dir, `${d.name}.boot-state.json`);
+  const attest = async (
+    d: DemoDevice,
+    images: readonly string[],
+    version: string,
+    challenge: ChallengeMode,
+  ): Promise<void> => {
+    const r = await attestDevice({
+      registry: registry.connect(operatorOf(d)),
+      device: d.keyStore,
+      deviceId: d.deviceId,
+      images,
+      bootState: bootStateOf(d),
+      challenge,
+    });
+    d.attestGas += r.gasUsed + (r.challengeGasUsed ?? 0n);
+    d.firmware = version;
+    d.lastEvidence = r;
+    const fresh =
+      r.challengeMode === "block"
+        ? `hash of block ${String(r.challengeBlock)}`
+        : `nonce ${short(r.challenge)} issued by ${names.get(operatorOf(d).address.toLowerCase()) ?? "its operator"} (gas ${gas(r.challengeGasUsed ?? 0n)})`;
+    say(
+      `${d.name.padEnd(8)} boot #${String(r.bootCount)} measured ${short(r.measurement)}; signed with its ${d.storeName} key, ` +
+        `challenge = ${fresh} → accepted on firmware #${String(r.firmwareId)} (gas ${gas(r.gasUsed)})`,
+    );
+  };
+  const verdicts = async (blockTag?: number): Promise<Map<DemoDevice, string>> => {
+    const m = new Map<DemoDevice, string>();
+    for (const d of devices) {
+      const r = await registry.trustReport(
+        d.deviceId,
+        MAX_AGE,
+        blockTag === undefined ? {} : { blockTag },
+      );
+      m.set(d, trustVerdictName(r.verdict));
+    }
+    return m;
+  };
+
+  step(
+    "Each device boots — measuring bootloader, kernel and application before running them — and attests",
+  );
+  say(
+    "evidence = {deviceId, measurement, challenge, timestamp, bootCount}, EIP-712-signed by the device's registered key",
+  );
+  for (const d of live) await attest(d, v1Images, "1.0.0", d === s3 ? "nonce" : "block");
+  say(`${m5.name} is decommissioned: it can no longer attest, and is never trusted`);
+  const trusted1 = await verdicts();
+  for (const d of devices) {
+    const view = await deviceTrust(registry, d.deviceId, MAX_AGE);
+    say(
+      `${d.name.padEnd(8)} trustReport → ${view.verdict}${view.firmwareVersion === null ? "" : ` (firmware ${view.firmwareVersion}, boot #${String(view.bootCount)})`}`,
+    );
+    if (view.verdict !== trusted1.get(d)) throw new Error("deviceTrust disagrees with trustReport");
+    if ((d === m5) === view.trusted)
+      throw new Error(`${d.name}: unexpected verdict ${view.verdict}`);
+  }
+
+  step("A vulnerability is found in application 1.0.0: the maker revokes firmware 1.0.0");
+  const revoked = await revokeFirmware(registry.connect(maker), { id: fw1.firmwareId });
+  say(
+    `firmware #${String(fw1.firmwareId)} is ${revoked.status} in block ${String(revoked.blockNumber)}: one transaction, no loop over devices (gas ${gas(revoked.gasUsed)})`,
+  );
+  const before = await verdicts(revoked.blockNumber - 1);
+  const after = await verdicts(revoked.blockNumber);
+  for (const d of live) {
+    const evidence = d.lastEvidence?.evidence;
+    const offChain = await appraiseOnChain(registry, { evidence, maxAge: MAX_AGE });
+    say(
+      `${d.name.padEnd(8)} block ${String(revoked.blockNumber - 1)}: ${before.get(d) ?? "?"} → block ${String(revoked.blockNumber)}: ${after.get(d) ?? "?"}` +
+        ` · off-chain verifier (src/verify): ${offChain.verdict}`,
+    );
+    if (after.get(d) !== "FirmwareRevoked" || offChain.verdict !== "FirmwareRevoked")
+      throw new Error(`${d.name} should be untrusted on revoked firmware`);
+  }
+
+  step("The maker publishes 2.0.0 (a fixed application; bootloader and kernel unchanged)");
+  const appV2 = await writeImage("app-2.0.0.bin", "sensor application 2.0.0", 64 * 1024);
+  const v2Images = [bootloader, kernel, appV2];
+  const fw2 = await publishFirmware({
+    registry: registry.connect(maker),
+    model: MODEL,
+    version: "2.0.0",
+    images: v2Images,
+    uri: "ipfs://acme/firmware/4201/2.0.0",
+  });
+  say(
+    `application digest ${short(fw1.imageDigests[2] ?? "")} → ${short(fw2.imageDigests[2] ?? "")}, measurement ${short(fw1.measurement)} → ${short(fw2.measurement)}`,
+  );
+  say(`firmware #${String(fw2.firmwareId)}: version 2.0.0, Good (gas ${gas(fw2.gasUsed)})`);
+
+  step(`${m4.name} tries to re-attest before updating: still booting 1.0.0`);
+  try {
+    await attest(m4, v1Images, "1.0.0", "block");
+    throw new Error("the registry accepted evidence of revoked firmware: this must never happen");
+  } catch (err: unknown) {
+    const decoded = decodeContractError(err);
+    if (decoded?.code !== "AttestationFirmwareNotTrusted") throw err;
+    say(`refused: ${decoded.message}`);
+    say(`(that boot still advanced ${m4.name}'s boot counter: a counter never goes back)`);
+  }
+
+  step("The devices install 2.0.0, reboot and attest again");
+  for (const d of live) await attest(d, v2Images, "2.0.0", d === s3 ? "nonce" : "block");
+  const final = await verdicts();
+  for (const d of live) {
+    say(`${d.name.padEnd(8)} trustReport → ${final.get(d) ?? "?"} (firmware 2.0.0)`);
+    if (final.get(d) !== "Trusted") throw new Error(`${d.name} should be trusted on 2.0.0`);
+  }
+
   step("Summary");
   const rows: string[][] = [];
   for (const d of devices) {
     const info = await registry.deviceInfo(d.deviceId);
     rows.push([
       d.name,
-      short(d.deviceId),
       d.curve === "p256" ? "P-256" : "secp256k1",
       d.storeName,
       statusName(info.status),
       names.get(info.operator.toLowerCase()) ?? info.operator,
+      d.firmware,
+      final.get(d) ?? "?",
       gas(d.gas),
+      gas(d.attestGas),
     ]);
   }
   out();
-  out(formatTable(["device", "id", "curve", "key store", "status", "operator", "gas used"], rows));
+  out(
+    formatTable(
+      [
+        "device",
+        "curve",
+        "key store",
+        "status",
+        "operator",
+        "firmware",
+        "verdict",
+        "identity gas",
+        "attestation gas",
+      ],
+      rows,
+    ),
+  );
   out();
   out(
-    `gas used = registration plus this device's later transactions. Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+    `identity gas = registration plus the device's later identity transactions; attestation gas = its attestations ` +
+      `(two boots, plus issued nonces for ${s3.name}). Verdicts: trustReport with maxAge ${MAX_AGE.toString()} s. ` +
+      `Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
   );
 } finally {
   for (const d of devices) await d.keyStore.close();
   await hsm?.cleanup();
+  if (imageDir !== undefined) await rm(imageDir, { recursive: true, force: true });
   await conn.close();
 }
