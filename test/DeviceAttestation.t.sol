@@ -546,6 +546,55 @@ abstract contract DeviceAttestationCurveTest is AttestationFixture {
         _assertVerdict(id, MAX_AGE, IDeviceAttestation.TrustVerdict.Trusted);
     }
 
+    function test_attest_copiesTheDeviceStatusIntoEvidence() public {
+        assertEq(uint8(registry.evidenceOf(id).status), uint8(DeviceStatus.Unknown));
+        _attest(dev, MEASUREMENT_V1, 1);
+        assertEq(uint8(registry.evidenceOf(id).status), uint8(DeviceStatus.Active));
+        vm.prank(suspender);
+        registry.suspend(id, "check");
+        _attest(dev, MEASUREMENT_V1, 2);
+        assertEq(uint8(registry.evidenceOf(id).status), uint8(DeviceStatus.Suspended));
+    }
+
+    function test_suspend_keepsTheEvidenceStatusCopyInSync() public {
+        _attest(dev, MEASUREMENT_V1, 1);
+        vm.prank(suspender);
+        registry.suspend(id, "check");
+        assertEq(uint8(registry.evidenceOf(id).status), uint8(DeviceStatus.Suspended));
+        assertFalse(registry.isTrusted(id, MAX_AGE));
+        vm.prank(governor);
+        registry.reinstate(id);
+        assertEq(uint8(registry.evidenceOf(id).status), uint8(DeviceStatus.Active));
+        assertTrue(registry.isTrusted(id, MAX_AGE));
+    }
+
+    function test_revoke_keepsTheEvidenceStatusCopyInSync() public {
+        _attest(dev, MEASUREMENT_V1, 1);
+        vm.prank(governor);
+        registry.revoke(id, "key leaked");
+        assertEq(uint8(registry.evidenceOf(id).status), uint8(DeviceStatus.Revoked));
+        assertFalse(registry.isTrusted(id, MAX_AGE));
+    }
+
+    function test_decommission_keepsTheEvidenceStatusCopyInSync() public {
+        _attest(dev, MEASUREMENT_V1, 1);
+        vm.prank(operator);
+        registry.decommission(id);
+        assertEq(uint8(registry.evidenceOf(id).status), uint8(DeviceStatus.Decommissioned));
+        assertFalse(registry.isTrusted(id, MAX_AGE));
+    }
+
+    function test_suspend_leavesNoEvidenceForANeverAttestedDevice() public {
+        vm.prank(suspender);
+        registry.suspend(id, "check");
+        vm.prank(governor);
+        registry.reinstate(id);
+        IDeviceAttestation.Evidence memory e = registry.evidenceOf(id);
+        assertEq(e.firmwareId, 0);
+        assertEq(uint8(e.status), uint8(DeviceStatus.Unknown));
+        assertFalse(registry.isTrusted(id, type(uint256).max));
+    }
+
     function test_attest_deprecatedBeforeSunset() public {
         _deprecate(v1, uint64(block.timestamp + 1 days));
         _attest(dev, MEASUREMENT_V1, 0);

@@ -225,7 +225,8 @@ contract AttestationHandler is CommonBase, StdUtils, KeyHelpers {
             firmwareId: firmwareId,
             timestamp: evidence.timestamp,
             bootCount: evidence.bootCount,
-            recordedAt: uint64(block.timestamp)
+            recordedAt: uint64(block.timestamp),
+            status: REGISTRY.statusOf(id)
         });
     }
 
@@ -566,6 +567,22 @@ contract DeviceAttestationInvariantTest is Test {
             assertEq(e.firmwareId, ghost.firmwareId);
             assertEq(e.recordedAt, ghost.recordedAt);
             assertLe(e.timestamp, block.timestamp);
+        }
+    }
+
+    /// An attested device's evidence carries a copy of its status that equals statusOf, and isTrusted (which
+    /// reads only that copy) agrees with trustReport's verdict for every maxAge.
+    function invariant_evidenceStatusCopyEqualsStatusOf() public view {
+        uint256 n = handler.idCount();
+        for (uint256 i; i < n; ++i) {
+            DeviceId id = handler.ids(i);
+            IDeviceAttestation.Evidence memory e = registry.evidenceOf(id);
+            if (e.firmwareId == 0) assertEq(uint8(e.status), uint8(DeviceStatus.Unknown));
+            else assertEq(uint8(e.status), uint8(registry.statusOf(id)));
+            for (uint256 a; a < maxAges.length; ++a) {
+                bool trusted = registry.trustReport(id, maxAges[a]).verdict == IDeviceAttestation.TrustVerdict.Trusted;
+                assertEq(registry.isTrusted(id, maxAges[a]), trusted);
+            }
         }
     }
 

@@ -108,7 +108,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
 
     /// @inheritdoc IDeviceAttestation
     function issueChallenge(DeviceId deviceId) external returns (bytes32 challenge) {
-        (DeviceStatus status, address operator, , ) = _attestationDevice(deviceId);
+        (DeviceStatus status, address operator, , , ) = _attestationDevice(deviceId);
         _requireAttestable(deviceId, status);
         if (msg.sender != operator && !_isGovernor(msg.sender)) revert AttestationNotOperator(deviceId, msg.sender);
         challenge = keccak256(abi.encode(block.prevrandao, address(this), deviceId, ++_challengeNonce));
@@ -124,37 +124,59 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         bytes calldata signature
     ) external {
         DeviceId deviceId = evidence.deviceId;
-        (DeviceStatus status, , uint16 maker, uint32 model) = _attestationDevice(deviceId);
+        (DeviceStatus status, , uint16 maker, uint32 model, uint32 nonce) = _attestationDevice(deviceId);
         _requireAttestable(deviceId, status);
         _checkTime(evidence.timestamp);
 
-        Evidence memory latest = _evidence[deviceId];
-        if (evidence.timestamp <= latest.timestamp) {
-            revert AttestationNotNewer(deviceId, evidence.timestamp, latest.timestamp);
-        }
-        if (evidence.bootCount < latest.bootCount) {
-            revert AttestationBootCountDecreased(deviceId, evidence.bootCount, latest.bootCount);
+        {
+            Evidence storage latest = _evidence[deviceId];
+            uint64 latestTimestamp = latest.timestamp;
+            uint64 latestBootCount = latest.bootCount;
+            if (evidence.timestamp <= latestTimestamp) {
+                revert AttestationNotNewer(deviceId, evidence.timestamp, latestTimestamp);
+            }
+            if (evidence.bootCount < latestBootCount) {
+                revert AttestationBootCountDecreased(deviceId, evidence.bootCount, latestBootCount);
+            }
         }
         uint32 firmwareId = _firmwareFor(deviceId, maker, model, evidence.measurement);
         _consumeChallenge(deviceId, evidence.challenge, challengeBlock);
 
-        bytes32 digest = _deviceDigest(DeviceMessageLib.hashAttestation(evidence));
-        if (!_isCurrentKeySignature(deviceId, digest, key, signature)) revert AttestationInvalidSignature(deviceId);
+        if (
+            !_isCurrentKeySignature(
+                deviceId,
+                nonce,
+                // DeviceMessageLib.hashAttestation, hashed from calldata (no copy to memory): a static
+                // struct encodes as its fields in order.
+                _deviceDigest(keccak256(abi.encode(DeviceMessageLib.ATTESTATION_TYPEHASH, evidence))),
+                key,
+                signature
+            )
+        ) revert AttestationInvalidSignature(deviceId);
 
-        _evidence[deviceId] = Evidence({
-            firmwareId: firmwareId,
-            timestamp: evidence.timestamp,
-            bootCount: evidence.bootCount,
-            recordedAt: uint64(block.timestamp)
-        });
+        // The status copy starts in sync here; the registry keeps it so (`_syncEvidenceStatus`).
+        _storeEvidence(deviceId, firmwareId, evidence.timestamp, evidence.bootCount, status);
         emit DeviceAttested(deviceId, firmwareId, evidence.timestamp, evidence.bootCount);
     }
 
     // ---------------------------------------------------------------- trust
 
     /// @inheritdoc IDeviceAttestation
+    /// @dev Exactly `trustReport(deviceId, maxAge).verdict == Trusted`, in two storage reads (evidence,
+    /// firmware) instead of three:
+    /// - NotActive / NeverAttested: the evidence slot carries a copy of the device's status, equal to the
+    ///   registry's whenever the device has evidence (attest writes it, every status change syncs it); a
+    ///   never-attested device has an empty slot, whose status reads Unknown, so it is not trusted.
+    /// - ModelMismatch cannot happen: attest accepts only firmware published for the device's own maker
+    ///   and model, and a device's maker and model never change.
     function isTrusted(DeviceId deviceId, uint256 maxAge) external view returns (bool) {
-        return _verdict(deviceId, maxAge) == TrustVerdict.Trusted;
+        Evidence memory e = _evidence[deviceId];
+        if (e.status != DeviceStatus.Active) return false;
+        // Evidence timestamps are never in the future when accepted, so this cannot underflow.
+        if (block.timestamp - e.timestamp > maxAge) return false;
+        Firmware storage f = _firmware[e.firmwareId];
+        FirmwareStatus fs = f.status;
+        return fs == FirmwareStatus.Good || (fs == FirmwareStatus.Deprecated && block.timestamp < f.sunset);
     }
 
     /// @inheritdoc IDeviceAttestation
@@ -207,9 +229,9 @@ abstract contract DeviceAttestation is IDeviceAttestation {
     // ---------------------------------------------------------------- internals
 
     /// @dev The first reason, in trustReport's order, why the device is not trusted; Trusted otherwise.
-    /// Three storage reads: device, evidence, firmware.
+    /// Three storage reads: device, evidence, firmware (isTrusted gets the same answer from two).
     function _verdict(DeviceId deviceId, uint256 maxAge) internal view returns (TrustVerdict) {
-        (DeviceStatus status, , uint16 maker, uint32 model) = _attestationDevice(deviceId);
+        (DeviceStatus status, , uint16 maker, uint32 model, ) = _attestationDevice(deviceId);
         if (status != DeviceStatus.Active) return TrustVerdict.NotActive;
         Evidence memory e = _evidence[deviceId];
         if (e.firmwareId == 0) return TrustVerdict.NeverAttested;
@@ -228,17 +250,49 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         uint32 model,
         bytes32 measurement
     ) private view returns (uint32 firmwareId) {
-        FirmwareRef memory ref = _firmwareRefs[_measurementKey(maker, model, measurement)];
+        FirmwareRef storage ref = _firmwareRefs[_measurementKey(maker, model, measurement)];
         firmwareId = ref.id;
         if (firmwareId == 0) {
             uint32 other = _anyFirmwareOf[measurement];
             if (other != 0) revert AttestationMeasurementOfOtherModel(deviceId, measurement, other);
             revert AttestationUnknownMeasurement(deviceId, measurement);
         }
+        FirmwareStatus status = ref.status;
         if (
-            ref.status == FirmwareStatus.Revoked ||
-            (ref.status == FirmwareStatus.Deprecated && block.timestamp >= ref.sunset)
-        ) revert AttestationFirmwareNotTrusted(deviceId, firmwareId, ref.status);
+            status == FirmwareStatus.Revoked || (status == FirmwareStatus.Deprecated && block.timestamp >= ref.sunset)
+        ) {
+            revert AttestationFirmwareNotTrusted(deviceId, firmwareId, status);
+        }
+    }
+
+    /// @dev Writes the whole Evidence slot in one SSTORE (the struct assignment costs two): fields packed
+    /// from the low-order end in declaration order: firmwareId (32 bits), timestamp, bootCount,
+    /// recordedAt (64 bits each), status (8 bits).
+    function _storeEvidence(
+        DeviceId deviceId,
+        uint32 firmwareId,
+        uint64 timestamp,
+        uint64 bootCount,
+        DeviceStatus status
+    ) private {
+        Evidence storage e = _evidence[deviceId];
+        uint256 packed =
+            uint256(firmwareId) |
+                (uint256(timestamp) << 32) |
+                (uint256(bootCount) << 96) |
+                (uint256(uint64(block.timestamp)) << 160) |
+                (uint256(uint8(status)) << 224);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            sstore(e.slot, packed)
+        }
+    }
+
+    /// @dev The registry calls this after every change of a device's status, so the copy in the evidence
+    /// slot stays equal to it. A device without evidence has nothing to sync (attest writes the status).
+    function _syncEvidenceStatus(DeviceId deviceId, DeviceStatus status) internal {
+        Evidence storage e = _evidence[deviceId];
+        if (e.firmwareId != 0) e.status = status;
     }
 
     function _syncRef(uint32 firmwareId, Firmware storage f) private {
@@ -293,15 +347,17 @@ abstract contract DeviceAttestation is IDeviceAttestation {
 
     // ---------------------------------------------------------------- hooks (implemented by the registry)
 
-    /// @dev The device's status, operator, maker and model (all zero for an unknown device).
+    /// @dev The device's status, operator, maker, model and key nonce (all zero for an unknown device).
     function _attestationDevice(
         DeviceId deviceId
-    ) internal view virtual returns (DeviceStatus status, address operator, uint16 maker, uint32 model);
+    ) internal view virtual returns (DeviceStatus status, address operator, uint16 maker, uint32 model, uint32 nonce);
 
-    /// @dev Whether `key` is the device's current key and `signature` a valid signature by it over
-    /// `digest`; reverts on a malformed signature or a key that is not the device's.
+    /// @dev Whether `key` is the device's current key (given its key `nonce`, as `_attestationDevice`
+    /// read it) and `signature` a valid signature by it over `digest`; reverts on a malformed signature or
+    /// a key that is not the device's.
     function _isCurrentKeySignature(
         DeviceId deviceId,
+        uint32 nonce,
         bytes32 digest,
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature

@@ -198,6 +198,7 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
             revert DeviceRegistryUnauthorized(deviceId, msg.sender);
         _requireActive(deviceId, d.status);
         d.status = DeviceStatus.Suspended;
+        _syncEvidenceStatus(deviceId, DeviceStatus.Suspended);
         emit DeviceSuspended(deviceId, msg.sender, reason);
     }
 
@@ -206,6 +207,7 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         DeviceRecord storage d = _knownDevice(deviceId);
         if (d.status != DeviceStatus.Suspended) revert DeviceRegistryNotSuspended(deviceId, d.status);
         d.status = DeviceStatus.Active;
+        _syncEvidenceStatus(deviceId, DeviceStatus.Active);
         emit DeviceReinstated(deviceId, msg.sender);
     }
 
@@ -217,6 +219,7 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         }
         _requireNotTerminal(deviceId, d.status);
         d.status = DeviceStatus.Revoked;
+        _syncEvidenceStatus(deviceId, DeviceStatus.Revoked);
         delete _pendingOperator[deviceId];
         emit DeviceRevoked(deviceId, msg.sender, reason);
     }
@@ -227,6 +230,7 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         _requireOperator(deviceId, d);
         _requireNotTerminal(deviceId, d.status);
         d.status = DeviceStatus.Decommissioned;
+        _syncEvidenceStatus(deviceId, DeviceStatus.Decommissioned);
         delete _pendingOperator[deviceId];
         emit DeviceDecommissioned(deviceId, msg.sender);
     }
@@ -319,19 +323,20 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
 
     function _attestationDevice(
         DeviceId deviceId
-    ) internal view override returns (DeviceStatus status, address operator, uint16 maker, uint32 model) {
+    ) internal view override returns (DeviceStatus status, address operator, uint16 maker, uint32 model, uint32 nonce) {
         DeviceRecord memory d = _devices[deviceId];
-        return (d.status, d.operator, d.maker, d.model);
+        return (d.status, d.operator, d.maker, d.model, d.nonce);
     }
 
     function _isCurrentKeySignature(
         DeviceId deviceId,
+        uint32 nonce,
         bytes32 digest,
         DeviceKey calldata key,
         bytes calldata signature
     ) internal view override returns (bool) {
         bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);
-        if (keyHash != _currentKeyHash(deviceId, _devices[deviceId].nonce)) {
+        if (keyHash != _currentKeyHash(deviceId, nonce)) {
             revert DeviceRegistryWrongKey(deviceId, keyHash);
         }
         return DeviceKeyLib.checkSignature(key.keyType, key.key, digest, signature);

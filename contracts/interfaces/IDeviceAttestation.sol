@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {DeviceId} from "../types/DeviceId.sol";
+import {DeviceStatus} from "../types/DeviceStatus.sol";
 import {Attestation} from "../types/Messages.sol";
 import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 
@@ -10,7 +11,8 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 /// chain, per model and version); devices sign evidence {deviceId, measurement, challenge, timestamp,
 /// bootCount} with their registered key; relying contracts ask `isTrusted(deviceId, maxAge)`.
 /// @dev Lives in the same deployed contract as the registry (DeviceRegistry inherits it), so a trust
-/// check is one call and three storage reads: device, latest evidence, firmware.
+/// check is one call and two storage reads: latest evidence (which carries a copy of the device's
+/// status) and firmware.
 interface IDeviceAttestation {
     enum FirmwareStatus {
         Unknown,
@@ -51,6 +53,9 @@ interface IDeviceAttestation {
         uint64 bootCount;
         /// @dev The block time at which it was accepted.
         uint64 recordedAt;
+        /// @dev A copy of the device's registry status (`statusOf`), kept in sync on every status change
+        /// once the device has evidence, so `isTrusted` need not read the device record.
+        DeviceStatus status;
     }
 
     struct TrustReport {
