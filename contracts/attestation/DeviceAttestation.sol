@@ -148,7 +148,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
                 nonce,
                 // DeviceMessageLib.hashAttestation, hashed from calldata (no copy to memory): a static
                 // struct encodes as its fields in order.
-                _deviceDigest(keccak256(abi.encode(DeviceMessageLib.ATTESTATION_TYPEHASH, evidence))),
+                _deviceDigest(DeviceMessageLib.hashAttestationCalldata(evidence)),
                 key,
                 signature
             )

@@ -65,6 +65,12 @@ library DeviceMessageLib {
             );
     }
 
+    /// @dev The same hash from calldata, without copying the struct to memory (the attestation hot path).
+    /// Attestation is a static struct: abi.encode lays out its fields exactly as hashAttestation does.
+    function hashAttestationCalldata(Attestation calldata a) internal pure returns (bytes32) {
+        return keccak256(abi.encode(ATTESTATION_TYPEHASH, a));
+    }
+
     /// @dev Also the Merkle leaf of a reading inside a ReadingBatch (sorted-pair keccak tree, as
     /// OpenZeppelin's SimpleMerkleTree builds it).
     function hashReading(Reading memory r) internal pure returns (bytes32) {
