@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
-  ContractError,
   attestDevice,
   changeStatus,
   deprecateFirmware,
@@ -24,17 +23,7 @@ import {
   tempDir,
   type Fixture,
 } from "./fixture.js";
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<ContractError> {
-  try {
-    await promise;
-  } catch (err: unknown) {
-    assert.ok(err instanceof ContractError, `not a ContractError: ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-}
+import { rejectsWith } from "./fixture.js";
 
 describe("client", function () {
   describe("attestDevice and deviceTrust", function () {

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import {
-  ContractError,
   EXPLAINED_ERRORS,
   contractError,
   decodeRevertData,
@@ -14,17 +13,7 @@ import { measure, InvalidInputError } from "../../src/protocol/index.js";
 import { IDeviceAttestation__factory } from "../../types/ethers-contracts/index.js";
 import { releaseImages } from "./attestation-fixture.js";
 import { MODEL, deployFixture, networkHelpers, tempDir, type Fixture } from "./fixture.js";
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<ContractError> {
-  try {
-    await promise;
-  } catch (err: unknown) {
-    assert.ok(err instanceof ContractError, `not a ContractError: ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}`);
-}
+import { rejectsWith } from "./fixture.js";
 
 describe("client", function () {
   describe("firmware", function () {

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,6 +6,7 @@ import { network } from "hardhat";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { deviceIdOf, type Curve, type Hex } from "../../src/protocol/index.js";
 import {
+  ContractError,
   addMaker,
   makerEndorse,
   registerDevice,
@@ -83,3 +85,15 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
 }
 
 export type { DeviceRegistry };
+
+/** Awaits `promise` and asserts it fails with the ContractError of `code`; returns that error. */
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<ContractError> {
+  try {
+    await promise;
+  } catch (err: unknown) {
+    assert.ok(err instanceof ContractError, `not a ContractError: ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  assert.fail(`expected ${code}`);
+}
