@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {IDeviceRegistry} from "./IDeviceRegistry.sol";
+import {DeviceId} from "../types/DeviceId.sol";
+import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
+
+/// @title IFraudProofs
+/// @notice Objective fraud proofs, checked entirely on chain. Each piece of evidence is usable once and
+/// within the evidence window (shorter than the staking unbonding period); each accepted proof slashes
+/// the device through IDeviceStaking (bounty to the named beneficiary, so a proof copied from the mempool
+/// earns its copier nothing) and records an incident that insurance pays on.
+interface IFraudProofs {
+    enum IncidentKind {
+        None,
+        Equivocation,
+        BatchEquivocation,
+        OutOfBounds,
+        RevokedFirmware
+    }
+
+    /// @notice A recorded incident; its id is the evidence hash. Two storage slots.
+    struct Incident {
+        DeviceId deviceId;
+        IncidentKind kind;
+        uint64 time;
+        uint128 slashed;
+    }
+
+    /// @notice A signed reading as evidence: the reading, the key that signed it (any key the device ever
+    /// held) and the signature over its EIP-712 digest.
+    struct SignedReading {
+        Reading reading;
+        IDeviceRegistry.DeviceKey key;
+        bytes signature;
+    }
+
+    /// @notice A reading proven to be inside a device-signed batch.
+    struct BatchedReading {
+        ReadingBatch batch;
+        IDeviceRegistry.DeviceKey key;
+        bytes signature;
+        Reading reading;
+        bytes32[] proof;
+    }
+
+    /// @notice The physical range a maker declares for a model's sensor (inclusive).
+    struct SensorRange {
+        int256 min;
+        int256 max;
+    }
+
+    error ProofsSameReading();
+    error ProofsDifferentDevice(DeviceId a, DeviceId b);
+    error ProofsDifferentFeed(bytes32 a, bytes32 b);
+    error ProofsDifferentSequence(uint64 a, uint64 b);
+    error ProofsInvalidSignature(DeviceId deviceId);
+    error ProofsNotInBatch(DeviceId deviceId, bytes32 root);
+    error ProofsBatchMismatch(DeviceId deviceId);
+    error ProofsEvidenceUsed(bytes32 evidenceHash);
+    error ProofsEvidenceExpired(uint64 timestamp, uint256 window, uint256 blockTimestamp);
+    error ProofsNoStake(DeviceId deviceId);
+    error ProofsZeroBeneficiary();
+    error ProofsNoRangeDeclared(uint16 maker, uint32 model);
+    error ProofsWithinRange(int256 value, int256 min, int256 max);
+    error ProofsInvalidRange(int256 min, int256 max);
+    error ProofsNotMaker(address caller);
+    error ProofsFirmwareNotRevoked(DeviceId deviceId, bytes32 measurement, uint64 timestamp);
+
+    /// @notice A proof was accepted: the device was slashed by `slashed` and an incident recorded.
+    event IncidentRecorded(
+        bytes32 indexed incident,
+        DeviceId indexed deviceId,
+        IncidentKind indexed kind,
+        address beneficiary,
+        uint256 slashed
+    );
+    /// @notice A maker declared the physical range of a model's sensor.
+    event SensorRangeSet(uint16 indexed maker, uint32 indexed model, int256 min, int256 max);
+
+    /// @notice Two signed readings with the same device, feed and sequence and different contents.
+    function proveEquivocation(
+        SignedReading calldata a,
+        SignedReading calldata b,
+        address beneficiary
+    ) external returns (bytes32 incident);
+
+    /// @notice A reading inside a signed batch against another signed reading with the same device, feed
+    /// and sequence and different contents.
+    function proveBatchEquivocation(
+        BatchedReading calldata a,
+        SignedReading calldata b,
+        address beneficiary
+    ) external returns (bytes32 incident);
+
+    /// @notice Two batch leaves (each in its own signed batch) with the same device, feed and sequence and
+    /// different contents.
+    function proveBatchPairEquivocation(
+        BatchedReading calldata a,
+        BatchedReading calldata b,
+        address beneficiary
+    ) external returns (bytes32 incident);
+
+    /// @notice A signed reading outside the range the maker declared for the device's model.
+    function proveOutOfBounds(SignedReading calldata r, address beneficiary) external returns (bytes32 incident);
+
+    /// @notice A signed attestation naming a measurement that was already revoked at its timestamp.
+    function proveRevokedFirmware(
+        Attestation calldata evidence,
+        IDeviceRegistry.DeviceKey calldata key,
+        bytes calldata signature,
+        address beneficiary
+    ) external returns (bytes32 incident);
+
+    /// @notice The maker of `model` declares its sensor's physical range (min <= max).
+    function setSensorRange(uint32 model, int256 min, int256 max) external;
+
+    /// @notice A recorded incident (kind None if unknown).
+    function incident(bytes32 id) external view returns (Incident memory);
+
+    /// @notice The declared sensor range of (maker, model) and whether one was declared.
+    function sensorRange(uint16 maker, uint32 model) external view returns (SensorRange memory, bool declared);
+
+    /// @notice How long after its (latest) timestamp evidence is accepted, in seconds.
+    function evidenceWindow() external view returns (uint256);
+}
