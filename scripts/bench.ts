@@ -38,10 +38,20 @@ import {
   type TargetSummary,
 } from "../src/bench/report.js";
 import {
+  collateralTokenAt,
+  equivocationProof,
   fetchChallenge,
+  outOfBoundsProof,
+  proofsAt,
   publishFirmware,
+  requestWithdrawal,
   revokeFirmware,
+  stakeDeposit,
+  stakingAt,
   submitEvidence,
+  submitProof,
+  withdraw,
+  type Proof,
 } from "../src/client/index.js";
 import { median, opsPerSecond } from "../src/bench/measure.js";
 import {
@@ -64,7 +74,11 @@ import {
 } from "../src/protocol/index.js";
 import { appraise, type AppraisalInput } from "../src/verify/appraise.js";
 import { checkDeviceSignature } from "../src/verify/signature.js";
-import type { DeviceRegistry, GasProbe } from "../types/ethers-contracts/index.js";
+import {
+  MockERC20__factory,
+  type DeviceRegistry,
+  type GasProbe,
+} from "../types/ethers-contracts/index.js";
 
 const CURVES: readonly Curve[] = ["p256", "secp256k1"];
 /** 1024 = 2^10 devices: every membership proof has exactly 10 levels. */
@@ -89,6 +103,10 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "attestation.attest.p256.repeat", kind: "max", value: 50_000 },
   { section: "gas", key: "attestation.attest.secp256k1.repeat", kind: "max", value: 50_000 },
   { section: "gas", key: "attestation.isTrusted", kind: "max", value: 10_000 },
+  { section: "gas", key: "stake.deposit.first", kind: "max", value: 100_000 },
+  { section: "gas", key: "stake.requestWithdrawal", kind: "max", value: 55_000 },
+  { section: "gas", key: "stake.withdraw", kind: "max", value: 70_000 },
+  { section: "gas", key: "proofs.equivocation.p256", kind: "max", value: 160_000 },
   { section: "perSecond", key: "verify.p256.openssl", kind: "min", value: 10_000 },
   { section: "perSecond", key: "verify.p256.devicetrust", kind: "min", value: 10_000 },
 ];
@@ -423,6 +441,143 @@ async function benchAttestation(chain: Chain): Promise<void> {
   record(`attestation.revokeFirmware${sfx}`, revocations);
 }
 
+// ------------------------------------------------------------------ staking and fraud proofs on chain
+
+const STAKE = 10n ** 18n;
+const UNBONDING = 14n * 24n * 3600n;
+
+/**
+ * Staking and fraud proofs over this chain's registry: a MockERC20 collateral, DeviceStaking (10% bounty)
+ * and FraudProofs wired as the Ignition module wires them. Every figure is a whole transaction's gasUsed
+ * from its receipt, sent through the client (src/client/staking.ts, proofs.ts); the operator's allowance
+ * is set once beforehand, so stake.deposit is the stake transaction alone.
+ */
+async function benchStaking(chain: Chain): Promise<void> {
+  const sfx = chain.name === "osaka" ? "" : ".prague";
+  progress(`${chain.name}: staking (deposit, request withdrawal, withdraw) and fraud proofs`);
+  const { ethers, networkHelpers } = chain.conn;
+  const [governance, , , , lossRecipient, watchtower] = await ethers.getSigners();
+  if (governance === undefined || lossRecipient === undefined || watchtower === undefined) {
+    throw new Error("the in-process network has fewer than six accounts");
+  }
+  const registryAddress = await chain.registry.getAddress();
+  const token = await ethers.deployContract("MockERC20", ["Bench Collateral", "BCOL"]);
+  const tokenAddress = await token.getAddress();
+  const deployed = await ethers.deployContract("DeviceStaking", [
+    registryAddress,
+    tokenAddress,
+    governance.address,
+    {
+      minStake: STAKE,
+      unbondingPeriod: UNBONDING,
+      bountyBps: 1000n,
+      lossRecipient: lossRecipient.address,
+    },
+  ]);
+  const stakingAddress = await deployed.getAddress();
+  const fraud = await ethers.deployContract("FraudProofs", [
+    registryAddress,
+    stakingAddress,
+    7n * 24n * 3600n,
+  ]);
+  const proofsAddress = await fraud.getAddress();
+  await (await stakingAt(stakingAddress, governance).setProofs(proofsAddress)).wait();
+  await (
+    await chain.registry
+      .connect(governance)
+      .grantRole(await chain.registry.SUSPENDER_ROLE(), stakingAddress)
+  ).wait();
+  await (
+    await proofsAt(proofsAddress, chain.makerWallet).setSensorRange(MODEL, -40_000n, 85_000n)
+  ).wait();
+  await (
+    await MockERC20__factory.connect(tokenAddress, governance).mint(
+      chain.operator.address,
+      1000n * STAKE,
+    )
+  ).wait();
+  const staking = stakingAt(stakingAddress, chain.operator);
+  const collateral = collateralTokenAt(tokenAddress, chain.operator);
+  await (await collateral.approve(stakingAddress, 1000n * STAKE)).wait();
+  const proofs = proofsAt(proofsAddress, watchtower);
+
+  const staked = async (curve: Curve): Promise<Device & { first: Measured }> => {
+    const d = newDevice(chain, curve);
+    await registerEndorsed(chain, d);
+    const r = await stakeDeposit({
+      staking,
+      token: collateral,
+      deviceId: d.signer.deviceId,
+      amount: 2n * STAKE,
+    });
+    return { ...d, first: { gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) } };
+  };
+
+  const deposits: Measured[] = [];
+  const requests: Measured[] = [];
+  const withdrawals: Measured[] = [];
+  const pending: Device[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const d = await staked("p256");
+    deposits.push(d.first);
+    const r = await requestWithdrawal(staking, d.signer.deviceId, STAKE);
+    requests.push({ gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) });
+    pending.push(d);
+  }
+  await networkHelpers.time.increase(UNBONDING);
+  for (const d of pending) {
+    const r = await withdraw(staking, d.signer.deviceId);
+    withdrawals.push({ gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) });
+  }
+  record(`stake.deposit.first${sfx}`, deposits);
+  record(`stake.requestWithdrawal${sfx}`, requests);
+  record(`stake.withdraw${sfx}`, withdrawals);
+
+  const prove = async (proof: Proof): Promise<Measured> => {
+    const r = await submitProof(proofs, proof, watchtower.address);
+    if (r.slashed !== 2n * STAKE)
+      throw new Error(`a proof slashed ${r.slashed.toString()}, not the stake`);
+    return { gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) };
+  };
+  for (const curve of CURVES) {
+    const samples: Measured[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      const d = await staked(curve);
+      const clone = new DeviceSigner(
+        SoftwareKeyStore.fromPrivateKey(curve, d.keyStore.exportPrivateKey()),
+        chain.domain,
+      );
+      const reading = {
+        feedId: FEED_ID,
+        sequence: 5n,
+        timestamp: BigInt(await networkHelpers.time.latest()),
+        value: 21_000n,
+      };
+      samples.push(
+        await prove(
+          equivocationProof(
+            await d.signer.signReading(reading),
+            await clone.signReading({ ...reading, value: 99_000n }),
+          ),
+        ),
+      );
+    }
+    record(`proofs.equivocation.${curve}${sfx}`, samples);
+  }
+  const outOfBounds: Measured[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const d = await staked("p256");
+    const reading = await d.signer.signReading({
+      feedId: FEED_ID,
+      sequence: 1n,
+      timestamp: BigInt(await networkHelpers.time.latest()),
+      value: 90_000n,
+    });
+    outOfBounds.push(await prove(outOfBoundsProof(reading)));
+  }
+  record(`proofs.outOfBounds.p256${sfx}`, outOfBounds);
+}
+
 async function benchChain(name: "osaka" | "prague"): Promise<void> {
   progress(`${name}: deploying DeviceRegistry with the Ignition module`);
   const chain = await setupChain(name);
@@ -488,6 +643,7 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
   record(`registry.decommission.operator${sfx}`, decommissions);
 
   await benchAttestation(chain);
+  await benchStaking(chain);
   await chain.conn.close();
 }
 
@@ -699,7 +855,10 @@ function printTable(): TargetSummary {
       `ops/s: one core, best of 4 windows of 250 ms after a 200 ms warm-up; openssl = node:crypto, ` +
       `devicetrust = SoftwareKeyStore.signDigest / checkDeviceSignature (secp256k1 openssl: ECDSA-SHA256); ` +
       `measuredBoot.measure = ${String(IMAGE_COUNT)} images of ${String(IMAGE_BYTES / 1024)} KiB (in memory; .files = read from disk); ` +
-      `appraise = one signed evidence appraised against a reference value (src/verify).\n`,
+      `appraise = one signed evidence appraised against a reference value (src/verify).\n` +
+      `stake.* = DeviceStaking transactions (deposit: the stake call alone, allowance set before; the first ` +
+      `stake of a device); proofs.* = a FraudProofs proof including verification of both signatures, the ` +
+      `slash, the device's suspension and both token transfers (bounty, loss).\n`,
   );
   const summary = summarizeTargets(results, TARGETS);
   const loadNow = Math.round((loadavg()[0] ?? 0) * 100) / 100;

@@ -6,14 +6,19 @@
  * publishes firmware 1.0.0 measured from real image files, the devices boot (measured boot of the same
  * files) and attest, answering a recent block hash or a nonce issued on chain; a vulnerability is found,
  * the maker revokes 1.0.0 and every device on it is untrusted in that very block; the maker publishes
- * 2.0.0, the devices update, re-attest and are trusted again.
+ * 2.0.0, the devices update, re-attest and are trusted again. Then the operators stake collateral for
+ * their devices; an attacker clones one device's software key and the clone signs another value for the
+ * same reading; the watchtower (src/watchtower, in process) sees both, proves the equivocation on chain by
+ * itself, and the device's stake is slashed (10% bounty to the watchtower, the rest to the insurance pool)
+ * and the device suspended in the same transaction.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
-import DeviceTrustModule from "../deploy/modules/DeviceTrust.js";
+import { pino } from "pino";
+import { buildDeviceTrustModule } from "../deploy/modules/DeviceTrust.js";
 import { formatTable } from "../src/bench/report.js";
 import {
   addMaker,
@@ -31,7 +36,17 @@ import {
   type AttestResult,
   type ChallengeMode,
   type DeviceRegistry,
+  INCIDENT_KINDS,
+  collateralTokenAt,
+  proofsAt,
+  registryDomain,
+  stakeDeposit,
+  stakeShow,
+  stakingAt,
 } from "../src/client/index.js";
+import { runWatchtower } from "../src/watchtower/index.js";
+import { MockERC20__factory } from "../types/ethers-contracts/index.js";
+import { formatUnits } from "ethers";
 import { DeviceSigner, SoftwareKeyStore, type KeyStore } from "../src/device/index.js";
 import { Pkcs11KeyStore } from "../src/device/pkcs11-key-store.js";
 import {
@@ -47,6 +62,9 @@ const MODEL = 4201; // the maker's model number for this sensor
 const FEED_ID: Hex = `0x${"0a".repeat(32)}`;
 /** How recent a device's evidence must be for the relying party (trustReport's maxAge). */
 const MAX_AGE = 3600n;
+/** Each device's bond: 100 DTC (18 decimals). */
+const STAKE = 100n * 10n ** 18n;
+const units = (v: bigint): string => `${formatUnits(v, 18)} DTC`;
 
 interface DemoDevice {
   readonly name: string;
@@ -80,14 +98,17 @@ const gas = (g: bigint): string => Number(g).toLocaleString("en-US");
 const started = Date.now();
 const conn = await network.create();
 const { ethers, ignition, networkHelpers } = conn;
-const [governance, maker, operatorA, operatorB] = await ethers.getSigners();
+const [governance, maker, operatorA, operatorB, pool, watchtowerAccount] =
+  await ethers.getSigners();
 if (
   governance === undefined ||
   maker === undefined ||
   operatorA === undefined ||
-  operatorB === undefined
+  operatorB === undefined ||
+  pool === undefined ||
+  watchtowerAccount === undefined
 ) {
-  throw new Error("the in-process network has fewer than four accounts");
+  throw new Error("the in-process network has fewer than six accounts");
 }
 const names = new Map<string, string>([
   [operatorA.address.toLowerCase(), "operator A"],
@@ -98,8 +119,18 @@ out(
   "DeviceTrust demo — hardware-anchored device identity and remote attestation on an in-process chain",
 );
 
-step("Deploy the DeviceRegistry (Ignition module deploy/modules/DeviceTrust.ts)");
-const { deviceRegistry } = await ignition.deploy(DeviceTrustModule);
+step(
+  "Deploy the system: DeviceRegistry, collateral, DeviceStaking, FraudProofs (Ignition module deploy/modules/DeviceTrust.ts)",
+);
+// The deployer governs here (no parameters file): the module sends its wiring from account 0.
+const { deviceRegistry, collateralToken, deviceStaking, fraudProofs } = await ignition.deploy(
+  buildDeviceTrustModule({ governanceAccount: 0 }),
+  {
+    parameters: {
+      DeviceStaking: { lossRecipient: pool.address, minStake: STAKE, bountyBps: 1000n },
+    },
+  },
+);
 const registry = deviceRegistry as unknown as DeviceRegistry;
 const { chainId } = await ethers.provider.getNetwork();
 say(`registry ${await registry.getAddress()} on chain ${String(chainId)} (${conn.networkName})`);
@@ -484,6 +515,153 @@ try {
   out(
     `identity gas = registration plus the device's later identity transactions; attestation gas = its attestations ` +
       `(two boots, plus issued nonces for ${s3.name}). Verdicts: trustReport with maxAge ${MAX_AGE.toString()} s. ` +
+      `Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+  );
+
+  // ---------------------------------------------------------------- staking, fraud proofs, watchtower
+  step("Operators stake collateral for their devices (stake deposit: approve, then stake)");
+  const tokenAddress = await collateralToken.getAddress();
+  const mockToken = MockERC20__factory.connect(tokenAddress, governance);
+  const stakingAddress = await deviceStaking.getAddress();
+  const proofsAddress = await fraudProofs.getAddress();
+  const stakerOf = async (d: DemoDevice) =>
+    (await registry.deviceInfo(d.deviceId)).operator.toLowerCase() ===
+    operatorA.address.toLowerCase()
+      ? operatorA
+      : operatorB;
+  for (const op of [operatorA, operatorB]) {
+    await (await mockToken.mint(op.address, 10n * STAKE * BigInt(live.length))).wait();
+  }
+  const params = await stakingAt(stakingAddress, governance).params();
+  say(
+    `collateral ${tokenAddress} (MockERC20 "DTC"); minimum stake ${units(params.minStake)}, unbonding ${String(Number(params.unbondingPeriod) / 86_400)} days, bounty ${String(Number(params.bountyBps) / 100)}% to the prover, the rest to the insurance pool ${short(pool.address)}`,
+  );
+  for (const d of live) {
+    const op = await stakerOf(d);
+    const r = await stakeDeposit({
+      staking: stakingAt(stakingAddress, op),
+      token: collateralTokenAt(tokenAddress, op),
+      deviceId: d.deviceId,
+      amount: STAKE,
+    });
+    say(
+      `${names.get(op.address.toLowerCase()) ?? op.address} staked ${units(r.credited)} for ${d.name} (stake gas ${gas(r.gasUsed)})`,
+    );
+  }
+  const cost = await stakingAt(stakingAddress, governance).costOfCorruption(
+    live.map((d) => d.deviceId),
+  );
+  say(`cost of corrupting all ${String(live.length)} live devices: ${units(cost)} slashed`);
+
+  const victim = live.find((d) => d.keyStore instanceof SoftwareKeyStore);
+  if (victim === undefined || !(victim.keyStore instanceof SoftwareKeyStore)) {
+    throw new Error("no live device with a software key to clone");
+  }
+  const victimOperator = await stakerOf(victim);
+  step(`An attacker extracts ${victim.name}'s software key and clones it`);
+  const cloneStore = SoftwareKeyStore.fromPrivateKey(
+    victim.curve,
+    victim.keyStore.exportPrivateKey(),
+  );
+  const wtDomain = await registryDomain(registry);
+  const genuine = new DeviceSigner(victim.keyStore, wtDomain, victim.deviceId);
+  const clone = new DeviceSigner(cloneStore, wtDomain, victim.deviceId);
+  const now = BigInt(await networkHelpers.time.latest());
+  const cloned = { feedId: FEED_ID, sequence: 1001n, timestamp: now, value: 21_450n };
+  const honest = await genuine.signReading(cloned);
+  const forged = await clone.signReading({ ...cloned, value: 35_000n });
+  await cloneStore.close();
+  say(`${victim.name} signs reading #1001 = 21.450 °C; the clone signs reading #1001 = 35.000 °C`);
+  say("both signatures are valid for the device's key: only one of them can be honest");
+
+  const balances = async (token: string): Promise<Map<string, bigint>> => {
+    const t = collateralTokenAt(token, governance);
+    const m = new Map<string, bigint>();
+    for (const a of [
+      victimOperator.address,
+      watchtowerAccount.address,
+      pool.address,
+      stakingAddress,
+    ]) {
+      m.set(a.toLowerCase(), await t.balanceOf(a));
+    }
+    return m;
+  };
+  const balBefore = await balances(tokenAddress);
+  const stakeBefore = await stakeShow(stakingAt(stakingAddress, governance), victim.deviceId);
+  step("The watchtower (src/watchtower, in process) watches the feed and proves the equivocation");
+  const wtDir = await mkdtemp(join(tmpdir(), "devicetrust-watchtower-"));
+  try {
+    // The device's reading first; the clone's, for the same sequence, arrives 50 ms later.
+    async function* feed() {
+      yield {
+        reading: honest.message,
+        key: honest.key,
+        signature: honest.signature,
+        origin: "device",
+      };
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      yield {
+        reading: forged.message,
+        key: forged.key,
+        signature: forged.signature,
+        origin: "clone",
+      };
+    }
+    const running = await runWatchtower({
+      registry: await registry.getAddress(),
+      proofs: proofsAddress,
+      signer: watchtowerAccount,
+      beneficiary: watchtowerAccount.address,
+      source: feed(),
+      dbPath: join(wtDir, "evidence.sqlite"),
+      http: false,
+      handleSignals: false,
+      logger: pino({ name: "watchtower", level: "warn" }, pino.destination(2)),
+    });
+    await running.watchtower.drained();
+    const proven = running.watchtower.evidence.proofs();
+    await running.watchtower.stop();
+    const proof = proven[0];
+    if (proof?.status !== "submitted" || proof.incident === null) {
+      throw new Error(`the watchtower did not prove the equivocation: ${JSON.stringify(proven)}`);
+    }
+    const incident = await proofsAt(proofsAddress, governance).incident(proof.incident);
+    const receipt = await ethers.provider.getTransactionReceipt(proof.txHash ?? "");
+    say(
+      `the watchtower stored reading #1001, saw a second one with other contents, and sent proveEquivocation itself`,
+    );
+    say(
+      `incident ${short(proof.incident)}: ${INCIDENT_KINDS[Number(incident.kind)] ?? "?"}, slashed ${units(incident.slashed)} (gas ${gas(receipt?.gasUsed ?? 0n)})`,
+    );
+  } finally {
+    await rm(wtDir, { recursive: true, force: true });
+  }
+
+  step("The consequences, on chain in the same transaction");
+  const balAfter = await balances(tokenAddress);
+  const stakeAfter = await stakeShow(stakingAt(stakingAddress, governance), victim.deviceId);
+  const info = await registry.deviceInfo(victim.deviceId);
+  say(
+    `${victim.name}: stake ${units(stakeBefore.slashable)} → ${units(stakeAfter.slashable)}; status ${statusName(info.status)} (automatic lockdown)`,
+  );
+  const rowsB: string[][] = [];
+  for (const [who, address] of [
+    [names.get(victimOperator.address.toLowerCase()) ?? "operator", victimOperator.address],
+    ["watchtower (beneficiary)", watchtowerAccount.address],
+    ["insurance pool (loss)", pool.address],
+    ["DeviceStaking", stakingAddress],
+  ] as const) {
+    const b = balBefore.get(address.toLowerCase()) ?? 0n;
+    const a = balAfter.get(address.toLowerCase()) ?? 0n;
+    rowsB.push([who, units(b), units(a), `${a >= b ? "+" : "-"}${units(a >= b ? a - b : b - a)}`]);
+  }
+  out();
+  out(formatTable(["account", "DTC before", "DTC after", "change"], rowsB));
+  out();
+  out(
+    `Lying cost ${names.get(victimOperator.address.toLowerCase()) ?? "the operator"} the device's whole stake: ` +
+      `${String(Number(params.bountyBps) / 100)}% paid the watchtower that proved it, the rest went to the insurance pool. ` +
       `Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
   );
 } finally {

@@ -88,6 +88,28 @@ const firmwareModel = {
   defaultValue: -1,
 } as const;
 
+const staking = {
+  name: "staking",
+  description: "DeviceStaking address (default: the Ignition deployment for the chain)",
+  defaultValue: "",
+} as const;
+const proofs = {
+  name: "proofs",
+  description: "FraudProofs address (default: the Ignition deployment for the chain)",
+  defaultValue: "",
+} as const;
+const amount = {
+  name: "amount",
+  description: "Amount in the collateral token's smallest units",
+  type: ArgumentType.BIGINT,
+  defaultValue: 0n,
+} as const;
+const beneficiary = {
+  name: "beneficiary",
+  description: "Who receives the bounty (default: the sending account)",
+  defaultValue: "",
+} as const;
+
 export const tasks = [
   emptyTask(
     "device",
@@ -465,5 +487,101 @@ export const tasks = [
     .addOption(from)
     .addFlag(json)
     .setAction(() => import("./firmware/list.js"))
+    .build(),
+  // ------------------------------------------------------------ staking, proofs, watchtower
+  emptyTask(
+    "stake",
+    "Operator stake per device: deposit, withdrawal requests, withdraw, show",
+  ).build(),
+  emptyTask("proof", "Fraud proofs: submit a proof file to slash a device that lied").build(),
+  emptyTask(
+    "watchtower",
+    "The watchtower: watches signed readings and proves fraud by itself",
+  ).build(),
+
+  task(["stake", "deposit"], "Bond collateral for a device (approves the token, then stakes)")
+    .addOption(deviceId)
+    .addOption(amount)
+    .addOption(staking)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./stake/deposit.js"))
+    .build(),
+
+  task(
+    ["stake", "request-withdrawal"],
+    "Ask to withdraw stake: it unlocks after the unbonding period and stays slashable until then",
+  )
+    .addOption(deviceId)
+    .addOption(amount)
+    .addOption(staking)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./stake/request-withdrawal.js"))
+    .build(),
+
+  task(["stake", "withdraw"], "Collect an unlocked withdrawal (operator only)")
+    .addOption(deviceId)
+    .addOption(staking)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./stake/withdraw.js"))
+    .build(),
+
+  task(["stake", "show"], "Show a device's stake, what a proof would slash, and the parameters")
+    .addOption(deviceId)
+    .addOption(staking)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./stake/show.js"))
+    .build(),
+
+  task(["proof", "submit"], "Submit a fraud proof file; the bounty goes to --beneficiary")
+    .addOption({
+      name: "file",
+      description:
+        "Proof file (JSON: kind equivocation, outOfBounds, batchEquivocation or revokedFirmware)",
+      defaultValue: "",
+    })
+    .addOption(beneficiary)
+    .addOption(proofs)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./proof/submit.js"))
+    .build(),
+
+  task(["watchtower", "start"], "Watch signed readings, store evidence, prove fraud by itself")
+    .addOption({
+      name: "source",
+      description: "Signed readings as JSON lines: stdin or a .jsonl file",
+      defaultValue: "stdin",
+    })
+    .addOption({
+      name: "db",
+      description: "Evidence store, SQLite (default: .devicetrust/watchtower.sqlite)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "port",
+      description: "Port of /health and /metrics (0: any free port)",
+      type: ArgumentType.INT,
+      defaultValue: 9464,
+    })
+    .addOption({
+      name: "logLevel",
+      description: "pino log level (to stderr)",
+      defaultValue: "info",
+    })
+    .addOption(beneficiary)
+    .addOption(proofs)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./watchtower/start.js"))
     .build(),
 ];

@@ -1,7 +1,12 @@
 import { id, ZeroHash } from "ethers";
 import { DeviceTrustError, KeyType } from "../protocol/index.js";
 import { firmwareStatusName } from "../verify/appraise.js";
-import { DeviceRegistry__factory } from "../../types/ethers-contracts/index.js";
+import {
+  DeviceRegistry__factory,
+  DeviceStaking__factory,
+  FraudProofs__factory,
+  MockERC20__factory,
+} from "../../types/ethers-contracts/index.js";
 
 /**
  * A revert of a DeviceTrust contract, decoded: `code` is the custom error's name
@@ -168,6 +173,76 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
     `the signature's s (${s(a[0])}) is above n/2: normalize it to low-s (s = n - s) and submit again`,
   DeviceKeyInvalidV: (a) =>
     `the secp256k1 signature's v is ${s(a[0])}, not 27 or 28: encode v as 27 + recovery id`,
+  // ------------------------------------------------------------ IDeviceStaking
+  StakingNotOperator: (a) =>
+    `${s(a[1])} is not the operator of device ${s(a[0])}: stake belongs to the device, so send this from its current operator's account (--from)`,
+  StakingNotProofs: (a) =>
+    `${s(a[0])} is not the fraud-proofs contract: only an accepted proof slashes; submit one with proof submit`,
+  StakingZeroAmount: () => "the amount is zero: pass a positive --amount in token units",
+  StakingNothingReceived: (a) =>
+    `the token transferred nothing of the ${s(a[0])} units asked: the token kept it all as a fee; stake with another collateral token`,
+  StakingBelowMinimum: (a) =>
+    `device ${s(a[0])} would have ${s(a[1])} active stake, below the minimum ${s(a[2])}: stake at least the minimum (stake show), or withdraw all of it`,
+  StakingInsufficientStake: (a) =>
+    `device ${s(a[0])} has ${s(a[1])} active stake, less than the ${s(a[2])} asked: request at most its active stake (stake show)`,
+  StakingNoWithdrawal: (a) =>
+    `device ${s(a[0])} has no pending withdrawal: request one first (stake request-withdrawal)`,
+  StakingStillUnbonding: (a) =>
+    `device ${s(a[0])}'s withdrawal unlocks at ${when(a[1])}, after the block time ${when(a[2])}: wait until then and withdraw again`,
+  StakingTerminalDevice: (a) =>
+    `device ${s(a[0])} is revoked or decommissioned: it can no longer be staked for; withdraw what remains`,
+  StakingNothingToSlash: (a) =>
+    `device ${s(a[0])} has no slashable stake: there is nothing to slash`,
+  StakingInvalidParams: () =>
+    "the parameters are invalid (bounty above 100%, zero loss recipient or zero unbonding period): fix them and schedule again",
+  StakingNoPendingParams: () => "no parameters are scheduled: governance schedules them first",
+  StakingParamsNotYetEffective: (a) =>
+    `the scheduled parameters take effect at ${when(a[0])}, after the block time ${when(a[1])}: apply them then`,
+  StakingProofsAlreadySet: (a) =>
+    `the fraud-proofs contract is already set to ${s(a[0])}: it is set once and never changes`,
+  StakingWindowNotShorter: (a) =>
+    `the evidence window ${s(a[0])} s is not shorter than the unbonding period ${s(a[1])} s: a withdrawal could escape a proof; use a shorter window or a longer unbonding period`,
+  // ------------------------------------------------------------ IFraudProofs
+  ProofsSameReading: () =>
+    "the two readings are identical: equivocation needs two different contents for one device, feed and sequence",
+  ProofsDifferentDevice: (a) =>
+    `the evidence names two devices (${s(a[0])} and ${s(a[1])}): both readings must come from the same device`,
+  ProofsDifferentFeed: (a) =>
+    `the evidence names two feeds (${s(a[0])} and ${s(a[1])}): both readings must be of the same feed`,
+  ProofsDifferentSequence: (a) =>
+    `the readings have sequences ${s(a[0])} and ${s(a[1])}: equivocation needs two readings with the same sequence`,
+  ProofsInvalidSignature: (a) =>
+    `a signature in the evidence is not device ${s(a[0])}'s over this message, chain and registry (with a key it held): submit the messages exactly as the device signed them`,
+  ProofsNotInBatch: (a) =>
+    `the Merkle proof does not show the reading in device ${s(a[0])}'s batch ${s(a[1])}: use the proof built with that batch`,
+  ProofsBatchMismatch: (a) =>
+    `the reading does not belong to device ${s(a[0])}'s batch (another device or feed, or a sequence outside the batch): pair each reading with its own batch`,
+  ProofsEvidenceUsed: (a) =>
+    `evidence ${s(a[0])} was already used for a slash: each piece of evidence slashes once`,
+  ProofsEvidenceExpired: (a) =>
+    `the evidence timestamp ${when(a[0])} is more than ${s(a[1])} s before the block time ${when(a[2])}: it is past the evidence window and can no longer be proven`,
+  ProofsNoStake: (a) =>
+    `device ${s(a[0])} has no slashable stake: there is nothing to slash, so the proof is not accepted`,
+  ProofsZeroBeneficiary: () =>
+    "the beneficiary is the zero address: name the account that receives the bounty (--beneficiary)",
+  ProofsNoRangeDeclared: (a) =>
+    `maker ${s(a[0])} declared no sensor range for model ${s(a[1])}: out-of-bounds proofs need the maker's range first`,
+  ProofsWithinRange: (a) =>
+    `the value ${s(a[0])} is inside the declared range [${s(a[1])}, ${s(a[2])}]: it is not out of bounds`,
+  ProofsInvalidRange: (a) => `the range [${s(a[0])}, ${s(a[1])}] is empty: give min <= max`,
+  ProofsNotMaker: (a) =>
+    `${s(a[0])} is not the signing key of an active maker: declare sensor ranges from the maker's account`,
+  ProofsFirmwareNotRevoked: (a) =>
+    `measurement ${s(a[1])} of device ${s(a[0])} was not revoked at ${when(a[2])}: the attestation is not evidence of revoked firmware`,
+  // ------------------------------------------------------------ ERC-20 collateral (OpenZeppelin)
+  ERC20InsufficientBalance: (a) =>
+    `${s(a[0])} holds ${s(a[1])} of the collateral token, less than the ${s(a[2])} needed: fund the account first`,
+  ERC20InsufficientAllowance: (a) =>
+    `${s(a[0])} may spend only ${s(a[1])} of the collateral token, less than the ${s(a[2])} needed: approve the staking contract for the amount (stake deposit does this)`,
+  SafeERC20FailedOperation: (a) =>
+    `the collateral token ${s(a[0])} refused a transfer: check the token and the balances`,
+  ReentrancyGuardReentrantCall: () =>
+    "the contract was re-entered during a call: the token or a hook called back in; this is refused",
   // ------------------------------------------------------------ AccessControl (OpenZeppelin)
   AccessControlUnauthorizedAccount: (a) =>
     `${s(a[0])} lacks ${roleName(a[1])}: send this from a governance account (or have governance grant the role)`,
@@ -177,11 +252,17 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
 
 /**
  * The custom-error names explained above: every error of IDeviceRegistry, IDeviceAttestation,
- * DeviceKeyLib and AccessControl.
+ * DeviceKeyLib, IDeviceStaking, IFraudProofs, AccessControl and the OpenZeppelin ERC-20 errors.
  */
 export const EXPLAINED_ERRORS: readonly string[] = Object.keys(EXPLAIN);
 
-const registryInterface = DeviceRegistry__factory.createInterface();
+/** Tried in order: the registry (with DeviceKeyLib and AccessControl), staking, proofs, ERC-20. */
+const INTERFACES = [
+  DeviceRegistry__factory.createInterface(),
+  DeviceStaking__factory.createInterface(),
+  FraudProofs__factory.createInterface(),
+  MockERC20__factory.createInterface(),
+];
 
 const HEX_DATA = /^0x[0-9a-fA-F]{8}(?:[0-9a-fA-F]{2})*$/;
 
@@ -204,16 +285,18 @@ function findRevertData(err: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
-/** Decodes revert data of any DeviceRegistry, DeviceKeyLib or AccessControl custom error. */
+/** Decodes revert data of any DeviceRegistry, DeviceStaking, FraudProofs, DeviceKeyLib, AccessControl or ERC-20 custom error. */
 export function decodeRevertData(data: string, cause?: unknown): ContractError | undefined {
-  let parsed;
-  try {
-    parsed = registryInterface.parseError(data);
-  } catch {
-    return undefined;
+  for (const iface of INTERFACES) {
+    let parsed;
+    try {
+      parsed = iface.parseError(data);
+    } catch {
+      continue; // a selector this interface declares, with malformed arguments
+    }
+    if (parsed !== null) return contractError(parsed.name, parsed.args.toArray(), cause);
   }
-  if (parsed === null) return undefined;
-  return contractError(parsed.name, parsed.args.toArray(), cause);
+  return undefined;
 }
 
 /** The ContractError for custom error `name` with `args`, e.g. for a check made before sending. */

@@ -22,6 +22,8 @@ import {
   DeviceRegistry__factory,
   DeviceKeyLib__factory,
   IDeviceRegistry__factory,
+  IDeviceStaking__factory,
+  IFraudProofs__factory,
 } from "../../types/ethers-contracts/index.js";
 import {
   MODEL,
@@ -45,17 +47,19 @@ async function rejection(promise: Promise<unknown>): Promise<ContractError> {
 
 describe("client", function () {
   describe("decodeContractError", function () {
-    it("explains every custom error of IDeviceRegistry, DeviceKeyLib and AccessControl", function () {
+    it("explains every custom error of IDeviceRegistry, DeviceKeyLib, IDeviceStaking, IFraudProofs and AccessControl", function () {
       const names = [
         ...IDeviceRegistry__factory.abi,
         ...DeviceKeyLib__factory.abi,
+        ...IDeviceStaking__factory.abi,
+        ...IFraudProofs__factory.abi,
         ...DeviceRegistry__factory.abi.filter(
           (e) => e.type === "error" && e.name.startsWith("AccessControl"),
         ),
       ]
         .filter((e) => e.type === "error")
         .map((e) => (e as { name: string }).name);
-      assert.ok(names.length >= 35);
+      assert.ok(names.length >= 65);
       for (const name of names)
         assert.ok(EXPLAINED_ERRORS.includes(name), `${name} has no explanation`);
     });

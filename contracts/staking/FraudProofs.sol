@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {IDeviceAttestation} from "../interfaces/IDeviceAttestation.sol";
+import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
+import {IDeviceStaking} from "../interfaces/IDeviceStaking.sol";
+import {IFraudProofs} from "../interfaces/IFraudProofs.sol";
+import {DeviceMessageLib} from "../libraries/DeviceMessageLib.sol";
+import {DeviceId} from "../types/DeviceId.sol";
+import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
+
+/// @title FraudProofs
+/// @notice Checks objective evidence that a device lied (equivocation, also inside signed batches;
+/// readings outside its model's physical range; attestations on firmware revoked before they were made),
+/// records an incident per piece of evidence and slashes the device through the staking contract.
+/// @dev Stateless about devices: the registry (which is also the attestation contract) answers every
+/// question about keys, makers and firmware. The only storage written by a proof is its Incident record.
+contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
+    /// @dev A declared sensor range; `declared` tells an unset range from a declared [0, 0].
+    struct StoredRange {
+        int256 min;
+        int256 max;
+        bool declared;
+    }
+
+    /// @dev The DeviceRegistry: identity and, in the same deployed contract, attestation.
+    IDeviceRegistry private immutable REGISTRY;
+    IDeviceStaking private immutable STAKING;
+    /// @dev Read once: every device message is signed under the registry's EIP-712 domain.
+    bytes32 private immutable DOMAIN_SEPARATOR;
+    uint256 private immutable EVIDENCE_WINDOW;
+
+    mapping(bytes32 id => Incident) private _incidents;
+    mapping(uint16 maker => mapping(uint32 model => StoredRange)) private _ranges;
+
+    /// @notice Binds the proofs to one registry, one staking contract and one evidence window.
+    /// @param registry The DeviceRegistry (both IDeviceRegistry and IDeviceAttestation).
+    /// @param staking The staking contract this contract slashes through.
+    /// @param evidenceWindow_ How long after its latest timestamp evidence is accepted (seconds); the
+    /// staking contract checks it is shorter than its unbonding period when it is told of this contract.
+    constructor(address registry, IDeviceStaking staking, uint256 evidenceWindow_) {
+        REGISTRY = IDeviceRegistry(registry);
+        STAKING = staking;
+        DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
+        EVIDENCE_WINDOW = evidenceWindow_;
+    }
+
+    // ================================================================ proofs
+
+    /// @inheritdoc IFraudProofs
+    function proveEquivocation(
+        SignedReading calldata a,
+        SignedReading calldata b,
+        address beneficiary
+    ) external nonReentrant returns (bytes32 incident_) {
+        (bytes32 hashA, bytes32 hashB) = _checkConflict(a.reading, b.reading, beneficiary);
+        DeviceId deviceId = a.reading.deviceId;
+        incident_ = _evidenceId(IncidentKind.Equivocation, hashA, hashB);
+        _checkUsable(incident_, deviceId, _latest(a.reading.timestamp, b.reading.timestamp));
+        _checkSignature(deviceId, hashA, a.key, a.signature);
+        _checkSignature(deviceId, hashB, b.key, b.signature);
+        _record(incident_, deviceId, IncidentKind.Equivocation, beneficiary);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function proveBatchEquivocation(
+        BatchedReading calldata a,
+        SignedReading calldata b,
+        address beneficiary
+    ) external nonReentrant returns (bytes32 incident_) {
+        (bytes32 hashA, bytes32 hashB) = _checkConflict(a.reading, b.reading, beneficiary);
+        DeviceId deviceId = a.reading.deviceId;
+        incident_ = _evidenceId(IncidentKind.BatchEquivocation, hashA, hashB);
+        _checkUsable(incident_, deviceId, _latest(a.reading.timestamp, b.reading.timestamp));
+        _checkBatched(a, hashA);
+        _checkSignature(deviceId, hashB, b.key, b.signature);
+        _record(incident_, deviceId, IncidentKind.BatchEquivocation, beneficiary);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function proveBatchPairEquivocation(
+        BatchedReading calldata a,
+        BatchedReading calldata b,
+        address beneficiary
+    ) external nonReentrant returns (bytes32 incident_) {
+        (bytes32 hashA, bytes32 hashB) = _checkConflict(a.reading, b.reading, beneficiary);
+        DeviceId deviceId = a.reading.deviceId;
+        incident_ = _evidenceId(IncidentKind.BatchEquivocation, hashA, hashB);
+        _checkUsable(incident_, deviceId, _latest(a.reading.timestamp, b.reading.timestamp));
+        _checkBatched(a, hashA);
+        _checkBatched(b, hashB);
+        _record(incident_, deviceId, IncidentKind.BatchEquivocation, beneficiary);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function proveOutOfBounds(
+        SignedReading calldata r,
+        address beneficiary
+    ) external nonReentrant returns (bytes32 incident_) {
+        if (beneficiary == address(0)) revert ProofsZeroBeneficiary();
+        DeviceId deviceId = r.reading.deviceId;
+        IDeviceRegistry.DeviceInfo memory info = REGISTRY.deviceInfo(deviceId);
+        StoredRange storage range = _ranges[info.maker][info.model];
+        if (!range.declared) revert ProofsNoRangeDeclared(info.maker, info.model);
+        (int256 min, int256 max) = (range.min, range.max);
+        int256 value = r.reading.value;
+        if (value >= min && value <= max) revert ProofsWithinRange(value, min, max);
+        bytes32 readingHash = _hashReading(r.reading);
+        incident_ = keccak256(abi.encode(IncidentKind.OutOfBounds, readingHash));
+        _checkUsable(incident_, deviceId, r.reading.timestamp);
+        _checkSignature(deviceId, readingHash, r.key, r.signature);
+        _record(incident_, deviceId, IncidentKind.OutOfBounds, beneficiary);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function proveRevokedFirmware(
+        Attestation calldata evidence,
+        IDeviceRegistry.DeviceKey calldata key,
+        bytes calldata signature,
+        address beneficiary
+    ) external nonReentrant returns (bytes32 incident_) {
+        if (beneficiary == address(0)) revert ProofsZeroBeneficiary();
+        DeviceId deviceId = evidence.deviceId;
+        _checkRevoked(deviceId, evidence.measurement, evidence.timestamp);
+        bytes32 attestationHash = DeviceMessageLib.hashAttestationCalldata(evidence);
+        incident_ = keccak256(abi.encode(IncidentKind.RevokedFirmware, attestationHash));
+        _checkUsable(incident_, deviceId, evidence.timestamp);
+        _checkSignature(deviceId, attestationHash, key, signature);
+        _record(incident_, deviceId, IncidentKind.RevokedFirmware, beneficiary);
+    }
+
+    // ================================================================ makers
+
+    /// @inheritdoc IFraudProofs
+    function setSensorRange(uint32 model, int256 min, int256 max) external {
+        uint16 maker = REGISTRY.makerOf(msg.sender);
+        if (maker == 0 || !REGISTRY.makerInfo(maker).active) revert ProofsNotMaker(msg.sender);
+        if (min > max) revert ProofsInvalidRange(min, max);
+        _ranges[maker][model] = StoredRange({min: min, max: max, declared: true});
+        emit SensorRangeSet(maker, model, min, max);
+    }
+
+    // ================================================================ views
+
+    /// @inheritdoc IFraudProofs
+    function incident(bytes32 id) external view returns (Incident memory) {
+        return _incidents[id];
+    }
+
+    /// @inheritdoc IFraudProofs
+    function sensorRange(uint16 maker, uint32 model) external view returns (SensorRange memory, bool declared) {
+        StoredRange storage range = _ranges[maker][model];
+        return (SensorRange({min: range.min, max: range.max}), range.declared);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function evidenceWindow() external view returns (uint256) {
+        return EVIDENCE_WINDOW;
+    }
+
+    // ================================================================ internals
+
+    /// @dev Two readings of one device, feed and sequence with different contents, for a nonzero
+    /// beneficiary. Returns their struct hashes (a batch leaf is the same hash).
+    function _checkConflict(
+        Reading calldata a,
+        Reading calldata b,
+        address beneficiary
+    ) private pure returns (bytes32 hashA, bytes32 hashB) {
+        if (beneficiary == address(0)) revert ProofsZeroBeneficiary();
+        if (a.deviceId != b.deviceId) revert ProofsDifferentDevice(a.deviceId, b.deviceId);
+        if (a.feedId != b.feedId) revert ProofsDifferentFeed(a.feedId, b.feedId);
+        if (a.sequence != b.sequence) revert ProofsDifferentSequence(a.sequence, b.sequence);
+        hashA = _hashReading(a);
+        hashB = _hashReading(b);
+        if (hashA == hashB) revert ProofsSameReading();
+    }
+
+    /// @dev DeviceMessageLib.hashReading straight from calldata, without copying the struct to memory.
+    /// Reading is a static struct: abi.encode lays out its fields exactly as hashReading does (the tests
+    /// compute every incident id with DeviceMessageLib.hashReading).
+    function _hashReading(Reading calldata r) private pure returns (bytes32) {
+        return keccak256(abi.encode(DeviceMessageLib.READING_TYPEHASH, r));
+    }
+
+    /// @dev The evidence id of a pair of readings: sorted, so swapping the two proves nothing new.
+    function _evidenceId(IncidentKind kind, bytes32 hashA, bytes32 hashB) private pure returns (bytes32) {
+        return hashA < hashB ? keccak256(abi.encode(kind, hashA, hashB)) : keccak256(abi.encode(kind, hashB, hashA));
+    }
+
+    function _latest(uint64 a, uint64 b) private pure returns (uint64) {
+        return a > b ? a : b;
+    }
+
+    /// @dev Fresh, unused evidence against a device that has something to slash. The stake is read
+    /// before any signature is checked, so a useless proof fails cheaply.
+    function _checkUsable(bytes32 id, DeviceId deviceId, uint64 latestTimestamp) private view {
+        // Future timestamps pass: a device that lies about the time is still lying.
+        if (uint256(latestTimestamp) + EVIDENCE_WINDOW < block.timestamp) {
+            revert ProofsEvidenceExpired(latestTimestamp, EVIDENCE_WINDOW, block.timestamp);
+        }
+        if (_incidents[id].kind != IncidentKind.None) revert ProofsEvidenceUsed(id);
+        if (STAKING.slashableOf(deviceId) == 0) revert ProofsNoStake(deviceId);
+    }
+
+    /// @dev `key`, any key the device ever held, signed the EIP-712 digest of `structHash`. A suspended
+    /// or revoked device's evidence still counts: what it signed, it signed.
+    function _checkSignature(
+        DeviceId deviceId,
+        bytes32 structHash,
+        IDeviceRegistry.DeviceKey calldata key,
+        bytes calldata signature
+    ) private view {
+        bytes32 digest = MessageHashUtils.toTypedDataHash(DOMAIN_SEPARATOR, structHash);
+        if (!REGISTRY.isDeviceKeySignature(deviceId, digest, key, signature)) {
+            revert ProofsInvalidSignature(deviceId);
+        }
+    }
+
+    /// @dev `b.reading` (whose struct hash is `leaf`) is a leaf of a batch of its device and feed, inside
+    /// the batch's sequence range, and the device signed the batch.
+    function _checkBatched(BatchedReading calldata b, bytes32 leaf) private view {
+        ReadingBatch calldata batch = b.batch;
+        Reading calldata reading = b.reading;
+        if (
+            batch.deviceId != reading.deviceId ||
+            batch.feedId != reading.feedId ||
+            reading.sequence < batch.firstSequence ||
+            reading.sequence > batch.lastSequence
+        ) revert ProofsBatchMismatch(reading.deviceId);
+        if (!MerkleProof.verifyCalldata(b.proof, batch.root, leaf)) revert ProofsNotInBatch(batch.deviceId, batch.root);
+        _checkSignature(batch.deviceId, DeviceMessageLib.hashReadingBatch(batch), b.key, b.signature);
+    }
+
+    /// @dev The device's own (maker, model) firmware with `measurement` was revoked at or before `timestamp`.
+    function _checkRevoked(DeviceId deviceId, bytes32 measurement, uint64 timestamp) private view {
+        IDeviceRegistry.DeviceInfo memory info = REGISTRY.deviceInfo(deviceId);
+        IDeviceAttestation attestation = IDeviceAttestation(address(REGISTRY));
+        uint32 firmwareId = attestation.firmwareIdOfMeasurement(info.maker, info.model, measurement);
+        if (firmwareId != 0) {
+            (IDeviceAttestation.Firmware memory f, ) = attestation.firmware(firmwareId);
+            if (f.status == IDeviceAttestation.FirmwareStatus.Revoked && f.revokedAt <= timestamp) return;
+        }
+        revert ProofsFirmwareNotRevoked(deviceId, measurement, timestamp);
+    }
+
+    /// @dev Records the incident before slashing (checks, effects, interaction): the record is what makes
+    /// the evidence used, so it must exist before control leaves this contract. `slashed` is only known
+    /// once the slash returns; it is written then (a warm slot) and the event carries it, so the event
+    /// follows the interaction. nonReentrant on every proof covers that window.
+    function _record(bytes32 id, DeviceId deviceId, IncidentKind kind, address beneficiary) private {
+        Incident storage record = _incidents[id];
+        record.deviceId = deviceId;
+        record.kind = kind;
+        record.time = uint64(block.timestamp);
+        uint256 slashed = STAKING.slash(deviceId, beneficiary, id);
+        record.slashed = SafeCast.toUint128(slashed);
+        emit IncidentRecorded(id, deviceId, kind, beneficiary, slashed);
+    }
+}

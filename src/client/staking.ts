@@ -1,0 +1,294 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  Contract,
+  type ContractRunner,
+  type ContractTransactionResponse,
+  type Signer,
+  type TransactionReceipt,
+} from "ethers";
+import { DeviceTrustError, InvalidInputError, asHex, type Hex } from "../protocol/index.js";
+import {
+  DeviceStaking__factory,
+  IDeviceStaking__factory,
+  type IDeviceStaking,
+} from "../../types/ethers-contracts/index.js";
+import { RegistryNotFoundError } from "./deployment.js";
+import { send, type TxResult } from "./transaction.js";
+
+export type { IDeviceStaking };
+
+/** The ERC-20 calls the staking client makes on the collateral token. */
+export interface CollateralToken {
+  getAddress(): Promise<string>;
+  approve(spender: string, amount: bigint): Promise<ContractTransactionResponse>;
+  allowance(owner: string, spender: string): Promise<bigint>;
+  balanceOf(account: string): Promise<bigint>;
+}
+
+const ERC20_ABI = [
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function allowance(address owner, address spender) view returns (uint256)",
+  "function balanceOf(address account) view returns (uint256)",
+] as const;
+
+/** The collateral token at `address` (any ERC-20), sending through `runner`. */
+export function collateralTokenAt(address: string, runner: ContractRunner): CollateralToken {
+  // ethers builds the methods from the ABI at run time; CollateralToken names exactly those three.
+  return new Contract(
+    asHex(address, "token address", 20),
+    ERC20_ABI,
+    runner,
+  ) as unknown as CollateralToken;
+}
+
+/** The DeviceStaking at `address`, sending transactions from (or reading through) `runner`. */
+export function stakingAt(address: string, runner: ContractRunner): IDeviceStaking {
+  return IDeviceStaking__factory.connect(asHex(address, "staking address", 20), runner);
+}
+
+/** The collateral token of a DeviceStaking (its public `TOKEN` immutable). */
+export async function stakingToken(staking: IDeviceStaking): Promise<Hex> {
+  const token = await DeviceStaking__factory.connect(
+    await staking.getAddress(),
+    staking.runner,
+  ).TOKEN();
+  return asHex(token, "collateral token", 20);
+}
+
+function positive(amount: bigint, what: string): bigint {
+  if (amount <= 0n) throw new InvalidInputError(`${what} must be a positive amount of token units`);
+  return amount;
+}
+
+function events(staking: IDeviceStaking, receipt: TransactionReceipt, name: string) {
+  const out = [];
+  for (const log of receipt.logs) {
+    let parsed;
+    try {
+      parsed = staking.interface.parseLog(log);
+    } catch {
+      continue; // a log of the token or the registry
+    }
+    if (parsed?.name === name) out.push(parsed);
+  }
+  return out;
+}
+
+export interface StakeDepositOptions {
+  /** Connected to the device's operator. */
+  readonly staking: IDeviceStaking;
+  /** The collateral token, connected to the same operator. */
+  readonly token: CollateralToken;
+  readonly deviceId: string;
+  readonly amount: bigint;
+}
+
+export interface StakeDepositResult extends TxResult {
+  readonly deviceId: Hex;
+  /** The approval transaction, or null when the allowance already covered the amount. */
+  readonly approveTxHash: Hex | null;
+  readonly requested: bigint;
+  /** What the staking contract credited (what actually arrived; less for a fee-on-transfer token). */
+  readonly credited: bigint;
+  readonly active: bigint;
+}
+
+/** Approves the staking contract (if needed) and bonds `amount` for the device; reports what was credited. */
+export async function stakeDeposit(options: StakeDepositOptions): Promise<StakeDepositResult> {
+  const { staking, token } = options;
+  const deviceId = asHex(options.deviceId, "device id", 32);
+  const amount = positive(options.amount, "the stake");
+  const runner = staking.runner;
+  if (runner === null || !("getAddress" in runner)) {
+    throw new InvalidInputError("connect the staking contract to the operator's signer");
+  }
+  const owner = await (runner as Signer).getAddress();
+  const stakingAddress = await staking.getAddress();
+  let approveTxHash: Hex | null = null;
+  if ((await token.allowance(owner, stakingAddress)) < amount) {
+    approveTxHash = (await send(() => token.approve(stakingAddress, amount))).txHash;
+  }
+  const tx = await send(() => staking.stake(deviceId, amount));
+  const staked = events(staking, tx.receipt, "Staked")[0];
+  if (staked === undefined) {
+    throw new DeviceTrustError(
+      "NO_STAKED_EVENT",
+      `transaction ${tx.txHash} emitted no Staked event: check that --staking is a DeviceStaking`,
+    );
+  }
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    deviceId,
+    approveTxHash,
+    requested: amount,
+    credited: staked.args.getValue("amount") as bigint,
+    active: staked.args.getValue("active") as bigint,
+  };
+}
+
+export interface WithdrawalRequestResult extends TxResult {
+  readonly deviceId: Hex;
+  readonly amount: bigint;
+  /** The whole pending withdrawal after this request (a new request adds to the pending one). */
+  readonly pending: bigint;
+  readonly unlockAt: bigint;
+  readonly unlocks: string;
+}
+
+/** The operator asks to withdraw `amount`; it unlocks after the unbonding period and stays slashable. */
+export async function requestWithdrawal(
+  staking: IDeviceStaking,
+  deviceId: string,
+  amount: bigint,
+): Promise<WithdrawalRequestResult> {
+  const id = asHex(deviceId, "device id", 32);
+  const tx = await send(() => staking.requestWithdrawal(id, positive(amount, "the withdrawal")));
+  const record = await staking.stakeOf(id);
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    deviceId: id,
+    amount,
+    pending: record.pending,
+    unlockAt: record.unlockAt,
+    unlocks: inWords(record.unlockAt, await blockTime(staking)),
+  };
+}
+
+export interface WithdrawResult extends TxResult {
+  readonly deviceId: Hex;
+  readonly amount: bigint;
+}
+
+/** The operator collects an unlocked withdrawal. */
+export async function withdraw(staking: IDeviceStaking, deviceId: string): Promise<WithdrawResult> {
+  const id = asHex(deviceId, "device id", 32);
+  const tx = await send(() => staking.withdraw(id));
+  const withdrawn = events(staking, tx.receipt, "Withdrawn")[0];
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    deviceId: id,
+    amount: withdrawn === undefined ? 0n : (withdrawn.args.getValue("amount") as bigint),
+  };
+}
+
+export interface StakeParamsView {
+  readonly minStake: bigint;
+  readonly unbondingPeriod: bigint;
+  readonly bountyBps: number;
+  readonly lossRecipient: Hex;
+}
+
+export interface StakeView {
+  readonly deviceId: Hex;
+  readonly active: bigint;
+  readonly pending: bigint;
+  readonly slashable: bigint;
+  /** 0 when no withdrawal is pending. */
+  readonly unlockAt: bigint;
+  readonly unlocks: string;
+  readonly params: StakeParamsView;
+  /** Scheduled parameters, or null when none are scheduled. */
+  readonly pendingParams: (StakeParamsView & { readonly effectiveAt: bigint }) | null;
+}
+
+function paramsView(p: IDeviceStaking.ParamsStructOutput): StakeParamsView {
+  return {
+    minStake: p.minStake,
+    unbondingPeriod: p.unbondingPeriod,
+    bountyBps: Number(p.bountyBps),
+    lossRecipient: p.lossRecipient.toLowerCase() as Hex,
+  };
+}
+
+async function blockTime(staking: IDeviceStaking): Promise<bigint> {
+  const block = await staking.runner?.provider?.getBlock("latest");
+  return BigInt(block?.timestamp ?? Math.floor(Date.now() / 1000));
+}
+
+/** "no withdrawal pending", "unlocked", or "in 3d 4h 5m (2026-…Z)". */
+export function inWords(unlockAt: bigint, now: bigint): string {
+  if (unlockAt === 0n) return "no withdrawal pending";
+  const iso = new Date(Number(unlockAt) * 1000).toISOString();
+  if (unlockAt <= now) return `unlocked since ${iso}`;
+  let left = Number(unlockAt - now);
+  const parts: string[] = [];
+  for (const [unit, size] of [
+    ["d", 86400],
+    ["h", 3600],
+    ["m", 60],
+  ] as const) {
+    if (left >= size) {
+      parts.push(`${String(Math.floor(left / size))}${unit}`);
+      left %= size;
+    }
+  }
+  if (parts.length === 0 || left > 0) parts.push(`${String(left)}s`);
+  return `in ${parts.join(" ")} (${iso})`;
+}
+
+/** The device's stake, what a proof would slash, the parameters in force and scheduled. */
+export async function stakeShow(staking: IDeviceStaking, deviceId: string): Promise<StakeView> {
+  const id = asHex(deviceId, "device id", 32);
+  const [record, slashable, params, [next, effectiveAt], now] = await Promise.all([
+    staking.stakeOf(id),
+    staking.slashableOf(id),
+    staking.params(),
+    staking.pendingParams(),
+    blockTime(staking),
+  ]);
+  return {
+    deviceId: id,
+    active: record.active,
+    pending: record.pending,
+    slashable,
+    unlockAt: record.unlockAt,
+    unlocks: inWords(record.unlockAt, now),
+    params: paramsView(params),
+    pendingParams: effectiveAt === 0n ? null : { ...paramsView(next), effectiveAt },
+  };
+}
+
+/**
+ * The address of deployed `contract` ("DeviceStaking", "FraudProofs"): `explicit` when given, else the one
+ * Ignition recorded for `chainId` (the future whose id ends in `#<contract>`), like --registry.
+ */
+export async function resolveContractAddress(options: {
+  readonly contract: string;
+  readonly option: string;
+  readonly explicit?: string | undefined;
+  readonly chainId: bigint;
+  readonly ignitionDir: string;
+}): Promise<Hex> {
+  if (options.explicit !== undefined && options.explicit !== "")
+    return asHex(options.explicit, options.option, 20);
+  const file = join(
+    options.ignitionDir,
+    "deployments",
+    `chain-${options.chainId.toString()}`,
+    "deployed_addresses.json",
+  );
+  const howTo = `deploy the system (npx hardhat ignition deploy deploy/modules/DeviceTrust.ts --network <network>) or pass ${options.option} <address>`;
+  let addresses: Record<string, unknown>;
+  try {
+    addresses = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  } catch (cause) {
+    throw new RegistryNotFoundError(
+      `no ${options.contract} deployment for chain ${options.chainId.toString()} (${file}): ${howTo}`,
+      { cause },
+    );
+  }
+  const entry = Object.entries(addresses).find(([futureId]) =>
+    futureId.endsWith(`#${options.contract}`),
+  );
+  if (entry === undefined || typeof entry[1] !== "string") {
+    throw new RegistryNotFoundError(`${file} records no ${options.contract}: ${howTo}`);
+  }
+  return asHex(entry[1], `${options.contract} address in ${file}`, 20);
+}

@@ -1,0 +1,68 @@
+import { Counter, Gauge, Registry } from "prom-client";
+
+/** Why a message was counted: what the watchtower did with it. */
+export type MessageResult =
+  | "stored"
+  | "duplicate"
+  | "conflict"
+  | "invalid_signature"
+  | "wrong_device"
+  | "malformed"
+  | "error";
+
+export type ProofResult = "submitted" | "already_proven" | "rejected" | "failed" | "retried";
+
+/**
+ * The watchtower's Prometheus metrics, in a registry of its own (two watchtowers in one process, as in
+ * tests, do not collide). Names: `<prefix>messages_total{result}`, `<prefix>equivocations_total`,
+ * `<prefix>out_of_bounds_total`, `<prefix>proofs_submitted_total{result}`,
+ * `<prefix>last_message_timestamp` (unix seconds of the last message received).
+ */
+export class WatchtowerMetrics {
+  readonly registry: Registry;
+  readonly messages: Counter<"result">;
+  readonly equivocations: Counter;
+  readonly outOfBounds: Counter;
+  readonly proofs: Counter<"result">;
+  readonly lastMessage: Gauge;
+
+  constructor(prefix = "watchtower_") {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    this.messages = new Counter({
+      name: `${prefix}messages_total`,
+      help: "Signed messages received, by what was done with them",
+      labelNames: ["result"],
+      registers,
+    });
+    this.equivocations = new Counter({
+      name: `${prefix}equivocations_total`,
+      help: "Equivocations detected (a device signed two different readings for one feed and sequence)",
+      registers,
+    });
+    this.outOfBounds = new Counter({
+      name: `${prefix}out_of_bounds_total`,
+      help: "Signed readings detected outside the range declared for the device's model",
+      registers,
+    });
+    this.proofs = new Counter({
+      name: `${prefix}proofs_submitted_total`,
+      help: "Fraud proof submissions, by outcome",
+      labelNames: ["result"],
+      registers,
+    });
+    this.lastMessage = new Gauge({
+      name: `${prefix}last_message_timestamp`,
+      help: "Unix time in seconds of the last message received",
+      registers,
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

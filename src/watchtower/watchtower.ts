@@ -1,0 +1,531 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino, type Logger } from "pino";
+import { ZeroHash } from "ethers";
+import {
+  DeviceTrustError,
+  deviceIdOf,
+  keyHash,
+  structHash,
+  type Domain,
+  type Hex,
+} from "../protocol/index.js";
+import { verifySignedMessage } from "../verify/index.js";
+import { WatchtowerMetrics, type MessageResult } from "./metrics.js";
+import { EvidenceStore, type ProofKind, type ProofRecord } from "./store.js";
+import {
+  EVIDENCE_USED,
+  ProofRejectedError,
+  WatchtowerError,
+  type DeviceDirectory,
+  type MessageSource,
+  type ProofSubmitter,
+  type SensorRange,
+  type SignedReading,
+  type SubmittedProof,
+  type WatchedMessage,
+} from "./types.js";
+
+/** How a failed submission is retried: attempts in all, with exponential backoff between them. */
+export interface RetryPolicy {
+  /** Attempts per run, the first included (default 5). */
+  readonly attempts: number;
+  /** The first wait, doubled after each failure (default 1000 ms). */
+  readonly baseDelayMs: number;
+  /** The longest wait (default 30000 ms). */
+  readonly maxDelayMs: number;
+}
+
+export interface WatchtowerOptions {
+  /** The deployment's EIP-712 domain (chain id, DeviceRegistry address): readings are signed under it. */
+  readonly domain: Domain;
+  /** The stream of signed readings to watch. */
+  readonly source: MessageSource;
+  /** Registry and proofs-contract lookups (cached here). */
+  readonly directory: DeviceDirectory;
+  /** Sends the proofs. */
+  readonly submitter: ProofSubmitter;
+  /** The address that receives the bounties of this watchtower's proofs. */
+  readonly beneficiary: Hex;
+  /** The SQLite file of evidence and proofs (created if absent; ":memory:" keeps nothing). */
+  readonly dbPath: string;
+  /** The HTTP server of /health and /metrics; `false` for none. Default: port 9464 on 127.0.0.1. */
+  readonly http?: { readonly port: number; readonly host?: string } | false;
+  /** A pino logger; default: JSON to stdout at `logLevel`. */
+  readonly logger?: Logger;
+  readonly logLevel?: string;
+  readonly retry?: Partial<RetryPolicy>;
+  /** How long a sensor-range answer (or its absence) is trusted, in ms (default 60000). */
+  readonly rangeCacheTtlMs?: number;
+  /** How long /health waits for the chain, in ms (default 3000). */
+  readonly healthTimeoutMs?: number;
+  /** Prefix of the metric names (default "watchtower_"). */
+  readonly metricsPrefix?: string;
+}
+
+export interface HealthReport {
+  readonly status: "ok" | "unavailable";
+  readonly running: boolean;
+  readonly chain: { readonly ok: boolean; readonly error?: string };
+  readonly store: { readonly ok: boolean; readonly error?: string };
+  readonly readings: number;
+  readonly pendingProofs: number;
+  readonly lastMessageAt: number | null;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000 };
+const STOPPED = Symbol("stopped");
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} did not answer within ${String(ms)} ms`));
+    }, ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+/**
+ * The watchtower: reads signed readings from a source, verifies each off chain (a canonical signature
+ * by a key the registry says belongs to the reading's device), stores the first reading of each
+ * (device, feed, sequence) in SQLite, and proves fraud by itself:
+ * - equivocation: a valid reading whose (device, feed, sequence) holds another struct hash; one proof
+ *   per (device, feed, sequence), even across restarts;
+ * - out of bounds: a valid reading outside the sensor range the maker declared for the device's model
+ *   (no declared range, no check); one proof per reading.
+ * Each proof is recorded as pending before it is sent, retried with bounded exponential backoff on
+ * transient errors, and resumed at the next start if it did not finish. ProofsEvidenceUsed counts as
+ * done. Invalid messages are dropped and counted.
+ */
+export class Watchtower {
+  readonly metrics: WatchtowerMetrics;
+  readonly log: Logger;
+  private readonly options: WatchtowerOptions;
+  private readonly retry: RetryPolicy;
+  private store: EvidenceStore | undefined;
+  private server: Server | undefined;
+  private intake: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopping = false;
+  private stopSignal: (() => void) | undefined;
+  private readonly stopped: Promise<typeof STOPPED>;
+  private readonly keyOwners = new Map<Hex, Hex>();
+  private readonly models = new Map<Hex, { maker: number; model: number }>();
+  private readonly ranges = new Map<string, { range: SensorRange | null; at: number }>();
+  private lastMessageAt: number | null = null;
+
+  constructor(options: WatchtowerOptions) {
+    this.options = options;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.metrics = new WatchtowerMetrics(options.metricsPrefix);
+    this.log = options.logger ?? pino({ name: "watchtower", level: options.logLevel ?? "info" });
+    this.stopped = new Promise((resolve) => {
+      this.stopSignal = () => {
+        resolve(STOPPED);
+      };
+    });
+  }
+
+  /**
+   * Opens the store, resumes unfinished proofs, starts the HTTP server and the intake. Resolves once
+   * all are running, with the HTTP address (null without a server).
+   */
+  async start(): Promise<AddressInfo | null> {
+    if (this.store !== undefined) {
+      throw new WatchtowerError("WATCHTOWER_STARTED", "this watchtower was already started");
+    }
+    this.store = new EvidenceStore(this.options.dbPath);
+    const unfinished = this.store.unfinishedProofs();
+    for (const proof of unfinished) this.launch(proof);
+    let address: AddressInfo | null = null;
+    const http = this.options.http ?? { port: 9464 };
+    if (http !== false) {
+      const server = createServer((req, res) => {
+        void this.serve(req, res);
+      });
+      this.server = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(http.port, http.host ?? "127.0.0.1", () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      address = server.address() as AddressInfo;
+    }
+    this.intake = this.consume();
+    this.log.info(
+      {
+        event: "started",
+        dbPath: this.options.dbPath,
+        beneficiary: this.options.beneficiary,
+        resumedProofs: unfinished.length,
+        http: address === null ? null : `${address.address}:${String(address.port)}`,
+      },
+      "watchtower started",
+    );
+    return address;
+  }
+
+  /** Resolves when the source has ended (or intake stopped) and every submission has settled. */
+  async drained(): Promise<void> {
+    await this.intake;
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /**
+   * Graceful stop: no new message is taken, the message in hand is finished, in-flight submissions
+   * finish their current attempt (a proof whose retries are cut short stays pending and resumes at the
+   * next start), then the HTTP server and the store close.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.stopSignal?.();
+    this.log.info({ event: "stopping", inFlight: this.inFlight.size }, "watchtower stopping");
+    await this.drained();
+    if (this.server !== undefined) {
+      const server = this.server;
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    }
+    this.store?.close();
+    this.log.info({ event: "stopped" }, "watchtower stopped");
+  }
+
+  /** The store (for inspection in tests and tasks); throws before start(). */
+  get evidence(): EvidenceStore {
+    if (this.store === undefined) {
+      throw new WatchtowerError("WATCHTOWER_NOT_STARTED", "start() the watchtower first");
+    }
+    return this.store;
+  }
+
+  async health(): Promise<HealthReport> {
+    let chain: HealthReport["chain"] = { ok: true };
+    let store: HealthReport["store"] = { ok: true };
+    try {
+      await withTimeout(
+        this.options.directory.ping(),
+        this.options.healthTimeoutMs ?? 3000,
+        "the chain",
+      );
+    } catch (err: unknown) {
+      chain = { ok: false, error: message(err) };
+    }
+    let readings = 0;
+    let pendingProofs = 0;
+    try {
+      const s = this.evidence;
+      s.check();
+      readings = s.readingCount();
+      pendingProofs = s.unfinishedProofs().length;
+    } catch (err: unknown) {
+      store = { ok: false, error: message(err) };
+    }
+    return {
+      status: chain.ok && store.ok ? "ok" : "unavailable",
+      running: this.store !== undefined && !this.stopping,
+      chain,
+      store,
+      readings,
+      pendingProofs,
+      lastMessageAt: this.lastMessageAt,
+    };
+  }
+
+  // ------------------------------------------------------------------ HTTP
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const path = (req.url ?? "/").split("?")[0];
+      if (req.method === "GET" && path === "/health") {
+        const report = await this.health();
+        res.writeHead(report.status === "ok" ? 200 : 503, { "content-type": "application/json" });
+        res.end(JSON.stringify(report));
+      } else if (req.method === "GET" && path === "/metrics") {
+        const text = await this.metrics.text();
+        res.writeHead(200, { "content-type": this.metrics.contentType });
+        res.end(text);
+      } else {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: "not found: use GET /health or GET /metrics" }));
+      }
+    } catch (err: unknown) {
+      this.log.error({ event: "http_error", err: message(err) }, "HTTP handler failed");
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: message(err) }));
+    }
+  }
+
+  // ------------------------------------------------------------------ intake
+
+  private async consume(): Promise<void> {
+    const iterator = this.options.source[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const next = await Promise.race([iterator.next(), this.stopped]);
+        if (next === STOPPED || next.done === true) break;
+        await this.handle(next.value);
+      }
+    } catch (err: unknown) {
+      this.log.error({ event: "source_failed", err: message(err) }, "the message source failed");
+    } finally {
+      if (this.stopping) {
+        // The source may be blocked in next(): ask it to end without waiting for it.
+        iterator.return?.().catch(() => undefined);
+      }
+      this.log.info({ event: "intake_ended" }, "no more messages are taken");
+    }
+  }
+
+  private count(result: MessageResult, m: WatchedMessage, extra: object = {}): void {
+    this.metrics.messages.inc({ result });
+    const level = result === "stored" || result === "duplicate" ? "debug" : "info";
+    this.log[level](
+      {
+        event: "message",
+        result,
+        deviceId: m.reading.deviceId,
+        feedId: m.reading.feedId,
+        sequence: m.reading.sequence.toString(),
+        ...(m.origin === undefined ? {} : { origin: m.origin }),
+        ...extra,
+      },
+      `message ${result}`,
+    );
+  }
+
+  /** Verifies, stores and judges one message. Never throws: a failure is logged and counted. */
+  async handle(m: WatchedMessage): Promise<void> {
+    const now = Date.now();
+    this.lastMessageAt = now;
+    this.metrics.lastMessage.set(now / 1000);
+    let hash: Hex;
+    try {
+      hash = structHash("Reading", m.reading);
+    } catch (err: unknown) {
+      this.metrics.messages.inc({ result: "malformed" });
+      this.log.info({ event: "message", result: "malformed", err: message(err) }, "malformed");
+      return;
+    }
+    try {
+      const verdict = verifySignedMessage(
+        this.options.domain,
+        { kind: "Reading", message: m.reading, key: m.key, signature: m.signature },
+        { currentKeyHash: keyHash(m.key) },
+      );
+      if (verdict !== "valid") {
+        this.count("invalid_signature", m, { verdict });
+        return;
+      }
+      if (!(await this.ownsKey(m))) {
+        this.count("wrong_device", m, { keyHash: keyHash(m.key) });
+        return;
+      }
+      const { inserted, first } = this.evidence.putFirst(m, hash, now);
+      if (inserted) {
+        this.count("stored", m);
+      } else if (first.structHash === hash) {
+        this.count("duplicate", m);
+        return;
+      } else {
+        this.count("conflict", m, { first: first.structHash, second: hash });
+        this.detected("equivocation", slotKey(m), [first.signed, m]);
+      }
+      await this.checkBounds(m, hash);
+    } catch (err: unknown) {
+      this.count("error", m, { err: message(err) });
+    }
+  }
+
+  /** Whether the registry says the signing key is (or was) the reading's device's. */
+  private async ownsKey(m: SignedReading): Promise<boolean> {
+    const deviceId = m.reading.deviceId.toLowerCase() as Hex;
+    // A device's first key hashes to its id: no need to ask the chain.
+    if (deviceIdOf(m.key) === deviceId) return true;
+    const kh = keyHash(m.key);
+    let owner = this.keyOwners.get(kh);
+    if (owner === undefined) {
+      owner = (await this.options.directory.keyOwner(kh)).toLowerCase() as Hex;
+      // A key's owner never changes once set; an unknown key may be registered later.
+      if (owner !== ZeroHash) this.keyOwners.set(kh, owner);
+    }
+    return owner === deviceId;
+  }
+
+  private async rangeOf(deviceId: Hex): Promise<SensorRange | null> {
+    let model = this.models.get(deviceId);
+    if (model === undefined) {
+      model = await this.options.directory.deviceModel(deviceId);
+      if (model.maker === 0) return null; // not registered (yet): nothing declared for it
+      this.models.set(deviceId, model);
+    }
+    const key = `${String(model.maker)}/${String(model.model)}`;
+    const cached = this.ranges.get(key);
+    const ttl = this.options.rangeCacheTtlMs ?? 60_000;
+    if (cached !== undefined && Date.now() - cached.at < ttl) return cached.range;
+    const range = await this.options.directory.sensorRange(model.maker, model.model);
+    this.ranges.set(key, { range, at: Date.now() });
+    return range;
+  }
+
+  private async checkBounds(m: SignedReading, hash: Hex): Promise<void> {
+    const range = await this.rangeOf(m.reading.deviceId.toLowerCase() as Hex);
+    if (range === null) return;
+    const v = m.reading.value;
+    if (v >= range.min && v <= range.max) return;
+    this.log.warn(
+      {
+        event: "out_of_bounds",
+        deviceId: m.reading.deviceId,
+        value: v.toString(),
+        min: range.min.toString(),
+        max: range.max.toString(),
+      },
+      "reading outside its sensor's declared range",
+    );
+    this.detected("out-of-bounds", `out-of-bounds:${hash}`, [m]);
+  }
+
+  // ------------------------------------------------------------------ proofs
+
+  /** Records a detection and launches its proof, unless this proof was decided before. */
+  private detected(kind: ProofKind, proofKey: string, evidence: readonly SignedReading[]): void {
+    const first = evidence[0];
+    if (first === undefined) return;
+    const deviceId = first.reading.deviceId.toLowerCase() as Hex;
+    if (!this.evidence.addProof(proofKey, kind, deviceId, evidence)) {
+      this.log.debug({ event: "already_decided", proofKey }, "proof already decided");
+      return;
+    }
+    if (kind === "equivocation") this.metrics.equivocations.inc();
+    else this.metrics.outOfBounds.inc();
+    this.log.warn({ event: "fraud_detected", kind, proofKey, deviceId }, `${kind} detected`);
+    const record = this.evidence.proof(proofKey);
+    if (record !== undefined) this.launch(record);
+  }
+
+  private launch(record: ProofRecord): void {
+    const p = this.submit(record).catch((err: unknown) => {
+      this.log.error({ event: "submit_crashed", err: message(err) }, "proof submission crashed");
+    });
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private send(record: ProofRecord): Promise<SubmittedProof> {
+    const { beneficiary } = this.options;
+    const [a, b] = record.evidence;
+    if (a === undefined) throw new WatchtowerError("WATCHTOWER_NO_EVIDENCE", "empty evidence");
+    if (record.kind === "equivocation") {
+      if (b === undefined) {
+        throw new WatchtowerError("WATCHTOWER_NO_EVIDENCE", "equivocation needs two readings");
+      }
+      return this.options.submitter.proveEquivocation(a, b, beneficiary);
+    }
+    return this.options.submitter.proveOutOfBounds(a, beneficiary);
+  }
+
+  private async submit(record: ProofRecord): Promise<void> {
+    const store = this.evidence;
+    const key = record.proofKey;
+    let attempts = record.attempts;
+    for (let i = 0; i < this.retry.attempts; i++) {
+      attempts++;
+      try {
+        const done = await this.send(record);
+        store.updateProof(key, {
+          status: "submitted",
+          attempts,
+          incident: done.incident,
+          txHash: done.txHash,
+        });
+        this.metrics.proofs.inc({ result: "submitted" });
+        this.log.info(
+          { event: "proof_submitted", proofKey: key, kind: record.kind, ...done },
+          "proof accepted",
+        );
+        return;
+      } catch (err: unknown) {
+        if (err instanceof ProofRejectedError) {
+          const used = err.code === EVIDENCE_USED;
+          store.updateProof(key, {
+            status: used ? "already-proven" : "rejected",
+            attempts,
+            error: err.message,
+          });
+          this.metrics.proofs.inc({ result: used ? "already_proven" : "rejected" });
+          this.log[used ? "info" : "error"](
+            {
+              event: used ? "proof_already_proven" : "proof_rejected",
+              proofKey: key,
+              code: err.code,
+            },
+            err.message,
+          );
+          return;
+        }
+        const last = i === this.retry.attempts - 1 || this.stopping;
+        const reason =
+          err instanceof DeviceTrustError ? `${err.code}: ${err.message}` : message(err);
+        if (last) {
+          // Stopped: stays pending for the next start; out of attempts: failed (also resumed then).
+          store.updateProof(key, {
+            status: this.stopping ? "pending" : "failed",
+            attempts,
+            error: reason,
+          });
+          if (!this.stopping) this.metrics.proofs.inc({ result: "failed" });
+          this.log.error(
+            {
+              event: "proof_failed",
+              proofKey: key,
+              attempts,
+              err: reason,
+              stopping: this.stopping,
+            },
+            "proof not submitted: retried at the next start",
+          );
+          return;
+        }
+        this.metrics.proofs.inc({ result: "retried" });
+        const delay = Math.min(this.retry.baseDelayMs * 2 ** i, this.retry.maxDelayMs);
+        this.log.warn(
+          { event: "proof_retry", proofKey: key, attempts, delayMs: delay, err: reason },
+          "proof submission failed; retrying",
+        );
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** Waits `ms`, or less if the watchtower stops meanwhile. */
+  private async sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+      this.stopped,
+    ]);
+    clearTimeout(timer);
+  }
+}
+
+/** The proof key of an equivocation: one proof per (device, feed, sequence). */
+function slotKey(m: SignedReading): string {
+  const r = m.reading;
+  return `equivocation:${r.deviceId.toLowerCase()}:${r.feedId.toLowerCase()}:${r.sequence.toString()}`;
+}

@@ -1,0 +1,74 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import {
+  collateralTokenAt,
+  proofsAt,
+  resolveContractAddress,
+  stakingAt,
+  stakingToken,
+  type CollateralToken,
+  type IDeviceStaking,
+  type IFraudProofs,
+} from "../../src/client/index.js";
+import { InvalidInputError, type Hex } from "../../src/protocol/index.js";
+import { connect, progress, type Chain, type ChainArgs } from "../common.js";
+
+/** Shared by the stake, proof and watchtower tasks: the staking system next to the registry. Not a task. */
+
+export interface StakingArgs extends ChainArgs {
+  readonly staking: string;
+}
+
+export interface ProofsArgs extends ChainArgs {
+  readonly proofs: string;
+}
+
+async function deployed(
+  hre: HardhatRuntimeEnvironment,
+  chain: Chain,
+  contract: string,
+  option: string,
+  explicit: string,
+): Promise<Hex> {
+  const { chainId } = await chain.ethers.provider.getNetwork();
+  const address = await resolveContractAddress({
+    contract,
+    option,
+    explicit,
+    chainId,
+    ignitionDir: hre.config.paths.ignition,
+  });
+  if ((await chain.ethers.provider.getCode(address)) === "0x") {
+    throw new InvalidInputError(
+      `no contract at ${address} (${contract}) on chain ${chainId.toString()}: check ${option} and --network`,
+    );
+  }
+  progress(`${contract} ${address}`);
+  return address;
+}
+
+export async function connectStaking(
+  hre: HardhatRuntimeEnvironment,
+  args: StakingArgs,
+): Promise<
+  Chain & { readonly staking: IDeviceStaking; readonly token: () => Promise<CollateralToken> }
+> {
+  const chain = await connect(hre, args);
+  const staking = stakingAt(
+    await deployed(hre, chain, "DeviceStaking", "--staking", args.staking),
+    chain.signer,
+  );
+  return {
+    ...chain,
+    staking,
+    token: async () => collateralTokenAt(await stakingToken(staking), chain.signer),
+  };
+}
+
+export async function connectProofs(
+  hre: HardhatRuntimeEnvironment,
+  args: ProofsArgs,
+): Promise<Chain & { readonly proofs: IFraudProofs; readonly proofsAddress: Hex }> {
+  const chain = await connect(hre, args);
+  const proofsAddress = await deployed(hre, chain, "FraudProofs", "--proofs", args.proofs);
+  return { ...chain, proofs: proofsAt(proofsAddress, chain.signer), proofsAddress };
+}

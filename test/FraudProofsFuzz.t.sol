@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {IDeviceRegistry} from "../contracts/interfaces/IDeviceRegistry.sol";
+import {IFraudProofs} from "../contracts/interfaces/IFraudProofs.sol";
+import {DeviceId} from "../contracts/types/DeviceId.sol";
+import {Attestation, Reading} from "../contracts/types/Messages.sol";
+import {FraudProofsFixture} from "./utils/FraudProofsFixture.sol";
+import {TestKey} from "./utils/RegistryFixture.sol";
+
+/// @notice Every proof input fuzzed: values, sequences, feeds, timestamps against the window, batch sizes
+/// and positions, sensor ranges, attestation times against the revocation. A bool picks the curve; each run
+/// verifies at most three P-256 signatures, so the prague run (Solidity P-256) stays fast. Each fuzz test
+/// has a concrete twin right above it; both call the same check.
+contract FraudProofsFuzzTest is FraudProofsFixture {
+    function _device(bool useP256) internal view returns (TestKey memory k, DeviceId id) {
+        return useP256 ? (p256, p256Id) : (secp, secpId);
+    }
+
+    /// @dev A value different from `a`, derived from `b`.
+    function _other(int256 a, int256 b) internal pure returns (int256) {
+        if (a != b) return b;
+        return a == type(int256).max ? a - 1 : a + 1;
+    }
+
+    // ================================================================ equivocation: contents
+
+    /// @dev Any two different values for one (device, feed, sequence) slash; the swapped pair is used.
+    function _checkEquivocation(bool useP256, uint64 sequence, int256 va, int256 vb) internal {
+        (TestKey memory k, DeviceId id) = _device(useP256);
+        uint256 slashesBefore = staking.slashCount();
+        vb = _other(va, vb);
+        IFraudProofs.SignedReading memory a = _signed(k, _reading(id, sequence, va));
+        IFraudProofs.SignedReading memory b = _signed(k, _reading(id, sequence, vb));
+        bytes32 incidentId = proofs.proveEquivocation(a, b, beneficiary);
+        assertEq(incidentId, _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading));
+        _assertIncident(incidentId, id, IFraudProofs.IncidentKind.Equivocation, SLASHED);
+        _assertSlashed(id, beneficiary, incidentId);
+        // The swap is refused before any signature is checked.
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, incidentId));
+        proofs.proveEquivocation(b, a, prover);
+        assertEq(staking.slashCount(), slashesBefore + 1);
+    }
+
+    function test_proveEquivocation_SlashesAnyDifferentValues() public {
+        _checkEquivocation(true, 0, type(int256).max, type(int256).max);
+        _checkEquivocation(false, type(uint64).max, type(int256).min, 0);
+    }
+
+    function testFuzz_proveEquivocation_SlashesAnyDifferentValues(
+        bool useP256,
+        uint64 sequence,
+        int256 va,
+        int256 vb
+    ) public {
+        _checkEquivocation(useP256, sequence, va, vb);
+    }
+
+    // ================================================================ equivocation: mismatches
+
+    /// @dev Different sequences, or different feeds, never make equivocation (no signature is checked).
+    function _checkMismatch(bool useP256, uint64 seqA, uint64 seqB, bytes32 feedB) internal {
+        (TestKey memory k, DeviceId id) = _device(useP256);
+        Reading memory ra = _reading(id, seqA, 1);
+        Reading memory rb = _reading(id, seqB, 2);
+        rb.feedId = feedB;
+        IFraudProofs.SignedReading memory a = _signed(k, ra);
+        IFraudProofs.SignedReading memory b = _signed(k, rb);
+        if (feedB != FEED) {
+            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsDifferentFeed.selector, FEED, feedB));
+        } else if (seqA != seqB) {
+            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsDifferentSequence.selector, seqA, seqB));
+        } else {
+            proofs.proveEquivocation(a, b, beneficiary);
+            assertEq(staking.slashCount(), 1);
+            return;
+        }
+        proofs.proveEquivocation(a, b, beneficiary);
+        assertEq(staking.slashCount(), 0);
+    }
+
+    function test_proveEquivocation_RevertWhen_FeedOrSequenceDiffer() public {
+        _checkMismatch(false, 1, 2, FEED);
+        _checkMismatch(true, 1, 1, OTHER_FEED);
+        _checkMismatch(false, 3, 3, FEED);
+    }
+
+    function testFuzz_proveEquivocation_RevertWhen_FeedOrSequenceDiffer(
+        bool useP256,
+        uint64 seqA,
+        uint64 seqB,
+        bool sameSequence,
+        bool sameFeed,
+        bytes32 feedB
+    ) public {
+        if (sameSequence) seqB = seqA;
+        if (sameFeed) feedB = FEED;
+        _checkMismatch(useP256, seqA, seqB, feedB);
+    }
+
+    // ================================================================ evidence window
+
+    /// @dev Evidence counts iff its latest timestamp plus the window has not passed; future is fine.
+    function _checkWindow(uint64 tsA, uint64 tsB, uint256 now_) internal {
+        vm.warp(now_);
+        IFraudProofs.SignedReading memory a;
+        IFraudProofs.SignedReading memory b;
+        {
+            Reading memory ra = _reading(secpId, 5, 1);
+            Reading memory rb = _reading(secpId, 5, 2);
+            ra.timestamp = tsA;
+            rb.timestamp = tsB;
+            a = _signed(secp, ra);
+            b = _signed(secp, rb);
+        }
+        uint64 latest = tsA > tsB ? tsA : tsB;
+        uint256 slashesBefore = staking.slashCount();
+        if (uint256(latest) + WINDOW < now_) {
+            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, latest, WINDOW, now_));
+            proofs.proveEquivocation(a, b, beneficiary);
+            assertEq(staking.slashCount(), slashesBefore);
+        } else {
+            proofs.proveEquivocation(a, b, beneficiary);
+            assertEq(staking.slashCount(), slashesBefore + 1);
+        }
+    }
+
+    function test_proveEquivocation_WindowDecides() public {
+        _checkWindow(uint64(START), uint64(START - 5 days), START + WINDOW); // last second
+        _checkWindow(uint64(START), uint64(START), START + WINDOW + 1); // one second late (same pair: unused)
+        _checkWindow(type(uint64).max, 0, START); // far future
+    }
+
+    function testFuzz_proveEquivocation_WindowDecides(uint64 tsA, uint64 tsB, uint256 now_) public {
+        now_ = bound(now_, START, START + 10 * 365 days);
+        // Around the edge most of the time, anywhere otherwise.
+        if (tsA % 2 == 0) tsA = uint64(bound(tsA, now_ - WINDOW - 3, now_ - WINDOW + 3));
+        _checkWindow(tsA, tsB, now_);
+    }
+
+    // ================================================================ batches
+
+    /// @dev A conflicting reading against any leaf of a batch of any size (1..16) slashes; the same
+    /// reading presented outside the batch's sequence range is a mismatch.
+    function _checkBatch(bool useP256, uint256 size, uint256 index, uint64 first, int256 value) internal {
+        (TestKey memory k, DeviceId id) = _device(useP256);
+        Reading[] memory run = new Reading[](size);
+        for (uint256 i; i < size; ++i) run[i] = _reading(id, first + uint64(i), int256(i));
+        IFraudProofs.BatchedReading memory a = _batched(k, run, index);
+        // A fresh struct: `run[index]` is the very memory `a.reading` points to.
+        Reading memory conflicting = _reading(id, run[index].sequence, _other(run[index].value, value));
+        IFraudProofs.SignedReading memory b = _signed(k, conflicting);
+
+        // Outside the claimed range: refused before any signature is checked.
+        a.batch.firstSequence = a.reading.sequence + 1;
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsBatchMismatch.selector, id));
+        proofs.proveBatchEquivocation(a, b, beneficiary);
+
+        a.batch.firstSequence = run[0].sequence;
+        bytes32 incidentId = proofs.proveBatchEquivocation(a, b, beneficiary);
+        assertEq(incidentId, _pairId(IFraudProofs.IncidentKind.BatchEquivocation, a.reading, b.reading));
+        _assertIncident(incidentId, id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED);
+    }
+
+    function test_proveBatchEquivocation_SlashesAnyLeaf() public {
+        _checkBatch(true, 5, 4, 100, 7);
+    }
+
+    function testFuzz_proveBatchEquivocation_SlashesAnyLeaf(
+        bool useP256,
+        uint256 size,
+        uint256 index,
+        uint64 first,
+        int256 value
+    ) public {
+        size = bound(size, 1, 16);
+        index = bound(index, 0, size - 1);
+        first = uint64(bound(first, 0, type(uint64).max - 16));
+        _checkBatch(useP256, size, index, first, value);
+    }
+
+    /// @dev A leaf of one batch against a leaf of another (any positions) slashes.
+    function _checkBatchPair(uint256 indexA, uint256 indexB, int256 shift) internal {
+        shift = shift == 0 ? int256(1) : shift;
+        Reading[] memory runA = _run(secpId, 10, 0);
+        Reading[] memory runB = _run(secpId, 10, 0);
+        for (uint256 i; i < 4; ++i) runB[i].value = _other(runA[i].value, runA[i].value + (shift % 1e30));
+        // Same sequence on both sides: align the positions.
+        IFraudProofs.BatchedReading memory a = _batched(secp, runA, indexA);
+        IFraudProofs.BatchedReading memory b = _batched(secp, runB, indexB);
+        if (indexA != indexB) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IFraudProofs.ProofsDifferentSequence.selector,
+                    runA[indexA].sequence,
+                    runB[indexB].sequence
+                )
+            );
+            proofs.proveBatchPairEquivocation(a, b, beneficiary);
+            return;
+        }
+        bytes32 incidentId = proofs.proveBatchPairEquivocation(a, b, beneficiary);
+        _assertSlashed(secpId, beneficiary, incidentId);
+    }
+
+    function test_proveBatchPairEquivocation_SlashesAlignedLeaves() public {
+        _checkBatchPair(2, 2, -3);
+    }
+
+    function testFuzz_proveBatchPairEquivocation_SlashesAlignedLeaves(
+        uint256 indexA,
+        uint256 indexB,
+        int256 shift
+    ) public {
+        _checkBatchPair(bound(indexA, 0, 3), bound(indexB, 0, 3), shift);
+    }
+
+    // ================================================================ sensor ranges
+
+    /// @dev A reading slashes iff it is outside [min, max].
+    function _checkRange(bool useP256, int256 min, int256 max, int256 value) internal {
+        (TestKey memory k, DeviceId id) = _device(useP256);
+        vm.prank(makerSigner);
+        proofs.setSensorRange(MODEL, min, max);
+        IFraudProofs.SignedReading memory r = _signed(k, _reading(id, 1, value));
+        uint256 slashesBefore = staking.slashCount();
+        if (value < min || value > max) {
+            bytes32 incidentId = proofs.proveOutOfBounds(r, beneficiary);
+            assertEq(incidentId, _readingId(r.reading));
+            _assertIncident(incidentId, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED);
+        } else {
+            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsWithinRange.selector, value, min, max));
+            proofs.proveOutOfBounds(r, beneficiary);
+            assertEq(staking.slashCount(), slashesBefore);
+        }
+    }
+
+    function test_proveOutOfBounds_RangeDecides() public {
+        _checkRange(false, -40, 125, 126);
+        _checkRange(true, type(int256).min, type(int256).max, 0);
+    }
+
+    function testFuzz_proveOutOfBounds_RangeDecides(bool useP256, int256 min, int256 max, int256 value) public {
+        if (min > max) (min, max) = (max, min);
+        // Just outside an edge two times in three, anywhere otherwise.
+        uint256 pick = uint256(value) % 3;
+        if (pick == 0 && min > type(int256).min) value = min - 1;
+        if (pick == 1 && max < type(int256).max) value = max + 1;
+        _checkRange(useP256, min, max, value);
+    }
+
+    function _checkInvertedRange(int256 min, int256 max) internal {
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsInvalidRange.selector, min, max));
+        vm.prank(makerSigner);
+        proofs.setSensorRange(MODEL, min, max);
+    }
+
+    function test_setSensorRange_RevertWhen_Inverted() public {
+        _checkInvertedRange(type(int256).max, type(int256).min);
+    }
+
+    function testFuzz_setSensorRange_RevertWhen_Inverted(int256 min, int256 max) public {
+        if (min == max) max = min == type(int256).min ? min + 1 : min - 1;
+        if (min < max) (min, max) = (max, min);
+        _checkInvertedRange(min, max);
+    }
+
+    // ================================================================ revoked firmware
+
+    /// @dev Evidence on v1 slashes iff it is timed at or after v1's revocation (and inside the window).
+    function _checkRevocationTime(bool useP256, uint64 timestamp) internal {
+        (TestKey memory k, DeviceId id) = _device(useP256);
+        uint32 v1 = _publish(MODEL, "1.0.0", MEASUREMENT_V1);
+        vm.warp(block.timestamp + 1 hours);
+        _revokeFirmware(v1);
+        uint64 revokedAt = uint64(block.timestamp);
+        Attestation memory a = _attestation(id, MEASUREMENT_V1, timestamp);
+        IDeviceRegistry.DeviceKey memory key = _deviceKey(k);
+        bytes memory sig = _sign(k, _attestationDigest(a));
+        if (timestamp < revokedAt) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IFraudProofs.ProofsFirmwareNotRevoked.selector, id, MEASUREMENT_V1, timestamp)
+            );
+            proofs.proveRevokedFirmware(a, key, sig, beneficiary);
+            assertEq(staking.slashCount(), 0);
+        } else {
+            bytes32 incidentId = proofs.proveRevokedFirmware(a, key, sig, beneficiary);
+            assertEq(incidentId, _attestationId(a));
+            _assertIncident(incidentId, id, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED);
+        }
+    }
+
+    function test_proveRevokedFirmware_RevocationTimeDecides() public {
+        _checkRevocationTime(true, uint64(START + 1 hours - 1));
+    }
+
+    function testFuzz_proveRevokedFirmware_RevocationTimeDecides(bool useP256, uint64 timestamp) public {
+        // Revocation happens at START + 1 hour; stay inside the window (future times are fine).
+        timestamp = uint64(bound(timestamp, START + 1 hours - WINDOW, type(uint64).max));
+        if (timestamp % 2 == 0) timestamp = uint64(bound(timestamp, START + 1 hours - 2, START + 1 hours + 2));
+        _checkRevocationTime(useP256, timestamp);
+    }
+
+    // ================================================================ signatures
+
+    /// @dev Any corrupted byte of a signature makes the proof fail with ProofsInvalidSignature.
+    function _checkCorrupted(bool useP256, uint256 byteIndex, uint8 mask) internal {
+        (TestKey memory k, DeviceId id) = _device(useP256);
+        IFraudProofs.SignedReading memory a = _signed(k, _reading(id, 5, 1));
+        IFraudProofs.SignedReading memory b = _signed(k, _reading(id, 5, 2));
+        byteIndex = byteIndex % b.signature.length;
+        b.signature[byteIndex] = b.signature[byteIndex] ^ bytes1(mask == 0 ? 1 : mask);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsInvalidSignature.selector, id));
+        proofs.proveEquivocation(a, b, beneficiary);
+        assertEq(staking.slashCount(), 0);
+    }
+
+    function test_proveEquivocation_RevertWhen_SignatureCorrupted() public {
+        _checkCorrupted(true, 63, 0x80);
+        _checkCorrupted(false, 64, 0x03);
+    }
+
+    function testFuzz_proveEquivocation_RevertWhen_SignatureCorrupted(
+        bool useP256,
+        uint256 byteIndex,
+        uint8 mask
+    ) public {
+        _checkCorrupted(useP256, byteIndex, mask);
+    }
+}

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {CommonBase} from "forge-std/Base.sol";
+import {StdUtils} from "forge-std/StdUtils.sol";
+import {FraudProofs} from "../contracts/staking/FraudProofs.sol";
+import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
+import {IFraudProofs} from "../contracts/interfaces/IFraudProofs.sol";
+import {DeviceMessageLib} from "../contracts/libraries/DeviceMessageLib.sol";
+import {MockStaking} from "../contracts/mocks/MockStaking.sol";
+import {DeviceId} from "../contracts/types/DeviceId.sol";
+import {Reading, ReadingBatch} from "../contracts/types/Messages.sol";
+import {RegistryFixture, KeyHelpers, TestKey} from "./utils/RegistryFixture.sol";
+
+/// @notice Submits proofs drawn from small pools (two devices of both curves, two sequences, three or four
+/// values, three times around the evidence window, stake switched on and off), so the same evidence comes
+/// back often, swapped, replayed or inside batches. Predicts each outcome and counts successes and wrong errors.
+/// @dev Bounded and never reverting: every proof runs in try/catch. No function here starts with "test".
+contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
+    uint256 internal constant STAKE = 1_000 ether;
+    bytes32 internal constant FEED = keccak256("temperature");
+
+    FraudProofs private immutable PROOFS;
+    MockStaking private immutable STAKING;
+    bytes32 private immutable DOMAIN;
+    uint256 private immutable WINDOW;
+    address private immutable BENEFICIARY;
+    /// @dev Readings are timed from a pool around this time, so the same reading comes back.
+    uint256 private immutable BASE_TIME;
+
+    TestKey[2] private _keys;
+    DeviceId[2] public ids;
+
+    /// @dev Accepted incident ids, in order, and how often each was accepted (must stay 1).
+    bytes32[] public incidents;
+    mapping(bytes32 id => uint256) public ghostAccepted;
+    mapping(bytes32 id => DeviceId) public ghostDevice;
+    uint256 public ghostAttempts;
+    uint256 public ghostReplays;
+    /// @dev Accepted equivocation pairs, to replay them (swapped or not).
+    Reading[] private _acceptedA;
+    Reading[] private _acceptedB;
+    uint256[] private _acceptedDevice;
+    /// @dev Must stay zero: a proof that failed with another error than predicted, or passed unexpectedly.
+    uint256 public ghostUnexpected;
+
+    constructor(FraudProofs proofs, MockStaking staking, bytes32 domain, TestKey[2] memory keys, uint256 baseTime) {
+        BASE_TIME = baseTime;
+        PROOFS = proofs;
+        STAKING = staking;
+        DOMAIN = domain;
+        WINDOW = proofs.evidenceWindow();
+        BENEFICIARY = address(0xB0B7);
+        for (uint256 i; i < 2; ++i) {
+            _keys[i] = keys[i];
+            ids[i] = _id(keys[i]);
+        }
+    }
+
+    function incidentCount() external view returns (uint256) {
+        return incidents.length;
+    }
+
+    // ================================================================ actions
+
+    /// @notice Time passes (up to an hour), so older evidence drifts out of the window.
+    function warp(uint256 seconds_) external {
+        vm.warp(block.timestamp + bound(seconds_, 0, 1 hours));
+    }
+
+    /// @notice The device's slashable stake is switched on or off.
+    function setStake(uint256 deviceSeed, bool staked) external {
+        STAKING.setSlashable(ids[deviceSeed % 2], staked ? STAKE : 0);
+    }
+
+    /// @notice Two signed readings from the pools, in either order.
+    function equivocate(uint256 deviceSeed, uint256 seqSeed, uint256 valueSeed, uint256 ageSeed) external {
+        uint256 d = deviceSeed % 2;
+        Reading memory ra = _reading(d, seqSeed % 2, valueSeed % 3, ageSeed);
+        Reading memory rb = _reading(d, (seqSeed >> 8) % 2, (valueSeed >> 8) % 3, ageSeed >> 8);
+        IFraudProofs.SignedReading memory a = _signedReading(d, ra);
+        IFraudProofs.SignedReading memory b = _signedReading(d, rb);
+        bytes32 id = _pairId(IFraudProofs.IncidentKind.Equivocation, ra, rb);
+        bytes memory expected = _expectedPairError(d, ra, rb, id);
+        ++ghostAttempts;
+        try PROOFS.proveEquivocation(a, b, BENEFICIARY) returns (bytes32 got) {
+            _accepted(expected, got, id, d);
+            _acceptedA.push(ra);
+            _acceptedB.push(rb);
+            _acceptedDevice.push(d);
+        } catch (bytes memory reason) {
+            _rejected(expected, reason);
+        }
+    }
+
+    /// @notice An accepted equivocation proof submitted again, in either order, for another beneficiary.
+    function replay(uint256 which, bool swap) external {
+        uint256 n = _acceptedA.length;
+        if (n == 0) return;
+        which %= n;
+        uint256 d = _acceptedDevice[which];
+        (Reading memory ra, Reading memory rb) = swap
+            ? (_acceptedB[which], _acceptedA[which])
+            : (_acceptedA[which], _acceptedB[which]);
+        bytes32 id = _pairId(IFraudProofs.IncidentKind.Equivocation, ra, rb);
+        bytes memory expected = _expectedPairError(d, ra, rb, id);
+        IFraudProofs.SignedReading memory a = _signedReading(d, ra);
+        IFraudProofs.SignedReading memory b = _signedReading(d, rb);
+        ++ghostAttempts;
+        ++ghostReplays;
+        try PROOFS.proveEquivocation(a, b, address(0xC0FFEE)) returns (bytes32 got) {
+            _accepted(expected, got, id, d);
+        } catch (bytes memory reason) {
+            _rejected(expected, reason);
+        }
+    }
+
+    /// @notice A leaf of a two-reading batch against a signed reading, both from the pools.
+    function equivocateInBatch(uint256 deviceSeed, uint256 valueSeed, uint256 ageSeed, bool second) external {
+        uint256 d = deviceSeed % 2;
+        Reading[] memory run = new Reading[](2);
+        run[0] = _reading(d, 0, valueSeed % 4, ageSeed);
+        run[1] = _reading(d, 1, (valueSeed >> 8) % 4, ageSeed);
+        uint256 index = second ? 1 : 0;
+        Reading memory rb = _reading(d, index, (valueSeed >> 16) % 4, ageSeed >> 8);
+        IFraudProofs.BatchedReading memory a = _batched(d, run, index);
+        IFraudProofs.SignedReading memory b = _signedReading(d, rb);
+        bytes32 id = _pairId(IFraudProofs.IncidentKind.BatchEquivocation, run[index], rb);
+        bytes memory expected = _expectedPairError(d, run[index], rb, id);
+        ++ghostAttempts;
+        try PROOFS.proveBatchEquivocation(a, b, BENEFICIARY) returns (bytes32 got) {
+            _accepted(expected, got, id, d);
+        } catch (bytes memory reason) {
+            _rejected(expected, reason);
+        }
+    }
+
+    /// @notice A signed reading from the pools against the declared range [0, 2].
+    function outOfBounds(uint256 deviceSeed, uint256 valueSeed, uint256 ageSeed) external {
+        uint256 d = deviceSeed % 2;
+        // Values -1..3: two of five are out of range.
+        Reading memory r = _reading(d, 0, valueSeed % 5, ageSeed);
+        --r.value;
+        IFraudProofs.SignedReading memory s = _signedReading(d, r);
+        bytes32 id = keccak256(abi.encode(IFraudProofs.IncidentKind.OutOfBounds, DeviceMessageLib.hashReading(r)));
+        bytes memory expected;
+        if (r.value >= 0 && r.value <= 2) {
+            expected = abi.encodeWithSelector(IFraudProofs.ProofsWithinRange.selector, r.value, int256(0), int256(2));
+        } else {
+            expected = _expectedUsability(d, r.timestamp, id);
+        }
+        ++ghostAttempts;
+        try PROOFS.proveOutOfBounds(s, BENEFICIARY) returns (bytes32 got) {
+            _accepted(expected, got, id, d);
+        } catch (bytes memory reason) {
+            _rejected(expected, reason);
+        }
+    }
+
+    // ================================================================ prediction
+
+    function _expectedPairError(
+        uint256 d,
+        Reading memory a,
+        Reading memory b,
+        bytes32 id
+    ) private view returns (bytes memory) {
+        if (a.sequence != b.sequence) {
+            return abi.encodeWithSelector(IFraudProofs.ProofsDifferentSequence.selector, a.sequence, b.sequence);
+        }
+        if (DeviceMessageLib.hashReading(a) == DeviceMessageLib.hashReading(b)) {
+            return abi.encodeWithSelector(IFraudProofs.ProofsSameReading.selector);
+        }
+        uint64 latest = a.timestamp > b.timestamp ? a.timestamp : b.timestamp;
+        return _expectedUsability(d, latest, id);
+    }
+
+    function _expectedUsability(uint256 d, uint64 latest, bytes32 id) private view returns (bytes memory) {
+        if (uint256(latest) + WINDOW < block.timestamp) {
+            return abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, latest, WINDOW, block.timestamp);
+        }
+        if (ghostAccepted[id] != 0) return abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, id);
+        if (STAKING.slashableOf(ids[d]) == 0) {
+            return abi.encodeWithSelector(IFraudProofs.ProofsNoStake.selector, ids[d]);
+        }
+        return "";
+    }
+
+    function _accepted(bytes memory expected, bytes32 got, bytes32 id, uint256 d) private {
+        if (expected.length != 0 || got != id) ++ghostUnexpected;
+        if (ghostAccepted[got] == 0) incidents.push(got);
+        ++ghostAccepted[got];
+        ghostDevice[got] = ids[d];
+    }
+
+    function _rejected(bytes memory expected, bytes memory reason) private {
+        if (expected.length == 0 || keccak256(reason) != keccak256(expected)) ++ghostUnexpected;
+    }
+
+    // ================================================================ builders
+
+    /// @dev A reading of device `d` on FEED, timed from a pool of three times around BASE_TIME (the start):
+    /// fresh, nearly out of the window, and out of it; as time passes, more of them expire.
+    function _reading(
+        uint256 d,
+        uint256 sequence,
+        uint256 value,
+        uint256 ageSeed
+    ) private view returns (Reading memory) {
+        uint256 pick = ageSeed % 3;
+        uint256 age =
+            pick == 0
+                ? 0
+                : pick == 1
+                    ? WINDOW - 2 hours
+                    : WINDOW + 1;
+        return
+            Reading({
+                deviceId: ids[d],
+                feedId: FEED,
+                sequence: uint64(sequence),
+                timestamp: uint64(BASE_TIME - age),
+                value: int256(value)
+            });
+    }
+
+    function _signedReading(uint256 d, Reading memory r) private view returns (IFraudProofs.SignedReading memory) {
+        TestKey memory k = _keys[d];
+        return
+            IFraudProofs.SignedReading({
+                reading: r,
+                key: _deviceKey(k),
+                signature: _sign(k, _typedDigest(DOMAIN, DeviceMessageLib.hashReading(r)))
+            });
+    }
+
+    function _batched(
+        uint256 d,
+        Reading[] memory run,
+        uint256 index
+    ) private view returns (IFraudProofs.BatchedReading memory b) {
+        TestKey memory k = _keys[d];
+        bytes32[] memory leaves = new bytes32[](run.length);
+        for (uint256 i; i < run.length; ++i) leaves[i] = DeviceMessageLib.hashReading(run[i]);
+        b.batch = ReadingBatch({
+            deviceId: ids[d],
+            feedId: FEED,
+            firstSequence: run[0].sequence,
+            lastSequence: run[run.length - 1].sequence,
+            count: uint64(run.length),
+            fromTimestamp: run[0].timestamp,
+            toTimestamp: run[run.length - 1].timestamp,
+            root: _merkleRoot(leaves)
+        });
+        b.key = _deviceKey(k);
+        b.signature = _sign(k, _typedDigest(DOMAIN, DeviceMessageLib.hashReadingBatch(b.batch)));
+        b.reading = run[index];
+        b.proof = _merkleProof(leaves, index);
+    }
+
+    function _pairId(
+        IFraudProofs.IncidentKind kind,
+        Reading memory a,
+        Reading memory b
+    ) private pure returns (bytes32) {
+        bytes32 ha = DeviceMessageLib.hashReading(a);
+        bytes32 hb = DeviceMessageLib.hashReading(b);
+        return ha < hb ? keccak256(abi.encode(kind, ha, hb)) : keccak256(abi.encode(kind, hb, ha));
+    }
+}
+
+/// @notice Properties of FraudProofs over any sequence of proofs, stake changes and passing time.
+contract FraudProofsInvariantTest is RegistryFixture {
+    FraudProofs internal proofs;
+    MockStaking internal staking;
+    FraudProofsHandler internal handler;
+
+    function setUp() public override {
+        super.setUp();
+        staking = new MockStaking();
+        staking.setSlashAmount(700 ether);
+        proofs = new FraudProofs(address(registry), IDeviceStaking(address(staking)), 1 days);
+        TestKey[2] memory keys = [_secpKey(SECP_PK), _p256Key(P256_PK)];
+        for (uint256 i; i < 2; ++i) staking.setSlashable(_register(keys[i]), 1_000 ether);
+        vm.prank(makerSigner);
+        proofs.setSensorRange(MODEL, 0, 2);
+        // Start late enough that readings can be older than the window.
+        vm.warp(START + 10 days);
+        handler = new FraudProofsHandler(proofs, staking, registry.DOMAIN_SEPARATOR(), keys, block.timestamp);
+        targetContract(address(handler));
+    }
+
+    /// @notice Each piece of evidence slashes at most once, and every outcome is the predicted one.
+    function invariant_EachEvidenceSlashesOnce() public view {
+        uint256 n = handler.incidentCount();
+        for (uint256 i; i < n; ++i) assertEq(handler.ghostAccepted(handler.incidents(i)), 1, "accepted once");
+        for (uint256 i; i < staking.slashCount(); ++i) {
+            bytes32 id = staking.slashCall(i).incident;
+            for (uint256 j; j < i; ++j) assertTrue(staking.slashCall(j).incident != id, "slashed twice");
+        }
+        assertEq(handler.ghostUnexpected(), 0, "unexpected outcome");
+    }
+
+    /// @notice Every incident has a valid kind, one of the handler's devices and the slashed amount.
+    function invariant_IncidentsAreValid() public view {
+        uint256 n = handler.incidentCount();
+        for (uint256 i; i < n; ++i) {
+            bytes32 id = handler.incidents(i);
+            IFraudProofs.Incident memory inc = proofs.incident(id);
+            assertTrue(inc.kind != IFraudProofs.IncidentKind.None, "kind set");
+            assertTrue(uint8(inc.kind) <= uint8(IFraudProofs.IncidentKind.RevokedFirmware), "kind in range");
+            DeviceId device = handler.ghostDevice(id);
+            assertTrue(device == handler.ids(0) || device == handler.ids(1), "a known device");
+            assertEq(DeviceId.unwrap(inc.deviceId), DeviceId.unwrap(device), "the proven device");
+            assertEq(inc.slashed, 700 ether, "the slashed amount");
+        }
+    }
+
+    /// @notice The staking contract was asked to slash exactly once per incident, by the proofs contract,
+    /// for the incident's device.
+    function invariant_SlashCallsEqualIncidents() public view {
+        uint256 n = staking.slashCount();
+        assertEq(n, handler.incidentCount(), "one slash per incident");
+        for (uint256 i; i < n; ++i) {
+            MockStaking.SlashCall memory c = staking.slashCall(i);
+            assertEq(c.caller, address(proofs), "slashed by the proofs contract");
+            assertEq(DeviceId.unwrap(c.deviceId), DeviceId.unwrap(proofs.incident(c.incident).deviceId), "device");
+        }
+    }
+}

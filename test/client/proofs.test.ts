@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  equivocationProof,
+  outOfBoundsProof,
+  parseProof,
+  readProofFile,
+  stakeDeposit,
+  stakeShow,
+  submitProof,
+  submitProofFile,
+  writeProofFile,
+} from "../../src/client/index.js";
+import { InvalidInputError } from "../../src/protocol/index.js";
+import { networkHelpers, rejectsWith, tempDir } from "./fixture.js";
+import {
+  BOUNTY_BPS,
+  FEED,
+  RANGE,
+  clonedDevice,
+  stakingFixture,
+  type StakingFixture,
+} from "./staking-fixture.js";
+
+const STAKE = 10_000n;
+
+async function stakedClone(f: StakingFixture, curve: "p256" | "secp256k1" = "p256") {
+  const device = await clonedDevice(f, curve);
+  await stakeDeposit({
+    staking: f.stakingAsOperator,
+    token: f.tokenAsOperator,
+    deviceId: device.deviceId,
+    amount: STAKE,
+  });
+  const timestamp = BigInt(await networkHelpers.time.latest());
+  const reading = { feedId: FEED, sequence: 7n, timestamp, value: 21_500n };
+  const honest = await device.signer.signReading(reading);
+  const forged = await device.cloneSigner.signReading({ ...reading, value: 30_000n });
+  return { ...device, honest, forged, timestamp };
+}
+
+describe("client", function () {
+  describe("submitProofFile", function () {
+    for (const curve of ["p256", "secp256k1"] as const) {
+      it(`slashes a ${curve} device that equivocated: bounty, loss, suspension`, async function () {
+        const f = await networkHelpers.loadFixture(stakingFixture);
+        const { deviceId, honest, forged } = await stakedClone(f, curve);
+        const { dir, cleanup } = await tempDir();
+        try {
+          const file = join(dir, "proof.json");
+          await writeProofFile(file, equivocationProof(honest, forged));
+          const result = await submitProofFile({
+            proofs: f.proofsAsOther,
+            file,
+            beneficiary: f.beneficiary.address,
+          });
+          const bounty = (STAKE * BOUNTY_BPS) / 10_000n;
+          assert.equal(result.proofKind, "equivocation");
+          assert.equal(result.kind, "Equivocation");
+          assert.equal(result.deviceId, deviceId);
+          assert.equal(result.slashed, STAKE);
+          assert.equal(result.bounty, bounty);
+          assert.equal(result.loss, STAKE - bounty);
+          assert.equal(await f.tokenAsOther.balanceOf(f.beneficiary.address), bounty);
+          assert.equal(await f.tokenAsOther.balanceOf(f.lossRecipient.address), STAKE - bounty);
+          assert.equal((await f.asOther.deviceInfo(deviceId)).status, 2n); // Suspended
+          assert.equal((await stakeShow(f.stakingAsOperator, deviceId)).slashable, 0n);
+          const recorded = await f.proofsAsOther.incident(result.incident);
+          assert.equal(recorded.slashed, STAKE);
+          assert.equal(recorded.kind, 1n);
+
+          // The same evidence again: used once only.
+          await rejectsWith(
+            submitProofFile({ proofs: f.proofsAsOther, file, beneficiary: f.other.address }),
+            "ProofsEvidenceUsed",
+          );
+        } finally {
+          await cleanup();
+        }
+      });
+    }
+
+    it("reverts when both readings are the same, decoded", async function () {
+      const f = await networkHelpers.loadFixture(stakingFixture);
+      const { honest } = await stakedClone(f);
+      const err = await rejectsWith(
+        submitProof(f.proofsAsOther, equivocationProof(honest, honest), f.beneficiary.address),
+        "ProofsSameReading",
+      );
+      assert.match(err.message, /the two readings are identical/);
+    });
+
+    it("reverts when the device has no stake, decoded", async function () {
+      const f = await networkHelpers.loadFixture(stakingFixture);
+      const device = await clonedDevice(f);
+      const timestamp = BigInt(await networkHelpers.time.latest());
+      const reading = { feedId: FEED, sequence: 1n, timestamp, value: 1n };
+      const a = await device.signer.signReading(reading);
+      const b = await device.cloneSigner.signReading({ ...reading, value: 2n });
+      await rejectsWith(
+        submitProof(f.proofsAsOther, equivocationProof(a, b), f.beneficiary.address),
+        "ProofsNoStake",
+      );
+    });
+
+    it("proves a reading outside the maker's declared range", async function () {
+      const f = await networkHelpers.loadFixture(stakingFixture);
+      const { signer, deviceId, timestamp } = await stakedClone(f);
+      const inside = await signer.signReading({
+        feedId: FEED,
+        sequence: 9n,
+        timestamp,
+        value: RANGE.max,
+      });
+      const within = await rejectsWith(
+        submitProof(f.proofsAsOther, outOfBoundsProof(inside), f.beneficiary.address),
+        "ProofsWithinRange",
+      );
+      assert.deepEqual(within.args, [RANGE.max, RANGE.min, RANGE.max]);
+      const outside = await signer.signReading({
+        feedId: FEED,
+        sequence: 10n,
+        timestamp,
+        value: RANGE.max + 1n,
+      });
+      const result = await submitProof(
+        f.proofsAsOther,
+        outOfBoundsProof(outside),
+        f.beneficiary.address,
+      );
+      assert.equal(result.kind, "OutOfBounds");
+      assert.equal(result.deviceId, deviceId);
+      assert.equal(result.slashed, STAKE);
+    });
+  });
+
+  describe("parseProof", function () {
+    it("round-trips a proof file with bigints as decimal strings", async function () {
+      const f = await networkHelpers.loadFixture(stakingFixture);
+      const { honest, forged } = await stakedClone(f);
+      const { dir, cleanup } = await tempDir();
+      try {
+        const file = join(dir, "p.json");
+        const proof = equivocationProof(honest, forged);
+        await writeProofFile(file, proof);
+        assert.deepEqual(await readProofFile(file), proof);
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("names the bad field of a malformed proof file", async function () {
+      assert.throws(() => parseProof({ kind: "bribery" }), /kind must be equivocation/);
+      assert.throws(
+        () => parseProof({ kind: "outOfBounds", reading: { reading: {} } }),
+        (err: unknown) =>
+          err instanceof InvalidInputError && err.message.includes("reading.reading.deviceId"),
+      );
+      const { dir, cleanup } = await tempDir();
+      try {
+        const file = join(dir, "bad.json");
+        await writeFile(file, "{not json");
+        await assert.rejects(readProofFile(file), /cannot read proof file/);
+      } finally {
+        await cleanup();
+      }
+    });
+  });
+});

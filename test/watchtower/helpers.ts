@@ -1,0 +1,176 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { id, ZeroHash } from "ethers";
+import { pino, type Logger } from "pino";
+import { DeviceSigner } from "../../src/device/device-signer.js";
+import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
+import type { Domain, Hex } from "../../src/protocol/index.js";
+import {
+  ProofRejectedError,
+  Watchtower,
+  type DeviceDirectory,
+  type ProofSubmitter,
+  type SensorRange,
+  type SignedReading,
+  type SubmittedProof,
+  type WatchedMessage,
+  type WatchtowerOptions,
+} from "../../src/watchtower/index.js";
+
+/** Shared helpers of the watchtower tests. No describe() here: mocha loads this file and finds no tests. */
+
+export const DOMAIN: Domain = {
+  chainId: 31337n,
+  verifyingContract: "0x00000000000000000000000000000000000000aa",
+};
+export const FEED = id("temperature") as Hex;
+export const BENEFICIARY: Hex = "0x00000000000000000000000000000000000000be";
+
+/** A source the test pushes into; it ends on end() (or never, to test stop()). */
+export class QueueSource implements AsyncIterable<WatchedMessage> {
+  private readonly items: WatchedMessage[] = [];
+  private waiting: ((r: IteratorResult<WatchedMessage>) => void) | undefined;
+  private ended = false;
+
+  push(...messages: WatchedMessage[]): void {
+    for (const m of messages) {
+      const w = this.waiting;
+      if (w !== undefined) {
+        this.waiting = undefined;
+        w({ value: m, done: false });
+      } else this.items.push(m);
+    }
+  }
+
+  end(): void {
+    this.ended = true;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<WatchedMessage> {
+    return {
+      next: () => {
+        const m = this.items.shift();
+        if (m !== undefined) return Promise.resolve({ value: m, done: false });
+        if (this.ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => {
+          this.waiting = resolve;
+        });
+      },
+      return: () => {
+        this.end();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}
+
+/** An async source over fixed messages, ending after the last. */
+export async function* fromArray(
+  messages: readonly WatchedMessage[],
+): AsyncGenerator<WatchedMessage> {
+  for (const m of messages) {
+    await Promise.resolve();
+    yield m;
+  }
+}
+
+/** A submitter that records calls; `behaviour` decides each call's outcome (default: success). */
+export class FakeSubmitter implements ProofSubmitter {
+  readonly calls: { kind: string; evidence: SignedReading[]; beneficiary: Hex }[] = [];
+  behaviour: (call: number) => Promise<SubmittedProof> = (call) =>
+    Promise.resolve({ incident: id(`incident-${String(call)}`) as Hex, txHash: ZeroHash as Hex });
+
+  proveEquivocation(a: SignedReading, b: SignedReading, beneficiary: Hex): Promise<SubmittedProof> {
+    this.calls.push({ kind: "equivocation", evidence: [a, b], beneficiary });
+    return this.behaviour(this.calls.length);
+  }
+
+  proveOutOfBounds(r: SignedReading, beneficiary: Hex): Promise<SubmittedProof> {
+    this.calls.push({ kind: "out-of-bounds", evidence: [r], beneficiary });
+    return this.behaviour(this.calls.length);
+  }
+}
+
+export const evidenceUsed = (): Promise<SubmittedProof> =>
+  Promise.reject(new ProofRejectedError("ProofsEvidenceUsed", [ZeroHash]));
+
+/** A directory with stubbed answers: every device is maker 1 model 7; `range` is its sensor range. */
+export class FakeDirectory implements DeviceDirectory {
+  range: SensorRange | null = null;
+  reachable = true;
+  readonly owners = new Map<Hex, Hex>();
+  rangeLookups = 0;
+
+  keyOwner(keyHash: Hex): Promise<Hex> {
+    return Promise.resolve(this.owners.get(keyHash) ?? (ZeroHash as Hex));
+  }
+  deviceModel(): Promise<{ maker: number; model: number }> {
+    return Promise.resolve({ maker: 1, model: 7 });
+  }
+  sensorRange(): Promise<SensorRange | null> {
+    this.rangeLookups++;
+    return Promise.resolve(this.range);
+  }
+  ping(): Promise<void> {
+    return this.reachable ? Promise.resolve() : Promise.reject(new Error("connection refused"));
+  }
+}
+
+export function deviceSigner(curve: "p256" | "secp256k1" = "p256"): DeviceSigner {
+  return new DeviceSigner(SoftwareKeyStore.generate(curve), DOMAIN);
+}
+
+export async function reading(
+  signer: DeviceSigner,
+  sequence: bigint,
+  value: bigint,
+  timestamp = 1_700_000_000n,
+): Promise<SignedReading> {
+  const s = await signer.signReading({ feedId: FEED, sequence, timestamp, value });
+  return { reading: s.message, key: s.key, signature: s.signature };
+}
+
+export async function tempDb(): Promise<string> {
+  return join(await mkdtemp(join(tmpdir(), "watchtower-")), "evidence.sqlite");
+}
+
+/** A logger that keeps its JSON lines in `lines` (and prints nothing). */
+export function memoryLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split("\n")) {
+        if (l.trim() !== "") lines.push(JSON.parse(l) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  return { logger: pino({ level: "debug" }, stream), lines };
+}
+
+export function watchtower(
+  overrides: Partial<WatchtowerOptions> &
+    Pick<WatchtowerOptions, "source" | "directory" | "submitter" | "dbPath">,
+): Watchtower {
+  return new Watchtower({
+    domain: DOMAIN,
+    beneficiary: BENEFICIARY,
+    http: false,
+    logger: pino({ level: "silent" }),
+    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    ...overrides,
+  });
+}
+
+/** The value of one metric sample in Prometheus text, or undefined. */
+export function sample(text: string, name: string): number | undefined {
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name} `)) return Number(line.slice(name.length + 1));
+  }
+  return undefined;
+}
