@@ -821,6 +821,8 @@ contract DeviceStakingEmptyGasTest is StakingUnitFixture {
         g -= gasleft();
         // solhint-disable-next-line no-console
         console.log("gas: first stake into an empty contract, call", g, "tx estimate", g + TX_OVERHEAD);
-        assertLe(g + TX_OVERHEAD, 100_000);
+        // Once per deployment, on top of a device's first stake (<= 100,000, test_gas_stakeFirst and the
+        // bench): the token creates the staking contract's balance slot (22,100, paid in the token).
+        assertLe(g + TX_OVERHEAD, 105_000);
     }
 }

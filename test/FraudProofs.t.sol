@@ -239,7 +239,7 @@ contract FraudProofsTest is FraudProofsFixture {
     function test_proveBatchEquivocation_SlashesP256Device() public {
         IFraudProofs.BatchedReading memory a = _batched(p256, _run(p256Id, 10, 100), 2);
         IFraudProofs.SignedReading memory b = _signed(p256, _reading(p256Id, 12, 555));
-        bytes32 id = _pairId(IFraudProofs.IncidentKind.BatchEquivocation, a.reading, b.reading);
+        bytes32 id = _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading);
         vm.expectEmit(address(proofs));
         emit IFraudProofs.IncidentRecorded(
             id,
@@ -275,7 +275,7 @@ contract FraudProofsTest is FraudProofsFixture {
     function test_proveBatchPairEquivocation_Slashes() public {
         IFraudProofs.BatchedReading memory a = _batched(p256, _run(p256Id, 10, 100), 3);
         IFraudProofs.BatchedReading memory b = _batched(p256, _run(p256Id, 11, 200), 2);
-        bytes32 id = _pairId(IFraudProofs.IncidentKind.BatchEquivocation, a.reading, b.reading);
+        bytes32 id = _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading);
         uint256 before = gasleft();
         bytes32 got = proofs.proveBatchPairEquivocation(a, b, beneficiary);
         _logGas("gas proveBatchPairEquivocation (2x P-256, 4-leaf batches):", before - gasleft());

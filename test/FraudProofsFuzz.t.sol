@@ -158,7 +158,7 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
 
         a.batch.firstSequence = run[0].sequence;
         bytes32 incidentId = proofs.proveBatchEquivocation(a, b, beneficiary);
-        assertEq(incidentId, _pairId(IFraudProofs.IncidentKind.BatchEquivocation, a.reading, b.reading));
+        assertEq(incidentId, _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading));
         _assertIncident(incidentId, id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED);
     }
 

@@ -125,7 +125,7 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
         Reading memory rb = _reading(d, index, (valueSeed >> 16) % 4, ageSeed >> 8);
         IFraudProofs.BatchedReading memory a = _batched(d, run, index);
         IFraudProofs.SignedReading memory b = _signedReading(d, rb);
-        bytes32 id = _pairId(IFraudProofs.IncidentKind.BatchEquivocation, run[index], rb);
+        bytes32 id = _pairId(IFraudProofs.IncidentKind.Equivocation, run[index], rb);
         bytes memory expected = _expectedPairError(d, run[index], rb, id);
         ++ghostAttempts;
         try PROOFS.proveBatchEquivocation(a, b, BENEFICIARY) returns (bytes32 got) {

@@ -77,6 +77,12 @@ library DeviceMessageLib {
         return keccak256(abi.encode(READING_TYPEHASH, r.deviceId, r.feedId, r.sequence, r.timestamp, r.value));
     }
 
+    /// @dev hashReading from calldata, without copying the struct to memory (the fraud-proof hot path).
+    /// Reading is a static struct: abi.encode lays out its fields exactly as hashReading does.
+    function hashReadingCalldata(Reading calldata r) internal pure returns (bytes32) {
+        return keccak256(abi.encode(READING_TYPEHASH, r));
+    }
+
     function hashReadingBatch(ReadingBatch memory b) internal pure returns (bytes32) {
         return
             keccak256(

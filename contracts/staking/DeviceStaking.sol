@@ -32,15 +32,16 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
     /// @notice The collateral token.
     IERC20 public immutable TOKEN;
 
-    /// @dev Params laid out so the fields every operator call reads share one slot with the time the
-    /// scheduled parameters take effect: a stake reads one cold params slot, not two.
+    /// @dev Params laid out by who reads them: a slash reads one slot (loss recipient, bounty share and
+    /// the time scheduled parameters take effect); stake and requestWithdrawal read that slot and the
+    /// second (minimum stake, unbonding period). Every access is field by field, through storage.
     struct StoredParams {
-        uint96 minStake;
-        uint64 unbondingPeriod;
+        address lossRecipient;
         uint16 bountyBps;
         /// @dev In `_current` only: when `_pending` takes effect (0 when nothing is scheduled).
         uint64 pendingEffectiveAt;
-        address lossRecipient;
+        uint96 minStake;
+        uint64 unbondingPeriod;
     }
 
     mapping(DeviceId deviceId => DeviceStake) private _stakes;

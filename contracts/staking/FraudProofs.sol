@@ -74,7 +74,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
     ) external nonReentrant returns (bytes32 incident_) {
         (bytes32 hashA, bytes32 hashB) = _checkConflict(a.reading, b.reading, beneficiary);
         DeviceId deviceId = a.reading.deviceId;
-        incident_ = _evidenceId(IncidentKind.BatchEquivocation, hashA, hashB);
+        incident_ = _evidenceId(IncidentKind.Equivocation, hashA, hashB);
         _checkUsable(incident_, deviceId, _latest(a.reading.timestamp, b.reading.timestamp));
         _checkBatched(a, hashA);
         _checkSignature(deviceId, hashB, b.key, b.signature);
@@ -89,7 +89,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
     ) external nonReentrant returns (bytes32 incident_) {
         (bytes32 hashA, bytes32 hashB) = _checkConflict(a.reading, b.reading, beneficiary);
         DeviceId deviceId = a.reading.deviceId;
-        incident_ = _evidenceId(IncidentKind.BatchEquivocation, hashA, hashB);
+        incident_ = _evidenceId(IncidentKind.Equivocation, hashA, hashB);
         _checkUsable(incident_, deviceId, _latest(a.reading.timestamp, b.reading.timestamp));
         _checkBatched(a, hashA);
         _checkBatched(b, hashB);
@@ -109,7 +109,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         (int256 min, int256 max) = (range.min, range.max);
         int256 value = r.reading.value;
         if (value >= min && value <= max) revert ProofsWithinRange(value, min, max);
-        bytes32 readingHash = _hashReading(r.reading);
+        bytes32 readingHash = DeviceMessageLib.hashReadingCalldata(r.reading);
         incident_ = keccak256(abi.encode(IncidentKind.OutOfBounds, readingHash));
         _checkUsable(incident_, deviceId, r.reading.timestamp);
         _checkSignature(deviceId, readingHash, r.key, r.signature);
@@ -175,19 +175,14 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         if (a.deviceId != b.deviceId) revert ProofsDifferentDevice(a.deviceId, b.deviceId);
         if (a.feedId != b.feedId) revert ProofsDifferentFeed(a.feedId, b.feedId);
         if (a.sequence != b.sequence) revert ProofsDifferentSequence(a.sequence, b.sequence);
-        hashA = _hashReading(a);
-        hashB = _hashReading(b);
+        hashA = DeviceMessageLib.hashReadingCalldata(a);
+        hashB = DeviceMessageLib.hashReadingCalldata(b);
         if (hashA == hashB) revert ProofsSameReading();
     }
 
-    /// @dev DeviceMessageLib.hashReading straight from calldata, without copying the struct to memory.
-    /// Reading is a static struct: abi.encode lays out its fields exactly as hashReading does (the tests
-    /// compute every incident id with DeviceMessageLib.hashReading).
-    function _hashReading(Reading calldata r) private pure returns (bytes32) {
-        return keccak256(abi.encode(DeviceMessageLib.READING_TYPEHASH, r));
-    }
-
-    /// @dev The evidence id of a pair of readings: sorted, so swapping the two proves nothing new.
+    /// @dev The evidence id of a pair of conflicting readings: sorted, so swapping the two proves nothing
+    /// new, and tagged Equivocation whatever form the evidence takes (two signed readings, a batch leaf
+    /// and a reading, two batch leaves), so one conflict is one incident.
     function _evidenceId(IncidentKind kind, bytes32 hashA, bytes32 hashB) private pure returns (bytes32) {
         return hashA < hashB ? keccak256(abi.encode(kind, hashA, hashB)) : keccak256(abi.encode(kind, hashB, hashA));
     }
