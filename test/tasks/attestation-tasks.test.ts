@@ -6,35 +6,7 @@ import { addMaker, makerEndorse, registerDevice, registryAt } from "../../src/cl
 import { deviceIdOf, type Hex } from "../../src/protocol/index.js";
 import { releaseImages } from "../client/attestation-fixture.js";
 import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
-
-interface Captured {
-  readonly result: { success: boolean; value?: unknown; error?: { code: string; message: string } };
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a task through the HRE as the CLI would, capturing what it prints. */
-async function runTask(id: string[], args: Record<string, unknown>): Promise<Captured> {
-  let stdout = "";
-  let stderr = "";
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = (chunk: string | Uint8Array): boolean => {
-    stdout += String(chunk);
-    return true;
-  };
-  process.stderr.write = (chunk: string | Uint8Array): boolean => {
-    stderr += String(chunk);
-    return true;
-  };
-  try {
-    const result = (await hre.tasks.getTask(id).run(args)) as Captured["result"];
-    return { result, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+import { runTask } from "./run-task.js";
 
 describe("tasks: firmware and attestation", function () {
   let registry: string;

@@ -5,35 +5,7 @@ import hre from "hardhat";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { deviceIdOf, type Hex } from "../../src/protocol/index.js";
 import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
-
-interface Captured {
-  readonly result: { success: boolean; value?: unknown; error?: { code: string; message: string } };
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a task through the HRE as the CLI would, capturing what it prints. */
-async function runTask(id: string[], args: Record<string, unknown>): Promise<Captured> {
-  let stdout = "";
-  let stderr = "";
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = (chunk: string | Uint8Array): boolean => {
-    stdout += String(chunk);
-    return true;
-  };
-  process.stderr.write = (chunk: string | Uint8Array): boolean => {
-    stderr += String(chunk);
-    return true;
-  };
-  try {
-    const result = (await hre.tasks.getTask(id).run(args)) as Captured["result"];
-    return { result, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+import { runTask } from "./run-task.js";
 
 describe("tasks", function () {
   // The tasks connect with network.getOrCreate(): this is the same in-process chain.
