@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
+import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
+import {IDeviceAttestation} from "../interfaces/IDeviceAttestation.sol";
+import {IDeviceFeed} from "../interfaces/IDeviceFeed.sol";
+import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
+import {IDeviceStaking} from "../interfaces/IDeviceStaking.sol";
+import {DeviceMessageLib} from "../libraries/DeviceMessageLib.sol";
+import {DeviceId} from "../types/DeviceId.sol";
+import {Reading} from "../types/Messages.sol";
+
+/// @title DeviceFeed
+/// @notice A median feed of trusted, staked member devices, read like a Chainlink aggregator.
+/// @dev Gas layout: a submit writes the member's one-slot reading and the feed's one-slot state; the
+/// median is computed on read over the members' slots (a fixed array, so n + 1 storage reads). The
+/// deviation breaker compares with the feed's last accepted value (kept in the state slot), not with the
+/// median: recomputing the median on every submit would read every member's slot.
+contract DeviceFeed is IDeviceFeed, Ownable2Step {
+    /// @notice The most member devices a feed has (bounds the median's loop and sort).
+    uint256 public constant MAX_MEMBERS = 32;
+    uint256 private constant BPS = 10_000;
+
+    /// @dev The feed's hot state. One storage slot.
+    struct State {
+        uint64 roundId;
+        /// @dev The last accepted value and its timestamp: the deviation breaker's reference.
+        int128 refValue;
+        uint40 refAt;
+        TripReason tripped;
+        uint8 memberCount;
+    }
+
+    /// @dev index is the member's position + 1 (0: not a member); `sequence` is the highest sequence the
+    /// device used, kept here while it is not a member so a re-added device never reuses one.
+    struct Membership {
+        uint8 index;
+        uint64 sequence;
+    }
+
+    /// @dev The DeviceRegistry, which is also the attestation contract.
+    IDeviceRegistry private immutable REGISTRY;
+    IDeviceStaking private immutable STAKING;
+    /// @dev Read once: readings are signed under the registry's EIP-712 domain.
+    bytes32 private immutable DOMAIN_SEPARATOR;
+    uint8 private immutable QUORUM;
+    uint8 private immutable DECIMALS;
+    uint16 private immutable MAX_DEVIATION_BPS;
+    uint32 private immutable MAX_READING_AGE;
+    uint32 private immutable MIN_INTERVAL;
+    uint32 private immutable MAX_ATTESTATION_AGE;
+    uint96 private immutable MIN_STAKE;
+    int128 private immutable MIN_VALUE;
+    int128 private immutable MAX_VALUE;
+
+    string private _description;
+    State private _state;
+    Slot[MAX_MEMBERS] private _slots;
+    DeviceId[MAX_MEMBERS] private _memberIds;
+    mapping(DeviceId id => Membership) private _membership;
+    mapping(address account => bool) private _guardians;
+
+    /// @notice Binds the feed to a registry and a staking contract with a fixed configuration.
+    /// @param registry The DeviceRegistry (both IDeviceRegistry and IDeviceAttestation).
+    /// @param staking The staking contract whose slashable stake counts.
+    /// @param cfg The configuration (see IDeviceFeed.Config).
+    /// @param initialOwner Who adds members and guardians.
+    constructor(
+        address registry,
+        IDeviceStaking staking,
+        Config memory cfg,
+        address initialOwner
+    ) Ownable(initialOwner) {
+        if (registry == address(0) || address(staking) == address(0)) revert DeviceFeedZeroAddress();
+        if (
+            cfg.quorum == 0 ||
+            cfg.quorum > MAX_MEMBERS ||
+            cfg.maxReadingAge == 0 ||
+            cfg.maxAttestationAge == 0 ||
+            cfg.minValue > cfg.maxValue
+        ) revert DeviceFeedInvalidConfig();
+        REGISTRY = IDeviceRegistry(registry);
+        STAKING = staking;
+        DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
+        QUORUM = cfg.quorum;
+        DECIMALS = cfg.decimals;
+        MAX_DEVIATION_BPS = cfg.maxDeviationBps;
+        MAX_READING_AGE = cfg.maxReadingAge;
+        MIN_INTERVAL = cfg.minInterval;
+        MAX_ATTESTATION_AGE = cfg.maxAttestationAge;
+        MIN_STAKE = cfg.minStake;
+        MIN_VALUE = cfg.minValue;
+        MAX_VALUE = cfg.maxValue;
+        _description = cfg.description;
+    }
+
+    // ================================================================ owner and guardians
+
+    /// @inheritdoc IDeviceFeed
+    function addMember(DeviceId deviceId) external onlyOwner {
+        Membership memory m = _membership[deviceId];
+        if (m.index != 0) revert DeviceFeedAlreadyMember(deviceId);
+        uint8 count = _state.memberCount;
+        if (count == MAX_MEMBERS) revert DeviceFeedTooManyMembers(MAX_MEMBERS);
+        _slots[count] = Slot({value: 0, timestamp: 0, sequence: m.sequence});
+        _memberIds[count] = deviceId;
+        _membership[deviceId] = Membership({index: count + 1, sequence: m.sequence});
+        _state.memberCount = count + 1;
+        emit MemberAdded(deviceId);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function removeMember(DeviceId deviceId) external onlyOwner {
+        uint8 index = _membership[deviceId].index;
+        if (index == 0) revert DeviceFeedNotMember(deviceId);
+        uint8 last = _state.memberCount - 1;
+        uint64 sequence = _slots[index - 1].sequence;
+        if (index - 1 != last) {
+            // Swap-and-pop keeps the members' slots contiguous, so reads loop over memberCount slots.
+            DeviceId moved = _memberIds[last];
+            _slots[index - 1] = _slots[last];
+            _memberIds[index - 1] = moved;
+            _membership[moved].index = index;
+        }
+        delete _slots[last];
+        _memberIds[last] = DeviceId.wrap(0);
+        _membership[deviceId] = Membership({index: 0, sequence: sequence});
+        _state.memberCount = last;
+        emit MemberRemoved(deviceId);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function setGuardian(address guardian, bool enabled) external onlyOwner {
+        if (guardian == address(0)) revert DeviceFeedZeroAddress();
+        _guardians[guardian] = enabled;
+        emit GuardianSet(guardian, enabled);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function reset() external {
+        if (msg.sender != owner() && !_guardians[msg.sender]) revert DeviceFeedNotGuardian(msg.sender);
+        if (_state.tripped == TripReason.None) revert DeviceFeedNotTripped();
+        _state.tripped = TripReason.None;
+        _state.refValue = 0;
+        _state.refAt = 0;
+        emit FeedReset(msg.sender);
+    }
+
+    // ================================================================ submissions
+
+    /// @inheritdoc IDeviceFeed
+    function submit(
+        Reading calldata reading,
+        IDeviceRegistry.DeviceKey calldata key,
+        bytes calldata signature
+    ) external returns (bool accepted) {
+        _requireArmed();
+        Rejection rejection;
+        (rejection, accepted) = _process(reading, key, signature);
+        if (rejection != Rejection.None) revert DeviceFeedRejected(reading.deviceId, reading.sequence, rejection);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function submitMany(SignedReading[] calldata readings) external returns (uint256 accepted) {
+        _requireArmed();
+        for (uint256 i; i < readings.length; ++i) {
+            SignedReading calldata r = readings[i];
+            (Rejection rejection, bool ok) = _process(r.reading, r.key, r.signature);
+            if (rejection != Rejection.None) {
+                emit ReadingRejected(r.reading.deviceId, r.reading.sequence, rejection);
+            } else if (ok) {
+                ++accepted;
+            } else {
+                break; // tripped: nothing more counts until a guardian resets
+            }
+        }
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function evict(DeviceId deviceId) external {
+        uint8 index = _membership[deviceId].index;
+        if (index == 0) revert DeviceFeedNotMember(deviceId);
+        if (_eligible(deviceId)) revert DeviceFeedStillEligible(deviceId);
+        Slot storage s = _slots[index - 1];
+        s.value = 0;
+        s.timestamp = 0;
+        emit ReadingEvicted(deviceId);
+    }
+
+    // ================================================================ reads
+
+    /// @inheritdoc AggregatorV3Interface
+    function latestRoundData()
+        external
+        view
+        returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
+    {
+        (roundId, answer, startedAt, updatedAt) = _median(MAX_READING_AGE);
+        answeredInRound = roundId;
+    }
+
+    /// @inheritdoc AggregatorV3Interface
+    /// @dev Only the latest round is answered (see IDeviceFeed).
+    function getRoundData(
+        uint80 roundId_
+    )
+        external
+        view
+        returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
+    {
+        (roundId, answer, startedAt, updatedAt) = _median(MAX_READING_AGE);
+        if (roundId_ != roundId) revert DeviceFeedRoundNotAvailable(roundId_, roundId);
+        answeredInRound = roundId;
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function readFresh(uint256 maxAge) external view returns (int256 answer, uint256 updatedAt) {
+        (, answer, , updatedAt) = _median(maxAge < MAX_READING_AGE ? maxAge : MAX_READING_AGE);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function costOfCorruption() external view returns (uint256 cost) {
+        uint256 n = _state.memberCount;
+        uint256[] memory stakes = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            uint256 stake = STAKING.slashableOf(_memberIds[i]);
+            // Insertion sort (n <= 32), ascending.
+            uint256 j = i;
+            while (j > 0 && stakes[j - 1] > stake) {
+                stakes[j] = stakes[j - 1];
+                --j;
+            }
+            stakes[j] = stake;
+        }
+        // A set controls the median when it is more than half: ceil((n + 1) / 2) members.
+        uint256 needed = n == 0 ? 0 : (n + 2) / 2;
+        for (uint256 i; i < needed; ++i) cost += stakes[i];
+    }
+
+    /// @inheritdoc AggregatorV3Interface
+    function decimals() external view returns (uint8) {
+        return DECIMALS;
+    }
+
+    /// @inheritdoc AggregatorV3Interface
+    function description() external view returns (string memory) {
+        return _description;
+    }
+
+    /// @inheritdoc AggregatorV3Interface
+    function version() external pure returns (uint256) {
+        return 1;
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function feedId() public view returns (bytes32) {
+        return bytes32(uint256(uint160(address(this))));
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function config() external view returns (Config memory) {
+        return
+            Config({
+                quorum: QUORUM,
+                decimals: DECIMALS,
+                maxDeviationBps: MAX_DEVIATION_BPS,
+                maxReadingAge: MAX_READING_AGE,
+                minInterval: MIN_INTERVAL,
+                maxAttestationAge: MAX_ATTESTATION_AGE,
+                minStake: MIN_STAKE,
+                minValue: MIN_VALUE,
+                maxValue: MAX_VALUE,
+                description: _description
+            });
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function members() external view returns (DeviceId[] memory ids) {
+        uint256 n = _state.memberCount;
+        ids = new DeviceId[](n);
+        for (uint256 i; i < n; ++i) ids[i] = _memberIds[i];
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function slotOf(DeviceId deviceId) external view returns (Slot memory) {
+        uint8 index = _membership[deviceId].index;
+        if (index == 0) revert DeviceFeedNotMember(deviceId);
+        return _slots[index - 1];
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function sequenceOf(DeviceId deviceId) external view returns (uint64) {
+        Membership memory m = _membership[deviceId];
+        return m.index == 0 ? m.sequence : _slots[m.index - 1].sequence;
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function tripReason() external view returns (TripReason) {
+        return _state.tripped;
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function isGuardian(address account) external view returns (bool) {
+        return account == owner() || _guardians[account];
+    }
+
+    // ================================================================ internals
+
+    function _requireArmed() private view {
+        TripReason tripped = _state.tripped;
+        if (tripped != TripReason.None) revert DeviceFeedTripped(tripped);
+    }
+
+    /// @dev Checks one reading and, if it passes, stores it (or trips the feed). Returns the rejection
+    /// (None if it passed) and whether it was accepted (false with None: it tripped the feed).
+    function _process(
+        Reading calldata r,
+        IDeviceRegistry.DeviceKey calldata key,
+        bytes calldata signature
+    ) private returns (Rejection rejection, bool accepted) {
+        uint256 index;
+        (rejection, index) = _check(r, key, signature);
+        if (rejection == Rejection.None) accepted = _store(r, _slots[index]);
+    }
+
+    /// @dev Cheap checks first; the three external calls (signature, trust, stake) last. Returns the
+    /// member's slot index when the reading passes.
+    function _check(
+        Reading calldata r,
+        IDeviceRegistry.DeviceKey calldata key,
+        bytes calldata signature
+    ) private view returns (Rejection, uint256) {
+        if (r.feedId != feedId()) return (Rejection.WrongFeed, 0);
+        DeviceId deviceId = r.deviceId;
+        uint256 index = _membership[deviceId].index;
+        if (index == 0) return (Rejection.NotMember, 0);
+        --index;
+        Slot memory previous = _slots[index];
+        if (r.sequence <= previous.sequence) return (Rejection.SequenceNotIncreasing, 0);
+        if (r.timestamp > block.timestamp) return (Rejection.FutureTimestamp, 0);
+        // A reading older than the device's previous one is as useless as a stale one.
+        if (block.timestamp - r.timestamp >= MAX_READING_AGE || r.timestamp < previous.timestamp) {
+            return (Rejection.Stale, 0);
+        }
+        if (r.value < MIN_VALUE || r.value > MAX_VALUE) return (Rejection.OutOfBounds, 0);
+        bytes32 digest = MessageHashUtils.toTypedDataHash(DOMAIN_SEPARATOR, DeviceMessageLib.hashReadingCalldata(r));
+        if (!REGISTRY.isValidDeviceSignature(deviceId, digest, key, signature)) {
+            return (Rejection.InvalidSignature, 0);
+        }
+        if (!IDeviceAttestation(address(REGISTRY)).isTrusted(deviceId, MAX_ATTESTATION_AGE)) {
+            return (Rejection.Untrusted, 0);
+        }
+        if (STAKING.slashableOf(deviceId) < MIN_STAKE) return (Rejection.Unstaked, 0);
+        return (Rejection.None, index);
+    }
+
+    /// @dev Stores a checked reading, or records the trip it causes. Returns whether it was accepted.
+    function _store(Reading calldata r, Slot storage s) private returns (bool) {
+        // In bounds (checked), so it fits in int128.
+        int128 value = int128(r.value);
+        State memory st = _state;
+        TripReason trip = _breaker(s.timestamp, r.timestamp, value, st);
+        if (trip != TripReason.None) {
+            s.sequence = r.sequence; // used: the same reading cannot trip the feed again after a reset
+            _state.tripped = trip;
+            emit FeedTripped(trip, r.deviceId, r.sequence, r.value);
+            return false;
+        }
+        s.value = value;
+        s.timestamp = uint40(r.timestamp);
+        s.sequence = r.sequence;
+        ++st.roundId;
+        st.refValue = value;
+        st.refAt = uint40(r.timestamp);
+        _state = st;
+        emit ReadingAccepted(r.deviceId, st.roundId, r.sequence, r.value);
+        return true;
+    }
+
+    function _breaker(
+        uint40 previousTimestamp,
+        uint64 timestamp,
+        int128 value,
+        State memory st
+    ) private view returns (TripReason) {
+        if (previousTimestamp != 0 && timestamp < uint256(previousTimestamp) + MIN_INTERVAL) {
+            return TripReason.TooFrequent;
+        }
+        // No reference (first reading, after a reset, or stale), or a zero one (bps of 0 is undefined):
+        // nothing to deviate from.
+        if (
+            MAX_DEVIATION_BPS == 0 || st.refAt == 0 || st.refValue == 0 || block.timestamp - st.refAt >= MAX_READING_AGE
+        ) return TripReason.None;
+        int256 diff = int256(value) - st.refValue;
+        uint256 absDiff = diff < 0 ? uint256(-diff) : uint256(diff);
+        int256 ref = st.refValue;
+        uint256 absRef = ref < 0 ? uint256(-ref) : uint256(ref);
+        // Both factors are below 2^129 and 2^16: no overflow.
+        if (absDiff * BPS > absRef * MAX_DEVIATION_BPS) return TripReason.Deviation;
+        return TripReason.None;
+    }
+
+    function _eligible(DeviceId deviceId) private view returns (bool) {
+        return
+            IDeviceAttestation(address(REGISTRY)).isTrusted(deviceId, MAX_ATTESTATION_AGE) &&
+            STAKING.slashableOf(deviceId) >= MIN_STAKE;
+    }
+
+    /// @dev The median of the member readings younger than `maxAge`, with the oldest and newest of their
+    /// timestamps. Reverts if tripped or below quorum.
+    function _median(
+        uint256 maxAge
+    ) private view returns (uint80 roundId, int256 answer, uint256 oldest, uint256 newest) {
+        State memory st = _state;
+        if (st.tripped != TripReason.None) revert DeviceFeedTripped(st.tripped);
+        uint256 n = st.memberCount;
+        int256[] memory values = new int256[](n);
+        uint256 fresh;
+        oldest = type(uint256).max;
+        for (uint256 i; i < n; ++i) {
+            Slot memory s = _slots[i];
+            // Stored timestamps are never in the future (checked on submit), so no underflow.
+            if (s.timestamp == 0 || block.timestamp - s.timestamp >= maxAge) continue;
+            if (s.timestamp < oldest) oldest = s.timestamp;
+            if (s.timestamp > newest) newest = s.timestamp;
+            // Insertion sort into values[0..fresh], ascending (n <= 32).
+            int256 v = s.value;
+            uint256 j = fresh;
+            while (j > 0 && values[j - 1] > v) {
+                values[j] = values[j - 1];
+                --j;
+            }
+            values[j] = v;
+            ++fresh;
+        }
+        if (fresh < QUORUM || fresh == 0) revert DeviceFeedNoQuorum(fresh, QUORUM);
+        uint256 mid = fresh / 2;
+        // int128 values: the sum cannot overflow int256; division rounds toward zero, between the two.
+        answer = fresh % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+        roundId = st.roundId;
+    }
+}

@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.30;
+
+import {IDeviceFeed} from "../contracts/interfaces/IDeviceFeed.sol";
+import {IDeviceRegistry} from "../contracts/interfaces/IDeviceRegistry.sol";
+import {Reading} from "../contracts/types/Messages.sol";
+import {FeedFixture} from "./utils/FeedFixture.sol";
+
+/// @notice Fuzz tests of DeviceFeed over every signed and amount input, each with a concrete twin.
+contract DeviceFeedFuzzTest is FeedFixture {
+    int256 internal constant BASE = 100e8;
+
+    function _try(Reading memory r, uint256 device, bytes memory sig) internal returns (bool ok, bytes memory err) {
+        IDeviceRegistry.DeviceKey memory key = _deviceKey(keys[device]);
+        try feed.submit(r, key, sig) returns (bool accepted) {
+            return (accepted, "");
+        } catch (bytes memory e) {
+            return (false, e);
+        }
+    }
+
+    function _rejection(
+        uint256 device,
+        uint64 sequence,
+        IDeviceFeed.Rejection reason
+    ) internal view returns (bytes memory) {
+        return abi.encodeWithSelector(IDeviceFeed.DeviceFeedRejected.selector, ids[device], sequence, reason);
+    }
+
+    /// @notice A value is accepted iff it lies within the physical bounds.
+    function testFuzz_submit_ValueAcceptedIffInBounds(int256 value, uint256 device) public {
+        device = bound(device, 0, DEVICES - 1);
+        value = bound(value, int256(MIN_VALUE) * 2, int256(MAX_VALUE) * 2);
+        Reading memory r = _reading(device, 1, value);
+        (bool ok, bytes memory err) = _try(r, device, _signReading(keys[device], r));
+        if (value >= MIN_VALUE && value <= MAX_VALUE) assertTrue(ok, "in bounds");
+        else assertEq(err, _rejection(device, 1, IDeviceFeed.Rejection.OutOfBounds));
+    }
+
+    /// @notice Concrete twin: the upper bound is accepted, one above is not.
+    function test_submit_ValueAtBounds() public {
+        testFuzz_submit_ValueAcceptedIffInBounds(MAX_VALUE, 0);
+        testFuzz_submit_ValueAcceptedIffInBounds(int256(MAX_VALUE) + 1, 1);
+    }
+
+    /// @notice Any change of any signed field after signing is rejected as an invalid signature.
+    function testFuzz_submit_TamperedFieldRejected(uint256 device, uint256 field, uint64 delta) public {
+        device = bound(device, 0, DEVICES - 1);
+        field = bound(field, 0, 2);
+        delta = uint64(bound(delta, 1, 50));
+        Reading memory r = _reading(device, 100, BASE);
+        bytes memory sig = _signReading(keys[device], r);
+        if (field == 0) r.sequence += delta;
+        else if (field == 1) r.timestamp -= delta;
+        else r.value += int256(uint256(delta));
+        (bool ok, bytes memory err) = _try(r, device, sig);
+        assertFalse(ok);
+        assertEq(err, _rejection(device, r.sequence, IDeviceFeed.Rejection.InvalidSignature));
+    }
+
+    /// @notice Concrete twin: a P-256 reading whose value changed by one.
+    function test_submit_TamperedValueRejected() public {
+        testFuzz_submit_TamperedFieldRejected(0, 2, 1);
+    }
+
+    /// @notice Any flipped signature byte makes the reading rejected (never accepted).
+    function testFuzz_submit_FlippedSignatureByteRejected(uint256 device, uint256 index, uint8 mask) public {
+        device = bound(device, 0, DEVICES - 1);
+        Reading memory r = _reading(device, 1, BASE);
+        bytes memory sig = _signReading(keys[device], r);
+        index = bound(index, 0, sig.length - 1);
+        mask = uint8(bound(mask, 1, 255));
+        sig[index] = bytes1(uint8(sig[index]) ^ mask);
+        (bool ok, bytes memory err) = _try(r, device, sig);
+        assertFalse(ok);
+        assertEq(err, _rejection(device, 1, IDeviceFeed.Rejection.InvalidSignature));
+    }
+
+    /// @notice Concrete twin: the last byte (v for secp256k1) flipped.
+    function test_submit_FlippedVRejected() public {
+        testFuzz_submit_FlippedSignatureByteRejected(1, 64, 1);
+    }
+
+    /// @notice A reading counts iff the device's slashable stake reaches the minimum.
+    function testFuzz_submit_AcceptedIffStaked(uint256 stake, uint256 device) public {
+        device = bound(device, 0, DEVICES - 1);
+        stake = bound(stake, 0, uint256(MIN_STAKE) * 2);
+        staking.setSlashable(ids[device], stake);
+        Reading memory r = _reading(device, 1, BASE);
+        (bool ok, bytes memory err) = _try(r, device, _signReading(keys[device], r));
+        if (stake >= MIN_STAKE) assertTrue(ok);
+        else assertEq(err, _rejection(device, 1, IDeviceFeed.Rejection.Unstaked));
+    }
+
+    /// @notice Concrete twin: one below and exactly the minimum.
+    function test_submit_StakeAtMinimum() public {
+        testFuzz_submit_AcceptedIffStaked(MIN_STAKE - 1, 0);
+        testFuzz_submit_AcceptedIffStaked(MIN_STAKE, 1);
+    }
+
+    /// @notice A reading is accepted iff it is younger than maxReadingAge and not in the future.
+    function testFuzz_submit_TimestampWindow(uint256 age, bool future, uint256 device) public {
+        device = bound(device, 0, DEVICES - 1);
+        age = bound(age, 0, uint256(MAX_READING_AGE) * 2);
+        if (future) age = bound(age, 1, 1 days);
+        Reading memory r = _reading(device, 1, BASE);
+        r.timestamp = uint64(future ? block.timestamp + age : block.timestamp - age);
+        (bool ok, bytes memory err) = _try(r, device, _signReading(keys[device], r));
+        if (future) assertEq(err, _rejection(device, 1, IDeviceFeed.Rejection.FutureTimestamp));
+        else if (age >= MAX_READING_AGE) assertEq(err, _rejection(device, 1, IDeviceFeed.Rejection.Stale));
+        else assertTrue(ok);
+    }
+
+    /// @notice Concrete twin: the oldest accepted age, then exactly maxReadingAge.
+    function test_submit_TimestampAtMaxAge() public {
+        testFuzz_submit_TimestampWindow(MAX_READING_AGE - 1, false, 0);
+        testFuzz_submit_TimestampWindow(MAX_READING_AGE, false, 1);
+    }
+
+    /// @notice A second reading is accepted iff its sequence is strictly higher.
+    function testFuzz_submit_SequenceStrictlyIncreases(uint64 first, uint64 second) public {
+        first = uint64(bound(first, 1, type(uint64).max));
+        assertTrue(_submit(0, first, BASE));
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        Reading memory r = _reading(0, second, BASE);
+        (bool ok, bytes memory err) = _try(r, 0, _signReading(keys[0], r));
+        if (second > first) assertTrue(ok);
+        else assertEq(err, _rejection(0, second, IDeviceFeed.Rejection.SequenceNotIncreasing));
+    }
+
+    /// @notice Concrete twin: the same sequence twice.
+    function test_submit_SameSequenceTwice() public {
+        testFuzz_submit_SequenceStrictlyIncreases(3, 3);
+    }
+
+    /// @notice The answer is the median of the fresh readings, whatever their values.
+    function testFuzz_latestRoundData_IsMedian(int256[7] memory values, uint256 n) public {
+        n = bound(n, QUORUM, DEVICES);
+        int256[] memory sorted = new int256[](n);
+        for (uint256 i; i < n; ++i) {
+            // Within 4.5% of BASE: consecutive readings never trip the 10% deviation breaker.
+            int256 v = bound(values[i], BASE - 45e7, BASE + 45e7);
+            assertTrue(_submit(i, 1, v));
+            uint256 j = i;
+            while (j > 0 && sorted[j - 1] > v) {
+                sorted[j] = sorted[j - 1];
+                --j;
+            }
+            sorted[j] = v;
+        }
+        (, int256 answer, , , ) = feed.latestRoundData();
+        int256 expected = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        assertEq(answer, expected);
+        assertGe(answer, sorted[0]);
+        assertLe(answer, sorted[n - 1]);
+    }
+
+    /// @notice Concrete twin: four readings, the median is the mean of the middle two.
+    function test_latestRoundData_MedianOfFour() public {
+        int256[7] memory values = [BASE, BASE + 4, BASE - 2, BASE + 1, int256(0), 0, 0];
+        testFuzz_latestRoundData_IsMedian(values, 4);
+    }
+
+    /// @notice costOfCorruption is the sum of the cheapest majority, whatever the stakes.
+    function testFuzz_costOfCorruption_CheapestMajority(uint96[7] memory stakes) public {
+        uint256[] memory sorted = new uint256[](DEVICES);
+        for (uint256 i; i < DEVICES; ++i) {
+            staking.setSlashable(ids[i], stakes[i]);
+            uint256 j = i;
+            while (j > 0 && sorted[j - 1] > stakes[i]) {
+                sorted[j] = sorted[j - 1];
+                --j;
+            }
+            sorted[j] = stakes[i];
+        }
+        uint256 expected = sorted[0] + sorted[1] + sorted[2] + sorted[3];
+        assertEq(feed.costOfCorruption(), expected);
+    }
+
+    /// @notice Concrete twin: one whale does not protect the feed.
+    function test_costOfCorruption_WhaleIgnored() public {
+        uint96[7] memory stakes = [uint96(1e28), 1, 2, 3, 4, 5, 6];
+        testFuzz_costOfCorruption_CheapestMajority(stakes);
+        assertEq(feed.costOfCorruption(), 10);
+    }
+
+    /// @notice A jump beyond maxDeviationBps from the last accepted value trips the feed; within, it counts.
+    function testFuzz_submit_DeviationTrips(int256 jumpBps) public {
+        jumpBps = bound(jumpBps, -5_000, 5_000);
+        assertTrue(_submit(0, 1, BASE));
+        int256 v = BASE + (BASE * jumpBps) / 10_000;
+        bool ok = _submit(1, 1, v);
+        uint256 absBps = uint256(jumpBps < 0 ? -jumpBps : jumpBps);
+        assertEq(ok, absBps <= MAX_DEVIATION_BPS);
+        assertEq(uint8(feed.tripReason()), uint8(ok ? IDeviceFeed.TripReason.None : IDeviceFeed.TripReason.Deviation));
+    }
+
+    /// @notice Concrete twin: 10.01% down trips.
+    function test_submit_DeviationJustBeyond() public {
+        testFuzz_submit_DeviationTrips(-1_001);
+    }
+}
