@@ -1,0 +1,85 @@
+import { Counter, Gauge, Registry } from "prom-client";
+
+/** Why a message was not accepted. */
+export type RejectReason =
+  | "bad_topic"
+  | "malformed"
+  | "topic_mismatch"
+  | "invalid_signature"
+  | "wrong_device"
+  | "conflict"
+  | "error";
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own. Names: `<prefix>received_total`,
+ * `<prefix>verified_total` (accepted and stored), `<prefix>duplicates_total`,
+ * `<prefix>rejected_total{reason}`, `<prefix>submitted_total` (readings the chain took),
+ * `<prefix>submit_errors_total{kind}` (retried / rejected), `<prefix>queue_depth`,
+ * `<prefix>lag_seconds` (age of the oldest reading not yet submitted).
+ */
+export class GatewayMetrics {
+  readonly registry: Registry;
+  readonly received: Counter;
+  readonly verified: Counter;
+  readonly duplicates: Counter;
+  readonly rejected: Counter<"reason">;
+  readonly submitted: Counter;
+  readonly submitErrors: Counter<"kind">;
+  readonly queueDepth: Gauge;
+  readonly lag: Gauge;
+
+  constructor(prefix = "gateway_") {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    this.received = new Counter({
+      name: `${prefix}received_total`,
+      help: "MQTT messages received",
+      registers,
+    });
+    this.verified = new Counter({
+      name: `${prefix}verified_total`,
+      help: "Readings verified and stored (accepted)",
+      registers,
+    });
+    this.duplicates = new Counter({
+      name: `${prefix}duplicates_total`,
+      help: "Readings already stored (redeliveries, replays)",
+      registers,
+    });
+    this.rejected = new Counter({
+      name: `${prefix}rejected_total`,
+      help: "Messages dropped, by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.submitted = new Counter({
+      name: `${prefix}submitted_total`,
+      help: "Readings submitted to the feeds and confirmed",
+      registers,
+    });
+    this.submitErrors = new Counter({
+      name: `${prefix}submit_errors_total`,
+      help: "Failed submissions: retried (transient) or rejected (final)",
+      labelNames: ["kind"],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: `${prefix}queue_depth`,
+      help: "Accepted readings waiting for submission",
+      registers,
+    });
+    this.lag = new Gauge({
+      name: `${prefix}lag_seconds`,
+      help: "Age in seconds of the oldest accepted reading not yet submitted",
+      registers,
+    });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

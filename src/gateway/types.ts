@@ -1,0 +1,58 @@
+import { DeviceTrustError, type Hex, type ReadingBatchMessage } from "../protocol/index.js";
+import type { SignedReading, WatchedMessage } from "../watchtower/index.js";
+
+/**
+ * The gateway's contracts with the world around it: who owns a key (the registry), where verified
+ * readings go (the feeds and the batch anchor), and where every message is mirrored (a watchtower).
+ * Each is an interface so tests fake them and the chain-backed versions plug in later.
+ */
+
+/** The registry lookups the gateway needs (a subset of the watchtower's DeviceDirectory). */
+export interface KeyDirectory {
+  /** The device that holds or held the key with this hash; the zero hash if none ever did. */
+  keyOwner(keyHash: Hex): Promise<Hex>;
+  /** Resolves when the chain answers (for /health); rejects when it does not. */
+  ping(): Promise<void>;
+}
+
+/** A device-signed ReadingBatch (its root is anchored on chain once). */
+export interface SignedReadingBatch {
+  readonly batch: ReadingBatchMessage;
+  readonly key: SignedReading["key"];
+  readonly signature: Hex;
+}
+
+/** What a successful submission yields. */
+export interface SubmittedTx {
+  readonly txHash: Hex;
+}
+
+/**
+ * Sends verified readings to the feeds and device-signed batch roots to the anchor. One call at a
+ * time (the gateway serialises them, so the implementation may manage its transaction nonces by
+ * counting). Throw SubmissionRejectedError for a final refusal (never retried); any other error is
+ * transient and retried with backoff.
+ */
+export interface ReadingSubmitter {
+  submitReadings(readings: readonly SignedReading[]): Promise<SubmittedTx>;
+  anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx>;
+}
+
+/** Where every well-formed message is mirrored before it is acknowledged (e.g. a watchtower). */
+export type MessageSink = (message: WatchedMessage) => Promise<void>;
+
+/** The chain refused a submission for good (e.g. a custom error): it is marked rejected, not retried. */
+export class SubmissionRejectedError extends DeviceTrustError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "SubmissionRejectedError";
+  }
+}
+
+/** The gateway cannot start or run as configured (a bad option, a store or broker it cannot open). */
+export class GatewayError extends DeviceTrustError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = "GatewayError";
+  }
+}

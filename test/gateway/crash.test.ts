@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DevicePublisher, GatewayStore, startEmbeddedBroker } from "../../src/gateway/index.js";
+import type { SignedReading } from "../../src/watchtower/index.js";
+import { deviceSigner, reading } from "../watchtower/helpers.js";
+import { slotOf, waitFor } from "./helpers.js";
+
+function startChild(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(
+    join(process.cwd(), "node_modules/.bin/node"),
+    ["--no-warnings", "--import", "tsx", "test/gateway/crash-child.ts"],
+    {
+      env: { ...process.env, ...env, GATEWAY_CRASH_CHILD: "1" },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.stdout.once("data", () => {
+      resolve(child);
+    });
+  });
+}
+
+function lines(path: string): string[] {
+  return existsSync(path)
+    ? readFileSync(path, "utf8")
+        .split("\n")
+        .filter((l) => l !== "")
+    : [];
+}
+
+describe("Gateway SIGKILL crash", function () {
+  it("killed at random moments and restarted, loses none and submits none twice", async function () {
+    this.timeout(120_000);
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const dir = await mkdtemp(join(tmpdir(), "gateway-crash-"));
+    const env = {
+      CRASH_BROKER: broker.url,
+      CRASH_DB: join(dir, "gateway.sqlite"),
+      CRASH_LOG: join(dir, "submitted.log"),
+    };
+    const readings: SignedReading[] = [];
+    for (const d of [deviceSigner("p256"), deviceSigner("p256"), deviceSigner("secp256k1")]) {
+      for (let i = 1n; i <= 150n; i++) readings.push(await reading(d, i, i, 1_700_000_000n + i));
+    }
+    const pub = await DevicePublisher.connect(broker.url);
+    let child = await startChild(env);
+    let kills = 0;
+    const publishing = (async () => {
+      for (const r of readings) {
+        await pub.publish(r);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 200)));
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+      kills++;
+      child = await startChild(env);
+    }
+    await publishing;
+    await waitFor(() => lines(env.CRASH_LOG).length >= readings.length, "every reading", 60_000);
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+    const submitted = lines(env.CRASH_LOG);
+    assert.equal(kills, 4);
+    assert.equal(submitted.length, readings.length, "none submitted twice");
+    assert.deepEqual(new Set(submitted), new Set(readings.map(slotOf)), "none lost");
+    const store = new GatewayStore(env.CRASH_DB);
+    assert.deepEqual(store.counts(), { pending: 0, submitted: readings.length, rejected: 0 });
+    store.close();
+    const replays = lines(`${env.CRASH_LOG}.replays`).reduce((a, b) => a + Number(b), 0);
+    console.log(
+      `      ${String(kills)} SIGKILLs; ${String(replays)} resubmitted readings refused as the feed would`,
+    );
+    await pub.close();
+    await broker.close();
+  });
+});

@@ -1,0 +1,278 @@
+import assert from "node:assert/strict";
+import { ZeroHash } from "ethers";
+import { DeviceSigner } from "../../src/device/device-signer.js";
+import {
+  DevicePublisher,
+  SinkSource,
+  decodeReading,
+  encodeReading,
+  parseReadingTopic,
+  readingDigester,
+  readingStructHash,
+  readingSubscription,
+  readingTopic,
+  startEmbeddedBroker,
+  type EmbeddedBroker,
+} from "../../src/gateway/index.js";
+import { digest, keyHash, structHash, type Hex } from "../../src/protocol/index.js";
+import type { SignedReading, WatchedMessage } from "../../src/watchtower/index.js";
+import {
+  DOMAIN,
+  FEED,
+  FakeDirectory,
+  deviceSigner,
+  reading,
+  sample,
+  tempDb,
+} from "../watchtower/helpers.js";
+import { FakeFeeds, gateway, slotOf, waitFor } from "./helpers.js";
+
+async function stream(device: DeviceSigner, count: number, from = 1n): Promise<SignedReading[]> {
+  const out: SignedReading[] = [];
+  for (let i = 0n; i < BigInt(count); i++) {
+    out.push(await reading(device, from + i, 20n + i, 1_700_000_000n + from + i));
+  }
+  return out;
+}
+
+describe("Gateway", function () {
+  describe("topics and codec", function () {
+    it("round-trips a topic and a signed reading", async function () {
+      const device = deviceSigner();
+      const r = await reading(device, 7n, -5n);
+      const topic = readingTopic(r.reading.feedId, r.reading.deviceId);
+      assert.equal(topic, `dt/devicetrust/${FEED}/${device.deviceId}/reading`);
+      assert.deepEqual(parseReadingTopic(topic), { feedId: FEED, deviceId: device.deviceId });
+      assert.deepEqual(decodeReading(encodeReading(r)), r);
+      assert.equal(parseReadingTopic("dt/devicetrust/0x12/0x34/reading"), null);
+      assert.equal(parseReadingTopic(`dt/devicetrust/${FEED}/${device.deviceId}/other`), null);
+      assert.equal(readingSubscription("g1"), "$share/g1/dt/devicetrust/+/+/reading");
+      assert.throws(() => readingSubscription("a/b"), { code: "GATEWAY_BAD_GROUP" });
+    });
+
+    it("hashes a Reading exactly as the protocol's EIP-712 encoder", async function () {
+      const digestOf = readingDigester(DOMAIN);
+      for (const curve of ["p256", "secp256k1"] as const) {
+        const r = (await reading(deviceSigner(curve), 2n ** 64n - 1n, -(2n ** 255n))).reading;
+        const h = readingStructHash(r);
+        assert.equal(`0x${h.toString("hex")}`, structHash("Reading", r));
+        assert.equal(digestOf(h), digest(DOMAIN, "Reading", r));
+      }
+    });
+  });
+
+  describe("verification without MQTT", function () {
+    it("accepts first keys and registry-owned rotated keys, rejects the rest", async function () {
+      const device = deviceSigner("secp256k1");
+      const rotated = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);
+      const stranger = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);
+      const directory = new FakeDirectory();
+      directory.owners.set(keyHash(rotated.key), device.deviceId);
+      const feeds = new FakeFeeds();
+      const g = gateway({
+        brokerUrl: "unused",
+        dbPath: ":memory:",
+        submitter: feeds,
+        directory,
+      });
+      g.open();
+      const first = await reading(device, 1n, 10n);
+      const byRotated = await reading(rotated, 2n, 11n);
+      const byStranger = await reading(stranger, 3n, 12n);
+      const tampered = { ...first, reading: { ...first.reading, sequence: 4n } };
+      const outOfRange = { ...first, reading: { ...first.reading, sequence: 2n ** 64n } };
+      const equivocation = await reading(device, 1n, 99n);
+      assert.equal(await g.accept(first), "accepted");
+      assert.equal(await g.accept(first), "duplicate");
+      assert.equal(await g.accept(byRotated), "accepted");
+      assert.equal(await g.accept(byStranger), "wrong_device");
+      assert.equal(await g.accept(tampered), "invalid_signature");
+      assert.equal(await g.accept(outOfRange), "malformed");
+      assert.equal(await g.accept(equivocation), "conflict");
+      assert.equal(g.queued, 2);
+      await g.flushNow();
+      assert.equal(feeds.counts.size, 2);
+      await g.stop();
+    });
+  });
+
+  describe("over MQTT (aedes on loopback)", function () {
+    let broker: EmbeddedBroker;
+    beforeEach(async function () {
+      broker = await startEmbeddedBroker({ port: 0 });
+    });
+    afterEach(async function () {
+      await broker.close();
+    });
+
+    it("verifies, deduplicates, persists, submits once and mirrors to the sink", async function () {
+      this.timeout(20_000);
+      const feeds = new FakeFeeds();
+      feeds.failures = 2; // transient: retried with backoff
+      const mirror = new SinkSource(10_000);
+      const seen: WatchedMessage[] = [];
+      const g = gateway({
+        brokerUrl: broker.url,
+        dbPath: await tempDb(),
+        submitter: feeds,
+        sink: mirror.sink,
+        http: { port: 0 },
+      });
+      const address = await g.start();
+      const devices = [
+        deviceSigner("p256"),
+        deviceSigner("p256"),
+        deviceSigner("secp256k1"),
+        deviceSigner("secp256k1"),
+      ];
+      const readings = (await Promise.all(devices.map((d) => stream(d, 25)))).flat();
+      const pub = await DevicePublisher.connect(broker.url);
+      for (const r of readings) await pub.publish(r);
+      // Replays, a forged value, a payload on the wrong topic, garbage.
+      for (const r of readings.slice(0, 10)) await pub.publish(r);
+      const first = readings[0];
+      assert.ok(first !== undefined);
+      const device0 = devices[0];
+      assert.ok(device0 !== undefined);
+      await pub.publish({ ...first, reading: { ...first.reading, value: 1_000_000n } });
+      await pub.publish(await reading(device0, 1n, 999n)); // a second signed reading for seq 1
+      await pub.publishRaw(readingTopic(FEED, ZeroHash as Hex), encodeReading(first));
+      await pub.publishRaw(readingTopic(FEED, first.reading.deviceId), "not json");
+      // One subscriber, one publisher: messages are handled in order, so this one comes last.
+      const last = await reading(device0, 26n, 1n, 1_800_000_000n);
+      await pub.publish(last);
+      readings.push(last);
+      await waitFor(() => feeds.counts.size === 101 && g.queued === 0, "101 submitted readings");
+      assert.deepEqual(feeds.duplicates(), []);
+      assert.deepEqual(new Set(feeds.counts.keys()), new Set(readings.map(slotOf)));
+      assert.deepEqual(g.readings.counts(), { pending: 0, submitted: 101, rejected: 0 });
+      for (const batch of feeds.calls) assert.ok(batch.length <= 8);
+      const text = await g.metrics.text();
+      assert.equal(sample(text, "gateway_received_total"), 115);
+      assert.equal(sample(text, "gateway_verified_total"), 101);
+      assert.equal(sample(text, "gateway_duplicates_total"), 10);
+      assert.equal(sample(text, "gateway_submitted_total"), 101);
+      assert.equal(sample(text, 'gateway_rejected_total{reason="conflict"}'), 1);
+      assert.equal(sample(text, 'gateway_rejected_total{reason="invalid_signature"}'), 1);
+      assert.equal(sample(text, 'gateway_rejected_total{reason="topic_mismatch"}'), 1);
+      assert.equal(sample(text, 'gateway_rejected_total{reason="malformed"}'), 1);
+      assert.equal(sample(text, 'gateway_submit_errors_total{kind="retried"}'), 2);
+      assert.ok(address !== null);
+      const health = await fetch(`http://127.0.0.1:${String(address.port)}/health`);
+      assert.equal(health.status, 200);
+      const body = (await health.json()) as { status: string; submitted: number };
+      assert.equal(body.status, "ok");
+      assert.equal(body.submitted, 101);
+      const metrics = await fetch(`http://127.0.0.1:${String(address.port)}/metrics`);
+      assert.match(await metrics.text(), /gateway_verified_total 101/);
+      await pub.close();
+      await g.stop();
+      mirror.end();
+      for await (const m of mirror) seen.push(m);
+      // Every well-formed message on its own topic reached the watchtower (forgery, conflict included).
+      assert.equal(seen.length, 113);
+    });
+
+    it("drops invalid signatures without submitting them", async function () {
+      this.timeout(10_000);
+      const feeds = new FakeFeeds();
+      const g = gateway({ brokerUrl: broker.url, dbPath: ":memory:", submitter: feeds });
+      await g.start();
+      const device = deviceSigner("p256");
+      const other = deviceSigner("p256");
+      const good = await reading(device, 1n, 1n);
+      const forged = { ...(await reading(other, 2n, 2n)), key: good.key };
+      const badSig = { ...good, reading: { ...good.reading, sequence: 3n } };
+      const pub = await DevicePublisher.connect(broker.url);
+      await pub.publish(forged);
+      await pub.publish(badSig);
+      await pub.publish(good);
+      await waitFor(() => feeds.counts.size === 1 && g.queued === 0, "the valid reading");
+      const text = await g.metrics.text();
+      assert.equal(sample(text, 'gateway_rejected_total{reason="invalid_signature"}'), 2);
+      assert.deepEqual([...feeds.counts.keys()], [slotOf(good)]);
+      await pub.close();
+      await g.stop();
+    });
+
+    it("holds acknowledgements when the queue is full and resumes when it drains", async function () {
+      this.timeout(20_000);
+      const feeds = new FakeFeeds();
+      let open: () => void = () => undefined;
+      feeds.gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const g = gateway({
+        brokerUrl: broker.url,
+        dbPath: ":memory:",
+        submitter: feeds,
+        batchSize: 4,
+        maxQueue: 8,
+      });
+      await g.start();
+      const readings = await stream(deviceSigner("p256"), 40);
+      const pub = await DevicePublisher.connect(broker.url);
+      for (const r of readings) await pub.publish(r);
+      await waitFor(() => g.queued === 8, "a full queue");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(g.queued, 8, "intake paused at maxQueue");
+      const text = await g.metrics.text();
+      assert.equal(sample(text, "gateway_verified_total"), 8);
+      open();
+      feeds.gate = undefined;
+      await waitFor(() => feeds.counts.size === 40 && g.queued === 0, "all 40 submitted");
+      assert.deepEqual(feeds.duplicates(), []);
+      await pub.close();
+      await g.stop();
+    });
+
+    it("marks a finally refused batch rejected and carries on", async function () {
+      this.timeout(10_000);
+      const feeds = new FakeFeeds();
+      feeds.rejectNext = true;
+      const g = gateway({ brokerUrl: broker.url, dbPath: ":memory:", submitter: feeds });
+      await g.start();
+      const pub = await DevicePublisher.connect(broker.url);
+      const readings = await stream(deviceSigner("p256"), 16);
+      for (const r of readings) await pub.publish(r);
+      await waitFor(() => g.queued === 0 && feeds.counts.size === 8, "one batch submitted");
+      assert.deepEqual(g.readings.counts(), { pending: 0, submitted: 8, rejected: 8 });
+      await pub.close();
+      await g.stop();
+    });
+
+    it("restarts on the same store without losing or resubmitting a reading", async function () {
+      this.timeout(30_000);
+      const feeds = new FakeFeeds();
+      const dbPath = await tempDb();
+      const options = { brokerUrl: broker.url, dbPath, submitter: feeds, clientId: "gw-restart" };
+      const readings = (
+        await Promise.all([
+          stream(deviceSigner("p256"), 150),
+          stream(deviceSigner("secp256k1"), 150),
+        ])
+      ).flat();
+      const pub = await DevicePublisher.connect(broker.url);
+      const a = gateway(options);
+      await a.start();
+      // Submissions are slow, so some readings are still queued when the gateway stops.
+      feeds.gate = new Promise((resolve) => setTimeout(resolve, 50));
+      const half = readings.slice(0, 150);
+      for (const r of half) await pub.publish(r);
+      await waitFor(() => a.readings.counts().pending + a.readings.counts().submitted > 60, "60");
+      await a.stop();
+      // The broker keeps the session's messages while no gateway runs.
+      for (const r of readings.slice(150)) await pub.publish(r);
+      for (const r of half.slice(0, 20)) await pub.publish(r); // device retries
+      feeds.gate = undefined;
+      const b = gateway(options);
+      await b.start();
+      await waitFor(() => feeds.counts.size === 300 && b.queued === 0, "all 300 submitted", 20_000);
+      assert.deepEqual(feeds.duplicates(), []);
+      assert.deepEqual(new Set(feeds.counts.keys()), new Set(readings.map(slotOf)));
+      assert.deepEqual(b.readings.counts(), { pending: 0, submitted: 300, rejected: 0 });
+      await pub.close();
+      await b.stop();
+    });
+  });
+});
