@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {AggregatorV3Interface} from "../interfaces/AggregatorV3Interface.sol";
 import {IDeviceAttestation} from "../interfaces/IDeviceAttestation.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 import {DeviceId} from "../types/DeviceId.sol";
@@ -48,6 +49,14 @@ contract GasProbe {
         valid = registry.isValidDeviceSignature(deviceId, digest, key, signature);
         uint256 before = gasleft();
         trusted = IDeviceAttestation(address(registry)).isTrusted(deviceId, maxAge);
+        gasUsed = before - gasleft();
+    }
+
+    /// @notice Calls `feed.latestRoundData` and returns its answer and the gas the call consumed, as a
+    /// consumer (a lending market, a vault) pays it: the feed's account and every slot it reads cold.
+    function measureLatestRoundData(AggregatorV3Interface feed) external view returns (int256 answer, uint256 gasUsed) {
+        uint256 before = gasleft();
+        (, answer, , , ) = feed.latestRoundData();
         gasUsed = before - gasleft();
     }
 }
