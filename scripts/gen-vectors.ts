@@ -18,6 +18,7 @@ import {
   keyHash,
   structHash,
   typeHash,
+  EIP712_TYPES,
   MESSAGE_KINDS,
   type Domain,
   type Hex,
@@ -39,17 +40,14 @@ const domain: Domain = {
 
 const abi = AbiCoder.defaultAbiCoder();
 
-const ABI_TYPES: Record<MessageKind, string[]> = {
-  Register: ["bytes32", "address", "uint256", "uint256"],
-  Endorse: ["bytes32", "uint32"],
-  RotateKey: ["bytes32", "bytes32", "uint256", "uint256"],
-  Attestation: ["bytes32", "bytes32", "bytes32", "uint64", "uint64"],
-  Reading: ["bytes32", "bytes32", "uint64", "uint64", "int256"],
-  ReadingBatch: ["bytes32", "bytes32", "uint64", "uint64", "uint64", "uint64", "uint64", "bytes32"],
-};
-
 function encodeFields<K extends MessageKind>(kind: K, message: MessageTypes[K]): Hex {
-  return abi.encode(ABI_TYPES[kind], Object.values(message)) as Hex;
+  // The ABI field types are the EIP-712 ones: one definition (src/protocol/messages.ts) for both.
+  const fields = EIP712_TYPES[kind];
+  const record = message as unknown as Record<string, unknown>;
+  return abi.encode(
+    fields.map((f) => f.type),
+    fields.map((f) => record[f.name]),
+  ) as Hex;
 }
 
 async function main(): Promise<void> {
