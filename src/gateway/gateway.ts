@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { handleOpsRequest } from "../service/ops-http.js";
 import type { AddressInfo } from "node:net";
 import { connect, type IClientOptions, type MqttClient } from "mqtt";
 import { pino, type Logger } from "pino";
@@ -533,24 +534,14 @@ export class Gateway {
 
   // ------------------------------------------------------------------ HTTP
 
-  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    try {
-      const path = (req.url ?? "/").split("?")[0];
-      if (req.method === "GET" && path === "/health") {
-        const report = await this.health();
-        res.writeHead(report.status === "ok" ? 200 : 503, { "content-type": "application/json" });
-        res.end(JSON.stringify(report));
-      } else if (req.method === "GET" && path === "/metrics") {
-        const text = await this.metrics.text();
-        res.writeHead(200, { "content-type": this.metrics.contentType });
-        res.end(text);
-      } else {
-        res.writeHead(404, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: "not found: use GET /health or GET /metrics" }));
-      }
-    } catch (err: unknown) {
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: message(err) }));
-    }
+  private serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return handleOpsRequest(
+      {
+        health: () => this.health(),
+        metrics: this.metrics,
+      },
+      req,
+      res,
+    );
   }
 }

@@ -1,0 +1,41 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** What a long-running service (gateway, watchtower) exposes to operators over HTTP. */
+export interface OpsEndpoints {
+  /** The health report; a status other than "ok" answers 503. */
+  health(): Promise<{ readonly status: string }>;
+  readonly metrics: { text(): Promise<string>; readonly contentType: string };
+  /** Called when a handler fails, before the 500 answer (for the service's log). */
+  onError?(err: unknown): void;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Answers GET /health (200 or 503, JSON) and GET /metrics (Prometheus text); 404 otherwise. */
+export async function handleOpsRequest(
+  endpoints: OpsEndpoints,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  try {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && path === "/health") {
+      const report = await endpoints.health();
+      res.writeHead(report.status === "ok" ? 200 : 503, { "content-type": "application/json" });
+      res.end(JSON.stringify(report));
+    } else if (req.method === "GET" && path === "/metrics") {
+      const text = await endpoints.metrics.text();
+      res.writeHead(200, { "content-type": endpoints.metrics.contentType });
+      res.end(text);
+    } else {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: "not found: use GET /health or GET /metrics" }));
+    }
+  } catch (err: unknown) {
+    endpoints.onError?.(err);
+    if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: errorText(err) }));
+  }
+}
