@@ -10,6 +10,11 @@ const fuzzSeed = process.env.FUZZ_SEED;
 
 /** soljson.js of the exactly pinned npm `solc` IS this version: Hardhat runs it as WASM, offline. */
 const SOLC = { version: "0.8.37", path: require.resolve("solc/soljson.js") } as const;
+/** The IR pipeline, for the deployed contracts whose gas is paid per device message. */
+const IR = {
+  ...SOLC,
+  settings: { viaIR: true, optimizer: { enabled: true, runs: 1000 }, evmVersion: "prague" },
+} as const;
 
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
@@ -21,15 +26,12 @@ export default defineConfig({
     overrides: {
       // The core holds identity and attestation in one contract (a trust check costs no external call):
       // the IR pipeline keeps it under the 24 KiB code limit (20.7 KiB) and cuts ~3.5k gas per
-      // attestation. Only this root uses it, so the test suites still compile in seconds.
-      "contracts/identity/DeviceRegistry.sol": {
-        ...SOLC,
-        settings: {
-          viaIR: true,
-          optimizer: { enabled: true, runs: 1000 },
-          evmVersion: "prague",
-        },
-      },
+      // attestation. Only the deployed roots below use it, so the test suites still compile in seconds.
+      "contracts/identity/DeviceRegistry.sol": IR,
+      // Paid per reading and per batch by relayers: the IR build saves ~1.5k gas per reading.
+      "contracts/feeds/DeviceFeed.sol": IR,
+      "contracts/feeds/DeviceFeedFactory.sol": IR,
+      "contracts/feeds/ReadingAnchor.sol": IR,
     },
   },
   paths: { ignition: "deploy" },

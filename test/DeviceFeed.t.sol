@@ -187,7 +187,7 @@ contract DeviceFeedTest is FeedFixture {
     function test_submit_AcceptsBothCurves() public {
         Reading memory r = _reading(0, 1, BASE);
         vm.expectEmit(address(feed));
-        emit IDeviceFeed.ReadingAccepted(ids[0], 1, 1, BASE);
+        emit IDeviceFeed.ReadingAccepted(ids[0], 1, BASE);
         assertTrue(feed.submit(r, _deviceKey(keys[0]), _signReading(keys[0], r)));
         assertTrue(_submit(1, 7, BASE + 1), "secp256k1");
         IDeviceFeed.Slot memory s = feed.slotOf(ids[1]);
@@ -299,19 +299,37 @@ contract DeviceFeedTest is FeedFixture {
 
     function test_submit_TripsWhen_Deviation() public {
         _submit(0, 1, BASE);
-        assertTrue(_submit(1, 1, BASE + BASE / 10), "exactly 10% is allowed");
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        assertTrue(_submit(0, 2, BASE + BASE / 10), "exactly 10% from the device's previous reading is allowed");
         int256 ref = BASE + BASE / 10;
         int256 jump = ref + (ref * int256(uint256(MAX_DEVIATION_BPS))) / 10_000 + 1;
+        vm.warp(block.timestamp + MIN_INTERVAL);
         vm.expectEmit(address(feed));
-        emit IDeviceFeed.FeedTripped(IDeviceFeed.TripReason.Deviation, ids[2], 1, jump);
-        assertFalse(_submit(2, 1, jump));
+        emit IDeviceFeed.FeedTripped(IDeviceFeed.TripReason.Deviation, ids[0], 3, jump);
+        assertFalse(_submit(0, 3, jump));
         assertEq(uint8(feed.tripReason()), uint8(IDeviceFeed.TripReason.Deviation));
+        assertEq(feed.slotOf(ids[0]).value, ref, "the tripping value does not count");
+    }
+
+    /// @notice Two sensors of one quantity differ by their calibration: another device's level is no
+    /// deviation reference.
+    function test_submit_NoDeviationAcrossDevices() public {
+        assertTrue(_submit(0, 1, BASE));
+        assertTrue(_submit(1, 1, BASE * 2));
+        assertTrue(_submit(2, 1, BASE / 2));
+        assertEq(uint8(feed.tripReason()), 0);
     }
 
     function test_submit_NoDeviationCheckAgainstStaleReference() public {
         _submit(0, 1, BASE);
         vm.warp(block.timestamp + MAX_READING_AGE);
-        assertTrue(_submit(1, 1, BASE * 3));
+        assertTrue(_submit(0, 2, BASE * 3));
+    }
+
+    function test_submit_NoDeviationCheckAgainstZeroReference() public {
+        _submit(0, 1, 0);
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        assertTrue(_submit(0, 2, BASE));
     }
 
     function test_submit_RevertWhen_Tripped() public {
@@ -352,9 +370,13 @@ contract DeviceFeedTest is FeedFixture {
         assertEq(uint8(feed.tripReason()), 0);
         (, int256 answer, , , ) = feed.latestRoundData();
         assertEq(answer, BASE + 3);
-        // The deviation reference was cleared: a far value is accepted and becomes the reference.
+        // Readings from before the reset are no deviation reference: the guardian accepted the new level.
         vm.warp(block.timestamp + MIN_INTERVAL);
         assertTrue(_submit(0, 3, BASE * 2));
+        // The new reading is the reference again.
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        assertFalse(_submit(0, 4, BASE * 4));
+        assertEq(uint8(feed.tripReason()), uint8(IDeviceFeed.TripReason.Deviation));
     }
 
     function test_reset_ByOwner() public {
@@ -447,6 +469,26 @@ contract DeviceFeedTest is FeedFixture {
         assertEq(answer, BASE + 3);
         vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedRoundNotAvailable.selector, 6, 7));
         feed.getRoundData(6);
+    }
+
+    /// @notice The round id is the members' summed sequences: each accepted reading raises it by its
+    /// sequence step, and removing a member never lowers it.
+    function test_roundId_GrowsPerReadingAndNeverDecreases() public {
+        _fillAll();
+        (uint80 round, , , , ) = feed.latestRoundData();
+        assertEq(round, DEVICES, "seven first readings");
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        _submit(3, 5, BASE);
+        (uint80 next, , , , ) = feed.latestRoundData();
+        assertEq(next, round + 4, "sequence 1 -> 5");
+        vm.prank(feedOwner);
+        feed.removeMember(ids[3]);
+        (uint80 afterRemoval, , , , ) = feed.latestRoundData();
+        assertEq(afterRemoval, next, "a removed member's sequences stay counted");
+        vm.prank(feedOwner);
+        feed.addMember(ids[3]);
+        (uint80 afterReAdd, , , , ) = feed.latestRoundData();
+        assertGe(afterReAdd, afterRemoval);
     }
 
     function test_readFresh_OnlyYoungerThanMaxAge() public {

@@ -184,12 +184,14 @@ contract DeviceFeedFuzzTest is FeedFixture {
         assertEq(feed.costOfCorruption(), 10);
     }
 
-    /// @notice A jump beyond maxDeviationBps from the last accepted value trips the feed; within, it counts.
+    /// @notice A jump beyond maxDeviationBps from the device's previous reading trips the feed; within, it
+    /// counts.
     function testFuzz_submit_DeviationTrips(int256 jumpBps) public {
         jumpBps = bound(jumpBps, -5_000, 5_000);
         assertTrue(_submit(0, 1, BASE));
+        vm.warp(block.timestamp + MIN_INTERVAL);
         int256 v = BASE + (BASE * jumpBps) / 10_000;
-        bool ok = _submit(1, 1, v);
+        bool ok = _submit(0, 2, v);
         uint256 absBps = uint256(jumpBps < 0 ? -jumpBps : jumpBps);
         assertEq(ok, absBps <= MAX_DEVIATION_BPS);
         assertEq(uint8(feed.tripReason()), uint8(ok ? IDeviceFeed.TripReason.None : IDeviceFeed.TripReason.Deviation));

@@ -15,23 +15,24 @@ import {Reading} from "../types/Messages.sol";
 
 /// @title DeviceFeed
 /// @notice A median feed of trusted, staked member devices, read like a Chainlink aggregator.
-/// @dev Gas layout: a submit writes the member's one-slot reading and the feed's one-slot state; the
-/// median is computed on read over the members' slots (a fixed array, so n + 1 storage reads). The
-/// deviation breaker compares with the feed's last accepted value (kept in the state slot), not with the
-/// median: recomputing the median on every submit would read every member's slot.
+/// @dev Gas layout: an accepted reading writes one storage slot, the member's own (value, timestamp,
+/// sequence); the feed's state slot is only read. The median and the round id are computed on read over
+/// the members' slots (a fixed array, so n + 1 storage reads). The deviation breaker compares a reading
+/// with the same device's previous one (in the slot the submit reads anyway), never with another sensor's
+/// value: two sensors of one quantity differ by their calibration, one sensor's jump is the signal.
 contract DeviceFeed is IDeviceFeed, Ownable2Step {
     /// @notice The most member devices a feed has (bounds the median's loop and sort).
     uint256 public constant MAX_MEMBERS = 32;
     uint256 private constant BPS = 10_000;
 
-    /// @dev The feed's hot state. One storage slot.
+    /// @dev The feed's state. One storage slot, written only by the owner, a guardian or a trip.
     struct State {
-        uint64 roundId;
-        /// @dev The last accepted value and its timestamp: the deviation breaker's reference.
-        int128 refValue;
-        uint40 refAt;
         TripReason tripped;
         uint8 memberCount;
+        /// @dev When a guardian last reset the feed: older readings are no deviation reference.
+        uint40 resetAt;
+        /// @dev The sequences of removed members, so the round id never decreases (see roundId()).
+        uint80 retiredRounds;
     }
 
     /// @dev index is the member's position + 1 (0: not a member); `sequence` is the highest sequence the
@@ -128,7 +129,13 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         delete _slots[last];
         _memberIds[last] = DeviceId.wrap(0);
         _membership[deviceId] = Membership({index: 0, sequence: sequence});
-        _state.memberCount = last;
+        State memory st = _state;
+        st.memberCount = last;
+        // Wraps only after 2^16 removals of members that used the largest sequence: never in practice.
+        unchecked {
+            st.retiredRounds += uint80(sequence);
+        }
+        _state = st;
         emit MemberRemoved(deviceId);
     }
 
@@ -144,8 +151,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         if (msg.sender != owner() && !_guardians[msg.sender]) revert DeviceFeedNotGuardian(msg.sender);
         if (_state.tripped == TripReason.None) revert DeviceFeedNotTripped();
         _state.tripped = TripReason.None;
-        _state.refValue = 0;
-        _state.refAt = 0;
+        _state.resetAt = uint40(block.timestamp);
         emit FeedReset(msg.sender);
     }
 
@@ -359,10 +365,9 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
 
     /// @dev Stores a checked reading, or records the trip it causes. Returns whether it was accepted.
     function _store(Reading calldata r, Slot storage s) private returns (bool) {
-        // In bounds (checked), so it fits in int128.
+        // In bounds (checked), so it fits in int128; timestamps are not in the future, so they fit in uint40.
         int128 value = int128(r.value);
-        State memory st = _state;
-        TripReason trip = _breaker(s.timestamp, r.timestamp, value, st);
+        TripReason trip = _breaker(s, r.timestamp, value);
         if (trip != TripReason.None) {
             s.sequence = r.sequence; // used: the same reading cannot trip the feed again after a reset
             _state.tripped = trip;
@@ -372,31 +377,23 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         s.value = value;
         s.timestamp = uint40(r.timestamp);
         s.sequence = r.sequence;
-        ++st.roundId;
-        st.refValue = value;
-        st.refAt = uint40(r.timestamp);
-        _state = st;
-        emit ReadingAccepted(r.deviceId, st.roundId, r.sequence, r.value);
+        emit ReadingAccepted(r.deviceId, r.sequence, r.value);
         return true;
     }
 
-    function _breaker(
-        uint40 previousTimestamp,
-        uint64 timestamp,
-        int128 value,
-        State memory st
-    ) private view returns (TripReason) {
-        if (previousTimestamp != 0 && timestamp < uint256(previousTimestamp) + MIN_INTERVAL) {
-            return TripReason.TooFrequent;
-        }
-        // No reference (first reading, after a reset, or stale), or a zero one (bps of 0 is undefined):
-        // nothing to deviate from.
-        if (
-            MAX_DEVIATION_BPS == 0 || st.refAt == 0 || st.refValue == 0 || block.timestamp - st.refAt >= MAX_READING_AGE
-        ) return TripReason.None;
-        int256 diff = int256(value) - st.refValue;
+    /// @dev TooFrequent: the device's previous reading is less than minInterval older. Deviation: the
+    /// value moved more than maxDeviationBps from the device's previous reading, when that one is fresh,
+    /// non-zero (bps of 0 is undefined) and newer than the last reset (a guardian who resets accepts the
+    /// new level).
+    function _breaker(Slot storage s, uint64 timestamp, int128 value) private view returns (TripReason) {
+        uint40 previousAt = s.timestamp;
+        if (previousAt == 0) return TripReason.None;
+        if (timestamp < uint256(previousAt) + MIN_INTERVAL) return TripReason.TooFrequent;
+        if (MAX_DEVIATION_BPS == 0 || block.timestamp - previousAt >= MAX_READING_AGE) return TripReason.None;
+        int256 ref = s.value;
+        if (ref == 0 || previousAt <= _state.resetAt) return TripReason.None;
+        int256 diff = int256(value) - ref;
         uint256 absDiff = diff < 0 ? uint256(-diff) : uint256(diff);
-        int256 ref = st.refValue;
         uint256 absRef = ref < 0 ? uint256(-ref) : uint256(ref);
         // Both factors are below 2^129 and 2^16: no overflow.
         if (absDiff * BPS > absRef * MAX_DEVIATION_BPS) return TripReason.Deviation;
@@ -419,9 +416,11 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         uint256 n = st.memberCount;
         int256[] memory values = new int256[](n);
         uint256 fresh;
+        uint256 rounds = st.retiredRounds;
         oldest = type(uint256).max;
         for (uint256 i; i < n; ++i) {
             Slot memory s = _slots[i];
+            rounds += s.sequence;
             // Stored timestamps are never in the future (checked on submit), so no underflow.
             if (s.timestamp == 0 || block.timestamp - s.timestamp >= maxAge) continue;
             if (s.timestamp < oldest) oldest = s.timestamp;
@@ -440,6 +439,8 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         uint256 mid = fresh / 2;
         // int128 values: the sum cannot overflow int256; division rounds toward zero, between the two.
         answer = fresh % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-        roundId = st.roundId;
+        // At most 32 uint64 sequences plus a uint80: the sum fits in uint80 unless retiredRounds is near
+        // its wrap (see removeMember); truncation then keeps the feed readable.
+        roundId = uint80(rounds);
     }
 }

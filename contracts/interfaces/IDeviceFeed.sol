@@ -11,19 +11,23 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 /// members that are trusted (attested within `maxAttestationAge`), staked (`minStake` slashable) and
 /// active count. The answer is the median of the fresh readings (newer than `maxReadingAge`) once a
 /// quorum of members has one, computed when read and exposed through Chainlink's AggregatorV3Interface.
-/// Circuit breakers: a reading that jumps more than `maxDeviationBps` from the feed's last accepted value,
-/// or a device reporting faster than `minInterval`, trips the feed; a tripped feed reverts on read until
-/// a guardian resets it (no self re-arming: a human looks at what tripped it).
-/// @dev Rounds: every accepted reading starts a new round. Only the latest round is answered:
-/// `getRoundData` of any older round reverts with DeviceFeedRoundNotAvailable (storing a median per round
-/// would cost a new slot per reading). The reading's feed id is `feedId()`, the feed's address as bytes32.
+/// Circuit breakers: a reading that jumps more than `maxDeviationBps` from the same device's previous
+/// fresh reading, or a device reporting faster than `minInterval`, trips the feed; a tripped feed reverts
+/// on read and on submit until a guardian resets it (no self re-arming: a human looks at what tripped
+/// it). After a reset, readings older than the reset are no deviation reference, so the feed accepts a
+/// level change the guardian confirmed.
+/// @dev Rounds: the round id is the sum of the members' sequences (plus those of removed members), so it
+/// grows with every accepted reading and never decreases, without a counter written per reading. Only the
+/// latest round is answered: `getRoundData` of any older round reverts with DeviceFeedRoundNotAvailable
+/// (storing a median per round would cost a new slot per reading). The reading's feed id is `feedId()`,
+/// the feed's address as bytes32.
 interface IDeviceFeed is AggregatorV3Interface {
     /// @notice Fixed at creation.
     struct Config {
         /// @dev Fresh readings needed for an answer (1..MAX_MEMBERS).
         uint8 quorum;
         uint8 decimals;
-        /// @dev Deviation from the last accepted value that trips the feed, in basis points (0: no check).
+        /// @dev Deviation from the device's previous reading that trips the feed, in basis points (0: no check).
         uint16 maxDeviationBps;
         /// @dev Seconds a reading stays fresh; older and future readings are rejected.
         uint32 maxReadingAge;
@@ -86,8 +90,8 @@ interface IDeviceFeed is AggregatorV3Interface {
     event MemberRemoved(DeviceId indexed deviceId);
     /// @notice The owner granted or revoked the guardian role of `guardian`.
     event GuardianSet(address indexed guardian, bool enabled);
-    /// @notice A reading was accepted and started round `roundId`.
-    event ReadingAccepted(DeviceId indexed deviceId, uint80 indexed roundId, uint64 sequence, int256 value);
+    /// @notice A reading was accepted (it started a new round: see roundId in latestRoundData).
+    event ReadingAccepted(DeviceId indexed deviceId, uint64 sequence, int256 value);
     /// @notice `submitMany` skipped a reading.
     event ReadingRejected(DeviceId indexed deviceId, uint64 sequence, Rejection reason);
     /// @notice The breaker tripped on `deviceId`'s reading; reads revert until a guardian resets.

@@ -100,6 +100,12 @@ library DeviceMessageLib {
             );
     }
 
+    /// @dev hashReadingBatch from calldata (the anchoring hot path). ReadingBatch is a static struct whose
+    /// fields abi.encode lays out in its EIP-712 order, as hashReadingBatch encodes them.
+    function hashReadingBatchCalldata(ReadingBatch calldata b) internal pure returns (bytes32) {
+        return keccak256(abi.encode(READING_BATCH_TYPEHASH, b));
+    }
+
     /// @dev The leaf of a maker's production-batch manifest: OpenZeppelin StandardMerkleTree over
     /// ["bytes32", "uint32"] = [deviceId, model] (double-hashed, so no leaf is ever an inner node).
     function manifestLeaf(DeviceId deviceId, uint32 model) internal pure returns (bytes32) {
