@@ -17,3 +17,4 @@ export * from "./staking.js";
 export * from "./transaction.js";
 export * from "./transfer.js";
 export * from "./trust.js";
+export * from "./anchor-proof.js";

@@ -1,6 +1,7 @@
 import { SimpleMerkleTree, StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { AbiCoder, keccak256 } from "ethers";
 import { InvalidInputError } from "./errors.js";
-import type { Hex } from "./hex.js";
+import { asHex, type Hex } from "./hex.js";
 import { structHash, type ReadingBatchMessage, type ReadingMessage } from "./messages.js";
 
 /** One device of a maker's production-batch manifest. */
@@ -83,4 +84,16 @@ export function buildReadingBatch(readings: readonly ReadingMessage[]): ReadingB
     },
     proofs: leaves.map((leaf) => tree.getProof(leaf) as Hex[]),
   };
+}
+
+/** The head of an empty ReadingAnchor chain. */
+export const EMPTY_ANCHOR_HEAD = asHex(`0x${"00".repeat(24)}`, "empty head", 24);
+
+/**
+ * One step of a ReadingAnchor (device, feed) chain: keccak256(abi.encode(bytes24 head, bytes32
+ * batchHash)) truncated to 24 bytes, as the contract computes it when it anchors the batch.
+ */
+export function linkAnchorHead(head: Hex, batchHash: Hex): Hex {
+  const encoded = AbiCoder.defaultAbiCoder().encode(["bytes24", "bytes32"], [head, batchHash]);
+  return keccak256(encoded).slice(0, 2 + 48) as Hex;
 }
