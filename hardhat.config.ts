@@ -32,6 +32,7 @@ export default defineConfig({
       "contracts/feeds/DeviceFeed.sol": IR,
       "contracts/feeds/DeviceFeedFactory.sol": IR,
       "contracts/feeds/ReadingAnchor.sol": IR,
+      "contracts/insurance/InsurancePool.sol": IR,
     },
   },
   paths: { ignition: "deploy" },

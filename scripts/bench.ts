@@ -28,6 +28,8 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { Wallet, type ContractTransactionResponse } from "ethers";
 import { network } from "hardhat";
 import DeviceRegistryModule from "../deploy/modules/DeviceRegistry.js";
+import { DEFAULT_PAYOUT_BPS, DEFAULT_POOL_PARAMS } from "../deploy/modules/InsurancePool.js";
+import { benchInsurance } from "../src/bench/insurance.js";
 import {
   checkTarget,
   describeTarget,
@@ -113,6 +115,9 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "feed.latestRoundData.7", kind: "max", value: 40_000 },
   { section: "gas", key: "anchor.batch.256", kind: "max", value: 50_000 },
   { section: "gas", key: "anchor.batch.1024", kind: "max", value: 50_000 },
+  { section: "gas", key: "insurance.deposit", kind: "max", value: 110_000 },
+  { section: "gas", key: "insurance.buyCoverage.device", kind: "max", value: 150_000 },
+  { section: "gas", key: "insurance.claim.payout", kind: "max", value: 120_000 },
   { section: "perSecond", key: "verify.p256.openssl", kind: "min", value: 10_000 },
   { section: "perSecond", key: "verify.p256.devicetrust", kind: "min", value: 10_000 },
 ];
@@ -460,6 +465,7 @@ const UNBONDING = 14n * 24n * 3600n;
  */
 interface StakingSetup {
   readonly stakingAddress: string;
+  readonly proofsAddress: string;
   readonly staking: ReturnType<typeof stakingAt>;
   readonly collateral: ReturnType<typeof collateralTokenAt>;
 }
@@ -588,7 +594,7 @@ async function benchStaking(chain: Chain): Promise<StakingSetup> {
     outOfBounds.push(await prove(outOfBoundsProof(reading)));
   }
   record(`proofs.outOfBounds.p256${sfx}`, outOfBounds);
-  return { stakingAddress, staking, collateral };
+  return { stakingAddress, proofsAddress, staking, collateral };
 }
 
 // ------------------------------------------------------------------ feeds and reading anchors on chain
@@ -606,7 +612,7 @@ const FEED_MIN_INTERVAL = 10n;
  * consuming contract pays for latestRoundData (GasProbe, eth_call, everything cold). Then ReadingAnchor:
  * a P-256 device's signed Merkle root of 256 and of 1024 readings (the gas does not depend on the size).
  */
-async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<void> {
+async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
   const sfx = chain.name === "osaka" ? "" : ".prague";
   progress(`${chain.name}: feed (create, 7 members, submit, submitMany, latestRoundData), anchors`);
   const { ethers, networkHelpers } = chain.conn;
@@ -755,6 +761,42 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<void> {
   results.gas[`anchor.anchorMany.${String(FEED_DEVICES)}.perBatch${sfx}`] = Math.round(
     Number(round.gas) / FEED_DEVICES,
   );
+  return factory.getAddress();
+}
+
+/**
+ * Issue 6's pool figures: an InsurancePool (the Ignition module's default parameters) over this chain's
+ * collateral, registry, staking, proofs and feed factory; src/bench/insurance.ts measures an insurer's
+ * deposit, the first policy on a trusted, staked device, and a claim on a recorded equivocation.
+ */
+async function benchPool(chain: Chain, setup: StakingSetup, factory: string): Promise<void> {
+  const sfx = chain.name === "osaka" ? "" : ".prague";
+  progress(`${chain.name}: insurance pool (deposit, buy coverage, claim)`);
+  const { ethers } = chain.conn;
+  const [governance] = await ethers.getSigners();
+  if (governance === undefined) throw new Error("no governance account");
+  const registry = await chain.registry.getAddress();
+  const pool = await ethers.deployContract("InsurancePool", [
+    await setup.collateral.getAddress(),
+    registry,
+    setup.stakingAddress,
+    setup.proofsAddress,
+    factory,
+    governance.address,
+    DEFAULT_POOL_PARAMS,
+    [...DEFAULT_PAYOUT_BPS],
+  ]);
+  const gas = await benchInsurance({
+    ethers,
+    registry,
+    staking: setup.stakingAddress,
+    proofs: setup.proofsAddress,
+    pool: await pool.getAddress(),
+    governance,
+  });
+  for (const [key, value] of Object.entries(gas) as [string, number][]) {
+    results.gas[`${key}${sfx}`] = value;
+  }
 }
 
 async function benchChain(name: "osaka" | "prague"): Promise<void> {
@@ -822,7 +864,8 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
   record(`registry.decommission.operator${sfx}`, decommissions);
 
   await benchAttestation(chain);
-  await benchFeeds(chain, await benchStaking(chain));
+  const staking = await benchStaking(chain);
+  await benchPool(chain, staking, await benchFeeds(chain, staking));
   await chain.conn.close();
 }
 

@@ -1,52 +1,54 @@
 /**
- * `npm run demo`: DeviceTrust's identity and attestation layers on an in-process chain, told as a story.
- * A maker endorses a production batch of five devices (both curves; one key inside SoftHSM2 when it is
- * installed), an operator registers them with proof of key possession, rotates a key, hands one device to
- * another operator, retires one, and the registry refuses the retired key forever. Then the maker
- * publishes firmware 1.0.0 measured from real image files, the devices boot (measured boot of the same
- * files) and attest, answering a recent block hash or a nonce issued on chain; a vulnerability is found,
- * the maker revokes 1.0.0 and every device on it is untrusted in that very block; the maker publishes
- * 2.0.0, the devices update, re-attest and are trusted again. Then the operators stake collateral for
- * their devices; an attacker clones one device's software key and the clone signs another value for the
- * same reading; the watchtower (src/watchtower, in process) sees both, proves the equivocation on chain by
- * itself, and the device's stake is slashed (10% bounty to the watchtower, the rest to the insurance pool)
- * and the device suspended in the same transaction.
+ * `npm run demo`: the whole DeviceTrust story on an in-process chain, end to end, in under a minute.
+ *
+ * A maker endorses seven sensors (one key inside SoftHSM2 when it is installed) and publishes their
+ * firmware; an operator registers them, they boot and attest, and the operator stakes for each. The
+ * operator opens a temperature feed; the sensors stream signed readings over MQTT (an embedded broker)
+ * to the gateway, which verifies, persists and relays them to the feed, mirroring every message to a
+ * watchtower. An integrator reads the feed as a Chainlink aggregator, checks its security report and buys
+ * coverage from the insurance pool, which insurers fund. A burst trips the feed's breaker until its
+ * guardian resets it. Then an attacker clones one sensor's key and the clone publishes a conflicting
+ * reading: the watchtower, fed by the gateway, proves the equivocation on chain; the stake is slashed,
+ * the sensor locked down, the watchtower paid its bounty, the rest of the stake books into the pool, and
+ * the integrator's policy pays out. A closing table shows every party's balance before and after.
+ * `npm run demo:identity` tells the identity and attestation layers in more detail.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { formatUnits, parseUnits } from "ethers";
 import { network } from "hardhat";
 import { pino } from "pino";
 import { buildDeviceTrustModule } from "../deploy/modules/DeviceTrust.js";
 import { formatTable } from "../src/bench/report.js";
 import {
+  INCIDENT_KINDS,
+  addFeedDevices,
   addMaker,
   attestDevice,
-  changeStatus,
-  decodeContractError,
-  deviceTrust,
-  makerBatch,
-  publishFirmware,
-  registerDevice,
-  revokeFirmware,
-  rotateKey,
-  statusName,
-  transferCustody,
-  type AttestResult,
-  type ChallengeMode,
-  type DeviceRegistry,
-  INCIDENT_KINDS,
   collateralTokenAt,
+  coverBuy,
+  coverClaim,
+  createFeed,
+  decodeContractError,
+  feedAt,
+  feedFactoryAt,
+  makerBatch,
+  poolAt,
+  parseTarget,
+  poolDeposit,
   proofsAt,
+  publishFirmware,
+  readFeed,
+  registerDevice,
   registryDomain,
+  securityReport,
   stakeDeposit,
-  stakeShow,
   stakingAt,
+  statusName,
+  type DeviceRegistry,
 } from "../src/client/index.js";
-import { runWatchtower } from "../src/watchtower/index.js";
-import { MockERC20__factory } from "../types/ethers-contracts/index.js";
-import { formatUnits } from "ethers";
 import { DeviceSigner, SoftwareKeyStore, type KeyStore } from "../src/device/index.js";
 import { Pkcs11KeyStore } from "../src/device/pkcs11-key-store.js";
 import {
@@ -54,31 +56,18 @@ import {
   softHsmStatus,
   type SoftHsmToken,
 } from "../src/device/softhsm-token.js";
-import { deviceIdOf, keyHash, type Curve, type Hex } from "../src/protocol/index.js";
-import { appraiseOnChain, trustVerdictName } from "../src/verify/appraise.js";
-import { checkDeviceSignature } from "../src/verify/signature.js";
+import { Fleet, runGateway, type RunningGateway } from "../src/gateway/index.js";
+import { deviceIdOf, type Curve, type Hex } from "../src/protocol/index.js";
+import { MockERC20__factory } from "../types/ethers-contracts/index.js";
 
-const MODEL = 4201; // the maker's model number for this sensor
-const FEED_ID: Hex = `0x${"0a".repeat(32)}`;
-/** How recent a device's evidence must be for the relying party (trustReport's maxAge). */
-const MAX_AGE = 3600n;
-/** Each device's bond: 100 DTC (18 decimals). */
-const STAKE = 100n * 10n ** 18n;
-const units = (v: bigint): string => `${formatUnits(v, 18)} DTC`;
-
-interface DemoDevice {
-  readonly name: string;
-  readonly curve: Curve;
-  readonly storeName: string;
-  keyStore: KeyStore;
-  readonly deviceId: Hex;
-  gas: bigint;
-  /** Gas of this device's attestations (and issued challenges). */
-  attestGas: bigint;
-  /** The firmware version of its latest accepted evidence. */
-  firmware: string;
-  lastEvidence?: AttestResult;
-}
+const MODEL = 4201;
+const DEVICES = 7;
+/** Each sensor's bond and the token's unit: a dollar stablecoin with 18 decimals. */
+const STAKE = parseUnits("100", 18);
+const usd = (v: bigint): string => `${Number(formatUnits(v, 18)).toFixed(2)} USD`;
+/** 21.50 °C in the feed's 8 decimals, and each sensor's calibration offset. */
+const BASE_VALUE = 2_150_000_000n;
+const valueOf = (device: number): bigint => BASE_VALUE + BigInt(device) * 1_000_000n;
 
 const out = (line = ""): void => {
   process.stdout.write(`${line}\n`);
@@ -94,74 +83,118 @@ const say = (line: string): void => {
 };
 const short = (hex: string): string => `${hex.slice(0, 10)}…${hex.slice(-4)}`;
 const gas = (g: bigint): string => Number(g).toLocaleString("en-US");
+const celsius = (v: bigint): string => `${(Number(v) / 1e8).toFixed(2)} °C`;
 
 const started = Date.now();
 const conn = await network.create();
 const { ethers, ignition, networkHelpers } = conn;
-const [governance, maker, operatorA, operatorB, pool, watchtowerAccount] =
+const [governance, maker, operator, integrator, insurerA, insurerB, watcher, relayer] =
   await ethers.getSigners();
 if (
   governance === undefined ||
   maker === undefined ||
-  operatorA === undefined ||
-  operatorB === undefined ||
-  pool === undefined ||
-  watchtowerAccount === undefined
+  operator === undefined ||
+  integrator === undefined ||
+  insurerA === undefined ||
+  insurerB === undefined ||
+  watcher === undefined ||
+  relayer === undefined
 ) {
-  throw new Error("the in-process network has fewer than six accounts");
+  throw new Error("the in-process network has fewer than eight accounts");
 }
-const names = new Map<string, string>([
-  [operatorA.address.toLowerCase(), "operator A"],
-  [operatorB.address.toLowerCase(), "operator B"],
-]);
+
+interface Sensor {
+  readonly name: string;
+  readonly curve: Curve;
+  readonly storeName: string;
+  readonly keyStore: KeyStore;
+  readonly deviceId: Hex;
+}
 
 out(
-  "DeviceTrust demo — hardware-anchored device identity and remote attestation on an in-process chain",
+  "DeviceTrust demo — from a sensor's hardware key to an insurance payout, on an in-process chain",
 );
 
-step(
-  "Deploy the system: DeviceRegistry, collateral, DeviceStaking, FraudProofs (Ignition module deploy/modules/DeviceTrust.ts)",
-);
-// The deployer governs here (no parameters file): the module sends its wiring from account 0.
-const { deviceRegistry, collateralToken, deviceStaking, fraudProofs } = await ignition.deploy(
-  buildDeviceTrustModule({ governanceAccount: 0 }),
-  {
-    parameters: {
-      DeviceStaking: { lossRecipient: pool.address, minStake: STAKE, bountyBps: 1000n },
-    },
-  },
-);
-const registry = deviceRegistry as unknown as DeviceRegistry;
-const { chainId } = await ethers.provider.getNetwork();
-say(`registry ${await registry.getAddress()} on chain ${String(chainId)} (${conn.networkName})`);
-say(`governance ${governance.address} holds the admin and governor roles`);
-
-step("Governance adds a device maker");
-const added = await addMaker(registry.connect(governance), maker.address, "Acme Secure Elements");
-say(
-  `maker #${String(added.maker)} "Acme Secure Elements", endorsing key ${maker.address} (gas ${gas(added.gasUsed)})`,
-);
-
-step("The maker produces a batch of 5 devices, each with its own key pair");
 let hsm: SoftHsmToken | undefined;
-let imageDir: string | undefined;
-const devices: DemoDevice[] = [];
-const hsmStatus = softHsmStatus();
-const softwareDevice = (name: string, curve: Curve): DemoDevice => {
-  const keyStore = SoftwareKeyStore.generate(curve);
-  return {
-    name,
-    curve,
-    storeName: "software",
-    keyStore,
-    deviceId: deviceIdOf(keyStore.deviceKey),
-    gas: 0n,
-    attestGas: 0n,
-    firmware: "-",
-  };
-};
-
+let workDir: string | undefined;
+let gateway: RunningGateway | undefined;
+let fleet: Fleet | undefined;
+const sensors: Sensor[] = [];
 try {
+  workDir = await mkdtemp(join(tmpdir(), "devicetrust-demo-"));
+  const dir = workDir;
+
+  // ---------------------------------------------------------------- deployment
+  step("Deploy the system with Ignition (deploy/modules/DeviceTrust.ts)");
+  const deployed = await ignition.deploy(buildDeviceTrustModule({ governanceAccount: 0 }), {
+    parameters: { DeviceStaking: { minStake: STAKE, bountyBps: 1000n } },
+  });
+  const registry = deployed.deviceRegistry as unknown as DeviceRegistry;
+  const registryAddress = await registry.getAddress();
+  const tokenAddress = await deployed.collateralToken.getAddress();
+  const stakingAddress = await deployed.deviceStaking.getAddress();
+  const proofsAddress = await deployed.fraudProofs.getAddress();
+  const factoryAddress = await deployed.deviceFeedFactory.getAddress();
+  const anchorAddress = await deployed.readingAnchor.getAddress();
+  const poolAddress = await deployed.insurancePool.getAddress();
+  say(`DeviceRegistry ${registryAddress} (identity + attestation)`);
+  say(`DeviceStaking ${stakingAddress}, FraudProofs ${proofsAddress}`);
+  say(`DeviceFeedFactory ${factoryAddress}, ReadingAnchor ${anchorAddress}`);
+  say(`InsurancePool ${poolAddress} (ERC-4626 over the stablecoin ${tokenAddress})`);
+
+  const staking = stakingAt(stakingAddress, governance);
+  const params = await staking.params();
+  await (
+    await staking.scheduleParams({
+      minStake: params.minStake,
+      unbondingPeriod: params.unbondingPeriod,
+      bountyBps: params.bountyBps,
+      lossRecipient: poolAddress,
+    })
+  ).wait();
+  const [, effectiveAt] = await staking.pendingParams();
+  await networkHelpers.time.increaseTo(effectiveAt);
+  await (await staking.applyParams()).wait();
+  say(
+    `governance makes the pool the staking contract's loss recipient; the change waits out the unbonding ` +
+      `period (${String(Number(params.unbondingPeriod) / 86_400)} days) plus a day, so no pending withdrawal escapes new terms: ` +
+      `the demo fast-forwards the chain's clock`,
+  );
+
+  const token = MockERC20__factory.connect(tokenAddress, governance);
+  for (const who of [operator, integrator, insurerA, insurerB]) {
+    await (await token.mint(who.address, parseUnits("10000", 18))).wait();
+  }
+  say("the operator, the integrator and two insurers hold 10,000 USD each (a mock stablecoin)");
+  /** What each party holds: its wallet, plus the operator's stake and the insurers' shares' value. */
+  const holdings = async (): Promise<[string, bigint][]> => {
+    const pool = poolAt(poolAddress, governance);
+    const sharesValue = async (who: string): Promise<bigint> =>
+      pool.convertToAssets(await pool.balanceOf(who));
+    let staked = 0n;
+    for (const s of sensors) staked += await staking.slashableOf(s.deviceId);
+    return [
+      ["operator (wallet + stake)", (await token.balanceOf(operator.address)) + staked],
+      ["watchtower", await token.balanceOf(watcher.address)],
+      ["integrator", await token.balanceOf(integrator.address)],
+      [
+        "insurer A (wallet + shares)",
+        (await token.balanceOf(insurerA.address)) + (await sharesValue(insurerA.address)),
+      ],
+      [
+        "insurer B (wallet + shares)",
+        (await token.balanceOf(insurerB.address)) + (await sharesValue(insurerB.address)),
+      ],
+      ["pool (booked assets)", await pool.totalAssets()],
+    ];
+  };
+  const before = await holdings();
+
+  // ---------------------------------------------------------------- maker
+  step(`A maker endorses ${String(DEVICES)} sensors and publishes their firmware`);
+  const added = await addMaker(registry.connect(governance), maker.address, "Acme Sensors");
+  say(`governance adds maker #${String(added.maker)} "Acme Sensors"`);
+  const hsmStatus = softHsmStatus();
   if (hsmStatus.available) {
     hsm = await createSoftHsmToken({ label: "demo-factory" });
     const keyStore = await Pkcs11KeyStore.generate({
@@ -171,502 +204,297 @@ try {
       label: "sensor-1",
       curve: "p256",
     });
-    devices.push({
+    sensors.push({
       name: "sensor-1",
       curve: "p256",
-      storeName: "SoftHSM2 (PKCS#11)",
+      storeName: "SoftHSM2",
       keyStore,
       deviceId: deviceIdOf(keyStore.deviceKey),
-      gas: 0n,
-      attestGas: 0n,
-      firmware: "-",
     });
-    say(
-      `sensor-1: P-256 key generated inside SoftHSM2 token "${hsm.tokenLabel}" (non-extractable; it only signs)`,
-    );
-  } else {
-    devices.push(softwareDevice("sensor-1", "p256"));
-    say(`note: no HSM for sensor-1 (${hsmStatus.reason}); it gets a software P-256 key instead`);
   }
-  devices.push(softwareDevice("sensor-2", "p256"));
-  devices.push(softwareDevice("sensor-3", "p256"));
-  devices.push(softwareDevice("meter-4", "secp256k1"));
-  devices.push(softwareDevice("meter-5", "secp256k1"));
-  for (const d of devices.slice(hsmStatus.available ? 1 : 0)) {
-    say(
-      `${d.name}: ${d.curve === "p256" ? "P-256 (secure-element curve)" : "secp256k1 (Ethereum curve)"} key in a software key store`,
-    );
+  while (sensors.length < DEVICES) {
+    const curve: Curve = sensors.length % 2 === 0 ? "p256" : "secp256k1";
+    const keyStore = SoftwareKeyStore.generate(curve);
+    sensors.push({
+      name: `sensor-${String(sensors.length + 1)}`,
+      curve,
+      storeName: "software",
+      keyStore,
+      deviceId: deviceIdOf(keyStore.deviceKey),
+    });
   }
-  for (const d of devices)
-    say(
-      `${d.name} → device id ${short(d.deviceId)} (keccak256 of key type and public key; fixed for life)`,
-    );
-
-  step("The maker publishes the batch's key manifest: one Merkle root vouches for all 5");
-  const manifest = makerBatch(devices.map((d) => ({ deviceId: d.deviceId, model: MODEL })));
-  const published = await (
-    await registry
-      .connect(maker)
-      .publishBatch(manifest.root, manifest.size, "ipfs://acme/batch-2024-06")
-  ).wait();
   say(
-    `root ${short(manifest.root)} for ${String(manifest.size)} devices of model ${String(MODEL)} (gas ${gas(published?.gasUsed ?? 0n)})`,
+    `keys: ${sensors.map((s) => `${s.name} ${s.curve === "p256" ? "P-256" : "secp256k1"}${s.storeName === "SoftHSM2" ? " in SoftHSM2" : ""}`).join(", ")}` +
+      (hsmStatus.available
+        ? ""
+        : ` (no SoftHSM2 here: ${hsmStatus.reason}; all keys are software)`),
   );
+  const manifest = makerBatch(sensors.map((s) => ({ deviceId: s.deviceId, model: MODEL })));
+  await (
+    await registry.connect(maker).publishBatch(manifest.root, manifest.size, "ipfs://acme/batch-7")
+  ).wait();
+  say(`one Merkle root ${short(manifest.root)} vouches for all ${String(manifest.size)} keys`);
+  const writeImage = async (name: string, size: number): Promise<string> => {
+    const path = join(dir, name);
+    await writeFile(path, Buffer.concat([Buffer.from(`${name}\n`), randomBytes(size)]));
+    return path;
+  };
+  const images = [
+    await writeImage("bootloader.bin", 16 * 1024),
+    await writeImage("kernel.img", 128 * 1024),
+    await writeImage("app-1.0.0.bin", 64 * 1024),
+  ];
+  const fw = await publishFirmware({
+    registry: registry.connect(maker),
+    model: MODEL,
+    version: "1.0.0",
+    images,
+    uri: "ipfs://acme/firmware/4201/1.0.0",
+  });
+  say(`firmware 1.0.0 measured from bootloader, kernel and application: ${short(fw.measurement)}`);
 
+  // ---------------------------------------------------------------- operator
   step(
-    "Operator A registers all 5: each device signs its binding to operator A (proof of possession)",
+    "The operator registers the sensors, they boot and attest, and the operator stakes for each",
   );
   const deadline = BigInt(await networkHelpers.time.latest()) + 3600n;
-  for (const d of devices) {
-    const entry = manifest.entries.find((e) => e.deviceId === d.deviceId);
-    if (entry === undefined) throw new Error(`${d.name} is missing from the manifest`);
-    const r = await registerDevice({
-      registry: registry.connect(operatorA),
-      device: d.keyStore,
-      operator: operatorA.address,
+  for (const s of sensors) {
+    const entry = manifest.entries.find((e) => e.deviceId === s.deviceId);
+    if (entry === undefined) throw new Error(`${s.name} is missing from the manifest`);
+    await registerDevice({
+      registry: registry.connect(operator),
+      device: s.keyStore,
+      operator: operator.address,
       deadline,
       model: MODEL,
       endorsement: { root: manifest.root, proof: entry.proof },
     });
-    d.gas += r.gasUsed;
-    say(
-      `${d.name} registered by ${r.method} with a ${String(entry.proof.length)}-node proof (gas ${gas(r.gasUsed)})`,
-    );
-  }
-
-  const [s1, s2, s3, m4, m5] = devices;
-  if (
-    s1 === undefined ||
-    s2 === undefined ||
-    s3 === undefined ||
-    m4 === undefined ||
-    m5 === undefined
-  )
-    throw new Error("five devices expected");
-
-  step(`${s1.name} signs a reading; the chain and an off-chain verifier both accept it`);
-  const domain = { chainId, verifyingContract: (await registry.getAddress()).toLowerCase() as Hex };
-  const reading = await new DeviceSigner(s1.keyStore, domain, s1.deviceId).signReading({
-    feedId: FEED_ID,
-    sequence: 1n,
-    timestamp: BigInt(await networkHelpers.time.latest()),
-    value: 2_150n, // 21.50 °C
-  });
-  const onChain = await registry.isValidDeviceSignature(
-    s1.deviceId,
-    reading.digest,
-    reading.key,
-    reading.signature,
-  );
-  const offChain = checkDeviceSignature(reading.key, reading.digest, reading.signature);
-  say(`registry.isValidDeviceSignature → ${String(onChain)}; src/verify (OpenSSL) → ${offChain}`);
-  if (!onChain || offChain !== "valid")
-    throw new Error("the reading's signature should verify on and off chain");
-
-  step(
-    `Operator A rotates ${s2.name}'s key: the old key authorizes, the new key proves possession`,
-  );
-  const next = SoftwareKeyStore.generate("p256");
-  const rotated = await rotateKey({
-    registry: registry.connect(operatorA),
-    current: s2.keyStore,
-    next,
-    deadline,
-    deviceId: s2.deviceId,
-  });
-  const oldKey = s2.keyStore;
-  s2.keyStore = next;
-  s2.gas += rotated.gasUsed;
-  say(
-    `key ${short(rotated.oldKeyHash)} → ${short(rotated.newKeyHash)}; the device id stays ${short(s2.deviceId)} (gas ${gas(rotated.gasUsed)})`,
-  );
-
-  step(`Operator A hands ${m4.name} to operator B in two steps`);
-  const started1 = await transferCustody(
-    registry.connect(operatorA),
-    m4.deviceId,
-    "start",
-    operatorB.address,
-  );
-  say(
-    `operator A names operator B (${operatorB.address}) as the next operator (gas ${gas(started1.gasUsed)})`,
-  );
-  const accepted = await transferCustody(registry.connect(operatorB), m4.deviceId, "accept");
-  say(
-    `operator B accepts: ${m4.name} is now operated by operator B (gas ${gas(accepted.gasUsed)})`,
-  );
-  m4.gas += started1.gasUsed + accepted.gasUsed;
-
-  step(`Operator A decommissions ${m5.name}`);
-  const retired = await changeStatus(registry.connect(operatorA), m5.deviceId, "decommission");
-  m5.gas += retired.gasUsed;
-  say(`${m5.name} is ${retired.status}: a final state (gas ${gas(retired.gasUsed)})`);
-
-  step(`Someone tries to register ${m5.name}'s key again, as a new device`);
-  try {
-    await registerDevice({
-      registry: registry.connect(operatorB),
-      device: m5.keyStore,
-      operator: operatorB.address,
-      deadline,
-      model: MODEL,
-      endorsement: {
-        root: manifest.root,
-        proof: manifest.entries.find((e) => e.deviceId === m5.deviceId)?.proof ?? [],
-      },
-    });
-    throw new Error("the registry accepted a retired key: this must never happen");
-  } catch (err: unknown) {
-    const decoded = decodeContractError(err);
-    if (decoded?.code !== "DeviceRegistryKeyTaken") throw err;
-    say(`refused: ${decoded.message}`);
-  }
-  const m5Owner = await registry.keyOwner(keyHash(m5.keyStore.deviceKey));
-  const oldKeyOwner = await registry.keyOwner(keyHash(oldKey.deviceKey));
-  say(`keyOwner(${m5.name}'s key) = ${short(m5Owner)} (${m5.name}, forever)`);
-  say(
-    `keyOwner(${s2.name}'s rotated-out key) = ${short(oldKeyOwner)} (${s2.name}): no other device can take it either`,
-  );
-  await oldKey.close();
-
-  // ---------------------------------------------------------------- attestation
-
-  out();
-  out("Remote attestation — the maker vouches for firmware, devices prove what they booted");
-  imageDir = await mkdtemp(join(tmpdir(), "devicetrust-demo-"));
-  const dir = imageDir;
-  const writeImage = async (name: string, label: string, size: number): Promise<string> => {
-    const path = join(dir, name);
-    await writeFile(path, Buffer.concat([Buffer.from(`${label}\n`), randomBytes(size)]));
-    return path;
-  };
-  const bootloader = await writeImage("bootloader.bin", "acme bootloader 2.3", 16 * 1024);
-  const kernel = await writeImage("kernel.img", "acme rtos kernel 5.4", 256 * 1024);
-  const appV1 = await writeImage("app-1.0.0.bin", "sensor application 1.0.0", 64 * 1024);
-  const v1Images = [bootloader, kernel, appV1];
-  const operatorOf = (d: DemoDevice) => (d === m4 ? operatorB : operatorA);
-  const live = devices.filter((d) => d !== m5);
-
-  step(
-    `The maker measures release 1.0.0 (bootloader, kernel, application files) and publishes the measurement`,
-  );
-  say(`images written to ${dir}`);
-  const fw1 = await publishFirmware({
-    registry: registry.connect(maker),
-    model: MODEL,
-    version: "1.0.0",
-    images: v1Images,
-    uri: "ipfs://acme/firmware/4201/1.0.0",
-  });
-  for (const [i, st] of fw1.steps.entries()) {
-    say(
-      `m${String(i + 1)} = sha256(m${String(i)} ‖ sha256(${st.name} = ${short(st.imageDigest)})) = ${short(st.after)}`,
-    );
-  }
-  say(
-    `firmware #${String(fw1.firmwareId)}: model ${String(MODEL)} version 1.0.0, measurement ${short(fw1.measurement)}, Good (gas ${gas(fw1.gasUsed)})`,
-  );
-
-  const bootStateOf = (d: DemoDevice) => join(dir, `${d.name}.boot-state.json`);
-  const attest = async (
-    d: DemoDevice,
-    images: readonly string[],
-    version: string,
-    challenge: ChallengeMode,
-  ): Promise<void> => {
-    const r = await attestDevice({
-      registry: registry.connect(operatorOf(d)),
-      device: d.keyStore,
-      deviceId: d.deviceId,
+    const attested = await attestDevice({
+      registry: registry.connect(operator),
+      device: s.keyStore,
+      deviceId: s.deviceId,
       images,
-      bootState: bootStateOf(d),
-      challenge,
+      bootState: join(dir, `${s.name}.boot.json`),
+      challenge: "block",
     });
-    d.attestGas += r.gasUsed + (r.challengeGasUsed ?? 0n);
-    d.firmware = version;
-    d.lastEvidence = r;
-    const fresh =
-      r.challengeMode === "block"
-        ? `hash of block ${String(r.challengeBlock)}`
-        : `nonce ${short(r.challenge)} issued by ${names.get(operatorOf(d).address.toLowerCase()) ?? "its operator"} (gas ${gas(r.challengeGasUsed ?? 0n)})`;
-    say(
-      `${d.name.padEnd(8)} boot #${String(r.bootCount)} measured ${short(r.measurement)}; signed with its ${d.storeName} key, ` +
-        `challenge = ${fresh} → accepted on firmware #${String(r.firmwareId)} (gas ${gas(r.gasUsed)})`,
-    );
-  };
-  const verdicts = async (blockTag?: number): Promise<Map<DemoDevice, string>> => {
-    const m = new Map<DemoDevice, string>();
-    for (const d of devices) {
-      const r = await registry.trustReport(
-        d.deviceId,
-        MAX_AGE,
-        blockTag === undefined ? {} : { blockTag },
-      );
-      m.set(d, trustVerdictName(r.verdict));
-    }
-    return m;
-  };
-
-  step(
-    "Each device boots — measuring bootloader, kernel and application before running them — and attests",
-  );
-  say(
-    "evidence = {deviceId, measurement, challenge, timestamp, bootCount}, EIP-712-signed by the device's registered key",
-  );
-  for (const d of live) await attest(d, v1Images, "1.0.0", d === s3 ? "nonce" : "block");
-  say(`${m5.name} is decommissioned: it can no longer attest, and is never trusted`);
-  const trusted1 = await verdicts();
-  for (const d of devices) {
-    const view = await deviceTrust(registry, d.deviceId, MAX_AGE);
-    say(
-      `${d.name.padEnd(8)} trustReport → ${view.verdict}${view.firmwareVersion === null ? "" : ` (firmware ${view.firmwareVersion}, boot #${String(view.bootCount)})`}`,
-    );
-    if (view.verdict !== trusted1.get(d)) throw new Error("deviceTrust disagrees with trustReport");
-    if ((d === m5) === view.trusted)
-      throw new Error(`${d.name}: unexpected verdict ${view.verdict}`);
-  }
-
-  step("A vulnerability is found in application 1.0.0: the maker revokes firmware 1.0.0");
-  const revoked = await revokeFirmware(registry.connect(maker), { id: fw1.firmwareId });
-  say(
-    `firmware #${String(fw1.firmwareId)} is ${revoked.status} in block ${String(revoked.blockNumber)}: one transaction, no loop over devices (gas ${gas(revoked.gasUsed)})`,
-  );
-  const before = await verdicts(revoked.blockNumber - 1);
-  const after = await verdicts(revoked.blockNumber);
-  for (const d of live) {
-    const evidence = d.lastEvidence?.evidence;
-    const offChain = await appraiseOnChain(registry, { evidence, maxAge: MAX_AGE });
-    say(
-      `${d.name.padEnd(8)} block ${String(revoked.blockNumber - 1)}: ${before.get(d) ?? "?"} → block ${String(revoked.blockNumber)}: ${after.get(d) ?? "?"}` +
-        ` · off-chain verifier (src/verify): ${offChain.verdict}`,
-    );
-    if (after.get(d) !== "FirmwareRevoked" || offChain.verdict !== "FirmwareRevoked")
-      throw new Error(`${d.name} should be untrusted on revoked firmware`);
-  }
-
-  step("The maker publishes 2.0.0 (a fixed application; bootloader and kernel unchanged)");
-  const appV2 = await writeImage("app-2.0.0.bin", "sensor application 2.0.0", 64 * 1024);
-  const v2Images = [bootloader, kernel, appV2];
-  const fw2 = await publishFirmware({
-    registry: registry.connect(maker),
-    model: MODEL,
-    version: "2.0.0",
-    images: v2Images,
-    uri: "ipfs://acme/firmware/4201/2.0.0",
-  });
-  say(
-    `application digest ${short(fw1.imageDigests[2] ?? "")} → ${short(fw2.imageDigests[2] ?? "")}, measurement ${short(fw1.measurement)} → ${short(fw2.measurement)}`,
-  );
-  say(`firmware #${String(fw2.firmwareId)}: version 2.0.0, Good (gas ${gas(fw2.gasUsed)})`);
-
-  step(`${m4.name} tries to re-attest before updating: still booting 1.0.0`);
-  try {
-    await attest(m4, v1Images, "1.0.0", "block");
-    throw new Error("the registry accepted evidence of revoked firmware: this must never happen");
-  } catch (err: unknown) {
-    const decoded = decodeContractError(err);
-    if (decoded?.code !== "AttestationFirmwareNotTrusted") throw err;
-    say(`refused: ${decoded.message}`);
-    say(`(that boot still advanced ${m4.name}'s boot counter: a counter never goes back)`);
-  }
-
-  step("The devices install 2.0.0, reboot and attest again");
-  for (const d of live) await attest(d, v2Images, "2.0.0", d === s3 ? "nonce" : "block");
-  const final = await verdicts();
-  for (const d of live) {
-    say(`${d.name.padEnd(8)} trustReport → ${final.get(d) ?? "?"} (firmware 2.0.0)`);
-    if (final.get(d) !== "Trusted") throw new Error(`${d.name} should be trusted on 2.0.0`);
-  }
-
-  step("Summary");
-  const rows: string[][] = [];
-  for (const d of devices) {
-    const info = await registry.deviceInfo(d.deviceId);
-    rows.push([
-      d.name,
-      d.curve === "p256" ? "P-256" : "secp256k1",
-      d.storeName,
-      statusName(info.status),
-      names.get(info.operator.toLowerCase()) ?? info.operator,
-      d.firmware,
-      final.get(d) ?? "?",
-      gas(d.gas),
-      gas(d.attestGas),
-    ]);
-  }
-  out();
-  out(
-    formatTable(
-      [
-        "device",
-        "curve",
-        "key store",
-        "status",
-        "operator",
-        "firmware",
-        "verdict",
-        "identity gas",
-        "attestation gas",
-      ],
-      rows,
-    ),
-  );
-  out();
-  out(
-    `identity gas = registration plus the device's later identity transactions; attestation gas = its attestations ` +
-      `(two boots, plus issued nonces for ${s3.name}). Verdicts: trustReport with maxAge ${MAX_AGE.toString()} s. ` +
-      `Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
-  );
-
-  // ---------------------------------------------------------------- staking, fraud proofs, watchtower
-  step("Operators stake collateral for their devices (stake deposit: approve, then stake)");
-  const tokenAddress = await collateralToken.getAddress();
-  const mockToken = MockERC20__factory.connect(tokenAddress, governance);
-  const stakingAddress = await deviceStaking.getAddress();
-  const proofsAddress = await fraudProofs.getAddress();
-  const stakerOf = async (d: DemoDevice) =>
-    (await registry.deviceInfo(d.deviceId)).operator.toLowerCase() ===
-    operatorA.address.toLowerCase()
-      ? operatorA
-      : operatorB;
-  for (const op of [operatorA, operatorB]) {
-    await (await mockToken.mint(op.address, 10n * STAKE * BigInt(live.length))).wait();
-  }
-  const params = await stakingAt(stakingAddress, governance).params();
-  say(
-    `collateral ${tokenAddress} (MockERC20 "DTC"); minimum stake ${units(params.minStake)}, unbonding ${String(Number(params.unbondingPeriod) / 86_400)} days, bounty ${String(Number(params.bountyBps) / 100)}% to the prover, the rest to the insurance pool ${short(pool.address)}`,
-  );
-  for (const d of live) {
-    const op = await stakerOf(d);
-    const r = await stakeDeposit({
-      staking: stakingAt(stakingAddress, op),
-      token: collateralTokenAt(tokenAddress, op),
-      deviceId: d.deviceId,
+    await stakeDeposit({
+      staking: stakingAt(stakingAddress, operator),
+      token: collateralTokenAt(tokenAddress, operator),
+      deviceId: s.deviceId,
       amount: STAKE,
     });
     say(
-      `${names.get(op.address.toLowerCase()) ?? op.address} staked ${units(r.credited)} for ${d.name} (stake gas ${gas(r.gasUsed)})`,
+      `${s.name} ${short(s.deviceId)}: registered (proof of key possession), attested boot #${String(attested.bootCount)} on 1.0.0, staked ${usd(STAKE)}`,
     );
   }
-  const cost = await stakingAt(stakingAddress, governance).costOfCorruption(
-    live.map((d) => d.deviceId),
-  );
-  say(`cost of corrupting all ${String(live.length)} live devices: ${units(cost)} slashed`);
 
-  const victim = live.find((d) => d.keyStore instanceof SoftwareKeyStore);
-  if (victim === undefined || !(victim.keyStore instanceof SoftwareKeyStore)) {
-    throw new Error("no live device with a software key to clone");
-  }
-  const victimOperator = await stakerOf(victim);
-  step(`An attacker extracts ${victim.name}'s software key and clones it`);
-  const cloneStore = SoftwareKeyStore.fromPrivateKey(
-    victim.curve,
-    victim.keyStore.exportPrivateKey(),
+  // ---------------------------------------------------------------- feed and gateway
+  step("The operator opens a temperature feed of the 7 sensors");
+  const created = await createFeed(feedFactoryAt(factoryAddress, operator), {
+    quorum: 4,
+    decimals: 8,
+    maxDeviationBps: 500,
+    maxReadingAge: 600,
+    minInterval: 10,
+    maxAttestationAge: 24 * 3600,
+    minStake: STAKE,
+    minValue: -5_000_000_000n,
+    maxValue: 15_000_000_000n,
+    description: "Warehouse 7 temperature (°C)",
+  });
+  const feed = feedAt(created.feed, operator);
+  await addFeedDevices(
+    feed,
+    sensors.map((s) => s.deviceId),
   );
-  const wtDomain = await registryDomain(registry);
-  const genuine = new DeviceSigner(victim.keyStore, wtDomain, victim.deviceId);
-  const clone = new DeviceSigner(cloneStore, wtDomain, victim.deviceId);
-  const now = BigInt(await networkHelpers.time.latest());
-  const cloned = { feedId: FEED_ID, sequence: 1001n, timestamp: now, value: 21_450n };
-  const honest = await genuine.signReading(cloned);
-  const forged = await clone.signReading({ ...cloned, value: 35_000n });
-  await cloneStore.close();
-  say(`${victim.name} signs reading #1001 = 21.450 °C; the clone signs reading #1001 = 35.000 °C`);
-  say("both signatures are valid for the device's key: only one of them can be honest");
+  say(
+    `feed ${created.feed}: median of fresh readings, quorum 4, readings live 10 min, a jump over 5% or a ` +
+      `sensor faster than one reading per 10 s trips the breaker`,
+  );
 
-  const balances = async (token: string): Promise<Map<string, bigint>> => {
-    const t = collateralTokenAt(token, governance);
-    const m = new Map<string, bigint>();
-    for (const a of [
-      victimOperator.address,
-      watchtowerAccount.address,
-      pool.address,
-      stakingAddress,
-    ]) {
-      m.set(a.toLowerCase(), await t.balanceOf(a));
-    }
-    return m;
+  step(
+    "The sensors stream signed readings over MQTT; the gateway verifies, persists and relays them",
+  );
+  let chainNow = BigInt(await networkHelpers.time.latest());
+  const tick = async (seconds: bigint): Promise<void> => {
+    await networkHelpers.time.increase(seconds);
+    chainNow = BigInt(await networkHelpers.time.latest());
   };
-  const balBefore = await balances(tokenAddress);
-  const stakeBefore = await stakeShow(stakingAt(stakingAddress, governance), victim.deviceId);
-  step("The watchtower (src/watchtower, in process) watches the feed and proves the equivocation");
-  const wtDir = await mkdtemp(join(tmpdir(), "devicetrust-watchtower-"));
-  try {
-    // The device's reading first; the clone's, for the same sequence, arrives 50 ms later.
-    async function* feed() {
-      yield {
-        reading: honest.message,
-        key: honest.key,
-        signature: honest.signature,
-        origin: "device",
-      };
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      yield {
-        reading: forged.message,
-        key: forged.key,
-        signature: forged.signature,
-        origin: "clone",
-      };
+  gateway = await runGateway({
+    registry: registryAddress,
+    proofs: proofsAddress,
+    anchor: anchorAddress,
+    signer: relayer,
+    brokerPort: 0,
+    dbPath: join(dir, "gateway.sqlite"),
+    batchSize: 16,
+    batchIntervalMs: 100,
+    httpPort: false,
+    watchtower: {
+      dbPath: join(dir, "watchtower.sqlite"),
+      signer: watcher,
+      beneficiary: watcher.address,
+    },
+    handleSignals: false,
+    logger: pino({ level: "error" }, pino.destination(2)),
+  });
+  say(`embedded MQTT broker ${gateway.brokerUrl}; gateway relaying from ${short(relayer.address)}`);
+  const domain = await registryDomain(registry);
+  fleet = await Fleet.create({
+    brokerUrl: gateway.brokerUrl,
+    feedId: created.feedId,
+    signers: sensors.map((s) => new DeviceSigner(s.keyStore, domain, s.deviceId)),
+    clock: () => chainNow,
+    value: (device) => valueOf(device),
+  });
+  const streamed = fleet;
+  const relayed = async (what: string): Promise<void> => {
+    await streamed.flush();
+    const want = streamed.devices.map((d) => d.nextSequence - 1n);
+    for (let i = 0; ; i++) {
+      const have = await Promise.all(sensors.map((s) => feed.sequenceOf(s.deviceId)));
+      if (have.every((h, j) => h >= (want[j] ?? 0n))) return;
+      if (i > 400) throw new Error(`the gateway did not relay ${what} in time`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    const running = await runWatchtower({
-      registry: await registry.getAddress(),
-      proofs: proofsAddress,
-      signer: watchtowerAccount,
-      beneficiary: watchtowerAccount.address,
-      source: feed(),
-      dbPath: join(wtDir, "evidence.sqlite"),
-      http: false,
-      handleSignals: false,
-      logger: pino({ name: "watchtower", level: "warn" }, pino.destination(2)),
-    });
-    await running.watchtower.drained();
-    const proven = running.watchtower.evidence.proofs();
-    await running.watchtower.stop();
-    const proof = proven[0];
-    if (proof?.status !== "submitted" || proof.incident === null) {
-      throw new Error(`the watchtower did not prove the equivocation: ${JSON.stringify(proven)}`);
-    }
-    const incident = await proofsAt(proofsAddress, governance).incident(proof.incident);
-    const receipt = await ethers.provider.getTransactionReceipt(proof.txHash ?? "");
-    say(
-      `the watchtower stored reading #1001, saw a second one with other contents, and sent proveEquivocation itself`,
-    );
-    say(
-      `incident ${short(proof.incident)}: ${INCIDENT_KINDS[Number(incident.kind)] ?? "?"}, slashed ${units(incident.slashed)} (gas ${gas(receipt?.gasUsed ?? 0n)})`,
-    );
-  } finally {
-    await rm(wtDir, { recursive: true, force: true });
+  };
+  for (let round = 0; round < 3; round++) {
+    await streamed.publishRound();
+    await relayed(`round ${String(round + 1)}`);
+    if (round < 2) await tick(30n);
   }
+  say(
+    `3 rounds × ${String(DEVICES)} readings published (QoS 1), each verified, persisted to SQLite before its ` +
+      `acknowledgement, and relayed in submitMany transactions`,
+  );
+  const answer = await readFeed(feed);
+  say(
+    `latestRoundData → round ${String(answer.roundId)}: ${celsius(answer.answer)} (median of ${String(DEVICES)} fresh readings)`,
+  );
 
-  step("The consequences, on chain in the same transaction");
-  const balAfter = await balances(tokenAddress);
-  const stakeAfter = await stakeShow(stakingAt(stakingAddress, governance), victim.deviceId);
+  // ---------------------------------------------------------------- integrator and insurers
+  step("Insurer A opens the pool; the integrator reads the feed, checks it and buys coverage");
+  const poolAs = (who: typeof insurerA) => poolAt(poolAddress, who);
+  const tokenAs = (who: typeof insurerA) => collateralTokenAt(tokenAddress, who);
+  const depositA = await poolDeposit({
+    pool: poolAs(insurerA),
+    token: tokenAs(insurerA),
+    assets: parseUnits("1000", 18),
+  });
+  const shareDecimals = Number(await poolAt(poolAddress, governance).decimals());
+  const shares = (v: bigint): string => Number(formatUnits(v, shareDecimals)).toFixed(2);
+  say(`insurer A deposits ${usd(depositA.assets)} for ${shares(depositA.shares)} shares`);
+  const target = parseTarget({ feed: created.feed });
+  const valueAtRisk = parseUnits("150", 18);
+  const report = await securityReport(poolAs(integrator), target, valueAtRisk);
+  say(
+    `integrator's lending market relies on the feed for ${usd(valueAtRisk)}: cost of corruption ${usd(report.costOfCorruption)} ` +
+      `(the stake of the cheapest 4 of 7 sensors) → ${report.secure ? "secure" : "NOT secure"}`,
+  );
+  const cover = await coverBuy({
+    pool: poolAs(integrator),
+    token: tokenAs(integrator),
+    target,
+    amount: parseUnits("150", 18),
+    term: 30n * 86_400n,
+    beneficiary: integrator.address,
+  });
+  say(
+    `integrator buys ${usd(cover.amount)} of coverage on the feed for 30 days: premium ${usd(cover.premium)} (policy #${String(cover.serial)}, gas ${gas(cover.gasUsed)})`,
+  );
+  const depositB = await poolDeposit({
+    pool: poolAs(insurerB),
+    token: tokenAs(insurerB),
+    assets: parseUnits("500", 18),
+  });
+  say(
+    `insurer B deposits ${usd(depositB.assets)} for ${shares(depositB.shares)} shares: fewer per dollar than A got, as the premium raised the share price`,
+  );
+
+  // ---------------------------------------------------------------- breaker
+  step("sensor-4 bursts (a jump and readings faster than allowed): the breaker trips");
+  await tick(30n);
+  await streamed.publishRound();
+  await relayed("a round");
+  await streamed.injectBurst(3, 3, 2_000);
+  for (let i = 0; (await feed.tripReason()) === 0n; i++) {
+    if (i > 400) throw new Error("the burst did not trip the feed");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  try {
+    await readFeed(feed);
+    throw new Error("a tripped feed answered");
+  } catch (err: unknown) {
+    const decoded = decodeContractError(err);
+    say(`latestRoundData now reverts: ${decoded?.message ?? String(err)}`);
+  }
+  await (await feed.reset()).wait();
+  say(
+    "the feed's guardian looks, and resets it: readings before the reset are no deviation reference",
+  );
+  await tick(30n);
+  await streamed.publishRound();
+  await relayed("a round after the reset");
+  say(`latestRoundData → ${celsius((await readFeed(feed)).answer)}`);
+
+  // ---------------------------------------------------------------- the clone
+  const victimIndex = sensors.findIndex((s) => s.keyStore instanceof SoftwareKeyStore);
+  const victim = sensors[victimIndex];
+  if (victim === undefined) throw new Error("no software sensor to clone");
+  step(`An attacker extracts ${victim.name}'s key; the clone publishes a conflicting reading`);
+  await tick(30n);
+  const { honest, clone } = await streamed.injectClone(victimIndex, 3_500_000_000n);
+  say(
+    `${victim.name} reading #${String(honest.reading.sequence)} = ${celsius(honest.reading.value)}; the clone's #${String(clone.reading.sequence)} = ${celsius(clone.reading.value)}: both validly signed`,
+  );
+
+  step("The watchtower, fed by the gateway's stream, proves the equivocation on chain");
+  const proofs = proofsAt(proofsAddress, governance);
+  let incidentId: Hex | undefined;
+  for (let i = 0; incidentId === undefined; i++) {
+    const events = await proofs.queryFilter(
+      proofs.filters.IncidentRecorded(undefined, victim.deviceId),
+    );
+    incidentId = events[0]?.args.incident as Hex | undefined;
+    if (incidentId === undefined && i > 400) throw new Error("the watchtower proved nothing");
+    if (incidentId === undefined) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const incident = await proofs.incident(incidentId);
   const info = await registry.deviceInfo(victim.deviceId);
   say(
-    `${victim.name}: stake ${units(stakeBefore.slashable)} → ${units(stakeAfter.slashable)}; status ${statusName(info.status)} (automatic lockdown)`,
+    `incident ${short(incidentId)}: ${INCIDENT_KINDS[Number(incident.kind)] ?? "?"}; slashed ${usd(incident.slashed)}; ${victim.name} is ${statusName(info.status)} (locked down)`,
   );
-  const rowsB: string[][] = [];
-  for (const [who, address] of [
-    [names.get(victimOperator.address.toLowerCase()) ?? "operator", victimOperator.address],
-    ["watchtower (beneficiary)", watchtowerAccount.address],
-    ["insurance pool (loss)", pool.address],
-    ["DeviceStaking", stakingAddress],
-  ] as const) {
-    const b = balBefore.get(address.toLowerCase()) ?? 0n;
-    const a = balAfter.get(address.toLowerCase()) ?? 0n;
-    rowsB.push([who, units(b), units(a), `${a >= b ? "+" : "-"}${units(a >= b ? a - b : b - a)}`]);
+  await (await feed.evict(victim.deviceId)).wait();
+  say(`anyone evicts ${victim.name}'s last reading from the feed: it no longer counts`);
+
+  step("The pool books the slashed stake and pays the integrator, automatically");
+  const recovery = await poolAt(poolAddress, watcher).bookRecovery.staticCall(incidentId);
+  await (await poolAt(poolAddress, watcher).bookRecovery(incidentId)).wait();
+  say(`bookRecovery: ${usd(recovery)} of the slashed stake books into the pool`);
+  const claim = await coverClaim(poolAs(watcher), target, cover.serial, incidentId);
+  say(
+    `claim (sent by the watchtower: anyone may) pays the integrator ${usd(claim.payout)} on policy #${String(claim.serial)} — no assessor, no vote (gas ${gas(claim.gasUsed)})`,
+  );
+
+  const after = new Map(await holdings());
+  const rows: string[][] = [];
+  for (const [name, b] of before) {
+    const a = after.get(name) ?? 0n;
+    rows.push([name, usd(b), usd(a), `${a >= b ? "+" : "-"}${usd(a >= b ? a - b : b - a)}`]);
   }
   out();
-  out(formatTable(["account", "DTC before", "DTC after", "change"], rowsB));
+  out(formatTable(["party", "at the start", "at the end", "change"], rows));
   out();
   out(
-    `Lying cost ${names.get(victimOperator.address.toLowerCase()) ?? "the operator"} the device's whole stake: ` +
-      `${String(Number(params.bountyBps) / 100)}% paid the watchtower that proved it, the rest went to the insurance pool. ` +
-      `Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+    `The clone cost the operator ${victim.name}'s whole stake: 10% paid the watchtower that proved it, the rest ` +
+      `refilled the pool, which paid the integrator in full; the insurers' loss is the payout less that recovery ` +
+      `and the premium. Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
   );
 } finally {
-  for (const d of devices) await d.keyStore.close();
+  await fleet?.close();
+  await gateway?.stop();
+  for (const s of sensors) await s.keyStore.close();
   await hsm?.cleanup();
-  if (imageDir !== undefined) await rm(imageDir, { recursive: true, force: true });
+  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
   await conn.close();
 }

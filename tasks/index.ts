@@ -110,6 +110,59 @@ const beneficiary = {
   defaultValue: "",
 } as const;
 
+const factory = {
+  name: "factory",
+  description: "DeviceFeedFactory address (default: the Ignition deployment for the chain)",
+  defaultValue: "",
+} as const;
+const feed = {
+  name: "feed",
+  description: "The feed: its address or its feed id (feed create prints both)",
+  defaultValue: "",
+} as const;
+const anchor = {
+  name: "anchor",
+  description: "ReadingAnchor address (default: the Ignition deployment for the chain, if any)",
+  defaultValue: "",
+} as const;
+const broker = {
+  name: "broker",
+  description: "MQTT broker, mqtt://host:port (default: start an embedded aedes broker)",
+  defaultValue: "",
+} as const;
+
+// ------------------------------------------------------------ insurance pool options
+const pool = {
+  name: "pool",
+  description: "InsurancePool address (default: the Ignition deployment for the chain)",
+  defaultValue: "",
+} as const;
+const raw = {
+  name: "raw",
+  description: "Amounts in the asset's base units (input and output), not decimal units",
+} as const;
+const coverDevice = {
+  name: "device",
+  description: "The covered device's id (bytes32); or --feed",
+  defaultValue: "",
+} as const;
+const coverFeed = {
+  name: "feed",
+  description: "The covered feed: its address or its feed id; or --device",
+  defaultValue: "",
+} as const;
+const poolShares = {
+  name: "shares",
+  description: "Pool shares in decimal units (or base units with --raw), or all",
+  defaultValue: "",
+} as const;
+const policySerial = {
+  name: "serial",
+  description: "The policy's serial on the target (cover buy prints it)",
+  type: ArgumentType.INT,
+  defaultValue: -1,
+} as const;
+
 export const tasks = [
   emptyTask(
     "device",
@@ -583,5 +636,443 @@ export const tasks = [
     .addOption(from)
     .addFlag(json)
     .setAction(() => import("./watchtower/start.js"))
+    .build(),
+
+  // ------------------------------------------------------------ feeds, gateway, fleet
+  emptyTask("feed", "Device data feeds: create, add member devices, show, read").build(),
+  emptyTask("gateway", "The MQTT gateway: verifies, persists and submits device readings").build(),
+  emptyTask("fleet", "A simulated device fleet publishing signed readings over MQTT").build(),
+
+  task(["feed", "create"], "Create a feed through the DeviceFeedFactory (the sender owns it)")
+    .addOption({
+      name: "description",
+      description: 'What the feed measures, e.g. "Temperature, Hall 3 (C)"',
+      defaultValue: "",
+    })
+    .addOption({
+      name: "quorum",
+      description: "Fresh readings needed for an answer (1..32)",
+      type: ArgumentType.INT,
+      defaultValue: 3,
+    })
+    .addOption({
+      name: "decimals",
+      description: "Decimals of the answer (values are integers scaled by 10^decimals)",
+      type: ArgumentType.INT,
+      defaultValue: 8,
+    })
+    .addOption({
+      name: "maxDeviationBps",
+      description: "A jump beyond this from the last value trips the feed, in bps (0: no check)",
+      type: ArgumentType.INT,
+      defaultValue: 1000,
+    })
+    .addOption({
+      name: "maxReadingAge",
+      description: "Seconds a reading stays fresh; older and future ones are rejected",
+      type: ArgumentType.INT,
+      defaultValue: 3600,
+    })
+    .addOption({
+      name: "minInterval",
+      description: "Seconds between two readings of one device; faster trips the feed (0: none)",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption({
+      name: "maxAttestationAge",
+      description: "Seconds since a device's last attestation for it to count as trusted",
+      type: ArgumentType.INT,
+      defaultValue: 7 * 24 * 3600,
+    })
+    .addOption({
+      name: "minStake",
+      description: "Slashable stake a device needs, in collateral token units",
+      type: ArgumentType.BIGINT,
+      defaultValue: 10n ** 18n,
+    })
+    .addOption({
+      name: "minValue",
+      description: "Lowest physical value, in the feed's units (e.g. -40.5)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "maxValue",
+      description: "Highest physical value, in the feed's units (e.g. 125)",
+      defaultValue: "",
+    })
+    .addOption(factory)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./feed/create.js"))
+    .build(),
+
+  task(["feed", "add-device"], "Add member devices to a feed (the feed's owner)")
+    .addOption(feed)
+    .addOption({
+      name: "deviceIds",
+      description: "Device ids to add, comma-separated",
+      defaultValue: "",
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./feed/add-device.js"))
+    .build(),
+
+  task(
+    ["feed", "show"],
+    "Show a feed: configuration, members (trust, stake, last reading), breaker, cost of corruption",
+  )
+    .addOption(feed)
+    .addOption(factory)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./feed/show.js"))
+    .build(),
+
+  task(["feed", "read"], "Read a feed's answer (latestRoundData, or readFresh with --max-age)")
+    .addOption(feed)
+    .addOption({
+      name: "maxAge",
+      description: "Answer only from readings at most this many seconds old (0: latestRoundData)",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./feed/read.js"))
+    .build(),
+
+  // ------------------------------------------------------------ insurance pool
+  emptyTask(
+    "pool",
+    "Insurance pool (insurers): deposit, request a withdrawal, withdraw after the cooldown, show",
+  ).build(),
+  emptyTask(
+    "cover",
+    "Coverage on a device or a feed (integrators): buy, show, claim on an incident",
+  ).build(),
+  emptyTask("security", "Economic security: what corrupting a device or a feed costs").build(),
+
+  task(["pool", "deposit"], "Deposit capital into the insurance pool (approves, then deposits)")
+    .addOption({
+      name: "amount",
+      description: "Assets to deposit, in decimal units of the pool's asset (e.g. 1000.5)",
+      defaultValue: "",
+    })
+    .addFlag(raw)
+    .addOption(pool)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./pool/deposit.js"))
+    .build(),
+
+  task(
+    ["pool", "request-withdrawal"],
+    "Escrow pool shares for withdrawal; they can leave after the cooldown",
+  )
+    .addOption(poolShares)
+    .addFlag(raw)
+    .addOption(pool)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./pool/request-withdrawal.js"))
+    .build(),
+
+  task(
+    ["pool", "withdraw"],
+    "Redeem matured requested shares (default: all that free capital allows)",
+  )
+    .addOption({ ...poolShares, description: "Shares to redeem (default: all that may leave now)" })
+    .addFlag(raw)
+    .addOption(pool)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./pool/withdraw.js"))
+    .build(),
+
+  task(
+    ["pool", "show"],
+    "Show the pool's capital, utilization, parameters and an insurer's position",
+  )
+    .addOption({
+      name: "account",
+      description: "Whose position to show (default: the sending account)",
+      defaultValue: "",
+    })
+    .addFlag(raw)
+    .addOption(pool)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./pool/show.js"))
+    .build(),
+
+  task(["cover", "buy"], "Buy coverage on a device or a feed: quotes, approves the premium, buys")
+    .addOption(coverDevice)
+    .addOption(coverFeed)
+    .addOption({
+      name: "amount",
+      description: "Coverage, in decimal units of the pool's asset (e.g. 1000.5)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "term",
+      description: "How long: seconds, or a number with s, m, h, d or w (e.g. 30d)",
+      defaultValue: "30d",
+    })
+    .addOption({
+      name: "beneficiary",
+      description: "Who is paid on a claim, never the device's operator (default: the sender)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "slippage",
+      description: "Premium allowed above the quote, in bps (100 = 1%)",
+      type: ArgumentType.INT,
+      defaultValue: 100,
+    })
+    .addFlag(raw)
+    .addOption(pool)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./cover/buy.js"))
+    .build(),
+
+  task(["cover", "show"], "Show the coverage on a device or a feed: in force, capacity, policies")
+    .addOption(coverDevice)
+    .addOption(coverFeed)
+    .addOption({ ...policySerial, description: "Only this policy (default: all)" })
+    .addFlag(raw)
+    .addOption(pool)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./cover/show.js"))
+    .build(),
+
+  task(["cover", "claim"], "Claim a policy's payout for an incident a fraud proof recorded")
+    .addOption(coverDevice)
+    .addOption(coverFeed)
+    .addOption(policySerial)
+    .addOption({
+      name: "incident",
+      description: "The incident id (proof submit prints it)",
+      defaultValue: "",
+    })
+    .addFlag(raw)
+    .addOption(pool)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./cover/claim.js"))
+    .build(),
+
+  task(
+    ["security", "report"],
+    "Cost of corruption, coverage in force, margin against a value at risk, and the verdict",
+  )
+    .addOption(coverDevice)
+    .addOption(coverFeed)
+    .addOption({
+      name: "valueAtRisk",
+      description: "Value relying on the target, in decimal units of the pool's asset",
+      defaultValue: "0",
+    })
+    .addFlag(raw)
+    .addOption(pool)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./security/report.js"))
+    .build(),
+
+  task(
+    ["gateway", "start"],
+    "Run the MQTT gateway: verify, persist and submit device readings to their feeds",
+  )
+    .addOption(broker)
+    .addOption({
+      name: "brokerPort",
+      description: "Port of the embedded broker when no --broker is given (0: any free port)",
+      type: ArgumentType.INT,
+      defaultValue: 1883,
+    })
+    .addOption({
+      name: "db",
+      description: "Reading store, SQLite (default: .devicetrust/gateway.sqlite)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "group",
+      description: "Shared-subscription group: gateways of one group split the readings",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "clientId",
+      description: "MQTT client id, kept across restarts (default: devicetrust-gateway)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "batchSize",
+      description: "Readings per submission",
+      type: ArgumentType.INT,
+      defaultValue: 64,
+    })
+    .addOption({
+      name: "batchInterval",
+      description: "Milliseconds a partial batch waits before it is submitted",
+      type: ArgumentType.INT,
+      defaultValue: 1000,
+    })
+    .addOption({
+      name: "maxQueue",
+      description: "Accepted readings waiting for submission at most (then intake pauses)",
+      type: ArgumentType.INT,
+      defaultValue: 10_000,
+    })
+    .addOption({
+      name: "httpPort",
+      description: "Port of /health and /metrics (0: any free port, -1: none)",
+      type: ArgumentType.INT,
+      defaultValue: 9465,
+    })
+    .addOption({
+      name: "logLevel",
+      description: "Log level (stderr: lines for people, pino JSON with --json)",
+      defaultValue: "info",
+    })
+    .addOption(anchor)
+    .addFlag({
+      name: "watchtower",
+      description: "Also run a watchtower over the gateway's stream (it proves fraud itself)",
+    })
+    .addOption({
+      name: "watchtowerDb",
+      description: "The watchtower's evidence store (default: <db>.watchtower)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "watchtowerFrom",
+      description:
+        "The watchtower's sending account (default: --from; its own avoids nonce contention)",
+      defaultValue: "",
+    })
+    .addOption(beneficiary)
+    .addOption(proofs)
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./gateway/start.js"))
+    .build(),
+
+  task(["fleet", "simulate"], "Simulate devices publishing signed readings over MQTT")
+    .addOption({
+      name: "broker",
+      description: "MQTT broker, mqtt://host:port",
+      defaultValue: "mqtt://127.0.0.1:1883",
+    })
+    .addOption(feed)
+    .addOption({
+      name: "devices",
+      description: "Fresh simulated devices (ignored with --key-files)",
+      type: ArgumentType.INT,
+      defaultValue: 7,
+    })
+    .addOption({
+      name: "curve",
+      description: "Curve of fresh devices: both, p256 or secp256k1",
+      defaultValue: "both",
+    })
+    .addOption({
+      name: "keyFiles",
+      description: "Key files of registered devices, comma-separated (instead of fresh devices)",
+      defaultValue: "",
+    })
+    .addOption(password)
+    .addOption({
+      name: "rounds",
+      description: "Readings per device",
+      type: ArgumentType.INT,
+      defaultValue: 1,
+    })
+    .addOption({
+      name: "rate",
+      description: "Readings per second across the fleet (0: as fast as the broker takes them)",
+      type: ArgumentType.INT,
+      defaultValue: 100,
+    })
+    .addOption({
+      name: "batchSize",
+      description: "Batch mode: each device publishes one signed batch of this many readings",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption({
+      name: "connections",
+      description: "MQTT connections the devices share",
+      type: ArgumentType.INT,
+      defaultValue: 8,
+    })
+    .addOption({
+      name: "value",
+      description: "Honest value of device 0, as the feed's integer (scaled by its decimals)",
+      type: ArgumentType.BIGINT,
+      defaultValue: 2_000n * 10n ** 8n,
+    })
+    .addOption({
+      name: "step",
+      description: "Added to the value per device index",
+      type: ArgumentType.BIGINT,
+      defaultValue: 10n ** 6n,
+    })
+    .addOption({
+      name: "clone",
+      description: "Devices whose key a clone reuses for a conflicting reading",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption({
+      name: "outOfBounds",
+      description: "Devices that send a value no sensor can produce",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption({
+      name: "outOfBoundsValue",
+      description: "The out-of-bounds value",
+      type: ArgumentType.BIGINT,
+      defaultValue: 10n ** 30n,
+    })
+    .addOption({
+      name: "burst",
+      description: "Devices that send a burst (faster than the feed's minimum interval)",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .addOption({
+      name: "burstReadings",
+      description: "Readings per burst",
+      type: ArgumentType.INT,
+      defaultValue: 3,
+    })
+    .addOption({
+      name: "burstJumpBps",
+      description: "Jump of a burst's first value from the device's last one, in bps",
+      type: ArgumentType.INT,
+      defaultValue: 5_000,
+    })
+    .addOption(registry)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./fleet/simulate.js"))
     .build(),
 ];

@@ -172,10 +172,7 @@ contract ReadingAnchorTest is RegistryFixture {
         _anchor(p256, b);
         bytes32[] memory leaves = _leavesOf(rs);
         assertTrue(anchorContract.verifyReading(rs[2], _merkleProof(leaves, 2), b, bytes24(0), _none()));
-        assertFalse(
-            anchorContract.verifyReading(rs[3], _merkleProof(leaves, 3), b, bytes24(0), _none()),
-            "sequence"
-        );
+        assertFalse(anchorContract.verifyReading(rs[3], _merkleProof(leaves, 3), b, bytes24(0), _none()), "sequence");
         Reading[] memory rs2 = _readings(secp, 4);
         ReadingBatch memory b2 = _batch(secp, rs2);
         --b2.toTimestamp;
@@ -227,9 +224,7 @@ contract ReadingAnchorTest is RegistryFixture {
     }
 
     function test_checkpoint_RevertWhen_NothingAnchored() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(ReadingAnchor.ReadingAnchorNothingAnchored.selector, _id(p256), FEED)
-        );
+        vm.expectRevert(abi.encodeWithSelector(ReadingAnchor.ReadingAnchorNothingAnchored.selector, _id(p256), FEED));
         anchorContract.checkpoint(_id(p256), FEED);
     }
 

@@ -1,10 +1,11 @@
-import { id, ZeroHash } from "ethers";
+import { Interface, id, ZeroHash } from "ethers";
 import { DeviceTrustError, KeyType } from "../protocol/index.js";
 import { firmwareStatusName } from "../verify/appraise.js";
 import {
   DeviceRegistry__factory,
   DeviceStaking__factory,
   FraudProofs__factory,
+  IInsurancePool__factory,
   MockERC20__factory,
 } from "../../types/ethers-contracts/index.js";
 
@@ -62,6 +63,22 @@ function when(seconds: unknown): string {
   if (!Number.isSafeInteger(n)) return s(seconds);
   return `${s(seconds)} (${new Date(n * 1000).toISOString()})`;
 }
+
+function duration(seconds: unknown): string {
+  const n = Number(seconds);
+  if (!Number.isSafeInteger(n)) return s(seconds);
+  return n % 86_400 === 0 ? `${String(n / 86_400)}d` : `${String(n)} s`;
+}
+
+/** IInsurancePool's InsuranceTargetNotInsurable reason codes. */
+const NOT_INSURABLE: Readonly<Record<number, string>> = {
+  1: "the device is not Active: coverage is sold only on active devices",
+  2: "the device has not attested on good firmware within the pool's maxAttestationAge: attest it again (device attest)",
+  3: "the pool knows an incident on it: no new coverage is sold on a device that failed",
+  4: "it has no slashable stake to back coverage: its operator stakes first (stake deposit)",
+  5: "it is not a feed of the pool's feed factory: check --feed",
+  6: "the feed has no quorum of fresh readings or its circuit breaker tripped: wait until it answers (feed read)",
+};
 
 /** One sentence per custom error: what happened, then what to do. Arguments in declaration order. */
 const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
@@ -234,6 +251,61 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
     `${s(a[0])} is not the signing key of an active maker: declare sensor ranges from the maker's account`,
   ProofsFirmwareNotRevoked: (a) =>
     `measurement ${s(a[1])} of device ${s(a[0])} was not revoked at ${when(a[2])}: the attestation is not evidence of revoked firmware`,
+  // ------------------------------------------------------------ IInsurancePool
+  InsuranceZeroAddress: () =>
+    "an address is the zero address: name a real beneficiary, asset, registry, staking, proofs, feed factory or governance",
+  InsuranceInvalidParams: () =>
+    "the pool parameters are invalid (a bps above 10000, minTerm above maxTerm, or a zero maxTerm, cooldown or maxAttestationAge): fix them and set them again",
+  InsuranceZeroAmount: () => "the amount is zero: pass a positive --amount",
+  InsuranceInvalidTerm: (a) =>
+    `the term ${duration(a[0])} is outside the pool's [${duration(a[1])}, ${duration(a[2])}]: pick a --term in that range (pool show prints the parameters)`,
+  InsuranceTargetNotInsurable: (a) =>
+    `no coverage is sold on ${s(a[0])}: ${NOT_INSURABLE[Number(a[1])] ?? `reason ${s(a[1])}`}`,
+  InsuranceOperatorBeneficiary: (a) =>
+    `${s(a[0])} operates the covered device (or a member of the covered feed) and may not be paid for its failure: name another --beneficiary`,
+  InsuranceUtilizationExceeded: (a) =>
+    `the pool would lock ${s(a[0])} of coverage, above its maximum ${s(a[1])}: buy less coverage, or wait for insurers to deposit or policies to expire`,
+  InsuranceCapacityExceeded: (a) =>
+    `coverage on ${s(a[0])} would reach ${s(a[1])}, above the ${s(a[2])} its slashable stake backs: buy at most the difference (cover show), or wait until its operator stakes more`,
+  InsurancePremiumTooHigh: (a) =>
+    `the premium is now ${s(a[0])}, above the ${s(a[1])} allowed: it rose since the quote (utilization, capacity use or attestation age); buy again, or allow more --slippage`,
+  InsuranceUnknownPolicy: (a) =>
+    `${s(a[0])} has no policy ${s(a[1])}: check the target and the serial (cover show lists them)`,
+  InsuranceUnknownIncident: (a) =>
+    `incident ${s(a[0])} was never recorded by the fraud-proofs contract: pass the incident id a proof returned (proof submit prints it)`,
+  InsuranceIncidentOutsideTerm: (a) =>
+    `the incident happened at ${when(a[0])}, outside the policy's term ${when(a[1])} to ${when(a[2])}: this policy does not cover it`,
+  InsuranceIncidentNotCovered: (a) =>
+    `incident ${s(a[1])} is on another device than ${s(a[0])} (or one that was never a member of the covered feed): this policy does not cover it`,
+  InsuranceAlreadyClaimed: (a) =>
+    `incident ${s(a[2])} already paid policy ${s(a[1])} of ${s(a[0])}: each incident pays each policy once`,
+  InsurancePolicyExhausted: (a) =>
+    `policy ${s(a[1])} of ${s(a[0])} has paid out its whole coverage: nothing is left to pay`,
+  InsurancePolicyActive: (a) =>
+    `policy ${s(a[1])} of ${s(a[0])} runs until ${when(a[2])}: release it after its term`,
+  InsurancePolicyReleased: (a) =>
+    `policy ${s(a[1])} of ${s(a[0])} was released after its term: it no longer pays`,
+  InsuranceRecoveryBooked: (a) =>
+    `the recovery of incident ${s(a[0])} is already booked: each incident is booked once`,
+  InsuranceNoWithdrawalRequest: (a) =>
+    `${s(a[0])} has no withdrawal request: request one first (pool request-withdrawal), then wait for the cooldown`,
+  InsuranceCooldown: (a) =>
+    `${s(a[0])}'s withdrawal request unlocks at ${when(a[1])}: wait until then and withdraw again`,
+  InsuranceExceedsRequest: (a) =>
+    `${s(a[0])} asked to redeem ${s(a[1])} shares but requested only ${s(a[2])}: redeem at most the request, or request more (pool request-withdrawal)`,
+  InsuranceCapitalLocked: (a) =>
+    `${s(a[0])} of assets cannot leave: only ${s(a[1])} is free, the rest backs coverage in force; withdraw less, or wait until policies expire and are released`,
+  InsuranceTransferShortfall: (a) =>
+    `the pool asked for ${s(a[0])} of its asset but received ${s(a[1])}: the token takes a fee on transfer, which the pool refuses; pay with a token without fees`,
+  // ------------------------------------------------------------ ERC-4626 (OpenZeppelin)
+  ERC4626ExceededMaxDeposit: (a) =>
+    `${s(a[0])} may deposit at most ${s(a[2])}, not ${s(a[1])}: deposit less`,
+  ERC4626ExceededMaxMint: (a) =>
+    `${s(a[0])} may mint at most ${s(a[2])} shares, not ${s(a[1])}: mint fewer`,
+  ERC4626ExceededMaxWithdraw: (a) =>
+    `${s(a[0])} may withdraw at most ${s(a[2])} now, not ${s(a[1])}: only a matured withdrawal request, limited by free capital, can leave (pool show)`,
+  ERC4626ExceededMaxRedeem: (a) =>
+    `${s(a[0])} may redeem at most ${s(a[2])} shares now, not ${s(a[1])}: only a matured withdrawal request, limited by free capital, can leave (pool show)`,
   // ------------------------------------------------------------ ERC-20 collateral (OpenZeppelin)
   ERC20InsufficientBalance: (a) =>
     `${s(a[0])} holds ${s(a[1])} of the collateral token, less than the ${s(a[2])} needed: fund the account first`,
@@ -252,15 +324,24 @@ const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
 
 /**
  * The custom-error names explained above: every error of IDeviceRegistry, IDeviceAttestation,
- * DeviceKeyLib, IDeviceStaking, IFraudProofs, AccessControl and the OpenZeppelin ERC-20 errors.
+ * DeviceKeyLib, IDeviceStaking, IFraudProofs, IInsurancePool, AccessControl and the OpenZeppelin
+ * ERC-20 and ERC-4626 errors.
  */
 export const EXPLAINED_ERRORS: readonly string[] = Object.keys(EXPLAIN);
 
-/** Tried in order: the registry (with DeviceKeyLib and AccessControl), staking, proofs, ERC-20. */
+/** Tried in order: the registry (with DeviceKeyLib and AccessControl), staking, proofs, pool, ERC-4626, ERC-20. */
 const INTERFACES = [
   DeviceRegistry__factory.createInterface(),
   DeviceStaking__factory.createInterface(),
   FraudProofs__factory.createInterface(),
+  IInsurancePool__factory.createInterface(),
+  // OpenZeppelin ERC4626's errors (the pool's interface, an IERC4626, does not declare them).
+  new Interface([
+    "error ERC4626ExceededMaxDeposit(address receiver, uint256 assets, uint256 max)",
+    "error ERC4626ExceededMaxMint(address receiver, uint256 shares, uint256 max)",
+    "error ERC4626ExceededMaxWithdraw(address owner, uint256 assets, uint256 max)",
+    "error ERC4626ExceededMaxRedeem(address owner, uint256 shares, uint256 max)",
+  ]),
   MockERC20__factory.createInterface(),
 ];
 
@@ -285,7 +366,7 @@ function findRevertData(err: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
-/** Decodes revert data of any DeviceRegistry, DeviceStaking, FraudProofs, DeviceKeyLib, AccessControl or ERC-20 custom error. */
+/** Decodes revert data of any DeviceRegistry, DeviceStaking, FraudProofs, InsurancePool, DeviceKeyLib, AccessControl, ERC-4626 or ERC-20 custom error. */
 export function decodeRevertData(data: string, cause?: unknown): ContractError | undefined {
   for (const iface of INTERFACES) {
     let parsed;

@@ -17,4 +17,8 @@ export * from "./staking.js";
 export * from "./transaction.js";
 export * from "./transfer.js";
 export * from "./trust.js";
+export * from "./feed-errors.js";
+export * from "./feeds.js";
+export * from "./insurance.js";
+export * from "./insurance-cover.js";
 export * from "./anchor-proof.js";

@@ -1,22 +1,38 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { handleOpsRequest } from "../service/ops-http.js";
 import type { AddressInfo } from "node:net";
-import { connect, type IClientOptions, type MqttClient } from "mqtt";
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import { pino, type Logger } from "pino";
 import { ZeroHash } from "ethers";
-import { DeviceTrustError, deviceIdOf, keyHash, type Domain, type Hex } from "../protocol/index.js";
+import {
+  DeviceTrustError,
+  deviceIdOf,
+  keyHash,
+  type DeviceKey,
+  type Domain,
+  type Hex,
+} from "../protocol/index.js";
 import { checkDeviceSignature } from "../verify/index.js";
 import type { SignedReading } from "../watchtower/index.js";
-import { readingDigester, readingStructHash } from "./hash.js";
+import { batchReadings, checkBatch, decodeBatch, type DecodedBatch } from "./batch.js";
+import { readingBatchStructHash, readingDigester, readingStructHash } from "./hash.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
-import { GatewayStore, type QueuedReading } from "./store.js";
-import { decodeReading, parseReadingTopic, readingSubscription } from "./topics.js";
+import { GatewayStore, type QueuedBatch, type QueuedReading } from "./store.js";
+import {
+  BATCH_FILTER,
+  READING_FILTER,
+  decodeReading,
+  parseTopic,
+  readingSubscription,
+} from "./topics.js";
 import {
   GatewayError,
   SubmissionRejectedError,
+  type BatchSink,
   type KeyDirectory,
   type MessageSink,
   type ReadingSubmitter,
+  type SubmittedTx,
 } from "./types.js";
 
 /** Backoff of failed submissions: retried until they succeed or the gateway stops. */
@@ -52,13 +68,38 @@ export interface GatewayOptions {
   /** A partial batch goes once its oldest reading waited this long (default 1000 ms). */
   readonly batchIntervalMs?: number;
   /**
-   * Accepted readings waiting for submission at most; when reached, acknowledgements are held, which
-   * stops the MQTT intake (TCP backpressure to the broker) until submissions catch up. Default 10000.
+   * Accepted readings waiting for submission at most; when reached (counting the messages in
+   * flight), the gateway stops reading from the broker (TCP backpressure) until submissions catch up.
+   * Default 10000.
    */
   readonly maxQueue?: number;
   readonly backoff?: Partial<BackoffPolicy>;
+  /**
+   * Accepted batches waiting to be anchored at most (default 1000); like maxQueue, a full batch
+   * queue pauses the intake.
+   */
+  readonly maxBatchQueue?: number;
+  /**
+   * Messages taken from the broker and not yet acknowledged at most (default 256). Within this
+   * window the gateway reads on while earlier messages are verified, and the writes of those that
+   * arrived together go to SQLite in one transaction; acknowledgements are sent in arrival order
+   * once the message is persisted (or dropped).
+   */
+  readonly maxInFlight?: number;
+  /** Writes grouped into one SQLite transaction at most (default 512). */
+  readonly persistGroupSize?: number;
+  /**
+   * How long a write waits for others to join its transaction, in ms. Default 0: until the event
+   * loop has handled what already arrived (setImmediate), which adds no latency to a lone message.
+   */
+  readonly persistDelayMs?: number;
   /** Every well-formed message is handed here (awaited) before it is acknowledged: a watchtower. */
   readonly sink?: MessageSink;
+  /**
+   * Every well-formed batch message is handed here (awaited) before it is acknowledged. A watchtower
+   * takes signed readings only (WatchedMessage), so batches have a sink of their own.
+   */
+  readonly batchSink?: BatchSink;
   /** /health and /metrics; `false` for none. Default port 9465 on 127.0.0.1. */
   readonly http?: { readonly port: number; readonly host?: string } | false;
   readonly logger?: Logger;
@@ -78,12 +119,40 @@ export interface GatewayHealth {
   readonly store: { readonly ok: boolean; readonly error?: string };
   readonly queued: number;
   readonly submitted: number;
+  readonly queuedBatches: number;
 }
 
 /** What happened to one message. */
 export type Outcome = "accepted" | "duplicate" | RejectReason;
 
 const KEY_CACHE_LIMIT = 100_000;
+/**
+ * Passed to mqtt.js's handleMessage callback to let it parse the next packet without sending the
+ * PUBACK itself (its QoS 1 path skips the PUBACK on an error): the gateway sends it later, in order,
+ * once the message is persisted.
+ */
+const ACK_LATER = new Error("acknowledged later by the gateway");
+
+/** A received message's place in the acknowledgement order. */
+interface AckSlot {
+  readonly messageId: number | undefined;
+  readonly qos: number;
+  /** The connection it arrived on: a PUBACK never goes out on a later connection. */
+  readonly epoch: number;
+  state: "pending" | "ack" | "skip";
+}
+
+/** A write waiting for its group's transaction. */
+interface GroupedWrite {
+  readonly run: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** The part of mqtt.js's client the gateway uses to send a PUBACK itself (a private method). */
+interface PacketSender {
+  _sendPacket(packet: { cmd: "puback"; messageId: number }): void;
+}
 const DEFAULT_BACKOFF: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 30_000 };
 
 function message(err: unknown): string {
@@ -98,6 +167,22 @@ function message(err: unknown): string {
  * would not make them valid) and counted by reason. Accepted readings queue in memory (bounded) and
  * in SQLite; a single submitter loop sends them in batches (by size and age), retries with
  * exponential backoff, and marks them submitted in SQLite. A restart resumes the pending ones.
+ *
+ * Batch mode (`dt/devicetrust/+/+/batch`, batch.ts): one device signature over a ReadingBatch whose
+ * root is the Merkle root of the readings in the message. The gateway checks the ranges and the root,
+ * the one signature, deduplicates on (device, feed, root) and refuses overlapping sequence ranges,
+ * stores the batch with its readings in one row, acknowledges, and anchors the root once
+ * (`submitter.anchorBatch`), with the same restart discipline as readings.
+ *
+ * Throughput: messages that arrive together are verified one by one but written in one SQLite
+ * transaction (see maxInFlight and persistDelayMs); each acknowledgement still waits for its commit.
+ * A helper thread checkpoints the WAL (store.ts), so the fsyncs of checkpoints stay off this thread.
+ *
+ * Memory: per device the gateway keeps a key-to-device cache entry (and node:crypto keeps a P-256
+ * KeyObject, src/verify); deduplication lives in SQLite, the queues and the in-flight window are
+ * bounded. Node's young generation, though, grows to ~150 MiB under this allocation rate before it
+ * is collected: run the gateway with NODE_OPTIONS=--max-semi-space-size=8 to keep it near 24 MiB
+ * (src/bench/gateway.ts measures both; the rate does not change measurably).
  *
  * Delivery: the broker redelivers any message the gateway had not acknowledged (persistent session,
  * fixed client id), and the (device, feed, sequence) key makes the redelivery a duplicate: accepted
@@ -118,11 +203,21 @@ export class Gateway {
   private client: MqttClient | undefined;
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private readonly maxBatchQueue: number;
+  private readonly maxInFlight: number;
+  private readonly persistGroupSize: number;
+  private readonly persistDelayMs: number;
   private readonly queue: QueuedReading[] = [];
+  private readonly batchQueue: QueuedBatch[] = [];
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
   private readonly handlers = new Set<Promise<unknown>>();
-  private drainWaiters: (() => void)[] = [];
+  private roomWaiters: (() => void)[] = [];
+  private readonly acks: AckSlot[] = [];
+  private inFlight = 0;
+  private epoch = 0;
+  private group: GroupedWrite[] = [];
+  private groupScheduled = false;
   private readonly keyOwners = new Map<Hex, Hex>();
   private readonly keyIds = new Map<string, Hex>();
   private stopping = false;
@@ -134,10 +229,20 @@ export class Gateway {
     this.batchSize = options.batchSize ?? 64;
     this.batchIntervalMs = options.batchIntervalMs ?? 1000;
     this.maxQueue = options.maxQueue ?? 10_000;
+    this.maxBatchQueue = options.maxBatchQueue ?? 1000;
+    this.maxInFlight = options.maxInFlight ?? 256;
+    this.persistGroupSize = options.persistGroupSize ?? 512;
+    this.persistDelayMs = options.persistDelayMs ?? 0;
     if (this.batchSize < 1 || this.maxQueue < this.batchSize) {
       throw new GatewayError(
         "GATEWAY_BAD_OPTIONS",
         "batchSize must be at least 1 and maxQueue at least batchSize: fix the options",
+      );
+    }
+    if (this.maxBatchQueue < 1 || this.maxInFlight < 1 || this.persistGroupSize < 1) {
+      throw new GatewayError(
+        "GATEWAY_BAD_OPTIONS",
+        "maxBatchQueue, maxInFlight and persistGroupSize must be at least 1: fix the options",
       );
     }
     this.digestOf = readingDigester(options.domain);
@@ -153,7 +258,9 @@ export class Gateway {
     if (this.client !== undefined || this.stopping) {
       throw new GatewayError("GATEWAY_STARTED", "this gateway was already started");
     }
-    const filter = readingSubscription(this.options.sharedGroup);
+    const filters = [READING_FILTER, BATCH_FILTER].map((f) =>
+      readingSubscription(this.options.sharedGroup, f),
+    );
     this.open();
     let address: AddressInfo | null = null;
     const http = this.options.http ?? { port: 9465 };
@@ -186,13 +293,23 @@ export class Gateway {
         ...this.options.mqtt,
       });
       this.client = client;
-      // mqtt.js sends a QoS 1 PUBACK only after handleMessage calls back, one message at a time
-      // (customHandleAcks exists for MQTT 5 only; aedes speaks 3.1.1): the hook of manual acks.
+      if (typeof (client as unknown as Partial<PacketSender>)._sendPacket !== "function") {
+        throw new Error(
+          "this mqtt.js has no _sendPacket: pin mqtt 5.x (the gateway sends PUBACKs)",
+        );
+      }
+      // mqtt.js handles one packet at a time and sends a QoS 1 PUBACK when handleMessage calls
+      // back (customHandleAcks cannot defer it): the gateway calls back with ACK_LATER as soon as
+      // it has room for the next message, and sends each PUBACK itself once the message is persisted.
       client.handleMessage = (packet, callback) => {
-        const payload =
-          typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
-        this.track(this.onMessage(packet.topic, Buffer.from(payload)), callback);
+        this.intake(packet, callback);
       };
+      client.on("connect", () => {
+        this.epoch++;
+      });
+      client.on("close", () => {
+        this.epoch++;
+      });
       client.on("error", (err) => {
         this.log.warn({ event: "mqtt_error", err: err.message }, "MQTT error");
       });
@@ -209,7 +326,7 @@ export class Gateway {
           reject(new Error("no CONNACK within 10 s"));
         }, 10_000).unref();
       });
-      await client.subscribeAsync(filter, { qos: 1 });
+      await client.subscribeAsync(filters, { qos: 1 });
     } catch (err: unknown) {
       await this.stop();
       throw new GatewayError(
@@ -224,8 +341,9 @@ export class Gateway {
         event: "started",
         dbPath: this.options.dbPath,
         broker: this.options.brokerUrl,
-        subscription: filter,
+        subscription: filters,
         resumed: this.queue.length,
+        resumedBatches: this.batchQueue.length,
         http: address === null ? null : `${address.address}:${String(address.port)}`,
       },
       "gateway started",
@@ -242,7 +360,9 @@ export class Gateway {
     const store = new GatewayStore(this.options.dbPath, this.options.synchronous);
     this.store = store;
     this.queue.push(...store.pending());
+    this.batchQueue.push(...store.pendingBatches());
     this.metrics.queueDepth.set(this.queue.length);
+    this.metrics.batchQueueDepth.set(this.batchQueue.length);
   }
 
   /** The store (for inspection); throws before start(). */
@@ -258,6 +378,11 @@ export class Gateway {
     return this.queue.length;
   }
 
+  /** Accepted batches waiting to be anchored. */
+  get queuedBatches(): number {
+    return this.batchQueue.length;
+  }
+
   /**
    * Graceful stop: the broker connection closes (unacknowledged messages stay with the broker), the
    * messages in hand finish, one last submission attempt runs for what is queued (what fails stays
@@ -268,13 +393,15 @@ export class Gateway {
     this.stopping = true;
     this.log.info({ event: "stopping", queued: this.queue.length }, "gateway stopping");
     this.wake?.();
-    for (const w of this.drainWaiters) w();
-    this.drainWaiters = [];
+    this.wakeIntake();
     if (this.timer !== undefined) clearInterval(this.timer);
     if (this.client !== undefined) await this.client.endAsync(true);
     await Promise.allSettled([...this.handlers]);
+    this.commitGroup();
     await this.flushing;
-    if (this.store?.isOpen === true && this.queue.length > 0) await this.flush(true);
+    if (this.store?.isOpen === true && this.queue.length + this.batchQueue.length > 0) {
+      await this.flush(true);
+    }
     if (this.server !== undefined) {
       const server = this.server;
       server.closeIdleConnections();
@@ -285,7 +412,10 @@ export class Gateway {
       });
     }
     this.store?.close();
-    this.log.info({ event: "stopped", pending: this.queue.length }, "gateway stopped");
+    this.log.info(
+      { event: "stopped", pending: this.queue.length, pendingBatches: this.batchQueue.length },
+      "gateway stopped",
+    );
   }
 
   /** Submits every queued reading now (tests, shutdown); resolves when the queue is empty or stuck. */
@@ -328,31 +458,95 @@ export class Gateway {
       store,
       queued: this.queue.length,
       submitted,
+      queuedBatches: this.batchQueue.length,
     };
   }
 
   // ------------------------------------------------------------------ intake
 
-  private track(handling: Promise<boolean>, ack: (error?: Error) => void): void {
-    const p = handling.then(
-      (acknowledge) => {
-        if (acknowledge) ack();
-      },
-      (err: unknown) => {
-        // Not acknowledged: the broker redelivers it (after a reconnect).
-        this.log.error({ event: "intake_error", err: message(err) }, "message not acknowledged");
-        ack(err instanceof Error ? err : new Error(message(err)));
-      },
-    );
+  /**
+   * One packet from mqtt.js: handled concurrently with the next ones (up to maxInFlight, and while
+   * the queues have room), acknowledged in arrival order once handled. `next` lets mqtt.js go on.
+   */
+  private intake(packet: IPublishPacket, next: (error?: Error) => void): void {
+    const slot: AckSlot = {
+      messageId: packet.messageId,
+      qos: packet.qos,
+      epoch: this.epoch,
+      state: "pending",
+    };
+    this.acks.push(slot);
+    this.inFlight++;
+    const payload =
+      typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+    const p = this.onMessage(packet.topic, Buffer.from(payload))
+      .then(
+        (acknowledge) => {
+          slot.state = acknowledge ? "ack" : "skip";
+        },
+        (err: unknown) => {
+          // Not acknowledged: the broker redelivers it (after a reconnect).
+          slot.state = "skip";
+          this.log.error({ event: "intake_error", err: message(err) }, "message not acknowledged");
+        },
+      )
+      .finally(() => {
+        this.inFlight--;
+        this.releaseAcks();
+        this.wakeIntake();
+      });
     this.handlers.add(p);
     void p.finally(() => this.handlers.delete(p));
+    void this.room().then(() => {
+      next(ACK_LATER);
+    });
+  }
+
+  /** Resolves when another message may be taken: in-flight window and queues not full (or stopping). */
+  private async room(): Promise<void> {
+    while (
+      !this.stopping &&
+      (this.inFlight >= this.maxInFlight ||
+        this.queue.length + this.inFlight >= this.maxQueue ||
+        this.batchQueue.length + this.inFlight >= this.maxBatchQueue)
+    ) {
+      // Backpressure: the broker holds what the gateway does not read (TCP flow control).
+      this.kick();
+      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
+    }
+  }
+
+  private wakeIntake(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Sends the PUBACKs of the handled messages at the head of the arrival order. */
+  private releaseAcks(): void {
+    const sender = this.client as unknown as PacketSender | undefined;
+    for (;;) {
+      const head = this.acks[0];
+      if (head === undefined || head.state === "pending") return;
+      this.acks.shift();
+      if (
+        head.state === "ack" &&
+        head.qos > 0 &&
+        head.messageId !== undefined &&
+        head.epoch === this.epoch &&
+        this.client?.connected === true
+      ) {
+        sender?._sendPacket({ cmd: "puback", messageId: head.messageId });
+      }
+    }
   }
 
   /** Handles one MQTT message; resolves true when it may be acknowledged. */
   async onMessage(topic: string, payload: Buffer): Promise<boolean> {
     this.metrics.received.inc();
-    const slot = parseReadingTopic(topic);
+    const slot = parseTopic(topic);
     if (slot === null) return this.drop("bad_topic", { topic });
+    if (slot.kind === "batch") return this.onBatchMessage(topic, slot, payload);
     let signed: SignedReading;
     try {
       signed = decodeReading(payload);
@@ -366,17 +560,40 @@ export class Gateway {
     if (this.options.sink !== undefined) await this.options.sink({ ...signed, origin: topic });
     const outcome = await this.accept(signed);
     if (outcome !== "accepted" && outcome !== "duplicate") return this.drop(outcome, { topic });
-    // Backpressure: hold the acknowledgement (and with it the MQTT intake) while the queue is full.
-    while (this.queue.length >= this.maxQueue && !this.stopping) {
-      this.kick();
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    return true;
+  }
+
+  private async onBatchMessage(
+    topic: string,
+    slot: { readonly feedId: Hex; readonly deviceId: Hex },
+    payload: Buffer,
+  ): Promise<boolean> {
+    let decoded: DecodedBatch;
+    try {
+      decoded = decodeBatch(payload);
+    } catch (err: unknown) {
+      return this.drop("malformed", { topic, err: message(err) });
     }
-    return !this.stopping;
+    const b = decoded.batch;
+    if (b.feedId !== slot.feedId || b.deviceId !== slot.deviceId) {
+      return this.drop("topic_mismatch", { topic });
+    }
+    if (this.options.batchSink !== undefined) {
+      await this.options.batchSink({
+        signed: { batch: b, key: decoded.key, signature: decoded.signature },
+        readings: () => batchReadings(decoded),
+        origin: topic,
+      });
+    }
+    const outcome = await this.acceptBatch(decoded);
+    if (outcome !== "accepted" && outcome !== "duplicate") return this.drop(outcome, { topic });
+    return true;
   }
 
   /**
    * Verifies, deduplicates and persists one signed reading (the whole pipeline without MQTT).
-   * "accepted" means it is stored and queued for submission.
+   * "accepted" means it is stored and queued for submission. Calls that overlap (not awaited one by
+   * one) share SQLite transactions.
    */
   async accept(signed: SignedReading, receivedAt = Date.now()): Promise<Outcome> {
     const r = signed.reading;
@@ -388,28 +605,111 @@ export class Gateway {
     }
     const verdict = checkDeviceSignature(signed.key, this.digestOf(hash), signed.signature);
     if (verdict !== "valid") return "invalid_signature";
-    try {
-      if (!(await this.ownsKey(signed))) return "wrong_device";
-    } catch (err: unknown) {
-      // The registry did not answer: not acknowledged, so the broker redelivers it later.
-      throw new GatewayError(
-        "GATEWAY_DIRECTORY",
-        `cannot ask the registry who owns a key: check the RPC endpoint (${message(err)})`,
-        { cause: err },
-      );
-    }
-    const store = this.readings;
-    const { result, id } = store.put(signed, `0x${hash.toString("hex")}`, receivedAt);
+    if (!(await this.keyOfDevice(r.deviceId, signed.key))) return "wrong_device";
+    const structHash: Hex = `0x${hash.toString("hex")}`;
+    const { result, id } = await this.persist((store) => store.put(signed, structHash, receivedAt));
     if (result === "duplicate") {
       this.metrics.duplicates.inc();
       return "duplicate";
     }
     if (result === "conflict" || id === undefined) return "conflict";
+    // The queue-depth gauge is set once per write group (commitGroup), not per reading.
     this.queue.push({ id, signed, receivedAt });
     this.metrics.verified.inc();
-    this.metrics.queueDepth.set(this.queue.length);
     if (this.queue.length >= this.batchSize) this.kick();
     return "accepted";
+  }
+
+  /**
+   * Verifies, deduplicates and persists one device-signed batch with its readings (batch mode
+   * without MQTT): ranges and Merkle root, the one signature, then (device, feed, root) unique and
+   * no overlap with a stored batch. "accepted" means it is stored and queued for anchoring.
+   */
+  async acceptBatch(decoded: DecodedBatch, receivedAt = Date.now()): Promise<Outcome> {
+    let problem: "bad_batch" | "bad_root" | null;
+    let hash: Buffer;
+    try {
+      problem = checkBatch(decoded);
+      hash = readingBatchStructHash(decoded.batch);
+    } catch {
+      return "malformed";
+    }
+    if (problem !== null) return problem;
+    const verdict = checkDeviceSignature(decoded.key, this.digestOf(hash), decoded.signature);
+    if (verdict !== "valid") return "invalid_signature";
+    if (!(await this.keyOfDevice(decoded.batch.deviceId, decoded.key))) return "wrong_device";
+    const { result, id } = await this.persist((store) => store.putBatch(decoded, receivedAt));
+    if (result === "duplicate") {
+      this.metrics.duplicates.inc();
+      return "duplicate";
+    }
+    if (result === "overlap" || id === undefined) return "overlap";
+    const signed = { batch: decoded.batch, key: decoded.key, signature: decoded.signature };
+    this.batchQueue.push({ id, signed, receivedAt });
+    this.metrics.batchesVerified.inc();
+    this.metrics.verified.inc(Number(decoded.batch.count));
+    this.metrics.batchQueueDepth.set(this.batchQueue.length);
+    this.kick();
+    return "accepted";
+  }
+
+  /**
+   * Runs `op` on the store in the transaction of the current group: the group commits when it holds
+   * persistGroupSize writes or when the event loop has handled what arrived with it (persistDelayMs).
+   * Resolves once committed.
+   */
+  private persist<T>(op: (store: GatewayStore) => T): Promise<T> {
+    const store = this.readings;
+    return new Promise<T>((resolve, reject) => {
+      this.group.push({
+        run: () => op(store),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+      if (this.group.length >= this.persistGroupSize) this.commitGroup();
+      else if (!this.groupScheduled) {
+        this.groupScheduled = true;
+        const commit = (): void => {
+          this.commitGroup();
+        };
+        if (this.persistDelayMs > 0) setTimeout(commit, this.persistDelayMs);
+        else setImmediate(commit);
+      }
+    });
+  }
+
+  /** Commits the pending writes in one transaction and settles each. */
+  private commitGroup(): void {
+    this.groupScheduled = false;
+    const writes = this.group;
+    if (writes.length === 0) return;
+    this.group = [];
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.readings.transaction(() => {
+        for (const w of writes) {
+          try {
+            outcomes.push({ ok: true, value: w.run() });
+          } catch (err: unknown) {
+            outcomes.push({ ok: false, value: err });
+          }
+        }
+      });
+    } catch (err: unknown) {
+      // Nothing of the group is durable: none is acknowledged, the broker redelivers them.
+      for (const w of writes) w.reject(err);
+      return;
+    }
+    writes.forEach((w, i) => {
+      const o = outcomes[i];
+      if (o?.ok === true) w.resolve(o.value);
+      else w.reject(o?.value);
+    });
+    // After the writers' continuations (which queue the accepted messages) have run.
+    queueMicrotask(() => {
+      this.metrics.queueDepth.set(this.queue.length);
+      this.metrics.batchQueueDepth.set(this.batchQueue.length);
+    });
   }
 
   private drop(reason: RejectReason, extra: object): boolean {
@@ -418,22 +718,38 @@ export class Gateway {
     return true;
   }
 
-  private async ownsKey(m: SignedReading): Promise<boolean> {
-    const deviceId = m.reading.deviceId.toLowerCase() as Hex;
+  /**
+   * Whether `key` is the device's first key or one the registry says it owns (cached both ways).
+   * Throws GATEWAY_DIRECTORY when the registry does not answer: the message is then not
+   * acknowledged, so the broker redelivers it later.
+   */
+  private async keyOfDevice(device: Hex, key: DeviceKey): Promise<boolean> {
+    const deviceId = device.toLowerCase() as Hex;
     // keccak of every key on every message is costly: keep each key's first-key device id.
-    const cacheKey = `${String(m.key.keyType)}:${m.key.key.toLowerCase()}`;
+    const cacheKey = `${String(key.keyType)}:${key.key.toLowerCase()}`;
     let idOfKey = this.keyIds.get(cacheKey);
     if (idOfKey === undefined) {
-      idOfKey = deviceIdOf(m.key).toLowerCase() as Hex;
+      idOfKey = deviceIdOf(key).toLowerCase() as Hex;
       if (this.keyIds.size >= KEY_CACHE_LIMIT) this.keyIds.clear();
       this.keyIds.set(cacheKey, idOfKey);
     }
     if (idOfKey === deviceId) return true;
-    const kh = keyHash(m.key);
+    const kh = keyHash(key);
     let owner = this.keyOwners.get(kh);
     if (owner === undefined) {
-      owner = (await this.options.directory.keyOwner(kh)).toLowerCase() as Hex;
-      if (owner !== ZeroHash) this.keyOwners.set(kh, owner);
+      try {
+        owner = (await this.options.directory.keyOwner(kh)).toLowerCase() as Hex;
+      } catch (err: unknown) {
+        throw new GatewayError(
+          "GATEWAY_DIRECTORY",
+          `cannot ask the registry who owns a key: check the RPC endpoint (${message(err)})`,
+          { cause: err },
+        );
+      }
+      if (owner !== ZeroHash) {
+        if (this.keyOwners.size >= KEY_CACHE_LIMIT) this.keyOwners.clear();
+        this.keyOwners.set(kh, owner);
+      }
     }
     return owner === deviceId;
   }
@@ -456,7 +772,10 @@ export class Gateway {
     });
   }
 
-  /** Sends full batches, and a partial one once its oldest reading is due (or when `all`). */
+  /**
+   * Sends full batches of readings, and a partial one once its oldest reading is due (or when
+   * `all`); then anchors the queued device-signed batches, one transaction each.
+   */
   private async flush(all: boolean): Promise<void> {
     for (;;) {
       const head = this.queue[0];
@@ -464,40 +783,68 @@ export class Gateway {
       const due = Date.now() - head.receivedAt >= this.batchIntervalMs;
       if (this.queue.length < this.batchSize && !due && !all) break;
       const batch = this.queue.slice(0, this.batchSize);
-      if (!(await this.submit(batch, all))) break;
+      const ids = batch.map((q) => q.id);
+      const done = await this.submit(
+        "readings",
+        batch.length,
+        () => this.options.submitter.submitReadings(batch.map((q) => q.signed)),
+        (status, tx, error) => {
+          this.readings.markAll(ids, status, tx, error);
+          if (status === "submitted") this.metrics.submitted.inc(batch.length);
+        },
+        all,
+      );
+      if (!done) break;
       this.queue.splice(0, batch.length);
       this.metrics.queueDepth.set(this.queue.length);
-      if (this.queue.length < this.maxQueue) {
-        for (const w of this.drainWaiters) w();
-        this.drainWaiters = [];
-      }
+      this.wakeIntake();
+    }
+    for (;;) {
+      const head = this.batchQueue[0];
+      if (head === undefined) break;
+      const done = await this.submit(
+        "batch",
+        Number(head.signed.batch.count),
+        () => this.options.submitter.anchorBatch(head.signed),
+        (status, tx, error) => {
+          this.readings.markBatch(head.id, status, tx, error);
+          if (status === "submitted") this.metrics.batchesAnchored.inc();
+        },
+        all,
+      );
+      if (!done) break;
+      this.batchQueue.shift();
+      this.metrics.batchQueueDepth.set(this.batchQueue.length);
+      this.wakeIntake();
     }
     const oldest = this.queue[0];
     this.metrics.lag.set(oldest === undefined ? 0 : (Date.now() - oldest.receivedAt) / 1000);
   }
 
   /**
-   * Submits one batch, retrying transient failures with backoff until it goes through or the gateway
-   * stops (then it stays pending: false). A final refusal marks the batch rejected (true).
+   * Sends one submission (a batch of readings, or one batch root to anchor), retrying transient
+   * failures with backoff until it goes through or the gateway stops (then it stays pending: false).
+   * `mark` records the outcome in SQLite: submitted, or rejected after a final refusal (true).
    */
-  private async submit(batch: readonly QueuedReading[], once: boolean): Promise<boolean> {
-    const ids = batch.map((q) => q.id);
+  private async submit(
+    what: "readings" | "batch",
+    count: number,
+    send: () => Promise<SubmittedTx>,
+    mark: (status: "submitted" | "rejected", tx: Hex | null, error: string | null) => void,
+    once: boolean,
+  ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const tx = await this.options.submitter.submitReadings(batch.map((q) => q.signed));
-        this.readings.markAll(ids, "submitted", tx.txHash);
-        this.metrics.submitted.inc(batch.length);
-        this.log.debug(
-          { event: "submitted", count: batch.length, txHash: tx.txHash },
-          "batch submitted",
-        );
+        const tx = await send();
+        mark("submitted", tx.txHash, null);
+        this.log.debug({ event: "submitted", what, count, txHash: tx.txHash }, `${what} submitted`);
         return true;
       } catch (err: unknown) {
         if (err instanceof SubmissionRejectedError) {
-          this.readings.markAll(ids, "rejected", null, `${err.code}: ${err.message}`);
+          mark("rejected", null, `${err.code}: ${err.message}`);
           this.metrics.submitErrors.inc({ kind: "rejected" });
           this.log.error(
-            { event: "submission_rejected", code: err.code, count: batch.length },
+            { event: "submission_rejected", what, code: err.code, count },
             err.message,
           );
           return true;
@@ -507,14 +854,14 @@ export class Gateway {
           err instanceof DeviceTrustError ? `${err.code}: ${err.message}` : message(err);
         if (once || this.stopping) {
           this.log.warn(
-            { event: "submission_deferred", count: batch.length, err: reason },
-            "submission failed: the batch stays pending for the next start",
+            { event: "submission_deferred", what, count, err: reason },
+            "submission failed: it stays pending for the next start",
           );
           return false;
         }
         const delay = Math.min(this.backoff.baseDelayMs * 2 ** attempt, this.backoff.maxDelayMs);
         this.log.warn(
-          { event: "submission_retry", attempt: attempt + 1, delayMs: delay, err: reason },
+          { event: "submission_retry", what, attempt: attempt + 1, delayMs: delay, err: reason },
           "submission failed; retrying",
         );
         await this.sleep(delay);

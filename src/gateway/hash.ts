@@ -1,64 +1,123 @@
-import { keccak_256 } from "@noble/hashes/sha3.js";
+import { createKeccak } from "hash-wasm";
 import {
   InvalidInputError,
   domainSeparator,
   typeHash,
   type Domain,
   type Hex,
+  type ReadingBatchMessage,
   type ReadingMessage,
 } from "../protocol/index.js";
 
 /**
- * The EIP-712 hashes of a Reading without ethers' generic encoder (the gateway's hot path): equal to
- * protocol's structHash("Reading", r) and digest(domain, "Reading", r), which the tests check.
+ * The EIP-712 hashes of a Reading and a ReadingBatch without ethers' generic encoder (the gateway's
+ * hot path): equal to protocol's structHash and digest, which the tests check. keccak-256 runs in
+ * WebAssembly (hash-wasm): about 8x the speed of the pure-JS keccak for a 192-byte Reading encoding,
+ * which is what makes batch mode (one keccak per reading, one per Merkle node) reach its target.
  */
 
-const READING_TYPEHASH = Buffer.from(typeHash("Reading").slice(2), "hex");
-const UINT64_MAX = (1n << 64n) - 1n;
+// Top-level await: the WebAssembly module is compiled once when this module loads, so every hash
+// below is synchronous.
+const hasher = await createKeccak(256);
+
+/** keccak-256 of `data` (synchronous, WebAssembly). */
+export function keccak256(data: Uint8Array): Buffer {
+  hasher.init();
+  hasher.update(data);
+  return Buffer.from(hasher.digest("binary"));
+}
+
+/** Writes keccak-256 of `data` into `target` at `offset` (no intermediate Buffer). */
+export function keccak256Into(target: Uint8Array, offset: number, data: Uint8Array): void {
+  hasher.init();
+  hasher.update(data);
+  target.set(hasher.digest("binary"), offset);
+}
+
+/** keccak-256 of a ‖ b without concatenating them first. */
+export function keccak256Pair(a: Uint8Array, b: Uint8Array): Buffer {
+  hasher.init();
+  hasher.update(a);
+  hasher.update(b);
+  return Buffer.from(hasher.digest("binary"));
+}
+
+export const READING_TYPEHASH = Buffer.from(typeHash("Reading").slice(2), "hex");
+export const READING_BATCH_TYPEHASH = Buffer.from(typeHash("ReadingBatch").slice(2), "hex");
+export const UINT64_MAX = (1n << 64n) - 1n;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
 const INT256_MIN = -(1n << 255n);
 const INT256_MAX = (1n << 255n) - 1n;
 
-function word(value: bigint): Buffer {
-  const v = value < 0n ? (1n << 256n) + value : value;
-  return Buffer.from(v.toString(16).padStart(64, "0"), "hex");
-}
-
-function bytes32(hex: Hex, what: string): Buffer {
-  const b = Buffer.from(hex.slice(2), "hex");
-  if (b.length !== 32 || hex.length !== 66) {
+/** Writes a 32-byte hex string (0x-prefixed) at `offset`; throws unless it is exactly that. */
+export function writeBytes32(target: Buffer, offset: number, hex: Hex, what: string): void {
+  if (hex.length !== 66 || target.write(hex.slice(2), offset, 32, "hex") !== 32) {
     throw new InvalidInputError(`${what} must be 32 bytes of hex`);
   }
-  return b;
 }
+
+/** Writes a uint64 as a 32-byte ABI word at `offset`. */
+export function writeUint64Word(target: Buffer, offset: number, value: bigint, what: string): void {
+  if (value < 0n || value > UINT64_MAX) throw new InvalidInputError(`${what} must fit in uint64`);
+  target.fill(0, offset, offset + 24);
+  target.writeBigUInt64BE(value, offset + 24);
+}
+
+/** Writes an int256 as a 32-byte two's-complement ABI word at `offset`. */
+export function writeInt256Word(target: Buffer, offset: number, value: bigint): void {
+  if (value >= INT64_MIN && value <= INT64_MAX) {
+    // The common case (sensor values): sign-extend an int64 without a bigint-to-hex round trip.
+    target.fill(value < 0n ? 0xff : 0, offset, offset + 24);
+    target.writeBigInt64BE(value, offset + 24);
+    return;
+  }
+  if (value < INT256_MIN || value > INT256_MAX) {
+    throw new InvalidInputError("value must fit in int256");
+  }
+  const v = value < 0n ? (1n << 256n) + value : value;
+  target.write(v.toString(16).padStart(64, "0"), offset, 32, "hex");
+}
+
+// Scratch space for one encoding at a time (every use below is synchronous).
+const readingScratch = Buffer.alloc(192);
+const batchScratch = Buffer.alloc(288);
+READING_TYPEHASH.copy(readingScratch, 0);
+READING_BATCH_TYPEHASH.copy(batchScratch, 0);
 
 /** hashStruct(Reading); throws InvalidInputError when a field is out of its Solidity type's range. */
 export function readingStructHash(r: ReadingMessage): Buffer {
-  if (r.sequence < 0n || r.sequence > UINT64_MAX || r.timestamp < 0n || r.timestamp > UINT64_MAX) {
-    throw new InvalidInputError("sequence and timestamp must fit in uint64");
-  }
-  if (r.value < INT256_MIN || r.value > INT256_MAX) {
-    throw new InvalidInputError("value must fit in int256");
-  }
-  return Buffer.from(
-    keccak_256(
-      Buffer.concat([
-        READING_TYPEHASH,
-        bytes32(r.deviceId, "deviceId"),
-        bytes32(r.feedId, "feedId"),
-        word(r.sequence),
-        word(r.timestamp),
-        word(r.value),
-      ]),
-    ),
-  );
+  const b = readingScratch;
+  writeBytes32(b, 32, r.deviceId, "deviceId");
+  writeBytes32(b, 64, r.feedId, "feedId");
+  writeUint64Word(b, 96, r.sequence, "sequence");
+  writeUint64Word(b, 128, r.timestamp, "timestamp");
+  writeInt256Word(b, 160, r.value);
+  return keccak256(b);
 }
 
-/** A digest function bound to one domain: keccak256(0x1901 ‖ domainSeparator ‖ structHash). */
+/** hashStruct(ReadingBatch); throws InvalidInputError when a field is out of range. */
+export function readingBatchStructHash(m: ReadingBatchMessage): Buffer {
+  const b = batchScratch;
+  writeBytes32(b, 32, m.deviceId, "deviceId");
+  writeBytes32(b, 64, m.feedId, "feedId");
+  writeUint64Word(b, 96, m.firstSequence, "firstSequence");
+  writeUint64Word(b, 128, m.lastSequence, "lastSequence");
+  writeUint64Word(b, 160, m.count, "count");
+  writeUint64Word(b, 192, m.fromTimestamp, "fromTimestamp");
+  writeUint64Word(b, 224, m.toTimestamp, "toTimestamp");
+  writeBytes32(b, 256, m.root, "root");
+  return keccak256(b);
+}
+
+/**
+ * A digest function bound to one domain: keccak256(0x1901 ‖ domainSeparator ‖ structHash), for any
+ * struct hash (a Reading's or a ReadingBatch's).
+ */
 export function readingDigester(domain: Domain): (structHash: Buffer) => Hex {
   const prefix = Buffer.concat([
     Buffer.from([0x19, 0x01]),
     Buffer.from(domainSeparator(domain).slice(2), "hex"),
   ]);
-  return (structHash) =>
-    `0x${Buffer.from(keccak_256(Buffer.concat([prefix, structHash]))).toString("hex")}`;
+  return (structHash) => `0x${keccak256Pair(prefix, structHash).toString("hex")}`;
 }

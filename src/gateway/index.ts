@@ -1,3 +1,4 @@
+export * from "./batch.js";
 export * from "./broker.js";
 export * from "./gateway.js";
 export * from "./hash.js";
@@ -7,3 +8,7 @@ export * from "./store.js";
 export * from "./topics.js";
 export * from "./types.js";
 export * from "./sink.js";
+export * from "./chain-submitter.js";
+export * from "./run.js";
+export * from "./fleet.js";
+export * from "./log-format.js";

@@ -8,6 +8,9 @@ export type RejectReason =
   | "invalid_signature"
   | "wrong_device"
   | "conflict"
+  | "bad_batch"
+  | "bad_root"
+  | "overlap"
   | "error";
 
 /**
@@ -15,7 +18,12 @@ export type RejectReason =
  * `<prefix>verified_total` (accepted and stored), `<prefix>duplicates_total`,
  * `<prefix>rejected_total{reason}`, `<prefix>submitted_total` (readings the chain took),
  * `<prefix>submit_errors_total{kind}` (retried / rejected), `<prefix>queue_depth`,
- * `<prefix>lag_seconds` (age of the oldest reading not yet submitted).
+ * `<prefix>lag_seconds` (age of the oldest reading not yet submitted); batch mode:
+ * `<prefix>batches_verified_total` (accepted batches; their readings count in verified_total too),
+ * `<prefix>batches_anchored_total`, `<prefix>batch_queue_depth`. Reasons specific to batches:
+ * bad_batch (count, sequence or time range does not match the readings), bad_root (the readings'
+ * Merkle root is not the signed one), overlap (another batch of the device and feed covers one of its
+ * sequences).
  */
 export class GatewayMetrics {
   readonly registry: Registry;
@@ -27,6 +35,9 @@ export class GatewayMetrics {
   readonly submitErrors: Counter<"kind">;
   readonly queueDepth: Gauge;
   readonly lag: Gauge;
+  readonly batchesVerified: Counter;
+  readonly batchesAnchored: Counter;
+  readonly batchQueueDepth: Gauge;
 
   constructor(prefix = "gateway_") {
     this.registry = new Registry();
@@ -71,6 +82,21 @@ export class GatewayMetrics {
     this.lag = new Gauge({
       name: `${prefix}lag_seconds`,
       help: "Age in seconds of the oldest accepted reading not yet submitted",
+      registers,
+    });
+    this.batchesVerified = new Counter({
+      name: `${prefix}batches_verified_total`,
+      help: "Device-signed batches verified and stored (their readings count in verified_total)",
+      registers,
+    });
+    this.batchesAnchored = new Counter({
+      name: `${prefix}batches_anchored_total`,
+      help: "Batch roots anchored on chain and confirmed",
+      registers,
+    });
+    this.batchQueueDepth = new Gauge({
+      name: `${prefix}batch_queue_depth`,
+      help: "Accepted batches waiting to be anchored",
       registers,
     });
   }

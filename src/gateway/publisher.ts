@@ -1,6 +1,9 @@
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
+import type { ReadingMessage } from "../protocol/index.js";
 import type { SignedReading } from "../watchtower/index.js";
-import { encodeReading, readingTopic } from "./topics.js";
+import { encodeBatch, signBatch, type BatchSigner } from "./batch.js";
+import { batchTopic, encodeReading, readingTopic } from "./topics.js";
+import type { SignedReadingBatch } from "./types.js";
 
 /**
  * A device's MQTT side: publishes its signed readings with QoS 1 to its reading topic. publish()
@@ -24,6 +27,31 @@ export class DevicePublisher {
       encodeReading(signed),
       { qos: 1 },
     );
+  }
+
+  /**
+   * Publishes a device-signed batch and its readings (in sequence order) to its batch topic, in the
+   * binary format of batch.ts. Build and sign one with `signBatch` (or use `signAndPublishBatch`).
+   */
+  async publishBatch(
+    signed: SignedReadingBatch,
+    readings: readonly ReadingMessage[],
+  ): Promise<void> {
+    await this.client.publishAsync(
+      batchTopic(signed.batch.feedId, signed.batch.deviceId),
+      encodeBatch(signed, readings),
+      { qos: 1 },
+    );
+  }
+
+  /** Builds the ReadingBatch of `readings`, has `signer` sign it, and publishes it. */
+  async signAndPublishBatch(
+    signer: BatchSigner,
+    readings: readonly Omit<ReadingMessage, "deviceId">[],
+  ): Promise<SignedReadingBatch> {
+    const b = await signBatch(signer, readings);
+    await this.publishBatch(b.signed, b.readings);
+    return b.signed;
   }
 
   /** Publishes raw bytes to a topic (for tests of malformed input). */

@@ -1,7 +1,9 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { Worker } from "node:worker_threads";
 import { deviceKey, KeyType, type Hex } from "../protocol/index.js";
 import type { SignedReading } from "../watchtower/index.js";
-import { GatewayError } from "./types.js";
+import type { DecodedBatch } from "./batch.js";
+import { GatewayError, type SignedReadingBatch } from "./types.js";
 
 /**
  * The gateway's durable queue, in an embedded SQLite file (node:sqlite). Every accepted reading is
@@ -9,10 +11,19 @@ import { GatewayError } from "./types.js";
  * or replayed reading is recognised; `status` moves pending -> submitted (or rejected) in the same
  * transaction that records the submission, so a restart resubmits only what was never confirmed.
  * uint64 and int256 values are stored as decimal text (SQLite integers stop at 2^63).
+ *
+ * Device-signed batches have a table of their own: one row per batch, its readings in one BLOB in
+ * their wire form (batch.ts), unique on (device, feed, root); a batch whose sequence range overlaps
+ * another of the same device and feed is refused. Their sequences are stored as 16 hex digits, so
+ * that text order is numeric order and the overlap check is one indexed lookup.
+ *
+ * Writes are grouped: the gateway runs the writes of readings that arrived together in one
+ * transaction (`transaction`), which is what makes a persisted-before-ack reading cheap.
  */
 
 export type ReadingStatus = "pending" | "submitted" | "rejected";
 export type PutResult = "inserted" | "duplicate" | "conflict";
+export type PutBatchResult = "inserted" | "duplicate" | "overlap";
 
 export interface QueuedReading {
   /** The row id: the order of acceptance. */
@@ -40,7 +51,76 @@ CREATE TABLE IF NOT EXISTS readings (
   UNIQUE (device_id, feed_id, sequence)
 );
 CREATE INDEX IF NOT EXISTS readings_pending ON readings (status, id);
+CREATE TABLE IF NOT EXISTS batches (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  device_id   TEXT NOT NULL,
+  feed_id     TEXT NOT NULL,
+  root        TEXT NOT NULL,
+  first_seq   TEXT NOT NULL,
+  last_seq    TEXT NOT NULL,
+  count       INTEGER NOT NULL,
+  from_ts     TEXT NOT NULL,
+  to_ts       TEXT NOT NULL,
+  key_type    INTEGER NOT NULL,
+  key         TEXT NOT NULL,
+  signature   TEXT NOT NULL,
+  readings    BLOB NOT NULL,
+  received_at INTEGER NOT NULL,
+  status      TEXT NOT NULL DEFAULT 'pending',
+  tx_hash     TEXT,
+  error       TEXT,
+  UNIQUE (device_id, feed_id, root)
+);
+CREATE INDEX IF NOT EXISTS batches_range ON batches (device_id, feed_id, first_seq);
+CREATE INDEX IF NOT EXISTS batches_pending ON batches (status, id);
 `;
+
+/** An accepted batch waiting to be anchored. */
+export interface QueuedBatch {
+  readonly id: number;
+  readonly signed: SignedReadingBatch;
+  readonly receivedAt: number;
+}
+
+interface BatchRow {
+  id: number;
+  device_id: string;
+  feed_id: string;
+  root: string;
+  first_seq: string;
+  last_seq: string;
+  count: number;
+  from_ts: string;
+  to_ts: string;
+  key_type: number;
+  key: string;
+  signature: string;
+  received_at: number;
+}
+
+/**
+ * The checkpointer thread: its own connection copies committed WAL frames into the database file
+ * (PASSIVE: it never blocks the gateway's writes) every `intervalMs`. A checkpoint ends in fsyncs;
+ * run by the writer (SQLite's default, every 1000 pages) it halves the gateway's insert rate.
+ */
+const CHECKPOINTER = `
+const { workerData } = require("node:worker_threads");
+const { DatabaseSync } = require("node:sqlite");
+const db = new DatabaseSync(workerData.path);
+db.exec("PRAGMA busy_timeout = 1000");
+setInterval(() => {
+  try {
+    db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+  } catch {
+    // Busy or closing: the next tick tries again; the writer's WAL keeps every commit meanwhile.
+  }
+}, workerData.intervalMs);
+`;
+
+/** A uint64 as 16 hex digits: text order is numeric order. */
+function seqText(value: bigint): string {
+  return value.toString(16).padStart(16, "0");
+}
 
 interface Row {
   id: number;
@@ -66,13 +146,31 @@ export class GatewayStore {
   private readonly insert: StatementSync;
   private readonly slot: StatementSync;
   private readonly mark: StatementSync;
+  private readonly insertBatch: StatementSync;
+  private readonly batchByRoot: StatementSync;
+  private readonly batchBefore: StatementSync;
+  private readonly markBatchStmt: StatementSync;
+  private readonly checkpointer: Worker | undefined;
 
-  constructor(path: string, synchronous: "NORMAL" | "FULL" = "NORMAL") {
+  /**
+   * `checkpointMs`: how often a helper thread checkpoints the WAL (default 250 ms; 0 leaves it to
+   * SQLite's automatic checkpoints on the writer's thread). An in-memory store has none.
+   */
+  constructor(path: string, synchronous: "NORMAL" | "FULL" = "NORMAL", checkpointMs = 250) {
     this.path = path;
     try {
       this.db = new DatabaseSync(path);
       this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};`);
       this.db.exec(SCHEMA);
+      if (checkpointMs > 0 && path !== ":memory:" && path !== "") {
+        this.db.exec("PRAGMA wal_autocheckpoint = 0");
+        this.checkpointer = new Worker(CHECKPOINTER, {
+          eval: true,
+          workerData: { path, intervalMs: checkpointMs },
+          stderr: true,
+        });
+        this.checkpointer.unref();
+      }
       this.insert = this.db.prepare(
         `INSERT OR IGNORE INTO readings
          (device_id, feed_id, sequence, struct_hash, timestamp, value, key_type, key, signature, received_at)
@@ -83,6 +181,23 @@ export class GatewayStore {
       );
       this.mark = this.db.prepare(
         "UPDATE readings SET status = ?, tx_hash = ?, error = ? WHERE id = ? AND status = 'pending'",
+      );
+      this.insertBatch = this.db.prepare(
+        `INSERT INTO batches
+         (device_id, feed_id, root, first_seq, last_seq, count, from_ts, to_ts, key_type, key, signature, readings, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      this.batchByRoot = this.db.prepare(
+        "SELECT id FROM batches WHERE device_id = ? AND feed_id = ? AND root = ?",
+      );
+      // Stored batches of one device and feed never overlap, so the one starting last at or before
+      // the new batch's end is the only one that can overlap it.
+      this.batchBefore = this.db.prepare(
+        `SELECT last_seq FROM batches WHERE device_id = ? AND feed_id = ? AND first_seq <= ?
+         ORDER BY first_seq DESC LIMIT 1`,
+      );
+      this.markBatchStmt = this.db.prepare(
+        "UPDATE batches SET status = ?, tx_hash = ?, error = ? WHERE id = ? AND status = 'pending'",
       );
     } catch (err: unknown) {
       throw new GatewayError(
@@ -140,6 +255,108 @@ export class GatewayStore {
     return { result: row.struct_hash === structHash ? "duplicate" : "conflict" };
   }
 
+  /**
+   * Runs `fn` in one transaction (BEGIN IMMEDIATE … COMMIT; ROLLBACK when it throws): the gateway's
+   * grouped writes. Nothing `fn` wrote is durable before this returns.
+   */
+  transaction<T>(fn: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    let result: T;
+    try {
+      result = fn();
+    } catch (err: unknown) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+    this.db.exec("COMMIT");
+    return result;
+  }
+
+  /**
+   * Inserts a verified batch (and its readings) as pending, unless the device already sent this root
+   * for this feed (duplicate) or another batch of the device and feed covers one of its sequences
+   * (overlap). Returns the row id when inserted.
+   */
+  putBatch(
+    decoded: DecodedBatch,
+    receivedAt: number,
+  ): { readonly result: PutBatchResult; readonly id?: number } {
+    const b = decoded.batch;
+    const device = b.deviceId.toLowerCase();
+    const feed = b.feedId.toLowerCase();
+    const root = b.root.toLowerCase();
+    if (this.batchByRoot.get(device, feed, root) !== undefined) return { result: "duplicate" };
+    const first = seqText(b.firstSequence);
+    const last = seqText(b.lastSequence);
+    const before = this.batchBefore.get(device, feed, last) as { last_seq: string } | undefined;
+    if (before !== undefined && before.last_seq >= first) return { result: "overlap" };
+    const info = this.insertBatch.run(
+      device,
+      feed,
+      root,
+      first,
+      last,
+      Number(b.count),
+      b.fromTimestamp.toString(),
+      b.toTimestamp.toString(),
+      decoded.key.keyType,
+      decoded.key.key.toLowerCase(),
+      decoded.signature.toLowerCase(),
+      decoded.readings,
+      receivedAt,
+    );
+    return { result: "inserted", id: Number(info.lastInsertRowid) };
+  }
+
+  /** Pending batches in acceptance order (the anchor queue to resume at start), at most `limit`. */
+  pendingBatches(limit = Number.MAX_SAFE_INTEGER): QueuedBatch[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, device_id, feed_id, root, first_seq, last_seq, count, from_ts, to_ts, key_type,
+         key, signature, received_at FROM batches WHERE status = 'pending' ORDER BY id LIMIT ?`,
+      )
+      .all(limit) as unknown as BatchRow[];
+    return rows.map((row) => ({
+      id: row.id,
+      receivedAt: row.received_at,
+      signed: {
+        batch: {
+          deviceId: row.device_id as Hex,
+          feedId: row.feed_id as Hex,
+          firstSequence: BigInt(`0x${row.first_seq}`),
+          lastSequence: BigInt(`0x${row.last_seq}`),
+          count: BigInt(row.count),
+          fromTimestamp: BigInt(row.from_ts),
+          toTimestamp: BigInt(row.to_ts),
+          root: row.root as Hex,
+        },
+        key: deviceKey(row.key_type === 1 ? KeyType.Secp256k1 : KeyType.P256, row.key),
+        signature: row.signature as Hex,
+      },
+    }));
+  }
+
+  /** The readings of a stored batch in wire form (batch.ts), or undefined for an unknown id. */
+  batchReadingsOf(id: number): Buffer | undefined {
+    const row = this.db.prepare("SELECT readings FROM batches WHERE id = ?").get(id) as
+      { readings: Uint8Array } | undefined;
+    return row === undefined ? undefined : Buffer.from(row.readings);
+  }
+
+  /** Marks a batch anchored (or rejected) once its anchoring returned. */
+  markBatch(
+    id: number,
+    status: Exclude<ReadingStatus, "pending">,
+    txHash: Hex | null,
+    error: string | null = null,
+  ): void {
+    this.markBatchStmt.run(status, txHash, error, id);
+  }
+
+  batchCounts(): Record<ReadingStatus, number> {
+    return this.statusCounts("batches");
+  }
+
   /** Pending readings in acceptance order (the queue to resume at start), at most `limit`. */
   pending(limit = Number.MAX_SAFE_INTEGER): QueuedReading[] {
     const rows = this.db
@@ -169,19 +386,18 @@ export class GatewayStore {
     txHash: Hex | null,
     error: string | null = null,
   ): void {
-    this.db.exec("BEGIN IMMEDIATE");
-    try {
+    this.transaction(() => {
       for (const id of ids) this.mark.run(status, txHash, error, id);
-      this.db.exec("COMMIT");
-    } catch (err: unknown) {
-      this.db.exec("ROLLBACK");
-      throw err;
-    }
+    });
   }
 
   counts(): Record<ReadingStatus, number> {
+    return this.statusCounts("readings");
+  }
+
+  private statusCounts(table: "readings" | "batches"): Record<ReadingStatus, number> {
     const rows = this.db
-      .prepare("SELECT status, COUNT(*) AS n FROM readings GROUP BY status")
+      .prepare(`SELECT status, COUNT(*) AS n FROM ${table} GROUP BY status`)
       .all() as unknown as { status: ReadingStatus; n: number }[];
     const out: Record<ReadingStatus, number> = { pending: 0, submitted: 0, rejected: 0 };
     for (const r of rows) out[r.status] = r.n;
@@ -189,6 +405,8 @@ export class GatewayStore {
   }
 
   close(): void {
+    if (this.checkpointer !== undefined) void this.checkpointer.terminate();
+    // The last connection to close checkpoints the WAL into the database file.
     if (this.db.isOpen) this.db.close();
   }
 }

@@ -1,4 +1,9 @@
-import { DeviceTrustError, type Hex, type ReadingBatchMessage } from "../protocol/index.js";
+import {
+  DeviceTrustError,
+  type Hex,
+  type ReadingBatchMessage,
+  type ReadingMessage,
+} from "../protocol/index.js";
 import type { SignedReading, WatchedMessage } from "../watchtower/index.js";
 
 /**
@@ -40,6 +45,21 @@ export interface ReadingSubmitter {
 
 /** Where every well-formed message is mirrored before it is acknowledged (e.g. a watchtower). */
 export type MessageSink = (message: WatchedMessage) => Promise<void>;
+
+/**
+ * A well-formed batch message as it arrived (before verification). Its readings are not signed one
+ * by one, so they are no WatchedMessage: `readings()` expands them (on demand: the gateway's hot path
+ * never does), and `signed` with `proof`s from a SimpleMerkleTree of their struct hashes makes each
+ * one checkable against the anchored root.
+ */
+export interface WatchedBatch {
+  readonly signed: SignedReadingBatch;
+  readings(): readonly ReadingMessage[];
+  readonly origin?: string;
+}
+
+/** Where every well-formed batch message is mirrored before it is acknowledged. */
+export type BatchSink = (batch: WatchedBatch) => Promise<void>;
 
 /** The chain refused a submission for good (e.g. a custom error): it is marked rejected, not retried. */
 export class SubmissionRejectedError extends DeviceTrustError {

@@ -10,13 +10,21 @@ import { slotOf } from "./helpers.js";
  * The gateway process of the SIGKILL crash test (crash.test.ts spawns it; loaded by mocha it does
  * nothing). Its submitter is a stand-in for the feeds contract: it appends each reading's slot to
  * CRASH_LOG (synchronously, before returning) and, like the contract (sequences strictly increase),
- * refuses a slot it already took; those refusals go to CRASH_LOG.replays.
+ * refuses a slot it already took; those refusals go to CRASH_LOG.replays. Anchored batch roots go
+ * to CRASH_LOG.anchors, and a root anchored again to CRASH_LOG.anchor-replays.
  */
 async function main(): Promise<void> {
   const log = process.env.CRASH_LOG ?? "";
   const taken = new Set(
     existsSync(log)
       ? readFileSync(log, "utf8")
+          .split("\n")
+          .filter((l) => l !== "")
+      : [],
+  );
+  const anchored = new Set(
+    existsSync(`${log}.anchors`)
+      ? readFileSync(`${log}.anchors`, "utf8")
           .split("\n")
           .filter((l) => l !== "")
       : [],
@@ -30,7 +38,14 @@ async function main(): Promise<void> {
       for (const s of fresh) taken.add(s);
       return Promise.resolve({ txHash: id("tx") as Hex });
     },
-    anchorBatch: () => Promise.resolve({ txHash: id("anchor") as Hex }),
+    anchorBatch: (signed) => {
+      // Like ReadingAnchor (ReadingAnchorAlreadyAnchored), a root is taken once.
+      const root = signed.batch.root.toLowerCase();
+      if (anchored.has(root)) appendFileSync(`${log}.anchor-replays`, "1\n");
+      else appendFileSync(`${log}.anchors`, `${root}\n`);
+      anchored.add(root);
+      return Promise.resolve({ txHash: id("anchor") as Hex });
+    },
   };
   const g = new Gateway({
     domain: DOMAIN,

@@ -4,9 +4,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DevicePublisher, GatewayStore, startEmbeddedBroker } from "../../src/gateway/index.js";
+import {
+  DevicePublisher,
+  GatewayStore,
+  batchTopic,
+  encodeBatch,
+  signBatch,
+  startEmbeddedBroker,
+} from "../../src/gateway/index.js";
 import type { SignedReading } from "../../src/watchtower/index.js";
-import { deviceSigner, reading } from "../watchtower/helpers.js";
+import { FEED, deviceSigner, reading } from "../watchtower/helpers.js";
 import { slotOf, waitFor } from "./helpers.js";
 
 function startChild(env: Record<string, string>): Promise<ChildProcess> {
@@ -48,12 +55,29 @@ describe("Gateway SIGKILL crash", function () {
     for (const d of [deviceSigner("p256"), deviceSigner("p256"), deviceSigner("secp256k1")]) {
       for (let i = 1n; i <= 150n; i++) readings.push(await reading(d, i, i, 1_700_000_000n + i));
     }
+    // Batch mode too: a fourth device publishes a batch of 16 readings after every 15th reading.
+    const batcher = deviceSigner("p256");
+    const batches: { root: string; payload: Buffer }[] = [];
+    for (let k = 0n; k < 30n; k++) {
+      const b = await signBatch(
+        batcher,
+        Array.from({ length: 16 }, (_, i) => ({
+          feedId: FEED,
+          sequence: k * 16n + BigInt(i) + 1n,
+          timestamp: 1_700_000_000n + k * 16n + BigInt(i),
+          value: BigInt(i),
+        })),
+      );
+      batches.push({ root: b.signed.batch.root, payload: encodeBatch(b.signed, b.readings) });
+    }
     const pub = await DevicePublisher.connect(broker.url);
     let child = await startChild(env);
     let kills = 0;
     const publishing = (async () => {
-      for (const r of readings) {
+      for (const [i, r] of readings.entries()) {
         await pub.publish(r);
+        const b = i % 15 === 14 ? batches[(i - 14) / 15] : undefined;
+        if (b !== undefined) await pub.publishRaw(batchTopic(FEED, batcher.deviceId), b.payload);
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();
@@ -67,6 +91,8 @@ describe("Gateway SIGKILL crash", function () {
     }
     await publishing;
     await waitFor(() => lines(env.CRASH_LOG).length >= readings.length, "every reading", 60_000);
+    const anchorsLog = `${env.CRASH_LOG}.anchors`;
+    await waitFor(() => lines(anchorsLog).length >= batches.length, "every batch", 60_000);
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");
     await exited;
@@ -76,10 +102,15 @@ describe("Gateway SIGKILL crash", function () {
     assert.deepEqual(new Set(submitted), new Set(readings.map(slotOf)), "none lost");
     const store = new GatewayStore(env.CRASH_DB);
     assert.deepEqual(store.counts(), { pending: 0, submitted: readings.length, rejected: 0 });
+    const anchors = lines(anchorsLog);
+    assert.equal(anchors.length, batches.length, "no batch anchored twice");
+    assert.deepEqual(new Set(anchors), new Set(batches.map((b) => b.root)), "no batch lost");
+    assert.deepEqual(store.batchCounts(), { pending: 0, submitted: batches.length, rejected: 0 });
     store.close();
     const replays = lines(`${env.CRASH_LOG}.replays`).reduce((a, b) => a + Number(b), 0);
+    const anchorReplays = lines(`${env.CRASH_LOG}.anchor-replays`).length;
     console.log(
-      `      ${String(kills)} SIGKILLs; ${String(replays)} resubmitted readings refused as the feed would`,
+      `      ${String(kills)} SIGKILLs; ${String(replays)} resubmitted readings and ${String(anchorReplays)} re-anchored batches refused as the contracts would`,
     );
     await pub.close();
     await broker.close();

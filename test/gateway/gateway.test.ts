@@ -11,7 +11,6 @@ import {
   readingStructHash,
   readingSubscription,
   readingTopic,
-  startEmbeddedBroker,
   type EmbeddedBroker,
 } from "../../src/gateway/index.js";
 import { digest, keyHash, structHash, type Hex } from "../../src/protocol/index.js";
@@ -25,7 +24,7 @@ import {
   sample,
   tempDb,
 } from "../watchtower/helpers.js";
-import { FakeFeeds, gateway, slotOf, waitFor } from "./helpers.js";
+import { FakeFeeds, brokerPerTest, gateway, slotOf, waitFor } from "./helpers.js";
 
 async function stream(device: DeviceSigner, count: number, from = 1n): Promise<SignedReading[]> {
   const out: SignedReading[] = [];
@@ -97,12 +96,10 @@ describe("Gateway", function () {
   });
 
   describe("over MQTT (aedes on loopback)", function () {
+    const current = brokerPerTest();
     let broker: EmbeddedBroker;
-    beforeEach(async function () {
-      broker = await startEmbeddedBroker({ port: 0 });
-    });
-    afterEach(async function () {
-      await broker.close();
+    beforeEach(function () {
+      broker = current();
     });
 
     it("verifies, deduplicates, persists, submits once and mirrors to the sink", async function () {

@@ -3,6 +3,8 @@ import { pino } from "pino";
 import type { Hex } from "../../src/protocol/index.js";
 import {
   Gateway,
+  startEmbeddedBroker,
+  type EmbeddedBroker,
   SubmissionRejectedError,
   type GatewayOptions,
   type ReadingSubmitter,
@@ -20,14 +22,17 @@ export function slotOf(r: SignedReading): string {
 }
 
 /**
- * A submitter that records every reading it is given; `failures` transient failures come first;
- * `rejectNext` refuses the next call for good; `gate` (when set) holds every call until resolved.
+ * A submitter that records every reading and batch it is given; `failures` (`anchorFailures`)
+ * transient failures come first; `rejectNext` refuses the next submitReadings for good; `gate` (when
+ * set) holds every call until resolved.
  */
 export class FakeFeeds implements ReadingSubmitter {
   readonly calls: SignedReading[][] = [];
   readonly anchored: SignedReadingBatch[] = [];
   readonly counts = new Map<string, number>();
   failures = 0;
+  /** Transient failures of anchorBatch to come. */
+  anchorFailures = 0;
   rejectNext = false;
   gate: Promise<void> | undefined;
 
@@ -46,9 +51,24 @@ export class FakeFeeds implements ReadingSubmitter {
     return { txHash: id(`tx-${String(this.calls.length)}`) as Hex };
   }
 
-  anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx> {
+  async anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx> {
+    if (this.gate !== undefined) await this.gate;
+    if (this.anchorFailures > 0) {
+      this.anchorFailures--;
+      throw new Error("connection reset");
+    }
     this.anchored.push(batch);
-    return Promise.resolve({ txHash: id(`anchor-${String(this.anchored.length)}`) as Hex });
+    return { txHash: id(`anchor-${String(this.anchored.length)}`) as Hex };
+  }
+
+  /** Roots anchored more than once. */
+  anchoredTwice(): string[] {
+    const seen = new Map<string, number>();
+    for (const b of this.anchored) {
+      const root = b.batch.root.toLowerCase();
+      seen.set(root, (seen.get(root) ?? 0) + 1);
+    }
+    return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
   }
 
   /** Readings submitted more than once. */
@@ -83,4 +103,23 @@ export async function waitFor(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/**
+ * Call inside a describe(): runs an embedded aedes broker on a free loopback port for each test
+ * (beforeEach / afterEach) and returns a getter for the current one.
+ */
+export function brokerPerTest(): () => EmbeddedBroker {
+  let broker: EmbeddedBroker | undefined;
+  beforeEach(async function () {
+    broker = await startEmbeddedBroker({ port: 0 });
+  });
+  afterEach(async function () {
+    await broker?.close();
+    broker = undefined;
+  });
+  return () => {
+    if (broker === undefined) throw new Error("brokerPerTest: no test is running");
+    return broker;
+  };
 }

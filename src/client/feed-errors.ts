@@ -1,0 +1,181 @@
+import {
+  DeviceFeedFactory__factory,
+  DeviceFeed__factory,
+  ReadingAnchor__factory,
+} from "../../types/ethers-contracts/index.js";
+import { ContractError, decodeContractError } from "./decode-error.js";
+
+/**
+ * Sentences for the custom errors of DeviceFeed, DeviceFeedFactory and ReadingAnchor (decode-error.ts
+ * covers the registry, staking and proofs). `decodeFeedError` tries these first, then the others.
+ */
+
+/** IDeviceFeed.Rejection, by value. */
+export const REJECTION_NAMES = [
+  "None",
+  "NotMember",
+  "WrongFeed",
+  "InvalidSignature",
+  "Untrusted",
+  "Unstaked",
+  "SequenceNotIncreasing",
+  "Stale",
+  "FutureTimestamp",
+  "OutOfBounds",
+] as const;
+
+/** IDeviceFeed.TripReason, by value. */
+export const TRIP_REASON_NAMES = ["None", "Deviation", "TooFrequent"] as const;
+
+export function rejectionName(reason: bigint | number): string {
+  return REJECTION_NAMES[Number(reason)] ?? `rejection ${String(reason)}`;
+}
+
+export function tripReasonName(reason: bigint | number): string {
+  return TRIP_REASON_NAMES[Number(reason)] ?? `reason ${String(reason)}`;
+}
+
+const REJECTION_HELP: Readonly<Record<string, string>> = {
+  NotMember: "the device is not a member of this feed: its owner adds it (feed add-device)",
+  WrongFeed: "the reading names another feed id: sign it with this feed's id (feed show prints it)",
+  InvalidSignature:
+    "the signature is not the device's current key over this reading, chain and registry: sign it again",
+  Untrusted:
+    "the device is not trusted (inactive, not attested within the feed's maxAttestationAge, or on bad firmware): attest it again",
+  Unstaked: "the device's slashable stake is below the feed's minStake: stake more (stake deposit)",
+  SequenceNotIncreasing:
+    "the sequence is not above the device's last one in this feed: a replay or a duplicate; use a higher sequence",
+  Stale: "the reading is older than the feed's maxReadingAge or the device's previous reading",
+  FutureTimestamp:
+    "the reading's timestamp is after the block time: the device's clock is ahead; date readings with the chain's time",
+  OutOfBounds: "the value is outside the feed's physical bounds [minValue, maxValue]",
+};
+
+const TRIP_HELP: Readonly<Record<string, string>> = {
+  Deviation: "a reading jumped beyond the feed's maxDeviationBps",
+  TooFrequent: "a device reported faster than the feed's minInterval",
+};
+
+function s(value: unknown): string {
+  return typeof value === "bigint" ? value.toString() : String(value);
+}
+
+const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
+  DeviceFeedInvalidConfig: () =>
+    "the feed configuration is invalid (quorum 0 or above 32 members, zero maxReadingAge or maxAttestationAge, or minValue above maxValue): fix the feed create options",
+  DeviceFeedZeroAddress: () => "an address argument is the zero address: pass a real one",
+  DeviceFeedNotGuardian: (a) =>
+    `${s(a[0])} is neither the feed's owner nor a guardian: reset the feed from such an account (--from)`,
+  DeviceFeedAlreadyMember: (a) =>
+    `device ${s(a[0])} is already a member of this feed: nothing to do`,
+  DeviceFeedNotMember: (a) =>
+    `device ${s(a[0])} is not a member of this feed: the feed's owner adds it with feed add-device`,
+  DeviceFeedTooManyMembers: (a) =>
+    `the feed already has the maximum of ${s(a[0])} members: remove one or create another feed`,
+  DeviceFeedRejected: (a) => {
+    const name = rejectionName(a[2] as bigint);
+    return `the feed rejected reading ${s(a[1])} of device ${s(a[0])} (${name}): ${REJECTION_HELP[name] ?? "check the reading"}`;
+  },
+  DeviceFeedTripped: (a) => {
+    const name = tripReasonName(a[0] as bigint);
+    return `the feed's circuit breaker tripped (${name}: ${TRIP_HELP[name] ?? "see FeedTripped"}): it answers nothing until a guardian checks the devices and resets it`;
+  },
+  DeviceFeedNotTripped: () => "the feed is not tripped: there is nothing to reset",
+  DeviceFeedNoQuorum: (a) =>
+    `only ${s(a[0])} member devices have a fresh reading, the feed needs ${s(a[1])}: wait for more devices to report (or read with a larger --max-age)`,
+  DeviceFeedRoundNotAvailable: (a) =>
+    `round ${s(a[0])} is not available, only the latest round ${s(a[1])} is answered: read latestRoundData`,
+  DeviceFeedStillEligible: (a) =>
+    `device ${s(a[0])} is still trusted and staked: its reading keeps counting and cannot be evicted`,
+  OwnableUnauthorizedAccount: (a) =>
+    `${s(a[0])} is not the feed's owner: send this from the account that created the feed (--from)`,
+  DeviceFeedFactoryZeroAddress: () =>
+    "the factory needs a registry and a staking contract: deploy it with both addresses",
+  ReadingAnchorZeroAddress: () => "the anchor needs a registry: deploy it with its address",
+  ReadingAnchorInvalidBatch: (a) =>
+    `the batch is inconsistent (first sequence ${s(a[0])}, last ${s(a[1])}, count ${s(a[2])}): the count must fit the sequence range; rebuild the batch`,
+  ReadingAnchorInvalidTimes: (a) =>
+    `the batch's time range ${s(a[0])}..${s(a[1])} is reversed or after the block time ${s(a[2])}: date batches with the chain's time`,
+  ReadingAnchorZeroRoot: () =>
+    "the batch root is zero: build it from the readings (buildReadingBatch)",
+  ReadingAnchorSequenceNotAfter: (a) =>
+    `the batch of device ${s(a[0])} for feed ${s(a[1])} starts at sequence ${s(a[2])}, not after the last anchored sequence ${s(a[3])}: it (or a batch overlapping it) is already anchored; batches are anchored once, in sequence order`,
+  ReadingAnchorNothingAnchored: (a) =>
+    `device ${s(a[0])} has anchored no batch for feed ${s(a[1])}: there is no head to checkpoint`,
+  ReadingAnchorInvalidSignature: (a) =>
+    `the batch is not signed by device ${s(a[0])}'s current key over this chain and registry: sign it again with the device's key`,
+};
+
+const INTERFACES = [
+  DeviceFeed__factory.createInterface(),
+  DeviceFeedFactory__factory.createInterface(),
+  ReadingAnchor__factory.createInterface(),
+];
+
+const HEX_DATA = /^0x[0-9a-fA-F]{8}(?:[0-9a-fA-F]{2})*$/;
+
+/** The revert data inside an ethers / Hardhat / EDR error, wherever the layers nested it. */
+function findRevertData(err: unknown, depth = 0): string | undefined {
+  if (depth > 6 || err === null || typeof err !== "object") return undefined;
+  const record = err as Record<string, unknown>;
+  for (const key of ["data", "revertData"] as const) {
+    const v = record[key];
+    if (typeof v === "string" && HEX_DATA.test(v)) return v;
+    if (typeof v === "object" && v !== null) {
+      const inner = (v as Record<string, unknown>).data;
+      if (typeof inner === "string" && HEX_DATA.test(inner)) return inner;
+    }
+  }
+  for (const key of ["error", "info", "cause", "revert", "originalError"] as const) {
+    const found = findRevertData(record[key], depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** The ContractError of a feed, factory or anchor custom error `name` with `args`. */
+export function feedContractError(
+  name: string,
+  args: readonly unknown[],
+  cause?: unknown,
+): ContractError {
+  const explain = EXPLAIN[name];
+  const sentence = explain === undefined ? "the contract rejected the call" : explain(args);
+  return new ContractError(
+    name,
+    args,
+    `${name}(${args.map(s).join(", ")}): ${sentence}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/**
+ * The decoded contract error inside `err`: a DeviceFeed, DeviceFeedFactory or ReadingAnchor custom
+ * error, else any error decode-error.ts knows (registry, key, staking, proofs); undefined otherwise.
+ */
+export function decodeFeedError(err: unknown): ContractError | undefined {
+  if (err instanceof ContractError) return err;
+  const data = findRevertData(err);
+  if (data === undefined) return undefined;
+  for (const iface of INTERFACES) {
+    let parsed;
+    try {
+      parsed = iface.parseError(data);
+    } catch {
+      continue;
+    }
+    if (parsed !== null && parsed.name in EXPLAIN) {
+      return feedContractError(parsed.name, parsed.args.toArray(), err);
+    }
+  }
+  return decodeContractError(err);
+}
+
+/** Runs a contract call, turning a revert into a ContractError with a sentence. */
+export async function feedCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err: unknown) {
+    throw decodeFeedError(err) ?? err;
+  }
+}

@@ -1,0 +1,377 @@
+import { formatUnits, getAddress, zeroPadValue, type ContractRunner } from "ethers";
+import { DeviceTrustError, InvalidInputError, asHex, type Hex } from "../protocol/index.js";
+import {
+  DeviceFeedFactory__factory,
+  DeviceFeed__factory,
+  ReadingAnchor__factory,
+  type DeviceFeed,
+  type DeviceFeedFactory,
+  type DeviceRegistry,
+  type IDeviceStaking,
+  type ReadingAnchor,
+} from "../../types/ethers-contracts/index.js";
+import { statusName } from "./decode-error.js";
+import { decodeFeedError, feedCall, tripReasonName } from "./feed-errors.js";
+import { send, type TxResult } from "./transaction.js";
+
+export type { DeviceFeed, DeviceFeedFactory, ReadingAnchor };
+
+/** The DeviceFeedFactory at `address`, through `runner`. */
+export function feedFactoryAt(address: string, runner: ContractRunner): DeviceFeedFactory {
+  return DeviceFeedFactory__factory.connect(asHex(address, "factory address", 20), runner);
+}
+
+/** The DeviceFeed at `address`, through `runner`. */
+export function feedAt(address: string, runner: ContractRunner): DeviceFeed {
+  return DeviceFeed__factory.connect(asHex(address, "feed address", 20), runner);
+}
+
+/** The ReadingAnchor at `address`, through `runner`. */
+export function readingAnchorAt(address: string, runner: ContractRunner): ReadingAnchor {
+  return ReadingAnchor__factory.connect(asHex(address, "anchor address", 20), runner);
+}
+
+/** The id readings of the feed at `feedAddress` carry: bytes32(uint256(uint160(feed))). */
+export function feedIdOf(feedAddress: string): Hex {
+  return zeroPadValue(asHex(feedAddress, "feed address", 20), 32).toLowerCase() as Hex;
+}
+
+/** The feed address a feed id names (the inverse of feedIdOf); throws if the id is not one. */
+export function feedAddressOf(feedId: string): Hex {
+  const id = asHex(feedId, "feed id", 32).toLowerCase();
+  if (!id.startsWith(`0x${"0".repeat(24)}`)) {
+    throw new InvalidInputError(
+      `feed id ${id} is not a feed address padded to 32 bytes: take the id feed create or feed show prints`,
+    );
+  }
+  return `0x${id.slice(26)}`;
+}
+
+/** IDeviceFeed.Config, in TypeScript types. */
+export interface FeedConfig {
+  readonly quorum: number;
+  readonly decimals: number;
+  readonly maxDeviationBps: number;
+  readonly maxReadingAge: number;
+  readonly minInterval: number;
+  readonly maxAttestationAge: number;
+  readonly minStake: bigint;
+  readonly minValue: bigint;
+  readonly maxValue: bigint;
+  readonly description: string;
+}
+
+function checkRange(name: string, value: bigint, min: bigint, max: bigint): void {
+  if (value < min || value > max) {
+    throw new InvalidInputError(
+      `${name} ${value.toString()} is outside ${min.toString()}..${max.toString()}: pass a value in range`,
+    );
+  }
+}
+
+const U32 = 2n ** 32n - 1n;
+const I128 = 2n ** 127n;
+
+/** Checks every field against its Solidity type and the feed's own rules; throws InvalidInputError. */
+export function checkFeedConfig(cfg: FeedConfig): FeedConfig {
+  checkRange("--quorum", BigInt(cfg.quorum), 1n, 32n);
+  checkRange("--decimals", BigInt(cfg.decimals), 0n, 255n);
+  checkRange("--max-deviation-bps", BigInt(cfg.maxDeviationBps), 0n, 65_535n);
+  checkRange("--max-reading-age", BigInt(cfg.maxReadingAge), 1n, U32);
+  checkRange("--min-interval", BigInt(cfg.minInterval), 0n, U32);
+  checkRange("--max-attestation-age", BigInt(cfg.maxAttestationAge), 1n, U32);
+  checkRange("--min-stake", cfg.minStake, 0n, 2n ** 96n - 1n);
+  checkRange("--min-value", cfg.minValue, -I128, I128 - 1n);
+  checkRange("--max-value", cfg.maxValue, -I128, I128 - 1n);
+  if (cfg.minValue > cfg.maxValue) {
+    throw new InvalidInputError(
+      `--min-value ${cfg.minValue.toString()} is above --max-value ${cfg.maxValue.toString()}: give the physical bounds in order`,
+    );
+  }
+  if (cfg.description.trim() === "") {
+    throw new InvalidInputError(
+      'describe the feed: --description "Temperature, Hall 3 (C, 8 decimals)"',
+    );
+  }
+  return cfg;
+}
+
+export interface CreateFeedResult extends TxResult {
+  readonly feed: Hex;
+  readonly feedId: Hex;
+  readonly owner: Hex;
+  readonly config: FeedConfig;
+}
+
+/** Creates a feed through the factory (the sender owns it) and reads its address from FeedCreated. */
+export async function createFeed(
+  factory: DeviceFeedFactory,
+  config: FeedConfig,
+): Promise<CreateFeedResult> {
+  const cfg = checkFeedConfig(config);
+  const tx = await feedTx(() => factory.createFeed(cfg));
+  for (const log of tx.receipt.logs) {
+    const parsed = factory.interface.parseLog(log);
+    if (parsed?.name === "FeedCreated") {
+      const feed = String(parsed.args.getValue("feed")).toLowerCase() as Hex;
+      return {
+        txHash: tx.txHash,
+        blockNumber: tx.blockNumber,
+        gasUsed: tx.gasUsed,
+        feed,
+        feedId: String(parsed.args.getValue("feedId")).toLowerCase() as Hex,
+        owner: String(parsed.args.getValue("owner")).toLowerCase() as Hex,
+        config: cfg,
+      };
+    }
+  }
+  throw new DeviceTrustError(
+    "NO_FEED_CREATED_EVENT",
+    `transaction ${tx.txHash} emitted no FeedCreated: check that --factory is a DeviceFeedFactory`,
+  );
+}
+
+/** send() with the feed's custom errors decoded too. */
+async function feedTx(call: Parameters<typeof send>[0]): ReturnType<typeof send> {
+  try {
+    return await send(call);
+  } catch (err: unknown) {
+    throw decodeFeedError(err) ?? err;
+  }
+}
+
+export interface AddDevicesResult {
+  readonly feed: Hex;
+  readonly added: readonly { readonly deviceId: Hex; readonly txHash: Hex }[];
+  readonly members: number;
+}
+
+/** The feed's owner adds member devices, one transaction each (in order; a failure stops there). */
+export async function addFeedDevices(
+  feed: DeviceFeed,
+  deviceIds: readonly string[],
+): Promise<AddDevicesResult> {
+  if (deviceIds.length === 0) {
+    throw new InvalidInputError("name the devices: --device-ids <id>,<id>,...");
+  }
+  const ids = deviceIds.map((d) => asHex(d.trim(), "device id", 32).toLowerCase() as Hex);
+  const added: { deviceId: Hex; txHash: Hex }[] = [];
+  for (const deviceId of ids) {
+    const tx = await feedTx(() => feed.addMember(deviceId));
+    added.push({ deviceId, txHash: tx.txHash });
+  }
+  const members = await feed.members();
+  return {
+    feed: (await feed.getAddress()).toLowerCase() as Hex,
+    added,
+    members: members.length,
+  };
+}
+
+export interface FeedMemberView {
+  readonly deviceId: Hex;
+  readonly status: string;
+  /** isTrusted(deviceId, the feed's maxAttestationAge). */
+  readonly trusted: boolean;
+  readonly slashable: bigint;
+  /** Slashable stake at least the feed's minStake. */
+  readonly staked: boolean;
+  readonly sequence: bigint;
+  /** The latest reading (null before the first, or after an eviction). */
+  readonly value: bigint | null;
+  readonly timestamp: bigint | null;
+  readonly age: string | null;
+  /** Its reading is fresh, so it counts toward the answer now (stored readings count until evicted). */
+  readonly counts: boolean;
+  /**
+   * It holds a reading but is no longer trusted or staked: anyone may evict (clear) that reading, and
+   * until then it still counts.
+   */
+  readonly evictable: boolean;
+}
+
+export interface FeedAnswer {
+  readonly roundId: bigint | null;
+  readonly answer: bigint;
+  /** `answer` scaled by the feed's decimals, e.g. "21.5". */
+  readonly value: string;
+  readonly updatedAt: bigint;
+  readonly age: string;
+}
+
+export interface FeedView {
+  readonly feed: Hex;
+  readonly feedId: Hex;
+  readonly owner: Hex;
+  readonly description: string;
+  readonly config: FeedConfig;
+  readonly tripped: boolean;
+  readonly tripReason: string;
+  readonly costOfCorruption: bigint;
+  readonly members: readonly FeedMemberView[];
+  /** The latest answer, or null when the feed does not answer (then `status` says why). */
+  readonly answer: FeedAnswer | null;
+  readonly status: string;
+}
+
+function configOf(c: Awaited<ReturnType<DeviceFeed["config"]>>): FeedConfig {
+  return {
+    quorum: Number(c.quorum),
+    decimals: Number(c.decimals),
+    maxDeviationBps: Number(c.maxDeviationBps),
+    maxReadingAge: Number(c.maxReadingAge),
+    minInterval: Number(c.minInterval),
+    maxAttestationAge: Number(c.maxAttestationAge),
+    minStake: c.minStake,
+    minValue: c.minValue,
+    maxValue: c.maxValue,
+    description: c.description,
+  };
+}
+
+async function blockTime(runner: DeviceFeed): Promise<bigint> {
+  const provider = runner.runner?.provider;
+  if (provider === null || provider === undefined) {
+    throw new InvalidInputError("connect the feed contract to a provider");
+  }
+  const block = await provider.getBlock("latest");
+  if (block === null) throw new DeviceTrustError("NO_BLOCK", "the node returned no latest block");
+  return BigInt(block.timestamp);
+}
+
+function ago(timestamp: bigint, now: bigint): string {
+  const seconds = now - timestamp;
+  return seconds < 0n ? `in ${(-seconds).toString()}s` : `${seconds.toString()}s ago`;
+}
+
+/**
+ * Everything about a feed: its configuration, each member's trust, stake and latest reading, the
+ * breaker, the cost of corruption and the current answer (or why there is none, as a sentence).
+ * `registry` and `staking` are the ones the feed checks (the factory's REGISTRY and STAKING).
+ */
+export async function showFeed(
+  feed: DeviceFeed,
+  deps: { readonly registry: DeviceRegistry; readonly staking: IDeviceStaking },
+): Promise<FeedView> {
+  const address = (await feed.getAddress()).toLowerCase() as Hex;
+  const [rawConfig, owner, ids, trip, cost, now] = await Promise.all([
+    feedCall(() => feed.config()),
+    feed.owner(),
+    feed.members(),
+    feed.tripReason(),
+    feed.costOfCorruption(),
+    blockTime(feed),
+  ]);
+  const config = configOf(rawConfig);
+  const members = await Promise.all(
+    ids.map(async (id): Promise<FeedMemberView> => {
+      const deviceId = id.toLowerCase() as Hex;
+      const [status, trusted, slashable, slot] = await Promise.all([
+        deps.registry.statusOf(deviceId),
+        deps.registry.isTrusted(deviceId, config.maxAttestationAge),
+        deps.staking.slashableOf(deviceId),
+        feed.slotOf(deviceId),
+      ]);
+      const has = slot.timestamp !== 0n;
+      const fresh = has && now - slot.timestamp < BigInt(config.maxReadingAge);
+      const staked = slashable >= config.minStake;
+      return {
+        deviceId,
+        status: statusName(status),
+        trusted,
+        slashable,
+        staked,
+        sequence: slot.sequence,
+        value: has ? slot.value : null,
+        timestamp: has ? slot.timestamp : null,
+        age: has ? ago(slot.timestamp, now) : null,
+        counts: fresh,
+        evictable: has && !(trusted && staked),
+      };
+    }),
+  );
+  let answer: FeedAnswer | null = null;
+  let status = "answering";
+  try {
+    answer = await readFeedAnswer(feed, config.decimals, now);
+  } catch (err: unknown) {
+    const decoded = decodeFeedError(err);
+    if (decoded === undefined) throw err;
+    status = decoded.message;
+  }
+  return {
+    feed: address,
+    feedId: feedIdOf(address),
+    owner: owner.toLowerCase() as Hex,
+    description: config.description,
+    config,
+    tripped: Number(trip) !== 0,
+    tripReason: tripReasonName(trip),
+    costOfCorruption: cost,
+    members,
+    answer,
+    status,
+  };
+}
+
+async function readFeedAnswer(
+  feed: DeviceFeed,
+  decimals: number,
+  now: bigint,
+  maxAge?: bigint,
+): Promise<FeedAnswer> {
+  if (maxAge !== undefined) {
+    const [answer, updatedAt] = await feedCall(() => feed.readFresh(maxAge));
+    return {
+      roundId: null,
+      answer,
+      value: formatUnits(answer, decimals),
+      updatedAt,
+      age: ago(updatedAt, now),
+    };
+  }
+  const round = await feedCall(() => feed.latestRoundData());
+  return {
+    roundId: round.roundId,
+    answer: round.answer,
+    value: formatUnits(round.answer, decimals),
+    updatedAt: round.updatedAt,
+    age: ago(round.updatedAt, now),
+  };
+}
+
+export interface FeedReading extends FeedAnswer {
+  readonly feed: Hex;
+  readonly description: string;
+  readonly decimals: number;
+  /** "latestRoundData", or "readFresh(<maxAge>)". */
+  readonly method: string;
+}
+
+/**
+ * The feed's answer as DeFi reads it: latestRoundData, or readFresh(maxAge) when `maxAge` is given
+ * (it reverts rather than answer with readings older than that). A tripped feed or a missing quorum
+ * throws a ContractError whose message says so in a sentence.
+ */
+export async function readFeed(
+  feed: DeviceFeed,
+  options: { readonly maxAge?: bigint | undefined } = {},
+): Promise<FeedReading> {
+  if (options.maxAge !== undefined && options.maxAge <= 0n) {
+    throw new InvalidInputError("--max-age must be a positive number of seconds");
+  }
+  const [decimals, description, now] = await Promise.all([
+    feedCall(() => feed.decimals()),
+    feed.description(),
+    blockTime(feed),
+  ]);
+  const answer = await readFeedAnswer(feed, Number(decimals), now, options.maxAge);
+  return {
+    feed: getAddress(await feed.getAddress()).toLowerCase() as Hex,
+    description,
+    decimals: Number(decimals),
+    method:
+      options.maxAge === undefined ? "latestRoundData" : `readFresh(${options.maxAge.toString()})`,
+    ...answer,
+  };
+}

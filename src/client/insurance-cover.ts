@@ -1,0 +1,348 @@
+import { ZeroAddress } from "ethers";
+import { InvalidInputError, asHex, type Hex } from "../protocol/index.js";
+import { contractError, decodeContractError } from "./decode-error.js";
+import { feedAddressOf, feedIdOf } from "./feeds.js";
+import {
+  chainTime,
+  ensureAllowance,
+  formatAmount,
+  oneEvent,
+  poolUnits,
+  senderOf,
+  txResult,
+  type IInsurancePool,
+} from "./insurance.js";
+import type { CollateralToken } from "./staking.js";
+import { send, type TxResult } from "./transaction.js";
+
+/**
+ * The integrator's side of the insurance pool: quote and buy coverage on a device or a feed, show the
+ * policies of a target, claim on a recorded incident, and the target's economic security report.
+ */
+
+export type TargetKindName = "device" | "feed";
+
+/** What a policy covers: a device (its id) or a feed (its address, as bytes32 on chain). */
+export interface CoverTarget {
+  readonly kind: TargetKindName;
+  /** IInsurancePool.TargetKind: 0 Device, 1 Feed. */
+  readonly kindIndex: 0 | 1;
+  /** The target as the pool keys it: the device id, or the feed address left-padded to 32 bytes. */
+  readonly target: Hex;
+  /** The device id, or the feed's address. */
+  readonly id: Hex;
+}
+
+/** The target named by exactly one of `device` (a device id) and `feed` (a feed address or feed id). */
+export function parseTarget(options: {
+  readonly device?: string | undefined;
+  readonly feed?: string | undefined;
+}): CoverTarget {
+  const device = options.device ?? "";
+  const feed = options.feed ?? "";
+  if ((device === "") === (feed === "")) {
+    throw new InvalidInputError(
+      "name exactly one target: --device <device id> or --feed <feed address>",
+    );
+  }
+  if (device !== "") {
+    const id = asHex(device, "--device", 32);
+    return { kind: "device", kindIndex: 0, target: id, id };
+  }
+  // A feed's address, or its feed id (the address padded to 32 bytes), as the feed tasks take it.
+  const id = feed.length === 66 ? feedAddressOf(feed) : asHex(feed, "--feed", 20);
+  return { kind: "feed", kindIndex: 1, target: feedIdOf(id), id };
+}
+
+const UNITS: Readonly<Record<string, bigint>> = {
+  s: 1n,
+  m: 60n,
+  h: 3600n,
+  d: 86_400n,
+  w: 604_800n,
+};
+
+/** A term or duration: seconds ("3600"), or a number with a unit s, m, h, d or w ("30d", "12h"). */
+export function parseDuration(value: string, what = "--term"): bigint {
+  const m = /^(\d+)\s*([smhdw]?)$/.exec(value.trim());
+  const unit = m === null ? undefined : UNITS[m[2] === "" || m[2] === undefined ? "s" : m[2]];
+  if (m?.[1] === undefined || unit === undefined) {
+    throw new InvalidInputError(
+      `${what} "${value}" is not a duration: give seconds or a number with s, m, h, d or w (e.g. "30d")`,
+    );
+  }
+  const seconds = BigInt(m[1]) * unit;
+  if (seconds === 0n) throw new InvalidInputError(`${what} must be longer than 0 seconds`);
+  return seconds;
+}
+
+/** Runs a view call and turns a revert into a ContractError (as `send` does for transactions). */
+async function view<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err: unknown) {
+    throw decodeContractError(err) ?? err;
+  }
+}
+
+/** The premium `buyCoverage` would charge now (reverts, decoded, as buyCoverage would). */
+export async function coverQuote(
+  pool: IInsurancePool,
+  target: CoverTarget,
+  amount: bigint,
+  term: bigint,
+): Promise<bigint> {
+  return view(() => pool.quote(target.kindIndex, target.target, amount, term));
+}
+
+// ------------------------------------------------------------------ buy
+
+/** Slippage allowed by default between the quote and the purchase: 1% (the attestation ages meanwhile). */
+export const DEFAULT_SLIPPAGE_BPS = 100;
+
+export interface CoverBuyOptions {
+  /** Connected to the buyer (who pays the premium). */
+  readonly pool: IInsurancePool;
+  /** The pool's asset, connected to the buyer. */
+  readonly token: CollateralToken;
+  readonly target: CoverTarget;
+  readonly amount: bigint;
+  /** Seconds from now. */
+  readonly term: bigint;
+  /** Who is paid on a claim: never the device's operator. */
+  readonly beneficiary: string;
+  /** maxPremium = quote + quote * slippageBps / 10_000, rounded up (default DEFAULT_SLIPPAGE_BPS). */
+  readonly slippageBps?: number | undefined;
+}
+
+export interface CoverBuyResult extends TxResult {
+  readonly kind: TargetKindName;
+  readonly target: Hex;
+  readonly serial: number;
+  readonly beneficiary: Hex;
+  readonly amount: bigint;
+  /** The premium quoted before sending, the most the transaction could pay, and what it paid. */
+  readonly quoted: bigint;
+  readonly maxPremium: bigint;
+  readonly premium: bigint;
+  readonly start: bigint;
+  readonly end: bigint;
+  /** The approval transaction, or null when the allowance already covered maxPremium. */
+  readonly approveTxHash: Hex | null;
+}
+
+/** Quotes, approves the premium with slippage (if needed), buys the coverage; reports the policy. */
+export async function coverBuy(options: CoverBuyOptions): Promise<CoverBuyResult> {
+  const { pool, token, target } = options;
+  if (options.amount <= 0n) throw new InvalidInputError("the coverage must be a positive amount");
+  const slippage = options.slippageBps ?? DEFAULT_SLIPPAGE_BPS;
+  if (!Number.isInteger(slippage) || slippage < 0 || slippage > 10_000) {
+    throw new InvalidInputError(
+      `--slippage must be whole bps in [0, 10000] (100 = 1%), got ${String(slippage)}`,
+    );
+  }
+  const beneficiary = asHex(options.beneficiary, "beneficiary", 20);
+  if (beneficiary === ZeroAddress) throw contractError("InsuranceZeroAddress", []);
+  const buyer = await senderOf(pool);
+  const quoted = await coverQuote(pool, target, options.amount, options.term);
+  const maxPremium = quoted + (quoted * BigInt(slippage) + 9_999n) / 10_000n;
+  const approveTxHash = await ensureAllowance(token, buyer, await pool.getAddress(), maxPremium);
+  const tx = await send(() =>
+    pool.buyCoverage(
+      target.kindIndex,
+      target.target,
+      options.amount,
+      options.term,
+      beneficiary,
+      maxPremium,
+    ),
+  );
+  const bought = oneEvent(pool.interface, tx.receipt, "CoverageBought", tx.txHash);
+  return {
+    ...txResult(tx),
+    kind: target.kind,
+    target: target.id,
+    serial: Number(bought.args.getValue("serial")),
+    beneficiary,
+    amount: bought.args.getValue("amount") as bigint,
+    quoted,
+    maxPremium,
+    premium: bought.args.getValue("premium") as bigint,
+    start: bought.args.getValue("start") as bigint,
+    end: bought.args.getValue("end") as bigint,
+    approveTxHash,
+  };
+}
+
+// ------------------------------------------------------------------ show
+
+export type PolicyStatus = "active" | "expired" | "exhausted" | "released";
+
+export interface PolicyView {
+  readonly serial: number;
+  readonly status: PolicyStatus;
+  readonly beneficiary: Hex;
+  readonly amount: bigint;
+  readonly paid: bigint;
+  readonly start: bigint;
+  readonly end: bigint;
+}
+
+export interface CoverView {
+  readonly kind: TargetKindName;
+  readonly target: Hex;
+  /** Coverage in force on the target. */
+  readonly covered: bigint;
+  /** The most coverage the target can carry: its slashable stake (or cost of corruption) x coverFactor. */
+  readonly capacity: bigint;
+  readonly policyCount: number;
+  /** When the pool learnt of an incident on the target, or null: no new coverage is sold on it then. */
+  readonly incidentAt: string | null;
+  /** "yes", or why no coverage can be bought on it now (the decoded revert of a quote). */
+  readonly buyable: string;
+  readonly policies: readonly PolicyView[];
+}
+
+function policyStatus(p: IInsurancePool.PolicyStructOutput, now: bigint): PolicyStatus {
+  if (p.released) return "released";
+  if (p.paid >= p.amount) return "exhausted";
+  return now > p.end ? "expired" : "active";
+}
+
+/** The coverage on a target: in force, capacity, incident, whether more can be bought, and its policies. */
+export async function coverShow(
+  pool: IInsurancePool,
+  target: CoverTarget,
+  serial?: number,
+): Promise<CoverView> {
+  const [state, report, params, now] = await Promise.all([
+    pool.targetState(target.target),
+    view(() => pool.securityReport(target.kindIndex, target.target, 0n)),
+    pool.params(),
+    chainTime(pool),
+  ]);
+  const count = Number(state.policies);
+  if (serial !== undefined && (serial < 0 || serial >= count)) {
+    throw contractError("InsuranceUnknownPolicy", [target.target, BigInt(serial)]);
+  }
+  const serials = serial === undefined ? Array.from({ length: count }, (_, i) => i) : [serial];
+  const policies = await Promise.all(
+    serials.map(async (s): Promise<PolicyView> => {
+      const p = await pool.policy(target.target, s);
+      return {
+        serial: s,
+        status: policyStatus(p, now),
+        beneficiary: p.beneficiary.toLowerCase() as Hex,
+        amount: p.amount,
+        paid: p.paid,
+        start: p.start,
+        end: p.end,
+      };
+    }),
+  );
+  let buyable = "yes";
+  try {
+    await coverQuote(pool, target, 1n, params.minTerm === 0n ? 1n : params.minTerm);
+  } catch (err: unknown) {
+    buyable = `no: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  return {
+    kind: target.kind,
+    target: target.id,
+    covered: state.covered,
+    capacity: (report.costOfCorruption * params.coverFactorBps) / 10_000n,
+    policyCount: count,
+    incidentAt:
+      state.incidentAt === 0n ? null : new Date(Number(state.incidentAt) * 1000).toISOString(),
+    buyable,
+    policies,
+  };
+}
+
+// ------------------------------------------------------------------ claim
+
+export interface CoverClaimResult extends TxResult {
+  readonly target: Hex;
+  readonly serial: number;
+  readonly incident: Hex;
+  readonly beneficiary: Hex;
+  readonly payout: bigint;
+  /** What the policy has paid in all, and what is left of its coverage. */
+  readonly paid: bigint;
+  readonly remaining: bigint;
+}
+
+/** Claims policy `serial` of the target for a recorded incident (anyone may; the beneficiary is paid). */
+export async function coverClaim(
+  pool: IInsurancePool,
+  target: CoverTarget,
+  serial: number,
+  incidentId: string,
+): Promise<CoverClaimResult> {
+  if (!Number.isInteger(serial) || serial < 0) {
+    throw new InvalidInputError(
+      `--serial must be a policy serial (0, 1, ...), got ${String(serial)}`,
+    );
+  }
+  const incident = asHex(incidentId, "incident id", 32);
+  const tx = await send(() => pool.claim(target.target, serial, incident));
+  const paid = oneEvent(pool.interface, tx.receipt, "ClaimPaid", tx.txHash);
+  const policy = await pool.policy(target.target, serial);
+  return {
+    ...txResult(tx),
+    target: target.id,
+    serial,
+    incident,
+    beneficiary: String(paid.args.getValue("beneficiary")).toLowerCase() as Hex,
+    payout: paid.args.getValue("payout") as bigint,
+    paid: policy.paid,
+    remaining: policy.amount - policy.paid,
+  };
+}
+
+// ------------------------------------------------------------------ security report
+
+export interface SecurityReportView {
+  readonly kind: TargetKindName;
+  readonly target: Hex;
+  readonly valueAtRisk: bigint;
+  /** Stake slashed if the target lies: a device's slashable stake, a feed's cost of corruption. */
+  readonly costOfCorruption: bigint;
+  /** Coverage in force on the target: what colluding beneficiaries could be paid. */
+  readonly coverageInForce: bigint;
+  /** costOfCorruption - (valueAtRisk + coverageInForce); negative when corruption pays. */
+  readonly margin: bigint;
+  readonly secure: boolean;
+  /** One sentence: the verdict and what to do. */
+  readonly verdict: string;
+}
+
+/** Whether corrupting the target costs more than the value relying on it plus its coverage could earn. */
+export async function securityReport(
+  pool: IInsurancePool,
+  target: CoverTarget,
+  valueAtRisk: bigint,
+): Promise<SecurityReportView> {
+  if (valueAtRisk < 0n) throw new InvalidInputError("the value at risk must be 0 or more");
+  const [report, units] = await Promise.all([
+    view(() => pool.securityReport(target.kindIndex, target.target, valueAtRisk)),
+    poolUnits(pool),
+  ]);
+  const amount = (v: bigint): string =>
+    `${formatAmount(v < 0n ? -v : v, units.asset)} ${units.asset.symbol}`;
+  const what =
+    target.kind === "device" ? "the device's slashable stake" : "the feed's cost of corruption";
+  const verdict = report.secure
+    ? `secure: corrupting this ${target.kind} costs ${amount(report.margin)} more than the value at risk plus the coverage in force could earn`
+    : `NOT secure: corrupting this ${target.kind} could earn up to ${amount(report.margin)} more than it costs; rely on less value, or wait until ${what} exceeds ${amount(valueAtRisk + report.coverageInForce)}`;
+  return {
+    kind: target.kind,
+    target: target.id,
+    valueAtRisk,
+    costOfCorruption: report.costOfCorruption,
+    coverageInForce: report.coverageInForce,
+    margin: report.margin,
+    secure: report.secure,
+    verdict,
+  };
+}

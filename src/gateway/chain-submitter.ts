@@ -1,0 +1,483 @@
+import { createHash } from "node:crypto";
+import {
+  isCallException,
+  isError,
+  type ContractTransaction,
+  type Provider,
+  type Signer,
+  type TransactionReceipt,
+  type TransactionRequest,
+} from "ethers";
+import { pino, type Logger } from "pino";
+import { DeviceTrustError, type Hex } from "../protocol/index.js";
+import { decodeFeedError, rejectionName, tripReasonName } from "../client/feed-errors.js";
+import { feedAddressOf, feedAt, readingAnchorAt } from "../client/feeds.js";
+import type { SignedReading } from "../watchtower/index.js";
+import {
+  GatewayError,
+  SubmissionRejectedError,
+  type ReadingSubmitter,
+  type SignedReadingBatch,
+  type SubmittedTx,
+} from "./types.js";
+
+/**
+ * The gateway's chain side: verified readings go to their feeds (DeviceFeed.submitMany, one
+ * transaction per feed and chunk), device-signed batch roots to the ReadingAnchor. It sends from one
+ * account and counts that account's nonces itself (fetched once with "pending", resynchronised after a
+ * nonce error), waits for every receipt, and replaces a transaction that stays unmined for
+ * `stuckAfterMs` by the same one with higher fees.
+ *
+ * What is final and what is retried: a revert with a custom error (a tripped feed, a bad batch) or any
+ * other revert is a SubmissionRejectedError (the gateway marks the readings rejected); a network error,
+ * a nonce that another sender took, or a transaction still unmined after every fee bump is thrown as
+ * it is and the gateway retries the batch. Chunks that went through before a transient error are
+ * remembered, so the retry does not send them again.
+ *
+ * Readings a feed skips inside submitMany (an untrusted device, a replayed sequence) do not revert:
+ * they are counted in the result (`rejected`), as is a reading that tripped the breaker (`tripped`).
+ * A batch that spans several feeds is refused as a whole only when every feed refused its chunk; when
+ * some went through, the call succeeds and names the refused chunks in `refused` (and logs them).
+ */
+export interface ChainSubmitterOptions {
+  /** Pays for every transaction; must have a provider. The only sender of this account. */
+  readonly signer: Signer;
+  /** The ReadingAnchor, for anchorBatch (without one, anchorBatch is refused). */
+  readonly anchor?: string;
+  /** Readings per submitMany transaction at most (default 64). */
+  readonly maxPerTx?: number;
+  /** Unmined this long, a transaction is replaced with higher fees (default 30000 ms). */
+  readonly stuckAfterMs?: number;
+  /** Each replacement raises the fees by this percentage (default 25; nodes want at least 10). */
+  readonly feeBumpPercent?: number;
+  /** Replacements at most; then the wait fails (transient) and the nonce is fetched again (default 3). */
+  readonly maxFeeBumps?: number;
+  /** How often receipts are polled (default 250 ms). */
+  readonly pollMs?: number;
+  /** Gas estimate headroom in percent (default 20). */
+  readonly gasHeadroomPercent?: number;
+  readonly logger?: Logger;
+}
+
+/** A reading a feed skipped inside submitMany. */
+export interface SkippedReading {
+  readonly feedId: Hex;
+  readonly deviceId: Hex;
+  readonly sequence: bigint;
+  readonly reason: string;
+}
+
+/** A feed that refused a whole chunk (a custom error): its readings did not go on chain. */
+export interface RefusedChunk {
+  readonly feedId: Hex;
+  readonly count: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** What submitReadings did: `txHash` is the last transaction; every one is in `txHashes`. */
+export interface ChainSubmission extends SubmittedTx {
+  readonly txHashes: readonly Hex[];
+  readonly accepted: number;
+  readonly rejected: readonly SkippedReading[];
+  readonly tripped: readonly SkippedReading[];
+  readonly refused: readonly RefusedChunk[];
+  readonly gasUsed: bigint;
+}
+
+interface Fees {
+  maxFeePerGas?: bigint;
+  maxPriorityFeePerGas?: bigint;
+  gasPrice?: bigint;
+}
+
+interface ChunkResult {
+  readonly txHash: Hex;
+  readonly accepted: number;
+  readonly rejected: readonly SkippedReading[];
+  readonly tripped: readonly SkippedReading[];
+  readonly gasUsed: bigint;
+}
+
+const MEMO_LIMIT = 4096;
+const NONCE_ERROR =
+  /nonce (?:too low|has already been used|is too low)|nonce too high|already known|replacement transaction underpriced|replacement fee too low|invalid nonce/i;
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function isNonceError(err: unknown): boolean {
+  return (
+    isError(err, "NONCE_EXPIRED") ||
+    isError(err, "REPLACEMENT_UNDERPRICED") ||
+    NONCE_ERROR.test(message(err))
+  );
+}
+
+/** A final refusal for a revert (decoded when it is a known custom error); undefined for anything else. */
+export function asSubmissionRejection(err: unknown): SubmissionRejectedError | undefined {
+  if (err instanceof SubmissionRejectedError) return err;
+  const decoded = decodeFeedError(err);
+  if (decoded !== undefined) {
+    return new SubmissionRejectedError(decoded.code, decoded.message, { cause: err });
+  }
+  if (isCallException(err) || /reverted|revert/i.test(message(err))) {
+    return new SubmissionRejectedError(
+      "GATEWAY_REVERTED",
+      `the chain reverted the submission without a known custom error (${message(err)}): the batch is not retried; check the feed and anchor addresses`,
+      { cause: err },
+    );
+  }
+  return undefined;
+}
+
+/** Fees as log fields (decimal strings: JSON has no bigint). */
+function feeFields(fees: Fees): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fees)) if (typeof v === "bigint") out[k] = v.toString();
+  return out;
+}
+
+function chunkKey(feedId: string, chunk: readonly SignedReading[]): string {
+  const h = createHash("sha256").update(feedId.toLowerCase());
+  for (const s of chunk) {
+    h.update(`|${s.reading.deviceId.toLowerCase()}:${s.reading.sequence.toString()}`);
+  }
+  return h.digest("hex");
+}
+
+export class ChainSubmitter implements ReadingSubmitter {
+  private readonly signer: Signer;
+  private readonly provider: Provider;
+  private readonly anchorAddress: string | undefined;
+  private readonly maxPerTx: number;
+  private readonly stuckAfterMs: number;
+  private readonly feeBumpPercent: bigint;
+  private readonly maxFeeBumps: number;
+  private readonly pollMs: number;
+  private readonly headroom: bigint;
+  private readonly log: Logger;
+  private nonce: number | undefined;
+  private from: string | undefined;
+  private readonly feedCode = new Set<string>();
+  /** Chunks already on chain (or refused for good), by chunkKey: a retried batch skips them. */
+  private readonly done = new Map<string, ChunkResult | SubmissionRejectedError>();
+
+  constructor(options: ChainSubmitterOptions) {
+    const provider = options.signer.provider;
+    if (provider === null) {
+      throw new GatewayError(
+        "GATEWAY_NO_PROVIDER",
+        "the submitter's signer has no provider: connect it to a network",
+      );
+    }
+    this.signer = options.signer;
+    this.provider = provider;
+    this.anchorAddress = options.anchor;
+    this.maxPerTx = options.maxPerTx ?? 64;
+    this.stuckAfterMs = options.stuckAfterMs ?? 30_000;
+    this.feeBumpPercent = BigInt(options.feeBumpPercent ?? 25);
+    this.maxFeeBumps = options.maxFeeBumps ?? 3;
+    this.pollMs = options.pollMs ?? 250;
+    this.headroom = BigInt(options.gasHeadroomPercent ?? 20);
+    this.log = options.logger ?? pino({ name: "chain-submitter", level: "info" });
+    if (this.maxPerTx < 1 || this.feeBumpPercent < 10n) {
+      throw new GatewayError(
+        "GATEWAY_BAD_OPTIONS",
+        "maxPerTx must be at least 1 and feeBumpPercent at least 10 (nodes refuse smaller bumps)",
+      );
+    }
+  }
+
+  /** The next nonce this submitter will use (fetched on first use); for tests and logs. */
+  get pendingNonce(): number | undefined {
+    return this.nonce;
+  }
+
+  async submitReadings(readings: readonly SignedReading[]): Promise<ChainSubmission> {
+    const groups = new Map<string, SignedReading[]>();
+    for (const r of readings) {
+      const feedId = r.reading.feedId.toLowerCase();
+      let g = groups.get(feedId);
+      if (g === undefined) groups.set(feedId, (g = []));
+      g.push(r);
+    }
+    const txHashes: Hex[] = [];
+    const rejected: SkippedReading[] = [];
+    const tripped: SkippedReading[] = [];
+    const refused: RefusedChunk[] = [];
+    let accepted = 0;
+    let gasUsed = 0n;
+    for (const [feedId, group] of groups) {
+      for (let i = 0; i < group.length; i += this.maxPerTx) {
+        const chunk = group.slice(i, i + this.maxPerTx);
+        const outcome = await this.submitChunk(feedId as Hex, chunk);
+        if (outcome instanceof SubmissionRejectedError) {
+          refused.push({
+            feedId: feedId as Hex,
+            count: chunk.length,
+            code: outcome.code,
+            message: outcome.message,
+          });
+          continue;
+        }
+        txHashes.push(outcome.txHash);
+        accepted += outcome.accepted;
+        gasUsed += outcome.gasUsed;
+        rejected.push(...outcome.rejected);
+        tripped.push(...outcome.tripped);
+      }
+    }
+    const last = txHashes[txHashes.length - 1];
+    const first = refused[0];
+    if (last === undefined) {
+      if (first === undefined) {
+        throw new GatewayError("GATEWAY_NOTHING_TO_SUBMIT", "submitReadings got no readings");
+      }
+      // Every chunk was refused for good: the whole batch is final.
+      throw new SubmissionRejectedError(
+        first.code,
+        refused.length === 1
+          ? first.message
+          : `${String(refused.length)} chunks refused; the first: ${first.message}`,
+      );
+    }
+    if (refused.length > 0) {
+      this.log.warn(
+        { event: "chunks_refused", refused: refused.map((r) => ({ ...r })) },
+        "some feeds refused their readings; the others went through",
+      );
+    }
+    return { txHash: last, txHashes, accepted, rejected, tripped, refused, gasUsed };
+  }
+
+  async anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx & { gasUsed: bigint }> {
+    if (this.anchorAddress === undefined) {
+      throw new SubmissionRejectedError(
+        "GATEWAY_NO_ANCHOR",
+        "no ReadingAnchor address was configured: start the gateway with the anchor (--anchor) to anchor batches",
+      );
+    }
+    const anchor = readingAnchorAt(this.anchorAddress, this.signer);
+    const receipt = await this.transact("anchor", () =>
+      anchor.anchor.populateTransaction(batch.batch, batch.key, batch.signature),
+    );
+    return { txHash: receipt.hash as Hex, gasUsed: receipt.gasUsed };
+  }
+
+  // ------------------------------------------------------------------ feeds
+
+  private async submitChunk(
+    feedId: Hex,
+    chunk: readonly SignedReading[],
+  ): Promise<ChunkResult | SubmissionRejectedError> {
+    const key = chunkKey(feedId, chunk);
+    const memo = this.done.get(key);
+    if (memo !== undefined) return memo;
+    let outcome: ChunkResult | SubmissionRejectedError;
+    try {
+      outcome = await this.sendChunk(feedId, chunk);
+    } catch (err: unknown) {
+      if (!(err instanceof SubmissionRejectedError)) throw err;
+      outcome = err;
+    }
+    if (this.done.size >= MEMO_LIMIT) {
+      const oldest = this.done.keys().next().value;
+      if (oldest !== undefined) this.done.delete(oldest);
+    }
+    this.done.set(key, outcome);
+    return outcome;
+  }
+
+  private async sendChunk(feedId: Hex, chunk: readonly SignedReading[]): Promise<ChunkResult> {
+    let address: Hex;
+    try {
+      address = feedAddressOf(feedId);
+    } catch (err: unknown) {
+      throw new SubmissionRejectedError(
+        "GATEWAY_UNKNOWN_FEED",
+        `feed id ${feedId} is not a DeviceFeed address: devices must sign readings with the feed's id (feed show prints it)`,
+        { cause: err },
+      );
+    }
+    if (!this.feedCode.has(address)) {
+      if ((await this.provider.getCode(address)) === "0x") {
+        throw new SubmissionRejectedError(
+          "GATEWAY_UNKNOWN_FEED",
+          `no contract at ${address} (feed id ${feedId}) on this chain: devices must sign readings with a deployed feed's id`,
+        );
+      }
+      this.feedCode.add(address);
+    }
+    const feed = feedAt(address, this.signer);
+    const receipt = await this.transact(`submitMany(${String(chunk.length)})`, () =>
+      // A SignedReading is IDeviceFeed.SignedReading field for field.
+      feed.submitMany.populateTransaction([...chunk]),
+    );
+    let accepted = 0;
+    const rejected: SkippedReading[] = [];
+    const tripped: SkippedReading[] = [];
+    for (const log of receipt.logs) {
+      if (log.address.toLowerCase() !== address) continue;
+      const parsed = feed.interface.parseLog(log);
+      if (parsed === null) continue;
+      if (parsed.name === "ReadingAccepted") accepted++;
+      else if (parsed.name === "ReadingRejected" || parsed.name === "FeedTripped") {
+        const tripping = parsed.name === "FeedTripped";
+        const skipped: SkippedReading = {
+          feedId,
+          deviceId: String(parsed.args.getValue("deviceId")).toLowerCase() as Hex,
+          sequence: parsed.args.getValue("sequence") as bigint,
+          reason: tripping
+            ? tripReasonName(parsed.args.getValue("reason") as bigint)
+            : rejectionName(parsed.args.getValue("reason") as bigint),
+        };
+        (tripping ? tripped : rejected).push(skipped);
+      }
+    }
+    if (tripped.length > 0) {
+      this.log.warn(
+        { event: "feed_tripped", feedId, reason: tripped[0]?.reason, txHash: receipt.hash },
+        "a reading tripped the feed's circuit breaker",
+      );
+    }
+    return { txHash: receipt.hash as Hex, accepted, rejected, tripped, gasUsed: receipt.gasUsed };
+  }
+
+  // ------------------------------------------------------------------ transactions
+
+  private async sender(): Promise<string> {
+    this.from ??= await this.signer.getAddress();
+    return this.from;
+  }
+
+  private async nextNonce(): Promise<number> {
+    this.nonce ??= await this.provider.getTransactionCount(await this.sender(), "pending");
+    return this.nonce;
+  }
+
+  private async fees(): Promise<Fees> {
+    const data = await this.provider.getFeeData();
+    if (data.maxFeePerGas !== null && data.maxPriorityFeePerGas !== null) {
+      return { maxFeePerGas: data.maxFeePerGas, maxPriorityFeePerGas: data.maxPriorityFeePerGas };
+    }
+    if (data.gasPrice !== null) return { gasPrice: data.gasPrice };
+    throw new GatewayError("GATEWAY_NO_FEES", "the node returned no fee data");
+  }
+
+  private bump(fees: Fees): Fees {
+    const up = (v: bigint | undefined): bigint | undefined =>
+      v === undefined ? undefined : (v * (100n + this.feeBumpPercent) + 99n) / 100n;
+    const out: Fees = {};
+    const maxFee = up(fees.maxFeePerGas);
+    const tip = up(fees.maxPriorityFeePerGas);
+    const price = up(fees.gasPrice);
+    if (maxFee !== undefined) out.maxFeePerGas = maxFee;
+    if (tip !== undefined) out.maxPriorityFeePerGas = tip;
+    if (price !== undefined) out.gasPrice = price;
+    return out;
+  }
+
+  /**
+   * Builds, estimates, signs and sends one transaction with the next nonce, then waits for its receipt
+   * (replacing it with higher fees while it stays unmined). A nonce error resynchronises the nonce and
+   * tries once more; a revert throws SubmissionRejectedError; anything else is rethrown (transient).
+   */
+  private async transact(
+    what: string,
+    populate: () => Promise<ContractTransaction>,
+  ): Promise<TransactionReceipt> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.transactOnce(what, populate);
+      } catch (err: unknown) {
+        const rejection = asSubmissionRejection(err);
+        if (rejection !== undefined && !isNonceError(err)) throw rejection;
+        if (isNonceError(err)) {
+          this.log.warn(
+            { event: "nonce_resync", nonce: this.nonce, err: message(err) },
+            "nonce refused: fetching it again",
+          );
+          this.nonce = undefined;
+          if (attempt === 0) continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  private async transactOnce(
+    what: string,
+    populate: () => Promise<ContractTransaction>,
+  ): Promise<TransactionReceipt> {
+    const from = await this.sender();
+    const tx = await populate();
+    // Estimation runs the call: a revert (custom error) surfaces here, before a nonce is spent.
+    const estimate = await this.provider.estimateGas({ ...tx, from });
+    const nonce = await this.nextNonce();
+    let fees = await this.fees();
+    const request: TransactionRequest = {
+      to: tx.to,
+      data: tx.data,
+      from,
+      nonce,
+      gasLimit: (estimate * (100n + this.headroom)) / 100n,
+    };
+    const hashes: string[] = [];
+    hashes.push((await this.signer.sendTransaction({ ...request, ...fees })).hash);
+    this.nonce = nonce + 1;
+    this.log.debug(
+      { event: "tx_sent", what, nonce, txHash: hashes[0], ...feeFields(fees) },
+      "transaction sent",
+    );
+    let sentAt = Date.now();
+    let bumps = 0;
+    for (;;) {
+      for (const hash of hashes) {
+        const receipt = await this.provider.getTransactionReceipt(hash);
+        if (receipt !== null) {
+          if (receipt.status !== 1) {
+            throw new SubmissionRejectedError(
+              "GATEWAY_TX_REVERTED",
+              `${what} transaction ${receipt.hash} reverted on chain (it passed estimation: the state changed in between, e.g. the feed tripped): the batch is not retried`,
+            );
+          }
+          return receipt;
+        }
+      }
+      if (Date.now() - sentAt >= this.stuckAfterMs) {
+        if (bumps >= this.maxFeeBumps) {
+          // Give up on this nonce: the next attempt asks the node for the pending count again.
+          this.nonce = undefined;
+          throw new DeviceTrustError(
+            "GATEWAY_TX_STUCK",
+            `${what} transaction with nonce ${String(nonce)} is unmined after ${String(bumps)} fee bumps: it is retried; check the node and the account's balance`,
+          );
+        }
+        fees = this.bump(fees);
+        bumps++;
+        try {
+          const replacement = await this.signer.sendTransaction({ ...request, ...fees });
+          hashes.push(replacement.hash);
+          this.log.warn(
+            {
+              event: "tx_replaced",
+              what,
+              nonce,
+              bumps,
+              txHash: replacement.hash,
+              ...feeFields(fees),
+            },
+            "transaction unmined: replaced with higher fees",
+          );
+        } catch (err: unknown) {
+          // The original was mined meanwhile (nonce too low): the receipt loop finds it.
+          if (!isNonceError(err)) throw err;
+        }
+        sentAt = Date.now();
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+    }
+  }
+}

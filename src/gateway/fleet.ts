@@ -1,0 +1,406 @@
+import { connectAsync, type IClientOptions } from "mqtt";
+import { DeviceSigner, type Signed } from "../device/device-signer.js";
+import { SoftwareKeyStore } from "../device/software-key-store.js";
+import { InvalidInputError, type Curve, type Domain, type Hex } from "../protocol/index.js";
+import type { SignedReading } from "../watchtower/index.js";
+import { DevicePublisher } from "./publisher.js";
+
+/**
+ * A simulated device fleet: N devices, each with its own key store (fresh SoftwareKeyStores on both
+ * curves, or the signers of devices already registered on chain), publishing signed readings over
+ * MQTT at a given rate, one reading per device per round (or, in batch mode, one signed batch of
+ * `batchSize` readings per device). Switches inject misbehaviour:
+ *
+ * - clone: a second publisher (its own MQTT connection) with the same key sends a conflicting reading
+ *   (same sequence, another value) — what a cloned key does; the watchtower proves equivocation;
+ * - out of bounds: a reading with a value the sensor cannot produce;
+ * - burst: several readings of one device within the feed's minimum interval, the first jumping
+ *   `burstJumpBps` from the device's last value — it trips the feed's breaker.
+ *
+ * Usable as a library (Fleet: round by round, inject on demand) or at once (simulateFleet).
+ */
+export interface FleetOptions {
+  /** mqtt://host:port. */
+  readonly brokerUrl: string;
+  /** The feed the readings are for (the feed's address as bytes32). */
+  readonly feedId: Hex;
+  /** Drive these devices (e.g. registered on chain); else `count` fresh ones are generated. */
+  readonly signers?: readonly DeviceSigner[];
+  /** Fresh devices to generate (default 7). */
+  readonly count?: number;
+  /** Curves of fresh devices: "both" alternates P-256 and secp256k1 (default). */
+  readonly curve?: Curve | "both";
+  /** The EIP-712 domain fresh devices sign under (required without `signers`). */
+  readonly domain?: Domain;
+  /** The first sequence of each device (default 1): pass the feed's sequenceOf + 1 to resume. */
+  readonly firstSequence?: bigint | ((deviceId: Hex) => bigint);
+  /** The timestamp of readings made now (default: Unix time). Pass the chain's clock for a feed. */
+  readonly clock?: () => bigint;
+  /** The honest value of device `device` in round `round` (default 2000e8 + device * 1e6). */
+  readonly value?: (device: number, round: number) => bigint;
+  /** MQTT connections the devices share, round-robin (default min(devices, 8)). */
+  readonly connections?: number;
+  /** Published messages waiting for their PUBACK at most (default 256). */
+  readonly maxInFlight?: number;
+  readonly mqtt?: IClientOptions;
+}
+
+export interface FleetRunOptions {
+  /** Rounds: readings per device (default 1). */
+  readonly rounds?: number;
+  /** Readings per second across the fleet (default 0: as fast as the broker acknowledges). */
+  readonly rate?: number;
+  /** Batch mode: each device publishes one signed batch of this many readings per round. */
+  readonly batchSize?: number;
+  /** Devices whose key is cloned after the rounds (the first `clones` devices). */
+  readonly clones?: number;
+  /** Devices that then send an out-of-bounds reading. */
+  readonly outOfBounds?: number;
+  /** The out-of-bounds value (default 10^30). */
+  readonly outOfBoundsValue?: bigint;
+  /** Devices that then burst. */
+  readonly bursts?: number;
+  /** Readings per burst (default 3). */
+  readonly burstReadings?: number;
+  /** Jump of a burst's first reading from the device's last value, in bps (default 5000). */
+  readonly burstJumpBps?: number;
+}
+
+export interface FleetReport {
+  readonly devices: number;
+  readonly p256: number;
+  readonly secp256k1: number;
+  /** Honest readings published (single or inside batches). */
+  readonly readings: number;
+  readonly batches: number;
+  readonly clones: number;
+  readonly outOfBounds: number;
+  /** Readings published in bursts. */
+  readonly bursts: number;
+  readonly durationMs: number;
+  readonly readingsPerSecond: number;
+}
+
+interface SimDevice {
+  readonly index: number;
+  readonly signer: DeviceSigner;
+  readonly publisher: DevicePublisher;
+  nextSequence: bigint;
+  last: SignedReading | undefined;
+}
+
+const DEFAULT_OUT_OF_BOUNDS = 10n ** 30n;
+
+function asSignedReading(s: Signed<"Reading">): SignedReading {
+  return { reading: s.message, key: s.key, signature: s.signature };
+}
+
+function unixNow(): bigint {
+  return BigInt(Math.floor(Date.now() / 1000));
+}
+
+function defaultValue(device: number): bigint {
+  return 2_000n * 10n ** 8n + BigInt(device) * 10n ** 6n;
+}
+
+function curveAt(curve: Curve | "both", i: number): Curve {
+  if (curve !== "both") return curve;
+  return i % 2 === 0 ? "p256" : "secp256k1";
+}
+
+function count(value: number | undefined, fallback: number, what: string): number {
+  const n = value ?? fallback;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidInputError(`${what} must be a whole number of at least 0, not ${String(n)}`);
+  }
+  return n;
+}
+
+export class Fleet {
+  readonly devices: readonly SimDevice[];
+  private readonly publishers: readonly DevicePublisher[];
+  private readonly options: FleetOptions;
+  private readonly clock: () => bigint;
+  private readonly value: (device: number, round: number) => bigint;
+  private readonly maxInFlight: number;
+  private clonePublisher: DevicePublisher | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+  private round = 0;
+  readonly counts = { readings: 0, batches: 0, clones: 0, outOfBounds: 0, bursts: 0 };
+
+  private constructor(
+    options: FleetOptions,
+    devices: SimDevice[],
+    publishers: readonly DevicePublisher[],
+  ) {
+    this.options = options;
+    this.devices = devices;
+    this.publishers = publishers;
+    this.clock = options.clock ?? unixNow;
+    this.value = options.value ?? defaultValue;
+    this.maxInFlight = count(options.maxInFlight, 256, "maxInFlight") || 1;
+  }
+
+  /** Generates (or takes) the devices and opens the MQTT connections. */
+  static async create(options: FleetOptions): Promise<Fleet> {
+    let signers = options.signers;
+    if (signers === undefined) {
+      const n = count(options.count, 7, "the device count");
+      const domain = options.domain;
+      if (domain === undefined) {
+        throw new InvalidInputError(
+          "fresh fleet devices need the deployment's EIP-712 domain (domain)",
+        );
+      }
+      const curve = options.curve ?? "both";
+      const fresh: DeviceSigner[] = [];
+      for (let i = 0; i < n; i++) {
+        fresh.push(new DeviceSigner(SoftwareKeyStore.generate(curveAt(curve, i)), domain));
+      }
+      signers = fresh;
+    }
+    if (signers.length === 0) throw new InvalidInputError("the fleet needs at least one device");
+    const connections = Math.max(
+      1,
+      Math.min(signers.length, count(options.connections, 8, "connections") || 1),
+    );
+    const publishers: DevicePublisher[] = [];
+    try {
+      // A probe that gives up (the publishers' clients retry a refused connection forever).
+      const probe = await connectAsync(
+        options.brokerUrl,
+        { connectTimeout: 10_000, ...options.mqtt, reconnectPeriod: 0 },
+        false,
+      );
+      await probe.endAsync();
+      for (let i = 0; i < connections; i++) {
+        publishers.push(await DevicePublisher.connect(options.brokerUrl, options.mqtt ?? {}));
+      }
+    } catch (err: unknown) {
+      await Promise.allSettled(publishers.map((p) => p.close()));
+      throw new InvalidInputError(
+        `cannot connect to the broker ${options.brokerUrl}: check the address and that it runs (${err instanceof Error ? err.message : String(err)})`,
+        { cause: err },
+      );
+    }
+    const first = options.firstSequence ?? 1n;
+    const devices = signers.map((signer, index): SimDevice => ({
+      index,
+      signer,
+      publisher: publishers[index % publishers.length] as DevicePublisher,
+      nextSequence: typeof first === "bigint" ? first : first(signer.deviceId),
+      last: undefined,
+    }));
+    return new Fleet(options, devices, publishers);
+  }
+
+  /** Closes every MQTT connection (after the publications in flight). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    const all = [
+      ...this.publishers,
+      ...(this.clonePublisher === undefined ? [] : [this.clonePublisher]),
+    ];
+    await Promise.allSettled(all.map((p) => p.close()));
+  }
+
+  /** Waits for every publication in flight; throws the first failure. */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    if (this.failure !== undefined) {
+      const err = this.failure;
+      this.failure = undefined;
+      throw err instanceof Error ? err : new InvalidInputError("a publication failed");
+    }
+  }
+
+  private async track(p: Promise<void>): Promise<void> {
+    const tracked = p.catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+    while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
+  }
+
+  private async sign(d: SimDevice, value: bigint, timestamp: bigint): Promise<SignedReading> {
+    const s = await d.signer.signReading({
+      feedId: this.options.feedId,
+      sequence: d.nextSequence,
+      timestamp,
+      value,
+    });
+    d.nextSequence++;
+    const signed = asSignedReading(s);
+    d.last = signed;
+    return signed;
+  }
+
+  /**
+   * One round: every device publishes its next reading (or, with `batchSize`, a signed batch of that
+   * many readings), paced to `rate` readings per second across the fleet (0: unpaced).
+   */
+  async publishRound(options: { rate?: number; batchSize?: number } = {}): Promise<number> {
+    const round = this.round++;
+    const rate = options.rate ?? 0;
+    const batchSize = count(options.batchSize, 0, "batchSize");
+    const start = Date.now();
+    let sent = 0;
+    for (const d of this.devices) {
+      if (rate > 0) {
+        const due = start + (sent * 1000) / rate;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      const timestamp = this.clock();
+      if (batchSize > 0) {
+        const readings = [];
+        for (let i = 0; i < batchSize; i++) {
+          readings.push({
+            feedId: this.options.feedId,
+            sequence: d.nextSequence++,
+            timestamp,
+            value: this.value(d.index, round),
+          });
+        }
+        await this.track(d.publisher.signAndPublishBatch(d.signer, readings).then(() => undefined));
+        this.counts.batches++;
+        this.counts.readings += batchSize;
+        sent += batchSize;
+      } else {
+        const signed = await this.sign(d, this.value(d.index, round), timestamp);
+        await this.track(d.publisher.publish(signed));
+        this.counts.readings++;
+        sent++;
+      }
+    }
+    await this.flush();
+    return sent;
+  }
+
+  private device(index: number): SimDevice {
+    const d = this.devices[index];
+    if (d === undefined) {
+      throw new InvalidInputError(
+        `device ${String(index)} does not exist: the fleet has ${String(this.devices.length)}`,
+      );
+    }
+    return d;
+  }
+
+  /**
+   * A clone of device `index` (a second publisher with the same key) sends a reading with the same
+   * sequence as the device's last one and another value (`value`, default the honest value + 1).
+   * Returns both readings (the evidence).
+   */
+  async injectClone(
+    index: number,
+    value?: bigint,
+  ): Promise<{ honest: SignedReading; clone: SignedReading }> {
+    const d = this.device(index);
+    const honest = d.last ?? (await this.publishOne(d, this.value(d.index, this.round)));
+    const r = honest.reading;
+    const s = await d.signer.signReading({
+      feedId: r.feedId,
+      sequence: r.sequence,
+      timestamp: r.timestamp,
+      value: value !== undefined && value !== r.value ? value : r.value + 1n,
+    });
+    const clone = asSignedReading(s);
+    this.clonePublisher ??= await DevicePublisher.connect(
+      this.options.brokerUrl,
+      this.options.mqtt ?? {},
+    );
+    await this.clonePublisher.publish(clone);
+    this.counts.clones++;
+    return { honest, clone };
+  }
+
+  private async publishOne(d: SimDevice, value: bigint, timestamp = this.clock()) {
+    const signed = await this.sign(d, value, timestamp);
+    await d.publisher.publish(signed);
+    return signed;
+  }
+
+  /** Device `index` sends a reading of `value` (default 10^30), which no sensor can produce. */
+  async injectOutOfBounds(index: number, value = DEFAULT_OUT_OF_BOUNDS): Promise<SignedReading> {
+    const signed = await this.publishOne(this.device(index), value);
+    this.counts.outOfBounds++;
+    return signed;
+  }
+
+  /**
+   * Device `index` sends `readings` readings at once (one second apart at most: faster than any
+   * feed's minimum interval above 1 s), the first jumping `jumpBps` from its last value.
+   */
+  async injectBurst(index: number, readings = 3, jumpBps = 5_000): Promise<SignedReading[]> {
+    const d = this.device(index);
+    const base = d.last?.reading.value ?? this.value(d.index, this.round);
+    const jumped = base + (base * BigInt(jumpBps)) / 10_000n;
+    const after = d.last?.reading.timestamp ?? 0n;
+    const now = this.clock();
+    const timestamp = now > after ? now : after;
+    const out: SignedReading[] = [];
+    for (let i = 0; i < readings; i++) {
+      out.push(await this.publishOne(d, jumped + BigInt(i), timestamp));
+    }
+    this.counts.bursts += readings;
+    return out;
+  }
+
+  /** Curves of the fleet's devices. */
+  curves(): { p256: number; secp256k1: number } {
+    let p256 = 0;
+    for (const d of this.devices) if (d.signer.keyStore.curve === "p256") p256++;
+    return { p256, secp256k1: this.devices.length - p256 };
+  }
+}
+
+/** Creates a fleet, runs its rounds and injections, closes it, and reports the counts. */
+export async function simulateFleet(options: FleetOptions & FleetRunOptions): Promise<FleetReport> {
+  const rounds = count(options.rounds, 1, "rounds");
+  const injections = {
+    clones: count(options.clones, 0, "clones"),
+    outOfBounds: count(options.outOfBounds, 0, "outOfBounds"),
+    bursts: count(options.bursts, 0, "bursts"),
+  };
+  const fleet = await Fleet.create(options);
+  const start = Date.now();
+  try {
+    const n = fleet.devices.length;
+    for (const [what, k] of Object.entries(injections)) {
+      if (k > n) {
+        throw new InvalidInputError(
+          `${what} ${String(k)} exceeds the fleet's ${String(n)} devices`,
+        );
+      }
+    }
+    for (let r = 0; r < rounds; r++) {
+      await fleet.publishRound({
+        ...(options.rate === undefined ? {} : { rate: options.rate }),
+        ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      });
+    }
+    for (let i = 0; i < injections.clones; i++) await fleet.injectClone(i);
+    for (let i = 0; i < injections.outOfBounds; i++) {
+      await fleet.injectOutOfBounds(n - 1 - i, options.outOfBoundsValue);
+    }
+    for (let i = 0; i < injections.bursts; i++) {
+      await fleet.injectBurst(i, options.burstReadings, options.burstJumpBps);
+    }
+    await fleet.flush();
+  } finally {
+    await fleet.close();
+  }
+  const durationMs = Date.now() - start;
+  const c = fleet.counts;
+  const all = c.readings + c.clones + c.outOfBounds + c.bursts;
+  return {
+    devices: fleet.devices.length,
+    ...fleet.curves(),
+    ...c,
+    durationMs,
+    readingsPerSecond: durationMs === 0 ? all : Math.round((all * 1000) / durationMs),
+  };
+}

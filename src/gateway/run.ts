@@ -1,0 +1,213 @@
+import type { Signer } from "ethers";
+import type { Logger } from "pino";
+import { registryAt, registryDomain } from "../client/registry.js";
+import { chainDirectory } from "../watchtower/chain.js";
+import { runWatchtower, type RunningWatchtower } from "../watchtower/run.js";
+import { startEmbeddedBroker, type EmbeddedBroker } from "./broker.js";
+import { ChainSubmitter, type ChainSubmitterOptions } from "./chain-submitter.js";
+import { Gateway } from "./gateway.js";
+import { SinkSource } from "./sink.js";
+import { GatewayStore, type ReadingStatus } from "./store.js";
+
+/**
+ * The entry point of `gateway start`: a Gateway on a deployed DeviceRegistry, submitting from `signer`
+ * through a ChainSubmitter (feeds and, when given, the ReadingAnchor), its keys looked up in the
+ * registry (the watchtower's chain directory), optionally mirroring every message to an in-process
+ * watchtower that proves fraud itself; stopped gracefully on SIGTERM or SIGINT.
+ */
+export interface RunGatewayOptions {
+  readonly registry: string;
+  /** FraudProofs (the key directory reads through it; the watchtower sends proofs to it). */
+  readonly proofs: string;
+  readonly anchor?: string;
+  readonly signer: Signer;
+  /** mqtt://host:port; without one an embedded aedes broker starts on `brokerPort`. */
+  readonly brokerUrl?: string;
+  /** Port of the embedded broker (default 1883; 0 picks a free one). */
+  readonly brokerPort?: number;
+  readonly dbPath: string;
+  readonly clientId?: string;
+  readonly sharedGroup?: string;
+  readonly batchSize?: number;
+  readonly batchIntervalMs?: number;
+  readonly maxQueue?: number;
+  /** /health and /metrics port (0: any free one), or false for none. */
+  readonly httpPort?: number | false;
+  readonly logger?: Logger;
+  readonly submitter?: Omit<ChainSubmitterOptions, "signer" | "anchor" | "logger">;
+  /**
+   * Run a watchtower over the gateway's stream, with its evidence store at `dbPath`, sending proofs from
+   * `signer` (default: the gateway's signer; give it its own account so the two do not compete for
+   * nonces) with bounties to `beneficiary` (default: that signer's address).
+   */
+  readonly watchtower?: {
+    readonly dbPath: string;
+    readonly signer?: Signer;
+    readonly beneficiary?: string;
+  };
+  /** Stop on SIGTERM/SIGINT (default true). */
+  readonly handleSignals?: boolean;
+}
+
+export interface GatewaySummary {
+  readonly readings: Record<ReadingStatus, number> | null;
+  readonly watchtower: { readonly proofs: number } | null;
+}
+
+export interface RunningGateway {
+  readonly gateway: Gateway;
+  readonly broker: EmbeddedBroker | null;
+  readonly brokerUrl: string;
+  /** The /health port (null without a server). */
+  readonly port: number | null;
+  readonly watchtower: RunningWatchtower | null;
+  /** Stops everything (gateway, then watchtower, then the embedded broker) and returns the summary. */
+  stop(): Promise<GatewaySummary>;
+  /** Resolves with the summary once stopped (by a signal or stop()). */
+  readonly finished: Promise<GatewaySummary>;
+}
+
+export const DEFAULT_GATEWAY_DB = ".devicetrust/gateway.sqlite";
+
+export async function runGateway(options: RunGatewayOptions): Promise<RunningGateway> {
+  const domain = await registryDomain(registryAt(options.registry, options.signer));
+  const broker =
+    options.brokerUrl === undefined
+      ? await startEmbeddedBroker({ port: options.brokerPort ?? 1883 })
+      : null;
+  const brokerUrl = options.brokerUrl ?? broker?.url ?? "";
+  let watchtower: RunningWatchtower | null = null;
+  let link: SinkSource | null = null;
+  let gateway: Gateway | undefined;
+  try {
+    if (options.watchtower !== undefined) {
+      link = new SinkSource();
+      watchtower = await runWatchtower({
+        registry: options.registry,
+        proofs: options.proofs,
+        signer: options.watchtower.signer ?? options.signer,
+        ...(options.watchtower.beneficiary === undefined
+          ? {}
+          : { beneficiary: options.watchtower.beneficiary }),
+        source: link,
+        dbPath: options.watchtower.dbPath,
+        http: false,
+        handleSignals: false,
+        ...(options.logger === undefined
+          ? {}
+          : { logger: options.logger.child({ name: "watchtower" }) }),
+      });
+    }
+    gateway = new Gateway({
+      domain,
+      directory: chainDirectory(options.registry, options.proofs, options.signer),
+      submitter: new ChainSubmitter({
+        signer: options.signer,
+        ...(options.anchor === undefined ? {} : { anchor: options.anchor }),
+        ...(options.logger === undefined ? {} : { logger: options.logger }),
+        ...options.submitter,
+      }),
+      dbPath: options.dbPath,
+      brokerUrl,
+      ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
+      ...(options.sharedGroup === undefined ? {} : { sharedGroup: options.sharedGroup }),
+      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.batchIntervalMs === undefined
+        ? {}
+        : { batchIntervalMs: options.batchIntervalMs }),
+      ...(options.maxQueue === undefined ? {} : { maxQueue: options.maxQueue }),
+      ...(link === null ? {} : { sink: link.sink }),
+      http: options.httpPort === false ? false : { port: options.httpPort ?? 9465 },
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
+    const address = await gateway.start();
+    return running(gateway, broker, brokerUrl, address?.port ?? null, watchtower, link, options);
+  } catch (err: unknown) {
+    link?.end();
+    if (watchtower !== null) await watchtower.watchtower.stop();
+    if (broker !== null) await broker.close();
+    throw err;
+  }
+}
+
+/**
+ * What the store holds after the stop closed it: reopened briefly (its WAL checkpointer may still hold
+ * the file for a moment, so a locked database is tried again for up to 2 s). Null for an in-memory store.
+ */
+async function finalCounts(dbPath: string): Promise<Record<ReadingStatus, number> | null> {
+  if (dbPath === ":memory:") return null;
+  for (let attempt = 0; ; attempt++) {
+    let store: GatewayStore;
+    try {
+      store = new GatewayStore(dbPath);
+    } catch (err: unknown) {
+      if (
+        attempt >= 100 ||
+        !/locked|busy/i.test(String(err instanceof Error ? err.message : err))
+      ) {
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      continue;
+    }
+    try {
+      return store.counts();
+    } finally {
+      store.close();
+    }
+  }
+}
+
+function running(
+  gateway: Gateway,
+  broker: EmbeddedBroker | null,
+  brokerUrl: string,
+  port: number | null,
+  watchtower: RunningWatchtower | null,
+  link: SinkSource | null,
+  options: RunGatewayOptions,
+): RunningGateway {
+  let resolveFinished: (s: GatewaySummary) => void = () => undefined;
+  const finished = new Promise<GatewaySummary>((resolve) => {
+    resolveFinished = resolve;
+  });
+  let stopping: Promise<GatewaySummary> | undefined;
+  const handleSignals = options.handleSignals ?? true;
+  const stop = (): Promise<GatewaySummary> => {
+    stopping ??= (async () => {
+      if (handleSignals) {
+        process.off("SIGTERM", onTerm);
+        process.off("SIGINT", onInt);
+      }
+      await gateway.stop();
+      let proofs: number | null = null;
+      if (watchtower !== null && link !== null) {
+        link.end();
+        await watchtower.watchtower.drained();
+        proofs = watchtower.watchtower.evidence.isOpen
+          ? watchtower.watchtower.evidence.proofs().length
+          : null;
+        await watchtower.watchtower.stop();
+      }
+      if (broker !== null) await broker.close();
+      const summary: GatewaySummary = {
+        readings: await finalCounts(options.dbPath),
+        watchtower: proofs === null ? null : { proofs },
+      };
+      resolveFinished(summary);
+      return summary;
+    })();
+    return stopping;
+  };
+  const on = (signal: NodeJS.Signals) => (): void => {
+    gateway.log.info({ event: "signal", signal }, `received ${signal}: stopping`);
+    void stop();
+  };
+  const onTerm = on("SIGTERM");
+  const onInt = on("SIGINT");
+  if (handleSignals) {
+    process.once("SIGTERM", onTerm);
+    process.once("SIGINT", onInt);
+  }
+  return { gateway, broker, brokerUrl, port, watchtower, stop, finished };
+}

@@ -1,0 +1,70 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import {
+  feedAddressOf,
+  feedAt,
+  feedFactoryAt,
+  resolveContractAddress,
+  type DeviceFeed,
+  type DeviceFeedFactory,
+} from "../../src/client/index.js";
+import { InvalidInputError, asHex, type Hex } from "../../src/protocol/index.js";
+import { connect, progress, type Chain, type ChainArgs } from "../common.js";
+
+/** Shared by the feed tasks: the factory (Ignition's by default) and the feed named by --feed. Not a task. */
+
+export interface FactoryArgs extends ChainArgs {
+  readonly factory: string;
+}
+
+export interface FeedArgs extends FactoryArgs {
+  readonly feed: string;
+}
+
+async function requireCode(chain: Chain, address: Hex, what: string, option: string) {
+  if ((await chain.ethers.provider.getCode(address)) === "0x") {
+    const { chainId } = await chain.ethers.provider.getNetwork();
+    throw new InvalidInputError(
+      `no contract at ${address} (${what}) on chain ${chainId.toString()}: check ${option} and --network`,
+    );
+  }
+}
+
+/** The DeviceFeedFactory: --factory, else the one Ignition recorded for the chain. */
+export async function connectFactory(
+  hre: HardhatRuntimeEnvironment,
+  args: FactoryArgs,
+  chain?: Chain,
+): Promise<Chain & { readonly factory: DeviceFeedFactory; readonly factoryAddress: Hex }> {
+  const c = chain ?? (await connect(hre, args));
+  const { chainId } = await c.ethers.provider.getNetwork();
+  const factoryAddress = await resolveContractAddress({
+    contract: "DeviceFeedFactory",
+    option: "--factory",
+    explicit: args.factory,
+    chainId,
+    ignitionDir: hre.config.paths.ignition,
+  });
+  await requireCode(c, factoryAddress, "DeviceFeedFactory", "--factory");
+  progress(`DeviceFeedFactory ${factoryAddress}`);
+  return { ...c, factory: feedFactoryAt(factoryAddress, c.signer), factoryAddress };
+}
+
+/** The feed --feed names (its address, or its feed id). */
+export function feedAddressArg(value: string): Hex {
+  if (value === "") {
+    throw new InvalidInputError(
+      "name the feed: --feed <address or feed id> (feed create prints both)",
+    );
+  }
+  return value.length === 66 ? feedAddressOf(value) : asHex(value, "--feed", 20);
+}
+
+export async function connectFeed(
+  hre: HardhatRuntimeEnvironment,
+  args: Pick<FeedArgs, "feed"> & ChainArgs,
+): Promise<Chain & { readonly feed: DeviceFeed; readonly feedAddress: Hex }> {
+  const feedAddress = feedAddressArg(args.feed);
+  const chain = await connect(hre, args);
+  await requireCode(chain, feedAddress, "DeviceFeed", "--feed");
+  return { ...chain, feed: feedAt(feedAddress, chain.signer), feedAddress };
+}

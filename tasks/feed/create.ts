@@ -1,0 +1,55 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { parseUnits } from "ethers";
+import { createFeed } from "../../src/client/index.js";
+import { InvalidInputError } from "../../src/protocol/index.js";
+import { run } from "../common.js";
+import { connectFactory, type FactoryArgs } from "./connect.js";
+
+interface Args extends FactoryArgs {
+  quorum: number;
+  decimals: number;
+  maxDeviationBps: number;
+  maxReadingAge: number;
+  minInterval: number;
+  maxAttestationAge: number;
+  minStake: bigint;
+  minValue: string;
+  maxValue: string;
+  description: string;
+}
+
+/** A value in the feed's units ("-40.5"), scaled by its decimals. */
+export function scaledValue(value: string, decimals: number, option: string): bigint {
+  if (value === "") {
+    throw new InvalidInputError(
+      `give the physical bounds of the quantity: ${option} <value in the feed's units, e.g. -40.5>`,
+    );
+  }
+  try {
+    return parseUnits(value, decimals);
+  } catch (cause) {
+    throw new InvalidInputError(
+      `${option} ${value} is not a number with at most ${String(decimals)} decimals`,
+      { cause },
+    );
+  }
+}
+
+export default async function feedCreate(args: Args, hre: HardhatRuntimeEnvironment) {
+  return run(args, async () => {
+    const config = {
+      quorum: args.quorum,
+      decimals: args.decimals,
+      maxDeviationBps: args.maxDeviationBps,
+      maxReadingAge: args.maxReadingAge,
+      minInterval: args.minInterval,
+      maxAttestationAge: args.maxAttestationAge,
+      minStake: args.minStake,
+      minValue: scaledValue(args.minValue, args.decimals, "--min-value"),
+      maxValue: scaledValue(args.maxValue, args.decimals, "--max-value"),
+      description: args.description,
+    };
+    const { factory } = await connectFactory(hre, args);
+    return createFeed(factory, config);
+  });
+}

@@ -1,0 +1,76 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import {
+  collateralTokenAt,
+  humanAmounts,
+  parseTarget,
+  poolAt,
+  poolUnits,
+  resolveContractAddress,
+  type CollateralToken,
+  type CoverTarget,
+  type IInsurancePool,
+  type PoolUnits,
+} from "../../src/client/index.js";
+import { InvalidInputError } from "../../src/protocol/index.js";
+import { connect, progress, type Chain, type ChainArgs } from "../common.js";
+
+/** Shared by the pool, cover and security tasks: the insurance pool next to the registry. Not a task. */
+
+export interface PoolArgs extends ChainArgs {
+  readonly pool: string;
+  /** Amounts in the asset's base units (input and human output), not decimal units. */
+  readonly raw: boolean;
+}
+
+export interface TargetArgs extends PoolArgs {
+  readonly device: string;
+  readonly feed: string;
+}
+
+export interface PoolChain extends Chain {
+  readonly pool: IInsurancePool;
+  /** The pool's asset, connected to the sending account. */
+  readonly token: CollateralToken;
+  readonly units: PoolUnits;
+  /** `value` as the task prints it: amounts in decimal units unless --json or --raw. */
+  readonly output: (value: unknown) => unknown;
+}
+
+export async function connectPool(
+  hre: HardhatRuntimeEnvironment,
+  args: PoolArgs,
+): Promise<PoolChain> {
+  const chain = await connect(hre, args);
+  const { chainId } = await chain.ethers.provider.getNetwork();
+  const address = await resolveContractAddress({
+    contract: "InsurancePool",
+    option: "--pool",
+    explicit: args.pool,
+    chainId,
+    ignitionDir: hre.config.paths.ignition,
+  });
+  if ((await chain.ethers.provider.getCode(address)) === "0x") {
+    throw new InvalidInputError(
+      `no contract at ${address} (InsurancePool) on chain ${chainId.toString()}: check --pool and --network`,
+    );
+  }
+  const pool = poolAt(address, chain.signer);
+  const units = await poolUnits(pool);
+  progress(`InsurancePool ${address}, asset ${units.asset.symbol} ${units.asset.address}`);
+  return {
+    ...chain,
+    pool,
+    token: collateralTokenAt(units.asset.address, chain.signer),
+    units,
+    output: (value) => (args.json ? value : humanAmounts(value, units, args.raw)),
+  };
+}
+
+/** The target of --device or --feed, and the pool. */
+export async function connectTarget(
+  hre: HardhatRuntimeEnvironment,
+  args: TargetArgs,
+): Promise<PoolChain & { readonly target: CoverTarget }> {
+  const target = parseTarget({ device: args.device, feed: args.feed });
+  return { ...(await connectPool(hre, args)), target };
+}

@@ -1,0 +1,288 @@
+import assert from "node:assert/strict";
+import { pino } from "pino";
+import {
+  ChainSubmitter,
+  DevicePublisher,
+  SubmissionRejectedError,
+  startEmbeddedBroker,
+  type ChainSubmitterOptions,
+} from "../../src/gateway/index.js";
+import {
+  addFeedDevices,
+  createFeed,
+  feedAt,
+  feedFactoryAt,
+  feedIdOf,
+  readingAnchorAt,
+} from "../../src/client/index.js";
+import { buildReadingBatch, type Hex } from "../../src/protocol/index.js";
+import { chainDirectory, type SignedReading } from "../../src/watchtower/index.js";
+import { connection, ethers, networkHelpers } from "../client/fixture.js";
+import {
+  FEED_CONFIG,
+  chainTime,
+  deployFeedSystem,
+  type FeedDevice,
+  type FeedSystem,
+} from "../client/feed-fixture.js";
+import { memoryLogger, tempDb } from "../watchtower/helpers.js";
+import { gateway, waitFor } from "./helpers.js";
+
+const quiet = pino({ level: "silent" });
+
+async function system(): Promise<FeedSystem> {
+  return deployFeedSystem(ethers);
+}
+
+async function signed(
+  device: FeedDevice,
+  feedId: Hex,
+  sequence: bigint,
+  value: bigint,
+  timestamp: bigint,
+): Promise<SignedReading> {
+  const s = await device.signer.signReading({ feedId, sequence, timestamp, value });
+  return { reading: s.message, key: s.key, signature: s.signature };
+}
+
+/** One reading per device at the current chain time, values 2000..2006 (x 1e8). */
+async function round(s: FeedSystem, sequence: bigint, feedId = s.feedId): Promise<SignedReading[]> {
+  const now = await chainTime(ethers);
+  return Promise.all(
+    s.devices.map((d, i) => signed(d, feedId, sequence, (2_000n + BigInt(i)) * 10n ** 8n, now)),
+  );
+}
+
+function submitter(s: FeedSystem, extra: Partial<ChainSubmitterOptions> = {}): ChainSubmitter {
+  return new ChainSubmitter({
+    signer: s.watcher,
+    anchor: s.anchorAddress,
+    logger: quiet,
+    pollMs: 10,
+    ...extra,
+  });
+}
+
+async function rejection(
+  promise: Promise<unknown>,
+  code: string,
+): Promise<SubmissionRejectedError> {
+  try {
+    await promise;
+  } catch (err: unknown) {
+    assert.ok(err instanceof SubmissionRejectedError, `not a rejection: ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+describe("ChainSubmitter", function () {
+  describe("submitReadings", function () {
+    it("submits one round of 7 devices (both curves) in one transaction; the feed answers the median", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const sub = submitter(s);
+      const result = await sub.submitReadings(await round(s, 1n));
+      assert.equal(result.txHashes.length, 1);
+      assert.equal(result.accepted, 7);
+      assert.deepEqual(result.rejected, []);
+      assert.deepEqual(result.tripped, []);
+      const answer = await feedAt(s.feedAddress, s.watcher).latestRoundData();
+      assert.equal(answer.answer, 2_003n * 10n ** 8n);
+      assert.equal(answer.roundId, 7n);
+      const nonce = await ethers.provider.getTransactionCount(s.watcher.address, "pending");
+      assert.equal(sub.pendingNonce, nonce);
+    });
+
+    it("groups readings per feed, skips chunks it already sent when a batch is retried", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const second = await createFeed(feedFactoryAt(s.factoryAddress, s.owner), {
+        ...FEED_CONFIG,
+        quorum: 2,
+        description: "Humidity",
+      });
+      const other = feedAt(second.feed, s.owner);
+      await addFeedDevices(
+        other,
+        s.devices.slice(0, 3).map((d) => d.deviceId),
+      );
+      const a = await round(s, 1n);
+      const b = (await round(s, 1n, second.feedId)).slice(0, 3);
+      const mixed = [a[0], b[0], a[1], b[1], a[2], b[2], ...a.slice(3)].filter(
+        (r): r is SignedReading => r !== undefined,
+      );
+      const sub = submitter(s, { maxPerTx: 4 });
+      const result = await sub.submitReadings(mixed);
+      // Feed 1: 7 readings in chunks of 4 and 3; feed 2: 3 readings.
+      assert.equal(result.txHashes.length, 3);
+      assert.equal(result.accepted, 10);
+      assert.equal((await other.latestRoundData()).answer, 2_001n * 10n ** 8n);
+      const nonce = sub.pendingNonce;
+      const again = await sub.submitReadings(mixed);
+      assert.deepEqual(again.txHashes, result.txHashes);
+      assert.equal(sub.pendingNonce, nonce, "a retried batch sends nothing twice");
+    });
+
+    it("reports readings the feed skipped (a replayed sequence) and one that trips the breaker", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const sub = submitter(s);
+      await sub.submitReadings(await round(s, 1n));
+      await networkHelpers.time.increase(60);
+      const now = await chainTime(ethers);
+      const [d0, d1] = s.devices;
+      assert.ok(d0 !== undefined && d1 !== undefined);
+      const result = await sub.submitReadings([
+        await signed(d0, s.feedId, 1n, 2_000n * 10n ** 8n, now), // sequence 1 again
+        await signed(d1, s.feedId, 2n, 9_000n * 10n ** 8n, now), // +350%: deviation
+      ]);
+      assert.equal(result.accepted, 0);
+      assert.deepEqual(
+        result.rejected.map((r) => [r.deviceId, r.sequence, r.reason]),
+        [[d0.deviceId, 1n, "SequenceNotIncreasing"]],
+      );
+      assert.deepEqual(
+        result.tripped.map((r) => [r.deviceId, r.reason]),
+        [[d1.deviceId, "Deviation"]],
+      );
+    });
+
+    it("refuses for good (SubmissionRejectedError, a sentence) what a tripped feed reverts", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const sub = submitter(s);
+      await sub.submitReadings(await round(s, 1n));
+      const [d0] = s.devices;
+      assert.ok(d0 !== undefined);
+      const now = await chainTime(ethers);
+      // Faster than minInterval (10 s): TooFrequent.
+      const trip = await sub.submitReadings([
+        await signed(d0, s.feedId, 2n, 2_000n * 10n ** 8n, now),
+      ]);
+      assert.equal(trip.tripped[0]?.reason, "TooFrequent");
+      const nonce = sub.pendingNonce;
+      const err = await rejection(sub.submitReadings(await round(s, 3n)), "DeviceFeedTripped");
+      assert.match(err.message, /circuit breaker tripped \(TooFrequent/);
+      assert.equal(sub.pendingNonce, nonce, "a refused submission spends no nonce");
+    });
+
+    it("refuses readings of a feed id that is no deployed feed", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const [d0] = s.devices;
+      assert.ok(d0 !== undefined);
+      const now = await chainTime(ethers);
+      const noContract = feedIdOf("0x00000000000000000000000000000000000000f1");
+      await rejection(
+        submitter(s).submitReadings([await signed(d0, noContract, 1n, 1n, now)]),
+        "GATEWAY_UNKNOWN_FEED",
+      );
+      const notAnAddress: Hex = `0x${"ab".repeat(32)}`;
+      await rejection(
+        submitter(s).submitReadings([await signed(d0, notAnAddress, 1n, 1n, now)]),
+        "GATEWAY_UNKNOWN_FEED",
+      );
+    });
+
+    it("resynchronises its nonce after another transaction from the same account", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const { logger, lines } = memoryLogger();
+      const sub = submitter(s, { logger });
+      await sub.submitReadings(await round(s, 1n));
+      await (await s.watcher.sendTransaction({ to: s.owner.address, value: 1n })).wait();
+      await networkHelpers.time.increase(60);
+      const result = await sub.submitReadings(await round(s, 2n));
+      assert.equal(result.accepted, 7);
+      assert.ok(lines.some((l) => l.event === "nonce_resync"));
+      assert.equal(
+        sub.pendingNonce,
+        await ethers.provider.getTransactionCount(s.watcher.address, "pending"),
+      );
+    });
+
+    it("replaces a transaction that stays unmined with higher fees", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const { logger, lines } = memoryLogger();
+      const sub = submitter(s, { logger, stuckAfterMs: 40 });
+      await connection.provider.request({ method: "evm_setAutomine", params: [false] });
+      try {
+        const pending = sub.submitReadings(await round(s, 1n));
+        await waitFor(() => lines.some((l) => l.event === "tx_replaced"), "a replacement");
+        await connection.provider.request({ method: "evm_mine", params: [] });
+        const result = await pending;
+        assert.equal(result.accepted, 7);
+        const replaced = lines.find((l) => l.event === "tx_replaced");
+        const sent = lines.find((l) => l.event === "tx_sent");
+        assert.equal(replaced?.nonce, sent?.nonce);
+        assert.equal(result.txHash, replaced?.txHash, "the replacement is the one mined");
+        const mined = await ethers.provider.getTransaction(result.txHash);
+        const bumped = BigInt(String(replaced?.maxFeePerGas));
+        assert.equal(mined?.maxFeePerGas, bumped);
+        // At least +25% over the original (rounded up).
+        assert.ok(bumped * 100n >= BigInt(String(sent?.maxFeePerGas)) * 125n);
+        const first = await ethers.provider.getTransactionReceipt(String(sent?.txHash));
+        assert.equal(first, null, "the original is not mined");
+      } finally {
+        await connection.provider.request({ method: "evm_setAutomine", params: [true] });
+      }
+    });
+  });
+
+  describe("anchorBatch", function () {
+    it("anchors a device-signed batch root; the same batch again is refused for good", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const [d0] = s.devices;
+      assert.ok(d0 !== undefined);
+      const now = await chainTime(ethers);
+      const readings = [];
+      for (let i = 1n; i <= 5n; i++) {
+        readings.push((await signed(d0, s.feedId, i, 20n + i, now - 10n + i)).reading);
+      }
+      const { batch } = buildReadingBatch(readings);
+      const { deviceId: _omit, ...unsigned } = batch;
+      const sig = await d0.signer.signReadingBatch(unsigned);
+      const sub = submitter(s);
+      const tx = await sub.anchorBatch({ batch, key: sig.key, signature: sig.signature });
+      assert.match(tx.txHash, /^0x[0-9a-f]{64}$/);
+      const anchor = readingAnchorAt(s.anchorAddress, s.watcher);
+      assert.equal(await anchor.isAnchored(batch, `0x${"00".repeat(24)}`, []), true);
+      assert.equal((await anchor.cursorOf(d0.deviceId, s.feedId)).lastSequence, 5n);
+      const err = await rejection(
+        sub.anchorBatch({ batch, key: sig.key, signature: sig.signature }),
+        "ReadingAnchorSequenceNotAfter",
+      );
+      assert.match(err.message, /already anchored/);
+      await rejection(
+        new ChainSubmitter({ signer: s.watcher, logger: quiet }).anchorBatch({
+          batch,
+          key: sig.key,
+          signature: sig.signature,
+        }),
+        "GATEWAY_NO_ANCHOR",
+      );
+    });
+  });
+
+  describe("with the Gateway over MQTT", function () {
+    it("streams 7 devices through aedes into the feed, keys checked against the registry", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const broker = await startEmbeddedBroker({ port: 0 });
+      const g = gateway({
+        brokerUrl: broker.url,
+        dbPath: await tempDb(),
+        submitter: submitter(s),
+        directory: chainDirectory(s.registryAddress, s.proofsAddress, s.watcher),
+        domain: s.domain,
+      });
+      const publisher = await DevicePublisher.connect(broker.url);
+      try {
+        await g.start();
+        for (const r of await round(s, 1n)) await publisher.publish(r);
+        await waitFor(() => g.readings.counts().submitted === 7, "7 submitted readings");
+        const answer = await feedAt(s.feedAddress, s.watcher).latestRoundData();
+        assert.equal(answer.answer, 2_003n * 10n ** 8n);
+      } finally {
+        await publisher.close();
+        await g.stop();
+        await broker.close();
+      }
+    });
+  });
+});

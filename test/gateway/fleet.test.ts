@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import { connectAsync } from "mqtt";
+import { pino } from "pino";
+import {
+  Fleet,
+  checkBatch,
+  decodeBatch,
+  decodeReading,
+  runGateway,
+  simulateFleet,
+  startEmbeddedBroker,
+  type EmbeddedBroker,
+} from "../../src/gateway/index.js";
+import { feedAt } from "../../src/client/index.js";
+import type { SignedReading, WatchedMessage } from "../../src/watchtower/index.js";
+import { ethers, networkHelpers } from "../client/fixture.js";
+import { chainTime, deployFeedSystem } from "../client/feed-fixture.js";
+import { DOMAIN, FEED, tempDb } from "../watchtower/helpers.js";
+import { FakeFeeds, gateway, slotOf, waitFor } from "./helpers.js";
+
+/** Everything published on the broker's reading and batch topics. */
+async function listen(broker: EmbeddedBroker) {
+  const client = await connectAsync(broker.url);
+  const readings: SignedReading[] = [];
+  const batches: Buffer[] = [];
+  client.on("message", (topic, payload) => {
+    if (topic.endsWith("/reading")) readings.push(decodeReading(payload));
+    else batches.push(payload);
+  });
+  await client.subscribeAsync(["dt/devicetrust/+/+/reading", "dt/devicetrust/+/+/batch"], {
+    qos: 1,
+  });
+  return { readings, batches, close: () => client.endAsync() };
+}
+
+async function feedSystem() {
+  return deployFeedSystem(ethers);
+}
+
+describe("Fleet", function () {
+  let broker: EmbeddedBroker;
+  beforeEach(async function () {
+    broker = await startEmbeddedBroker({ port: 0 });
+  });
+  afterEach(async function () {
+    await broker.close();
+  });
+
+  describe("simulateFleet", function () {
+    it("publishes one reading per device and round from both curves, paced to the rate", async function () {
+      const heard = await listen(broker);
+      const started = Date.now();
+      const report = await simulateFleet({
+        brokerUrl: broker.url,
+        feedId: FEED,
+        domain: DOMAIN,
+        count: 6,
+        rounds: 3,
+        rate: 100,
+        connections: 2,
+      });
+      const elapsed = Date.now() - started;
+      assert.deepEqual(
+        [report.devices, report.p256, report.secp256k1, report.readings, report.clones],
+        [6, 3, 3, 18, 0],
+      );
+      // 6 readings per round at 100/s: each round spans at least 50 ms.
+      assert.ok(elapsed >= 150, `paced: ${String(elapsed)} ms`);
+      await waitFor(() => heard.readings.length === 18, "18 readings at the broker");
+      await heard.close();
+      const devices = new Set(heard.readings.map((r) => r.reading.deviceId));
+      assert.equal(devices.size, 6);
+      for (const id of devices) {
+        const seqs = heard.readings
+          .filter((r) => r.reading.deviceId === id)
+          .map((r) => r.reading.sequence);
+        assert.deepEqual(seqs, [1n, 2n, 3n]);
+      }
+    });
+
+    it("injects a clone, out-of-bounds values and a burst; the gateway sees them", async function () {
+      const feeds = new FakeFeeds();
+      const mirrored: WatchedMessage[] = [];
+      const g = gateway({
+        brokerUrl: broker.url,
+        dbPath: await tempDb(),
+        submitter: feeds,
+        sink: (m) => {
+          mirrored.push(m);
+          return Promise.resolve();
+        },
+      });
+      await g.start();
+      try {
+        const report = await simulateFleet({
+          brokerUrl: broker.url,
+          feedId: FEED,
+          domain: DOMAIN,
+          count: 4,
+          rounds: 1,
+          clones: 1,
+          outOfBounds: 2,
+          outOfBoundsValue: -(10n ** 20n),
+          bursts: 1,
+          burstReadings: 3,
+          burstJumpBps: 5_000,
+        });
+        assert.deepEqual(
+          [report.readings, report.clones, report.outOfBounds, report.bursts],
+          [4, 1, 2, 3],
+        );
+        await waitFor(() => mirrored.length === 10, "10 messages mirrored");
+        await g.flushNow();
+        const bySlot = new Map<string, WatchedMessage[]>();
+        for (const m of mirrored) bySlot.set(slotOf(m), [...(bySlot.get(slotOf(m)) ?? []), m]);
+        const conflicting = [...bySlot.values()].filter((ms) => ms.length === 2);
+        assert.equal(conflicting.length, 1, "the clone reused a sequence");
+        const [a, b] = conflicting[0] ?? [];
+        assert.notEqual(a?.reading.value, b?.reading.value);
+        assert.equal(
+          mirrored.filter((m) => m.reading.value === -(10n ** 20n)).length,
+          2,
+          "two out-of-bounds readings",
+        );
+        const burst = mirrored.filter((m) => m.reading.value >= 3_000n * 10n ** 8n);
+        assert.equal(burst.length, 3);
+        assert.equal(new Set(burst.map((m) => m.reading.timestamp)).size, 1, "one second");
+        // The gateway stores the honest reading and refuses the clone's conflicting one.
+        assert.equal(g.readings.counts().submitted, 9);
+      } finally {
+        await g.stop();
+      }
+    });
+
+    it("publishes signed batches in batch mode", async function () {
+      const heard = await listen(broker);
+      const report = await simulateFleet({
+        brokerUrl: broker.url,
+        feedId: FEED,
+        domain: DOMAIN,
+        count: 2,
+        rounds: 2,
+        batchSize: 16,
+      });
+      assert.deepEqual([report.batches, report.readings], [4, 64]);
+      await waitFor(() => heard.batches.length === 4, "4 batches");
+      await heard.close();
+      for (const payload of heard.batches) {
+        const decoded = decodeBatch(payload);
+        assert.equal(checkBatch(decoded), null);
+        assert.equal(decoded.batch.count, 16n);
+      }
+    });
+
+    it("refuses injections beyond the fleet and a fleet without a domain", async function () {
+      await assert.rejects(
+        simulateFleet({ brokerUrl: broker.url, feedId: FEED, domain: DOMAIN, count: 2, clones: 3 }),
+        { code: "INVALID_INPUT", message: /clones 3 exceeds the fleet's 2 devices/ },
+      );
+      await assert.rejects(Fleet.create({ brokerUrl: broker.url, feedId: FEED }), {
+        code: "INVALID_INPUT",
+      });
+    });
+  });
+
+  describe("with registered devices, the chain gateway and its watchtower", function () {
+    it("streams into the feed; the clone is proven; a burst trips the breaker", async function () {
+      const s = await networkHelpers.loadFixture(feedSystem);
+      const running = await runGateway({
+        registry: s.registryAddress,
+        proofs: s.proofsAddress,
+        anchor: s.anchorAddress,
+        signer: s.watcher,
+        brokerUrl: broker.url,
+        dbPath: await tempDb(),
+        batchIntervalMs: 20,
+        httpPort: false,
+        logger: pino({ level: "silent" }),
+        submitter: { pollMs: 10 },
+        watchtower: { dbPath: await tempDb(), signer: s.loss },
+        handleSignals: false,
+      });
+      const base = await chainTime(ethers);
+      const started = Date.now();
+      const fleet = await Fleet.create({
+        brokerUrl: broker.url,
+        feedId: s.feedId,
+        signers: s.devices.map((d) => d.signer),
+        clock: () => base + BigInt(Math.floor((Date.now() - started) / 1000)),
+      });
+      const feed = feedAt(s.feedAddress, s.watcher);
+      try {
+        await fleet.publishRound();
+        await waitFor(() => running.gateway.readings.counts().submitted === 7, "7 submitted");
+        assert.equal((await feed.latestRoundData()).answer, 2_000_03n * 10n ** 6n);
+
+        const { clone } = await fleet.injectClone(0);
+        const wt = running.watchtower;
+        assert.ok(wt !== null);
+        await waitFor(
+          () => wt.watchtower.evidence.proofs().some((p) => p.status === "submitted"),
+          "the equivocation proof",
+        );
+        const proof = wt.watchtower.evidence.proofs()[0];
+        assert.equal(proof?.kind, "equivocation");
+        assert.equal(proof.deviceId, clone.reading.deviceId);
+
+        // Two readings within the feed's 10 s minimum interval of the device's last one.
+        await fleet.injectBurst(1, 2, 5_000);
+        await waitFor(() => running.gateway.readings.counts().submitted === 9, "the burst");
+        assert.equal(await feed.tripReason(), 2n, "TooFrequent");
+        await assert.rejects(feed.latestRoundData());
+      } finally {
+        await fleet.close();
+        const summary = await running.stop();
+        assert.equal(summary.readings?.submitted, 9);
+        assert.deepEqual(summary.watchtower, { proofs: 1 });
+      }
+    });
+  });
+});

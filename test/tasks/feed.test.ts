@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import hre from "hardhat";
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
+import { ChainSubmitter } from "../../src/gateway/index.js";
+import type { Hex } from "../../src/protocol/index.js";
+import { pino } from "pino";
+import { chainTime, deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
+import { runTask } from "./run-task.js";
+
+describe("tasks: feed", function () {
+  let ethers: HardhatEthers;
+  let helpers: NetworkHelpers;
+  let s: FeedSystem;
+  let created: { feed: Hex; feedId: Hex };
+
+  before(async function () {
+    ({ ethers, networkHelpers: helpers } = await hre.network.getOrCreate());
+    s = await deployFeedSystem(ethers, { devices: 4 });
+  });
+
+  const chain = (from: number, json = false) => ({
+    registry: s.registryAddress,
+    from: String(from),
+    json,
+  });
+  const withFactory = (from: number, json = false) => ({
+    ...chain(from, json),
+    factory: s.factoryAddress,
+  });
+
+  async function submitRound(feedId: Hex, sequence: bigint, base: bigint): Promise<void> {
+    const now = await chainTime(ethers);
+    const readings = await Promise.all(
+      s.devices.map(async (d, i) => {
+        const r = await d.signer.signReading({
+          feedId,
+          sequence,
+          timestamp: now,
+          value: base + BigInt(i) * 10n ** 7n,
+        });
+        return { reading: r.message, key: r.key, signature: r.signature };
+      }),
+    );
+    await new ChainSubmitter({
+      signer: s.watcher,
+      logger: pino({ level: "silent" }),
+    }).submitReadings(readings);
+  }
+
+  const pressure = {
+    description: "Pressure, line 2 (bar)",
+    quorum: 3,
+    decimals: 8,
+    maxDeviationBps: 500,
+    maxReadingAge: 600,
+    minInterval: 10,
+    maxAttestationAge: 86_400,
+    minStake: 1_000n,
+    minValue: "-40.5",
+    maxValue: "125",
+  };
+
+  it("feed create takes every Config field and prints the feed and its id", async function () {
+    const out = await runTask(["feed", "create"], { ...withFactory(3, true), ...pressure });
+    assert.equal(out.result.success, true, out.stderr);
+    const json = JSON.parse(out.stdout) as {
+      feed: Hex;
+      feedId: Hex;
+      owner: string;
+      config: Record<string, string | number>;
+    };
+    assert.equal(json.feedId, `0x${"0".repeat(24)}${json.feed.slice(2)}`);
+    assert.equal(json.owner, s.owner.address.toLowerCase());
+    assert.deepEqual(json.config, {
+      ...pressure,
+      minStake: "1000",
+      minValue: "-4050000000",
+      maxValue: "12500000000",
+    });
+    created = json;
+  });
+
+  it("feed create refuses bounds in the wrong order before sending anything", async function () {
+    const out = await runTask(["feed", "create"], {
+      ...withFactory(3),
+      ...pressure,
+      decimals: 2,
+      minValue: "10",
+      maxValue: "-10",
+    });
+    assert.equal(out.result.success, false);
+    assert.match(out.stderr, /Error INVALID_INPUT: --min-value 1000 is above --max-value -1000/);
+  });
+
+  it("feed add-device adds members from the owner; anyone else gets a sentence", async function () {
+    const ids = s.devices.map((d) => d.deviceId).join(",");
+    const stranger = await runTask(["feed", "add-device"], {
+      ...chain(5),
+      feed: created.feed,
+      deviceIds: ids,
+    });
+    assert.equal(stranger.result.success, false);
+    assert.match(stranger.stderr, /OwnableUnauthorizedAccount\(.*\): .* is not the feed's owner/);
+    const out = await runTask(["feed", "add-device"], {
+      ...chain(3, true),
+      feed: created.feedId,
+      deviceIds: ids,
+    });
+    assert.equal(out.result.success, true, out.stderr);
+    const json = JSON.parse(out.stdout) as { added: unknown[]; members: number };
+    assert.equal(json.added.length, 4);
+    assert.equal(json.members, 4);
+    const again = await runTask(["feed", "add-device"], {
+      ...chain(3),
+      feed: created.feed,
+      deviceIds: s.devices[0]?.deviceId ?? "",
+    });
+    assert.match(again.stderr, /DeviceFeedAlreadyMember.*already a member of this feed/);
+  });
+
+  it("feed read says in a sentence that there is no quorum yet, then answers", async function () {
+    const none = await runTask(["feed", "read"], { ...chain(0), feed: created.feed, maxAge: 0 });
+    assert.equal(none.result.success, false);
+    assert.match(
+      none.stderr,
+      /^Error DeviceFeedNoQuorum: DeviceFeedNoQuorum\(0, 3\): only 0 member devices have a fresh reading, the feed needs 3/m,
+    );
+    assert.doesNotMatch(none.stderr, /\n\s+at /, "no stack trace");
+    await submitRound(created.feedId, 1n, 2n * 10n ** 8n);
+    const human = await runTask(["feed", "read"], { ...chain(0), feed: created.feed, maxAge: 0 });
+    assert.equal(human.result.success, true, human.stderr);
+    // Values 2.0, 2.1, 2.2, 2.3 bar: the median of four is the mean of the middle two.
+    assert.match(human.stdout, /^value: +2\.15$/m);
+    assert.match(human.stdout, /^method: +latestRoundData$/m);
+    const json = await runTask(["feed", "read"], {
+      ...chain(0, true),
+      feed: created.feed,
+      maxAge: 300,
+    });
+    const answer = JSON.parse(json.stdout) as { answer: string; method: string; roundId: null };
+    assert.equal(answer.answer, "215000000");
+    assert.equal(answer.method, "readFresh(300)");
+  });
+
+  it("feed show lists members with trust, stake and last reading; a trip is read as a sentence", async function () {
+    const show = await runTask(["feed", "show"], { ...withFactory(0), feed: created.feed });
+    assert.equal(show.result.success, true, show.stderr);
+    assert.match(show.stdout, /^tripped: +false$/m);
+    assert.match(show.stdout, /^members\[0\]\.trusted: +true$/m);
+    assert.match(show.stdout, /^members\[3\]\.slashable: +1300$/m);
+    assert.match(show.stdout, /^members\[1\]\.value: +210000000$/m);
+    // Cost of corruption: the cheapest 3 of 4 stakes (1000, 1100, 1200).
+    assert.match(show.stdout, /^costOfCorruption: +3300$/m);
+    assert.match(show.stdout, /^status: +answering$/m);
+
+    await helpers.time.increase(2);
+    await submitRound(created.feedId, 2n, 2n * 10n ** 8n); // within minInterval: TooFrequent
+    const read = await runTask(["feed", "read"], {
+      ...chain(0, true),
+      feed: created.feed,
+      maxAge: 0,
+    });
+    assert.equal(read.result.success, false);
+    assert.match(
+      read.stderr,
+      /DeviceFeedTripped\(2\): the feed's circuit breaker tripped \(TooFrequent/,
+    );
+    assert.match(read.stdout, /"code": "DeviceFeedTripped"/);
+    const tripped = await runTask(["feed", "show"], {
+      ...withFactory(0, true),
+      feed: created.feed,
+    });
+    const view = JSON.parse(tripped.stdout) as {
+      tripped: boolean;
+      tripReason: string;
+      status: string;
+    };
+    assert.equal(view.tripped, true);
+    assert.equal(view.tripReason, "TooFrequent");
+    assert.match(view.status, /circuit breaker tripped/);
+  });
+
+  it("feed read names a missing --feed", async function () {
+    const out = await runTask(["feed", "read"], { ...chain(0), feed: "", maxAge: 0 });
+    assert.match(out.stderr, /name the feed: --feed/);
+  });
+});

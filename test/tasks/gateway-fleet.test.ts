@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { connect as tcpConnect, createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import hre from "hardhat";
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
+import { feedAt, registryAt } from "../../src/client/index.js";
+import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
+import { deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
+import { runTask } from "./run-task.js";
+
+const PASSWORD = "fleet-test-password";
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("tasks: gateway start, fleet simulate", function () {
+  let ethers: HardhatEthers;
+  let helpers: NetworkHelpers;
+  let s: FeedSystem;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let keyFiles: string[];
+
+  before(async function () {
+    ({ ethers, networkHelpers: helpers } = await hre.network.getOrCreate());
+    s = await deployFeedSystem(ethers, { devices: 4 });
+    ({ dir, cleanup } = await tempDir());
+    keyFiles = [];
+    for (const [i, d] of s.devices.entries()) {
+      const path = join(dir, `device-${String(i)}.json`);
+      await d.store.save(path, PASSWORD, TEST_SCRYPT);
+      keyFiles.push(path);
+    }
+  });
+  after(async function () {
+    await cleanup();
+  });
+
+  const gatewayArgs = (db: string) => ({
+    registry: s.registryAddress,
+    proofs: s.proofsAddress,
+    from: "5",
+    json: false,
+    broker: "",
+    brokerPort: 0,
+    db: join(dir, db),
+    group: "",
+    clientId: "",
+    batchSize: 8,
+    batchInterval: 50,
+    maxQueue: 1_000,
+    httpPort: -1,
+    logLevel: "silent",
+    anchor: "",
+    watchtower: false,
+    watchtowerDb: "",
+    watchtowerFrom: "",
+    beneficiary: "",
+  });
+
+  const fleetArgs = (broker: string) => ({
+    registry: s.registryAddress,
+    from: "0",
+    json: true,
+    broker,
+    feed: s.feedAddress,
+    devices: 0,
+    curve: "both",
+    keyFiles: "",
+    password: "",
+    rounds: 1,
+    rate: 0,
+    batchSize: 0,
+    connections: 2,
+    value: 2_000n * 10n ** 8n,
+    step: 10n ** 6n,
+    clone: 0,
+    outOfBounds: 0,
+    outOfBoundsValue: 10n ** 30n,
+    burst: 0,
+    burstReadings: 3,
+    burstJumpBps: 5_000,
+  });
+
+  it("gateway start (embedded broker, watchtower) takes a registered fleet into the feed, proves its clone, stops on SIGTERM", async function () {
+    const port = await freePort();
+    const gateway = runTask(["gateway", "start"], {
+      ...gatewayArgs("gateway.sqlite"),
+      json: true,
+      brokerPort: port,
+      anchor: s.anchorAddress,
+      watchtower: true,
+      watchtowerFrom: "4",
+    });
+    let stopped = false;
+    try {
+      await until(() => accepts(port), "the embedded broker");
+      const broker = `mqtt://127.0.0.1:${String(port)}`;
+      const fleet = await runTask(["fleet", "simulate"], {
+        ...fleetArgs(broker),
+        keyFiles: keyFiles.join(","),
+        password: PASSWORD,
+      });
+      assert.equal(fleet.result.success, true, fleet.stderr);
+      const report = JSON.parse(fleet.stdout) as Record<string, number>;
+      assert.deepEqual(
+        [report.devices, report.p256, report.secp256k1, report.readings, report.clones],
+        [4, 2, 2, 4, 0],
+      );
+      const feed = feedAt(s.feedAddress, s.watcher);
+      await until(
+        async () =>
+          feed.latestRoundData().then(
+            () => true,
+            () => false,
+          ),
+        "the feed's answer",
+      );
+      // The median of 2000.00, 2000.01, 2000.02, 2000.03 (x 1e8).
+      assert.equal((await feed.latestRoundData()).answer, 200_001_500_000n);
+
+      // Later (past the feed's minimum interval), device 0's key is cloned: it resumes at sequence 2.
+      await helpers.time.increase(30);
+      const cloned = await runTask(["fleet", "simulate"], {
+        ...fleetArgs(broker),
+        keyFiles: keyFiles[0] ?? "",
+        password: PASSWORD,
+        rounds: 0,
+        clone: 1,
+      });
+      assert.equal(cloned.result.success, true, cloned.stderr);
+      assert.equal((JSON.parse(cloned.stdout) as Record<string, number>).clones, 1);
+      const device0 = s.devices[0]?.deviceId ?? "";
+      const registry = registryAt(s.registryAddress, s.watcher);
+      await until(async () => (await registry.statusOf(device0)) === 2n, "the clone's slash");
+      stopped = process.emit("SIGTERM");
+      const out = await gateway;
+      assert.equal(out.result.success, true, out.stderr);
+      const summary = JSON.parse(out.stdout) as {
+        broker: string;
+        readings: Record<string, number>;
+        watchtower: { proofs: number };
+      };
+      assert.equal(summary.broker, `mqtt://127.0.0.1:${String(port)}`);
+      assert.equal(summary.readings.submitted, 5);
+      assert.deepEqual(summary.watchtower, { proofs: 1 });
+    } finally {
+      if (!stopped) process.emit("SIGTERM");
+      await gateway;
+    }
+  });
+
+  it("fleet simulate says what to do when the broker does not answer", async function () {
+    const port = await freePort();
+    const out = await runTask(["fleet", "simulate"], {
+      ...fleetArgs(`mqtt://127.0.0.1:${String(port)}`),
+      devices: 2,
+    });
+    assert.equal(out.result.success, false);
+    assert.match(
+      out.stderr,
+      /cannot connect to the broker mqtt:\/\/127\.0\.0\.1:\d+: check the address/,
+    );
+  });
+
+  it("gateway start fails with a sentence when the broker cannot be reached", async function () {
+    const port = await freePort();
+    const out = await runTask(["gateway", "start"], {
+      ...gatewayArgs("unreachable.sqlite"),
+      broker: `mqtt://127.0.0.1:${String(port)}`,
+    });
+    assert.equal(out.result.success, false);
+    assert.match(out.stderr, /Error GATEWAY_BROKER: cannot connect or subscribe/);
+  });
+});

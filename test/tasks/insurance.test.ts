@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import hre from "hardhat";
+import type { InsuranceFixture } from "../client/insurance-fixture.js";
+import { deployInsurance } from "../client/insurance-fixture.js";
+import { runTask } from "./run-task.js";
+
+/** Accounts of deployInsurance: 2 operator, 3 and 4 insurers, 5 integrator, 6 beneficiary. */
+const OPERATOR = 2;
+const INSURER = 3;
+const INSURER2 = 4;
+const INTEGRATOR = 5;
+
+describe("tasks: pool, cover, security", function () {
+  let f: InsuranceFixture;
+  let chain: (from: number, json?: boolean) => Record<string, unknown>;
+
+  before(async function () {
+    f = await deployInsurance(await hre.network.getOrCreate());
+    chain = (from, json = false) => ({
+      registry: f.system.registry,
+      pool: f.system.pool,
+      from: String(from),
+      json,
+    });
+  });
+
+  it("pool deposit takes decimal units (or --raw base units); pool show prints them", async function () {
+    const deposit = await runTask(["pool", "deposit"], { ...chain(INSURER2), amount: "10.5" });
+    assert.equal(deposit.result.success, true, deposit.stderr);
+    assert.match(deposit.stdout, /^assets: +10\.5 DTC$/m);
+    assert.match(deposit.stdout, /^shares: +10\.\d+ dtINS$/m);
+    assert.match(deposit.stderr, /approving and depositing 10\.5 DTC/);
+
+    const raw = await runTask(["pool", "deposit"], {
+      ...chain(INSURER2, true),
+      amount: "1000000",
+      raw: true,
+    });
+    assert.equal(raw.result.success, true, raw.stderr);
+    assert.equal((JSON.parse(raw.stdout) as { assets: string }).assets, "1000000");
+
+    const show = await runTask(["pool", "show"], chain(INSURER2));
+    assert.equal(show.result.success, true, show.stderr);
+    assert.match(show.stdout, /^totalAssets: +60\.500000000001 DTC$/m);
+    assert.match(show.stdout, /^lockedCapital: +0 DTC$/m);
+    assert.match(show.stdout, /^params\.cooldown: +259200$/m);
+    assert.match(show.stdout, /^payoutBps\.Equivocation: +10000$/m);
+    assert.match(show.stdout, /^account\.value: +10\.\d+ DTC$/m);
+
+    const json = await runTask(["pool", "show"], chain(INSURER2, true));
+    const view = JSON.parse(json.stdout) as { totalAssets: string; asset: { decimals: number } };
+    assert.equal(view.totalAssets, (605n * 10n ** 17n + 1_000_000n).toString());
+    assert.equal(view.asset.decimals, 18);
+  });
+
+  it("cover buy quotes and buys; cover show and security report describe the device", async function () {
+    const beneficiary = f.beneficiary.address;
+    const refused = await runTask(["cover", "buy"], {
+      ...chain(INTEGRATOR, true),
+      device: f.device.deviceId,
+      amount: "2.5",
+      beneficiary: f.operator.address,
+    });
+    assert.equal(refused.result.success, false);
+    assert.match(
+      refused.stderr,
+      /^Error InsuranceOperatorBeneficiary: .*name another --beneficiary$/m,
+    );
+    const error = JSON.parse(refused.stdout) as { error: { code: string } };
+    assert.equal(error.error.code, "InsuranceOperatorBeneficiary");
+
+    const bought = await runTask(["cover", "buy"], {
+      ...chain(INTEGRATOR),
+      device: f.device.deviceId,
+      amount: "2.5",
+      term: "30d",
+      beneficiary,
+    });
+    assert.equal(bought.result.success, true, bought.stderr);
+    assert.match(bought.stdout, /^serial: +0$/m);
+    assert.match(bought.stdout, /^amount: +2\.5 DTC$/m);
+    assert.match(bought.stdout, /^premium: +0\.\d+ DTC$/m);
+    assert.match(bought.stderr, /quoting 2\.5 DTC of coverage on device 0x[0-9a-f]{64} for 30d/);
+
+    const show = await runTask(["cover", "show"], {
+      ...chain(INTEGRATOR),
+      device: f.device.deviceId,
+    });
+    assert.equal(show.result.success, true, show.stderr);
+    assert.match(show.stdout, /^covered: +2\.5 DTC$/m);
+    assert.match(show.stdout, /^capacity: +5 DTC$/m);
+    assert.match(show.stdout, /^buyable: +yes$/m);
+    assert.match(show.stdout, /^policies\[0\]\.status: +active$/m);
+    assert.match(show.stdout, new RegExp(`^policies\\[0\\]\\.beneficiary: +${beneficiary}$`, "im"));
+
+    const report = await runTask(["security", "report"], {
+      ...chain(0),
+      device: f.device.deviceId,
+      valueAtRisk: "5",
+    });
+    assert.equal(report.result.success, true, report.stderr);
+    assert.match(report.stdout, /^costOfCorruption: +10 DTC$/m);
+    assert.match(report.stdout, /^coverageInForce: +2\.5 DTC$/m);
+    assert.match(report.stdout, /^margin: +2\.5 DTC$/m);
+    assert.match(report.stdout, /^secure: +true$/m);
+    assert.match(report.stdout, /^verdict: +secure: corrupting this device costs 2\.5 DTC more/m);
+
+    const unsafe = await runTask(["security", "report"], {
+      ...chain(0, true),
+      device: f.device.deviceId,
+      valueAtRisk: "10",
+    });
+    const parsed = JSON.parse(unsafe.stdout) as { margin: string; secure: boolean };
+    assert.deepEqual([parsed.margin, parsed.secure], ["-2500000000000000000", false]);
+  });
+
+  it("cover claim pays the beneficiary for an equivocation the proofs contract recorded", async function () {
+    const incident = await f.equivocate();
+    const claim = await runTask(["cover", "claim"], {
+      ...chain(INTEGRATOR),
+      device: f.device.deviceId,
+      serial: 0,
+      incident,
+    });
+    assert.equal(claim.result.success, true, claim.stderr);
+    assert.match(claim.stdout, /^payout: +2\.5 DTC$/m);
+    assert.match(claim.stdout, /^remaining: +0 DTC$/m);
+    const again = await runTask(["cover", "claim"], {
+      ...chain(INTEGRATOR),
+      device: f.device.deviceId,
+      serial: 0,
+      incident,
+    });
+    assert.equal(again.result.success, false);
+    assert.match(again.stderr, /^Error InsuranceAlreadyClaimed: /m);
+  });
+
+  it("pool request-withdrawal escrows shares; pool withdraw explains the cooldown", async function () {
+    const request = await runTask(["pool", "request-withdrawal"], {
+      ...chain(INSURER),
+      shares: "all",
+    });
+    assert.equal(request.result.success, true, request.stderr);
+    assert.match(request.stdout, /^unlocks: +in 3d \(/m);
+    assert.match(request.stdout, /^requestedShares: +\d+(\.\d+)? dtINS$/m);
+    const early = await runTask(["pool", "withdraw"], chain(INSURER));
+    assert.equal(early.result.success, false);
+    assert.match(early.stderr, /^Error InsuranceCooldown: .*wait until then and withdraw again$/m);
+    const none = await runTask(["pool", "withdraw"], chain(OPERATOR));
+    assert.match(none.stderr, /^Error InsuranceNoWithdrawalRequest: /m);
+  });
+
+  it("refuses malformed amounts, terms and targets with a sentence", async function () {
+    const cases: [string[], Record<string, unknown>, RegExp][] = [
+      [["pool", "deposit"], { amount: "1,5" }, /--amount "1,5" is not an amount of DTC/],
+      [["pool", "deposit"], { amount: "1.5", raw: true }, /base units \(--raw\)/],
+      [["cover", "buy"], { amount: "1", device: f.device.deviceId, term: "1y" }, /--term "1y"/],
+      [["cover", "show"], {}, /name exactly one target/],
+    ];
+    for (const [id, args, message] of cases) {
+      const out = await runTask(id, { ...chain(INSURER2), ...args });
+      assert.equal(out.result.success, false, id.join(" "));
+      assert.match(out.stderr, /^Error INVALID_INPUT: /m);
+      assert.match(out.stderr, message);
+    }
+  });
+});
