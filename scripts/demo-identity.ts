@@ -58,7 +58,7 @@ import {
 import { deviceIdOf, keyHash, type Curve, type Hex } from "../src/protocol/index.js";
 import { appraiseOnChain, trustVerdictName } from "../src/verify/appraise.js";
 import { checkDeviceSignature } from "../src/verify/signature.js";
-
+import { gas, out, say, short, step } from "./story.js";
 const MODEL = 4201; // the maker's model number for this sensor
 const FEED_ID: Hex = `0x${"0a".repeat(32)}`;
 /** How recent a device's evidence must be for the relying party (trustReport's maxAge). */
@@ -80,21 +80,6 @@ interface DemoDevice {
   firmware: string;
   lastEvidence?: AttestResult;
 }
-
-const out = (line = ""): void => {
-  process.stdout.write(`${line}\n`);
-};
-let stepNo = 0;
-const step = (title: string): void => {
-  stepNo++;
-  out();
-  out(`${String(stepNo)}. ${title}`);
-};
-const say = (line: string): void => {
-  out(`   ${line}`);
-};
-const short = (hex: string): string => `${hex.slice(0, 10)}…${hex.slice(-4)}`;
-const gas = (g: bigint): string => Number(g).toLocaleString("en-US");
 
 const started = Date.now();
 const conn = await network.create();

@@ -59,7 +59,7 @@ import {
 import { Fleet, runGateway, type RunningGateway } from "../src/gateway/index.js";
 import { deviceIdOf, type Curve, type Hex } from "../src/protocol/index.js";
 import { MockERC20__factory } from "../types/ethers-contracts/index.js";
-
+import { gas, out, say, short, step } from "./story.js";
 const MODEL = 4201;
 const DEVICES = 7;
 /** Each sensor's bond and the token's unit: a dollar stablecoin with 18 decimals. */
@@ -69,20 +69,6 @@ const usd = (v: bigint): string => `${Number(formatUnits(v, 18)).toFixed(2)} USD
 const BASE_VALUE = 2_150_000_000n;
 const valueOf = (device: number): bigint => BASE_VALUE + BigInt(device) * 1_000_000n;
 
-const out = (line = ""): void => {
-  process.stdout.write(`${line}\n`);
-};
-let stepNo = 0;
-const step = (title: string): void => {
-  stepNo++;
-  out();
-  out(`${String(stepNo)}. ${title}`);
-};
-const say = (line: string): void => {
-  out(`   ${line}`);
-};
-const short = (hex: string): string => `${hex.slice(0, 10)}…${hex.slice(-4)}`;
-const gas = (g: bigint): string => Number(g).toLocaleString("en-US");
 const celsius = (v: bigint): string => `${(Number(v) / 1e8).toFixed(2)} °C`;
 
 const started = Date.now();

@@ -54,9 +54,13 @@ function roleName(role: unknown): string {
   return ROLE_NAMES.get(r) ?? `role ${r}`;
 }
 
-function s(value: unknown): string {
+/** An error argument as text (bigints in decimal). */
+export function s(value: unknown): string {
   return typeof value === "bigint" ? value.toString() : String(value);
 }
+
+/** Sentences by custom error name, given the error's arguments. */
+export type ErrorSentences = Readonly<Record<string, (a: readonly unknown[]) => string>>;
 
 function when(seconds: unknown): string {
   const n = Number(seconds);
@@ -81,7 +85,7 @@ const NOT_INSURABLE: Readonly<Record<number, string>> = {
 };
 
 /** One sentence per custom error: what happened, then what to do. Arguments in declaration order. */
-const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
+const EXPLAIN: ErrorSentences = {
   // ------------------------------------------------------------ DeviceRegistry
   DeviceRegistryZeroAddress: () =>
     "an address argument is the zero address: pass a real operator, recipient or maker signer",
@@ -348,7 +352,7 @@ const INTERFACES = [
 const HEX_DATA = /^0x[0-9a-fA-F]{8}(?:[0-9a-fA-F]{2})*$/;
 
 /** Finds the revert data in an ethers / Hardhat / EDR error, wherever the layers nested it. */
-function findRevertData(err: unknown, depth = 0): string | undefined {
+export function findRevertData(err: unknown, depth = 0): string | undefined {
   if (depth > 6 || err === null || typeof err !== "object") return undefined;
   const record = err as Record<string, unknown>;
   for (const key of ["data", "revertData"] as const) {
@@ -385,8 +389,9 @@ export function contractError(
   name: string,
   args: readonly unknown[],
   cause?: unknown,
+  sentences: ErrorSentences = EXPLAIN,
 ): ContractError {
-  const explain = EXPLAIN[name];
+  const explain = sentences[name];
   const sentence = explain === undefined ? "the contract rejected the call" : explain(args);
   const call = `${name}(${args.map(s).join(", ")})`;
   return new ContractError(

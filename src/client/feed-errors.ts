@@ -3,7 +3,14 @@ import {
   DeviceFeed__factory,
   ReadingAnchor__factory,
 } from "../../types/ethers-contracts/index.js";
-import { ContractError, decodeContractError } from "./decode-error.js";
+import {
+  ContractError,
+  contractError,
+  decodeContractError,
+  findRevertData,
+  s,
+  type ErrorSentences,
+} from "./decode-error.js";
 
 /**
  * Sentences for the custom errors of DeviceFeed, DeviceFeedFactory and ReadingAnchor (decode-error.ts
@@ -56,11 +63,7 @@ const TRIP_HELP: Readonly<Record<string, string>> = {
   TooFrequent: "a device reported faster than the feed's minInterval",
 };
 
-function s(value: unknown): string {
-  return typeof value === "bigint" ? value.toString() : String(value);
-}
-
-const EXPLAIN: Readonly<Record<string, (a: readonly unknown[]) => string>> = {
+const EXPLAIN: ErrorSentences = {
   DeviceFeedInvalidConfig: () =>
     "the feed configuration is invalid (quorum 0 or above 32 members, zero maxReadingAge or maxAttestationAge, or minValue above maxValue): fix the feed create options",
   DeviceFeedZeroAddress: () => "an address argument is the zero address: pass a real one",
@@ -112,41 +115,13 @@ const INTERFACES = [
   ReadingAnchor__factory.createInterface(),
 ];
 
-const HEX_DATA = /^0x[0-9a-fA-F]{8}(?:[0-9a-fA-F]{2})*$/;
-
-/** The revert data inside an ethers / Hardhat / EDR error, wherever the layers nested it. */
-function findRevertData(err: unknown, depth = 0): string | undefined {
-  if (depth > 6 || err === null || typeof err !== "object") return undefined;
-  const record = err as Record<string, unknown>;
-  for (const key of ["data", "revertData"] as const) {
-    const v = record[key];
-    if (typeof v === "string" && HEX_DATA.test(v)) return v;
-    if (typeof v === "object" && v !== null) {
-      const inner = (v as Record<string, unknown>).data;
-      if (typeof inner === "string" && HEX_DATA.test(inner)) return inner;
-    }
-  }
-  for (const key of ["error", "info", "cause", "revert", "originalError"] as const) {
-    const found = findRevertData(record[key], depth + 1);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
 /** The ContractError of a feed, factory or anchor custom error `name` with `args`. */
 export function feedContractError(
   name: string,
   args: readonly unknown[],
   cause?: unknown,
 ): ContractError {
-  const explain = EXPLAIN[name];
-  const sentence = explain === undefined ? "the contract rejected the call" : explain(args);
-  return new ContractError(
-    name,
-    args,
-    `${name}(${args.map(s).join(", ")}): ${sentence}`,
-    cause === undefined ? undefined : { cause },
-  );
+  return contractError(name, args, cause, EXPLAIN);
 }
 
 /**
