@@ -663,7 +663,8 @@ export const tasks = [
     })
     .addOption({
       name: "maxDeviationBps",
-      description: "A jump beyond this from the last value trips the feed, in bps (0: no check)",
+      description:
+        "A jump beyond this from the device's previous reading trips the feed, in bps (0: no check)",
       type: ArgumentType.INT,
       defaultValue: 1000,
     })
