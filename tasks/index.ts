@@ -1,5 +1,6 @@
 import { emptyTask, task } from "hardhat/config";
 import { ArgumentType } from "hardhat/types/arguments";
+import type { NewTaskDefinitionBuilder, TaskArguments } from "hardhat/types/tasks";
 
 /**
  * The operator and maker CLI. Each task is a thin adapter (tasks/<noun>/<verb>.ts) over a function in
@@ -23,6 +24,11 @@ const from = {
   description: "Sending account: address or account index (default: the first account)",
   defaultValue: "",
 } as const;
+/** The options of every chain task: --registry, --from, --json. */
+function withChainOptions<T extends TaskArguments>(builder: NewTaskDefinitionBuilder<T>) {
+  return builder.addOption(registry).addOption(from).addFlag(json);
+}
+
 const deviceId = {
   name: "deviceId",
   description: "The device's id (bytes32)",
@@ -191,354 +197,346 @@ export const tasks = [
     .setAction(() => import("./device/keygen.js"))
     .build(),
 
-  task(
-    ["device", "register"],
-    "Register a device: it proves key possession, the maker's endorsement vouches",
+  withChainOptions(
+    task(
+      ["device", "register"],
+      "Register a device: it proves key possession, the maker's endorsement vouches",
+    )
+      .addOption(keyFile)
+      .addOption(password)
+      .addOption(pkcs11Module)
+      .addOption(token)
+      .addOption(pin)
+      .addOption(label)
+      .addOption({
+        name: "operator",
+        description: "Operator the device binds to (default: the sending account)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "model",
+        description: "Device model (default: from the endorsement or manifest)",
+        type: ArgumentType.INT,
+        defaultValue: -1,
+      })
+      .addOption({
+        name: "endorsement",
+        description: "Endorsement file from maker endorse",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "manifest",
+        description: "Batch manifest from maker batch",
+        defaultValue: "",
+      })
+      .addOption(deadline),
   )
-    .addOption(keyFile)
-    .addOption(password)
-    .addOption(pkcs11Module)
-    .addOption(token)
-    .addOption(pin)
-    .addOption(label)
-    .addOption({
-      name: "operator",
-      description: "Operator the device binds to (default: the sending account)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "model",
-      description: "Device model (default: from the endorsement or manifest)",
-      type: ArgumentType.INT,
-      defaultValue: -1,
-    })
-    .addOption({
-      name: "endorsement",
-      description: "Endorsement file from maker endorse",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "manifest",
-      description: "Batch manifest from maker batch",
-      defaultValue: "",
-    })
-    .addOption(deadline)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./device/register.js"))
     .build(),
 
-  task(["device", "show"], "Show what the registry knows of a device")
-    .addOption(deviceId)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "show"], "Show what the registry knows of a device").addOption(deviceId),
+  )
     .setAction(() => import("./device/show.js"))
     .build(),
 
-  task(["device", "list"], "List devices (by operator or maker) with their current status")
-    .addOption({
-      name: "operator",
-      description: "Only devices this operator holds now",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "maker",
-      description: "Only devices this maker id endorsed (0: any)",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption({
-      name: "fromBlock",
-      description: "First block to scan for events",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "list"], "List devices (by operator or maker) with their current status")
+      .addOption({
+        name: "operator",
+        description: "Only devices this operator holds now",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "maker",
+        description: "Only devices this maker id endorsed (0: any)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "fromBlock",
+        description: "First block to scan for events",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      }),
+  )
     .setAction(() => import("./device/list.js"))
     .build(),
 
-  task(
-    ["device", "rotate-key"],
-    "Rotate a device's key: the current and the new key both sign (operator only)",
+  withChainOptions(
+    task(
+      ["device", "rotate-key"],
+      "Rotate a device's key: the current and the new key both sign (operator only)",
+    )
+      .addOption({
+        ...deviceId,
+        description: "The device's id (default: found from the current key)",
+      })
+      .addOption({ ...keyFile, description: "The device's current key file" })
+      .addOption(password)
+      .addOption(pkcs11Module)
+      .addOption(token)
+      .addOption(pin)
+      .addOption(label)
+      .addOption({
+        name: "newKeyFile",
+        description: "The new key file (device keygen)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "newPassword",
+        description: "New key file password (else $DEVICETRUST_KEY_PASSWORD)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "newToken",
+        description: "PKCS#11 token of the new key",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "newPin",
+        description: "PIN of the new key's token (else $DEVICETRUST_PKCS11_PIN)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "newLabel",
+        description: "PKCS#11 label of the new key",
+        defaultValue: "",
+      })
+      .addOption(deadline),
   )
-    .addOption({
-      ...deviceId,
-      description: "The device's id (default: found from the current key)",
-    })
-    .addOption({ ...keyFile, description: "The device's current key file" })
-    .addOption(password)
-    .addOption(pkcs11Module)
-    .addOption(token)
-    .addOption(pin)
-    .addOption(label)
-    .addOption({
-      name: "newKeyFile",
-      description: "The new key file (device keygen)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "newPassword",
-      description: "New key file password (else $DEVICETRUST_KEY_PASSWORD)",
-      defaultValue: "",
-    })
-    .addOption({ name: "newToken", description: "PKCS#11 token of the new key", defaultValue: "" })
-    .addOption({
-      name: "newPin",
-      description: "PIN of the new key's token (else $DEVICETRUST_PKCS11_PIN)",
-      defaultValue: "",
-    })
-    .addOption({ name: "newLabel", description: "PKCS#11 label of the new key", defaultValue: "" })
-    .addOption(deadline)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./device/rotate-key.js"))
     .build(),
 
-  task(["device", "transfer"], "Start (or --cancel) a custody transfer to a new operator")
-    .addOption(deviceId)
-    .addOption({ name: "to", description: "The new operator", defaultValue: "" })
-    .addFlag({ name: "cancel", description: "Withdraw the pending transfer instead" })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "transfer"], "Start (or --cancel) a custody transfer to a new operator")
+      .addOption(deviceId)
+      .addOption({ name: "to", description: "The new operator", defaultValue: "" })
+      .addFlag({ name: "cancel", description: "Withdraw the pending transfer instead" }),
+  )
     .setAction(() => import("./device/transfer.js"))
     .build(),
 
-  task(["device", "accept"], "Accept custody of a device (as the pending operator)")
-    .addOption(deviceId)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "accept"], "Accept custody of a device (as the pending operator)").addOption(
+      deviceId,
+    ),
+  )
     .setAction(() => import("./device/accept.js"))
     .build(),
 
-  task(["device", "suspend"], "Suspend an active device (operator, SUSPENDER_ROLE or governance)")
-    .addOption(deviceId)
-    .addOption({
-      name: "reason",
-      description: "Why, at most 31 bytes (recorded in the event)",
-      defaultValue: "",
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "suspend"], "Suspend an active device (operator, SUSPENDER_ROLE or governance)")
+      .addOption(deviceId)
+      .addOption({
+        name: "reason",
+        description: "Why, at most 31 bytes (recorded in the event)",
+        defaultValue: "",
+      }),
+  )
     .setAction(() => import("./device/suspend.js"))
     .build(),
 
-  task(["device", "reinstate"], "Return a suspended device to Active (governance)")
-    .addOption(deviceId)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "reinstate"], "Return a suspended device to Active (governance)").addOption(
+      deviceId,
+    ),
+  )
     .setAction(() => import("./device/reinstate.js"))
     .build(),
 
-  task(["device", "revoke"], "Mark a device's key compromised; final (operator or governance)")
-    .addOption(deviceId)
-    .addOption({
-      name: "reason",
-      description: "Why, at most 31 bytes (recorded in the event)",
-      defaultValue: "",
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "revoke"], "Mark a device's key compromised; final (operator or governance)")
+      .addOption(deviceId)
+      .addOption({
+        name: "reason",
+        description: "Why, at most 31 bytes (recorded in the event)",
+        defaultValue: "",
+      }),
+  )
     .setAction(() => import("./device/revoke.js"))
     .build(),
 
-  task(["device", "decommission"], "Retire a device; final (operator)")
-    .addOption(deviceId)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "decommission"], "Retire a device; final (operator)").addOption(deviceId),
+  )
     .setAction(() => import("./device/decommission.js"))
     .build(),
 
-  task(["maker", "add"], "Add a maker whose key endorses devices (governance)")
-    .addOption({ name: "signer", description: "The maker's signing address", defaultValue: "" })
-    .addOption({ name: "name", description: "The maker's name", defaultValue: "" })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["maker", "add"], "Add a maker whose key endorses devices (governance)")
+      .addOption({ name: "signer", description: "The maker's signing address", defaultValue: "" })
+      .addOption({ name: "name", description: "The maker's name", defaultValue: "" }),
+  )
     .setAction(() => import("./maker/add.js"))
     .build(),
 
-  task(["maker", "endorse"], "Endorse one device and model with the maker's key (--from)")
-    .addOption(deviceId)
-    .addOption({
-      ...keyFile,
-      description: "Read the device id from this key file (no password needed)",
-    })
-    .addOption({
-      name: "model",
-      description: "Device model",
-      type: ArgumentType.INT,
-      defaultValue: -1,
-    })
-    .addOption({
-      name: "out",
-      description: "Also write the endorsement to this file",
-      defaultValue: "",
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["maker", "endorse"], "Endorse one device and model with the maker's key (--from)")
+      .addOption(deviceId)
+      .addOption({
+        ...keyFile,
+        description: "Read the device id from this key file (no password needed)",
+      })
+      .addOption({
+        name: "model",
+        description: "Device model",
+        type: ArgumentType.INT,
+        defaultValue: -1,
+      })
+      .addOption({
+        name: "out",
+        description: "Also write the endorsement to this file",
+        defaultValue: "",
+      }),
+  )
     .setAction(() => import("./maker/endorse.js"))
     .build(),
 
-  task(
-    ["maker", "batch"],
-    "Build a production batch manifest (Merkle root + proofs); --publish the root",
+  withChainOptions(
+    task(
+      ["maker", "batch"],
+      "Build a production batch manifest (Merkle root + proofs); --publish the root",
+    )
+      .addOption({
+        name: "input",
+        description: "JSON array of devices: ids, {deviceId}, {keyType, key} or key files' content",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "model",
+        description: "Model of devices that name none",
+        type: ArgumentType.INT,
+        defaultValue: -1,
+      })
+      .addOption({ name: "out", description: "Manifest file to write", defaultValue: "" })
+      .addFlag({
+        name: "publish",
+        description: "Publish the root on chain from the maker's key (--from)",
+      })
+      .addOption({
+        name: "uri",
+        description: "Where the manifest is published (recorded in the event)",
+        defaultValue: "",
+      }),
   )
-    .addOption({
-      name: "input",
-      description: "JSON array of devices: ids, {deviceId}, {keyType, key} or key files' content",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "model",
-      description: "Model of devices that name none",
-      type: ArgumentType.INT,
-      defaultValue: -1,
-    })
-    .addOption({ name: "out", description: "Manifest file to write", defaultValue: "" })
-    .addFlag({
-      name: "publish",
-      description: "Publish the root on chain from the maker's key (--from)",
-    })
-    .addOption({
-      name: "uri",
-      description: "Where the manifest is published (recorded in the event)",
-      defaultValue: "",
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./maker/batch.js"))
     .build(),
 
-  task(
-    ["device", "attest"],
-    "Boot-measure the device's images, sign evidence for a fresh challenge and submit it",
+  withChainOptions(
+    task(
+      ["device", "attest"],
+      "Boot-measure the device's images, sign evidence for a fresh challenge and submit it",
+    )
+      .addOption({
+        ...deviceId,
+        description: "The device's id (default: found from its current key)",
+      })
+      .addOption(keyFile)
+      .addOption(password)
+      .addOption(pkcs11Module)
+      .addOption(token)
+      .addOption(pin)
+      .addOption(label)
+      .addOption(images)
+      .addOption({
+        name: "bootState",
+        description: "Boot-counter state file (incremented each boot; default: no counter)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "challenge",
+        description: "block (a recent block hash) or nonce (issued on chain; operator only)",
+        defaultValue: "block",
+      }),
   )
-    .addOption({
-      ...deviceId,
-      description: "The device's id (default: found from its current key)",
-    })
-    .addOption(keyFile)
-    .addOption(password)
-    .addOption(pkcs11Module)
-    .addOption(token)
-    .addOption(pin)
-    .addOption(label)
-    .addOption(images)
-    .addOption({
-      name: "bootState",
-      description: "Boot-counter state file (incremented each boot; default: no counter)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "challenge",
-      description: "block (a recent block hash) or nonce (issued on chain; operator only)",
-      defaultValue: "block",
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./device/attest.js"))
     .build(),
 
-  task(["device", "trust"], "Whether a device is trusted now, and why (trustReport)")
-    .addOption(deviceId)
-    .addOption({
-      name: "maxAge",
-      description: "Seconds within which the device must have attested",
-      type: ArgumentType.INT,
-      defaultValue: 3600,
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["device", "trust"], "Whether a device is trusted now, and why (trustReport)")
+      .addOption(deviceId)
+      .addOption({
+        name: "maxAge",
+        description: "Seconds within which the device must have attested",
+        type: ArgumentType.INT,
+        defaultValue: 3600,
+      }),
+  )
     .setAction(() => import("./device/trust.js"))
     .build(),
 
-  task(["firmware", "publish"], "Measure release images and publish the measurement (maker)")
-    .addOption({
-      name: "model",
-      description: "Device model",
-      type: ArgumentType.INT,
-      defaultValue: -1,
-    })
-    .addOption(firmwareVersion)
-    .addOption(images)
-    .addOption({
-      name: "uri",
-      description: "Where the release's metadata lives (recorded in the event)",
-      defaultValue: "",
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["firmware", "publish"], "Measure release images and publish the measurement (maker)")
+      .addOption({
+        name: "model",
+        description: "Device model",
+        type: ArgumentType.INT,
+        defaultValue: -1,
+      })
+      .addOption(firmwareVersion)
+      .addOption(images)
+      .addOption({
+        name: "uri",
+        description: "Where the release's metadata lives (recorded in the event)",
+        defaultValue: "",
+      }),
+  )
     .setAction(() => import("./firmware/publish.js"))
     .build(),
 
-  task(["firmware", "deprecate"], "Deprecate a firmware: trusted until --sunset, then not (maker)")
-    .addOption(firmwareId)
-    .addOption(firmwareMaker)
-    .addOption(firmwareModel)
-    .addOption(firmwareVersion)
-    .addOption({
-      name: "sunset",
-      description: "Seconds from now, or an ISO date, after which devices on it are untrusted",
-      defaultValue: "",
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(
+      ["firmware", "deprecate"],
+      "Deprecate a firmware: trusted until --sunset, then not (maker)",
+    )
+      .addOption(firmwareId)
+      .addOption(firmwareMaker)
+      .addOption(firmwareModel)
+      .addOption(firmwareVersion)
+      .addOption({
+        name: "sunset",
+        description: "Seconds from now, or an ISO date, after which devices on it are untrusted",
+        defaultValue: "",
+      }),
+  )
     .setAction(() => import("./firmware/deprecate.js"))
     .build(),
 
-  task(
-    ["firmware", "revoke"],
-    "Revoke a firmware: every device on it is untrusted at once (maker or governance)",
+  withChainOptions(
+    task(
+      ["firmware", "revoke"],
+      "Revoke a firmware: every device on it is untrusted at once (maker or governance)",
+    )
+      .addOption(firmwareId)
+      .addOption(firmwareMaker)
+      .addOption(firmwareModel)
+      .addOption(firmwareVersion),
   )
-    .addOption(firmwareId)
-    .addOption(firmwareMaker)
-    .addOption(firmwareModel)
-    .addOption(firmwareVersion)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./firmware/revoke.js"))
     .build(),
 
-  task(["firmware", "list"], "List published firmware with its current status")
-    .addOption({
-      name: "maker",
-      description: "Only this maker's firmware (0: any)",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption({
-      name: "model",
-      description: "Only this model's firmware (-1: any)",
-      type: ArgumentType.INT,
-      defaultValue: -1,
-    })
-    .addOption({
-      name: "fromBlock",
-      description: "First block to scan for events",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["firmware", "list"], "List published firmware with its current status")
+      .addOption({
+        name: "maker",
+        description: "Only this maker's firmware (0: any)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "model",
+        description: "Only this model's firmware (-1: any)",
+        type: ArgumentType.INT,
+        defaultValue: -1,
+      })
+      .addOption({
+        name: "fromBlock",
+        description: "First block to scan for events",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      }),
+  )
     .setAction(() => import("./firmware/list.js"))
     .build(),
   // ------------------------------------------------------------ staking, proofs, watchtower
@@ -552,89 +550,83 @@ export const tasks = [
     "The watchtower: watches signed readings and proves fraud by itself",
   ).build(),
 
-  task(["stake", "deposit"], "Bond collateral for a device (approves the token, then stakes)")
-    .addOption(deviceId)
-    .addOption(amount)
-    .addOption(staking)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["stake", "deposit"], "Bond collateral for a device (approves the token, then stakes)")
+      .addOption(deviceId)
+      .addOption(amount)
+      .addOption(staking),
+  )
     .setAction(() => import("./stake/deposit.js"))
     .build(),
 
-  task(
-    ["stake", "request-withdrawal"],
-    "Ask to withdraw stake: it unlocks after the unbonding period and stays slashable until then",
+  withChainOptions(
+    task(
+      ["stake", "request-withdrawal"],
+      "Ask to withdraw stake: it unlocks after the unbonding period and stays slashable until then",
+    )
+      .addOption(deviceId)
+      .addOption(amount)
+      .addOption(staking),
   )
-    .addOption(deviceId)
-    .addOption(amount)
-    .addOption(staking)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./stake/request-withdrawal.js"))
     .build(),
 
-  task(["stake", "withdraw"], "Collect an unlocked withdrawal (operator only)")
-    .addOption(deviceId)
-    .addOption(staking)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["stake", "withdraw"], "Collect an unlocked withdrawal (operator only)")
+      .addOption(deviceId)
+      .addOption(staking),
+  )
     .setAction(() => import("./stake/withdraw.js"))
     .build(),
 
-  task(["stake", "show"], "Show a device's stake, what a proof would slash, and the parameters")
-    .addOption(deviceId)
-    .addOption(staking)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["stake", "show"], "Show a device's stake, what a proof would slash, and the parameters")
+      .addOption(deviceId)
+      .addOption(staking),
+  )
     .setAction(() => import("./stake/show.js"))
     .build(),
 
-  task(["proof", "submit"], "Submit a fraud proof file; the bounty goes to --beneficiary")
-    .addOption({
-      name: "file",
-      description:
-        "Proof file (JSON: kind equivocation, outOfBounds, batchEquivocation or revokedFirmware)",
-      defaultValue: "",
-    })
-    .addOption(beneficiary)
-    .addOption(proofs)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["proof", "submit"], "Submit a fraud proof file; the bounty goes to --beneficiary")
+      .addOption({
+        name: "file",
+        description:
+          "Proof file (JSON: kind equivocation, outOfBounds, batchEquivocation or revokedFirmware)",
+        defaultValue: "",
+      })
+      .addOption(beneficiary)
+      .addOption(proofs),
+  )
     .setAction(() => import("./proof/submit.js"))
     .build(),
 
-  task(["watchtower", "start"], "Watch signed readings, store evidence, prove fraud by itself")
-    .addOption({
-      name: "source",
-      description: "Signed readings as JSON lines: stdin or a .jsonl file",
-      defaultValue: "stdin",
-    })
-    .addOption({
-      name: "db",
-      description: "Evidence store, SQLite (default: .devicetrust/watchtower.sqlite)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "port",
-      description: "Port of /health and /metrics (0: any free port)",
-      type: ArgumentType.INT,
-      defaultValue: 9464,
-    })
-    .addOption({
-      name: "logLevel",
-      description: "pino log level (to stderr)",
-      defaultValue: "info",
-    })
-    .addOption(beneficiary)
-    .addOption(proofs)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["watchtower", "start"], "Watch signed readings, store evidence, prove fraud by itself")
+      .addOption({
+        name: "source",
+        description: "Signed readings as JSON lines: stdin or a .jsonl file",
+        defaultValue: "stdin",
+      })
+      .addOption({
+        name: "db",
+        description: "Evidence store, SQLite (default: .devicetrust/watchtower.sqlite)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "port",
+        description: "Port of /health and /metrics (0: any free port)",
+        type: ArgumentType.INT,
+        defaultValue: 9464,
+      })
+      .addOption({
+        name: "logLevel",
+        description: "pino log level (to stderr)",
+        defaultValue: "info",
+      })
+      .addOption(beneficiary)
+      .addOption(proofs),
+  )
     .setAction(() => import("./watchtower/start.js"))
     .build(),
 
@@ -643,108 +635,104 @@ export const tasks = [
   emptyTask("gateway", "The MQTT gateway: verifies, persists and submits device readings").build(),
   emptyTask("fleet", "A simulated device fleet publishing signed readings over MQTT").build(),
 
-  task(["feed", "create"], "Create a feed through the DeviceFeedFactory (the sender owns it)")
-    .addOption({
-      name: "description",
-      description: 'What the feed measures, e.g. "Temperature, Hall 3 (C)"',
-      defaultValue: "",
-    })
-    .addOption({
-      name: "quorum",
-      description: "Fresh readings needed for an answer (1..32)",
-      type: ArgumentType.INT,
-      defaultValue: 3,
-    })
-    .addOption({
-      name: "decimals",
-      description: "Decimals of the answer (values are integers scaled by 10^decimals)",
-      type: ArgumentType.INT,
-      defaultValue: 8,
-    })
-    .addOption({
-      name: "maxDeviationBps",
-      description:
-        "A jump beyond this from the device's previous reading trips the feed, in bps (0: no check)",
-      type: ArgumentType.INT,
-      defaultValue: 1000,
-    })
-    .addOption({
-      name: "maxReadingAge",
-      description: "Seconds a reading stays fresh; older and future ones are rejected",
-      type: ArgumentType.INT,
-      defaultValue: 3600,
-    })
-    .addOption({
-      name: "minInterval",
-      description: "Seconds between two readings of one device; faster trips the feed (0: none)",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption({
-      name: "maxAttestationAge",
-      description: "Seconds since a device's last attestation for it to count as trusted",
-      type: ArgumentType.INT,
-      defaultValue: 7 * 24 * 3600,
-    })
-    .addOption({
-      name: "minStake",
-      description: "Slashable stake a device needs, in collateral token units",
-      type: ArgumentType.BIGINT,
-      defaultValue: 10n ** 18n,
-    })
-    .addOption({
-      name: "minValue",
-      description: "Lowest physical value, in the feed's units (e.g. -40.5)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "maxValue",
-      description: "Highest physical value, in the feed's units (e.g. 125)",
-      defaultValue: "",
-    })
-    .addOption(factory)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["feed", "create"], "Create a feed through the DeviceFeedFactory (the sender owns it)")
+      .addOption({
+        name: "description",
+        description: 'What the feed measures, e.g. "Temperature, Hall 3 (C)"',
+        defaultValue: "",
+      })
+      .addOption({
+        name: "quorum",
+        description: "Fresh readings needed for an answer (1..32)",
+        type: ArgumentType.INT,
+        defaultValue: 3,
+      })
+      .addOption({
+        name: "decimals",
+        description: "Decimals of the answer (values are integers scaled by 10^decimals)",
+        type: ArgumentType.INT,
+        defaultValue: 8,
+      })
+      .addOption({
+        name: "maxDeviationBps",
+        description:
+          "A jump beyond this from the device's previous reading trips the feed, in bps (0: no check)",
+        type: ArgumentType.INT,
+        defaultValue: 1000,
+      })
+      .addOption({
+        name: "maxReadingAge",
+        description: "Seconds a reading stays fresh; older and future ones are rejected",
+        type: ArgumentType.INT,
+        defaultValue: 3600,
+      })
+      .addOption({
+        name: "minInterval",
+        description: "Seconds between two readings of one device; faster trips the feed (0: none)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "maxAttestationAge",
+        description: "Seconds since a device's last attestation for it to count as trusted",
+        type: ArgumentType.INT,
+        defaultValue: 7 * 24 * 3600,
+      })
+      .addOption({
+        name: "minStake",
+        description: "Slashable stake a device needs, in collateral token units",
+        type: ArgumentType.BIGINT,
+        defaultValue: 10n ** 18n,
+      })
+      .addOption({
+        name: "minValue",
+        description: "Lowest physical value, in the feed's units (e.g. -40.5)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "maxValue",
+        description: "Highest physical value, in the feed's units (e.g. 125)",
+        defaultValue: "",
+      })
+      .addOption(factory),
+  )
     .setAction(() => import("./feed/create.js"))
     .build(),
 
-  task(["feed", "add-device"], "Add member devices to a feed (the feed's owner)")
-    .addOption(feed)
-    .addOption({
-      name: "deviceIds",
-      description: "Device ids to add, comma-separated",
-      defaultValue: "",
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["feed", "add-device"], "Add member devices to a feed (the feed's owner)")
+      .addOption(feed)
+      .addOption({
+        name: "deviceIds",
+        description: "Device ids to add, comma-separated",
+        defaultValue: "",
+      }),
+  )
     .setAction(() => import("./feed/add-device.js"))
     .build(),
 
-  task(
-    ["feed", "show"],
-    "Show a feed: configuration, members (trust, stake, last reading), breaker, cost of corruption",
+  withChainOptions(
+    task(
+      ["feed", "show"],
+      "Show a feed: configuration, members (trust, stake, last reading), breaker, cost of corruption",
+    )
+      .addOption(feed)
+      .addOption(factory),
   )
-    .addOption(feed)
-    .addOption(factory)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./feed/show.js"))
     .build(),
 
-  task(["feed", "read"], "Read a feed's answer (latestRoundData, or readFresh with --max-age)")
-    .addOption(feed)
-    .addOption({
-      name: "maxAge",
-      description: "Answer only from readings at most this many seconds old (0: latestRoundData)",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["feed", "read"], "Read a feed's answer (latestRoundData, or readFresh with --max-age)")
+      .addOption(feed)
+      .addOption({
+        name: "maxAge",
+        description: "Answer only from readings at most this many seconds old (0: latestRoundData)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      }),
+  )
     .setAction(() => import("./feed/read.js"))
     .build(),
 
@@ -759,321 +747,314 @@ export const tasks = [
   ).build(),
   emptyTask("security", "Economic security: what corrupting a device or a feed costs").build(),
 
-  task(["pool", "deposit"], "Deposit capital into the insurance pool (approves, then deposits)")
-    .addOption({
-      name: "amount",
-      description: "Assets to deposit, in decimal units of the pool's asset (e.g. 1000.5)",
-      defaultValue: "",
-    })
-    .addFlag(raw)
-    .addOption(pool)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["pool", "deposit"], "Deposit capital into the insurance pool (approves, then deposits)")
+      .addOption({
+        name: "amount",
+        description: "Assets to deposit, in decimal units of the pool's asset (e.g. 1000.5)",
+        defaultValue: "",
+      })
+      .addFlag(raw)
+      .addOption(pool),
+  )
     .setAction(() => import("./pool/deposit.js"))
     .build(),
 
-  task(
-    ["pool", "request-withdrawal"],
-    "Escrow pool shares for withdrawal; they can leave after the cooldown",
+  withChainOptions(
+    task(
+      ["pool", "request-withdrawal"],
+      "Escrow pool shares for withdrawal; they can leave after the cooldown",
+    )
+      .addOption(poolShares)
+      .addFlag(raw)
+      .addOption(pool),
   )
-    .addOption(poolShares)
-    .addFlag(raw)
-    .addOption(pool)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./pool/request-withdrawal.js"))
     .build(),
 
-  task(
-    ["pool", "withdraw"],
-    "Redeem matured requested shares (default: all that free capital allows)",
+  withChainOptions(
+    task(
+      ["pool", "withdraw"],
+      "Redeem matured requested shares (default: all that free capital allows)",
+    )
+      .addOption({
+        ...poolShares,
+        description: "Shares to redeem (default: all that may leave now)",
+      })
+      .addFlag(raw)
+      .addOption(pool),
   )
-    .addOption({ ...poolShares, description: "Shares to redeem (default: all that may leave now)" })
-    .addFlag(raw)
-    .addOption(pool)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./pool/withdraw.js"))
     .build(),
 
-  task(
-    ["pool", "show"],
-    "Show the pool's capital, utilization, parameters and an insurer's position",
+  withChainOptions(
+    task(
+      ["pool", "show"],
+      "Show the pool's capital, utilization, parameters and an insurer's position",
+    )
+      .addOption({
+        name: "account",
+        description: "Whose position to show (default: the sending account)",
+        defaultValue: "",
+      })
+      .addFlag(raw)
+      .addOption(pool),
   )
-    .addOption({
-      name: "account",
-      description: "Whose position to show (default: the sending account)",
-      defaultValue: "",
-    })
-    .addFlag(raw)
-    .addOption(pool)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./pool/show.js"))
     .build(),
 
-  task(["cover", "buy"], "Buy coverage on a device or a feed: quotes, approves the premium, buys")
-    .addOption(coverDevice)
-    .addOption(coverFeed)
-    .addOption({
-      name: "amount",
-      description: "Coverage, in decimal units of the pool's asset (e.g. 1000.5)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "term",
-      description: "How long: seconds, or a number with s, m, h, d or w (e.g. 30d)",
-      defaultValue: "30d",
-    })
-    .addOption({
-      name: "beneficiary",
-      description: "Who is paid on a claim, never the device's operator (default: the sender)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "slippage",
-      description: "Premium allowed above the quote, in bps (100 = 1%)",
-      type: ArgumentType.INT,
-      defaultValue: 100,
-    })
-    .addFlag(raw)
-    .addOption(pool)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["cover", "buy"], "Buy coverage on a device or a feed: quotes, approves the premium, buys")
+      .addOption(coverDevice)
+      .addOption(coverFeed)
+      .addOption({
+        name: "amount",
+        description: "Coverage, in decimal units of the pool's asset (e.g. 1000.5)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "term",
+        description: "How long: seconds, or a number with s, m, h, d or w (e.g. 30d)",
+        defaultValue: "30d",
+      })
+      .addOption({
+        name: "beneficiary",
+        description: "Who is paid on a claim, never the device's operator (default: the sender)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "slippage",
+        description: "Premium allowed above the quote, in bps (100 = 1%)",
+        type: ArgumentType.INT,
+        defaultValue: 100,
+      })
+      .addFlag(raw)
+      .addOption(pool),
+  )
     .setAction(() => import("./cover/buy.js"))
     .build(),
 
-  task(["cover", "show"], "Show the coverage on a device or a feed: in force, capacity, policies")
-    .addOption(coverDevice)
-    .addOption(coverFeed)
-    .addOption({ ...policySerial, description: "Only this policy (default: all)" })
-    .addFlag(raw)
-    .addOption(pool)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["cover", "show"], "Show the coverage on a device or a feed: in force, capacity, policies")
+      .addOption(coverDevice)
+      .addOption(coverFeed)
+      .addOption({ ...policySerial, description: "Only this policy (default: all)" })
+      .addFlag(raw)
+      .addOption(pool),
+  )
     .setAction(() => import("./cover/show.js"))
     .build(),
 
-  task(["cover", "claim"], "Claim a policy's payout for an incident a fraud proof recorded")
-    .addOption(coverDevice)
-    .addOption(coverFeed)
-    .addOption(policySerial)
-    .addOption({
-      name: "incident",
-      description: "The incident id (proof submit prints it)",
-      defaultValue: "",
-    })
-    .addFlag(raw)
-    .addOption(pool)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["cover", "claim"], "Claim a policy's payout for an incident a fraud proof recorded")
+      .addOption(coverDevice)
+      .addOption(coverFeed)
+      .addOption(policySerial)
+      .addOption({
+        name: "incident",
+        description: "The incident id (proof submit prints it)",
+        defaultValue: "",
+      })
+      .addFlag(raw)
+      .addOption(pool),
+  )
     .setAction(() => import("./cover/claim.js"))
     .build(),
 
-  task(
-    ["security", "report"],
-    "Cost of corruption, coverage in force, margin against a value at risk, and the verdict",
+  withChainOptions(
+    task(
+      ["security", "report"],
+      "Cost of corruption, coverage in force, margin against a value at risk, and the verdict",
+    )
+      .addOption(coverDevice)
+      .addOption(coverFeed)
+      .addOption({
+        name: "valueAtRisk",
+        description: "Value relying on the target, in decimal units of the pool's asset",
+        defaultValue: "0",
+      })
+      .addFlag(raw)
+      .addOption(pool),
   )
-    .addOption(coverDevice)
-    .addOption(coverFeed)
-    .addOption({
-      name: "valueAtRisk",
-      description: "Value relying on the target, in decimal units of the pool's asset",
-      defaultValue: "0",
-    })
-    .addFlag(raw)
-    .addOption(pool)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./security/report.js"))
     .build(),
 
-  task(
-    ["gateway", "start"],
-    "Run the MQTT gateway: verify, persist and submit device readings to their feeds",
+  withChainOptions(
+    task(
+      ["gateway", "start"],
+      "Run the MQTT gateway: verify, persist and submit device readings to their feeds",
+    )
+      .addOption(broker)
+      .addOption({
+        name: "brokerPort",
+        description: "Port of the embedded broker when no --broker is given (0: any free port)",
+        type: ArgumentType.INT,
+        defaultValue: 1883,
+      })
+      .addOption({
+        name: "db",
+        description: "Reading store, SQLite (default: .devicetrust/gateway.sqlite)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "group",
+        description: "Shared-subscription group: gateways of one group split the readings",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "clientId",
+        description: "MQTT client id, kept across restarts (default: devicetrust-gateway)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "batchSize",
+        description: "Readings per submission",
+        type: ArgumentType.INT,
+        defaultValue: 64,
+      })
+      .addOption({
+        name: "batchInterval",
+        description: "Milliseconds a partial batch waits before it is submitted",
+        type: ArgumentType.INT,
+        defaultValue: 1000,
+      })
+      .addOption({
+        name: "maxQueue",
+        description: "Accepted readings waiting for submission at most (then intake pauses)",
+        type: ArgumentType.INT,
+        defaultValue: 10_000,
+      })
+      .addOption({
+        name: "httpPort",
+        description: "Port of /health and /metrics (0: any free port, -1: none)",
+        type: ArgumentType.INT,
+        defaultValue: 9465,
+      })
+      .addOption({
+        name: "logLevel",
+        description: "Log level (stderr: lines for people, pino JSON with --json)",
+        defaultValue: "info",
+      })
+      .addOption(anchor)
+      .addFlag({
+        name: "watchtower",
+        description: "Also run a watchtower over the gateway's stream (it proves fraud itself)",
+      })
+      .addOption({
+        name: "watchtowerDb",
+        description: "The watchtower's evidence store (default: <db>.watchtower)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "watchtowerFrom",
+        description:
+          "The watchtower's sending account (default: --from; its own avoids nonce contention)",
+        defaultValue: "",
+      })
+      .addOption(beneficiary)
+      .addOption(proofs),
   )
-    .addOption(broker)
-    .addOption({
-      name: "brokerPort",
-      description: "Port of the embedded broker when no --broker is given (0: any free port)",
-      type: ArgumentType.INT,
-      defaultValue: 1883,
-    })
-    .addOption({
-      name: "db",
-      description: "Reading store, SQLite (default: .devicetrust/gateway.sqlite)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "group",
-      description: "Shared-subscription group: gateways of one group split the readings",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "clientId",
-      description: "MQTT client id, kept across restarts (default: devicetrust-gateway)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "batchSize",
-      description: "Readings per submission",
-      type: ArgumentType.INT,
-      defaultValue: 64,
-    })
-    .addOption({
-      name: "batchInterval",
-      description: "Milliseconds a partial batch waits before it is submitted",
-      type: ArgumentType.INT,
-      defaultValue: 1000,
-    })
-    .addOption({
-      name: "maxQueue",
-      description: "Accepted readings waiting for submission at most (then intake pauses)",
-      type: ArgumentType.INT,
-      defaultValue: 10_000,
-    })
-    .addOption({
-      name: "httpPort",
-      description: "Port of /health and /metrics (0: any free port, -1: none)",
-      type: ArgumentType.INT,
-      defaultValue: 9465,
-    })
-    .addOption({
-      name: "logLevel",
-      description: "Log level (stderr: lines for people, pino JSON with --json)",
-      defaultValue: "info",
-    })
-    .addOption(anchor)
-    .addFlag({
-      name: "watchtower",
-      description: "Also run a watchtower over the gateway's stream (it proves fraud itself)",
-    })
-    .addOption({
-      name: "watchtowerDb",
-      description: "The watchtower's evidence store (default: <db>.watchtower)",
-      defaultValue: "",
-    })
-    .addOption({
-      name: "watchtowerFrom",
-      description:
-        "The watchtower's sending account (default: --from; its own avoids nonce contention)",
-      defaultValue: "",
-    })
-    .addOption(beneficiary)
-    .addOption(proofs)
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
     .setAction(() => import("./gateway/start.js"))
     .build(),
 
-  task(["fleet", "simulate"], "Simulate devices publishing signed readings over MQTT")
-    .addOption({
-      name: "broker",
-      description: "MQTT broker, mqtt://host:port",
-      defaultValue: "mqtt://127.0.0.1:1883",
-    })
-    .addOption(feed)
-    .addOption({
-      name: "devices",
-      description: "Fresh simulated devices (ignored with --key-files)",
-      type: ArgumentType.INT,
-      defaultValue: 7,
-    })
-    .addOption({
-      name: "curve",
-      description: "Curve of fresh devices: both, p256 or secp256k1",
-      defaultValue: "both",
-    })
-    .addOption({
-      name: "keyFiles",
-      description: "Key files of registered devices, comma-separated (instead of fresh devices)",
-      defaultValue: "",
-    })
-    .addOption(password)
-    .addOption({
-      name: "rounds",
-      description: "Readings per device",
-      type: ArgumentType.INT,
-      defaultValue: 1,
-    })
-    .addOption({
-      name: "rate",
-      description: "Readings per second across the fleet (0: as fast as the broker takes them)",
-      type: ArgumentType.INT,
-      defaultValue: 100,
-    })
-    .addOption({
-      name: "batchSize",
-      description: "Batch mode: each device publishes one signed batch of this many readings",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption({
-      name: "connections",
-      description: "MQTT connections the devices share",
-      type: ArgumentType.INT,
-      defaultValue: 8,
-    })
-    .addOption({
-      name: "value",
-      description: "Honest value of device 0, as the feed's integer (scaled by its decimals)",
-      type: ArgumentType.BIGINT,
-      defaultValue: 2_000n * 10n ** 8n,
-    })
-    .addOption({
-      name: "step",
-      description: "Added to the value per device index",
-      type: ArgumentType.BIGINT,
-      defaultValue: 10n ** 6n,
-    })
-    .addOption({
-      name: "clone",
-      description: "Devices whose key a clone reuses for a conflicting reading",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption({
-      name: "outOfBounds",
-      description: "Devices that send a value no sensor can produce",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption({
-      name: "outOfBoundsValue",
-      description: "The out-of-bounds value",
-      type: ArgumentType.BIGINT,
-      defaultValue: 10n ** 30n,
-    })
-    .addOption({
-      name: "burst",
-      description: "Devices that send a burst (faster than the feed's minimum interval)",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
-    .addOption({
-      name: "burstReadings",
-      description: "Readings per burst",
-      type: ArgumentType.INT,
-      defaultValue: 3,
-    })
-    .addOption({
-      name: "burstJumpBps",
-      description: "Jump of a burst's first value from the device's last one, in bps",
-      type: ArgumentType.INT,
-      defaultValue: 5_000,
-    })
-    .addOption(registry)
-    .addOption(from)
-    .addFlag(json)
+  withChainOptions(
+    task(["fleet", "simulate"], "Simulate devices publishing signed readings over MQTT")
+      .addOption({
+        name: "broker",
+        description: "MQTT broker, mqtt://host:port",
+        defaultValue: "mqtt://127.0.0.1:1883",
+      })
+      .addOption(feed)
+      .addOption({
+        name: "devices",
+        description: "Fresh simulated devices (ignored with --key-files)",
+        type: ArgumentType.INT,
+        defaultValue: 7,
+      })
+      .addOption({
+        name: "curve",
+        description: "Curve of fresh devices: both, p256 or secp256k1",
+        defaultValue: "both",
+      })
+      .addOption({
+        name: "keyFiles",
+        description: "Key files of registered devices, comma-separated (instead of fresh devices)",
+        defaultValue: "",
+      })
+      .addOption(password)
+      .addOption({
+        name: "rounds",
+        description: "Readings per device",
+        type: ArgumentType.INT,
+        defaultValue: 1,
+      })
+      .addOption({
+        name: "rate",
+        description: "Readings per second across the fleet (0: as fast as the broker takes them)",
+        type: ArgumentType.INT,
+        defaultValue: 100,
+      })
+      .addOption({
+        name: "batchSize",
+        description: "Batch mode: each device publishes one signed batch of this many readings",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "connections",
+        description: "MQTT connections the devices share",
+        type: ArgumentType.INT,
+        defaultValue: 8,
+      })
+      .addOption({
+        name: "value",
+        description: "Honest value of device 0, as the feed's integer (scaled by its decimals)",
+        type: ArgumentType.BIGINT,
+        defaultValue: 2_000n * 10n ** 8n,
+      })
+      .addOption({
+        name: "step",
+        description: "Added to the value per device index",
+        type: ArgumentType.BIGINT,
+        defaultValue: 10n ** 6n,
+      })
+      .addOption({
+        name: "clone",
+        description: "Devices whose key a clone reuses for a conflicting reading",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "outOfBounds",
+        description: "Devices that send a value no sensor can produce",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "outOfBoundsValue",
+        description: "The out-of-bounds value",
+        type: ArgumentType.BIGINT,
+        defaultValue: 10n ** 30n,
+      })
+      .addOption({
+        name: "burst",
+        description: "Devices that send a burst (faster than the feed's minimum interval)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "burstReadings",
+        description: "Readings per burst",
+        type: ArgumentType.INT,
+        defaultValue: 3,
+      })
+      .addOption({
+        name: "burstJumpBps",
+        description: "Jump of a burst's first value from the device's last one, in bps",
+        type: ArgumentType.INT,
+        defaultValue: 5_000,
+      }),
+  )
     .setAction(() => import("./fleet/simulate.js"))
     .build(),
 ];
