@@ -29,6 +29,7 @@ import { Wallet, type ContractTransactionResponse } from "ethers";
 import { network } from "hardhat";
 import DeviceRegistryModule from "../deploy/modules/DeviceRegistry.js";
 import { DEFAULT_PAYOUT_BPS, DEFAULT_POOL_PARAMS } from "../deploy/modules/InsurancePool.js";
+import { benchGateway } from "../src/bench/gateway.js";
 import { benchInsurance } from "../src/bench/insurance.js";
 import {
   checkTarget,
@@ -120,6 +121,9 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "insurance.claim.payout", kind: "max", value: 120_000 },
   { section: "perSecond", key: "verify.p256.openssl", kind: "min", value: 10_000 },
   { section: "perSecond", key: "verify.p256.devicetrust", kind: "min", value: 10_000 },
+  { section: "perSecond", key: "gateway.verify.p256.single", kind: "min", value: 10_000 },
+  { section: "perSecond", key: "gateway.readings.batch.1024", kind: "min", value: 200_000 },
+  { section: "bytes", key: "gateway.rss.10000devices", kind: "max", value: 300_000_000 },
 ];
 
 const results: BenchResults = { gas: {}, perSecond: {}, bytes: {}, meta: {} };
@@ -1127,6 +1131,12 @@ const loadBefore = loadavg()[0] ?? 0;
 // Off chain first: timing is sensitive to garbage left by the chain runs.
 await benchOffChain();
 await benchAttestationOffChain();
+{
+  const gateway = await benchGateway({ progress });
+  Object.assign(results.perSecond, gateway.perSecond);
+  Object.assign(results.bytes, gateway.bytes);
+  Object.assign(results.meta, gateway.meta);
+}
 await benchChain("osaka");
 await benchChain("prague");
 
@@ -1164,6 +1174,14 @@ await writeFile(
 );
 progress(`wrote ${file}`);
 // Gas is exact: a missed gas target fails the bench. Rates depend on the machine's load: a MISS is printed.
-// Issue 5 (feeds, anchors) is in progress: its gas targets print FAIL but do not fail the bench yet.
-const inProgress = (t: Target): boolean => t.key.startsWith("feed.") || t.key.startsWith("anchor.");
-if (printTable().failed.some((t) => !inProgress(t))) process.exitCode = 1;
+// One known miss does not fail it: a single batch anchored in its own transaction (README, "Provenance":
+// the transaction's fixed costs leave no room under 50,000; anchorMany shares them).
+const knownMiss = (t: Target): boolean =>
+  t.key === "anchor.batch.256" || t.key === "anchor.batch.1024";
+const failed = printTable().failed;
+if (failed.some(knownMiss)) {
+  progress(
+    "known miss: anchoring one batch in its own transaction costs more than 50,000 gas; a gateway anchors with anchorMany (anchor.anchorMany.7.perBatch)",
+  );
+}
+if (failed.some((t) => !knownMiss(t))) process.exitCode = 1;

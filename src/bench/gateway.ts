@@ -28,6 +28,7 @@ import type { SignedReading } from "../watchtower/index.js";
  * and batch mode, and the resident memory of a gateway process that 10,000 simulated devices (both
  * curves) stream through. Everything runs in process without Hardhat or a chain: a stub registry and
  * a submitter that takes everything at once stand in for the chain, SQLite is a real WAL file.
+ * Rates are the fastest of ROUNDS timed parts of each sample, after a warm-up run.
  */
 
 export interface GatewayBenchResults {
@@ -66,6 +67,11 @@ const DIRECTORY: KeyDirectory = {
 const SUBMITTER: ReadingSubmitter = {
   submitReadings: () => Promise.resolve({ txHash: ZeroHash as Hex }),
   anchorBatch: () => Promise.resolve({ txHash: ZeroHash as Hex }),
+  anchorBatches: (batches) =>
+    Promise.resolve({
+      txHash: ZeroHash as Hex,
+      outcomes: batches.map(() => ({ anchored: true as const })),
+    }),
 };
 
 function signer(curve: Curve): DeviceSigner {
@@ -131,6 +137,32 @@ function assertStored(g: Gateway, readings: number, batches: number): void {
   }
 }
 
+/** How many equal parts a sample is timed in; the fastest part's rate counts (as in measure.ts). */
+const ROUNDS = 4;
+
+/**
+ * Feeds `items` to `handle` in windows of `window` concurrent calls (as the MQTT intake does,
+ * maxInFlight), timing each of ROUNDS consecutive parts; returns the fastest part's items per
+ * second. The fastest part measures the code rather than what else the shared machine ran meanwhile.
+ */
+async function bestRate<T>(
+  items: readonly T[],
+  window: number,
+  handle: (item: T) => Promise<unknown>,
+): Promise<number> {
+  const part = Math.max(window, Math.ceil(items.length / ROUNDS / window) * window);
+  let best = 0;
+  for (let p = 0; p < items.length; p += part) {
+    const chunk = items.slice(p, p + part);
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < chunk.length; i += window) {
+      await Promise.all(chunk.slice(i, i + window).map(handle));
+    }
+    best = Math.max(best, chunk.length / (Number(process.hrtime.bigint() - start) / 1e9));
+  }
+  return best;
+}
+
 /**
  * Readings per second through `accept` (verify + dedup + persisted, the ack condition), fed in
  * windows of `window` concurrent calls as the MQTT intake does (maxInFlight).
@@ -140,14 +172,12 @@ export async function acceptRate(
   window = 256,
 ): Promise<number> {
   return withGateway({ maxQueue: readings.length + 1 }, async (g) => {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < readings.length; i += window) {
-      assertAll(
-        await Promise.all(readings.slice(i, i + window).map((r) => g.accept(r))),
-        "reading",
-      );
-    }
-    return readings.length / (Number(process.hrtime.bigint() - start) / 1e9);
+    const outcomes: string[] = [];
+    const rate = await bestRate(readings, window, async (r) => {
+      outcomes.push(await g.accept(r));
+    });
+    assertAll(outcomes, "reading");
+    return rate;
   });
 }
 
@@ -161,11 +191,7 @@ export async function intakeRate(
     payload: encodeReading(r),
   }));
   return withGateway({ maxQueue: readings.length + 1 }, async (g) => {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < messages.length; i += window) {
-      await Promise.all(messages.slice(i, i + window).map((m) => g.onMessage(m.topic, m.payload)));
-    }
-    const rate = messages.length / (Number(process.hrtime.bigint() - start) / 1e9);
+    const rate = await bestRate(messages, window, (m) => g.onMessage(m.topic, m.payload));
     assertStored(g, messages.length, 0);
     return rate;
   });
@@ -202,13 +228,9 @@ export async function batchMessages(
 /** Readings per second in batch mode, from the wire bytes (decode, root, signature, persist). */
 export async function batchRate(messages: readonly BatchMessage[], size: number): Promise<number> {
   return withGateway({ maxBatchQueue: messages.length + 1 }, async (g) => {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < messages.length; i += 8) {
-      await Promise.all(messages.slice(i, i + 8).map((m) => g.onMessage(m.topic, m.payload)));
-    }
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const rate = await bestRate(messages, 8, (m) => g.onMessage(m.topic, m.payload));
     assertStored(g, 0, messages.length);
-    return (messages.length * size) / seconds;
+    return rate * size;
   });
 }
 
@@ -466,11 +488,15 @@ export async function benchGateway(
   const p256 = await signedReadings("p256", 16, Math.ceil(single.p256 / 16));
   const k1 = await signedReadings("secp256k1", 16, Math.ceil(single.secp256k1 / 16));
   progress("gateway: single-signature readings (verify + dedup + persist)");
+  // Each figure is measured after a warm-up run on a slice (JIT, caches), on a fresh store.
+  await acceptRate(p256.slice(0, 1024));
   perSecond["gateway.verify.p256.single"] = Math.round(await acceptRate(p256));
   perSecond["gateway.verify.secp256k1.single"] = Math.round(await acceptRate(k1));
+  await intakeRate(p256.slice(0, 1024));
   perSecond["gateway.intake.p256.single"] = Math.round(await intakeRate(p256));
   progress(`gateway: ${String(batches)} batches of 1024 readings`);
   const messages = await batchMessages(batches, 1024, ["p256", "p256", "secp256k1", "p256"]);
+  await batchRate(messages.slice(0, 8), 1024);
   perSecond["gateway.readings.batch.1024"] = Math.round(await batchRate(messages, 1024));
   if (mqttReadings > 0) {
     progress("gateway: end to end over the embedded broker");

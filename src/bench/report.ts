@@ -11,15 +11,16 @@ export interface BenchResults {
 }
 
 export interface Target {
-  readonly section: "gas" | "perSecond";
+  readonly section: "gas" | "perSecond" | "bytes";
   readonly key: string;
   readonly kind: "max" | "min";
   readonly value: number;
 }
 
 /**
- * "FAIL": a gas target missed (gas is exact: the code got worse). "MISS": an ops/s target missed (rates
- * depend on what else the machine runs: a warning, not a failure). "missing": the figure was not produced.
+ * "FAIL": a gas target missed (gas is exact: the code got worse). "MISS": an ops/s or memory target
+ * missed (rates and resident memory depend on what else the machine runs and when the collector ran: a
+ * warning, not a failure). "missing": the figure was not produced.
  */
 export type Verdict = "pass" | "FAIL" | "MISS" | "missing";
 
@@ -35,7 +36,7 @@ export interface TargetSummary {
   readonly passed: number;
   /** Gas targets missed, and figures with a target that were not produced: the bench fails. */
   readonly failed: readonly Target[];
-  /** Ops/s targets missed: reported with the load average; the bench still succeeds. */
+  /** Ops/s and memory targets missed: reported with the load average; the bench still succeeds. */
   readonly missed: readonly Target[];
 }
 

@@ -11,11 +11,14 @@ import {
 import { pino, type Logger } from "pino";
 import { DeviceTrustError, type Hex } from "../protocol/index.js";
 import { decodeFeedError, rejectionName, tripReasonName } from "../client/feed-errors.js";
-import { feedAddressOf, feedAt, readingAnchorAt } from "../client/feeds.js";
+import { feedAddressOf, feedAt, readingAnchorAt, type ReadingAnchor } from "../client/feeds.js";
+import { readingBatchStructHash } from "./hash.js";
 import type { SignedReading } from "../watchtower/index.js";
 import {
   GatewayError,
   SubmissionRejectedError,
+  type AnchoredBatches,
+  type BatchOutcome,
   type ReadingSubmitter,
   type SignedReadingBatch,
   type SubmittedTx,
@@ -38,11 +41,19 @@ import {
  * they are counted in the result (`rejected`), as is a reading that tripped the breaker (`tripped`).
  * A batch that spans several feeds is refused as a whole only when every feed refused its chunk; when
  * some went through, the call succeeds and names the refused chunks in `refused` (and logs them).
+ *
+ * Batch roots: anchorBatches sends a group in one ReadingAnchor.anchorMany transaction; the anchor
+ * skips a batch it would refuse with BatchRejected (read from the receipt: that batch is reported
+ * refused, with the Rejection's name) and anchors the others in order. A revert of the whole call is
+ * a SubmissionRejectedError, as for anchorBatch (one `anchor` transaction). A batch refused
+ * SequenceNotAfter whose exact struct hash the anchor's BatchAnchored log holds for its chain was
+ * anchored before (a group resent after a crash between its transaction and the gateway's record):
+ * it is reported anchored.
  */
 export interface ChainSubmitterOptions {
   /** Pays for every transaction; must have a provider. The only sender of this account. */
   readonly signer: Signer;
-  /** The ReadingAnchor, for anchorBatch (without one, anchorBatch is refused). */
+  /** The ReadingAnchor, for anchorBatch(es) (without one, anchoring is refused). */
   readonly anchor?: string;
   /** Readings per submitMany transaction at most (default 64). */
   readonly maxPerTx?: number;
@@ -100,6 +111,15 @@ interface ChunkResult {
 }
 
 const MEMO_LIMIT = 4096;
+/** ReadingAnchor.Rejection by value. */
+const ANCHOR_REJECTIONS = [
+  "None",
+  "InvalidBatch",
+  "InvalidTimes",
+  "ZeroRoot",
+  "SequenceNotAfter",
+  "InvalidSignature",
+] as const;
 const NONCE_ERROR =
   /nonce (?:too low|has already been used|is too low)|nonce too high|already known|replacement transaction underpriced|replacement fee too low|invalid nonce/i;
 
@@ -253,17 +273,121 @@ export class ChainSubmitter implements ReadingSubmitter {
   }
 
   async anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx & { gasUsed: bigint }> {
+    const anchor = this.anchorContract();
+    const receipt = await this.transact("anchor", () =>
+      anchor.anchor.populateTransaction(batch.batch, batch.key, batch.signature),
+    );
+    return { txHash: receipt.hash as Hex, gasUsed: receipt.gasUsed };
+  }
+
+  /**
+   * Anchors `batches` in one anchorMany transaction, in the order given. Each outcome says whether
+   * the anchor took the batch (BatchAnchored) or skipped it (BatchRejected, with the reason's name).
+   */
+  async anchorBatches(
+    batches: readonly SignedReadingBatch[],
+  ): Promise<AnchoredBatches & { gasUsed: bigint }> {
+    const anchor = this.anchorContract();
+    if (batches.length === 0) {
+      throw new GatewayError("GATEWAY_NOTHING_TO_SUBMIT", "anchorBatches got no batches");
+    }
+    const receipt = await this.transact(`anchorMany(${String(batches.length)})`, () =>
+      anchor.anchorMany.populateTransaction(
+        batches.map((b) => ({ batch: b.batch, key: b.key, signature: b.signature })),
+      ),
+    );
+    // _anchor emits exactly one of BatchAnchored / BatchRejected per batch, in order.
+    const events: { deviceId: string; feedId: string; outcome: BatchOutcome }[] = [];
+    const address = (await anchor.getAddress()).toLowerCase();
+    for (const log of receipt.logs) {
+      if (log.address.toLowerCase() !== address) continue;
+      const parsed = anchor.interface.parseLog(log);
+      if (parsed?.name !== "BatchAnchored" && parsed?.name !== "BatchRejected") continue;
+      const reason = Number(parsed.name === "BatchRejected" ? parsed.args.getValue("reason") : 0n);
+      events.push({
+        deviceId: String(parsed.args.getValue("deviceId")).toLowerCase(),
+        feedId: String(parsed.args.getValue("feedId")).toLowerCase(),
+        outcome:
+          parsed.name === "BatchAnchored"
+            ? { anchored: true }
+            : {
+                anchored: false,
+                reason: ANCHOR_REJECTIONS[reason] ?? `rejection ${String(reason)}`,
+              },
+      });
+    }
+    const outcomes = batches.map((b, i): BatchOutcome => {
+      const e = events[i];
+      if (
+        events.length !== batches.length ||
+        e?.deviceId !== b.batch.deviceId.toLowerCase() ||
+        e.feedId !== b.batch.feedId.toLowerCase()
+      ) {
+        throw new GatewayError(
+          "GATEWAY_ANCHOR_EVENTS",
+          `anchorMany transaction ${receipt.hash} logged ${String(events.length)} outcomes that do not match its ${String(batches.length)} batches: check the anchor address (${address})`,
+        );
+      }
+      return e.outcome;
+    });
+    for (const [i, o] of outcomes.entries()) {
+      const b = batches[i];
+      if (o.anchored || o.reason !== "SequenceNotAfter" || b === undefined) continue;
+      if (await this.anchoredBefore(anchor, b)) outcomes[i] = { anchored: true };
+    }
+    const refused = outcomes.filter((o) => !o.anchored).length;
+    if (refused > 0) {
+      this.log.warn(
+        { event: "batches_refused", txHash: receipt.hash, refused, of: batches.length },
+        "the anchor skipped some batches (BatchRejected); the others are anchored",
+      );
+    }
+    return { txHash: receipt.hash as Hex, outcomes, gasUsed: receipt.gasUsed };
+  }
+
+  /**
+   * Whether `signed` is on chain already: a BatchAnchored event of its (device, feed) chain carries its
+   * struct hash. A group resent after a crash between its transaction and the gateway's record is
+   * refused SequenceNotAfter, yet those batches are anchored (once). False when the node does not
+   * answer the log query (the batch is then reported refused).
+   */
+  private async anchoredBefore(
+    anchor: ReadingAnchor,
+    signed: SignedReadingBatch,
+  ): Promise<boolean> {
+    const b = signed.batch;
+    const hash = `0x${readingBatchStructHash(b).toString("hex")}`;
+    try {
+      const logs = await anchor.queryFilter(anchor.filters.BatchAnchored(b.deviceId, b.feedId));
+      const found = logs.some((l) => l.args.batchHash.toLowerCase() === hash);
+      if (found) {
+        this.log.info(
+          {
+            event: "already_anchored",
+            deviceId: b.deviceId,
+            firstSequence: b.firstSequence.toString(),
+          },
+          "a resent batch was anchored before: it is reported anchored",
+        );
+      }
+      return found;
+    } catch (err: unknown) {
+      this.log.warn(
+        { event: "anchor_lookup_failed", deviceId: b.deviceId, err: message(err) },
+        "cannot tell whether a refused batch was anchored before: it is reported refused",
+      );
+      return false;
+    }
+  }
+
+  private anchorContract(): ReadingAnchor {
     if (this.anchorAddress === undefined) {
       throw new SubmissionRejectedError(
         "GATEWAY_NO_ANCHOR",
         "no ReadingAnchor address was configured: start the gateway with the anchor (--anchor) to anchor batches",
       );
     }
-    const anchor = readingAnchorAt(this.anchorAddress, this.signer);
-    const receipt = await this.transact("anchor", () =>
-      anchor.anchor.populateTransaction(batch.batch, batch.key, batch.signature),
-    );
-    return { txHash: receipt.hash as Hex, gasUsed: receipt.gasUsed };
+    return readingAnchorAt(this.anchorAddress, this.signer);
   }
 
   // ------------------------------------------------------------------ feeds

@@ -31,7 +31,9 @@ import {
   type BatchSink,
   type KeyDirectory,
   type MessageSink,
+  type AnchoredBatches,
   type ReadingSubmitter,
+  type SignedReadingBatch,
   type SubmittedTx,
 } from "./types.js";
 
@@ -79,6 +81,11 @@ export interface GatewayOptions {
    * queue pauses the intake.
    */
   readonly maxBatchQueue?: number;
+  /**
+   * Device-signed batches anchored in one transaction at most (default 32), when the submitter has
+   * anchorBatches; otherwise one per transaction.
+   */
+  readonly maxBatchesPerTx?: number;
   /**
    * Messages taken from the broker and not yet acknowledged at most (default 256). Within this
    * window the gateway reads on while earlier messages are verified, and the writes of those that
@@ -170,9 +177,14 @@ function message(err: unknown): string {
  *
  * Batch mode (`dt/devicetrust/+/+/batch`, batch.ts): one device signature over a ReadingBatch whose
  * root is the Merkle root of the readings in the message. The gateway checks the ranges and the root,
- * the one signature, deduplicates on (device, feed, root) and refuses overlapping sequence ranges,
- * stores the batch with its readings in one row, acknowledges, and anchors the root once
- * (`submitter.anchorBatch`), with the same restart discipline as readings.
+ * the one signature, deduplicates on (device, feed, root) and refuses a batch that does not start
+ * after the device's last accepted one for the feed (the anchor's order),
+ * stores the batch with its readings in one row, acknowledges, and anchors the root once, with the
+ * same restart discipline as readings. Pending batches go in groups of up to maxBatchesPerTx, in
+ * acceptance order (so each device's batches for a feed stay in sequence order within and across
+ * groups), one transaction per group (`submitter.anchorBatches`, ReadingAnchor.anchorMany): the
+ * batches the anchor took are marked submitted, those it refused rejected (final, never resent), all
+ * in the SQLite transaction that follows the call; a transient error resends the whole group.
  *
  * Throughput: messages that arrive together are verified one by one but written in one SQLite
  * transaction (see maxInFlight and persistDelayMs); each acknowledgement still waits for its commit.
@@ -204,6 +216,7 @@ export class Gateway {
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly maxBatchQueue: number;
+  private readonly maxBatchesPerTx: number;
   private readonly maxInFlight: number;
   private readonly persistGroupSize: number;
   private readonly persistDelayMs: number;
@@ -230,6 +243,7 @@ export class Gateway {
     this.batchIntervalMs = options.batchIntervalMs ?? 1000;
     this.maxQueue = options.maxQueue ?? 10_000;
     this.maxBatchQueue = options.maxBatchQueue ?? 1000;
+    this.maxBatchesPerTx = options.maxBatchesPerTx ?? 32;
     this.maxInFlight = options.maxInFlight ?? 256;
     this.persistGroupSize = options.persistGroupSize ?? 512;
     this.persistDelayMs = options.persistDelayMs ?? 0;
@@ -239,10 +253,15 @@ export class Gateway {
         "batchSize must be at least 1 and maxQueue at least batchSize: fix the options",
       );
     }
-    if (this.maxBatchQueue < 1 || this.maxInFlight < 1 || this.persistGroupSize < 1) {
+    if (
+      this.maxBatchQueue < 1 ||
+      this.maxBatchesPerTx < 1 ||
+      this.maxInFlight < 1 ||
+      this.persistGroupSize < 1
+    ) {
       throw new GatewayError(
         "GATEWAY_BAD_OPTIONS",
-        "maxBatchQueue, maxInFlight and persistGroupSize must be at least 1: fix the options",
+        "maxBatchQueue, maxBatchesPerTx, maxInFlight and persistGroupSize must be at least 1: fix the options",
       );
     }
     this.digestOf = readingDigester(options.domain);
@@ -623,7 +642,8 @@ export class Gateway {
   /**
    * Verifies, deduplicates and persists one device-signed batch with its readings (batch mode
    * without MQTT): ranges and Merkle root, the one signature, then (device, feed, root) unique and
-   * no overlap with a stored batch. "accepted" means it is stored and queued for anchoring.
+   * after the last stored batch of the device and feed. "accepted" means it is stored and queued
+   * for anchoring.
    */
   async acceptBatch(decoded: DecodedBatch, receivedAt = Date.now()): Promise<Outcome> {
     let problem: "bad_batch" | "bad_root" | null;
@@ -774,7 +794,8 @@ export class Gateway {
 
   /**
    * Sends full batches of readings, and a partial one once its oldest reading is due (or when
-   * `all`); then anchors the queued device-signed batches, one transaction each.
+   * `all`); then anchors the queued device-signed batches in groups of maxBatchesPerTx (in order,
+   * one transaction per group).
    */
   private async flush(all: boolean): Promise<void> {
     for (;;) {
@@ -799,21 +820,20 @@ export class Gateway {
       this.metrics.queueDepth.set(this.queue.length);
       this.wakeIntake();
     }
-    for (;;) {
-      const head = this.batchQueue[0];
-      if (head === undefined) break;
+    const perTx = this.options.submitter.anchorBatches === undefined ? 1 : this.maxBatchesPerTx;
+    while (this.batchQueue.length > 0) {
+      const group = this.batchQueue.slice(0, perTx);
       const done = await this.submit(
-        "batch",
-        Number(head.signed.batch.count),
-        () => this.options.submitter.anchorBatch(head.signed),
-        (status, tx, error) => {
-          this.readings.markBatch(head.id, status, tx, error);
-          if (status === "submitted") this.metrics.batchesAnchored.inc();
+        "batches",
+        group.length,
+        () => this.anchorGroup(group.map((q) => q.signed)),
+        (status, tx, error, result) => {
+          this.markBatches(group, status, tx, error, result);
         },
         all,
       );
       if (!done) break;
-      this.batchQueue.shift();
+      this.batchQueue.splice(0, group.length);
       this.metrics.batchQueueDepth.set(this.batchQueue.length);
       this.wakeIntake();
     }
@@ -821,27 +841,83 @@ export class Gateway {
     this.metrics.lag.set(oldest === undefined ? 0 : (Date.now() - oldest.receivedAt) / 1000);
   }
 
+  /** Anchors a group of batches in one transaction (one batch when anchorBatches is missing). */
+  private async anchorGroup(batches: readonly SignedReadingBatch[]): Promise<AnchoredBatches> {
+    const submitter = this.options.submitter;
+    if (submitter.anchorBatches !== undefined) return submitter.anchorBatches(batches);
+    const [only] = batches;
+    if (only === undefined || batches.length > 1) {
+      throw new GatewayError(
+        "GATEWAY_BAD_GROUP",
+        "a submitter without anchorBatches takes one batch per call: this is a gateway bug, report it",
+      );
+    }
+    const tx = await submitter.anchorBatch(only);
+    return { txHash: tx.txHash, outcomes: [{ anchored: true }] };
+  }
+
   /**
-   * Sends one submission (a batch of readings, or one batch root to anchor), retrying transient
+   * Records a group's outcome in one SQLite transaction: every batch rejected when the whole call was
+   * refused; otherwise each one submitted or, when the anchor refused it (BatchRejected), rejected
+   * with its reason. A batch the result names no outcome for went through with the transaction.
+   */
+  private markBatches(
+    group: readonly QueuedBatch[],
+    status: "submitted" | "rejected",
+    tx: Hex | null,
+    error: string | null,
+    result: AnchoredBatches | undefined,
+  ): void {
+    const refused: { id: number; reason: string }[] = [];
+    this.readings.transaction(() => {
+      group.forEach((q, i) => {
+        const outcome = result?.outcomes[i];
+        if (status === "rejected") this.readings.markBatch(q.id, "rejected", null, error);
+        else if (outcome === undefined || outcome.anchored) {
+          this.readings.markBatch(q.id, "submitted", tx);
+        } else {
+          this.readings.markBatch(q.id, "rejected", tx, `BatchRejected: ${outcome.reason}`);
+          refused.push({ id: q.id, reason: outcome.reason });
+        }
+      });
+    });
+    if (status === "rejected") return;
+    this.metrics.batchesAnchored.inc(group.length - refused.length);
+    if (refused.length > 0) {
+      this.metrics.submitErrors.inc({ kind: "rejected" }, refused.length);
+      this.log.error(
+        { event: "batches_refused", txHash: tx, refused },
+        "the anchor refused some batches for good (they are marked rejected); the others are anchored",
+      );
+    }
+  }
+
+  /**
+   * Sends one submission (a batch of readings, or a group of batch roots to anchor), retrying transient
    * failures with backoff until it goes through or the gateway stops (then it stays pending: false).
    * `mark` records the outcome in SQLite: submitted, or rejected after a final refusal (true).
    */
-  private async submit(
-    what: "readings" | "batch",
+  private async submit<T extends SubmittedTx>(
+    what: "readings" | "batches",
     count: number,
-    send: () => Promise<SubmittedTx>,
-    mark: (status: "submitted" | "rejected", tx: Hex | null, error: string | null) => void,
+    send: () => Promise<T>,
+    mark: (
+      status: "submitted" | "rejected",
+      tx: Hex | null,
+      error: string | null,
+      result: T | undefined,
+    ) => void,
     once: boolean,
   ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
         const tx = await send();
-        mark("submitted", tx.txHash, null);
+        mark("submitted", tx.txHash, null, tx);
         this.log.debug({ event: "submitted", what, count, txHash: tx.txHash }, `${what} submitted`);
         return true;
       } catch (err: unknown) {
         if (err instanceof SubmissionRejectedError) {
-          mark("rejected", null, `${err.code}: ${err.message}`);
+          mark("rejected", null, `${err.code}: ${err.message}`, undefined);
           this.metrics.submitErrors.inc({ kind: "rejected" });
           this.log.error(
             { event: "submission_rejected", what, code: err.code, count },

@@ -21,7 +21,7 @@ import {
 const hasher = await createKeccak(256);
 
 /** keccak-256 of `data` (synchronous, WebAssembly). */
-export function keccak256(data: Uint8Array): Buffer {
+export function keccak256Buffer(data: Uint8Array): Buffer {
   hasher.init();
   hasher.update(data);
   return Buffer.from(hasher.digest("binary"));
@@ -93,7 +93,7 @@ export function readingStructHash(r: ReadingMessage): Buffer {
   writeUint64Word(b, 96, r.sequence, "sequence");
   writeUint64Word(b, 128, r.timestamp, "timestamp");
   writeInt256Word(b, 160, r.value);
-  return keccak256(b);
+  return keccak256Buffer(b);
 }
 
 /** hashStruct(ReadingBatch); throws InvalidInputError when a field is out of range. */
@@ -107,7 +107,7 @@ export function readingBatchStructHash(m: ReadingBatchMessage): Buffer {
   writeUint64Word(b, 192, m.fromTimestamp, "fromTimestamp");
   writeUint64Word(b, 224, m.toTimestamp, "toTimestamp");
   writeBytes32(b, 256, m.root, "root");
-  return keccak256(b);
+  return keccak256Buffer(b);
 }
 
 /**

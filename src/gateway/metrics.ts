@@ -22,8 +22,8 @@ export type RejectReason =
  * `<prefix>batches_verified_total` (accepted batches; their readings count in verified_total too),
  * `<prefix>batches_anchored_total`, `<prefix>batch_queue_depth`. Reasons specific to batches:
  * bad_batch (count, sequence or time range does not match the readings), bad_root (the readings'
- * Merkle root is not the signed one), overlap (another batch of the device and feed covers one of its
- * sequences).
+ * Merkle root is not the signed one), overlap (the batch does not start after the last accepted batch
+ * of its device and feed: it overlaps it or comes late, and the anchor takes batches in order).
  */
 export class GatewayMetrics {
   readonly registry: Registry;

@@ -13,9 +13,11 @@ import { GatewayError, type SignedReadingBatch } from "./types.js";
  * uint64 and int256 values are stored as decimal text (SQLite integers stop at 2^63).
  *
  * Device-signed batches have a table of their own: one row per batch, its readings in one BLOB in
- * their wire form (batch.ts), unique on (device, feed, root); a batch whose sequence range overlaps
- * another of the same device and feed is refused. Their sequences are stored as 16 hex digits, so
- * that text order is numeric order and the overlap check is one indexed lookup.
+ * their wire form (batch.ts), unique on (device, feed, root). A device's batches for a feed must come
+ * in sequence order, as ReadingAnchor takes them (ReadingAnchorSequenceNotAfter): a batch that does
+ * not start after the last stored one of its device and feed (it overlaps it, or comes late) is
+ * refused. Sequences are stored as 16 hex digits, so that text order is numeric order and that check
+ * is one indexed lookup.
  *
  * Writes are grouped: the gateway runs the writes of readings that arrived together in one
  * transaction (`transaction`), which is what makes a persisted-before-ack reading cheap.
@@ -190,10 +192,9 @@ export class GatewayStore {
       this.batchByRoot = this.db.prepare(
         "SELECT id FROM batches WHERE device_id = ? AND feed_id = ? AND root = ?",
       );
-      // Stored batches of one device and feed never overlap, so the one starting last at or before
-      // the new batch's end is the only one that can overlap it.
+      // Stored batches of one device and feed are in sequence order: the last ends highest.
       this.batchBefore = this.db.prepare(
-        `SELECT last_seq FROM batches WHERE device_id = ? AND feed_id = ? AND first_seq <= ?
+        `SELECT last_seq FROM batches WHERE device_id = ? AND feed_id = ?
          ORDER BY first_seq DESC LIMIT 1`,
       );
       this.markBatchStmt = this.db.prepare(
@@ -274,8 +275,8 @@ export class GatewayStore {
 
   /**
    * Inserts a verified batch (and its readings) as pending, unless the device already sent this root
-   * for this feed (duplicate) or another batch of the device and feed covers one of its sequences
-   * (overlap). Returns the row id when inserted.
+   * for this feed (duplicate) or the batch does not start after the last stored batch of the device
+   * and feed (overlap: it overlaps it, or comes after a later one). Returns the row id when inserted.
    */
   putBatch(
     decoded: DecodedBatch,
@@ -288,7 +289,7 @@ export class GatewayStore {
     if (this.batchByRoot.get(device, feed, root) !== undefined) return { result: "duplicate" };
     const first = seqText(b.firstSequence);
     const last = seqText(b.lastSequence);
-    const before = this.batchBefore.get(device, feed, last) as { last_seq: string } | undefined;
+    const before = this.batchBefore.get(device, feed) as { last_seq: string } | undefined;
     if (before !== undefined && before.last_seq >= first) return { result: "overlap" };
     const info = this.insertBatch.run(
       device,

@@ -32,15 +32,31 @@ export interface SubmittedTx {
   readonly txHash: Hex;
 }
 
+/** What became of one batch of an anchorBatches call: anchored, or refused for good and why. */
+export type BatchOutcome =
+  { readonly anchored: true } | { readonly anchored: false; readonly reason: string };
+
+/** What anchorBatches did: one outcome per batch given, in the same order. */
+export interface AnchoredBatches extends SubmittedTx {
+  readonly outcomes: readonly BatchOutcome[];
+}
+
 /**
  * Sends verified readings to the feeds and device-signed batch roots to the anchor. One call at a
  * time (the gateway serialises them, so the implementation may manage its transaction nonces by
  * counting). Throw SubmissionRejectedError for a final refusal (never retried); any other error is
  * transient and retried with backoff.
+ *
+ * Batches: `anchorBatches` anchors several in one transaction (ReadingAnchor.anchorMany), in the
+ * order given (a device's batches for a feed come in sequence order), and reports each one anchored
+ * or refused (final: a refused batch is never sent again); SubmissionRejectedError refuses the whole
+ * group. A submitter without it anchors one batch per call with `anchorBatch` (the gateway then sends
+ * groups of one).
  */
 export interface ReadingSubmitter {
   submitReadings(readings: readonly SignedReading[]): Promise<SubmittedTx>;
   anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx>;
+  anchorBatches?(batches: readonly SignedReadingBatch[]): Promise<AnchoredBatches>;
 }
 
 /** Where every well-formed message is mirrored before it is acknowledged (e.g. a watchtower). */

@@ -34,24 +34,14 @@ import {
   sample,
   tempDb,
 } from "../watchtower/helpers.js";
-import { FakeFeeds, brokerPerTest, gateway, waitFor } from "./helpers.js";
-
-/** `count` readings for `signer` from sequence `from`, one second apart. */
-function readings(count: number, from = 1n): Omit<ReadingMessage, "deviceId">[] {
-  return Array.from({ length: count }, (_, i) => ({
-    feedId: FEED,
-    sequence: from + BigInt(i),
-    timestamp: 1_700_000_000n + from + BigInt(i),
-    value: BigInt((i * 37) % 101) - 50n,
-  }));
-}
+import { FakeFeeds, batchOf, brokerPerTest, gateway, waitFor } from "./helpers.js";
 
 async function batch(
   signer: DeviceSigner,
   count: number,
   from = 1n,
 ): Promise<{ decoded: DecodedBatch; payload: Buffer; readings: ReadingMessage[] }> {
-  const b = await signBatch(signer, readings(count, from));
+  const b = await signBatch(signer, batchOf(count, from));
   const payload = encodeBatch(b.signed, b.readings);
   return { decoded: decodeBatch(payload), payload, readings: b.readings };
 }
@@ -141,7 +131,7 @@ describe("Gateway batch mode", function () {
   });
 
   describe("acceptBatch without MQTT", function () {
-    it("accepts, deduplicates and refuses bad roots, signatures, overlaps and strangers", async function () {
+    it("accepts, deduplicates and refuses bad roots, signatures, overlaps, late batches and strangers", async function () {
       const device = deviceSigner("p256");
       const rotated = new DeviceSigner(deviceSigner("secp256k1").keyStore, DOMAIN, device.deviceId);
       const stranger = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);
@@ -162,6 +152,8 @@ describe("Gateway batch mode", function () {
       const badSig = decodeBatch(flip(later.payload, 134 + 64 + 10));
       assert.equal(await g.acceptBatch(badSig), "invalid_signature");
       assert.equal(await g.acceptBatch(later.decoded), "accepted");
+      // The anchor takes a device's batches in sequence order: one that comes late is refused too.
+      assert.equal(await g.acceptBatch((await batch(device, 8, 150n)).decoded), "overlap");
       await g.flushNow();
       assert.equal(g.queuedBatches, 0);
       assert.equal(feeds.anchored.length, 3);
@@ -171,6 +163,55 @@ describe("Gateway batch mode", function () {
       assert.equal(sample(text, "gateway_batches_verified_total"), 3);
       assert.equal(sample(text, "gateway_verified_total"), 64 + 64 + 8);
       assert.equal(sample(text, "gateway_batches_anchored_total"), 3);
+      await g.stop();
+    });
+    it("anchors pending batches in groups of maxBatchesPerTx, each device's in sequence order; a refused one is rejected for good", async function () {
+      const devices = [deviceSigner("p256"), deviceSigner("secp256k1"), deviceSigner("p256")];
+      const feeds = new FakeFeeds();
+      const dbPath = await tempDb();
+      // The chain is down while the batches arrive: they stay pending for the next start.
+      feeds.anchorFailures = 1_000_000;
+      const a = gateway({ brokerUrl: "unused", dbPath, submitter: feeds });
+      a.open();
+      // Four batches per device, accepted interleaved: device by device, round by round.
+      const roots: Hex[] = [];
+      for (let k = 0n; k < 4n; k++) {
+        for (const d of devices) {
+          const b = await batch(d, 8, 1n + k * 8n);
+          assert.equal(await a.acceptBatch(b.decoded), "accepted");
+          roots.push(b.decoded.batch.root);
+        }
+      }
+      await a.stop();
+      const g = gateway({ brokerUrl: "unused", dbPath, submitter: feeds, maxBatchesPerTx: 5 });
+      g.open();
+      const refused = roots[4]!.toLowerCase();
+      feeds.refuseRoots.add(refused);
+      feeds.anchorFailures = 1; // flushNow gives up on a transient error: it stays pending
+      await g.flushNow();
+      assert.deepEqual(feeds.groups, []);
+      assert.equal(g.queuedBatches, 12);
+      await g.flushNow();
+      assert.deepEqual(feeds.groups, [5, 5, 2]);
+      assert.equal(g.queuedBatches, 0);
+      assert.deepEqual(feeds.refused, [refused]);
+      assert.deepEqual(feeds.anchoredTwice(), []);
+      for (const d of devices) {
+        const firsts = feeds.anchored
+          .filter((b) => b.batch.deviceId === d.deviceId)
+          .map((b) => b.batch.firstSequence);
+        assert.deepEqual(
+          firsts,
+          [...firsts].sort((a, b) => (a < b ? -1 : 1)),
+          "in sequence order",
+        );
+      }
+      assert.deepEqual(g.readings.batchCounts(), { pending: 0, submitted: 11, rejected: 1 });
+      const text = await g.metrics.text();
+      assert.equal(sample(text, "gateway_batches_anchored_total"), 11);
+      assert.equal(sample(text, 'gateway_submit_errors_total{kind="rejected"}'), 1);
+      await g.flushNow();
+      assert.deepEqual(feeds.groups, [5, 5, 2], "nothing is sent again");
       await g.stop();
     });
   });
@@ -202,7 +243,7 @@ describe("Gateway batch mode", function () {
       const good: Hex[] = [];
       for (const d of devices) {
         for (let k = 0n; k < 3n; k++) {
-          const signed = await pub.signAndPublishBatch(d, readings(256, 1n + k * 256n));
+          const signed = await pub.signAndPublishBatch(d, batchOf(256, 1n + k * 256n));
           good.push(signed.batch.root);
         }
       }

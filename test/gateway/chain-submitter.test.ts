@@ -3,9 +3,16 @@ import { pino } from "pino";
 import {
   ChainSubmitter,
   DevicePublisher,
+  GatewayStore,
   SubmissionRejectedError,
+  decodeBatch,
+  encodeBatch,
+  signBatch,
   startEmbeddedBroker,
   type ChainSubmitterOptions,
+  type DecodedBatch,
+  type ReadingSubmitter,
+  type SignedReadingBatch,
 } from "../../src/gateway/index.js";
 import {
   addFeedDevices,
@@ -27,6 +34,7 @@ import {
 } from "../client/feed-fixture.js";
 import { memoryLogger, tempDb } from "../watchtower/helpers.js";
 import { gateway, waitFor } from "./helpers.js";
+import type { Gateway } from "../../src/gateway/index.js";
 
 const quiet = pino({ level: "silent" });
 
@@ -61,6 +69,62 @@ function submitter(s: FeedSystem, extra: Partial<ChainSubmitterOptions> = {}): C
     pollMs: 10,
     ...extra,
   });
+}
+
+/** `count` readings of `device` from sequence `first`, in the last minutes, in one signed batch. */
+async function deviceBatch(
+  s: FeedSystem,
+  device: FeedDevice,
+  first: bigint,
+  count: number,
+): Promise<{ signed: SignedReadingBatch; decoded: DecodedBatch }> {
+  const now = await chainTime(ethers);
+  const readings = Array.from({ length: count }, (_, i) => ({
+    feedId: s.feedId,
+    sequence: first + BigInt(i),
+    timestamp: now - 100n + BigInt(i),
+    value: 20n + BigInt(i),
+  }));
+  const b = await signBatch(device.signer, readings);
+  return { signed: b.signed, decoded: decodeBatch(encodeBatch(b.signed, b.readings)) };
+}
+
+/** A gateway on `dbPath` without MQTT, verifying against the chain's registry. */
+function batchGateway(
+  s: FeedSystem,
+  dbPath: string,
+  submitter: ReadingSubmitter,
+  maxBatchesPerTx = 32,
+): Gateway {
+  const g = gateway({
+    brokerUrl: "unused",
+    dbPath,
+    submitter,
+    maxBatchesPerTx,
+    directory: chainDirectory(s.registryAddress, s.proofsAddress, s.watcher),
+    domain: s.domain,
+  });
+  g.open();
+  return g;
+}
+
+/**
+ * Accepts `batches` on a gateway whose chain is down (they stay pending in `dbPath`), then stops it:
+ * the next gateway on `dbPath` starts with all of them queued.
+ */
+async function acceptWhileDown(
+  s: FeedSystem,
+  dbPath: string,
+  batches: readonly { decoded: DecodedBatch }[],
+): Promise<void> {
+  const down = new Error("the chain is down");
+  const g = batchGateway(s, dbPath, {
+    submitReadings: () => Promise.reject(down),
+    anchorBatch: () => Promise.reject(down),
+    anchorBatches: () => Promise.reject(down),
+  });
+  for (const b of batches) assert.equal(await g.acceptBatch(b.decoded), "accepted");
+  await g.stop();
 }
 
 async function rejection(
@@ -257,6 +321,118 @@ describe("ChainSubmitter", function () {
         }),
         "GATEWAY_NO_ANCHOR",
       );
+    });
+  });
+
+  describe("anchorBatches", function () {
+    it("anchors several devices' batches in one anchorMany transaction; one overlapping an anchored batch is refused, the others anchored", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const [d0, d1] = s.devices;
+      assert.ok(d0 !== undefined && d1 !== undefined);
+      const group: SignedReadingBatch[] = [];
+      for (const d of s.devices) group.push((await deviceBatch(s, d, 1n, 5)).signed);
+      group.push((await deviceBatch(s, d0, 3n, 5)).signed); // overlaps d0's 1..5
+      group.push((await deviceBatch(s, d1, 6n, 5)).signed); // follows d1's 1..5
+      const sub = submitter(s);
+      const before = await ethers.provider.getTransactionCount(s.watcher.address, "pending");
+      const result = await sub.anchorBatches(group);
+      assert.equal(sub.pendingNonce, before + 1, "one transaction");
+      assert.deepEqual(result.outcomes, [
+        ...s.devices.map(() => ({ anchored: true })),
+        { anchored: false, reason: "SequenceNotAfter" },
+        { anchored: true },
+      ]);
+      const anchor = readingAnchorAt(s.anchorAddress, s.watcher);
+      assert.equal((await anchor.cursorOf(d0.deviceId, s.feedId)).lastSequence, 5n);
+      assert.equal((await anchor.cursorOf(d1.deviceId, s.feedId)).lastSequence, 10n);
+      const perBatch = result.gasUsed / BigInt(group.length);
+      // One `anchor` transaction costs 52,930 gas: sharing the base cost must do better.
+      assert.ok(perBatch < 52_930n, `${perBatch.toString()} gas per batch`);
+    });
+
+    it("refuses the whole group for good when the call reverts", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const [d0] = s.devices;
+      assert.ok(d0 !== undefined);
+      const { signed: one } = await deviceBatch(s, d0, 1n, 5);
+      // The feed is no ReadingAnchor: anchorMany reverts.
+      await rejection(
+        submitter(s, { anchor: s.feedAddress }).anchorBatches([one]),
+        "GATEWAY_REVERTED",
+      );
+      await rejection(
+        new ChainSubmitter({ signer: s.watcher, logger: quiet }).anchorBatches([one]),
+        "GATEWAY_NO_ANCHOR",
+      );
+    });
+  });
+
+  describe("with the Gateway and the ReadingAnchor", function () {
+    it("anchors the pending batches of 7 devices in one transaction and marks the one the anchor refuses rejected", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const [d0] = s.devices;
+      assert.ok(d0 !== undefined);
+      const sub = submitter(s);
+      // Another anchorer took d0's 1..5 first: the gateway's 3..7 overlaps it.
+      await sub.anchorBatch((await deviceBatch(s, d0, 1n, 5)).signed);
+      const batches = [await deviceBatch(s, d0, 3n, 5)];
+      for (const d of s.devices.slice(1)) batches.push(await deviceBatch(s, d, 1n, 5));
+      const dbPath = await tempDb();
+      await acceptWhileDown(s, dbPath, batches);
+      const g = batchGateway(s, dbPath, sub);
+      const nonce = sub.pendingNonce;
+      await g.flushNow();
+      assert.equal(sub.pendingNonce, (nonce ?? 0) + 1, "one transaction");
+      assert.deepEqual(g.readings.batchCounts(), { pending: 0, submitted: 6, rejected: 1 });
+      const text = await g.metrics.text();
+      assert.match(text, /gateway_submit_errors_total\{kind="rejected"\} 1/);
+      await g.flushNow();
+      assert.equal(sub.pendingNonce, (nonce ?? 0) + 1, "a rejected batch is not sent again");
+      await g.stop();
+    });
+
+    it("anchors nothing twice across a restart in the middle of the groups", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const batches = [];
+      for (const first of [1n, 6n]) {
+        for (const d of s.devices) batches.push(await deviceBatch(s, d, first, 5));
+      }
+      const dbPath = await tempDb();
+      await acceptWhileDown(s, dbPath, batches);
+      const sub = submitter(s);
+      // The first group goes through; the second is mined but the gateway dies before recording
+      // it (the call fails after the transaction), so it is still pending at the next start; then
+      // the chain is unreachable (stop's last flush sends nothing).
+      let calls = 0;
+      const dying: ReadingSubmitter = {
+        submitReadings: (r) => sub.submitReadings(r),
+        anchorBatch: (b) => sub.anchorBatch(b),
+        anchorBatches: async (b) => {
+          if (++calls > 2) throw new Error("connection refused");
+          const result = await sub.anchorBatches(b);
+          if (calls === 2) throw new Error("killed before the record");
+          return result;
+        },
+      };
+      const a = batchGateway(s, dbPath, dying, 4);
+      await a.flushNow();
+      assert.deepEqual(a.readings.batchCounts(), { pending: 10, submitted: 4, rejected: 0 });
+      await a.stop();
+      const b = batchGateway(s, dbPath, sub, 4);
+      assert.equal(b.queuedBatches, 10);
+      await b.flushNow();
+      await b.stop();
+      // The resent group was refused (SequenceNotAfter) and recognised as anchored before.
+      const store = new GatewayStore(dbPath);
+      assert.deepEqual(store.batchCounts(), { pending: 0, submitted: 14, rejected: 0 });
+      store.close();
+      const anchor = readingAnchorAt(s.anchorAddress, s.watcher);
+      const events = await anchor.queryFilter(anchor.filters.BatchAnchored());
+      assert.equal(events.length, 14, "each batch anchored once");
+      assert.equal(new Set(events.map((e) => e.args.batchHash)).size, 14);
+      for (const d of s.devices) {
+        assert.equal((await anchor.cursorOf(d.deviceId, s.feedId)).lastSequence, 10n);
+      }
     });
   });
 

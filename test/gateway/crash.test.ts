@@ -14,7 +14,7 @@ import {
 } from "../../src/gateway/index.js";
 import type { SignedReading } from "../../src/watchtower/index.js";
 import { FEED, deviceSigner, reading } from "../watchtower/helpers.js";
-import { slotOf, waitFor } from "./helpers.js";
+import { batchOf, slotOf, waitFor } from "./helpers.js";
 
 function startChild(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(
@@ -59,15 +59,7 @@ describe("Gateway SIGKILL crash", function () {
     const batcher = deviceSigner("p256");
     const batches: { root: string; payload: Buffer }[] = [];
     for (let k = 0n; k < 30n; k++) {
-      const b = await signBatch(
-        batcher,
-        Array.from({ length: 16 }, (_, i) => ({
-          feedId: FEED,
-          sequence: k * 16n + BigInt(i) + 1n,
-          timestamp: 1_700_000_000n + k * 16n + BigInt(i),
-          value: BigInt(i),
-        })),
-      );
+      const b = await signBatch(batcher, batchOf(16, k * 16n + 1n));
       batches.push({ root: b.signed.batch.root, payload: encodeBatch(b.signed, b.readings) });
     }
     const pub = await DevicePublisher.connect(broker.url);

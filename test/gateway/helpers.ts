@@ -1,9 +1,11 @@
 import { id } from "ethers";
 import { pino } from "pino";
-import type { Hex } from "../../src/protocol/index.js";
+import type { Hex, ReadingMessage } from "../../src/protocol/index.js";
 import {
   Gateway,
   startEmbeddedBroker,
+  type AnchoredBatches,
+  type BatchOutcome,
   type EmbeddedBroker,
   SubmissionRejectedError,
   type GatewayOptions,
@@ -12,7 +14,7 @@ import {
   type SubmittedTx,
 } from "../../src/gateway/index.js";
 import type { SignedReading } from "../../src/watchtower/index.js";
-import { DOMAIN, FakeDirectory } from "../watchtower/helpers.js";
+import { DOMAIN, FEED, FakeDirectory } from "../watchtower/helpers.js";
 
 /** Shared helpers of the gateway tests. No describe() here. */
 
@@ -24,7 +26,8 @@ export function slotOf(r: SignedReading): string {
 /**
  * A submitter that records every reading and batch it is given; `failures` (`anchorFailures`)
  * transient failures come first; `rejectNext` refuses the next submitReadings for good; `gate` (when
- * set) holds every call until resolved.
+ * set) holds every call until resolved. anchorBatches records each group's size in `groups`, and
+ * refuses (BatchRejected-like, "InvalidSignature") the batches whose root is in `refuseRoots`.
  */
 export class FakeFeeds implements ReadingSubmitter {
   readonly calls: SignedReading[][] = [];
@@ -35,6 +38,12 @@ export class FakeFeeds implements ReadingSubmitter {
   anchorFailures = 0;
   rejectNext = false;
   gate: Promise<void> | undefined;
+  /** Sizes of the anchorBatches calls that went through, in order. */
+  readonly groups: number[] = [];
+  /** Roots (lower case) anchorBatches refuses. */
+  readonly refuseRoots = new Set<string>();
+  /** Roots refused by anchorBatches. */
+  readonly refused: string[] = [];
 
   async submitReadings(readings: readonly SignedReading[]): Promise<SubmittedTx> {
     if (this.gate !== undefined) await this.gate;
@@ -59,6 +68,25 @@ export class FakeFeeds implements ReadingSubmitter {
     }
     this.anchored.push(batch);
     return { txHash: id(`anchor-${String(this.anchored.length)}`) as Hex };
+  }
+
+  async anchorBatches(batches: readonly SignedReadingBatch[]): Promise<AnchoredBatches> {
+    if (this.gate !== undefined) await this.gate;
+    if (this.anchorFailures > 0) {
+      this.anchorFailures--;
+      throw new Error("connection reset");
+    }
+    this.groups.push(batches.length);
+    const outcomes = batches.map((b): BatchOutcome => {
+      const root = b.batch.root.toLowerCase();
+      if (this.refuseRoots.has(root)) {
+        this.refused.push(root);
+        return { anchored: false, reason: "InvalidSignature" };
+      }
+      this.anchored.push(b);
+      return { anchored: true };
+    });
+    return { txHash: id(`anchor-many-${String(this.groups.length)}`) as Hex, outcomes };
   }
 
   /** Roots anchored more than once. */
@@ -122,4 +150,14 @@ export function brokerPerTest(): () => EmbeddedBroker {
     if (broker === undefined) throw new Error("brokerPerTest: no test is running");
     return broker;
   };
+}
+
+/** `count` unsigned readings of FEED for a batch, sequences from `from`, one second apart. */
+export function batchOf(count: number, from = 1n): Omit<ReadingMessage, "deviceId">[] {
+  return Array.from({ length: count }, (_, i) => ({
+    feedId: FEED,
+    sequence: from + BigInt(i),
+    timestamp: 1_700_000_000n + from + BigInt(i),
+    value: BigInt((i * 37) % 101) - 50n,
+  }));
 }

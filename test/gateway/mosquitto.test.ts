@@ -7,9 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectAsync } from "mqtt";
 import { DevicePublisher } from "../../src/gateway/index.js";
+import type { Hex } from "../../src/protocol/index.js";
 import type { SignedReading } from "../../src/watchtower/index.js";
 import { deviceSigner, reading, tempDb } from "../watchtower/helpers.js";
-import { FakeFeeds, gateway, slotOf, waitFor } from "./helpers.js";
+import { FakeFeeds, batchOf, gateway, slotOf, waitFor } from "./helpers.js";
 
 const MOSQUITTO = "/usr/sbin/mosquitto";
 
@@ -62,7 +63,7 @@ describe("Gateway on Mosquitto", function () {
     if (mosquitto?.pid !== undefined) process.kill(mosquitto.pid, "SIGTERM");
   });
 
-  it("two gateways share one subscription: every reading submitted exactly once", async function () {
+  it("two gateways share one subscription: every reading submitted, every batch anchored, once", async function () {
     this.timeout(30_000);
     const feeds = new FakeFeeds();
     const common = { brokerUrl: url, submitter: feeds, sharedGroup: "devicetrust" };
@@ -77,10 +78,24 @@ describe("Gateway on Mosquitto", function () {
     }
     const pub = await DevicePublisher.connect(url);
     for (const r of readings) await pub.publish(r);
+    // Batch mode through the same shared subscription: each root anchored once, by one gateway.
+    const batcher = deviceSigner("p256");
+    const roots: Hex[] = [];
+    for (let k = 0n; k < 6n; k++) {
+      const signed = await pub.signAndPublishBatch(batcher, batchOf(64, k * 64n + 1n));
+      roots.push(signed.batch.root);
+    }
     await waitFor(
       () => feeds.counts.size === readings.length && g1.queued + g2.queued === 0,
       "every reading submitted",
       20_000,
+    );
+    await waitFor(() => feeds.anchored.length === roots.length, "every batch anchored", 20_000);
+    assert.deepEqual(feeds.anchoredTwice(), []);
+    assert.deepEqual(new Set(feeds.anchored.map((b) => b.batch.root)), new Set(roots));
+    assert.equal(
+      g1.readings.batchCounts().submitted + g2.readings.batchCounts().submitted,
+      roots.length,
     );
     assert.deepEqual(feeds.duplicates(), []);
     assert.deepEqual(new Set(feeds.counts.keys()), new Set(readings.map(slotOf)));
