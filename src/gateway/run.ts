@@ -6,14 +6,15 @@ import { runWatchtower, type RunningWatchtower } from "../watchtower/run.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "./broker.js";
 import { ChainSubmitter, type ChainSubmitterOptions } from "./chain-submitter.js";
 import { Gateway } from "./gateway.js";
-import { SinkSource } from "./sink.js";
+import { WatchtowerLink } from "./sink.js";
 import { GatewayStore, type ReadingStatus } from "./store.js";
 
 /**
  * The entry point of `gateway start`: a Gateway on a deployed DeviceRegistry, submitting from `signer`
  * through a ChainSubmitter (feeds and, when given, the ReadingAnchor), its keys looked up in the
- * registry (the watchtower's chain directory), optionally mirroring every message to an in-process
- * watchtower that proves fraud itself; stopped gracefully on SIGTERM or SIGINT.
+ * registry (the watchtower's chain directory), optionally mirroring every message (single readings
+ * and signed batches) to an in-process watchtower that proves fraud itself, equivocation inside
+ * batches included; stopped gracefully on SIGTERM or SIGINT.
  */
 export interface RunGatewayOptions {
   readonly registry: string;
@@ -77,11 +78,11 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
       : null;
   const brokerUrl = options.brokerUrl ?? broker?.url ?? "";
   let watchtower: RunningWatchtower | null = null;
-  let link: SinkSource | null = null;
+  let link: WatchtowerLink | null = null;
   let gateway: Gateway | undefined;
   try {
     if (options.watchtower !== undefined) {
-      link = new SinkSource();
+      link = new WatchtowerLink();
       watchtower = await runWatchtower({
         registry: options.registry,
         proofs: options.proofs,
@@ -116,7 +117,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
         ? {}
         : { batchIntervalMs: options.batchIntervalMs }),
       ...(options.maxQueue === undefined ? {} : { maxQueue: options.maxQueue }),
-      ...(link === null ? {} : { sink: link.sink }),
+      ...(link === null ? {} : { sink: link.sink, batchSink: link.batchSink }),
       http: options.httpPort === false ? false : { port: options.httpPort ?? 9465 },
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
@@ -164,7 +165,7 @@ function running(
   brokerUrl: string,
   port: number | null,
   watchtower: RunningWatchtower | null,
-  link: SinkSource | null,
+  link: WatchtowerLink | null,
   options: RunGatewayOptions,
 ): RunningGateway {
   let resolveFinished: (s: GatewaySummary) => void = () => undefined;

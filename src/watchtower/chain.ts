@@ -9,6 +9,7 @@ import {
 } from "../../types/ethers-contracts/index.js";
 import {
   ProofRejectedError,
+  type BatchedReading,
   type DeviceDirectory,
   type ProofSubmitter,
   type SensorRange,
@@ -71,6 +72,16 @@ function toStruct(s: SignedReading): IFraudProofs.SignedReadingStruct {
     },
     key: { keyType: s.key.keyType, key: s.key.key },
     signature: s.signature,
+  };
+}
+
+function toBatchedStruct(b: BatchedReading): IFraudProofs.BatchedReadingStruct {
+  return {
+    batch: { ...b.batch },
+    key: { keyType: b.key.keyType, key: b.key.key },
+    signature: b.signature,
+    reading: { ...b.reading },
+    proof: [...b.proof],
   };
 }
 
@@ -145,5 +156,11 @@ export function fraudProofsSubmitter(
       sendProof(() => proofs.proveEquivocation(toStruct(a), toStruct(b), beneficiary)),
     proveOutOfBounds: (r, beneficiary) =>
       sendProof(() => proofs.proveOutOfBounds(toStruct(r), beneficiary)),
+    proveBatchEquivocation: (a, b, beneficiary) =>
+      sendProof(() => proofs.proveBatchEquivocation(toBatchedStruct(a), toStruct(b), beneficiary)),
+    proveBatchPairEquivocation: (a, b, beneficiary) =>
+      sendProof(() =>
+        proofs.proveBatchPairEquivocation(toBatchedStruct(a), toBatchedStruct(b), beneficiary),
+      ),
   };
 }

@@ -5,3 +5,4 @@ export * from "./run.js";
 export * from "./store.js";
 export * from "./types.js";
 export * from "./watchtower.js";
+export * from "./batch.js";

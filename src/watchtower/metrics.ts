@@ -10,12 +10,25 @@ export type MessageResult =
   | "malformed"
   | "error";
 
+/** What the watchtower did with a signed batch. */
+export type BatchResult =
+  | "stored"
+  | "duplicate"
+  | "conflict"
+  | "invalid_signature"
+  | "wrong_device"
+  | "bad_batch"
+  | "bad_root"
+  | "malformed"
+  | "error";
+
 export type ProofResult = "submitted" | "already_proven" | "rejected" | "failed" | "retried";
 
 /**
  * The watchtower's Prometheus metrics, in a registry of its own (two watchtowers in one process, as in
  * tests, do not collide). Names: `<prefix>messages_total{result}`, `<prefix>equivocations_total`,
- * `<prefix>out_of_bounds_total`, `<prefix>proofs_submitted_total{result}`,
+ * `<prefix>out_of_bounds_total`, `<prefix>batches_total{result}`, `<prefix>batch_equivocations_total`
+ * (the batch proofs among the equivocations), `<prefix>proofs_submitted_total{result}`,
  * `<prefix>last_message_timestamp` (unix seconds of the last message received).
  */
 export class WatchtowerMetrics {
@@ -23,6 +36,8 @@ export class WatchtowerMetrics {
   readonly messages: Counter<"result">;
   readonly equivocations: Counter;
   readonly outOfBounds: Counter;
+  readonly batches: Counter<"result">;
+  readonly batchEquivocations: Counter;
   readonly proofs: Counter<"result">;
   readonly lastMessage: Gauge;
 
@@ -43,6 +58,17 @@ export class WatchtowerMetrics {
     this.outOfBounds = new Counter({
       name: `${prefix}out_of_bounds_total`,
       help: "Signed readings detected outside the range declared for the device's model",
+      registers,
+    });
+    this.batches = new Counter({
+      name: `${prefix}batches_total`,
+      help: "Signed reading batches received, by what was done with them",
+      labelNames: ["result"],
+      registers,
+    });
+    this.batchEquivocations = new Counter({
+      name: `${prefix}batch_equivocations_total`,
+      help: "Equivocations detected inside signed batches (a batch leaf against a reading or another batch's leaf)",
       registers,
     });
     this.proofs = new Counter({

@@ -1,16 +1,28 @@
 import { DatabaseSync } from "node:sqlite";
 import { InvalidInputError, KeyType, asHex, deviceKey, type Hex } from "../protocol/index.js";
-import { WatchtowerError, type SignedReading } from "./types.js";
+import { sequenceAt, type StoredBatch } from "./batch.js";
+import {
+  WatchtowerError,
+  isBatchedReading,
+  type BatchedReading,
+  type Evidence,
+  type SignedReading,
+} from "./types.js";
 
 /**
  * The watchtower's memory, in an embedded SQLite file (node:sqlite), so evidence survives a restart:
  * - `readings`: per (device, feed, sequence) the first signed reading seen, with its struct hash;
+ * - `batches`: each signed batch seen once, with its readings in wire form (48 bytes each), from which
+ *   a leaf's evidence and Merkle proof are rebuilt when a conflict needs them;
+ * - `batch_leaves`: per (device, feed, sequence) the first batch leaf seen (its struct hash, batch and
+ *   index), written in one transaction per batch;
  * - `proofs`: every proof the watchtower decided to send, keyed so that it is sent at most once, with
  *   its evidence (to resume after a crash), its status and the incident the contract recorded.
  * uint64 and int256 values are stored as decimal text: SQLite integers stop at 2^63.
  */
 
-export type ProofKind = "equivocation" | "out-of-bounds";
+export type ProofKind =
+  "equivocation" | "out-of-bounds" | "batch-equivocation" | "batch-pair-equivocation";
 
 /**
  * pending: decided, not yet confirmed (resumed at start); submitted: the contract recorded it;
@@ -28,7 +40,8 @@ export interface ProofRecord {
   readonly proofKey: string;
   readonly kind: ProofKind;
   readonly deviceId: Hex;
-  readonly evidence: readonly SignedReading[];
+  /** Signed readings and batch leaves, in the order the proof function takes them. */
+  readonly evidence: readonly Evidence[];
   readonly status: ProofStatus;
   readonly incident: Hex | null;
   readonly txHash: Hex | null;
@@ -64,7 +77,68 @@ CREATE TABLE IF NOT EXISTS proofs (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS proofs_status ON proofs (status);
+CREATE TABLE IF NOT EXISTS batches (
+  id             INTEGER PRIMARY KEY,
+  batch_hash     TEXT NOT NULL UNIQUE,
+  device_id      TEXT NOT NULL,
+  feed_id        TEXT NOT NULL,
+  first_sequence TEXT NOT NULL,
+  last_sequence  TEXT NOT NULL,
+  count          TEXT NOT NULL,
+  from_timestamp TEXT NOT NULL,
+  to_timestamp   TEXT NOT NULL,
+  root           TEXT NOT NULL,
+  key_type       INTEGER NOT NULL,
+  key            TEXT NOT NULL,
+  signature      TEXT NOT NULL,
+  readings       BLOB NOT NULL,
+  received_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batch_leaves (
+  device_id   TEXT NOT NULL,
+  feed_id     TEXT NOT NULL,
+  sequence    TEXT NOT NULL,
+  struct_hash TEXT NOT NULL,
+  batch_id    INTEGER NOT NULL,
+  leaf_index  INTEGER NOT NULL,
+  PRIMARY KEY (device_id, feed_id, sequence)
+) WITHOUT ROWID;
 `;
+
+/** The first batch leaf stored for a (device, feed, sequence). */
+export interface StoredLeaf {
+  readonly structHash: Hex;
+  readonly batchId: number;
+  readonly leafIndex: number;
+}
+
+/** A leaf of a new batch whose (device, feed, sequence) holds other content. */
+export interface BatchConflict {
+  /** The leaf's index in the new batch. */
+  readonly index: number;
+  readonly sequence: bigint;
+  readonly structHash: Hex;
+  /** What it conflicts with: the slot's first single signed reading, or its first batch leaf. */
+  readonly against:
+    | { readonly kind: "single"; readonly first: StoredReading }
+    | { readonly kind: "leaf"; readonly leaf: StoredLeaf };
+}
+
+interface BatchRow {
+  id: number;
+  device_id: string;
+  feed_id: string;
+  first_sequence: string;
+  last_sequence: string;
+  count: string;
+  from_timestamp: string;
+  to_timestamp: string;
+  root: string;
+  key_type: number;
+  key: string;
+  signature: string;
+  readings: Uint8Array;
+}
 
 interface ReadingRow {
   device_id: string;
@@ -142,6 +216,80 @@ export function signedReadingFromJson(j: SignedReadingJson): SignedReading {
   };
 }
 
+/** A batch leaf as JSON (bigints as decimal strings): an evidence entry of a batch proof. */
+export interface BatchedReadingJson {
+  readonly batch: {
+    readonly deviceId: string;
+    readonly feedId: string;
+    readonly firstSequence: string;
+    readonly lastSequence: string;
+    readonly count: string;
+    readonly fromTimestamp: string;
+    readonly toTimestamp: string;
+    readonly root: string;
+  };
+  readonly key: { readonly keyType: number; readonly key: string };
+  readonly signature: string;
+  readonly reading: SignedReadingJson["reading"];
+  readonly proof: readonly string[];
+}
+
+function batchedReadingToJson(e: BatchedReading): BatchedReadingJson {
+  const b = e.batch;
+  const { reading } = signedReadingToJson({ reading: e.reading, key: e.key, signature: "0x" });
+  return {
+    batch: {
+      deviceId: b.deviceId,
+      feedId: b.feedId,
+      firstSequence: b.firstSequence.toString(),
+      lastSequence: b.lastSequence.toString(),
+      count: b.count.toString(),
+      fromTimestamp: b.fromTimestamp.toString(),
+      toTimestamp: b.toTimestamp.toString(),
+      root: b.root,
+    },
+    key: { keyType: e.key.keyType, key: e.key.key },
+    signature: e.signature,
+    reading,
+    proof: [...e.proof],
+  };
+}
+
+function batchedReadingFromJson(j: BatchedReadingJson): BatchedReading {
+  const { reading, key, signature } = signedReadingFromJson({
+    reading: j.reading,
+    key: j.key,
+    signature: j.signature,
+  });
+  const b = j.batch;
+  return {
+    batch: {
+      deviceId: asHex(b.deviceId, "batch.deviceId", 32),
+      feedId: asHex(b.feedId, "batch.feedId", 32),
+      firstSequence: BigInt(b.firstSequence),
+      lastSequence: BigInt(b.lastSequence),
+      count: BigInt(b.count),
+      fromTimestamp: BigInt(b.fromTimestamp),
+      toTimestamp: BigInt(b.toTimestamp),
+      root: asHex(b.root, "batch.root", 32),
+    },
+    key,
+    signature,
+    reading,
+    proof: j.proof.map((p, i) => asHex(p, `proof[${String(i)}]`, 32)),
+  };
+}
+
+type EvidenceJson = SignedReadingJson | BatchedReadingJson;
+
+function evidenceToJson(e: Evidence): EvidenceJson {
+  return isBatchedReading(e) ? batchedReadingToJson(e) : signedReadingToJson(e);
+}
+
+function evidenceFromJson(j: EvidenceJson): Evidence {
+  return "batch" in j ? batchedReadingFromJson(j) : signedReadingFromJson(j);
+}
+
 function rowToStored(row: ReadingRow): StoredReading {
   return {
     structHash: row.struct_hash as Hex,
@@ -160,7 +308,7 @@ function rowToStored(row: ReadingRow): StoredReading {
 }
 
 function rowToProof(row: ProofRow): ProofRecord {
-  const evidence = (JSON.parse(row.evidence) as SignedReadingJson[]).map(signedReadingFromJson);
+  const evidence = (JSON.parse(row.evidence) as EvidenceJson[]).map(evidenceFromJson);
   return {
     proofKey: row.proof_key,
     kind: row.kind as ProofKind,
@@ -246,6 +394,175 @@ export class EvidenceStore {
     return { inserted: false, first: rowToStored(row) };
   }
 
+  /** The first single signed reading of a (device, feed, sequence), if any. */
+  reading(deviceId: Hex, feedId: Hex, sequence: bigint): StoredReading | undefined {
+    const row = this.db
+      .prepare("SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?")
+      .get(deviceId.toLowerCase(), feedId.toLowerCase(), sequence.toString()) as
+      ReadingRow | undefined;
+    return row === undefined ? undefined : rowToStored(row);
+  }
+
+  /** The first batch leaf of a (device, feed, sequence), if any. */
+  batchLeaf(deviceId: Hex, feedId: Hex, sequence: bigint): StoredLeaf | undefined {
+    const row = this.db
+      .prepare(
+        "SELECT struct_hash, batch_id, leaf_index FROM batch_leaves WHERE device_id = ? AND feed_id = ? AND sequence = ?",
+      )
+      .get(deviceId.toLowerCase(), feedId.toLowerCase(), sequence.toString()) as
+      { struct_hash: string; batch_id: number; leaf_index: number } | undefined;
+    return row === undefined
+      ? undefined
+      : { structHash: row.struct_hash as Hex, batchId: row.batch_id, leafIndex: row.leaf_index };
+  }
+
+  /**
+   * Stores a verified batch (once: keyed by its EIP-712 struct hash) and, per leaf, the first leaf of
+   * its (device, feed, sequence); returns the batch's id, whether it is new, and every leaf whose slot
+   * holds other content (a single reading, or a leaf of another batch). Call it inside transaction()
+   * so the batch and its leaves are written at once. A batch seen again is checked again (so a
+   * conflict cut short by a crash is found at its redelivery) but nothing is rewritten.
+   */
+  putBatch(
+    b: StoredBatch,
+    batchHash: Hex,
+    leaves: Buffer,
+    receivedAt: number,
+  ): { readonly batchId: number; readonly inserted: boolean; readonly conflicts: BatchConflict[] } {
+    const m = b.batch;
+    const deviceId = m.deviceId.toLowerCase();
+    const feedId = m.feedId.toLowerCase();
+    const inserted =
+      Number(
+        this.db
+          .prepare(
+            `INSERT OR IGNORE INTO batches (batch_hash, device_id, feed_id, first_sequence, last_sequence,
+             count, from_timestamp, to_timestamp, root, key_type, key, signature, readings, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(
+            batchHash.toLowerCase(),
+            deviceId,
+            feedId,
+            m.firstSequence.toString(),
+            m.lastSequence.toString(),
+            m.count.toString(),
+            m.fromTimestamp.toString(),
+            m.toTimestamp.toString(),
+            m.root.toLowerCase(),
+            b.key.keyType,
+            b.key.key.toLowerCase(),
+            b.signature.toLowerCase(),
+            b.readings,
+            receivedAt,
+          ).changes,
+      ) === 1;
+    const idRow = this.db
+      .prepare("SELECT id FROM batches WHERE batch_hash = ?")
+      .get(batchHash.toLowerCase()) as { id: number } | undefined;
+    if (idRow === undefined) {
+      throw new WatchtowerError(
+        "WATCHTOWER_STORE_INCONSISTENT",
+        "a batch the store refused as a duplicate is not in it: the store file is damaged; restore it or start a new one",
+      );
+    }
+    const batchId = idRow.id;
+    const insertLeaf = this.db.prepare(
+      `INSERT OR IGNORE INTO batch_leaves (device_id, feed_id, sequence, struct_hash, batch_id, leaf_index)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    const readLeaf = this.db.prepare(
+      "SELECT struct_hash, batch_id, leaf_index FROM batch_leaves WHERE device_id = ? AND feed_id = ? AND sequence = ?",
+    );
+    const readSingle = this.db.prepare(
+      "SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?",
+    );
+    const conflicts: BatchConflict[] = [];
+    const n = leaves.length / 32;
+    for (let i = 0; i < n; i++) {
+      const sequence = sequenceAt(b.readings, i);
+      const seq = sequence.toString();
+      const structHash: Hex = `0x${leaves.toString("hex", i * 32, i * 32 + 32)}`;
+      const added = insertLeaf.run(deviceId, feedId, seq, structHash, batchId, i);
+      if (Number(added.changes) === 0) {
+        const leaf = readLeaf.get(deviceId, feedId, seq) as
+          { struct_hash: string; batch_id: number; leaf_index: number } | undefined;
+        if (leaf !== undefined && leaf.struct_hash !== structHash) {
+          conflicts.push({
+            index: i,
+            sequence,
+            structHash,
+            against: {
+              kind: "leaf",
+              leaf: {
+                structHash: leaf.struct_hash as Hex,
+                batchId: leaf.batch_id,
+                leafIndex: leaf.leaf_index,
+              },
+            },
+          });
+          continue;
+        }
+      }
+      const single = readSingle.get(deviceId, feedId, seq) as ReadingRow | undefined;
+      if (single !== undefined && single.struct_hash !== structHash) {
+        conflicts.push({
+          index: i,
+          sequence,
+          structHash,
+          against: { kind: "single", first: rowToStored(single) },
+        });
+      }
+    }
+    return { batchId, inserted, conflicts };
+  }
+
+  /** A stored batch with its readings (to rebuild a leaf's evidence). */
+  batch(batchId: number): StoredBatch {
+    const row = this.db.prepare("SELECT * FROM batches WHERE id = ?").get(batchId) as
+      BatchRow | undefined;
+    if (row === undefined) {
+      throw new WatchtowerError(
+        "WATCHTOWER_STORE_INCONSISTENT",
+        `batch ${String(batchId)} that a leaf names is not in the store: the store file is damaged; restore it or start a new one`,
+      );
+    }
+    return {
+      batch: {
+        deviceId: row.device_id as Hex,
+        feedId: row.feed_id as Hex,
+        firstSequence: BigInt(row.first_sequence),
+        lastSequence: BigInt(row.last_sequence),
+        count: BigInt(row.count),
+        fromTimestamp: BigInt(row.from_timestamp),
+        toTimestamp: BigInt(row.to_timestamp),
+        root: row.root as Hex,
+      },
+      key: deviceKey(keyTypeOf(row.key_type), row.key),
+      signature: row.signature as Hex,
+      readings: Buffer.from(row.readings),
+    };
+  }
+
+  /** How many batches the store holds. */
+  batchCount(): number {
+    const row = this.db.prepare("SELECT COUNT(*) AS n FROM batches").get() as { n: number };
+    return row.n;
+  }
+
+  /** Runs `fn` in one transaction (committed when it returns, rolled back when it throws). */
+  transaction<T>(fn: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.db.exec("COMMIT");
+      return result;
+    } catch (err: unknown) {
+      this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
   /** How many (device, feed, sequence) slots the store holds. */
   readingCount(): number {
     const row = this.db.prepare("SELECT COUNT(*) AS n FROM readings").get() as { n: number };
@@ -260,7 +577,7 @@ export class EvidenceStore {
     proofKey: string,
     kind: ProofKind,
     deviceId: Hex,
-    evidence: readonly SignedReading[],
+    evidence: readonly Evidence[],
   ): boolean {
     const now = Date.now();
     const result = this.db
@@ -272,7 +589,7 @@ export class EvidenceStore {
         proofKey,
         kind,
         deviceId.toLowerCase(),
-        JSON.stringify(evidence.map(signedReadingToJson)),
+        JSON.stringify(evidence.map(evidenceToJson)),
         now,
         now,
       );

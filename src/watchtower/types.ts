@@ -2,6 +2,7 @@ import {
   DeviceTrustError,
   type DeviceKey,
   type Hex,
+  type ReadingBatchMessage,
   type ReadingMessage,
 } from "../protocol/index.js";
 
@@ -32,8 +33,52 @@ export interface WatchedMessage extends SignedReading {
   readonly origin?: string;
 }
 
-/** Any async-iterable stream of messages: an array wrapped in an async generator, an MQTT gateway. */
-export type MessageSource = AsyncIterable<WatchedMessage>;
+/** A device-signed ReadingBatch: its root is the SimpleMerkleTree root of its readings' struct hashes. */
+export interface SignedBatch {
+  readonly batch: ReadingBatchMessage;
+  readonly key: DeviceKey;
+  /** Over the batch's EIP-712 digest. */
+  readonly signature: Hex;
+}
+
+/**
+ * One leaf of a signed batch as evidence: exactly IFraudProofs.BatchedReading (the signed batch, the
+ * reading, and its Merkle proof against the batch root).
+ */
+export interface BatchedReading extends SignedBatch {
+  readonly reading: ReadingMessage;
+  readonly proof: readonly Hex[];
+}
+
+/**
+ * A batch message as a source yields it (the gateway's WatchedBatch fits): the signed batch, and its
+ * readings expanded on demand, in sequence order. `origin` appears in logs only.
+ */
+export interface WatchedBatch {
+  readonly signed: SignedBatch;
+  readings(): readonly ReadingMessage[];
+  readonly origin?: string;
+}
+
+/** What a source yields: a single signed reading or a signed batch of readings. */
+export type WatchedInput = WatchedMessage | WatchedBatch;
+
+export function isWatchedBatch(m: WatchedInput): m is WatchedBatch {
+  return "signed" in m && typeof (m as Partial<WatchedBatch>).readings === "function";
+}
+
+/** A proof's evidence: a signed reading or a batch leaf. */
+export type Evidence = SignedReading | BatchedReading;
+
+export function isBatchedReading(e: Evidence): e is BatchedReading {
+  return "batch" in e;
+}
+
+/**
+ * Any async-iterable stream of messages (single readings and batches, in arrival order): an array
+ * wrapped in an async generator, an MQTT gateway.
+ */
+export type MessageSource = AsyncIterable<WatchedInput>;
 
 /** The inclusive physical range a maker declared for a model's sensor. */
 export interface SensorRange {
@@ -64,6 +109,18 @@ export interface SubmittedProof {
 export interface ProofSubmitter {
   proveEquivocation(a: SignedReading, b: SignedReading, beneficiary: Hex): Promise<SubmittedProof>;
   proveOutOfBounds(r: SignedReading, beneficiary: Hex): Promise<SubmittedProof>;
+  /** A batch leaf against a single signed reading of the same device, feed and sequence. */
+  proveBatchEquivocation(
+    a: BatchedReading,
+    b: SignedReading,
+    beneficiary: Hex,
+  ): Promise<SubmittedProof>;
+  /** Two leaves of two signed batches of the same device, feed and sequence. */
+  proveBatchPairEquivocation(
+    a: BatchedReading,
+    b: BatchedReading,
+    beneficiary: Hex,
+  ): Promise<SubmittedProof>;
 }
 
 /**

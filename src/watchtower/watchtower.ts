@@ -8,22 +8,29 @@ import {
   deviceIdOf,
   keyHash,
   structHash,
+  type DeviceKey,
   type Domain,
   type Hex,
 } from "../protocol/index.js";
+import { encodeReadings } from "../gateway/batch.js";
 import { verifySignedMessage } from "../verify/index.js";
-import { WatchtowerMetrics, type MessageResult } from "./metrics.js";
+import { batchProblem, batchedReadingAt, leavesOf, type StoredBatch } from "./batch.js";
+import { WatchtowerMetrics, type BatchResult, type MessageResult } from "./metrics.js";
 import { EvidenceStore, type ProofKind, type ProofRecord } from "./store.js";
 import {
   EVIDENCE_USED,
   ProofRejectedError,
   WatchtowerError,
+  isBatchedReading,
+  isWatchedBatch,
   type DeviceDirectory,
+  type Evidence,
   type MessageSource,
   type ProofSubmitter,
   type SensorRange,
   type SignedReading,
   type SubmittedProof,
+  type WatchedBatch,
   type WatchedMessage,
 } from "./types.js";
 
@@ -101,6 +108,13 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  *   per (device, feed, sequence), even across restarts;
  * - out of bounds: a valid reading outside the sensor range the maker declared for the device's model
  *   (no declared range, no check); one proof per reading.
+ * - equivocation inside batches: a verified signed batch (its root rebuilt from its readings, its one
+ *   signature by the device's key) whose leaf conflicts with a single signed reading (seen before or
+ *   after) or with a leaf of another signed batch of the same device and feed. Each batch is stored
+ *   once (its readings, 48 bytes each) with its leaves, in one transaction; a leaf's Merkle proof is
+ *   computed only when its conflict is proven. The proof key is the (device, feed, sequence), as for
+ *   single readings (the contract counts one incident per conflicting pair, whatever its form), and at
+ *   most one proof is decided per incoming batch (its first conflicting leaf).
  * Each proof is recorded as pending before it is sent, retried with bounded exponential backoff on
  * transient errors, and resumed at the next start if it did not finish. ProofsEvidenceUsed counts as
  * done. Invalid messages are dropped and counted.
@@ -270,7 +284,9 @@ export class Watchtower {
       for (;;) {
         const next = await Promise.race([iterator.next(), this.stopped]);
         if (next === STOPPED || next.done === true) break;
-        await this.handle(next.value);
+        const m = next.value;
+        if (isWatchedBatch(m)) await this.handleBatch(m);
+        else await this.handle(m);
       }
     } catch (err: unknown) {
       this.log.error({ event: "source_failed", err: message(err) }, "the message source failed");
@@ -323,15 +339,18 @@ export class Watchtower {
         this.count("invalid_signature", m, { verdict });
         return;
       }
-      if (!(await this.ownsKey(m))) {
+      if (!(await this.ownsKey(m.reading.deviceId, m.key))) {
         this.count("wrong_device", m, { keyHash: keyHash(m.key) });
         return;
       }
       const { inserted, first } = this.evidence.putFirst(m, hash, now);
       if (inserted) {
         this.count("stored", m);
+        this.checkAgainstBatch(m, hash);
       } else if (first.structHash === hash) {
         this.count("duplicate", m);
+        // Checked again: a conflict with a batch leaf cut short by a crash is found at redelivery.
+        this.checkAgainstBatch(m, hash);
         return;
       } else {
         this.count("conflict", m, { first: first.structHash, second: hash });
@@ -343,12 +362,126 @@ export class Watchtower {
     }
   }
 
-  /** Whether the registry says the signing key is (or was) the reading's device's. */
-  private async ownsKey(m: SignedReading): Promise<boolean> {
-    const deviceId = m.reading.deviceId.toLowerCase() as Hex;
+  /** A single reading whose slot holds a batch leaf with other content: a batch equivocation. */
+  private checkAgainstBatch(m: SignedReading, hash: Hex): void {
+    const r = m.reading;
+    const store = this.evidence;
+    const leaf = store.batchLeaf(r.deviceId, r.feedId, r.sequence);
+    if (leaf === undefined || leaf.structHash === hash) return;
+    const proofKey = slotKey(m);
+    this.log.info(
+      {
+        event: "message",
+        result: "conflict",
+        deviceId: r.deviceId,
+        feedId: r.feedId,
+        sequence: r.sequence.toString(),
+        batchLeaf: leaf.structHash,
+        reading: hash,
+      },
+      "reading conflicts with a batch leaf",
+    );
+    if (store.proof(proofKey) !== undefined) return;
+    const batched = batchedReadingAt(store.batch(leaf.batchId), leaf.leafIndex);
+    this.detected("batch-equivocation", proofKey, [batched, m]);
+  }
+
+  private countBatch(result: BatchResult, m: WatchedBatch, extra: object = {}): void {
+    this.metrics.batches.inc({ result });
+    const level = result === "stored" || result === "duplicate" ? "debug" : "info";
+    const b = m.signed.batch;
+    this.log[level](
+      {
+        event: "batch",
+        result,
+        deviceId: b.deviceId,
+        feedId: b.feedId,
+        firstSequence: b.firstSequence.toString(),
+        lastSequence: b.lastSequence.toString(),
+        count: b.count.toString(),
+        ...(m.origin === undefined ? {} : { origin: m.origin }),
+        ...extra,
+      },
+      `batch ${result}`,
+    );
+  }
+
+  /**
+   * Verifies, stores and judges one signed batch: its readings must rebuild its root, its signature be
+   * the device's; then the batch and its leaves are written in one transaction, which also decides the
+   * proof of its first conflicting leaf. Never throws: a failure is logged and counted.
+   */
+  async handleBatch(m: WatchedBatch): Promise<void> {
+    const now = Date.now();
+    this.lastMessageAt = now;
+    this.metrics.lastMessage.set(now / 1000);
+    const { batch, key, signature } = m.signed;
+    let stored: StoredBatch;
+    let hash: Hex;
+    try {
+      hash = structHash("ReadingBatch", batch);
+      stored = { batch, key, signature, readings: encodeReadings(m.readings()) };
+    } catch (err: unknown) {
+      this.countBatch("malformed", m, { err: message(err) });
+      return;
+    }
+    try {
+      const problem = batchProblem(stored);
+      if (problem !== null) {
+        this.countBatch(problem, m);
+        return;
+      }
+      const verdict = verifySignedMessage(
+        this.options.domain,
+        { kind: "ReadingBatch", message: batch, key, signature },
+        { currentKeyHash: keyHash(key) },
+      );
+      if (verdict !== "valid") {
+        this.countBatch("invalid_signature", m, { verdict });
+        return;
+      }
+      if (!(await this.ownsKey(batch.deviceId, key))) {
+        this.countBatch("wrong_device", m, { keyHash: keyHash(key) });
+        return;
+      }
+      const leaves = leavesOf(stored);
+      const store = this.evidence;
+      const { inserted, conflicts, record } = store.transaction(() => {
+        const put = store.putBatch(stored, hash, leaves, now);
+        const c = put.conflicts[0];
+        if (c === undefined) return { ...put, record: undefined };
+        const proofKey = slotKey({ reading: { ...batch, sequence: c.sequence } });
+        if (store.proof(proofKey) !== undefined) return { ...put, record: undefined };
+        const leaf = batchedReadingAt(stored, c.index);
+        const decided =
+          c.against.kind === "single"
+            ? this.decide("batch-equivocation", proofKey, [leaf, c.against.first.signed])
+            : this.decide("batch-pair-equivocation", proofKey, [
+                batchedReadingAt(store.batch(c.against.leaf.batchId), c.against.leaf.leafIndex),
+                leaf,
+              ]);
+        return { ...put, record: decided };
+      });
+      if (conflicts.length > 0) {
+        const first = conflicts[0];
+        this.countBatch("conflict", m, {
+          conflicts: conflicts.length,
+          sequence: first?.sequence.toString(),
+          against: first?.against.kind,
+        });
+      } else this.countBatch(inserted ? "stored" : "duplicate", m);
+      if (record !== undefined) this.launch(record);
+    } catch (err: unknown) {
+      this.countBatch("error", m, { err: message(err) });
+    }
+  }
+
+  /** Whether the registry says the signing key is (or was) the device's. */
+  private async ownsKey(device: Hex, key: DeviceKey): Promise<boolean> {
+    const deviceId = device.toLowerCase() as Hex;
     // A device's first key hashes to its id: no need to ask the chain.
-    if (deviceIdOf(m.key) === deviceId) return true;
-    const kh = keyHash(m.key);
+    if (deviceIdOf(key) === deviceId) return true;
+    const kh = keyHash(key);
     let owner = this.keyOwners.get(kh);
     if (owner === undefined) {
       owner = (await this.options.directory.keyOwner(kh)).toLowerCase() as Hex;
@@ -395,19 +528,31 @@ export class Watchtower {
   // ------------------------------------------------------------------ proofs
 
   /** Records a detection and launches its proof, unless this proof was decided before. */
-  private detected(kind: ProofKind, proofKey: string, evidence: readonly SignedReading[]): void {
+  private detected(kind: ProofKind, proofKey: string, evidence: readonly Evidence[]): void {
+    const record = this.decide(kind, proofKey, evidence);
+    if (record !== undefined) this.launch(record);
+  }
+
+  /** Records the decision to prove (pending); undefined when this proof was decided before. */
+  private decide(
+    kind: ProofKind,
+    proofKey: string,
+    evidence: readonly Evidence[],
+  ): ProofRecord | undefined {
     const first = evidence[0];
-    if (first === undefined) return;
+    if (first === undefined) return undefined;
     const deviceId = first.reading.deviceId.toLowerCase() as Hex;
     if (!this.evidence.addProof(proofKey, kind, deviceId, evidence)) {
       this.log.debug({ event: "already_decided", proofKey }, "proof already decided");
-      return;
+      return undefined;
     }
-    if (kind === "equivocation") this.metrics.equivocations.inc();
-    else this.metrics.outOfBounds.inc();
+    if (kind === "out-of-bounds") this.metrics.outOfBounds.inc();
+    else this.metrics.equivocations.inc();
+    if (kind === "batch-equivocation" || kind === "batch-pair-equivocation") {
+      this.metrics.batchEquivocations.inc();
+    }
     this.log.warn({ event: "fraud_detected", kind, proofKey, deviceId }, `${kind} detected`);
-    const record = this.evidence.proof(proofKey);
-    if (record !== undefined) this.launch(record);
+    return this.evidence.proof(proofKey);
   }
 
   private launch(record: ProofRecord): void {
@@ -419,16 +564,28 @@ export class Watchtower {
   }
 
   private send(record: ProofRecord): Promise<SubmittedProof> {
-    const { beneficiary } = this.options;
+    const { beneficiary, submitter } = this.options;
     const [a, b] = record.evidence;
-    if (a === undefined) throw new WatchtowerError("WATCHTOWER_NO_EVIDENCE", "empty evidence");
-    if (record.kind === "equivocation") {
-      if (b === undefined) {
-        throw new WatchtowerError("WATCHTOWER_NO_EVIDENCE", "equivocation needs two readings");
-      }
-      return this.options.submitter.proveEquivocation(a, b, beneficiary);
+    const malformed = (): WatchtowerError =>
+      new WatchtowerError(
+        "WATCHTOWER_NO_EVIDENCE",
+        `the evidence of ${record.kind} proof ${record.proofKey} does not fit its kind: the store is damaged; delete this proof's row to drop it`,
+      );
+    if (a === undefined) throw malformed();
+    switch (record.kind) {
+      case "equivocation":
+        if (b === undefined || isBatchedReading(a) || isBatchedReading(b)) throw malformed();
+        return submitter.proveEquivocation(a, b, beneficiary);
+      case "batch-equivocation":
+        if (b === undefined || !isBatchedReading(a) || isBatchedReading(b)) throw malformed();
+        return submitter.proveBatchEquivocation(a, b, beneficiary);
+      case "batch-pair-equivocation":
+        if (b === undefined || !isBatchedReading(a) || !isBatchedReading(b)) throw malformed();
+        return submitter.proveBatchPairEquivocation(a, b, beneficiary);
+      case "out-of-bounds":
+        if (isBatchedReading(a)) throw malformed();
+        return submitter.proveOutOfBounds(a, beneficiary);
     }
-    return this.options.submitter.proveOutOfBounds(a, beneficiary);
   }
 
   private async submit(record: ProofRecord): Promise<void> {
@@ -517,8 +674,10 @@ export class Watchtower {
   }
 }
 
-/** The proof key of an equivocation: one proof per (device, feed, sequence). */
-function slotKey(m: SignedReading): string {
+/** The proof key of an equivocation (in any form): one proof per (device, feed, sequence). */
+function slotKey(m: {
+  readonly reading: { readonly deviceId: Hex; readonly feedId: Hex; readonly sequence: bigint };
+}): string {
   const r = m.reading;
   return `equivocation:${r.deviceId.toLowerCase()}:${r.feedId.toLowerCase()}:${r.sequence.toString()}`;
 }

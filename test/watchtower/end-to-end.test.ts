@@ -1,60 +1,18 @@
 import assert from "node:assert/strict";
-import { pino } from "pino";
-import { stakeDeposit } from "../../src/client/index.js";
 import type { Signed } from "../../src/device/device-signer.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { runWatchtower, type SignedReading } from "../../src/watchtower/index.js";
+import type { SignedReading } from "../../src/watchtower/index.js";
 import { networkHelpers } from "../client/fixture.js";
-import {
-  BOUNTY_BPS,
-  FEED,
-  RANGE,
-  clonedDevice,
-  stakingFixture,
-  type StakingFixture,
-} from "../client/staking-fixture.js";
-import { fromArray, sample, tempDb } from "./helpers.js";
+import { BOUNTY_BPS, FEED, RANGE, stakingFixture } from "../client/staking-fixture.js";
+import { STAKE, stakedClone, watchOnChain } from "./chain-helpers.js";
+import { sample, tempDb } from "./helpers.js";
 
-const STAKE = 10_000n;
 const DEVICE_STATUS_SUSPENDED = 2n;
 const INCIDENT_EQUIVOCATION = 1n;
 const INCIDENT_OUT_OF_BOUNDS = 3n;
 
 function asSignedReading(s: Signed<"Reading">): SignedReading {
   return { reading: s.message, key: s.key, signature: s.signature };
-}
-
-/** One watchtower run over `messages` on the fixture's chain, until the source ends and proofs settle. */
-async function watch(f: StakingFixture, dbPath: string, messages: readonly SignedReading[]) {
-  const running = await runWatchtower({
-    registry: f.address,
-    proofs: f.proofsAddress,
-    signer: f.other,
-    beneficiary: f.beneficiary.address,
-    source: fromArray(messages),
-    dbPath,
-    port: 0,
-    handleSignals: false,
-    logger: pino({ level: "silent" }),
-    retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
-  });
-  await running.watchtower.drained();
-  const metrics = await running.watchtower.metrics.text();
-  const proofs = running.watchtower.evidence.proofs();
-  await running.watchtower.stop();
-  await running.finished;
-  return { proofs, metrics };
-}
-
-async function stakedClone(f: StakingFixture) {
-  const device = await clonedDevice(f);
-  await stakeDeposit({
-    staking: f.stakingAsOperator,
-    token: f.tokenAsOperator,
-    deviceId: device.deviceId,
-    amount: STAKE,
-  });
-  return device;
 }
 
 describe("Watchtower end to end", function () {
@@ -77,10 +35,10 @@ describe("Watchtower end to end", function () {
     const dbPath = await tempDb();
     const bountyBefore = await f.tokenAsOperator.balanceOf(f.beneficiary.address);
 
-    const first = await watch(f, dbPath, [asSignedReading(genuine)]);
+    const first = await watchOnChain(f, dbPath, [asSignedReading(genuine)]);
     assert.equal(first.proofs.length, 0);
     // The watchtower process restarts between the two conflicting readings.
-    const second = await watch(f, dbPath, [asSignedReading(cloned)]);
+    const second = await watchOnChain(f, dbPath, [asSignedReading(cloned)]);
 
     assert.equal(second.proofs.length, 1);
     const proof = second.proofs[0];
@@ -100,7 +58,10 @@ describe("Watchtower end to end", function () {
     );
 
     // Seen again (a third run): nothing is sent twice.
-    const third = await watch(f, dbPath, [asSignedReading(cloned), asSignedReading(genuine)]);
+    const third = await watchOnChain(f, dbPath, [
+      asSignedReading(cloned),
+      asSignedReading(genuine),
+    ]);
     assert.equal(third.proofs.length, 1);
     assert.equal(
       sample(third.metrics, 'watchtower_proofs_submitted_total{result="submitted"}'),
@@ -118,7 +79,7 @@ describe("Watchtower end to end", function () {
       timestamp,
       value: RANGE.max + 1n,
     });
-    const { proofs } = await watch(f, await tempDb(), [asSignedReading(hot)]);
+    const { proofs } = await watchOnChain(f, await tempDb(), [asSignedReading(hot)]);
     assert.equal(proofs[0]?.status, "submitted");
     const incident = await f.proofsAsOther.incident(proofs[0].incident as Hex);
     assert.equal(incident.kind, INCIDENT_OUT_OF_BOUNDS);
@@ -126,7 +87,7 @@ describe("Watchtower end to end", function () {
 
     // A second watchtower with its own store sees the same reading: the contract says the evidence
     // was used, and that counts as done.
-    const late = await watch(f, await tempDb(), [asSignedReading(hot)]);
+    const late = await watchOnChain(f, await tempDb(), [asSignedReading(hot)]);
     assert.equal(late.proofs[0]?.status, "already-proven");
   });
 });

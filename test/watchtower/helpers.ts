@@ -10,11 +10,14 @@ import type { Domain, Hex } from "../../src/protocol/index.js";
 import {
   ProofRejectedError,
   Watchtower,
+  type BatchedReading,
+  type Evidence,
   type DeviceDirectory,
   type ProofSubmitter,
   type SensorRange,
   type SignedReading,
   type SubmittedProof,
+  type WatchedInput,
   type WatchedMessage,
   type WatchtowerOptions,
 } from "../../src/watchtower/index.js";
@@ -69,10 +72,8 @@ export class QueueSource implements AsyncIterable<WatchedMessage> {
   }
 }
 
-/** An async source over fixed messages, ending after the last. */
-export async function* fromArray(
-  messages: readonly WatchedMessage[],
-): AsyncGenerator<WatchedMessage> {
+/** An async source over fixed messages (readings and batches), ending after the last. */
+export async function* fromArray(messages: readonly WatchedInput[]): AsyncGenerator<WatchedInput> {
   for (const m of messages) {
     await Promise.resolve();
     yield m;
@@ -81,7 +82,7 @@ export async function* fromArray(
 
 /** A submitter that records calls; `behaviour` decides each call's outcome (default: success). */
 export class FakeSubmitter implements ProofSubmitter {
-  readonly calls: { kind: string; evidence: SignedReading[]; beneficiary: Hex }[] = [];
+  readonly calls: { kind: string; evidence: Evidence[]; beneficiary: Hex }[] = [];
   behaviour: (call: number) => Promise<SubmittedProof> = (call) =>
     Promise.resolve({ incident: id(`incident-${String(call)}`) as Hex, txHash: ZeroHash as Hex });
 
@@ -92,6 +93,24 @@ export class FakeSubmitter implements ProofSubmitter {
 
   proveOutOfBounds(r: SignedReading, beneficiary: Hex): Promise<SubmittedProof> {
     this.calls.push({ kind: "out-of-bounds", evidence: [r], beneficiary });
+    return this.behaviour(this.calls.length);
+  }
+
+  proveBatchEquivocation(
+    a: BatchedReading,
+    b: SignedReading,
+    beneficiary: Hex,
+  ): Promise<SubmittedProof> {
+    this.calls.push({ kind: "batch-equivocation", evidence: [a, b], beneficiary });
+    return this.behaviour(this.calls.length);
+  }
+
+  proveBatchPairEquivocation(
+    a: BatchedReading,
+    b: BatchedReading,
+    beneficiary: Hex,
+  ): Promise<SubmittedProof> {
+    this.calls.push({ kind: "batch-pair-equivocation", evidence: [a, b], beneficiary });
     return this.behaviour(this.calls.length);
   }
 }
