@@ -6,7 +6,6 @@ import {
   outOfBoundsProof,
   parseProof,
   readProofFile,
-  stakeDeposit,
   stakeShow,
   submitProof,
   submitProofFile,
@@ -19,6 +18,7 @@ import {
   FEED,
   RANGE,
   clonedDevice,
+  stakedClonedDevice,
   stakingFixture,
   type StakingFixture,
 } from "./staking-fixture.js";
@@ -26,13 +26,7 @@ import {
 const STAKE = 10_000n;
 
 async function stakedClone(f: StakingFixture, curve: "p256" | "secp256k1" = "p256") {
-  const device = await clonedDevice(f, curve);
-  await stakeDeposit({
-    staking: f.stakingAsOperator,
-    token: f.tokenAsOperator,
-    deviceId: device.deviceId,
-    amount: STAKE,
-  });
+  const device = await stakedClonedDevice(f, curve, STAKE);
   const timestamp = BigInt(await networkHelpers.time.latest());
   const reading = { feedId: FEED, sequence: 7n, timestamp, value: 21_500n };
   const honest = await device.signer.signReading(reading);

@@ -2,7 +2,13 @@ import { id } from "ethers";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { DeviceSigner } from "../../src/device/device-signer.js";
 import type { Curve, Hex } from "../../src/protocol/index.js";
-import { collateralTokenAt, proofsAt, registryDomain, stakingAt } from "../../src/client/index.js";
+import {
+  collateralTokenAt,
+  proofsAt,
+  registryDomain,
+  stakeDeposit,
+  stakingAt,
+} from "../../src/client/index.js";
 import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
 import { MODEL, deployFixture, ethers, registeredDevice, type Fixture } from "./fixture.js";
 
@@ -87,4 +93,20 @@ export async function clonedDevice(f: Fixture, curve: Curve = "p256") {
     signer: new DeviceSigner(store, domain),
     cloneSigner: new DeviceSigner(clone, domain),
   };
+}
+
+/** A cloned device (clonedDevice) with `amount` staked by the fixture's operator. */
+export async function stakedClonedDevice(
+  f: StakingFixture,
+  curve: Curve = "p256",
+  amount = 10_000n,
+) {
+  const device = await clonedDevice(f, curve);
+  await stakeDeposit({
+    staking: f.stakingAsOperator,
+    token: f.tokenAsOperator,
+    deviceId: device.deviceId,
+    amount,
+  });
+  return device;
 }

@@ -1,8 +1,7 @@
 import { pino } from "pino";
-import { stakeDeposit } from "../../src/client/index.js";
 import type { Curve } from "../../src/protocol/index.js";
 import { runWatchtower, type WatchedInput } from "../../src/watchtower/index.js";
-import { clonedDevice, type StakingFixture } from "../client/staking-fixture.js";
+import { stakedClonedDevice, type StakingFixture } from "../client/staking-fixture.js";
 import { fromArray } from "./helpers.js";
 
 /** Helpers of the watchtower tests on the in-process chain. No describe() here. */
@@ -39,13 +38,6 @@ export async function watchOnChain(
 }
 
 /** A registered device with STAKE staked, its signer and a clone of its key. */
-export async function stakedClone(f: StakingFixture, curve: Curve = "p256") {
-  const device = await clonedDevice(f, curve);
-  await stakeDeposit({
-    staking: f.stakingAsOperator,
-    token: f.tokenAsOperator,
-    deviceId: device.deviceId,
-    amount: STAKE,
-  });
-  return device;
+export function stakedClone(f: StakingFixture, curve: Curve = "p256") {
+  return stakedClonedDevice(f, curve, STAKE);
 }
