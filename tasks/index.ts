@@ -739,11 +739,11 @@ export const tasks = [
   // ------------------------------------------------------------ insurance pool
   emptyTask(
     "pool",
-    "Insurance pool (insurers): deposit, request a withdrawal, withdraw after the cooldown, show",
+    "Insurance pool (insurers): deposit, request or cancel a withdrawal, withdraw after the cooldown, show, book recoveries",
   ).build(),
   emptyTask(
     "cover",
-    "Coverage on a device or a feed (integrators): buy, show, claim on an incident",
+    "Coverage on a device or a feed (integrators): buy, show, claim on an incident, release after the term",
   ).build(),
   emptyTask("security", "Economic security: what corrupting a device or a feed costs").build(),
 
@@ -770,6 +770,14 @@ export const tasks = [
       .addOption(pool),
   )
     .setAction(() => import("./pool/request-withdrawal.js"))
+    .build(),
+
+  withChainOptions(
+    task(["pool", "cancel-withdrawal"], "Take back the shares escrowed by your withdrawal request")
+      .addFlag(raw)
+      .addOption(pool),
+  )
+    .setAction(() => import("./pool/cancel-withdrawal.js"))
     .build(),
 
   withChainOptions(
@@ -801,6 +809,22 @@ export const tasks = [
       .addOption(pool),
   )
     .setAction(() => import("./pool/show.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["pool", "book-recovery"],
+      "Book the pool's share of an incident's slashed stake as recovery (once per incident)",
+    )
+      .addOption({
+        name: "incident",
+        description: "The incident id (proof submit prints it)",
+        defaultValue: "",
+      })
+      .addFlag(raw)
+      .addOption(pool),
+  )
+    .setAction(() => import("./pool/book-recovery.js"))
     .build(),
 
   withChainOptions(
@@ -859,6 +883,20 @@ export const tasks = [
       .addOption(pool),
   )
     .setAction(() => import("./cover/claim.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["cover", "release"],
+      "Unlock a policy's unpaid coverage after its term and the pool's claim window",
+    )
+      .addOption(coverDevice)
+      .addOption(coverFeed)
+      .addOption(policySerial)
+      .addFlag(raw)
+      .addOption(pool),
+  )
+    .setAction(() => import("./cover/release.js"))
     .build(),
 
   withChainOptions(

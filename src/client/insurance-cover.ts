@@ -1,18 +1,19 @@
 import { ZeroAddress } from "ethers";
 import { InvalidInputError, asHex, type Hex } from "../protocol/index.js";
-import { contractError, decodeContractError } from "./decode-error.js";
+import { ContractError, contractError, decodeContractError } from "./decode-error.js";
 import { feedAddressOf, feedIdOf } from "./feeds.js";
 import {
   chainTime,
   ensureAllowance,
   formatAmount,
   oneEvent,
+  parseIncidentId,
   poolUnits,
   senderOf,
   txResult,
   type IInsurancePool,
 } from "./insurance.js";
-import type { CollateralToken } from "./staking.js";
+import { inWords, type CollateralToken } from "./staking.js";
 import { send, type TxResult } from "./transaction.js";
 
 /**
@@ -261,6 +262,15 @@ export async function coverShow(
 
 // ------------------------------------------------------------------ claim
 
+/** InvalidInputError unless `serial` is a policy serial (0, 1, ...). */
+function checkSerial(serial: number): void {
+  if (!Number.isInteger(serial) || serial < 0) {
+    throw new InvalidInputError(
+      `--serial must be a policy serial (0, 1, ...), got ${String(serial)}`,
+    );
+  }
+}
+
 export interface CoverClaimResult extends TxResult {
   readonly target: Hex;
   readonly serial: number;
@@ -279,12 +289,8 @@ export async function coverClaim(
   serial: number,
   incidentId: string,
 ): Promise<CoverClaimResult> {
-  if (!Number.isInteger(serial) || serial < 0) {
-    throw new InvalidInputError(
-      `--serial must be a policy serial (0, 1, ...), got ${String(serial)}`,
-    );
-  }
-  const incident = asHex(incidentId, "incident id", 32);
+  checkSerial(serial);
+  const incident = parseIncidentId(incidentId);
   const tx = await send(() => pool.claim(target.target, serial, incident));
   const paid = oneEvent(pool.interface, tx.receipt, "ClaimPaid", tx.txHash);
   const policy = await pool.policy(target.target, serial);
@@ -297,6 +303,73 @@ export async function coverClaim(
     payout: paid.args.getValue("payout") as bigint,
     paid: policy.paid,
     remaining: policy.amount - policy.paid,
+  };
+}
+
+// ------------------------------------------------------------------ release
+
+export interface CoverReleaseResult extends TxResult {
+  readonly kind: TargetKindName;
+  readonly target: Hex;
+  readonly serial: number;
+  /** The unpaid rest of the policy, no longer locked (0 when it paid out its whole coverage). */
+  readonly unlocked: bigint;
+  /** Coverage still in force on the target, and capital the pool still locks, after the release. */
+  readonly covered: bigint;
+  readonly lockedCapital: bigint;
+}
+
+/** "7d", or seconds when not a whole number of days. */
+function days(seconds: bigint): string {
+  return seconds % 86_400n === 0n ? `${String(seconds / 86_400n)}d` : `${String(seconds)} s`;
+}
+
+/**
+ * Releases policy `serial` of the target after its term and the pool's claim window (anyone may): the
+ * unpaid rest stops being locked. Before sending, says why it cannot be released: unknown, already
+ * released, or when it becomes releasable.
+ */
+export async function coverRelease(
+  pool: IInsurancePool,
+  target: CoverTarget,
+  serial: number,
+): Promise<CoverReleaseResult> {
+  checkSerial(serial);
+  const [policy, window, now] = await Promise.all([
+    pool.policy(target.target, serial),
+    pool.CLAIM_WINDOW(),
+    chainTime(pool),
+  ]);
+  if (policy.beneficiary === ZeroAddress) {
+    throw contractError("InsuranceUnknownPolicy", [target.target, BigInt(serial)]);
+  }
+  if (policy.released) {
+    throw contractError("InsurancePolicyReleased", [target.target, BigInt(serial)]);
+  }
+  const releasableAfter = policy.end + window;
+  // The contract releases once block.timestamp > releasableAfter; the next block comes after `now`.
+  if (now < releasableAfter) {
+    const args = [target.target, BigInt(serial), releasableAfter] as const;
+    throw new ContractError(
+      "InsurancePolicyActive",
+      args,
+      `InsurancePolicyActive(${args.join(", ")}): policy ${String(serial)} of ${target.id} becomes releasable ${inWords(releasableAfter + 1n, now)}: its term ends ${new Date(Number(policy.end) * 1000).toISOString()} and claims stay open ${days(window)} after it; run cover release again then`,
+    );
+  }
+  const tx = await send(() => pool.release(target.target, serial));
+  const released = oneEvent(pool.interface, tx.receipt, "CoverageReleased", tx.txHash);
+  const [state, lockedCapital] = await Promise.all([
+    pool.targetState(target.target),
+    pool.lockedCapital(),
+  ]);
+  return {
+    ...txResult(tx),
+    kind: target.kind,
+    target: target.id,
+    serial,
+    unlocked: released.args.getValue("unlocked") as bigint,
+    covered: state.covered,
+    lockedCapital,
   };
 }
 

@@ -125,6 +125,7 @@ const ASSET_FIELDS: ReadonlySet<string> = new Set([
   "coverageInForce",
   "margin",
   "valueAtRisk",
+  "unlocked",
 ]);
 
 /** Result fields that hold an amount of pool shares. */
@@ -134,6 +135,7 @@ const SHARE_FIELDS: ReadonlySet<string> = new Set([
   "requestedShares",
   "redeemableShares",
   "remainingShares",
+  "heldShares",
 ]);
 
 /** Result fields that hold a time (unix seconds; 0 for none). */
@@ -225,6 +227,14 @@ export function oneEvent(
 /** The transaction fields of a result (hash, block, gas) out of what `send` returned. */
 export function txResult(tx: TxResult): TxResult {
   return { txHash: tx.txHash, blockNumber: tx.blockNumber, gasUsed: tx.gasUsed };
+}
+
+/** An incident id as given on the command line (--incident), which proof submit prints. */
+export function parseIncidentId(value: string): Hex {
+  if (value.trim() === "") {
+    throw new InvalidInputError("name the incident: --incident <id> (proof submit prints it)");
+  }
+  return asHex(value.trim(), "incident id", 32);
 }
 
 /** The latest block's time (the chain's clock, not the local one). */
@@ -329,6 +339,38 @@ export async function poolRequestWithdrawal(
   };
 }
 
+// ------------------------------------------------------------------ cancel the withdrawal request
+
+export interface PoolCancelResult extends TxResult {
+  readonly owner: Hex;
+  /** Shares taken back from escrow. */
+  readonly shares: bigint;
+  /** What they are worth now. */
+  readonly value: bigint;
+  /** The owner's free shares after the cancellation. */
+  readonly heldShares: bigint;
+}
+
+/**
+ * Takes back all shares of the insurer's pending withdrawal request. Before sending, says so when there is
+ * no request.
+ */
+export async function poolCancelWithdrawal(pool: IInsurancePool): Promise<PoolCancelResult> {
+  const owner = await senderOf(pool);
+  const request = await pool.withdrawalRequest(owner);
+  if (request.shares === 0n) throw contractError("InsuranceNoWithdrawalRequest", [owner]);
+  const tx = await send(() => pool.cancelWithdrawal());
+  const cancelled = oneEvent(pool.interface, tx.receipt, "WithdrawalCancelled", tx.txHash);
+  const shares = cancelled.args.getValue("shares") as bigint;
+  return {
+    ...txResult(tx),
+    owner,
+    shares,
+    value: await pool.convertToAssets(shares),
+    heldShares: await pool.balanceOf(owner),
+  };
+}
+
 // ------------------------------------------------------------------ withdraw (redeem)
 
 export interface PoolWithdrawResult extends TxResult {
@@ -383,6 +425,35 @@ export async function poolWithdraw(
     shares: withdrawn.args.getValue("shares") as bigint,
     assets: withdrawn.args.getValue("assets") as bigint,
     remainingShares: (await pool.withdrawalRequest(owner)).shares,
+  };
+}
+
+// ------------------------------------------------------------------ recovery
+
+export interface PoolRecoveryResult extends TxResult {
+  readonly incident: Hex;
+  /** The pool's share of the incident's slash, booked as assets (0 when none of it reached the pool). */
+  readonly amount: bigint;
+  /** The pool's booked assets after the recovery. */
+  readonly totalAssets: bigint;
+}
+
+/**
+ * Books the pool's share of an incident's slash as recovery (anyone may, once per incident); the contract's
+ * refusals (unknown incident, already booked) come back decoded.
+ */
+export async function poolBookRecovery(
+  pool: IInsurancePool,
+  incidentId: string,
+): Promise<PoolRecoveryResult> {
+  const incident = parseIncidentId(incidentId);
+  const tx = await send(() => pool.bookRecovery(incident));
+  const booked = oneEvent(pool.interface, tx.receipt, "RecoveryBooked", tx.txHash);
+  return {
+    ...txResult(tx),
+    incident,
+    amount: booked.args.getValue("amount") as bigint,
+    totalAssets: await pool.totalAssets(),
   };
 }
 

@@ -1,6 +1,5 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { coverClaim } from "../../src/client/index.js";
-import { InvalidInputError } from "../../src/protocol/index.js";
 import { progress, run } from "../common.js";
 import { connectTarget, type TargetArgs } from "../pool/connect.js";
 
@@ -11,9 +10,6 @@ interface Args extends TargetArgs {
 
 export default async function coverClaimTask(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
-    if (args.incident === "") {
-      throw new InvalidInputError("name the incident: --incident <id> (proof submit prints it)");
-    }
     const chain = await connectTarget(hre, args);
     progress(`claiming policy ${String(args.serial)} of ${chain.target.id} for ${args.incident}`);
     return chain.output(await coverClaim(chain.pool, chain.target, args.serial, args.incident));

@@ -15,12 +15,15 @@ import {
   coverBuy,
   coverClaim,
   coverQuote,
+  coverRelease,
   coverShow,
   formatAmount,
   humanAmounts,
   parseAmount,
   parseDuration,
   parseTarget,
+  poolBookRecovery,
+  poolCancelWithdrawal,
   poolDeposit,
   poolRequestWithdrawal,
   poolShow,
@@ -68,6 +71,23 @@ async function buy(
     term,
     beneficiary,
   });
+}
+
+/** Governance makes the pool the staking contract's loss recipient (scheduled, applied after the delay). */
+async function makePoolLossRecipient(f: InsuranceFixture) {
+  const staking = stakingAt(f.system.staking, f.governance);
+  const params = await staking.params();
+  await send(() =>
+    staking.scheduleParams({
+      minStake: params.minStake,
+      unbondingPeriod: params.unbondingPeriod,
+      bountyBps: params.bountyBps,
+      lossRecipient: f.system.pool,
+    }),
+  );
+  await networkHelpers.time.increase(params.unbondingPeriod + DAY + 1n);
+  await send(() => staking.applyParams());
+  assert.equal((await staking.params()).lossRecipient.toLowerCase(), f.system.pool);
 }
 
 describe("client", function () {
@@ -313,6 +333,107 @@ describe("client", function () {
           "InsuranceUnknownIncident",
         );
         assert.match(err.message, /proof submit prints it/);
+      });
+    });
+
+    describe("poolCancelWithdrawal", function () {
+      it("returns the escrowed shares, and says so when there is no request", async function () {
+        const f = await networkHelpers.loadFixture(insuranceFixture);
+        const pool = f.poolAs(f.insurer);
+        const none = await rejectsWith(poolCancelWithdrawal(pool), "InsuranceNoWithdrawalRequest");
+        assert.match(none.message, /request one first \(pool request-withdrawal\)/);
+        const held = await pool.balanceOf(f.insurer.address);
+        await poolRequestWithdrawal(pool, held / 3n);
+        await poolRequestWithdrawal(pool, held / 3n);
+        const r = await poolCancelWithdrawal(pool);
+        assert.equal(r.owner, f.insurer.address.toLowerCase());
+        assert.equal(r.shares, 2n * (held / 3n));
+        assert.equal(r.heldShares, held);
+        assert.equal(r.value, await pool.convertToAssets(r.shares));
+        assert.equal(await pool.balanceOf(f.insurer.address), held);
+        assert.equal((await pool.withdrawalRequest(f.insurer.address)).shares, 0n);
+        await rejectsWith(poolCancelWithdrawal(pool), "InsuranceNoWithdrawalRequest");
+      });
+    });
+
+    describe("coverRelease", function () {
+      it("unlocks the unpaid coverage only after the term plus the claim window", async function () {
+        const f = await networkHelpers.loadFixture(insuranceFixture);
+        const bought = await buy(f, COVER, DAY);
+        const pool = f.poolAs(f.watcher);
+        const window = await pool.CLAIM_WINDOW();
+        assert.equal(window, 7n * DAY);
+        const releasableAfter = bought.end + window;
+        const early = await rejectsWith(
+          coverRelease(pool, f.target, bought.serial),
+          "InsurancePolicyActive",
+        );
+        assert.deepEqual(early.args, [f.target.target, 0n, releasableAfter]);
+        assert.match(
+          early.message,
+          /becomes releasable in 8d 1s \(.*\): its term ends .* and claims stay open 7d after it; run cover release again then$/,
+        );
+        await networkHelpers.time.increaseTo(releasableAfter - 1n);
+        await rejectsWith(coverRelease(pool, f.target, bought.serial), "InsurancePolicyActive");
+        await networkHelpers.time.increaseTo(releasableAfter);
+        const r = await coverRelease(pool, f.target, bought.serial);
+        assert.deepEqual([r.kind, r.target, r.serial], ["device", f.device.deviceId, 0]);
+        assert.equal(r.unlocked, COVER);
+        assert.equal(r.covered, 0n);
+        assert.equal(r.lockedCapital, 0n);
+        assert.equal(await pool.freeCapital(), await pool.totalAssets());
+        assert.equal((await coverShow(pool, f.target)).policies[0]?.status, "released");
+        const again = await rejectsWith(
+          coverRelease(pool, f.target, bought.serial),
+          "InsurancePolicyReleased",
+        );
+        assert.match(again.message, /it no longer pays$/);
+        await rejectsWith(coverRelease(pool, f.target, 1), "InsuranceUnknownPolicy");
+        await assert.rejects(coverRelease(pool, f.target, -1), InvalidInputError);
+      });
+
+      it("unlocks only what a claim left unpaid", async function () {
+        const f = await networkHelpers.loadFixture(insuranceFixture);
+        const bought = await buy(f, COVER, DAY);
+        const incident = await f.equivocate();
+        const pool = f.poolAs(f.watcher);
+        await coverClaim(pool, f.target, bought.serial, incident);
+        await networkHelpers.time.increaseTo(bought.end + (await pool.CLAIM_WINDOW()));
+        const r = await coverRelease(pool, f.target, bought.serial);
+        assert.equal(r.unlocked, 0n); // equivocation paid the whole coverage
+        assert.equal(r.lockedCapital, 0n);
+      });
+    });
+
+    describe("poolBookRecovery", function () {
+      it("books the pool's share of an incident's slash once, and refuses it twice", async function () {
+        const f = await networkHelpers.loadFixture(insuranceFixture);
+        const pool = f.poolAs(f.watcher);
+        await makePoolLossRecipient(f);
+        const incident = await f.equivocate();
+        const [recorded, stakingParams, before] = await Promise.all([
+          proofsAt(f.system.proofs, f.watcher).incident(incident),
+          stakingAt(f.system.staking, f.watcher).params(),
+          pool.totalAssets(),
+        ]);
+        assert.ok(recorded.slashed > 0n);
+        const r = await poolBookRecovery(pool, incident);
+        assert.equal(r.incident, incident);
+        assert.equal(
+          r.amount,
+          recorded.slashed - (recorded.slashed * stakingParams.bountyBps) / 10_000n,
+        );
+        assert.equal(r.totalAssets, before + r.amount);
+        const again = await rejectsWith(
+          poolBookRecovery(pool, incident),
+          "InsuranceRecoveryBooked",
+        );
+        assert.match(again.message, /each incident is booked once$/);
+        await rejectsWith(
+          poolBookRecovery(pool, `0x${"ab".repeat(32)}`),
+          "InsuranceUnknownIncident",
+        );
+        await assert.rejects(poolBookRecovery(pool, " "), /name the incident: --incident <id>/);
       });
     });
 

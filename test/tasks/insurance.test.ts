@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import hre from "hardhat";
 import type { InsuranceFixture } from "../client/insurance-fixture.js";
 import { deployInsurance } from "../client/insurance-fixture.js";
+import { proofsAt, send, stakingAt } from "../../src/client/index.js";
+import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
 import { runTask } from "./run-task.js";
 
 /** Accounts of deployInsurance: 2 operator, 3 and 4 insurers, 5 integrator, 6 beneficiary. */
@@ -13,6 +15,8 @@ const INTEGRATOR = 5;
 describe("tasks: pool, cover, security", function () {
   let f: InsuranceFixture;
   let chain: (from: number, json?: boolean) => Record<string, unknown>;
+  /** The equivocation the cover claim test records; book-recovery books it. */
+  let incident = "";
 
   before(async function () {
     f = await deployInsurance(await hre.network.getOrCreate());
@@ -114,8 +118,30 @@ describe("tasks: pool, cover, security", function () {
     assert.deepEqual([parsed.margin, parsed.secure], ["-2500000000000000000", false]);
   });
 
+  it("cover release refuses a policy before its term plus the claim window, saying when", async function () {
+    const short = await runTask(["cover", "buy"], {
+      ...chain(INTEGRATOR),
+      device: f.device.deviceId,
+      amount: "1",
+      term: "1d",
+      beneficiary: f.beneficiary.address,
+    });
+    assert.equal(short.result.success, true, short.stderr);
+    assert.match(short.stdout, /^serial: +1$/m);
+    const early = await runTask(["cover", "release"], {
+      ...chain(INTEGRATOR),
+      device: f.device.deviceId,
+      serial: 1,
+    });
+    assert.equal(early.result.success, false);
+    assert.match(
+      early.stderr,
+      /^Error InsurancePolicyActive: .*becomes releasable in 8d 1s \(.*\): .*claims stay open 7d after it; run cover release again then$/m,
+    );
+  });
+
   it("cover claim pays the beneficiary for an equivocation the proofs contract recorded", async function () {
-    const incident = await f.equivocate();
+    incident = await f.equivocate();
     const claim = await runTask(["cover", "claim"], {
       ...chain(INTEGRATOR),
       device: f.device.deviceId,
@@ -163,5 +189,78 @@ describe("tasks: pool, cover, security", function () {
       assert.match(out.stderr, /^Error INVALID_INPUT: /m);
       assert.match(out.stderr, message);
     }
+  });
+
+  it("pool cancel-withdrawal returns the escrowed shares, and says when there is no request", async function () {
+    const cancelled = await runTask(["pool", "cancel-withdrawal"], chain(INSURER));
+    assert.equal(cancelled.result.success, true, cancelled.stderr);
+    assert.match(cancelled.stdout, /^shares: +\d+(\.\d+)? dtINS$/m);
+    assert.match(cancelled.stdout, /^value: +\d+(\.\d+)? DTC$/m);
+    assert.match(cancelled.stderr, /cancelling the withdrawal request of 0x/);
+    const none = await runTask(["pool", "cancel-withdrawal"], chain(INSURER, true));
+    assert.equal(none.result.success, false);
+    assert.match(
+      none.stderr,
+      /^Error InsuranceNoWithdrawalRequest: .*request one first \(pool request-withdrawal\)/m,
+    );
+    const error = JSON.parse(none.stdout) as { error: { code: string } };
+    assert.equal(error.error.code, "InsuranceNoWithdrawalRequest");
+
+    const request = await runTask(["pool", "request-withdrawal"], {
+      ...chain(INSURER),
+      shares: "1",
+    });
+    assert.equal(request.result.success, true, request.stderr);
+    const json = await runTask(["pool", "cancel-withdrawal"], chain(INSURER, true));
+    assert.equal(json.result.success, true, json.stderr);
+    assert.equal((JSON.parse(json.stdout) as { shares: string }).shares, (10n ** 24n).toString());
+  });
+
+  it("pool book-recovery books the slashed stake that reached the pool, once", async function () {
+    // The fixture's loss recipient is the governance account: it forwards the loss to the pool.
+    const [recorded, params] = await Promise.all([
+      proofsAt(f.system.proofs, f.governance).incident(incident),
+      stakingAt(f.system.staking, f.governance).params(),
+    ]);
+    const loss = recorded.slashed - (recorded.slashed * params.bountyBps) / 10_000n;
+    await send(() =>
+      MockERC20__factory.connect(f.asset, f.governance).transfer(f.system.pool, loss),
+    );
+    const booked = await runTask(["pool", "book-recovery"], { ...chain(0), incident });
+    assert.equal(booked.result.success, true, booked.stderr);
+    assert.match(booked.stdout, new RegExp(`^incident: +${incident}$`, "m"));
+    assert.match(booked.stdout, /^amount: +9 DTC$/m);
+    const again = await runTask(["pool", "book-recovery"], { ...chain(0), incident });
+    assert.equal(again.result.success, false);
+    assert.match(again.stderr, /^Error InsuranceRecoveryBooked: .*each incident is booked once$/m);
+    const missing = await runTask(["pool", "book-recovery"], chain(0));
+    assert.match(missing.stderr, /^Error INVALID_INPUT: name the incident/m);
+  });
+
+  it("cover release unlocks what a policy left unpaid after its term plus the claim window", async function () {
+    const { networkHelpers } = await hre.network.getOrCreate();
+    await networkHelpers.time.increase(8n * 86_400n + 1n);
+    const released = await runTask(["cover", "release"], {
+      ...chain(INTEGRATOR),
+      device: f.device.deviceId,
+      serial: 1,
+    });
+    assert.equal(released.result.success, true, released.stderr);
+    assert.match(released.stdout, /^unlocked: +1 DTC$/m);
+    await networkHelpers.time.increase(30n * 86_400n);
+    const exhausted = await runTask(["cover", "release"], {
+      ...chain(INTEGRATOR, true),
+      device: f.device.deviceId,
+      serial: 0,
+    });
+    assert.equal(exhausted.result.success, true, exhausted.stderr);
+    const out = JSON.parse(exhausted.stdout) as { unlocked: string; lockedCapital: string };
+    assert.deepEqual([out.unlocked, out.lockedCapital], ["0", "0"]); // the claim paid it all
+    const again = await runTask(["cover", "release"], {
+      ...chain(INTEGRATOR),
+      device: f.device.deviceId,
+      serial: 0,
+    });
+    assert.match(again.stderr, /^Error InsurancePolicyReleased: /m);
   });
 });
