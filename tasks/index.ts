@@ -605,7 +605,7 @@ export const tasks = [
     task(["watchtower", "start"], "Watch signed readings, store evidence, prove fraud by itself")
       .addOption({
         name: "source",
-        description: "Signed readings as JSON lines: stdin or a .jsonl file",
+        description: "Signed readings and signed batches as JSON lines: stdin or a .jsonl file",
         defaultValue: "stdin",
       })
       .addOption({
@@ -961,6 +961,12 @@ export const tasks = [
         description: "Accepted readings waiting for submission at most (then intake pauses)",
         type: ArgumentType.INT,
         defaultValue: 10_000,
+      })
+      .addOption({
+        name: "maxBatchesPerTx",
+        description: "Device-signed batches anchored per transaction at most",
+        type: ArgumentType.INT,
+        defaultValue: 32,
       })
       .addOption({
         name: "httpPort",

@@ -32,6 +32,8 @@ export interface RunGatewayOptions {
   readonly batchSize?: number;
   readonly batchIntervalMs?: number;
   readonly maxQueue?: number;
+  /** Device-signed batches anchored per transaction at most (default 32). */
+  readonly maxBatchesPerTx?: number;
   /** /health and /metrics port (0: any free one), or false for none. */
   readonly httpPort?: number | false;
   readonly logger?: Logger;
@@ -117,6 +119,9 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
         ? {}
         : { batchIntervalMs: options.batchIntervalMs }),
       ...(options.maxQueue === undefined ? {} : { maxQueue: options.maxQueue }),
+      ...(options.maxBatchesPerTx === undefined
+        ? {}
+        : { maxBatchesPerTx: options.maxBatchesPerTx }),
       ...(link === null ? {} : { sink: link.sink, batchSink: link.batchSink }),
       http: options.httpPort === false ? false : { port: options.httpPort ?? 9465 },
       ...(options.logger === undefined ? {} : { logger: options.logger }),

@@ -1,5 +1,12 @@
 import { DatabaseSync } from "node:sqlite";
-import { InvalidInputError, KeyType, asHex, deviceKey, type Hex } from "../protocol/index.js";
+import {
+  InvalidInputError,
+  KeyType,
+  asHex,
+  deviceKey,
+  type Hex,
+  type ReadingBatchMessage,
+} from "../protocol/index.js";
 import { sequenceAt, type StoredBatch } from "./batch.js";
 import {
   WatchtowerError,
@@ -234,20 +241,39 @@ export interface BatchedReadingJson {
   readonly proof: readonly string[];
 }
 
+/** A ReadingBatch's fields as JSON (bigints as decimal strings). */
+export function readingBatchToJson(b: ReadingBatchMessage): BatchedReadingJson["batch"] {
+  return {
+    deviceId: b.deviceId,
+    feedId: b.feedId,
+    firstSequence: b.firstSequence.toString(),
+    lastSequence: b.lastSequence.toString(),
+    count: b.count.toString(),
+    fromTimestamp: b.fromTimestamp.toString(),
+    toTimestamp: b.toTimestamp.toString(),
+    root: b.root,
+  };
+}
+
+/** The ReadingBatch of readingBatchToJson; throws InvalidInputError on a malformed id or root. */
+export function readingBatchFromJson(b: BatchedReadingJson["batch"]): ReadingBatchMessage {
+  return {
+    deviceId: asHex(b.deviceId, "batch.deviceId", 32),
+    feedId: asHex(b.feedId, "batch.feedId", 32),
+    firstSequence: BigInt(b.firstSequence),
+    lastSequence: BigInt(b.lastSequence),
+    count: BigInt(b.count),
+    fromTimestamp: BigInt(b.fromTimestamp),
+    toTimestamp: BigInt(b.toTimestamp),
+    root: asHex(b.root, "batch.root", 32),
+  };
+}
+
 function batchedReadingToJson(e: BatchedReading): BatchedReadingJson {
   const b = e.batch;
   const { reading } = signedReadingToJson({ reading: e.reading, key: e.key, signature: "0x" });
   return {
-    batch: {
-      deviceId: b.deviceId,
-      feedId: b.feedId,
-      firstSequence: b.firstSequence.toString(),
-      lastSequence: b.lastSequence.toString(),
-      count: b.count.toString(),
-      fromTimestamp: b.fromTimestamp.toString(),
-      toTimestamp: b.toTimestamp.toString(),
-      root: b.root,
-    },
+    batch: readingBatchToJson(b),
     key: { keyType: e.key.keyType, key: e.key.key },
     signature: e.signature,
     reading,
@@ -263,16 +289,7 @@ function batchedReadingFromJson(j: BatchedReadingJson): BatchedReading {
   });
   const b = j.batch;
   return {
-    batch: {
-      deviceId: asHex(b.deviceId, "batch.deviceId", 32),
-      feedId: asHex(b.feedId, "batch.feedId", 32),
-      firstSequence: BigInt(b.firstSequence),
-      lastSequence: BigInt(b.lastSequence),
-      count: BigInt(b.count),
-      fromTimestamp: BigInt(b.fromTimestamp),
-      toTimestamp: BigInt(b.toTimestamp),
-      root: asHex(b.root, "batch.root", 32),
-    },
+    batch: readingBatchFromJson(b),
     key,
     signature,
     reading,

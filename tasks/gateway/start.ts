@@ -17,6 +17,7 @@ interface Args extends ProofsArgs {
   batchSize: number;
   batchInterval: number;
   maxQueue: number;
+  maxBatchesPerTx: number;
   httpPort: number;
   logLevel: string;
   anchor: string;
@@ -77,6 +78,7 @@ export default async function gatewayStart(args: Args, hre: HardhatRuntimeEnviro
       batchSize: args.batchSize,
       batchIntervalMs: args.batchInterval,
       maxQueue: args.maxQueue,
+      maxBatchesPerTx: args.maxBatchesPerTx,
       httpPort: args.httpPort < 0 ? false : args.httpPort,
       logger: pino(
         { name: "gateway", level: args.logLevel },

@@ -17,8 +17,9 @@ interface Args extends ProofsArgs {
 }
 
 /**
- * Runs the watchtower over signed readings (JSON lines: stdin or a file) until the source ends or
- * SIGTERM/SIGINT, then prints what it proved. Logs (pino JSON) go to stderr; the summary to stdout.
+ * Runs the watchtower over signed readings and signed batches (JSON lines: stdin or a file) until the
+ * source ends or SIGTERM/SIGINT, then prints what it proved. Logs (pino JSON) go to stderr; the
+ * summary to stdout.
  */
 export default async function watchtowerStart(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {

@@ -74,6 +74,7 @@ describe("tasks: gateway start, fleet simulate", function () {
     batchSize: 8,
     batchInterval: 50,
     maxQueue: 1_000,
+    maxBatchesPerTx: 32,
     httpPort: -1,
     logLevel: "silent",
     anchor: "",
@@ -196,5 +197,17 @@ describe("tasks: gateway start, fleet simulate", function () {
     });
     assert.equal(out.result.success, false);
     assert.match(out.stderr, /Error GATEWAY_BROKER: cannot connect or subscribe/);
+  });
+
+  it("gateway start hands --max-batches-per-tx to the gateway, which refuses 0 with a sentence", async function () {
+    const out = await runTask(["gateway", "start"], {
+      ...gatewayArgs("max-batches.sqlite"),
+      maxBatchesPerTx: 0,
+    });
+    assert.equal(out.result.success, false);
+    assert.match(
+      out.stderr,
+      /Error GATEWAY_BAD_OPTIONS: .*maxBatchesPerTx.* must be at least 1: fix the options/,
+    );
   });
 });

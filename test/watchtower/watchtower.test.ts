@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { Readable } from "node:stream";
 import { DeviceSigner } from "../../src/device/device-signer.js";
 import { keyHash, structHash } from "../../src/protocol/index.js";
-import { EvidenceStore, jsonLinesSource, signedReadingToJson } from "../../src/watchtower/index.js";
+import { EvidenceStore } from "../../src/watchtower/index.js";
 import {
   BENEFICIARY,
   FakeDirectory,
@@ -430,23 +429,5 @@ describe("Watchtower", function () {
       assert.deepEqual({ ...row }, { sequence: "1", value: "1" });
       db.close();
     });
-  });
-});
-
-describe("jsonLinesSource", function () {
-  it("yields signed readings from JSON lines and reports lines that do not parse", async function () {
-    const device = deviceSigner();
-    const a = await reading(device, 1n, -5n);
-    const input = Readable.from([
-      `${JSON.stringify(signedReadingToJson(a))}\n`,
-      "\n",
-      "not json\n",
-      `${JSON.stringify({ ...signedReadingToJson(a), key: { keyType: 9, key: "0x00" } })}\n`,
-    ]);
-    const invalid: number[] = [];
-    const got = [];
-    for await (const m of jsonLinesSource(input, "file", (line) => invalid.push(line))) got.push(m);
-    assert.deepEqual(got, [{ ...a, origin: "file:1" }]);
-    assert.deepEqual(invalid, [3, 4]);
   });
 });
