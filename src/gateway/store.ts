@@ -13,11 +13,12 @@ import { GatewayError, type SignedReadingBatch } from "./types.js";
  * uint64 and int256 values are stored as decimal text (SQLite integers stop at 2^63).
  *
  * Device-signed batches have a table of their own: one row per batch, its readings in one BLOB in
- * their wire form (batch.ts), unique on (device, feed, root). A device's batches for a feed must come
- * in sequence order, as ReadingAnchor takes them (ReadingAnchorSequenceNotAfter): a batch that does
- * not start after the last stored one of its device and feed (it overlaps it, or comes late) is
- * refused. Sequences are stored as 16 hex digits, so that text order is numeric order and that check
- * is one indexed lookup.
+ * their wire form (batch.ts), unique on (device, feed, root). A batch whose sequence range overlaps
+ * a stored batch of its device and feed is refused (it conflicts with it). One that comes late (after
+ * a later batch, as an MQTT redelivery after a restart may) is stored and queued: ReadingAnchor takes
+ * a device's batches in sequence order, so it refuses it if the later one was anchored first, and the
+ * gateway marks it rejected with that reason, its readings kept. Sequences are stored as 16 hex
+ * digits, so that text order is numeric order and the overlap check is one indexed lookup.
  *
  * Writes are grouped: the gateway runs the writes of readings that arrived together in one
  * transaction (`transaction`), which is what makes a persisted-before-ack reading cheap.
@@ -193,8 +194,10 @@ export class GatewayStore {
         "SELECT id FROM batches WHERE device_id = ? AND feed_id = ? AND root = ?",
       );
       // Stored batches of one device and feed are in sequence order: the last ends highest.
+      // Stored batches never overlap, so the one starting last at or before a new batch's end is the
+      // only one that can overlap it.
       this.batchBefore = this.db.prepare(
-        `SELECT last_seq FROM batches WHERE device_id = ? AND feed_id = ?
+        `SELECT last_seq FROM batches WHERE device_id = ? AND feed_id = ? AND first_seq <= ?
          ORDER BY first_seq DESC LIMIT 1`,
       );
       this.markBatchStmt = this.db.prepare(
@@ -275,8 +278,10 @@ export class GatewayStore {
 
   /**
    * Inserts a verified batch (and its readings) as pending, unless the device already sent this root
-   * for this feed (duplicate) or the batch does not start after the last stored batch of the device
-   * and feed (overlap: it overlaps it, or comes after a later one). Returns the row id when inserted.
+   * for this feed (duplicate) or its sequence range overlaps a stored batch of the device and feed
+   * (overlap). A batch that comes after a later one (MQTT may redeliver out of order after a restart)
+   * is stored: no accepted reading is dropped, though the anchor refuses it if the later batch was
+   * anchored first. Returns the row id when inserted.
    */
   putBatch(
     decoded: DecodedBatch,
@@ -289,7 +294,7 @@ export class GatewayStore {
     if (this.batchByRoot.get(device, feed, root) !== undefined) return { result: "duplicate" };
     const first = seqText(b.firstSequence);
     const last = seqText(b.lastSequence);
-    const before = this.batchBefore.get(device, feed) as { last_seq: string } | undefined;
+    const before = this.batchBefore.get(device, feed, last) as { last_seq: string } | undefined;
     if (before !== undefined && before.last_seq >= first) return { result: "overlap" };
     const info = this.insertBatch.run(
       device,

@@ -131,7 +131,7 @@ describe("Gateway batch mode", function () {
   });
 
   describe("acceptBatch without MQTT", function () {
-    it("accepts, deduplicates and refuses bad roots, signatures, overlaps, late batches and strangers", async function () {
+    it("accepts, deduplicates and refuses bad roots, signatures, overlaps and strangers; stores late batches", async function () {
       const device = deviceSigner("p256");
       const rotated = new DeviceSigner(deviceSigner("secp256k1").keyStore, DOMAIN, device.deviceId);
       const stranger = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);
@@ -152,17 +152,18 @@ describe("Gateway batch mode", function () {
       const badSig = decodeBatch(flip(later.payload, 134 + 64 + 10));
       assert.equal(await g.acceptBatch(badSig), "invalid_signature");
       assert.equal(await g.acceptBatch(later.decoded), "accepted");
-      // The anchor takes a device's batches in sequence order: one that comes late is refused too.
-      assert.equal(await g.acceptBatch((await batch(device, 8, 150n)).decoded), "overlap");
+      // One that comes late (out of order, not overlapping) is stored: no accepted reading is dropped.
+      assert.equal(await g.acceptBatch((await batch(device, 8, 150n)).decoded), "accepted");
+      assert.equal(await g.acceptBatch((await batch(device, 8, 155n)).decoded), "overlap");
       await g.flushNow();
       assert.equal(g.queuedBatches, 0);
-      assert.equal(feeds.anchored.length, 3);
+      assert.equal(feeds.anchored.length, 4);
       assert.deepEqual(feeds.anchoredTwice(), []);
-      assert.deepEqual(g.readings.batchCounts(), { pending: 0, submitted: 3, rejected: 0 });
+      assert.deepEqual(g.readings.batchCounts(), { pending: 0, submitted: 4, rejected: 0 });
       const text = await g.metrics.text();
-      assert.equal(sample(text, "gateway_batches_verified_total"), 3);
-      assert.equal(sample(text, "gateway_verified_total"), 64 + 64 + 8);
-      assert.equal(sample(text, "gateway_batches_anchored_total"), 3);
+      assert.equal(sample(text, "gateway_batches_verified_total"), 4);
+      assert.equal(sample(text, "gateway_verified_total"), 64 + 64 + 8 + 8);
+      assert.equal(sample(text, "gateway_batches_anchored_total"), 4);
       await g.stop();
     });
     it("anchors pending batches in groups of maxBatchesPerTx, each device's in sequence order; a refused one is rejected for good", async function () {
