@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { handleOpsRequest } from "../service/ops-http.js";
+import { type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { handleOpsRequest, startOpsServer, stopOpsServer } from "../service/ops-http.js";
 import type { AddressInfo } from "node:net";
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import { pino, type Logger } from "pino";
@@ -284,18 +284,9 @@ export class Gateway {
     let address: AddressInfo | null = null;
     const http = this.options.http ?? { port: 9465 };
     if (http !== false) {
-      const server = createServer((req, res) => {
-        void this.serve(req, res);
-      });
-      this.server = server;
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(http.port, http.host ?? "127.0.0.1", () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-      address = server.address() as AddressInfo;
+      const ops = await startOpsServer(http, (req, res) => this.serve(req, res));
+      this.server = ops.server;
+      address = ops.address;
     }
     this.timer = setInterval(
       () => {
@@ -421,15 +412,7 @@ export class Gateway {
     if (this.store?.isOpen === true && this.queue.length + this.batchQueue.length > 0) {
       await this.flush(true);
     }
-    if (this.server !== undefined) {
-      const server = this.server;
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-    }
+    await stopOpsServer(this.server);
     this.store?.close();
     this.log.info(
       { event: "stopped", pending: this.queue.length, pendingBatches: this.batchQueue.length },

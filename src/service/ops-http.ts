@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 
 /** What a long-running service (gateway, watchtower) exposes to operators over HTTP. */
 export interface OpsEndpoints {
@@ -38,4 +39,33 @@ export async function handleOpsRequest(
     if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: errorText(err) }));
   }
+}
+
+/** Starts the /health and /metrics server on `port` (0: any free one) and `host` (default loopback). */
+export async function startOpsServer(
+  http: { readonly port: number; readonly host?: string },
+  serve: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+): Promise<{ readonly server: Server; readonly address: AddressInfo }> {
+  const server = createServer((req, res) => {
+    void serve(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(http.port, http.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return { server, address: server.address() as AddressInfo };
+}
+
+/** Closes an ops server: idle keep-alive connections at once, then waits for the rest. */
+export async function stopOpsServer(server: Server | undefined): Promise<void> {
+  if (server === undefined) return;
+  server.closeIdleConnections();
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
 }

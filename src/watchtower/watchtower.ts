@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { handleOpsRequest } from "../service/ops-http.js";
+import { type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { handleOpsRequest, startOpsServer, stopOpsServer } from "../service/ops-http.js";
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { ZeroHash } from "ethers";
@@ -162,18 +162,9 @@ export class Watchtower {
     let address: AddressInfo | null = null;
     const http = this.options.http ?? { port: 9464 };
     if (http !== false) {
-      const server = createServer((req, res) => {
-        void this.serve(req, res);
-      });
-      this.server = server;
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(http.port, http.host ?? "127.0.0.1", () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-      address = server.address() as AddressInfo;
+      const ops = await startOpsServer(http, (req, res) => this.serve(req, res));
+      this.server = ops.server;
+      address = ops.address;
     }
     this.intake = this.consume();
     this.log.info(
@@ -206,15 +197,7 @@ export class Watchtower {
     this.stopSignal?.();
     this.log.info({ event: "stopping", inFlight: this.inFlight.size }, "watchtower stopping");
     await this.drained();
-    if (this.server !== undefined) {
-      const server = this.server;
-      server.closeIdleConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-    }
+    await stopOpsServer(this.server);
     this.store?.close();
     this.log.info({ event: "stopped" }, "watchtower stopped");
   }
