@@ -9,6 +9,7 @@ import {IDeviceAttestation} from "../interfaces/IDeviceAttestation.sol";
 import {IDeviceFeed} from "../interfaces/IDeviceFeed.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 import {IDeviceStaking} from "../interfaces/IDeviceStaking.sol";
+import {IFraudProofs} from "../interfaces/IFraudProofs.sol";
 import {DeviceMessageLib} from "../libraries/DeviceMessageLib.sol";
 import {DeviceId} from "../types/DeviceId.sol";
 import {Reading} from "../types/Messages.sol";
@@ -36,10 +37,14 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     }
 
     /// @dev index is the member's position + 1 (0: not a member); `sequence` is the highest sequence the
-    /// device used, kept here while it is not a member so a re-added device never reuses one.
+    /// device used, kept here while it is not a member so a re-added device never reuses one. `invited`:
+    /// the owner asked the device to join and its operator has not answered. `leaveAt`: the operator asked
+    /// to leave; the device stays a member until then (0: not leaving).
     struct Membership {
         uint8 index;
         uint64 sequence;
+        bool invited;
+        uint40 leaveAt;
     }
 
     /// @dev The DeviceRegistry, which is also the attestation contract.
@@ -83,6 +88,11 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
             cfg.maxAttestationAge == 0 ||
             cfg.minValue > cfg.maxValue
         ) revert DeviceFeedInvalidConfig();
+        // A reading counts until it is maxReadingAge old; an equivocation on it must stay provable that long.
+        address proofs = staking.proofs();
+        if (proofs == address(0)) revert DeviceFeedZeroAddress();
+        uint256 window = IFraudProofs(proofs).evidenceWindow();
+        if (cfg.maxReadingAge > window) revert DeviceFeedReadingOutlivesEvidence(cfg.maxReadingAge, window);
         REGISTRY = IDeviceRegistry(registry);
         STAKING = staking;
         DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
@@ -102,21 +112,61 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
 
     /// @inheritdoc IDeviceFeed
     function addMember(DeviceId deviceId) external onlyOwner {
-        Membership memory m = _membership[deviceId];
+        Membership storage m = _membership[deviceId];
         if (m.index != 0) revert DeviceFeedAlreadyMember(deviceId);
-        uint8 count = _state.memberCount;
-        if (count == MAX_MEMBERS) revert DeviceFeedTooManyMembers(MAX_MEMBERS);
-        _slots[count] = Slot({value: 0, timestamp: 0, sequence: m.sequence});
-        _memberIds[count] = deviceId;
-        _membership[deviceId] = Membership({index: count + 1, sequence: m.sequence});
-        _state.memberCount = count + 1;
-        emit MemberAdded(deviceId);
+        // A device joins only with its operator's consent: an owner who operates it consents by adding it.
+        if (REGISTRY.operatorOf(deviceId) == msg.sender) {
+            _join(deviceId, m);
+        } else {
+            m.invited = true;
+            emit MemberInvited(deviceId);
+        }
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function join(DeviceId deviceId) external {
+        _requireOperator(deviceId);
+        Membership storage m = _membership[deviceId];
+        if (m.index != 0) revert DeviceFeedAlreadyMember(deviceId);
+        if (!m.invited) revert DeviceFeedNotInvited(deviceId);
+        _join(deviceId, m);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function requestLeave(DeviceId deviceId) external {
+        _requireOperator(deviceId);
+        Membership storage m = _membership[deviceId];
+        if (m.index == 0) revert DeviceFeedNotMember(deviceId);
+        // As long as stake takes to unbond: integrators and coverage relying on the member keep it that long.
+        uint40 leaveAt = uint40(block.timestamp + STAKING.params().unbondingPeriod);
+        m.leaveAt = leaveAt;
+        emit MemberLeaving(deviceId, leaveAt);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function completeLeave(DeviceId deviceId) external {
+        Membership storage m = _membership[deviceId];
+        if (m.index == 0) revert DeviceFeedNotMember(deviceId);
+        uint40 leaveAt = m.leaveAt;
+        if (leaveAt == 0 || block.timestamp < leaveAt) revert DeviceFeedNotYetLeaving(deviceId, leaveAt);
+        _remove(deviceId);
     }
 
     /// @inheritdoc IDeviceFeed
     function removeMember(DeviceId deviceId) external onlyOwner {
+        Membership storage m = _membership[deviceId];
+        if (m.index == 0) {
+            if (!m.invited) revert DeviceFeedNotMember(deviceId);
+            m.invited = false; // withdraws an unanswered invitation
+            emit MemberRemoved(deviceId);
+            return;
+        }
+        _remove(deviceId);
+    }
+
+    /// @dev Takes a member out (swap-and-pop), remembering its sequence.
+    function _remove(DeviceId deviceId) private {
         uint8 index = _membership[deviceId].index;
-        if (index == 0) revert DeviceFeedNotMember(deviceId);
         uint8 last = _state.memberCount - 1;
         uint64 sequence = _slots[index - 1].sequence;
         if (index - 1 != last) {
@@ -128,7 +178,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         }
         delete _slots[last];
         _memberIds[last] = DeviceId.wrap(0);
-        _membership[deviceId] = Membership({index: 0, sequence: sequence});
+        _membership[deviceId] = Membership({index: 0, sequence: sequence, invited: false, leaveAt: 0});
         State memory st = _state;
         st.memberCount = last;
         // Wraps only after 2^16 removals of members that used the largest sequence: never in practice.
@@ -229,21 +279,54 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
 
     /// @inheritdoc IDeviceFeed
     function costOfCorruption() external view returns (uint256 cost) {
+        (cost, ) = corruption();
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function corruption() public view returns (uint256 cost, uint256 operators) {
         uint256 n = _state.memberCount;
+        if (n == 0) return (0, 0);
+        // Group the members by operator: one operator controls all its devices.
+        address[] memory ops = new address[](n);
+        uint256[] memory counts = new uint256[](n);
         uint256[] memory stakes = new uint256[](n);
+        uint256 groups;
         for (uint256 i; i < n; ++i) {
-            uint256 stake = STAKING.slashableOf(_memberIds[i]);
-            // Insertion sort (n <= 32), ascending.
-            uint256 j = i;
-            while (j > 0 && stakes[j - 1] > stake) {
-                stakes[j] = stakes[j - 1];
-                --j;
+            DeviceId id = _memberIds[i];
+            address op = REGISTRY.operatorOf(id);
+            uint256 g;
+            while (g < groups && ops[g] != op) ++g;
+            if (g == groups) {
+                ops[g] = op;
+                ++groups;
             }
-            stakes[j] = stake;
+            ++counts[g];
+            stakes[g] += STAKING.activeOf(id);
         }
-        // A set controls the median when it is more than half: ceil((n + 1) / 2) members.
-        uint256 needed = n == 0 ? 0 : (n + 2) / 2;
-        for (uint256 i; i < needed; ++i) cost += stakes[i];
+        // A set controls the median when it holds more than half the members: ceil((n + 1) / 2) of them.
+        uint256 needed = (n + 2) / 2;
+        // Cheapest set of operators holding >= needed members: a knapsack over at most 32 groups.
+        uint256[] memory best = new uint256[](needed + 1);
+        for (uint256 c = 1; c <= needed; ++c) best[c] = type(uint256).max;
+        for (uint256 g; g < groups; ++g) {
+            for (uint256 c = needed + 1; c > 0; ) {
+                --c;
+                if (best[c] == type(uint256).max) continue;
+                uint256 to = c + counts[g] > needed ? needed : c + counts[g];
+                uint256 total = best[c] + stakes[g];
+                if (total < best[to]) best[to] = total;
+            }
+        }
+        cost = best[needed];
+        // Fewest operators that control it: the largest groups first.
+        uint256 covered;
+        while (covered < needed) {
+            uint256 top;
+            for (uint256 g = 1; g < groups; ++g) if (counts[g] > counts[top]) top = g;
+            covered += counts[top];
+            counts[top] = 0;
+            ++operators;
+        }
     }
 
     /// @inheritdoc AggregatorV3Interface
@@ -359,7 +442,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         if (!IDeviceAttestation(address(REGISTRY)).isTrusted(deviceId, MAX_ATTESTATION_AGE)) {
             return (Rejection.Untrusted, 0);
         }
-        if (STAKING.slashableOf(deviceId) < MIN_STAKE) return (Rejection.Unstaked, 0);
+        if (STAKING.activeOf(deviceId) < MIN_STAKE) return (Rejection.Unstaked, 0);
         return (Rejection.None, index);
     }
 
@@ -400,10 +483,29 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         return TripReason.None;
     }
 
+    /// @dev Trusted now and enough active stake (stake pending withdrawal counts for nothing).
     function _eligible(DeviceId deviceId) private view returns (bool) {
         return
             IDeviceAttestation(address(REGISTRY)).isTrusted(deviceId, MAX_ATTESTATION_AGE) &&
-            STAKING.slashableOf(deviceId) >= MIN_STAKE;
+            STAKING.activeOf(deviceId) >= MIN_STAKE;
+    }
+
+    /// @dev Makes an invited (or self-operated) device a member.
+    function _join(DeviceId deviceId, Membership storage m) private {
+        uint8 count = _state.memberCount;
+        if (count == MAX_MEMBERS) revert DeviceFeedTooManyMembers(MAX_MEMBERS);
+        uint64 sequence = m.sequence;
+        _slots[count] = Slot({value: 0, timestamp: 0, sequence: sequence});
+        _memberIds[count] = deviceId;
+        m.index = count + 1;
+        m.invited = false;
+        m.leaveAt = 0;
+        _state.memberCount = count + 1;
+        emit MemberAdded(deviceId);
+    }
+
+    function _requireOperator(DeviceId deviceId) private view {
+        if (REGISTRY.operatorOf(deviceId) != msg.sender) revert DeviceFeedNotOperator(deviceId, msg.sender);
     }
 
     /// @dev The median of the member readings younger than `maxAge`, with the oldest and newest of their

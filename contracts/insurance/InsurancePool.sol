@@ -17,37 +17,43 @@ import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 import {IDeviceStaking} from "../interfaces/IDeviceStaking.sol";
 import {IFraudProofs} from "../interfaces/IFraudProofs.sol";
 import {IInsurancePool} from "../interfaces/IInsurancePool.sol";
+import {IStakeBacker} from "../interfaces/IStakeBacker.sol";
 import {DeviceId} from "../types/DeviceId.sol";
 import {DeviceStatus} from "../types/DeviceStatus.sol";
 
 /// @title InsurancePool
-/// @notice ERC-4626 vault of insurers' capital that sells parametric coverage on devices and feeds and pays
-/// on incidents recorded by the fraud-proofs contract (see IInsurancePool).
-/// @dev Booked accounting: `totalAssets()` is what the pool booked (deposits, premiums, recoveries, minus
-/// payouts and withdrawals), never the token balance, so a donation moves no share price and only
-/// `bookRecovery` turns unbooked tokens into assets. Fee-on-transfer assets are refused: a pull that
-/// delivers less than asked reverts (InsuranceTransferShortfall), so previews stay exact. Every function that
-/// moves tokens is nonReentrant; `totalAssets() >= lockedCapital()` holds after every call.
+/// @notice ERC-4626 vault of insurers' capital that sells parametric coverage on devices and feeds, backed by
+/// stake allocated to it, and pays on incidents recorded by the fraud-proofs contract (see IInsurancePool).
+/// @dev Booked accounting: `_assets` is what the pool earned and holds (deposits, earned premiums and
+/// recoveries, minus payouts and withdrawals); `_unearned` is received but still streaming; `_liabilities`
+/// are proven exposures not yet paid. `totalAssets() = _assets + earned since the last accrual -
+/// min(_liabilities, _locked)`. Streams run at a per-second rate that drops at day boundaries (each stream
+/// ends at the first midnight after its end), so accrual walks one slot per elapsed day. Every function that
+/// moves tokens is nonReentrant; `_locked <= _assets` holds after every call.
 contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
     uint256 private constant BPS = 10_000;
     uint256 private constant YEAR = 365 days;
-    /// @inheritdoc IInsurancePool
-    uint256 public constant CLAIM_WINDOW = 7 days;
+    uint256 private constant DAY = 1 days;
+    /// @dev Stream rates are tokens per second times this.
+    uint256 private constant RATE_SCALE = 1e18;
+    /// @dev Rate terms are bps times this, so integrated terms keep their precision.
+    uint256 private constant WAD = 1e18;
 
-    /// @dev InsuranceTargetNotInsurable reason codes.
+    /// @dev InsuranceTargetNotInsurable / InsuranceMemberNotInsurable reason codes.
     uint8 private constant NOT_ACTIVE = 1;
     uint8 private constant NOT_TRUSTED = 2;
     uint8 private constant INCIDENT_KNOWN = 3;
     uint8 private constant NO_STAKE = 4;
     uint8 private constant NOT_A_FEED = 5;
     uint8 private constant FEED_DOWN = 6;
+    uint8 private constant NO_MEMBERS = 7;
 
     /// @notice The DeviceRegistry (also the attestation contract): status, trust and operators.
     IDeviceRegistry public immutable REGISTRY;
-    /// @notice The staking contract whose slashable stake backs coverage and whose loss recipient is this pool.
+    /// @notice The staking contract whose allocations back coverage and whose slashes reach this pool.
     IDeviceStaking public immutable STAKING;
     /// @notice The fraud-proofs contract whose incidents pay claims.
     IFraudProofs public immutable PROOFS;
@@ -59,26 +65,49 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev Booked assets and locked coverage share one slot: every sale, payout and withdrawal reads both.
     uint128 private _assets;
     uint128 private _locked;
-    /// @dev One slot.
+    /// @dev Received, not yet earned; and proven, not yet paid.
+    uint128 private _unearned;
+    uint128 private _liabilities;
+    /// @dev The streams' summed rate and when they were last booked.
+    uint216 private _rate;
+    uint40 private _lastAccrual;
+    /// @dev The highest cover factor ever in force (IStakeBacker.coverFactorCeilingBps).
+    uint16 private _ceiling;
     PoolParams private _params;
+    /// @dev Rate that stops at the start of day `day` (streams end at a midnight).
+    mapping(uint256 day => uint256 rate) private _rateEnds;
     mapping(bytes32 target => TargetState) private _targets;
     mapping(bytes32 target => mapping(uint32 serial => Policy)) private _policies;
+    /// @dev A member's exposure to this pool's policies on one feed (a device's own scope is its
+    /// TargetState.covered).
+    mapping(DeviceId device => mapping(bytes32 feed => uint256)) private _feedExposure;
+    /// @dev Part of a (device, scope) exposure reserved as a proven liability (never above the exposure).
+    mapping(DeviceId device => mapping(bytes32 scope => uint256)) private _reserved;
+    /// @dev Feed policies: keccak256(target, serial, device) => paid for that member's incidents.
+    mapping(bytes32 key => uint256) private _memberPaid;
     mapping(address owner => WithdrawalRequest) private _requests;
-    /// @dev keccak256(target, serial, incidentId) => paid.
-    mapping(bytes32 key => bool) private _claimed;
-    mapping(bytes32 incidentId => bool) private _recovered;
 
     /// @dev What a sale would be, computed by `_sale` for `quote` and `buyCoverage`.
     struct Sale {
         uint256 premium;
-        uint256 coveredAfter;
         uint256 lockedAfter;
+        /// @dev Feeds: the snapshot and each member's share of the amount.
+        DeviceId[] members;
+        uint256 share;
     }
 
-    /// @notice Deploys the pool over `asset_` (a stable ERC-20 without transfer fees).
+    /// @dev Working figures of a sale's capacity check.
+    struct Capacity {
+        uint256 exposureBefore;
+        uint256 exposureAfter;
+        uint256 capacity;
+        uint256 age;
+    }
+
+    /// @notice Deploys the pool over `asset_` (the staking collateral, a stable ERC-20 without transfer fees).
     /// @param registry The DeviceRegistry (both IDeviceRegistry and IDeviceAttestation).
     /// @param governance Holds DEFAULT_ADMIN_ROLE: sets the parameters.
-    /// @param payoutBps_ Payout per IncidentKind in bps of the amount; index 0 (None) must be 0, each <= 10_000.
+    /// @param payoutBps_ Payout per IncidentKind in bps of the share; index 0 (None) must be 0, each <= 10_000.
     constructor(
         IERC20 asset_,
         address registry,
@@ -103,49 +132,53 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
             if (payoutBps_[i] > BPS) revert InsuranceInvalidParams();
             packed |= uint256(payoutBps_[i]) << (16 * i);
         }
-        _validate(params_);
         REGISTRY = IDeviceRegistry(registry);
         STAKING = staking;
         PROOFS = proofs;
         FEED_FACTORY = feedFactory;
         _PAYOUT_BPS = packed;
-        _params = params_;
+        _setParams(params_);
+        _lastAccrual = uint40(block.timestamp);
         _grantRole(DEFAULT_ADMIN_ROLE, governance);
-        emit ParamsSet(params_);
     }
 
     // ================================================================ ERC-4626
 
     /// @inheritdoc IERC4626
-    /// @dev The booked assets, not the balance: a donation changes no share's value.
+    /// @dev Booked and earned assets net of proven liabilities: a donation changes no share's value, and a
+    /// proven loss lowers it in the proof's own transaction.
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
-        return _assets;
+        (uint256 earned, ) = _earnedSince();
+        uint256 liabilities_ = _liabilities;
+        uint256 locked = _locked;
+        return _assets + earned - (liabilities_ < locked ? liabilities_ : locked);
     }
 
     /// @inheritdoc IERC4626
     /// @dev Booked assets are a uint128.
     function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
-        return type(uint128).max - _assets;
+        (uint256 earned, ) = _earnedSince();
+        return type(uint128).max - _assets - _unearned - earned;
     }
 
     /// @inheritdoc IERC4626
-    function maxMint(address) public view override(ERC4626, IERC4626) returns (uint256) {
-        return _convertToShares(type(uint128).max - _assets, Math.Rounding.Floor);
+    function maxMint(address receiver) public view override(ERC4626, IERC4626) returns (uint256) {
+        return _convertToShares(maxDeposit(receiver), Math.Rounding.Floor);
     }
 
     /// @inheritdoc IERC4626
-    /// @dev The matured request's value, at most the free capital.
+    /// @dev The matured, unexpired request's value, at most the free capital.
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         WithdrawalRequest memory r = _requests[owner];
-        if (block.timestamp < r.unlockAt) return 0;
+        if (!_redeemable(r)) return 0;
         return Math.min(previewRedeem(r.shares), freeCapital());
     }
 
     /// @inheritdoc IERC4626
-    /// @dev The matured request, at most the shares the free capital redeems (rounded down).
+    /// @dev The matured, unexpired request, at most the shares the free capital redeems (rounded down).
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
         WithdrawalRequest memory r = _requests[owner];
-        if (block.timestamp < r.unlockAt) return 0;
+        if (!_redeemable(r)) return 0;
         return Math.min(r.shares, _convertToShares(freeCapital(), Math.Rounding.Floor));
     }
 
@@ -163,8 +196,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     }
 
     /// @inheritdoc IERC4626
-    /// @dev Burns escrowed shares of a matured request; reverts with the pool's errors (no request, cooldown,
-    /// more than requested, capital locked) rather than ERC4626ExceededMaxWithdraw, which says less.
+    /// @dev Burns escrowed shares of a matured, unexpired request; reverts with the pool's errors (no
+    /// request, cooldown, expired, more than requested, capital locked) rather than
+    /// ERC4626ExceededMaxWithdraw, which says less. Zero is always accepted (ERC-4626 `max*` may be 0).
     function withdraw(
         uint256 assets,
         address receiver,
@@ -192,10 +226,12 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         if (shares == 0) revert InsuranceZeroAmount();
         WithdrawalRequest storage r = _requests[msg.sender];
         uint40 unlockAt = uint40(block.timestamp + _params.cooldown);
+        uint40 expiresAt = unlockAt + _params.withdrawalWindow;
         r.shares = (r.shares + shares).toUint128();
         r.unlockAt = unlockAt;
+        r.expiresAt = expiresAt;
         _transfer(msg.sender, address(this), shares);
-        emit WithdrawalRequested(msg.sender, shares, unlockAt);
+        emit WithdrawalRequested(msg.sender, shares, unlockAt, expiresAt);
     }
 
     /// @inheritdoc IInsurancePool
@@ -219,35 +255,42 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 maxPremium
     ) external nonReentrant returns (uint32 serial, uint256 premium) {
         if (beneficiary == address(0)) revert InsuranceZeroAddress();
-        Sale memory s = _sale(kind, target, amount, term);
-        _requireNotOperator(kind, target, beneficiary);
+        _accrue();
+        Sale memory s = _sale(kind, target, amount, term, beneficiary);
         premium = s.premium;
         if (premium > maxPremium) revert InsurancePremiumTooHigh(premium, maxPremium);
 
         TargetState storage t = _targets[target];
         serial = t.policies;
-        // coveredAfter <= capacity and lockedAfter <= assets, both below 2^128: the casts cannot truncate.
-        t.covered = uint128(s.coveredAfter);
+        // amount <= capacity < 2^96 * 10_000 and lockedAfter <= assets < 2^128: the casts cannot truncate.
+        t.covered += uint128(amount);
         t.policies = serial + 1;
-        uint40 start = uint40(block.timestamp);
-        uint40 end = uint40(block.timestamp + term);
-        _policies[target][serial] = Policy({
-            beneficiary: beneficiary,
-            start: start,
-            end: end,
-            kind: kind,
-            released: false,
-            amount: uint128(amount),
-            paid: 0
-        });
+        uint40 start = uint40(block.timestamp + _params.waitingPeriod);
+        uint40 end = uint40(start + term);
+        Policy storage p = _policies[target][serial];
+        p.beneficiary = beneficiary;
+        p.start = start;
+        p.end = end;
+        p.kind = kind;
+        p.amount = uint128(amount);
+        if (kind == TargetKind.Feed) {
+            p.members = keccak256(abi.encode(s.members));
+            for (uint256 i; i < s.members.length; ++i) _feedExposure[s.members[i]][target] += s.share;
+        }
         _locked = uint128(s.lockedAfter);
-        _assets = (_assets + premium).toUint128();
+        _stream(premium, end);
         emit CoverageBought(target, serial, beneficiary, kind, amount, premium, start, end);
+        if (kind == TargetKind.Feed) emit CoverageMembers(target, serial, s.members);
         if (premium != 0) _pull(msg.sender, premium);
     }
 
     /// @inheritdoc IInsurancePool
-    function claim(bytes32 target, uint32 serial, bytes32 incidentId) external nonReentrant returns (uint256 payout) {
+    function claim(
+        bytes32 target,
+        uint32 serial,
+        bytes32 incidentId,
+        DeviceId[] calldata members
+    ) external nonReentrant returns (uint256 payout) {
         Policy storage p = _policies[target][serial];
         address beneficiary = p.beneficiary;
         if (beneficiary == address(0)) revert InsuranceUnknownPolicy(target, serial);
@@ -255,76 +298,130 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         IFraudProofs.Incident memory inc = PROOFS.incident(incidentId);
         if (inc.kind == IFraudProofs.IncidentKind.None) revert InsuranceUnknownIncident(incidentId);
         if (inc.time < p.start || inc.time > p.end) revert InsuranceIncidentOutsideTerm(inc.time, p.start, p.end);
-        if (!_covers(p.kind, target, inc.deviceId)) revert InsuranceIncidentNotCovered(target, incidentId);
-        bytes32 key = keccak256(abi.encode(target, serial, incidentId));
-        if (_claimed[key]) revert InsuranceAlreadyClaimed(target, serial, incidentId);
-        _requireNotOperatorOf(inc.deviceId, beneficiary);
+        DeviceId device = inc.deviceId;
         uint256 amount = p.amount;
         uint256 paid = p.paid;
-        payout = Math.min((amount * _payoutBps(inc.kind)) / BPS, amount - paid);
+        uint256 share;
+        uint256 paidForDevice;
+        bytes32 memberKey;
+        if (p.kind == TargetKind.Device) {
+            if (DeviceId.unwrap(device) != target) revert InsuranceIncidentNotCovered(target, incidentId);
+            (share, paidForDevice) = (amount, paid);
+        } else {
+            _checkMembers(p, target, serial, members);
+            if (!_contains(members, device)) revert InsuranceIncidentNotCovered(target, incidentId);
+            share = _share(amount, members.length);
+            memberKey = _memberKey(target, serial, device);
+            paidForDevice = _memberPaid[memberKey];
+        }
+        _requireNotOperatorOf(device, beneficiary);
+        // A member pays at most its share (at the best rate among its incidents), the policy its amount.
+        uint256 entitled = (share * _payoutBps(inc.kind)) / BPS;
+        payout = entitled > paidForDevice ? Math.min(entitled - paidForDevice, amount - paid) : 0;
         if (payout == 0) revert InsurancePolicyExhausted(target, serial);
 
-        _claimed[key] = true;
-        // payout <= amount - paid, which is still counted in covered, _locked and (as _locked <= _assets) _assets.
+        _accrue();
+        // payout <= amount - paid, still counted in covered, the exposure, _locked and (_locked <= _assets) _assets.
         p.paid = uint128(paid + payout);
         _targets[target].covered -= uint128(payout);
-        _noteIncident(DeviceId.unwrap(inc.deviceId), inc.time);
+        if (p.kind == TargetKind.Feed) {
+            _memberPaid[memberKey] = paidForDevice + payout;
+            _feedExposure[device][target] -= payout;
+        }
+        _settleReserve(device, target);
+        _markIncident(device);
         _locked -= uint128(payout);
         _assets -= uint128(payout);
-        emit ClaimPaid(target, serial, incidentId, beneficiary, payout);
+        emit ClaimPaid(target, serial, incidentId, device, beneficiary, payout);
         IERC20(asset()).safeTransfer(beneficiary, payout);
     }
 
     /// @inheritdoc IInsurancePool
-    function release(bytes32 target, uint32 serial) external {
+    function release(bytes32 target, uint32 serial, DeviceId[] calldata members) external {
         Policy storage p = _policies[target][serial];
         if (p.beneficiary == address(0)) revert InsuranceUnknownPolicy(target, serial);
         if (p.released) revert InsurancePolicyReleased(target, serial);
-        // Claims for incidents inside the term stay possible for CLAIM_WINDOW after it: a release right at
-        // the end would otherwise let anyone cut off a beneficiary who has not claimed yet.
-        uint256 releasableAfter = uint256(p.end) + CLAIM_WINDOW;
+        // Claims for incidents inside the term stay possible for the claim window after it: a release right
+        // at the end would otherwise let anyone cut off a beneficiary who has not claimed yet, and free the
+        // allocation backing it while evidence of a covered lie can still land.
+        uint256 releasableAfter = uint256(p.end) + _params.claimWindow;
         if (block.timestamp <= releasableAfter) revert InsurancePolicyActive(target, serial, releasableAfter);
-        uint128 unlocked = p.amount - p.paid;
+        _accrue();
+        uint256 amount = p.amount;
+        uint128 unlocked = uint128(amount) - p.paid;
         p.released = true;
         _targets[target].covered -= unlocked;
         _locked -= unlocked;
+        if (p.kind == TargetKind.Device) {
+            _settleReserve(DeviceId.wrap(target), target);
+        } else {
+            _checkMembers(p, target, serial, members);
+            uint256 share = _share(amount, members.length);
+            for (uint256 i; i < members.length; ++i) {
+                DeviceId m = members[i];
+                // Each member's share was added to its exposure; what it was paid is already gone from it.
+                _feedExposure[m][target] -= share - _memberPaid[_memberKey(target, serial, m)];
+                _settleReserve(m, target);
+            }
+        }
         emit CoverageReleased(target, serial, unlocked);
     }
 
     /// @inheritdoc IInsurancePool
-    /// @dev Books min(slashed minus the staking contract's current bounty share, tokens held but not booked):
-    /// the loss arrives in the proof's transaction, so it is already here. Also marks the device as having an
-    /// incident, so no new coverage is sold on it.
-    function bookRecovery(bytes32 incidentId) external nonReentrant returns (uint256 amount) {
-        IFraudProofs.Incident memory inc = PROOFS.incident(incidentId);
-        if (inc.kind == IFraudProofs.IncidentKind.None) revert InsuranceUnknownIncident(incidentId);
-        if (_recovered[incidentId]) revert InsuranceRecoveryBooked(incidentId);
-        uint256 slashed = inc.slashed;
-        uint256 expected = slashed - (slashed * STAKING.params().bountyBps) / BPS;
-        uint256 booked = _assets;
-        uint256 balance = IERC20(asset()).balanceOf(address(this));
-        amount = Math.min(expected, balance > booked ? balance - booked : 0);
+    function accrue() external {
+        _accrue();
+    }
 
-        _recovered[incidentId] = true;
-        _assets = (booked + amount).toUint128();
-        _noteIncident(DeviceId.unwrap(inc.deviceId), inc.time);
-        emit RecoveryBooked(incidentId, amount);
+    // ================================================================ staking
+
+    /// @inheritdoc IStakeBacker
+    /// @dev The staking contract transferred `recovery` before calling. The device's whole exposure in
+    /// `scope` becomes a liability at once; the recovery is booked against it, and what exceeds it is earned
+    /// over recoveryVesting, so nobody who deposits right before a proof captures it.
+    function onStakeSlashed(DeviceId deviceId, bytes32 scope, bytes32 incident, uint256 recovery) external {
+        if (msg.sender != address(STAKING)) revert InsuranceNotStaking(msg.sender);
+        _accrue();
+        uint256 liability;
+        if (scope != bytes32(0)) {
+            uint256 exposure = _exposure(deviceId, scope);
+            liability = exposure - _reserved[deviceId][scope];
+            _reserved[deviceId][scope] = exposure;
+            _liabilities = (_liabilities + liability).toUint128();
+        }
+        // Book no more than arrived unbooked (the staking contract sent it just now).
+        uint256 held = IERC20(asset()).balanceOf(address(this));
+        uint256 booked = uint256(_assets) + _unearned;
+        uint256 received = held > booked ? Math.min(held - booked, recovery) : 0;
+        uint256 now_ = Math.min(received, liability);
+        _assets = (_assets + now_).toUint128();
+        uint256 vested = received - now_;
+        _stream(vested, block.timestamp + _params.recoveryVesting);
+        _markIncident(deviceId);
+        emit LossBooked(deviceId, scope, incident, liability, received, vested);
+    }
+
+    /// @inheritdoc IStakeBacker
+    function requiredAllocation(DeviceId deviceId, bytes32 scope) external view returns (uint256) {
+        return Math.ceilDiv(_exposure(deviceId, scope) * BPS, _ceiling);
+    }
+
+    /// @inheritdoc IStakeBacker
+    function coverFactorCeilingBps() external view returns (uint256) {
+        return _ceiling;
     }
 
     // ================================================================ governance
 
     /// @inheritdoc IInsurancePool
     function setParams(PoolParams calldata newParams) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _validate(newParams);
-        _params = newParams;
-        emit ParamsSet(newParams);
+        _setParams(newParams);
     }
 
     // ================================================================ views
 
     /// @inheritdoc IInsurancePool
     function quote(TargetKind kind, bytes32 target, uint256 amount, uint256 term) external view returns (uint256) {
-        return _sale(kind, target, amount, term).premium;
+        return _sale(kind, target, amount, term, address(0)).premium;
     }
 
     /// @inheritdoc IInsurancePool
@@ -333,13 +430,22 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         bytes32 target,
         uint256 valueAtRisk
     ) external view returns (SecurityReport memory r) {
-        r.costOfCorruption =
-            kind == TargetKind.Device
-                ? STAKING.slashableOf(DeviceId.wrap(target))
-                : IDeviceFeed(_feed(target)).costOfCorruption();
-        r.coverageInForce = _targets[target].covered;
+        if (kind == TargetKind.Device) {
+            DeviceId id = DeviceId.wrap(target);
+            r.costOfCorruption = STAKING.activeOf(id);
+            IDeviceStaking.Allocation[] memory allocations = STAKING.allocationsOf(id);
+            for (uint256 i; i < allocations.length; ++i) {
+                if (allocations[i].backer == address(this)) {
+                    r.coverageInForce += _exposure(id, allocations[i].scope);
+                }
+            }
+            r.operatorsToControl = 1;
+        } else {
+            (r.costOfCorruption, r.operatorsToControl) = IDeviceFeed(_feed(target)).corruption();
+            r.coverageInForce = _targets[target].covered;
+        }
         r.margin = r.costOfCorruption.toInt256() - (valueAtRisk + r.coverageInForce).toInt256();
-        r.secure = r.margin > 0;
+        r.secure = r.margin > 0 && (kind == TargetKind.Device || r.operatorsToControl > 1);
     }
 
     /// @inheritdoc IInsurancePool
@@ -350,6 +456,18 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @inheritdoc IInsurancePool
     function targetState(bytes32 target) external view returns (TargetState memory) {
         return _targets[target];
+    }
+
+    /// @inheritdoc IInsurancePool
+    function exposureOf(DeviceId deviceId, bytes32 scope) external view returns (uint256 exposure, uint256 reserved) {
+        return (_exposure(deviceId, scope), _reserved[deviceId][scope]);
+    }
+
+    /// @inheritdoc IInsurancePool
+    function paidFor(bytes32 target, uint32 serial, DeviceId deviceId) external view returns (uint256) {
+        Policy storage p = _policies[target][serial];
+        if (p.kind == TargetKind.Device) return DeviceId.unwrap(deviceId) == target ? p.paid : 0;
+        return _memberPaid[_memberKey(target, serial, deviceId)];
     }
 
     /// @inheritdoc IInsurancePool
@@ -364,7 +482,19 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
 
     /// @inheritdoc IInsurancePool
     function freeCapital() public view returns (uint256) {
-        return _assets - _locked;
+        (uint256 earned, ) = _earnedSince();
+        return _assets + earned - _locked;
+    }
+
+    /// @inheritdoc IInsurancePool
+    function liabilities() external view returns (uint256) {
+        return _liabilities;
+    }
+
+    /// @inheritdoc IInsurancePool
+    function unearned() external view returns (uint256) {
+        (uint256 earned, ) = _earnedSince();
+        return _unearned - earned;
     }
 
     /// @inheritdoc IInsurancePool
@@ -377,27 +507,25 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         return _params;
     }
 
-    /// @inheritdoc IInsurancePool
-    function claimed(bytes32 target, uint32 serial, bytes32 incidentId) external view returns (bool) {
-        return _claimed[keccak256(abi.encode(target, serial, incidentId))];
-    }
-
-    // ================================================================ internal
+    // ================================================================ internal: ERC-4626
 
     /// @dev Six decimals more than the asset: an inflation attack costs 10^6 times what it could steal.
     function _decimalsOffset() internal pure override returns (uint8) {
         return 6;
     }
 
-    /// @dev Books the deposit, mints, then pulls the assets last (reverting if fewer arrive).
+    /// @dev Books what was earned (the preview already counted it), books the deposit, mints, then pulls
+    /// the assets last (reverting if fewer arrive).
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
+        _accrue();
         _assets = (_assets + assets).toUint128();
         _mint(receiver, shares);
         emit Deposit(caller, receiver, assets, shares);
         _pull(caller, assets);
     }
 
-    /// @dev Burns `shares` from the escrow of `owner`'s matured request and pays `assets` of free capital.
+    /// @dev Burns `shares` from the escrow of `owner`'s matured, unexpired request and pays `assets` of
+    /// free capital. Zero shares is a no-op that succeeds (`redeem(maxRedeem(owner))` never reverts).
     function _withdraw(
         address caller,
         address receiver,
@@ -405,12 +533,18 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 assets,
         uint256 shares
     ) internal override {
+        if (shares == 0 && assets == 0) {
+            emit Withdraw(caller, receiver, owner, 0, 0);
+            return;
+        }
         WithdrawalRequest storage r = _requests[owner];
         uint256 requested = r.shares;
         if (requested == 0) revert InsuranceNoWithdrawalRequest(owner);
         if (block.timestamp < r.unlockAt) revert InsuranceCooldown(owner, r.unlockAt);
+        if (block.timestamp >= r.expiresAt) revert InsuranceRequestExpired(owner, r.expiresAt);
         if (shares > requested) revert InsuranceExceedsRequest(owner, shares, requested);
-        uint256 free = freeCapital();
+        _accrue();
+        uint256 free = _assets - _locked;
         if (assets > free) revert InsuranceCapitalLocked(assets, free);
         if (caller != owner) _spendAllowance(owner, caller, shares);
 
@@ -422,58 +556,118 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         IERC20(asset()).safeTransfer(receiver, assets);
     }
 
-    /// @dev Validates the sale and prices it: capacity, utilization and the premium formula of IInsurancePool.
-    function _sale(TargetKind kind, bytes32 target, uint256 amount, uint256 term) private view returns (Sale memory s) {
+    function _redeemable(WithdrawalRequest memory r) private view returns (bool) {
+        return r.shares != 0 && block.timestamp >= r.unlockAt && block.timestamp < r.expiresAt;
+    }
+
+    // ================================================================ internal: sales
+
+    /// @dev Validates the sale and prices it. `beneficiary` zero (a quote) skips the operator check.
+    function _sale(
+        TargetKind kind,
+        bytes32 target,
+        uint256 amount,
+        uint256 term,
+        address beneficiary
+    ) private view returns (Sale memory s) {
         if (amount == 0) revert InsuranceZeroAmount();
         PoolParams memory p = _params;
         if (term < p.minTerm || term > p.maxTerm) revert InsuranceInvalidTerm(term, p.minTerm, p.maxTerm);
-        (uint256 cost, uint256 age) = kind == TargetKind.Device
-            ? _deviceRisk(target, p.maxAttestationAge)
-            : (_feedCost(target), 0);
-        TargetState memory t = _targets[target];
-        if (t.incidentAt != 0) revert InsuranceTargetNotInsurable(target, INCIDENT_KNOWN);
-        uint256 capacity = (cost * p.coverFactorBps) / BPS;
-        if (capacity == 0) revert InsuranceTargetNotInsurable(target, NO_STAKE);
-        s.coveredAfter = t.covered + amount;
-        if (s.coveredAfter > capacity) revert InsuranceCapacityExceeded(target, s.coveredAfter, capacity);
-        uint256 assets = _assets;
-        s.lockedAfter = _locked + amount;
+        if (_targets[target].incidentAt != 0) revert InsuranceTargetNotInsurable(target, INCIDENT_KNOWN);
+        Capacity memory c = kind == TargetKind.Device
+            ? _deviceCapacity(target, amount, p, beneficiary)
+            : _feedCapacity(target, amount, p, beneficiary, s);
+        (uint256 assets, ) = _earnedSince();
+        assets += _assets;
+        uint256 locked = _locked;
+        s.lockedAfter = locked + amount;
         uint256 maxLocked = (assets * p.maxUtilizationBps) / BPS;
         if (s.lockedAfter > maxLocked) revert InsuranceUtilizationExceeded(s.lockedAfter, maxLocked);
-        // lockedAfter >= 1 and <= maxLocked, so assets > 0; capacity and maxAttestationAge are nonzero. Each
-        // risk term is rounded down to whole bps; the premium is rounded up.
-        uint256 rateBps =
-            p.baseRateBps +
-                (p.utilizationRateBps * s.lockedAfter) / assets +
-                (p.capacityRateBps * s.coveredAfter) / capacity +
-                (p.attestationRateBps * Math.min(age, p.maxAttestationAge)) / p.maxAttestationAge;
-        // amount < 2^128 (capacity), rateBps < 2^19, term < 2^32: the product cannot overflow.
-        s.premium = Math.ceilDiv(amount * rateBps * term, BPS * YEAR);
+        // The linear rate terms are integrated over the purchase (the mean of their values before and after
+        // it), so buying in pieces costs what buying at once does; each term rounds up, in the pool's favour.
+        // lockedAfter >= 1 and <= maxLocked, so assets > 0; capacity and maxAttestationAge are nonzero.
+        uint256 rateWad = uint256(p.baseRateBps) *
+            WAD +
+            Math.mulDiv(p.utilizationRateBps * WAD, locked + s.lockedAfter, 2 * assets, Math.Rounding.Ceil) +
+            Math.mulDiv(
+                p.capacityRateBps * WAD,
+                c.exposureBefore + c.exposureAfter,
+                2 * c.capacity,
+                Math.Rounding.Ceil
+            ) +
+            Math.mulDiv(
+                p.attestationRateBps * WAD,
+                Math.min(c.age, p.maxAttestationAge),
+                p.maxAttestationAge,
+                Math.Rounding.Ceil
+            );
+        s.premium = Math.mulDiv(amount * term, rateWad, BPS * YEAR * WAD, Math.Rounding.Ceil);
+        uint256 floor = Math.mulDiv(amount, p.minPremiumBps, BPS, Math.Rounding.Ceil);
+        if (s.premium < floor) s.premium = floor;
     }
 
-    /// @dev A device's slashable stake and attestation age; reverts unless it is trusted (isTrusted: active,
-    /// attested within maxAge on firmware still good). Only a refusal asks why (statusOf): the common path
-    /// makes two cheap calls instead of reading the whole trust report.
-    function _deviceRisk(bytes32 target, uint32 maxAge) private view returns (uint256 cost, uint256 age) {
+    /// @dev A trusted device with allocated stake: its exposure in its own scope after the sale must stay
+    /// within its allocation to this pool times the cover factor.
+    function _deviceCapacity(
+        bytes32 target,
+        uint256 amount,
+        PoolParams memory p,
+        address beneficiary
+    ) private view returns (Capacity memory c) {
         DeviceId id = DeviceId.wrap(target);
-        IDeviceAttestation attestation = IDeviceAttestation(address(REGISTRY));
-        if (!attestation.isTrusted(id, maxAge)) {
-            bool active = REGISTRY.statusOf(id) == DeviceStatus.Active;
-            revert InsuranceTargetNotInsurable(target, active ? NOT_TRUSTED : NOT_ACTIVE);
-        }
-        cost = STAKING.slashableOf(id);
-        // Evidence timestamps are never in the future when accepted.
-        age = block.timestamp - attestation.evidenceOf(id).timestamp;
+        c.age = _trustedAge(id, p.maxAttestationAge, target);
+        if (beneficiary != address(0)) _requireNotOperatorOf(id, beneficiary);
+        c.capacity = (STAKING.allocationOf(id, address(this), target) * p.coverFactorBps) / BPS;
+        if (c.capacity == 0) revert InsuranceTargetNotInsurable(target, NO_STAKE);
+        c.exposureBefore = _targets[target].covered;
+        c.exposureAfter = c.exposureBefore + amount;
+        if (c.exposureAfter > c.capacity) revert InsuranceCapacityExceeded(target, id, c.exposureAfter, c.capacity);
     }
 
-    /// @dev A feed's cost of corruption; reverts unless it is a factory feed that answers now.
-    function _feedCost(bytes32 target) private view returns (uint256) {
+    /// @dev A factory feed that answers now, whose every member is trusted, has no incident and has allocated
+    /// enough stake to this pool for the feed to carry its share. Capacity use is summed over the members.
+    function _feedCapacity(
+        bytes32 target,
+        uint256 amount,
+        PoolParams memory p,
+        address beneficiary,
+        Sale memory s
+    ) private view returns (Capacity memory c) {
         IDeviceFeed feed = IDeviceFeed(_feed(target));
-        try feed.latestRoundData() returns (uint80, int256, uint256, uint256, uint80) {
-            return feed.costOfCorruption();
-        } catch {
+        try feed.latestRoundData() returns (uint80, int256, uint256, uint256, uint80) {} catch {
             revert InsuranceTargetNotInsurable(target, FEED_DOWN);
         }
+        s.members = feed.members();
+        uint256 n = s.members.length;
+        if (n == 0) revert InsuranceTargetNotInsurable(target, NO_MEMBERS);
+        s.share = _share(amount, n);
+        for (uint256 i; i < n; ++i) {
+            DeviceId m = s.members[i];
+            if (_targets[DeviceId.unwrap(m)].incidentAt != 0) {
+                revert InsuranceMemberNotInsurable(target, m, INCIDENT_KNOWN);
+            }
+            _trustedAge(m, p.maxAttestationAge, target);
+            if (beneficiary != address(0)) _requireNotOperatorOf(m, beneficiary);
+            uint256 capacity = (STAKING.allocationOf(m, address(this), target) * p.coverFactorBps) / BPS;
+            uint256 before = _feedExposure[m][target];
+            if (before + s.share > capacity) revert InsuranceCapacityExceeded(target, m, before + s.share, capacity);
+            c.capacity += capacity;
+            c.exposureBefore += before;
+        }
+        c.exposureAfter = c.exposureBefore + n * s.share;
+    }
+
+    /// @dev Reverts unless the device is trusted (isTrusted: active, attested within maxAge on firmware still
+    /// good); returns its attestation age. Only a refusal asks why (statusOf).
+    function _trustedAge(DeviceId id, uint32 maxAge, bytes32 target) private view returns (uint256) {
+        IDeviceAttestation attestation = IDeviceAttestation(address(REGISTRY));
+        if (!attestation.isTrusted(id, maxAge)) {
+            uint8 reason = REGISTRY.statusOf(id) == DeviceStatus.Active ? NOT_TRUSTED : NOT_ACTIVE;
+            if (DeviceId.unwrap(id) == target) revert InsuranceTargetNotInsurable(target, reason);
+            revert InsuranceMemberNotInsurable(target, id, reason);
+        }
+        // Evidence timestamps are never in the future when accepted.
+        return block.timestamp - attestation.evidenceOf(id).timestamp;
     }
 
     /// @dev The feed `target` names, if the factory created it.
@@ -484,31 +678,98 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         }
     }
 
-    /// @dev The beneficiary operates neither the device nor any current member of the feed.
-    function _requireNotOperator(TargetKind kind, bytes32 target, address beneficiary) private view {
-        if (kind == TargetKind.Device) {
-            _requireNotOperatorOf(DeviceId.wrap(target), beneficiary);
-        } else {
-            DeviceId[] memory members = IDeviceFeed(address(uint160(uint256(target)))).members();
-            for (uint256 i; i < members.length; ++i) _requireNotOperatorOf(members[i], beneficiary);
-        }
-    }
-
     function _requireNotOperatorOf(DeviceId id, address beneficiary) private view {
         if (REGISTRY.operatorOf(id) == beneficiary) revert InsuranceOperatorBeneficiary(beneficiary);
     }
 
-    /// @dev The incident's device is the covered device, or has used a sequence in the covered feed.
-    function _covers(TargetKind kind, bytes32 target, DeviceId deviceId) private view returns (bool) {
-        if (kind == TargetKind.Device) return DeviceId.unwrap(deviceId) == target;
-        return IDeviceFeed(address(uint160(uint256(target)))).sequenceOf(deviceId) != 0;
+    // ================================================================ internal: exposure
+
+    /// @dev What `deviceId`'s incidents can still pay from policies in `scope`: its own device policies
+    /// (TargetState.covered) or its shares in a feed's policies.
+    function _exposure(DeviceId deviceId, bytes32 scope) private view returns (uint256) {
+        if (DeviceId.unwrap(deviceId) == scope) return _targets[scope].covered;
+        return _feedExposure[deviceId][scope];
     }
 
-    /// @dev Remembers the latest incident time of a device (no new coverage is sold on it).
-    function _noteIncident(bytes32 device, uint64 time) private {
-        TargetState storage t = _targets[device];
-        if (time > t.incidentAt) t.incidentAt = uint40(time);
+    /// @dev Keeps the reserve within the exposure after it shrank, releasing the excess liability.
+    function _settleReserve(DeviceId deviceId, bytes32 scope) private {
+        uint256 reserved = _reserved[deviceId][scope];
+        if (reserved == 0) return;
+        uint256 exposure = _exposure(deviceId, scope);
+        if (reserved <= exposure) return;
+        _reserved[deviceId][scope] = exposure;
+        _liabilities -= uint128(reserved - exposure);
     }
+
+    /// @dev Remembers that the device had an incident: no new coverage is sold on it or its feeds.
+    function _markIncident(DeviceId deviceId) private {
+        TargetState storage t = _targets[DeviceId.unwrap(deviceId)];
+        if (t.incidentAt == 0) t.incidentAt = uint40(block.timestamp);
+    }
+
+    /// @dev A member's share of a feed policy: ceil(amount / k), k = floor(n / 2) + 1 members control a median.
+    function _share(uint256 amount, uint256 n) private pure returns (uint256) {
+        return Math.ceilDiv(amount, n / 2 + 1);
+    }
+
+    function _checkMembers(Policy storage p, bytes32 target, uint32 serial, DeviceId[] calldata members) private view {
+        if (keccak256(abi.encode(members)) != p.members) revert InsuranceMembersMismatch(target, serial);
+    }
+
+    function _contains(DeviceId[] calldata members, DeviceId device) private pure returns (bool) {
+        for (uint256 i; i < members.length; ++i) if (members[i] == device) return true;
+        return false;
+    }
+
+    function _memberKey(bytes32 target, uint32 serial, DeviceId device) private pure returns (bytes32) {
+        return keccak256(abi.encode(target, serial, device));
+    }
+
+    // ================================================================ internal: streams
+
+    /// @dev Streams `amount` into the assets from now until the first midnight at or after `endTime`.
+    function _stream(uint256 amount, uint256 endTime) private {
+        if (amount == 0) return;
+        uint256 endDay = Math.ceilDiv(endTime, DAY);
+        // endTime > now (terms and vesting are nonzero), so the duration is at least a second.
+        uint256 rate = (amount * RATE_SCALE) / (endDay * DAY - block.timestamp);
+        _rate = (_rate + rate).toUint216();
+        _rateEnds[endDay] += rate;
+        _unearned = (_unearned + amount).toUint128();
+    }
+
+    /// @dev Books what the streams earned since the last accrual.
+    function _accrue() private {
+        if (_lastAccrual == block.timestamp) return;
+        (uint256 earned, uint256 rate) = _earnedSince();
+        _lastAccrual = uint40(block.timestamp);
+        _rate = uint216(rate);
+        if (earned != 0) {
+            _unearned -= uint128(earned);
+            _assets += uint128(earned);
+        }
+    }
+
+    /// @dev What the streams earned since the last accrual, and their rate now. Walks the day boundaries
+    /// passed, dropping the streams that ended there; once none runs, any rounding rest is earned too.
+    function _earnedSince() private view returns (uint256 earned, uint256 rate) {
+        rate = _rate;
+        uint256 t = _lastAccrual;
+        if (t == block.timestamp) return (0, rate);
+        uint256 sum;
+        while (t < block.timestamp && rate != 0) {
+            uint256 boundary = (t / DAY + 1) * DAY;
+            uint256 until = boundary < block.timestamp ? boundary : block.timestamp;
+            sum += rate * (until - t);
+            if (until == boundary) rate -= _rateEnds[boundary / DAY];
+            t = until;
+        }
+        uint256 unearned_ = _unearned;
+        earned = sum / RATE_SCALE;
+        if (rate == 0 || earned > unearned_) earned = unearned_;
+    }
+
+    // ================================================================ internal: misc
 
     /// @dev Pulls `amount` from `from` (the last step of a call) and reverts unless all of it arrived.
     function _pull(address from, uint256 amount) private {
@@ -523,14 +784,29 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         return uint16(_PAYOUT_BPS >> (16 * uint256(kind)));
     }
 
-    function _validate(PoolParams memory p) private pure {
+    /// @dev Validates and stores new parameters. The cover factor plus any bounty the staking contract has
+    /// in force or scheduled stays below 100%; claims and withdrawal cooldowns outlast the evidence window.
+    function _setParams(PoolParams memory p) private {
         if (
             p.maxUtilizationBps > BPS ||
-            p.coverFactorBps > BPS ||
+            p.coverFactorBps == 0 ||
+            p.minPremiumBps > BPS ||
             p.minTerm > p.maxTerm ||
-            p.maxTerm == 0 ||
-            p.cooldown == 0 ||
+            p.minTerm == 0 ||
+            p.withdrawalWindow == 0 ||
+            p.waitingPeriod == 0 ||
+            p.recoveryVesting == 0 ||
             p.maxAttestationAge == 0
         ) revert InsuranceInvalidParams();
+        uint256 bounty = STAKING.params().bountyBps;
+        (IDeviceStaking.Params memory pending, uint64 effectiveAt) = STAKING.pendingParams();
+        if (effectiveAt != 0 && pending.bountyBps > bounty) bounty = pending.bountyBps;
+        if (p.coverFactorBps + bounty >= BPS) revert InsuranceCoverFactorTooHigh(p.coverFactorBps, bounty);
+        uint256 window = PROOFS.evidenceWindow();
+        if (p.claimWindow <= window) revert InsuranceWindowTooShort(p.claimWindow, window);
+        if (p.cooldown <= window) revert InsuranceWindowTooShort(p.cooldown, window);
+        if (p.coverFactorBps > _ceiling) _ceiling = p.coverFactorBps;
+        _params = p;
+        emit ParamsSet(p);
     }
 }

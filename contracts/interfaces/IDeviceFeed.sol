@@ -83,10 +83,19 @@ interface IDeviceFeed is AggregatorV3Interface {
     error DeviceFeedNoQuorum(uint256 fresh, uint256 quorum);
     error DeviceFeedRoundNotAvailable(uint80 roundId, uint80 latestRoundId);
     error DeviceFeedStillEligible(DeviceId deviceId);
+    error DeviceFeedNotOperator(DeviceId deviceId, address caller);
+    error DeviceFeedNotInvited(DeviceId deviceId);
+    error DeviceFeedNotYetLeaving(DeviceId deviceId, uint40 leaveAt);
+    /// @notice A reading would count longer than an equivocation on it stays provable.
+    error DeviceFeedReadingOutlivesEvidence(uint256 maxReadingAge, uint256 evidenceWindow);
 
-    /// @notice The owner added a member device.
+    /// @notice A device became a member (its operator consented).
     event MemberAdded(DeviceId indexed deviceId);
-    /// @notice The owner removed a member device (its sequence is remembered).
+    /// @notice The owner invited a device; it becomes a member when its operator joins.
+    event MemberInvited(DeviceId indexed deviceId);
+    /// @notice The device's operator asked to leave; the device stays a member until `leaveAt`.
+    event MemberLeaving(DeviceId indexed deviceId, uint40 leaveAt);
+    /// @notice A member device left or was removed, or an invitation was withdrawn (its sequence is remembered).
     event MemberRemoved(DeviceId indexed deviceId);
     /// @notice The owner granted or revoked the guardian role of `guardian`.
     event GuardianSet(address indexed guardian, bool enabled);
@@ -108,10 +117,21 @@ interface IDeviceFeed is AggregatorV3Interface {
         bytes signature;
     }
 
-    /// @notice The owner adds a member device (at most MAX_MEMBERS).
+    /// @notice The owner adds a device: at once if the owner operates it, otherwise as an invitation its
+    /// operator accepts with `join` (membership needs the operator's consent). At most MAX_MEMBERS.
     function addMember(DeviceId deviceId) external;
 
-    /// @notice The owner removes a member; its reading stops counting at once.
+    /// @notice The operator of an invited device makes it a member.
+    function join(DeviceId deviceId) external;
+
+    /// @notice The operator asks to take its device out; it stays a member for the staking unbonding period
+    /// (those relying on it keep it as long as its stake), then anyone completes it with `completeLeave`.
+    function requestLeave(DeviceId deviceId) external;
+
+    /// @notice Completes a requested leave once its time has come (anyone may call).
+    function completeLeave(DeviceId deviceId) external;
+
+    /// @notice The owner removes a member (its reading stops counting at once) or withdraws an invitation.
     function removeMember(DeviceId deviceId) external;
 
     /// @notice The owner grants (`enabled`) or revokes the guardian role.
@@ -141,9 +161,15 @@ interface IDeviceFeed is AggregatorV3Interface {
     /// the newest; reverts if tripped or fewer than a quorum are that fresh.
     function readFresh(uint256 maxAge) external view returns (int256 answer, uint256 updatedAt);
 
-    /// @notice The slashable stake of the cheapest set of members that controls the median: the cheapest
-    /// ceil((n + 1) / 2) of the n members.
+    /// @notice The active stake of the cheapest set of operators that controls the median (holds
+    /// ceil((n + 1) / 2) of the n members), counted per operator since one operator controls all its devices.
+    /// It is what proofs take if that set lies provably (equivocation, out of bounds); a false value inside
+    /// the physical range reported by such a set is not provable, and costs no stake.
     function costOfCorruption() external view returns (uint256);
+
+    /// @notice costOfCorruption and the fewest operators that together control the median (1: a single
+    /// operator can move the median within range without any provable fault).
+    function corruption() external view returns (uint256 cost, uint256 operators);
 
     /// @notice The id readings of this feed carry: the feed's address as bytes32.
     function feedId() external view returns (bytes32);

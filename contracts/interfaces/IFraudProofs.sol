@@ -23,6 +23,8 @@ interface IFraudProofs {
     struct Incident {
         DeviceId deviceId;
         IncidentKind kind;
+        /// @dev When the device misbehaved: the evidence's signed timestamp (the later of a conflicting
+        /// pair), capped at the block that recorded the proof.
         uint64 time;
         uint128 slashed;
     }

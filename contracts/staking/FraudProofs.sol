@@ -60,10 +60,11 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         (bytes32 hashA, bytes32 hashB) = _checkConflict(a.reading, b.reading, beneficiary);
         DeviceId deviceId = a.reading.deviceId;
         incident_ = _evidenceId(IncidentKind.Equivocation, hashA, hashB);
-        _checkUsable(incident_, deviceId, _latest(a.reading.timestamp, b.reading.timestamp));
+        uint64 latest = _latest(a.reading.timestamp, b.reading.timestamp);
+        _checkUsable(incident_, deviceId, latest);
         _checkSignature(deviceId, hashA, a.key, a.signature);
         _checkSignature(deviceId, hashB, b.key, b.signature);
-        _record(incident_, deviceId, IncidentKind.Equivocation, beneficiary);
+        _record(incident_, deviceId, IncidentKind.Equivocation, latest, beneficiary);
     }
 
     /// @inheritdoc IFraudProofs
@@ -75,10 +76,11 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         (bytes32 hashA, bytes32 hashB) = _checkConflict(a.reading, b.reading, beneficiary);
         DeviceId deviceId = a.reading.deviceId;
         incident_ = _evidenceId(IncidentKind.Equivocation, hashA, hashB);
-        _checkUsable(incident_, deviceId, _latest(a.reading.timestamp, b.reading.timestamp));
+        uint64 latest = _latest(a.reading.timestamp, b.reading.timestamp);
+        _checkUsable(incident_, deviceId, latest);
         _checkBatched(a, hashA);
         _checkSignature(deviceId, hashB, b.key, b.signature);
-        _record(incident_, deviceId, IncidentKind.BatchEquivocation, beneficiary);
+        _record(incident_, deviceId, IncidentKind.BatchEquivocation, latest, beneficiary);
     }
 
     /// @inheritdoc IFraudProofs
@@ -90,10 +92,11 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         (bytes32 hashA, bytes32 hashB) = _checkConflict(a.reading, b.reading, beneficiary);
         DeviceId deviceId = a.reading.deviceId;
         incident_ = _evidenceId(IncidentKind.Equivocation, hashA, hashB);
-        _checkUsable(incident_, deviceId, _latest(a.reading.timestamp, b.reading.timestamp));
+        uint64 latest = _latest(a.reading.timestamp, b.reading.timestamp);
+        _checkUsable(incident_, deviceId, latest);
         _checkBatched(a, hashA);
         _checkBatched(b, hashB);
-        _record(incident_, deviceId, IncidentKind.BatchEquivocation, beneficiary);
+        _record(incident_, deviceId, IncidentKind.BatchEquivocation, latest, beneficiary);
     }
 
     /// @inheritdoc IFraudProofs
@@ -113,7 +116,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         incident_ = keccak256(abi.encode(IncidentKind.OutOfBounds, readingHash));
         _checkUsable(incident_, deviceId, r.reading.timestamp);
         _checkSignature(deviceId, readingHash, r.key, r.signature);
-        _record(incident_, deviceId, IncidentKind.OutOfBounds, beneficiary);
+        _record(incident_, deviceId, IncidentKind.OutOfBounds, r.reading.timestamp, beneficiary);
     }
 
     /// @inheritdoc IFraudProofs
@@ -130,7 +133,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         incident_ = keccak256(abi.encode(IncidentKind.RevokedFirmware, attestationHash));
         _checkUsable(incident_, deviceId, evidence.timestamp);
         _checkSignature(deviceId, attestationHash, key, signature);
-        _record(incident_, deviceId, IncidentKind.RevokedFirmware, beneficiary);
+        _record(incident_, deviceId, IncidentKind.RevokedFirmware, evidence.timestamp, beneficiary);
     }
 
     // ================================================================ makers
@@ -247,11 +250,15 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
     /// the evidence used, so it must exist before control leaves this contract. `slashed` is only known
     /// once the slash returns; it is written then (a warm slot) and the event carries it, so the event
     /// follows the interaction. nonReentrant on every proof covers that window.
-    function _record(bytes32 id, DeviceId deviceId, IncidentKind kind, address beneficiary) private {
+    /// The incident's time is when the device misbehaved: the evidence's signed timestamp (for a pair, the
+    /// later one: the lie is complete once both exist), but never after this block, since nothing proven
+    /// now can have been signed later. Insurance pays only for incidents timed inside a policy's term, so
+    /// evidence in hand cannot buy a payout.
+    function _record(bytes32 id, DeviceId deviceId, IncidentKind kind, uint64 signedAt, address beneficiary) private {
         Incident storage record = _incidents[id];
         record.deviceId = deviceId;
         record.kind = kind;
-        record.time = uint64(block.timestamp);
+        record.time = signedAt < block.timestamp ? signedAt : uint64(block.timestamp);
         uint256 slashed = STAKING.slash(deviceId, beneficiary, id);
         record.slashed = SafeCast.toUint128(slashed);
         emit IncidentRecorded(id, deviceId, kind, beneficiary, slashed);
