@@ -71,6 +71,12 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev The streams' summed rate and when they were last booked.
     uint216 private _rate;
     uint40 private _lastAccrual;
+    /// @dev Value a claim or a release freed (a reserve larger than what it paid) is held back from
+    /// totalAssets and released linearly from `_heldFrom` to `_heldUntil`, so a deposit made just before
+    /// it captures nothing earned by those who bore the risk.
+    uint128 private _heldBack;
+    uint40 private _heldFrom;
+    uint40 private _heldUntil;
     /// @dev The highest cover factor ever in force (IStakeBacker.coverFactorCeilingBps).
     uint16 private _ceiling;
     PoolParams private _params;
@@ -149,16 +155,15 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// proven loss lowers it in the proof's own transaction.
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
         (uint256 earned, ) = _earnedSince();
-        uint256 liabilities_ = _liabilities;
-        uint256 locked = _locked;
-        return _assets + earned - (liabilities_ < locked ? liabilities_ : locked);
+        uint256 net = _net(_assets + earned);
+        uint256 held = _heldRemaining();
+        return net > held ? net - held : 0;
     }
 
     /// @inheritdoc IERC4626
-    /// @dev Booked assets are a uint128.
+    /// @dev Booked and streaming assets are uint128s.
     function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
-        (uint256 earned, ) = _earnedSince();
-        return type(uint128).max - _assets - _unearned - earned;
+        return type(uint128).max - _assets - _unearned;
     }
 
     /// @inheritdoc IERC4626
@@ -321,6 +326,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         if (payout == 0) revert InsurancePolicyExhausted(target, serial);
 
         _accrue();
+        uint256 netBefore = _net(_assets);
         // payout <= amount - paid, still counted in covered, the exposure, _locked and (_locked <= _assets) _assets.
         p.paid = uint128(paid + payout);
         _targets[target].covered -= uint128(payout);
@@ -332,6 +338,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         _markIncident(device);
         _locked -= uint128(payout);
         _assets -= uint128(payout);
+        _holdBackGain(netBefore);
         emit ClaimPaid(target, serial, incidentId, device, beneficiary, payout);
         IERC20(asset()).safeTransfer(beneficiary, payout);
     }
@@ -347,6 +354,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 releasableAfter = uint256(p.end) + _params.claimWindow;
         if (block.timestamp <= releasableAfter) revert InsurancePolicyActive(target, serial, releasableAfter);
         _accrue();
+        uint256 netBefore = _net(_assets);
         uint256 amount = p.amount;
         uint128 unlocked = uint128(amount) - p.paid;
         p.released = true;
@@ -364,6 +372,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
                 _settleReserve(m, target);
             }
         }
+        _holdBackGain(netBefore);
         emit CoverageReleased(target, serial, unlocked);
     }
 
@@ -767,6 +776,33 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 unearned_ = _unearned;
         earned = sum / RATE_SCALE;
         if (rate == 0 || earned > unearned_) earned = unearned_;
+    }
+
+    // ================================================================ internal: held-back gains
+
+    /// @dev Booked assets net of proven liabilities (at most the locked capital is owed).
+    function _net(uint256 assets) private view returns (uint256) {
+        uint256 liabilities_ = _liabilities;
+        uint256 locked = _locked;
+        return assets - (liabilities_ < locked ? liabilities_ : locked);
+    }
+
+    /// @dev If this call raised the net assets (a reserve larger than what it paid was freed), holds the
+    /// gain back and releases it over recoveryVesting, together with what is still held (one clock).
+    function _holdBackGain(uint256 netBefore) private {
+        uint256 netAfter = _net(_assets);
+        if (netAfter <= netBefore) return;
+        uint256 held = _heldRemaining() + (netAfter - netBefore);
+        _heldBack = held.toUint128();
+        _heldFrom = uint40(block.timestamp);
+        _heldUntil = uint40(block.timestamp + _params.recoveryVesting);
+    }
+
+    /// @dev What is still held back now: linear from `_heldBack` at `_heldFrom` to 0 at `_heldUntil`.
+    function _heldRemaining() private view returns (uint256) {
+        uint256 until = _heldUntil;
+        if (block.timestamp >= until) return 0;
+        return (uint256(_heldBack) * (until - block.timestamp)) / (until - _heldFrom);
     }
 
     // ================================================================ internal: misc
