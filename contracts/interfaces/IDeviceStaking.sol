@@ -84,7 +84,8 @@ interface IDeviceStaking {
     event WithdrawalRequested(DeviceId indexed deviceId, address indexed operator, uint256 amount, uint64 unlockAt);
     /// @notice An unlocked withdrawal was paid out.
     event Withdrawn(DeviceId indexed deviceId, address indexed operator, uint256 amount);
-    /// @notice A proof slashed the device: `bounty` to `beneficiary`, `loss` to the loss recipient.
+    /// @notice A proof slashed the device: `bounty` to `beneficiary`, `loss` (the stake no allocation held,
+    /// net of the bounty) to the loss recipient; each backer's share follows as BackerPaid.
     event Slashed(
         DeviceId indexed deviceId,
         address indexed beneficiary,

@@ -46,6 +46,9 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
         uint16 bountyBps;
         /// @dev In `_current` only: when `_pending` takes effect (0 when nothing is scheduled).
         uint64 pendingEffectiveAt;
+        /// @dev The loss recipient is an approved backer, told of what it receives (kept in sync by
+        /// setBacker, so a slash reads it from the slot it reads anyway).
+        bool notifyLoss;
         uint96 minStake;
         uint64 unbondingPeriod;
     }
@@ -237,7 +240,8 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
         Payment[] memory payments = _takeAllocations(deviceId, s.allocations, bountyBps);
         for (uint256 i; i < payments.length; ++i) loss -= payments[i].amount;
         delete _stakes[deviceId];
-        delete _allocated[deviceId];
+        // The sum is nonzero only with allocations: an unbacked device's slash skips the cold slot.
+        if (payments.length != 0) delete _allocated[deviceId];
         emit Slashed(deviceId, beneficiary, incident, bounty, loss);
         // Only an active device can be suspended; a suspended one stays suspended, a terminal one stays.
         if (REGISTRY.statusOf(deviceId) == DeviceStatus.Active) REGISTRY.suspend(deviceId, SLASH_REASON);
@@ -247,7 +251,7 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
             _payBacker(deviceId, pay.backer, pay.scope, incident, pay.amount);
         }
         if (loss != 0) {
-            if (_approved[lossRecipient]) _payBacker(deviceId, lossRecipient, bytes32(0), incident, loss);
+            if (p.notifyLoss) _payBacker(deviceId, lossRecipient, bytes32(0), incident, loss);
             else TOKEN.safeTransfer(lossRecipient, loss);
         }
     }
@@ -286,6 +290,8 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
             }
         }
         _approved[backer] = approved;
+        if (_current.lossRecipient == backer) _current.notifyLoss = approved;
+        if (_pending.lossRecipient == backer) _pending.notifyLoss = approved;
         emit BackerSet(backer, approved);
     }
 
@@ -422,6 +428,7 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
         dst.unbondingPeriod = p.unbondingPeriod;
         dst.bountyBps = p.bountyBps;
         dst.lossRecipient = p.lossRecipient;
+        dst.notifyLoss = _approved[p.lossRecipient];
     }
 
     function _toParams(StoredParams storage p) private view returns (Params memory) {
