@@ -102,6 +102,14 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 share;
     }
 
+    /// @dev What a claim pays and to whom; memberKey is zero for a device policy.
+    struct Payout {
+        address beneficiary;
+        DeviceId device;
+        bytes32 memberKey;
+        uint256 amount;
+    }
+
     /// @dev Working figures of a sale's capacity check.
     struct Capacity {
         uint256 exposureBefore;
@@ -265,6 +273,20 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         premium = s.premium;
         if (premium > maxPremium) revert InsurancePremiumTooHigh(premium, maxPremium);
 
+        serial = _writePolicy(kind, target, amount, term, beneficiary, s);
+        if (premium != 0) _pull(msg.sender, premium);
+    }
+
+    /// @dev Books a validated sale: the policy, the exposure it adds, the locked capital and the premium's
+    /// stream; emits the sale.
+    function _writePolicy(
+        TargetKind kind,
+        bytes32 target,
+        uint256 amount,
+        uint256 term,
+        address beneficiary,
+        Sale memory s
+    ) private returns (uint32 serial) {
         TargetState storage t = _targets[target];
         serial = t.policies;
         // amount <= capacity < 2^96 * 10_000 and lockedAfter <= assets < 2^128: the casts cannot truncate.
@@ -283,10 +305,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
             for (uint256 i; i < s.members.length; ++i) _feedExposure[s.members[i]][target] += s.share;
         }
         _locked = uint128(s.lockedAfter);
-        _stream(premium, end);
-        emit CoverageBought(target, serial, beneficiary, kind, amount, premium, start, end);
+        _stream(s.premium, end);
+        emit CoverageBought(target, serial, beneficiary, kind, amount, s.premium, start, end);
         if (kind == TargetKind.Feed) emit CoverageMembers(target, serial, s.members);
-        if (premium != 0) _pull(msg.sender, premium);
     }
 
     /// @inheritdoc IInsurancePool
@@ -297,50 +318,59 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         DeviceId[] calldata members
     ) external nonReentrant returns (uint256 payout) {
         Policy storage p = _policies[target][serial];
-        address beneficiary = p.beneficiary;
-        if (beneficiary == address(0)) revert InsuranceUnknownPolicy(target, serial);
-        if (p.released) revert InsurancePolicyReleased(target, serial);
-        IFraudProofs.Incident memory inc = PROOFS.incident(incidentId);
-        if (inc.kind == IFraudProofs.IncidentKind.None) revert InsuranceUnknownIncident(incidentId);
-        if (inc.time < p.start || inc.time > p.end) revert InsuranceIncidentOutsideTerm(inc.time, p.start, p.end);
-        DeviceId device = inc.deviceId;
-        uint256 amount = p.amount;
-        uint256 paid = p.paid;
-        uint256 share;
-        uint256 paidForDevice;
-        bytes32 memberKey;
-        if (p.kind == TargetKind.Device) {
-            if (DeviceId.unwrap(device) != target) revert InsuranceIncidentNotCovered(target, incidentId);
-            (share, paidForDevice) = (amount, paid);
-        } else {
-            _checkMembers(p, target, serial, members);
-            if (!_contains(members, device)) revert InsuranceIncidentNotCovered(target, incidentId);
-            share = _share(amount, members.length);
-            memberKey = _memberKey(target, serial, device);
-            paidForDevice = _memberPaid[memberKey];
-        }
-        _requireNotOperatorOf(device, beneficiary);
-        // A member pays at most its share (at the best rate among its incidents), the policy its amount.
-        uint256 entitled = (share * _payoutBps(inc.kind)) / BPS;
-        payout = entitled > paidForDevice ? Math.min(entitled - paidForDevice, amount - paid) : 0;
-        if (payout == 0) revert InsurancePolicyExhausted(target, serial);
+        Payout memory c = _assess(p, target, serial, incidentId, members);
+        payout = c.amount;
 
         _accrue();
         uint256 netBefore = _net(_assets);
         // payout <= amount - paid, still counted in covered, the exposure, _locked and (_locked <= _assets) _assets.
-        p.paid = uint128(paid + payout);
+        p.paid += uint128(payout);
         _targets[target].covered -= uint128(payout);
-        if (p.kind == TargetKind.Feed) {
-            _memberPaid[memberKey] = paidForDevice + payout;
-            _feedExposure[device][target] -= payout;
+        if (c.memberKey != bytes32(0)) {
+            _memberPaid[c.memberKey] += payout;
+            _feedExposure[c.device][target] -= payout;
         }
-        _settleReserve(device, target);
-        _markIncident(device);
+        _settleReserve(c.device, target);
+        _markIncident(c.device);
         _locked -= uint128(payout);
         _assets -= uint128(payout);
         _holdBackGain(netBefore);
-        emit ClaimPaid(target, serial, incidentId, device, beneficiary, payout);
-        IERC20(asset()).safeTransfer(beneficiary, payout);
+        emit ClaimPaid(target, serial, incidentId, c.device, c.beneficiary, payout);
+        IERC20(asset()).safeTransfer(c.beneficiary, payout);
+    }
+
+    /// @dev What `incidentId` pays the policy now (reverts when nothing): a member pays at most its share
+    /// (at the best rate among its incidents), the policy at most its amount.
+    function _assess(
+        Policy storage p,
+        bytes32 target,
+        uint32 serial,
+        bytes32 incidentId,
+        DeviceId[] calldata members
+    ) private view returns (Payout memory c) {
+        c.beneficiary = p.beneficiary;
+        if (c.beneficiary == address(0)) revert InsuranceUnknownPolicy(target, serial);
+        if (p.released) revert InsurancePolicyReleased(target, serial);
+        IFraudProofs.Incident memory inc = PROOFS.incident(incidentId);
+        if (inc.kind == IFraudProofs.IncidentKind.None) revert InsuranceUnknownIncident(incidentId);
+        if (inc.time < p.start || inc.time > p.end) revert InsuranceIncidentOutsideTerm(inc.time, p.start, p.end);
+        c.device = inc.deviceId;
+        uint256 amount = p.amount;
+        uint256 share = amount;
+        uint256 paidForDevice = p.paid;
+        if (p.kind == TargetKind.Device) {
+            if (DeviceId.unwrap(c.device) != target) revert InsuranceIncidentNotCovered(target, incidentId);
+        } else {
+            _checkMembers(p, target, serial, members);
+            if (!_contains(members, c.device)) revert InsuranceIncidentNotCovered(target, incidentId);
+            share = _share(amount, members.length);
+            c.memberKey = _memberKey(target, serial, c.device);
+            paidForDevice = _memberPaid[c.memberKey];
+        }
+        _requireNotOperatorOf(c.device, c.beneficiary);
+        uint256 entitled = (share * _payoutBps(inc.kind)) / BPS;
+        if (entitled > paidForDevice) c.amount = Math.min(entitled - paidForDevice, amount - p.paid);
+        if (c.amount == 0) revert InsurancePolicyExhausted(target, serial);
     }
 
     /// @inheritdoc IInsurancePool
@@ -651,19 +681,28 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         if (n == 0) revert InsuranceTargetNotInsurable(target, NO_MEMBERS);
         s.share = _share(amount, n);
         for (uint256 i; i < n; ++i) {
-            DeviceId m = s.members[i];
-            if (_targets[DeviceId.unwrap(m)].incidentAt != 0) {
-                revert InsuranceMemberNotInsurable(target, m, INCIDENT_KNOWN);
-            }
-            _trustedAge(m, p.maxAttestationAge, target);
-            if (beneficiary != address(0)) _requireNotOperatorOf(m, beneficiary);
-            uint256 capacity = (STAKING.allocationOf(m, address(this), target) * p.coverFactorBps) / BPS;
-            uint256 before = _feedExposure[m][target];
-            if (before + s.share > capacity) revert InsuranceCapacityExceeded(target, m, before + s.share, capacity);
+            (uint256 capacity, uint256 before) = _memberCapacity(target, s.members[i], p, beneficiary, s.share);
             c.capacity += capacity;
             c.exposureBefore += before;
         }
         c.exposureAfter = c.exposureBefore + n * s.share;
+    }
+
+    /// @dev A feed member with no known incident, trusted, not operated by the beneficiary, whose allocation
+    /// for the feed carries its share: returns its capacity and its exposure before the sale.
+    function _memberCapacity(
+        bytes32 target,
+        DeviceId m,
+        PoolParams memory p,
+        address beneficiary,
+        uint256 share
+    ) private view returns (uint256 capacity, uint256 before) {
+        if (_targets[DeviceId.unwrap(m)].incidentAt != 0) revert InsuranceMemberNotInsurable(target, m, INCIDENT_KNOWN);
+        _trustedAge(m, p.maxAttestationAge, target);
+        if (beneficiary != address(0)) _requireNotOperatorOf(m, beneficiary);
+        capacity = (STAKING.allocationOf(m, address(this), target) * p.coverFactorBps) / BPS;
+        before = _feedExposure[m][target];
+        if (before + share > capacity) revert InsuranceCapacityExceeded(target, m, before + share, capacity);
     }
 
     /// @dev Reverts unless the device is trusted (isTrusted: active, attested within maxAge on firmware still
