@@ -9,6 +9,7 @@ import {IDeviceFeed} from "../contracts/interfaces/IDeviceFeed.sol";
 import {IDeviceRegistry} from "../contracts/interfaces/IDeviceRegistry.sol";
 import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
 import {DeviceMessageLib} from "../contracts/libraries/DeviceMessageLib.sol";
+import {MockStaking} from "../contracts/mocks/MockStaking.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
 import {Reading} from "../contracts/types/Messages.sol";
 import {FeedFixture} from "./utils/FeedFixture.sol";
@@ -86,6 +87,51 @@ contract DeviceFeedTest is FeedFixture {
     function test_constructor_RevertWhen_ZeroAddress() public {
         vm.expectRevert(IDeviceFeed.DeviceFeedZeroAddress.selector);
         new DeviceFeed(address(registry), IDeviceStaking(address(0)), _config(), feedOwner);
+        vm.expectRevert(IDeviceFeed.DeviceFeedZeroAddress.selector);
+        new DeviceFeed(address(0), IDeviceStaking(address(staking)), _config(), feedOwner);
+    }
+
+    /// @notice Without a proofs contract no evidence window bounds the readings: the feed is refused.
+    function test_constructor_RevertWhen_NoProofs() public {
+        vm.mockCall(address(staking), abi.encodeCall(MockStaking.proofs, ()), abi.encode(address(0)));
+        vm.expectRevert(IDeviceFeed.DeviceFeedZeroAddress.selector);
+        new DeviceFeed(address(registry), IDeviceStaking(address(staking)), _config(), feedOwner);
+    }
+
+    /// @notice A reading may not count longer than an equivocation on it stays provable.
+    function test_constructor_RevertWhen_ReadingOutlivesEvidence() public {
+        staking.setEvidenceWindow(MAX_READING_AGE - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IDeviceFeed.DeviceFeedReadingOutlivesEvidence.selector,
+                MAX_READING_AGE,
+                MAX_READING_AGE - 1
+            )
+        );
+        new DeviceFeed(address(registry), IDeviceStaking(address(staking)), _config(), feedOwner);
+    }
+
+    function test_constructor_AcceptsReadingAgeEqualToEvidenceWindow() public {
+        staking.setEvidenceWindow(MAX_READING_AGE);
+        DeviceFeed created = new DeviceFeed(address(registry), IDeviceStaking(address(staking)), _config(), feedOwner);
+        assertEq(created.config().maxReadingAge, MAX_READING_AGE);
+    }
+
+    /// @notice The window is read from the contract staking names as its proofs, not from staking itself.
+    function test_constructor_ReadsWindowOfStakingsProofs() public {
+        MockStaking proofs = new MockStaking();
+        proofs.setEvidenceWindow(MAX_READING_AGE - 1);
+        staking.setProofs(address(proofs));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IDeviceFeed.DeviceFeedReadingOutlivesEvidence.selector,
+                MAX_READING_AGE,
+                MAX_READING_AGE - 1
+            )
+        );
+        new DeviceFeed(address(registry), IDeviceStaking(address(staking)), _config(), feedOwner);
+        proofs.setEvidenceWindow(MAX_READING_AGE);
+        new DeviceFeed(address(registry), IDeviceStaking(address(staking)), _config(), feedOwner);
     }
 
     // ------------------------------------------------------------------ membership
@@ -102,22 +148,47 @@ contract DeviceFeedTest is FeedFixture {
         feed.addMember(ids[0]);
     }
 
+    /// @dev The 33rd device is owned by the feed owner, so addMember tries to make it a member at once.
     function test_addMember_RevertWhen_TooManyMembers() public {
-        vm.startPrank(feedOwner);
-        for (uint256 i = DEVICES; i < 32; ++i) feed.addMember(DeviceId.wrap(bytes32(i)));
+        for (uint256 i = DEVICES; i < 32; ++i) {
+            DeviceId id = _registerTo(_secpKey(0xD0D000 + i), feedOwner);
+            vm.prank(feedOwner);
+            feed.addMember(id);
+        }
+        assertEq(feed.members().length, 32);
+        DeviceId extra = _registerTo(_secpKey(0xD0D000 + 99), feedOwner);
         vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedTooManyMembers.selector, 32));
-        feed.addMember(DeviceId.wrap(bytes32(uint256(99))));
-        vm.stopPrank();
+        vm.prank(feedOwner);
+        feed.addMember(extra);
         assertEq(feed.members().length, 32);
     }
 
-    function test_addMember_EmitsAndSlotStartsEmpty() public {
-        DeviceId id = DeviceId.wrap(bytes32(uint256(42)));
-        vm.expectEmit(address(feed));
-        emit IDeviceFeed.MemberAdded(id);
+    /// @dev An invitation is no membership: the limit is checked when the operator joins.
+    function test_join_RevertWhen_TooManyMembers() public {
+        for (uint256 i = DEVICES; i < 32; ++i) {
+            DeviceId id = _registerTo(_secpKey(0xD0D000 + i), feedOwner);
+            vm.prank(feedOwner);
+            feed.addMember(id);
+        }
+        DeviceId extra = _registerTo(_secpKey(0xD0D000 + 99), operator);
+        vm.prank(feedOwner);
+        feed.addMember(extra);
+        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedTooManyMembers.selector, 32));
+        vm.prank(operator);
+        feed.join(extra);
+    }
+
+    function test_join_EmitsAndSlotStartsEmpty() public {
+        DeviceId id = _registerTo(_secpKey(0xD0D042), operator);
         vm.prank(feedOwner);
         feed.addMember(id);
+        vm.expectEmit(address(feed));
+        emit IDeviceFeed.MemberAdded(id);
+        vm.prank(operator);
+        feed.join(id);
         assertEq(feed.slotOf(id).timestamp, 0);
+        assertEq(feed.slotOf(id).sequence, 0);
+        assertEq(feed.members().length, DEVICES + 1);
     }
 
     function test_removeMember_SwapsLastAndForgetsReading() public {
@@ -139,11 +210,10 @@ contract DeviceFeedTest is FeedFixture {
 
     function test_removeMember_SequenceSurvivesReAdd() public {
         _fillAll();
-        vm.startPrank(feedOwner);
+        vm.prank(feedOwner);
         feed.removeMember(ids[0]);
         assertEq(feed.sequenceOf(ids[0]), 1);
-        feed.addMember(ids[0]);
-        vm.stopPrank();
+        _inviteAndJoin(ids[0]);
         assertEq(feed.sequenceOf(ids[0]), 1);
         vm.warp(block.timestamp + MIN_INTERVAL);
         _submitRejected(0, 1, BASE, IDeviceFeed.Rejection.SequenceNotIncreasing);
@@ -241,6 +311,15 @@ contract DeviceFeedTest is FeedFixture {
     function test_submit_RevertWhen_Unstaked() public {
         staking.setSlashable(ids[0], MIN_STAKE - 1);
         _submitRejected(0, 1, BASE, IDeviceFeed.Rejection.Unstaked);
+    }
+
+    /// @notice Stake pending withdrawal is still slashable but makes the device eligible for nothing.
+    function test_submit_RevertWhen_StakePendingWithdrawal() public {
+        staking.setSlashable(ids[0], uint256(MIN_STAKE) * 10);
+        staking.setActive(ids[0], MIN_STAKE - 1);
+        _submitRejected(0, 1, BASE, IDeviceFeed.Rejection.Unstaked);
+        staking.setActive(ids[0], MIN_STAKE);
+        assertTrue(_submit(0, 1, BASE), "exactly the minimum active stake counts");
     }
 
     function test_submit_RevertWhen_SequenceNotIncreasing() public {
@@ -485,8 +564,7 @@ contract DeviceFeedTest is FeedFixture {
         feed.removeMember(ids[3]);
         (uint80 afterRemoval, , , , ) = feed.latestRoundData();
         assertEq(afterRemoval, next, "a removed member's sequences stay counted");
-        vm.prank(feedOwner);
-        feed.addMember(ids[3]);
+        _inviteAndJoin(ids[3]);
         (uint80 afterReAdd, , , , ) = feed.latestRoundData();
         assertGe(afterReAdd, afterRemoval);
     }
@@ -502,7 +580,9 @@ contract DeviceFeedTest is FeedFixture {
         feed.readFresh(60);
     }
 
+    /// @notice With one operator per device, the cheapest four of seven control the median.
     function test_costOfCorruption_CheapestMajority() public {
+        _separateOperators();
         // Stakes MIN_STAKE + i: the cheapest 4 of 7 are i = 0..3.
         assertEq(feed.costOfCorruption(), 4 * uint256(MIN_STAKE) + 6e18);
         staking.setSlashable(ids[6], 1);
@@ -510,6 +590,7 @@ contract DeviceFeedTest is FeedFixture {
     }
 
     function test_costOfCorruption_EvenAndEmpty() public {
+        _separateOperators();
         vm.startPrank(feedOwner);
         feed.removeMember(ids[6]);
         // Six members: four are needed (three only tie).
@@ -517,6 +598,26 @@ contract DeviceFeedTest is FeedFixture {
         for (uint256 i; i < 6; ++i) feed.removeMember(ids[i]);
         vm.stopPrank();
         assertEq(feed.costOfCorruption(), 0);
+        (uint256 cost, uint256 operators) = feed.corruption();
+        assertEq(cost, 0);
+        assertEq(operators, 0);
+    }
+
+    /// @notice The fixture's seven devices share one operator: corrupting the feed takes that operator's
+    /// whole active stake, and it alone controls the median.
+    function test_costOfCorruption_OneOperatorStakesAll() public view {
+        (uint256 cost, uint256 operators) = feed.corruption();
+        assertEq(cost, 7 * uint256(MIN_STAKE) + 21e18);
+        assertEq(operators, 1);
+        assertEq(feed.costOfCorruption(), cost);
+    }
+
+    /// @notice Stake pending withdrawal may unlock before a proof lands: only active stake is counted.
+    function test_costOfCorruption_CountsActiveStakeOnly() public {
+        _separateOperators();
+        for (uint256 i; i < DEVICES; ++i) staking.setActive(ids[i], 10e18 + i * 1e18);
+        // Slashable stakes are MIN_STAKE + i, active ones 10e18 + i: the cheapest four active, i = 0..3.
+        assertEq(feed.costOfCorruption(), 46e18);
     }
 
     // ------------------------------------------------------------------ evict
@@ -532,6 +633,18 @@ contract DeviceFeedTest is FeedFixture {
         assertEq(feed.sequenceOf(ids[6]), 1, "the sequence stays");
         (, int256 answer, , , ) = feed.latestRoundData();
         assertEq(answer, BASE + 2, "median of BASE + 0..5: (2 + 3) / 2");
+    }
+
+    /// @notice A member whose stake is pending withdrawal is evictable although its slashable stake is high.
+    function test_evict_ClearsReadingWhenStakePendingWithdrawal() public {
+        _fillAll();
+        staking.setSlashable(ids[6], uint256(MIN_STAKE) * 10);
+        staking.setActive(ids[6], MIN_STAKE - 1);
+        vm.expectEmit(address(feed));
+        emit IDeviceFeed.ReadingEvicted(ids[6]);
+        vm.prank(stranger);
+        feed.evict(ids[6]);
+        assertEq(feed.slotOf(ids[6]).timestamp, 0);
     }
 
     function test_evict_ClearsUntrustedReading() public {
@@ -609,11 +722,11 @@ contract DeviceFeedGasTest is FeedFixture {
         assertTrue(registry.isTrusted(ids[0], MAX_ATTESTATION_AGE));
         uint256 trustGas = before - gasleft();
         before = gasleft();
-        assertGe(staking.slashableOf(ids[0]), MIN_STAKE);
+        assertGe(staking.activeOf(ids[0]), MIN_STAKE);
         uint256 stakeGas = before - gasleft();
         // solhint-disable-next-line no-console
         console.log(
-            "gas: isValidDeviceSignature P-256 / isTrusted (warm registry) / slashableOf",
+            "gas: isValidDeviceSignature P-256 / isTrusted (warm registry) / activeOf",
             sigGas,
             trustGas,
             stakeGas

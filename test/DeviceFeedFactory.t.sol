@@ -5,6 +5,7 @@ import {DeviceFeed} from "../contracts/feeds/DeviceFeed.sol";
 import {DeviceFeedFactory} from "../contracts/feeds/DeviceFeedFactory.sol";
 import {IDeviceFeed} from "../contracts/interfaces/IDeviceFeed.sol";
 import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
+import {Reading} from "../contracts/types/Messages.sol";
 import {FeedFixture} from "./utils/FeedFixture.sol";
 
 /// @notice Unit tests of DeviceFeedFactory.
@@ -26,10 +27,22 @@ contract DeviceFeedFactoryTest is FeedFixture {
         assertTrue(factory.isFeed(address(created)));
         assertFalse(factory.isFeed(address(feed)));
         assertEq(created.description(), _config().description);
-        // The new feed works: the creator adds a device and it submits.
+        // The new feed works: the creator invites a device, its operator joins, and it submits.
         vm.prank(stranger);
         created.addMember(ids[0]);
+        assertEq(created.members().length, 0, "an invitation is no membership");
+        vm.prank(operator);
+        created.join(ids[0]);
         assertEq(created.members().length, 1);
+        Reading memory r = Reading({
+            deviceId: ids[0],
+            feedId: created.feedId(),
+            sequence: 1,
+            timestamp: uint64(block.timestamp),
+            value: 21e8
+        });
+        assertTrue(created.submit(r, _deviceKey(keys[0]), _signReading(keys[0], r)));
+        assertEq(created.sequenceOf(ids[0]), 1);
     }
 
     function test_createFeed_EmitsFeedCreated() public {
@@ -50,6 +63,20 @@ contract DeviceFeedFactoryTest is FeedFixture {
         c.quorum = 0;
         vm.expectRevert(IDeviceFeed.DeviceFeedInvalidConfig.selector);
         factory.createFeed(c);
+    }
+
+    /// @notice The factory's feeds get the constructor's evidence-window check too.
+    function test_createFeed_RevertWhen_ReadingOutlivesEvidence() public {
+        staking.setEvidenceWindow(MAX_READING_AGE - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IDeviceFeed.DeviceFeedReadingOutlivesEvidence.selector,
+                MAX_READING_AGE,
+                MAX_READING_AGE - 1
+            )
+        );
+        factory.createFeed(_config());
+        assertEq(factory.feedCount(), 0);
     }
 
     function test_constructor_RevertWhen_ZeroAddress() public {

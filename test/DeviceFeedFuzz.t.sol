@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {DeviceFeed} from "../contracts/feeds/DeviceFeed.sol";
 import {IDeviceFeed} from "../contracts/interfaces/IDeviceFeed.sol";
 import {IDeviceRegistry} from "../contracts/interfaces/IDeviceRegistry.sol";
+import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
 import {Reading} from "../contracts/types/Messages.sol";
 import {FeedFixture} from "./utils/FeedFixture.sol";
 
@@ -98,6 +100,48 @@ contract DeviceFeedFuzzTest is FeedFixture {
         testFuzz_submit_AcceptedIffStaked(MIN_STAKE, 1);
     }
 
+    /// @notice A reading counts iff the device's ACTIVE stake reaches the minimum, however much more is
+    /// slashable while pending withdrawal.
+    function testFuzz_submit_AcceptedIffActiveStake(uint256 active, uint256 pending, uint256 device) public {
+        device = bound(device, 0, DEVICES - 1);
+        active = bound(active, 0, uint256(MIN_STAKE) * 2);
+        pending = bound(pending, 0, uint256(MIN_STAKE) * 100);
+        staking.setSlashable(ids[device], active + pending);
+        staking.setActive(ids[device], active);
+        Reading memory r = _reading(device, 1, BASE);
+        (bool ok, bytes memory err) = _try(r, device, _signReading(keys[device], r));
+        if (active >= MIN_STAKE) assertTrue(ok);
+        else assertEq(err, _rejection(device, 1, IDeviceFeed.Rejection.Unstaked));
+    }
+
+    /// @notice Concrete twin: a large pending withdrawal does not make up for one unit of active stake.
+    function test_submit_PendingStakeDoesNotCount() public {
+        testFuzz_submit_AcceptedIffActiveStake(MIN_STAKE - 1, uint256(MIN_STAKE) * 50, 0);
+        testFuzz_submit_AcceptedIffActiveStake(MIN_STAKE, 0, 1);
+    }
+
+    /// @notice A feed is created iff its readings do not outlive the evidence window of staking's proofs.
+    function testFuzz_constructor_ReadingAgeWithinEvidenceWindow(uint32 maxReadingAge, uint256 window) public {
+        maxReadingAge = uint32(bound(maxReadingAge, 1, type(uint32).max));
+        window = bound(window, 0, uint256(type(uint32).max) + 1);
+        staking.setEvidenceWindow(window);
+        IDeviceFeed.Config memory c = _config();
+        c.maxReadingAge = maxReadingAge;
+        if (maxReadingAge > window) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IDeviceFeed.DeviceFeedReadingOutlivesEvidence.selector, maxReadingAge, window)
+            );
+        }
+        DeviceFeed created = new DeviceFeed(address(registry), IDeviceStaking(address(staking)), c, feedOwner);
+        if (maxReadingAge <= window) assertEq(created.config().maxReadingAge, maxReadingAge);
+    }
+
+    /// @notice Concrete twin: a window one second short, then exactly the reading age.
+    function test_constructor_ReadingAgeAtEvidenceWindow() public {
+        testFuzz_constructor_ReadingAgeWithinEvidenceWindow(MAX_READING_AGE, MAX_READING_AGE - 1);
+        testFuzz_constructor_ReadingAgeWithinEvidenceWindow(MAX_READING_AGE, MAX_READING_AGE);
+    }
+
     /// @notice A reading is accepted iff it is younger than maxReadingAge and not in the future.
     function testFuzz_submit_TimestampWindow(uint256 age, bool future, uint256 device) public {
         device = bound(device, 0, DEVICES - 1);
@@ -161,8 +205,10 @@ contract DeviceFeedFuzzTest is FeedFixture {
         testFuzz_latestRoundData_IsMedian(values, 4);
     }
 
-    /// @notice costOfCorruption is the sum of the cheapest majority, whatever the stakes.
+    /// @notice With one operator per device, costOfCorruption is the sum of the cheapest majority, whatever
+    /// the stakes.
     function testFuzz_costOfCorruption_CheapestMajority(uint96[7] memory stakes) public {
+        _separateOperators();
         uint256[] memory sorted = new uint256[](DEVICES);
         for (uint256 i; i < DEVICES; ++i) {
             staking.setSlashable(ids[i], stakes[i]);

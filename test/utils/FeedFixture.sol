@@ -12,7 +12,8 @@ import {AttestationFixture} from "./AttestationFixture.sol";
 import {TestKey} from "./RegistryFixture.sol";
 
 /// @notice The attestation fixture plus a MockStaking and a 7-device feed (P-256 at even indices,
-/// secp256k1 at odd ones), every device registered, attested on Good firmware, staked and a member.
+/// secp256k1 at odd ones), every device registered to `operator`, attested on Good firmware, staked and a
+/// member: the feed owner (who does not operate them) invites each device and `operator` joins it.
 abstract contract FeedFixture is AttestationFixture {
     uint256 internal constant DEVICES = 7;
     uint96 internal constant MIN_STAKE = 100e18;
@@ -47,13 +48,45 @@ abstract contract FeedFixture is AttestationFixture {
             DeviceId id = _register(k);
             _attest(k, MEASUREMENT_V1, 1);
             staking.setSlashable(id, MIN_STAKE + i * 1e18);
-            vm.prank(feedOwner);
-            feed.addMember(id);
+            _inviteAndJoin(id);
             keys.push(k);
             ids.push(id);
         }
         // Readings are made after every attestation, at a time every test starts from.
         vm.warp(block.timestamp + 100);
+    }
+
+    /// @notice The feed owner invites `id` and the device's operator accepts: membership with consent.
+    function _inviteAndJoin(DeviceId id) internal {
+        vm.prank(feedOwner);
+        feed.addMember(id);
+        vm.prank(registry.operatorOf(id));
+        feed.join(id);
+    }
+
+    /// @notice Registers `k` (unattested) to `op` with a maker signature.
+    function _registerTo(TestKey memory k, address op) internal returns (DeviceId) {
+        return registry.register(_registration(k, op, MODEL, block.timestamp + 1 hours), maker, _endorsement(k, MODEL));
+    }
+
+    /// @notice Moves the custody of `id` from its operator to `to` (both steps of the registry's transfer).
+    function _transferCustody(DeviceId id, address to) internal {
+        address from = registry.operatorOf(id);
+        if (from == to) return;
+        vm.prank(from);
+        registry.startCustodyTransfer(id, to);
+        vm.prank(to);
+        registry.acceptCustody(id);
+    }
+
+    /// @notice The `index`th of a set of distinct operator addresses, none of them the fixture's `operator`.
+    function _operatorAt(uint256 index) internal pure returns (address) {
+        return address(uint160(uint256(keccak256(abi.encode("feed operator", index)))));
+    }
+
+    /// @notice Gives every fixture device an operator of its own (device i to `_operatorAt(i)`).
+    function _separateOperators() internal {
+        for (uint256 i; i < DEVICES; ++i) _transferCustody(ids[i], _operatorAt(i));
     }
 
     function _config() internal pure returns (IDeviceFeed.Config memory) {
