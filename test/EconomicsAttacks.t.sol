@@ -58,9 +58,12 @@ contract EconomicsAttacksTest is EconomicsFixture {
 
     /// @notice Whatever the stake, the allocated part, the amount bought and the device's curve, the attacker
     /// who insures its own device, lies, proves and claims ends poorer.
-    function testFuzz_selfInsurance_AttackerLoses(uint96 stakeSeed, uint256 allocSeed, uint256 amountSeed, bool p256)
-        public
-    {
+    function testFuzz_selfInsurance_AttackerLoses(
+        uint96 stakeSeed,
+        uint256 allocSeed,
+        uint256 amountSeed,
+        bool p256
+    ) public {
         DeviceId id = p256 ? evil : evil2;
         uint256 extra = bound(stakeSeed, 0, 100_000e18);
         if (extra != 0) _stake(id, attacker, extra);
@@ -206,21 +209,21 @@ contract EconomicsAttacksTest is EconomicsFixture {
 
     // ================================================================ c. one lie, many policies
 
-    /// @notice One device backs device and feed policies in both pools (eight allocations). One lie claims
+    /// @notice One device backs device and feed policies in both pools (six allocations). One lie claims
     /// every policy: the sum paid stays within coverFactor * total allocation, and the attacker loses.
     function test_oneLieManyPolicies_PaysWithinAllocationAndAttackerLoses() public {
         int256 before = _attackerWealth();
         DeviceFeed feed1 = _honestBackedFeed();
         DeviceFeed feed2 = _honestBackedFeed();
         IInsurancePool[2] memory pools = [poolA, poolB];
-        // 8 allocations: 250 per pool on the device, 125 per pool on each feed.
+        // 6 allocations: 250 per pool on the device, 125 per pool on each feed.
         for (uint256 p; p < 2; ++p) {
             _allocate(evil, pools[p], _target(evil), 250e18);
             _allocate(evil, pools[p], _target(address(feed1)), 125e18);
             _allocate(evil, pools[p], _target(address(feed2)), 125e18);
         }
         assertEq(staking.allocatedOf(evil), STAKE, "the whole stake allocated");
-        assertEq(staking.allocationsOf(evil).length, staking.MAX_ALLOCATIONS(), "eight slices");
+        assertEq(staking.allocationsOf(evil).length, 6, "six slices");
 
         uint256 premiums;
         // Each pool: two device policies (62.5 each: 125 = 250 * 50%) and per feed two policies of 62.5
@@ -439,9 +442,7 @@ contract EconomicsAttacksTest is EconomicsFixture {
         vm.warp(r.expiresAt);
         assertEq(poolA.maxRedeem(insurerA), 0, "nothing redeemable once expired");
         vm.prank(insurerA);
-        vm.expectRevert(
-            abi.encodeWithSelector(IInsurancePool.InsuranceRequestExpired.selector, insurerA, r.expiresAt)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceRequestExpired.selector, insurerA, r.expiresAt));
         poolA.redeem(shares, insurerA, insurerA);
     }
 

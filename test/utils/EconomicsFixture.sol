@@ -24,6 +24,8 @@ import {TestKey} from "./RegistryFixture.sol";
 /// device is registered, attested on Good firmware and staked with STAKE.
 /// @dev Nothing here depends on InsuranceFixture. Every scenario measures the attacker's net result with
 /// `_attackerWealth()`: the tokens of all its addresses plus the stake of all its devices.
+// One fixture holds the whole system and its actors, so each scenario reads as the attacker would play it.
+// solhint-disable-next-line max-states-count
 abstract contract EconomicsFixture is AttestationFixture {
     /// @notice The system's contracts and actors, handed to an invariant handler.
     struct System {
@@ -213,11 +215,7 @@ abstract contract EconomicsFixture is AttestationFixture {
 
     /// @notice Registers `k` to `op`, attests it on Good firmware and stakes `amount` (minted to `op`).
     function _newDevice(TestKey memory k, address op, uint256 amount) internal returns (DeviceId id) {
-        id = registry.register(
-            _registration(k, op, MODEL, block.timestamp + 1 hours),
-            maker,
-            _endorsement(k, MODEL)
-        );
+        id = registry.register(_registration(k, op, MODEL, block.timestamp + 1 hours), maker, _endorsement(k, MODEL));
         _attest(k, MEASUREMENT_V1, 1);
         if (amount != 0) _stake(id, op, amount);
     }
@@ -277,13 +275,23 @@ abstract contract EconomicsFixture is AttestationFixture {
     }
 
     /// @notice Claims policy `serial` of device `id` in `pool` for `incident`.
-    function _claimDevice(IInsurancePool pool, DeviceId id, uint32 serial, bytes32 incident) internal returns (uint256) {
+    function _claimDevice(
+        IInsurancePool pool,
+        DeviceId id,
+        uint32 serial,
+        bytes32 incident
+    ) internal returns (uint256) {
         return pool.claim(_target(id), serial, incident, new DeviceId[](0));
     }
 
     /// @notice Claims policy `serial` of `feed` in `pool` for `incident` with the feed's current members (the
     /// snapshot, when membership did not change since the sale).
-    function _claimFeed(IInsurancePool pool, DeviceFeed feed, uint32 serial, bytes32 incident) internal returns (uint256) {
+    function _claimFeed(
+        IInsurancePool pool,
+        DeviceFeed feed,
+        uint32 serial,
+        bytes32 incident
+    ) internal returns (uint256) {
         return pool.claim(_target(address(feed)), serial, incident, feed.members());
     }
 
