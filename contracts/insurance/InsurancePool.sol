@@ -39,8 +39,6 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     uint256 private constant DAY = 1 days;
     /// @dev Stream rates are tokens per second times this.
     uint256 private constant RATE_SCALE = 1e18;
-    /// @dev Rate terms are bps times this, so integrated terms keep their precision.
-    uint256 private constant WAD = 1e18;
 
     /// @dev InsuranceTargetNotInsurable / InsuranceMemberNotInsurable reason codes.
     uint8 private constant NOT_ACTIVE = 1;
@@ -113,7 +111,10 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev Working figures of a sale's capacity check.
     struct Capacity {
         uint256 exposureBefore;
-        uint256 exposureAfter;
+        /// @dev The sale's exact exposure increase is num / den (amount / 1 on a device, n * amount / k on
+        /// a feed, whose rounded-up shares add at least that).
+        uint256 num;
+        uint256 den;
         uint256 capacity;
         uint256 age;
     }
@@ -623,24 +624,28 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 maxLocked = (assets * p.maxUtilizationBps) / BPS;
         if (s.lockedAfter > maxLocked) revert InsuranceUtilizationExceeded(s.lockedAfter, maxLocked);
         // The linear rate terms are integrated over the purchase (the mean of their values before and after
-        // it), so buying in pieces costs what buying at once does; each term rounds up, in the pool's favour.
-        // lockedAfter >= 1 and <= maxLocked, so assets > 0; capacity and maxAttestationAge are nonzero.
-        uint256 rateWad = uint256(p.baseRateBps) *
-            WAD +
-            Math.mulDiv(p.utilizationRateBps * WAD, locked + s.lockedAfter, 2 * assets, Math.Rounding.Ceil) +
+        // it). Each term of the premium is one product rounded up once, and the integrated terms telescope
+        // (a(2x + a) summed over pieces is A(2x + A)), so buying in pieces never costs less than at once. A
+        // feed's capacity term integrates the exact increase n * amount / k, which the rounded-up shares
+        // only exceed. lockedAfter >= 1 and <= maxLocked, so assets > 0; capacity and maxAttestationAge are
+        // nonzero.
+        uint256 scaled = amount * term;
+        uint256 perYear = BPS * YEAR;
+        s.premium =
+            Math.mulDiv(scaled, p.baseRateBps, perYear, Math.Rounding.Ceil) +
+            Math.mulDiv(scaled, p.utilizationRateBps * (locked + s.lockedAfter), 2 * assets * perYear, Math.Rounding.Ceil) +
             Math.mulDiv(
-                p.capacityRateBps * WAD,
-                c.exposureBefore + c.exposureAfter,
-                2 * c.capacity,
+                scaled,
+                p.capacityRateBps * (2 * c.exposureBefore * c.den + c.num),
+                2 * c.den * c.capacity * perYear,
                 Math.Rounding.Ceil
             ) +
             Math.mulDiv(
-                p.attestationRateBps * WAD,
-                Math.min(c.age, p.maxAttestationAge),
-                p.maxAttestationAge,
+                scaled,
+                p.attestationRateBps * Math.min(c.age, p.maxAttestationAge),
+                uint256(p.maxAttestationAge) * perYear,
                 Math.Rounding.Ceil
             );
-        s.premium = Math.mulDiv(amount * term, rateWad, BPS * YEAR * WAD, Math.Rounding.Ceil);
         uint256 floor = Math.mulDiv(amount, p.minPremiumBps, BPS, Math.Rounding.Ceil);
         if (s.premium < floor) s.premium = floor;
     }
@@ -659,8 +664,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         c.capacity = (STAKING.allocationOf(id, address(this), target) * p.coverFactorBps) / BPS;
         if (c.capacity == 0) revert InsuranceTargetNotInsurable(target, NO_STAKE);
         c.exposureBefore = _targets[target].covered;
-        c.exposureAfter = c.exposureBefore + amount;
-        if (c.exposureAfter > c.capacity) revert InsuranceCapacityExceeded(target, id, c.exposureAfter, c.capacity);
+        (c.num, c.den) = (amount, 1);
+        uint256 exposureAfter = c.exposureBefore + amount;
+        if (exposureAfter > c.capacity) revert InsuranceCapacityExceeded(target, id, exposureAfter, c.capacity);
     }
 
     /// @dev A factory feed that answers now, whose every member is trusted, has no incident and has allocated
@@ -685,7 +691,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
             c.capacity += capacity;
             c.exposureBefore += before;
         }
-        c.exposureAfter = c.exposureBefore + n * s.share;
+        (c.num, c.den) = (n * amount, n / 2 + 1);
     }
 
     /// @dev A feed member with no known incident, trusted, not operated by the beneficiary, whose allocation
