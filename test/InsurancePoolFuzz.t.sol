@@ -248,11 +248,11 @@ contract InsurancePoolFuzzTest is InsuranceFixture {
         vm.warp(registry.evidenceOf(p256Id).timestamp + age);
         uint256 assets = pool.totalAssets();
         uint256 capacity = (DEVICE_ALLOCATION * COVER_FACTOR_BPS) / 10_000;
-        uint256 rateWad = BASE_RATE_BPS *
-            WAD +
-            Math.ceilDiv(UTILIZATION_RATE_BPS * WAD * amount, 2 * assets) +
-            Math.ceilDiv(CAPACITY_RATE_BPS * WAD * amount, 2 * capacity) +
-            Math.ceilDiv(ATTESTATION_RATE_BPS * WAD * age, MAX_ATTESTATION_AGE);
+        uint256 rateWad =
+            BASE_RATE_BPS * WAD +
+                Math.ceilDiv(UTILIZATION_RATE_BPS * WAD * amount, 2 * assets) +
+                Math.ceilDiv(CAPACITY_RATE_BPS * WAD * amount, 2 * capacity) +
+                Math.ceilDiv(ATTESTATION_RATE_BPS * WAD * age, MAX_ATTESTATION_AGE);
         uint256 expected = Math.mulDiv(amount * term, rateWad, 10_000 * 365 days * WAD, Math.Rounding.Ceil);
         expected = Math.max(expected, Math.ceilDiv(amount * MIN_PREMIUM_BPS, 10_000));
         assertEq(pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, amount, term), expected, "quote");

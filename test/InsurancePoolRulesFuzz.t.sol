@@ -250,11 +250,12 @@ contract InsurancePoolRulesFuzzTest is InsuranceFixture {
         p.onStakeSlashed(p256Id, deviceTarget, keccak256("s"), 50e18 + recovery);
         uint256 assetsAtProof = p.totalAssets();
         uint256 duration = Math.ceilDiv(block.timestamp + RECOVERY_VESTING, 1 days) * 1 days - block.timestamp;
-        uint256 premiumDuration = Math.ceilDiv(block.timestamp + WAITING_PERIOD + 30 days, 1 days) * 1 days -
-            block.timestamp;
+        uint256 premiumDuration =
+            Math.ceilDiv(block.timestamp + WAITING_PERIOD + 30 days, 1 days) * 1 days - block.timestamp;
         vm.warp(block.timestamp + elapsed);
-        uint256 expected = (recovery * Math.min(elapsed, duration)) / duration +
-            (premium * Math.min(elapsed, premiumDuration)) / premiumDuration;
+        uint256 expected =
+            (recovery * Math.min(elapsed, duration)) / duration +
+                (premium * Math.min(elapsed, premiumDuration)) / premiumDuration;
         assertApproxEqAbs(p.totalAssets() - assetsAtProof, expected, 2, "the surplus vests linearly");
     }
 

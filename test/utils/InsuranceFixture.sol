@@ -223,6 +223,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
             abi.encode(asset, address(registry), deviceStaking, source, feedFactory, governance, params, payouts)
         );
         // A plain CREATE, so vm.expectRevert sees a constructor's revert; address zero when it fails.
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             p := create(0, add(init, 32), mload(init))
         }
@@ -385,7 +386,12 @@ abstract contract InsuranceFixture is FraudProofsFixture {
     }
 
     /// @notice As `_equivocate`, with evidence signed at `signedAt` (the incident's time, if not in the future).
-    function _equivocateAt(TestKey memory k, DeviceId id, uint64 sequence, uint256 signedAt) internal returns (bytes32) {
+    function _equivocateAt(
+        TestKey memory k,
+        DeviceId id,
+        uint64 sequence,
+        uint256 signedAt
+    ) internal returns (bytes32) {
         Reading memory a = _feedReading(id, sequence, 1e8);
         Reading memory b = _feedReading(id, sequence, 2e8);
         a.timestamp = uint64(signedAt);
