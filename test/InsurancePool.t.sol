@@ -9,7 +9,6 @@ import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {InsurancePool} from "../contracts/insurance/InsurancePool.sol";
 import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
 import {IFraudProofs} from "../contracts/interfaces/IFraudProofs.sol";
 import {IInsurancePool} from "../contracts/interfaces/IInsurancePool.sol";
@@ -18,7 +17,7 @@ import {MockIncidents} from "../contracts/mocks/MockIncidents.sol";
 import {ReentrantToken} from "../contracts/mocks/ReentrantToken.sol";
 import {DeviceFeedFactory} from "../contracts/feeds/DeviceFeedFactory.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
-import {InsuranceFixture} from "./utils/InsuranceFixture.sol";
+import {InsuranceFixture, InsurancePool, WindowedIncidents} from "./utils/InsuranceFixture.sol";
 import {TestKey} from "./utils/RegistryFixture.sol";
 
 /// @notice Constructor, governance, the ERC-4626 vault and the withdrawal request flow.
@@ -42,6 +41,8 @@ contract InsurancePoolVaultTest is InsuranceFixture {
         assertEq(pool.totalAssets(), CAPITAL);
         assertEq(pool.lockedCapital(), 0);
         assertEq(pool.freeCapital(), CAPITAL);
+        assertEq(pool.coverFactorCeilingBps(), COVER_FACTOR_BPS);
+        assertTrue(deviceStaking.isBacker(address(pool)));
     }
 
     /// @notice The constructor refuses a zero dependency.
@@ -67,7 +68,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
     /// @notice The constructor validates the parameters as setParams does.
     function test_constructor_RevertWhen_InvalidParams() public {
         IInsurancePool.PoolParams memory p = _poolParams();
-        p.cooldown = 0;
+        p.withdrawalWindow = 0;
         vm.expectRevert(IInsurancePool.InsuranceInvalidParams.selector);
         _newPool(IERC20(address(usd)), proofs, factory, poolGovernor, p, _payouts());
     }
@@ -95,17 +96,21 @@ contract InsurancePoolVaultTest is InsuranceFixture {
         pool.setParams(p);
     }
 
-    /// @notice Each invalid field is refused: utilization or cover factor above 100%, min term above max term,
-    /// zero max term, zero cooldown, zero max attestation age.
+    /// @notice Each invalid field is refused: utilization or minimum premium above 100%, zero cover factor,
+    /// min term above max term, zero min term, zero withdrawal window, waiting period, recovery vesting or
+    /// max attestation age.
     function test_setParams_RevertWhen_Invalid() public {
-        for (uint256 i; i < 6; ++i) {
+        for (uint256 i; i < 9; ++i) {
             IInsurancePool.PoolParams memory p = _poolParams();
             if (i == 0) p.maxUtilizationBps = 10_001;
-            if (i == 1) p.coverFactorBps = 10_001;
+            if (i == 1) p.coverFactorBps = 0;
             if (i == 2) p.minTerm = p.maxTerm + 1;
             if (i == 3) (p.minTerm, p.maxTerm) = (0, 0);
-            if (i == 4) p.cooldown = 0;
+            if (i == 4) p.withdrawalWindow = 0;
             if (i == 5) p.maxAttestationAge = 0;
+            if (i == 6) p.minPremiumBps = 10_001;
+            if (i == 7) p.waitingPeriod = 0;
+            if (i == 8) p.recoveryVesting = 0;
             vm.expectRevert(IInsurancePool.InsuranceInvalidParams.selector);
             vm.prank(poolGovernor);
             pool.setParams(p);
@@ -139,7 +144,8 @@ contract InsurancePoolVaultTest is InsuranceFixture {
 
     /// @notice mint pulls exactly the previewed assets (rounded up).
     function test_mint_PullsPreviewedAssets() public {
-        _buyDevice(p256Id, 100e18, 30 days); // the premium makes the share price not a round number
+        _buyDevice(p256Id, 100e18, 30 days);
+        vm.warp(block.timestamp + 3 days + 17); // the earned premium makes the share price not a round number
         uint256 shares = 1e24 + 1;
         uint256 expected = pool.previewMint(shares);
         usd.mint(insurer2, expected);
@@ -216,19 +222,20 @@ contract InsurancePoolVaultTest is InsuranceFixture {
         vm.expectEmit(address(pool));
         emit IERC20.Transfer(insurer, address(pool), shares / 2);
         vm.expectEmit(address(pool));
-        emit IInsurancePool.WithdrawalRequested(insurer, shares / 2, unlockAt);
+        emit IInsurancePool.WithdrawalRequested(insurer, shares / 2, unlockAt, unlockAt + WITHDRAWAL_WINDOW);
         vm.prank(insurer);
         pool.requestWithdrawal(shares / 2);
         IInsurancePool.WithdrawalRequest memory r = pool.withdrawalRequest(insurer);
         assertEq(r.shares, shares / 2);
         assertEq(r.unlockAt, unlockAt);
+        assertEq(r.expiresAt, unlockAt + WITHDRAWAL_WINDOW);
         assertEq(pool.balanceOf(insurer), shares - shares / 2);
         assertEq(pool.balanceOf(address(pool)), shares / 2);
         assertEq(pool.maxRedeem(insurer), 0, "nothing redeemable during the cooldown");
         assertEq(pool.maxWithdraw(insurer), 0);
     }
 
-    /// @notice Topping up a request adds the shares and restarts the cooldown.
+    /// @notice Topping up a request adds the shares and restarts the cooldown and the window.
     function test_requestWithdrawal_TopUpRestartsCooldown() public {
         vm.prank(insurer);
         pool.requestWithdrawal(1e24);
@@ -238,6 +245,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
         IInsurancePool.WithdrawalRequest memory r = pool.withdrawalRequest(insurer);
         assertEq(r.shares, 3e24);
         assertEq(r.unlockAt, block.timestamp + COOLDOWN);
+        assertEq(r.expiresAt, block.timestamp + COOLDOWN + WITHDRAWAL_WINDOW);
     }
 
     /// @notice A request of zero shares is refused.
@@ -334,7 +342,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
     /// @notice withdraw applies the same checks: during the cooldown it is refused with the unlock time, and
     /// above the free capital with both amounts.
     function test_withdraw_RevertWhen_CooldownOrLocked() public {
-        _buyDevice(p256Id, 500e18, 30 days);
+        _buyDevice(p256Id, 200e18, 30 days);
         uint256 shares = pool.balanceOf(insurer);
         vm.prank(insurer);
         pool.requestWithdrawal(shares);
@@ -371,14 +379,14 @@ contract InsurancePoolVaultTest is InsuranceFixture {
 
     /// @notice Capital locked by coverage cannot leave; maxRedeem and maxWithdraw stop at the free capital.
     function test_redeem_RevertWhen_CapitalLocked() public {
-        _buyDevice(p256Id, 500e18, 30 days);
-        _buyDevice(secpId, 500e18, 30 days);
+        _buyDevice(p256Id, 200e18, 30 days);
+        _buyDevice(secpId, 200e18, 30 days);
         uint256 shares = pool.balanceOf(insurer);
         vm.prank(insurer);
         pool.requestWithdrawal(shares);
         vm.warp(block.timestamp + COOLDOWN);
         uint256 free = pool.freeCapital();
-        assertEq(free, pool.totalAssets() - 1_000e18);
+        assertEq(free, pool.totalAssets() - 400e18);
         uint256 all = pool.previewRedeem(shares);
         vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceCapitalLocked.selector, all, free));
         vm.prank(insurer);
@@ -396,7 +404,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
 
     /// @notice withdraw(maxWithdraw) succeeds when the free capital is the limit.
     function test_withdraw_MaxWithdrawSucceeds() public {
-        _buyDevice(p256Id, 500e18, 30 days);
+        _buyDevice(p256Id, 200e18, 30 days);
         uint256 shares = pool.balanceOf(insurer);
         vm.prank(insurer);
         pool.requestWithdrawal(shares);
@@ -448,17 +456,18 @@ contract InsurancePoolVaultTest is InsuranceFixture {
 
     /// @dev A pool over `usd` with no capital.
     function _emptyPool() internal returns (InsurancePool p, MockIncidents incidents) {
-        incidents = new MockIncidents();
+        incidents = new WindowedIncidents();
         p = _deployPool(IERC20(address(usd)), IFraudProofs(address(incidents)));
     }
 }
 
 /// @notice Selling coverage: validation, capacity, utilization, the premium formula and the security report.
 contract InsurancePoolCoverageTest is InsuranceFixture {
-    /// @notice A device policy is stored, locks its amount, pays the quoted premium into the assets, emits.
+    /// @notice A device policy is stored (coverage starts after the waiting period), locks its amount and
+    /// streams the quoted premium: the tokens arrive now, the assets grow over the term.
     function test_buyCoverage_Device_StoresPolicy() public {
         uint256 quoted = pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 30 days);
-        uint40 start = uint40(block.timestamp);
+        uint40 start = uint40(block.timestamp + WAITING_PERIOD);
         uint40 end = start + 30 days;
         vm.expectEmit(address(pool));
         emit IInsurancePool.CoverageBought(
@@ -482,12 +491,17 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
         assertFalse(p.released);
         assertEq(p.amount, 100e18);
         assertEq(p.paid, 0);
+        assertEq(p.members, bytes32(0));
         IInsurancePool.TargetState memory t = pool.targetState(deviceTarget);
         assertEq(t.covered, 100e18);
         assertEq(t.policies, 1);
         assertEq(t.incidentAt, 0);
+        (uint256 exposure, uint256 reserved) = pool.exposureOf(p256Id, deviceTarget);
+        assertEq(exposure, 100e18);
+        assertEq(reserved, 0);
         assertEq(pool.lockedCapital(), 100e18);
-        assertEq(pool.totalAssets(), CAPITAL + premium);
+        assertEq(pool.totalAssets(), CAPITAL, "the premium is not earned at the sale");
+        assertEq(pool.unearned(), premium);
         assertEq(usd.balanceOf(address(pool)), CAPITAL + premium);
         assertEq(usd.balanceOf(buyer), 1_000_000e18 - premium);
     }
@@ -501,26 +515,28 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
         assertEq(pool.targetState(deviceTarget).policies, 2);
     }
 
-    /// @notice The premium, in concrete numbers: 100 on a device with 500 of capacity in a 100,000 pool,
-    /// attested 15 days ago: 200 + 1000*100/100000 + 500*100/500 + 300*15/30 = 451 bps a year: 4.51 for a
-    /// year, and 100 * 451 * 30 / (10000 * 365) = 0.370684931506849315..., rounded up, for 30 days.
+    /// @notice The premium, in concrete numbers: 100 on a device with 200 of capacity in a 100,000 pool,
+    /// attested 15 days ago: 200 + 1000*(0+100)/(2*100000) + 500*(0+100)/(2*200) + 300*15/30 = 475.5 bps a
+    /// year: 4.755 for a year, and 100 * 475.5 * 30 / (10000 * 365) = 0.3908219178082191780..., rounded up,
+    /// for 30 days.
     function test_quote_ConcreteNumbers() public {
         vm.warp(registry.trustReport(p256Id, MAX_ATTESTATION_AGE).attestedAt + 15 days);
-        assertEq(pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 365 days), 4.51e18);
-        assertEq(pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 30 days), 370684931506849316);
+        assertEq(pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 365 days), 4.755e18);
+        assertEq(pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 30 days), 390821917808219179);
         (, uint256 premium) = _buyDevice(p256Id, 100e18, 365 days);
-        assertEq(premium, 4.51e18);
+        assertEq(premium, 4.755e18);
     }
 
-    /// @notice A feed's capacity is half its cost of corruption (both members' stake) and its age term is 0:
-    /// 400 of 1000 in a 100,000 pool costs 200 + 1000*400/100000 + 500*400/1000 = 404 bps a year.
+    /// @notice A feed policy of 200 on two members (k = 2, share 100 each, 200 of capacity each) in a 100,000
+    /// pool, its age term 0: 200 + 1000*(0+200)/(2*100000) + 500*(0+200)/(2*400) = 326 bps a year.
     function test_buyCoverage_Feed_ConcreteNumbers() public {
-        assertEq(feed.costOfCorruption(), 2 * STAKE);
-        (uint32 serial, uint256 premium) = _buyFeed(400e18, 365 days);
+        (uint32 serial, uint256 premium) = _buyFeed(200e18, 365 days);
         assertEq(serial, 0);
-        assertEq(premium, (400e18 * 404) / 10_000);
+        assertEq(premium, (200e18 * 326) / 10_000);
         assertEq(uint8(pool.policy(feedTarget, 0).kind), uint8(IInsurancePool.TargetKind.Feed));
-        assertEq(pool.targetState(feedTarget).covered, 400e18);
+        assertEq(pool.targetState(feedTarget).covered, 200e18);
+        (uint256 exposure, ) = pool.exposureOf(secpId, feedTarget);
+        assertEq(exposure, 100e18);
     }
 
     /// @notice Zero coverage is refused.
@@ -563,11 +579,11 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
         _buyDevice(p256Id, 1e18, 30 days);
     }
 
-    /// @notice Reason 3: once the pool knows an incident on a device, it sells no coverage on it, even after
-    /// governance reinstates it.
+    /// @notice Reason 3: once the pool knows an incident on a device (the slash told it), it sells no
+    /// coverage on it, even after governance reinstates it.
     function test_buyCoverage_RevertWhen_IncidentKnown() public {
-        bytes32 incident = _equivocate(p256, p256Id, 7);
-        pool.bookRecovery(incident);
+        _equivocate(p256, p256Id, 7);
+        assertEq(pool.targetState(deviceTarget).incidentAt, block.timestamp);
         vm.prank(governor);
         registry.reinstate(p256Id);
         assertTrue(registry.isTrusted(p256Id, MAX_ATTESTATION_AGE));
@@ -615,14 +631,15 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
         pool.buyCoverage(IInsurancePool.TargetKind.Feed, feedTarget, 1e18, 30 days, operator, 1e30);
     }
 
-    /// @notice Coverage on a device stops at its slashable stake times the cover factor, across policies.
+    /// @notice Coverage on a device stops at its allocation to the pool times the cover factor, across policies.
     function test_buyCoverage_RevertWhen_CapacityExceeded() public {
-        uint256 capacity = (STAKE * COVER_FACTOR_BPS) / 10_000;
+        uint256 capacity = (DEVICE_ALLOCATION * COVER_FACTOR_BPS) / 10_000;
         _buyDevice(p256Id, capacity - 100e18, 30 days);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IInsurancePool.InsuranceCapacityExceeded.selector,
                 deviceTarget,
+                p256Id,
                 capacity + 1,
                 capacity
             )
@@ -655,15 +672,22 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
         pool.buyCoverage(IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 30 days, insured, quoted - 1);
     }
 
-    /// @notice A premium paid in a fee-on-transfer token is refused (the pool's capital came from a recovery).
+    /// @notice A premium paid in a fee-on-transfer token is refused (the pool's capital came from a vested
+    /// recovery of unallocated stake, the one way such a pool gets assets; its allocation is mocked).
     function test_buyCoverage_RevertWhen_FeeOnTransfer() public {
         FeeOnTransferToken fee = new FeeOnTransferToken(100);
-        MockIncidents incidents = new MockIncidents();
+        MockIncidents incidents = new WindowedIncidents();
         InsurancePool feePool = _deployPool(IERC20(address(fee)), IFraudProofs(address(incidents)));
         fee.mint(address(feePool), 10_000e18);
-        incidents.setIncident(keccak256("i"), secpId, IFraudProofs.IncidentKind.OutOfBounds, 1, 20_000e18);
-        feePool.bookRecovery(keccak256("i"));
+        vm.prank(address(deviceStaking));
+        feePool.onStakeSlashed(secpId, bytes32(0), keccak256("i"), 10_000e18);
+        vm.warp(block.timestamp + RECOVERY_VESTING + 1 days);
         assertEq(feePool.totalAssets(), 10_000e18);
+        vm.mockCall(
+            address(deviceStaking),
+            abi.encodeCall(IDeviceStaking.allocationOf, (p256Id, address(feePool), deviceTarget)),
+            abi.encode(DEVICE_ALLOCATION)
+        );
         fee.mint(buyer, 1_000e18);
         vm.prank(buyer);
         fee.approve(address(feePool), 1_000e18);
@@ -681,7 +705,7 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
     /// @notice A token calling back into the pool while the premium is pulled is stopped by the guard.
     function test_buyCoverage_RevertWhen_Reentered() public {
         (ReentrantToken token, InsurancePool p) = _reentrantPool(proofs);
-        token.arm(address(p), abi.encodeCall(IInsurancePool.bookRecovery, (bytes32(0))));
+        token.arm(address(p), abi.encodeCall(IERC4626.deposit, (1, buyer)));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 30 days);
     }
@@ -689,12 +713,19 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
     /// @notice quote reverts as buyCoverage would.
     function test_quote_RevertWhen_CapacityExceeded() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IInsurancePool.InsuranceCapacityExceeded.selector, deviceTarget, 501e18, 500e18)
+            abi.encodeWithSelector(
+                IInsurancePool.InsuranceCapacityExceeded.selector,
+                deviceTarget,
+                p256Id,
+                201e18,
+                200e18
+            )
         );
-        pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, 501e18, 30 days);
+        pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, 201e18, 30 days);
     }
 
-    /// @notice The device report: stake against value at risk plus coverage; secure only with a positive margin.
+    /// @notice The device report: active stake against value at risk plus the device's exposure in this
+    /// pool (its own policies and its feed shares); secure only with a positive margin.
     function test_securityReport_Device() public {
         _buyDevice(p256Id, 100e18, 30 days);
         IInsurancePool.SecurityReport memory r = pool.securityReport(
@@ -705,23 +736,44 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
         assertEq(r.costOfCorruption, STAKE);
         assertEq(r.coverageInForce, 100e18);
         assertEq(r.margin, 400e18);
+        assertEq(r.operatorsToControl, 1);
         assertTrue(r.secure);
-        r = pool.securityReport(IInsurancePool.TargetKind.Device, deviceTarget, 900e18);
+        _buyFeed(100e18, 30 days);
+        r = pool.securityReport(IInsurancePool.TargetKind.Device, deviceTarget, 500e18);
+        assertEq(r.coverageInForce, 150e18, "plus its share of the feed policy");
+        assertEq(r.margin, 350e18);
+        r = pool.securityReport(IInsurancePool.TargetKind.Device, deviceTarget, 850e18);
         assertEq(r.margin, 0);
         assertFalse(r.secure);
         r = pool.securityReport(IInsurancePool.TargetKind.Device, deviceTarget, 2_000e18);
-        assertEq(r.margin, -1_100e18);
+        assertEq(r.margin, -1_150e18);
         assertFalse(r.secure);
     }
 
-    /// @notice The feed report uses the feed's cost of corruption.
-    function test_securityReport_Feed() public {
+    /// @notice The feed report uses the feed's cost of corruption; one operator runs both members, so it alone
+    /// controls the median and the feed is not secure whatever the margin.
+    function test_securityReport_Feed_OneOperatorIsNotSecure() public {
         _buyFeed(300e18, 30 days);
         IInsurancePool.SecurityReport memory r = pool.securityReport(IInsurancePool.TargetKind.Feed, feedTarget, 1e18);
         assertEq(r.costOfCorruption, 2 * STAKE);
         assertEq(r.coverageInForce, 300e18);
         assertEq(r.margin, int256(2 * STAKE) - 301e18);
+        assertEq(r.operatorsToControl, 1);
+        assertFalse(r.secure);
+    }
+
+    /// @notice With the members run by two operators, both are needed to control the median: secure.
+    function test_securityReport_Feed_TwoOperatorsIsSecure() public {
+        vm.prank(operator);
+        registry.startCustodyTransfer(secpId, newOperator);
+        vm.prank(newOperator);
+        registry.acceptCustody(secpId);
+        IInsurancePool.SecurityReport memory r = pool.securityReport(IInsurancePool.TargetKind.Feed, feedTarget, 1e18);
+        assertEq(r.costOfCorruption, 2 * STAKE);
+        assertEq(r.operatorsToControl, 2);
         assertTrue(r.secure);
+        r = pool.securityReport(IInsurancePool.TargetKind.Feed, feedTarget, 2 * STAKE);
+        assertFalse(r.secure, "no margin");
     }
 
     /// @notice A feed report on something that is no factory feed reverts with reason 5.
@@ -735,91 +787,97 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
     }
 }
 
-/// @notice Claims on real incidents (FraudProofs over DeviceStaking), release, and recovery of slashed stake.
+/// @notice Claims on real incidents (FraudProofs over DeviceStaking), release, and the booking of slashes.
 contract InsurancePoolClaimTest is InsuranceFixture {
-    /// @notice A real equivocation of the covered device pays the beneficiary the full amount, once.
+    /// @notice A real equivocation of the covered device pays the beneficiary the full amount, once; the claim
+    /// leaves totalAssets as the proof's transaction booked it.
     function test_claim_DeviceIncident_PaysBeneficiary() public {
-        (, uint256 premium) = _buyDevice(p256Id, 200e18, 30 days);
+        _buyDevice(p256Id, 200e18, 30 days);
         vm.warp(block.timestamp + 3 days);
         bytes32 incident = _equivocate(p256, p256Id, 9);
         _assertIncident(incident, p256Id, IFraudProofs.IncidentKind.Equivocation, STAKE);
+        uint256 assetsBefore = pool.totalAssets();
 
         vm.expectEmit(address(pool));
-        emit IInsurancePool.ClaimPaid(deviceTarget, 0, incident, insured, 200e18);
+        emit IInsurancePool.ClaimPaid(deviceTarget, 0, incident, p256Id, insured, 200e18);
         vm.prank(stranger);
-        uint256 payout = pool.claim(deviceTarget, 0, incident);
+        uint256 payout = pool.claim(deviceTarget, 0, incident, _noMembers());
         assertEq(payout, 200e18);
         assertEq(usd.balanceOf(insured), 200e18);
         assertEq(pool.policy(deviceTarget, 0).paid, 200e18);
+        assertEq(pool.paidFor(deviceTarget, 0, p256Id), 200e18);
         assertEq(pool.targetState(deviceTarget).covered, 0);
         assertEq(pool.targetState(deviceTarget).incidentAt, block.timestamp);
         assertEq(pool.lockedCapital(), 0);
-        assertTrue(pool.claimed(deviceTarget, 0, incident));
-        // The slash's loss share arrived but is not booked yet: assets are capital + premium - payout.
-        assertEq(pool.totalAssets(), CAPITAL + premium - 200e18);
-        vm.expectRevert(
-            abi.encodeWithSelector(IInsurancePool.InsuranceAlreadyClaimed.selector, deviceTarget, 0, incident)
-        );
-        pool.claim(deviceTarget, 0, incident);
+        assertEq(pool.liabilities(), 0, "the paid liability is gone");
+        assertEq(pool.totalAssets(), assetsBefore, "a claim leaves totalAssets unchanged");
+        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsurancePolicyExhausted.selector, deviceTarget, 0));
+        pool.claim(deviceTarget, 0, incident, _noMembers());
     }
 
-    /// @notice A real equivocation of a feed member pays the feed's policy; a second member's incident
-    /// finds the policy exhausted.
-    function test_claim_FeedMemberIncident_PaysThenExhausted() public {
+    /// @notice Each proven member of a 2-member feed (k = 2) pays its share ceil(amount / 2); both together,
+    /// a median-controlling set, pay the whole policy; then it is exhausted.
+    function test_claim_FeedMembers_PayShareEach() public {
         _buyFeed(300e18, 30 days);
+        DeviceId[] memory members = feed.members();
+        _waitForCoverage();
         bytes32 first = _equivocate(secp, secpId, 2);
-        assertEq(pool.claim(feedTarget, 0, first), 300e18);
+        assertEq(pool.claim(feedTarget, 0, first, members), 150e18);
+        assertEq(pool.paidFor(feedTarget, 0, secpId), 150e18);
+        assertEq(pool.targetState(_target(secpId)).incidentAt, block.timestamp, "the member is marked");
+        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsurancePolicyExhausted.selector, feedTarget, 0));
+        pool.claim(feedTarget, 0, first, members);
+        bytes32 second = _equivocate(p256, p256Id, 2);
+        assertEq(pool.claim(feedTarget, 0, second, members), 150e18);
         assertEq(usd.balanceOf(insured), 300e18);
         assertEq(pool.targetState(feedTarget).covered, 0);
-        assertEq(pool.targetState(_target(secpId)).incidentAt, block.timestamp, "the member is marked");
-        bytes32 second = _equivocate(p256, p256Id, 2);
-        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsurancePolicyExhausted.selector, feedTarget, 0));
-        pool.claim(feedTarget, 0, second);
+        assertEq(pool.lockedCapital(), 0);
     }
 
     /// @notice One incident pays every policy on the device, each once.
     function test_claim_OneIncidentPaysEachPolicyOnce() public {
         _buyDevice(p256Id, 100e18, 30 days);
         _buyDevice(p256Id, 50e18, 30 days);
+        _waitForCoverage();
         bytes32 incident = _equivocate(p256, p256Id, 3);
-        assertEq(pool.claim(deviceTarget, 0, incident), 100e18);
-        assertEq(pool.claim(deviceTarget, 1, incident), 50e18);
+        assertEq(pool.claim(deviceTarget, 0, incident, _noMembers()), 100e18);
+        assertEq(pool.claim(deviceTarget, 1, incident, _noMembers()), 50e18);
         assertEq(usd.balanceOf(insured), 150e18);
-        vm.expectRevert(
-            abi.encodeWithSelector(IInsurancePool.InsuranceAlreadyClaimed.selector, deviceTarget, 1, incident)
-        );
-        pool.claim(deviceTarget, 1, incident);
+        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsurancePolicyExhausted.selector, deviceTarget, 1));
+        pool.claim(deviceTarget, 1, incident, _noMembers());
     }
 
     /// @notice An incident of another device does not pay a device policy.
     function test_claim_RevertWhen_OtherDevice() public {
         _buyDevice(p256Id, 100e18, 30 days);
+        _waitForCoverage();
         bytes32 incident = _equivocate(secp, secpId, 3);
         vm.expectRevert(
             abi.encodeWithSelector(IInsurancePool.InsuranceIncidentNotCovered.selector, deviceTarget, incident)
         );
-        pool.claim(deviceTarget, 0, incident);
+        pool.claim(deviceTarget, 0, incident, _noMembers());
     }
 
-    /// @notice An incident of a device that never reported to the feed does not pay the feed's policy.
+    /// @notice An incident of a device that is no member of the feed does not pay the feed's policy.
     function test_claim_RevertWhen_NotFeedMember() public {
         _buyFeed(100e18, 30 days);
+        DeviceId[] memory members = feed.members();
         TestKey memory k = _secpKey(SECP_PK_2);
         DeviceId id = _register(k);
-        vm.prank(operator);
-        deviceStaking.stake(id, STAKE);
+        _stake(id, STAKE);
+        _waitForCoverage();
         bytes32 incident = _equivocate(k, id, 1);
         vm.expectRevert(
             abi.encodeWithSelector(IInsurancePool.InsuranceIncidentNotCovered.selector, feedTarget, incident)
         );
-        pool.claim(feedTarget, 0, incident);
+        pool.claim(feedTarget, 0, incident, members);
     }
 
     /// @notice An incident after the term does not pay.
     function test_claim_RevertWhen_AfterTerm() public {
         _buyDevice(p256Id, 100e18, 1 days);
-        uint40 start = uint40(block.timestamp);
-        vm.warp(block.timestamp + 1 days + 1);
+        uint40 start = uint40(block.timestamp + WAITING_PERIOD);
+        vm.warp(start + 1 days + 1);
         bytes32 incident = _equivocate(p256, p256Id, 3);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -829,40 +887,34 @@ contract InsurancePoolClaimTest is InsuranceFixture {
                 start + 1 days
             )
         );
-        pool.claim(deviceTarget, 0, incident);
+        pool.claim(deviceTarget, 0, incident, _noMembers());
     }
 
-    /// @notice An incident before the term does not pay (incident recorded in the mock, on an insured device).
+    /// @notice An incident timed inside the waiting period does not pay (recorded in the mock).
     function test_claim_RevertWhen_BeforeTerm() public {
         (InsurancePool p, MockIncidents incidents) = _mockPool();
-        vm.warp(block.timestamp + 10);
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 1 days);
-        incidents.setIncident(
-            keccak256("early"),
-            p256Id,
-            IFraudProofs.IncidentKind.Equivocation,
-            uint64(block.timestamp - 1),
-            0
-        );
+        uint40 start = uint40(block.timestamp + WAITING_PERIOD);
+        incidents.setIncident(keccak256("early"), p256Id, IFraudProofs.IncidentKind.Equivocation, start - 1, 0);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IInsurancePool.InsuranceIncidentOutsideTerm.selector,
-                uint64(block.timestamp - 1),
-                uint40(block.timestamp),
-                uint40(block.timestamp + 1 days)
+                uint64(start - 1),
+                start,
+                start + 1 days
             )
         );
-        p.claim(deviceTarget, 0, keccak256("early"));
+        p.claim(deviceTarget, 0, keccak256("early"), _noMembers());
     }
 
     /// @notice An unknown policy or incident is refused.
     function test_claim_RevertWhen_Unknown() public {
         assertEq(abi.encode(pool.policy(deviceTarget, 0)), abi.encode(_emptyPolicy()), "an unknown policy is all zero");
         vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceUnknownPolicy.selector, deviceTarget, 0));
-        pool.claim(deviceTarget, 0, bytes32(0));
+        pool.claim(deviceTarget, 0, bytes32(0), _noMembers());
         _buyDevice(p256Id, 100e18, 30 days);
         vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceUnknownIncident.selector, keccak256("x")));
-        pool.claim(deviceTarget, 0, keccak256("x"));
+        pool.claim(deviceTarget, 0, keccak256("x"), _noMembers());
     }
 
     function _emptyPolicy() internal pure returns (IInsurancePool.Policy memory p) {
@@ -876,161 +928,157 @@ contract InsurancePoolClaimTest is InsuranceFixture {
         registry.startCustodyTransfer(p256Id, insured);
         vm.prank(insured);
         registry.acceptCustody(p256Id);
+        _waitForCoverage();
         bytes32 incident = _equivocate(p256, p256Id, 3);
         vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceOperatorBeneficiary.selector, insured));
-        pool.claim(deviceTarget, 0, incident);
+        pool.claim(deviceTarget, 0, incident, _noMembers());
     }
 
     /// @notice A released policy cannot claim, even for an incident inside its term.
     function test_claim_RevertWhen_Released() public {
         _buyDevice(p256Id, 100e18, 1 days);
+        _waitForCoverage();
         bytes32 incident = _equivocate(p256, p256Id, 3);
-        vm.warp(block.timestamp + 1 days + pool.CLAIM_WINDOW() + 1);
-        pool.release(deviceTarget, 0);
+        vm.warp(block.timestamp + 1 days + CLAIM_WINDOW + 1);
+        pool.release(deviceTarget, 0, _noMembers());
         vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsurancePolicyReleased.selector, deviceTarget, 0));
-        pool.claim(deviceTarget, 0, incident);
+        pool.claim(deviceTarget, 0, incident, _noMembers());
     }
 
-    /// @notice A partial payout kind (out of bounds, 50%) pays twice then finds the policy exhausted; release
-    /// then unlocks nothing more than what is left.
-    function test_claim_PartialPayoutsUntilExhausted() public {
+    /// @notice An incident pays at most the amount times its kind's rate: a second out-of-bounds (50%) or a
+    /// revoked firmware (25%) finds nothing left to pay, an equivocation (100%) tops the policy up to its amount.
+    function test_claim_TopsUpAtBetterRateOnly() public {
         (InsurancePool p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 1 days);
-        for (uint256 i; i < 3; ++i) {
-            incidents.setIncident(
-                bytes32(i + 1),
-                p256Id,
-                IFraudProofs.IncidentKind.OutOfBounds,
-                uint64(block.timestamp),
-                0
-            );
+        uint64 start = uint64(block.timestamp + WAITING_PERIOD);
+        IFraudProofs.IncidentKind[4] memory kinds = [
+            IFraudProofs.IncidentKind.OutOfBounds,
+            IFraudProofs.IncidentKind.OutOfBounds,
+            IFraudProofs.IncidentKind.RevokedFirmware,
+            IFraudProofs.IncidentKind.Equivocation
+        ];
+        for (uint256 i; i < 4; ++i) incidents.setIncident(bytes32(i + 1), p256Id, kinds[i], start, 0);
+        assertEq(p.claim(deviceTarget, 0, bytes32(uint256(1)), _noMembers()), 50e18);
+        for (uint256 i = 2; i <= 3; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsurancePolicyExhausted.selector, deviceTarget, 0));
+            p.claim(deviceTarget, 0, bytes32(i), _noMembers());
         }
-        assertEq(p.claim(deviceTarget, 0, bytes32(uint256(1))), 50e18);
-        assertEq(p.claim(deviceTarget, 0, bytes32(uint256(2))), 50e18);
-        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsurancePolicyExhausted.selector, deviceTarget, 0));
-        p.claim(deviceTarget, 0, bytes32(uint256(3)));
+        assertEq(p.claim(deviceTarget, 0, bytes32(uint256(4)), _noMembers()), 50e18);
+        assertEq(p.policy(deviceTarget, 0).paid, 100e18);
         assertEq(p.lockedCapital(), 0);
     }
 
     /// @notice A token calling back into the pool while a claim is paid is stopped by the guard.
     function test_claim_RevertWhen_Reentered() public {
-        MockIncidents incidents = new MockIncidents();
+        MockIncidents incidents = new WindowedIncidents();
         (ReentrantToken token, InsurancePool p) = _reentrantPool(IFraudProofs(address(incidents)));
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 30 days);
-        incidents.setIncident(
-            keccak256("i"),
-            p256Id,
-            IFraudProofs.IncidentKind.Equivocation,
-            uint64(block.timestamp),
-            0
-        );
-        token.arm(address(p), abi.encodeCall(IInsurancePool.claim, (deviceTarget, 0, keccak256("i"))));
+        uint64 start = uint64(block.timestamp + WAITING_PERIOD);
+        incidents.setIncident(keccak256("i"), p256Id, IFraudProofs.IncidentKind.Equivocation, start, 0);
+        token.arm(address(p), abi.encodeCall(IInsurancePool.claim, (deviceTarget, 0, keccak256("i"), _noMembers())));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
-        p.claim(deviceTarget, 0, keccak256("i"));
+        p.claim(deviceTarget, 0, keccak256("i"), _noMembers());
     }
 
-    /// @notice After the term anyone releases the unpaid rest: the coverage stops being locked.
+    /// @notice After the term and its claim window anyone releases the unpaid rest: the coverage stops being
+    /// locked and the device's exposure falls.
     function test_release_UnlocksAfterTerm() public {
         (InsurancePool p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 1 days);
-        incidents.setIncident(
-            keccak256("oob"),
-            p256Id,
-            IFraudProofs.IncidentKind.OutOfBounds,
-            uint64(block.timestamp),
-            0
-        );
-        p.claim(deviceTarget, 0, keccak256("oob"));
-        vm.warp(block.timestamp + 1 days + p.CLAIM_WINDOW() + 1);
+        uint64 start = uint64(block.timestamp + WAITING_PERIOD);
+        incidents.setIncident(keccak256("oob"), p256Id, IFraudProofs.IncidentKind.OutOfBounds, start, 0);
+        p.claim(deviceTarget, 0, keccak256("oob"), _noMembers());
+        vm.warp(start + 1 days + CLAIM_WINDOW + 1);
         vm.expectEmit(address(p));
         emit IInsurancePool.CoverageReleased(deviceTarget, 0, 50e18);
         vm.prank(stranger);
-        p.release(deviceTarget, 0);
+        p.release(deviceTarget, 0, _noMembers());
         assertTrue(p.policy(deviceTarget, 0).released);
         assertEq(p.lockedCapital(), 0);
         assertEq(p.targetState(deviceTarget).covered, 0);
+        (uint256 exposure, ) = p.exposureOf(p256Id, deviceTarget);
+        assertEq(exposure, 0);
         vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsurancePolicyReleased.selector, deviceTarget, 0));
-        p.release(deviceTarget, 0);
+        p.release(deviceTarget, 0, _noMembers());
     }
 
     /// @notice Until the end of the term plus the claim window (inclusive) the policy cannot be released.
     function test_release_RevertWhen_Active() public {
         _buyDevice(p256Id, 100e18, 1 days);
-        uint256 releasableAfter = block.timestamp + 1 days + pool.CLAIM_WINDOW();
+        uint256 releasableAfter = block.timestamp + WAITING_PERIOD + 1 days + CLAIM_WINDOW;
         vm.warp(releasableAfter);
         vm.expectRevert(
             abi.encodeWithSelector(IInsurancePool.InsurancePolicyActive.selector, deviceTarget, 0, releasableAfter)
         );
-        pool.release(deviceTarget, 0);
+        pool.release(deviceTarget, 0, _noMembers());
         vm.warp(releasableAfter + 1);
-        pool.release(deviceTarget, 0);
+        pool.release(deviceTarget, 0, _noMembers());
     }
 
-    /// @notice After the term, inside the claim window, an incident recorded during the term still pays:
-    /// nobody can release the policy first.
+    /// @notice After the term, inside the claim window, an incident timed in the term still pays: nobody can
+    /// release the policy first.
     function test_claim_AfterTermWithinClaimWindow() public {
         (InsurancePool p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 1 days);
-        incidents.setIncident(
-            keccak256("late"),
-            p256Id,
-            IFraudProofs.IncidentKind.Equivocation,
-            uint64(block.timestamp + 1 days),
-            0
+        uint256 end = block.timestamp + WAITING_PERIOD + 1 days;
+        incidents.setIncident(keccak256("late"), p256Id, IFraudProofs.IncidentKind.Equivocation, uint64(end), 0);
+        vm.warp(end + CLAIM_WINDOW);
+        vm.expectRevert(
+            abi.encodeWithSelector(IInsurancePool.InsurancePolicyActive.selector, deviceTarget, 0, end + CLAIM_WINDOW)
         );
-        vm.warp(block.timestamp + 1 days + 3 days);
         vm.prank(stranger);
-        vm.expectRevert();
-        p.release(deviceTarget, 0);
-        assertGt(p.claim(deviceTarget, 0, keccak256("late")), 0);
+        p.release(deviceTarget, 0, _noMembers());
+        assertEq(p.claim(deviceTarget, 0, keccak256("late"), _noMembers()), 100e18);
     }
 
     /// @notice An unknown policy cannot be released.
     function test_release_RevertWhen_Unknown() public {
         vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceUnknownPolicy.selector, deviceTarget, 3));
-        pool.release(deviceTarget, 3);
+        pool.release(deviceTarget, 3, _noMembers());
     }
 
-    /// @notice After a real slash with the pool as loss recipient, the loss share (90%) is booked once and
-    /// raises the share price; the device is marked as having an incident.
-    function test_bookRecovery_BooksRealSlash() public {
+    /// @notice A real slash without coverage: staking pays the pool each allocation net of the bounty (device
+    /// and feed scopes, 360 each) and, as loss recipient, the unallocated rest (180); with no exposure all of it
+    /// vests, so totalAssets does not move in the proof's transaction and has gained it all after the vesting.
+    function test_onStakeSlashed_VestsRealSlashWithoutExposure() public {
         assertEq(deviceStaking.params().lossRecipient, address(pool));
-        uint256 priceBefore = pool.convertToAssets(1e24);
-        bytes32 incident = _equivocate(p256, p256Id, 4);
-        uint256 loss = STAKE - (STAKE * BOUNTY_BPS) / 10_000;
-        assertEq(usd.balanceOf(address(pool)), CAPITAL + loss);
-        assertEq(usd.balanceOf(beneficiary), STAKE - loss, "the prover's beneficiary got the bounty");
+        uint256 netOfBounty = STAKE - (STAKE * BOUNTY_BPS) / 10_000;
         vm.expectEmit(address(pool));
-        emit IInsurancePool.RecoveryBooked(incident, loss);
-        assertEq(pool.bookRecovery(incident), loss);
-        assertEq(pool.totalAssets(), CAPITAL + loss);
-        assertGt(pool.convertToAssets(1e24), priceBefore);
+        emit IInsurancePool.LossBooked(p256Id, deviceTarget, _equivocationId(p256Id, 4), 0, 360e18, 360e18);
+        _equivocate(p256, p256Id, 4);
+        assertEq(usd.balanceOf(address(pool)), CAPITAL + netOfBounty);
+        assertEq(usd.balanceOf(beneficiary), STAKE - netOfBounty, "the prover's beneficiary got the bounty");
+        assertEq(pool.totalAssets(), CAPITAL);
+        assertEq(pool.unearned(), netOfBounty);
+        assertEq(pool.liabilities(), 0);
         assertEq(pool.targetState(deviceTarget).incidentAt, block.timestamp);
-        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceRecoveryBooked.selector, incident));
-        pool.bookRecovery(incident);
+        vm.warp(block.timestamp + RECOVERY_VESTING + 1 days);
+        assertEq(pool.totalAssets(), CAPITAL + netOfBounty);
+        assertEq(pool.unearned(), 0);
     }
 
-    /// @notice A recovery never books more than the tokens held beyond the booked assets.
-    function test_bookRecovery_CapsAtUnbookedBalance() public {
-        (InsurancePool p, MockIncidents incidents) = _mockPool();
-        usd.mint(address(p), 300e18);
-        incidents.setIncident(keccak256("i"), p256Id, IFraudProofs.IncidentKind.Equivocation, 1, 1_000e18);
-        assertEq(p.bookRecovery(keccak256("i")), 300e18);
-        assertEq(p.totalAssets(), CAPITAL + 300e18);
-        incidents.setIncident(keccak256("j"), secpId, IFraudProofs.IncidentKind.Equivocation, 1, 1_000e18);
-        assertEq(p.bookRecovery(keccak256("j")), 0, "nothing unbooked is left");
+    /// @notice Only the staking contract reports slashes.
+    function test_onStakeSlashed_RevertWhen_NotStaking() public {
+        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceNotStaking.selector, stranger));
+        vm.prank(stranger);
+        pool.onStakeSlashed(p256Id, deviceTarget, bytes32(0), 0);
     }
 
-    /// @notice An unknown incident books nothing.
-    function test_bookRecovery_RevertWhen_Unknown() public {
-        vm.expectRevert(abi.encodeWithSelector(IInsurancePool.InsuranceUnknownIncident.selector, keccak256("x")));
-        pool.bookRecovery(keccak256("x"));
-    }
-
-    /// @notice The staking loss recipient is the pool, as the staking parameters say.
+    /// @notice The staking loss recipient is the pool, as the applied staking parameters say.
     function test_staking_LossRecipientIsPool() public view {
         IDeviceStaking.Params memory p = deviceStaking.params();
         assertEq(p.lossRecipient, address(pool));
+        assertTrue(deviceStaking.isBacker(address(pool)));
+    }
+
+    /// @dev The incident id `_equivocate(k, id, sequence)` records now.
+    function _equivocationId(DeviceId id, uint64 sequence) internal view returns (bytes32) {
+        return
+            _pairId(
+                IFraudProofs.IncidentKind.Equivocation,
+                _feedReading(id, sequence, 1e8),
+                _feedReading(id, sequence, 2e8)
+            );
     }
 }
 
@@ -1049,6 +1097,7 @@ contract InsurancePoolGasTest is InsuranceFixture {
         vm.prank(insurer2);
         usd.approve(address(pool), 1_000e18);
         _buyDevice(p256Id, 100e18, 30 days);
+        _waitForCoverage();
         incident = _equivocate(p256, p256Id, 5);
     }
 
@@ -1071,7 +1120,7 @@ contract InsurancePoolGasTest is InsuranceFixture {
 
     /// @notice A claim on a real recorded incident, paying a beneficiary who held none of the asset.
     function test_gas_Claim() public {
-        bytes memory data = abi.encodeCall(IInsurancePool.claim, (_target(p256Id), 0, incident));
+        bytes memory data = abi.encodeCall(IInsurancePool.claim, (_target(p256Id), 0, incident, _noMembers()));
         _report("claim (device, beneficiary with no prior balance)", _measure(stranger, data), data, 120_000);
         assertEq(usd.balanceOf(insured), 100e18);
     }
