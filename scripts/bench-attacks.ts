@@ -1,7 +1,13 @@
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
 import DeviceRegistryModule from "../deploy/modules/DeviceRegistry.js";
-import { createBase, formatReport, runAttackSearch, writeEconomics } from "../src/bench/attacks.js";
+import {
+  createBase,
+  formatReport,
+  runAttackSearch,
+  show,
+  writeEconomics,
+} from "../src/bench/attacks.js";
 
 /**
  * `npm run bench:attacks` (issue 10): searches attack plans and governance configurations on the real
@@ -38,9 +44,15 @@ const path = fileURLToPath(new URL("../bench/results.json", import.meta.url));
 await writeEconomics(path, report);
 progress(`wrote economics.* to ${path}`);
 if (report.maxProfit >= 0n) {
+  const best = report.best;
+  const how =
+    best === undefined
+      ? ""
+      : ` with ${show(best.params)} (bounty ${String(best.config.bountyBps)} bps, cover factor ` +
+        `${String(best.config.coverFactorBps)} bps): ${best.result.detail}`;
   console.error(
-    `\nPROFITABLE ATTACK FOUND: ${report.bestPlan} made ${report.maxProfit.toString()} base units ` +
-      `(seed ${String(seed)}): corruption pays. See the table above for its parameters.`,
+    `\nPROFITABLE ATTACK FOUND (seed ${String(seed)}): ${report.bestPlan} made ` +
+      `${report.maxProfit.toString()} base units${how}`,
   );
   process.exitCode = 1;
 }

@@ -272,6 +272,12 @@ async function insureAndLie(world: World, spec: InsureSpec): Promise<PlanResult>
   if (liar === undefined) throw new Error("no attacker device");
   const pools = world.pools.slice(0, spec.pools);
   await topUp(world, liar, spec.liarStake - MIN_STAKE);
+  // The attacker's other feed members stake from its capital too (they never lie: their stake stays).
+  if (spec.feeds > 0) {
+    for (const d of world.attackerDevices.slice(1, spec.feedSize)) {
+      await topUp(world, d, spec.memberStake - MIN_STAKE);
+    }
+  }
 
   // Feeds of the attacker's devices (the liar first), owned by the attacker's operator so its devices
   // join at once; victims are invited, and only those who consent join.
