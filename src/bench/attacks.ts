@@ -284,7 +284,7 @@ export function formatReport(report: SearchReport): string {
   lines.push("");
   if (report.best !== undefined) {
     lines.push(
-      `closest to profit: ${report.bestPlan} at ${fmt(report.maxProfit)} units (${report.maxProfit.toString()} base units), ${show(report.best.params)}`,
+      `closest to profit: ${report.bestPlan} at ${report.maxProfit.toString()} base units (${fmt(report.maxProfit)}), ${show(report.best.params)}`,
     );
   }
   if (report.capacityBlockMinCost !== undefined) {
