@@ -14,10 +14,13 @@ import {DeviceStaking} from "../contracts/staking/DeviceStaking.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
 import {DeviceStatus} from "../contracts/types/DeviceStatus.sol";
 import {RegistryFixture, TestKey} from "./utils/RegistryFixture.sol";
+import {MockStakeBacker} from "./StakingAllocation.t.sol";
 
-/// @notice Drives staking through honest operator flows (stake, top up, request, withdraw), slashes by the
-/// proofs contract, custody transfers, suspensions and time, plus attempts that must fail (early
-/// withdrawals, an operator reinstating its suspended device), keeping ghost sums of every token flow.
+/// @notice Drives staking through honest operator flows (stake, top up, request, withdraw, allocate to and
+/// deallocate from two backers over five scopes), backers' live requirements, governance (un)approving
+/// backers, slashes by the proofs contract, custody transfers, suspensions and time, plus attempts that
+/// must fail (early withdrawals, requests and allocations of allocated stake, deallocations below what a
+/// backer requires, an operator reinstating its suspended device), keeping ghost sums of every token flow.
 /// @dev Bounded and never reverting: every action picks an existing device and returns early when it does
 /// not apply; actions that may legitimately fail run inside try/catch and classify the failure.
 contract DeviceStakingHandler is CommonBase, StdUtils {
@@ -26,6 +29,7 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
     DeviceRegistry private immutable REGISTRY;
     address private immutable PROOFS;
     address private immutable GOVERNOR;
+    address private immutable GOVERNOR_STAKING;
     address private immutable BENEFICIARY;
     address private immutable POOL;
     uint256 private immutable MIN;
@@ -33,6 +37,7 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
 
     DeviceId[] private _ids;
     address[3] private _operators;
+    MockStakeBacker[2] private _backers;
 
     /// @dev Ghost sums of the stake records and of every token flow.
     uint256 public ghostActive;
@@ -40,6 +45,11 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
     uint256 public ghostDeposited;
     uint256 public ghostWithdrawn;
     uint256 public ghostSlashed;
+    /// @dev What slashes paid out, summed over every recipient (beneficiary, backers, loss recipient).
+    uint256 public ghostSlashPaid;
+    /// @dev The sum of every successful withdrawal request's amount, each at most the unallocated active
+    /// stake measured just before it (a request above that counts in ghostAllocatedTaken instead).
+    uint256 public ghostUnallocatedRequested;
     mapping(DeviceId id => uint256) public ghostUnlockAt;
 
     /// @dev Violations and surprises: all must stay zero.
@@ -48,9 +58,18 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
     uint256 public ghostPayoutMismatch;
     uint256 public ghostOperatorReinstated;
     uint256 public ghostUnexpectedErrors;
+    /// @dev A request or an allocation that took allocated stake, or a deallocation below what the backer
+    /// required, succeeded.
+    uint256 public ghostAllocatedTaken;
+    uint256 public ghostOverAllocated;
+    uint256 public ghostRequiredBreached;
+    /// @dev A backer was told a different recovery than the tokens it received in a slash.
+    uint256 public ghostRecoveryMismatch;
 
-    /// @dev How often the interesting paths ran ("slash", "withdraw", "blockedEarlyWithdrawal",
-    /// "blockedReinstate"), to check the handler's reach when debugging.
+    /// @dev How often the interesting paths ran ("slash", "slashWithAllocations", "withdraw",
+    /// "blockedEarlyWithdrawal", "blockedReinstate", "allocate", "deallocate", "blockedAllocatedRequest",
+    /// "blockedOverAllocation", "blockedInUse", "blockedTooMany", "blockedNotBacker"), to check the
+    /// handler's reach when debugging.
     mapping(bytes32 path => uint256) public coverage;
 
     constructor(
@@ -59,20 +78,24 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
         DeviceRegistry registry,
         address proofs,
         address governor,
+        address stakingGovernance,
         DeviceId[] memory deviceIds,
-        address[3] memory operators
+        address[3] memory operators,
+        MockStakeBacker[2] memory backers
     ) {
         STAKING = staking;
         TOKEN = token;
         REGISTRY = registry;
         PROOFS = proofs;
         GOVERNOR = governor;
+        GOVERNOR_STAKING = stakingGovernance;
         BENEFICIARY = address(0xBEEF);
         POOL = staking.params().lossRecipient;
         MIN = staking.params().minStake;
         UNBONDING = staking.params().unbondingPeriod;
         _ids = deviceIds;
         _operators = operators;
+        _backers = backers;
     }
 
     function ids() external view returns (DeviceId[] memory) {
@@ -101,17 +124,134 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
         ghostDeposited += amount;
     }
 
+    /// @dev A request from the unallocated active stake that leaves 0 or at least the minimum active.
     function requestWithdrawal(uint256 seed, uint256 amount) external {
         DeviceId id = _pick(seed);
         uint256 active = STAKING.stakeOf(id).active;
-        if (active == 0) return;
-        amount = bound(amount, 1, active);
-        if (active - amount != 0 && active - amount < MIN) amount = active;
+        uint256 unallocated = active - STAKING.allocatedOf(id);
+        if (unallocated == 0) return;
+        if (unallocated == active && amount % 4 == 0) {
+            amount = active; // a full exit, possible only with nothing allocated
+        } else {
+            uint256 cap = active < MIN ? 0 : active - MIN;
+            if (cap > unallocated) cap = unallocated;
+            if (cap == 0) return;
+            amount = bound(amount, 1, cap);
+        }
         vm.prank(REGISTRY.operatorOf(id));
         STAKING.requestWithdrawal(id, amount);
         ghostActive -= amount;
         ghostPending += amount;
+        ghostUnallocatedRequested += amount;
         ghostUnlockAt[id] = block.timestamp + UNBONDING;
+    }
+
+    /// @dev The attack: a request for more than the unallocated active stake (but not more than active).
+    function requestAllocatedStake(uint256 seed, uint256 extra) external {
+        DeviceId id = _pick(seed);
+        uint256 active = STAKING.stakeOf(id).active;
+        uint256 allocated = STAKING.allocatedOf(id);
+        if (allocated == 0) return;
+        uint256 amount = active - allocated + bound(extra, 1, allocated);
+        vm.prank(REGISTRY.operatorOf(id));
+        try STAKING.requestWithdrawal(id, amount) {
+            ++ghostAllocatedTaken;
+            ghostActive -= amount;
+            ghostPending += amount;
+            ghostUnlockAt[id] = block.timestamp + UNBONDING;
+        } catch (bytes memory err) {
+            if (bytes4(err) == IDeviceStaking.StakingStakeAllocated.selector) ++coverage["blockedAllocatedRequest"];
+            else ++ghostUnexpectedErrors;
+        }
+    }
+
+    // ================================================================ allocations
+
+    function _scopeOf(DeviceId id, uint256 seed) private pure returns (bytes32) {
+        uint256 k = bound(seed, 0, 4);
+        return k == 0 ? DeviceId.unwrap(id) : keccak256(abi.encode("feed", k));
+    }
+
+    /// @dev Allocates up to the unallocated active stake to one of 2 backers x 5 scopes (10 keys for 8
+    /// places); a full list or an unapproved backer must refuse it for exactly that reason.
+    function allocate(uint256 seed, uint256 backerSeed, uint256 scopeSeed, uint256 amount) external {
+        DeviceId id = _pick(seed);
+        uint256 unallocated = STAKING.stakeOf(id).active - STAKING.allocatedOf(id);
+        if (unallocated == 0) return;
+        amount = bound(amount, 1, unallocated);
+        address backer = address(_backers[bound(backerSeed, 0, 1)]);
+        bytes32 scope = _scopeOf(id, scopeSeed);
+        bool isNew = STAKING.allocationOf(id, backer, scope) == 0;
+        bool full = STAKING.stakeOf(id).allocations == STAKING.MAX_ALLOCATIONS();
+        vm.prank(REGISTRY.operatorOf(id));
+        try STAKING.allocate(id, backer, scope, amount) {
+            if (!STAKING.isBacker(backer) || (isNew && full)) ++ghostUnexpectedErrors;
+            ++coverage["allocate"];
+        } catch (bytes memory err) {
+            bytes4 sel = bytes4(err);
+            if (sel == IDeviceStaking.StakingNotBacker.selector && !STAKING.isBacker(backer)) {
+                ++coverage["blockedNotBacker"];
+            } else if (sel == IDeviceStaking.StakingTooManyAllocations.selector && isNew && full) {
+                ++coverage["blockedTooMany"];
+            } else {
+                ++ghostUnexpectedErrors;
+            }
+        }
+    }
+
+    /// @dev The attack: allocating more than the unallocated active stake (say, pending or allocated stake).
+    function overAllocate(uint256 seed, uint256 backerSeed, uint256 scopeSeed, uint256 extra) external {
+        DeviceId id = _pick(seed);
+        IDeviceStaking.DeviceStake memory s = STAKING.stakeOf(id);
+        uint256 unallocated = s.active - STAKING.allocatedOf(id);
+        uint256 amount = unallocated + bound(extra, 1, uint256(s.active) + s.pending + 1);
+        address backer = address(_backers[bound(backerSeed, 0, 1)]);
+        if (!STAKING.isBacker(backer)) return;
+        vm.prank(REGISTRY.operatorOf(id));
+        try STAKING.allocate(id, backer, _scopeOf(id, scopeSeed), amount) {
+            ++ghostOverAllocated;
+        } catch (bytes memory err) {
+            if (bytes4(err) == IDeviceStaking.StakingStakeAllocated.selector) ++coverage["blockedOverAllocation"];
+            else ++ghostUnexpectedErrors;
+        }
+    }
+
+    /// @dev Takes back part or all of one allocation; refused exactly when it would leave less than the
+    /// backer requires.
+    function deallocate(uint256 seed, uint256 index, uint256 amount) external {
+        DeviceId id = _pick(seed);
+        IDeviceStaking.Allocation[] memory list = STAKING.allocationsOf(id);
+        if (list.length == 0) return;
+        IDeviceStaking.Allocation memory a = list[bound(index, 0, list.length - 1)];
+        // The whole allocation one time in three.
+        amount = amount % 3 == 0 ? a.amount : bound(amount, 1, a.amount);
+        uint256 required = MockStakeBacker(a.backer).requiredAllocation(id, a.scope);
+        bool inUse = a.amount - amount < required;
+        vm.prank(REGISTRY.operatorOf(id));
+        try STAKING.deallocate(id, a.backer, a.scope, amount) {
+            if (inUse) ++ghostRequiredBreached;
+            ++coverage["deallocate"];
+        } catch (bytes memory err) {
+            if (bytes4(err) == IDeviceStaking.StakingAllocationInUse.selector && inUse) ++coverage["blockedInUse"];
+            else ++ghostUnexpectedErrors;
+        }
+    }
+
+    /// @dev A backer's live coverage comes to use part (or all, or none) of one allocation.
+    function setRequired(uint256 seed, uint256 index, uint256 required) external {
+        DeviceId id = _pick(seed);
+        IDeviceStaking.Allocation[] memory list = STAKING.allocationsOf(id);
+        if (list.length == 0) return;
+        IDeviceStaking.Allocation memory a = list[bound(index, 0, list.length - 1)];
+        MockStakeBacker(a.backer).setRequiredAllocation(id, a.scope, bound(required, 0, a.amount));
+    }
+
+    /// @dev Governance stops (or resumes) approving a backer; its allocations stay.
+    function governanceTogglesBacker(uint256 backerSeed) external {
+        address backer = address(_backers[bound(backerSeed, 0, 1)]);
+        bool approve = !STAKING.isBacker(backer);
+        vm.prank(GOVERNOR_STAKING);
+        STAKING.setBacker(backer, approve);
     }
 
     /// @dev Called at any time: succeeds only from the unlock time on.
@@ -139,19 +279,43 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
 
     // ================================================================ proofs and governance
 
+    /// @dev Every token a slash can send goes to one of these four addresses.
+    function _recipientsBalance() private view returns (uint256) {
+        return
+            TOKEN.balanceOf(BENEFICIARY) +
+            TOKEN.balanceOf(POOL) +
+            TOKEN.balanceOf(address(_backers[0])) +
+            TOKEN.balanceOf(address(_backers[1]));
+    }
+
     function slash(uint256 seed, bytes32 incident) external {
         DeviceId id = _pick(seed);
         IDeviceStaking.DeviceStake memory s = STAKING.stakeOf(id);
         uint256 slashable = uint256(s.active) + s.pending;
         if (slashable == 0) return;
-        uint256 paidBefore = TOKEN.balanceOf(BENEFICIARY) + TOKEN.balanceOf(POOL);
+        if (s.allocations != 0) ++coverage["slashWithAllocations"];
+        uint256 paidBefore = _recipientsBalance();
+        uint256 heldBefore = TOKEN.balanceOf(address(STAKING));
+        uint256[2] memory backerBefore;
+        uint256[2] memory toldBefore;
+        for (uint256 i; i < 2; ++i) {
+            backerBefore[i] = TOKEN.balanceOf(address(_backers[i]));
+            toldBefore[i] = _backers[i].totalRecovered();
+        }
         vm.prank(PROOFS);
         uint256 slashed = STAKING.slash(id, BENEFICIARY, incident);
         if (slashed > slashable) ++ghostSlashAboveSlashable;
-        if (TOKEN.balanceOf(BENEFICIARY) + TOKEN.balanceOf(POOL) != paidBefore + slashed) ++ghostPayoutMismatch;
+        uint256 paid = _recipientsBalance() - paidBefore;
+        if (paid != slashed || heldBefore - TOKEN.balanceOf(address(STAKING)) != slashed) ++ghostPayoutMismatch;
+        for (uint256 i; i < 2; ++i) {
+            uint256 received = TOKEN.balanceOf(address(_backers[i])) - backerBefore[i];
+            if (_backers[i].totalRecovered() - toldBefore[i] != received) ++ghostRecoveryMismatch;
+        }
+        if (STAKING.allocatedOf(id) != 0 || STAKING.allocationsOf(id).length != 0) ++ghostUnexpectedErrors;
         ghostActive -= s.active;
         ghostPending -= s.pending;
         ghostSlashed += slashed;
+        ghostSlashPaid += paid;
         ++coverage["slash"];
         if (REGISTRY.statusOf(id) == DeviceStatus.Active) ++ghostUnexpectedErrors;
     }
@@ -240,9 +404,15 @@ contract DeviceStakingInvariantTest is StdInvariant, RegistryFixture {
                 _endorsement(k, MODEL)
             );
         }
-        handler = new DeviceStakingHandler(staking, token, registry, address(proofs), governor, ids, ops);
+        MockStakeBacker[2] memory backers;
+        for (uint256 i; i < 2; ++i) {
+            backers[i] = new MockStakeBacker(IERC20(address(token)), 5_000);
+            vm.prank(gov);
+            staking.setBacker(address(backers[i]), true);
+        }
+        handler = new DeviceStakingHandler(staking, token, registry, address(proofs), governor, gov, ids, ops, backers);
 
-        bytes4[] memory selectors = new bytes4[](9);
+        bytes4[] memory selectors = new bytes4[](15);
         selectors[0] = DeviceStakingHandler.stake.selector;
         selectors[1] = DeviceStakingHandler.requestWithdrawal.selector;
         selectors[2] = DeviceStakingHandler.withdraw.selector;
@@ -252,6 +422,12 @@ contract DeviceStakingInvariantTest is StdInvariant, RegistryFixture {
         selectors[6] = DeviceStakingHandler.operatorSuspends.selector;
         selectors[7] = DeviceStakingHandler.operatorTriesReinstate.selector;
         selectors[8] = DeviceStakingHandler.warp.selector;
+        selectors[9] = DeviceStakingHandler.requestAllocatedStake.selector;
+        selectors[10] = DeviceStakingHandler.allocate.selector;
+        selectors[11] = DeviceStakingHandler.overAllocate.selector;
+        selectors[12] = DeviceStakingHandler.deallocate.selector;
+        selectors[13] = DeviceStakingHandler.setRequired.selector;
+        selectors[14] = DeviceStakingHandler.governanceTogglesBacker.selector;
         targetContract(address(handler));
         targetSelector(StdInvariant.FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -271,7 +447,8 @@ contract DeviceStakingInvariantTest is StdInvariant, RegistryFixture {
         }
         assertEq(active, handler.ghostActive(), "active");
         assertEq(pending, handler.ghostPending(), "pending");
-        assertEq(staking.costOfCorruption(ids), balance, "cost of corruption");
+        // Pending stake may unlock before a proof lands: only active stake counts.
+        assertEq(staking.costOfCorruption(ids), handler.ghostActive(), "cost of corruption");
     }
 
     /// @notice Every token that came in is still held, was withdrawn, or was paid out by a slash.
@@ -292,6 +469,50 @@ contract DeviceStakingInvariantTest is StdInvariant, RegistryFixture {
     /// @notice A slash never takes more than the device's slashable stake.
     function invariant_slashNeverExceedsSlashable() public view {
         assertEq(handler.ghostSlashAboveSlashable(), 0);
+    }
+
+    /// @notice A slash pays out exactly what it took (bounty, backers' shares and the rest), and each
+    /// backer is told exactly the recovery it received.
+    function invariant_slashPaysOutExactlyWhatItTook() public view {
+        assertEq(handler.ghostSlashPaid(), handler.ghostSlashed(), "paid vs slashed");
+        assertEq(handler.ghostPayoutMismatch(), 0, "payout mismatch");
+        assertEq(handler.ghostRecoveryMismatch(), 0, "recovery mismatch");
+    }
+
+    /// @notice No device has more stake allocated than it has active stake.
+    function invariant_allocatedNeverExceedsActive() public view {
+        DeviceId[] memory ids = handler.ids();
+        for (uint256 i; i < ids.length; ++i) {
+            assertLe(staking.allocatedOf(ids[i]), staking.activeOf(ids[i]), "allocated > active");
+        }
+    }
+
+    /// @notice A device's allocation list holds at most MAX_ALLOCATIONS nonzero entries, each matching its
+    /// allocationOf, that sum to allocatedOf.
+    function invariant_allocationListSumsToAllocated() public view {
+        DeviceId[] memory ids = handler.ids();
+        for (uint256 i; i < ids.length; ++i) {
+            IDeviceStaking.Allocation[] memory list = staking.allocationsOf(ids[i]);
+            assertLe(list.length, staking.MAX_ALLOCATIONS(), "too many");
+            assertEq(list.length, staking.stakeOf(ids[i]).allocations, "count");
+            uint256 sum;
+            for (uint256 j; j < list.length; ++j) {
+                assertGt(list[j].amount, 0, "empty entry");
+                assertEq(staking.allocationOf(ids[i], list[j].backer, list[j].scope), list[j].amount, "entry");
+                sum += list[j].amount;
+            }
+            assertEq(sum, staking.allocatedOf(ids[i]), "sum");
+        }
+    }
+
+    /// @notice Allocated stake leaves only through a slash: nothing withdrawn exceeds the unallocated stake
+    /// ever requested, no request or allocation took allocated stake, no deallocation broke a requirement.
+    function invariant_allocatedStakeLeavesOnlyThroughSlash() public view {
+        assertLe(handler.ghostWithdrawn(), handler.ghostUnallocatedRequested(), "withdrawn allocated stake");
+        assertEq(handler.ghostAllocatedTaken(), 0, "request took allocated stake");
+        assertEq(handler.ghostOverAllocated(), 0, "allocation above unallocated");
+        assertEq(handler.ghostRequiredBreached(), 0, "deallocated below required");
+        assertEq(handler.ghostUnexpectedErrors(), 0, "unexpected error");
     }
 
     /// @notice A suspended device (slashed or not) is never reinstated by its operator.
