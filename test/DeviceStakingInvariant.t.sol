@@ -48,23 +48,17 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
     /// @dev What slashes paid out, summed over every recipient (beneficiary, backers, loss recipient).
     uint256 public ghostSlashPaid;
     /// @dev The sum of every successful withdrawal request's amount, each at most the unallocated active
-    /// stake measured just before it (a request above that counts in ghostAllocatedTaken instead).
+    /// stake measured just before it (a request above that counts as the "allocatedTaken" violation instead).
     uint256 public ghostUnallocatedRequested;
     mapping(DeviceId id => uint256) public ghostUnlockAt;
 
-    /// @dev Violations and surprises: all must stay zero.
-    uint256 public ghostEarlyWithdrawals;
-    uint256 public ghostSlashAboveSlashable;
-    uint256 public ghostPayoutMismatch;
-    uint256 public ghostOperatorReinstated;
-    uint256 public ghostUnexpectedErrors;
-    /// @dev A request or an allocation that took allocated stake, or a deallocation below what the backer
-    /// required, succeeded.
-    uint256 public ghostAllocatedTaken;
-    uint256 public ghostOverAllocated;
-    uint256 public ghostRequiredBreached;
-    /// @dev A backer was told a different recovery than the tokens it received in a slash.
-    uint256 public ghostRecoveryMismatch;
+    /// @dev Violations and surprises, all of which must stay zero: "earlyWithdrawal", "slashAboveSlashable",
+    /// "payoutMismatch" (a slash paid out other than what it took), "operatorReinstated",
+    /// "unexpectedError" (an action failed for a reason the handler did not expect), "allocatedTaken" (a
+    /// request took allocated stake), "overAllocated" (an allocation above the unallocated active stake),
+    /// "requiredBreached" (a deallocation below what the backer required), "recoveryMismatch" (a backer
+    /// was told a recovery other than the tokens it received).
+    mapping(bytes32 kind => uint256) public violations;
 
     /// @dev How often the interesting paths ran ("slash", "slashWithAllocations", "withdraw",
     /// "blockedEarlyWithdrawal", "blockedReinstate", "allocate", "deallocate", "blockedAllocatedRequest",
@@ -106,6 +100,32 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
         return _ids[bound(seed, 0, _ids.length - 1)];
     }
 
+    /// @dev The first device from `seed` on (cyclically) with pending stake, or with unallocated active
+    /// stake, or with allocations; `found` false when none has any (so actions land on devices where they apply).
+    function _pickWithPending(uint256 seed) private view returns (DeviceId id, bool found) {
+        uint256 start = bound(seed, 0, _ids.length - 1);
+        for (uint256 i; i < _ids.length; ++i) {
+            id = _ids[(start + i) % _ids.length];
+            if (STAKING.stakeOf(id).pending != 0) return (id, true);
+        }
+    }
+
+    function _pickWithAllocations(uint256 seed) private view returns (DeviceId id, bool found) {
+        uint256 start = bound(seed, 0, _ids.length - 1);
+        for (uint256 i; i < _ids.length; ++i) {
+            id = _ids[(start + i) % _ids.length];
+            if (STAKING.stakeOf(id).allocations != 0) return (id, true);
+        }
+    }
+
+    function _pickWithUnallocated(uint256 seed) private view returns (DeviceId id, bool found) {
+        uint256 start = bound(seed, 0, _ids.length - 1);
+        for (uint256 i; i < _ids.length; ++i) {
+            id = _ids[(start + i) % _ids.length];
+            if (STAKING.activeOf(id) > STAKING.allocatedOf(id)) return (id, true);
+        }
+    }
+
     // ================================================================ operators
 
     function stake(uint256 seed, uint256 amount) external {
@@ -126,7 +146,8 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
 
     /// @dev A request from the unallocated active stake that leaves 0 or at least the minimum active.
     function requestWithdrawal(uint256 seed, uint256 amount) external {
-        DeviceId id = _pick(seed);
+        (DeviceId id, bool found) = _pickWithUnallocated(seed);
+        if (!found) return;
         uint256 active = STAKING.stakeOf(id).active;
         uint256 unallocated = active - STAKING.allocatedOf(id);
         if (unallocated == 0) return;
@@ -155,13 +176,13 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
         uint256 amount = active - allocated + bound(extra, 1, allocated);
         vm.prank(REGISTRY.operatorOf(id));
         try STAKING.requestWithdrawal(id, amount) {
-            ++ghostAllocatedTaken;
+            ++violations["allocatedTaken"];
             ghostActive -= amount;
             ghostPending += amount;
             ghostUnlockAt[id] = block.timestamp + UNBONDING;
         } catch (bytes memory err) {
             if (bytes4(err) == IDeviceStaking.StakingStakeAllocated.selector) ++coverage["blockedAllocatedRequest"];
-            else ++ghostUnexpectedErrors;
+            else ++violations["unexpectedError"];
         }
     }
 
@@ -175,17 +196,41 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
     /// @dev Allocates up to the unallocated active stake to one of 2 backers x 5 scopes (10 keys for 8
     /// places); a full list or an unapproved backer must refuse it for exactly that reason.
     function allocate(uint256 seed, uint256 backerSeed, uint256 scopeSeed, uint256 amount) external {
-        DeviceId id = _pick(seed);
-        uint256 unallocated = STAKING.stakeOf(id).active - STAKING.allocatedOf(id);
-        if (unallocated == 0) return;
-        amount = bound(amount, 1, unallocated);
-        address backer = address(_backers[bound(backerSeed, 0, 1)]);
-        bytes32 scope = _scopeOf(id, scopeSeed);
+        (DeviceId id, bool found) = _pickWithUnallocated(seed);
+        if (!found) return;
+        uint256 unallocated = STAKING.activeOf(id) - STAKING.allocatedOf(id);
+        _tryAllocate(
+            id,
+            address(_backers[bound(backerSeed, 0, 1)]),
+            _scopeOf(id, scopeSeed),
+            bound(amount, 1, unallocated)
+        );
+    }
+
+    /// @dev Allocates a small slice to each of the 10 keys in turn (as far as the unallocated stake goes),
+    /// so full lists happen.
+    function allocateToEveryKey(uint256 seed, uint256 amount) external {
+        (DeviceId id, bool found) = _pickWithUnallocated(seed);
+        if (!found) return;
+        amount = bound(amount, 1, 1e18);
+        for (uint256 k; k < 10; ++k) {
+            uint256 unallocated = STAKING.activeOf(id) - STAKING.allocatedOf(id);
+            if (unallocated == 0) return;
+            _tryAllocate(
+                id,
+                address(_backers[k % 2]),
+                _scopeOf(id, k / 2),
+                amount < unallocated ? amount : unallocated
+            );
+        }
+    }
+
+    function _tryAllocate(DeviceId id, address backer, bytes32 scope, uint256 amount) private {
         bool isNew = STAKING.allocationOf(id, backer, scope) == 0;
         bool full = STAKING.stakeOf(id).allocations == STAKING.MAX_ALLOCATIONS();
         vm.prank(REGISTRY.operatorOf(id));
         try STAKING.allocate(id, backer, scope, amount) {
-            if (!STAKING.isBacker(backer) || (isNew && full)) ++ghostUnexpectedErrors;
+            if (!STAKING.isBacker(backer) || (isNew && full)) ++violations["unexpectedError"];
             ++coverage["allocate"];
         } catch (bytes memory err) {
             bytes4 sel = bytes4(err);
@@ -194,7 +239,7 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
             } else if (sel == IDeviceStaking.StakingTooManyAllocations.selector && isNew && full) {
                 ++coverage["blockedTooMany"];
             } else {
-                ++ghostUnexpectedErrors;
+                ++violations["unexpectedError"];
             }
         }
     }
@@ -209,39 +254,42 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
         if (!STAKING.isBacker(backer)) return;
         vm.prank(REGISTRY.operatorOf(id));
         try STAKING.allocate(id, backer, _scopeOf(id, scopeSeed), amount) {
-            ++ghostOverAllocated;
+            ++violations["overAllocated"];
         } catch (bytes memory err) {
             if (bytes4(err) == IDeviceStaking.StakingStakeAllocated.selector) ++coverage["blockedOverAllocation"];
-            else ++ghostUnexpectedErrors;
+            else ++violations["unexpectedError"];
         }
     }
 
     /// @dev Takes back part or all of one allocation; refused exactly when it would leave less than the
     /// backer requires.
     function deallocate(uint256 seed, uint256 index, uint256 amount) external {
-        DeviceId id = _pick(seed);
+        (DeviceId id, bool found) = _pickWithAllocations(seed);
+        if (!found) return;
         IDeviceStaking.Allocation[] memory list = STAKING.allocationsOf(id);
-        if (list.length == 0) return;
         IDeviceStaking.Allocation memory a = list[bound(index, 0, list.length - 1)];
-        // The whole allocation one time in three.
-        amount = amount % 3 == 0 ? a.amount : bound(amount, 1, a.amount);
         uint256 required = MockStakeBacker(a.backer).requiredAllocation(id, a.scope);
+        // The whole allocation, or just one unit more than the requirement leaves free, one time in three
+        // each; any part otherwise.
+        if (amount % 3 == 0) amount = a.amount;
+        else if (amount % 3 == 1 && required != 0 && required <= a.amount) amount = a.amount - required + 1;
+        else amount = bound(amount, 1, a.amount);
         bool inUse = a.amount - amount < required;
         vm.prank(REGISTRY.operatorOf(id));
         try STAKING.deallocate(id, a.backer, a.scope, amount) {
-            if (inUse) ++ghostRequiredBreached;
+            if (inUse) ++violations["requiredBreached"];
             ++coverage["deallocate"];
         } catch (bytes memory err) {
             if (bytes4(err) == IDeviceStaking.StakingAllocationInUse.selector && inUse) ++coverage["blockedInUse"];
-            else ++ghostUnexpectedErrors;
+            else ++violations["unexpectedError"];
         }
     }
 
     /// @dev A backer's live coverage comes to use part (or all, or none) of one allocation.
     function setRequired(uint256 seed, uint256 index, uint256 required) external {
-        DeviceId id = _pick(seed);
+        (DeviceId id, bool found) = _pickWithAllocations(seed);
+        if (!found) return;
         IDeviceStaking.Allocation[] memory list = STAKING.allocationsOf(id);
-        if (list.length == 0) return;
         IDeviceStaking.Allocation memory a = list[bound(index, 0, list.length - 1)];
         MockStakeBacker(a.backer).setRequiredAllocation(id, a.scope, bound(required, 0, a.amount));
     }
@@ -256,21 +304,24 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
 
     /// @dev Called at any time: succeeds only from the unlock time on.
     function withdraw(uint256 seed) external {
-        DeviceId id = _pick(seed);
+        (DeviceId id, bool found) = _pickWithPending(seed);
+        if (!found) return;
+        // Half the time the operator waits for the unlock first.
+        if (seed % 2 == 0 && block.timestamp < ghostUnlockAt[id]) vm.warp(ghostUnlockAt[id]);
         uint256 pending = STAKING.stakeOf(id).pending;
         if (pending == 0) return;
         address op = REGISTRY.operatorOf(id);
         uint256 before = TOKEN.balanceOf(op);
         vm.prank(op);
         try STAKING.withdraw(id) {
-            if (block.timestamp < ghostUnlockAt[id]) ++ghostEarlyWithdrawals;
-            if (TOKEN.balanceOf(op) != before + pending) ++ghostPayoutMismatch;
+            if (block.timestamp < ghostUnlockAt[id]) ++violations["earlyWithdrawal"];
+            if (TOKEN.balanceOf(op) != before + pending) ++violations["payoutMismatch"];
             ghostPending -= pending;
             ghostWithdrawn += pending;
             ++coverage["withdraw"];
         } catch (bytes memory err) {
             if (block.timestamp >= ghostUnlockAt[id] || bytes4(err) != IDeviceStaking.StakingStillUnbonding.selector) {
-                ++ghostUnexpectedErrors;
+                ++violations["unexpectedError"];
             } else {
                 ++coverage["blockedEarlyWithdrawal"];
             }
@@ -304,20 +355,21 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
         }
         vm.prank(PROOFS);
         uint256 slashed = STAKING.slash(id, BENEFICIARY, incident);
-        if (slashed > slashable) ++ghostSlashAboveSlashable;
+        if (slashed > slashable) ++violations["slashAboveSlashable"];
         uint256 paid = _recipientsBalance() - paidBefore;
-        if (paid != slashed || heldBefore - TOKEN.balanceOf(address(STAKING)) != slashed) ++ghostPayoutMismatch;
+        if (paid != slashed || heldBefore - TOKEN.balanceOf(address(STAKING)) != slashed)
+            ++violations["payoutMismatch"];
         for (uint256 i; i < 2; ++i) {
             uint256 received = TOKEN.balanceOf(address(_backers[i])) - backerBefore[i];
-            if (_backers[i].totalRecovered() - toldBefore[i] != received) ++ghostRecoveryMismatch;
+            if (_backers[i].totalRecovered() - toldBefore[i] != received) ++violations["recoveryMismatch"];
         }
-        if (STAKING.allocatedOf(id) != 0 || STAKING.allocationsOf(id).length != 0) ++ghostUnexpectedErrors;
+        if (STAKING.allocatedOf(id) != 0 || STAKING.allocationsOf(id).length != 0) ++violations["unexpectedError"];
         ghostActive -= s.active;
         ghostPending -= s.pending;
         ghostSlashed += slashed;
         ghostSlashPaid += paid;
         ++coverage["slash"];
-        if (REGISTRY.statusOf(id) == DeviceStatus.Active) ++ghostUnexpectedErrors;
+        if (REGISTRY.statusOf(id) == DeviceStatus.Active) ++violations["unexpectedError"];
     }
 
     /// @dev Governance returns a suspended device to service (so slashed devices can stake again).
@@ -355,15 +407,19 @@ contract DeviceStakingHandler is CommonBase, StdUtils {
         if (REGISTRY.statusOf(id) != DeviceStatus.Suspended) return;
         vm.prank(REGISTRY.operatorOf(id));
         try REGISTRY.reinstate(id) {
-            ++ghostOperatorReinstated;
+            ++violations["operatorReinstated"];
         } catch (bytes memory err) {
             if (bytes4(err) == IAccessControl.AccessControlUnauthorizedAccount.selector) ++coverage["blockedReinstate"];
-            else ++ghostUnexpectedErrors;
+            else ++violations["unexpectedError"];
         }
     }
 
+    /// @dev Up to 10 days; one time in three just past an unbonding period (fuzzed seconds are often
+    /// small, and withdrawals need that much time).
     function warp(uint256 seconds_) external {
-        vm.warp(block.timestamp + bound(seconds_, 0, 10 days));
+        uint256 step = bound(seconds_, 0, 10 days);
+        if (seconds_ % 3 == 0) step = UNBONDING + (seconds_ % 1 days);
+        vm.warp(block.timestamp + step);
     }
 }
 
@@ -412,7 +468,12 @@ contract DeviceStakingInvariantTest is StdInvariant, RegistryFixture {
         }
         handler = new DeviceStakingHandler(staking, token, registry, address(proofs), governor, gov, ids, ops, backers);
 
-        bytes4[] memory selectors = new bytes4[](15);
+        _targetHandler();
+    }
+
+    /// @dev Every handler action is a target, each once.
+    function _targetHandler() internal {
+        bytes4[] memory selectors = new bytes4[](16);
         selectors[0] = DeviceStakingHandler.stake.selector;
         selectors[1] = DeviceStakingHandler.requestWithdrawal.selector;
         selectors[2] = DeviceStakingHandler.withdraw.selector;
@@ -428,6 +489,7 @@ contract DeviceStakingInvariantTest is StdInvariant, RegistryFixture {
         selectors[12] = DeviceStakingHandler.deallocate.selector;
         selectors[13] = DeviceStakingHandler.setRequired.selector;
         selectors[14] = DeviceStakingHandler.governanceTogglesBacker.selector;
+        selectors[15] = DeviceStakingHandler.allocateToEveryKey.selector;
         targetContract(address(handler));
         targetSelector(StdInvariant.FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -457,26 +519,26 @@ contract DeviceStakingInvariantTest is StdInvariant, RegistryFixture {
             handler.ghostDeposited(),
             token.balanceOf(address(staking)) + handler.ghostWithdrawn() + handler.ghostSlashed()
         );
-        assertEq(handler.ghostPayoutMismatch(), 0, "payout mismatch");
+        assertEq(handler.violations("payoutMismatch"), 0, "payout mismatch");
     }
 
     /// @notice Nothing is withdrawn before its unbonding ends, and withdrawals fail only for that reason.
     function invariant_nothingWithdrawnBeforeUnlock() public view {
-        assertEq(handler.ghostEarlyWithdrawals(), 0, "early withdrawal");
-        assertEq(handler.ghostUnexpectedErrors(), 0, "unexpected error");
+        assertEq(handler.violations("earlyWithdrawal"), 0, "early withdrawal");
+        assertEq(handler.violations("unexpectedError"), 0, "unexpected error");
     }
 
     /// @notice A slash never takes more than the device's slashable stake.
     function invariant_slashNeverExceedsSlashable() public view {
-        assertEq(handler.ghostSlashAboveSlashable(), 0);
+        assertEq(handler.violations("slashAboveSlashable"), 0);
     }
 
     /// @notice A slash pays out exactly what it took (bounty, backers' shares and the rest), and each
     /// backer is told exactly the recovery it received.
     function invariant_slashPaysOutExactlyWhatItTook() public view {
         assertEq(handler.ghostSlashPaid(), handler.ghostSlashed(), "paid vs slashed");
-        assertEq(handler.ghostPayoutMismatch(), 0, "payout mismatch");
-        assertEq(handler.ghostRecoveryMismatch(), 0, "recovery mismatch");
+        assertEq(handler.violations("payoutMismatch"), 0, "payout mismatch");
+        assertEq(handler.violations("recoveryMismatch"), 0, "recovery mismatch");
     }
 
     /// @notice No device has more stake allocated than it has active stake.
@@ -509,15 +571,15 @@ contract DeviceStakingInvariantTest is StdInvariant, RegistryFixture {
     /// ever requested, no request or allocation took allocated stake, no deallocation broke a requirement.
     function invariant_allocatedStakeLeavesOnlyThroughSlash() public view {
         assertLe(handler.ghostWithdrawn(), handler.ghostUnallocatedRequested(), "withdrawn allocated stake");
-        assertEq(handler.ghostAllocatedTaken(), 0, "request took allocated stake");
-        assertEq(handler.ghostOverAllocated(), 0, "allocation above unallocated");
-        assertEq(handler.ghostRequiredBreached(), 0, "deallocated below required");
-        assertEq(handler.ghostUnexpectedErrors(), 0, "unexpected error");
+        assertEq(handler.violations("allocatedTaken"), 0, "request took allocated stake");
+        assertEq(handler.violations("overAllocated"), 0, "allocation above unallocated");
+        assertEq(handler.violations("requiredBreached"), 0, "deallocated below required");
+        assertEq(handler.violations("unexpectedError"), 0, "unexpected error");
     }
 
     /// @notice A suspended device (slashed or not) is never reinstated by its operator.
     function invariant_operatorCannotReinstate() public view {
-        assertEq(handler.ghostOperatorReinstated(), 0, "operator reinstated");
-        assertEq(handler.ghostUnexpectedErrors(), 0, "unexpected error");
+        assertEq(handler.violations("operatorReinstated"), 0, "operator reinstated");
+        assertEq(handler.violations("unexpectedError"), 0, "unexpected error");
     }
 }

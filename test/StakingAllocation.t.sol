@@ -343,9 +343,7 @@ contract StakingAllocationTest is AllocationFixture {
     function test_allocate_RevertWhen_MoreThanUnallocatedActive() public {
         _stake(1_000e18);
         _allocate(backerA, _scope(), 600e18);
-        vm.expectRevert(
-            abi.encodeWithSelector(IDeviceStaking.StakingStakeAllocated.selector, id, 400e18, 400e18 + 1)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IDeviceStaking.StakingStakeAllocated.selector, id, 400e18, 400e18 + 1));
         _allocate(backerB, FEED, 400e18 + 1);
     }
 
@@ -353,9 +351,7 @@ contract StakingAllocationTest is AllocationFixture {
         _stake(1_000e18);
         _request(400e18);
         // Pending stake backs nothing: only the 600e18 still active can be allocated.
-        vm.expectRevert(
-            abi.encodeWithSelector(IDeviceStaking.StakingStakeAllocated.selector, id, 600e18, 600e18 + 1)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IDeviceStaking.StakingStakeAllocated.selector, id, 600e18, 600e18 + 1));
         _allocate(backerA, _scope(), 600e18 + 1);
     }
 
@@ -538,13 +534,7 @@ contract StakingAllocationTest is AllocationFixture {
     function test_deallocate_RevertWhen_NoAllocation() public {
         _stake(1_000e18);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                IDeviceStaking.StakingInsufficientAllocation.selector,
-                id,
-                address(backerB),
-                FEED,
-                0
-            )
+            abi.encodeWithSelector(IDeviceStaking.StakingInsufficientAllocation.selector, id, address(backerB), FEED, 0)
         );
         _deallocate(backerB, FEED, 1);
     }
@@ -569,9 +559,7 @@ contract StakingAllocationTest is AllocationFixture {
     function test_requestWithdrawal_RevertWhen_StakeAllocated() public {
         _stake(1_000e18);
         _allocate(backerA, _scope(), 700e18);
-        vm.expectRevert(
-            abi.encodeWithSelector(IDeviceStaking.StakingStakeAllocated.selector, id, 300e18, 300e18 + 1)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IDeviceStaking.StakingStakeAllocated.selector, id, 300e18, 300e18 + 1));
         _request(300e18 + 1);
     }
 

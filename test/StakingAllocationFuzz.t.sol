@@ -261,11 +261,13 @@ contract StakingAllocationFuzzTest is AllocationFixture {
         uint256 receivedA;
         if (c.allocations[0] != 0) {
             receivedA += shares[0];
-            _assertSlashCall(backerA, callsA++, _scope(), shares[0], receivedA);
+            _assertSlashCall(backerA, callsA, _scope(), shares[0], receivedA);
+            ++callsA;
         }
         if (c.allocations[2] != 0) {
             receivedA += shares[2];
-            _assertSlashCall(backerA, callsA++, FEED, shares[2], receivedA);
+            _assertSlashCall(backerA, callsA, FEED, shares[2], receivedA);
+            ++callsA;
         }
         assertEq(backerA.slashCallCount(), callsA, "calls to A");
         if (c.allocations[1] != 0) _assertSlashCall(backerB, 0, FEED, shares[1], shares[1]);
