@@ -94,6 +94,8 @@ abstract contract StakingUnitFixture is RegistryFixture {
         assertEq(s.active, active, "active");
         assertEq(s.pending, pending, "pending");
         assertEq(s.unlockAt, unlockAt, "unlockAt");
+        assertEq(staking.activeOf(id), active, "activeOf");
+        assertEq(staking.slashableOf(id), active + pending, "slashableOf");
     }
 
     function _assertParams(IDeviceStaking.Params memory a, IDeviceStaking.Params memory b) internal pure {
@@ -730,10 +732,13 @@ contract DeviceStakingTest is StakingUnitFixture {
         ids[1] = second;
         assertEq(staking.slashableOf(id), 300e18);
         assertEq(staking.slashableOf(second), 150e18);
-        assertEq(staking.slashableOfOperator(operator, ids), 300e18);
+        assertEq(staking.activeOf(id), 200e18);
+        assertEq(staking.activeOf(second), 150e18);
+        // Only active stake counts: the 100e18 pending may unlock before a proof lands.
+        assertEq(staking.slashableOfOperator(operator, ids), 200e18);
         assertEq(staking.slashableOfOperator(newOperator, ids), 150e18);
         assertEq(staking.slashableOfOperator(stranger, ids), 0);
-        assertEq(staking.costOfCorruption(ids), 450e18);
+        assertEq(staking.costOfCorruption(ids), 350e18);
         assertEq(staking.costOfCorruption(new DeviceId[](0)), 0);
     }
 }

@@ -42,7 +42,7 @@ contract FraudProofsTest is FraudProofsFixture {
         _logGas("gas proveEquivocation (2x P-256, mock staking):", before - gasleft());
 
         assertEq(got, id, "incident id");
-        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.Equivocation, SLASHED);
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.Equivocation, SLASHED, a.reading.timestamp);
         _assertSlashed(p256Id, beneficiary, id);
         assertEq(staking.slashCount(), 1);
     }
@@ -54,7 +54,7 @@ contract FraudProofsTest is FraudProofsFixture {
         bytes32 id = proofs.proveEquivocation(a, b, beneficiary);
         _logGas("gas proveEquivocation (2x secp256k1, mock staking):", before - gasleft());
         assertEq(id, _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading));
-        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, a.reading.timestamp);
         _assertSlashed(secpId, beneficiary, id);
     }
 
@@ -63,7 +63,7 @@ contract FraudProofsTest is FraudProofsFixture {
         Reading memory rb = _reading(secpId, 5, 20);
         rb.timestamp -= 10;
         bytes32 id = proofs.proveEquivocation(_signed(secp, ra), _signed(secp, rb), beneficiary);
-        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, ra.timestamp);
     }
 
     function test_proveEquivocation_RevertWhen_PairSwapped() public {
@@ -89,7 +89,7 @@ contract FraudProofsTest is FraudProofsFixture {
         _rotate(p256Id, p256, next);
         IFraudProofs.SignedReading memory b = _signed(next, _reading(p256Id, 9, 99));
         bytes32 id = proofs.proveEquivocation(a, b, beneficiary);
-        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.Equivocation, SLASHED);
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.Equivocation, SLASHED, b.reading.timestamp);
     }
 
     function test_proveEquivocation_AcceptsSuspendedDevice() public {
@@ -107,7 +107,8 @@ contract FraudProofsTest is FraudProofsFixture {
         Reading memory ra = _reading(secpId, 5, 20);
         ra.timestamp = uint64(block.timestamp + 365 days);
         bytes32 id = proofs.proveEquivocation(_signed(secp, ra), _signed(secp, _reading(secpId, 5, 21)), beneficiary);
-        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED);
+        // Timed at the proof's block, not a year ahead: nothing proven now was signed later.
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, block.timestamp);
     }
 
     function test_proveEquivocation_AcceptsLastSecondOfWindow() public {
@@ -252,7 +253,7 @@ contract FraudProofsTest is FraudProofsFixture {
         bytes32 got = proofs.proveBatchEquivocation(a, b, beneficiary);
         _logGas("gas proveBatchEquivocation (2x P-256, 4-leaf batch):", before - gasleft());
         assertEq(got, id);
-        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED);
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED, b.reading.timestamp);
         _assertSlashed(p256Id, beneficiary, id);
     }
 
@@ -260,7 +261,7 @@ contract FraudProofsTest is FraudProofsFixture {
         IFraudProofs.BatchedReading memory a = _batched(secp, _run(secpId, 10, 100), 0);
         IFraudProofs.SignedReading memory b = _signed(secp, _reading(secpId, 10, -1));
         bytes32 id = proofs.proveBatchEquivocation(a, b, beneficiary);
-        _assertIncident(id, secpId, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED, b.reading.timestamp);
     }
 
     function test_proveBatchEquivocation_AcceptsSingleLeafBatch() public {
@@ -280,7 +281,7 @@ contract FraudProofsTest is FraudProofsFixture {
         bytes32 got = proofs.proveBatchPairEquivocation(a, b, beneficiary);
         _logGas("gas proveBatchPairEquivocation (2x P-256, 4-leaf batches):", before - gasleft());
         assertEq(got, id);
-        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED);
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED, b.reading.timestamp);
         _assertSlashed(p256Id, beneficiary, id);
     }
 
@@ -438,7 +439,7 @@ contract FraudProofsTest is FraudProofsFixture {
         bytes32 got = proofs.proveOutOfBounds(r, beneficiary);
         _logGas("gas proveOutOfBounds (1x P-256):", before - gasleft());
         assertEq(got, id);
-        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED);
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, r.reading.timestamp);
         _assertSlashed(p256Id, beneficiary, id);
     }
 
@@ -447,7 +448,7 @@ contract FraudProofsTest is FraudProofsFixture {
         IFraudProofs.SignedReading memory r = _signed(secp, _reading(secpId, 1, -41));
         bytes32 id = proofs.proveOutOfBounds(r, beneficiary);
         assertEq(id, _readingId(r.reading));
-        _assertIncident(id, secpId, IFraudProofs.IncidentKind.OutOfBounds, SLASHED);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, r.reading.timestamp);
     }
 
     function test_proveOutOfBounds_RevertWhen_AtMax() public {
@@ -558,7 +559,7 @@ contract FraudProofsTest is FraudProofsFixture {
         bytes32 got = proofs.proveRevokedFirmware(a, key, sig, beneficiary);
         _logGas("gas proveRevokedFirmware (1x P-256):", before - gasleft());
         assertEq(got, id);
-        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED);
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED, revokedAt);
         _assertSlashed(p256Id, beneficiary, id);
     }
 
@@ -567,7 +568,8 @@ contract FraudProofsTest is FraudProofsFixture {
         Attestation memory a = _attestation(secpId, MEASUREMENT_V1, revokedAt + 30);
         (IDeviceRegistry.DeviceKey memory key, bytes memory sig) = _signedAttestation(secp, a);
         bytes32 id = proofs.proveRevokedFirmware(a, key, sig, beneficiary);
-        _assertIncident(id, secpId, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED);
+        // Signed 30 s ahead of the proof's block (revokedAt is now): timed at the block.
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED, revokedAt);
     }
 
     function test_proveRevokedFirmware_RevertWhen_AttestedBeforeRevocation() public {
@@ -689,6 +691,115 @@ contract FraudProofsTest is FraudProofsFixture {
         (IDeviceRegistry.DeviceKey memory key, bytes memory sig) = _signedAttestation(secp, a);
         vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsNoStake.selector, secpId));
         proofs.proveRevokedFirmware(a, key, sig, beneficiary);
+    }
+
+    // ================================================================ incident time
+
+    /// @dev Two conflicting readings of secpId at sequence 5, signed at `ta` and `tb`.
+    function _pairAt(
+        uint64 ta,
+        uint64 tb
+    ) internal view returns (IFraudProofs.SignedReading memory a, IFraudProofs.SignedReading memory b) {
+        Reading memory ra = _reading(secpId, 5, 20);
+        Reading memory rb = _reading(secpId, 5, 21);
+        ra.timestamp = ta;
+        rb.timestamp = tb;
+        return (_signed(secp, ra), _signed(secp, rb));
+    }
+
+    function test_proveEquivocation_TimesIncidentAtLaterSignedTimestamp() public {
+        uint64 t = uint64(block.timestamp);
+        (IFraudProofs.SignedReading memory a, IFraudProofs.SignedReading memory b) = _pairAt(t - 5 hours, t - 2 hours);
+        vm.warp(t + 3 hours);
+        bytes32 id = proofs.proveEquivocation(a, b, beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, t - 2 hours);
+    }
+
+    function test_proveEquivocation_TimesIncidentAtLaterSignedTimestampWhenFirst() public {
+        uint64 t = uint64(block.timestamp);
+        (IFraudProofs.SignedReading memory a, IFraudProofs.SignedReading memory b) = _pairAt(t - 1 hours, t - 9 hours);
+        vm.warp(t + 12 hours);
+        bytes32 id = proofs.proveEquivocation(a, b, beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, t - 1 hours);
+    }
+
+    function test_proveEquivocation_CapsFutureIncidentTimeAtBlock() public {
+        uint64 t = uint64(block.timestamp);
+        (IFraudProofs.SignedReading memory a, IFraudProofs.SignedReading memory b) = _pairAt(t - 1 hours, t + 7 days);
+        bytes32 id = proofs.proveEquivocation(a, b, beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, t);
+    }
+
+    function test_proveEquivocation_TimesIncidentAtBlockWhenSignedInIt() public {
+        uint64 t = uint64(block.timestamp);
+        (IFraudProofs.SignedReading memory a, IFraudProofs.SignedReading memory b) = _pairAt(t - 1, t);
+        bytes32 id = proofs.proveEquivocation(a, b, beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, t);
+    }
+
+    function test_proveBatchEquivocation_TimesIncidentAtLaterSignedTimestamp() public {
+        uint64 t = uint64(block.timestamp);
+        Reading[] memory run = _run(secpId, 10, 100);
+        for (uint256 i; i < run.length; ++i) run[i].timestamp = t - 4 hours + uint64(i) * 60;
+        IFraudProofs.BatchedReading memory a = _batched(secp, run, 1);
+        Reading memory rb = _reading(secpId, 11, 555);
+        rb.timestamp = t - 6 hours;
+        vm.warp(t + 1 hours);
+        bytes32 id = proofs.proveBatchEquivocation(a, _signed(secp, rb), beneficiary);
+        // The leaf (t - 4 h + 60 s) is the later of the pair; the batch's own bounds play no part.
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED, t - 4 hours + 60);
+    }
+
+    function test_proveBatchPairEquivocation_TimesIncidentAtLaterSignedTimestamp() public {
+        uint64 t = uint64(block.timestamp);
+        Reading[] memory runA = _run(secpId, 10, 100);
+        Reading[] memory runB = _run(secpId, 10, 200);
+        for (uint256 i; i < 4; ++i) {
+            runA[i].timestamp = t - 8 hours + uint64(i);
+            runB[i].timestamp = t - 3 hours + uint64(i);
+        }
+        IFraudProofs.BatchedReading memory a = _batched(secp, runA, 2);
+        IFraudProofs.BatchedReading memory b = _batched(secp, runB, 2);
+        vm.warp(t + 2 hours);
+        bytes32 id = proofs.proveBatchPairEquivocation(a, b, beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED, t - 3 hours + 2);
+    }
+
+    function test_proveOutOfBounds_TimesIncidentAtEvidenceTimestamp() public {
+        _declareRange();
+        Reading memory r = _reading(secpId, 1, 126);
+        r.timestamp = uint64(block.timestamp - 3 hours);
+        uint64 signedAt = r.timestamp;
+        IFraudProofs.SignedReading memory s = _signed(secp, r);
+        vm.warp(block.timestamp + 5 hours);
+        bytes32 id = proofs.proveOutOfBounds(s, beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, signedAt);
+    }
+
+    function test_proveOutOfBounds_CapsFutureIncidentTimeAtBlock() public {
+        _declareRange();
+        Reading memory r = _reading(secpId, 1, -41);
+        r.timestamp = uint64(block.timestamp + 30 days);
+        bytes32 id = proofs.proveOutOfBounds(_signed(secp, r), beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, block.timestamp);
+    }
+
+    function test_proveRevokedFirmware_TimesIncidentAtEvidenceTimestamp() public {
+        uint64 revokedAt = _revokeV1();
+        Attestation memory a = _attestation(secpId, MEASUREMENT_V1, revokedAt + 10 minutes);
+        (IDeviceRegistry.DeviceKey memory key, bytes memory sig) = _signedAttestation(secp, a);
+        vm.warp(revokedAt + 20 hours);
+        bytes32 id = proofs.proveRevokedFirmware(a, key, sig, beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED, revokedAt + 10 minutes);
+    }
+
+    function test_proveRevokedFirmware_CapsFutureIncidentTimeAtBlock() public {
+        uint64 revokedAt = _revokeV1();
+        Attestation memory a = _attestation(p256Id, MEASUREMENT_V1, revokedAt + 400 days);
+        (IDeviceRegistry.DeviceKey memory key, bytes memory sig) = _signedAttestation(p256, a);
+        vm.warp(revokedAt + 1 hours);
+        bytes32 id = proofs.proveRevokedFirmware(a, key, sig, beneficiary);
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED, revokedAt + 1 hours);
     }
 
     function _batchHash(IFraudProofs.BatchedReading memory b) private pure returns (bytes32) {

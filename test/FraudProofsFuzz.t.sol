@@ -34,7 +34,7 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         IFraudProofs.SignedReading memory b = _signed(k, _reading(id, sequence, vb));
         bytes32 incidentId = proofs.proveEquivocation(a, b, beneficiary);
         assertEq(incidentId, _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading));
-        _assertIncident(incidentId, id, IFraudProofs.IncidentKind.Equivocation, SLASHED);
+        _assertIncident(incidentId, id, IFraudProofs.IncidentKind.Equivocation, SLASHED, a.reading.timestamp);
         _assertSlashed(id, beneficiary, incidentId);
         // The swap is refused before any signature is checked.
         vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, incidentId));
@@ -120,8 +120,10 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
             proofs.proveEquivocation(a, b, beneficiary);
             assertEq(staking.slashCount(), slashesBefore);
         } else {
-            proofs.proveEquivocation(a, b, beneficiary);
+            bytes32 incidentId = proofs.proveEquivocation(a, b, beneficiary);
             assertEq(staking.slashCount(), slashesBefore + 1);
+            uint256 time = latest < now_ ? latest : now_;
+            _assertIncident(incidentId, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, time);
         }
     }
 
@@ -159,7 +161,7 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         a.batch.firstSequence = run[0].sequence;
         bytes32 incidentId = proofs.proveBatchEquivocation(a, b, beneficiary);
         assertEq(incidentId, _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading));
-        _assertIncident(incidentId, id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED);
+        _assertIncident(incidentId, id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED, b.reading.timestamp);
     }
 
     function test_proveBatchEquivocation_SlashesAnyLeaf() public {
@@ -227,7 +229,7 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         if (value < min || value > max) {
             bytes32 incidentId = proofs.proveOutOfBounds(r, beneficiary);
             assertEq(incidentId, _readingId(r.reading));
-            _assertIncident(incidentId, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED);
+            _assertIncident(incidentId, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, r.reading.timestamp);
         } else {
             vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsWithinRange.selector, value, min, max));
             proofs.proveOutOfBounds(r, beneficiary);
@@ -286,7 +288,9 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         } else {
             bytes32 incidentId = proofs.proveRevokedFirmware(a, key, sig, beneficiary);
             assertEq(incidentId, _attestationId(a));
-            _assertIncident(incidentId, id, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED);
+            // Timed by the attestation, capped at the proof's block (future-dated evidence is accepted).
+            uint256 time = _incidentTime(timestamp);
+            _assertIncident(incidentId, id, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED, time);
         }
     }
 
@@ -299,6 +303,52 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         timestamp = uint64(bound(timestamp, START + 1 hours - WINDOW, type(uint64).max));
         if (timestamp % 2 == 0) timestamp = uint64(bound(timestamp, START + 1 hours - 2, START + 1 hours + 2));
         _checkRevocationTime(useP256, timestamp);
+    }
+
+    // ================================================================ incident time
+
+    /// @dev For any two signed timestamps inside the window, the incident is timed at the later one, or at
+    /// the proof's block when that one is in the future; the order of the pair does not matter.
+    function _checkIncidentTime(uint64 tsA, uint64 tsB, uint256 elapsed, uint256 expected) internal {
+        IFraudProofs.SignedReading memory a;
+        IFraudProofs.SignedReading memory b;
+        {
+            Reading memory ra = _reading(secpId, 5, 1);
+            Reading memory rb = _reading(secpId, 5, 2);
+            ra.timestamp = tsA;
+            rb.timestamp = tsB;
+            a = _signed(secp, ra);
+            b = _signed(secp, rb);
+        }
+        vm.warp(block.timestamp + elapsed);
+        bytes32 incidentId = proofs.proveEquivocation(a, b, beneficiary);
+        _assertIncident(incidentId, secpId, IFraudProofs.IncidentKind.Equivocation, SLASHED, expected);
+        assertLe(proofs.incident(incidentId).time, block.timestamp, "never after the proof");
+    }
+
+    function test_proveEquivocation_IncidentTimeIsLaterTimestampCapped() public {
+        // Later one in the past: its time.
+        _checkIncidentTime(uint64(START - 3 hours), uint64(START - 1 hours), 2 hours, START - 1 hours);
+    }
+
+    function test_proveEquivocation_IncidentTimeIsLaterTimestampCapped_Future() public {
+        // Later one still in the future when proven: the proof's block.
+        _checkIncidentTime(uint64(START + 9 days), uint64(START - 1 hours), 1 hours, START + 1 hours);
+    }
+
+    function testFuzz_proveEquivocation_IncidentTimeIsLaterTimestampCapped(
+        uint64 tsA,
+        uint64 tsB,
+        uint256 elapsed
+    ) public {
+        elapsed = bound(elapsed, 0, WINDOW);
+        uint256 provenAt = START + elapsed;
+        // Any first timestamp; the second inside the window at proof time, so the pair is fresh (its later
+        // timestamp is); both up to a year in the future.
+        tsA = uint64(bound(tsA, 0, START + 365 days));
+        tsB = uint64(bound(tsB, provenAt - WINDOW, START + 365 days));
+        uint256 later = tsA > tsB ? tsA : tsB;
+        _checkIncidentTime(tsA, tsB, elapsed, later < provenAt ? later : provenAt);
     }
 
     // ================================================================ signatures

@@ -136,17 +136,41 @@ abstract contract FraudProofsFixture is AttestationFixture {
 
     // ------------------------------------------------------------------ checks
 
+    /// @notice The incident was recorded for evidence signed in this very block (its time is now).
     function _assertIncident(
         bytes32 id,
         DeviceId deviceId,
         IFraudProofs.IncidentKind kind,
         uint256 slashed
     ) internal view {
+        _assertIncident(id, deviceId, kind, slashed, block.timestamp);
+    }
+
+    /// @notice The incident was recorded with these fields; `time` is the evidence's signed timestamp (the
+    /// later of a pair) capped at the proof's block time (see `_incidentTime`).
+    function _assertIncident(
+        bytes32 id,
+        DeviceId deviceId,
+        IFraudProofs.IncidentKind kind,
+        uint256 slashed,
+        uint256 time
+    ) internal view {
         IFraudProofs.Incident memory inc = proofs.incident(id);
         assertEq(DeviceId.unwrap(inc.deviceId), DeviceId.unwrap(deviceId), "incident device");
         assertEq(uint8(inc.kind), uint8(kind), "incident kind");
-        assertEq(inc.time, block.timestamp, "incident time");
+        assertEq(inc.time, time, "incident time");
         assertEq(inc.slashed, slashed, "incident slashed");
+    }
+
+    /// @notice The time an incident proven in this block gets for evidence signed at `signedAt`: the signed
+    /// time, never after the proof's block.
+    function _incidentTime(uint256 signedAt) internal view returns (uint256) {
+        return signedAt < block.timestamp ? signedAt : block.timestamp;
+    }
+
+    /// @notice `_incidentTime` of a pair: the later of the two signed timestamps, capped the same way.
+    function _incidentTime(uint256 a, uint256 b) internal view returns (uint256) {
+        return _incidentTime(a > b ? a : b);
     }
 
     /// @notice The last slash the mock received came from the proofs contract with these arguments.
