@@ -12,7 +12,6 @@ import {InsuranceFixture, InsurancePool} from "./utils/InsuranceFixture.sol";
 /// times, donations, slashes booked in the proof's transaction), each with a concrete twin.
 contract InsurancePoolFuzzTest is InsuranceFixture {
     uint256 internal constant MAX_AMOUNT = 1e30;
-    uint256 internal constant WAD = 1e18;
     address internal insurer2 = makeAddr("insurer2");
 
     // ------------------------------------------------------------------ deposits and withdrawals
@@ -89,10 +88,10 @@ contract InsurancePoolFuzzTest is InsuranceFixture {
         _checkPremium(amount, term, age);
     }
 
-    /// @notice Concrete twin of testFuzz_buyCoverage_PremiumIsTheFormula (0.390821917808219179 from the unit
+    /// @notice Concrete twin of testFuzz_buyCoverage_PremiumIsTheFormula (0.390821917808219181 from the unit
     /// test's worked example).
     function test_buyCoverage_PremiumIsTheFormula_Concrete() public {
-        assertEq(_checkPremium(100e18, 30 days, 15 days), 390821917808219179);
+        assertEq(_checkPremium(100e18, 30 days, 15 days), 390821917808219181);
     }
 
     /// @notice A second policy fits exactly when both together stay within the device's capacity.
@@ -248,12 +247,12 @@ contract InsurancePoolFuzzTest is InsuranceFixture {
         vm.warp(registry.evidenceOf(p256Id).timestamp + age);
         uint256 assets = pool.totalAssets();
         uint256 capacity = (DEVICE_ALLOCATION * COVER_FACTOR_BPS) / 10_000;
-        uint256 rateWad =
-            BASE_RATE_BPS * WAD +
-                Math.ceilDiv(UTILIZATION_RATE_BPS * WAD * amount, 2 * assets) +
-                Math.ceilDiv(CAPACITY_RATE_BPS * WAD * amount, 2 * capacity) +
-                Math.ceilDiv(ATTESTATION_RATE_BPS * WAD * age, MAX_ATTESTATION_AGE);
-        uint256 expected = Math.mulDiv(amount * term, rateWad, 10_000 * 365 days * WAD, Math.Rounding.Ceil);
+        // Each rate term integrated over the purchase (nothing locked or covered before it) and rounded up alone.
+        uint256 perYear = 10_000 * 365 days;
+        uint256 expected = Math.mulDiv(amount * term, BASE_RATE_BPS, perYear, Math.Rounding.Ceil) +
+            Math.mulDiv(amount * term, UTILIZATION_RATE_BPS * amount, 2 * assets * perYear, Math.Rounding.Ceil) +
+            Math.mulDiv(amount * term, CAPACITY_RATE_BPS * amount, 2 * capacity * perYear, Math.Rounding.Ceil) +
+            Math.mulDiv(amount * term, ATTESTATION_RATE_BPS * age, MAX_ATTESTATION_AGE * perYear, Math.Rounding.Ceil);
         expected = Math.max(expected, Math.ceilDiv(amount * MIN_PREMIUM_BPS, 10_000));
         assertEq(pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, amount, term), expected, "quote");
         uint256 buyerBefore = usd.balanceOf(buyer);

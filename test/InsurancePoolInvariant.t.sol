@@ -348,12 +348,13 @@ contract InsurancePoolInvariantTest is InsuranceFixture {
         targetSelector(StdInvariant.FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
-    /// @notice Every token the pool booked is accounted for: totalAssets plus what is still streaming plus the
-    /// liabilities netted out equal the capital, deposits, premiums and recoveries minus withdrawals and payouts.
+    /// @notice Every token the pool booked is accounted for: totalAssets plus what is still streaming or held
+    /// back plus the liabilities netted out equal the capital, deposits, premiums and recoveries minus
+    /// withdrawals and payouts.
     function invariant_bookedAssetsFollowTheFlows() public view {
         uint256 netted = Math.min(mockPool.liabilities(), mockPool.lockedCapital());
         assertEq(
-            mockPool.totalAssets() + mockPool.unearned() + netted,
+            mockPool.totalAssets() + mockPool.unearned() + mockPool.heldBack() + netted,
             CAPITAL +
                 handler.ghostDeposited() +
                 handler.ghostPremiums() +
@@ -371,7 +372,7 @@ contract InsurancePoolInvariantTest is InsuranceFixture {
     /// @notice Net assets cover the locked coverage not yet reserved as a liability:
     /// totalAssets >= lockedCapital - liabilities.
     function invariant_netAssetsCoverUnreservedCoverage() public view {
-        assertGe(mockPool.totalAssets() + mockPool.liabilities(), mockPool.lockedCapital());
+        assertGe(mockPool.totalAssets() + mockPool.heldBack() + mockPool.liabilities(), mockPool.lockedCapital());
     }
 
     /// @notice Proven liabilities never exceed the coverage they were reserved for (device policies: the

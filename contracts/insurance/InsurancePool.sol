@@ -538,6 +538,11 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     }
 
     /// @inheritdoc IInsurancePool
+    function heldBack() external view returns (uint256) {
+        return _heldRemaining();
+    }
+
+    /// @inheritdoc IInsurancePool
     function payoutBps(IFraudProofs.IncidentKind kind) external view returns (uint16) {
         return _payoutBps(kind);
     }

@@ -281,6 +281,10 @@ interface IInsurancePool is IERC4626, IStakeBacker {
     /// @notice Premiums and recoveries received but not yet earned.
     function unearned() external view returns (uint256);
 
+    /// @notice Gains of claims and releases (reserves freed beyond what they paid) still held back from
+    /// totalAssets: released linearly over recoveryVesting.
+    function heldBack() external view returns (uint256);
+
     /// @notice Payout per incident kind, in bps of a covered share (fixed at deployment).
     function payoutBps(IFraudProofs.IncidentKind kind) external view returns (uint16);
 
