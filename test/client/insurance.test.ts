@@ -169,9 +169,10 @@ describe("client", function () {
         assert.deepEqual(err.args, [f.insurer.address.toLowerCase(), request.expiresAt]);
         assert.match(err.message, /cancel it \(pool cancel-withdrawal\) and request again$/);
         const view = await poolShow(pool, f.insurer.address);
-        assert.equal(view.account?.expiresAt, request.expiresAt);
+        assert.ok(view.account !== null);
+        assert.equal(view.account.expiresAt, request.expiresAt);
         assert.match(
-          view.account?.request ?? "",
+          view.account.request,
           /^expired at .*: the request can no longer be redeemed; cancel it \(pool cancel-withdrawal\) and request again$/,
         );
         // The way out of an expired request: cancel it, and the shares are the insurer's again.
