@@ -102,6 +102,7 @@ const EXPLAIN: ErrorSentences = {
       : `device ${s(a[0])} stays a member until ${new Date(Number(a[1]) * 1000).toISOString()} (the staking unbonding period after its leave request): complete the leave then`,
   DeviceFeedReadingOutlivesEvidence: (a) =>
     `a maxReadingAge of ${s(a[0])} s would let a reading count after an equivocation on it can no longer be proven (evidence window ${s(a[1])} s): give --max-reading-age at most the evidence window`,
+  OwnableInvalidOwner: (a) => `${s(a[0])} cannot own the feed: name a real account as owner`,
   OwnableUnauthorizedAccount: (a) =>
     `${s(a[0])} is not the feed's owner: send this from the account that created the feed (--from)`,
   DeviceFeedFactoryZeroAddress: () =>
@@ -120,6 +121,9 @@ const EXPLAIN: ErrorSentences = {
   ReadingAnchorInvalidSignature: (a) =>
     `the batch is not signed by device ${s(a[0])}'s current key over this chain and registry: sign it again with the device's key`,
 };
+
+/** The custom-error names explained above: every error of IDeviceFeed, DeviceFeedFactory and ReadingAnchor. */
+export const EXPLAINED_FEED_ERRORS: readonly string[] = Object.keys(EXPLAIN);
 
 const INTERFACES = [
   DeviceFeed__factory.createInterface(),

@@ -10,7 +10,10 @@ import {
   proofsAt,
   registryAt,
   requestInWords,
+  requestWithdrawal,
   setBacker,
+  stakeDeallocate,
+  stakeShow,
   stakeAllocate,
   stakeAllocations,
   stakingAt,
@@ -477,6 +480,99 @@ describe("client", function () {
         const r = await coverRelease(pool, f.target, bought.serial);
         assert.equal(r.unlocked, 0n); // equivocation paid the whole coverage
         assert.equal(r.lockedCapital, 0n);
+      });
+    });
+
+    describe("stakeAllocate, stakeDeallocate and stakeShow", function () {
+      it("allocates active stake to the pool, shows it, and keeps what live coverage requires", async function () {
+        const f = await networkHelpers.loadFixture(insuranceFixture);
+        const staking = stakingAt(f.system.staking, f.operator);
+        const options = { staking, deviceId: f.device.deviceId, backer: f.system.pool };
+        // The fixture allocated the whole stake to the pool for the device itself.
+        const shown = await stakeShow(staking, f.device.deviceId);
+        assert.deepEqual(
+          [shown.active, shown.pending, shown.allocated, shown.unallocated],
+          [STAKE, 0n, STAKE, 0n],
+        );
+        assert.deepEqual(shown.allocations, [
+          {
+            backer: f.system.pool,
+            scopeKind: "device",
+            scope: f.device.deviceId,
+            amount: STAKE,
+            required: 0n,
+          },
+        ]);
+        const over = await rejectsWith(
+          stakeAllocate({ ...options, amount: 1n }),
+          "StakingStakeAllocated",
+        );
+        assert.deepEqual(over.args.slice(1), [0n, 1n]);
+        assert.match(over.message, /deallocate first \(stake deallocate\)/);
+        const locked = await rejectsWith(
+          requestWithdrawal(staking, f.device.deviceId, 1n),
+          "StakingStakeAllocated",
+        );
+        assert.equal(locked.args[1], 0n);
+
+        // Coverage of a quarter of the stake needs half of the allocation (cover factor 50%).
+        await buy(f);
+        const inUse = await rejectsWith(
+          stakeDeallocate({ ...options, amount: STAKE / 2n + 1n }),
+          "StakingAllocationInUse",
+        );
+        assert.deepEqual(inUse.args.slice(3), [STAKE / 2n - 1n, STAKE / 2n]);
+        assert.match(
+          inUse.message,
+          /wait until the coverage is paid or released \(cover release\)$/,
+        );
+        const r = await stakeDeallocate({ ...options, amount: STAKE / 2n });
+        assert.deepEqual(
+          [r.scopeKind, r.scope, r.amount, r.allocation, r.unallocated, r.required],
+          ["device", f.device.deviceId, STAKE / 2n, STAKE / 2n, STAKE / 2n, STAKE / 2n],
+        );
+        const back = await stakeAllocate({ ...options, amount: STAKE / 4n });
+        assert.deepEqual([back.allocation, back.unallocated], [(3n * STAKE) / 4n, STAKE / 4n]);
+        const again = await stakeShow(staking, f.device.deviceId);
+        assert.deepEqual(
+          again.allocations.map((a) => [a.amount, a.required]),
+          [[(3n * STAKE) / 4n, STAKE / 2n]],
+        );
+        await assert.rejects(stakeAllocate({ ...options, amount: 0n }), InvalidInputError);
+        const notBacker = await rejectsWith(
+          stakeAllocate({ ...options, backer: f.system.staking, amount: 1n }),
+          "StakingNotBacker",
+        );
+        assert.match(notBacker.message, /stake approve-backer/);
+      });
+
+      it("lets only governance approve a backer, and only one over the collateral", async function () {
+        const f = await networkHelpers.loadFixture(insuranceFixture);
+        await rejectsWith(
+          setBacker(stakingAt(f.system.staking, f.operator), f.system.pool),
+          "AccessControlUnauthorizedAccount",
+        );
+        const governance = stakingAt(f.system.staking, f.governance);
+        const off = await setBacker(governance, f.system.pool, false);
+        assert.deepEqual([off.approved, off.backers], [false, [f.system.pool]]);
+        const on = await setBacker(governance, f.system.pool);
+        assert.equal(on.approved, true);
+        const other = await ethers.deployContract("MockERC20", ["Other", "OTH"]);
+        const vault = await ethers.deployContract("InsurancePool", [
+          await other.getAddress(),
+          f.system.registry,
+          f.system.staking,
+          f.system.proofs,
+          await InsurancePool__factory.connect(f.system.pool, f.governance).FEED_FACTORY(),
+          f.governance.address,
+          DEFAULT_POOL_PARAMS,
+          [...DEFAULT_PAYOUT_BPS],
+        ]);
+        const mismatch = await rejectsWith(
+          setBacker(governance, await vault.getAddress()),
+          "StakingBackerAssetMismatch",
+        );
+        assert.match(mismatch.message, /only a pool over the collateral token can be approved$/);
       });
     });
 
