@@ -143,6 +143,7 @@ const ASSET_FIELDS: ReadonlySet<string> = new Set([
   "unallocated",
   "required",
   "memberPaid",
+  "available",
 ]);
 
 /** Result fields that hold an amount of pool shares. */
