@@ -953,7 +953,10 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(["cover", "claim"], "Claim a policy's payout for an incident a fraud proof recorded")
+    task(
+      ["cover", "claim"],
+      "Claim a policy's payout for an incident a fraud proof recorded (a feed policy's members are read from its sale)",
+    )
       .addOption(coverDevice)
       .addOption(coverFeed)
       .addOption(policySerial)

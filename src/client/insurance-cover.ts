@@ -331,6 +331,8 @@ export async function coverShow(
   target: CoverTarget,
   serial?: number,
 ): Promise<CoverView> {
+  // The pool's own check of the target first: a feed its factory did not create is refused in a sentence.
+  await view(() => pool.securityReport(target.kindIndex, target.target, 0n));
   const [state, params, now, room] = await Promise.all([
     pool.targetState(target.target),
     pool.params(),

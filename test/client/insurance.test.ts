@@ -647,6 +647,11 @@ describe("client", function () {
           "InsuranceTargetNotInsurable",
         );
         assert.match(err.message, /not a feed of the pool's feed factory/);
+        const shown = await rejectsWith(
+          coverShow(f.poolAs(f.integrator), target),
+          "InsuranceTargetNotInsurable",
+        );
+        assert.equal(shown.args[1], 5n);
       });
     });
 
