@@ -19,7 +19,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +50,7 @@ import {
   requestWithdrawal,
   revokeFirmware,
   stakeDeposit,
+  setBacker,
   stakingAt,
   submitEvidence,
   submitProof,
@@ -769,13 +770,17 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
 }
 
 /**
- * Issue 6's pool figures: an InsurancePool (the Ignition module's default parameters) over this chain's
- * collateral, registry, staking, proofs and feed factory; src/bench/insurance.ts measures an insurer's
- * deposit, the first policy on a trusted, staked device, and a claim on a recorded equivocation.
+ * Issue 6's and 10's pool figures: an InsurancePool (the Ignition module's default parameters) over this
+ * chain's collateral, registry, staking, proofs and feed factory, approved as a backer; src/bench/insurance.ts
+ * measures a first allocation and a deallocation, an insurer's deposit, the first policy on a trusted device
+ * and on a 7-member feed (stake allocated to the pool), the equivocation proof that pays and books the pool,
+ * and the claims on it (the device's, and one member's share of the feed policy).
  */
 async function benchPool(chain: Chain, setup: StakingSetup, factory: string): Promise<void> {
   const sfx = chain.name === "osaka" ? "" : ".prague";
-  progress(`${chain.name}: insurance pool (deposit, buy coverage, claim)`);
+  progress(
+    `${chain.name}: insurance pool (allocate, deallocate, deposit, buy coverage on a device and a feed, backed proof, claims)`,
+  );
   const { ethers } = chain.conn;
   const [governance] = await ethers.getSigners();
   if (governance === undefined) throw new Error("no governance account");
@@ -790,6 +795,8 @@ async function benchPool(chain: Chain, setup: StakingSetup, factory: string): Pr
     DEFAULT_POOL_PARAMS,
     [...DEFAULT_PAYOUT_BPS],
   ]);
+  // Operators allocate stake only to a backer staking's governance approved.
+  await setBacker(stakingAt(setup.stakingAddress, governance), await pool.getAddress());
   const gas = await benchInsurance({
     ethers,
     registry,
@@ -1084,7 +1091,12 @@ function printTable(): TargetSummary {
       `appraise = one signed evidence appraised against a reference value (src/verify).\n` +
       `stake.* = DeviceStaking transactions (deposit: the stake call alone, allowance set before; the first ` +
       `stake of a device); proofs.* = a FraudProofs proof including verification of both signatures, the ` +
-      `slash, the device's suspension and both token transfers (bounty, loss).\n` +
+      `slash, the device's suspension and both token transfers (bounty, loss); proofs.equivocation.p256.backed = ` +
+      `the same proof on a device with one allocation to the pool: the slash also pays the pool and it books the ` +
+      `liability and recovery (onStakeSlashed). staking.allocate.first = a device's first allocation; ` +
+      `staking.deallocate = part of an allocation taken back (the pool's requiredAllocation asked).\n` +
+      `insurance.buyCoverage.feed7 = the first policy on a feed of 7 members (each checked, snapshot emitted); ` +
+      `insurance.claim.feed7 = a claim paying one proven member's share, the 7-member snapshot passed.\n` +
       `feed.* = a DeviceFeed of 7 attested, staked members whose readings all came before (submit: one reading; ` +
       `submitMany.7.perReading = one submitMany of 7 / 7; latestRoundData: GasProbe, all cold); anchor.batch.N = ` +
       `ReadingAnchor.anchor of a P-256 device's signed root of N readings, the (device, feed) chain slot existing; ` +
@@ -1159,10 +1171,22 @@ results.meta = {
 };
 const file = join(dirname(fileURLToPath(import.meta.url)), "..", "bench", "results.json");
 await mkdir(dirname(file), { recursive: true });
+// Merged, not overwritten: sections this bench does not write (e.g. "economics", from npm run
+// bench:attacks) stay as they are.
+let previous: Record<string, unknown> = {};
+try {
+  const parsed = JSON.parse(await readFile(file, "utf8")) as unknown;
+  if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
+    previous = parsed as Record<string, unknown>;
+  }
+} catch {
+  // no results yet (or unreadable): start from nothing
+}
 await writeFile(
   file,
   `${JSON.stringify(
     {
+      ...previous,
       gas: sorted(results.gas),
       perSecond: sorted(results.perSecond),
       bytes: sorted(results.bytes),

@@ -10,8 +10,9 @@
  * 2.0.0, the devices update, re-attest and are trusted again. Then the operators stake collateral for
  * their devices; an attacker clones one device's software key and the clone signs another value for the
  * same reading; the watchtower (src/watchtower, in process) sees both, proves the equivocation on chain by
- * itself, and the device's stake is slashed (10% bounty to the watchtower, the rest to the insurance pool)
- * and the device suspended in the same transaction.
+ * itself, and the device's stake is slashed (10% bounty to the watchtower; the rest, allocated to no
+ * insurance pool here, to the staking contract's loss recipient) and the device suspended in the same
+ * transaction. (`npm run demo` shows stake allocated to the insurance pool, which then receives it.)
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -520,7 +521,7 @@ try {
   }
   const params = await stakingAt(stakingAddress, governance).params();
   say(
-    `collateral ${tokenAddress} (MockERC20 "DTC"); minimum stake ${units(params.minStake)}, unbonding ${String(Number(params.unbondingPeriod) / 86_400)} days, bounty ${String(Number(params.bountyBps) / 100)}% to the prover, the rest to the insurance pool ${short(pool.address)}`,
+    `collateral ${tokenAddress} (MockERC20 "DTC"); minimum stake ${units(params.minStake)}, unbonding ${String(Number(params.unbondingPeriod) / 86_400)} days, bounty ${String(Number(params.bountyBps) / 100)}% to the prover, the rest (stake allocated to no insurance pool) to the loss recipient ${short(pool.address)}`,
   );
   for (const d of live) {
     const op = await stakerOf(d);
@@ -635,7 +636,7 @@ try {
   for (const [who, address] of [
     [names.get(victimOperator.address.toLowerCase()) ?? "operator", victimOperator.address],
     ["watchtower (beneficiary)", watchtowerAccount.address],
-    ["insurance pool (loss)", pool.address],
+    ["loss recipient", pool.address],
     ["DeviceStaking", stakingAddress],
   ] as const) {
     const b = balBefore.get(address.toLowerCase()) ?? 0n;
@@ -647,7 +648,7 @@ try {
   out();
   out(
     `Lying cost ${names.get(victimOperator.address.toLowerCase()) ?? "the operator"} the device's whole stake: ` +
-      `${String(Number(params.bountyBps) / 100)}% paid the watchtower that proved it, the rest went to the insurance pool. ` +
+      `${String(Number(params.bountyBps) / 100)}% paid the watchtower that proved it; the rest, allocated to no insurance pool, went to the loss recipient. ` +
       `Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
   );
 } finally {

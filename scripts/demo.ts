@@ -3,14 +3,17 @@
  *
  * A maker endorses seven sensors (one key inside SoftHSM2 when it is installed) and publishes their
  * firmware; an operator registers them, they boot and attest, and the operator stakes for each. The
- * operator opens a temperature feed; the sensors stream signed readings over MQTT (an embedded broker)
- * to the gateway, which verifies, persists and relays them to the feed, mirroring every message to a
- * watchtower. An integrator reads the feed as a Chainlink aggregator, checks its security report and buys
- * coverage from the insurance pool, which insurers fund. A burst trips the feed's breaker until its
- * guardian resets it. Then an attacker clones one sensor's key and the clone publishes a conflicting
- * reading: the watchtower, fed by the gateway, proves the equivocation on chain; the stake is slashed,
- * the sensor locked down, the watchtower paid its bounty, the rest of the stake books into the pool, and
- * the integrator's policy pays out. A closing table shows every party's balance before and after.
+ * operator opens a temperature feed (it operates every sensor, so adding one is its consent: each joins
+ * at once) and allocates each sensor's stake to the insurance pool for the feed; the sensors stream signed
+ * readings over MQTT (an embedded broker) to the gateway, which verifies, persists and relays them to the
+ * feed, mirroring every message to a watchtower. An integrator reads the feed as a Chainlink aggregator,
+ * checks its security report and buys coverage from the insurance pool, which insurers fund. A burst
+ * trips the feed's breaker until its guardian resets it. Once the policy's waiting period has passed, an
+ * attacker clones one sensor's key and the clone publishes a conflicting reading: the watchtower, fed by
+ * the gateway, proves the equivocation on chain; in that one transaction the stake is slashed, the sensor
+ * locked down, the watchtower paid its bounty, and the rest of the stake paid to the pool, which books the
+ * sensor's exposure as a liability and the recovery against it. The integrator's feed policy pays that
+ * sensor's share. A closing table shows every party's balance before and after.
  * `npm run demo:identity` tells the identity and attestation layers in more detail.
  */
 import { randomBytes } from "node:crypto";
@@ -32,6 +35,7 @@ import {
   coverClaim,
   createFeed,
   decodeContractError,
+  memberShare,
   feedAt,
   feedFactoryAt,
   makerBatch,
@@ -44,6 +48,7 @@ import {
   registerDevice,
   registryDomain,
   securityReport,
+  stakeAllocate,
   stakeDeposit,
   stakingAt,
   statusName,
@@ -129,22 +134,13 @@ try {
   say(`InsurancePool ${poolAddress} (ERC-4626 over the stablecoin ${tokenAddress})`);
 
   const staking = stakingAt(stakingAddress, governance);
-  const params = await staking.params();
-  await (
-    await staking.scheduleParams({
-      minStake: params.minStake,
-      unbondingPeriod: params.unbondingPeriod,
-      bountyBps: params.bountyBps,
-      lossRecipient: poolAddress,
-    })
-  ).wait();
-  const [, effectiveAt] = await staking.pendingParams();
-  await networkHelpers.time.increaseTo(effectiveAt);
-  await (await staking.applyParams()).wait();
+  if (!(await staking.isBacker(poolAddress))) throw new Error("the pool is not an approved backer");
+  const poolParams = await poolAt(poolAddress, governance).params();
+  const bountyBps = (await staking.params()).bountyBps;
   say(
-    `governance makes the pool the staking contract's loss recipient; the change waits out the unbonding ` +
-      `period (${String(Number(params.unbondingPeriod) / 86_400)} days) plus a day, so no pending withdrawal escapes new terms: ` +
-      `the demo fast-forwards the chain's clock`,
+    `governance approved the pool as a backer in staking: operators may allocate stake to it, and it sells ` +
+      `coverage only against such allocations (cover factor ${String(Number(poolParams.coverFactorBps) / 100)}%, ` +
+      `plus the ${String(Number(bountyBps) / 100)}% bounty: below 100%, so a lie always costs more than it can collect)`,
   );
 
   const token = MockERC20__factory.connect(tokenAddress, governance);
@@ -172,6 +168,7 @@ try {
         (await token.balanceOf(insurerB.address)) + (await sharesValue(insurerB.address)),
       ],
       ["pool (booked assets)", await pool.totalAssets()],
+      ["pool (unearned: premium, recovery)", await pool.unearned()],
     ];
   };
   const before = await holdings();
@@ -289,13 +286,31 @@ try {
     description: "Warehouse 7 temperature (°C)",
   });
   const feed = feedAt(created.feed, operator);
-  await addFeedDevices(
+  const membership = await addFeedDevices(
     feed,
     sensors.map((s) => s.deviceId),
   );
   say(
     `feed ${created.feed}: median of fresh readings, quorum 4, readings live 10 min, a jump over 5% or a ` +
       `sensor faster than one reading per 10 s trips the breaker`,
+  );
+  say(
+    `membership needs each sensor's operator's consent; the feed's owner is their operator, so adding them ` +
+      `is consent: ${membership.note}`,
+  );
+  for (const s of sensors) {
+    await stakeAllocate({
+      staking: stakingAt(stakingAddress, operator),
+      deviceId: s.deviceId,
+      backer: poolAddress,
+      feed: created.feed,
+      amount: STAKE,
+    });
+  }
+  say(
+    `the operator allocates each sensor's ${usd(STAKE)} stake to the pool for this feed: each sensor's ` +
+      `exposure to the pool's feed policies may reach ${usd((STAKE * poolParams.coverFactorBps) / 10_000n)}, ` +
+      `and the allocation cannot leave while coverage uses it`,
   );
 
   step(
@@ -375,7 +390,12 @@ try {
   const report = await securityReport(poolAs(integrator), target, valueAtRisk);
   say(
     `integrator's lending market relies on the feed for ${usd(valueAtRisk)}: cost of corruption ${usd(report.costOfCorruption)} ` +
-      `(the stake of the cheapest 4 of 7 sensors) → ${report.secure ? "secure" : "NOT secure"}`,
+      `(the active stake of the cheapest operators holding 4 of the 7 sensors: here the one operator, all 7), ` +
+      `${String(report.operatorsToControl)} operator${report.operatorsToControl === 1n ? "" : "s"} to control the median → ${report.secure ? "secure" : "NOT secure"}`,
+  );
+  say(`${report.verdict}; ${report.scope}`);
+  say(
+    "the integrator buys coverage anyway, against what is provable: a cloned key, an out-of-range value, revoked firmware",
   );
   const cover = await coverBuy({
     pool: poolAs(integrator),
@@ -385,8 +405,15 @@ try {
     term: 30n * 86_400n,
     beneficiary: integrator.address,
   });
+  const k = Math.floor(sensors.length / 2) + 1;
+  const share = memberShare(cover.amount, sensors.length);
   say(
-    `integrator buys ${usd(cover.amount)} of coverage on the feed for 30 days: premium ${usd(cover.premium)} (policy #${String(cover.serial)}, gas ${gas(cover.gasUsed)})`,
+    `integrator buys ${usd(cover.amount)} of coverage on the feed for 30 days: premium ${usd(cover.premium)} (policy #${String(cover.serial)}, gas ${gas(cover.gasUsed)}); ` +
+      `it covers incidents from ${new Date(Number(cover.start) * 1000).toISOString()}, after the pool's ${String(Number(poolParams.waitingPeriod) / 3600)} h waiting period`,
+  );
+  say(
+    `the policy snapshots the ${String(sensors.length)} members: a median needs ${String(k)} of them, so each proven member pays its share, ` +
+      `${usd(share)} (1/${String(k)} of the policy), and ${String(k)} proven members would pay all of it`,
   );
   const depositB = await poolDeposit({
     pool: poolAs(insurerB),
@@ -394,7 +421,8 @@ try {
     assets: parseUnits("500", 18),
   });
   say(
-    `insurer B deposits ${usd(depositB.assets)} for ${shares(depositB.shares)} shares: fewer per dollar than A got, as the premium raised the share price`,
+    `insurer B deposits ${usd(depositB.assets)} for ${shares(depositB.shares)} shares, at A's price: the premium is earned over the policy's term, ` +
+      `so a deposit after the sale captures nothing earned before it`,
   );
 
   // ---------------------------------------------------------------- breaker
@@ -427,11 +455,17 @@ try {
   const victimIndex = sensors.findIndex((s) => s.keyStore instanceof SoftwareKeyStore);
   const victim = sensors[victimIndex];
   if (victim === undefined) throw new Error("no software sensor to clone");
-  step(`An attacker extracts ${victim.name}'s key; the clone publishes a conflicting reading`);
-  await tick(30n);
+  step(
+    `An hour later, past the policy's waiting period, an attacker extracts ${victim.name}'s key; the clone publishes a conflicting reading`,
+  );
+  await tick(poolParams.waitingPeriod);
+  if (chainNow <= cover.start) throw new Error("the waiting period has not passed");
+  await streamed.publishRound();
+  await relayed("a round after the waiting period");
   const { honest, clone } = await streamed.injectClone(victimIndex, 3_500_000_000n);
   say(
-    `${victim.name} reading #${String(honest.reading.sequence)} = ${celsius(honest.reading.value)}; the clone's #${String(clone.reading.sequence)} = ${celsius(clone.reading.value)}: both validly signed`,
+    `${victim.name} reading #${String(honest.reading.sequence)} = ${celsius(honest.reading.value)}; the clone's #${String(clone.reading.sequence)} = ${celsius(clone.reading.value)}: both validly signed, ` +
+      `both dated ${new Date(Number(clone.reading.timestamp) * 1000).toISOString()}, inside the policy's term`,
   );
 
   step("The watchtower, fed by the gateway's stream, proves the equivocation on chain");
@@ -453,13 +487,20 @@ try {
   await (await feed.evict(victim.deviceId)).wait();
   say(`anyone evicts ${victim.name}'s last reading from the feed: it no longer counts`);
 
-  step("The pool books the slashed stake and pays the integrator, automatically");
-  const recovery = await poolAt(poolAddress, watcher).bookRecovery.staticCall(incidentId);
-  await (await poolAt(poolAddress, watcher).bookRecovery(incidentId)).wait();
-  say(`bookRecovery: ${usd(recovery)} of the slashed stake books into the pool`);
+  const poolReader = poolAt(poolAddress, governance);
+  const [booked] = await poolReader.queryFilter(poolReader.filters.LossBooked(victim.deviceId));
+  if (booked === undefined) throw new Error("the proof's transaction booked no loss in the pool");
+  say(
+    `in the proof's own transaction the pool, paid ${usd(booked.args.recovery)} as the allocation's backer (the stake less the bounty), ` +
+      `reserved ${victim.name}'s exposure, ${usd(booked.args.liability)}, as a liability and booked the recovery against it; ` +
+      `the other ${usd(booked.args.vested)} is earned over ${String(Number(poolParams.recoveryVesting) / 86_400)} days`,
+  );
+
+  step("The integrator's feed policy pays the proven sensor's share, automatically");
   const claim = await coverClaim(poolAs(watcher), target, cover.serial, incidentId);
   say(
-    `claim (sent by the watchtower: anyone may) pays the integrator ${usd(claim.payout)} on policy #${String(claim.serial)} — no assessor, no vote (gas ${gas(claim.gasUsed)})`,
+    `claim (sent by the watchtower: anyone may; the member snapshot comes from the policy's CoverageMembers event) pays the integrator ` +
+      `${usd(claim.payout)} on policy #${String(claim.serial)}: ${victim.name}'s share, 1/${String(k)} of the policy, ${usd(claim.remaining)} of it still covering the other members — no assessor, no vote (gas ${gas(claim.gasUsed)})`,
   );
 
   const after = new Map(await holdings());
@@ -472,9 +513,10 @@ try {
   out(formatTable(["party", "at the start", "at the end", "change"], rows));
   out();
   out(
-    `The clone cost the operator ${victim.name}'s whole stake: 10% paid the watchtower that proved it, the rest ` +
-      `refilled the pool, which paid the integrator in full; the insurers' loss is the payout less that recovery ` +
-      `and the premium. Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+    `The clone cost the operator ${victim.name}'s whole stake: ${String(Number(bountyBps) / 100)}% paid the watchtower that proved it, ` +
+      `the rest went to the pool backing the sensor's allocation, which paid the integrator that sensor's share of the policy ` +
+      `(${usd(claim.payout)}, 1/${String(k)}). The recovery beyond the payout and the premium stream into the insurers' assets ` +
+      `(unearned for now), so their shares are worth less today than they will be. Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
   );
 } finally {
   await fleet?.close();

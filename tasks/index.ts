@@ -162,6 +162,23 @@ const poolShares = {
   description: "Pool shares in decimal units (or base units with --raw), or all",
   defaultValue: "",
 } as const;
+const allocationDevice = {
+  name: "device",
+  description: "The device's id (bytes32)",
+  defaultValue: "",
+} as const;
+const allocationFeed = {
+  name: "feed",
+  description:
+    "The feed the allocation backs coverage on (address or feed id; default: the device itself)",
+  defaultValue: "",
+} as const;
+const allocationAmount = {
+  name: "amount",
+  description:
+    "Stake, in decimal units of the collateral token (e.g. 100.5; base units with --raw)",
+  defaultValue: "",
+} as const;
 const policySerial = {
   name: "serial",
   description: "The policy's serial on the target (cover buy prints it)",
@@ -542,7 +559,7 @@ export const tasks = [
   // ------------------------------------------------------------ staking, proofs, watchtower
   emptyTask(
     "stake",
-    "Operator stake per device: deposit, withdrawal requests, withdraw, show",
+    "Operator stake per device: deposit, allocations to insurance pools, withdrawal requests, withdraw, show",
   ).build(),
   emptyTask("proof", "Fraud proofs: submit a proof file to slash a device that lied").build(),
   emptyTask(
@@ -580,11 +597,59 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(["stake", "show"], "Show a device's stake, what a proof would slash, and the parameters")
+    task(
+      ["stake", "show"],
+      "Show a device's stake (active, pending, allocations), what a proof would slash, and the parameters",
+    )
       .addOption(deviceId)
       .addOption(staking),
   )
     .setAction(() => import("./stake/show.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["stake", "allocate"],
+      "Allocate active stake to an insurance pool, for the device itself or a feed it belongs to (operator)",
+    )
+      .addOption(allocationDevice)
+      .addOption(pool)
+      .addOption(allocationFeed)
+      .addOption(allocationAmount)
+      .addFlag(raw)
+      .addOption(staking),
+  )
+    .setAction(() => import("./stake/allocate.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["stake", "deallocate"],
+      "Take an allocation back into unallocated stake (not the part live coverage needs; operator)",
+    )
+      .addOption(allocationDevice)
+      .addOption(pool)
+      .addOption(allocationFeed)
+      .addOption(allocationAmount)
+      .addFlag(raw)
+      .addOption(staking),
+  )
+    .setAction(() => import("./stake/deallocate.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["stake", "approve-backer"],
+      "Approve an insurance pool as a backer operators may allocate stake to (governance)",
+    )
+      .addOption(pool)
+      .addFlag({
+        name: "revoke",
+        description: "Stop approving it for new allocations instead",
+      })
+      .addOption(staking),
+  )
+    .setAction(() => import("./stake/approve-backer.js"))
     .build(),
 
   withChainOptions(
@@ -701,7 +766,10 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(["feed", "add-device"], "Add member devices to a feed (the feed's owner)")
+    task(
+      ["feed", "add-device"],
+      "Add member devices to a feed (the feed's owner): joined at once if the owner operates them, else invited",
+    )
       .addOption(feed)
       .addOption({
         name: "deviceIds",
@@ -710,6 +778,37 @@ export const tasks = [
       }),
   )
     .setAction(() => import("./feed/add-device.js"))
+    .build(),
+
+  withChainOptions(
+    task(["feed", "join"], "Accept a feed's invitation for devices you operate (their operator)")
+      .addOption(feed)
+      .addOption({
+        name: "deviceIds",
+        description: "Invited device ids, comma-separated",
+        defaultValue: "",
+      }),
+  )
+    .setAction(() => import("./feed/join.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["feed", "leave"],
+      "Ask to take a device out of a feed: it stays a member for the staking unbonding period (operator)",
+    )
+      .addOption(feed)
+      .addOption(deviceId),
+  )
+    .setAction(() => import("./feed/leave.js"))
+    .build(),
+
+  withChainOptions(
+    task(["feed", "complete-leave"], "Complete a requested leave once its time has come (anyone)")
+      .addOption(feed)
+      .addOption(deviceId),
+  )
+    .setAction(() => import("./feed/complete-leave.js"))
     .build(),
 
   withChainOptions(
@@ -739,7 +838,7 @@ export const tasks = [
   // ------------------------------------------------------------ insurance pool
   emptyTask(
     "pool",
-    "Insurance pool (insurers): deposit, request or cancel a withdrawal, withdraw after the cooldown, show, book recoveries",
+    "Insurance pool (insurers): deposit, request or cancel a withdrawal, withdraw after the cooldown, show",
   ).build(),
   emptyTask(
     "cover",
@@ -812,22 +911,6 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(
-      ["pool", "book-recovery"],
-      "Book the pool's share of an incident's slashed stake as recovery (once per incident)",
-    )
-      .addOption({
-        name: "incident",
-        description: "The incident id (proof submit prints it)",
-        defaultValue: "",
-      })
-      .addFlag(raw)
-      .addOption(pool),
-  )
-    .setAction(() => import("./pool/book-recovery.js"))
-    .build(),
-
-  withChainOptions(
     task(["cover", "buy"], "Buy coverage on a device or a feed: quotes, approves the premium, buys")
       .addOption(coverDevice)
       .addOption(coverFeed)
@@ -870,7 +953,10 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(["cover", "claim"], "Claim a policy's payout for an incident a fraud proof recorded")
+    task(
+      ["cover", "claim"],
+      "Claim a policy's payout for an incident a fraud proof recorded (a feed policy's members are read from its sale)",
+    )
       .addOption(coverDevice)
       .addOption(coverFeed)
       .addOption(policySerial)

@@ -7,8 +7,9 @@ import { buildInsurancePoolModule } from "./InsurancePool.js";
 /**
  * The whole DeviceTrust system: the registry (identity and attestation), staking with its collateral
  * token, fraud proofs wired to both (setProofs, SUSPENDER_ROLE for staking), and the feeds' factory
- * and reading anchor over the registry and staking, and the insurance pool over all of them (governance
- * still has to make the pool staking's loss recipient: see deploy/modules/InsurancePool.ts).
+ * and reading anchor over the registry and staking, and the insurance pool over all of them, approved by
+ * governance as a backer in staking so operators can allocate stake to it (see
+ * deploy/modules/InsurancePool.ts).
  *
  * The wiring calls are sent from the governance account (`governanceAccount`, default account 1), so
  * DeviceRegistry's `governance` parameter must be that account's address (deploy/parameters.json names

@@ -13,10 +13,17 @@ export const DEFAULT_POOL_PARAMS = {
   utilizationRateBps: 1_000n,
   capacityRateBps: 1_000n,
   attestationRateBps: 500n,
+  minPremiumBps: 10n,
   maxAttestationAge: DAY,
   minTerm: DAY,
   maxTerm: 365n * DAY,
-  cooldown: 7n * DAY,
+  /** Longer than FraudProofs' evidence window (7 days by default), as the pool requires. */
+  cooldown: 8n * DAY,
+  withdrawalWindow: 2n * DAY,
+  waitingPeriod: 3600n,
+  /** Longer than the evidence window: a lie inside the term can still be proven and claimed. */
+  claimWindow: 8n * DAY,
+  recoveryVesting: 7n * DAY,
 } as const;
 
 /**
@@ -45,11 +52,16 @@ export interface InsurancePoolModuleOptions {
  * account), each field of PoolParams (DEFAULT_POOL_PARAMS) and `payoutBps` (five bps by incident kind,
  * DEFAULT_PAYOUT_BPS).
  *
- * Not done here: making the pool the staking contract's loss recipient. The staking contract takes its
- * loss recipient at construction, before the pool exists, and a change of its parameters takes effect
- * only after the unbonding period: governance schedules it after deployment (scheduleParams with
- * lossRecipient = the pool, then applyParams). Until then slashed stake goes to DeviceStaking's
- * `lossRecipient` parameter and bookRecovery books nothing.
+ * Then the staking governance account approves the pool as a backer in DeviceStaking (setBacker): only
+ * then can operators allocate stake to it, and the pool sells coverage only against allocations. A slash
+ * pays each allocation's slice (net of the bounty) to the pool and books it in the proof's transaction.
+ * The pool's claimWindow and cooldown must outlast FraudProofs' evidence window (DeviceStaking's
+ * `evidenceWindow` parameter, 7 days by default), and its coverFactorBps plus DeviceStaking's
+ * `bountyBps` must stay below 10_000: the constructor and setBacker refuse otherwise.
+ *
+ * Not done here: making the pool the staking contract's loss recipient (for the unallocated rest of a
+ * slash). A change of staking parameters takes effect only after the unbonding period: governance
+ * schedules it after deployment (scheduleParams with lossRecipient = the pool, then applyParams).
  */
 export function buildInsurancePoolModule(options: InsurancePoolModuleOptions = {}) {
   const stakingModule = options.stakingModule ?? DeviceStakingModule;
@@ -78,6 +90,11 @@ export function buildInsurancePoolModule(options: InsurancePoolModuleOptions = {
       params,
       m.getParameter("payoutBps", [...DEFAULT_PAYOUT_BPS]),
     ]);
+    // Staking's governance (the module's governance account) approves the pool for allocations.
+    m.call(deviceStaking, "setBacker", [insurancePool, true], {
+      id: "approvePoolAsBacker",
+      from: m.getAccount(options.governanceAccount ?? DEFAULT_GOVERNANCE_ACCOUNT),
+    });
     return {
       insurancePool,
       deviceRegistry,

@@ -79,9 +79,18 @@ const NOT_INSURABLE: Readonly<Record<number, string>> = {
   1: "the device is not Active: coverage is sold only on active devices",
   2: "the device has not attested on good firmware within the pool's maxAttestationAge: attest it again (device attest)",
   3: "the pool knows an incident on it: no new coverage is sold on a device that failed",
-  4: "it has no slashable stake to back coverage: its operator stakes first (stake deposit)",
+  4: "no stake is allocated to this pool for it: its operator allocates active stake first (stake allocate --pool)",
   5: "it is not a feed of the pool's feed factory: check --feed",
   6: "the feed has no quorum of fresh readings or its circuit breaker tripped: wait until it answers (feed read)",
+  7: "the feed has no members: its owner adds devices first (feed add-device)",
+};
+
+/** IInsurancePool's InsuranceMemberNotInsurable reasons (the same codes, said of a feed member). */
+const MEMBER_NOT_INSURABLE: Readonly<Record<number, string>> = {
+  1: "it is not Active",
+  2: "it has not attested on good firmware within the pool's maxAttestationAge: its operator attests it again (device attest)",
+  3: "the pool knows an incident on it: a feed with a failed member sells no new coverage until the owner removes it",
+  4: "its operator allocated no stake to this pool for the feed: stake allocate --pool <pool> --feed <feed>",
 };
 
 /** One sentence per custom error: what happened, then what to do. Arguments in declaration order. */
@@ -223,6 +232,22 @@ const EXPLAIN: ErrorSentences = {
     `the fraud-proofs contract is already set to ${s(a[0])}: it is set once and never changes`,
   StakingWindowNotShorter: (a) =>
     `the evidence window ${s(a[0])} s is not shorter than the unbonding period ${s(a[1])} s: a withdrawal could escape a proof; use a shorter window or a longer unbonding period`,
+  StakingStakeAllocated: (a) =>
+    `device ${s(a[0])} has only ${s(a[1])} of active stake no allocation holds, less than the ${s(a[2])} asked: deallocate first (stake deallocate), or ask for less (stake show lists the allocations)`,
+  StakingNotBacker: (a) =>
+    `${s(a[0])} is not a backer governance approved: allocate only to an approved insurance pool (governance approves one with stake approve-backer)`,
+  StakingTooManyAllocations: (a) =>
+    `device ${s(a[0])} already holds the maximum of ${s(a[1])} allocations: add to an existing one, or deallocate one fully first`,
+  StakingTooManyBackers: (a) =>
+    `the staking contract already lists the maximum of ${s(a[0])} backers: no other pool can be approved`,
+  StakingInsufficientAllocation: (a) =>
+    `device ${s(a[0])}'s allocation to ${s(a[1])} for scope ${s(a[2])} is only ${s(a[3])}: deallocate at most that (stake show)`,
+  StakingAllocationInUse: (a) =>
+    `the pool ${s(a[1])}'s live coverage still needs ${s(a[4])} of device ${s(a[0])}'s allocation for scope ${s(a[2])}; ${s(a[3])} would be left: deallocate less, or wait until the coverage is paid or released (cover release)`,
+  StakingBountyTooHigh: (a) =>
+    `a bounty of ${s(a[0])} bps plus a backer's cover factor ceiling of ${s(a[1])} bps reaches 100%: corruption could pay; lower the bounty (or approve only pools with a lower cover factor)`,
+  StakingBackerAssetMismatch: (a) =>
+    `the backer ${s(a[0])} holds ${s(a[1])}, not the staking collateral: only a pool over the collateral token can be approved`,
   // ------------------------------------------------------------ IFraudProofs
   ProofsSameReading: () =>
     "the two readings are identical: equivocation needs two different contents for one device, feed and sequence",
@@ -259,7 +284,19 @@ const EXPLAIN: ErrorSentences = {
   InsuranceZeroAddress: () =>
     "an address is the zero address: name a real beneficiary, asset, registry, staking, proofs, feed factory or governance",
   InsuranceInvalidParams: () =>
-    "the pool parameters are invalid (a bps above 10000, minTerm above maxTerm, or a zero maxTerm, cooldown or maxAttestationAge): fix them and set them again",
+    "the pool parameters are invalid (a bps above 10000, a zero cover factor, minTerm zero or above maxTerm, or a zero withdrawalWindow, waitingPeriod, recoveryVesting or maxAttestationAge): fix them and set them again",
+  InsuranceCoverFactorTooHigh: (a) =>
+    `a cover factor of ${s(a[0])} bps plus the staking bounty of ${s(a[1])} bps reaches 100%: an operator could earn more from payouts and bounties than its lie costs; lower coverFactorBps`,
+  InsuranceWindowTooShort: (a) =>
+    `a claim window or cooldown of ${duration(a[0])} does not outlast the evidence window of ${duration(a[1])}: a lie could still be proven after it; make it longer`,
+  InsuranceMemberNotInsurable: (a) =>
+    `no coverage is sold on feed ${s(a[0])}: member ${s(a[1])} is not insurable: ${MEMBER_NOT_INSURABLE[Number(a[2])] ?? `reason ${s(a[2])}`}`,
+  InsuranceMembersMismatch: (a) =>
+    `the members given for policy ${s(a[1])} of ${s(a[0])} are not its snapshot: pass the members of its CoverageMembers event (cover claim finds them itself)`,
+  InsuranceNotStaking: (a) =>
+    `${s(a[0])} is not the staking contract: only a slash in a proof's transaction books a loss`,
+  InsuranceRequestExpired: (a) =>
+    `${s(a[0])}'s withdrawal request expired at ${when(a[1])}: its window to redeem passed; cancel it (pool cancel-withdrawal) and request again`,
   InsuranceZeroAmount: () => "the amount is zero: pass a positive --amount",
   InsuranceInvalidTerm: (a) =>
     `the term ${duration(a[0])} is outside the pool's [${duration(a[1])}, ${duration(a[2])}]: pick a --term in that range (pool show prints the parameters)`,
@@ -270,7 +307,7 @@ const EXPLAIN: ErrorSentences = {
   InsuranceUtilizationExceeded: (a) =>
     `the pool would lock ${s(a[0])} of coverage, above its maximum ${s(a[1])}: buy less coverage, or wait for insurers to deposit or policies to expire`,
   InsuranceCapacityExceeded: (a) =>
-    `coverage on ${s(a[0])} would reach ${s(a[1])}, above the ${s(a[2])} its slashable stake backs: buy at most the difference (cover show), or wait until its operator stakes more`,
+    `coverage on ${s(a[0])} would expose device ${s(a[1])} to ${s(a[2])}, above the ${s(a[3])} its allocation to this pool backs (allocation x cover factor): buy at most the difference (cover show), or wait until its operator allocates more (stake allocate)`,
   InsurancePremiumTooHigh: (a) =>
     `the premium is now ${s(a[0])}, above the ${s(a[1])} allowed: it rose since the quote (utilization, capacity use or attestation age); buy again, or allow more --slippage`,
   InsuranceUnknownPolicy: (a) =>
@@ -278,19 +315,15 @@ const EXPLAIN: ErrorSentences = {
   InsuranceUnknownIncident: (a) =>
     `incident ${s(a[0])} was never recorded by the fraud-proofs contract: pass the incident id a proof returned (proof submit prints it)`,
   InsuranceIncidentOutsideTerm: (a) =>
-    `the incident happened at ${when(a[0])}, outside the policy's term ${when(a[1])} to ${when(a[2])}: this policy does not cover it`,
+    `the incident happened at ${when(a[0])} (the evidence's time), outside the policy's coverage ${when(a[1])} to ${when(a[2])} (it starts a waiting period after the sale): this policy does not cover it`,
   InsuranceIncidentNotCovered: (a) =>
     `incident ${s(a[1])} is on another device than ${s(a[0])} (or one that was never a member of the covered feed): this policy does not cover it`,
-  InsuranceAlreadyClaimed: (a) =>
-    `incident ${s(a[2])} already paid policy ${s(a[1])} of ${s(a[0])}: each incident pays each policy once`,
   InsurancePolicyExhausted: (a) =>
-    `policy ${s(a[1])} of ${s(a[0])} has paid out its whole coverage: nothing is left to pay`,
+    `policy ${s(a[1])} of ${s(a[0])} owes nothing more for this incident: it paid its whole coverage, or (on a feed) this member's share at this rate`,
   InsurancePolicyActive: (a) =>
-    `policy ${s(a[1])} of ${s(a[0])} runs until ${when(a[2])}: release it after its term`,
+    `policy ${s(a[1])} of ${s(a[0])} can be claimed on until ${when(a[2])} (its term plus the claim window): release it after that`,
   InsurancePolicyReleased: (a) =>
     `policy ${s(a[1])} of ${s(a[0])} was released after its term: it no longer pays`,
-  InsuranceRecoveryBooked: (a) =>
-    `the recovery of incident ${s(a[0])} is already booked: each incident is booked once`,
   InsuranceNoWithdrawalRequest: (a) =>
     `${s(a[0])} has no withdrawal request: request one first (pool request-withdrawal), then wait for the cooldown`,
   InsuranceCooldown: (a) =>

@@ -43,13 +43,15 @@ export function tripReasonName(reason: bigint | number): string {
 }
 
 const REJECTION_HELP: Readonly<Record<string, string>> = {
-  NotMember: "the device is not a member of this feed: its owner adds it (feed add-device)",
+  NotMember:
+    "the device is not a member of this feed: its owner adds it (feed add-device) and, unless the owner operates it, its operator accepts (feed join)",
   WrongFeed: "the reading names another feed id: sign it with this feed's id (feed show prints it)",
   InvalidSignature:
     "the signature is not the device's current key over this reading, chain and registry: sign it again",
   Untrusted:
     "the device is not trusted (inactive, not attested within the feed's maxAttestationAge, or on bad firmware): attest it again",
-  Unstaked: "the device's slashable stake is below the feed's minStake: stake more (stake deposit)",
+  Unstaked:
+    "the device's active stake is below the feed's minStake (stake pending withdrawal counts for nothing): stake more (stake deposit)",
   SequenceNotIncreasing:
     "the sequence is not above the device's last one in this feed: a replay or a duplicate; use a higher sequence",
   Stale: "the reading is older than the feed's maxReadingAge or the device's previous reading",
@@ -72,7 +74,7 @@ const EXPLAIN: ErrorSentences = {
   DeviceFeedAlreadyMember: (a) =>
     `device ${s(a[0])} is already a member of this feed: nothing to do`,
   DeviceFeedNotMember: (a) =>
-    `device ${s(a[0])} is not a member of this feed: the feed's owner adds it with feed add-device`,
+    `device ${s(a[0])} is not a member of this feed (nor invited): the feed's owner adds it with feed add-device`,
   DeviceFeedTooManyMembers: (a) =>
     `the feed already has the maximum of ${s(a[0])} members: remove one or create another feed`,
   DeviceFeedRejected: (a) => {
@@ -90,6 +92,17 @@ const EXPLAIN: ErrorSentences = {
     `round ${s(a[0])} is not available, only the latest round ${s(a[1])} is answered: read latestRoundData`,
   DeviceFeedStillEligible: (a) =>
     `device ${s(a[0])} is still trusted and staked: its reading keeps counting and cannot be evicted`,
+  DeviceFeedNotOperator: (a) =>
+    `${s(a[1])} is not the operator of device ${s(a[0])}: only its operator joins or leaves a feed for it; send this from the operator's account (--from)`,
+  DeviceFeedNotInvited: (a) =>
+    `device ${s(a[0])} was not invited to this feed: its owner adds it first (feed add-device), then its operator joins`,
+  DeviceFeedNotYetLeaving: (a) =>
+    Number(a[1]) === 0
+      ? `device ${s(a[0])} has not asked to leave this feed: its operator requests it first (feed leave)`
+      : `device ${s(a[0])} stays a member until ${new Date(Number(a[1]) * 1000).toISOString()} (the staking unbonding period after its leave request): complete the leave then`,
+  DeviceFeedReadingOutlivesEvidence: (a) =>
+    `a maxReadingAge of ${s(a[0])} s would let a reading count after an equivocation on it can no longer be proven (evidence window ${s(a[1])} s): give --max-reading-age at most the evidence window`,
+  OwnableInvalidOwner: (a) => `${s(a[0])} cannot own the feed: name a real account as owner`,
   OwnableUnauthorizedAccount: (a) =>
     `${s(a[0])} is not the feed's owner: send this from the account that created the feed (--from)`,
   DeviceFeedFactoryZeroAddress: () =>
@@ -108,6 +121,9 @@ const EXPLAIN: ErrorSentences = {
   ReadingAnchorInvalidSignature: (a) =>
     `the batch is not signed by device ${s(a[0])}'s current key over this chain and registry: sign it again with the device's key`,
 };
+
+/** The custom-error names explained above: every error of IDeviceFeed, DeviceFeedFactory and ReadingAnchor. */
+export const EXPLAINED_FEED_ERRORS: readonly string[] = Object.keys(EXPLAIN);
 
 const INTERFACES = [
   DeviceFeed__factory.createInterface(),

@@ -1,4 +1,10 @@
-import { formatUnits, getAddress, zeroPadValue, type ContractRunner } from "ethers";
+import {
+  formatUnits,
+  getAddress,
+  zeroPadValue,
+  type ContractRunner,
+  type TransactionReceipt,
+} from "ethers";
 import { DeviceTrustError, InvalidInputError, asHex, type Hex } from "../protocol/index.js";
 import {
   DeviceFeedFactory__factory,
@@ -140,13 +146,40 @@ async function feedTx(call: Parameters<typeof send>[0]): ReturnType<typeof send>
   }
 }
 
+/** What adding a device did: it joined at once (the feed's owner operates it) or was invited. */
+export type MembershipChange = "joined" | "invited";
+
 export interface AddDevicesResult {
   readonly feed: Hex;
-  readonly added: readonly { readonly deviceId: Hex; readonly txHash: Hex }[];
+  readonly added: readonly {
+    readonly deviceId: Hex;
+    readonly txHash: Hex;
+    readonly result: MembershipChange;
+  }[];
   readonly members: number;
+  /** One sentence: who joined, and who must still accept the invitation (feed join, by its operator). */
+  readonly note: string;
 }
 
-/** The feed's owner adds member devices, one transaction each (in order; a failure stops there). */
+/** The first `name` event the feed emitted in `receipt`. */
+function emitted(feed: DeviceFeed, receipt: TransactionReceipt, name: string) {
+  for (const log of receipt.logs) {
+    let parsed;
+    try {
+      parsed = feed.interface.parseLog(log);
+    } catch {
+      continue;
+    }
+    if (parsed?.name === name) return parsed;
+  }
+  return undefined;
+}
+
+/**
+ * The feed's owner adds member devices, one transaction each (in order; a failure stops there). A device
+ * the owner operates joins at once; any other is invited, and becomes a member when its operator accepts
+ * (feed join): membership needs the operator's consent.
+ */
 export async function addFeedDevices(
   feed: DeviceFeed,
   deviceIds: readonly string[],
@@ -155,16 +188,116 @@ export async function addFeedDevices(
     throw new InvalidInputError("name the devices: --device-ids <id>,<id>,...");
   }
   const ids = deviceIds.map((d) => asHex(d.trim(), "device id", 32).toLowerCase() as Hex);
-  const added: { deviceId: Hex; txHash: Hex }[] = [];
+  const added: { deviceId: Hex; txHash: Hex; result: MembershipChange }[] = [];
   for (const deviceId of ids) {
     const tx = await feedTx(() => feed.addMember(deviceId));
-    added.push({ deviceId, txHash: tx.txHash });
+    const joined = emitted(feed, tx.receipt, "MemberAdded") !== undefined;
+    added.push({ deviceId, txHash: tx.txHash, result: joined ? "joined" : "invited" });
   }
   const members = await feed.members();
+  const joined = added.filter((a) => a.result === "joined").length;
+  const invited = added.length - joined;
+  const parts: string[] = [];
+  if (joined > 0) {
+    parts.push(`${String(joined)} joined at once (the feed's owner operates them, so it consents)`);
+  }
+  if (invited > 0) {
+    parts.push(
+      `${String(invited)} invited: each becomes a member when its operator accepts (feed join --device-ids)`,
+    );
+  }
   return {
     feed: (await feed.getAddress()).toLowerCase() as Hex,
     added,
     members: members.length,
+    note: parts.join("; "),
+  };
+}
+
+export interface JoinFeedResult {
+  readonly feed: Hex;
+  readonly joined: readonly { readonly deviceId: Hex; readonly txHash: Hex }[];
+  readonly members: number;
+}
+
+/** The operator of invited devices accepts: each becomes a member (one transaction each, in order). */
+export async function joinFeed(
+  feed: DeviceFeed,
+  deviceIds: readonly string[],
+): Promise<JoinFeedResult> {
+  if (deviceIds.length === 0) {
+    throw new InvalidInputError("name the devices: --device-ids <id>,<id>,...");
+  }
+  const ids = deviceIds.map((d) => asHex(d.trim(), "device id", 32).toLowerCase() as Hex);
+  const joined: { deviceId: Hex; txHash: Hex }[] = [];
+  for (const deviceId of ids) {
+    const tx = await feedTx(() => feed.join(deviceId));
+    joined.push({ deviceId, txHash: tx.txHash });
+  }
+  return {
+    feed: (await feed.getAddress()).toLowerCase() as Hex,
+    joined,
+    members: (await feed.members()).length,
+  };
+}
+
+export interface LeaveRequestResult extends TxResult {
+  readonly feed: Hex;
+  readonly deviceId: Hex;
+  /** The device stays a member (its readings count, coverage relying on it holds) until then. */
+  readonly leaveAt: bigint;
+  readonly leaves: string;
+}
+
+/**
+ * The device's operator asks to take it out of the feed: it stays a member for the staking unbonding
+ * period, then anyone completes the leave (feed complete-leave).
+ */
+export async function requestFeedLeave(
+  feed: DeviceFeed,
+  deviceId: string,
+): Promise<LeaveRequestResult> {
+  const id = asHex(deviceId.trim(), "device id", 32).toLowerCase() as Hex;
+  const tx = await feedTx(() => feed.requestLeave(id));
+  const leaving = emitted(feed, tx.receipt, "MemberLeaving");
+  if (leaving === undefined) {
+    throw new DeviceTrustError(
+      "NO_MEMBER_LEAVING_EVENT",
+      `transaction ${tx.txHash} emitted no MemberLeaving: check that --feed is a DeviceFeed`,
+    );
+  }
+  const leaveAt = leaving.args.getValue("leaveAt") as bigint;
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    feed: (await feed.getAddress()).toLowerCase() as Hex,
+    deviceId: id,
+    leaveAt,
+    leaves: `the device stays a member until ${new Date(Number(leaveAt) * 1000).toISOString()} (the staking unbonding period); then anyone runs feed complete-leave`,
+  };
+}
+
+export interface CompleteLeaveResult extends TxResult {
+  readonly feed: Hex;
+  readonly deviceId: Hex;
+  readonly members: number;
+}
+
+/** Completes a requested leave once its time has come (anyone may): the device is no longer a member. */
+export async function completeFeedLeave(
+  feed: DeviceFeed,
+  deviceId: string,
+): Promise<CompleteLeaveResult> {
+  const id = asHex(deviceId.trim(), "device id", 32).toLowerCase() as Hex;
+  const tx = await feedTx(() => feed.completeLeave(id));
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    feed: (await feed.getAddress()).toLowerCase() as Hex,
+    deviceId: id,
+    members: (await feed.members()).length,
   };
 }
 
@@ -173,8 +306,13 @@ export interface FeedMemberView {
   readonly status: string;
   /** isTrusted(deviceId, the feed's maxAttestationAge). */
   readonly trusted: boolean;
+  /** Its operator (one operator controls all its devices' readings). */
+  readonly operator: Hex;
+  /** Active stake: what counts for eligibility and what a proof takes for sure. */
+  readonly active: bigint;
+  /** Active plus pending withdrawal (pending counts for nothing: it may unlock before a proof). */
   readonly slashable: bigint;
-  /** Slashable stake at least the feed's minStake. */
+  /** Active stake at least the feed's minStake. */
   readonly staked: boolean;
   readonly sequence: bigint;
   /** The latest reading (null before the first, or after an eviction). */
@@ -207,7 +345,12 @@ export interface FeedView {
   readonly config: FeedConfig;
   readonly tripped: boolean;
   readonly tripReason: string;
+  /** Active stake of the cheapest set of operators whose devices control the median. */
   readonly costOfCorruption: bigint;
+  /** The fewest operators that together control the median (1: one operator controls it alone). */
+  readonly operatorsToControl: bigint;
+  /** One sentence: what the cost of corruption covers and what it does not. */
+  readonly corruption: string;
   readonly members: readonly FeedMemberView[];
   /** The latest answer, or null when the feed does not answer (then `status` says why). */
   readonly answer: FeedAnswer | null;
@@ -254,31 +397,35 @@ export async function showFeed(
   deps: { readonly registry: DeviceRegistry; readonly staking: IDeviceStaking },
 ): Promise<FeedView> {
   const address = (await feed.getAddress()).toLowerCase() as Hex;
-  const [rawConfig, owner, ids, trip, cost, now] = await Promise.all([
+  const [rawConfig, owner, ids, trip, [cost, operatorsToControl], now] = await Promise.all([
     feedCall(() => feed.config()),
     feed.owner(),
     feed.members(),
     feed.tripReason(),
-    feed.costOfCorruption(),
+    feed.corruption(),
     blockTime(feed),
   ]);
   const config = configOf(rawConfig);
   const members = await Promise.all(
     ids.map(async (id): Promise<FeedMemberView> => {
       const deviceId = id.toLowerCase() as Hex;
-      const [status, trusted, slashable, slot] = await Promise.all([
+      const [status, trusted, operator, active, slashable, slot] = await Promise.all([
         deps.registry.statusOf(deviceId),
         deps.registry.isTrusted(deviceId, config.maxAttestationAge),
+        deps.registry.operatorOf(deviceId),
+        deps.staking.activeOf(deviceId),
         deps.staking.slashableOf(deviceId),
         feed.slotOf(deviceId),
       ]);
       const has = slot.timestamp !== 0n;
       const fresh = has && now - slot.timestamp < BigInt(config.maxReadingAge);
-      const staked = slashable >= config.minStake;
+      const staked = active >= config.minStake;
       return {
         deviceId,
         status: statusName(status),
         trusted,
+        operator: operator.toLowerCase() as Hex,
+        active,
         slashable,
         staked,
         sequence: slot.sequence,
@@ -308,10 +455,26 @@ export async function showFeed(
     tripped: Number(trip) !== 0,
     tripReason: tripReasonName(trip),
     costOfCorruption: cost,
+    operatorsToControl,
+    corruption: corruptionSentence(ids.length, operatorsToControl),
     members,
     answer,
     status,
   };
+}
+
+/**
+ * What the feed's cost of corruption means: it is the stake that provable lies (equivocation, out of
+ * bounds) of a median-controlling set of operators forfeit; false values inside the physical range from
+ * that many colluding operators prove nothing and cost nothing.
+ */
+export function corruptionSentence(members: number, operators: bigint): string {
+  if (members === 0) return "the feed has no members: nothing controls it, and nothing backs it";
+  const who =
+    operators === 1n
+      ? "ONE operator controls the median alone"
+      : `${operators.toString()} colluding operators are needed to control the median`;
+  return `${who}; the cost of corruption is the active stake their provable lies forfeit, while false values inside the physical range from them are not provable and cost nothing`;
 }
 
 async function readFeedAnswer(

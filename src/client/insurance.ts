@@ -49,7 +49,11 @@ const METADATA_ABI = [
   "function decimals() view returns (uint8)",
 ] as const;
 
-async function tokenInfo(address: string, runner: ContractRunner | null): Promise<AssetInfo> {
+/** The symbol and decimals of the ERC-20 at `address`. */
+export async function tokenInfo(
+  address: string,
+  runner: ContractRunner | null,
+): Promise<AssetInfo> {
   const token = new Contract(address, METADATA_ABI, runner);
   const [symbol, decimals] = await Promise.all([
     token.getFunction("symbol").staticCall() as Promise<string>,
@@ -126,6 +130,20 @@ const ASSET_FIELDS: ReadonlySet<string> = new Set([
   "margin",
   "valueAtRisk",
   "unlocked",
+  "unearned",
+  "liabilities",
+  "liability",
+  "recovery",
+  "vested",
+  "share",
+  "exposure",
+  "reserved",
+  "allocation",
+  "allocated",
+  "unallocated",
+  "required",
+  "memberPaid",
+  "available",
 ]);
 
 /** Result fields that hold an amount of pool shares. */
@@ -139,7 +157,13 @@ const SHARE_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 /** Result fields that hold a time (unix seconds; 0 for none). */
-const TIME_FIELDS: ReadonlySet<string> = new Set(["start", "end", "unlockAt"]);
+const TIME_FIELDS: ReadonlySet<string> = new Set([
+  "start",
+  "end",
+  "unlockAt",
+  "expiresAt",
+  "releasableAfter",
+]);
 
 function signed(amount: bigint, token: AssetInfo): string {
   const text = `${formatAmount(amount < 0n ? -amount : amount, token)} ${token.symbol}`;
@@ -307,6 +331,9 @@ export interface PoolRequestResult extends TxResult {
   readonly value: bigint;
   readonly unlockAt: bigint;
   readonly unlocks: string;
+  /** The request can be redeemed from unlockAt until this time; then it expires. */
+  readonly expiresAt: bigint;
+  readonly request: string;
 }
 
 /**
@@ -327,7 +354,7 @@ export async function poolRequestWithdrawal(
     );
   }
   const tx = await send(() => pool.requestWithdrawal(amount));
-  const request = await pool.withdrawalRequest(owner);
+  const [request, now] = await Promise.all([pool.withdrawalRequest(owner), chainTime(pool)]);
   return {
     ...txResult(tx),
     owner,
@@ -335,7 +362,9 @@ export async function poolRequestWithdrawal(
     requestedShares: request.shares,
     value: await pool.convertToAssets(request.shares),
     unlockAt: request.unlockAt,
-    unlocks: inWords(request.unlockAt, await chainTime(pool)),
+    unlocks: inWords(request.unlockAt, now),
+    expiresAt: request.expiresAt,
+    request: requestInWords(request, now),
   };
 }
 
@@ -387,7 +416,7 @@ export interface PoolWithdrawResult extends TxResult {
 /**
  * Redeems matured requested shares: `shares`, or by default as many as may leave now (the matured request,
  * at most what the capital no coverage locks pays for). Before sending, says why nothing can leave: no
- * request, cooldown running, or capital locked.
+ * request, cooldown running, request expired, or capital locked.
  */
 export async function poolWithdraw(
   pool: IInsurancePool,
@@ -405,6 +434,10 @@ export async function poolWithdraw(
   ]);
   if (request.shares === 0n) throw contractError("InsuranceNoWithdrawalRequest", [owner]);
   if (request.unlockAt > now) throw contractError("InsuranceCooldown", [owner, request.unlockAt]);
+  // Redeemable while block.timestamp < expiresAt; the next block comes after `now`.
+  if (now + 1n >= request.expiresAt) {
+    throw contractError("InsuranceRequestExpired", [owner, request.expiresAt]);
+  }
   const shares = options.shares ?? redeemable;
   if (shares > request.shares) {
     throw contractError("InsuranceExceedsRequest", [owner, shares, request.shares]);
@@ -428,35 +461,6 @@ export async function poolWithdraw(
   };
 }
 
-// ------------------------------------------------------------------ recovery
-
-export interface PoolRecoveryResult extends TxResult {
-  readonly incident: Hex;
-  /** The pool's share of the incident's slash, booked as assets (0 when none of it reached the pool). */
-  readonly amount: bigint;
-  /** The pool's booked assets after the recovery. */
-  readonly totalAssets: bigint;
-}
-
-/**
- * Books the pool's share of an incident's slash as recovery (anyone may, once per incident); the contract's
- * refusals (unknown incident, already booked) come back decoded.
- */
-export async function poolBookRecovery(
-  pool: IInsurancePool,
-  incidentId: string,
-): Promise<PoolRecoveryResult> {
-  const incident = parseIncidentId(incidentId);
-  const tx = await send(() => pool.bookRecovery(incident));
-  const booked = oneEvent(pool.interface, tx.receipt, "RecoveryBooked", tx.txHash);
-  return {
-    ...txResult(tx),
-    incident,
-    amount: booked.args.getValue("amount") as bigint,
-    totalAssets: await pool.totalAssets(),
-  };
-}
-
 // ------------------------------------------------------------------ show
 
 export interface PoolParamsView {
@@ -466,10 +470,21 @@ export interface PoolParamsView {
   readonly utilizationRateBps: number;
   readonly capacityRateBps: number;
   readonly attestationRateBps: number;
+  /** A premium is at least this share of the amount. */
+  readonly minPremiumBps: number;
   readonly maxAttestationAge: bigint;
   readonly minTerm: bigint;
   readonly maxTerm: bigint;
+  /** Between a withdrawal request and its first redeem (longer than the evidence window). */
   readonly cooldown: bigint;
+  /** How long a matured withdrawal request can be redeemed before it expires. */
+  readonly withdrawalWindow: bigint;
+  /** Between a sale and the start of its coverage. */
+  readonly waitingPeriod: bigint;
+  /** How long after its term a policy can still be claimed on (longer than the evidence window). */
+  readonly claimWindow: bigint;
+  /** Over how long a recovery beyond the liability it covers is earned. */
+  readonly recoveryVesting: bigint;
 }
 
 export interface PoolAccountView {
@@ -481,6 +496,10 @@ export interface PoolAccountView {
   readonly requestedShares: bigint;
   readonly unlockAt: bigint;
   readonly unlocks: string;
+  /** When the request stops being redeemable (unlockAt + withdrawalWindow; 0 when none). */
+  readonly expiresAt: bigint;
+  /** Whether the request can be redeemed, will be, or expired, as a sentence. */
+  readonly request: string;
   /** What may leave now (pool withdraw): matured request, limited by free capital. */
   readonly redeemableShares: bigint;
   readonly redeemableAssets: bigint;
@@ -497,6 +516,10 @@ export interface PoolView {
   readonly assetsPerShare: bigint;
   readonly lockedCapital: bigint;
   readonly freeCapital: bigint;
+  /** Premiums and recoveries received but not yet earned (they stream into totalAssets). */
+  readonly unearned: bigint;
+  /** Proven liabilities (exposures of slashed devices) not yet paid out to claims. */
+  readonly liabilities: bigint;
   /** Locked coverage over assets, in bps (the pool sells up to params.maxUtilizationBps). */
   readonly utilizationBps: number;
   readonly params: PoolParamsView;
@@ -513,10 +536,15 @@ export function poolParamsView(p: IInsurancePool.PoolParamsStructOutput): PoolPa
     utilizationRateBps: Number(p.utilizationRateBps),
     capacityRateBps: Number(p.capacityRateBps),
     attestationRateBps: Number(p.attestationRateBps),
+    minPremiumBps: Number(p.minPremiumBps),
     maxAttestationAge: p.maxAttestationAge,
     minTerm: p.minTerm,
     maxTerm: p.maxTerm,
     cooldown: p.cooldown,
+    withdrawalWindow: p.withdrawalWindow,
+    waitingPeriod: p.waitingPeriod,
+    claimWindow: p.claimWindow,
+    recoveryVesting: p.recoveryVesting,
   };
 }
 
@@ -535,25 +563,58 @@ async function accountView(pool: IInsurancePool, address: Hex): Promise<PoolAcco
     requestedShares: request.shares,
     unlockAt: request.unlockAt,
     unlocks: inWords(request.unlockAt, now),
+    expiresAt: request.expiresAt,
+    request: requestInWords(request, now),
     redeemableShares,
     redeemableAssets,
   };
+}
+
+/**
+ * A withdrawal request in words: none, redeemable from unlockAt, redeemable until expiresAt, or expired
+ * (then only cancelling it and requesting again frees the shares).
+ */
+export function requestInWords(
+  request: { readonly shares: bigint; readonly unlockAt: bigint; readonly expiresAt: bigint },
+  now: bigint,
+): string {
+  if (request.shares === 0n) return "no withdrawal request";
+  const iso = (t: bigint): string => new Date(Number(t) * 1000).toISOString();
+  // The contract redeems in [unlockAt, expiresAt); the next block comes after `now`.
+  if (now >= request.expiresAt) {
+    return `expired at ${iso(request.expiresAt)}: the request can no longer be redeemed; cancel it (pool cancel-withdrawal) and request again`;
+  }
+  if (now < request.unlockAt) {
+    return `cooling down: redeemable from ${iso(request.unlockAt)} until ${iso(request.expiresAt)}`;
+  }
+  return `redeemable now, until ${iso(request.expiresAt)} (then it expires)`;
 }
 
 /** The pool's capital, locked and free, utilization, parameters, payouts, and `account`'s position. */
 export async function poolShow(pool: IInsurancePool, account?: string): Promise<PoolView> {
   const units = await poolUnits(pool);
   const kinds = INCIDENT_KINDS.slice(1);
-  const [totalAssets, totalShares, assetsPerShare, locked, free, params, payouts] =
-    await Promise.all([
-      pool.totalAssets(),
-      pool.totalSupply(),
-      pool.convertToAssets(10n ** BigInt(units.shares.decimals)),
-      pool.lockedCapital(),
-      pool.freeCapital(),
-      pool.params(),
-      Promise.all(kinds.map((_, i) => pool.payoutBps(i + 1))),
-    ]);
+  const [
+    totalAssets,
+    totalShares,
+    assetsPerShare,
+    locked,
+    free,
+    unearned,
+    liabilities,
+    params,
+    payouts,
+  ] = await Promise.all([
+    pool.totalAssets(),
+    pool.totalSupply(),
+    pool.convertToAssets(10n ** BigInt(units.shares.decimals)),
+    pool.lockedCapital(),
+    pool.freeCapital(),
+    pool.unearned(),
+    pool.liabilities(),
+    pool.params(),
+    Promise.all(kinds.map((_, i) => pool.payoutBps(i + 1))),
+  ]);
   const payoutBps: Record<string, number> = {};
   kinds.forEach((kind, i) => {
     payoutBps[kind] = Number(payouts[i] ?? 0n);
@@ -567,6 +628,8 @@ export async function poolShow(pool: IInsurancePool, account?: string): Promise<
     assetsPerShare,
     lockedCapital: locked,
     freeCapital: free,
+    unearned,
+    liabilities,
     utilizationBps: totalAssets === 0n ? 0 : Number((locked * 10_000n) / totalAssets),
     params: poolParamsView(params),
     payoutBps,

@@ -14,6 +14,7 @@ import {
 } from "../protocol/index.js";
 import {
   IDeviceStaking__factory,
+  IInsurancePool__factory,
   IFraudProofs__factory,
   type IFraudProofs,
 } from "../../types/ethers-contracts/index.js";
@@ -262,10 +263,29 @@ export interface ProofResult extends TxResult {
   readonly slashed: bigint;
   /** From the staking contract's Slashed event in the same transaction. */
   readonly bounty: bigint;
+  /** The unallocated rest of the stake, sent to the staking contract's loss recipient. */
   readonly loss: bigint;
+  /** Each allocation's slice (net of the bounty) paid to its backer (BackerPaid; scope 0: the rest). */
+  readonly backersPaid: readonly {
+    readonly backer: Hex;
+    readonly scope: Hex;
+    readonly amount: bigint;
+  }[];
+  /**
+   * What each insurance pool booked in this same transaction (LossBooked): the liability it reserved for
+   * claims on the device, the recovery that arrived, and the part of it earned over the vesting period.
+   */
+  readonly lossesBooked: readonly {
+    readonly pool: Hex;
+    readonly scope: Hex;
+    readonly liability: bigint;
+    readonly recovery: bigint;
+    readonly vested: bigint;
+  }[];
 }
 
 const stakingInterface = IDeviceStaking__factory.createInterface();
+const poolInterface = IInsurancePool__factory.createInterface();
 
 function batched(e: BatchedReadingEvidence): IFraudProofs.BatchedReadingStruct {
   return {
@@ -300,6 +320,14 @@ export async function submitProof(
   });
   let recorded;
   let slashed;
+  const backersPaid: { backer: Hex; scope: Hex; amount: bigint }[] = [];
+  const lossesBooked: {
+    pool: Hex;
+    scope: Hex;
+    liability: bigint;
+    recovery: bigint;
+    vested: bigint;
+  }[] = [];
   for (const log of tx.receipt.logs) {
     try {
       const p = proofs.interface.parseLog(log);
@@ -310,8 +338,29 @@ export async function submitProof(
     try {
       const s = stakingInterface.parseLog(log);
       if (s?.name === "Slashed") slashed = s;
+      if (s?.name === "BackerPaid") {
+        backersPaid.push({
+          backer: String(s.args.getValue("backer")).toLowerCase() as Hex,
+          scope: String(s.args.getValue("scope")).toLowerCase() as Hex,
+          amount: s.args.getValue("amount") as bigint,
+        });
+      }
     } catch {
       // not a DeviceStaking log
+    }
+    try {
+      const b = poolInterface.parseLog(log);
+      if (b?.name === "LossBooked") {
+        lossesBooked.push({
+          pool: log.address.toLowerCase() as Hex,
+          scope: String(b.args.getValue("scope")).toLowerCase() as Hex,
+          liability: b.args.getValue("liability") as bigint,
+          recovery: b.args.getValue("recovery") as bigint,
+          vested: b.args.getValue("vested") as bigint,
+        });
+      }
+    } catch {
+      // not an InsurancePool log
     }
   }
   if (recorded === undefined) {
@@ -331,6 +380,8 @@ export async function submitProof(
     slashed: recorded.args.getValue("slashed") as bigint,
     bounty: slashed === undefined ? 0n : (slashed.args.getValue("bounty") as bigint),
     loss: slashed === undefined ? 0n : (slashed.args.getValue("loss") as bigint),
+    backersPaid,
+    lossesBooked,
   };
 }
 

@@ -11,9 +11,11 @@ import { DeviceTrustError, InvalidInputError, asHex, type Hex } from "../protoco
 import {
   DeviceStaking__factory,
   IDeviceStaking__factory,
+  IStakeBacker__factory,
   type IDeviceStaking,
 } from "../../types/ethers-contracts/index.js";
 import { RegistryNotFoundError } from "./deployment.js";
+import { feedAddressOf, feedIdOf } from "./feeds.js";
 import { send, type TxResult } from "./transaction.js";
 
 export type { IDeviceStaking };
@@ -187,9 +189,15 @@ export interface StakeParamsView {
 
 export interface StakeView {
   readonly deviceId: Hex;
+  /** Backs coverage and feed eligibility; a proof takes it. */
   readonly active: bigint;
+  /** Requested for withdrawal: still slashable until withdrawn, but backs nothing. */
   readonly pending: bigint;
   readonly slashable: bigint;
+  /** Active stake allocated to backers (insurance pools), and the rest (what may be requested). */
+  readonly allocated: bigint;
+  readonly unallocated: bigint;
+  readonly allocations: readonly AllocationView[];
   /** 0 when no withdrawal is pending. */
   readonly unlockAt: bigint;
   readonly unlocks: string;
@@ -236,18 +244,24 @@ export function inWords(unlockAt: bigint, now: bigint): string {
 /** The device's stake, what a proof would slash, the parameters in force and scheduled. */
 export async function stakeShow(staking: IDeviceStaking, deviceId: string): Promise<StakeView> {
   const id = asHex(deviceId, "device id", 32);
-  const [record, slashable, params, [next, effectiveAt], now] = await Promise.all([
-    staking.stakeOf(id),
-    staking.slashableOf(id),
-    staking.params(),
-    staking.pendingParams(),
-    blockTime(staking),
-  ]);
+  const [record, slashable, params, [next, effectiveAt], now, allocated, allocations] =
+    await Promise.all([
+      staking.stakeOf(id),
+      staking.slashableOf(id),
+      staking.params(),
+      staking.pendingParams(),
+      blockTime(staking),
+      staking.allocatedOf(id),
+      stakeAllocations(staking, id),
+    ]);
   return {
     deviceId: id,
     active: record.active,
     pending: record.pending,
     slashable,
+    allocated,
+    unallocated: record.active - allocated,
+    allocations,
     unlockAt: record.unlockAt,
     unlocks: inWords(record.unlockAt, now),
     params: paramsView(params),
@@ -291,4 +305,187 @@ export async function resolveContractAddress(options: {
     throw new RegistryNotFoundError(`${file} records no ${options.contract}: ${howTo}`);
   }
   return asHex(entry[1], `${options.contract} address in ${file}`, 20);
+}
+
+// ------------------------------------------------------------------ allocations
+
+/** What an allocation backs: coverage on the device itself, or on a feed the device is a member of. */
+export type AllocationScopeKind = "device" | "feed";
+
+export interface AllocationScope {
+  readonly scopeKind: AllocationScopeKind;
+  /** The scope as staking keys it: the device id, or the feed id (its address padded to 32 bytes). */
+  readonly scope: Hex;
+}
+
+/**
+ * The scope of an allocation of `deviceId`: the feed named by `feed` (its address or its feed id), or the
+ * device itself when `feed` is empty.
+ */
+export function allocationScope(deviceId: string, feed?: string): AllocationScope {
+  const f = (feed ?? "").trim();
+  if (f === "") return { scopeKind: "device", scope: asHex(deviceId, "device id", 32) };
+  const address = f.length === 66 ? feedAddressOf(f) : asHex(f, "--feed", 20);
+  return { scopeKind: "feed", scope: feedIdOf(address) };
+}
+
+export interface AllocationView {
+  readonly backer: Hex;
+  readonly scopeKind: AllocationScopeKind;
+  readonly scope: Hex;
+  readonly amount: bigint;
+  /** What the backer's live coverage still uses of it (cannot be deallocated), or null if it did not say. */
+  readonly required: bigint | null;
+}
+
+async function requiredOf(
+  staking: IDeviceStaking,
+  deviceId: Hex,
+  backer: string,
+  scope: string,
+): Promise<bigint | null> {
+  try {
+    return await IStakeBacker__factory.connect(backer, staking.runner).requiredAllocation(
+      deviceId,
+      scope,
+    );
+  } catch {
+    return null; // a backer that is no contract or not an IStakeBacker (never approved, or governance erred)
+  }
+}
+
+/** Every allocation of the device: backer, scope, amount, and what live coverage requires of it. */
+export async function stakeAllocations(
+  staking: IDeviceStaking,
+  deviceId: string,
+): Promise<AllocationView[]> {
+  const id = asHex(deviceId, "device id", 32);
+  const list = await staking.allocationsOf(id);
+  return Promise.all(
+    list.map(async (a): Promise<AllocationView> => {
+      const scope = a.scope.toLowerCase() as Hex;
+      return {
+        backer: a.backer.toLowerCase() as Hex,
+        scopeKind: scope === id.toLowerCase() ? "device" : "feed",
+        scope,
+        amount: a.amount,
+        required: await requiredOf(staking, id, a.backer, scope),
+      };
+    }),
+  );
+}
+
+export interface AllocationOptions {
+  /** Connected to the device's operator. */
+  readonly staking: IDeviceStaking;
+  readonly deviceId: string;
+  /** The backer (an insurance pool governance approved). */
+  readonly backer: string;
+  /** The feed the allocation backs coverage on (address or feed id); empty: the device itself. */
+  readonly feed?: string | undefined;
+  readonly amount: bigint;
+}
+
+export interface AllocationResult extends TxResult, AllocationScope {
+  readonly deviceId: Hex;
+  readonly backer: Hex;
+  /** What this transaction moved. */
+  readonly amount: bigint;
+  /** The allocation to (backer, scope) after it. */
+  readonly allocation: bigint;
+  /** Active stake no allocation holds after it (what a withdrawal request may take). */
+  readonly unallocated: bigint;
+  /** What the backer's live coverage uses of the allocation (it cannot be deallocated). */
+  readonly required: bigint | null;
+}
+
+async function allocationTx(
+  options: AllocationOptions,
+  direction: "allocate" | "deallocate",
+): Promise<AllocationResult> {
+  const { staking } = options;
+  const deviceId = asHex(options.deviceId, "device id", 32);
+  const backer = asHex(options.backer, "backer (--pool)", 20).toLowerCase() as Hex;
+  const { scope, scopeKind } = allocationScope(deviceId, options.feed);
+  const amount = positive(options.amount, `the amount to ${direction}`);
+  const tx = await send(() =>
+    direction === "allocate"
+      ? staking.allocate(deviceId, backer, scope, amount)
+      : staking.deallocate(deviceId, backer, scope, amount),
+  );
+  const event = events(
+    staking,
+    tx.receipt,
+    direction === "allocate" ? "Allocated" : "Deallocated",
+  )[0];
+  if (event === undefined) {
+    throw new DeviceTrustError(
+      "NO_ALLOCATION_EVENT",
+      `transaction ${tx.txHash} emitted no ${direction === "allocate" ? "Allocated" : "Deallocated"} event: check that --staking is a DeviceStaking`,
+    );
+  }
+  const [active, allocated, required] = await Promise.all([
+    staking.activeOf(deviceId),
+    staking.allocatedOf(deviceId),
+    requiredOf(staking, deviceId, backer, scope),
+  ]);
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    deviceId,
+    backer,
+    scopeKind,
+    scope,
+    amount: event.args.getValue("amount") as bigint,
+    allocation: event.args.getValue("allocation") as bigint,
+    unallocated: active - allocated,
+    required,
+  };
+}
+
+/**
+ * The operator allocates `amount` of the device's unallocated active stake to `backer` for a scope (a
+ * feed, or the device itself): the pool sells coverage only against such allocations.
+ */
+export async function stakeAllocate(options: AllocationOptions): Promise<AllocationResult> {
+  return allocationTx(options, "allocate");
+}
+
+/**
+ * The operator takes `amount` of an allocation back into unallocated active stake; the contract refuses to
+ * go below what the backer's live coverage requires (StakingAllocationInUse, decoded).
+ */
+export async function stakeDeallocate(options: AllocationOptions): Promise<AllocationResult> {
+  return allocationTx(options, "deallocate");
+}
+
+export interface BackerResult extends TxResult {
+  readonly backer: Hex;
+  readonly approved: boolean;
+  /** Every backer governance ever approved (approved now or not). */
+  readonly backers: readonly Hex[];
+}
+
+/**
+ * Governance approves `backer` (an insurance pool over the collateral token) for allocations, or stops
+ * approving it for new ones (`approved` false). The contract checks the asset and that the backer's cover
+ * factor ceiling plus the bounty stays below 100%.
+ */
+export async function setBacker(
+  staking: IDeviceStaking,
+  backer: string,
+  approved = true,
+): Promise<BackerResult> {
+  const address = asHex(backer, "backer (--pool)", 20).toLowerCase() as Hex;
+  const tx = await send(() => staking.setBacker(address, approved));
+  const [isBacker, backers] = await Promise.all([staking.isBacker(address), staking.backers()]);
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    backer: address,
+    approved: isBacker,
+    backers: backers.map((b) => b.toLowerCase() as Hex),
+  };
 }

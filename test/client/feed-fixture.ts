@@ -9,6 +9,7 @@ import {
   feedAt,
   feedFactoryAt,
   fetchChallenge,
+  joinFeed,
   makerEndorse,
   publishFirmware,
   registerDevice,
@@ -32,8 +33,8 @@ import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
  * A whole feed system on any Hardhat connection (the client tests' own chain, or the shared one the
  * tasks use): registry, staking with a mock collateral, fraud proofs, firmware, `devices` registered,
  * attested, staked devices (P-256 at even indices, secp256k1 at odd ones), a DeviceFeedFactory, a
- * ReadingAnchor and one feed with every device a member. Accounts: 0 governance, 1 maker, 2 operator,
- * 3 feed owner, 4 loss recipient, 5 watcher. No describe() here.
+ * ReadingAnchor and one feed with every device a member (the owner invites them, their operator joins).
+ * Accounts: 0 governance, 1 maker, 2 operator, 3 feed owner, 4 loss recipient, 5 watcher. No describe() here.
  */
 export const FEED_MODEL = 9;
 export const FEED_MIN_STAKE = 1_000n;
@@ -137,11 +138,12 @@ export async function deployFeedSystem(
     options.config ?? FEED_CONFIG,
   );
   const feed = feedAt(created.feed, a.owner);
-  if (devices.length > 0)
-    await addFeedDevices(
-      feed,
-      devices.map((d) => d.deviceId),
-    );
+  if (devices.length > 0) {
+    const ids = devices.map((d) => d.deviceId);
+    // The owner does not operate the devices: it invites them, and their operator consents by joining.
+    await addFeedDevices(feed, ids);
+    await joinFeed(feedAt(created.feed, a.operator), ids);
+  }
   return { ...system, devices, feedAddress: created.feed, feedId: created.feedId, feed };
 }
 

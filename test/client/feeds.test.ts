@@ -1,18 +1,27 @@
 import assert from "node:assert/strict";
 import {
   ContractError,
+  EXPLAINED_FEED_ERRORS,
   addFeedDevices,
   changeStatus,
   checkFeedConfig,
+  completeFeedLeave,
+  corruptionSentence,
+  createFeed,
   decodeFeedError,
   feedAddressOf,
+  feedAt,
   feedCall,
+  feedFactoryAt,
   feedIdOf,
+  joinFeed,
   readFeed,
   registryAt,
+  requestFeedLeave,
   showFeed,
   stakingAt,
 } from "../../src/client/index.js";
+import { IDeviceFeed__factory } from "../../types/ethers-contracts/index.js";
 import { ethers, networkHelpers } from "./fixture.js";
 import { FEED_CONFIG, chainTime, deployFeedSystem, type FeedSystem } from "./feed-fixture.js";
 
@@ -107,8 +116,14 @@ describe("client: feeds", function () {
       assert.equal(view.members[4]?.value, null);
       const third = view.members[2];
       assert.deepEqual([third?.value, third?.sequence], [22n * 10n ** 8n, 1n]);
-      // The cheapest 3 of 5 stakes: 1000 + 1100 + 1200.
-      assert.equal(view.costOfCorruption, 3_300n);
+      // One operator runs all 5: corrupting the median takes its whole group, 1000 + ... + 1400.
+      assert.equal(view.costOfCorruption, 6_000n);
+      assert.equal(view.operatorsToControl, 1n);
+      assert.match(view.corruption, /^ONE operator controls the median alone; /);
+      assert.deepEqual(
+        view.members.map((m) => [m.operator, m.active]),
+        s.devices.map((_, i) => [s.operator.address.toLowerCase(), 1_000n + BigInt(i) * 100n]),
+      );
       assert.equal(view.feedId, s.feedId);
       assert.equal(view.owner, s.owner.address.toLowerCase());
       assert.equal(view.status, "answering");
@@ -166,10 +181,161 @@ describe("client: feeds", function () {
     });
   });
 
-  describe("addFeedDevices", function () {
+  describe("showFeed with several operators", function () {
+    it("counts the cheapest set of operators holding a majority, and how few control the median", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const signers = await ethers.getSigners();
+      const [b, c] = [signers[6], signers[7]];
+      assert.ok(b !== undefined && c !== undefined);
+      // Devices 2 and 3 go to operator b, device 4 to operator c (stake belongs to the device).
+      for (const [index, to] of [
+        [2, b],
+        [3, b],
+        [4, c],
+      ] as const) {
+        const id = s.devices[index]?.deviceId;
+        assert.ok(id !== undefined);
+        await (
+          await registryAt(s.registryAddress, s.operator).startCustodyTransfer(id, to.address)
+        ).wait();
+        await (await registryAt(s.registryAddress, to).acceptCustody(id)).wait();
+      }
+      const view = await showFeed(s.feed, {
+        registry: registryAt(s.registryAddress, s.watcher),
+        staking: stakingAt(s.stakingAddress, s.watcher),
+      });
+      // 3 of 5 control the median: a (1000 + 1100) with c (1400) is the cheapest, two operators.
+      assert.deepEqual([view.costOfCorruption, view.operatorsToControl], [3_500n, 2n]);
+      assert.match(
+        view.corruption,
+        /^2 colluding operators are needed to control the median; .* false values inside the physical range from them are not provable and cost nothing$/,
+      );
+      assert.equal(
+        corruptionSentence(0, 0n),
+        "the feed has no members: nothing controls it, and nothing backs it",
+      );
+    });
+  });
+
+  describe("addFeedDevices and joinFeed", function () {
     it("needs at least one device id", async function () {
       const s = await networkHelpers.loadFixture(system);
       await assert.rejects(addFeedDevices(s.feed, []), { code: "INVALID_INPUT" });
+      await assert.rejects(joinFeed(s.feed, []), { code: "INVALID_INPUT" });
+    });
+
+    it("joins a device its owner operates at once, and invites any other until its operator joins", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const [d0, d1] = s.devices;
+      assert.ok(d0 !== undefined && d1 !== undefined);
+      // A feed the devices' operator owns: adding is consenting.
+      const own = await createFeed(feedFactoryAt(s.factoryAddress, s.operator), FEED_CONFIG);
+      const joined = await addFeedDevices(feedAt(own.feed, s.operator), [d0.deviceId]);
+      assert.deepEqual(
+        joined.added.map((a) => a.result),
+        ["joined"],
+      );
+      assert.equal(joined.members, 1);
+      assert.match(
+        joined.note,
+        /^1 joined at once \(the feed's owner operates them, so it consents\)$/,
+      );
+      // A feed someone else owns: the device is only invited.
+      const other = await createFeed(feedFactoryAt(s.factoryAddress, s.owner), FEED_CONFIG);
+      const invited = await addFeedDevices(feedAt(other.feed, s.owner), [d0.deviceId, d1.deviceId]);
+      assert.deepEqual(
+        invited.added.map((a) => a.result),
+        ["invited", "invited"],
+      );
+      assert.equal(invited.members, 0);
+      assert.match(
+        invited.note,
+        /^2 invited: each becomes a member when its operator accepts \(feed join/,
+      );
+      const stranger = await feedCall(() =>
+        joinFeed(feedAt(other.feed, s.watcher), [d0.deviceId]),
+      ).catch((e: unknown) => e);
+      assert.ok(stranger instanceof ContractError);
+      assert.equal(stranger.code, "DeviceFeedNotOperator");
+      assert.match(stranger.message, /only its operator joins or leaves a feed for it/);
+      const r = await joinFeed(feedAt(other.feed, s.operator), [d0.deviceId, d1.deviceId]);
+      assert.deepEqual(
+        r.joined.map((j) => j.deviceId),
+        [d0.deviceId.toLowerCase(), d1.deviceId.toLowerCase()],
+      );
+      assert.equal(r.members, 2);
+      const again = await joinFeed(feedAt(other.feed, s.operator), [d0.deviceId]).catch(
+        (e: unknown) => e,
+      );
+      assert.ok(again instanceof ContractError);
+      assert.equal(again.code, "DeviceFeedAlreadyMember");
+      // Never invited: the operator cannot push its device into a feed.
+      const third = s.devices[2];
+      assert.ok(third !== undefined);
+      const uninvited = await joinFeed(feedAt(own.feed, s.operator), [third.deviceId]).catch(
+        (e: unknown) => e,
+      );
+      assert.ok(uninvited instanceof ContractError);
+      assert.equal(uninvited.code, "DeviceFeedNotInvited");
+      assert.match(
+        uninvited.message,
+        /its owner adds it first \(feed add-device\), then its operator joins$/,
+      );
+    });
+  });
+
+  describe("requestFeedLeave and completeFeedLeave", function () {
+    it("keeps a leaving member for the unbonding period, then anyone completes the leave", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const d = s.devices[0];
+      assert.ok(d !== undefined);
+      const early = await completeFeedLeave(s.feed.connect(s.watcher), d.deviceId).catch(
+        (e: unknown) => e,
+      );
+      assert.ok(early instanceof ContractError);
+      assert.equal(early.code, "DeviceFeedNotYetLeaving");
+      assert.match(
+        early.message,
+        /has not asked to leave this feed: its operator requests it first \(feed leave\)$/,
+      );
+      const request = await requestFeedLeave(feedAt(s.feedAddress, s.operator), d.deviceId);
+      const unbonding = (await stakingAt(s.stakingAddress, s.watcher).params()).unbondingPeriod;
+      assert.equal(request.leaveAt, (await chainTime(ethers)) + unbonding);
+      assert.match(
+        request.leaves,
+        /^the device stays a member until .* then anyone runs feed complete-leave$/,
+      );
+      const waiting = await completeFeedLeave(s.feed.connect(s.watcher), d.deviceId).catch(
+        (e: unknown) => e,
+      );
+      assert.ok(waiting instanceof ContractError);
+      assert.deepEqual(waiting.args, [d.deviceId.toLowerCase(), request.leaveAt]);
+      assert.match(waiting.message, /stays a member until .*: complete the leave then$/);
+      assert.equal((await s.feed.members()).length, 5);
+      await networkHelpers.time.increaseTo(request.leaveAt);
+      const done = await completeFeedLeave(feedAt(s.feedAddress, s.watcher), d.deviceId);
+      assert.equal(done.members, 4);
+      assert.ok(
+        !(await s.feed.members()).map((m) => m.toLowerCase()).includes(d.deviceId.toLowerCase()),
+      );
+      const notOperator = await requestFeedLeave(
+        s.feed.connect(s.watcher),
+        s.devices[1]?.deviceId ?? "",
+      ).catch((e: unknown) => e);
+      assert.ok(notOperator instanceof ContractError);
+      assert.equal(notOperator.code, "DeviceFeedNotOperator");
+    });
+  });
+
+  describe("feed error sentences", function () {
+    it("explains every custom error of IDeviceFeed", function () {
+      const names = IDeviceFeed__factory.abi
+        .filter((e) => e.type === "error")
+        .map((e) => (e as { name: string }).name);
+      assert.ok(names.length >= 16, String(names.length));
+      for (const name of names) {
+        assert.ok(EXPLAINED_FEED_ERRORS.includes(name), `${name} has no sentence`);
+      }
     });
   });
 });

@@ -2,8 +2,10 @@ import { buildDeviceFeedsModule } from "../../deploy/modules/DeviceFeeds.js";
 import { buildDeviceStakingModule } from "../../deploy/modules/DeviceStaking.js";
 import { buildInsurancePoolModule } from "../../deploy/modules/InsurancePool.js";
 import {
+  allocateToPool,
   benchMaker,
   equivocate,
+  passWaitingPeriod,
   trustedStakedDevice,
   type InsuranceSystem,
 } from "../../src/bench/insurance.js";
@@ -14,13 +16,15 @@ import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
 import { connection } from "./fixture.js";
 
 /**
- * The insurance tests' system, deployed by the Ignition modules (the deployer, account 0, governs): a
- * maker and its firmware, a trusted device staked with STAKE (operator: account 2), the pool funded with
- * CAPITAL by account 3. No describe() here.
+ * The insurance tests' system, deployed by the Ignition modules (the deployer, account 0, governs and
+ * approved the pool as a backer): a maker and its firmware, a trusted device staked with STAKE and all of
+ * it allocated to the pool for the device itself (operator: account 2), the pool funded with CAPITAL by
+ * account 3. No describe() here.
  */
 export const STAKE = 10n * 10n ** 18n;
 export const CAPITAL = 100n * 10n ** 18n;
-export const COOLDOWN = 3n * 24n * 3600n;
+/** Longer than the default 7-day evidence window, as the pool requires; not the module's default 8 days. */
+export const COOLDOWN = 9n * 24n * 3600n;
 
 /** What the deployment needs of a network connection (the client tests' own, or the tasks' getOrCreate). */
 export type InsuranceConnection = Pick<typeof connection, "ethers" | "ignition">;
@@ -66,6 +70,7 @@ export async function deployInsurance(conn: InsuranceConnection) {
   }
   const maker = await benchMaker(system);
   const device = await trustedStakedDevice(system, maker, operator, STAKE);
+  await allocateToPool(system, device, operator);
   await poolDeposit({
     pool: poolAt(system.pool, insurer),
     token: collateralTokenAt(asset, insurer),
@@ -86,7 +91,11 @@ export async function deployInsurance(conn: InsuranceConnection) {
     watcher,
     poolAs: (account: ContractRunner) => poolAt(system.pool, account),
     tokenAs: (account: ContractRunner) => collateralTokenAt(asset, account),
-    equivocate: () => equivocate(system, device, watcher),
+    /** The device equivocates once the pool's waiting period passed (policies bought before cover it). */
+    equivocate: async () => {
+      await passWaitingPeriod(system);
+      return equivocate(system, device, watcher);
+    },
   };
 }
 

@@ -1,6 +1,13 @@
+import { readFile } from "node:fs/promises";
+import type { DeploymentParameters } from "@nomicfoundation/ignition-core";
 import { expect } from "chai";
 import { network } from "hardhat";
 import type { DeviceRegistry } from "../../types/ethers-contracts/index.js";
+import {
+  DeviceStaking__factory,
+  InsurancePool__factory,
+} from "../../types/ethers-contracts/index.js";
+import { DEFAULT_POOL_PARAMS } from "../../deploy/modules/InsurancePool.js";
 import DeviceRegistryModule, {
   SUSPENDER_ROLE,
   buildDeviceRegistryModule,
@@ -50,6 +57,56 @@ describe("deploy/modules", function () {
       const domain = await registry.eip712Domain();
       expect(domain.name).to.equal("DeviceTrust");
       expect(domain.version).to.equal("1");
+    });
+  });
+
+  describe("DeviceTrust with deploy/parameters.json", function () {
+    /** The parameter file as Ignition reads it: "123n" strings are bigints. */
+    async function parameterFile(): Promise<Record<string, Record<string, unknown>>> {
+      const revive = (_key: string, value: unknown): unknown =>
+        typeof value === "string" && /^\d+n$/.test(value) ? BigInt(value.slice(0, -1)) : value;
+      return JSON.parse(
+        await readFile(new URL("../../deploy/parameters.json", import.meta.url), "utf8"),
+        revive,
+      ) as Record<string, Record<string, unknown>>;
+    }
+
+    async function deployFromFile() {
+      const parameters = await parameterFile();
+      // The same object Ignition builds from the file (module id -> parameter -> value).
+      const deployed = await ignition.deploy(DeviceTrustModule, {
+        parameters: parameters as DeploymentParameters,
+      });
+      return { deployed, parameters };
+    }
+
+    it("leaves the pool approved as a backer in staking, with the file's pool parameters", async function () {
+      const { deployed, parameters } = await networkHelpers.loadFixture(deployFromFile);
+      const poolAddress = await deployed.insurancePool.getAddress();
+      const staking = DeviceStaking__factory.connect(
+        await deployed.deviceStaking.getAddress(),
+        ethers.provider,
+      );
+      expect(await staking.isBacker(poolAddress)).to.equal(true);
+      expect(await staking.backers()).to.deep.equal([poolAddress]);
+      const pool = InsurancePool__factory.connect(poolAddress, ethers.provider);
+      const params = await pool.params();
+      const file = parameters.InsurancePool ?? {};
+      for (const name of Object.keys(DEFAULT_POOL_PARAMS) as (keyof typeof DEFAULT_POOL_PARAMS)[]) {
+        expect(params[name], name).to.equal(file[name]);
+      }
+      // The windows outlast the evidence window, the cover factor plus the bounty stays below 100%.
+      const window = parameters.DeviceStaking?.evidenceWindow as bigint;
+      expect(params.claimWindow > window && params.cooldown > window).to.equal(true);
+      expect(params.coverFactorBps + (await staking.params()).bountyBps < 10_000n).to.equal(true);
+      expect(await pool.coverFactorCeilingBps()).to.equal(params.coverFactorBps);
+    });
+
+    it("keeps the module's pool defaults and the file's in step", async function () {
+      const file = (await parameterFile()).InsurancePool ?? {};
+      for (const [name, value] of Object.entries(DEFAULT_POOL_PARAMS)) {
+        expect(file[name], name).to.equal(value);
+      }
     });
   });
 

@@ -16,6 +16,7 @@ import {
 } from "../../src/gateway/index.js";
 import {
   addFeedDevices,
+  joinFeed,
   createFeed,
   feedAt,
   feedFactoryAt,
@@ -166,10 +167,10 @@ describe("ChainSubmitter", function () {
         description: "Humidity",
       });
       const other = feedAt(second.feed, s.owner);
-      await addFeedDevices(
-        other,
-        s.devices.slice(0, 3).map((d) => d.deviceId),
-      );
+      const members = s.devices.slice(0, 3).map((d) => d.deviceId);
+      // The owner invites; the devices' operator consents by joining.
+      await addFeedDevices(other, members);
+      await joinFeed(feedAt(second.feed, s.operator), members);
       const a = await round(s, 1n);
       const b = (await round(s, 1n, second.feedId)).slice(0, 3);
       const mixed = [a[0], b[0], a[1], b[1], a[2], b[2], ...a.slice(3)].filter(

@@ -9,7 +9,7 @@ const run = promisify(execFile);
  * script as the npm script does (hardhat run, the project's Node), and checks the story's outcome.
  */
 describe("npm run demo (scripts/demo.ts)", function () {
-  it("tells the whole story: readings over MQTT, a tripped breaker, a proven clone, a payout", async function () {
+  it("tells the whole story: consent, allocations, readings over MQTT, a tripped breaker, a proven clone, a member's share paid", async function () {
     this.timeout(180_000);
     const { stdout } = await run(
       process.execPath,
@@ -22,11 +22,39 @@ describe("npm run demo (scripts/demo.ts)", function () {
       stdout,
       /incident 0x[0-9a-f]{8}…[0-9a-f]{4}: Equivocation; slashed 100\.00 USD; sensor-\d is Suspended/,
     );
-    assert.match(stdout, /pays the integrator 150\.00 USD on policy #0/);
+    assert.match(stdout, /so adding them is consent: 7 joined at once/);
+    assert.match(stdout, /allocates each sensor's 100\.00 USD stake to the pool for this feed/);
+    assert.match(stdout, /after the pool's 1 h waiting period/);
+    assert.match(stdout, /both dated .*, inside the policy's term/);
+    // Booked in the proof's transaction: the sensor's share of the policy as a liability.
+    assert.match(
+      stdout,
+      /in the proof's own transaction the pool, paid 90\.00 USD as the allocation's backer .*reserved sensor-\d's exposure, 37\.50 USD, as a liability/,
+    );
+    // One proven member of 7 pays its share: 1/k of the policy, k = 4.
+    assert.match(
+      stdout,
+      /pays the integrator 37\.50 USD on policy #0: sensor-\d's share, 1\/4 of the policy/,
+    );
     assert.match(stdout, /watchtower\s+0\.00 USD\s+10\.00 USD\s+\+10\.00 USD/);
     assert.match(
       stdout,
       /operator \(wallet \+ stake\)\s+10000\.00 USD\s+9900\.00 USD\s+-100\.00 USD/,
     );
+    // The integrator got the share less its premium; what the operator lost is all accounted for.
+    const change = (party: string): number => {
+      const row = new RegExp(`^${party}\\s.*\\s([+-]\\d+\\.\\d\\d) USD$`, "m").exec(stdout);
+      assert.ok(row?.[1] !== undefined, `no row for ${party}`);
+      return Number(row[1]);
+    };
+    const total = [
+      "operator \\(wallet \\+ stake\\)",
+      "watchtower",
+      "integrator",
+      "insurer A \\(wallet \\+ shares\\)",
+      "insurer B \\(wallet \\+ shares\\)",
+      "pool \\(unearned: premium, recovery\\)",
+    ].reduce((sum, party) => sum + change(party), 0);
+    assert.ok(Math.abs(total) < 0.031, `the changes add up to ${String(total)}`);
   });
 });

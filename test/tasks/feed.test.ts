@@ -93,7 +93,7 @@ describe("tasks: feed", function () {
     assert.match(out.stderr, /Error INVALID_INPUT: --min-value 1000 is above --max-value -1000/);
   });
 
-  it("feed add-device adds members from the owner; anyone else gets a sentence", async function () {
+  it("feed add-device invites devices the owner does not operate; anyone else gets a sentence", async function () {
     const ids = s.devices.map((d) => d.deviceId).join(",");
     const stranger = await runTask(["feed", "add-device"], {
       ...chain(5),
@@ -108,9 +108,33 @@ describe("tasks: feed", function () {
       deviceIds: ids,
     });
     assert.equal(out.result.success, true, out.stderr);
-    const json = JSON.parse(out.stdout) as { added: unknown[]; members: number };
-    assert.equal(json.added.length, 4);
-    assert.equal(json.members, 4);
+    const json = JSON.parse(out.stdout) as {
+      added: { result: string }[];
+      members: number;
+      note: string;
+    };
+    // The owner (account 3) does not operate them (account 2 does): invitations, not members.
+    assert.deepEqual(
+      json.added.map((a) => a.result),
+      ["invited", "invited", "invited", "invited"],
+    );
+    assert.equal(json.members, 0);
+    assert.match(json.note, /^4 invited: each becomes a member when its operator accepts/);
+
+    const notOperator = await runTask(["feed", "join"], {
+      ...chain(3),
+      feed: created.feed,
+      deviceIds: ids,
+    });
+    assert.equal(notOperator.result.success, false);
+    assert.match(notOperator.stderr, /^Error DeviceFeedNotOperator: .*only its operator joins/m);
+    const joined = await runTask(["feed", "join"], {
+      ...chain(2),
+      feed: created.feed,
+      deviceIds: ids,
+    });
+    assert.equal(joined.result.success, true, joined.stderr);
+    assert.match(joined.stdout, /^members: +4$/m);
     const again = await runTask(["feed", "add-device"], {
       ...chain(3),
       feed: created.feed,
@@ -150,8 +174,11 @@ describe("tasks: feed", function () {
     assert.match(show.stdout, /^members\[0\]\.trusted: +true$/m);
     assert.match(show.stdout, /^members\[3\]\.slashable: +1300$/m);
     assert.match(show.stdout, /^members\[1\]\.value: +210000000$/m);
-    // Cost of corruption: the cheapest 3 of 4 stakes (1000, 1100, 1200).
-    assert.match(show.stdout, /^costOfCorruption: +3300$/m);
+    // One operator runs all 4: corrupting the median takes its whole stake (1000 + 1100 + 1200 + 1300).
+    assert.match(show.stdout, /^costOfCorruption: +4600$/m);
+    assert.match(show.stdout, /^operatorsToControl: +1$/m);
+    assert.match(show.stdout, /^corruption: +ONE operator controls the median alone; /m);
+    assert.match(show.stdout, /^members\[3\]\.active: +1300$/m);
     assert.match(show.stdout, /^status: +answering$/m);
 
     await helpers.time.increase(2);
@@ -179,6 +206,44 @@ describe("tasks: feed", function () {
     assert.equal(view.tripped, true);
     assert.equal(view.tripReason, "TooFrequent");
     assert.match(view.status, /circuit breaker tripped/);
+  });
+
+  it("feed leave keeps the member for the unbonding period; feed complete-leave ends it", async function () {
+    const device = s.devices[3]?.deviceId ?? "";
+    const stranger = await runTask(["feed", "leave"], {
+      ...chain(0),
+      feed: created.feed,
+      deviceId: device,
+    });
+    assert.match(stranger.stderr, /^Error DeviceFeedNotOperator: /m);
+    const leave = await runTask(["feed", "leave"], {
+      ...chain(2, true),
+      feed: created.feed,
+      deviceId: device,
+    });
+    assert.equal(leave.result.success, true, leave.stderr);
+    const { leaveAt } = JSON.parse(leave.stdout) as { leaveAt: string };
+    const early = await runTask(["feed", "complete-leave"], {
+      ...chain(0),
+      feed: created.feed,
+      deviceId: device,
+    });
+    assert.equal(early.result.success, false);
+    assert.match(early.stderr, /^Error DeviceFeedNotYetLeaving: .*complete the leave then$/m);
+    await helpers.time.increaseTo(BigInt(leaveAt));
+    const done = await runTask(["feed", "complete-leave"], {
+      ...chain(0),
+      feed: created.feed,
+      deviceId: device,
+    });
+    assert.equal(done.result.success, true, done.stderr);
+    assert.match(done.stdout, /^members: +3$/m);
+    const missing = await runTask(["feed", "leave"], {
+      ...chain(2),
+      feed: created.feed,
+      deviceId: "",
+    });
+    assert.match(missing.stderr, /^Error INVALID_INPUT: name the device: --device-id <id>$/m);
   });
 
   it("feed read names a missing --feed", async function () {

@@ -2,8 +2,6 @@ import assert from "node:assert/strict";
 import hre from "hardhat";
 import type { InsuranceFixture } from "../client/insurance-fixture.js";
 import { deployInsurance } from "../client/insurance-fixture.js";
-import { proofsAt, send, stakingAt } from "../../src/client/index.js";
-import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
 import { runTask } from "./run-task.js";
 
 /** Accounts of deployInsurance: 2 operator, 3 and 4 insurers, 5 integrator, 6 beneficiary. */
@@ -15,8 +13,6 @@ const INTEGRATOR = 5;
 describe("tasks: pool, cover, security", function () {
   let f: InsuranceFixture;
   let chain: (from: number, json?: boolean) => Record<string, unknown>;
-  /** The equivocation the cover claim test records; book-recovery books it. */
-  let incident = "";
 
   before(async function () {
     f = await deployInsurance(await hre.network.getOrCreate());
@@ -47,7 +43,15 @@ describe("tasks: pool, cover, security", function () {
     assert.equal(show.result.success, true, show.stderr);
     assert.match(show.stdout, /^totalAssets: +60\.500000000001 DTC$/m);
     assert.match(show.stdout, /^lockedCapital: +0 DTC$/m);
-    assert.match(show.stdout, /^params\.cooldown: +259200$/m);
+    assert.match(show.stdout, /^params\.cooldown: +777600$/m);
+    assert.match(show.stdout, /^params\.waitingPeriod: +3600$/m);
+    assert.match(show.stdout, /^params\.claimWindow: +691200$/m);
+    assert.match(show.stdout, /^params\.withdrawalWindow: +172800$/m);
+    assert.match(show.stdout, /^params\.recoveryVesting: +604800$/m);
+    assert.match(show.stdout, /^params\.minPremiumBps: +10$/m);
+    assert.match(show.stdout, /^unearned: +0 DTC$/m);
+    assert.match(show.stdout, /^liabilities: +0 DTC$/m);
+    assert.match(show.stdout, /^account\.request: +no withdrawal request$/m);
     assert.match(show.stdout, /^payoutBps\.Equivocation: +10000$/m);
     assert.match(show.stdout, /^account\.value: +10\.\d+ DTC$/m);
 
@@ -55,6 +59,77 @@ describe("tasks: pool, cover, security", function () {
     const view = JSON.parse(json.stdout) as { totalAssets: string; asset: { decimals: number } };
     assert.equal(view.totalAssets, (605n * 10n ** 17n + 1_000_000n).toString());
     assert.equal(view.asset.decimals, 18);
+  });
+
+  it("stake deallocate and allocate move the device's stake between the pool and unallocated", async function () {
+    const args = {
+      ...chain(OPERATOR),
+      staking: f.system.staking,
+      device: f.device.deviceId,
+      amount: "1",
+    };
+    const out = await runTask(["stake", "deallocate"], args);
+    assert.equal(out.result.success, true, out.stderr);
+    assert.match(out.stdout, /^scopeKind: +device$/m);
+    assert.match(out.stdout, /^allocation: +9 DTC$/m);
+    assert.match(out.stdout, /^unallocated: +1 DTC$/m);
+    assert.match(
+      out.stderr,
+      /deallocating 1 DTC of 0x[0-9a-f]{64}'s stake from pool 0x[0-9a-f]{40} for the device itself/,
+    );
+    const over = await runTask(["stake", "allocate"], { ...args, amount: "2" });
+    assert.equal(over.result.success, false);
+    assert.match(
+      over.stderr,
+      /^Error StakingStakeAllocated: .*deallocate first \(stake deallocate\)/m,
+    );
+    const back = await runTask(["stake", "allocate"], { ...args, json: true });
+    assert.equal(back.result.success, true, back.stderr);
+    const json = JSON.parse(back.stdout) as {
+      allocation: string;
+      unallocated: string;
+      scope: string;
+    };
+    assert.deepEqual(
+      [json.allocation, json.unallocated, json.scope],
+      [(10n ** 19n).toString(), "0", f.device.deviceId],
+    );
+    const show = await runTask(["stake", "show"], {
+      registry: f.system.registry,
+      from: String(OPERATOR),
+      json: false,
+      staking: f.system.staking,
+      deviceId: f.device.deviceId,
+    });
+    assert.equal(show.result.success, true, show.stderr);
+    assert.match(show.stdout, /^allocated: +10000000000000000000$/m);
+    assert.match(show.stdout, new RegExp(`^allocations\\[0\\]\\.backer: +${f.system.pool}$`, "m"));
+    assert.match(show.stdout, /^allocations\[0\]\.scopeKind: +device$/m);
+    const nobody = await runTask(["stake", "allocate"], { ...args, device: "" });
+    assert.match(nobody.stderr, /^Error INVALID_INPUT: name the device: --device <device id>$/m);
+  });
+
+  it("stake approve-backer is governance's: it approves the pool, and refuses anyone else", async function () {
+    const approved = await runTask(["stake", "approve-backer"], {
+      ...chain(0, true),
+      staking: f.system.staking,
+    });
+    assert.equal(approved.result.success, true, approved.stderr);
+    const json = JSON.parse(approved.stdout) as {
+      backer: string;
+      approved: boolean;
+      backers: string[];
+    };
+    assert.deepEqual(
+      [json.backer, json.approved, json.backers],
+      [f.system.pool, true, [f.system.pool]],
+    );
+    const refused = await runTask(["stake", "approve-backer"], {
+      ...chain(OPERATOR),
+      staking: f.system.staking,
+    });
+    assert.equal(refused.result.success, false);
+    assert.match(refused.stderr, /^Error AccessControlUnauthorizedAccount: /m);
   });
 
   it("cover buy quotes and buys; cover show and security report describe the device", async function () {
@@ -93,8 +168,11 @@ describe("tasks: pool, cover, security", function () {
     assert.equal(show.result.success, true, show.stderr);
     assert.match(show.stdout, /^covered: +2\.5 DTC$/m);
     assert.match(show.stdout, /^capacity: +5 DTC$/m);
+    assert.match(show.stdout, /^available: +2\.5 DTC$/m);
+    assert.match(show.stdout, /^backing\[0\]\.allocation: +10 DTC$/m);
     assert.match(show.stdout, /^buyable: +yes$/m);
-    assert.match(show.stdout, /^policies\[0\]\.status: +active$/m);
+    // Sold just now: coverage starts after the pool's waiting period.
+    assert.match(show.stdout, /^policies\[0\]\.status: +waiting$/m);
     assert.match(show.stdout, new RegExp(`^policies\\[0\\]\\.beneficiary: +${beneficiary}$`, "im"));
 
     const report = await runTask(["security", "report"], {
@@ -106,7 +184,9 @@ describe("tasks: pool, cover, security", function () {
     assert.match(report.stdout, /^costOfCorruption: +10 DTC$/m);
     assert.match(report.stdout, /^coverageInForce: +2\.5 DTC$/m);
     assert.match(report.stdout, /^margin: +2\.5 DTC$/m);
+    assert.match(report.stdout, /^operatorsToControl: +1$/m);
     assert.match(report.stdout, /^secure: +true$/m);
+    assert.match(report.stdout, /^scope: +secure covers provable faults only /m);
     assert.match(report.stdout, /^verdict: +secure: corrupting this device costs 2\.5 DTC more/m);
 
     const unsafe = await runTask(["security", "report"], {
@@ -136,12 +216,12 @@ describe("tasks: pool, cover, security", function () {
     assert.equal(early.result.success, false);
     assert.match(
       early.stderr,
-      /^Error InsurancePolicyActive: .*becomes releasable in 8d 1s \(.*\): .*claims stay open 7d after it; run cover release again then$/m,
+      /^Error InsurancePolicyActive: .*becomes releasable in 9d 1h 1s \(.*\): .*claims stay open 8d after it; run cover release again then$/m,
     );
   });
 
   it("cover claim pays the beneficiary for an equivocation the proofs contract recorded", async function () {
-    incident = await f.equivocate();
+    const incident = await f.equivocate();
     const claim = await runTask(["cover", "claim"], {
       ...chain(INTEGRATOR),
       device: f.device.deviceId,
@@ -158,7 +238,14 @@ describe("tasks: pool, cover, security", function () {
       incident,
     });
     assert.equal(again.result.success, false);
-    assert.match(again.stderr, /^Error InsuranceAlreadyClaimed: /m);
+    assert.match(again.stderr, /^Error InsurancePolicyExhausted: /m);
+    // The proof's transaction booked the device's whole exposure (policies 0 and 1) as a liability;
+    // the claim paid policy 0's part, policy 1 (1 DTC) may still claim the rest.
+    const show = await runTask(["pool", "show"], chain(INSURER, true));
+    assert.equal(
+      (JSON.parse(show.stdout) as { liabilities: string }).liabilities,
+      (10n ** 18n).toString(),
+    );
   });
 
   it("pool request-withdrawal escrows shares; pool withdraw explains the cooldown", async function () {
@@ -167,7 +254,9 @@ describe("tasks: pool, cover, security", function () {
       shares: "all",
     });
     assert.equal(request.result.success, true, request.stderr);
-    assert.match(request.stdout, /^unlocks: +in 3d \(/m);
+    assert.match(request.stdout, /^unlocks: +in 9d \(/m);
+    assert.match(request.stdout, /^expiresAt: +\d{4}-\d\d-\d\dT/m);
+    assert.match(request.stdout, /^request: +cooling down: redeemable from .* until /m);
     assert.match(request.stdout, /^requestedShares: +\d+(\.\d+)? dtINS$/m);
     const early = await runTask(["pool", "withdraw"], chain(INSURER));
     assert.equal(early.result.success, false);
@@ -216,25 +305,28 @@ describe("tasks: pool, cover, security", function () {
     assert.equal((JSON.parse(json.stdout) as { shares: string }).shares, (10n ** 24n).toString());
   });
 
-  it("pool book-recovery books the slashed stake that reached the pool, once", async function () {
-    // The fixture's loss recipient is the governance account: it forwards the loss to the pool.
-    const [recorded, params] = await Promise.all([
-      proofsAt(f.system.proofs, f.governance).incident(incident),
-      stakingAt(f.system.staking, f.governance).params(),
-    ]);
-    const loss = recorded.slashed - (recorded.slashed * params.bountyBps) / 10_000n;
-    await send(() =>
-      MockERC20__factory.connect(f.asset, f.governance).transfer(f.system.pool, loss),
+  it("pool withdraw says when a request expired; pool show says so too", async function () {
+    const { networkHelpers } = await hre.network.getOrCreate();
+    const request = await runTask(["pool", "request-withdrawal"], {
+      ...chain(INSURER2, true),
+      shares: "1",
+    });
+    assert.equal(request.result.success, true, request.stderr);
+    const { expiresAt } = JSON.parse(request.stdout) as { expiresAt: string };
+    await networkHelpers.time.increaseTo(BigInt(expiresAt));
+    const expired = await runTask(["pool", "withdraw"], chain(INSURER2));
+    assert.equal(expired.result.success, false);
+    assert.match(
+      expired.stderr,
+      /^Error InsuranceRequestExpired: .*its window to redeem passed; cancel it \(pool cancel-withdrawal\) and request again$/m,
     );
-    const booked = await runTask(["pool", "book-recovery"], { ...chain(0), incident });
-    assert.equal(booked.result.success, true, booked.stderr);
-    assert.match(booked.stdout, new RegExp(`^incident: +${incident}$`, "m"));
-    assert.match(booked.stdout, /^amount: +9 DTC$/m);
-    const again = await runTask(["pool", "book-recovery"], { ...chain(0), incident });
-    assert.equal(again.result.success, false);
-    assert.match(again.stderr, /^Error InsuranceRecoveryBooked: .*each incident is booked once$/m);
-    const missing = await runTask(["pool", "book-recovery"], chain(0));
-    assert.match(missing.stderr, /^Error INVALID_INPUT: name the incident/m);
+    const show = await runTask(["pool", "show"], chain(INSURER2));
+    assert.match(
+      show.stdout,
+      /^account\.request: +expired at .*: the request can no longer be redeemed; cancel it/m,
+    );
+    const cancelled = await runTask(["pool", "cancel-withdrawal"], chain(INSURER2));
+    assert.equal(cancelled.result.success, true, cancelled.stderr);
   });
 
   it("cover release unlocks what a policy left unpaid after its term plus the claim window", async function () {

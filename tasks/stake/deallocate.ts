@@ -1,0 +1,9 @@
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { allocationTask, type AllocationArgs } from "./allocation.js";
+
+export default async function stakeDeallocateTask(
+  args: AllocationArgs,
+  hre: HardhatRuntimeEnvironment,
+) {
+  return allocationTask(args, hre, "deallocate");
+}
