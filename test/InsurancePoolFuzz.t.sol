@@ -249,10 +249,16 @@ contract InsurancePoolFuzzTest is InsuranceFixture {
         uint256 capacity = (DEVICE_ALLOCATION * COVER_FACTOR_BPS) / 10_000;
         // Each rate term integrated over the purchase (nothing locked or covered before it) and rounded up alone.
         uint256 perYear = 10_000 * 365 days;
-        uint256 expected = Math.mulDiv(amount * term, BASE_RATE_BPS, perYear, Math.Rounding.Ceil) +
-            Math.mulDiv(amount * term, UTILIZATION_RATE_BPS * amount, 2 * assets * perYear, Math.Rounding.Ceil) +
-            Math.mulDiv(amount * term, CAPACITY_RATE_BPS * amount, 2 * capacity * perYear, Math.Rounding.Ceil) +
-            Math.mulDiv(amount * term, ATTESTATION_RATE_BPS * age, MAX_ATTESTATION_AGE * perYear, Math.Rounding.Ceil);
+        uint256 expected =
+            Math.mulDiv(amount * term, BASE_RATE_BPS, perYear, Math.Rounding.Ceil) +
+                Math.mulDiv(amount * term, UTILIZATION_RATE_BPS * amount, 2 * assets * perYear, Math.Rounding.Ceil) +
+                Math.mulDiv(amount * term, CAPACITY_RATE_BPS * amount, 2 * capacity * perYear, Math.Rounding.Ceil) +
+                Math.mulDiv(
+                    amount * term,
+                    ATTESTATION_RATE_BPS * age,
+                    MAX_ATTESTATION_AGE * perYear,
+                    Math.Rounding.Ceil
+                );
         expected = Math.max(expected, Math.ceilDiv(amount * MIN_PREMIUM_BPS, 10_000));
         assertEq(pool.quote(IInsurancePool.TargetKind.Device, deviceTarget, amount, term), expected, "quote");
         uint256 buyerBefore = usd.balanceOf(buyer);

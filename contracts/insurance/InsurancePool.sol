@@ -66,15 +66,8 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev Received, not yet earned; and proven, not yet paid.
     uint128 private _unearned;
     uint128 private _liabilities;
-    /// @dev The streams' summed rate and when they were last booked.
-    uint216 private _rate;
-    uint40 private _lastAccrual;
-    /// @dev Value a claim or a release freed (a reserve larger than what it paid) is held back from
-    /// totalAssets and released linearly from `_heldFrom` to `_heldUntil`, so a deposit made just before
-    /// it captures nothing earned by those who bore the risk.
-    uint128 private _heldBack;
-    uint40 private _heldFrom;
-    uint40 private _heldUntil;
+    Streams private _streams;
+    HeldBack private _held;
     /// @dev The highest cover factor ever in force (IStakeBacker.coverFactorCeilingBps).
     uint16 private _ceiling;
     PoolParams private _params;
@@ -90,6 +83,21 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev Feed policies: keccak256(target, serial, device) => paid for that member's incidents.
     mapping(bytes32 key => uint256) private _memberPaid;
     mapping(address owner => WithdrawalRequest) private _requests;
+
+    /// @dev The streams' summed rate (tokens per second times RATE_SCALE) and when they were last booked.
+    struct Streams {
+        uint216 rate;
+        uint40 lastAccrual;
+    }
+
+    /// @dev Value a claim or a release freed (a reserve larger than what it paid) is held back from
+    /// totalAssets and released linearly from `from` to `until`, so a deposit made just before it captures
+    /// nothing earned by those who bore the risk.
+    struct HeldBack {
+        uint128 amount;
+        uint40 from;
+        uint40 until;
+    }
 
     /// @dev What a sale would be, computed by `_sale` for `quote` and `buyCoverage`.
     struct Sale {
@@ -153,7 +161,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         FEED_FACTORY = feedFactory;
         _PAYOUT_BPS = packed;
         _setParams(params_);
-        _lastAccrual = uint40(block.timestamp);
+        _streams.lastAccrual = uint40(block.timestamp);
         _grantRole(DEFAULT_ADMIN_ROLE, governance);
     }
 
@@ -619,9 +627,10 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         PoolParams memory p = _params;
         if (term < p.minTerm || term > p.maxTerm) revert InsuranceInvalidTerm(term, p.minTerm, p.maxTerm);
         if (_targets[target].incidentAt != 0) revert InsuranceTargetNotInsurable(target, INCIDENT_KNOWN);
-        Capacity memory c = kind == TargetKind.Device
-            ? _deviceCapacity(target, amount, p, beneficiary)
-            : _feedCapacity(target, amount, p, beneficiary, s);
+        Capacity memory c =
+            kind == TargetKind.Device
+                ? _deviceCapacity(target, amount, p, beneficiary)
+                : _feedCapacity(target, amount, p, beneficiary, s);
         (uint256 assets, ) = _earnedSince();
         assets += _assets;
         uint256 locked = _locked;
@@ -638,7 +647,12 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 perYear = BPS * YEAR;
         s.premium =
             Math.mulDiv(scaled, p.baseRateBps, perYear, Math.Rounding.Ceil) +
-            Math.mulDiv(scaled, p.utilizationRateBps * (locked + s.lockedAfter), 2 * assets * perYear, Math.Rounding.Ceil) +
+            Math.mulDiv(
+                scaled,
+                p.utilizationRateBps * (locked + s.lockedAfter),
+                2 * assets * perYear,
+                Math.Rounding.Ceil
+            ) +
             Math.mulDiv(
                 scaled,
                 p.capacityRateBps * (2 * c.exposureBefore * c.den + c.num),
@@ -684,7 +698,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         Sale memory s
     ) private view returns (Capacity memory c) {
         IDeviceFeed feed = IDeviceFeed(_feed(target));
-        try feed.latestRoundData() returns (uint80, int256, uint256, uint256, uint80) {} catch {
+        try feed.latestRoundData() returns (uint80, int256, uint256, uint256, uint80 answeredInRound) {
+            answeredInRound; // answering at all is the check
+        } catch {
             revert InsuranceTargetNotInsurable(target, FEED_DOWN);
         }
         s.members = feed.members();
@@ -792,17 +808,17 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 endDay = Math.ceilDiv(endTime, DAY);
         // endTime > now (terms and vesting are nonzero), so the duration is at least a second.
         uint256 rate = (amount * RATE_SCALE) / (endDay * DAY - block.timestamp);
-        _rate = (_rate + rate).toUint216();
+        _streams.rate = (_streams.rate + rate).toUint216();
         _rateEnds[endDay] += rate;
         _unearned = (_unearned + amount).toUint128();
     }
 
     /// @dev Books what the streams earned since the last accrual.
     function _accrue() private {
-        if (_lastAccrual == block.timestamp) return;
+        if (_streams.lastAccrual == block.timestamp) return;
         (uint256 earned, uint256 rate) = _earnedSince();
-        _lastAccrual = uint40(block.timestamp);
-        _rate = uint216(rate);
+        _streams.lastAccrual = uint40(block.timestamp);
+        _streams.rate = uint216(rate);
         if (earned != 0) {
             _unearned -= uint128(earned);
             _assets += uint128(earned);
@@ -812,8 +828,8 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev What the streams earned since the last accrual, and their rate now. Walks the day boundaries
     /// passed, dropping the streams that ended there; once none runs, any rounding rest is earned too.
     function _earnedSince() private view returns (uint256 earned, uint256 rate) {
-        rate = _rate;
-        uint256 t = _lastAccrual;
+        rate = _streams.rate;
+        uint256 t = _streams.lastAccrual;
         if (t == block.timestamp) return (0, rate);
         uint256 sum;
         while (t < block.timestamp && rate != 0) {
@@ -843,16 +859,16 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         uint256 netAfter = _net(_assets);
         if (netAfter <= netBefore) return;
         uint256 held = _heldRemaining() + (netAfter - netBefore);
-        _heldBack = held.toUint128();
-        _heldFrom = uint40(block.timestamp);
-        _heldUntil = uint40(block.timestamp + _params.recoveryVesting);
+        _held.amount = held.toUint128();
+        _held.from = uint40(block.timestamp);
+        _held.until = uint40(block.timestamp + _params.recoveryVesting);
     }
 
-    /// @dev What is still held back now: linear from `_heldBack` at `_heldFrom` to 0 at `_heldUntil`.
+    /// @dev What is still held back now: linear from `_held.amount` at `_held.from` to 0 at `_held.until`.
     function _heldRemaining() private view returns (uint256) {
-        uint256 until = _heldUntil;
+        uint256 until = _held.until;
         if (block.timestamp >= until) return 0;
-        return (uint256(_heldBack) * (until - block.timestamp)) / (until - _heldFrom);
+        return (uint256(_held.amount) * (until - block.timestamp)) / (until - _held.from);
     }
 
     // ================================================================ internal: misc
