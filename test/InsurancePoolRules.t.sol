@@ -338,6 +338,29 @@ contract InsurancePoolRulesTest is InsuranceFixture {
         assertEq(pool.totalAssets(), CAPITAL + 900e18);
     }
 
+    /// @notice A release that frees a reserve its policy never paid (the lie fell inside the waiting period)
+    /// holds the gain back: totalAssets does not jump at the release, heldBack() is the freed reserve, and it
+    /// reaches the insurers linearly over recoveryVesting.
+    function test_release_FreedReserveIsHeldBackAndVests() public {
+        uint256 sale = block.timestamp;
+        _buyDevice(p256Id, 100e18, 30 days);
+        _equivocateAt(p256, p256Id, 5, sale);
+        assertEq(pool.liabilities(), 100e18, "the whole exposure is reserved");
+        // Past the claim window and every stream (premium, recovery surplus), so only the held-back part moves.
+        vm.warp(_startAt(sale) + 30 days + CLAIM_WINDOW + RECOVERY_VESTING + 2 days);
+        uint256 before = pool.totalAssets();
+        pool.release(deviceTarget, 0, _noMembers());
+        assertEq(pool.liabilities(), 0);
+        assertEq(pool.totalAssets(), before, "no jump at the release");
+        assertEq(pool.heldBack(), 100e18);
+        vm.warp(block.timestamp + RECOVERY_VESTING / 2);
+        assertApproxEqAbs(pool.totalAssets(), before + 50e18, 1);
+        assertApproxEqAbs(pool.heldBack(), 50e18, 1);
+        vm.warp(block.timestamp + RECOVERY_VESTING);
+        assertEq(pool.totalAssets(), before + 100e18);
+        assertEq(pool.heldBack(), 0);
+    }
+
     // ------------------------------------------------------------------ streamed premiums
 
     /// @notice A premium streams linearly from the sale to the first midnight at or after the end: half of it
