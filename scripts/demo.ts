@@ -295,8 +295,8 @@ try {
       `sensor faster than one reading per 10 s trips the breaker`,
   );
   say(
-    `membership needs each sensor's operator's consent; the feed's owner is their operator, so adding them ` +
-      `is consent: ${membership.note}`,
+    `membership needs each device's operator's consent (others are only invited, and join themselves): ` +
+      membership.note,
   );
   for (const s of sensors) {
     await stakeAllocate({
