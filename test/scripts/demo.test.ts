@@ -22,7 +22,7 @@ describe("npm run demo (scripts/demo.ts)", function () {
       stdout,
       /incident 0x[0-9a-f]{8}…[0-9a-f]{4}: Equivocation; slashed 100\.00 USD; sensor-\d is Suspended/,
     );
-    assert.match(stdout, /so adding them is consent: 7 joined at once/);
+    assert.match(stdout, /membership needs each device.s operator.s consent.*7 joined at once/);
     assert.match(stdout, /allocates each sensor's 100\.00 USD stake to the pool for this feed/);
     assert.match(stdout, /after the pool's 1 h waiting period/);
     assert.match(stdout, /both dated .*, inside the policy's term/);
