@@ -112,8 +112,7 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "stake.deposit.first", kind: "max", value: 100_000 },
   { section: "gas", key: "stake.requestWithdrawal", kind: "max", value: 55_000 },
   { section: "gas", key: "stake.withdraw", kind: "max", value: 70_000 },
-  // 160,000 until issue 10: the proof now also books the loss in the pool it pays (onStakeSlashed).
-  { section: "gas", key: "proofs.equivocation.p256", kind: "max", value: 170_000 },
+  { section: "gas", key: "proofs.equivocation.p256", kind: "max", value: 160_000 },
   { section: "gas", key: "feed.submit.p256", kind: "max", value: 70_000 },
   { section: "gas", key: "feed.latestRoundData.7", kind: "max", value: 40_000 },
   { section: "gas", key: "anchor.batch.256", kind: "max", value: 50_000 },
