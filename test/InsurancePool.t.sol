@@ -17,7 +17,7 @@ import {MockIncidents} from "../contracts/mocks/MockIncidents.sol";
 import {ReentrantToken} from "../contracts/mocks/ReentrantToken.sol";
 import {DeviceFeedFactory} from "../contracts/feeds/DeviceFeedFactory.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
-import {InsuranceFixture, PoolUnderTest, WindowedIncidents} from "./utils/InsuranceFixture.sol";
+import {InsuranceFixture, IPoolUnderTest, WindowedIncidents} from "./utils/InsuranceFixture.sol";
 import {TestKey} from "./utils/RegistryFixture.sol";
 
 /// @notice Constructor, governance, the ERC-4626 vault and the withdrawal request flow.
@@ -136,7 +136,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
 
     /// @notice The first deposit mints 10^6 shares per asset unit (the decimals offset).
     function test_deposit_FirstDepositUsesDecimalsOffset() public {
-        (PoolUnderTest fresh, ) = _emptyPool();
+        (IPoolUnderTest fresh, ) = _emptyPool();
         uint256 shares = _deposit(fresh, insurer2, 1e18);
         assertEq(shares, 1e24);
         assertEq(fresh.convertToAssets(shares), 1e18);
@@ -171,7 +171,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
     /// @notice A fee-on-transfer asset is refused: the deposit reverts with what arrived.
     function test_deposit_RevertWhen_FeeOnTransfer() public {
         FeeOnTransferToken fee = new FeeOnTransferToken(100);
-        PoolUnderTest feePool = _deployPool(IERC20(address(fee)), proofs);
+        IPoolUnderTest feePool = _deployPool(IERC20(address(fee)), proofs);
         fee.mint(insurer2, 1_000e18);
         vm.startPrank(insurer2);
         fee.approve(address(feePool), 1_000e18);
@@ -183,7 +183,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
     /// @notice A token calling back into the pool during a deposit's pull is stopped by the guard.
     function test_deposit_RevertWhen_Reentered() public {
         ReentrantToken token = new ReentrantToken();
-        PoolUnderTest p = _deployPool(IERC20(address(token)), proofs);
+        IPoolUnderTest p = _deployPool(IERC20(address(token)), proofs);
         token.mint(insurer2, 2_000e18);
         vm.prank(insurer2);
         token.approve(address(p), 2_000e18);
@@ -206,7 +206,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
 
     /// @notice The classic inflation attack (1 wei deposit, then a large donation) leaves the victim whole.
     function test_deposit_InflationAttackFails() public {
-        (PoolUnderTest fresh, ) = _emptyPool();
+        (IPoolUnderTest fresh, ) = _emptyPool();
         _deposit(fresh, stranger, 1);
         usd.mint(stranger, 10_000e18);
         vm.prank(stranger);
@@ -443,7 +443,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
     /// @notice A token calling back into the pool while paying a redemption is stopped by the guard.
     function test_redeem_RevertWhen_Reentered() public {
         ReentrantToken token = new ReentrantToken();
-        PoolUnderTest p = _deployPool(IERC20(address(token)), proofs);
+        IPoolUnderTest p = _deployPool(IERC20(address(token)), proofs);
         uint256 shares = _deposit(p, insurer2, 1_000e18);
         vm.prank(insurer2);
         p.requestWithdrawal(shares);
@@ -455,7 +455,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
     }
 
     /// @dev A pool over `usd` with no capital.
-    function _emptyPool() internal returns (PoolUnderTest p, MockIncidents incidents) {
+    function _emptyPool() internal returns (IPoolUnderTest p, MockIncidents incidents) {
         incidents = new WindowedIncidents();
         p = _deployPool(IERC20(address(usd)), IFraudProofs(address(incidents)));
     }
@@ -651,7 +651,7 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
 
     /// @notice Locked coverage stops at maxUtilizationBps of the assets.
     function test_buyCoverage_RevertWhen_UtilizationExceeded() public {
-        (PoolUnderTest small, ) = _mockPool();
+        (IPoolUnderTest small, ) = _mockPool();
         uint256 shares = small.balanceOf(insurer);
         vm.prank(insurer);
         small.requestWithdrawal(shares);
@@ -678,7 +678,7 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
     function test_buyCoverage_RevertWhen_FeeOnTransfer() public {
         FeeOnTransferToken fee = new FeeOnTransferToken(100);
         MockIncidents incidents = new WindowedIncidents();
-        PoolUnderTest feePool = _deployPool(IERC20(address(fee)), IFraudProofs(address(incidents)));
+        IPoolUnderTest feePool = _deployPool(IERC20(address(fee)), IFraudProofs(address(incidents)));
         fee.mint(address(feePool), 10_000e18);
         vm.prank(address(deviceStaking));
         feePool.onStakeSlashed(secpId, bytes32(0), keccak256("i"), 10_000e18);
@@ -705,7 +705,7 @@ contract InsurancePoolCoverageTest is InsuranceFixture {
 
     /// @notice A token calling back into the pool while the premium is pulled is stopped by the guard.
     function test_buyCoverage_RevertWhen_Reentered() public {
-        (ReentrantToken token, PoolUnderTest p) = _reentrantPool(proofs);
+        (ReentrantToken token, IPoolUnderTest p) = _reentrantPool(proofs);
         token.arm(address(p), abi.encodeCall(IERC4626.deposit, (1, buyer)));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 30 days);
@@ -893,7 +893,7 @@ contract InsurancePoolClaimTest is InsuranceFixture {
 
     /// @notice An incident timed inside the waiting period does not pay (recorded in the mock).
     function test_claim_RevertWhen_BeforeTerm() public {
-        (PoolUnderTest p, MockIncidents incidents) = _mockPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 1 days);
         uint40 start = uint40(block.timestamp + WAITING_PERIOD);
         incidents.setIncident(keccak256("early"), p256Id, IFraudProofs.IncidentKind.Equivocation, start - 1, 0);
@@ -949,7 +949,7 @@ contract InsurancePoolClaimTest is InsuranceFixture {
     /// @notice An incident pays at most the amount times its kind's rate: a second out-of-bounds (50%) or a
     /// revoked firmware (25%) finds nothing left to pay, an equivocation (100%) tops the policy up to its amount.
     function test_claim_TopsUpAtBetterRateOnly() public {
-        (PoolUnderTest p, MockIncidents incidents) = _mockPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 1 days);
         uint64 start = uint64(block.timestamp + WAITING_PERIOD);
         IFraudProofs.IncidentKind[4] memory kinds = [
@@ -972,7 +972,7 @@ contract InsurancePoolClaimTest is InsuranceFixture {
     /// @notice A token calling back into the pool while a claim is paid is stopped by the guard.
     function test_claim_RevertWhen_Reentered() public {
         MockIncidents incidents = new WindowedIncidents();
-        (ReentrantToken token, PoolUnderTest p) = _reentrantPool(IFraudProofs(address(incidents)));
+        (ReentrantToken token, IPoolUnderTest p) = _reentrantPool(IFraudProofs(address(incidents)));
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 30 days);
         uint64 start = uint64(block.timestamp + WAITING_PERIOD);
         incidents.setIncident(keccak256("i"), p256Id, IFraudProofs.IncidentKind.Equivocation, start, 0);
@@ -984,7 +984,7 @@ contract InsurancePoolClaimTest is InsuranceFixture {
     /// @notice After the term and its claim window anyone releases the unpaid rest: the coverage stops being
     /// locked and the device's exposure falls.
     function test_release_UnlocksAfterTerm() public {
-        (PoolUnderTest p, MockIncidents incidents) = _mockPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 1 days);
         uint64 start = uint64(block.timestamp + WAITING_PERIOD);
         incidents.setIncident(keccak256("oob"), p256Id, IFraudProofs.IncidentKind.OutOfBounds, start, 0);
@@ -1019,7 +1019,7 @@ contract InsurancePoolClaimTest is InsuranceFixture {
     /// @notice After the term, inside the claim window, an incident timed in the term still pays: nobody can
     /// release the policy first.
     function test_claim_AfterTermWithinClaimWindow() public {
-        (PoolUnderTest p, MockIncidents incidents) = _mockPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 100e18, 1 days);
         uint256 end = block.timestamp + WAITING_PERIOD + 1 days;
         incidents.setIncident(keccak256("late"), p256Id, IFraudProofs.IncidentKind.Equivocation, uint64(end), 0);

@@ -6,7 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IFraudProofs} from "../contracts/interfaces/IFraudProofs.sol";
 import {IInsurancePool} from "../contracts/interfaces/IInsurancePool.sol";
 import {MockIncidents} from "../contracts/mocks/MockIncidents.sol";
-import {InsuranceFixture, PoolUnderTest} from "./utils/InsuranceFixture.sol";
+import {InsuranceFixture, IPoolUnderTest} from "./utils/InsuranceFixture.sol";
 
 /// @notice Fuzz tests of the pool over every amount and time (deposits, coverage amount and term, claim
 /// times, donations, slashes booked in the proof's transaction), each with a concrete twin.
@@ -201,7 +201,7 @@ contract InsurancePoolFuzzTest is InsuranceFixture {
     /// @dev A fresh pool with `capital`, 2 * `locked` of coverage, `part` (bps) of the shares requested.
     function _checkMaxExits(uint256 capital, uint256 locked, uint256 part) internal {
         uint256 snapshot = vm.snapshotState();
-        PoolUnderTest p = _deployPool(IERC20(address(usd)), proofs);
+        IPoolUnderTest p = _deployPool(IERC20(address(usd)), proofs);
         _approveBacker(p);
         _stakeAndAllocate(p, p256Id, deviceTarget, DEVICE_ALLOCATION);
         _stakeAndAllocate(p, secpId, _target(secpId), DEVICE_ALLOCATION);
@@ -321,7 +321,7 @@ contract InsurancePoolFuzzTest is InsuranceFixture {
     }
 
     function _checkPayouts(uint256 amount, uint256 seed) internal {
-        (PoolUnderTest p, MockIncidents incidents) = _mockPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, amount, 30 days);
         uint256 start = block.timestamp + WAITING_PERIOD;
         uint16[5] memory bps = _payouts();
@@ -353,7 +353,7 @@ contract InsurancePoolFuzzTest is InsuranceFixture {
 
     function _checkIncidentTime(uint256 term, uint256 offset) internal {
         uint256 snapshot = vm.snapshotState();
-        (PoolUnderTest p, MockIncidents incidents) = _mockPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockPool();
         vm.warp(block.timestamp + 1 days);
         uint40 start = uint40(block.timestamp + WAITING_PERIOD);
         uint40 end = uint40(start + term);
@@ -374,7 +374,7 @@ contract InsurancePoolFuzzTest is InsuranceFixture {
     /// @dev Staking's side of a slash, simulated: `recovery` arrives, then the pool is told.
     function _checkBooking(uint256 cover, uint256 recovery) internal {
         uint256 snapshot = vm.snapshotState();
-        (PoolUnderTest p, ) = _mockPool();
+        (IPoolUnderTest p, ) = _mockPool();
         if (cover != 0) _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, cover, 30 days);
         uint256 assetsBefore = p.totalAssets();
         uint256 unearnedBefore = p.unearned();

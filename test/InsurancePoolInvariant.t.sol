@@ -10,7 +10,7 @@ import {IInsurancePool} from "../contracts/interfaces/IInsurancePool.sol";
 import {MockERC20} from "../contracts/mocks/MockERC20.sol";
 import {MockIncidents} from "../contracts/mocks/MockIncidents.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
-import {InsuranceFixture, PoolUnderTest} from "./utils/InsuranceFixture.sol";
+import {InsuranceFixture, IPoolUnderTest} from "./utils/InsuranceFixture.sol";
 import {TestKey} from "./utils/RegistryFixture.sol";
 
 /// @notice Drives the pool through insurers (deposit, request, cancel, redeem, withdraw, redeem of maxRedeem
@@ -32,7 +32,7 @@ contract InsurancePoolHandler is CommonBase, StdUtils {
     uint256 private constant MAX_DEPOSIT = 1e24;
     uint32 private constant COOLDOWN = 7 days;
 
-    PoolUnderTest private immutable POOL;
+    IPoolUnderTest private immutable POOL;
     MockERC20 private immutable TOKEN;
     MockIncidents private immutable INCIDENTS;
     address private immutable BUYER;
@@ -66,7 +66,7 @@ contract InsurancePoolHandler is CommonBase, StdUtils {
     mapping(bytes32 path => uint256) public coverage;
 
     constructor(
-        PoolUnderTest pool,
+        IPoolUnderTest pool,
         MockERC20 token,
         MockIncidents incidents,
         address buyer,
@@ -312,7 +312,7 @@ contract InsurancePoolHandler is CommonBase, StdUtils {
 /// @notice Invariants of the insurance pool over random sequences of the handler's actions.
 contract InsurancePoolInvariantTest is InsuranceFixture {
     InsurancePoolHandler internal handler;
-    PoolUnderTest internal mockPool;
+    IPoolUnderTest internal mockPool;
     MockIncidents internal incidents;
     DeviceId[4] internal devices;
 

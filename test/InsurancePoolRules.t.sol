@@ -9,7 +9,7 @@ import {IFraudProofs} from "../contracts/interfaces/IFraudProofs.sol";
 import {IInsurancePool} from "../contracts/interfaces/IInsurancePool.sol";
 import {MockIncidents} from "../contracts/mocks/MockIncidents.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
-import {InsuranceFixture, PoolUnderTest} from "./utils/InsuranceFixture.sol";
+import {InsuranceFixture, IPoolUnderTest} from "./utils/InsuranceFixture.sol";
 import {TestKey} from "./utils/RegistryFixture.sol";
 
 /// @notice The rules of the economic model, concretely: capacity from allocations only, feed policies on a
@@ -94,7 +94,7 @@ contract InsurancePoolRulesTest is InsuranceFixture {
         _buyFeed(1e18, 30 days);
         vm.revertToState(snapshot);
 
-        (PoolUnderTest p, MockIncidents incidents) = _mockPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, _target(secpId), 10e18, 30 days);
         incidents.setIncident(keccak256("i"), secpId, IFraudProofs.IncidentKind.Equivocation, _start(), 0);
         p.claim(_target(secpId), 0, keccak256("i"), _noMembers());
@@ -173,7 +173,7 @@ contract InsurancePoolRulesTest is InsuranceFixture {
     /// @notice With three members (k = 2) one member's out-of-bounds incident pays share * 50%, its
     /// equivocation tops it up to the share, and a second member (a median-controlling pair) pays the rest.
     function test_claim_Feed_ShareTimesPayoutRate() public {
-        (PoolUnderTest p, MockIncidents incidents) = _mockFeedPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockFeedPool();
         (TestKey memory k, DeviceId third) = _newDevice(P256_PK_2);
         _addMember(third);
         _submitToFeed(k, third, 1, 20e8);
@@ -196,7 +196,7 @@ contract InsurancePoolRulesTest is InsuranceFixture {
     /// @notice A member that joined after the sale is not covered by it; naming the new member list is a
     /// mismatch with the snapshot.
     function test_claim_Feed_RevertWhen_MemberJoinedAfterSale() public {
-        (PoolUnderTest p, MockIncidents incidents) = _mockFeedPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockFeedPool();
         _buy(p, IInsurancePool.TargetKind.Feed, feedTarget, 100e18, 30 days);
         DeviceId[] memory snapshot = feed.members();
         (, DeviceId late) = _newDevice(P256_PK_2);
@@ -309,7 +309,7 @@ contract InsurancePoolRulesTest is InsuranceFixture {
     /// @notice A recovery beyond the liability vests over recoveryVesting (to the first midnight after it):
     /// half of it after half that time, within rounding, all of it at the end.
     function test_onStakeSlashed_SurplusVestsLinearly() public {
-        (PoolUnderTest p, ) = _mockPool();
+        (IPoolUnderTest p, ) = _mockPool();
         usd.mint(address(p), 1_000e18);
         vm.prank(address(deviceStaking));
         p.onStakeSlashed(p256Id, deviceTarget, keccak256("s"), 1_000e18);
@@ -531,7 +531,7 @@ contract InsurancePoolRulesTest is InsuranceFixture {
     }
 
     /// @dev A mock-incidents pool to which both feed members allocated FEED_ALLOCATION for the feed.
-    function _mockFeedPool() internal returns (PoolUnderTest p, MockIncidents incidents) {
+    function _mockFeedPool() internal returns (IPoolUnderTest p, MockIncidents incidents) {
         (p, incidents) = _mockPool();
         _stakeAndAllocate(p, p256Id, feedTarget, FEED_ALLOCATION);
         _stakeAndAllocate(p, secpId, feedTarget, FEED_ALLOCATION);

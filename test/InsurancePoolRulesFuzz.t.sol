@@ -7,7 +7,7 @@ import {IFraudProofs} from "../contracts/interfaces/IFraudProofs.sol";
 import {IInsurancePool} from "../contracts/interfaces/IInsurancePool.sol";
 import {MockIncidents} from "../contracts/mocks/MockIncidents.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
-import {InsuranceFixture, PoolUnderTest} from "./utils/InsuranceFixture.sol";
+import {InsuranceFixture, IPoolUnderTest} from "./utils/InsuranceFixture.sol";
 
 /// @notice Fuzz tests of the economic model's rules (pricing in pieces, withdrawal limits, rounding, feed
 /// shares, streams, vesting, allocation locks, evidence timing), each with a concrete twin.
@@ -209,7 +209,7 @@ contract InsurancePoolRulesFuzzTest is InsuranceFixture {
 
     function _checkFeedShare(uint256 amount, IFraudProofs.IncidentKind kind) internal {
         uint256 snapshot = vm.snapshotState();
-        (PoolUnderTest p, MockIncidents incidents) = _mockPool();
+        (IPoolUnderTest p, MockIncidents incidents) = _mockPool();
         _stakeAndAllocate(p, p256Id, feedTarget, FEED_ALLOCATION);
         _stakeAndAllocate(p, secpId, feedTarget, FEED_ALLOCATION);
         _buy(p, IInsurancePool.TargetKind.Feed, feedTarget, amount, 30 days);
@@ -243,7 +243,7 @@ contract InsurancePoolRulesFuzzTest is InsuranceFixture {
     }
 
     function _checkVesting(uint256 recovery, uint256 elapsed) internal {
-        (PoolUnderTest p, ) = _mockPool();
+        (IPoolUnderTest p, ) = _mockPool();
         _buy(p, IInsurancePool.TargetKind.Device, deviceTarget, 50e18, 30 days);
         uint256 premium = p.unearned();
         usd.mint(address(p), 50e18 + recovery);

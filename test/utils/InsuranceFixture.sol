@@ -22,7 +22,7 @@ import {TestKey} from "./RegistryFixture.sol";
 /// @notice The deployed InsurancePool's public surface beyond IInsurancePool (its immutables and AccessControl).
 /// @dev Tests deploy the pool from its IR-built artifact, as it ships: the test pipeline compiles a test's
 /// imports without the IR override, and the legacy build of the pool is over the 24 KiB code limit.
-interface PoolUnderTest is IInsurancePool, IAccessControl {
+interface IPoolUnderTest is IInsurancePool, IAccessControl {
     function REGISTRY() external view returns (address);
     function STAKING() external view returns (IDeviceStaking);
     function PROOFS() external view returns (IFraudProofs);
@@ -40,7 +40,7 @@ contract WindowedIncidents is MockIncidents {
 }
 
 /// @notice The fraud-proofs fixture rewired onto the real contracts: a DeviceStaking over a stable token, a
-/// FraudProofs over it, a DeviceFeedFactory with a 2-device feed, and the PoolUnderTest (approved backer and,
+/// FraudProofs over it, a DeviceFeedFactory with a 2-device feed, and the IPoolUnderTest (approved backer and,
 /// after scheduled parameters took effect, staking's loss recipient) funded by an insurer. Both devices
 /// (p256Id, secpId, operated by `operator`) are attested on Good firmware, staked with STAKE, members of `feed`
 /// by their operator's consent (invited, then joined), where each submitted sequence 1; each allocated
@@ -81,7 +81,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
     DeviceStaking internal deviceStaking;
     DeviceFeedFactory internal factory;
     DeviceFeed internal feed;
-    PoolUnderTest internal pool;
+    IPoolUnderTest internal pool;
     uint32 internal firmwareId;
     /// @dev The targets of p256Id and of `feed`.
     bytes32 internal deviceTarget;
@@ -173,7 +173,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
     }
 
     /// @notice Staking governance approves `backer` for allocations.
-    function _approveBacker(PoolUnderTest backer) internal {
+    function _approveBacker(IPoolUnderTest backer) internal {
         vm.prank(stakingGovernor);
         deviceStaking.setBacker(address(backer), true);
     }
@@ -204,7 +204,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
     }
 
     /// @notice A pool over `asset` on the fixture's registry, staking and factory, reading incidents of `source`.
-    function _deployPool(IERC20 asset, IFraudProofs source) internal returns (PoolUnderTest p) {
+    function _deployPool(IERC20 asset, IFraudProofs source) internal returns (IPoolUnderTest p) {
         p = _newPool(asset, source, factory, poolGovernor, _poolParams(), _payouts());
         assertGt(address(p).code.length, 0, "the pool deployed (a failed CREATE: a revert or a code-size limit)");
     }
@@ -217,7 +217,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
         address governance,
         IInsurancePool.PoolParams memory params,
         uint16[5] memory payouts
-    ) internal returns (PoolUnderTest p) {
+    ) internal returns (IPoolUnderTest p) {
         bytes memory init = abi.encodePacked(
             vm.getCode("InsurancePool.sol:InsurancePool"),
             abi.encode(asset, address(registry), deviceStaking, source, feedFactory, governance, params, payouts)
@@ -232,7 +232,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
     /// @notice A pool over a ReentrantToken (unarmed) funded with 10,000 by `insurer`, the buyer approved
     /// and holding 1,000, reading incidents of `source`; p256Id backs it with DEVICE_ALLOCATION. It is no
     /// approved backer of staking (its asset is not the collateral), so the allocation is only mocked.
-    function _reentrantPool(IFraudProofs source) internal returns (ReentrantToken token, PoolUnderTest p) {
+    function _reentrantPool(IFraudProofs source) internal returns (ReentrantToken token, IPoolUnderTest p) {
         token = new ReentrantToken();
         p = _deployPool(IERC20(address(token)), source);
         _deposit(p, insurer, 10_000e18);
@@ -250,7 +250,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
     /// the returned MockIncidents (several per device, any kind and time). It is an approved backer (not the
     /// loss recipient); the operator stakes DEVICE_ALLOCATION more on each device and allocates it to it for
     /// the device itself.
-    function _mockPool() internal returns (PoolUnderTest p, MockIncidents incidents) {
+    function _mockPool() internal returns (IPoolUnderTest p, MockIncidents incidents) {
         incidents = new WindowedIncidents();
         p = _deployPool(IERC20(address(usd)), IFraudProofs(address(incidents)));
         _approveBacker(p);
@@ -290,13 +290,13 @@ abstract contract InsuranceFixture is FraudProofsFixture {
     }
 
     /// @notice The device's operator allocates `amount` of its active stake to pool `p` for `scope`.
-    function _allocate(PoolUnderTest p, DeviceId id, bytes32 scope, uint256 amount) internal {
+    function _allocate(IPoolUnderTest p, DeviceId id, bytes32 scope, uint256 amount) internal {
         vm.prank(registry.operatorOf(id));
         deviceStaking.allocate(id, address(p), scope, amount);
     }
 
     /// @notice The device's operator stakes `amount` more and allocates it to pool `p` for `scope`.
-    function _stakeAndAllocate(PoolUnderTest p, DeviceId id, bytes32 scope, uint256 amount) internal {
+    function _stakeAndAllocate(IPoolUnderTest p, DeviceId id, bytes32 scope, uint256 amount) internal {
         _stake(id, amount);
         _allocate(p, id, scope, amount);
     }
@@ -312,7 +312,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
     // ------------------------------------------------------------------ actors
 
     /// @notice `who` gets `amount` of the pool's asset (a MockERC20-like `mint`) and deposits it.
-    function _deposit(PoolUnderTest p, address who, uint256 amount) internal returns (uint256 shares) {
+    function _deposit(IPoolUnderTest p, address who, uint256 amount) internal returns (uint256 shares) {
         MockERC20(p.asset()).mint(who, amount);
         vm.startPrank(who);
         IERC20(p.asset()).approve(address(p), amount);
@@ -322,7 +322,7 @@ abstract contract InsuranceFixture is FraudProofsFixture {
 
     /// @notice The buyer buys `amount` of coverage on `target` of pool `p` for `term`, naming `insured`.
     function _buy(
-        PoolUnderTest p,
+        IPoolUnderTest p,
         IInsurancePool.TargetKind kind,
         bytes32 target,
         uint256 amount,
