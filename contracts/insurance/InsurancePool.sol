@@ -18,6 +18,7 @@ import {IDeviceStaking} from "../interfaces/IDeviceStaking.sol";
 import {IFraudProofs} from "../interfaces/IFraudProofs.sol";
 import {IInsurancePool} from "../interfaces/IInsurancePool.sol";
 import {IStakeBacker} from "../interfaces/IStakeBacker.sol";
+import {StreamLib} from "../libraries/StreamLib.sol";
 import {DeviceId} from "../types/DeviceId.sol";
 import {DeviceStatus} from "../types/DeviceStatus.sol";
 
@@ -33,12 +34,11 @@ import {DeviceStatus} from "../types/DeviceStatus.sol";
 contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
+    using StreamLib for StreamLib.Streams;
+    using StreamLib for StreamLib.HeldBack;
 
     uint256 private constant BPS = 10_000;
     uint256 private constant YEAR = 365 days;
-    uint256 private constant DAY = 1 days;
-    /// @dev Stream rates are tokens per second times this.
-    uint256 private constant RATE_SCALE = 1e18;
 
     /// @dev InsuranceTargetNotInsurable / InsuranceMemberNotInsurable reason codes.
     uint8 private constant NOT_ACTIVE = 1;
@@ -66,13 +66,15 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev Received, not yet earned; and proven, not yet paid.
     uint128 private _unearned;
     uint128 private _liabilities;
-    Streams private _streams;
-    HeldBack private _held;
+    /// @dev Premiums (over their term) and recovery surpluses (over recoveryVesting) being earned.
+    StreamLib.Streams private _streams;
+    /// @dev Value a claim or a release freed (a reserve larger than what it paid), held back from totalAssets
+    /// and released over recoveryVesting, so a deposit made just before it captures nothing earned by those
+    /// who bore the risk.
+    StreamLib.HeldBack private _held;
     /// @dev The highest cover factor ever in force (IStakeBacker.coverFactorCeilingBps).
     uint16 private _ceiling;
     PoolParams private _params;
-    /// @dev Rate that stops at the start of day `day` (streams end at a midnight).
-    mapping(uint256 day => uint256 rate) private _rateEnds;
     mapping(bytes32 target => TargetState) private _targets;
     mapping(bytes32 target => mapping(uint32 serial => Policy)) private _policies;
     /// @dev A member's exposure to this pool's policies on one feed (a device's own scope is its
@@ -83,21 +85,6 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev Feed policies: keccak256(target, serial, device) => paid for that member's incidents.
     mapping(bytes32 key => uint256) private _memberPaid;
     mapping(address owner => WithdrawalRequest) private _requests;
-
-    /// @dev The streams' summed rate (tokens per second times RATE_SCALE) and when they were last booked.
-    struct Streams {
-        uint216 rate;
-        uint40 lastAccrual;
-    }
-
-    /// @dev Value a claim or a release freed (a reserve larger than what it paid) is held back from
-    /// totalAssets and released linearly from `from` to `until`, so a deposit made just before it captures
-    /// nothing earned by those who bore the risk.
-    struct HeldBack {
-        uint128 amount;
-        uint40 from;
-        uint40 until;
-    }
 
     /// @dev What a sale would be, computed by `_sale` for `quote` and `buyCoverage`.
     struct Sale {
@@ -173,7 +160,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     function totalAssets() public view override(ERC4626, IERC4626) returns (uint256) {
         (uint256 earned, ) = _earnedSince();
         uint256 net = _net(_assets + earned);
-        uint256 held = _heldRemaining();
+        uint256 held = _held.remaining();
         return net > held ? net - held : 0;
     }
 
@@ -547,7 +534,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
 
     /// @inheritdoc IInsurancePool
     function heldBack() external view returns (uint256) {
-        return _heldRemaining();
+        return _held.remaining();
     }
 
     /// @inheritdoc IInsurancePool
@@ -804,12 +791,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
 
     /// @dev Streams `amount` into the assets from now until the first midnight at or after `endTime`.
     function _stream(uint256 amount, uint256 endTime) private {
-        if (amount == 0) return;
-        uint256 endDay = Math.ceilDiv(endTime, DAY);
-        // endTime > now (terms and vesting are nonzero), so the duration is at least a second.
-        uint256 rate = (amount * RATE_SCALE) / (endDay * DAY - block.timestamp);
-        _streams.rate = (_streams.rate + rate).toUint216();
-        _rateEnds[endDay] += rate;
+        _streams.add(amount, endTime);
         _unearned = (_unearned + amount).toUint128();
     }
 
@@ -817,31 +799,16 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     function _accrue() private {
         if (_streams.lastAccrual == block.timestamp) return;
         (uint256 earned, uint256 rate) = _earnedSince();
-        _streams.lastAccrual = uint40(block.timestamp);
-        _streams.rate = uint216(rate);
+        _streams.settle(rate);
         if (earned != 0) {
             _unearned -= uint128(earned);
             _assets += uint128(earned);
         }
     }
 
-    /// @dev What the streams earned since the last accrual, and their rate now. Walks the day boundaries
-    /// passed, dropping the streams that ended there; once none runs, any rounding rest is earned too.
+    /// @dev What the streams earned since the last accrual, and their rate now.
     function _earnedSince() private view returns (uint256 earned, uint256 rate) {
-        rate = _streams.rate;
-        uint256 t = _streams.lastAccrual;
-        if (t == block.timestamp) return (0, rate);
-        uint256 sum;
-        while (t < block.timestamp && rate != 0) {
-            uint256 boundary = (t / DAY + 1) * DAY;
-            uint256 until = boundary < block.timestamp ? boundary : block.timestamp;
-            sum += rate * (until - t);
-            if (until == boundary) rate -= _rateEnds[boundary / DAY];
-            t = until;
-        }
-        uint256 unearned_ = _unearned;
-        earned = sum / RATE_SCALE;
-        if (rate == 0 || earned > unearned_) earned = unearned_;
+        return _streams.earnedSince(_unearned);
     }
 
     // ================================================================ internal: held-back gains
@@ -857,18 +824,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// gain back and releases it over recoveryVesting, together with what is still held (one clock).
     function _holdBackGain(uint256 netBefore) private {
         uint256 netAfter = _net(_assets);
-        if (netAfter <= netBefore) return;
-        uint256 held = _heldRemaining() + (netAfter - netBefore);
-        _held.amount = held.toUint128();
-        _held.from = uint40(block.timestamp);
-        _held.until = uint40(block.timestamp + _params.recoveryVesting);
-    }
-
-    /// @dev What is still held back now: linear from `_held.amount` at `_held.from` to 0 at `_held.until`.
-    function _heldRemaining() private view returns (uint256) {
-        uint256 until = _held.until;
-        if (block.timestamp >= until) return 0;
-        return (uint256(_held.amount) * (until - block.timestamp)) / (until - _held.from);
+        if (netAfter > netBefore) _held.hold(netAfter - netBefore, _params.recoveryVesting);
     }
 
     // ================================================================ internal: misc
