@@ -97,10 +97,10 @@ contract InsurancePoolVaultTest is InsuranceFixture {
     }
 
     /// @notice Each invalid field is refused: utilization or minimum premium above 100%, zero cover factor,
-    /// min term above max term, zero min term, zero withdrawal window, waiting period, recovery vesting or
-    /// max attestation age.
+    /// min term above max term, zero min term, zero withdrawal window, waiting period or max attestation
+    /// age, a recovery vesting shorter than a day (zero, or a day less a second).
     function test_setParams_RevertWhen_Invalid() public {
-        for (uint256 i; i < 9; ++i) {
+        for (uint256 i; i < 10; ++i) {
             IInsurancePool.PoolParams memory p = _poolParams();
             if (i == 0) p.maxUtilizationBps = 10_001;
             if (i == 1) p.coverFactorBps = 0;
@@ -111,6 +111,7 @@ contract InsurancePoolVaultTest is InsuranceFixture {
             if (i == 6) p.minPremiumBps = 10_001;
             if (i == 7) p.waitingPeriod = 0;
             if (i == 8) p.recoveryVesting = 0;
+            if (i == 9) p.recoveryVesting = 1 days - 1;
             vm.expectRevert(IInsurancePool.InsuranceInvalidParams.selector);
             vm.prank(poolGovernor);
             pool.setParams(p);

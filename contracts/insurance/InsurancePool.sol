@@ -26,7 +26,7 @@ import {DeviceStatus} from "../types/DeviceStatus.sol";
 /// @notice ERC-4626 vault of insurers' capital that sells parametric coverage on devices and feeds, backed by
 /// stake allocated to it, and pays on incidents recorded by the fraud-proofs contract (see IInsurancePool).
 /// @dev Booked accounting: `_assets` is what the pool earned and holds (deposits, earned premiums and
-/// recoveries, minus payouts and withdrawals); `_unearned` is received but still streaming; `_liabilities`
+/// recoveries, minus payouts and withdrawals); `_streams.unearned` is received but still streaming; `_liabilities`
 /// are proven exposures not yet paid. `totalAssets() = _assets + earned since the last accrual -
 /// min(_liabilities, _locked)`. Streams run at a per-second rate that drops at day boundaries (each stream
 /// ends at the first midnight after its end), so accrual walks one slot per elapsed day. Every function that
@@ -63,8 +63,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev Booked assets and locked coverage share one slot: every sale, payout and withdrawal reads both.
     uint128 private _assets;
     uint128 private _locked;
-    /// @dev Received, not yet earned; and proven, not yet paid.
-    uint128 private _unearned;
+    /// @dev Proven, not yet paid.
     uint128 private _liabilities;
     /// @dev Premiums (over their term) and recovery surpluses (over recoveryVesting) being earned.
     StreamLib.Streams private _streams;
@@ -167,7 +166,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @inheritdoc IERC4626
     /// @dev Booked and streaming assets are uint128s.
     function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
-        return type(uint128).max - _assets - _unearned;
+        return type(uint128).max - _assets - _streams.unearned;
     }
 
     /// @inheritdoc IERC4626
@@ -425,7 +424,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         }
         // Book no more than arrived unbooked (the staking contract sent it just now).
         uint256 held = IERC20(asset()).balanceOf(address(this));
-        uint256 booked = uint256(_assets) + _unearned;
+        uint256 booked = uint256(_assets) + _streams.unearned;
         uint256 received = held > booked ? Math.min(held - booked, recovery) : 0;
         uint256 now_ = Math.min(received, liability);
         _assets = (_assets + now_).toUint128();
@@ -529,7 +528,7 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @inheritdoc IInsurancePool
     function unearned() external view returns (uint256) {
         (uint256 earned, ) = _earnedSince();
-        return _unearned - earned;
+        return _streams.unearned - earned;
     }
 
     /// @inheritdoc IInsurancePool
@@ -792,23 +791,19 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
     /// @dev Streams `amount` into the assets from now until the first midnight at or after `endTime`.
     function _stream(uint256 amount, uint256 endTime) private {
         _streams.add(amount, endTime);
-        _unearned = (_unearned + amount).toUint128();
     }
 
     /// @dev Books what the streams earned since the last accrual.
     function _accrue() private {
         if (_streams.lastAccrual == block.timestamp) return;
         (uint256 earned, uint256 rate) = _earnedSince();
-        _streams.settle(rate);
-        if (earned != 0) {
-            _unearned -= uint128(earned);
-            _assets += uint128(earned);
-        }
+        _streams.settle(earned, rate);
+        if (earned != 0) _assets += uint128(earned);
     }
 
     /// @dev What the streams earned since the last accrual, and their rate now.
     function _earnedSince() private view returns (uint256 earned, uint256 rate) {
-        return _streams.earnedSince(_unearned);
+        return _streams.earnedSince();
     }
 
     // ================================================================ internal: held-back gains
@@ -853,7 +848,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
             p.minTerm == 0 ||
             p.withdrawalWindow == 0 ||
             p.waitingPeriod == 0 ||
-            p.recoveryVesting == 0 ||
+            // A slash's recovery streams over at least a day, so its rate always fits the stream slot
+            // (StreamLib: a uint96 stake over a day is below 2^112 / RATE_SCALE per second).
+            p.recoveryVesting < 1 days ||
             p.maxAttestationAge == 0
         ) revert InsuranceInvalidParams();
         uint256 bounty = STAKING.params().bountyBps;

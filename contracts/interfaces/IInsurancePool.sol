@@ -73,7 +73,7 @@ interface IInsurancePool is IERC4626, IStakeBacker {
         uint32 waitingPeriod;
         /// @dev How long after the term claims stay open; longer than the evidence window.
         uint32 claimWindow;
-        /// @dev Over how long a recovery beyond the liabilities it covers is earned (nonzero).
+        /// @dev Over how long a recovery beyond the liabilities it covers is earned (at least a day).
         uint32 recoveryVesting;
     }
 

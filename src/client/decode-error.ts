@@ -284,7 +284,7 @@ const EXPLAIN: ErrorSentences = {
   InsuranceZeroAddress: () =>
     "an address is the zero address: name a real beneficiary, asset, registry, staking, proofs, feed factory or governance",
   InsuranceInvalidParams: () =>
-    "the pool parameters are invalid (a bps above 10000, a zero cover factor, minTerm zero or above maxTerm, or a zero withdrawalWindow, waitingPeriod, recoveryVesting or maxAttestationAge): fix them and set them again",
+    "the pool parameters are invalid (a bps above 10000, a zero cover factor, minTerm zero or above maxTerm, or a zero withdrawalWindow, waitingPeriod or maxAttestationAge, or a recoveryVesting under a day): fix them and set them again",
   InsuranceCoverFactorTooHigh: (a) =>
     `a cover factor of ${s(a[0])} bps plus the staking bounty of ${s(a[1])} bps reaches 100%: an operator could earn more from payouts and bounties than its lie costs; lower coverFactorBps`,
   InsuranceWindowTooShort: (a) =>
