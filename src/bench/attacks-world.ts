@@ -1,19 +1,9 @@
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { Interface, MaxUint256, type ContractTransactionResponse, type Signer } from "ethers";
-import { DeviceSigner, SoftwareKeyStore } from "../device/index.js";
+import type { DeviceSigner } from "../device/index.js";
 import type { Curve, Hex } from "../protocol/index.js";
-import {
-  equivocationProof,
-  fetchChallenge,
-  makerEndorse,
-  proofsAt,
-  registerDevice,
-  registryAt,
-  registryDomain,
-  submitEvidence,
-  submitProof,
-} from "../client/index.js";
-import { benchMaker } from "./insurance.js";
+import { equivocationProof, proofsAt, submitProof } from "../client/index.js";
+import { benchMaker, registerTrustedSigner } from "./insurance.js";
 import {
   DeviceFeed__factory,
   DeviceFeedFactory__factory,
@@ -130,7 +120,6 @@ export interface Base {
   readonly victimDevices: readonly BenchDevice[];
 }
 
-const MODEL = 61;
 /** The feed id lies name (any feed: equivocation needs no feed contract). */
 const EVIDENCE_FEED: Hex = `0x${"1e".repeat(32)}`;
 
@@ -188,33 +177,12 @@ async function registerTrusted(
   operator: Signer,
   curve: Curve,
 ): Promise<BenchDevice> {
-  const store = SoftwareKeyStore.generate(curve);
-  const asOperator = registryAt(registry, operator);
-  const domain = await registryDomain(asOperator);
-  const signer = new DeviceSigner(store, domain);
-  const latest = await ethers.provider.getBlock("latest");
-  await registerDevice({
-    registry: asOperator,
-    device: signer,
-    operator: await operator.getAddress(),
-    deadline: BigInt(latest?.timestamp ?? 0) + 3600n,
-    model: MODEL,
-    endorsement: await makerEndorse(maker.registry, maker.wallet, signer.deviceId, MODEL),
-  });
-  const challenge = await fetchChallenge(asOperator, signer.deviceId, "block");
-  await submitEvidence(
-    asOperator,
-    await signer.signAttestation({
-      measurement: maker.measurement,
-      challenge: challenge.challenge,
-      timestamp: challenge.timestamp,
-      bootCount: 1n,
-    }),
-    challenge.challengeBlock,
-  );
-  const clone = new DeviceSigner(
-    SoftwareKeyStore.fromPrivateKey(curve, store.exportPrivateKey()),
-    domain,
+  const { signer, clone } = await registerTrustedSigner(
+    ethers.provider,
+    registry,
+    maker,
+    operator,
+    curve,
   );
   return { id: signer.deviceId, signer, clone, operator };
 }

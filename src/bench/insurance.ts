@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
-import { Wallet, parseEther, type Signer } from "ethers";
+import { Wallet, parseEther, type Provider, type Signer } from "ethers";
 import { DeviceSigner, SoftwareKeyStore } from "../device/index.js";
 import type { Curve, Hex } from "../protocol/index.js";
 import {
@@ -122,16 +122,47 @@ export async function trustedStakedDevice(
   stake: bigint,
   curve: Curve = "p256",
 ): Promise<InsuredDevice> {
+  const { signer, clone } = await registerTrustedSigner(
+    system.ethers.provider,
+    system.registry,
+    maker,
+    operator,
+    curve,
+  );
+  const operatorAddress = await operator.getAddress();
+  const staking = stakingAt(system.staking, operator);
+  const token = await stakingToken(staking);
+  await (await MockERC20__factory.connect(token, operator).mint(operatorAddress, stake)).wait();
+  await stakeDeposit({
+    staking,
+    token: collateralTokenAt(token, operator),
+    deviceId: signer.deviceId,
+    amount: stake,
+  });
+  return { deviceId: signer.deviceId, signer, clone, stake };
+}
+
+/**
+ * A new software key of `curve` registered to `operator` with `maker`'s endorsement and attested just now
+ * on the maker's firmware (so trusted), and a clone of it (the same key: what an attacker who extracted
+ * it signs with).
+ */
+export async function registerTrustedSigner(
+  provider: Provider,
+  registry: string,
+  maker: Awaited<ReturnType<typeof benchMaker>>,
+  operator: Signer,
+  curve: Curve,
+): Promise<{ signer: DeviceSigner; clone: DeviceSigner }> {
   const store = SoftwareKeyStore.generate(curve);
-  const asOperator = registryAt(system.registry, operator);
+  const asOperator = registryAt(registry, operator);
   const domain = await registryDomain(asOperator);
   const signer = new DeviceSigner(store, domain);
-  const operatorAddress = await operator.getAddress();
-  const latest = await system.ethers.provider.getBlock("latest");
+  const latest = await provider.getBlock("latest");
   await registerDevice({
     registry: asOperator,
     device: signer,
-    operator: operatorAddress,
+    operator: await operator.getAddress(),
     deadline: BigInt(latest?.timestamp ?? 0) + 3600n,
     model: MODEL,
     endorsement: await makerEndorse(maker.registry, maker.wallet, signer.deviceId, MODEL),
@@ -147,20 +178,11 @@ export async function trustedStakedDevice(
     }),
     challenge.challengeBlock,
   );
-  const staking = stakingAt(system.staking, operator);
-  const token = await stakingToken(staking);
-  await (await MockERC20__factory.connect(token, operator).mint(operatorAddress, stake)).wait();
-  await stakeDeposit({
-    staking,
-    token: collateralTokenAt(token, operator),
-    deviceId: signer.deviceId,
-    amount: stake,
-  });
   const clone = new DeviceSigner(
     SoftwareKeyStore.fromPrivateKey(curve, store.exportPrivateKey()),
     domain,
   );
-  return { deviceId: signer.deviceId, signer, clone, stake };
+  return { signer, clone };
 }
 
 /**
