@@ -266,6 +266,25 @@ contract DeviceFeedTest is FeedFixture {
         assertEq(s.timestamp, block.timestamp);
     }
 
+    /// @notice After a fork (a new chain id, the same state) a reading signed for the old chain is refused and
+    /// one signed under the registry's domain for the new chain is accepted.
+    function test_submit_AfterForkOnlyTheNewChainsSignaturesCount() public {
+        Reading memory r = _reading(0, 1, BASE);
+        bytes memory oldChain = _signReading(keys[0], r);
+        vm.chainId(block.chainid + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IDeviceFeed.DeviceFeedRejected.selector,
+                ids[0],
+                uint64(1),
+                IDeviceFeed.Rejection.InvalidSignature
+            )
+        );
+        feed.submit(r, _deviceKey(keys[0]), oldChain);
+        domainSeparator = registry.DOMAIN_SEPARATOR();
+        assertTrue(feed.submit(r, _deviceKey(keys[0]), _signReading(keys[0], r)));
+    }
+
     function test_submit_RevertWhen_WrongFeed() public {
         Reading memory r = _reading(0, 1, BASE);
         r.feedId = bytes32(uint256(1));

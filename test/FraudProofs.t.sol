@@ -47,6 +47,21 @@ contract FraudProofsTest is FraudProofsFixture {
         assertEq(staking.slashCount(), 1);
     }
 
+    /// @notice After a fork (a new chain id, the same state) readings signed for the old chain prove nothing;
+    /// the same conflict signed under the registry's domain for the new chain is proven.
+    function test_proveEquivocation_AfterForkOnlyTheNewChainsSignaturesCount() public {
+        Reading memory ra = _reading(p256Id, 5, 20);
+        Reading memory rb = _reading(p256Id, 5, 21);
+        IFraudProofs.SignedReading memory a = _signed(p256, ra);
+        IFraudProofs.SignedReading memory b = _signed(p256, rb);
+        vm.chainId(block.chainid + 1);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsInvalidSignature.selector, p256Id));
+        proofs.proveEquivocation(a, b, beneficiary);
+        domainSeparator = registry.DOMAIN_SEPARATOR();
+        bytes32 id = proofs.proveEquivocation(_signed(p256, ra), _signed(p256, rb), beneficiary);
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.Equivocation, SLASHED, ra.timestamp);
+    }
+
     function test_proveEquivocation_SlashesSecp256k1Device() public {
         IFraudProofs.SignedReading memory a = _signed(secp, _reading(secpId, 5, 20));
         IFraudProofs.SignedReading memory b = _signed(secp, _reading(secpId, 5, -20));

@@ -250,6 +250,19 @@ contract ReadingAnchorTest is RegistryFixture {
         anchorContract.anchor(b, key, sig);
     }
 
+    /// @notice After a fork (a new chain id, the same state) a batch signed for the old chain is refused and
+    /// one signed under the registry's domain for the new chain is anchored.
+    function test_anchor_AfterForkOnlyTheNewChainsSignaturesCount() public {
+        ReadingBatch memory b = _batch(p256, _readings(p256, 3));
+        bytes memory oldChain = _signBatch(p256, b);
+        IDeviceRegistry.DeviceKey memory key = _deviceKey(p256);
+        vm.chainId(block.chainid + 1);
+        vm.expectRevert(abi.encodeWithSelector(ReadingAnchor.ReadingAnchorInvalidSignature.selector, b.deviceId));
+        anchorContract.anchor(b, key, oldChain);
+        domain = registry.DOMAIN_SEPARATOR();
+        _anchor(p256, b);
+    }
+
     function test_anchor_RevertWhen_DeviceNotActive() public {
         ReadingBatch memory b = _batch(secp, _readings(secp, 3));
         bytes memory sig = _signBatch(secp, b);

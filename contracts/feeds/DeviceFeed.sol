@@ -50,8 +50,11 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     /// @dev The DeviceRegistry, which is also the attestation contract.
     IDeviceRegistry private immutable REGISTRY;
     IDeviceStaking private immutable STAKING;
-    /// @dev Read once: readings are signed under the registry's EIP-712 domain.
-    bytes32 private immutable DOMAIN_SEPARATOR;
+    /// @dev The registry's EIP-712 domain read at deployment, and the chain id it was built for: devices sign
+    /// under the registry's domain, which names the chain; after a fork (a new chain id) `_domainSeparator`
+    /// asks the registry again, so old-chain signatures stop counting.
+    bytes32 private immutable CACHED_DOMAIN_SEPARATOR;
+    uint256 private immutable CACHED_CHAIN_ID;
     uint8 private immutable QUORUM;
     uint8 private immutable DECIMALS;
     uint16 private immutable MAX_DEVIATION_BPS;
@@ -95,7 +98,8 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         if (cfg.maxReadingAge > window) revert DeviceFeedReadingOutlivesEvidence(cfg.maxReadingAge, window);
         REGISTRY = IDeviceRegistry(registry);
         STAKING = staking;
-        DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
+        CACHED_DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
+        CACHED_CHAIN_ID = block.chainid;
         QUORUM = cfg.quorum;
         DECIMALS = cfg.decimals;
         MAX_DEVIATION_BPS = cfg.maxDeviationBps;
@@ -435,7 +439,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
             return (Rejection.Stale, 0);
         }
         if (r.value < MIN_VALUE || r.value > MAX_VALUE) return (Rejection.OutOfBounds, 0);
-        bytes32 digest = MessageHashUtils.toTypedDataHash(DOMAIN_SEPARATOR, DeviceMessageLib.hashReadingCalldata(r));
+        bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), DeviceMessageLib.hashReadingCalldata(r));
         if (!REGISTRY.isValidDeviceSignature(deviceId, digest, key, signature)) {
             return (Rejection.InvalidSignature, 0);
         }
@@ -544,5 +548,11 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         // At most 32 uint64 sequences plus a uint80: the sum fits in uint80 unless retiredRounds is near
         // its wrap (see removeMember); truncation then keeps the feed readable.
         roundId = uint80(rounds);
+    }
+
+    /// @dev The registry's domain for this chain: the cached one while the chain id is the one it was built for
+    /// (OpenZeppelin's EIP712 does the same), the registry's rebuilt one after a fork.
+    function _domainSeparator() private view returns (bytes32) {
+        return block.chainid == CACHED_CHAIN_ID ? CACHED_DOMAIN_SEPARATOR : REGISTRY.DOMAIN_SEPARATOR();
     }
 }

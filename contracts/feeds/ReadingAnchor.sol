@@ -50,8 +50,11 @@ contract ReadingAnchor {
 
     /// @dev The DeviceRegistry whose devices sign batches.
     IDeviceRegistry private immutable REGISTRY;
-    /// @dev Read once: batches are signed under the registry's EIP-712 domain.
-    bytes32 private immutable DOMAIN_SEPARATOR;
+    /// @dev The registry's EIP-712 domain read at deployment, and the chain id it was built for: devices sign
+    /// under the registry's domain, which names the chain; after a fork (a new chain id) `_domainSeparator`
+    /// asks the registry again, so old-chain signatures stop counting.
+    bytes32 private immutable CACHED_DOMAIN_SEPARATOR;
+    uint256 private immutable CACHED_CHAIN_ID;
 
     mapping(bytes32 chain => Cursor) private _cursors;
     mapping(bytes32 chain => mapping(bytes24 head => uint256 at)) private _checkpoints;
@@ -76,7 +79,8 @@ contract ReadingAnchor {
     constructor(address registry) {
         if (registry == address(0)) revert ReadingAnchorZeroAddress();
         REGISTRY = IDeviceRegistry(registry);
-        DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
+        CACHED_DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
+        CACHED_CHAIN_ID = block.chainid;
     }
 
     /// @notice Anchors a batch signed by its (active) device's current key. The batch must be sane:
@@ -196,7 +200,7 @@ contract ReadingAnchor {
         Cursor memory cursor = _cursors[chain];
         if (batch.firstSequence <= cursor.lastSequence) return Rejection.SequenceNotAfter;
         bytes32 batchHash = DeviceMessageLib.hashReadingBatchCalldata(batch);
-        bytes32 digest = MessageHashUtils.toTypedDataHash(DOMAIN_SEPARATOR, batchHash);
+        bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), batchHash);
         if (!REGISTRY.isValidDeviceSignature(batch.deviceId, digest, key, signature)) {
             return Rejection.InvalidSignature;
         }
@@ -212,5 +216,11 @@ contract ReadingAnchor {
 
     function _link(bytes24 head, bytes32 batchHash) private pure returns (bytes24) {
         return bytes24(keccak256(abi.encode(head, batchHash)));
+    }
+
+    /// @dev The registry's domain for this chain: the cached one while the chain id is the one it was built for
+    /// (OpenZeppelin's EIP712 does the same), the registry's rebuilt one after a fork.
+    function _domainSeparator() private view returns (bytes32) {
+        return block.chainid == CACHED_CHAIN_ID ? CACHED_DOMAIN_SEPARATOR : REGISTRY.DOMAIN_SEPARATOR();
     }
 }

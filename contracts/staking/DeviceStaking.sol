@@ -236,12 +236,15 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
         uint256 bounty = (slashed * bountyBps) / BPS;
         uint256 loss = slashed - bounty;
         address lossRecipient = p.lossRecipient;
-        // Effects first: the stake, every allocation and its list entry are cleared before any call.
-        Payment[] memory payments = _takeAllocations(deviceId, s.allocations, bountyBps);
-        for (uint256 i; i < payments.length; ++i) loss -= payments[i].amount;
+        // Effects first: the stake, every allocation and its list entry are cleared before any call. An
+        // unbacked device's slash reads no allocation slot (the sum is nonzero only with allocations).
+        Payment[] memory payments;
+        if (s.allocations != 0) {
+            payments = _takeAllocations(deviceId, s.allocations, bountyBps);
+            for (uint256 i; i < payments.length; ++i) loss -= payments[i].amount;
+            delete _allocated[deviceId];
+        }
         delete _stakes[deviceId];
-        // The sum is nonzero only with allocations: an unbacked device's slash skips the cold slot.
-        if (payments.length != 0) delete _allocated[deviceId];
         emit Slashed(deviceId, beneficiary, incident, bounty, loss);
         // Only an active device can be suspended; a suspended one stays suspended, a terminal one stays.
         if (REGISTRY.statusOf(deviceId) == DeviceStatus.Active) REGISTRY.suspend(deviceId, SLASH_REASON);

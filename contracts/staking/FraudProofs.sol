@@ -30,8 +30,11 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
     /// @dev The DeviceRegistry: identity and, in the same deployed contract, attestation.
     IDeviceRegistry private immutable REGISTRY;
     IDeviceStaking private immutable STAKING;
-    /// @dev Read once: every device message is signed under the registry's EIP-712 domain.
-    bytes32 private immutable DOMAIN_SEPARATOR;
+    /// @dev The registry's EIP-712 domain read at deployment, and the chain id it was built for: devices sign
+    /// under the registry's domain, which names the chain; after a fork (a new chain id) `_domainSeparator`
+    /// asks the registry again, so old-chain signatures stop counting.
+    bytes32 private immutable CACHED_DOMAIN_SEPARATOR;
+    uint256 private immutable CACHED_CHAIN_ID;
     uint256 private immutable EVIDENCE_WINDOW;
 
     mapping(bytes32 id => Incident) private _incidents;
@@ -45,7 +48,8 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
     constructor(address registry, IDeviceStaking staking, uint256 evidenceWindow_) {
         REGISTRY = IDeviceRegistry(registry);
         STAKING = staking;
-        DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
+        CACHED_DOMAIN_SEPARATOR = IDeviceRegistry(registry).DOMAIN_SEPARATOR();
+        CACHED_CHAIN_ID = block.chainid;
         EVIDENCE_WINDOW = evidenceWindow_;
     }
 
@@ -213,7 +217,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature
     ) private view {
-        bytes32 digest = MessageHashUtils.toTypedDataHash(DOMAIN_SEPARATOR, structHash);
+        bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
         if (!REGISTRY.isDeviceKeySignature(deviceId, digest, key, signature)) {
             revert ProofsInvalidSignature(deviceId);
         }
@@ -262,5 +266,11 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         uint256 slashed = STAKING.slash(deviceId, beneficiary, id);
         record.slashed = SafeCast.toUint128(slashed);
         emit IncidentRecorded(id, deviceId, kind, beneficiary, slashed);
+    }
+
+    /// @dev The registry's domain for this chain: the cached one while the chain id is the one it was built for
+    /// (OpenZeppelin's EIP712 does the same), the registry's rebuilt one after a fork.
+    function _domainSeparator() private view returns (bytes32) {
+        return block.chainid == CACHED_CHAIN_ID ? CACHED_DOMAIN_SEPARATOR : REGISTRY.DOMAIN_SEPARATOR();
     }
 }
