@@ -184,10 +184,7 @@ export async function addFeedDevices(
   feed: DeviceFeed,
   deviceIds: readonly string[],
 ): Promise<AddDevicesResult> {
-  if (deviceIds.length === 0) {
-    throw new InvalidInputError("name the devices: --device-ids <id>,<id>,...");
-  }
-  const ids = deviceIds.map((d) => asHex(d.trim(), "device id", 32).toLowerCase() as Hex);
+  const ids = parseDeviceIds(deviceIds);
   const added: { deviceId: Hex; txHash: Hex; result: MembershipChange }[] = [];
   for (const deviceId of ids) {
     const tx = await feedTx(() => feed.addMember(deviceId));
@@ -225,10 +222,7 @@ export async function joinFeed(
   feed: DeviceFeed,
   deviceIds: readonly string[],
 ): Promise<JoinFeedResult> {
-  if (deviceIds.length === 0) {
-    throw new InvalidInputError("name the devices: --device-ids <id>,<id>,...");
-  }
-  const ids = deviceIds.map((d) => asHex(d.trim(), "device id", 32).toLowerCase() as Hex);
+  const ids = parseDeviceIds(deviceIds);
   const joined: { deviceId: Hex; txHash: Hex }[] = [];
   for (const deviceId of ids) {
     const tx = await feedTx(() => feed.join(deviceId));
@@ -537,4 +531,12 @@ export async function readFeed(
       options.maxAge === undefined ? "latestRoundData" : `readFresh(${options.maxAge.toString()})`,
     ...answer,
   };
+}
+
+/** The device ids a task names (at least one), each a 32-byte hex, lower-cased. */
+function parseDeviceIds(deviceIds: readonly string[]): Hex[] {
+  if (deviceIds.length === 0) {
+    throw new InvalidInputError("name the devices: --device-ids <id>,<id>,...");
+  }
+  return deviceIds.map((d) => asHex(d.trim(), "device id", 32).toLowerCase() as Hex);
 }
