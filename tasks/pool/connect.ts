@@ -36,19 +36,28 @@ export interface PoolChain extends Chain {
   readonly output: (value: unknown) => unknown;
 }
 
+/** The pool `--pool` names, or the one Ignition deployed on chain `chainId`. */
+export async function resolvePoolAddress(
+  hre: HardhatRuntimeEnvironment,
+  pool: string,
+  chainId: bigint,
+): Promise<string> {
+  return resolveContractAddress({
+    contract: "InsurancePool",
+    option: "--pool",
+    explicit: pool,
+    chainId,
+    ignitionDir: hre.config.paths.ignition,
+  });
+}
+
 export async function connectPool(
   hre: HardhatRuntimeEnvironment,
   args: PoolArgs,
 ): Promise<PoolChain> {
   const chain = await connect(hre, args);
   const { chainId } = await chain.ethers.provider.getNetwork();
-  const address = await resolveContractAddress({
-    contract: "InsurancePool",
-    option: "--pool",
-    explicit: args.pool,
-    chainId,
-    ignitionDir: hre.config.paths.ignition,
-  });
+  const address = await resolvePoolAddress(hre, args.pool, chainId);
   if ((await chain.ethers.provider.getCode(address)) === "0x") {
     throw new InvalidInputError(
       `no contract at ${address} (InsurancePool) on chain ${chainId.toString()}: check --pool and --network`,

@@ -2,7 +2,6 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import {
   humanAmounts,
   parseAmount,
-  resolveContractAddress,
   stakeAllocate,
   stakeDeallocate,
   stakingToken,
@@ -11,6 +10,7 @@ import {
 } from "../../src/client/index.js";
 import { InvalidInputError } from "../../src/protocol/index.js";
 import { progress, run } from "../common.js";
+import { resolvePoolAddress } from "../pool/connect.js";
 import { connectStaking, type StakingArgs } from "./connect.js";
 
 /** Shared by stake allocate and stake deallocate. Not a task. */
@@ -32,13 +32,7 @@ export async function allocationTask(
     if (args.device === "") throw new InvalidInputError("name the device: --device <device id>");
     const chain = await connectStaking(hre, args);
     const { chainId } = await chain.ethers.provider.getNetwork();
-    const pool = await resolveContractAddress({
-      contract: "InsurancePool",
-      option: "--pool",
-      explicit: args.pool,
-      chainId,
-      ignitionDir: hre.config.paths.ignition,
-    });
+    const pool = await resolvePoolAddress(hre, args.pool, chainId);
     const token = await tokenInfo(await stakingToken(chain.staking), chain.signer);
     const amount = parseAmount(args.amount, token, args.raw, "--amount");
     const scope = args.feed === "" ? "the device itself" : `feed ${args.feed}`;

@@ -1,6 +1,7 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { resolveContractAddress, setBacker } from "../../src/client/index.js";
+import { setBacker } from "../../src/client/index.js";
 import { progress, run } from "../common.js";
+import { resolvePoolAddress } from "../pool/connect.js";
 import { connectStaking, type StakingArgs } from "./connect.js";
 
 interface Args extends StakingArgs {
@@ -12,13 +13,7 @@ export default async function stakeApproveBacker(args: Args, hre: HardhatRuntime
   return run(args, async () => {
     const chain = await connectStaking(hre, args);
     const { chainId } = await chain.ethers.provider.getNetwork();
-    const pool = await resolveContractAddress({
-      contract: "InsurancePool",
-      option: "--pool",
-      explicit: args.pool,
-      chainId,
-      ignitionDir: hre.config.paths.ignition,
-    });
+    const pool = await resolvePoolAddress(hre, args.pool, chainId);
     progress(`${args.revoke ? "no longer approving" : "approving"} pool ${pool} as a backer`);
     return setBacker(chain.staking, pool, !args.revoke);
   });
