@@ -114,7 +114,9 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "stake.withdraw", kind: "max", value: 70_000 },
   { section: "gas", key: "proofs.equivocation.p256", kind: "max", value: 160_000 },
   { section: "gas", key: "feed.submit.p256", kind: "max", value: 70_000 },
-  { section: "gas", key: "feed.latestRoundData.7", kind: "max", value: 40_000 },
+  { section: "gas", key: "feed.latestRoundData.7", kind: "max", value: 15_000 },
+  { section: "gas", key: "feed.getRoundData", kind: "max", value: 12_000 },
+  { section: "gas", key: "feed.submitMany.7.perReading", kind: "max", value: 36_000 },
   { section: "gas", key: "anchor.batch.256", kind: "max", value: 50_000 },
   { section: "gas", key: "anchor.batch.1024", kind: "max", value: 50_000 },
   { section: "gas", key: "insurance.deposit", kind: "max", value: 110_000 },
@@ -610,6 +612,7 @@ const FEED_DEVICES = 7;
 /** 21,500.00000000: a temperature-like value with 8 decimals, the same for every reading (no trip). */
 const FEED_VALUE = 2_150_000_000_000n;
 const FEED_MIN_INTERVAL = 10n;
+const FEED_HEARTBEAT = 1800;
 
 /**
  * Issue 5's feed figures: a DeviceFeedFactory over this chain's registry and the real DeviceStaking
@@ -648,9 +651,15 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
       quorum: 4,
       decimals: 8,
       maxDeviationBps: 1000,
+      maxSpreadBps: 2000,
+      deviationThresholdBps: 50,
+      heartbeat: FEED_HEARTBEAT,
       maxReadingAge: 3600,
       minInterval: FEED_MIN_INTERVAL,
       maxAttestationAge: 30 * 24 * 3600,
+      quarantinePeriod: 24 * 3600,
+      maxQuarantines: 2,
+      lockdown: false,
       minStake: STAKE,
       minValue: -100_000_000_000n,
       maxValue: 100_000_000_000_000n,
@@ -678,10 +687,12 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
     const r = await signed(d);
     return measureTx(feed.submit(r.reading, r.key, r.signature));
   };
-  // Every member's first reading (zero slot to non-zero: not the steady state measured below).
+  // Every member's first reading (zero slot to non-zero: not the steady state measured below); the
+  // fourth commits round 1.
   for (const d of devices) await submit(d);
   await networkHelpers.time.increase(2n * FEED_MIN_INTERVAL);
 
+  // Single readings that commit no round (the median did not move, the heartbeat has not passed).
   for (const curve of CURVES) {
     const samples: Measured[] = [];
     for (const d of devices.filter((x) => x.keyStore.curve === curve).slice(0, SAMPLES)) {
@@ -689,26 +700,50 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
     }
     record(`feed.submit.${curve}${sfx}`, samples);
   }
+  const roundBefore = await feed.latestRound();
+  if (roundBefore !== 1n) throw new Error(`expected round 1 only, the feed is at ${roundBefore.toString()}`);
+  // A batch of 7 that commits no round, then one that does (the heartbeat passed): the difference is what
+  // a round costs on top of its readings.
+  const batchOf = async () => {
+    const batch = [];
+    for (const d of devices) batch.push(await signed(d));
+    return batch;
+  };
   await networkHelpers.time.increase(2n * FEED_MIN_INTERVAL);
-  const batch = [];
-  for (const d of devices) batch.push(await signed(d));
-  const many = await measureTx(feed.submitMany(batch));
+  const quiet = await measureTx(feed.submitMany(await batchOf()));
+  if ((await feed.latestRound()) !== roundBefore) throw new Error("the quiet batch committed a round");
+  await networkHelpers.time.increase(FEED_HEARTBEAT);
+  const many = await measureTx(feed.submitMany(await batchOf()));
   const stored = await Promise.all(devices.map((d) => feed.sequenceOf(d.signer.deviceId)));
   if (devices.some((d, i) => stored[i] !== sequences.get(d))) {
     throw new Error(
       "submitMany did not accept every reading: the bench would measure a failure path",
     );
   }
+  const committed = await feed.latestRound();
+  if (committed !== roundBefore + 1n) throw new Error("the batch after the heartbeat committed no round");
   results.gas[`feed.submitMany.${String(FEED_DEVICES)}${sfx}`] = Number(many.gas);
   results.gas[`feed.submitMany.${String(FEED_DEVICES)}.perReading${sfx}`] = Math.round(
     Number(many.gas) / FEED_DEVICES,
   );
+  results.gas[`feed.submitMany.${String(FEED_DEVICES)}.noRound${sfx}`] = Number(quiet.gas);
+  results.gas[`feed.round.commit${sfx}`] = Number(many.gas - quiet.gas);
   results.bytes[`feed.submitMany.${String(FEED_DEVICES)}${sfx}.calldata`] = many.bytes;
+
+  // One reading that commits a round on its own (the heartbeat passed).
+  await networkHelpers.time.increase(FEED_HEARTBEAT);
+  const p256 = devices.find((x) => x.keyStore.curve === "p256");
+  if (p256 === undefined) throw new Error("no P-256 feed device");
+  results.gas[`feed.submit.p256.commit${sfx}`] = Number((await submit(p256)).gas);
+  if ((await feed.latestRound()) !== committed + 1n) throw new Error("the lone reading committed no round");
 
   const [answer, readGas] = await chain.probe.measureLatestRoundData(feedAddress);
   if (answer !== FEED_VALUE)
     throw new Error(`the feed answered ${answer.toString()}, not the median`);
   results.gas[`feed.latestRoundData.${String(FEED_DEVICES)}${sfx}`] = Number(readGas);
+  const [first, roundGas] = await chain.probe.measureGetRoundData(feedAddress, 1n);
+  if (first !== FEED_VALUE) throw new Error(`round 1 answered ${first.toString()}`);
+  results.gas[`feed.getRoundData${sfx}`] = Number(roundGas);
 
   const anchor = await ethers.deployContract("ReadingAnchor", [registryAddress]);
   const anchorer = devices[0];
@@ -1142,17 +1177,31 @@ function printTable(): TargetSummary {
 const started = Date.now();
 // Off-chain rates depend on what else the machine runs: the load is recorded beside them.
 const loadBefore = loadavg()[0] ?? 0;
+/**
+ * BENCH_ONLY=osaka (or any comma list of offchain, gateway, osaka, prague) runs only those parts, for a
+ * quick look while working on one layer; their figures are merged into results.json over the others.
+ */
+const PARTS = ["offchain", "gateway", "osaka", "prague"] as const;
+const only = (process.env.BENCH_ONLY ?? "").split(",").filter((p) => p !== "");
+for (const part of only) {
+  if (!(PARTS as readonly string[]).includes(part)) {
+    throw new Error(`BENCH_ONLY: unknown part "${part}"; use a comma list of ${PARTS.join(", ")}`);
+  }
+}
+const runs = (part: (typeof PARTS)[number]) => only.length === 0 || only.includes(part);
 // Off chain first: timing is sensitive to garbage left by the chain runs.
-await benchOffChain();
-await benchAttestationOffChain();
-{
+if (runs("offchain")) {
+  await benchOffChain();
+  await benchAttestationOffChain();
+}
+if (runs("gateway")) {
   const gateway = await benchGateway({ progress });
   Object.assign(results.perSecond, gateway.perSecond);
   Object.assign(results.bytes, gateway.bytes);
   Object.assign(results.meta, gateway.meta);
 }
-await benchChain("osaka");
-await benchChain("prague");
+if (runs("osaka")) await benchChain("osaka");
+if (runs("prague")) await benchChain("prague");
 
 results.meta = {
   ...results.meta,
@@ -1184,14 +1233,21 @@ try {
 } catch {
   // no results yet (or unreadable): start from nothing
 }
+/** A full run replaces a section; a partial one (BENCH_ONLY) updates the figures it measured. */
+const section = (name: string, fresh: Record<string, number>): Record<string, number> => {
+  const old = previous[name];
+  return only.length === 0 || old === null || typeof old !== "object"
+    ? sorted(fresh)
+    : sorted({ ...(old as Record<string, number>), ...fresh });
+};
 await writeFile(
   file,
   `${JSON.stringify(
     {
       ...previous,
-      gas: sorted(results.gas),
-      perSecond: sorted(results.perSecond),
-      bytes: sorted(results.bytes),
+      gas: section("gas", results.gas),
+      perSecond: section("perSecond", results.perSecond),
+      bytes: section("bytes", results.bytes),
       meta: results.meta,
     },
     null,

@@ -11,6 +11,7 @@ import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
 import {DeviceMessageLib} from "../contracts/libraries/DeviceMessageLib.sol";
 import {MockStaking} from "../contracts/mocks/MockStaking.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
+import {DeviceStatus} from "../contracts/types/DeviceStatus.sol";
 import {Reading} from "../contracts/types/Messages.sol";
 import {FeedFixture} from "./utils/FeedFixture.sol";
 
@@ -37,6 +38,23 @@ contract DeviceFeedTest is FeedFixture {
         vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedRejected.selector, ids[device], sequence, reason));
     }
 
+    /// @dev A second feed with `c` whose members are the fixture's devices (invited, joined by `operator`).
+    function _feedWithFixtureMembers(IDeviceFeed.Config memory c) internal returns (DeviceFeed f) {
+        f = new DeviceFeed(address(registry), IDeviceStaking(address(staking)), c, feedOwner);
+        for (uint256 i; i < DEVICES; ++i) {
+            vm.prank(feedOwner);
+            f.addMember(ids[i]);
+            vm.prank(operator);
+            f.join(ids[i]);
+        }
+    }
+
+    function _submitTo(DeviceFeed f, uint256 device, uint64 sequence, int256 value) internal returns (bool) {
+        Reading memory r = _reading(device, sequence, value);
+        r.feedId = f.feedId();
+        return f.submit(r, _deviceKey(keys[device]), _signReading(keys[device], r));
+    }
+
     // ------------------------------------------------------------------ constructor and metadata
 
     function test_constructor_StoresConfig() public view {
@@ -51,7 +69,13 @@ contract DeviceFeedTest is FeedFixture {
         assertEq(c.maxAttestationAge, MAX_ATTESTATION_AGE);
         assertEq(feed.decimals(), 8);
         assertEq(feed.description(), "Temperature, Hall 3 (C, 8 decimals)");
-        assertEq(feed.version(), 1);
+        assertEq(feed.version(), 2);
+        assertEq(c.maxSpreadBps, MAX_SPREAD_BPS);
+        assertEq(c.deviationThresholdBps, DEVIATION_THRESHOLD_BPS);
+        assertEq(c.heartbeat, HEARTBEAT);
+        assertEq(c.quarantinePeriod, QUARANTINE_PERIOD);
+        assertEq(c.maxQuarantines, MAX_QUARANTINES);
+        assertFalse(c.lockdown);
         assertEq(feed.feedId(), bytes32(uint256(uint160(address(feed)))));
         assertEq(feed.owner(), feedOwner);
         assertEq(feed.members().length, DEVICES);
@@ -72,6 +96,10 @@ contract DeviceFeedTest is FeedFixture {
         new DeviceFeed(address(registry), s, c, feedOwner);
         c = _config();
         c.maxReadingAge = 0;
+        vm.expectRevert(IDeviceFeed.DeviceFeedInvalidConfig.selector);
+        new DeviceFeed(address(registry), s, c, feedOwner);
+        c = _config();
+        c.heartbeat = c.maxReadingAge + 1;
         vm.expectRevert(IDeviceFeed.DeviceFeedInvalidConfig.selector);
         new DeviceFeed(address(registry), s, c, feedOwner);
         c = _config();
@@ -203,7 +231,9 @@ contract DeviceFeedTest is FeedFixture {
         assertEq(feed.slotOf(ids[DEVICES - 1]).value, BASE + int256(DEVICES - 1), "moved slot kept its reading");
         vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedNotMember.selector, ids[1]));
         feed.slotOf(ids[1]);
-        // Members 0,2,3,4,5,6: values BASE + {0,2,3,4,5,6}: median (3 + 4) / 2 rounds toward zero.
+        // The next round: members 0,2,3,4,5,6 at BASE + {0,2,3,4,5,6}: median (3 + 4) / 2 rounds toward zero.
+        vm.warp(block.timestamp + HEARTBEAT);
+        _submit(0, 2, BASE);
         (, int256 answer, , , ) = feed.latestRoundData();
         assertEq(answer, BASE + 3);
     }
@@ -382,104 +412,301 @@ contract DeviceFeedTest is FeedFixture {
         assertTrue(_submit(0, 1, MIN_VALUE), "bounds are inclusive");
     }
 
-    // ------------------------------------------------------------------ breakers
+    // ------------------------------------------------------------------ quarantine: a member's own anomaly
 
-    function test_submit_TripsWhen_TooFrequent() public {
-        _submit(0, 1, BASE);
-        vm.warp(block.timestamp + MIN_INTERVAL - 1);
+    function _expectQuarantined(uint256 device, IDeviceFeed.Anomaly anomaly, uint64 sequence, int256 value) internal {
         vm.expectEmit(address(feed));
-        emit IDeviceFeed.FeedTripped(IDeviceFeed.TripReason.TooFrequent, ids[0], 2, BASE);
-        assertFalse(_submit(0, 2, BASE));
-        assertEq(uint8(feed.tripReason()), uint8(IDeviceFeed.TripReason.TooFrequent));
-        assertEq(feed.sequenceOf(ids[0]), 2, "the tripping reading's sequence is used");
-        assertEq(feed.slotOf(ids[0]).timestamp, block.timestamp - MIN_INTERVAL + 1, "it does not count");
+        emit IDeviceFeed.MemberQuarantined(ids[device], anomaly, sequence, value, false);
     }
 
-    function test_submit_TripsWhen_Deviation() public {
+    function _assertQuarantined(uint256 device, IDeviceFeed.Anomaly anomaly) internal view {
+        IDeviceFeed.Quarantine memory q = feed.quarantineOf(ids[device]);
+        assertEq(uint8(q.anomaly), uint8(anomaly), "anomaly");
+        assertEq(q.since, block.timestamp, "since");
+        assertEq(feed.slotOf(ids[device]).timestamp, 0, "its reading no longer counts");
+    }
+
+    function test_submit_QuarantinesWhen_TooFrequent() public {
+        _submit(0, 1, BASE);
+        vm.warp(block.timestamp + MIN_INTERVAL - 1);
+        _expectQuarantined(0, IDeviceFeed.Anomaly.TooFrequent, 2, BASE);
+        assertFalse(_submit(0, 2, BASE));
+        _assertQuarantined(0, IDeviceFeed.Anomaly.TooFrequent);
+        assertEq(feed.sequenceOf(ids[0]), 2, "the anomalous reading's sequence is used");
+        assertEq(feed.quarantinedCount(), 1);
+        assertEq(uint8(feed.tripReason()), 0, "one member's anomaly does not trip the feed");
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        _submitRejected(0, 3, BASE, IDeviceFeed.Rejection.Quarantined);
+    }
+
+    function test_submit_QuarantinesWhen_Jump() public {
         _submit(0, 1, BASE);
         vm.warp(block.timestamp + MIN_INTERVAL);
         assertTrue(_submit(0, 2, BASE + BASE / 10), "exactly 10% from the device's previous reading is allowed");
         int256 ref = BASE + BASE / 10;
         int256 jump = ref + (ref * int256(uint256(MAX_DEVIATION_BPS))) / 10_000 + 1;
         vm.warp(block.timestamp + MIN_INTERVAL);
-        vm.expectEmit(address(feed));
-        emit IDeviceFeed.FeedTripped(IDeviceFeed.TripReason.Deviation, ids[0], 3, jump);
+        _expectQuarantined(0, IDeviceFeed.Anomaly.Jump, 3, jump);
         assertFalse(_submit(0, 3, jump));
-        assertEq(uint8(feed.tripReason()), uint8(IDeviceFeed.TripReason.Deviation));
-        assertEq(feed.slotOf(ids[0]).value, ref, "the tripping value does not count");
+        _assertQuarantined(0, IDeviceFeed.Anomaly.Jump);
     }
 
-    /// @notice Two sensors of one quantity differ by their calibration: another device's level is no
-    /// deviation reference.
-    function test_submit_NoDeviationAcrossDevices() public {
+    /// @notice Silence, then a value far from the committed answer: the member has no recent reading of its
+    /// own to jump from, the committed answer is the reference.
+    function test_submit_QuarantinesWhen_FarFromAnswer() public {
+        for (uint256 i; i < QUORUM; ++i) _submit(i, 1, BASE);
+        assertEq(feed.latestRound(), 1);
+        int256 far = BASE + (BASE * int256(uint256(MAX_SPREAD_BPS))) / 10_000 + 1;
+        assertTrue(_submit(4, 1, far - 1), "exactly maxSpreadBps away is allowed");
+        _expectQuarantined(5, IDeviceFeed.Anomaly.Spread, 1, far);
+        assertFalse(_submit(5, 1, far));
+        _assertQuarantined(5, IDeviceFeed.Anomaly.Spread);
+    }
+
+    function test_submit_NoSpreadCheckAgainstExpiredRound() public {
+        for (uint256 i; i < QUORUM; ++i) _submit(i, 1, BASE);
+        vm.warp(block.timestamp + MAX_READING_AGE);
+        assertTrue(_submit(5, 1, BASE * 2));
+    }
+
+    /// @notice Two sensors of one quantity differ by their calibration: before a round, another device's
+    /// level is no reference.
+    function test_submit_NoJumpAcrossDevices() public {
         assertTrue(_submit(0, 1, BASE));
         assertTrue(_submit(1, 1, BASE * 2));
         assertTrue(_submit(2, 1, BASE / 2));
-        assertEq(uint8(feed.tripReason()), 0);
+        assertEq(feed.quarantinedCount(), 0);
     }
 
-    function test_submit_NoDeviationCheckAgainstStaleReference() public {
+    function test_submit_NoJumpCheckAgainstStaleReference() public {
         _submit(0, 1, BASE);
         vm.warp(block.timestamp + MAX_READING_AGE);
         assertTrue(_submit(0, 2, BASE * 3));
     }
 
-    function test_submit_NoDeviationCheckAgainstZeroReference() public {
+    function test_submit_NoJumpCheckAgainstZeroReference() public {
         _submit(0, 1, 0);
         vm.warp(block.timestamp + MIN_INTERVAL);
         assertTrue(_submit(0, 2, BASE));
     }
 
-    function test_submit_RevertWhen_Tripped() public {
+    /// @notice Issue 11's attack: one member reporting too fast after every reset halted the whole feed. Now
+    /// it quarantines itself once, its later readings are refused, and the others keep committing rounds.
+    function test_quarantine_HostileMemberCannotHaltTheFeed() public {
+        _fillAll();
+        vm.warp(block.timestamp + MIN_INTERVAL - 1);
+        assertFalse(_submit(6, 2, BASE));
+        for (uint64 k; k < 20; ++k) {
+            vm.warp(block.timestamp + HEARTBEAT);
+            _submitRejected(6, 3 + k, BASE * 3, IDeviceFeed.Rejection.Quarantined);
+            uint256 before = feed.latestRound();
+            assertTrue(_submit(k % 6, 2 + k, BASE + int256(uint256(k % 6))));
+            assertEq(feed.latestRound(), before + 1, "a round a heartbeat");
+        }
+        assertEq(uint8(feed.tripReason()), 0);
+        (, , , uint256 updatedAt, ) = feed.latestRoundData();
+        assertEq(updatedAt, block.timestamp);
+    }
+
+    function test_quarantine_LocksDownWhenEnabled() public {
+        IDeviceFeed.Config memory c = _config();
+        c.lockdown = true;
+        DeviceFeed locking = _feedWithFixtureMembers(c);
+        bytes32 role = registry.SUSPENDER_ROLE();
+        vm.prank(governor);
+        registry.grantRole(role, address(locking));
+        _submitTo(locking, 0, 1, BASE);
+        vm.warp(block.timestamp + 1);
+        vm.expectEmit(address(locking));
+        emit IDeviceFeed.MemberQuarantined(ids[0], IDeviceFeed.Anomaly.TooFrequent, 2, BASE, true);
+        assertFalse(_submitTo(locking, 0, 2, BASE));
+        assertEq(uint8(registry.deviceInfo(ids[0]).status), uint8(DeviceStatus.Suspended));
+    }
+
+    function test_quarantine_WithoutSuspenderRoleStandsAlone() public {
+        IDeviceFeed.Config memory c = _config();
+        c.lockdown = true;
+        DeviceFeed locking = _feedWithFixtureMembers(c);
+        _submitTo(locking, 0, 1, BASE);
+        vm.warp(block.timestamp + 1);
+        vm.expectEmit(address(locking));
+        emit IDeviceFeed.MemberQuarantined(ids[0], IDeviceFeed.Anomaly.TooFrequent, 2, BASE, false);
+        assertFalse(_submitTo(locking, 0, 2, BASE));
+        assertEq(uint8(registry.deviceInfo(ids[0]).status), uint8(DeviceStatus.Active));
+    }
+
+    function test_removeMember_ClearsQuarantine() public {
         _submit(0, 1, BASE);
         vm.warp(block.timestamp + 1);
         _submit(0, 2, BASE);
-        Reading memory r = _reading(1, 1, BASE);
-        IDeviceRegistry.DeviceKey memory key = _deviceKey(keys[1]);
-        bytes memory sig = _signReading(keys[1], r);
-        vm.expectRevert(
-            abi.encodeWithSelector(IDeviceFeed.DeviceFeedTripped.selector, IDeviceFeed.TripReason.TooFrequent)
-        );
-        feed.submit(r, key, sig);
+        vm.prank(feedOwner);
+        feed.removeMember(ids[0]);
+        assertEq(feed.quarantinedCount(), 0);
+        assertEq(feed.quarantineOf(ids[0]).since, 0);
+        _inviteAndJoin(ids[0]);
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        assertTrue(_submit(0, 3, BASE));
     }
 
-    function test_latestRoundData_RevertWhen_Tripped() public {
-        _fillAll();
+    // ------------------------------------------------------------------ readmission
+
+    function _quarantineDevice0() internal returns (uint256 since) {
+        _submit(0, 1, BASE);
         vm.warp(block.timestamp + 1);
-        _submit(0, 2, BASE);
+        assertFalse(_submit(0, 2, BASE));
+        since = block.timestamp;
+    }
+
+    function test_readmit_AfterCoolOffAndReattestation_ByAnyone() public {
+        uint256 since = _quarantineDevice0();
+        vm.warp(since + QUARANTINE_PERIOD);
+        _attest(keys[0], MEASUREMENT_V1, 2);
+        vm.expectEmit(address(feed));
+        emit IDeviceFeed.MemberReadmitted(ids[0], stranger);
+        vm.prank(stranger);
+        feed.readmit(ids[0]);
+        assertEq(feed.quarantineOf(ids[0]).since, 0);
+        assertEq(feed.quarantinedCount(), 0);
+        assertTrue(_submit(0, 3, BASE), "its readings count again");
+    }
+
+    function test_readmit_RevertWhen_CoolingOff() public {
+        uint256 since = _quarantineDevice0();
+        _attest(keys[0], MEASUREMENT_V1, 2);
         vm.expectRevert(
-            abi.encodeWithSelector(IDeviceFeed.DeviceFeedTripped.selector, IDeviceFeed.TripReason.TooFrequent)
+            abi.encodeWithSelector(IDeviceFeed.DeviceFeedCoolingOff.selector, ids[0], since + QUARANTINE_PERIOD)
         );
-        feed.latestRoundData();
+        vm.prank(stranger);
+        feed.readmit(ids[0]);
+    }
+
+    function test_readmit_RevertWhen_NotReattested() public {
+        uint256 since = _quarantineDevice0();
+        vm.warp(since + QUARANTINE_PERIOD);
+        uint64 attestedAt = registry.trustReport(ids[0], MAX_ATTESTATION_AGE).attestedAt;
         vm.expectRevert(
-            abi.encodeWithSelector(IDeviceFeed.DeviceFeedTripped.selector, IDeviceFeed.TripReason.TooFrequent)
+            abi.encodeWithSelector(IDeviceFeed.DeviceFeedNotReattested.selector, ids[0], attestedAt, since)
+        );
+        feed.readmit(ids[0]);
+        // A guardian too needs the re-attestation.
+        vm.expectRevert(
+            abi.encodeWithSelector(IDeviceFeed.DeviceFeedNotReattested.selector, ids[0], attestedAt, since)
+        );
+        vm.prank(guardian);
+        feed.readmit(ids[0]);
+    }
+
+    function test_readmit_ByGuardianBeforeCoolOff() public {
+        _quarantineDevice0();
+        vm.warp(block.timestamp + 1);
+        _attest(keys[0], MEASUREMENT_V1, 2);
+        vm.prank(guardian);
+        feed.readmit(ids[0]);
+        assertEq(feed.quarantinedCount(), 0);
+    }
+
+    function test_readmit_RevertWhen_NotQuarantinedOrNotMember() public {
+        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedNotQuarantined.selector, ids[0]));
+        feed.readmit(ids[0]);
+        DeviceId id = DeviceId.wrap(bytes32(uint256(42)));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedNotMember.selector, id));
+        feed.readmit(id);
+    }
+
+    // ------------------------------------------------------------------ feed-wide breaker: aggregate anomalies
+
+    function test_breaker_TripsWhen_ManyQuarantinesInAWindow() public {
+        for (uint256 i; i < MAX_QUARANTINES + 1; ++i) _submit(i, 1, BASE);
+        vm.warp(block.timestamp + 1);
+        for (uint256 i; i < MAX_QUARANTINES; ++i) assertFalse(_submit(i, 2, BASE));
+        assertEq(uint8(feed.tripReason()), 0, "maxQuarantines are tolerated");
+        vm.expectEmit(address(feed));
+        emit IDeviceFeed.FeedTripped(IDeviceFeed.TripReason.Quarantines, int256(uint256(MAX_QUARANTINES) + 1));
+        assertFalse(_submit(MAX_QUARANTINES, 2, BASE));
+        assertEq(uint8(feed.tripReason()), uint8(IDeviceFeed.TripReason.Quarantines));
+    }
+
+    function test_breaker_QuarantineWindowRestarts() public {
+        for (uint256 i; i < MAX_QUARANTINES + 1; ++i) _submit(i, 1, BASE);
+        vm.warp(block.timestamp + 1);
+        for (uint256 i; i < MAX_QUARANTINES; ++i) assertFalse(_submit(i, 2, BASE));
+        vm.warp(block.timestamp + MAX_READING_AGE);
+        _submit(MAX_QUARANTINES, 2, BASE);
+        vm.warp(block.timestamp + 1);
+        assertFalse(_submit(MAX_QUARANTINES, 3, BASE));
+        assertEq(uint8(feed.tripReason()), 0, "a new window");
+    }
+
+    function test_breaker_TripsWhen_QuorumLost() public {
+        vm.startPrank(feedOwner);
+        for (uint256 i = QUORUM; i < DEVICES; ++i) feed.removeMember(ids[i]);
+        vm.stopPrank();
+        _submit(0, 1, BASE);
+        vm.warp(block.timestamp + 1);
+        vm.expectEmit(address(feed));
+        emit IDeviceFeed.FeedTripped(IDeviceFeed.TripReason.QuorumLost, 1);
+        assertFalse(_submit(0, 2, BASE));
+    }
+
+    /// @dev Round 1 of devices 0..3 at BASE, with devices 0..2's readings about to expire; then devices
+    /// 4..6 report `level` (none has a reading of its own to jump from): device 6's makes the median jump.
+    function _moveMedianTo(int256 level) internal {
+        _almostMoveMedianTo(level);
+        _submit(6, 1, level);
+    }
+
+    function _almostMoveMedianTo(int256 level) internal returns (uint256 t) {
+        t = block.timestamp;
+        for (uint256 i; i < 3; ++i) _submit(i, 1, BASE);
+        vm.warp(t + MAX_READING_AGE - 10);
+        _submit(3, 1, BASE);
+        assertEq(feed.latestRound(), 1);
+        vm.warp(t + MAX_READING_AGE);
+        _submit(4, 1, level);
+        _submit(5, 1, level);
+    }
+
+    function test_breaker_TripsWhen_MedianJumps() public {
+        int256 level = BASE + (BASE * 15) / 100;
+        _almostMoveMedianTo(level);
+        vm.expectEmit(address(feed));
+        emit IDeviceFeed.FeedTripped(IDeviceFeed.TripReason.MedianJump, level);
+        _submit(6, 1, level);
+        assertEq(uint8(feed.tripReason()), uint8(IDeviceFeed.TripReason.MedianJump));
+        assertEq(feed.latestRound(), 1, "the jumped median is not committed");
+        (, int256 answer, , , ) = feed.latestRoundData();
+        assertEq(answer, BASE, "consumers keep the last good round");
+        vm.expectRevert(
+            abi.encodeWithSelector(IDeviceFeed.DeviceFeedTripped.selector, IDeviceFeed.TripReason.MedianJump)
         );
         feed.readFresh(MAX_READING_AGE);
     }
 
-    function test_reset_ByGuardianRearms() public {
-        _fillAll();
-        vm.warp(block.timestamp + 1);
-        _submit(0, 2, BASE);
+    function test_breaker_TrippedFeedTakesReadingsButCommitsNothing() public {
+        _moveMedianTo(BASE + (BASE * 15) / 100);
+        vm.warp(block.timestamp + HEARTBEAT);
+        assertTrue(_submit(3, 2, BASE));
+        assertEq(feed.latestRound(), 1);
+        assertEq(feed.sequenceOf(ids[3]), 2);
+    }
+
+    function test_reset_AcceptsTheNewLevel() public {
+        int256 level = BASE + (BASE * 15) / 100;
+        _moveMedianTo(level);
         vm.expectEmit(address(feed));
         emit IDeviceFeed.FeedReset(guardian);
         vm.prank(guardian);
         feed.reset();
         assertEq(uint8(feed.tripReason()), 0);
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        assertTrue(_submit(0, 2, level), "no spread check against the round before the reset");
+        assertEq(feed.latestRound(), 2);
         (, int256 answer, , , ) = feed.latestRoundData();
-        assertEq(answer, BASE + 3);
-        // Readings from before the reset are no deviation reference: the guardian accepted the new level.
-        vm.warp(block.timestamp + MIN_INTERVAL);
-        assertTrue(_submit(0, 3, BASE * 2));
-        // The new reading is the reference again.
-        vm.warp(block.timestamp + MIN_INTERVAL);
-        assertFalse(_submit(0, 4, BASE * 4));
-        assertEq(uint8(feed.tripReason()), uint8(IDeviceFeed.TripReason.Deviation));
+        assertEq(answer, level);
     }
 
     function test_reset_ByOwner() public {
-        _submit(0, 1, BASE);
-        _submit(0, 2, BASE);
+        _moveMedianTo(BASE * 2);
         vm.prank(feedOwner);
         feed.reset();
         assertEq(uint8(feed.tripReason()), 0);
@@ -511,92 +738,149 @@ contract DeviceFeedTest is FeedFixture {
         assertEq(feed.sequenceOf(ids[2]), 1);
     }
 
-    function test_submitMany_StopsAtTrip() public {
+    function test_submitMany_QuarantineDoesNotStopTheOthers() public {
         IDeviceFeed.SignedReading[] memory batch = new IDeviceFeed.SignedReading[](3);
         batch[0] = _signed(_reading(0, 1, BASE), 0);
         batch[1] = _signed(_reading(0, 2, BASE), 0);
         batch[2] = _signed(_reading(2, 1, BASE), 2);
-        assertEq(feed.submitMany(batch), 1);
-        assertEq(feed.sequenceOf(ids[2]), 0, "nothing after the trip");
-        vm.expectRevert(
-            abi.encodeWithSelector(IDeviceFeed.DeviceFeedTripped.selector, IDeviceFeed.TripReason.TooFrequent)
-        );
-        feed.submitMany(batch);
+        assertEq(feed.submitMany(batch), 2);
+        assertEq(uint8(feed.quarantineOf(ids[0]).anomaly), uint8(IDeviceFeed.Anomaly.TooFrequent));
+        assertEq(feed.sequenceOf(ids[2]), 1, "readings after the quarantine still count");
     }
 
-    // ------------------------------------------------------------------ reads
+    function test_submitMany_CommitsOneRound() public {
+        IDeviceFeed.SignedReading[] memory batch = new IDeviceFeed.SignedReading[](DEVICES);
+        for (uint256 i; i < DEVICES; ++i) batch[i] = _signed(_reading(i, 1, BASE + int256(i)), i);
+        vm.expectEmit(address(feed));
+        emit IDeviceFeed.AnswerUpdated(BASE + 3, 1, block.timestamp);
+        assertEq(feed.submitMany(batch), DEVICES);
+        assertEq(feed.latestRound(), 1);
+        IDeviceFeed.Round memory r = feed.roundAt(1);
+        assertEq(r.readings, DEVICES);
+    }
 
-    function test_latestRoundData_MedianOfFresh() public {
+    // ------------------------------------------------------------------ rounds and reads
+
+    function test_round_FirstCommitsAtQuorum() public {
         uint256 t0 = block.timestamp;
         _submit(4, 1, BASE);
         vm.warp(t0 + 5);
         _submit(2, 1, BASE + 9);
         _submit(0, 1, BASE - 2);
+        vm.expectRevert(IDeviceFeed.DeviceFeedNoRound.selector);
+        feed.latestRoundData();
+        vm.expectEmit(address(feed));
+        emit IDeviceFeed.AnswerUpdated(BASE, 1, t0 + 5);
         _submit(6, 1, BASE + 1);
         (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredIn) = feed
             .latestRoundData();
-        assertEq(roundId, 4);
-        assertEq(answer, BASE, "(BASE + BASE) / 2 of {-2, 0, 1, 9}: (0 + 1) / 2 = 0");
-        assertEq(startedAt, t0);
-        assertEq(updatedAt, t0 + 5);
-        assertEq(answeredIn, 4);
-        _submit(1, 1, BASE + 5);
-        (, answer, , , ) = feed.latestRoundData();
-        assertEq(answer, BASE + 1, "odd count: the middle value");
+        assertEq(roundId, 1);
+        assertEq(answer, BASE, "{-2, 0, 1, 9}: (0 + 1) / 2 = 0");
+        assertEq(startedAt, t0, "the oldest reading in the round");
+        assertEq(updatedAt, t0 + 5, "the commit time");
+        assertEq(answeredIn, roundId);
+        assertEq(feed.roundAt(1).readings, 4);
     }
 
-    function test_latestRoundData_RevertWhen_NoQuorum() public {
-        _submit(0, 1, BASE);
-        _submit(1, 1, BASE);
-        _submit(2, 1, BASE);
-        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedNoQuorum.selector, 3, QUORUM));
-        feed.latestRoundData();
-    }
-
-    function test_latestRoundData_RevertWhen_ReadingsExpired() public {
+    function test_round_SmallMoveWaitsForHeartbeat() public {
         _fillAll();
-        vm.warp(block.timestamp + MAX_READING_AGE);
-        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedNoQuorum.selector, 0, QUORUM));
-        feed.latestRoundData();
-    }
-
-    function test_getRoundData_LatestOnly() public {
-        _fillAll();
-        (uint80 roundId, int256 answer, , , ) = feed.getRoundData(7);
-        assertEq(roundId, 7);
-        assertEq(answer, BASE + 3);
-        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedRoundNotAvailable.selector, 6, 7));
-        feed.getRoundData(6);
-    }
-
-    /// @notice The round id is the members' summed sequences: each accepted reading raises it by its
-    /// sequence step, and removing a member never lowers it.
-    function test_roundId_GrowsPerReadingAndNeverDecreases() public {
-        _fillAll();
-        (uint80 round, , , , ) = feed.latestRoundData();
-        assertEq(round, DEVICES, "seven first readings");
+        (, int256 first, , , ) = feed.latestRoundData();
         vm.warp(block.timestamp + MIN_INTERVAL);
-        _submit(3, 5, BASE);
-        (uint80 next, , , , ) = feed.latestRoundData();
-        assertEq(next, round + 4, "sequence 1 -> 5");
-        vm.prank(feedOwner);
-        feed.removeMember(ids[3]);
-        (uint80 afterRemoval, , , , ) = feed.latestRoundData();
-        assertEq(afterRemoval, next, "a removed member's sequences stay counted");
-        _inviteAndJoin(ids[3]);
-        (uint80 afterReAdd, , , , ) = feed.latestRoundData();
-        assertGe(afterReAdd, afterRemoval);
+        assertTrue(_submit(0, 2, BASE + 5));
+        assertEq(feed.latestRound(), 1, "the median moved less than deviationThresholdBps");
+        vm.warp(block.timestamp + HEARTBEAT);
+        assertTrue(_submit(1, 2, BASE + 1));
+        assertEq(feed.latestRound(), 2, "the heartbeat commits");
+        (, int256 second, , uint256 updatedAt, ) = feed.latestRoundData();
+        assertEq(updatedAt, block.timestamp);
+        assertGe(second, first);
     }
 
-    function test_readFresh_OnlyYoungerThanMaxAge() public {
-        for (uint256 i; i < 4; ++i) _submit(i, 1, BASE + int256(i));
-        vm.warp(block.timestamp + 60);
-        for (uint256 i = 4; i < DEVICES; ++i) _submit(i, 1, BASE + int256(i));
+    function test_round_DeviationCommitsBeforeHeartbeat() public {
+        _fillAll();
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        int256 up = BASE + BASE / 100; // 1%: more than the 0.5% threshold, within every bound
+        IDeviceFeed.SignedReading[] memory batch = new IDeviceFeed.SignedReading[](DEVICES);
+        for (uint256 i; i < DEVICES; ++i) batch[i] = _signed(_reading(i, 2, up), i);
+        feed.submitMany(batch);
+        assertEq(feed.latestRound(), 2);
+        (, int256 answer, , , ) = feed.latestRoundData();
+        assertEq(answer, up);
+    }
+
+    function test_round_IdsIncreaseByOne() public {
+        _fillAll();
+        for (uint64 k = 2; k < 7; ++k) {
+            vm.warp(block.timestamp + HEARTBEAT);
+            _submit(0, k, BASE);
+            assertEq(feed.latestRound(), k);
+        }
+    }
+
+    /// @notice A committed round never changes: not as time passes, not as its readings expire, not after
+    /// later rounds, not when its members leave.
+    function test_getRoundData_AnyRoundNeverChanges() public {
+        _fillAll();
+        (uint80 id1, int256 a1, uint256 s1, uint256 u1, uint80 in1) = feed.getRoundData(1);
+        vm.warp(block.timestamp + HEARTBEAT);
+        _submit(0, 2, BASE + 4);
+        vm.warp(block.timestamp + MAX_READING_AGE * 3);
+        vm.prank(feedOwner);
+        feed.removeMember(ids[1]);
+        (uint80 id1b, int256 a1b, uint256 s1b, uint256 u1b, uint80 in1b) = feed.getRoundData(1);
+        assertEq(id1b, id1);
+        assertEq(a1b, a1);
+        assertEq(s1b, s1);
+        assertEq(u1b, u1);
+        assertEq(in1b, in1);
+        (uint80 id2, , , , ) = feed.getRoundData(2);
+        assertEq(id2, 2);
+        (uint80 latest, , , uint256 updatedAt, ) = feed.latestRoundData();
+        assertEq(latest, 2);
+        assertLt(updatedAt, block.timestamp - MAX_READING_AGE, "the consumer sees the age in updatedAt");
+    }
+
+    function test_getRoundData_RevertWhen_NotCommitted() public {
+        _fillAll();
+        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedRoundNotAvailable.selector, 0, 1));
+        feed.getRoundData(0);
+        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedRoundNotAvailable.selector, 2, 1));
+        feed.getRoundData(2);
+        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedRoundNotAvailable.selector, 2, 1));
+        feed.roundAt(2);
+    }
+
+    /// @notice Issue 11's attack: members silent until the honest readings expire. Fewer than a quorum of
+    /// fresh readings commit nothing, so the minority cannot answer alone; and a value far from the last
+    /// fresh answer quarantines its member.
+    function test_round_SilentMinorityCannotAnswerAlone() public {
+        for (uint256 i; i < QUORUM; ++i) _submit(i, 1, BASE);
+        vm.warp(block.timestamp + MAX_READING_AGE - 1);
+        int256 far = BASE * 2;
+        assertFalse(_submit(4, 1, far), "far from the fresh answer: quarantined");
+        vm.warp(block.timestamp + 1);
+        assertTrue(_submit(5, 1, far));
+        assertTrue(_submit(6, 1, far));
+        assertEq(feed.latestRound(), 1, "two fresh readings are no quorum");
+        (, int256 answer, , , ) = feed.latestRoundData();
+        assertEq(answer, BASE);
+    }
+
+    function test_readFresh_StrictOnTheOldestReading() public {
+        for (uint256 i; i < 3; ++i) _submit(i, 1, BASE + int256(i));
+        uint256 oldest = block.timestamp;
+        vm.warp(oldest + 60);
+        _submit(3, 1, BASE + 3);
         (int256 answer, uint256 updatedAt) = feed.readFresh(MAX_READING_AGE * 10);
-        assertEq(answer, BASE + 3);
+        assertEq(answer, BASE + 1);
         assertEq(updatedAt, block.timestamp);
-        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedNoQuorum.selector, 3, QUORUM));
+        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedStale.selector, 1, oldest, 60));
         feed.readFresh(60);
+    }
+
+    function test_readFresh_RevertWhen_NoRound() public {
+        vm.expectRevert(IDeviceFeed.DeviceFeedNoRound.selector);
+        feed.readFresh(MAX_READING_AGE);
     }
 
     /// @notice With one operator per device, the cheapest four of seven control the median.
@@ -650,8 +934,10 @@ contract DeviceFeedTest is FeedFixture {
         feed.evict(ids[6]);
         assertEq(feed.slotOf(ids[6]).timestamp, 0);
         assertEq(feed.sequenceOf(ids[6]), 1, "the sequence stays");
+        vm.warp(block.timestamp + HEARTBEAT);
+        _submit(0, 2, BASE);
         (, int256 answer, , , ) = feed.latestRoundData();
-        assertEq(answer, BASE + 2, "median of BASE + 0..5: (2 + 3) / 2");
+        assertEq(answer, BASE + 2, "the next round: median of BASE + 0..5, (2 + 3) / 2");
     }
 
     /// @notice A member whose stake is pending withdrawal is evictable although its slashable stake is high.
@@ -717,14 +1003,16 @@ contract DeviceFeedGasTest is FeedFixture {
     }
 
     function test_gas_SubmitManySeven() public {
+        vm.warp(block.timestamp + HEARTBEAT); // the batch commits a round
         IDeviceFeed.SignedReading[] memory batch = new IDeviceFeed.SignedReading[](DEVICES);
         for (uint256 i; i < DEVICES; ++i) batch[i] = _signed(_reading(i, 2, 100e8 + int256(i)), i);
         uint256 before = gasleft();
         uint256 accepted = feed.submitMany(batch);
         uint256 used = before - gasleft();
         assertEq(accepted, DEVICES);
+        assertEq(feed.latestRound(), 2);
         // solhint-disable-next-line no-console
-        console.log("gas: submitMany of 7 readings (4 P-256, 3 secp256k1), per reading (execution)", used / DEVICES);
+        console.log("gas: submitMany of 7 readings and a round, per reading (execution)", used / DEVICES);
     }
 
     /// @notice The part of a P-256 submit spent outside the feed: signature, trust and stake checks, each
@@ -756,9 +1044,17 @@ contract DeviceFeedGasTest is FeedFixture {
         uint256 before = gasleft();
         (, int256 answer, , , ) = feed.latestRoundData();
         uint256 used = before - gasleft();
-        assertEq(answer, 100e8 + 3);
+        assertEq(answer, 100e8 + 1);
         // solhint-disable-next-line no-console
-        console.log("gas: latestRoundData, 7 fresh readings (call from a consumer, cold)", used);
-        assertLe(used, 40_000);
+        console.log("gas: latestRoundData (call from a consumer, cold)", used);
+    }
+
+    function test_gas_GetRoundData() public {
+        uint256 before = gasleft();
+        (, int256 answer, , , ) = feed.getRoundData(1);
+        uint256 used = before - gasleft();
+        assertEq(answer, 100e8 + 1);
+        // solhint-disable-next-line no-console
+        console.log("gas: getRoundData (call from a consumer, cold)", used);
     }
 }

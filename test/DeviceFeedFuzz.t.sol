@@ -127,6 +127,7 @@ contract DeviceFeedFuzzTest is FeedFixture {
         staking.setEvidenceWindow(window);
         IDeviceFeed.Config memory c = _config();
         c.maxReadingAge = maxReadingAge;
+        c.heartbeat = 0;
         if (maxReadingAge > window) {
             vm.expectRevert(
                 abi.encodeWithSelector(IDeviceFeed.DeviceFeedReadingOutlivesEvidence.selector, maxReadingAge, window)
@@ -177,14 +178,14 @@ contract DeviceFeedFuzzTest is FeedFixture {
         testFuzz_submit_SequenceStrictlyIncreases(3, 3);
     }
 
-    /// @notice The answer is the median of the fresh readings, whatever their values.
+    /// @notice A batch of n readings commits one round whose answer is their median, whatever their values.
     function testFuzz_latestRoundData_IsMedian(int256[7] memory values, uint256 n) public {
         n = bound(n, QUORUM, DEVICES);
         int256[] memory sorted = new int256[](n);
+        IDeviceFeed.SignedReading[] memory batch = new IDeviceFeed.SignedReading[](n);
         for (uint256 i; i < n; ++i) {
-            // Within 4.5% of BASE: consecutive readings never trip the 10% deviation breaker.
-            int256 v = bound(values[i], BASE - 45e7, BASE + 45e7);
-            assertTrue(_submit(i, 1, v));
+            int256 v = bound(values[i], MIN_VALUE, MAX_VALUE);
+            batch[i] = _signed(_reading(i, 1, v), i);
             uint256 j = i;
             while (j > 0 && sorted[j - 1] > v) {
                 sorted[j] = sorted[j - 1];
@@ -192,7 +193,10 @@ contract DeviceFeedFuzzTest is FeedFixture {
             }
             sorted[j] = v;
         }
-        (, int256 answer, , , ) = feed.latestRoundData();
+        assertEq(feed.submitMany(batch), n);
+        (uint80 roundId, int256 answer, , , ) = feed.latestRoundData();
+        assertEq(roundId, 1);
+        assertEq(feed.roundAt(1).readings, n);
         int256 expected = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
         assertEq(answer, expected);
         assertGe(answer, sorted[0]);
@@ -230,9 +234,9 @@ contract DeviceFeedFuzzTest is FeedFixture {
         assertEq(feed.costOfCorruption(), 10);
     }
 
-    /// @notice A jump beyond maxDeviationBps from the device's previous reading trips the feed; within, it
-    /// counts.
-    function testFuzz_submit_DeviationTrips(int256 jumpBps) public {
+    /// @notice A jump beyond maxDeviationBps from the device's previous reading quarantines the device (the
+    /// feed stays armed); within, it counts.
+    function testFuzz_submit_JumpQuarantines(int256 jumpBps) public {
         jumpBps = bound(jumpBps, -5_000, 5_000);
         assertTrue(_submit(0, 1, BASE));
         vm.warp(block.timestamp + MIN_INTERVAL);
@@ -240,11 +244,12 @@ contract DeviceFeedFuzzTest is FeedFixture {
         bool ok = _submit(0, 2, v);
         uint256 absBps = uint256(jumpBps < 0 ? -jumpBps : jumpBps);
         assertEq(ok, absBps <= MAX_DEVIATION_BPS);
-        assertEq(uint8(feed.tripReason()), uint8(ok ? IDeviceFeed.TripReason.None : IDeviceFeed.TripReason.Deviation));
+        assertEq(uint8(feed.quarantineOf(ids[0]).anomaly), uint8(ok ? IDeviceFeed.Anomaly.None : IDeviceFeed.Anomaly.Jump));
+        assertEq(uint8(feed.tripReason()), 0);
     }
 
-    /// @notice Concrete twin: 10.01% down trips.
-    function test_submit_DeviationJustBeyond() public {
-        testFuzz_submit_DeviationTrips(-1_001);
+    /// @notice Concrete twin: 10.01% down quarantines.
+    function test_submit_JumpJustBeyond() public {
+        testFuzz_submit_JumpQuarantines(-1_001);
     }
 }

@@ -219,7 +219,9 @@ contract DeviceFeedMembershipTest is FeedFixture {
         assertTrue(_isMember(ids[6]));
         assertEq(feed.costOfCorruption(), costBefore, "its stake still counts");
         // Devices 3..6 answer; device 6's reading moves the median: it still counts.
-        for (uint256 i = 3; i < DEVICES; ++i) assertTrue(_submit(i, 2, BASE + int256(i)));
+        IDeviceFeed.SignedReading[] memory batch = new IDeviceFeed.SignedReading[](DEVICES - 3);
+        for (uint256 i = 3; i < DEVICES; ++i) batch[i - 3] = _signed(_reading(i, 2, BASE + int256(i)), i);
+        assertEq(feed.submitMany(batch), DEVICES - 3);
         (int256 answer, ) = feed.readFresh(MAX_READING_AGE);
         assertEq(answer, BASE + 4, "median of BASE + {3, 4, 5, 6}: (4 + 5) / 2");
         _expectNotYetLeaving(ids[6], leaveAt);
@@ -233,8 +235,11 @@ contract DeviceFeedMembershipTest is FeedFixture {
         assertFalse(_isMember(ids[6]));
         assertEq(feed.members().length, DEVICES - 1);
         assertEq(feed.costOfCorruption(), costBefore - (MIN_STAKE + 6e18), "one operator: all stake minus device 6");
-        vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedNoQuorum.selector, 3, QUORUM));
-        feed.readFresh(MAX_READING_AGE);
+        // Three fresh readings left: a heartbeat later, no quorum, no new round.
+        uint256 round = feed.latestRound();
+        vm.warp(block.timestamp + HEARTBEAT);
+        assertTrue(_submit(3, 3, BASE + 3));
+        assertEq(feed.latestRound(), round);
     }
 
     // ------------------------------------------------------------------ completeLeave

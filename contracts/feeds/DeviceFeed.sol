@@ -15,36 +15,63 @@ import {DeviceId} from "../types/DeviceId.sol";
 import {Reading} from "../types/Messages.sol";
 
 /// @title DeviceFeed
-/// @notice A median feed of trusted, staked member devices, read like a Chainlink aggregator.
-/// @dev Gas layout: an accepted reading writes one storage slot, the member's own (value, timestamp,
-/// sequence); the feed's state slot is only read. The median and the round id are computed on read over
-/// the members' slots (a fixed array, so n + 1 storage reads). The deviation breaker compares a reading
-/// with the same device's previous one (in the slot the submit reads anyway), never with another sensor's
-/// value: two sensors of one quantity differ by their calibration, one sensor's jump is the signal.
+/// @notice A median feed of trusted, staked member devices with committed rounds, read like a Chainlink
+/// aggregator (see IDeviceFeed for the rules).
+/// @dev Gas layout: an accepted reading writes one storage slot, its member's own (value, timestamp,
+/// sequence); the feed's hot state (trip, counts, latest round id, answer and time) is one slot read once
+/// per transaction. A transaction commits at most one round: one new slot (the round) plus the state slot.
+/// The median is computed only when a round may commit, over the members' slots (a fixed array). A
+/// member's anomaly compares a reading with that device's previous one (in the slot the submit reads
+/// anyway) or with the committed answer (in the state slot), never with another sensor's latest value:
+/// two sensors of one quantity differ by their calibration, one sensor's jump is the signal.
 contract DeviceFeed is IDeviceFeed, Ownable2Step {
     /// @notice The most member devices a feed has (bounds the median's loop and sort).
     uint256 public constant MAX_MEMBERS = 32;
     uint256 private constant BPS = 10_000;
+    /// @dev The reason a quarantine gives the registry when it suspends the device (lockdown).
+    bytes32 private constant LOCKDOWN_REASON = "feed quarantine";
 
-    /// @dev The feed's state. One storage slot, written only by the owner, a guardian or a trip.
+    /// @dev The feed's hot state. One storage slot: read once per submission, written when it changes.
     struct State {
         TripReason tripped;
         uint8 memberCount;
-        /// @dev When a guardian last reset the feed: older readings are no deviation reference.
+        uint8 quarantined;
+        uint56 roundId;
+        /// @dev The latest round's answer and commit time (copied from it, so a submission reads one slot).
+        int128 answer;
+        uint40 updatedAt;
+    }
+
+    /// @dev The breaker's bookkeeping, read only when an anomaly or a trip is at stake.
+    struct Breaker {
+        /// @dev When the current quarantine window (maxReadingAge long) started, and its quarantines.
+        uint40 windowStart;
+        uint8 quarantines;
+        /// @dev When a guardian last reset the feed: older readings and rounds are no reference.
         uint40 resetAt;
-        /// @dev The sequences of removed members, so the round id never decreases (see roundId()).
-        uint80 retiredRounds;
     }
 
     /// @dev index is the member's position + 1 (0: not a member); `sequence` is the highest sequence the
     /// device used, kept here while it is not a member so a re-added device never reuses one. `invited`:
     /// the owner asked the device to join and its operator has not answered. `leaveAt`: the operator asked
-    /// to leave; the device stays a member until then (0: not leaving).
+    /// to leave; the device stays a member until then (0: not leaving). `quarantinedAt`/`anomaly`: the
+    /// member's quarantine (0/None: none).
     struct Membership {
         uint8 index;
         uint64 sequence;
         bool invited;
         uint40 leaveAt;
+        uint40 quarantinedAt;
+        Anomaly anomaly;
+    }
+
+    /// @dev One submission's working copy of the state and what it did.
+    struct Batch {
+        State st;
+        bool dirty;
+        /// @dev An accepted reading moved at least deviationThresholdBps from the latest answer.
+        bool moved;
+        uint256 accepted;
     }
 
     /// @dev The DeviceRegistry, which is also the attestation contract.
@@ -58,23 +85,31 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     uint8 private immutable QUORUM;
     uint8 private immutable DECIMALS;
     uint16 private immutable MAX_DEVIATION_BPS;
+    uint16 private immutable MAX_SPREAD_BPS;
+    uint16 private immutable DEVIATION_THRESHOLD_BPS;
+    uint32 private immutable HEARTBEAT;
     uint32 private immutable MAX_READING_AGE;
     uint32 private immutable MIN_INTERVAL;
     uint32 private immutable MAX_ATTESTATION_AGE;
+    uint32 private immutable QUARANTINE_PERIOD;
+    uint8 private immutable MAX_QUARANTINES;
+    bool private immutable LOCKDOWN;
     uint96 private immutable MIN_STAKE;
     int128 private immutable MIN_VALUE;
     int128 private immutable MAX_VALUE;
 
     string private _description;
     State private _state;
+    Breaker private _breaker;
     Slot[MAX_MEMBERS] private _slots;
     DeviceId[MAX_MEMBERS] private _memberIds;
     mapping(DeviceId id => Membership) private _membership;
     mapping(address account => bool) private _guardians;
+    mapping(uint256 roundId => Round) private _rounds;
 
     /// @notice Binds the feed to a registry and a staking contract with a fixed configuration.
     /// @param registry The DeviceRegistry (both IDeviceRegistry and IDeviceAttestation).
-    /// @param staking The staking contract whose slashable stake counts.
+    /// @param staking The staking contract whose active stake counts.
     /// @param cfg The configuration (see IDeviceFeed.Config).
     /// @param initialOwner Who adds members and guardians.
     constructor(
@@ -84,10 +119,12 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         address initialOwner
     ) Ownable(initialOwner) {
         if (registry == address(0) || address(staking) == address(0)) revert DeviceFeedZeroAddress();
+        // A heartbeat longer than a reading's life would leave the latest round backed by expired readings.
         if (
             cfg.quorum == 0 ||
             cfg.quorum > MAX_MEMBERS ||
             cfg.maxReadingAge == 0 ||
+            cfg.heartbeat > cfg.maxReadingAge ||
             cfg.maxAttestationAge == 0 ||
             cfg.minValue > cfg.maxValue
         ) revert DeviceFeedInvalidConfig();
@@ -103,9 +140,15 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         QUORUM = cfg.quorum;
         DECIMALS = cfg.decimals;
         MAX_DEVIATION_BPS = cfg.maxDeviationBps;
+        MAX_SPREAD_BPS = cfg.maxSpreadBps;
+        DEVIATION_THRESHOLD_BPS = cfg.deviationThresholdBps;
+        HEARTBEAT = cfg.heartbeat;
         MAX_READING_AGE = cfg.maxReadingAge;
         MIN_INTERVAL = cfg.minInterval;
         MAX_ATTESTATION_AGE = cfg.maxAttestationAge;
+        QUARANTINE_PERIOD = cfg.quarantinePeriod;
+        MAX_QUARANTINES = cfg.maxQuarantines;
+        LOCKDOWN = cfg.lockdown;
         MIN_STAKE = cfg.minStake;
         MIN_VALUE = cfg.minValue;
         MAX_VALUE = cfg.maxValue;
@@ -170,11 +213,13 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
 
     /// @dev Takes a member out (swap-and-pop), remembering its sequence.
     function _remove(DeviceId deviceId) private {
-        uint8 index = _membership[deviceId].index;
-        uint8 last = _state.memberCount - 1;
+        Membership memory m = _membership[deviceId];
+        uint8 index = m.index;
+        State memory st = _state;
+        uint8 last = st.memberCount - 1;
         uint64 sequence = _slots[index - 1].sequence;
         if (index - 1 != last) {
-            // Swap-and-pop keeps the members' slots contiguous, so reads loop over memberCount slots.
+            // Swap-and-pop keeps the members' slots contiguous, so the median loops over memberCount slots.
             DeviceId moved = _memberIds[last];
             _slots[index - 1] = _slots[last];
             _memberIds[index - 1] = moved;
@@ -182,13 +227,16 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         }
         delete _slots[last];
         _memberIds[last] = DeviceId.wrap(0);
-        _membership[deviceId] = Membership({index: 0, sequence: sequence, invited: false, leaveAt: 0});
-        State memory st = _state;
+        _membership[deviceId] = Membership({
+            index: 0,
+            sequence: sequence,
+            invited: false,
+            leaveAt: 0,
+            quarantinedAt: 0,
+            anomaly: Anomaly.None
+        });
         st.memberCount = last;
-        // Wraps only after 2^16 removals of members that used the largest sequence: never in practice.
-        unchecked {
-            st.retiredRounds += uint80(sequence);
-        }
+        if (m.quarantinedAt != 0) --st.quarantined;
         _state = st;
         emit MemberRemoved(deviceId);
     }
@@ -202,11 +250,33 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
 
     /// @inheritdoc IDeviceFeed
     function reset() external {
-        if (msg.sender != owner() && !_guardians[msg.sender]) revert DeviceFeedNotGuardian(msg.sender);
+        _requireGuardian();
         if (_state.tripped == TripReason.None) revert DeviceFeedNotTripped();
         _state.tripped = TripReason.None;
-        _state.resetAt = uint40(block.timestamp);
+        // A new quarantine window, and the rounds and readings before now are no reference any more.
+        _breaker = Breaker({windowStart: uint40(block.timestamp), quarantines: 0, resetAt: uint40(block.timestamp)});
         emit FeedReset(msg.sender);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function readmit(DeviceId deviceId) external {
+        Membership storage m = _membership[deviceId];
+        if (m.index == 0) revert DeviceFeedNotMember(deviceId);
+        uint256 since = m.quarantinedAt;
+        if (since == 0) revert DeviceFeedNotQuarantined(deviceId);
+        uint256 until = since + QUARANTINE_PERIOD;
+        if (block.timestamp < until && !isGuardian(msg.sender)) revert DeviceFeedCoolingOff(deviceId, until);
+        IDeviceAttestation.TrustReport memory r = IDeviceAttestation(address(REGISTRY)).trustReport(
+            deviceId,
+            MAX_ATTESTATION_AGE
+        );
+        if (r.verdict != IDeviceAttestation.TrustVerdict.Trusted || r.attestedAt <= since) {
+            revert DeviceFeedNotReattested(deviceId, r.attestedAt, since);
+        }
+        m.quarantinedAt = 0;
+        m.anomaly = Anomaly.None;
+        --_state.quarantined;
+        emit MemberReadmitted(deviceId, msg.sender);
     }
 
     // ================================================================ submissions
@@ -217,26 +287,25 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature
     ) external returns (bool accepted) {
-        _requireArmed();
+        Batch memory b;
+        b.st = _state;
         Rejection rejection;
-        (rejection, accepted) = _process(reading, key, signature);
+        (rejection, accepted) = _process(reading, key, signature, b);
         if (rejection != Rejection.None) revert DeviceFeedRejected(reading.deviceId, reading.sequence, rejection);
+        _finish(b);
     }
 
     /// @inheritdoc IDeviceFeed
-    function submitMany(SignedReading[] calldata readings) external returns (uint256 accepted) {
-        _requireArmed();
+    function submitMany(SignedReading[] calldata readings) external returns (uint256) {
+        Batch memory b;
+        b.st = _state;
         for (uint256 i; i < readings.length; ++i) {
             SignedReading calldata r = readings[i];
-            (Rejection rejection, bool ok) = _process(r.reading, r.key, r.signature);
-            if (rejection != Rejection.None) {
-                emit ReadingRejected(r.reading.deviceId, r.reading.sequence, rejection);
-            } else if (ok) {
-                ++accepted;
-            } else {
-                break; // tripped: nothing more counts until a guardian resets
-            }
+            (Rejection rejection, ) = _process(r.reading, r.key, r.signature, b);
+            if (rejection != Rejection.None) emit ReadingRejected(r.reading.deviceId, r.reading.sequence, rejection);
         }
+        _finish(b);
+        return b.accepted;
     }
 
     /// @inheritdoc IDeviceFeed
@@ -253,17 +322,22 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     // ================================================================ reads
 
     /// @inheritdoc AggregatorV3Interface
+    /// @dev Reverts with DeviceFeedNoRound before the first round. Answers on a tripped feed too (the last
+    /// round committed before the trip, whose updatedAt ages): consumers judge staleness from updatedAt.
     function latestRoundData()
         external
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        (roundId, answer, startedAt, updatedAt) = _median(MAX_READING_AGE);
-        answeredInRound = roundId;
+        uint256 id = _state.roundId;
+        if (id == 0) revert DeviceFeedNoRound();
+        Round memory r = _rounds[id];
+        return (uint80(id), r.answer, r.startedAt, r.updatedAt, uint80(id));
     }
 
     /// @inheritdoc AggregatorV3Interface
-    /// @dev Only the latest round is answered (see IDeviceFeed).
+    /// @dev Any committed round, unchanged since its commit; reverts with DeviceFeedRoundNotAvailable for an id
+    /// that was not committed (0 or above the latest).
     function getRoundData(
         uint80 roundId_
     )
@@ -271,14 +345,31 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        (roundId, answer, startedAt, updatedAt) = _median(MAX_READING_AGE);
-        if (roundId_ != roundId) revert DeviceFeedRoundNotAvailable(roundId_, roundId);
-        answeredInRound = roundId;
+        Round memory r = _rounds[roundId_];
+        if (r.updatedAt == 0) revert DeviceFeedRoundNotAvailable(roundId_, _state.roundId);
+        return (roundId_, r.answer, r.startedAt, r.updatedAt, roundId_);
     }
 
     /// @inheritdoc IDeviceFeed
     function readFresh(uint256 maxAge) external view returns (int256 answer, uint256 updatedAt) {
-        (, answer, , updatedAt) = _median(maxAge < MAX_READING_AGE ? maxAge : MAX_READING_AGE);
+        State memory st = _state;
+        if (st.tripped != TripReason.None) revert DeviceFeedTripped(st.tripped);
+        if (st.roundId == 0) revert DeviceFeedNoRound();
+        Round memory r = _rounds[st.roundId];
+        uint256 limit = maxAge < MAX_READING_AGE ? maxAge : MAX_READING_AGE;
+        if (block.timestamp - r.startedAt >= limit) revert DeviceFeedStale(st.roundId, r.startedAt, limit);
+        return (r.answer, r.updatedAt);
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function latestRound() external view returns (uint256) {
+        return _state.roundId;
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function roundAt(uint256 roundId_) external view returns (Round memory r) {
+        r = _rounds[roundId_];
+        if (r.updatedAt == 0) revert DeviceFeedRoundNotAvailable(uint80(roundId_), _state.roundId);
     }
 
     /// @inheritdoc IDeviceFeed
@@ -287,16 +378,19 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     }
 
     /// @inheritdoc IDeviceFeed
+    /// @dev Quarantined members are left out: their readings do not count, so fewer members control the median.
     function corruption() public view returns (uint256 cost, uint256 operators) {
-        uint256 n = _state.memberCount;
-        if (n == 0) return (0, 0);
-        // Group the members by operator: one operator controls all its devices.
-        address[] memory ops = new address[](n);
-        uint256[] memory counts = new uint256[](n);
-        uint256[] memory stakes = new uint256[](n);
+        uint256 count = _state.memberCount;
+        // Group the counting members by operator: one operator controls all its devices.
+        address[] memory ops = new address[](count);
+        uint256[] memory counts = new uint256[](count);
+        uint256[] memory stakes = new uint256[](count);
         uint256 groups;
-        for (uint256 i; i < n; ++i) {
+        uint256 n;
+        for (uint256 i; i < count; ++i) {
             DeviceId id = _memberIds[i];
+            if (_membership[id].quarantinedAt != 0) continue;
+            ++n;
             address op = REGISTRY.operatorOf(id);
             uint256 g;
             while (g < groups && ops[g] != op) ++g;
@@ -307,13 +401,14 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
             ++counts[g];
             stakes[g] += STAKING.activeOf(id);
         }
+        if (n == 0) return (0, 0);
         // A set controls the median when it holds more than half the members: ceil((n + 1) / 2) of them.
         uint256 needed = (n + 2) / 2;
         // Cheapest set of operators holding >= needed members: a knapsack over at most 32 groups.
         uint256[] memory best = new uint256[](needed + 1);
         for (uint256 c = 1; c <= needed; ++c) best[c] = type(uint256).max;
         for (uint256 g; g < groups; ++g) {
-            for (uint256 c = needed + 1; c > 0;) {
+            for (uint256 c = needed + 1; c > 0; ) {
                 --c;
                 if (best[c] == type(uint256).max) continue;
                 uint256 to = c + counts[g] > needed ? needed : c + counts[g];
@@ -344,8 +439,9 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     }
 
     /// @inheritdoc AggregatorV3Interface
+    /// @dev 2: committed rounds (1 answered a median computed on read).
     function version() external pure returns (uint256) {
-        return 1;
+        return 2;
     }
 
     /// @inheritdoc IDeviceFeed
@@ -360,9 +456,15 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
                 quorum: QUORUM,
                 decimals: DECIMALS,
                 maxDeviationBps: MAX_DEVIATION_BPS,
+                maxSpreadBps: MAX_SPREAD_BPS,
+                deviationThresholdBps: DEVIATION_THRESHOLD_BPS,
+                heartbeat: HEARTBEAT,
                 maxReadingAge: MAX_READING_AGE,
                 minInterval: MIN_INTERVAL,
                 maxAttestationAge: MAX_ATTESTATION_AGE,
+                quarantinePeriod: QUARANTINE_PERIOD,
+                maxQuarantines: MAX_QUARANTINES,
+                lockdown: LOCKDOWN,
                 minStake: MIN_STAKE,
                 minValue: MIN_VALUE,
                 maxValue: MAX_VALUE,
@@ -396,27 +498,49 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     }
 
     /// @inheritdoc IDeviceFeed
-    function isGuardian(address account) external view returns (bool) {
+    function quarantineOf(DeviceId deviceId) external view returns (Quarantine memory) {
+        Membership memory m = _membership[deviceId];
+        return Quarantine({since: m.quarantinedAt, anomaly: m.anomaly});
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function quarantinedCount() external view returns (uint256) {
+        return _state.quarantined;
+    }
+
+    /// @inheritdoc IDeviceFeed
+    function isGuardian(address account) public view returns (bool) {
         return account == owner() || _guardians[account];
     }
 
     // ================================================================ internals
 
-    function _requireArmed() private view {
-        TripReason tripped = _state.tripped;
-        if (tripped != TripReason.None) revert DeviceFeedTripped(tripped);
-    }
-
-    /// @dev Checks one reading and, if it passes, stores it (or trips the feed). Returns the rejection
-    /// (None if it passed) and whether it was accepted (false with None: it tripped the feed).
+    /// @dev Checks one reading and, if it passes, stores it or quarantines its member. Returns the rejection
+    /// (None if it passed) and whether it was accepted (false with None: it quarantined its member).
     function _process(
         Reading calldata r,
         IDeviceRegistry.DeviceKey calldata key,
-        bytes calldata signature
+        bytes calldata signature,
+        Batch memory b
     ) private returns (Rejection rejection, bool accepted) {
         uint256 index;
         (rejection, index) = _check(r, key, signature);
-        if (rejection == Rejection.None) accepted = _store(r, _slots[index]);
+        if (rejection != Rejection.None) return (rejection, false);
+        Slot storage s = _slots[index];
+        int128 value = int128(r.value); // in bounds (checked), so it fits
+        Anomaly anomaly = _anomaly(s, r.timestamp, value, b.st);
+        if (anomaly != Anomaly.None) {
+            _quarantine(r, s, anomaly, b);
+            return (Rejection.None, false);
+        }
+        // Timestamps are not in the future (checked), so they fit in uint40.
+        s.value = value;
+        s.timestamp = uint40(r.timestamp);
+        s.sequence = r.sequence;
+        emit ReadingAccepted(r.deviceId, r.sequence, r.value);
+        ++b.accepted;
+        if (!b.moved && DEVIATION_THRESHOLD_BPS != 0) b.moved = _moved(value, b.st.answer);
+        return (Rejection.None, true);
     }
 
     /// @dev Cheap checks first; the three external calls (signature, trust, stake) last. Returns the
@@ -428,9 +552,10 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     ) private view returns (Rejection, uint256) {
         if (r.feedId != feedId()) return (Rejection.WrongFeed, 0);
         DeviceId deviceId = r.deviceId;
-        uint256 index = _membership[deviceId].index;
-        if (index == 0) return (Rejection.NotMember, 0);
-        --index;
+        Membership memory m = _membership[deviceId];
+        if (m.index == 0) return (Rejection.NotMember, 0);
+        if (m.quarantinedAt != 0) return (Rejection.Quarantined, 0);
+        uint256 index = m.index - 1;
         Slot memory previous = _slots[index];
         if (r.sequence <= previous.sequence) return (Rejection.SequenceNotIncreasing, 0);
         if (r.timestamp > block.timestamp) return (Rejection.FutureTimestamp, 0);
@@ -450,41 +575,158 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         return (Rejection.None, index);
     }
 
-    /// @dev Stores a checked reading, or records the trip it causes. Returns whether it was accepted.
-    function _store(Reading calldata r, Slot storage s) private returns (bool) {
-        // In bounds (checked), so it fits in int128; timestamps are not in the future, so they fit in uint40.
-        int128 value = int128(r.value);
-        TripReason trip = _breaker(s, r.timestamp, value);
-        if (trip != TripReason.None) {
-            s.sequence = r.sequence; // used: the same reading cannot trip the feed again after a reset
-            _state.tripped = trip;
-            emit FeedTripped(trip, r.deviceId, r.sequence, r.value);
-            return false;
+    /// @dev The member's own anomaly, if any. TooFrequent: its previous reading is less than minInterval
+    /// older. Jump: the value moved more than maxDeviationBps from its previous reading, while that one is
+    /// fresh. Spread: the value lies more than maxSpreadBps from the latest answer, while that one is fresh.
+    /// Readings and rounds from before a guardian's reset are no reference (the guardian accepted the level).
+    function _anomaly(Slot storage s, uint64 timestamp, int128 value, State memory st) private view returns (Anomaly) {
+        uint40 previousAt = s.timestamp;
+        if (previousAt != 0) {
+            if (timestamp < uint256(previousAt) + MIN_INTERVAL) return Anomaly.TooFrequent;
+            if (
+                MAX_DEVIATION_BPS != 0 &&
+                block.timestamp - previousAt < MAX_READING_AGE &&
+                _far(value, s.value, MAX_DEVIATION_BPS) &&
+                previousAt > _breaker.resetAt
+            ) return Anomaly.Jump;
         }
-        s.value = value;
-        s.timestamp = uint40(r.timestamp);
-        s.sequence = r.sequence;
-        emit ReadingAccepted(r.deviceId, r.sequence, r.value);
-        return true;
+        if (
+            MAX_SPREAD_BPS != 0 &&
+            st.roundId != 0 &&
+            block.timestamp - st.updatedAt < MAX_READING_AGE &&
+            _far(value, st.answer, MAX_SPREAD_BPS) &&
+            st.updatedAt > _breaker.resetAt
+        ) return Anomaly.Spread;
+        return Anomaly.None;
     }
 
-    /// @dev TooFrequent: the device's previous reading is less than minInterval older. Deviation: the
-    /// value moved more than maxDeviationBps from the device's previous reading, when that one is fresh,
-    /// non-zero (bps of 0 is undefined) and newer than the last reset (a guardian who resets accepts the
-    /// new level).
-    function _breaker(Slot storage s, uint64 timestamp, int128 value) private view returns (TripReason) {
-        uint40 previousAt = s.timestamp;
-        if (previousAt == 0) return TripReason.None;
-        if (timestamp < uint256(previousAt) + MIN_INTERVAL) return TripReason.TooFrequent;
-        if (MAX_DEVIATION_BPS == 0 || block.timestamp - previousAt >= MAX_READING_AGE) return TripReason.None;
-        int256 ref = s.value;
-        if (ref == 0 || previousAt <= _state.resetAt) return TripReason.None;
-        int256 diff = int256(value) - ref;
+    /// @dev Quarantines the reading's member: its slot stops counting (the sequence stays used), it may be
+    /// locked down in the registry, and the breaker counts it.
+    function _quarantine(Reading calldata r, Slot storage s, Anomaly anomaly, Batch memory b) private {
+        DeviceId deviceId = r.deviceId;
+        s.value = 0;
+        s.timestamp = 0;
+        s.sequence = r.sequence;
+        Membership storage m = _membership[deviceId];
+        m.quarantinedAt = uint40(block.timestamp);
+        m.anomaly = anomaly;
+        bool lockedDown;
+        if (LOCKDOWN) {
+            // Needs the registry's SUSPENDER_ROLE; without it (or on a device already suspended) the
+            // quarantine stands alone rather than failing the whole submission.
+            try REGISTRY.suspend(deviceId, LOCKDOWN_REASON) {
+                lockedDown = true;
+            } catch {}
+        }
+        emit MemberQuarantined(deviceId, anomaly, r.sequence, r.value, lockedDown);
+        ++b.st.quarantined;
+        b.dirty = true;
+        Breaker memory br = _breaker;
+        if (block.timestamp - br.windowStart >= MAX_READING_AGE) {
+            br.windowStart = uint40(block.timestamp);
+            br.quarantines = 0;
+        }
+        if (br.quarantines < type(uint8).max) ++br.quarantines;
+        _breaker = br;
+        if (b.st.tripped != TripReason.None) return;
+        if (br.quarantines > MAX_QUARANTINES) {
+            _trip(b, TripReason.Quarantines, int256(uint256(br.quarantines)));
+        } else if (b.st.memberCount - b.st.quarantined < QUORUM) {
+            _trip(b, TripReason.QuorumLost, int256(uint256(b.st.quarantined)));
+        }
+    }
+
+    function _trip(Batch memory b, TripReason reason, int256 value) private {
+        b.st.tripped = reason;
+        b.dirty = true;
+        emit FeedTripped(reason, value);
+    }
+
+    /// @dev After a submission: commits a round if one is due (see IDeviceFeed), then writes the state once.
+    function _finish(Batch memory b) private {
+        State memory st = b.st;
+        if (b.accepted != 0 && st.tripped == TripReason.None) {
+            bool due = st.roundId == 0 || HEARTBEAT == 0 || block.timestamp - st.updatedAt >= HEARTBEAT;
+            if (due || b.moved) _commit(b, due);
+        }
+        if (b.dirty) _state = b.st;
+    }
+
+    /// @dev Takes the median of the fresh readings and commits it as a round when at least a quorum of them
+    /// are fresh and the round is due (heartbeat) or the median moved enough; trips the feed instead when
+    /// the median jumped from the previous round.
+    function _commit(Batch memory b, bool due) private {
+        (int256 median, uint256 count, uint256 oldest) = _median();
+        if (count < QUORUM) return;
+        State memory st = b.st;
+        if (!due && !_moved(median, st.answer)) return;
+        if (
+            MAX_DEVIATION_BPS != 0 &&
+            st.roundId != 0 &&
+            block.timestamp - st.updatedAt < MAX_READING_AGE &&
+            _far(median, st.answer, MAX_DEVIATION_BPS) &&
+            st.updatedAt > _breaker.resetAt
+        ) {
+            _trip(b, TripReason.MedianJump, median);
+            return;
+        }
+        uint56 id = st.roundId + 1;
+        // The median of int128 values is an int128; timestamps are not in the future, so they fit in uint40.
+        _rounds[id] = Round({
+            answer: int128(median),
+            startedAt: uint40(oldest),
+            updatedAt: uint40(block.timestamp),
+            readings: uint8(count)
+        });
+        st.roundId = id;
+        st.answer = int128(median);
+        st.updatedAt = uint40(block.timestamp);
+        b.dirty = true;
+        emit AnswerUpdated(median, id, block.timestamp);
+    }
+
+    /// @dev The median of the members' readings younger than maxReadingAge (all within maxReadingAge of each
+    /// other, the newest included), how many there are, and the oldest one's time. A quarantined or evicted
+    /// member's slot holds no reading.
+    function _median() private view returns (int256 median, uint256 count, uint256 oldest) {
+        uint256 n = _state.memberCount;
+        int256[] memory values = new int256[](n);
+        oldest = type(uint256).max;
+        for (uint256 i; i < n; ++i) {
+            Slot memory s = _slots[i];
+            // Stored timestamps are never in the future (checked on submit), so no underflow.
+            if (s.timestamp == 0 || block.timestamp - s.timestamp >= MAX_READING_AGE) continue;
+            if (s.timestamp < oldest) oldest = s.timestamp;
+            // Insertion sort into values[0..count], ascending (n <= 32).
+            int256 v = s.value;
+            uint256 j = count;
+            while (j > 0 && values[j - 1] > v) {
+                values[j] = values[j - 1];
+                --j;
+            }
+            values[j] = v;
+            ++count;
+        }
+        if (count == 0) return (0, 0, 0);
+        uint256 mid = count / 2;
+        // int128 values: the sum cannot overflow int256; division rounds toward zero, between the two.
+        median = count % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+    }
+
+    /// @dev Whether `value` moved more than deviationThresholdBps from the latest answer `ref` (from 0: any move).
+    function _moved(int256 value, int256 ref) private view returns (bool) {
+        return ref == 0 ? value != 0 : _far(value, ref, DEVIATION_THRESHOLD_BPS);
+    }
+
+    /// @dev Whether `value` lies more than `bps` basis points of |ref| away from `ref`. A zero reference has no
+    /// relative scale (a quantity at rest, a flow of 0): nothing is far from it.
+    function _far(int256 value, int256 ref, uint256 bps) private pure returns (bool) {
+        if (ref == 0) return false;
+        int256 diff = value - ref;
         uint256 absDiff = diff < 0 ? uint256(-diff) : uint256(diff);
         uint256 absRef = ref < 0 ? uint256(-ref) : uint256(ref);
-        // Both factors are below 2^129 and 2^16: no overflow.
-        if (absDiff * BPS > absRef * MAX_DEVIATION_BPS) return TripReason.Deviation;
-        return TripReason.None;
+        // int128 operands: |diff| < 2^129 and bps < 2^16, no overflow.
+        return absDiff * BPS > absRef * bps;
     }
 
     /// @dev Trusted now and enough active stake (stake pending withdrawal counts for nothing).
@@ -512,42 +754,8 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         if (REGISTRY.operatorOf(deviceId) != msg.sender) revert DeviceFeedNotOperator(deviceId, msg.sender);
     }
 
-    /// @dev The median of the member readings younger than `maxAge`, with the oldest and newest of their
-    /// timestamps. Reverts if tripped or below quorum.
-    function _median(
-        uint256 maxAge
-    ) private view returns (uint80 roundId, int256 answer, uint256 oldest, uint256 newest) {
-        State memory st = _state;
-        if (st.tripped != TripReason.None) revert DeviceFeedTripped(st.tripped);
-        uint256 n = st.memberCount;
-        int256[] memory values = new int256[](n);
-        uint256 fresh;
-        uint256 rounds = st.retiredRounds;
-        oldest = type(uint256).max;
-        for (uint256 i; i < n; ++i) {
-            Slot memory s = _slots[i];
-            rounds += s.sequence;
-            // Stored timestamps are never in the future (checked on submit), so no underflow.
-            if (s.timestamp == 0 || block.timestamp - s.timestamp >= maxAge) continue;
-            if (s.timestamp < oldest) oldest = s.timestamp;
-            if (s.timestamp > newest) newest = s.timestamp;
-            // Insertion sort into values[0..fresh], ascending (n <= 32).
-            int256 v = s.value;
-            uint256 j = fresh;
-            while (j > 0 && values[j - 1] > v) {
-                values[j] = values[j - 1];
-                --j;
-            }
-            values[j] = v;
-            ++fresh;
-        }
-        if (fresh < QUORUM || fresh == 0) revert DeviceFeedNoQuorum(fresh, QUORUM);
-        uint256 mid = fresh / 2;
-        // int128 values: the sum cannot overflow int256; division rounds toward zero, between the two.
-        answer = fresh % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
-        // At most 32 uint64 sequences plus a uint80: the sum fits in uint80 unless retiredRounds is near
-        // its wrap (see removeMember); truncation then keeps the feed readable.
-        roundId = uint80(rounds);
+    function _requireGuardian() private view {
+        if (!isGuardian(msg.sender)) revert DeviceFeedNotGuardian(msg.sender);
     }
 
     /// @dev The registry's domain for this chain: the cached one while the chain id is the one it was built for

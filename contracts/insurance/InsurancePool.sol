@@ -684,8 +684,9 @@ contract InsurancePool is IInsurancePool, ERC4626, AccessControl, ReentrancyGuar
         Sale memory s
     ) private view returns (Capacity memory c) {
         IDeviceFeed feed = IDeviceFeed(_feed(target));
-        try feed.latestRoundData() returns (uint80, int256, uint256, uint256, uint80 answeredInRound) {
-            answeredInRound; // answering at all is the check
+        // Not tripped, with a round whose every reading is younger than the feed's maxReadingAge.
+        try feed.readFresh(type(uint256).max) returns (int256, uint256 updatedAt) {
+            updatedAt; // answering at all is the check
         } catch {
             revert InsuranceTargetNotInsurable(target, FEED_DOWN);
         }

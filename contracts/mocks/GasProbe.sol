@@ -59,4 +59,15 @@ contract GasProbe {
         (, answer, , , ) = feed.latestRoundData();
         gasUsed = before - gasleft();
     }
+
+    /// @notice Calls `feed.getRoundData(roundId)` and returns its answer and the gas the call consumed, as a
+    /// consumer pays it (cold).
+    function measureGetRoundData(
+        AggregatorV3Interface feed,
+        uint80 roundId
+    ) external view returns (int256 answer, uint256 gasUsed) {
+        uint256 before = gasleft();
+        (, answer, , , ) = feed.getRoundData(roundId);
+        gasUsed = before - gasleft();
+    }
 }

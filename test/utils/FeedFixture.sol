@@ -24,6 +24,11 @@ abstract contract FeedFixture is AttestationFixture {
     int128 internal constant MIN_VALUE = -1_000e8;
     int128 internal constant MAX_VALUE = 1_000_000e8;
     uint8 internal constant QUORUM = 4;
+    uint16 internal constant MAX_SPREAD_BPS = 2_000;
+    uint16 internal constant DEVIATION_THRESHOLD_BPS = 50;
+    uint32 internal constant HEARTBEAT = 10 minutes;
+    uint32 internal constant QUARANTINE_PERIOD = 1 days;
+    uint8 internal constant MAX_QUARANTINES = 2;
     address internal feedOwner = makeAddr("feedOwner");
     address internal guardian = makeAddr("guardian");
 
@@ -95,9 +100,15 @@ abstract contract FeedFixture is AttestationFixture {
                 quorum: QUORUM,
                 decimals: 8,
                 maxDeviationBps: MAX_DEVIATION_BPS,
+                maxSpreadBps: MAX_SPREAD_BPS,
+                deviationThresholdBps: DEVIATION_THRESHOLD_BPS,
+                heartbeat: HEARTBEAT,
                 maxReadingAge: MAX_READING_AGE,
                 minInterval: MIN_INTERVAL,
                 maxAttestationAge: MAX_ATTESTATION_AGE,
+                quarantinePeriod: QUARANTINE_PERIOD,
+                maxQuarantines: MAX_QUARANTINES,
+                lockdown: false,
                 minStake: MIN_STAKE,
                 minValue: MIN_VALUE,
                 maxValue: MAX_VALUE,
