@@ -129,7 +129,7 @@ describe("Watchtower batches end to end", function () {
 
       // Another watchtower that sees the same reading signed alone: the contract counts it as proven.
       const leaf = readings[299];
-      assert.ok(leaf !== undefined && leaf.value === RANGE.min - 1n);
+      assert.ok(leaf?.value === RANGE.min - 1n);
       const s = await signer.signReading(leaf);
       const alone = { reading: s.message, key: s.key, signature: s.signature };
       const late = await watchOnChain(f, await tempDb(), [alone]);

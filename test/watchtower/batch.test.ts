@@ -238,7 +238,7 @@ describe("Watchtower batches", function () {
       const device = deviceSigner();
       const readings = outOfRange(8, 1n, [3n], -51n);
       const leaf = readings[2];
-      assert.ok(leaf !== undefined && leaf.value === -51n);
+      assert.ok(leaf?.value === -51n);
       const alone = await reading(device, leaf.sequence, leaf.value, leaf.timestamp);
       const batch = await watched(device, readings);
 
