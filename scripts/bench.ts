@@ -41,6 +41,7 @@ import {
   type TargetSummary,
 } from "../src/bench/report.js";
 import {
+  batchOutOfBoundsProof,
   collateralTokenAt,
   equivocationProof,
   fetchChallenge,
@@ -90,6 +91,8 @@ const CURVES: readonly Curve[] = ["p256", "secp256k1"];
 /** 1024 = 2^10 devices: every membership proof has exactly 10 levels. */
 const BATCH_SIZE = 1024;
 const SMALL_BATCH_SIZE = 5;
+/** Readings in the signed batch of the batch out-of-bounds proof: the gateway's size, a 10-level proof. */
+const READING_BATCH_SIZE = 1024;
 /** Transactions measured per figure; the median is reported (they differ only by calldata zero bytes). */
 const SAMPLES = 3;
 const MODEL = 7;
@@ -603,6 +606,27 @@ async function benchStaking(chain: Chain): Promise<StakingSetup> {
     outOfBounds.push(await prove(outOfBoundsProof(reading)));
   }
   record(`proofs.outOfBounds.p256${sfx}`, outOfBounds);
+  // The same lie as the last leaf of a signed batch, built (buildReadingBatch) and signed by the SDK.
+  const batchOutOfBounds: Measured[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const d = await staked("p256");
+    const now = BigInt(await networkHelpers.time.latest());
+    const readings = Array.from({ length: READING_BATCH_SIZE }, (_, j) => ({
+      deviceId: d.signer.deviceId,
+      feedId: FEED_ID,
+      sequence: 1n + BigInt(j),
+      timestamp: now - BigInt(READING_BATCH_SIZE - j),
+      value: j === READING_BATCH_SIZE - 1 ? 90_000n : 21_000n,
+    }));
+    const { batch: message, proofs: leafProofs } = buildReadingBatch(readings);
+    const { deviceId: _deviceId, ...unsigned } = message;
+    const leaf = readings[READING_BATCH_SIZE - 1];
+    const leafProof = leafProofs[READING_BATCH_SIZE - 1];
+    if (leaf === undefined || leafProof === undefined) throw new Error("no last leaf to prove");
+    const batch = await d.signer.signReadingBatch(unsigned);
+    batchOutOfBounds.push(await prove(batchOutOfBoundsProof(batch, leaf, leafProof)));
+  }
+  record(`proofs.outOfBounds.batch.p256${sfx}`, batchOutOfBounds);
   return { stakingAddress, proofsAddress, staking, collateral };
 }
 
@@ -1128,7 +1152,9 @@ function printTable(): TargetSummary {
       `appraise = one signed evidence appraised against a reference value (src/verify).\n` +
       `stake.* = DeviceStaking transactions (deposit: the stake call alone, allowance set before; the first ` +
       `stake of a device); proofs.* = a FraudProofs proof including verification of both signatures, the ` +
-      `slash, the device's suspension and both token transfers (bounty, loss); proofs.equivocation.p256.backed = ` +
+      `slash, the device's suspension and both token transfers (bounty, loss); proofs.outOfBounds.batch.p256 = ` +
+      `the out-of-bounds proof of the last leaf of a signed batch of ${String(READING_BATCH_SIZE)} readings (a proof of 10 levels); ` +
+      `proofs.equivocation.p256.backed = ` +
       `the same proof on a device with one allocation to the pool: the slash also pays the pool and it books the ` +
       `liability and recovery (onStakeSlashed). staking.allocate.first = a device's first allocation; ` +
       `staking.deallocate = part of an allocation taken back (the pool's requiredAllocation asked).\n` +

@@ -657,7 +657,7 @@ export const tasks = [
       .addOption({
         name: "file",
         description:
-          "Proof file (JSON: kind equivocation, outOfBounds, batchEquivocation or revokedFirmware)",
+          "Proof file (JSON: kind equivocation, outOfBounds, batchEquivocation, batchOutOfBounds or revokedFirmware)",
         defaultValue: "",
       })
       .addOption(beneficiary)

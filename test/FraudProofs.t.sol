@@ -545,6 +545,272 @@ contract FraudProofsTest is FraudProofsFixture {
         proofs.proveOutOfBounds(r, address(0));
     }
 
+    // ================================================================ out of bounds inside batches
+
+    function test_proveBatchOutOfBounds_SlashesP256Device() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 2, 126);
+        bytes32 id = _readingId(b.reading);
+        vm.expectEmit(address(proofs));
+        emit IFraudProofs.IncidentRecorded(id, p256Id, IFraudProofs.IncidentKind.OutOfBounds, beneficiary, SLASHED);
+        vm.prank(prover);
+        uint256 before = gasleft();
+        bytes32 got = proofs.proveBatchOutOfBounds(b, beneficiary);
+        _logGas("gas proveBatchOutOfBounds (1x P-256, 4-leaf batch):", before - gasleft());
+        assertEq(got, id, "the id of the same reading proven alone");
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, b.reading.timestamp);
+        _assertSlashed(p256Id, beneficiary, id);
+        assertEq(staking.slashCount(), 1);
+    }
+
+    function test_proveBatchOutOfBounds_SlashesSecp256k1DeviceBelowMin() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 0, -41);
+        uint256 before = gasleft();
+        bytes32 id = proofs.proveBatchOutOfBounds(b, beneficiary);
+        _logGas("gas proveBatchOutOfBounds (1x secp256k1, 4-leaf batch):", before - gasleft());
+        assertEq(id, _readingId(b.reading));
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, b.reading.timestamp);
+        _assertSlashed(secpId, beneficiary, id);
+    }
+
+    function test_proveBatchOutOfBounds_AcceptsSingleLeafBatch() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 1, 0, 1e30);
+        assertEq(b.proof.length, 0);
+        bytes32 id = proofs.proveBatchOutOfBounds(b, beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, b.reading.timestamp);
+    }
+
+    function test_proveBatchOutOfBounds_AcceptsRotatedAwayKey() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 3, 200);
+        _rotate(p256Id, p256, _p256Key(P256_PK_2));
+        bytes32 id = proofs.proveBatchOutOfBounds(b, beneficiary);
+        _assertSlashed(p256Id, beneficiary, id);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_ProvenStandalone() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 1, 126);
+        bytes32 id = proofs.proveOutOfBounds(_signed(p256, b.reading), beneficiary);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, id));
+        proofs.proveBatchOutOfBounds(b, prover);
+        assertEq(staking.slashCount(), 1);
+    }
+
+    function test_proveOutOfBounds_RevertWhen_ProvenAsBatchLeaf() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 1, 126);
+        bytes32 id = proofs.proveBatchOutOfBounds(b, beneficiary);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, id));
+        proofs.proveOutOfBounds(_signed(secp, b.reading), prover);
+        assertEq(staking.slashCount(), 1);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_EvidenceUsedInAnotherBatch() public {
+        // The same reading as a leaf of two different batches is one piece of evidence.
+        _declareRange();
+        IFraudProofs.BatchedReading memory a = _batchedValue(secp, secpId, 4, 3, 126);
+        Reading[] memory longer = new Reading[](6);
+        for (uint256 i; i < 6; ++i) longer[i] = _reading(secpId, 10 + uint64(i), int256(i));
+        longer[3] = a.reading;
+        IFraudProofs.BatchedReading memory b = _batched(secp, longer, 3);
+        assertTrue(a.batch.root != b.batch.root, "two batches");
+        bytes32 id = proofs.proveBatchOutOfBounds(a, beneficiary);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, id));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_AtMax() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 2, 125);
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.ProofsWithinRange.selector, int256(125), int256(-40), int256(125))
+        );
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_AtMin() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 0, -40);
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.ProofsWithinRange.selector, int256(-40), int256(-40), int256(125))
+        );
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_LeafNotSigned() public {
+        // An honest batch, one leaf presented with a value the device never signed.
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 2, 2);
+        b.reading.value = 500;
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsNotInBatch.selector, secpId, b.batch.root));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_WrongProof() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 1, 126);
+        b.proof[0] = keccak256("sibling");
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsNotInBatch.selector, p256Id, b.batch.root));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_ProofOfOtherLeaf() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 1, 126);
+        b.proof = _batchedValue(secp, secpId, 4, 2, 126).proof;
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsNotInBatch.selector, secpId, b.batch.root));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_BatchSignedByAnotherDevice() public {
+        // The secp device's batch, signed by the p256 device's key: not a key the secp device ever held.
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 1, 126);
+        b.key = _deviceKey(p256);
+        b.signature = _sign(p256, _typedDigest(domainSeparator, _batchHash(b)));
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsInvalidSignature.selector, secpId));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_ForgedBatchSignature() public {
+        // The device's key named, a key it never held signing.
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 1, 126);
+        b.signature = _sign(_p256Key(0xBAD), _typedDigest(domainSeparator, _batchHash(b)));
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsInvalidSignature.selector, p256Id));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_SignatureOverOtherBatch() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 1, 126);
+        b.signature = _batchedValue(secp, secpId, 4, 1, 127).signature;
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsInvalidSignature.selector, secpId));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_LeafOfAnotherDevice() public {
+        // The p256 device's batch with a leaf naming the secp device: the batch does not cover it.
+        _declareRange();
+        Reading[] memory run = _run(p256Id, 10, 0);
+        run[1].deviceId = secpId;
+        run[1].value = 126;
+        IFraudProofs.BatchedReading memory b = _batched(p256, run, 1);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsBatchMismatch.selector, secpId));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_LeafOfAnotherFeed() public {
+        _declareRange();
+        Reading[] memory run = _run(secpId, 10, 0);
+        run[2].feedId = OTHER_FEED;
+        run[2].value = 126;
+        IFraudProofs.BatchedReading memory b = _batched(secp, run, 2);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsBatchMismatch.selector, secpId));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_SequenceOutsideBatch() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 3, 126);
+        b.batch.lastSequence = b.reading.sequence - 1;
+        b.signature = _sign(secp, _typedDigest(domainSeparator, _batchHash(b)));
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsBatchMismatch.selector, secpId));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_AcceptsLastSecondOfWindow() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 1, 126);
+        vm.warp(block.timestamp + WINDOW);
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+        assertEq(staking.slashCount(), 1);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_EvidenceExpired() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 1, 126);
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IFraudProofs.ProofsEvidenceExpired.selector,
+                b.reading.timestamp,
+                WINDOW,
+                block.timestamp
+            )
+        );
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_LeafExpiredInFreshBatch() public {
+        // The window runs from the leaf's own signed time, not from the batch's latest (toTimestamp).
+        _declareRange();
+        uint64 t = uint64(block.timestamp);
+        Reading[] memory run = _run(secpId, 10, 0);
+        run[0].timestamp = t - uint64(WINDOW) - 1;
+        run[0].value = 126;
+        IFraudProofs.BatchedReading memory b = _batched(secp, run, 0);
+        assertEq(b.batch.toTimestamp, t, "the batch ends now");
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, run[0].timestamp, WINDOW, t)
+        );
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_NoRangeDeclared() public {
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 1, 1e30);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsNoRangeDeclared.selector, maker, MODEL));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_RangeOfOtherModel() public {
+        vm.prank(makerSigner);
+        proofs.setSensorRange(OTHER_MODEL, 0, 1);
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 1, 5);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsNoRangeDeclared.selector, maker, MODEL));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_NoStake() public {
+        _declareRange();
+        staking.setSlashable(secpId, 0);
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 1, 126);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsNoStake.selector, secpId));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_ZeroBeneficiary() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 1, 126);
+        vm.expectRevert(IFraudProofs.ProofsZeroBeneficiary.selector);
+        proofs.proveBatchOutOfBounds(b, address(0));
+    }
+
+    /// @notice After a fork, a batch signed for the old chain proves nothing; re-signed for the new one, it does.
+    function test_proveBatchOutOfBounds_AfterForkOnlyTheNewChainsSignaturesCount() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 1, 126);
+        vm.chainId(block.chainid + 1);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsInvalidSignature.selector, p256Id));
+        proofs.proveBatchOutOfBounds(b, beneficiary);
+        domainSeparator = registry.DOMAIN_SEPARATOR();
+        b.signature = _sign(p256, _typedDigest(domainSeparator, _batchHash(b)));
+        bytes32 id = proofs.proveBatchOutOfBounds(b, beneficiary);
+        _assertSlashed(p256Id, beneficiary, id);
+    }
+
+    function test_proveBatchOutOfBounds_RevertWhen_Reentered() public {
+        _declareRange();
+        IFraudProofs.BatchedReading memory a = _batchedValue(secp, secpId, 4, 1, 126);
+        IFraudProofs.BatchedReading memory b = _batchedValue(secp, secpId, 4, 2, 127);
+        staking.setReenter(address(proofs), abi.encodeCall(IFraudProofs.proveBatchOutOfBounds, (b, beneficiary)));
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        proofs.proveBatchOutOfBounds(a, beneficiary);
+    }
+
     // ================================================================ revoked firmware
 
     /// @dev Publishes v1 and v2 of MODEL, revokes v1 one hour from now, and returns when.
@@ -799,6 +1065,28 @@ contract FraudProofsTest is FraudProofsFixture {
         _assertIncident(id, secpId, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, block.timestamp);
     }
 
+    function test_proveBatchOutOfBounds_TimesIncidentAtLeafTimestamp() public {
+        _declareRange();
+        uint64 t = uint64(block.timestamp);
+        Reading[] memory run = _run(p256Id, 10, 0);
+        for (uint256 i; i < run.length; ++i) run[i].timestamp = t - 6 hours + uint64(i) * 60;
+        run[1].value = 126;
+        IFraudProofs.BatchedReading memory b = _batched(p256, run, 1);
+        vm.warp(t + 2 hours);
+        bytes32 id = proofs.proveBatchOutOfBounds(b, beneficiary);
+        // The leaf's own time, as the same reading proven alone would be timed; the batch's bounds play no part.
+        _assertIncident(id, p256Id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, t - 6 hours + 60);
+    }
+
+    function test_proveBatchOutOfBounds_CapsFutureIncidentTimeAtBlock() public {
+        _declareRange();
+        Reading[] memory run = _run(secpId, 10, 0);
+        run[2].timestamp = uint64(block.timestamp + 30 days);
+        run[2].value = -41;
+        bytes32 id = proofs.proveBatchOutOfBounds(_batched(secp, run, 2), beneficiary);
+        _assertIncident(id, secpId, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, block.timestamp);
+    }
+
     function test_proveRevokedFirmware_TimesIncidentAtEvidenceTimestamp() public {
         uint64 revokedAt = _revokeV1();
         Attestation memory a = _attestation(secpId, MEASUREMENT_V1, revokedAt + 10 minutes);
@@ -900,6 +1188,43 @@ contract FraudProofsStakingTest is FraudProofsFixture {
         _logGas("gas proveEquivocation (2x P-256, real staking, beneficiary already funded):", used);
         _logGas("  estimated whole tx:", 21_000 + _calldataGas(data) + used - 2_600);
         assertEq(token.balanceOf(beneficiary), 1 + (STAKE * BOUNTY_BPS) / 10_000);
+    }
+
+    function test_proveBatchOutOfBounds_SlashesRealStake() public {
+        vm.prank(makerSigner);
+        realProofs.setSensorRange(MODEL, -40, 125);
+        // A 1024-reading batch (the gateway's size: a proof of 10 levels), its last leaf out of range.
+        IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 1024, 1023, 126);
+        assertEq(b.proof.length, 10);
+        bytes memory data = abi.encodeCall(IFraudProofs.proveBatchOutOfBounds, (b, beneficiary));
+        vm.prank(prover);
+        uint256 before = gasleft();
+        bytes32 id = realProofs.proveBatchOutOfBounds(b, beneficiary);
+        uint256 used = before - gasleft();
+        _logGas("gas proveBatchOutOfBounds (1x P-256, 1024-leaf batch, real staking):", used);
+        _logGas("  estimated whole tx:", 21_000 + _calldataGas(data) + used - 2_600);
+
+        uint256 bounty = (STAKE * BOUNTY_BPS) / 10_000;
+        assertEq(token.balanceOf(beneficiary), bounty, "bounty to the named beneficiary");
+        assertEq(token.balanceOf(pool), 1 + STAKE - bounty, "rest to the loss recipient");
+        assertEq(realStaking.slashableOf(p256Id), 0, "stake gone");
+        assertEq(uint8(registry.statusOf(p256Id)), uint8(DeviceStatus.Suspended), "device suspended");
+        IFraudProofs.Incident memory inc = realProofs.incident(id);
+        assertEq(uint8(inc.kind), uint8(IFraudProofs.IncidentKind.OutOfBounds));
+        assertEq(inc.slashed, STAKE, "incident records the slash");
+    }
+
+    function test_proveOutOfBounds_SlashesRealStake() public {
+        vm.prank(makerSigner);
+        realProofs.setSensorRange(MODEL, -40, 125);
+        IFraudProofs.SignedReading memory r = _signed(p256, _reading(p256Id, 1, 126));
+        bytes memory data = abi.encodeCall(IFraudProofs.proveOutOfBounds, (r, beneficiary));
+        uint256 before = gasleft();
+        realProofs.proveOutOfBounds(r, beneficiary);
+        uint256 used = before - gasleft();
+        _logGas("gas proveOutOfBounds (1x P-256, real staking):", used);
+        _logGas("  estimated whole tx:", 21_000 + _calldataGas(data) + used - 2_600);
+        assertEq(realStaking.slashableOf(p256Id), 0, "stake gone");
     }
 
     function test_proveEquivocation_SlashesPendingWithdrawal() public {

@@ -9,9 +9,9 @@ import {FraudProofsFixture} from "./utils/FraudProofsFixture.sol";
 import {TestKey} from "./utils/RegistryFixture.sol";
 
 /// @notice Every proof input fuzzed: values, sequences, feeds, timestamps against the window, batch sizes
-/// and positions, sensor ranges, attestation times against the revocation. A bool picks the curve; each run
-/// verifies at most three P-256 signatures, so the prague run (Solidity P-256) stays fast. Each fuzz test
-/// has a concrete twin right above it; both call the same check.
+/// and positions (equivocating and out-of-bounds leaves), sensor ranges, attestation times against the
+/// revocation. A bool picks the curve; each run verifies at most three P-256 signatures, so the prague run
+/// (Solidity P-256) stays fast. Each fuzz test has a concrete twin right above it; both call the same check.
 contract FraudProofsFuzzTest is FraudProofsFixture {
     function _device(bool useP256) internal view returns (TestKey memory k, DeviceId id) {
         return useP256 ? (p256, p256Id) : (secp, secpId);
@@ -265,6 +265,72 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         if (min == max) max = min == type(int256).min ? min + 1 : min - 1;
         if (min < max) (min, max) = (max, min);
         _checkInvertedRange(min, max);
+    }
+
+    // ================================================================ sensor ranges inside batches
+
+    /// @dev The leaf at `index` of a batch of `size` slashes iff its value is outside [min, max], with the id
+    /// of the same reading proven alone: once proven in one form (alone first when `aloneFirst`), the other
+    /// is refused as used before any signature is checked.
+    function _checkBatchRange(
+        bool useP256,
+        uint256 size,
+        uint256 index,
+        int256 min,
+        int256 max,
+        int256 value,
+        bool aloneFirst
+    ) internal {
+        (TestKey memory k, DeviceId id) = _device(useP256);
+        vm.prank(makerSigner);
+        proofs.setSensorRange(MODEL, min, max);
+        IFraudProofs.BatchedReading memory b = _batchedValue(k, id, size, index, value);
+        IFraudProofs.SignedReading memory alone = _signed(k, b.reading);
+        uint256 slashesBefore = staking.slashCount();
+        if (value >= min && value <= max) {
+            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsWithinRange.selector, value, min, max));
+            proofs.proveBatchOutOfBounds(b, beneficiary);
+            assertEq(staking.slashCount(), slashesBefore);
+            return;
+        }
+        bytes32 incidentId = _readingId(b.reading);
+        if (aloneFirst) {
+            assertEq(proofs.proveOutOfBounds(alone, beneficiary), incidentId);
+            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, incidentId));
+            proofs.proveBatchOutOfBounds(b, prover);
+        } else {
+            assertEq(proofs.proveBatchOutOfBounds(b, beneficiary), incidentId);
+            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, incidentId));
+            proofs.proveOutOfBounds(alone, prover);
+        }
+        _assertIncident(incidentId, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, b.reading.timestamp);
+        _assertSlashed(id, beneficiary, incidentId);
+        assertEq(staking.slashCount(), slashesBefore + 1);
+    }
+
+    function test_proveBatchOutOfBounds_RangeDecides() public {
+        _checkBatchRange(true, 5, 4, -40, 125, 126, false);
+        _checkBatchRange(false, 16, 0, -40, 125, -41, true);
+        _checkBatchRange(false, 1, 0, type(int256).min, type(int256).max, 0, false);
+    }
+
+    function testFuzz_proveBatchOutOfBounds_RangeDecides(
+        bool useP256,
+        uint256 size,
+        uint256 index,
+        int256 min,
+        int256 max,
+        int256 value,
+        bool aloneFirst
+    ) public {
+        size = bound(size, 1, 16);
+        index = bound(index, 0, size - 1);
+        if (min > max) (min, max) = (max, min);
+        // Just outside an edge two times in three, anywhere otherwise.
+        uint256 pick = uint256(value) % 3;
+        if (pick == 0 && min > type(int256).min) value = min - 1;
+        if (pick == 1 && max < type(int256).max) value = max + 1;
+        _checkBatchRange(useP256, size, index, min, max, value, aloneFirst);
     }
 
     // ================================================================ revoked firmware

@@ -12,9 +12,10 @@ import {DeviceId} from "../contracts/types/DeviceId.sol";
 import {Reading, ReadingBatch} from "../contracts/types/Messages.sol";
 import {RegistryFixture, KeyHelpers, TestKey} from "./utils/RegistryFixture.sol";
 
-/// @notice Submits proofs drawn from small pools (two devices of both curves, two sequences, three or four
+/// @notice Submits proofs drawn from small pools (two devices of both curves, two sequences, three to five
 /// values, three times around the evidence window, stake switched on and off), so the same evidence comes
-/// back often, swapped, replayed or inside batches. Predicts each outcome and counts successes and wrong errors.
+/// back often, swapped, replayed or inside batches (an out-of-bounds reading comes alone and as a batch
+/// leaf). Predicts each outcome and counts successes and wrong errors.
 /// @dev Bounded and never reverting: every proof runs in try/catch. No function here starts with "test".
 contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
     uint256 internal constant STAKE = 1_000 ether;
@@ -135,22 +136,33 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
         }
     }
 
-    /// @notice A signed reading from the pools against the declared range [0, 2].
+    /// @notice A signed reading from the pools (sequence 0 or 1, values -1..3) against the declared range [0, 2].
     function outOfBounds(uint256 deviceSeed, uint256 valueSeed, uint256 ageSeed) external {
         uint256 d = deviceSeed % 2;
-        // Values -1..3: two of five are out of range.
-        Reading memory r = _reading(d, 0, valueSeed % 5, ageSeed);
-        --r.value;
+        Reading memory r = _boundsReading(d, (valueSeed >> 8) % 2, valueSeed, ageSeed);
         IFraudProofs.SignedReading memory s = _signedReading(d, r);
-        bytes32 id = keccak256(abi.encode(IFraudProofs.IncidentKind.OutOfBounds, DeviceMessageLib.hashReading(r)));
-        bytes memory expected;
-        if (r.value >= 0 && r.value <= 2) {
-            expected = abi.encodeWithSelector(IFraudProofs.ProofsWithinRange.selector, r.value, int256(0), int256(2));
-        } else {
-            expected = _expectedUsability(d, r.timestamp, id);
-        }
+        (bytes32 id, bytes memory expected) = _expectedOutOfBounds(d, r);
         ++ghostAttempts;
         try PROOFS.proveOutOfBounds(s, BENEFICIARY) returns (bytes32 got) {
+            _accepted(expected, got, id, d);
+        } catch (bytes memory reason) {
+            _rejected(expected, reason);
+        }
+    }
+
+    /// @notice A leaf of a two-reading batch (sequences 0 and 1) against the declared range [0, 2]. Its
+    /// leaves come from the pools `outOfBounds` draws from, so the same reading comes alone and as a leaf
+    /// (of this batch or of another one), in either order: it must slash once.
+    function outOfBoundsInBatch(uint256 deviceSeed, uint256 valueSeed, uint256 ageSeed, bool second) external {
+        uint256 d = deviceSeed % 2;
+        Reading[] memory run = new Reading[](2);
+        run[0] = _boundsReading(d, 0, valueSeed, ageSeed);
+        run[1] = _boundsReading(d, 1, valueSeed >> 16, ageSeed);
+        uint256 index = second ? 1 : 0;
+        IFraudProofs.BatchedReading memory b = _batched(d, run, index);
+        (bytes32 id, bytes memory expected) = _expectedOutOfBounds(d, run[index]);
+        ++ghostAttempts;
+        try PROOFS.proveBatchOutOfBounds(b, BENEFICIARY) returns (bytes32 got) {
             _accepted(expected, got, id, d);
         } catch (bytes memory reason) {
             _rejected(expected, reason);
@@ -173,6 +185,16 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
         }
         uint64 latest = a.timestamp > b.timestamp ? a.timestamp : b.timestamp;
         return _expectedUsability(d, latest, id);
+    }
+
+    /// @dev The evidence id of an out-of-bounds reading (the same alone or as a leaf) and the error its proof
+    /// must fail with (empty when it must be accepted).
+    function _expectedOutOfBounds(uint256 d, Reading memory r) private view returns (bytes32 id, bytes memory) {
+        id = keccak256(abi.encode(IFraudProofs.IncidentKind.OutOfBounds, DeviceMessageLib.hashReading(r)));
+        if (r.value >= 0 && r.value <= 2) {
+            return (id, abi.encodeWithSelector(IFraudProofs.ProofsWithinRange.selector, r.value, int256(0), int256(2)));
+        }
+        return (id, _expectedUsability(d, r.timestamp, id));
     }
 
     function _expectedUsability(uint256 d, uint64 latest, bytes32 id) private view returns (bytes memory) {
@@ -222,6 +244,17 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
                 timestamp: uint64(BASE_TIME - age),
                 value: int256(value)
             });
+    }
+
+    /// @dev A reading of device `d` at `sequence` with a value from -1..3 (two of five outside [0, 2]).
+    function _boundsReading(
+        uint256 d,
+        uint256 sequence,
+        uint256 valueSeed,
+        uint256 ageSeed
+    ) private view returns (Reading memory r) {
+        r = _reading(d, sequence, valueSeed % 5, ageSeed);
+        --r.value;
     }
 
     function _signedReading(uint256 d, Reading memory r) private view returns (IFraudProofs.SignedReading memory) {

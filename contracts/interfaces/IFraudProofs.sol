@@ -104,7 +104,17 @@ interface IFraudProofs {
     ) external returns (bytes32 incident);
 
     /// @notice A signed reading outside the range the maker declared for the device's model.
+    /// @dev The incident id is keccak256(abi.encode(IncidentKind.OutOfBounds, the reading's struct hash)), the
+    /// same as proveBatchOutOfBounds gives the same reading as a batch leaf: proven in one form, it is refused
+    /// in the other (ProofsEvidenceUsed).
     function proveOutOfBounds(SignedReading calldata r, address beneficiary) external returns (bytes32 incident);
+
+    /// @notice A reading inside a device-signed batch (its Merkle proof against the batch root, the batch's
+    /// signature by any key the device ever held) outside the range the maker declared for the device's
+    /// model. The same rules as proveOutOfBounds: the evidence window runs from the reading's own signed
+    /// timestamp (the batch's bounds play no part), and the incident, kind OutOfBounds, has the same id as
+    /// the same reading proven alone, so one reading is proven once whichever form comes first.
+    function proveBatchOutOfBounds(BatchedReading calldata r, address beneficiary) external returns (bytes32 incident);
 
     /// @notice A signed attestation naming a measurement that was already revoked at its timestamp.
     function proveRevokedFirmware(

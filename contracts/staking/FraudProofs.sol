@@ -15,8 +15,9 @@ import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
 
 /// @title FraudProofs
 /// @notice Checks objective evidence that a device lied (equivocation, also inside signed batches;
-/// readings outside its model's physical range; attestations on firmware revoked before they were made),
-/// records an incident per piece of evidence and slashes the device through the staking contract.
+/// readings outside its model's physical range, also inside signed batches; attestations on firmware
+/// revoked before they were made), records an incident per piece of evidence and slashes the device
+/// through the staking contract.
 /// @dev Stateless about devices: the registry (which is also the attestation contract) answers every
 /// question about keys, makers and firmware. The only storage written by a proof is its Incident record.
 contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
@@ -108,18 +109,24 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         SignedReading calldata r,
         address beneficiary
     ) external nonReentrant returns (bytes32 incident_) {
-        if (beneficiary == address(0)) revert ProofsZeroBeneficiary();
+        bytes32 readingHash;
+        (readingHash, incident_) = _checkOutOfRange(r.reading, beneficiary);
         DeviceId deviceId = r.reading.deviceId;
-        IDeviceRegistry.DeviceInfo memory info = REGISTRY.deviceInfo(deviceId);
-        StoredRange storage range = _ranges[info.maker][info.model];
-        if (!range.declared) revert ProofsNoRangeDeclared(info.maker, info.model);
-        (int256 min, int256 max) = (range.min, range.max);
-        int256 value = r.reading.value;
-        if (value >= min && value <= max) revert ProofsWithinRange(value, min, max);
-        bytes32 readingHash = DeviceMessageLib.hashReadingCalldata(r.reading);
-        incident_ = keccak256(abi.encode(IncidentKind.OutOfBounds, readingHash));
         _checkUsable(incident_, deviceId, r.reading.timestamp);
         _checkSignature(deviceId, readingHash, r.key, r.signature);
+        _record(incident_, deviceId, IncidentKind.OutOfBounds, r.reading.timestamp, beneficiary);
+    }
+
+    /// @inheritdoc IFraudProofs
+    function proveBatchOutOfBounds(
+        BatchedReading calldata r,
+        address beneficiary
+    ) external nonReentrant returns (bytes32 incident_) {
+        bytes32 readingHash;
+        (readingHash, incident_) = _checkOutOfRange(r.reading, beneficiary);
+        DeviceId deviceId = r.reading.deviceId;
+        _checkUsable(incident_, deviceId, r.reading.timestamp);
+        _checkBatched(r, readingHash);
         _record(incident_, deviceId, IncidentKind.OutOfBounds, r.reading.timestamp, beneficiary);
     }
 
@@ -185,6 +192,25 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         hashA = DeviceMessageLib.hashReadingCalldata(a);
         hashB = DeviceMessageLib.hashReadingCalldata(b);
         if (hashA == hashB) revert ProofsSameReading();
+    }
+
+    /// @dev A reading of a device whose maker declared its model's sensor range, with a value outside it, for
+    /// a nonzero beneficiary. Returns its struct hash (also its batch leaf) and its evidence id: the hash
+    /// tagged OutOfBounds whether the reading comes signed alone or as a batch leaf, so one lie is one
+    /// incident, proven once in either form.
+    function _checkOutOfRange(
+        Reading calldata reading,
+        address beneficiary
+    ) private view returns (bytes32 readingHash, bytes32 id) {
+        if (beneficiary == address(0)) revert ProofsZeroBeneficiary();
+        IDeviceRegistry.DeviceInfo memory info = REGISTRY.deviceInfo(reading.deviceId);
+        StoredRange storage range = _ranges[info.maker][info.model];
+        if (!range.declared) revert ProofsNoRangeDeclared(info.maker, info.model);
+        (int256 min, int256 max) = (range.min, range.max);
+        int256 value = reading.value;
+        if (value >= min && value <= max) revert ProofsWithinRange(value, min, max);
+        readingHash = DeviceMessageLib.hashReadingCalldata(reading);
+        id = keccak256(abi.encode(IncidentKind.OutOfBounds, readingHash));
     }
 
     /// @dev The evidence id of a pair of conflicting readings: sorted, so swapping the two proves nothing

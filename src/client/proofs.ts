@@ -53,6 +53,11 @@ export type Proof =
     }
   | { readonly kind: "outOfBounds"; readonly reading: SignedReadingEvidence }
   | {
+      readonly kind: "batchOutOfBounds";
+      /** The leaf outside the range, with its batch's signature and its Merkle proof. */
+      readonly reading: BatchedReadingEvidence;
+    }
+  | {
       readonly kind: "batchEquivocation";
       readonly a: BatchedReadingEvidence;
       /** Another signed reading, or a leaf of another signed batch. */
@@ -97,6 +102,19 @@ export function equivocationProof(a: Signed<"Reading">, b: Signed<"Reading">): P
 /** The out-of-bounds proof of one signed reading. */
 export function outOfBoundsProof(r: Signed<"Reading">): Proof {
   return { kind: "outOfBounds", reading: signedReadingEvidence(r) };
+}
+
+/**
+ * The out-of-bounds proof of one leaf of a signed batch (DeviceSigner.signReadingBatch over
+ * buildReadingBatch's batch; `proof` is the leaf's, from buildReadingBatch's proofs). Its incident is
+ * the one outOfBoundsProof gives the same reading signed alone: either proof of it is accepted once.
+ */
+export function batchOutOfBoundsProof(
+  batch: Signed<"ReadingBatch">,
+  reading: ReadingMessage,
+  proof: readonly Hex[],
+): Proof {
+  return { kind: "batchOutOfBounds", reading: batchedReadingEvidence(batch, reading, proof) };
 }
 
 /** The revoked-firmware proof of one signed attestation. */
@@ -211,6 +229,8 @@ export function parseProof(json: unknown): Proof {
       return { kind: "equivocation", a: parseSigned(o.a, "a"), b: parseSigned(o.b, "b") };
     case "outOfBounds":
       return { kind: "outOfBounds", reading: parseSigned(o.reading, "reading") };
+    case "batchOutOfBounds":
+      return { kind: "batchOutOfBounds", reading: parseBatched(o.reading, "reading") };
     case "batchEquivocation":
       return {
         kind: "batchEquivocation",
@@ -234,7 +254,7 @@ export function parseProof(json: unknown): Proof {
     }
     default:
       throw new InvalidInputError(
-        `proof file: kind must be equivocation, outOfBounds, batchEquivocation or revokedFirmware, not ${JSON.stringify(o.kind)}`,
+        `proof file: kind must be equivocation, outOfBounds, batchEquivocation, batchOutOfBounds or revokedFirmware, not ${JSON.stringify(o.kind)}`,
       );
   }
 }
@@ -310,6 +330,8 @@ export async function submitProof(
         return proofs.proveEquivocation(proof.a, proof.b, to);
       case "outOfBounds":
         return proofs.proveOutOfBounds(proof.reading, to);
+      case "batchOutOfBounds":
+        return proofs.proveBatchOutOfBounds(batched(proof.reading), to);
       case "batchEquivocation":
         return "batch" in proof.b
           ? proofs.proveBatchPairEquivocation(batched(proof.a), batched(proof.b), to)

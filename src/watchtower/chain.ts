@@ -156,6 +156,8 @@ export function fraudProofsSubmitter(
       sendProof(() => proofs.proveEquivocation(toStruct(a), toStruct(b), beneficiary)),
     proveOutOfBounds: (r, beneficiary) =>
       sendProof(() => proofs.proveOutOfBounds(toStruct(r), beneficiary)),
+    proveBatchOutOfBounds: (r, beneficiary) =>
+      sendProof(() => proofs.proveBatchOutOfBounds(toBatchedStruct(r), beneficiary)),
     proveBatchEquivocation: (a, b, beneficiary) =>
       sendProof(() => proofs.proveBatchEquivocation(toBatchedStruct(a), toStruct(b), beneficiary)),
     proveBatchPairEquivocation: (a, b, beneficiary) =>

@@ -28,7 +28,8 @@ export type ProofResult = "submitted" | "already_proven" | "rejected" | "failed"
  * The watchtower's Prometheus metrics, in a registry of its own (two watchtowers in one process, as in
  * tests, do not collide). Names: `<prefix>messages_total{result}`, `<prefix>equivocations_total`,
  * `<prefix>out_of_bounds_total`, `<prefix>batches_total{result}`, `<prefix>batch_equivocations_total`
- * (the batch proofs among the equivocations), `<prefix>proofs_submitted_total{result}`,
+ * (the batch proofs among the equivocations), `<prefix>batch_out_of_bounds_total` (the batch leaves among
+ * the out-of-bounds readings), `<prefix>proofs_submitted_total{result}`,
  * `<prefix>last_message_timestamp` (unix seconds of the last message received).
  */
 export class WatchtowerMetrics {
@@ -38,6 +39,7 @@ export class WatchtowerMetrics {
   readonly outOfBounds: Counter;
   readonly batches: Counter<"result">;
   readonly batchEquivocations: Counter;
+  readonly batchOutOfBounds: Counter;
   readonly proofs: Counter<"result">;
   readonly lastMessage: Gauge;
 
@@ -69,6 +71,11 @@ export class WatchtowerMetrics {
     this.batchEquivocations = new Counter({
       name: `${prefix}batch_equivocations_total`,
       help: "Equivocations detected inside signed batches (a batch leaf against a reading or another batch's leaf)",
+      registers,
+    });
+    this.batchOutOfBounds = new Counter({
+      name: `${prefix}batch_out_of_bounds_total`,
+      help: "Batch leaves detected outside the range declared for the device's model (among out_of_bounds_total)",
       registers,
     });
     this.proofs = new Counter({

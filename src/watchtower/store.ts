@@ -29,7 +29,11 @@ import {
  */
 
 export type ProofKind =
-  "equivocation" | "out-of-bounds" | "batch-equivocation" | "batch-pair-equivocation";
+  | "equivocation"
+  | "out-of-bounds"
+  | "batch-equivocation"
+  | "batch-pair-equivocation"
+  | "batch-out-of-bounds";
 
 /**
  * pending: decided, not yet confirmed (resumed at start); submitted: the contract recorded it;

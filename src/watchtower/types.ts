@@ -109,6 +109,8 @@ export interface SubmittedProof {
 export interface ProofSubmitter {
   proveEquivocation(a: SignedReading, b: SignedReading, beneficiary: Hex): Promise<SubmittedProof>;
   proveOutOfBounds(r: SignedReading, beneficiary: Hex): Promise<SubmittedProof>;
+  /** A leaf of a signed batch outside the range declared for its device's model. */
+  proveBatchOutOfBounds(r: BatchedReading, beneficiary: Hex): Promise<SubmittedProof>;
   /** A batch leaf against a single signed reading of the same device, feed and sequence. */
   proveBatchEquivocation(
     a: BatchedReading,

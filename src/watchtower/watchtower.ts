@@ -11,6 +11,7 @@ import {
   type DeviceKey,
   type Domain,
   type Hex,
+  type ReadingMessage,
 } from "../protocol/index.js";
 import { encodeReadings } from "../gateway/batch.js";
 import { verifySignedMessage } from "../verify/index.js";
@@ -114,7 +115,12 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  *   once (its readings, 48 bytes each) with its leaves, in one transaction; a leaf's Merkle proof is
  *   computed only when its conflict is proven. The proof key is the (device, feed, sequence), as for
  *   single readings (the contract counts one incident per conflicting pair, whatever its form), and at
- *   most one proof is decided per incoming batch (its first conflicting leaf).
+ *   most one proof is decided per incoming batch (its first conflicting leaf);
+ * - out of bounds inside batches: a verified signed batch with a leaf outside the declared range is
+ *   proven by that leaf (its Merkle proof computed then). The proof key is the reading's, as for a
+ *   single reading, so one reading is proven once whether it came alone or in a batch (the contract
+ *   counts one incident for both forms); at most one such proof per incoming batch (its first leaf
+ *   outside the range), also decided when the batch is seen again, so a crash in between is recovered.
  * Each proof is recorded as pending before it is sent, retried with bounded exponential backoff on
  * transient errors, and resumed at the next start if it did not finish. ProofsEvidenceUsed counts as
  * done. Invalid messages are dropped and counted.
@@ -400,10 +406,12 @@ export class Watchtower {
     this.metrics.lastMessage.set(now / 1000);
     const { batch, key, signature } = m.signed;
     let stored: StoredBatch;
+    let readings: readonly ReadingMessage[];
     let hash: Hex;
     try {
       hash = structHash("ReadingBatch", batch);
-      stored = { batch, key, signature, readings: encodeReadings(m.readings()) };
+      readings = m.readings();
+      stored = { batch, key, signature, readings: encodeReadings(readings) };
     } catch (err: unknown) {
       this.countBatch("malformed", m, { err: message(err) });
       return;
@@ -454,6 +462,7 @@ export class Watchtower {
         });
       } else this.countBatch(inserted ? "stored" : "duplicate", m);
       if (record !== undefined) this.launch(record);
+      await this.checkBatchBounds(stored, readings, leaves);
     } catch (err: unknown) {
       this.countBatch("error", m, { err: message(err) });
     }
@@ -492,20 +501,44 @@ export class Watchtower {
 
   private async checkBounds(m: SignedReading, hash: Hex): Promise<void> {
     const range = await this.rangeOf(m.reading.deviceId.toLowerCase() as Hex);
+    if (range === null || !outside(range, m.reading.value)) return;
+    this.logOutOfBounds(m.reading, range);
+    this.detected("out-of-bounds", boundsKey(hash), [m]);
+  }
+
+  /**
+   * The first leaf of a verified batch outside its model's declared range, unless that reading's proof
+   * was decided before (alone or in a batch): its evidence, with the Merkle proof built only now.
+   */
+  private async checkBatchBounds(
+    stored: StoredBatch,
+    readings: readonly ReadingMessage[],
+    leaves: Buffer,
+  ): Promise<void> {
+    const range = await this.rangeOf(stored.batch.deviceId.toLowerCase() as Hex);
     if (range === null) return;
-    const v = m.reading.value;
-    if (v >= range.min && v <= range.max) return;
+    const index = readings.findIndex((r) => outside(range, r.value));
+    const reading = readings[index];
+    if (reading === undefined) return;
+    const proofKey = boundsKey(`0x${leaves.toString("hex", index * 32, index * 32 + 32)}`);
+    if (this.evidence.proof(proofKey) !== undefined) return;
+    this.logOutOfBounds(reading, range, { batchRoot: stored.batch.root, leafIndex: index });
+    this.detected("batch-out-of-bounds", proofKey, [batchedReadingAt(stored, index)]);
+  }
+
+  private logOutOfBounds(r: ReadingMessage, range: SensorRange, extra: object = {}): void {
     this.log.warn(
       {
         event: "out_of_bounds",
-        deviceId: m.reading.deviceId,
-        value: v.toString(),
+        deviceId: r.deviceId,
+        sequence: r.sequence.toString(),
+        value: r.value.toString(),
         min: range.min.toString(),
         max: range.max.toString(),
+        ...extra,
       },
       "reading outside its sensor's declared range",
     );
-    this.detected("out-of-bounds", `out-of-bounds:${hash}`, [m]);
   }
 
   // ------------------------------------------------------------------ proofs
@@ -529,11 +562,12 @@ export class Watchtower {
       this.log.debug({ event: "already_decided", proofKey }, "proof already decided");
       return undefined;
     }
-    if (kind === "out-of-bounds") this.metrics.outOfBounds.inc();
+    if (kind === "out-of-bounds" || kind === "batch-out-of-bounds") this.metrics.outOfBounds.inc();
     else this.metrics.equivocations.inc();
     if (kind === "batch-equivocation" || kind === "batch-pair-equivocation") {
       this.metrics.batchEquivocations.inc();
     }
+    if (kind === "batch-out-of-bounds") this.metrics.batchOutOfBounds.inc();
     this.log.warn({ event: "fraud_detected", kind, proofKey, deviceId }, `${kind} detected`);
     return this.evidence.proof(proofKey);
   }
@@ -568,6 +602,9 @@ export class Watchtower {
       case "out-of-bounds":
         if (isBatchedReading(a)) throw malformed();
         return submitter.proveOutOfBounds(a, beneficiary);
+      case "batch-out-of-bounds":
+        if (!isBatchedReading(a)) throw malformed();
+        return submitter.proveBatchOutOfBounds(a, beneficiary);
     }
   }
 
@@ -655,6 +692,19 @@ export class Watchtower {
     ]);
     clearTimeout(timer);
   }
+}
+
+/** Whether `value` lies outside the declared (inclusive) range. */
+function outside(range: SensorRange, value: bigint): boolean {
+  return value < range.min || value > range.max;
+}
+
+/**
+ * The proof key of an out-of-bounds reading (alone or as a batch leaf), by its struct hash: the
+ * contract's incident id is that hash too, so each reading is proven once in either form.
+ */
+function boundsKey(structHash: Hex): string {
+  return `out-of-bounds:${structHash.toLowerCase()}`;
 }
 
 /** The proof key of an equivocation (in any form): one proof per (device, feed, sequence). */

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { AbiCoder, keccak256 } from "ethers";
 import {
+  batchOutOfBoundsProof,
   equivocationProof,
   outOfBoundsProof,
   parseProof,
@@ -11,7 +13,13 @@ import {
   submitProofFile,
   writeProofFile,
 } from "../../src/client/index.js";
-import { InvalidInputError } from "../../src/protocol/index.js";
+import {
+  InvalidInputError,
+  buildReadingBatch,
+  structHash,
+  type Hex,
+  type ReadingMessage,
+} from "../../src/protocol/index.js";
 import { networkHelpers, rejectsWith, tempDir } from "./fixture.js";
 import {
   BOUNTY_BPS,
@@ -24,6 +32,7 @@ import {
 } from "./staking-fixture.js";
 
 const STAKE = 10_000n;
+const INCIDENT_OUT_OF_BOUNDS = 3n;
 
 async function stakedClone(f: StakingFixture, curve: "p256" | "secp256k1" = "p256") {
   const device = await stakedClonedDevice(f, curve, STAKE);
@@ -129,16 +138,116 @@ describe("client", function () {
     });
   });
 
+  describe("submitProof batchOutOfBounds", function () {
+    /**
+     * A batch of 16 readings the device signed (built by buildReadingBatch: the root and proofs the
+     * contract's MerkleProof checks), its leaf at `index` outside the declared range.
+     */
+    async function signedBatch(device: Awaited<ReturnType<typeof stakedClone>>, index: number) {
+      const readings: ReadingMessage[] = Array.from({ length: 16 }, (_, i) => ({
+        deviceId: device.deviceId,
+        feedId: FEED,
+        sequence: 100n + BigInt(i),
+        timestamp: device.timestamp - 16n + BigInt(i),
+        value: i === index ? RANGE.max + 1n : 21_000n + BigInt(i),
+      }));
+      const built = buildReadingBatch(readings);
+      const { deviceId: _deviceId, ...unsigned } = built.batch;
+      const batch = await device.signer.signReadingBatch(unsigned);
+      const leaf = (i: number) => {
+        const reading = readings[i];
+        const proof = built.proofs[i];
+        assert.ok(reading !== undefined && proof !== undefined);
+        return { reading, proof };
+      };
+      return { batch, leaf };
+    }
+
+    for (const curve of ["p256", "secp256k1"] as const) {
+      it(`proves a ${curve} leaf of a TypeScript-built batch outside the range, once in either form`, async function () {
+        const f = await networkHelpers.loadFixture(stakingFixture);
+        const device = await stakedClone(f, curve);
+        const { batch, leaf } = await signedBatch(device, 11);
+        const { reading, proof } = leaf(11);
+        const { dir, cleanup } = await tempDir();
+        try {
+          const file = join(dir, "batch-oob.json");
+          await writeProofFile(file, batchOutOfBoundsProof(batch, reading, proof));
+          const result = await submitProofFile({
+            proofs: f.proofsAsOther,
+            file,
+            beneficiary: f.beneficiary.address,
+          });
+          assert.equal(result.proofKind, "batchOutOfBounds");
+          assert.equal(result.kind, "OutOfBounds");
+          assert.equal(result.deviceId, device.deviceId);
+          assert.equal(result.slashed, STAKE);
+          // The incident of the same reading proven alone: keccak256(abi.encode(OutOfBounds, structHash)).
+          const id = keccak256(
+            AbiCoder.defaultAbiCoder().encode(
+              ["uint8", "bytes32"],
+              [INCIDENT_OUT_OF_BOUNDS, structHash("Reading", reading)],
+            ),
+          ) as Hex;
+          assert.equal(result.incident, id);
+          assert.equal((await f.proofsAsOther.incident(id)).kind, INCIDENT_OUT_OF_BOUNDS);
+
+          const { deviceId: _deviceId, ...unsigned } = reading;
+          const alone = await device.signer.signReading(unsigned);
+          const used = await rejectsWith(
+            submitProof(f.proofsAsOther, outOfBoundsProof(alone), f.other.address),
+            "ProofsEvidenceUsed",
+          );
+          assert.deepEqual(used.args, [id]);
+        } finally {
+          await cleanup();
+        }
+      });
+    }
+
+    it("reverts for a leaf inside the range and for a proof of another leaf, decoded", async function () {
+      const f = await networkHelpers.loadFixture(stakingFixture);
+      const device = await stakedClone(f);
+      const { batch, leaf } = await signedBatch(device, 3);
+      const inside = leaf(4);
+      const within = await rejectsWith(
+        submitProof(
+          f.proofsAsOther,
+          batchOutOfBoundsProof(batch, inside.reading, inside.proof),
+          f.beneficiary.address,
+        ),
+        "ProofsWithinRange",
+      );
+      assert.deepEqual(within.args, [inside.reading.value, RANGE.min, RANGE.max]);
+      const { reading } = leaf(3);
+      await rejectsWith(
+        submitProof(
+          f.proofsAsOther,
+          batchOutOfBoundsProof(batch, reading, inside.proof),
+          f.beneficiary.address,
+        ),
+        "ProofsNotInBatch",
+      );
+    });
+  });
+
   describe("parseProof", function () {
     it("round-trips a proof file with bigints as decimal strings", async function () {
       const f = await networkHelpers.loadFixture(stakingFixture);
-      const { honest, forged } = await stakedClone(f);
+      const { honest, forged, signer } = await stakedClone(f);
       const { dir, cleanup } = await tempDir();
       try {
         const file = join(dir, "p.json");
         const proof = equivocationProof(honest, forged);
         await writeProofFile(file, proof);
         assert.deepEqual(await readProofFile(file), proof);
+        const readings: ReadingMessage[] = [honest.message, { ...honest.message, sequence: 8n }];
+        const built = buildReadingBatch(readings);
+        const { deviceId: _deviceId, ...unsigned } = built.batch;
+        const batch = await signer.signReadingBatch(unsigned);
+        const batchProof = batchOutOfBoundsProof(batch, honest.message, built.proofs[0] ?? []);
+        await writeProofFile(file, batchProof);
+        assert.deepEqual(await readProofFile(file), batchProof);
       } finally {
         await cleanup();
       }
@@ -146,6 +255,11 @@ describe("client", function () {
 
     it("names the bad field of a malformed proof file", async function () {
       assert.throws(() => parseProof({ kind: "bribery" }), /kind must be equivocation/);
+      assert.throws(
+        () => parseProof({ kind: "batchOutOfBounds", reading: { batch: {}, reading: {} } }),
+        (err: unknown) =>
+          err instanceof InvalidInputError && err.message.includes("reading.proof must be a list"),
+      );
       assert.throws(
         () => parseProof({ kind: "outOfBounds", reading: { reading: {} } }),
         (err: unknown) =>

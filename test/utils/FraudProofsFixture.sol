@@ -97,6 +97,21 @@ abstract contract FraudProofsFixture is AttestationFixture {
         }
     }
 
+    /// @notice Batch `k` signs over readings of `id` at sequences `first`.. (`size` of them, values 0, 1, ...,
+    /// all signed now) with the one at `index` set to `value`, and the proof of that leaf.
+    function _batchedValue(
+        TestKey memory k,
+        DeviceId id,
+        uint256 size,
+        uint256 index,
+        int256 value
+    ) internal view returns (IFraudProofs.BatchedReading memory) {
+        Reading[] memory readings = new Reading[](size);
+        for (uint256 i; i < size; ++i) readings[i] = _reading(id, 10 + uint64(i), int256(i));
+        readings[index].value = value;
+        return _batched(k, readings, index);
+    }
+
     // ------------------------------------------------------------------ attestations
 
     function _attestation(

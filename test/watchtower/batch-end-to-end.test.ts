@@ -6,6 +6,7 @@ import { networkHelpers } from "../client/fixture.js";
 import {
   BOUNTY_BPS,
   FEED,
+  RANGE,
   stakingFixture,
   type StakingFixture,
 } from "../client/staking-fixture.js";
@@ -14,6 +15,7 @@ import { sample, tempDb } from "./helpers.js";
 
 const DEVICE_STATUS_SUSPENDED = 2n;
 const INCIDENT_BATCH_EQUIVOCATION = 2n;
+const INCIDENT_OUT_OF_BOUNDS = 3n;
 
 /** `count` readings of FEED from `from`, timestamped around `now`; content depends on the sequence. */
 function readingsOf(count: number, from: bigint, now: bigint): Omit<ReadingMessage, "deviceId">[] {
@@ -37,11 +39,12 @@ async function assertSlashed(
   deviceId: Hex,
   proof: { status: string; incident: Hex | null } | undefined,
   bountyBefore: bigint,
+  kind = INCIDENT_BATCH_EQUIVOCATION,
 ) {
   assert.equal(proof?.status, "submitted");
   assert.ok(proof.incident !== null);
   const incident = await f.proofsAsOther.incident(proof.incident);
-  assert.equal(incident.kind, INCIDENT_BATCH_EQUIVOCATION);
+  assert.equal(incident.kind, kind);
   assert.equal(incident.deviceId.toLowerCase(), deviceId.toLowerCase());
   assert.equal(incident.slashed, STAKE);
   assert.equal((await f.stakingAsOther.stakeOf(deviceId)).active, 0n);
@@ -106,6 +109,32 @@ describe("Watchtower batches end to end", function () {
 
       const late = await watchOnChain(f, await tempDb(), [cloned, genuine]);
       assert.equal(late.proofs[0]?.status, "already-proven");
+    });
+
+    it(`proves a ${curve} batch leaf outside the declared range on chain; the reading alone is then already proven`, async function () {
+      const f = await networkHelpers.loadFixture(stakingFixture);
+      const { deviceId, signer } = await stakedClone(f, curve);
+      const now = BigInt(await networkHelpers.time.latest());
+      const readings = readingsOf(512, 1n, now).map((r) =>
+        r.sequence === 300n ? { ...r, value: RANGE.min - 1n } : r,
+      );
+      const batch = await watched(signer, readings);
+      const bountyBefore = await f.tokenAsOperator.balanceOf(f.beneficiary.address);
+
+      const { proofs, metrics } = await watchOnChain(f, await tempDb(), [batch]);
+      assert.equal(proofs.length, 1);
+      assert.equal(proofs[0]?.kind, "batch-out-of-bounds");
+      await assertSlashed(f, deviceId, proofs[0], bountyBefore, INCIDENT_OUT_OF_BOUNDS);
+      assert.equal(sample(metrics, "watchtower_batch_out_of_bounds_total"), 1);
+
+      // Another watchtower that sees the same reading signed alone: the contract counts it as proven.
+      const leaf = readings[299];
+      assert.ok(leaf?.value === RANGE.min - 1n);
+      const s = await signer.signReading(leaf);
+      const alone = { reading: s.message, key: s.key, signature: s.signature };
+      const late = await watchOnChain(f, await tempDb(), [alone]);
+      assert.equal(late.proofs[0]?.kind, "out-of-bounds");
+      assert.equal(late.proofs[0].status, "already-proven");
     });
   }
 });

@@ -6,6 +6,7 @@ import {
   isBatchedReading,
   type BatchedReading,
   type Evidence,
+  type SensorRange,
   type WatchedBatch,
 } from "../../src/watchtower/index.js";
 import {
@@ -58,11 +59,17 @@ function assertProvable(e: Evidence | undefined): asserts e is BatchedReading {
   assert.equal(e.reading.deviceId, e.batch.deviceId);
 }
 
-async function run(inputs: Parameters<typeof fromArray>[0], dbPath = ":memory:") {
+async function run(
+  inputs: Parameters<typeof fromArray>[0],
+  dbPath = ":memory:",
+  range: SensorRange | null = null,
+) {
   const submitter = new FakeSubmitter();
+  const directory = new FakeDirectory();
+  directory.range = range;
   const w = watchtower({
     source: fromArray(inputs),
-    directory: new FakeDirectory(),
+    directory,
     submitter,
     dbPath,
   });
@@ -189,6 +196,100 @@ describe("Watchtower batches", function () {
       assert.equal(three.submitter.calls.length, 0);
       assert.equal(three.proofs.length, 1);
       assert.equal(sample(three.text, 'watchtower_batches_total{result="conflict"}'), 1);
+    });
+  });
+
+  describe("batch leaf out of bounds", function () {
+    /** batchOf's values lie in -50..50. */
+    const RANGE: SensorRange = { min: -50n, max: 50n };
+
+    /** `batchOf(count, from)` with the value at each of `at` set to `value`. */
+    function outOfRange(count: number, from: bigint, at: readonly bigint[], value = 1000n) {
+      return batchOf(count, from).map((r) => (at.includes(r.sequence) ? { ...r, value } : r));
+    }
+
+    for (const curve of ["p256", "secp256k1"] as const) {
+      it(`proves the first ${curve} leaf outside the declared range, once`, async function () {
+        const device = deviceSigner(curve);
+        const batch = await watched(device, outOfRange(64, 1n, [20n, 40n], 51n));
+        const { submitter, text, proofs } = await run([batch, batch], ":memory:", RANGE);
+        assert.equal(submitter.calls.length, 1);
+        const call = submitter.calls[0];
+        assert.equal(call?.kind, "batch-out-of-bounds");
+        assert.equal(call.beneficiary, BENEFICIARY);
+        const [a] = call.evidence;
+        assertProvable(a);
+        assert.equal(a.reading.sequence, 20n);
+        assert.equal(a.reading.value, 51n);
+        assert.equal(a.signature, batch.signed.signature);
+        assert.equal(proofs.length, 1);
+        assert.equal(proofs[0]?.kind, "batch-out-of-bounds");
+        assert.equal(proofs[0].proofKey, `out-of-bounds:${structHash("Reading", a.reading)}`);
+        assert.equal(proofs[0].status, "submitted");
+        assert.deepEqual(proofs[0].evidence, [a]);
+        assert.equal(sample(text, "watchtower_out_of_bounds_total"), 1);
+        assert.equal(sample(text, "watchtower_batch_out_of_bounds_total"), 1);
+        assert.equal(sample(text, "watchtower_equivocations_total"), 0);
+        assert.equal(sample(text, 'watchtower_batches_total{result="duplicate"}'), 1);
+      });
+    }
+
+    it("proves a reading once, whether it came alone or in a batch first", async function () {
+      const device = deviceSigner();
+      const readings = outOfRange(8, 1n, [3n], -51n);
+      const leaf = readings[2];
+      assert.ok(leaf?.value === -51n);
+      const alone = await reading(device, leaf.sequence, leaf.value, leaf.timestamp);
+      const batch = await watched(device, readings);
+
+      const aloneFirst = await run([alone, batch], ":memory:", RANGE);
+      assert.deepEqual(
+        aloneFirst.submitter.calls.map((c) => c.kind),
+        ["out-of-bounds"],
+      );
+      const batchFirst = await run([batch, alone], ":memory:", RANGE);
+      assert.deepEqual(
+        batchFirst.submitter.calls.map((c) => c.kind),
+        ["batch-out-of-bounds"],
+      );
+      // One proof key for both forms: the reading's struct hash, the contract's incident id too.
+      assert.equal(aloneFirst.proofs[0]?.proofKey, batchFirst.proofs[0]?.proofKey);
+    });
+
+    it("decides the proof once across restarts, and again at redelivery if it was never decided", async function () {
+      const device = deviceSigner();
+      const batch = await watched(device, outOfRange(16, 1n, [9n]));
+      const dbPath = await tempDb();
+      // Seen while no range was declared: nothing to prove, but the batch is stored.
+      const before = await run([batch], dbPath);
+      assert.equal(before.submitter.calls.length, 0);
+      assert.equal(before.batches, 1);
+      // Redelivered once the maker declared the range: proven now.
+      const one = await run([batch], dbPath, RANGE);
+      assert.equal(one.submitter.calls[0]?.kind, "batch-out-of-bounds");
+      const two = await run([batch], dbPath, RANGE);
+      assert.equal(two.submitter.calls.length, 0);
+      assert.equal(two.proofs.length, 1);
+    });
+
+    it("proves nothing for leaves inside the range, or without a declared range", async function () {
+      const device = deviceSigner("secp256k1");
+      const inside = await watched(device, batchOf(32, 1n));
+      const outside = await watched(device, outOfRange(4, 100n, [101n]));
+      assert.equal((await run([inside], ":memory:", RANGE)).submitter.calls.length, 0);
+      assert.equal((await run([outside], ":memory:", null)).submitter.calls.length, 0);
+    });
+
+    it("proves nothing for a batch that does not hold together", async function () {
+      const device = deviceSigner();
+      const genuine = await signBatch(device, batchOf(4, 50n));
+      const badRoot: WatchedBatch = {
+        signed: genuine.signed,
+        readings: () => genuine.readings.map((r, i) => (i === 0 ? { ...r, value: 1000n } : r)),
+      };
+      const { submitter, text } = await run([badRoot], ":memory:", RANGE);
+      assert.equal(submitter.calls.length, 0);
+      assert.equal(sample(text, 'watchtower_batches_total{result="bad_root"}'), 1);
     });
   });
 

@@ -96,6 +96,11 @@ export class FakeSubmitter implements ProofSubmitter {
     return this.behaviour(this.calls.length);
   }
 
+  proveBatchOutOfBounds(r: BatchedReading, beneficiary: Hex): Promise<SubmittedProof> {
+    this.calls.push({ kind: "batch-out-of-bounds", evidence: [r], beneficiary });
+    return this.behaviour(this.calls.length);
+  }
+
   proveBatchEquivocation(
     a: BatchedReading,
     b: SignedReading,
