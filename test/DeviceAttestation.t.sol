@@ -1082,6 +1082,27 @@ abstract contract DeviceAttestationCurveTest is AttestationFixture {
         _assertVerdict(id, MAX_AGE, IDeviceAttestation.TrustVerdict.NotActive);
     }
 
+    /// @notice The combined check feeds make per reading answers what the two checks answer apart.
+    function test_checkTrustedSignature_AgreesWithBothChecks() public {
+        bytes32 digest = keccak256("a reading");
+        bytes memory sig = _sign(dev, digest);
+        IDeviceRegistry.DeviceKey memory k = _deviceKey(dev);
+        (bool valid, bool trusted) = registry.checkTrustedSignature(id, digest, k, sig, MAX_AGE);
+        assertTrue(valid);
+        assertFalse(trusted, "never attested");
+        _attest(dev, MEASUREMENT_V1, 0);
+        (valid, trusted) = registry.checkTrustedSignature(id, digest, k, sig, MAX_AGE);
+        assertTrue(valid && trusted);
+        assertEq(valid, registry.isValidDeviceSignature(id, digest, k, sig));
+        assertEq(trusted, registry.isTrusted(id, MAX_AGE));
+        vm.warp(block.timestamp + MAX_AGE + 1);
+        (valid, trusted) = registry.checkTrustedSignature(id, digest, k, sig, MAX_AGE);
+        assertTrue(valid);
+        assertFalse(trusted, "stale");
+        (valid, trusted) = registry.checkTrustedSignature(id, keccak256("another"), k, sig, MAX_AGE);
+        assertFalse(valid || trusted, "a signature over another digest: neither");
+    }
+
     function test_isTrusted_staleBoundary() public {
         _attest(dev, MEASUREMENT_V1, 0);
         uint256 attestedAt = block.timestamp;

@@ -1015,6 +1015,18 @@ contract DeviceFeedGasTest is FeedFixture {
         console.log("gas: submitMany of 7 readings and a round, per reading (execution)", used / DEVICES);
     }
 
+    function test_gas_SubmitManySevenNoRound() public {
+        IDeviceFeed.SignedReading[] memory batch = new IDeviceFeed.SignedReading[](DEVICES);
+        for (uint256 i; i < DEVICES; ++i) batch[i] = _signed(_reading(i, 2, 100e8 + int256(i)), i);
+        uint256 before = gasleft();
+        uint256 accepted = feed.submitMany(batch);
+        uint256 used = before - gasleft();
+        assertEq(accepted, DEVICES);
+        assertEq(feed.latestRound(), 1);
+        // solhint-disable-next-line no-console
+        console.log("gas: submitMany of 7 readings, no round, per reading (execution)", used / DEVICES);
+    }
+
     /// @notice The part of a P-256 submit spent outside the feed: signature, trust and stake checks, each
     /// measured from a cold start as the feed makes them.
     function test_gas_ExternalChecksOfOneP256Reading() public {

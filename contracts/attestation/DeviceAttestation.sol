@@ -170,6 +170,11 @@ abstract contract DeviceAttestation is IDeviceAttestation {
     /// - ModelMismatch cannot happen: attest accepts only firmware published for the device's own maker
     ///   and model, and a device's maker and model never change.
     function isTrusted(DeviceId deviceId, uint256 maxAge) external view returns (bool) {
+        return _isTrusted(deviceId, maxAge);
+    }
+
+    /// @dev isTrusted, for the registry's combined signature-and-trust check.
+    function _isTrusted(DeviceId deviceId, uint256 maxAge) internal view returns (bool) {
         Evidence memory e = _evidence[deviceId];
         if (e.status != DeviceStatus.Active) return false;
         // Evidence timestamps are never in the future when accepted, so this cannot underflow.

@@ -524,69 +524,76 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         Batch memory b
     ) private returns (Rejection rejection, bool accepted) {
         uint256 index;
-        (rejection, index) = _check(r, key, signature);
+        Slot memory previous;
+        (rejection, index, previous) = _check(r, key, signature);
         if (rejection != Rejection.None) return (rejection, false);
-        Slot storage s = _slots[index];
         int128 value = int128(r.value); // in bounds (checked), so it fits
-        Anomaly anomaly = _anomaly(s, r.timestamp, value, b.st);
+        Anomaly anomaly = _anomaly(previous, r.timestamp, value, b.st);
         if (anomaly != Anomaly.None) {
-            _quarantine(r, s, anomaly, b);
+            _quarantine(r, _slots[index], anomaly, b);
             return (Rejection.None, false);
         }
-        // Timestamps are not in the future (checked), so they fit in uint40.
-        s.value = value;
-        s.timestamp = uint40(r.timestamp);
-        s.sequence = r.sequence;
+        // One write of the whole slot. Timestamps are not in the future (checked), so they fit in uint40.
+        _slots[index] = Slot({value: value, timestamp: uint40(r.timestamp), sequence: r.sequence});
         emit ReadingAccepted(r.deviceId, r.sequence, r.value);
         ++b.accepted;
         if (!b.moved && DEVIATION_THRESHOLD_BPS != 0) b.moved = _moved(value, b.st.answer);
         return (Rejection.None, true);
     }
 
-    /// @dev Cheap checks first; the three external calls (signature, trust, stake) last. Returns the
-    /// member's slot index when the reading passes.
+    /// @dev Cheap checks first; the two external calls (signature and trust, stake) last. Returns the
+    /// member's slot index and its previous reading when the reading passes.
     function _check(
         Reading calldata r,
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature
-    ) private view returns (Rejection, uint256) {
-        if (r.feedId != feedId()) return (Rejection.WrongFeed, 0);
+    ) private view returns (Rejection, uint256, Slot memory previous) {
+        if (r.feedId != feedId()) return (Rejection.WrongFeed, 0, previous);
         DeviceId deviceId = r.deviceId;
-        Membership memory m = _membership[deviceId];
-        if (m.index == 0) return (Rejection.NotMember, 0);
-        if (m.quarantinedAt != 0) return (Rejection.Quarantined, 0);
-        uint256 index = m.index - 1;
-        Slot memory previous = _slots[index];
-        if (r.sequence <= previous.sequence) return (Rejection.SequenceNotIncreasing, 0);
-        if (r.timestamp > block.timestamp) return (Rejection.FutureTimestamp, 0);
+        Membership storage m = _membership[deviceId];
+        uint256 index = m.index;
+        if (index == 0) return (Rejection.NotMember, 0, previous);
+        if (m.quarantinedAt != 0) return (Rejection.Quarantined, 0, previous);
+        --index;
+        previous = _slots[index];
+        if (r.sequence <= previous.sequence) return (Rejection.SequenceNotIncreasing, 0, previous);
+        if (r.timestamp > block.timestamp) return (Rejection.FutureTimestamp, 0, previous);
         // A reading older than the device's previous one is as useless as a stale one.
         if (block.timestamp - r.timestamp >= MAX_READING_AGE || r.timestamp < previous.timestamp) {
-            return (Rejection.Stale, 0);
+            return (Rejection.Stale, 0, previous);
         }
-        if (r.value < MIN_VALUE || r.value > MAX_VALUE) return (Rejection.OutOfBounds, 0);
+        if (r.value < MIN_VALUE || r.value > MAX_VALUE) return (Rejection.OutOfBounds, 0, previous);
         bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), DeviceMessageLib.hashReadingCalldata(r));
-        if (!REGISTRY.isValidDeviceSignature(deviceId, digest, key, signature)) {
-            return (Rejection.InvalidSignature, 0);
-        }
-        if (!IDeviceAttestation(address(REGISTRY)).isTrusted(deviceId, MAX_ATTESTATION_AGE)) {
-            return (Rejection.Untrusted, 0);
-        }
-        if (STAKING.activeOf(deviceId) < MIN_STAKE) return (Rejection.Unstaked, 0);
-        return (Rejection.None, index);
+        (bool valid, bool trusted) = REGISTRY.checkTrustedSignature(
+            deviceId,
+            digest,
+            key,
+            signature,
+            MAX_ATTESTATION_AGE
+        );
+        if (!valid) return (Rejection.InvalidSignature, 0, previous);
+        if (!trusted) return (Rejection.Untrusted, 0, previous);
+        if (STAKING.activeOf(deviceId) < MIN_STAKE) return (Rejection.Unstaked, 0, previous);
+        return (Rejection.None, index, previous);
     }
 
     /// @dev The member's own anomaly, if any. TooFrequent: its previous reading is less than minInterval
     /// older. Jump: the value moved more than maxDeviationBps from its previous reading, while that one is
     /// fresh. Spread: the value lies more than maxSpreadBps from the latest answer, while that one is fresh.
     /// Readings and rounds from before a guardian's reset are no reference (the guardian accepted the level).
-    function _anomaly(Slot storage s, uint64 timestamp, int128 value, State memory st) private view returns (Anomaly) {
-        uint40 previousAt = s.timestamp;
+    function _anomaly(
+        Slot memory previous,
+        uint64 timestamp,
+        int128 value,
+        State memory st
+    ) private view returns (Anomaly) {
+        uint40 previousAt = previous.timestamp;
         if (previousAt != 0) {
             if (timestamp < uint256(previousAt) + MIN_INTERVAL) return Anomaly.TooFrequent;
             if (
                 MAX_DEVIATION_BPS != 0 &&
                 block.timestamp - previousAt < MAX_READING_AGE &&
-                _far(value, s.value, MAX_DEVIATION_BPS) &&
+                _far(value, previous.value, MAX_DEVIATION_BPS) &&
                 previousAt > _breaker.resetAt
             ) return Anomaly.Jump;
         }
@@ -687,30 +694,57 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
 
     /// @dev The median of the members' readings younger than maxReadingAge (all within maxReadingAge of each
     /// other, the newest included), how many there are, and the oldest one's time. A quarantined or evicted
-    /// member's slot holds no reading.
+    /// member's slot holds no reading. The layout of Slot (int128 value, uint40 timestamp, uint64 sequence in
+    /// one word, in that order from the low bits) is what the assembly reads; the median fuzz tests pin it.
     function _median() private view returns (int256 median, uint256 count, uint256 oldest) {
         uint256 n = _state.memberCount;
-        int256[] memory values = new int256[](n);
-        oldest = type(uint256).max;
-        for (uint256 i; i < n; ++i) {
-            Slot memory s = _slots[i];
-            // Stored timestamps are never in the future (checked on submit), so no underflow.
-            if (s.timestamp == 0 || block.timestamp - s.timestamp >= MAX_READING_AGE) continue;
-            if (s.timestamp < oldest) oldest = s.timestamp;
-            // Insertion sort into values[0..count], ascending (n <= 32).
-            int256 v = s.value;
-            uint256 j = count;
-            while (j > 0 && values[j - 1] > v) {
-                values[j] = values[j - 1];
-                --j;
+        uint256 maxAge = MAX_READING_AGE;
+        // Reads each member's packed slot once (value: the low 128 bits, signed; timestamp: the next 40) and
+        // insertion-sorts the fresh values in scratch memory past the free memory pointer (n <= 32 words,
+        // never allocated, so nothing else can overwrite it while this block runs). Stored timestamps are never
+        // in the future (checked on submit), so `timestamp() - ts` cannot underflow.
+        assembly ("memory-safe") {
+            let values := mload(0x40)
+            let base := _slots.slot
+            oldest := not(0)
+            for {
+                let i := 0
+            } lt(i, n) {
+                i := add(i, 1)
+            } {
+                let w := sload(add(base, i))
+                let ts := and(shr(128, w), 0xffffffffff)
+                if and(iszero(iszero(ts)), lt(sub(timestamp(), ts), maxAge)) {
+                    if lt(ts, oldest) {
+                        oldest := ts
+                    }
+                    let v := signextend(15, w)
+                    let j := count
+                    for {} gt(j, 0) {} {
+                        let previous := mload(add(values, shl(5, sub(j, 1))))
+                        if iszero(sgt(previous, v)) {
+                            break
+                        }
+                        mstore(add(values, shl(5, j)), previous)
+                        j := sub(j, 1)
+                    }
+                    mstore(add(values, shl(5, j)), v)
+                    count := add(count, 1)
+                }
             }
-            values[j] = v;
-            ++count;
+            if count {
+                let mid := shr(1, count)
+                switch and(count, 1)
+                case 1 {
+                    median := mload(add(values, shl(5, mid)))
+                }
+                default {
+                    // int128 values: the sum cannot overflow; sdiv rounds toward zero, between the two.
+                    median := sdiv(add(mload(add(values, shl(5, sub(mid, 1)))), mload(add(values, shl(5, mid)))), 2)
+                }
+            }
         }
-        if (count == 0) return (0, 0, 0);
-        uint256 mid = count / 2;
-        // int128 values: the sum cannot overflow int256; division rounds toward zero, between the two.
-        median = count % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+        if (count == 0) oldest = 0;
     }
 
     /// @dev Whether `value` moved more than deviationThresholdBps from the latest answer `ref` (from 0: any move).

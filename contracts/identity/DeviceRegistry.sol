@@ -244,6 +244,27 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         DeviceKey calldata key,
         bytes calldata signature
     ) external view returns (bool) {
+        return _isValidDeviceSignature(deviceId, digest, key, signature);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function checkTrustedSignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature,
+        uint256 maxAge
+    ) external view returns (bool valid, bool trusted) {
+        valid = _isValidDeviceSignature(deviceId, digest, key, signature);
+        if (valid) trusted = _isTrusted(deviceId, maxAge);
+    }
+
+    function _isValidDeviceSignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature
+    ) private view returns (bool) {
         DeviceRecord memory d = _devices[deviceId];
         if (d.status != DeviceStatus.Active || key.keyType != d.keyType) return false;
         if (DeviceKeyLib.keyHash(key.keyType, key.key) != _currentKeyHash(deviceId, d.nonce)) return false;

@@ -192,6 +192,16 @@ interface IDeviceRegistry {
 
     // ---------------------------------------------------------------- views
 
+    /// @notice isValidDeviceSignature and, when the signature is valid, isTrusted(deviceId, maxAge) of the
+    /// attestation layer, in one call: what a feed checks for every reading. Never reverts.
+    function checkTrustedSignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature,
+        uint256 maxAge
+    ) external view returns (bool valid, bool trusted);
+
     /// @notice True iff the device is Active, `key` is its current key and `signature` is a canonical
     /// signature by that key over `digest`. Never reverts.
     function isValidDeviceSignature(
