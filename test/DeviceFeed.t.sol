@@ -99,6 +99,14 @@ contract DeviceFeedTest is FeedFixture {
         vm.expectRevert(IDeviceFeed.DeviceFeedInvalidConfig.selector);
         new DeviceFeed(address(registry), s, c, feedOwner);
         c = _config();
+        c.maxQuarantines = 0;
+        vm.expectRevert(IDeviceFeed.DeviceFeedInvalidConfig.selector);
+        new DeviceFeed(address(registry), s, c, feedOwner);
+        c = _config();
+        c.quarantinePeriod = c.maxReadingAge - 1;
+        vm.expectRevert(IDeviceFeed.DeviceFeedInvalidConfig.selector);
+        new DeviceFeed(address(registry), s, c, feedOwner);
+        c = _config();
         c.heartbeat = c.maxReadingAge + 1;
         vm.expectRevert(IDeviceFeed.DeviceFeedInvalidConfig.selector);
         new DeviceFeed(address(registry), s, c, feedOwner);
@@ -688,6 +696,34 @@ contract DeviceFeedTest is FeedFixture {
         assertTrue(_submit(3, 2, BASE));
         assertEq(feed.latestRound(), 1);
         assertEq(feed.sequenceOf(ids[3]), 2);
+    }
+
+    /// @notice While tripped, the last answer is in question: members reporting the level the median moved
+    /// to are not quarantined for being far from it.
+    function test_breaker_NoSpreadQuarantineWhileTripped() public {
+        int256 level = BASE + (BASE * 30) / 100;
+        _almostMoveMedianTo(BASE + (BASE * 15) / 100);
+        _submit(6, 1, BASE + (BASE * 15) / 100);
+        assertEq(uint8(feed.tripReason()), uint8(IDeviceFeed.TripReason.MedianJump));
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        assertTrue(_submit(1, 2, level), "30% from the last answer, no own fresh reading: accepted");
+        assertEq(feed.quarantinedCount(), 0);
+    }
+
+    /// @notice One member is quarantined at most once per window (the cool-off is at least the window), and
+    /// the breaker tolerates one: quarantine, readmission and quarantine again never trip the feed.
+    function test_breaker_OneMemberNeverTripsTheFeed() public {
+        _fillAll();
+        for (uint64 k; k < 5; ++k) {
+            vm.warp(block.timestamp + MIN_INTERVAL);
+            _submit(6, 2 + 2 * k, BASE + 6);
+            vm.warp(block.timestamp + 1);
+            assertFalse(_submit(6, 3 + 2 * k, BASE + 6), "too frequent");
+            assertEq(uint8(feed.tripReason()), 0);
+            vm.warp(block.timestamp + QUARANTINE_PERIOD);
+            _attest(keys[6], MEASUREMENT_V1, 2 + k);
+            feed.readmit(ids[6]);
+        }
     }
 
     function test_reset_AcceptsTheNewLevel() public {

@@ -128,6 +128,7 @@ contract DeviceFeedFuzzTest is FeedFixture {
         IDeviceFeed.Config memory c = _config();
         c.maxReadingAge = maxReadingAge;
         c.heartbeat = 0;
+        c.quarantinePeriod = maxReadingAge;
         if (maxReadingAge > window) {
             vm.expectRevert(
                 abi.encodeWithSelector(IDeviceFeed.DeviceFeedReadingOutlivesEvidence.selector, maxReadingAge, window)

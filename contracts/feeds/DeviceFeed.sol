@@ -120,11 +120,15 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     ) Ownable(initialOwner) {
         if (registry == address(0) || address(staking) == address(0)) revert DeviceFeedZeroAddress();
         // A heartbeat longer than a reading's life would leave the latest round backed by expired readings.
+        // One member is quarantined at most once per quarantine window (a cool-off at least as long as the
+        // window) and the breaker tolerates at least one quarantine: a single member never trips the feed.
         if (
             cfg.quorum == 0 ||
             cfg.quorum > MAX_MEMBERS ||
             cfg.maxReadingAge == 0 ||
             cfg.heartbeat > cfg.maxReadingAge ||
+            cfg.maxQuarantines == 0 ||
+            cfg.quarantinePeriod < cfg.maxReadingAge ||
             cfg.maxAttestationAge == 0 ||
             cfg.minValue > cfg.maxValue
         ) revert DeviceFeedInvalidConfig();
@@ -597,8 +601,10 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
                 previousAt > _breaker.resetAt
             ) return Anomaly.Jump;
         }
+        // No spread check on a tripped feed: its last answer is in question until a guardian looks.
         if (
             MAX_SPREAD_BPS != 0 &&
+            st.tripped == TripReason.None &&
             st.roundId != 0 &&
             block.timestamp - st.updatedAt < MAX_READING_AGE &&
             _far(value, st.answer, MAX_SPREAD_BPS) &&

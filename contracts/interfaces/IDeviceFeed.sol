@@ -24,7 +24,7 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 /// counting, its readings are refused; if the owner enabled `lockdown` and the feed holds the registry's
 /// SUSPENDER_ROLE, the device is suspended too): readings faster than `minInterval`, a jump of more than
 /// `maxDeviationBps` from its own previous fresh reading, or a reading more than `maxSpreadBps` from the
-/// last committed answer while that one is fresh. The feed keeps answering from the others. The feed-wide
+/// last committed answer while that one is fresh and the feed is not tripped. The feed keeps answering from the others. The feed-wide
 /// breaker trips only on aggregate anomalies: the median moving more than `maxDeviationBps` from the
 /// previous round while that one is fresh, more than `maxQuarantines` quarantines within `maxReadingAge`
 /// (a coordinated attack), or quarantines leaving fewer unquarantined members than `quorum`. A tripped feed
@@ -61,9 +61,11 @@ interface IDeviceFeed is AggregatorV3Interface {
         uint32 minInterval;
         /// @dev Seconds since the device's last attestation for it to count as trusted.
         uint32 maxAttestationAge;
-        /// @dev Seconds a quarantined member waits (and must re-attest) before anyone may readmit it.
+        /// @dev Seconds a quarantined member waits (and must re-attest) before anyone may readmit it; at least
+        /// maxReadingAge, so one member is quarantined at most once per quarantine window.
         uint32 quarantinePeriod;
-        /// @dev Quarantines within maxReadingAge the feed tolerates; one more trips it (0: the first trips).
+        /// @dev Quarantines within maxReadingAge the feed tolerates (at least 1); one more trips it. One
+        /// member alone therefore never trips the feed.
         uint8 maxQuarantines;
         /// @dev A quarantine also suspends the device in the registry (needs the feed to hold SUSPENDER_ROLE).
         bool lockdown;
