@@ -15,7 +15,12 @@ import {
   type DeviceRegistry,
   type KeyStoreOptions,
 } from "../src/client/index.js";
-import { InvalidInputError, type DeviceTrustError, type Hex } from "../src/protocol/index.js";
+import {
+  InvalidInputError,
+  parseHex,
+  type DeviceTrustError,
+  type Hex,
+} from "../src/protocol/index.js";
 import { ContractError } from "../src/client/decode-error.js";
 
 /**
@@ -71,7 +76,7 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
 }
 
 async function resolveSigner(ethers: HardhatEthers, from: string): Promise<HardhatEthersSigner> {
-  if (from.startsWith("0x")) return ethers.getSigner(from);
+  if (from.startsWith("0x")) return ethers.getSigner(parseHex(from, "--from", { bytes: 20 }));
   const signers = await ethers.getSigners();
   const index = from === "" ? 0 : Number(from);
   const signer = Number.isInteger(index) ? signers[index] : undefined;

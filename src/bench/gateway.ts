@@ -57,9 +57,10 @@ const DOMAIN: Domain = {
 const FEED = id("bench-feed") as Hex;
 const T0 = 1_700_000_000n;
 
-/** Every key is its device's first key: the registry is never asked. */
+/** Every key is its device's first key and still current: the registry is asked once per device. */
 const DIRECTORY: KeyDirectory = {
   keyOwner: () => Promise.resolve(ZeroHash as Hex),
+  currentKeyHash: (deviceId) => Promise.resolve(deviceId),
   ping: () => Promise.resolve(),
 };
 

@@ -1,5 +1,5 @@
 import { Interface, id, ZeroHash } from "ethers";
-import { DeviceTrustError, KeyType } from "../protocol/index.js";
+import { DeviceTrustError, KeyType, isHex } from "../protocol/index.js";
 import { firmwareStatusName } from "../verify/appraise.js";
 import {
   DeviceRegistry__factory,
@@ -382,7 +382,10 @@ const INTERFACES = [
   MockERC20__factory.createInterface(),
 ];
 
-const HEX_DATA = /^0x[0-9a-fA-F]{8}(?:[0-9a-fA-F]{2})*$/;
+/** Revert data: strict hex (the one rule, src/protocol/hex.ts) holding at least a 4-byte selector. */
+function isRevertData(value: unknown): value is string {
+  return isHex(value) && value.length >= 10;
+}
 
 /** Finds the revert data in an ethers / Hardhat / EDR error, wherever the layers nested it. */
 export function findRevertData(err: unknown, depth = 0): string | undefined {
@@ -390,10 +393,10 @@ export function findRevertData(err: unknown, depth = 0): string | undefined {
   const record = err as Record<string, unknown>;
   for (const key of ["data", "revertData"] as const) {
     const v = record[key];
-    if (typeof v === "string" && HEX_DATA.test(v)) return v;
+    if (isRevertData(v)) return v;
     if (typeof v === "object" && v !== null) {
       const inner = (v as Record<string, unknown>).data;
-      if (typeof inner === "string" && HEX_DATA.test(inner)) return inner;
+      if (isRevertData(inner)) return inner;
     }
   }
   for (const key of ["error", "info", "cause", "revert", "originalError"] as const) {

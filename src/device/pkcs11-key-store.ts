@@ -6,11 +6,10 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import {
   DeviceTrustError,
   KeyType,
-  asHex,
   deviceKeyFromPublicKey,
   encodeSignature,
-  fromHex,
   normalizeLowS,
+  parseHexBytes,
   toHex,
   type Curve,
   type DeviceKey,
@@ -448,7 +447,7 @@ export class Pkcs11KeyStore implements KeyStore {
     ];
     if (label !== undefined) template.push({ type: pkcs11js.CKA_LABEL, value: label });
     if (id !== undefined)
-      template.push({ type: pkcs11js.CKA_ID, value: Buffer.from(fromHex(asHex(id, "CKA_ID"))) });
+      template.push({ type: pkcs11js.CKA_ID, value: Buffer.from(parseHexBytes(id, "CKA_ID")) });
     const what = [
       label === undefined ? undefined : `label "${label}"`,
       id === undefined ? undefined : `id ${id}`,
@@ -594,7 +593,7 @@ export class Pkcs11KeyStore implements KeyStore {
   }
 
   signDigest(digest: Hex): Promise<Hex> {
-    const d = Buffer.from(fromHex(asHex(digest, "digest", 32)));
+    const d = Buffer.from(parseHexBytes(digest, "digest", { bytes: 32 }));
     const run = this.#queue.then(() => this.#sign(d));
     this.#queue = run.catch(() => undefined);
     return run;

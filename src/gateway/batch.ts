@@ -4,6 +4,7 @@ import {
   KeyType,
   SIGNATURE_LENGTH,
   deviceKey,
+  fromHex,
   type Hex,
   type ReadingBatchMessage,
   type ReadingMessage,
@@ -91,8 +92,8 @@ export function encodeBatch(
   header.writeUInt32BE(readings.length, 130);
   return Buffer.concat([
     header,
-    Buffer.from(signed.key.key.slice(2), "hex"),
-    Buffer.from(signed.signature.slice(2), "hex"),
+    fromHex(signed.key.key, "key"),
+    fromHex(signed.signature, "signature"),
     encodeReadings(readings),
   ]);
 }

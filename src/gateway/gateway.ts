@@ -6,7 +6,6 @@ import { pino, type Logger } from "pino";
 import { ZeroHash } from "ethers";
 import {
   DeviceTrustError,
-  deviceIdOf,
   keyHash,
   type DeviceKey,
   type Domain,
@@ -48,7 +47,7 @@ export interface BackoffPolicy {
 export interface GatewayOptions {
   /** The deployment's EIP-712 domain (chain id, DeviceRegistry address). */
   readonly domain: Domain;
-  /** Registry lookups for rotated keys (cached). */
+  /** Registry lookups: who owns a key, each device's current key, key rotations (cached). */
   readonly directory: KeyDirectory;
   /** Where verified readings go; called one batch at a time. */
   readonly submitter: ReadingSubmitter;
@@ -116,6 +115,13 @@ export interface GatewayOptions {
   readonly synchronous?: "NORMAL" | "FULL";
   /** How long /health waits for the chain, in ms (default 3000). */
   readonly healthTimeoutMs?: number;
+  /**
+   * How long the registry's answer to "which is this device's current key" is trusted, in ms (default
+   * 300000). A KeyRotated event (when the directory watches them) updates it at once, and a message
+   * signed by another key of the device makes the gateway ask again before deciding; this bounds how
+   * long a missed event can go unnoticed.
+   */
+  readonly keyCacheTtlMs?: number;
 }
 
 export interface GatewayHealth {
@@ -133,6 +139,21 @@ export interface GatewayHealth {
 export type Outcome = "accepted" | "duplicate" | RejectReason;
 
 const KEY_CACHE_LIMIT = 100_000;
+const DEFAULT_KEY_CACHE_TTL_MS = 300_000;
+
+/**
+ * Whose key signed a message, as the registry says: the device's current key (the only one the feeds
+ * and the anchor accept), a key it held before a rotation (old_key), a key another device holds or
+ * held (wrong_device), or a key no registered device ever held (unknown_key).
+ */
+type KeyRole = "current" | "old_key" | "wrong_device" | "unknown_key";
+
+/** A device's current key hash as last learned, with when (for the TTL) and in which order. */
+interface CurrentKey {
+  readonly hash: Hex;
+  readonly at: number;
+  readonly version: number;
+}
 /**
  * Passed to mqtt.js's handleMessage callback to let it parse the next packet without sending the
  * PUBACK itself (its QoS 1 path skips the PUBACK on an error): the gateway sends it later, in order,
@@ -169,11 +190,11 @@ function message(err: unknown): string {
 /**
  * The MQTT gateway. For each message on `dt/devicetrust/+/+/reading` (QoS 1, manual acknowledgement):
  * decode, mirror to the sink (watchtower), verify (a canonical signature under the domain, by the
- * device's first key or a key the registry says it owns), deduplicate on (device, feed, sequence) and
- * persist to SQLite, and only then acknowledge. Dropped messages are acknowledged too (a redelivery
- * would not make them valid) and counted by reason. Accepted readings queue in memory (bounded) and
- * in SQLite; a single submitter loop sends them in batches (by size and age), retries with
- * exponential backoff, and marks them submitted in SQLite. A restart resumes the pending ones.
+ * device's current key), deduplicate on (device, feed, sequence) and persist to SQLite, and only then
+ * acknowledge. Dropped messages are acknowledged too (a redelivery would not make them valid) and
+ * counted by reason. Accepted readings queue in memory (bounded) and in SQLite; a single submitter
+ * loop sends them in batches (by size and age), retries with exponential backoff, and marks them
+ * submitted in SQLite. A restart resumes the pending ones.
  *
  * Batch mode (`dt/devicetrust/+/+/batch`, batch.ts): one device signature over a ReadingBatch whose
  * root is the Merkle root of the readings in the message. The gateway checks the ranges and the root,
@@ -185,6 +206,19 @@ function message(err: unknown): string {
  * groups), one transaction per group (`submitter.anchorBatches`, ReadingAnchor.anchorMany): the
  * batches the anchor took are marked submitted, those it refused rejected (final, never resent), all
  * in the SQLite transaction that follows the call; a transient error resends the whole group.
+ *
+ * Keys: the feeds and the anchor accept only a device's current key (DeviceRegistry
+ * isValidDeviceSignature), so the gateway accepts only that key too: a message signed by a key the
+ * device held before a rotation (maybe the compromised key the rotation retired) takes no sequence and
+ * no batch range, is neither stored nor submitted, and is dropped as old_key; otherwise it would take
+ * the sequence of the device's real reading, which would then be dropped as a conflict. The gateway
+ * learns each device's current key from the registry (once, then cached for keyCacheTtlMs), follows
+ * KeyRotated events when the directory watches them, and asks again once before calling a key of the
+ * device old, so a rotation it has not heard of yet is not mistaken for an old key. Like every
+ * well-formed message, an old-key one still reaches the watchtower through the sink, as evidence only
+ * (FraudProofs takes signatures by any key the device ever held, so a conflict it makes with a
+ * current-key reading is provable there). Keys no device holds are dropped as unknown_key, keys of
+ * other devices as wrong_device.
  *
  * Throughput: messages that arrive together are verified one by one but written in one SQLite
  * transaction (see maxInFlight and persistDelayMs); each acknowledgement still waits for its commit.
@@ -232,7 +266,14 @@ export class Gateway {
   private group: GroupedWrite[] = [];
   private groupScheduled = false;
   private readonly keyOwners = new Map<Hex, Hex>();
-  private readonly keyIds = new Map<string, Hex>();
+  private readonly keyHashes = new Map<string, Hex>();
+  private readonly currentKeys = new Map<Hex, CurrentKey>();
+  private readonly currentKeyLookups = new Map<Hex, Promise<Hex>>();
+  /** Key hash → the device that held it before a rotation (a rotated-out key never comes back). */
+  private readonly formerKeys = new Map<Hex, Hex>();
+  private keyVersion = 0;
+  private readonly keyCacheTtlMs: number;
+  private unwatchKeys: (() => Promise<void>) | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
 
@@ -247,6 +288,7 @@ export class Gateway {
     this.maxInFlight = options.maxInFlight ?? 256;
     this.persistGroupSize = options.persistGroupSize ?? 512;
     this.persistDelayMs = options.persistDelayMs ?? 0;
+    this.keyCacheTtlMs = options.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
     if (this.batchSize < 1 || this.maxQueue < this.batchSize) {
       throw new GatewayError(
         "GATEWAY_BAD_OPTIONS",
@@ -281,6 +323,7 @@ export class Gateway {
       readingSubscription(this.options.sharedGroup, f),
     );
     this.open();
+    await this.watchKeys();
     let address: AddressInfo | null = null;
     const http = this.options.http ?? { port: 9465 };
     if (http !== false) {
@@ -413,6 +456,7 @@ export class Gateway {
       await this.flush(true);
     }
     await stopOpsServer(this.server);
+    await this.unwatch();
     this.store?.close();
     this.log.info(
       { event: "stopped", pending: this.queue.length, pendingBatches: this.batchQueue.length },
@@ -559,10 +603,15 @@ export class Gateway {
     if (r.feedId.toLowerCase() !== slot.feedId || r.deviceId.toLowerCase() !== slot.deviceId) {
       return this.drop("topic_mismatch", { topic });
     }
+    // Every well-formed message, old-key ones included: for the watchtower it is evidence.
     if (this.options.sink !== undefined) await this.options.sink({ ...signed, origin: topic });
     const outcome = await this.accept(signed);
-    if (outcome !== "accepted" && outcome !== "duplicate") return this.drop(outcome, { topic });
-    return true;
+    if (outcome === "accepted" || outcome === "duplicate") return true;
+    return this.drop(outcome, {
+      topic,
+      sequence: r.sequence.toString(),
+      ...(outcome === "old_key" ? { keyHash: this.hashOfKey(signed.key) } : {}),
+    });
   }
 
   private async onBatchMessage(
@@ -588,8 +637,13 @@ export class Gateway {
       });
     }
     const outcome = await this.acceptBatch(decoded);
-    if (outcome !== "accepted" && outcome !== "duplicate") return this.drop(outcome, { topic });
-    return true;
+    if (outcome === "accepted" || outcome === "duplicate") return true;
+    return this.drop(outcome, {
+      topic,
+      firstSequence: b.firstSequence.toString(),
+      lastSequence: b.lastSequence.toString(),
+      ...(outcome === "old_key" ? { keyHash: this.hashOfKey(decoded.key) } : {}),
+    });
   }
 
   /**
@@ -606,8 +660,10 @@ export class Gateway {
       return "malformed";
     }
     const verdict = checkDeviceSignature(signed.key, this.digestOf(hash), signed.signature);
+    if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
-    if (!(await this.keyOfDevice(r.deviceId, signed.key))) return "wrong_device";
+    const role = await this.keyRole(r.deviceId, signed.key);
+    if (role !== "current") return role;
     const structHash: Hex = `0x${hash.toString("hex")}`;
     const { result, id } = await this.persist((store) => store.put(signed, structHash, receivedAt));
     if (result === "duplicate") {
@@ -639,8 +695,10 @@ export class Gateway {
     }
     if (problem !== null) return problem;
     const verdict = checkDeviceSignature(decoded.key, this.digestOf(hash), decoded.signature);
+    if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
-    if (!(await this.keyOfDevice(decoded.batch.deviceId, decoded.key))) return "wrong_device";
+    const role = await this.keyRole(decoded.batch.deviceId, decoded.key);
+    if (role !== "current") return role;
     const { result, id } = await this.persist((store) => store.putBatch(decoded, receivedAt));
     if (result === "duplicate") {
       this.metrics.duplicates.inc();
@@ -722,39 +780,149 @@ export class Gateway {
   }
 
   /**
-   * Whether `key` is the device's first key or one the registry says it owns (cached both ways).
+   * Whose key `key` is (KeyRole), for a message of `device`. The common case costs two map lookups:
+   * the key is the device's cached current key. Otherwise the key's owner is looked up (a first key
+   * hashes to its device id; other owners come from the registry and never change), and a key of the
+   * device that is not its cached current key is checked against the registry once more before it is
+   * called old: the device may have rotated to it since the cache was filled.
    * Throws GATEWAY_DIRECTORY when the registry does not answer: the message is then not
    * acknowledged, so the broker redelivers it later.
    */
-  private async keyOfDevice(device: Hex, key: DeviceKey): Promise<boolean> {
+  private async keyRole(device: Hex, key: DeviceKey): Promise<KeyRole> {
     const deviceId = device.toLowerCase() as Hex;
-    // keccak of every key on every message is costly: keep each key's first-key device id.
+    const kh = this.hashOfKey(key);
+    const cached = this.currentKeys.get(deviceId);
+    if (cached?.hash === kh && Date.now() - cached.at < this.keyCacheTtlMs) return "current";
+    if (this.formerKeys.get(kh) === deviceId) return "old_key";
+    // A device's first key hashes to its id: no need to ask who owns it.
+    const owner = kh === deviceId ? deviceId : await this.ownerOf(kh);
+    if (owner === ZeroHash) return "unknown_key";
+    if (owner !== deviceId) return "wrong_device";
+    const current = await this.refreshCurrentKey(deviceId);
+    if (current === kh) return "current";
+    // The device is not registered (its first key, before registration or never): nothing accepts it.
+    if (current === ZeroHash) return "unknown_key";
+    this.rememberFormerKey(kh, deviceId);
+    return "old_key";
+  }
+
+  /** keccak256(keyType ‖ key), cached per key: hashing every key of every message is costly. */
+  private hashOfKey(key: DeviceKey): Hex {
     const cacheKey = `${String(key.keyType)}:${key.key.toLowerCase()}`;
-    let idOfKey = this.keyIds.get(cacheKey);
-    if (idOfKey === undefined) {
-      idOfKey = deviceIdOf(key).toLowerCase() as Hex;
-      if (this.keyIds.size >= KEY_CACHE_LIMIT) this.keyIds.clear();
-      this.keyIds.set(cacheKey, idOfKey);
+    let kh = this.keyHashes.get(cacheKey);
+    if (kh === undefined) {
+      kh = keyHash(key).toLowerCase() as Hex;
+      if (this.keyHashes.size >= KEY_CACHE_LIMIT) this.keyHashes.clear();
+      this.keyHashes.set(cacheKey, kh);
     }
-    if (idOfKey === deviceId) return true;
-    const kh = keyHash(key);
-    let owner = this.keyOwners.get(kh);
-    if (owner === undefined) {
-      try {
-        owner = (await this.options.directory.keyOwner(kh)).toLowerCase() as Hex;
-      } catch (err: unknown) {
-        throw new GatewayError(
-          "GATEWAY_DIRECTORY",
-          `cannot ask the registry who owns a key: check the RPC endpoint (${message(err)})`,
-          { cause: err },
-        );
-      }
-      if (owner !== ZeroHash) {
-        if (this.keyOwners.size >= KEY_CACHE_LIMIT) this.keyOwners.clear();
-        this.keyOwners.set(kh, owner);
-      }
+    return kh;
+  }
+
+  /** The device that holds or held the key (cached once known: a key's owner never changes). */
+  private async ownerOf(kh: Hex): Promise<Hex> {
+    const cached = this.keyOwners.get(kh);
+    if (cached !== undefined) return cached;
+    const owner = (
+      await this.ask("who owns a key", () => this.options.directory.keyOwner(kh))
+    ).toLowerCase() as Hex;
+    // An unknown key may be registered later: only known owners are kept.
+    if (owner !== ZeroHash) {
+      if (this.keyOwners.size >= KEY_CACHE_LIMIT) this.keyOwners.clear();
+      this.keyOwners.set(kh, owner);
     }
-    return owner === deviceId;
+    return owner;
+  }
+
+  /**
+   * Asks the registry for the device's current key hash and caches it. Concurrent messages of one
+   * device share one request. An answer never replaces a newer one (a KeyRotated event that arrived
+   * while the request was out).
+   */
+  private refreshCurrentKey(deviceId: Hex): Promise<Hex> {
+    const pending = this.currentKeyLookups.get(deviceId);
+    if (pending !== undefined) return pending;
+    const version = ++this.keyVersion;
+    const lookup = this.ask("for a device's current key", () =>
+      this.options.directory.currentKeyHash(deviceId),
+    )
+      .then((answer) => {
+        const hash = answer.toLowerCase() as Hex;
+        const known = this.currentKeys.get(deviceId);
+        if (known !== undefined && known.version > version) return known.hash;
+        // An unregistered device may register later: only registered devices' keys are kept.
+        if (hash !== ZeroHash) this.setCurrentKey(deviceId, hash, version);
+        return hash;
+      })
+      .finally(() => {
+        this.currentKeyLookups.delete(deviceId);
+      });
+    this.currentKeyLookups.set(deviceId, lookup);
+    return lookup;
+  }
+
+  private setCurrentKey(deviceId: Hex, hash: Hex, version: number): void {
+    const previous = this.currentKeys.get(deviceId);
+    if (previous !== undefined && previous.hash !== hash) {
+      this.rememberFormerKey(previous.hash, deviceId);
+    }
+    if (this.currentKeys.size >= KEY_CACHE_LIMIT) this.currentKeys.clear();
+    this.currentKeys.set(deviceId, { hash, at: Date.now(), version });
+  }
+
+  private rememberFormerKey(kh: Hex, deviceId: Hex): void {
+    if (this.formerKeys.size >= KEY_CACHE_LIMIT) this.formerKeys.clear();
+    this.formerKeys.set(kh, deviceId);
+  }
+
+  /** A KeyRotated event: the device's cached key is replaced at once. */
+  private onKeyRotated(device: Hex, newKeyHash: Hex): void {
+    const deviceId = device.toLowerCase() as Hex;
+    this.setCurrentKey(deviceId, newKeyHash.toLowerCase() as Hex, ++this.keyVersion);
+    this.metrics.keyRotations.inc();
+    this.log.info({ event: "key_rotated", deviceId, keyHash: newKeyHash }, "device key rotated");
+  }
+
+  /** Follows the registry's KeyRotated events when the directory can (start() calls it). */
+  private async watchKeys(): Promise<void> {
+    const watch = this.options.directory.watchKeyRotations?.bind(this.options.directory);
+    if (watch === undefined || this.unwatchKeys !== undefined) return;
+    try {
+      this.unwatchKeys = await watch((deviceId, kh) => {
+        this.onKeyRotated(deviceId, kh);
+      });
+    } catch (err: unknown) {
+      // Not fatal: a rotation is then learned when the new key signs or the cache expires.
+      this.log.warn(
+        { event: "key_rotations_unwatched", err: message(err), keyCacheTtlMs: this.keyCacheTtlMs },
+        "cannot follow KeyRotated events: rotations are learned within keyCacheTtlMs",
+      );
+    }
+  }
+
+  private async unwatch(): Promise<void> {
+    const unwatch = this.unwatchKeys;
+    this.unwatchKeys = undefined;
+    try {
+      await unwatch?.();
+    } catch (err: unknown) {
+      this.log.warn(
+        { event: "unwatch_failed", err: message(err) },
+        "KeyRotated unsubscribe failed",
+      );
+    }
+  }
+
+  /** Runs a registry lookup; its failure becomes GATEWAY_DIRECTORY (the message is redelivered). */
+  private async ask<T>(what: string, lookup: () => Promise<T>): Promise<T> {
+    try {
+      return await lookup();
+    } catch (err: unknown) {
+      throw new GatewayError(
+        "GATEWAY_DIRECTORY",
+        `cannot ask the registry ${what}: check the RPC endpoint (${message(err)})`,
+        { cause: err },
+      );
+    }
   }
 
   // ------------------------------------------------------------------ submission

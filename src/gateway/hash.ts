@@ -2,6 +2,9 @@ import { createKeccak } from "hash-wasm";
 import {
   InvalidInputError,
   domainSeparator,
+  fromHex,
+  isHex,
+  parseHex,
   typeHash,
   type Domain,
   type Hex,
@@ -42,19 +45,22 @@ export function keccak256Pair(a: Uint8Array, b: Uint8Array): Buffer {
   return Buffer.from(hasher.digest("binary"));
 }
 
-export const READING_TYPEHASH = Buffer.from(typeHash("Reading").slice(2), "hex");
-export const READING_BATCH_TYPEHASH = Buffer.from(typeHash("ReadingBatch").slice(2), "hex");
+export const READING_TYPEHASH = Buffer.from(fromHex(typeHash("Reading")));
+export const READING_BATCH_TYPEHASH = Buffer.from(fromHex(typeHash("ReadingBatch")));
 export const UINT64_MAX = (1n << 64n) - 1n;
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 const INT256_MIN = -(1n << 255n);
 const INT256_MAX = (1n << 255n) - 1n;
 
-/** Writes a 32-byte hex string (0x-prefixed) at `offset`; throws unless it is exactly that. */
+/**
+ * Writes a 32-byte hex string (0x-prefixed) at `offset`; throws parseHex's InvalidHexError unless it
+ * is exactly that (checked before anything is written: Buffer's hex decoding would stop at a bad digit).
+ */
 export function writeBytes32(target: Buffer, offset: number, hex: Hex, what: string): void {
-  if (hex.length !== 66 || target.write(hex.slice(2), offset, 32, "hex") !== 32) {
-    throw new InvalidInputError(`${what} must be 32 bytes of hex`);
-  }
+  // The hot path tests without allocating; parseHex only runs to say what is wrong.
+  if (!isHex(hex, 32)) parseHex(hex, what, { bytes: 32 });
+  target.write(hex.slice(2), offset, 32, "hex");
 }
 
 /** Writes a uint64 as a 32-byte ABI word at `offset`. */
@@ -117,7 +123,7 @@ export function readingBatchStructHash(m: ReadingBatchMessage): Buffer {
 export function readingDigester(domain: Domain): (structHash: Buffer) => Hex {
   const prefix = Buffer.concat([
     Buffer.from([0x19, 0x01]),
-    Buffer.from(domainSeparator(domain).slice(2), "hex"),
+    Buffer.from(fromHex(domainSeparator(domain))),
   ]);
   return (structHash) => `0x${keccak256Pair(prefix, structHash).toString("hex")}`;
 }

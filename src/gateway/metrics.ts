@@ -6,6 +6,8 @@ export type RejectReason =
   | "malformed"
   | "topic_mismatch"
   | "invalid_signature"
+  | "old_key"
+  | "unknown_key"
   | "wrong_device"
   | "conflict"
   | "bad_batch"
@@ -24,6 +26,10 @@ export type RejectReason =
  * bad_batch (count, sequence or time range does not match the readings), bad_root (the readings'
  * Merkle root is not the signed one), overlap (the batch does not start after the last accepted batch
  * of its device and feed: it overlaps it or comes late, and the anchor takes batches in order).
+ * Reasons about the signing key (the feeds and the anchor take only a device's current key): old_key
+ * (a key the device held before a rotation: evidence for the watchtower, never a reading to submit),
+ * unknown_key (no registered device holds or held it), wrong_device (another device's key). Key
+ * cache: `<prefix>key_rotations_total` (KeyRotated events applied).
  */
 export class GatewayMetrics {
   readonly registry: Registry;
@@ -38,6 +44,7 @@ export class GatewayMetrics {
   readonly batchesVerified: Counter;
   readonly batchesAnchored: Counter;
   readonly batchQueueDepth: Gauge;
+  readonly keyRotations: Counter;
 
   constructor(prefix = "gateway_") {
     this.registry = new Registry();
@@ -97,6 +104,11 @@ export class GatewayMetrics {
     this.batchQueueDepth = new Gauge({
       name: `${prefix}batch_queue_depth`,
       help: "Accepted batches waiting to be anchored",
+      registers,
+    });
+    this.keyRotations = new Counter({
+      name: `${prefix}key_rotations_total`,
+      help: "KeyRotated events applied to the cache of devices' current keys",
       registers,
     });
   }

@@ -4,7 +4,7 @@ import {
   type ReadingBatchMessage,
   type ReadingMessage,
 } from "../protocol/index.js";
-import type { SignedReading, WatchedMessage } from "../watchtower/index.js";
+import type { KeyRotationListener, SignedReading, WatchedMessage } from "../watchtower/index.js";
 
 /**
  * The gateway's contracts with the world around it: who owns a key (the registry), where verified
@@ -16,6 +16,17 @@ import type { SignedReading, WatchedMessage } from "../watchtower/index.js";
 export interface KeyDirectory {
   /** The device that holds or held the key with this hash; the zero hash if none ever did. */
   keyOwner(keyHash: Hex): Promise<Hex>;
+  /**
+   * The hash of the device's current key (the registry's deviceInfo keyHash): the only key whose
+   * signatures the feeds and the anchor accept. The zero hash for a device the registry does not know.
+   */
+  currentKeyHash(deviceId: Hex): Promise<Hex>;
+  /**
+   * Calls `listener` for each KeyRotated event the registry emits from now on; resolves once
+   * subscribed with a function that unsubscribes. Optional: without it the gateway learns of a
+   * rotation when the new key first signs or when its cached answer expires (keyCacheTtlMs).
+   */
+  watchKeyRotations?(listener: KeyRotationListener): Promise<() => Promise<void>>;
   /** Resolves when the chain answers (for /health); rejects when it does not. */
   ping(): Promise<void>;
 }

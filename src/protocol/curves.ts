@@ -1,6 +1,6 @@
 import { computeAddress } from "ethers";
 import { InvalidInputError } from "./errors.js";
-import { bigintToHex32, fromHex, toHex, type Hex } from "./hex.js";
+import { bigintToHex32, parseHexBytes, toHex, type Hex } from "./hex.js";
 import { KeyType, type Curve, type DeviceKey } from "./keys.js";
 
 export const CURVE_ORDER: Readonly<Record<Curve, bigint>> = {
@@ -47,7 +47,7 @@ export function encodeSignature(keyType: KeyType, sig: RawSignature): Hex {
 }
 
 export function decodeSignature(keyType: KeyType, signature: Hex): RawSignature {
-  const bytes = fromHex(signature);
+  const bytes = parseHexBytes(signature, "signature");
   const expected = keyType === KeyType.P256 ? 64 : 65;
   if (bytes.length !== expected) {
     throw new InvalidInputError(

@@ -19,3 +19,23 @@ export class InvalidInputError extends DeviceTrustError {
     this.name = "InvalidInputError";
   }
 }
+
+/** What is wrong with a string that should be 0x-prefixed hex (see parseHex). */
+export type HexProblem = "not-a-string" | "no-prefix" | "non-hex" | "odd-length" | "wrong-length";
+
+/**
+ * A value that is not strict 0x-prefixed hex (of the expected length): thrown by parseHex, the one hex
+ * parser. Its code stays INVALID_INPUT (it is invalid input like any other); `field` names the value
+ * and `problem` says what is wrong with it.
+ */
+export class InvalidHexError extends InvalidInputError {
+  readonly field: string;
+  readonly problem: HexProblem;
+
+  constructor(field: string, problem: HexProblem, message: string) {
+    super(message);
+    this.name = "InvalidHexError";
+    this.field = field;
+    this.problem = problem;
+  }
+}

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { basename } from "node:path";
 import { DeviceTrustError, InvalidInputError } from "./errors.js";
-import { asHex, fromHex, type Hex } from "./hex.js";
+import { asHex, parseHexBytes, type Hex } from "./hex.js";
 
 /**
  * The measured-boot chain, exactly a TPM 2.0 PCR extend with SHA-256:
@@ -49,8 +49,8 @@ export function sha256Hex(bytes: Uint8Array): Hex {
 
 /** One PCR extend: sha256(register ‖ imageDigest). */
 export function extendMeasurement(register: Hex, imageDigest: Hex): Hex {
-  const r = fromHex(asHex(register, "measurement register", 32));
-  const d = fromHex(asHex(imageDigest, "image digest", 32));
+  const r = parseHexBytes(register, "measurement register", { bytes: 32 });
+  const d = parseHexBytes(imageDigest, "image digest", { bytes: 32 });
   return `0x${createHash("sha256").update(r).update(d).digest("hex")}`;
 }
 

@@ -6,14 +6,20 @@ import {
   KEY_LENGTH,
   KeyType,
   SIGNATURE_LENGTH,
-  fromHex,
+  isHex,
+  parseHexBytes,
   type DeviceKey,
   type Hex,
 } from "../protocol/index.js";
 
-/** Why a signature is not valid: the same reasons, in the same order, as DeviceKeyLib.checkSignature. */
+/**
+ * Why a signature is not valid: the same reasons, in the same order, as DeviceKeyLib.checkSignature,
+ * plus "malformed" for what the contract never sees (it takes bytes): a key, signature or digest
+ * string that is not strict 0x-prefixed hex of whole bytes.
+ */
 export type SignatureVerdict =
   | "valid"
+  | "malformed"
   | "unsupported-key-type"
   | "bad-key-length"
   | "not-on-curve"
@@ -52,7 +58,7 @@ const P256_KEY_CACHE_LIMIT = 10_000;
 function p256KeyObject(key: Hex): KeyObject | null {
   let k = p256Keys.get(key);
   if (k === undefined) {
-    const bytes = fromHex(key);
+    const bytes = parseHexBytes(key, "P-256 key");
     const x = bytesToBigint(bytes.subarray(0, 32));
     const y = bytesToBigint(bytes.subarray(32));
     k = isOnP256(x, y)
@@ -81,15 +87,19 @@ const ORDER_BYTES = {
   p256: { n: hex32(CURVE_ORDER.p256), half: hex32(CURVE_ORDER.p256 / 2n) },
   secp256k1: { n: hex32(CURVE_ORDER.secp256k1), half: hex32(CURVE_ORDER.secp256k1 / 2n) },
 } as const;
-const ZERO32 = Buffer.alloc(32);
+const ZERO32 = new Uint8Array(32);
 
-function hex32(value: bigint): Buffer {
-  return Buffer.from(value.toString(16).padStart(64, "0"), "hex");
+function hex32(value: bigint): Uint8Array {
+  return parseHexBytes(`0x${value.toString(16).padStart(64, "0")}`, "curve order");
 }
 
 /**
  * Checks a device signature over an EIP-712 digest with exactly the contract's rules (key encoding,
- * curve membership, lengths, r and s in range, low-s, v, signer). P-256 goes through node:crypto (OpenSSL).
+ * curve membership, lengths, r and s in range, low-s, v, signer). P-256 goes through node:crypto
+ * (OpenSSL). Never throws: a key, signature or digest that is not strict 0x-prefixed hex of whole
+ * bytes (a non-hex character, extra characters, an odd number of digits, no prefix, not a string) is
+ * "malformed"; well-formed hex of the wrong length is "bad-key-length" / "bad-signature-length", as
+ * the contract says; a digest of any length but 32 bytes is "malformed".
  */
 export function checkDeviceSignature(
   key: DeviceKey,
@@ -98,19 +108,21 @@ export function checkDeviceSignature(
 ): SignatureVerdict {
   const keyType = key.keyType;
   if (keyType !== KeyType.Secp256k1 && keyType !== KeyType.P256) return "unsupported-key-type";
-  // The hex string is 2 + 2 * bytes long; cached P-256 keys skip decoding entirely.
+  if (!isHex(key.key)) return "malformed";
   if (key.key.length !== 2 + 2 * KEY_LENGTH[keyType]) return "bad-key-length";
+  // Cached P-256 keys skip decoding entirely.
   const p256Key = keyType === KeyType.P256 ? p256KeyObject(key.key) : undefined;
   if (p256Key === null) return "not-on-curve";
-  const sig = Buffer.from(signature.slice(2), "hex");
+  if (!isHex(signature) || !isHex(digest, 32)) return "malformed";
+  const sig = parseHexBytes(signature, "signature");
   if (sig.length !== SIGNATURE_LENGTH[keyType]) return "bad-signature-length";
   const order = ORDER_BYTES[keyType === KeyType.P256 ? "p256" : "secp256k1"];
   const r = sig.subarray(0, 32);
   const s = sig.subarray(32, 64);
-  if (r.equals(ZERO32) || r.compare(order.n) >= 0 || s.equals(ZERO32) || s.compare(order.n) >= 0) {
-    return "out-of-range";
-  }
-  if (s.compare(order.half) > 0) return "high-s";
+  const outside = (x: Uint8Array): boolean =>
+    Buffer.compare(x, ZERO32) === 0 || Buffer.compare(x, order.n) >= 0;
+  if (outside(r) || outside(s)) return "out-of-range";
+  if (Buffer.compare(s, order.half) > 0) return "high-s";
   if (p256Key === undefined) {
     const v = sig[64];
     if (v !== 27 && v !== 28) return "bad-v";
@@ -124,7 +136,7 @@ export function checkDeviceSignature(
   }
   const ok = nodeVerify(
     "sha256",
-    fromHex(digest),
+    parseHexBytes(digest, "digest"),
     { key: p256Key, dsaEncoding: "ieee-p1363" },
     sig,
   );
@@ -136,6 +148,8 @@ export function isValidDeviceSignature(key: DeviceKey, digest: Hex, signature: H
 }
 
 const VERDICT_TEXT: Record<Exclude<SignatureVerdict, "valid">, string> = {
+  malformed:
+    "the key, signature or digest is not 0x-prefixed hex of whole bytes: send each as 0x followed by its hex digits, nothing else",
   "unsupported-key-type": "the key type is not supported (use secp256k1 or P-256)",
   "bad-key-length": "the key has the wrong length (secp256k1: 20-byte address, P-256: 64-byte x‖y)",
   "not-on-curve": "the P-256 public key is not a point on the curve",

@@ -1,4 +1,9 @@
-import { isCallException, type ContractRunner, type ContractTransactionResponse } from "ethers";
+import {
+  getAddress,
+  isCallException,
+  type ContractRunner,
+  type ContractTransactionResponse,
+} from "ethers";
 import { DeviceTrustError, asHex, type Hex } from "../protocol/index.js";
 import { decodeContractError } from "../client/decode-error.js";
 import {
@@ -11,6 +16,7 @@ import {
   ProofRejectedError,
   type BatchedReading,
   type DeviceDirectory,
+  type KeyRotationListener,
   type ProofSubmitter,
   type SensorRange,
   type SignedReading,
@@ -39,6 +45,21 @@ export function chainDirectory(
   return {
     async keyOwner(keyHash: Hex): Promise<Hex> {
       return (await registry.keyOwner(keyHash)).toLowerCase() as Hex;
+    },
+    async currentKeyHash(deviceId: Hex): Promise<Hex> {
+      return (await registry.deviceInfo(deviceId)).keyHash.toLowerCase() as Hex;
+    },
+    async watchKeyRotations(listener: KeyRotationListener): Promise<() => Promise<void>> {
+      // Checksummed: Hardhat's provider matches log addresses to the filter's case-sensitively.
+      const events = IDeviceRegistry__factory.connect(getAddress(registryAddress), runner);
+      const event = events.getEvent("KeyRotated");
+      const onEvent = (deviceId: string, newKeyHash: string): void => {
+        listener(deviceId.toLowerCase() as Hex, newKeyHash.toLowerCase() as Hex);
+      };
+      await events.on(event, onEvent);
+      return async () => {
+        await events.off(event, onEvent);
+      };
     },
     async deviceModel(deviceId: Hex) {
       const info = await registry.deviceInfo(deviceId);

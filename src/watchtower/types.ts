@@ -86,10 +86,27 @@ export interface SensorRange {
   readonly max: bigint;
 }
 
-/** The registry and proofs-contract facts the watchtower needs (cached by the watchtower). */
+/** A KeyRotated event of the registry: the device's key is now the one with this hash. */
+export type KeyRotationListener = (deviceId: Hex, newKeyHash: Hex) => void;
+
+/**
+ * The registry and proofs-contract facts the watchtower needs (cached by the watchtower); the gateway
+ * uses the key part (its KeyDirectory).
+ */
 export interface DeviceDirectory {
   /** The device that holds or held the key with this hash; the zero hash if none ever did. */
   keyOwner(keyHash: Hex): Promise<Hex>;
+  /**
+   * The hash of the device's current key (the registry's deviceInfo keyHash): the only key whose
+   * signatures the feeds and the anchor accept. The zero hash for a device the registry does not know.
+   */
+  currentKeyHash(deviceId: Hex): Promise<Hex>;
+  /**
+   * Calls `listener` for each KeyRotated event the registry emits from now on; resolves once
+   * subscribed with a function that unsubscribes. Optional: a reader without it learns of a rotation
+   * by asking currentKeyHash again.
+   */
+  watchKeyRotations?(listener: KeyRotationListener): Promise<() => Promise<void>>;
   /** The device's maker and model (maker 0 for an unknown device). */
   deviceModel(deviceId: Hex): Promise<{ readonly maker: number; readonly model: number }>;
   /** The range declared for (maker, model), or null when none was declared (then no bound is checked). */

@@ -21,7 +21,6 @@ import {
 } from "../../src/gateway/index.js";
 import {
   buildReadingBatch,
-  keyHash,
   structHash,
   type Hex,
   type ReadingMessage,
@@ -131,21 +130,23 @@ describe("Gateway batch mode", function () {
   });
 
   describe("acceptBatch without MQTT", function () {
-    it("accepts, deduplicates and refuses bad roots, signatures, overlaps and strangers; stores late batches", async function () {
+    it("accepts, deduplicates and refuses bad roots, signatures, overlaps, old keys and strangers; stores late batches", async function () {
       const device = deviceSigner("p256");
       const rotated = new DeviceSigner(deviceSigner("secp256k1").keyStore, DOMAIN, device.deviceId);
       const stranger = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);
+      const other = deviceSigner("p256");
+      const othersKey = new DeviceSigner(other.keyStore, DOMAIN, device.deviceId);
       const directory = new FakeDirectory();
-      directory.owners.set(keyHash(rotated.key), device.deviceId);
+      directory.owners.set(other.deviceId, other.deviceId); // the registry knows first keys too
       const feeds = new FakeFeeds();
       const g = gateway({ brokerUrl: "unused", dbPath: ":memory:", submitter: feeds, directory });
       g.open();
       const first = await batch(device, 64, 1n);
       assert.equal(await g.acceptBatch(first.decoded), "accepted");
       assert.equal(await g.acceptBatch(first.decoded), "duplicate");
-      assert.equal(await g.acceptBatch((await batch(rotated, 64, 65n)).decoded), "accepted");
       assert.equal(await g.acceptBatch((await batch(device, 10, 60n)).decoded), "overlap");
-      assert.equal(await g.acceptBatch((await batch(stranger, 4, 200n)).decoded), "wrong_device");
+      assert.equal(await g.acceptBatch((await batch(stranger, 4, 200n)).decoded), "unknown_key");
+      assert.equal(await g.acceptBatch((await batch(othersKey, 4, 200n)).decoded), "wrong_device");
       const later = await batch(device, 8, 300n);
       const badRoot = decodeBatch(flip(later.payload, P256_READINGS_AT + 20));
       assert.equal(await g.acceptBatch(badRoot), "bad_root");
@@ -155,6 +156,11 @@ describe("Gateway batch mode", function () {
       // One that comes late (out of order, not overlapping) is stored: no accepted reading is dropped.
       assert.equal(await g.acceptBatch((await batch(device, 8, 150n)).decoded), "accepted");
       assert.equal(await g.acceptBatch((await batch(device, 8, 155n)).decoded), "overlap");
+      // After a rotation (here learned from the new key's first batch) only the new key's batches are
+      // anchored: the old key's takes no range.
+      directory.rotate(device.deviceId, rotated.key, false);
+      assert.equal(await g.acceptBatch((await batch(rotated, 64, 310n)).decoded), "accepted");
+      assert.equal(await g.acceptBatch((await batch(device, 8, 400n)).decoded), "old_key");
       await g.flushNow();
       assert.equal(g.queuedBatches, 0);
       assert.equal(feeds.anchored.length, 4);

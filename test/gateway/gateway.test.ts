@@ -20,6 +20,7 @@ import {
   FEED,
   FakeDirectory,
   deviceSigner,
+  memoryLogger,
   reading,
   sample,
   tempDb,
@@ -61,12 +62,16 @@ describe("Gateway", function () {
   });
 
   describe("verification without MQTT", function () {
-    it("accepts first keys and registry-owned rotated keys, rejects the rest", async function () {
+    it("accepts only the device's current key; rejects old, unknown and other devices' keys and malformed hex", async function () {
       const device = deviceSigner("secp256k1");
       const rotated = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);
       const stranger = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);
+      const other = deviceSigner("p256");
+      const othersKey = new DeviceSigner(other.keyStore, DOMAIN, device.deviceId);
+      const unregistered = deviceSigner("p256");
       const directory = new FakeDirectory();
-      directory.owners.set(keyHash(rotated.key), device.deviceId);
+      directory.owners.set(other.deviceId, other.deviceId); // the registry knows first keys too
+      directory.unknown.add(unregistered.deviceId);
       const feeds = new FakeFeeds();
       const g = gateway({
         brokerUrl: "unused",
@@ -76,21 +81,66 @@ describe("Gateway", function () {
       });
       g.open();
       const first = await reading(device, 1n, 10n);
-      const byRotated = await reading(rotated, 2n, 11n);
-      const byStranger = await reading(stranger, 3n, 12n);
       const tampered = { ...first, reading: { ...first.reading, sequence: 4n } };
       const outOfRange = { ...first, reading: { ...first.reading, sequence: 2n ** 64n } };
       const equivocation = await reading(device, 1n, 99n);
       assert.equal(await g.accept(first), "accepted");
       assert.equal(await g.accept(first), "duplicate");
-      assert.equal(await g.accept(byRotated), "accepted");
-      assert.equal(await g.accept(byStranger), "wrong_device");
+      assert.equal(await g.accept(await reading(stranger, 3n, 12n)), "unknown_key");
+      assert.equal(await g.accept(await reading(othersKey, 3n, 12n)), "wrong_device");
+      assert.equal(await g.accept(await reading(unregistered, 3n, 12n)), "unknown_key");
       assert.equal(await g.accept(tampered), "invalid_signature");
       assert.equal(await g.accept(outOfRange), "malformed");
+      // Hex that Buffer.from would have cut short: malformed, not a valid signature.
+      assert.equal(await g.accept({ ...first, signature: `${first.signature}zz` }), "malformed");
+      const badKey = `${first.key.key.slice(0, -2)}zz` as Hex;
+      assert.equal(await g.accept({ ...first, key: { ...first.key, key: badKey } }), "malformed");
       assert.equal(await g.accept(equivocation), "conflict");
-      assert.equal(g.queued, 2);
+      // A rotation the gateway has not heard of: the new key's first message makes it ask again.
+      directory.rotate(device.deviceId, rotated.key, false);
+      assert.equal(await g.accept(await reading(rotated, 2n, 11n)), "accepted");
+      // From now on the key it rotated from takes no sequence (the feed would refuse it).
+      assert.equal(await g.accept(await reading(device, 3n, 13n)), "old_key");
+      assert.equal(await g.accept(await reading(rotated, 3n, 14n)), "accepted");
+      assert.equal(await g.accept(await reading(device, 4n, 15n)), "old_key");
+      assert.equal(g.queued, 3);
       await g.flushNow();
-      assert.equal(feeds.counts.size, 2);
+      assert.equal(feeds.counts.size, 3);
+      for (const batch of feeds.calls) {
+        for (const r of batch)
+          assert.equal(
+            keyHash(r.key),
+            keyHash(r.reading.sequence === 1n ? device.key : rotated.key),
+          );
+      }
+      await g.stop();
+    });
+
+    it("asks the registry once per device, again only for another key of the device or after keyCacheTtlMs", async function () {
+      const device = deviceSigner("p256");
+      const next = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);
+      const directory = new FakeDirectory();
+      const g = gateway({
+        brokerUrl: "unused",
+        dbPath: ":memory:",
+        submitter: new FakeFeeds(),
+        directory,
+        keyCacheTtlMs: 200,
+      });
+      g.open();
+      const readings = await stream(device, 20);
+      const outcomes = await Promise.all(readings.map((r) => g.accept(r)));
+      assert.deepEqual(new Set(outcomes), new Set(["accepted"]));
+      assert.equal(directory.currentKeyLookups, 1, "concurrent messages share one lookup");
+      // A rotation whose event was lost: the cached key is trusted until keyCacheTtlMs has passed.
+      directory.rotate(device.deviceId, next.key, false);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal(await g.accept(await reading(device, 21n, 1n)), "old_key");
+      assert.equal(directory.currentKeyLookups, 2);
+      // Known old now: no more lookups for it.
+      assert.equal(await g.accept(await reading(device, 22n, 1n)), "old_key");
+      assert.equal(await g.accept(await reading(next, 21n, 2n)), "accepted");
+      assert.equal(directory.currentKeyLookups, 2);
       await g.stop();
     });
   });
@@ -168,6 +218,55 @@ describe("Gateway", function () {
       for await (const m of mirror) seen.push(m);
       // Every well-formed message on its own topic reached the watchtower (forgery, conflict included).
       assert.equal(seen.length, 113);
+    });
+
+    it("follows KeyRotated: an old-key reading takes no sequence, is counted and logged, and still reaches the sink", async function () {
+      this.timeout(10_000);
+      const feeds = new FakeFeeds();
+      const directory = new FakeDirectory();
+      const mirror = new SinkSource(100);
+      const { logger, lines } = memoryLogger();
+      const g = gateway({
+        brokerUrl: broker.url,
+        dbPath: ":memory:",
+        submitter: feeds,
+        directory,
+        sink: mirror.sink,
+        logger,
+      });
+      await g.start();
+      const device = deviceSigner("p256");
+      const next = new DeviceSigner(deviceSigner("secp256k1").keyStore, DOMAIN, device.deviceId);
+      const pub = await DevicePublisher.connect(broker.url);
+      await pub.publish(await reading(device, 1n, 1n));
+      await waitFor(() => feeds.counts.size === 1 && g.queued === 0, "the first reading");
+      directory.rotate(device.deviceId, next.key); // the registry's KeyRotated event
+      const old = await reading(device, 2n, 666n);
+      const real = await reading(next, 2n, 2n);
+      await pub.publish(old);
+      await pub.publish(real);
+      await waitFor(() => feeds.counts.size === 2 && g.queued === 0, "the real reading");
+      const second = feeds.calls.flat().filter((r) => r.reading.sequence === 2n);
+      assert.deepEqual(second, [real]);
+      assert.deepEqual(g.readings.counts(), { pending: 0, submitted: 2, rejected: 0 });
+      const text = await g.metrics.text();
+      assert.equal(sample(text, 'gateway_rejected_total{reason="old_key"}'), 1);
+      assert.equal(sample(text, 'gateway_rejected_total{reason="conflict"}'), undefined);
+      assert.equal(sample(text, "gateway_key_rotations_total"), 1);
+      assert.equal(directory.currentKeyLookups, 1, "the event told the gateway: no lookup");
+      const rejected = lines.find((l) => l.event === "rejected" && l.reason === "old_key");
+      assert.equal(rejected?.keyHash, keyHash(device.key));
+      assert.equal(rejected.sequence, "2");
+      await pub.close();
+      await g.stop();
+      mirror.end();
+      const seen: WatchedMessage[] = [];
+      for await (const m of mirror) seen.push(m);
+      // The watchtower gets the old-key reading too: evidence, never a reading to submit.
+      assert.deepEqual(
+        seen.map((m) => m.reading.value),
+        [1n, 666n, 2n],
+      );
     });
 
     it("drops invalid signatures without submitting them", async function () {

@@ -69,6 +69,46 @@ describe("verify", () => {
       });
     }
 
+    for (const curve of ["p256", "secp256k1"] as const) {
+      it(`${curve}: calls a signature or key that is not strict hex "malformed", never throws`, async () => {
+        const store = SoftwareKeyStore.generate(curve);
+        const key = store.deviceKey;
+        const sig = await store.signDigest(digestA);
+        const check = (k: string, s: string, d: string = digestA) =>
+          checkDeviceSignature({ keyType: key.keyType, key: k as Hex }, d as Hex, s as Hex);
+        // Buffer.from(x, "hex") stopped at the first bad digit, so these used to pass as "valid".
+        for (const bad of [`${sig}zz`, `${sig} `, `${sig}0`, `${sig},${sig}`, `${sig}\n`]) {
+          assert.equal(check(key.key, bad), "malformed", JSON.stringify(bad));
+        }
+        const mid = sig.length >> 1;
+        assert.equal(check(key.key, `${sig.slice(0, mid)}g${sig.slice(mid + 1)}`), "malformed");
+        assert.equal(check(key.key, sig.slice(2)), "malformed");
+        assert.equal(check(key.key, `0X${sig.slice(2)}`), "malformed");
+        assert.equal(check(key.key, ""), "malformed");
+        // Well-formed hex of another length is the contract's verdict.
+        assert.equal(check(key.key, `${sig}00`), "bad-signature-length");
+        // A key that is not hex: no SyntaxError (P-256 used to throw one decoding it), "malformed".
+        const badKey = `${key.key.slice(0, 10)}zz${key.key.slice(12)}`;
+        assert.equal(check(badKey, sig), "malformed");
+        assert.equal(check(`${key.key}zz`, sig), "malformed");
+        assert.equal(check(key.key.slice(2), sig), "malformed");
+        assert.equal(check(key.key.slice(0, -1), sig), "malformed");
+        assert.equal(check(`${key.key}00`, sig), "bad-key-length");
+        // A digest that is not 32 bytes of strict hex.
+        assert.equal(check(key.key, sig, `${digestA}zz`), "malformed");
+        assert.equal(check(key.key, sig, digestA.slice(0, -2)), "malformed");
+        // Upper-case digits are hex.
+        assert.equal(check(`0x${key.key.slice(2).toUpperCase()}`, sig), "valid");
+        assert.equal(check(key.key, `0x${sig.slice(2).toUpperCase()}`), "valid");
+        assert.equal(check(key.key, sig, `0x${digestA.slice(2).toUpperCase()}`), "valid");
+        assert.throws(() => assertDeviceSignature(key, digestA, `${sig}zz`), {
+          name: "SignatureError",
+          code: "SIGNATURE_MALFORMED",
+          message: /not 0x-prefixed hex of whole bytes/,
+        });
+      });
+    }
+
     it("secp256k1: rejects v other than 27 or 28", async () => {
       const store = SoftwareKeyStore.generate("secp256k1");
       const sig = await store.signDigest(digestA);

@@ -6,13 +6,14 @@ import { id, ZeroHash } from "ethers";
 import { pino, type Logger } from "pino";
 import { DeviceSigner } from "../../src/device/device-signer.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
-import type { Domain, Hex } from "../../src/protocol/index.js";
+import { keyHash, type DeviceKey, type Domain, type Hex } from "../../src/protocol/index.js";
 import {
   ProofRejectedError,
   Watchtower,
   type BatchedReading,
   type Evidence,
   type DeviceDirectory,
+  type KeyRotationListener,
   type ProofSubmitter,
   type SensorRange,
   type SignedReading,
@@ -123,15 +124,44 @@ export class FakeSubmitter implements ProofSubmitter {
 export const evidenceUsed = (): Promise<SubmittedProof> =>
   Promise.reject(new ProofRejectedError("ProofsEvidenceUsed", [ZeroHash]));
 
-/** A directory with stubbed answers: every device is maker 1 model 7; `range` is its sensor range. */
+/**
+ * A directory with stubbed answers: every device is maker 1 model 7, registered with its first key
+ * (unless in `unknown`) and current on it (unless `current` names a rotated key's hash); `range` is
+ * its sensor range. `rotate` does what DeviceRegistry.rotateKey does, KeyRotated event included.
+ */
 export class FakeDirectory implements DeviceDirectory {
   range: SensorRange | null = null;
   reachable = true;
   readonly owners = new Map<Hex, Hex>();
+  /** Device id → hash of its current key, for devices whose key was rotated. */
+  readonly current = new Map<Hex, Hex>();
+  /** Devices the registry does not know (current key hash zero). */
+  readonly unknown = new Set<Hex>();
   rangeLookups = 0;
+  currentKeyLookups = 0;
+  private readonly watchers = new Set<KeyRotationListener>();
 
   keyOwner(keyHash: Hex): Promise<Hex> {
     return Promise.resolve(this.owners.get(keyHash) ?? (ZeroHash as Hex));
+  }
+  currentKeyHash(deviceId: Hex): Promise<Hex> {
+    this.currentKeyLookups++;
+    if (this.unknown.has(deviceId)) return Promise.resolve(ZeroHash as Hex);
+    return Promise.resolve(this.current.get(deviceId) ?? deviceId);
+  }
+  watchKeyRotations(listener: KeyRotationListener): Promise<() => Promise<void>> {
+    this.watchers.add(listener);
+    return Promise.resolve(() => {
+      this.watchers.delete(listener);
+      return Promise.resolve();
+    });
+  }
+  /** The device's key is now `key`; the watchers hear of it unless `announce` is false (a lost event). */
+  rotate(deviceId: Hex, key: DeviceKey, announce = true): void {
+    const kh = keyHash(key);
+    this.owners.set(kh, deviceId);
+    this.current.set(deviceId, kh);
+    if (announce) for (const w of this.watchers) w(deviceId, kh);
   }
   deviceModel(): Promise<{ maker: number; model: number }> {
     return Promise.resolve({ maker: 1, model: 7 });
