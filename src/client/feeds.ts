@@ -90,7 +90,8 @@ export interface FeedConfig {
 /**
  * What `feed create` assumes for the fields it is not given: rounds on a 0.5% move, no spread check,
  * a day's cool-off after a quarantine, a trip on the third quarantine within maxReadingAge, no lockdown.
- * The heartbeat defaults to half of maxReadingAge (defaultHeartbeat).
+ * The heartbeat defaults to half of maxReadingAge (defaultHeartbeat). tasks/index.ts states them again
+ * (it loads no client code); test/tasks/feed.test.ts checks that the two agree.
  */
 export const FEED_DEFAULTS = {
   deviationThresholdBps: 50,

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
+import { FEED_DEFAULTS, defaultHeartbeat } from "../../src/client/index.js";
 import { ChainSubmitter } from "../../src/gateway/index.js";
 import type { Hex } from "../../src/protocol/index.js";
 import { pino } from "pino";
@@ -114,8 +115,18 @@ describe("tasks: feed", function () {
         config.maxQuarantines,
         config.lockdown,
       ],
-      [3_600, 1_800, 50, 0, 86_400, 2, false],
+      [
+        3_600,
+        defaultHeartbeat(3_600),
+        FEED_DEFAULTS.deviationThresholdBps,
+        FEED_DEFAULTS.maxSpreadBps,
+        FEED_DEFAULTS.quarantinePeriod,
+        FEED_DEFAULTS.maxQuarantines,
+        FEED_DEFAULTS.lockdown,
+      ],
+      "tasks/index.ts states src/client's defaults",
     );
+    assert.equal(config.heartbeat, 1_800);
     const tooSlow = await runTask(["feed", "create"], {
       ...withFactory(3),
       ...pressure,
