@@ -772,14 +772,14 @@ export const tasks = [
       .addOption({
         name: "quarantinePeriod",
         description:
-          "Seconds a quarantined device waits, and must attest again, before anyone may readmit it (86400: a day)",
+          "Seconds a quarantined device waits, and must attest again, before anyone may readmit it, at least --max-reading-age (default: a day, or --max-reading-age if longer)",
         type: ArgumentType.INT,
-        defaultValue: 86_400,
+        defaultValue: -1,
       })
       .addOption({
         name: "maxQuarantines",
         description:
-          "Quarantines within --max-reading-age the feed tolerates; one more trips it (a coordinated attack)",
+          "Quarantines within --max-reading-age the feed tolerates, at least 1 (one member never trips the feed); one more trips it (a coordinated attack)",
         type: ArgumentType.INT,
         defaultValue: 2,
       })

@@ -369,7 +369,8 @@ export async function createFeed(world: World, owner: Signer): Promise<DeviceFee
       maxReadingAge: Number(6n * DAY),
       minInterval: 0,
       maxAttestationAge: Number(365n * DAY),
-      quarantinePeriod: 86_400,
+      // At least maxReadingAge (the feed's rule).
+      quarantinePeriod: Number(6n * DAY),
       maxQuarantines: 2,
       lockdown: false,
       minStake: MIN_STAKE,

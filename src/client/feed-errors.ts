@@ -96,7 +96,7 @@ export const TRIP_HELP: Readonly<Record<string, string>> = {
 
 const EXPLAIN: ErrorSentences = {
   DeviceFeedInvalidConfig: () =>
-    "the feed configuration is invalid (quorum 0 or above 32 members, zero maxReadingAge or maxAttestationAge, a heartbeat above maxReadingAge, or minValue above maxValue): fix the feed create options",
+    "the feed configuration is invalid (quorum 0 or above 32 members, zero maxReadingAge or maxAttestationAge, a heartbeat above maxReadingAge, a quarantinePeriod below it, maxQuarantines 0, or minValue above maxValue): fix the feed create options",
   DeviceFeedZeroAddress: () => "an address argument is the zero address: pass a real one",
   DeviceFeedNotGuardian: (a) =>
     `${s(a[0])} is neither the feed's owner nor a guardian: reset the feed (or readmit a member early) from such an account (--from)`,

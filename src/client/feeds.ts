@@ -75,9 +75,9 @@ export interface FeedConfig {
   readonly maxReadingAge: number;
   readonly minInterval: number;
   readonly maxAttestationAge: number;
-  /** Seconds a quarantined member waits (and must re-attest) before anyone may readmit it. */
+  /** Seconds a quarantined member waits (and must re-attest) before anyone may readmit it (>= maxReadingAge). */
   readonly quarantinePeriod: number;
-  /** Quarantines within maxReadingAge the feed tolerates; one more trips it. */
+  /** Quarantines within maxReadingAge the feed tolerates (at least 1: one member never trips it); one more trips it. */
   readonly maxQuarantines: number;
   /** A quarantine also suspends the device in the registry (the feed needs SUSPENDER_ROLE). */
   readonly lockdown: boolean;
@@ -89,14 +89,13 @@ export interface FeedConfig {
 
 /**
  * What `feed create` assumes for the fields it is not given: rounds on a 0.5% move, no spread check,
- * a day's cool-off after a quarantine, a trip on the third quarantine within maxReadingAge, no lockdown.
- * The heartbeat defaults to half of maxReadingAge (defaultHeartbeat). tasks/index.ts states them again
+ * a trip on the third quarantine within maxReadingAge, no lockdown. The heartbeat and the cool-off
+ * depend on maxReadingAge (defaultHeartbeat, defaultQuarantinePeriod). tasks/index.ts states them again
  * (it loads no client code); test/tasks/feed.test.ts checks that the two agree.
  */
 export const FEED_DEFAULTS = {
   deviationThresholdBps: 50,
   maxSpreadBps: 0,
-  quarantinePeriod: 86_400,
   maxQuarantines: 2,
   lockdown: false,
 } as const;
@@ -104,6 +103,14 @@ export const FEED_DEFAULTS = {
 /** The heartbeat `feed create` takes when none is given: half of maxReadingAge, so a round is never older. */
 export function defaultHeartbeat(maxReadingAge: number): number {
   return Math.floor(maxReadingAge / 2);
+}
+
+/**
+ * The cool-off `feed create` takes when none is given: a day, or maxReadingAge if longer (the feed wants
+ * at least that, so one member is quarantined at most once per quarantine window).
+ */
+export function defaultQuarantinePeriod(maxReadingAge: number): number {
+  return Math.max(86_400, maxReadingAge);
 }
 
 function checkRange(name: string, value: bigint, min: bigint, max: bigint): void {
@@ -131,13 +138,18 @@ export function checkFeedConfig(cfg: FeedConfig): FeedConfig {
   checkRange("--min-interval", BigInt(cfg.minInterval), 0n, U32);
   checkRange("--max-attestation-age", BigInt(cfg.maxAttestationAge), 1n, U32);
   checkRange("--quarantine-period", BigInt(cfg.quarantinePeriod), 0n, U32);
-  checkRange("--max-quarantines", BigInt(cfg.maxQuarantines), 0n, U8);
+  checkRange("--max-quarantines", BigInt(cfg.maxQuarantines), 1n, U8);
   checkRange("--min-stake", cfg.minStake, 0n, 2n ** 96n - 1n);
   checkRange("--min-value", cfg.minValue, -I128, I128 - 1n);
   checkRange("--max-value", cfg.maxValue, -I128, I128 - 1n);
   if (cfg.heartbeat > cfg.maxReadingAge) {
     throw new InvalidInputError(
       `--heartbeat ${String(cfg.heartbeat)} is above --max-reading-age ${String(cfg.maxReadingAge)}: the latest round would rest on expired readings; give at most the reading age`,
+    );
+  }
+  if (cfg.quarantinePeriod < cfg.maxReadingAge) {
+    throw new InvalidInputError(
+      `--quarantine-period ${String(cfg.quarantinePeriod)} is below --max-reading-age ${String(cfg.maxReadingAge)}: a member could be quarantined twice in one quarantine window; give at least the reading age`,
     );
   }
   if (cfg.minValue > cfg.maxValue) {

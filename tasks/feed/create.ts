@@ -1,6 +1,6 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { parseUnits } from "ethers";
-import { createFeed, defaultHeartbeat } from "../../src/client/index.js";
+import { createFeed, defaultHeartbeat, defaultQuarantinePeriod } from "../../src/client/index.js";
 import { InvalidInputError } from "../../src/protocol/index.js";
 import { run } from "../common.js";
 import { connectFactory, type FactoryArgs } from "./connect.js";
@@ -16,6 +16,7 @@ interface Args extends FactoryArgs {
   maxReadingAge: number;
   minInterval: number;
   maxAttestationAge: number;
+  /** -1: a day, or maxReadingAge if longer. */
   quarantinePeriod: number;
   maxQuarantines: number;
   lockdown: boolean;
@@ -54,7 +55,10 @@ export default async function feedCreate(args: Args, hre: HardhatRuntimeEnvironm
       maxReadingAge: args.maxReadingAge,
       minInterval: args.minInterval,
       maxAttestationAge: args.maxAttestationAge,
-      quarantinePeriod: args.quarantinePeriod,
+      quarantinePeriod:
+        args.quarantinePeriod === -1
+          ? defaultQuarantinePeriod(args.maxReadingAge)
+          : args.quarantinePeriod,
       maxQuarantines: args.maxQuarantines,
       lockdown: args.lockdown,
       minStake: args.minStake,

@@ -10,6 +10,7 @@ import {
   createFeed,
   decodeFeedError,
   defaultHeartbeat,
+  defaultQuarantinePeriod,
   feedAddressOf,
   feedAt,
   feedCall,
@@ -106,6 +107,8 @@ describe("client: feeds", function () {
         [{ heartbeat: 3_601 }, /--heartbeat 3601 is above --max-reading-age 3600/],
         [{ quarantinePeriod: 2 ** 32 }, /--quarantine-period 4294967296/],
         [{ maxQuarantines: 256 }, /--max-quarantines 256/],
+        [{ maxQuarantines: 0 }, /--max-quarantines 0 is outside 1\.\.255/],
+        [{ quarantinePeriod: 3_599 }, /--quarantine-period 3599 is below --max-reading-age 3600/],
         [{ maxReadingAge: 0 }, /--max-reading-age 0/],
         [{ minInterval: -1 }, /--min-interval -1/],
         [{ maxAttestationAge: 2 ** 32 }, /--max-attestation-age 4294967296/],
@@ -123,6 +126,10 @@ describe("client: feeds", function () {
       assert.deepEqual(checkFeedConfig(FEED_CONFIG), FEED_CONFIG);
       assert.deepEqual(checkFeedConfig({ ...FEED_CONFIG, heartbeat: 3_600 }).heartbeat, 3_600);
       assert.equal(defaultHeartbeat(3_601), 1_800);
+      assert.deepEqual(
+        [defaultQuarantinePeriod(3_600), defaultQuarantinePeriod(6 * 86_400)],
+        [86_400, 6 * 86_400],
+      );
     });
 
     it("is what the feed stores: config() reads every field back", async function () {

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
-import { FEED_DEFAULTS, defaultHeartbeat } from "../../src/client/index.js";
+import {
+  FEED_DEFAULTS,
+  defaultHeartbeat,
+  defaultQuarantinePeriod,
+} from "../../src/client/index.js";
 import { ChainSubmitter } from "../../src/gateway/index.js";
 import type { Hex } from "../../src/protocol/index.js";
 import { pino } from "pino";
@@ -96,7 +100,7 @@ describe("tasks: feed", function () {
     created = json;
   });
 
-  it("feed create defaults the heartbeat to half the reading age and the quarantine options", async function () {
+  it("feed create defaults the heartbeat to half the reading age, the cool-off to a day or the reading age, and the other options", async function () {
     const out = await runTask(["feed", "create"], {
       ...withFactory(3, true),
       description: "Level, tank 4 (m)",
@@ -120,13 +124,24 @@ describe("tasks: feed", function () {
         defaultHeartbeat(3_600),
         FEED_DEFAULTS.deviationThresholdBps,
         FEED_DEFAULTS.maxSpreadBps,
-        FEED_DEFAULTS.quarantinePeriod,
+        defaultQuarantinePeriod(3_600),
         FEED_DEFAULTS.maxQuarantines,
         FEED_DEFAULTS.lockdown,
       ],
       "tasks/index.ts states src/client's defaults",
     );
-    assert.equal(config.heartbeat, 1_800);
+    assert.deepEqual([config.heartbeat, config.quarantinePeriod], [1_800, 86_400]);
+    // Readings that live two days: a two-day cool-off (the feed wants at least the reading age).
+    const long = await runTask(["feed", "create"], {
+      ...withFactory(3, true),
+      description: "Level, tank 5 (m)",
+      minValue: "0",
+      maxValue: "12",
+      maxReadingAge: 2 * 86_400,
+    });
+    assert.equal(long.result.success, true, long.stderr);
+    const longConfig = (JSON.parse(long.stdout) as { config: Record<string, unknown> }).config;
+    assert.deepEqual([longConfig.heartbeat, longConfig.quarantinePeriod], [86_400, 2 * 86_400]);
     const tooSlow = await runTask(["feed", "create"], {
       ...withFactory(3),
       ...pressure,
