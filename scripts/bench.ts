@@ -725,7 +725,8 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
     record(`feed.submit.${curve}${sfx}`, samples);
   }
   const roundBefore = await feed.latestRound();
-  if (roundBefore !== 1n) throw new Error(`expected round 1 only, the feed is at ${roundBefore.toString()}`);
+  if (roundBefore !== 1n)
+    throw new Error(`expected round 1 only, the feed is at ${roundBefore.toString()}`);
   // A batch of 7 that commits no round, then one that does (the heartbeat passed): the difference is what
   // a round costs on top of its readings.
   const batchOf = async () => {
@@ -735,7 +736,8 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
   };
   await networkHelpers.time.increase(2n * FEED_MIN_INTERVAL);
   const quiet = await measureTx(feed.submitMany(await batchOf()));
-  if ((await feed.latestRound()) !== roundBefore) throw new Error("the quiet batch committed a round");
+  if ((await feed.latestRound()) !== roundBefore)
+    throw new Error("the quiet batch committed a round");
   await networkHelpers.time.increase(FEED_HEARTBEAT);
   const many = await measureTx(feed.submitMany(await batchOf()));
   const stored = await Promise.all(devices.map((d) => feed.sequenceOf(d.signer.deviceId)));
@@ -745,7 +747,8 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
     );
   }
   const committed = await feed.latestRound();
-  if (committed !== roundBefore + 1n) throw new Error("the batch after the heartbeat committed no round");
+  if (committed !== roundBefore + 1n)
+    throw new Error("the batch after the heartbeat committed no round");
   results.gas[`feed.submitMany.${String(FEED_DEVICES)}${sfx}`] = Number(many.gas);
   results.gas[`feed.submitMany.${String(FEED_DEVICES)}.perReading${sfx}`] = Math.round(
     Number(many.gas) / FEED_DEVICES,
@@ -759,7 +762,8 @@ async function benchFeeds(chain: Chain, setup: StakingSetup): Promise<string> {
   const p256 = devices.find((x) => x.keyStore.curve === "p256");
   if (p256 === undefined) throw new Error("no P-256 feed device");
   results.gas[`feed.submit.p256.commit${sfx}`] = Number((await submit(p256)).gas);
-  if ((await feed.latestRound()) !== committed + 1n) throw new Error("the lone reading committed no round");
+  if ((await feed.latestRound()) !== committed + 1n)
+    throw new Error("the lone reading committed no round");
 
   const [answer, readGas] = await chain.probe.measureLatestRoundData(feedAddress);
   if (answer !== FEED_VALUE)

@@ -7,8 +7,9 @@
  * at once) and allocates each sensor's stake to the insurance pool for the feed; the sensors stream signed
  * readings over MQTT (an embedded broker) to the gateway, which verifies, persists and relays them to the
  * feed, mirroring every message to a watchtower. An integrator reads the feed as a Chainlink aggregator,
- * checks its security report and buys coverage from the insurance pool, which insurers fund. A burst
- * trips the feed's breaker until its guardian resets it. Once the policy's waiting period has passed, an
+ * checks its security report and buys coverage from the insurance pool, which insurers fund. A hostile
+ * sensor reporting too fast is quarantined while the feed keeps committing rounds from the others; it
+ * attests again, waits out its cool-off and is readmitted. Once the policy's waiting period has passed, an
  * attacker clones one sensor's key and the clone publishes a conflicting reading: the watchtower, fed by
  * the gateway, proves the equivocation on chain; in that one transaction the stake is slashed, the sensor
  * locked down, the watchtower paid its bounty, and the rest of the stake paid to the pool, which books the
@@ -30,11 +31,12 @@ import {
   addFeedDevices,
   addMaker,
   attestDevice,
+  ANOMALY_NAMES,
+  ContractError,
   collateralTokenAt,
   coverBuy,
   coverClaim,
   createFeed,
-  decodeContractError,
   memberShare,
   feedAt,
   feedFactoryAt,
@@ -45,6 +47,8 @@ import {
   proofsAt,
   publishFirmware,
   readFeed,
+  readFeedRound,
+  readmitFeedMember,
   registerDevice,
   registryDomain,
   securityReport,
@@ -52,6 +56,7 @@ import {
   stakeDeposit,
   stakingAt,
   statusName,
+  tripReasonName,
   type DeviceRegistry,
 } from "../src/client/index.js";
 import { DeviceSigner, SoftwareKeyStore, type KeyStore } from "../src/device/index.js";
@@ -70,9 +75,13 @@ const DEVICES = 7;
 /** Each sensor's bond and the token's unit: a dollar stablecoin with 18 decimals. */
 const STAKE = parseUnits("100", 18);
 const usd = (v: bigint): string => `${Number(formatUnits(v, 18)).toFixed(2)} USD`;
-/** 21.50 °C in the feed's 8 decimals, and each sensor's calibration offset. */
+/** 21.50 °C in the feed's 8 decimals, each sensor's calibration offset, and a slow warming per round. */
 const BASE_VALUE = 2_150_000_000n;
-const valueOf = (device: number): bigint => BASE_VALUE + BigInt(device) * 1_000_000n;
+const valueOf = (device: number, round = 0): bigint =>
+  BASE_VALUE + BigInt(device) * 1_000_000n + BigInt(round) * 1_000_000n;
+/** The feed's heartbeat and a quarantined sensor's cool-off, in seconds. */
+const HEARTBEAT = 60n;
+const COOL_OFF = 3_600n;
 
 const celsius = (v: bigint): string => `${(Number(v) / 1e8).toFixed(2)} °C`;
 
@@ -277,9 +286,15 @@ try {
     quorum: 4,
     decimals: 8,
     maxDeviationBps: 500,
+    maxSpreadBps: 1_000,
+    deviationThresholdBps: 50,
+    heartbeat: Number(HEARTBEAT),
     maxReadingAge: 600,
     minInterval: 10,
     maxAttestationAge: 24 * 3600,
+    quarantinePeriod: Number(COOL_OFF),
+    maxQuarantines: 2,
+    lockdown: false,
     minStake: STAKE,
     minValue: -5_000_000_000n,
     maxValue: 15_000_000_000n,
@@ -291,8 +306,10 @@ try {
     sensors.map((s) => s.deviceId),
   );
   say(
-    `feed ${created.feed}: median of fresh readings, quorum 4, readings live 10 min, a jump over 5% or a ` +
-      `sensor faster than one reading per 10 s trips the breaker`,
+    `feed ${created.feed}: rounds of the median of fresh readings (quorum 4, readings live 10 min), committed ` +
+      `every minute or on a 0.5% move; a sensor faster than one reading per 10 s, jumping over 5% from its own ` +
+      `last reading or lying over 10% from the answer is quarantined (the feed answers from the others), ` +
+      `and a third quarantine within 10 min trips the whole feed`,
   );
   say(
     `membership needs each device's operator's consent (others are only invited, and join themselves): ` +
@@ -346,14 +363,21 @@ try {
     feedId: created.feedId,
     signers: sensors.map((s) => new DeviceSigner(s.keyStore, domain, s.deviceId)),
     clock: () => chainNow,
-    value: (device) => valueOf(device),
+    value: (device, round) => valueOf(device, round),
   });
   const streamed = fleet;
+  /** Waits until the feed holds every sensor's latest sequence (a quarantined sensor's are refused). */
   const relayed = async (what: string): Promise<void> => {
     await streamed.flush();
     const want = streamed.devices.map((d) => d.nextSequence - 1n);
     for (let i = 0; ; i++) {
-      const have = await Promise.all(sensors.map((s) => feed.sequenceOf(s.deviceId)));
+      const have = await Promise.all(
+        sensors.map(async (s, j) =>
+          (await feed.quarantineOf(s.deviceId)).since === 0n
+            ? feed.sequenceOf(s.deviceId)
+            : (want[j] ?? 0n),
+        ),
+      );
       if (have.every((h, j) => h >= (want[j] ?? 0n))) return;
       if (i > 400) throw new Error(`the gateway did not relay ${what} in time`);
       await new Promise((resolve) => setTimeout(resolve, 25));
@@ -368,10 +392,12 @@ try {
     `3 rounds × ${String(DEVICES)} readings published (QoS 1), each verified, persisted to SQLite before its ` +
       `acknowledgement, and relayed in submitMany transactions`,
   );
-  const answer = await readFeed(feed);
-  say(
-    `latestRoundData → round ${String(answer.roundId)}: ${celsius(answer.answer)} (median of ${String(DEVICES)} fresh readings)`,
-  );
+  /** "round N: 21.53 °C (median of 7 fresh readings)", as getRoundData stores it. */
+  const roundLine = async (roundId?: bigint): Promise<string> => {
+    const r = await readFeedRound(feed, roundId);
+    return `round ${String(r.roundId)}: ${celsius(r.answer)} (median of ${String(r.readings)} fresh readings)`;
+  };
+  say(`latestRoundData → ${await roundLine()}`);
 
   // ---------------------------------------------------------------- integrator and insurers
   step("Insurer A opens the pool; the integrator reads the feed, checks it and buys coverage");
@@ -425,31 +451,68 @@ try {
       `so a deposit after the sale captures nothing earned before it`,
   );
 
-  // ---------------------------------------------------------------- breaker
-  step("sensor-4 bursts (a jump and readings faster than allowed): the breaker trips");
-  await tick(30n);
-  await streamed.publishRound();
-  await relayed("a round");
-  await streamed.injectBurst(3, 3, 2_000);
-  for (let i = 0; (await feed.tripReason()) === 0n; i++) {
-    if (i > 400) throw new Error("the burst did not trip the feed");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  try {
-    await readFeed(feed);
-    throw new Error("a tripped feed answered");
-  } catch (err: unknown) {
-    const decoded = decodeContractError(err);
-    say(`latestRoundData now reverts: ${decoded?.message ?? String(err)}`);
-  }
-  await (await feed.reset()).wait();
-  say(
-    "the feed's guardian looks, and resets it: readings before the reset are no deviation reference",
+  // ---------------------------------------------------------------- quarantine
+  const hostileIndex = 3;
+  const hostile = sensors[hostileIndex];
+  if (hostile === undefined) throw new Error("no sensor-4");
+  step(
+    `${hostile.name} turns hostile and reports faster than allowed: the feed quarantines it, not the whole feed`,
   );
   await tick(30n);
   await streamed.publishRound();
-  await relayed("a round after the reset");
-  say(`latestRoundData → ${celsius((await readFeed(feed)).answer)}`);
+  await relayed("a round");
+  const lastBefore = await readFeed(feed);
+  const beforeId = lastBefore.roundId ?? 0n;
+  await streamed.injectBurst(hostileIndex, 3, 2_000);
+  for (let i = 0; (await feed.quarantineOf(hostile.deviceId)).since === 0n; i++) {
+    if (i > 400) throw new Error("the burst quarantined nobody");
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const [quarantined] = await feed.queryFilter(feed.filters.MemberQuarantined(hostile.deviceId));
+  if (quarantined === undefined) throw new Error("no MemberQuarantined event");
+  const q = quarantined.args;
+  say(
+    `MemberQuarantined(${hostile.name}, ${ANOMALY_NAMES[Number(q.anomaly)] ?? "?"}, reading #${String(q.sequence)} = ${celsius(q.value)}): ` +
+      `its reading does not count and its later ones are refused (Quarantined); the breaker stays armed ` +
+      `(tripReason ${tripReasonName(await feed.tripReason())}): one sensor's anomaly is its own`,
+  );
+  await tick(HEARTBEAT);
+  await streamed.publishRound();
+  await relayed("a round without sensor-4");
+  say(
+    `the feed keeps committing rounds from the other ${String(DEVICES - 1)}: latestRoundData → ${await roundLine()}`,
+  );
+  const attested = await attestDevice({
+    registry: registry.connect(operator),
+    device: hostile.keyStore,
+    deviceId: hostile.deviceId,
+    images,
+    bootState: join(dir, `${hostile.name}.boot.json`),
+    challenge: "block",
+  });
+  say(
+    `the operator checks ${hostile.name}, which boots again and attests (boot #${String(attested.bootCount)} on 1.0.0)`,
+  );
+  try {
+    await readmitFeedMember(feedAt(created.feed, integrator), hostile.deviceId);
+    throw new Error("a member was readmitted during its cool-off");
+  } catch (err: unknown) {
+    if (!(err instanceof ContractError)) throw err;
+    say(`readmit at once → ${err.message}`);
+  }
+  await tick(COOL_OFF);
+  const readmitted = await readmitFeedMember(feedAt(created.feed, integrator), hostile.deviceId);
+  say(
+    `${String(COOL_OFF / 3600n)} h later the integrator readmits it (anyone may, once the device attested again and the cool-off passed; gas ${gas(readmitted.gasUsed)})`,
+  );
+  await streamed.publishRound();
+  await relayed("a round after the readmission");
+  say(`latestRoundData → ${await roundLine()}: ${hostile.name} counts again`);
+  const earlier = await readFeedRound(feed, beforeId);
+  say(
+    `getRoundData(${String(beforeId)}) → ${celsius(earlier.answer)}, committed ${new Date(Number(earlier.updatedAt) * 1000).toISOString()}, ` +
+      `as read before the quarantine (${celsius(lastBefore.answer)}): a committed round never changes`,
+  );
 
   // ---------------------------------------------------------------- the clone
   const victimIndex = sensors.findIndex((s) => s.keyStore instanceof SoftwareKeyStore);

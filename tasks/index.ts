@@ -696,7 +696,10 @@ export const tasks = [
     .build(),
 
   // ------------------------------------------------------------ feeds, gateway, fleet
-  emptyTask("feed", "Device data feeds: create, add member devices, show, read").build(),
+  emptyTask(
+    "feed",
+    "Device data feeds: create, add member devices, show, read rounds, readmit quarantined members",
+  ).build(),
   emptyTask("gateway", "The MQTT gateway: verifies, persists and submits device readings").build(),
   emptyTask("fleet", "A simulated device fleet publishing signed readings over MQTT").build(),
 
@@ -709,7 +712,7 @@ export const tasks = [
       })
       .addOption({
         name: "quorum",
-        description: "Fresh readings needed for an answer (1..32)",
+        description: "Fresh readings needed to commit a round (1..32)",
         type: ArgumentType.INT,
         defaultValue: 3,
       })
@@ -722,9 +725,30 @@ export const tasks = [
       .addOption({
         name: "maxDeviationBps",
         description:
-          "A jump beyond this from the device's previous reading trips the feed, in bps (0: no check)",
+          "A device jumping beyond this from its own previous reading is quarantined, the median jumping beyond it from the previous round trips the feed, in bps (0: no check)",
         type: ArgumentType.INT,
         defaultValue: 1000,
+      })
+      .addOption({
+        name: "maxSpreadBps",
+        description:
+          "A reading farther than this from the fresh committed answer quarantines its device, in bps (0: off)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "deviationThresholdBps",
+        description:
+          "A median this far from the last round commits a new round before the heartbeat, in bps (0: heartbeat only)",
+        type: ArgumentType.INT,
+        defaultValue: 50,
+      })
+      .addOption({
+        name: "heartbeat",
+        description:
+          "Seconds after which a reading commits a new round even if the median did not move, at most --max-reading-age (0: every transaction commits; default: half of --max-reading-age)",
+        type: ArgumentType.INT,
+        defaultValue: -1,
       })
       .addOption({
         name: "maxReadingAge",
@@ -734,7 +758,8 @@ export const tasks = [
       })
       .addOption({
         name: "minInterval",
-        description: "Seconds between two readings of one device; faster trips the feed (0: none)",
+        description:
+          "Seconds between two readings of one device; faster quarantines the device (0: none)",
         type: ArgumentType.INT,
         defaultValue: 0,
       })
@@ -743,6 +768,25 @@ export const tasks = [
         description: "Seconds since a device's last attestation for it to count as trusted",
         type: ArgumentType.INT,
         defaultValue: 7 * 24 * 3600,
+      })
+      .addOption({
+        name: "quarantinePeriod",
+        description:
+          "Seconds a quarantined device waits, and must attest again, before anyone may readmit it, at least --max-reading-age (default: a day, or --max-reading-age if longer)",
+        type: ArgumentType.INT,
+        defaultValue: -1,
+      })
+      .addOption({
+        name: "maxQuarantines",
+        description:
+          "Quarantines within --max-reading-age the feed tolerates, at least 1 (one member never trips the feed); one more trips it (a coordinated attack)",
+        type: ArgumentType.INT,
+        defaultValue: 2,
+      })
+      .addFlag({
+        name: "lockdown",
+        description:
+          "A quarantine also suspends the device in the registry (governance must grant the feed SUSPENDER_ROLE)",
       })
       .addOption({
         name: "minStake",
@@ -814,7 +858,7 @@ export const tasks = [
   withChainOptions(
     task(
       ["feed", "show"],
-      "Show a feed: configuration, members (trust, stake, last reading), breaker, cost of corruption",
+      "Show a feed: configuration, latest round, members (trust, stake, last reading, quarantine), breaker, cost of corruption",
     )
       .addOption(feed)
       .addOption(factory),
@@ -823,16 +867,51 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(["feed", "read"], "Read a feed's answer (latestRoundData, or readFresh with --max-age)")
+    task(
+      ["feed", "read"],
+      "Read a feed's answer: the latest committed round (latestRoundData), or readFresh with --max-age",
+    )
       .addOption(feed)
       .addOption({
         name: "maxAge",
-        description: "Answer only from readings at most this many seconds old (0: latestRoundData)",
+        description:
+          "Answer only from a round whose oldest reading is younger than this many seconds, and not while tripped (0: latestRoundData)",
         type: ArgumentType.INT,
         defaultValue: 0,
       }),
   )
     .setAction(() => import("./feed/read.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["feed", "round"],
+      "Show a committed round (getRoundData): answer, oldest reading, commit time, readings",
+    )
+      .addOption(feed)
+      .addOption({
+        name: "id",
+        description: "The round id, from 1 (default: the latest round)",
+        type: ArgumentType.BIGINT,
+        defaultValue: 0n,
+      }),
+  )
+    .setAction(() => import("./feed/round.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["feed", "readmit"],
+      "Readmit a quarantined member once it has attested again: anyone after the cool-off, the owner or a guardian earlier",
+    )
+      .addOption(feed)
+      .addOption({
+        name: "device",
+        description: "The quarantined member's device id (bytes32)",
+        defaultValue: "",
+      }),
+  )
+    .setAction(() => import("./feed/readmit.js"))
     .build(),
 
   // ------------------------------------------------------------ insurance pool
@@ -1168,7 +1247,8 @@ export const tasks = [
       })
       .addOption({
         name: "burst",
-        description: "Devices that send a burst (faster than the feed's minimum interval)",
+        description:
+          "Devices that send a burst (faster than the feed's minimum interval: the feed quarantines each)",
         type: ArgumentType.INT,
         defaultValue: 0,
       })

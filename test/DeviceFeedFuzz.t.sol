@@ -245,7 +245,10 @@ contract DeviceFeedFuzzTest is FeedFixture {
         bool ok = _submit(0, 2, v);
         uint256 absBps = uint256(jumpBps < 0 ? -jumpBps : jumpBps);
         assertEq(ok, absBps <= MAX_DEVIATION_BPS);
-        assertEq(uint8(feed.quarantineOf(ids[0]).anomaly), uint8(ok ? IDeviceFeed.Anomaly.None : IDeviceFeed.Anomaly.Jump));
+        assertEq(
+            uint8(feed.quarantineOf(ids[0]).anomaly),
+            uint8(ok ? IDeviceFeed.Anomaly.None : IDeviceFeed.Anomaly.Jump)
+        );
         assertEq(uint8(feed.tripReason()), 0);
     }
 

@@ -412,7 +412,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         uint256[] memory best = new uint256[](needed + 1);
         for (uint256 c = 1; c <= needed; ++c) best[c] = type(uint256).max;
         for (uint256 g; g < groups; ++g) {
-            for (uint256 c = needed + 1; c > 0; ) {
+            for (uint256 c = needed + 1; c > 0;) {
                 --c;
                 if (best[c] == type(uint256).max) continue;
                 uint256 to = c + counts[g] > needed ? needed : c + counts[g];

@@ -362,9 +362,17 @@ export async function createFeed(world: World, owner: Signer): Promise<DeviceFee
       quorum: 1,
       decimals: 8,
       maxDeviationBps: 0,
+      maxSpreadBps: 0,
+      deviationThresholdBps: 0,
+      // Every transaction that brings a reading commits a round.
+      heartbeat: 0,
       maxReadingAge: Number(6n * DAY),
       minInterval: 0,
       maxAttestationAge: Number(365n * DAY),
+      // At least maxReadingAge (the feed's rule).
+      quarantinePeriod: Number(6n * DAY),
+      maxQuarantines: 2,
+      lockdown: false,
       minStake: MIN_STAKE,
       minValue: -100_000_000_000n,
       maxValue: 100_000_000_000_000n,

@@ -81,7 +81,7 @@ const NOT_INSURABLE: Readonly<Record<number, string>> = {
   3: "the pool knows an incident on it: no new coverage is sold on a device that failed",
   4: "no stake is allocated to this pool for it: its operator allocates active stake first (stake allocate --pool)",
   5: "it is not a feed of the pool's feed factory: check --feed",
-  6: "the feed has no quorum of fresh readings or its circuit breaker tripped: wait until it answers (feed read)",
+  6: "the feed has no fresh committed round (none yet, or its latest rests on readings past maxReadingAge) or its circuit breaker tripped: wait until readFresh answers (feed read --max-age <seconds>)",
   7: "the feed has no members: its owner adds devices first (feed add-device)",
 };
 

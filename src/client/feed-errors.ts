@@ -29,10 +29,14 @@ export const REJECTION_NAMES = [
   "Stale",
   "FutureTimestamp",
   "OutOfBounds",
+  "Quarantined",
 ] as const;
 
-/** IDeviceFeed.TripReason, by value. */
-export const TRIP_REASON_NAMES = ["None", "Deviation", "TooFrequent"] as const;
+/** IDeviceFeed.TripReason, by value: why the feed-wide breaker tripped. */
+export const TRIP_REASON_NAMES = ["None", "MedianJump", "Quarantines", "QuorumLost"] as const;
+
+/** IDeviceFeed.Anomaly, by value: why a member was quarantined. */
+export const ANOMALY_NAMES = ["None", "TooFrequent", "Jump", "Spread"] as const;
 
 export function rejectionName(reason: bigint | number): string {
   return REJECTION_NAMES[Number(reason)] ?? `rejection ${String(reason)}`;
@@ -40,6 +44,18 @@ export function rejectionName(reason: bigint | number): string {
 
 export function tripReasonName(reason: bigint | number): string {
   return TRIP_REASON_NAMES[Number(reason)] ?? `reason ${String(reason)}`;
+}
+
+export function anomalyName(anomaly: bigint | number): string {
+  return ANOMALY_NAMES[Number(anomaly)] ?? `anomaly ${String(anomaly)}`;
+}
+
+/** A unix time in seconds as "<seconds> (<ISO date>)"; 0 as "never". */
+function at(seconds: unknown): string {
+  const n = Number(seconds);
+  if (n === 0) return "never";
+  if (!Number.isSafeInteger(n)) return s(seconds);
+  return `${s(seconds)} (${new Date(n * 1000).toISOString()})`;
 }
 
 const REJECTION_HELP: Readonly<Record<string, string>> = {
@@ -58,19 +74,32 @@ const REJECTION_HELP: Readonly<Record<string, string>> = {
   FutureTimestamp:
     "the reading's timestamp is after the block time: the device's clock is ahead; date readings with the chain's time",
   OutOfBounds: "the value is outside the feed's physical bounds [minValue, maxValue]",
+  Quarantined:
+    "the device is quarantined in this feed after an anomaly of its own (feed show says which, and since when): attest the device again, then readmit it (feed readmit) once its cool-off has passed",
 };
 
-const TRIP_HELP: Readonly<Record<string, string>> = {
-  Deviation: "a reading jumped beyond the feed's maxDeviationBps",
-  TooFrequent: "a device reported faster than the feed's minInterval",
+/** What each anomaly means, said of the quarantined member. */
+export const ANOMALY_HELP: Readonly<Record<string, string>> = {
+  TooFrequent: "it reported faster than the feed's minInterval",
+  Jump: "its reading jumped more than the feed's maxDeviationBps from its own previous one",
+  Spread: "its reading lay more than the feed's maxSpreadBps from the committed answer",
+};
+
+/** What each trip reason means. */
+export const TRIP_HELP: Readonly<Record<string, string>> = {
+  MedianJump:
+    "the median of the fresh readings moved more than the feed's maxDeviationBps from the previous round",
+  Quarantines:
+    "more members were quarantined within maxReadingAge than the feed's maxQuarantines tolerates (a coordinated attack?)",
+  QuorumLost: "quarantines left fewer members counting than the feed's quorum",
 };
 
 const EXPLAIN: ErrorSentences = {
   DeviceFeedInvalidConfig: () =>
-    "the feed configuration is invalid (quorum 0 or above 32 members, zero maxReadingAge or maxAttestationAge, or minValue above maxValue): fix the feed create options",
+    "the feed configuration is invalid (quorum 0 or above 32 members, zero maxReadingAge or maxAttestationAge, a heartbeat above maxReadingAge, a quarantinePeriod below it, maxQuarantines 0, or minValue above maxValue): fix the feed create options",
   DeviceFeedZeroAddress: () => "an address argument is the zero address: pass a real one",
   DeviceFeedNotGuardian: (a) =>
-    `${s(a[0])} is neither the feed's owner nor a guardian: reset the feed from such an account (--from)`,
+    `${s(a[0])} is neither the feed's owner nor a guardian: reset the feed (or readmit a member early) from such an account (--from)`,
   DeviceFeedAlreadyMember: (a) =>
     `device ${s(a[0])} is already a member of this feed: nothing to do`,
   DeviceFeedNotMember: (a) =>
@@ -83,13 +112,17 @@ const EXPLAIN: ErrorSentences = {
   },
   DeviceFeedTripped: (a) => {
     const name = tripReasonName(a[0] as bigint);
-    return `the feed's circuit breaker tripped (${name}: ${TRIP_HELP[name] ?? "see FeedTripped"}): it answers nothing until a guardian checks the devices and resets it`;
+    return `the feed's circuit breaker tripped (${name}: ${TRIP_HELP[name] ?? "see FeedTripped"}): it commits no new round until a guardian checks the members and resets it; latestRoundData still answers the last round committed before the trip (its updatedAt ages), readFresh refuses`;
   },
   DeviceFeedNotTripped: () => "the feed is not tripped: there is nothing to reset",
-  DeviceFeedNoQuorum: (a) =>
-    `only ${s(a[0])} member devices have a fresh reading, the feed needs ${s(a[1])}: wait for more devices to report (or read with a larger --max-age)`,
+  DeviceFeedNoRound: () =>
+    "the feed has committed no round yet: a round commits once a quorum of members have fresh readings; wait for more devices to report (feed show lists whose readings count)",
   DeviceFeedRoundNotAvailable: (a) =>
-    `round ${s(a[0])} is not available, only the latest round ${s(a[1])} is answered: read latestRoundData`,
+    Number(a[1]) === 0
+      ? `round ${s(a[0])} is not available: the feed has committed no round yet`
+      : `round ${s(a[0])} was not committed: committed rounds are 1..${s(a[1])}; ask for one of them (feed round --id), or read the latest (feed read)`,
+  DeviceFeedStale: (a) =>
+    `the latest round ${s(a[0])} rests on a reading from ${at(a[1])}, at least ${s(a[2])} s old: wait for a newer round (members must report; a round commits at the feed's heartbeat or when the median moves), or accept older data with a larger --max-age (readFresh takes at most the feed's maxReadingAge)`,
   DeviceFeedStillEligible: (a) =>
     `device ${s(a[0])} is still trusted and staked: its reading keeps counting and cannot be evicted`,
   DeviceFeedNotOperator: (a) =>
@@ -100,6 +133,12 @@ const EXPLAIN: ErrorSentences = {
     Number(a[1]) === 0
       ? `device ${s(a[0])} has not asked to leave this feed: its operator requests it first (feed leave)`
       : `device ${s(a[0])} stays a member until ${new Date(Number(a[1]) * 1000).toISOString()} (the staking unbonding period after its leave request): complete the leave then`,
+  DeviceFeedNotQuarantined: (a) =>
+    `device ${s(a[0])} is not quarantined in this feed: there is nothing to readmit`,
+  DeviceFeedCoolingOff: (a) =>
+    `device ${s(a[0])} is cooling off after its quarantine: readmit after ${at(a[1])}, or ask a guardian (the feed's owner or a guardian may readmit a re-attested device early)`,
+  DeviceFeedNotReattested: (a) =>
+    `device ${s(a[0])} has not attested since its quarantine at ${at(a[2])} (last attestation: ${at(a[1])}), or is not trusted now: attest the device again (device attest), then readmit (feed readmit)`,
   DeviceFeedReadingOutlivesEvidence: (a) =>
     `a maxReadingAge of ${s(a[0])} s would let a reading count after an equivocation on it can no longer be proven (evidence window ${s(a[1])} s): give --max-reading-age at most the evidence window`,
   OwnableInvalidOwner: (a) => `${s(a[0])} cannot own the feed: name a real account as owner`,

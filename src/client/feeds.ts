@@ -1,4 +1,5 @@
 import {
+  MaxUint256,
   formatUnits,
   getAddress,
   zeroPadValue,
@@ -17,7 +18,13 @@ import {
   type ReadingAnchor,
 } from "../../types/ethers-contracts/index.js";
 import { statusName } from "./decode-error.js";
-import { decodeFeedError, feedCall, tripReasonName } from "./feed-errors.js";
+import {
+  ANOMALY_HELP,
+  anomalyName,
+  decodeFeedError,
+  feedCall,
+  tripReasonName,
+} from "./feed-errors.js";
 import { send, type TxResult } from "./transaction.js";
 
 export type { DeviceFeed, DeviceFeedFactory, ReadingAnchor };
@@ -53,18 +60,57 @@ export function feedAddressOf(feedId: string): Hex {
   return `0x${id.slice(26)}`;
 }
 
-/** IDeviceFeed.Config, in TypeScript types. */
+/** IDeviceFeed.Config, in TypeScript types (fields in the struct's order). */
 export interface FeedConfig {
   readonly quorum: number;
   readonly decimals: number;
+  /** A member's jump from its own previous reading beyond this quarantines it; the median's trips the feed. */
   readonly maxDeviationBps: number;
+  /** A reading farther than this from the fresh committed answer quarantines its member (0: off). */
+  readonly maxSpreadBps: number;
+  /** A median this far from the last round commits a round before the heartbeat (0: heartbeat only). */
+  readonly deviationThresholdBps: number;
+  /** Seconds after which an accepted reading commits a round anyway (0: every transaction commits). */
+  readonly heartbeat: number;
   readonly maxReadingAge: number;
   readonly minInterval: number;
   readonly maxAttestationAge: number;
+  /** Seconds a quarantined member waits (and must re-attest) before anyone may readmit it (>= maxReadingAge). */
+  readonly quarantinePeriod: number;
+  /** Quarantines within maxReadingAge the feed tolerates (at least 1: one member never trips it); one more trips it. */
+  readonly maxQuarantines: number;
+  /** A quarantine also suspends the device in the registry (the feed needs SUSPENDER_ROLE). */
+  readonly lockdown: boolean;
   readonly minStake: bigint;
   readonly minValue: bigint;
   readonly maxValue: bigint;
   readonly description: string;
+}
+
+/**
+ * What `feed create` assumes for the fields it is not given: rounds on a 0.5% move, no spread check,
+ * a trip on the third quarantine within maxReadingAge, no lockdown. The heartbeat and the cool-off
+ * depend on maxReadingAge (defaultHeartbeat, defaultQuarantinePeriod). tasks/index.ts states them again
+ * (it loads no client code); test/tasks/feed.test.ts checks that the two agree.
+ */
+export const FEED_DEFAULTS = {
+  deviationThresholdBps: 50,
+  maxSpreadBps: 0,
+  maxQuarantines: 2,
+  lockdown: false,
+} as const;
+
+/** The heartbeat `feed create` takes when none is given: half of maxReadingAge, so a round is never older. */
+export function defaultHeartbeat(maxReadingAge: number): number {
+  return Math.floor(maxReadingAge / 2);
+}
+
+/**
+ * The cool-off `feed create` takes when none is given: a day, or maxReadingAge if longer (the feed wants
+ * at least that, so one member is quarantined at most once per quarantine window).
+ */
+export function defaultQuarantinePeriod(maxReadingAge: number): number {
+  return Math.max(86_400, maxReadingAge);
 }
 
 function checkRange(name: string, value: bigint, min: bigint, max: bigint): void {
@@ -75,20 +121,37 @@ function checkRange(name: string, value: bigint, min: bigint, max: bigint): void
   }
 }
 
+const U8 = 255n;
+const U16 = 65_535n;
 const U32 = 2n ** 32n - 1n;
 const I128 = 2n ** 127n;
 
 /** Checks every field against its Solidity type and the feed's own rules; throws InvalidInputError. */
 export function checkFeedConfig(cfg: FeedConfig): FeedConfig {
   checkRange("--quorum", BigInt(cfg.quorum), 1n, 32n);
-  checkRange("--decimals", BigInt(cfg.decimals), 0n, 255n);
-  checkRange("--max-deviation-bps", BigInt(cfg.maxDeviationBps), 0n, 65_535n);
+  checkRange("--decimals", BigInt(cfg.decimals), 0n, U8);
+  checkRange("--max-deviation-bps", BigInt(cfg.maxDeviationBps), 0n, U16);
+  checkRange("--max-spread-bps", BigInt(cfg.maxSpreadBps), 0n, U16);
+  checkRange("--deviation-threshold-bps", BigInt(cfg.deviationThresholdBps), 0n, U16);
+  checkRange("--heartbeat", BigInt(cfg.heartbeat), 0n, U32);
   checkRange("--max-reading-age", BigInt(cfg.maxReadingAge), 1n, U32);
   checkRange("--min-interval", BigInt(cfg.minInterval), 0n, U32);
   checkRange("--max-attestation-age", BigInt(cfg.maxAttestationAge), 1n, U32);
+  checkRange("--quarantine-period", BigInt(cfg.quarantinePeriod), 0n, U32);
+  checkRange("--max-quarantines", BigInt(cfg.maxQuarantines), 1n, U8);
   checkRange("--min-stake", cfg.minStake, 0n, 2n ** 96n - 1n);
   checkRange("--min-value", cfg.minValue, -I128, I128 - 1n);
   checkRange("--max-value", cfg.maxValue, -I128, I128 - 1n);
+  if (cfg.heartbeat > cfg.maxReadingAge) {
+    throw new InvalidInputError(
+      `--heartbeat ${String(cfg.heartbeat)} is above --max-reading-age ${String(cfg.maxReadingAge)}: the latest round would rest on expired readings; give at most the reading age`,
+    );
+  }
+  if (cfg.quarantinePeriod < cfg.maxReadingAge) {
+    throw new InvalidInputError(
+      `--quarantine-period ${String(cfg.quarantinePeriod)} is below --max-reading-age ${String(cfg.maxReadingAge)}: a member could be quarantined twice in one quarantine window; give at least the reading age`,
+    );
+  }
   if (cfg.minValue > cfg.maxValue) {
     throw new InvalidInputError(
       `--min-value ${cfg.minValue.toString()} is above --max-value ${cfg.maxValue.toString()}: give the physical bounds in order`,
@@ -295,6 +358,19 @@ export async function completeFeedLeave(
   };
 }
 
+/** A member's quarantine after an anomaly of its own: its readings are refused until it is readmitted. */
+export interface MemberQuarantine {
+  /** TooFrequent, Jump or Spread. */
+  readonly anomaly: string;
+  /** What the anomaly was, in a sentence. */
+  readonly meaning: string;
+  /** When it was quarantined. */
+  readonly since: bigint;
+  readonly age: string;
+  /** From then on anyone may readmit it once it has attested again; a guardian may earlier. */
+  readonly readmitAfter: bigint;
+}
+
 export interface FeedMemberView {
   readonly deviceId: Hex;
   readonly status: string;
@@ -309,24 +385,46 @@ export interface FeedMemberView {
   /** Active stake at least the feed's minStake. */
   readonly staked: boolean;
   readonly sequence: bigint;
-  /** The latest reading (null before the first, or after an eviction). */
+  /** The latest reading (null before the first, after an eviction, or in quarantine). */
   readonly value: bigint | null;
   readonly timestamp: bigint | null;
   readonly age: string | null;
-  /** Its reading is fresh, so it counts toward the answer now (stored readings count until evicted). */
+  /** Its reading is fresh, so it counts toward the next round (stored readings count until evicted). */
   readonly counts: boolean;
   /**
    * It holds a reading but is no longer trusted or staked: anyone may evict (clear) that reading, and
    * until then it still counts.
    */
   readonly evictable: boolean;
+  /** Null when it is not quarantined. */
+  readonly quarantine: MemberQuarantine | null;
+}
+
+/** A committed round, as getRoundData answers it (rounds never change once committed). */
+export interface FeedRound {
+  readonly roundId: bigint;
+  /** The answer as the contract holds it: an integer scaled by 10^decimals. */
+  readonly answer: bigint;
+  /** `answer` scaled by the feed's decimals, e.g. "21.5". */
+  readonly value: string;
+  /** The round's oldest reading. */
+  readonly startedAt: bigint;
+  /** When the round was committed (judge staleness from it, as with any Chainlink feed). */
+  readonly updatedAt: bigint;
+  /** How long ago it was committed. */
+  readonly age: string;
+  /** How many readings its median was taken over. */
+  readonly readings: number;
 }
 
 export interface FeedAnswer {
+  /** Null through readFresh, which answers no round id. */
   readonly roundId: bigint | null;
   readonly answer: bigint;
   /** `answer` scaled by the feed's decimals, e.g. "21.5". */
   readonly value: string;
+  /** The round's oldest reading (null through readFresh). */
+  readonly startedAt: bigint | null;
   readonly updatedAt: bigint;
   readonly age: string;
 }
@@ -339,6 +437,12 @@ export interface FeedView {
   readonly config: FeedConfig;
   readonly tripped: boolean;
   readonly tripReason: string;
+  /** The latest committed round (null before the first); a tripped feed keeps answering it. */
+  readonly latestRound: FeedRound | null;
+  /** "answering" when readFresh answers (a fresh round, not tripped), else why not, as a sentence. */
+  readonly status: string;
+  /** Members in quarantine (their readings do not count). */
+  readonly quarantined: number;
   /** Active stake of the cheapest set of operators whose devices control the median. */
   readonly costOfCorruption: bigint;
   /** The fewest operators that together control the median (1: one operator controls it alone). */
@@ -346,9 +450,6 @@ export interface FeedView {
   /** One sentence: what the cost of corruption covers and what it does not. */
   readonly corruption: string;
   readonly members: readonly FeedMemberView[];
-  /** The latest answer, or null when the feed does not answer (then `status` says why). */
-  readonly answer: FeedAnswer | null;
-  readonly status: string;
 }
 
 function configOf(c: Awaited<ReturnType<DeviceFeed["config"]>>): FeedConfig {
@@ -356,9 +457,15 @@ function configOf(c: Awaited<ReturnType<DeviceFeed["config"]>>): FeedConfig {
     quorum: Number(c.quorum),
     decimals: Number(c.decimals),
     maxDeviationBps: Number(c.maxDeviationBps),
+    maxSpreadBps: Number(c.maxSpreadBps),
+    deviationThresholdBps: Number(c.deviationThresholdBps),
+    heartbeat: Number(c.heartbeat),
     maxReadingAge: Number(c.maxReadingAge),
     minInterval: Number(c.minInterval),
     maxAttestationAge: Number(c.maxAttestationAge),
+    quarantinePeriod: Number(c.quarantinePeriod),
+    maxQuarantines: Number(c.maxQuarantines),
+    lockdown: c.lockdown,
     minStake: c.minStake,
     minValue: c.minValue,
     maxValue: c.maxValue,
@@ -381,39 +488,65 @@ function ago(timestamp: bigint, now: bigint): string {
   return seconds < 0n ? `in ${(-seconds).toString()}s` : `${seconds.toString()}s ago`;
 }
 
+/** Round `roundId` as stored (roundAt), its answer scaled by `decimals`. */
+async function roundOf(
+  feed: DeviceFeed,
+  roundId: bigint,
+  decimals: number,
+  now: bigint,
+): Promise<FeedRound> {
+  const r = await feedCall(() => feed.roundAt(roundId));
+  return {
+    roundId,
+    answer: r.answer,
+    value: formatUnits(r.answer, decimals),
+    startedAt: r.startedAt,
+    updatedAt: r.updatedAt,
+    age: ago(r.updatedAt, now),
+    readings: Number(r.readings),
+  };
+}
+
 /**
- * Everything about a feed: its configuration, each member's trust, stake and latest reading, the
- * breaker, the cost of corruption and the current answer (or why there is none, as a sentence).
- * `registry` and `staking` are the ones the feed checks (the factory's REGISTRY and STAKING).
+ * Everything about a feed: its configuration, each member's trust, stake, latest reading and quarantine,
+ * the breaker, the latest committed round, whether the feed answers fresh (or why not, as a sentence) and
+ * the cost of corruption. `registry` and `staking` are the ones the feed checks (the factory's REGISTRY
+ * and STAKING).
  */
 export async function showFeed(
   feed: DeviceFeed,
   deps: { readonly registry: DeviceRegistry; readonly staking: IDeviceStaking },
 ): Promise<FeedView> {
   const address = (await feed.getAddress()).toLowerCase() as Hex;
-  const [rawConfig, owner, ids, trip, [cost, operatorsToControl], now] = await Promise.all([
-    feedCall(() => feed.config()),
-    feed.owner(),
-    feed.members(),
-    feed.tripReason(),
-    feed.corruption(),
-    blockTime(feed),
-  ]);
+  const [rawConfig, owner, ids, trip, quarantined, roundId, [cost, operatorsToControl], now] =
+    await Promise.all([
+      feedCall(() => feed.config()),
+      feed.owner(),
+      feed.members(),
+      feed.tripReason(),
+      feed.quarantinedCount(),
+      feed.latestRound(),
+      feed.corruption(),
+      blockTime(feed),
+    ]);
   const config = configOf(rawConfig);
   const members = await Promise.all(
     ids.map(async (id): Promise<FeedMemberView> => {
       const deviceId = id.toLowerCase() as Hex;
-      const [status, trusted, operator, active, slashable, slot] = await Promise.all([
+      const [status, trusted, operator, active, slashable, slot, q] = await Promise.all([
         deps.registry.statusOf(deviceId),
         deps.registry.isTrusted(deviceId, config.maxAttestationAge),
         deps.registry.operatorOf(deviceId),
         deps.staking.activeOf(deviceId),
         deps.staking.slashableOf(deviceId),
         feed.slotOf(deviceId),
+        feed.quarantineOf(deviceId),
       ]);
       const has = slot.timestamp !== 0n;
-      const fresh = has && now - slot.timestamp < BigInt(config.maxReadingAge);
+      const inQuarantine = q.since !== 0n;
+      const fresh = has && !inQuarantine && now - slot.timestamp < BigInt(config.maxReadingAge);
       const staked = active >= config.minStake;
+      const anomaly = anomalyName(q.anomaly);
       return {
         deviceId,
         status: statusName(status),
@@ -428,13 +561,22 @@ export async function showFeed(
         age: has ? ago(slot.timestamp, now) : null,
         counts: fresh,
         evictable: has && !(trusted && staked),
+        quarantine: inQuarantine
+          ? {
+              anomaly,
+              meaning: ANOMALY_HELP[anomaly] ?? "see MemberQuarantined",
+              since: q.since,
+              age: ago(q.since, now),
+              readmitAfter: q.since + BigInt(config.quarantinePeriod),
+            }
+          : null,
       };
     }),
   );
-  let answer: FeedAnswer | null = null;
+  const latestRound = roundId === 0n ? null : await roundOf(feed, roundId, config.decimals, now);
   let status = "answering";
   try {
-    answer = await readFeedAnswer(feed, config.decimals, now);
+    await feedCall(() => feed.readFresh(MaxUint256));
   } catch (err: unknown) {
     const decoded = decodeFeedError(err);
     if (decoded === undefined) throw err;
@@ -448,12 +590,13 @@ export async function showFeed(
     config,
     tripped: Number(trip) !== 0,
     tripReason: tripReasonName(trip),
+    latestRound,
+    status,
+    quarantined: Number(quarantined),
     costOfCorruption: cost,
     operatorsToControl,
     corruption: corruptionSentence(ids.length, operatorsToControl),
     members,
-    answer,
-    status,
   };
 }
 
@@ -483,6 +626,7 @@ async function readFeedAnswer(
       roundId: null,
       answer,
       value: formatUnits(answer, decimals),
+      startedAt: null,
       updatedAt,
       age: ago(updatedAt, now),
     };
@@ -492,6 +636,7 @@ async function readFeedAnswer(
     roundId: round.roundId,
     answer: round.answer,
     value: formatUnits(round.answer, decimals),
+    startedAt: round.startedAt,
     updatedAt: round.updatedAt,
     age: ago(round.updatedAt, now),
   };
@@ -506,9 +651,10 @@ export interface FeedReading extends FeedAnswer {
 }
 
 /**
- * The feed's answer as DeFi reads it: latestRoundData, or readFresh(maxAge) when `maxAge` is given
- * (it reverts rather than answer with readings older than that). A tripped feed or a missing quorum
- * throws a ContractError whose message says so in a sentence.
+ * The feed's answer as DeFi reads it: latestRoundData (the latest committed round, also while the feed
+ * is tripped: judge staleness from updatedAt), or readFresh(maxAge) when `maxAge` is given (it reverts
+ * when the round's oldest reading is that old, or the feed is tripped). No round yet, a stale round or a
+ * tripped feed throws a ContractError whose message says so in a sentence.
  */
 export async function readFeed(
   feed: DeviceFeed,
@@ -530,6 +676,92 @@ export async function readFeed(
     method:
       options.maxAge === undefined ? "latestRoundData" : `readFresh(${options.maxAge.toString()})`,
     ...answer,
+  };
+}
+
+export interface FeedRoundReading extends FeedRound {
+  readonly feed: Hex;
+  readonly description: string;
+  readonly decimals: number;
+  /** The latest committed round id, for reference. */
+  readonly latestRound: bigint;
+}
+
+const U80 = 2n ** 80n - 1n;
+
+/**
+ * Committed round `roundId` (default: the latest) as a consumer reads it (getRoundData), with how many
+ * readings its median was taken over. A round never changes once committed; an id not committed, or no
+ * round yet, throws a ContractError.
+ */
+export async function readFeedRound(feed: DeviceFeed, roundId?: bigint): Promise<FeedRoundReading> {
+  if (roundId !== undefined && (roundId < 1n || roundId > U80)) {
+    throw new InvalidInputError(
+      `--id ${roundId.toString()} is no round id: rounds are numbered from 1 (feed read prints the latest)`,
+    );
+  }
+  const [decimals, description, latest, now] = await Promise.all([
+    feedCall(() => feed.decimals()),
+    feed.description(),
+    feed.latestRound(),
+    blockTime(feed),
+  ]);
+  // No id: the latest round, through latestRoundData (which says when there is none yet).
+  const id = roundId ?? (await feedCall(() => feed.latestRoundData())).roundId;
+  const [round, stored] = await Promise.all([
+    feedCall(() => feed.getRoundData(id)),
+    feedCall(() => feed.roundAt(id)),
+  ]);
+  return {
+    feed: (await feed.getAddress()).toLowerCase() as Hex,
+    description,
+    decimals: Number(decimals),
+    latestRound: latest,
+    roundId: round.roundId,
+    answer: round.answer,
+    value: formatUnits(round.answer, Number(decimals)),
+    startedAt: round.startedAt,
+    updatedAt: round.updatedAt,
+    age: ago(round.updatedAt, now),
+    readings: Number(stored.readings),
+  };
+}
+
+export interface ReadmitResult extends TxResult {
+  readonly feed: Hex;
+  readonly deviceId: Hex;
+  /** Who readmitted it (anyone after the cool-off; a guardian earlier). */
+  readonly by: Hex;
+  /** Members still in quarantine. */
+  readonly quarantined: number;
+}
+
+/**
+ * Readmits a quarantined member: anyone may once its cool-off (the feed's quarantinePeriod) has passed
+ * and the device has attested again since its quarantine; the feed's owner or a guardian may earlier
+ * (still only a re-attested device). Its next reading counts again.
+ */
+export async function readmitFeedMember(
+  feed: DeviceFeed,
+  deviceId: string,
+): Promise<ReadmitResult> {
+  const id = asHex(deviceId.trim(), "device id", 32).toLowerCase() as Hex;
+  const tx = await feedTx(() => feed.readmit(id));
+  const readmitted = emitted(feed, tx.receipt, "MemberReadmitted");
+  if (readmitted === undefined) {
+    throw new DeviceTrustError(
+      "NO_MEMBER_READMITTED_EVENT",
+      `transaction ${tx.txHash} emitted no MemberReadmitted: check that --feed is a DeviceFeed`,
+    );
+  }
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    feed: (await feed.getAddress()).toLowerCase() as Hex,
+    deviceId: id,
+    by: String(readmitted.args.getValue("by")).toLowerCase() as Hex,
+    quarantined: Number(await feed.quarantinedCount()),
   };
 }
 

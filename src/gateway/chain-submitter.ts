@@ -10,9 +10,15 @@ import {
 } from "ethers";
 import { pino, type Logger } from "pino";
 import { DeviceTrustError, type Hex } from "../protocol/index.js";
-import { decodeFeedError, rejectionName, tripReasonName } from "../client/feed-errors.js";
+import {
+  anomalyName,
+  decodeFeedError,
+  rejectionName,
+  tripReasonName,
+} from "../client/feed-errors.js";
 import { feedAddressOf, feedAt, readingAnchorAt, type ReadingAnchor } from "../client/feeds.js";
 import { readingBatchStructHash } from "./hash.js";
+import { FeedEventMetrics } from "./metrics.js";
 import type { SignedReading } from "../watchtower/index.js";
 import {
   GatewayError,
@@ -37,8 +43,14 @@ import {
  * it is and the gateway retries the batch. Chunks that went through before a transient error are
  * remembered, so the retry does not send them again.
  *
- * Readings a feed skips inside submitMany (an untrusted device, a replayed sequence) do not revert:
- * they are counted in the result (`rejected`), as is a reading that tripped the breaker (`tripped`).
+ * Readings a feed skips inside submitMany (an untrusted device, a replayed sequence, a quarantined
+ * member) do not revert: they are listed in the result (`rejected`, with the Rejection's name). A
+ * reading that showed its member's own anomaly (too frequent, a jump, a spread) quarantines the member:
+ * it is not accepted (it does not count in `accepted`), it is listed in `quarantined`, counted in
+ * `feed_member_quarantined_total{anomaly}` and logged with what the operator must do (re-attest the
+ * device, then readmit it). A feed-wide trip (FeedTripped: MedianJump, Quarantines, QuorumLost) is
+ * listed in `tripped` and counted in `feed_tripped_total{reason}`; a tripped feed still takes readings
+ * but commits no round until a guardian resets it.
  * A batch that spans several feeds is refused as a whole only when every feed refused its chunk; when
  * some went through, the call succeeds and names the refused chunks in `refused` (and logs them).
  *
@@ -67,6 +79,8 @@ export interface ChainSubmitterOptions {
   readonly pollMs?: number;
   /** Gas estimate headroom in percent (default 20). */
   readonly gasHeadroomPercent?: number;
+  /** Counters of the quarantines and trips read from receipts (default: in a registry of their own). */
+  readonly metrics?: FeedEventMetrics;
   readonly logger?: Logger;
 }
 
@@ -76,6 +90,27 @@ export interface SkippedReading {
   readonly deviceId: Hex;
   readonly sequence: bigint;
   readonly reason: string;
+}
+
+/** A reading that quarantined its member (MemberQuarantined): not accepted. */
+export interface QuarantinedReading {
+  readonly feedId: Hex;
+  readonly deviceId: Hex;
+  readonly sequence: bigint;
+  readonly value: bigint;
+  /** TooFrequent, Jump or Spread. */
+  readonly anomaly: string;
+  /** The feed suspended the device in the registry too (its lockdown option). */
+  readonly lockedDown: boolean;
+}
+
+/** A feed-wide breaker trip (FeedTripped): the feed commits no round until a guardian resets it. */
+export interface FeedTrip {
+  readonly feedId: Hex;
+  /** MedianJump, Quarantines or QuorumLost. */
+  readonly reason: string;
+  /** The median refused (MedianJump) or the quarantines counted (Quarantines, QuorumLost). */
+  readonly value: bigint;
 }
 
 /** A feed that refused a whole chunk (a custom error): its readings did not go on chain. */
@@ -91,7 +126,8 @@ export interface ChainSubmission extends SubmittedTx {
   readonly txHashes: readonly Hex[];
   readonly accepted: number;
   readonly rejected: readonly SkippedReading[];
-  readonly tripped: readonly SkippedReading[];
+  readonly quarantined: readonly QuarantinedReading[];
+  readonly tripped: readonly FeedTrip[];
   readonly refused: readonly RefusedChunk[];
   readonly gasUsed: bigint;
 }
@@ -106,7 +142,8 @@ interface ChunkResult {
   readonly txHash: Hex;
   readonly accepted: number;
   readonly rejected: readonly SkippedReading[];
-  readonly tripped: readonly SkippedReading[];
+  readonly quarantined: readonly QuarantinedReading[];
+  readonly tripped: readonly FeedTrip[];
   readonly gasUsed: bigint;
 }
 
@@ -178,6 +215,8 @@ export class ChainSubmitter implements ReadingSubmitter {
   private readonly pollMs: number;
   private readonly headroom: bigint;
   private readonly log: Logger;
+  /** The quarantines and trips seen in receipts. */
+  readonly metrics: FeedEventMetrics;
   private nonce: number | undefined;
   private from: string | undefined;
   private readonly feedCode = new Set<string>();
@@ -202,6 +241,7 @@ export class ChainSubmitter implements ReadingSubmitter {
     this.pollMs = options.pollMs ?? 250;
     this.headroom = BigInt(options.gasHeadroomPercent ?? 20);
     this.log = options.logger ?? pino({ name: "chain-submitter", level: "info" });
+    this.metrics = options.metrics ?? new FeedEventMetrics();
     if (this.maxPerTx < 1 || this.feeBumpPercent < 10n) {
       throw new GatewayError(
         "GATEWAY_BAD_OPTIONS",
@@ -225,7 +265,8 @@ export class ChainSubmitter implements ReadingSubmitter {
     }
     const txHashes: Hex[] = [];
     const rejected: SkippedReading[] = [];
-    const tripped: SkippedReading[] = [];
+    const quarantined: QuarantinedReading[] = [];
+    const tripped: FeedTrip[] = [];
     const refused: RefusedChunk[] = [];
     let accepted = 0;
     let gasUsed = 0n;
@@ -246,6 +287,7 @@ export class ChainSubmitter implements ReadingSubmitter {
         accepted += outcome.accepted;
         gasUsed += outcome.gasUsed;
         rejected.push(...outcome.rejected);
+        quarantined.push(...outcome.quarantined);
         tripped.push(...outcome.tripped);
       }
     }
@@ -269,7 +311,7 @@ export class ChainSubmitter implements ReadingSubmitter {
         "some feeds refused their readings; the others went through",
       );
     }
-    return { txHash: last, txHashes, accepted, rejected, tripped, refused, gasUsed };
+    return { txHash: last, txHashes, accepted, rejected, quarantined, tripped, refused, gasUsed };
   }
 
   async anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx & { gasUsed: bigint }> {
@@ -441,32 +483,72 @@ export class ChainSubmitter implements ReadingSubmitter {
     );
     let accepted = 0;
     const rejected: SkippedReading[] = [];
-    const tripped: SkippedReading[] = [];
+    const quarantined: QuarantinedReading[] = [];
+    const tripped: FeedTrip[] = [];
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== address) continue;
       const parsed = feed.interface.parseLog(log);
       if (parsed === null) continue;
+      const arg = (name: string): unknown => parsed.args.getValue(name);
       if (parsed.name === "ReadingAccepted") accepted++;
-      else if (parsed.name === "ReadingRejected" || parsed.name === "FeedTripped") {
-        const tripping = parsed.name === "FeedTripped";
-        const skipped: SkippedReading = {
+      else if (parsed.name === "ReadingRejected") {
+        rejected.push({
           feedId,
-          deviceId: String(parsed.args.getValue("deviceId")).toLowerCase() as Hex,
-          sequence: parsed.args.getValue("sequence") as bigint,
-          reason: tripping
-            ? tripReasonName(parsed.args.getValue("reason") as bigint)
-            : rejectionName(parsed.args.getValue("reason") as bigint),
+          deviceId: String(arg("deviceId")).toLowerCase() as Hex,
+          sequence: arg("sequence") as bigint,
+          reason: rejectionName(arg("reason") as bigint),
+        });
+      } else if (parsed.name === "MemberQuarantined") {
+        const q: QuarantinedReading = {
+          feedId,
+          deviceId: String(arg("deviceId")).toLowerCase() as Hex,
+          sequence: arg("sequence") as bigint,
+          value: arg("value") as bigint,
+          anomaly: anomalyName(arg("anomaly") as bigint),
+          lockedDown: arg("lockedDown") as boolean,
         };
-        (tripping ? tripped : rejected).push(skipped);
+        quarantined.push(q);
+        this.metrics.memberQuarantined.inc({ anomaly: q.anomaly });
+        this.log.warn(
+          {
+            event: "member_quarantined",
+            feedId,
+            deviceId: q.deviceId,
+            anomaly: q.anomaly,
+            sequence: q.sequence.toString(),
+            lockedDown: q.lockedDown,
+            txHash: receipt.hash,
+          },
+          `device ${q.deviceId} quarantined in feed ${feedId} (${q.anomaly}, reading #${q.sequence.toString()}${q.lockedDown ? ", suspended in the registry too" : ""}): its readings are refused until its operator re-attests the device and readmits it (feed readmit)`,
+        );
+      } else if (parsed.name === "FeedTripped") {
+        const trip: FeedTrip = {
+          feedId,
+          reason: tripReasonName(arg("reason") as bigint),
+          value: arg("value") as bigint,
+        };
+        tripped.push(trip);
+        this.metrics.feedTripped.inc({ reason: trip.reason });
+        this.log.warn(
+          {
+            event: "feed_tripped",
+            feedId,
+            reason: trip.reason,
+            value: trip.value.toString(),
+            txHash: receipt.hash,
+          },
+          `feed ${feedId} tripped its circuit breaker (${trip.reason}): it takes readings but commits no round until a guardian resets it`,
+        );
       }
     }
-    if (tripped.length > 0) {
-      this.log.warn(
-        { event: "feed_tripped", feedId, reason: tripped[0]?.reason, txHash: receipt.hash },
-        "a reading tripped the feed's circuit breaker",
-      );
-    }
-    return { txHash: receipt.hash as Hex, accepted, rejected, tripped, gasUsed: receipt.gasUsed };
+    return {
+      txHash: receipt.hash as Hex,
+      accepted,
+      rejected,
+      quarantined,
+      tripped,
+      gasUsed: receipt.gasUsed,
+    };
   }
 
   // ------------------------------------------------------------------ transactions
@@ -564,7 +646,7 @@ export class ChainSubmitter implements ReadingSubmitter {
           if (receipt.status !== 1) {
             throw new SubmissionRejectedError(
               "GATEWAY_TX_REVERTED",
-              `${what} transaction ${receipt.hash} reverted on chain (it passed estimation: the state changed in between, e.g. the feed tripped): the batch is not retried`,
+              `${what} transaction ${receipt.hash} reverted on chain (it passed estimation: the state changed in between): the batch is not retried`,
             );
           }
           return receipt;

@@ -15,7 +15,8 @@ import { DevicePublisher } from "./publisher.js";
  *   (same sequence, another value) — what a cloned key does; the watchtower proves equivocation;
  * - out of bounds: a reading with a value the sensor cannot produce;
  * - burst: several readings of one device within the feed's minimum interval, the first jumping
- *   `burstJumpBps` from the device's last value — it trips the feed's breaker.
+ *   `burstJumpBps` from the device's last value — the feed quarantines the device (its own anomaly) and
+ *   refuses its later readings until it re-attests and is readmitted; the others keep the feed going.
  *
  * Usable as a library (Fleet: round by round, inject on demand) or at once (simulateFleet).
  */

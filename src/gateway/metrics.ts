@@ -121,3 +121,39 @@ export class GatewayMetrics {
     return this.registry.contentType;
   }
 }
+
+/**
+ * What the chain submitter reads from its feeds' receipts, in a registry of its own (runGateway also
+ * registers these on the gateway's, so /metrics serves them): `<prefix>feed_member_quarantined_total{anomaly}`
+ * (members a submitted reading quarantined: TooFrequent, Jump, Spread; each needs its operator to re-attest
+ * the device and readmit it) and `<prefix>feed_tripped_total{reason}` (feed-wide breaker trips: MedianJump,
+ * Quarantines, QuorumLost; each needs a guardian's reset).
+ */
+export class FeedEventMetrics {
+  readonly registry: Registry;
+  readonly memberQuarantined: Counter<"anomaly">;
+  readonly feedTripped: Counter<"reason">;
+
+  constructor(prefix = "gateway_") {
+    this.registry = new Registry();
+    const registers = [this.registry];
+    this.memberQuarantined = new Counter({
+      name: `${prefix}feed_member_quarantined_total`,
+      help: "Feed members quarantined by a submitted reading (their own anomaly), by anomaly",
+      labelNames: ["anomaly"],
+      registers,
+    });
+    this.feedTripped = new Counter({
+      name: `${prefix}feed_tripped_total`,
+      help: "Feed-wide circuit breaker trips seen in submissions, by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+  }
+
+  /** Registers these counters on `registry` too (e.g. the gateway's, which /metrics serves). */
+  registerOn(registry: Registry): void {
+    registry.registerMetric(this.memberQuarantined);
+    registry.registerMetric(this.feedTripped);
+  }
+}

@@ -101,15 +101,16 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
           : { logger: options.logger.child({ name: "watchtower" }) }),
       });
     }
+    const submitter = new ChainSubmitter({
+      signer: options.signer,
+      ...(options.anchor === undefined ? {} : { anchor: options.anchor }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...options.submitter,
+    });
     gateway = new Gateway({
       domain,
       directory: chainDirectory(options.registry, options.proofs, options.signer),
-      submitter: new ChainSubmitter({
-        signer: options.signer,
-        ...(options.anchor === undefined ? {} : { anchor: options.anchor }),
-        ...(options.logger === undefined ? {} : { logger: options.logger }),
-        ...options.submitter,
-      }),
+      submitter,
       dbPath: options.dbPath,
       brokerUrl,
       ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
@@ -126,6 +127,8 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
       http: options.httpPort === false ? false : { port: options.httpPort ?? 9465 },
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
+    // The submitter's quarantine and trip counters are served on the gateway's /metrics.
+    submitter.metrics.registerOn(gateway.metrics.registry);
     const address = await gateway.start();
     return running(gateway, broker, brokerUrl, address?.port ?? null, watchtower, link, options);
   } catch (err: unknown) {

@@ -1,6 +1,6 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { parseUnits } from "ethers";
-import { createFeed } from "../../src/client/index.js";
+import { createFeed, defaultHeartbeat, defaultQuarantinePeriod } from "../../src/client/index.js";
 import { InvalidInputError } from "../../src/protocol/index.js";
 import { run } from "../common.js";
 import { connectFactory, type FactoryArgs } from "./connect.js";
@@ -9,9 +9,17 @@ interface Args extends FactoryArgs {
   quorum: number;
   decimals: number;
   maxDeviationBps: number;
+  maxSpreadBps: number;
+  deviationThresholdBps: number;
+  /** -1: half of maxReadingAge. */
+  heartbeat: number;
   maxReadingAge: number;
   minInterval: number;
   maxAttestationAge: number;
+  /** -1: a day, or maxReadingAge if longer. */
+  quarantinePeriod: number;
+  maxQuarantines: number;
+  lockdown: boolean;
   minStake: bigint;
   minValue: string;
   maxValue: string;
@@ -41,9 +49,18 @@ export default async function feedCreate(args: Args, hre: HardhatRuntimeEnvironm
       quorum: args.quorum,
       decimals: args.decimals,
       maxDeviationBps: args.maxDeviationBps,
+      maxSpreadBps: args.maxSpreadBps,
+      deviationThresholdBps: args.deviationThresholdBps,
+      heartbeat: args.heartbeat === -1 ? defaultHeartbeat(args.maxReadingAge) : args.heartbeat,
       maxReadingAge: args.maxReadingAge,
       minInterval: args.minInterval,
       maxAttestationAge: args.maxAttestationAge,
+      quarantinePeriod:
+        args.quarantinePeriod === -1
+          ? defaultQuarantinePeriod(args.maxReadingAge)
+          : args.quarantinePeriod,
+      maxQuarantines: args.maxQuarantines,
+      lockdown: args.lockdown,
       minStake: args.minStake,
       minValue: scaledValue(args.minValue, args.decimals, "--min-value"),
       maxValue: scaledValue(args.maxValue, args.decimals, "--max-value"),

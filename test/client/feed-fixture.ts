@@ -34,6 +34,8 @@ import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
  * tasks use): registry, staking with a mock collateral, fraud proofs, firmware, `devices` registered,
  * attested, staked devices (P-256 at even indices, secp256k1 at odd ones), a DeviceFeedFactory, a
  * ReadingAnchor and one feed with every device a member (the owner invites them, their operator joins).
+ * FEED_CONFIG: quorum 4, rounds at a 10-minute heartbeat or a 0.5% move, a member quarantined for a
+ * reading within 10 s of its last, a 10% jump or a 20% spread from the answer, a day's cool-off.
  * Accounts: 0 governance, 1 maker, 2 operator, 3 feed owner, 4 loss recipient, 5 watcher. No describe() here.
  */
 export const FEED_MODEL = 9;
@@ -42,9 +44,15 @@ export const FEED_CONFIG: FeedConfig = {
   quorum: 4,
   decimals: 8,
   maxDeviationBps: 1_000,
+  maxSpreadBps: 2_000,
+  deviationThresholdBps: 50,
+  heartbeat: 600,
   maxReadingAge: 3_600,
   minInterval: 10,
   maxAttestationAge: 30 * 24 * 3_600,
+  quarantinePeriod: 86_400,
+  maxQuarantines: 2,
+  lockdown: false,
   minStake: FEED_MIN_STAKE,
   minValue: -1_000n * 10n ** 8n,
   maxValue: 1_000_000n * 10n ** 8n,
@@ -190,6 +198,29 @@ export async function feedDevice(
     amount: FEED_MIN_STAKE + BigInt(index) * 100n,
   });
   return { curve, store, deviceId, signer };
+}
+
+/**
+ * The device attests again (a fresh block challenge, one second after the latest block so its evidence is
+ * newer than anything before): what a quarantined member needs before it is readmitted.
+ */
+export async function reattest(
+  ethers: HardhatEthers,
+  system: Pick<FeedSystem, "registryAddress">,
+  device: FeedDevice,
+): Promise<void> {
+  const a = await accounts(ethers);
+  await ethers.provider.send("evm_increaseTime", [1]);
+  await ethers.provider.send("evm_mine", []);
+  const asOperator = registryAt(system.registryAddress, a.operator);
+  const challenge = await fetchChallenge(asOperator, device.deviceId, "block");
+  const evidence = await device.signer.signAttestation({
+    measurement: (await measure(IMAGES)).measurement,
+    challenge: challenge.challenge,
+    timestamp: challenge.timestamp,
+    bootCount: 1n,
+  });
+  await submitEvidence(asOperator, evidence, challenge.challengeBlock);
 }
 
 /** The latest block's timestamp. */

@@ -9,27 +9,39 @@ import {
   corruptionSentence,
   createFeed,
   decodeFeedError,
+  defaultHeartbeat,
+  defaultQuarantinePeriod,
   feedAddressOf,
   feedAt,
   feedCall,
+  feedContractError,
   feedFactoryAt,
   feedIdOf,
   joinFeed,
   readFeed,
+  readFeedRound,
+  readmitFeedMember,
   registryAt,
   requestFeedLeave,
   showFeed,
   stakingAt,
 } from "../../src/client/index.js";
-import { IDeviceFeed__factory } from "../../types/ethers-contracts/index.js";
+import { DeviceFeed__factory, IDeviceFeed__factory } from "../../types/ethers-contracts/index.js";
 import { ethers, networkHelpers } from "./fixture.js";
-import { FEED_CONFIG, chainTime, deployFeedSystem, type FeedSystem } from "./feed-fixture.js";
+import {
+  FEED_CONFIG,
+  chainTime,
+  deployFeedSystem,
+  reattest,
+  type FeedSystem,
+} from "./feed-fixture.js";
 
 async function system(): Promise<FeedSystem> {
   return deployFeedSystem(ethers, { devices: 5 });
 }
 
-async function submitAll(s: FeedSystem, sequence: bigint, skip = -1): Promise<void> {
+/** One reading per device (but `skip`) at the chain's time: (20 + i) x 1e8, plus `offset`. */
+async function submitAll(s: FeedSystem, sequence: bigint, skip = -1, offset = 0n): Promise<void> {
   const now = await chainTime(ethers);
   const readings = [];
   for (const [i, d] of s.devices.entries()) {
@@ -38,11 +50,35 @@ async function submitAll(s: FeedSystem, sequence: bigint, skip = -1): Promise<vo
       feedId: s.feedId,
       sequence,
       timestamp: now,
-      value: (20n + BigInt(i)) * 10n ** 8n,
+      value: (20n + BigInt(i)) * 10n ** 8n + offset,
     });
     readings.push({ reading: r.message, key: r.key, signature: r.signature });
   }
   await (await s.feed.connect(s.watcher).submitMany(readings)).wait();
+}
+
+/** Device `index` submits one reading alone (submit: a quarantine returns false, it does not revert). */
+async function submitOne(
+  s: FeedSystem,
+  index: number,
+  sequence: bigint,
+  value: bigint,
+): Promise<void> {
+  const d = s.devices[index];
+  assert.ok(d !== undefined);
+  const r = await d.signer.signReading({
+    feedId: s.feedId,
+    sequence,
+    timestamp: await chainTime(ethers),
+    value,
+  });
+  await (await s.feed.connect(s.watcher).submit(r.message, r.key, r.signature)).wait();
+}
+
+async function caught(promise: Promise<unknown>): Promise<ContractError> {
+  const err = await promise.catch((e: unknown) => e);
+  assert.ok(err instanceof ContractError, `not a ContractError: ${String(err)}`);
+  return err;
 }
 
 describe("client: feeds", function () {
@@ -66,6 +102,13 @@ describe("client: feeds", function () {
         [{ quorum: 33 }, /--quorum 33/],
         [{ decimals: 256 }, /--decimals 256/],
         [{ maxDeviationBps: 70_000 }, /--max-deviation-bps 70000/],
+        [{ maxSpreadBps: 65_536 }, /--max-spread-bps 65536/],
+        [{ deviationThresholdBps: -1 }, /--deviation-threshold-bps -1/],
+        [{ heartbeat: 3_601 }, /--heartbeat 3601 is above --max-reading-age 3600/],
+        [{ quarantinePeriod: 2 ** 32 }, /--quarantine-period 4294967296/],
+        [{ maxQuarantines: 256 }, /--max-quarantines 256/],
+        [{ maxQuarantines: 0 }, /--max-quarantines 0 is outside 1\.\.255/],
+        [{ quarantinePeriod: 3_599 }, /--quarantine-period 3599 is below --max-reading-age 3600/],
         [{ maxReadingAge: 0 }, /--max-reading-age 0/],
         [{ minInterval: -1 }, /--min-interval -1/],
         [{ maxAttestationAge: 2 ** 32 }, /--max-attestation-age 4294967296/],
@@ -81,6 +124,21 @@ describe("client: feeds", function () {
         });
       }
       assert.deepEqual(checkFeedConfig(FEED_CONFIG), FEED_CONFIG);
+      assert.deepEqual(checkFeedConfig({ ...FEED_CONFIG, heartbeat: 3_600 }).heartbeat, 3_600);
+      assert.equal(defaultHeartbeat(3_601), 1_800);
+      assert.deepEqual(
+        [defaultQuarantinePeriod(3_600), defaultQuarantinePeriod(6 * 86_400)],
+        [86_400, 6 * 86_400],
+      );
+    });
+
+    it("is what the feed stores: config() reads every field back", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const view = await showFeed(s.feed, {
+        registry: registryAt(s.registryAddress, s.watcher),
+        staking: stakingAt(s.stakingAddress, s.watcher),
+      });
+      assert.deepEqual(view.config, FEED_CONFIG);
     });
   });
 
@@ -88,6 +146,7 @@ describe("client: feeds", function () {
     it("says whose readings count and which can be evicted (no longer trusted or staked)", async function () {
       const s = await networkHelpers.loadFixture(system);
       await submitAll(s, 1n, 4);
+      const committedAt = await chainTime(ethers);
       // Device 1 is suspended by governance: no longer trusted; its fresh reading counts until evicted.
       const suspended = s.devices[1];
       assert.ok(suspended !== undefined);
@@ -114,6 +173,7 @@ describe("client: feeds", function () {
         ],
       );
       assert.equal(view.members[4]?.value, null);
+      assert.ok(view.members.every((m) => m.quarantine === null));
       const third = view.members[2];
       assert.deepEqual([third?.value, third?.sequence], [22n * 10n ** 8n, 1n]);
       // One operator runs all 5: corrupting the median takes its whole group, 1000 + ... + 1400.
@@ -126,36 +186,168 @@ describe("client: feeds", function () {
       );
       assert.equal(view.feedId, s.feedId);
       assert.equal(view.owner, s.owner.address.toLowerCase());
-      assert.equal(view.status, "answering");
-      // Four fresh readings (20, 21, 22, 23): the median is 21.5.
-      assert.equal(view.answer?.answer, 2_150_000_000n);
-      assert.equal(view.answer.value, "21.5");
-      // Evicted, the suspended device's reading stops counting: below the quorum of 4.
+      assert.deepEqual(
+        [view.status, view.tripped, view.tripReason, view.quarantined],
+        ["answering", false, "None", 0],
+      );
+      // Four fresh readings (20, 21, 22, 23) committed round 1: the median is 21.5.
+      const round = view.latestRound;
+      assert.ok(round !== null);
+      assert.deepEqual(
+        [round.roundId, round.answer, round.value, round.readings, round.updatedAt],
+        [1n, 2_150_000_000n, "21.5", 4, committedAt],
+      );
+      assert.match(round.age, /^\d+s ago$/);
+      assert.ok(round.startedAt < round.updatedAt, "the readings were signed before");
+      // Evicted, the suspended device's reading stops counting; the committed round stays.
       await (await s.feed.connect(s.watcher).evict(suspended.deviceId)).wait();
       const after = await showFeed(s.feed, deps);
-      assert.deepEqual(
-        [after.members[1]?.counts, after.members[1]?.evictable, after.answer],
-        [false, false, null],
+      assert.deepEqual([after.members[1]?.counts, after.members[1]?.evictable], [false, false]);
+      assert.equal(after.latestRound?.answer, 2_150_000_000n);
+      // A round older than maxReadingAge still answers latestRoundData, but not readFresh.
+      await networkHelpers.time.increase(FEED_CONFIG.maxReadingAge);
+      const stale = await showFeed(s.feed, deps);
+      assert.equal(stale.latestRound?.roundId, 1n);
+      assert.match(
+        stale.status,
+        /^DeviceFeedStale\(1, \d+, 3600\): the latest round 1 rests on a reading from \d+ \(.*\), at least 3600 s old: wait for a newer round/,
       );
-      assert.match(after.status, /^DeviceFeedNoQuorum\(3, 4\): only 3 member devices/);
+    });
+
+    it("shows a quarantined member: its anomaly, since when, when it may be readmitted", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const deps = {
+        registry: registryAt(s.registryAddress, s.watcher),
+        staking: stakingAt(s.stakingAddress, s.watcher),
+      };
+      await submitAll(s, 1n);
+      // Within the 10 s minimum interval of its last reading: device 0 is quarantined, not the feed.
+      await networkHelpers.time.increase(2);
+      await submitOne(s, 0, 2n, 20n * 10n ** 8n);
+      const since = await chainTime(ethers);
+      const view = await showFeed(s.feed, deps);
+      const first = view.members[0];
+      assert.ok(first !== undefined);
+      assert.deepEqual(first.quarantine, {
+        anomaly: "TooFrequent",
+        meaning: "it reported faster than the feed's minInterval",
+        since,
+        age: "0s ago",
+        readmitAfter: since + 86_400n,
+      });
+      assert.deepEqual([first.value, first.counts, first.sequence], [null, false, 2n]);
+      assert.ok(view.members.slice(1).every((m) => m.quarantine === null && m.counts));
+      assert.deepEqual([view.quarantined, view.tripped, view.status], [1, false, "answering"]);
+      // Its quarantined member's cost no longer counts: 1100 + ... + 1400.
+      assert.equal(view.costOfCorruption, 5_000n);
+    });
+  });
+
+  describe("readmitFeedMember", function () {
+    it("refuses a quarantined member's readings, readmits it after re-attestation and the cool-off", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      await submitAll(s, 1n);
+      await networkHelpers.time.increase(2);
+      await submitOne(s, 0, 2n, 20n * 10n ** 8n);
+      const d0 = s.devices[0];
+      assert.ok(d0 !== undefined);
+      const late = await d0.signer.signReading({
+        feedId: s.feedId,
+        sequence: 3n,
+        timestamp: await chainTime(ethers),
+        value: 20n * 10n ** 8n,
+      });
+      const refused = await caught(
+        feedCall(() =>
+          s.feed.connect(s.watcher).submit.staticCall(late.message, late.key, late.signature),
+        ),
+      );
+      assert.equal(refused.code, "DeviceFeedRejected");
+      assert.match(
+        refused.message,
+        /\(Quarantined\): the device is quarantined in this feed .*attest the device again, then readmit it \(feed readmit\)/,
+      );
+      const anyone = feedAt(s.feedAddress, s.watcher);
+      const early = await caught(readmitFeedMember(anyone, d0.deviceId));
+      assert.equal(early.code, "DeviceFeedCoolingOff");
+      assert.match(
+        early.message,
+        /cooling off after its quarantine: readmit after \d+ \(\d{4}-.*Z\), or ask a guardian/,
+      );
+      // The owner is a guardian: it may readmit early, but only a device that attested again.
+      const owner = feedAt(s.feedAddress, s.owner);
+      const unattested = await caught(readmitFeedMember(owner, d0.deviceId));
+      assert.equal(unattested.code, "DeviceFeedNotReattested");
+      assert.match(
+        unattested.message,
+        /has not attested since its quarantine at .*: attest the device again \(device attest\), then readmit \(feed readmit\)$/,
+      );
+      await reattest(ethers, s, d0);
+      await networkHelpers.time.increase(86_400);
+      const readmitted = await readmitFeedMember(anyone, d0.deviceId);
+      assert.deepEqual(
+        [readmitted.deviceId, readmitted.by, readmitted.quarantined],
+        [d0.deviceId.toLowerCase(), s.watcher.address.toLowerCase(), 0],
+      );
+      assert.equal((await s.feed.quarantineOf(d0.deviceId)).since, 0n);
+      const again = await caught(readmitFeedMember(anyone, d0.deviceId));
+      assert.equal(again.code, "DeviceFeedNotQuarantined");
+      assert.match(again.message, /is not quarantined in this feed: there is nothing to readmit$/);
+      await assert.rejects(readmitFeedMember(anyone, "0x12"), { code: "INVALID_INPUT" });
     });
   });
 
   describe("readFeed", function () {
     it("answers through latestRoundData or readFresh, and refuses a non-positive max age", async function () {
       const s = await networkHelpers.loadFixture(system);
+      const none = await caught(readFeed(s.feed));
+      assert.equal(none.code, "DeviceFeedNoRound");
+      assert.match(none.message, /the feed has committed no round yet: .*wait for more devices/);
       await submitAll(s, 1n);
       const latest = await readFeed(s.feed);
       assert.equal(latest.method, "latestRoundData");
-      assert.equal(latest.roundId, 5n);
+      assert.equal(latest.roundId, 1n);
       assert.equal(latest.answer, 22n * 10n ** 8n);
+      assert.ok(latest.startedAt !== null && latest.startedAt < latest.updatedAt);
       assert.equal(latest.description, FEED_CONFIG.description);
+      const fresh = await readFeed(s.feed, { maxAge: 60n });
+      assert.deepEqual(
+        [fresh.roundId, fresh.startedAt, fresh.answer],
+        [null, null, 22n * 10n ** 8n],
+      );
       await networkHelpers.time.increase(120);
-      const stale = await readFeed(s.feed, { maxAge: 60n }).catch((err: unknown) => err);
-      assert.ok(stale instanceof ContractError);
-      assert.equal(stale.code, "DeviceFeedNoQuorum");
-      assert.match(stale.message, /only 0 member devices have a fresh reading, the feed needs 4/);
+      const stale = await caught(readFeed(s.feed, { maxAge: 60n }));
+      assert.equal(stale.code, "DeviceFeedStale");
+      assert.match(
+        stale.message,
+        /the latest round 1 rests on a reading from .*, at least 60 s old/,
+      );
       await assert.rejects(readFeed(s.feed, { maxAge: 0n }), { code: "INVALID_INPUT" });
+    });
+  });
+
+  describe("readFeedRound", function () {
+    it("reads any committed round by id, unchanged by later rounds", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      await submitAll(s, 1n);
+      // Past the 10-minute heartbeat, 1.00 higher each: round 2.
+      await networkHelpers.time.increase(FEED_CONFIG.heartbeat);
+      await submitAll(s, 2n, -1, 10n ** 8n);
+      const first = await readFeedRound(s.feed, 1n);
+      assert.deepEqual(
+        [first.roundId, first.answer, first.value, first.readings, first.latestRound],
+        [1n, 22n * 10n ** 8n, "22.0", 5, 2n],
+      );
+      assert.ok(first.updatedAt <= (await chainTime(ethers)) - BigInt(FEED_CONFIG.heartbeat));
+      const latest = await readFeedRound(s.feed);
+      assert.deepEqual([latest.roundId, latest.answer], [2n, 23n * 10n ** 8n]);
+      const missing = await caught(readFeedRound(s.feed, 3n));
+      assert.equal(missing.code, "DeviceFeedRoundNotAvailable");
+      assert.match(missing.message, /round 3 was not committed: committed rounds are 1\.\.2/);
+      await assert.rejects(readFeedRound(s.feed, 0n), {
+        code: "INVALID_INPUT",
+        message: /--id 0 is no round id/,
+      });
     });
   });
 
@@ -336,6 +528,53 @@ describe("client: feeds", function () {
       for (const name of names) {
         assert.ok(EXPLAINED_FEED_ERRORS.includes(name), `${name} has no sentence`);
       }
+      assert.ok(!EXPLAINED_FEED_ERRORS.includes("DeviceFeedNoQuorum"), "a removed error");
+    });
+
+    it("decodes the quarantine, round and breaker errors from revert data, saying what to do", function () {
+      const iface = DeviceFeed__factory.createInterface();
+      const device = `0x${"11".repeat(32)}`;
+      const decode = (name: string, args: readonly unknown[]) => {
+        const err = decodeFeedError({ data: iface.encodeErrorResult(name, args) });
+        assert.ok(err !== undefined, name);
+        assert.equal(err.code, name);
+        return err.message;
+      };
+      assert.match(
+        decode("DeviceFeedCoolingOff", [device, 1_700_000_000n]),
+        /cooling off after its quarantine: readmit after 1700000000 \(2023-11-14T22:13:20\.000Z\), or ask a guardian/,
+      );
+      assert.match(
+        decode("DeviceFeedNotReattested", [device, 0n, 1_700_000_000n]),
+        /has not attested since its quarantine at 1700000000 .*\(last attestation: never\).*: attest the device again \(device attest\), then readmit/,
+      );
+      assert.match(decode("DeviceFeedNotQuarantined", [device]), /nothing to readmit/);
+      assert.match(decode("DeviceFeedNoRound", []), /committed no round yet/);
+      assert.match(
+        decode("DeviceFeedStale", [3n, 1_700_000_000n, 600n]),
+        /^DeviceFeedStale\(3, 1700000000, 600\): the latest round 3 rests on a reading from .*, at least 600 s old/,
+      );
+      assert.match(
+        decode("DeviceFeedRoundNotAvailable", [5n, 0n]),
+        /the feed has committed no round yet$/,
+      );
+      const trips = [
+        [1n, /\(MedianJump: the median of the fresh readings moved more than/],
+        [2n, /\(Quarantines: more members were quarantined within maxReadingAge/],
+        [3n, /\(QuorumLost: quarantines left fewer members counting than the feed's quorum\)/],
+      ] as const;
+      for (const [reason, text] of trips) {
+        const message = decode("DeviceFeedTripped", [reason]);
+        assert.match(message, text);
+        assert.match(
+          message,
+          /latestRoundData still answers the last round committed before the trip/,
+        );
+      }
+      assert.match(
+        feedContractError("DeviceFeedRejected", [device, 4n, 10n]).message,
+        /reading 4 of device 0x1{64} \(Quarantined\)/,
+      );
     });
   });
 });

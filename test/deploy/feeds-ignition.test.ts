@@ -37,9 +37,15 @@ describe("deploy/modules/DeviceFeeds", function () {
       quorum: 1,
       decimals: 2,
       maxDeviationBps: 0,
+      maxSpreadBps: 0,
+      deviationThresholdBps: 50,
+      heartbeat: 30,
       maxReadingAge: 60,
       minInterval: 0,
       maxAttestationAge: 3_600,
+      quarantinePeriod: 86_400,
+      maxQuarantines: 2,
+      lockdown: false,
       minStake: 1n,
       minValue: 0n,
       maxValue: 100n,
@@ -48,6 +54,10 @@ describe("deploy/modules/DeviceFeeds", function () {
     expect(created.feedId).to.equal(feedIdOf(created.feed));
     expect(await feedAt(created.feed, owner).owner()).to.equal(owner.address);
     expect(await factory.isFeed(created.feed)).to.equal(true);
+    const feed = feedAt(created.feed, owner);
+    expect(await feed.version()).to.equal(2n);
+    expect((await feed.config()).heartbeat).to.equal(30n);
+    expect(await feed.latestRound()).to.equal(0n);
   });
 
   it("deploys alone over the default registry and staking modules", async function () {

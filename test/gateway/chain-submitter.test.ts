@@ -3,8 +3,10 @@ import { pino } from "pino";
 import {
   ChainSubmitter,
   DevicePublisher,
+  FeedEventMetrics,
   GatewayStore,
   SubmissionRejectedError,
+  asSubmissionRejection,
   decodeBatch,
   encodeBatch,
   signBatch,
@@ -24,6 +26,7 @@ import {
   readingAnchorAt,
 } from "../../src/client/index.js";
 import { buildReadingBatch, type Hex } from "../../src/protocol/index.js";
+import { DeviceFeed__factory } from "../../types/ethers-contracts/index.js";
 import { chainDirectory, type SignedReading } from "../../src/watchtower/index.js";
 import { connection, ethers, networkHelpers } from "../client/fixture.js";
 import {
@@ -151,10 +154,12 @@ describe("ChainSubmitter", function () {
       assert.equal(result.txHashes.length, 1);
       assert.equal(result.accepted, 7);
       assert.deepEqual(result.rejected, []);
+      assert.deepEqual(result.quarantined, []);
       assert.deepEqual(result.tripped, []);
       const answer = await feedAt(s.feedAddress, s.watcher).latestRoundData();
       assert.equal(answer.answer, 2_003n * 10n ** 8n);
-      assert.equal(answer.roundId, 7n);
+      // One transaction commits one round.
+      assert.equal(answer.roundId, 1n);
       const nonce = await ethers.provider.getTransactionCount(s.watcher.address, "pending");
       assert.equal(sub.pendingNonce, nonce);
     });
@@ -188,9 +193,10 @@ describe("ChainSubmitter", function () {
       assert.equal(sub.pendingNonce, nonce, "a retried batch sends nothing twice");
     });
 
-    it("reports readings the feed skipped (a replayed sequence) and one that trips the breaker", async function () {
+    it("reports a member its reading quarantined as not accepted: listed, counted, logged with what to do", async function () {
       const s = await networkHelpers.loadFixture(system);
-      const sub = submitter(s);
+      const { logger, lines } = memoryLogger();
+      const sub = submitter(s, { logger });
       await sub.submitReadings(await round(s, 1n));
       await networkHelpers.time.increase(60);
       const now = await chainTime(ethers);
@@ -198,35 +204,89 @@ describe("ChainSubmitter", function () {
       assert.ok(d0 !== undefined && d1 !== undefined);
       const result = await sub.submitReadings([
         await signed(d0, s.feedId, 1n, 2_000n * 10n ** 8n, now), // sequence 1 again
-        await signed(d1, s.feedId, 2n, 9_000n * 10n ** 8n, now), // +350%: deviation
+        await signed(d1, s.feedId, 2n, 9_000n * 10n ** 8n, now), // +350% from its own last: Jump
       ]);
-      assert.equal(result.accepted, 0);
+      assert.equal(result.accepted, 0, "a quarantining reading is not accepted");
       assert.deepEqual(
         result.rejected.map((r) => [r.deviceId, r.sequence, r.reason]),
         [[d0.deviceId, 1n, "SequenceNotIncreasing"]],
       );
+      assert.deepEqual(result.quarantined, [
+        {
+          feedId: s.feedId,
+          deviceId: d1.deviceId.toLowerCase(),
+          sequence: 2n,
+          value: 9_000n * 10n ** 8n,
+          anomaly: "Jump",
+          lockedDown: false,
+        },
+      ]);
+      assert.deepEqual(result.tripped, [], "one quarantine does not trip the feed");
+      const counted = await sub.metrics.memberQuarantined.get();
       assert.deepEqual(
-        result.tripped.map((r) => [r.deviceId, r.reason]),
-        [[d1.deviceId, "Deviation"]],
+        counted.values.map((v) => [v.labels.anomaly, v.value]),
+        [["Jump", 1]],
+      );
+      const logged = lines.filter((l) => l.event === "member_quarantined");
+      assert.equal(logged.length, 1);
+      const [line] = logged;
+      assert.ok(line !== undefined);
+      assert.deepEqual(
+        [line.deviceId, line.anomaly, line.sequence],
+        [d1.deviceId.toLowerCase(), "Jump", "2"],
+      );
+      assert.match(
+        String(line.msg),
+        /^device 0x[0-9a-f]{64} quarantined in feed 0x[0-9a-f]{64} \(Jump, reading #2\): its readings are refused until its operator re-attests the device and readmits it \(feed readmit\)$/,
+      );
+      // Its next reading is refused: a rejected outcome with the reason Quarantined.
+      await networkHelpers.time.increase(60);
+      const later = await sub.submitReadings([
+        await signed(d1, s.feedId, 3n, 2_001n * 10n ** 8n, await chainTime(ethers)),
+      ]);
+      assert.equal(later.accepted, 0);
+      assert.deepEqual(
+        later.rejected.map((r) => [r.deviceId, r.sequence, r.reason]),
+        [[d1.deviceId.toLowerCase(), 3n, "Quarantined"]],
       );
     });
 
-    it("refuses for good (SubmissionRejectedError, a sentence) what a tripped feed reverts", async function () {
+    it("reports a feed-wide trip (too many quarantines): counted, and the tripped feed still takes readings", async function () {
       const s = await networkHelpers.loadFixture(system);
-      const sub = submitter(s);
+      const metrics = new FeedEventMetrics("test_");
+      const sub = submitter(s, { metrics });
       await sub.submitReadings(await round(s, 1n));
-      const [d0] = s.devices;
-      assert.ok(d0 !== undefined);
-      const now = await chainTime(ethers);
-      // Faster than minInterval (10 s): TooFrequent.
-      const trip = await sub.submitReadings([
-        await signed(d0, s.feedId, 2n, 2_000n * 10n ** 8n, now),
+      await networkHelpers.time.increase(2);
+      // Three members within the 10 s minimum interval: the third quarantine exceeds maxQuarantines (2).
+      const burst = (await round(s, 2n)).slice(0, 3);
+      const result = await sub.submitReadings(burst);
+      assert.deepEqual(
+        result.quarantined.map((q) => q.anomaly),
+        ["TooFrequent", "TooFrequent", "TooFrequent"],
+      );
+      assert.deepEqual(result.tripped, [{ feedId: s.feedId, reason: "Quarantines", value: 3n }]);
+      const text = await metrics.registry.metrics();
+      assert.match(text, /^test_feed_member_quarantined_total\{anomaly="TooFrequent"\} 3$/m);
+      assert.match(text, /^test_feed_tripped_total\{reason="Quarantines"\} 1$/m);
+      // A tripped feed takes the others' readings without reverting, and commits no round.
+      await networkHelpers.time.increase(60);
+      const rest = (await round(s, 3n)).slice(3);
+      const after = await sub.submitReadings(rest);
+      assert.equal(after.accepted, 4);
+      const feed = feedAt(s.feedAddress, s.watcher);
+      assert.equal(await feed.latestRound(), 1n);
+      assert.equal(await feed.tripReason(), 2n);
+    });
+
+    it("turns a feed's custom error into a final refusal with its sentence", function () {
+      const data = DeviceFeed__factory.createInterface().encodeErrorResult("DeviceFeedTripped", [
+        3n,
       ]);
-      assert.equal(trip.tripped[0]?.reason, "TooFrequent");
-      const nonce = sub.pendingNonce;
-      const err = await rejection(sub.submitReadings(await round(s, 3n)), "DeviceFeedTripped");
-      assert.match(err.message, /circuit breaker tripped \(TooFrequent/);
-      assert.equal(sub.pendingNonce, nonce, "a refused submission spends no nonce");
+      const refusal = asSubmissionRejection({ data });
+      assert.ok(refusal instanceof SubmissionRejectedError);
+      assert.equal(refusal.code, "DeviceFeedTripped");
+      assert.match(refusal.message, /circuit breaker tripped \(QuorumLost: /);
+      assert.equal(asSubmissionRejection(new Error("socket hang up")), undefined);
     });
 
     it("refuses readings of a feed id that is no deployed feed", async function () {

@@ -164,7 +164,7 @@ describe("Fleet", function () {
   });
 
   describe("with registered devices, the chain gateway and its watchtower", function () {
-    it("streams into the feed; the clone is proven; a burst trips the breaker", async function () {
+    it("streams into the feed; the clone is proven; a burst quarantines its device, not the feed", async function () {
       const s = await networkHelpers.loadFixture(feedSystem);
       const running = await runGateway({
         registry: s.registryAddress,
@@ -205,14 +205,27 @@ describe("Fleet", function () {
         assert.equal(proof?.kind, "equivocation");
         assert.equal(proof.deviceId, clone.reading.deviceId);
 
-        // Two readings within the feed's 10 s minimum interval of the device's last one.
+        // Two readings within the feed's 10 s minimum interval of the device's last one: the first
+        // quarantines device 1 (TooFrequent), the second is refused (Quarantined); the feed is not tripped.
         await fleet.injectBurst(1, 2, 5_000);
         await waitFor(() => running.gateway.readings.counts().submitted === 9, "the burst");
-        assert.equal(await feed.tripReason(), 2n, "TooFrequent");
-        await assert.rejects(feed.latestRoundData());
+        const burster = s.devices[1]?.deviceId ?? "";
+        const quarantine = await feed.quarantineOf(burster);
+        assert.equal(quarantine.anomaly, 1n, "TooFrequent");
+        assert.notEqual(quarantine.since, 0n);
+        assert.equal(await feed.tripReason(), 0n);
+        assert.equal((await feed.latestRoundData()).answer, 2_000_03n * 10n ** 6n);
+        // The gateway's /metrics serves the submitter's quarantine counter.
+        const metrics = await running.gateway.metrics.text();
+        assert.match(
+          metrics,
+          /^gateway_feed_member_quarantined_total\{anomaly="TooFrequent"\} 1$/m,
+        );
       } finally {
         await fleet.close();
         const summary = await running.stop();
+        // The store marks every reading of a mined submitMany submitted, the two of the burst included
+        // (per-reading outcomes are the submitter's result: ChainSubmission.quarantined and .rejected).
         assert.equal(summary.readings?.submitted, 9);
         assert.deepEqual(summary.watchtower, { proofs: 1 });
       }

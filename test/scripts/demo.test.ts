@@ -9,7 +9,7 @@ const run = promisify(execFile);
  * script as the npm script does (hardhat run, the project's Node), and checks the story's outcome.
  */
 describe("npm run demo (scripts/demo.ts)", function () {
-  it("tells the whole story: consent, allocations, readings over MQTT, a tripped breaker, a proven clone, a member's share paid", async function () {
+  it("tells the whole story: consent, allocations, readings over MQTT, a quarantined member readmitted, a proven clone, a member's share paid", async function () {
     this.timeout(180_000);
     const { stdout } = await run(
       process.execPath,
@@ -17,7 +17,28 @@ describe("npm run demo (scripts/demo.ts)", function () {
       { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: "0" } },
     );
     assert.match(stdout, /latestRoundData → round \d+: 21\.\d\d °C \(median of 7 fresh readings\)/);
-    assert.match(stdout, /latestRoundData now reverts: DeviceFeedTripped/);
+    // A hostile member is quarantined; the feed keeps committing rounds from the others, then readmits it.
+    assert.match(
+      stdout,
+      /MemberQuarantined\(sensor-4, TooFrequent, reading #\d+ = \d+\.\d\d °C\): .*the breaker stays armed \(tripReason None\)/,
+    );
+    const rounds = [
+      /the feed keeps committing rounds from the other 6: latestRoundData → round (\d+): 21\.\d\d °C \(median of 6 fresh readings\)/,
+      /latestRoundData → round (\d+): 21\.\d\d °C \(median of 7 fresh readings\): sensor-4 counts again/,
+    ].map((re) => Number(re.exec(stdout)?.[1]));
+    assert.ok(rounds[0] !== undefined && rounds[1] !== undefined);
+    assert.ok(rounds[1] > rounds[0] && rounds[0] > 1, `round ids ${rounds.join(", ")}`);
+    assert.match(
+      stdout,
+      /readmit at once → DeviceFeedCoolingOff\(.*readmit after \d+ \(.*\), or ask a guardian/,
+    );
+    assert.match(stdout, /1 h later the integrator readmits it/);
+    const earlier =
+      /getRoundData\(\d+\) → (21\.\d\d °C), committed .*, as read before the quarantine \((21\.\d\d °C)\)/.exec(
+        stdout,
+      );
+    assert.ok(earlier !== null, "getRoundData of the round before the quarantine");
+    assert.equal(earlier[1], earlier[2], "a committed round never changes");
     assert.match(
       stdout,
       /incident 0x[0-9a-f]{8}…[0-9a-f]{4}: Equivocation; slashed 100\.00 USD; sensor-\d is Suspended/,

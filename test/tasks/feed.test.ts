@@ -2,10 +2,15 @@ import assert from "node:assert/strict";
 import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
+import {
+  FEED_DEFAULTS,
+  defaultHeartbeat,
+  defaultQuarantinePeriod,
+} from "../../src/client/index.js";
 import { ChainSubmitter } from "../../src/gateway/index.js";
 import type { Hex } from "../../src/protocol/index.js";
 import { pino } from "pino";
-import { chainTime, deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
+import { chainTime, deployFeedSystem, reattest, type FeedSystem } from "../client/feed-fixture.js";
 import { runTask } from "./run-task.js";
 
 describe("tasks: feed", function () {
@@ -29,10 +34,18 @@ describe("tasks: feed", function () {
     factory: s.factoryAddress,
   });
 
-  async function submitRound(feedId: Hex, sequence: bigint, base: bigint): Promise<void> {
+  /** Devices `only` (default: all) report base + i x 0.1 at the chain's time, through the gateway's submitter. */
+  async function submitRound(
+    feedId: Hex,
+    sequence: bigint,
+    base: bigint,
+    only: readonly number[] = s.devices.map((_, i) => i),
+  ): Promise<void> {
     const now = await chainTime(ethers);
     const readings = await Promise.all(
-      s.devices.map(async (d, i) => {
+      only.map(async (i) => {
+        const d = s.devices[i];
+        assert.ok(d !== undefined);
         const r = await d.signer.signReading({
           feedId,
           sequence,
@@ -53,9 +66,15 @@ describe("tasks: feed", function () {
     quorum: 3,
     decimals: 8,
     maxDeviationBps: 500,
+    maxSpreadBps: 1_500,
+    deviationThresholdBps: 100,
+    heartbeat: 300,
     maxReadingAge: 600,
     minInterval: 10,
     maxAttestationAge: 86_400,
+    quarantinePeriod: 3_600,
+    maxQuarantines: 1,
+    lockdown: false,
     minStake: 1_000n,
     minValue: "-40.5",
     maxValue: "125",
@@ -79,6 +98,60 @@ describe("tasks: feed", function () {
       maxValue: "12500000000",
     });
     created = json;
+  });
+
+  it("feed create defaults the heartbeat to half the reading age, the cool-off to a day or the reading age, and the other options", async function () {
+    const out = await runTask(["feed", "create"], {
+      ...withFactory(3, true),
+      description: "Level, tank 4 (m)",
+      minValue: "0",
+      maxValue: "12",
+    });
+    assert.equal(out.result.success, true, out.stderr);
+    const { config } = JSON.parse(out.stdout) as { config: Record<string, unknown> };
+    assert.deepEqual(
+      [
+        config.maxReadingAge,
+        config.heartbeat,
+        config.deviationThresholdBps,
+        config.maxSpreadBps,
+        config.quarantinePeriod,
+        config.maxQuarantines,
+        config.lockdown,
+      ],
+      [
+        3_600,
+        defaultHeartbeat(3_600),
+        FEED_DEFAULTS.deviationThresholdBps,
+        FEED_DEFAULTS.maxSpreadBps,
+        defaultQuarantinePeriod(3_600),
+        FEED_DEFAULTS.maxQuarantines,
+        FEED_DEFAULTS.lockdown,
+      ],
+      "tasks/index.ts states src/client's defaults",
+    );
+    assert.deepEqual([config.heartbeat, config.quarantinePeriod], [1_800, 86_400]);
+    // Readings that live two days: a two-day cool-off (the feed wants at least the reading age).
+    const long = await runTask(["feed", "create"], {
+      ...withFactory(3, true),
+      description: "Level, tank 5 (m)",
+      minValue: "0",
+      maxValue: "12",
+      maxReadingAge: 2 * 86_400,
+    });
+    assert.equal(long.result.success, true, long.stderr);
+    const longConfig = (JSON.parse(long.stdout) as { config: Record<string, unknown> }).config;
+    assert.deepEqual([longConfig.heartbeat, longConfig.quarantinePeriod], [86_400, 2 * 86_400]);
+    const tooSlow = await runTask(["feed", "create"], {
+      ...withFactory(3),
+      ...pressure,
+      heartbeat: 601,
+    });
+    assert.equal(tooSlow.result.success, false);
+    assert.match(
+      tooSlow.stderr,
+      /Error INVALID_INPUT: --heartbeat 601 is above --max-reading-age 600/,
+    );
   });
 
   it("feed create refuses bounds in the wrong order before sending anything", async function () {
@@ -143,12 +216,12 @@ describe("tasks: feed", function () {
     assert.match(again.stderr, /DeviceFeedAlreadyMember.*already a member of this feed/);
   });
 
-  it("feed read says in a sentence that there is no quorum yet, then answers", async function () {
+  it("feed read says in a sentence that there is no round yet, then answers", async function () {
     const none = await runTask(["feed", "read"], { ...chain(0), feed: created.feed, maxAge: 0 });
     assert.equal(none.result.success, false);
     assert.match(
       none.stderr,
-      /^Error DeviceFeedNoQuorum: DeviceFeedNoQuorum\(0, 3\): only 0 member devices have a fresh reading, the feed needs 3/m,
+      /^Error DeviceFeedNoRound: DeviceFeedNoRound\(\): the feed has committed no round yet: a round commits once a quorum of members have fresh readings/m,
     );
     assert.doesNotMatch(none.stderr, /\n\s+at /, "no stack trace");
     await submitRound(created.feedId, 1n, 2n * 10n ** 8n);
@@ -156,6 +229,7 @@ describe("tasks: feed", function () {
     assert.equal(human.result.success, true, human.stderr);
     // Values 2.0, 2.1, 2.2, 2.3 bar: the median of four is the mean of the middle two.
     assert.match(human.stdout, /^value: +2\.15$/m);
+    assert.match(human.stdout, /^roundId: +1$/m);
     assert.match(human.stdout, /^method: +latestRoundData$/m);
     const json = await runTask(["feed", "read"], {
       ...chain(0, true),
@@ -167,11 +241,22 @@ describe("tasks: feed", function () {
     assert.equal(answer.method, "readFresh(300)");
   });
 
-  it("feed show lists members with trust, stake and last reading; a trip is read as a sentence", async function () {
+  it("feed show lists the latest round, members with trust, stake and last reading", async function () {
     const show = await runTask(["feed", "show"], { ...withFactory(0), feed: created.feed });
     assert.equal(show.result.success, true, show.stderr);
     assert.match(show.stdout, /^tripped: +false$/m);
+    assert.match(show.stdout, /^latestRound\.roundId: +1$/m);
+    // The answer both as the contract holds it and in the feed's units.
+    assert.match(show.stdout, /^latestRound\.answer: +215000000$/m);
+    assert.match(show.stdout, /^latestRound\.value: +2\.15$/m);
+    assert.match(show.stdout, /^latestRound\.startedAt: +\d+$/m);
+    assert.match(show.stdout, /^latestRound\.updatedAt: +\d+$/m);
+    assert.match(show.stdout, /^latestRound\.age: +\d+s ago$/m);
+    assert.match(show.stdout, /^latestRound\.readings: +4$/m);
+    assert.match(show.stdout, /^quarantined: +0$/m);
+    assert.match(show.stdout, /^config\.heartbeat: +300$/m);
     assert.match(show.stdout, /^members\[0\]\.trusted: +true$/m);
+    assert.match(show.stdout, /^members\[0\]\.quarantine: +-$/m);
     assert.match(show.stdout, /^members\[3\]\.slashable: +1300$/m);
     assert.match(show.stdout, /^members\[1\]\.value: +210000000$/m);
     // One operator runs all 4: corrupting the median takes its whole stake (1000 + 1100 + 1200 + 1300).
@@ -180,20 +265,123 @@ describe("tasks: feed", function () {
     assert.match(show.stdout, /^corruption: +ONE operator controls the median alone; /m);
     assert.match(show.stdout, /^members\[3\]\.active: +1300$/m);
     assert.match(show.stdout, /^status: +answering$/m);
+  });
 
+  it("feed show names a quarantined member's anomaly; feed readmit takes it back once re-attested", async function () {
+    // Device 0 reports again within the 10 s minimum interval: it alone is quarantined.
     await helpers.time.increase(2);
-    await submitRound(created.feedId, 2n, 2n * 10n ** 8n); // within minInterval: TooFrequent
-    const read = await runTask(["feed", "read"], {
+    await submitRound(created.feedId, 2n, 2n * 10n ** 8n, [0]);
+    const show = await runTask(["feed", "show"], { ...withFactory(0, true), feed: created.feed });
+    assert.equal(show.result.success, true, show.stderr);
+    const view = JSON.parse(show.stdout) as {
+      tripReason: string;
+      quarantined: number;
+      status: string;
+      members: { counts: boolean; quarantine: Record<string, string> | null }[];
+    };
+    assert.deepEqual([view.tripReason, view.quarantined, view.status], ["None", 1, "answering"]);
+    const q = view.members[0]?.quarantine;
+    assert.ok(q !== undefined && q !== null);
+    assert.equal(q.anomaly, "TooFrequent");
+    assert.equal(q.meaning, "it reported faster than the feed's minInterval");
+    assert.equal(BigInt(q.readmitAfter ?? ""), BigInt(q.since ?? "") + 3_600n);
+    assert.equal(view.members[0]?.counts, false);
+    assert.equal(view.members[1]?.quarantine, null);
+    const human = await runTask(["feed", "show"], { ...withFactory(0), feed: created.feed });
+    assert.match(human.stdout, /^members\[0\]\.quarantine\.anomaly: +TooFrequent$/m);
+    assert.match(human.stdout, /^members\[0\]\.quarantine\.since: +\d+$/m);
+
+    const device = s.devices[0];
+    assert.ok(device !== undefined);
+    const stranger = await runTask(["feed", "readmit"], {
+      ...chain(0),
+      feed: created.feed,
+      device: device.deviceId,
+    });
+    assert.equal(stranger.result.success, false);
+    assert.match(
+      stranger.stderr,
+      /^Error DeviceFeedCoolingOff: .*cooling off after its quarantine: readmit after \d+ \(.*\), or ask a guardian/m,
+    );
+    const unattested = await runTask(["feed", "readmit"], {
+      ...chain(3, true),
+      feed: created.feed,
+      device: device.deviceId,
+    });
+    assert.equal(unattested.result.success, false);
+    assert.match(
+      unattested.stderr,
+      /^Error DeviceFeedNotReattested: .*: attest the device again \(device attest\), then readmit \(feed readmit\)$/m,
+    );
+    assert.match(unattested.stdout, /"code": "DeviceFeedNotReattested"/);
+    await reattest(ethers, s, device);
+    // The feed's owner is a guardian: it readmits the re-attested device before the cool-off ends.
+    const readmitted = await runTask(["feed", "readmit"], {
+      ...chain(3, true),
+      feed: created.feedId,
+      device: device.deviceId,
+    });
+    assert.equal(readmitted.result.success, true, readmitted.stderr);
+    const result = JSON.parse(readmitted.stdout) as { by: string; quarantined: number };
+    assert.deepEqual(result, {
+      ...result,
+      by: s.owner.address.toLowerCase(),
+      quarantined: 0,
+    });
+    const missing = await runTask(["feed", "readmit"], { ...chain(3), feed: created.feed });
+    assert.match(missing.stderr, /^Error INVALID_INPUT: name the device: --device <id>$/m);
+  });
+
+  it("feed round prints a committed round, unchanged by later ones", async function () {
+    // Past the 5-minute heartbeat, 0.05 higher: round 2 (the readmitted device reports again too).
+    await helpers.time.increase(300);
+    await submitRound(created.feedId, 3n, 205n * 10n ** 6n);
+    const first = await runTask(["feed", "round"], {
       ...chain(0, true),
       feed: created.feed,
-      maxAge: 0,
+      id: 1n,
     });
-    assert.equal(read.result.success, false);
-    assert.match(
-      read.stderr,
-      /DeviceFeedTripped\(2\): the feed's circuit breaker tripped \(TooFrequent/,
+    assert.equal(first.result.success, true, first.stderr);
+    const round = JSON.parse(first.stdout) as Record<string, unknown>;
+    assert.deepEqual(
+      [round.roundId, round.answer, round.value, round.readings, round.latestRound],
+      ["1", "215000000", "2.15", 4, "2"],
     );
-    assert.match(read.stdout, /"code": "DeviceFeedTripped"/);
+    const latest = await runTask(["feed", "round"], { ...chain(0), feed: created.feed });
+    assert.equal(latest.result.success, true, latest.stderr);
+    assert.match(latest.stdout, /^roundId: +2$/m);
+    // 2.05, 2.15, 2.25, 2.35: the median is 2.20.
+    assert.match(latest.stdout, /^value: +2\.2$/m);
+    assert.match(latest.stdout, /^answer: +220000000$/m);
+    const missing = await runTask(["feed", "round"], {
+      ...chain(0, true),
+      feed: created.feed,
+      id: 9n,
+    });
+    assert.equal(missing.result.success, false);
+    assert.match(
+      missing.stderr,
+      /^Error DeviceFeedRoundNotAvailable: DeviceFeedRoundNotAvailable\(9, 2\): round 9 was not committed: committed rounds are 1\.\.2/m,
+    );
+  });
+
+  it("a burst of every member quarantines them and trips the feed; latestRoundData keeps the last round", async function () {
+    await helpers.time.increase(2);
+    await submitRound(created.feedId, 4n, 205n * 10n ** 6n); // within minInterval: all TooFrequent
+    const fresh = await runTask(["feed", "read"], {
+      ...chain(0, true),
+      feed: created.feed,
+      maxAge: 300,
+    });
+    assert.equal(fresh.result.success, false);
+    assert.match(
+      fresh.stderr,
+      /DeviceFeedTripped\(2\): the feed's circuit breaker tripped \(Quarantines: more members were quarantined/,
+    );
+    assert.match(fresh.stdout, /"code": "DeviceFeedTripped"/);
+    const latest = await runTask(["feed", "read"], { ...chain(0), feed: created.feed, maxAge: 0 });
+    assert.equal(latest.result.success, true, latest.stderr);
+    assert.match(latest.stdout, /^roundId: +2$/m);
     const tripped = await runTask(["feed", "show"], {
       ...withFactory(0, true),
       feed: created.feed,
@@ -201,10 +389,15 @@ describe("tasks: feed", function () {
     const view = JSON.parse(tripped.stdout) as {
       tripped: boolean;
       tripReason: string;
+      quarantined: number;
       status: string;
+      latestRound: { roundId: string };
     };
     assert.equal(view.tripped, true);
-    assert.equal(view.tripReason, "TooFrequent");
+    assert.equal(view.tripReason, "Quarantines");
+    // The second quarantine within maxReadingAge trips the feed (maxQuarantines 1); the others follow.
+    assert.equal(view.quarantined, 4);
+    assert.equal(view.latestRound.roundId, "2");
     assert.match(view.status, /circuit breaker tripped/);
   });
 
