@@ -629,7 +629,9 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
             // quarantine stands alone rather than failing the whole submission.
             try REGISTRY.suspend(deviceId, LOCKDOWN_REASON) {
                 lockedDown = true;
-            } catch {}
+            } catch {
+                lockedDown = false;
+            }
         }
         emit MemberQuarantined(deviceId, anomaly, r.sequence, r.value, lockedDown);
         ++b.st.quarantined;
@@ -709,6 +711,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         // insertion-sorts the fresh values in scratch memory past the free memory pointer (n <= 32 words,
         // never allocated, so nothing else can overwrite it while this block runs). Stored timestamps are never
         // in the future (checked on submit), so `timestamp() - ts` cannot underflow.
+        // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             let values := mload(0x40)
             let base := _slots.slot

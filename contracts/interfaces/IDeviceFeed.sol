@@ -24,12 +24,13 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 /// counting, its readings are refused; if the owner enabled `lockdown` and the feed holds the registry's
 /// SUSPENDER_ROLE, the device is suspended too): readings faster than `minInterval`, a jump of more than
 /// `maxDeviationBps` from its own previous fresh reading, or a reading more than `maxSpreadBps` from the
-/// last committed answer while that one is fresh and the feed is not tripped. The feed keeps answering from the others. The feed-wide
-/// breaker trips only on aggregate anomalies: the median moving more than `maxDeviationBps` from the
-/// previous round while that one is fresh, more than `maxQuarantines` quarantines within `maxReadingAge`
-/// (a coordinated attack), or quarantines leaving fewer unquarantined members than `quorum`. A tripped feed
-/// still takes readings but commits no round until a guardian resets it; `latestRoundData` keeps answering
-/// the last round committed before the trip (its `updatedAt` ages), `readFresh` reverts.
+/// last committed answer while that one is fresh and the feed is not tripped. The feed keeps answering
+/// from the others. The feed-wide breaker trips only on aggregate anomalies: the median moving more than
+/// `maxDeviationBps` from the previous round while that one is fresh, more than `maxQuarantines`
+/// quarantines within `maxReadingAge` (a coordinated attack), or quarantines leaving fewer unquarantined
+/// members than `quorum`. A tripped feed still takes readings but commits no round until a guardian resets
+/// it; `latestRoundData` keeps answering the last round committed before the trip (its `updatedAt` ages),
+/// `readFresh` reverts.
 ///
 /// Readmission: anyone readmits a quarantined member once `quarantinePeriod` has passed since its
 /// quarantine and the device has attested again since then and is trusted (permissionless, so a feed whose
@@ -49,8 +50,8 @@ interface IDeviceFeed is AggregatorV3Interface {
         /// @dev Largest distance, in basis points, of a reading from the last committed answer while that one
         /// is fresh (more quarantines the member); 0: no check.
         uint16 maxSpreadBps;
-        /// @dev A median more than this far (basis points) from the last round commits a new round before the heartbeat;
-        /// 0: only the heartbeat commits.
+        /// @dev A median more than this far (basis points) from the last round commits a new round before the
+        /// heartbeat; 0: only the heartbeat commits.
         uint16 deviationThresholdBps;
         /// @dev Seconds after which an accepted reading commits a new round even if the median did not move
         /// (0: every transaction that accepted a reading commits one).
