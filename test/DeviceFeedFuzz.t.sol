@@ -429,4 +429,28 @@ contract DeviceFeedFuzzTest is FeedFixture {
         vm.revertToState(snapshot);
         testFuzz_readmit_IffCoolOffPassedAndReattested(QUARANTINE_PERIOD, false, true);
     }
+
+    // ------------------------------------------------------------------ eviction and the member's own checks
+
+    /// @notice A member that makes itself ineligible for a moment (DeviceStaking: requestWithdrawal of its
+    /// whole active stake, then stake again, one transaction for its operator) and has its fresh reading
+    /// evicted meanwhile still reports no faster than minInterval: a reading less than minInterval after the
+    /// evicted one quarantines it (TooFrequent), as IDeviceFeed's "readings faster than minInterval" says.
+    /// @dev FAILS against dfbe6d7: `evict` zeroes the slot's timestamp, which `_anomaly` reads as "no previous
+    /// reading", so the rate limit (and the Jump check) restart after every self-eviction.
+    function testFuzz_submit_TooFrequentAfterOwnEviction(uint256 gap) public {
+        gap = bound(gap, 0, MIN_INTERVAL - 1);
+        assertTrue(_submit(0, 1, BASE));
+        staking.setActive(ids[0], 0);
+        feed.evict(ids[0]);
+        staking.setActive(ids[0], MIN_STAKE);
+        vm.warp(block.timestamp + gap);
+        assertFalse(_submit(0, 2, BASE), "faster than minInterval after its own evicted reading");
+        _assertAnomaly(0, IDeviceFeed.Anomaly.TooFrequent);
+    }
+
+    /// @notice Concrete twin: the same second as the evicted reading.
+    function test_submit_TooFrequentAfterOwnEviction() public {
+        testFuzz_submit_TooFrequentAfterOwnEviction(0);
+    }
 }
