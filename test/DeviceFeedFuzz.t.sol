@@ -245,15 +245,213 @@ contract DeviceFeedFuzzTest is FeedFixture {
         bool ok = _submit(0, 2, v);
         uint256 absBps = uint256(jumpBps < 0 ? -jumpBps : jumpBps);
         assertEq(ok, absBps <= MAX_DEVIATION_BPS);
-        assertEq(
-            uint8(feed.quarantineOf(ids[0]).anomaly),
-            uint8(ok ? IDeviceFeed.Anomaly.None : IDeviceFeed.Anomaly.Jump)
-        );
+        _assertAnomaly(0, ok ? IDeviceFeed.Anomaly.None : IDeviceFeed.Anomaly.Jump);
         assertEq(uint8(feed.tripReason()), 0);
     }
 
     /// @notice Concrete twin: 10.01% down quarantines.
     function test_submit_JumpJustBeyond() public {
         testFuzz_submit_JumpQuarantines(-1_001);
+    }
+
+    // ------------------------------------------------------------------ quarantine, rounds, readmission
+
+    function _assertAnomaly(uint256 device, IDeviceFeed.Anomaly anomaly) internal view {
+        assertEq(uint8(feed.quarantineOf(ids[device]).anomaly), uint8(anomaly), "anomaly");
+    }
+
+    /// @dev The `k`th device to report in the round tests: the secp256k1 ones first (P-256 signatures cost the
+    /// most where the Solidity verifier runs), so a round of n devices holds as few P-256 readings as it can.
+    function _device(uint256 k) internal pure returns (uint256) {
+        return k < DEVICES / 2 ? 2 * k + 1 : 2 * (k - DEVICES / 2);
+    }
+
+    /// @dev Devices _device(0..n-1) report `value` with sequence `sequence` in one batch, now.
+    function _reportBatch(uint256 n, uint64 sequence, int256 value) internal returns (uint256) {
+        IDeviceFeed.SignedReading[] memory batch = new IDeviceFeed.SignedReading[](n);
+        for (uint256 k; k < n; ++k) batch[k] = _signed(_reading(_device(k), sequence, value), _device(k));
+        return feed.submitMany(batch);
+    }
+
+    /// @notice A reading stamped `gap` seconds after its device's previous one quarantines the device
+    /// (TooFrequent) iff that previous reading exists and gap < minInterval; another device's reading is no
+    /// previous reading. The block time is past both, so only the readings' own times count.
+    function testFuzz_submit_TooFrequentIffGapBelowMinInterval(uint256 gap, bool ownPrevious, uint256 device) public {
+        device = bound(device, 0, DEVICES - 2);
+        gap = bound(gap, 0, uint256(MIN_INTERVAL) * 3);
+        uint256 t0 = block.timestamp;
+        // The earlier reading: this device's own, or the next device's.
+        uint256 earlier = ownPrevious ? device : device + 1;
+        assertTrue(_submit(earlier, 1, BASE));
+        vm.warp(t0 + uint256(MIN_INTERVAL) * 3);
+        Reading memory r = _reading(device, 2, BASE);
+        r.timestamp = uint64(t0 + gap);
+        (bool ok, ) = _try(r, device, _signReading(keys[device], r));
+        bool tooFrequent = ownPrevious && gap < MIN_INTERVAL;
+        assertEq(ok, !tooFrequent, "accepted unless too frequent");
+        _assertAnomaly(device, tooFrequent ? IDeviceFeed.Anomaly.TooFrequent : IDeviceFeed.Anomaly.None);
+        assertEq(feed.sequenceOf(ids[device]), 2, "the sequence is used either way");
+        assertEq(uint8(feed.tripReason()), 0, "one member's anomaly does not trip the feed");
+    }
+
+    /// @notice Concrete twin: one second short of minInterval quarantines, exactly minInterval counts, and a
+    /// reading at the same second as another device's counts.
+    function test_submit_TooFrequentAtMinInterval() public {
+        uint256 snapshot = vm.snapshotState();
+        testFuzz_submit_TooFrequentIffGapBelowMinInterval(MIN_INTERVAL - 1, true, 0);
+        vm.revertToState(snapshot);
+        testFuzz_submit_TooFrequentIffGapBelowMinInterval(MIN_INTERVAL, true, 0);
+        vm.revertToState(snapshot);
+        testFuzz_submit_TooFrequentIffGapBelowMinInterval(0, false, 1);
+    }
+
+    /// @notice After round 1 at BASE, a device with no reading of its own reports BASE + delta `age` seconds
+    /// later: quarantined (Spread) iff the answer is still fresh (age < maxReadingAge) and |delta| is more
+    /// than maxSpreadBps of it; otherwise the reading counts.
+    function testFuzz_submit_SpreadIffBeyondMaxSpreadFromFreshAnswer(int256 delta, uint256 age) public {
+        delta = bound(delta, -BASE / 2, BASE / 2);
+        age = bound(age, 0, uint256(MAX_READING_AGE) * 2);
+        _reportBatch(QUORUM, 1, BASE);
+        vm.warp(block.timestamp + age);
+        uint256 absDelta = uint256(delta < 0 ? -delta : delta);
+        bool spread = age < MAX_READING_AGE && absDelta * 10_000 > uint256(BASE) * MAX_SPREAD_BPS;
+        assertEq(_submit(DEVICES - 1, 1, BASE + delta), !spread, "counts unless far from the fresh answer");
+        _assertAnomaly(DEVICES - 1, spread ? IDeviceFeed.Anomaly.Spread : IDeviceFeed.Anomaly.None);
+        assertEq(uint8(feed.tripReason()), 0);
+    }
+
+    /// @notice Concrete twin: exactly maxSpreadBps away counts, one unit more quarantines, and once the
+    /// answer has expired a far value counts.
+    function test_submit_SpreadAtMaxSpread() public {
+        int256 edge = (BASE * int256(uint256(MAX_SPREAD_BPS))) / 10_000;
+        uint256 snapshot = vm.snapshotState();
+        testFuzz_submit_SpreadIffBeyondMaxSpreadFromFreshAnswer(edge, MAX_READING_AGE - 1);
+        vm.revertToState(snapshot);
+        testFuzz_submit_SpreadIffBeyondMaxSpreadFromFreshAnswer(-edge - 1, 0);
+        vm.revertToState(snapshot);
+        testFuzz_submit_SpreadIffBeyondMaxSpreadFromFreshAnswer(BASE / 2, MAX_READING_AGE);
+    }
+
+    /// @notice After round 1 (a quorum of devices at BASE), `elapsed` seconds later the same devices report
+    /// BASE + delta with |delta| at most deviationThresholdBps: a round commits iff the heartbeat has passed,
+    /// with the new median, updated now.
+    function testFuzz_round_CommitsIffHeartbeatPassed(uint256 elapsed, int256 delta) public {
+        elapsed = bound(elapsed, MIN_INTERVAL, uint256(HEARTBEAT) * 2);
+        int256 threshold = (BASE * int256(uint256(DEVIATION_THRESHOLD_BPS))) / 10_000;
+        delta = bound(delta, -threshold, threshold);
+        _reportBatch(QUORUM, 1, BASE);
+        assertEq(feed.latestRound(), 1);
+        vm.warp(block.timestamp + elapsed);
+        assertEq(_reportBatch(QUORUM, 2, BASE + delta), QUORUM);
+        bool due = elapsed >= HEARTBEAT;
+        assertEq(feed.latestRound(), due ? 2 : 1, "a round iff the heartbeat passed");
+        (, int256 answer, , uint256 updatedAt, ) = feed.latestRoundData();
+        assertEq(answer, due ? BASE + delta : BASE);
+        if (due) assertEq(updatedAt, block.timestamp);
+    }
+
+    /// @notice Concrete twin: a second before the heartbeat nothing commits; at the heartbeat, a round of the
+    /// same median does.
+    function test_round_AtHeartbeat() public {
+        uint256 snapshot = vm.snapshotState();
+        testFuzz_round_CommitsIffHeartbeatPassed(HEARTBEAT - 1, 0);
+        vm.revertToState(snapshot);
+        testFuzz_round_CommitsIffHeartbeatPassed(HEARTBEAT, 0);
+    }
+
+    /// @notice Round 1 of five devices at BASE; before the heartbeat, `movers` of them report BASE + delta
+    /// (|delta| up to 10%, every bound kept): a round commits iff the MEDIAN moved more than
+    /// deviationThresholdBps (a majority moved, by more than the threshold), not when one reading did.
+    function testFuzz_round_CommitsIffMedianMovedBeyondThreshold(int256 delta, uint256 movers) public {
+        uint256 n = 5;
+        delta = bound(delta, -BASE / 10, BASE / 10);
+        movers = bound(movers, 1, n);
+        _reportBatch(n, 1, BASE);
+        assertEq(feed.latestRound(), 1);
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        assertEq(_reportBatch(movers, 2, BASE + delta), movers);
+        uint256 absDelta = uint256(delta < 0 ? -delta : delta);
+        bool moved = movers > n / 2 && absDelta * 10_000 > uint256(BASE) * DEVIATION_THRESHOLD_BPS;
+        assertEq(feed.latestRound(), moved ? 2 : 1, "a round iff the median moved beyond the threshold");
+        (, int256 answer, , , ) = feed.latestRoundData();
+        assertEq(answer, moved ? BASE + delta : BASE);
+        assertEq(uint8(feed.tripReason()), 0);
+    }
+
+    /// @notice Concrete twin: a majority exactly at the threshold commits nothing, one unit beyond commits;
+    /// two devices (a minority) moving 10% commit nothing.
+    function test_round_AtDeviationThreshold() public {
+        int256 threshold = (BASE * int256(uint256(DEVIATION_THRESHOLD_BPS))) / 10_000;
+        uint256 snapshot = vm.snapshotState();
+        testFuzz_round_CommitsIffMedianMovedBeyondThreshold(threshold, 3);
+        vm.revertToState(snapshot);
+        testFuzz_round_CommitsIffMedianMovedBeyondThreshold(-threshold - 1, 3);
+        vm.revertToState(snapshot);
+        testFuzz_round_CommitsIffMedianMovedBeyondThreshold(BASE / 10, 2);
+    }
+
+    /// @notice A member quarantined at `since` is readmitted by anyone iff quarantinePeriod has passed and it
+    /// attested again after `since`; by a guardian iff it attested again, at any time. Otherwise the readmit
+    /// reverts with the first reason: cooling off (not for a guardian), then not re-attested.
+    function testFuzz_readmit_IffCoolOffPassedAndReattested(uint256 wait, bool reattest, bool byGuardian) public {
+        wait = bound(wait, 0, uint256(QUARANTINE_PERIOD) * 2);
+        assertTrue(_submit(0, 1, BASE));
+        vm.warp(block.timestamp + 1);
+        assertFalse(_submit(0, 2, BASE));
+        uint256 since = block.timestamp;
+        vm.warp(since + wait);
+        // Attesting moves the clock one second on (a fresh block challenge).
+        if (reattest) _attest(keys[0], MEASUREMENT_V1, 2);
+        uint256 until = since + QUARANTINE_PERIOD;
+        uint256 attestedAt = registry.trustReport(ids[0], MAX_ATTESTATION_AGE).attestedAt;
+        if (block.timestamp < until && !byGuardian) {
+            vm.expectRevert(abi.encodeWithSelector(IDeviceFeed.DeviceFeedCoolingOff.selector, ids[0], until));
+        } else if (!reattest) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IDeviceFeed.DeviceFeedNotReattested.selector, ids[0], attestedAt, since)
+            );
+        }
+        vm.prank(byGuardian ? guardian : stranger);
+        feed.readmit(ids[0]);
+        bool readmitted = reattest && (byGuardian || block.timestamp >= until);
+        assertEq(feed.quarantineOf(ids[0]).since, readmitted ? 0 : since);
+        assertEq(feed.quarantinedCount(), readmitted ? 0 : 1);
+    }
+
+    /// @notice Concrete twin: a second before the cool-off ends anyone is refused; at its end anyone readmits;
+    /// a guardian readmits at once, but not without a re-attestation.
+    function test_readmit_AtCoolOffEnd() public {
+        uint256 snapshot = vm.snapshotState();
+        testFuzz_readmit_IffCoolOffPassedAndReattested(QUARANTINE_PERIOD - 2, true, false);
+        vm.revertToState(snapshot);
+        testFuzz_readmit_IffCoolOffPassedAndReattested(QUARANTINE_PERIOD - 1, true, false);
+        vm.revertToState(snapshot);
+        testFuzz_readmit_IffCoolOffPassedAndReattested(0, true, true);
+        vm.revertToState(snapshot);
+        testFuzz_readmit_IffCoolOffPassedAndReattested(QUARANTINE_PERIOD, false, true);
+    }
+
+    // ------------------------------------------------------------------ eviction and the member's own checks
+
+    /// @notice A member that makes itself ineligible for a moment (DeviceStaking: requestWithdrawal of its
+    /// whole active stake, then stake again, one transaction for its operator) and has its fresh reading
+    /// evicted meanwhile still reports no faster than minInterval: a reading less than minInterval after the
+    /// evicted one quarantines it (TooFrequent), as IDeviceFeed's "readings faster than minInterval" says.
+    /// @dev FAILS against dfbe6d7: `evict` zeroes the slot's timestamp, which `_anomaly` reads as "no previous
+    /// reading", so the rate limit (and the Jump check) restart after every self-eviction.
+    function testFuzz_submit_TooFrequentAfterOwnEviction(uint256 gap) public {
+        gap = bound(gap, 0, MIN_INTERVAL - 1);
+        assertTrue(_submit(0, 1, BASE));
+        staking.setActive(ids[0], 0);
+        feed.evict(ids[0]);
+        staking.setActive(ids[0], MIN_STAKE);
+        vm.warp(block.timestamp + gap);
+        assertFalse(_submit(0, 2, BASE), "faster than minInterval after its own evicted reading");
+        _assertAnomaly(0, IDeviceFeed.Anomaly.TooFrequent);
+    }
+
+    /// @notice Concrete twin: the same second as the evicted reading.
+    function test_submit_TooFrequentAfterOwnEviction() public {
+        testFuzz_submit_TooFrequentAfterOwnEviction(0);
     }
 }
