@@ -431,7 +431,7 @@ contract DeviceFeedTest is FeedFixture {
         IDeviceFeed.Quarantine memory q = feed.quarantineOf(ids[device]);
         assertEq(uint8(q.anomaly), uint8(anomaly), "anomaly");
         assertEq(q.since, block.timestamp, "since");
-        assertEq(feed.slotOf(ids[device]).timestamp, 0, "its reading no longer counts");
+        assertTrue(feed.slotOf(ids[device]).excluded, "its reading no longer counts");
     }
 
     function test_submit_QuarantinesWhen_TooFrequent() public {
@@ -968,7 +968,9 @@ contract DeviceFeedTest is FeedFixture {
         emit IDeviceFeed.ReadingEvicted(ids[6]);
         vm.prank(stranger);
         feed.evict(ids[6]);
-        assertEq(feed.slotOf(ids[6]).timestamp, 0);
+        IDeviceFeed.Slot memory slot = feed.slotOf(ids[6]);
+        assertTrue(slot.excluded);
+        assertEq(slot.value, BASE + 6, "the reading stays the member's reference");
         assertEq(feed.sequenceOf(ids[6]), 1, "the sequence stays");
         vm.warp(block.timestamp + HEARTBEAT);
         _submit(0, 2, BASE);
@@ -985,14 +987,25 @@ contract DeviceFeedTest is FeedFixture {
         emit IDeviceFeed.ReadingEvicted(ids[6]);
         vm.prank(stranger);
         feed.evict(ids[6]);
-        assertEq(feed.slotOf(ids[6]).timestamp, 0);
+        assertTrue(feed.slotOf(ids[6]).excluded);
     }
 
     function test_evict_ClearsUntrustedReading() public {
         _fillAll();
         _revokeFirmware(firmwareId);
         feed.evict(ids[0]);
-        assertEq(feed.slotOf(ids[0]).timestamp, 0);
+        assertTrue(feed.slotOf(ids[0]).excluded);
+    }
+
+    /// @notice An accepted reading counts again after an eviction.
+    function test_evict_NextReadingCountsAgain() public {
+        _fillAll();
+        staking.setActive(ids[6], 0);
+        feed.evict(ids[6]);
+        staking.setActive(ids[6], MIN_STAKE);
+        vm.warp(block.timestamp + HEARTBEAT);
+        assertTrue(_submit(6, 2, BASE + 6));
+        assertFalse(feed.slotOf(ids[6]).excluded);
     }
 
     function test_evict_RevertWhen_StillEligible() public {

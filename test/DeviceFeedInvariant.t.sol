@@ -479,7 +479,7 @@ contract DeviceFeedAttackHandler is CommonBase, StdUtils, KeyHelpers {
         for (uint256 d; d < HONEST; ++d) {
             if (!_isMember(_ids[d]) || FEED.quarantineOf(_ids[d]).since != 0) continue;
             IDeviceFeed.Slot memory s = FEED.slotOf(_ids[d]);
-            if (s.timestamp == 0 || block.timestamp - s.timestamp >= MAX_READING_AGE) continue;
+            if (s.timestamp == 0 || s.excluded || block.timestamp - s.timestamp >= MAX_READING_AGE) continue;
             ++count;
             if (s.value < lo) lo = s.value;
             if (s.value > hi) hi = s.value;

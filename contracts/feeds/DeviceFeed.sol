@@ -317,9 +317,8 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         uint8 index = _membership[deviceId].index;
         if (index == 0) revert DeviceFeedNotMember(deviceId);
         if (_eligible(deviceId)) revert DeviceFeedStillEligible(deviceId);
-        Slot storage s = _slots[index - 1];
-        s.value = 0;
-        s.timestamp = 0;
+        // The reading stops counting but stays the member's reference (minInterval, jumps).
+        _slots[index - 1].excluded = true;
         emit ReadingEvicted(deviceId);
     }
 
@@ -538,7 +537,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
             return (Rejection.None, false);
         }
         // One write of the whole slot. Timestamps are not in the future (checked), so they fit in uint40.
-        _slots[index] = Slot({value: value, timestamp: uint40(r.timestamp), sequence: r.sequence});
+        _slots[index] = Slot({value: value, timestamp: uint40(r.timestamp), sequence: r.sequence, excluded: false});
         emit ReadingAccepted(r.deviceId, r.sequence, r.value);
         ++b.accepted;
         if (!b.moved && DEVIATION_THRESHOLD_BPS != 0) b.moved = _moved(value, b.st.answer);
@@ -613,12 +612,12 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         return Anomaly.None;
     }
 
-    /// @dev Quarantines the reading's member: its slot stops counting (the sequence stays used), it may be
-    /// locked down in the registry, and the breaker counts it.
+    /// @dev Quarantines the reading's member: its slot stops counting (its previous reading stays the
+    /// member's reference, the anomalous reading's sequence is used), it may be locked down in the registry,
+    /// and the breaker counts it.
     function _quarantine(Reading calldata r, Slot storage s, Anomaly anomaly, Batch memory b) private {
         DeviceId deviceId = r.deviceId;
-        s.value = 0;
-        s.timestamp = 0;
+        s.excluded = true;
         s.sequence = r.sequence;
         Membership storage m = _membership[deviceId];
         m.quarantinedAt = uint40(block.timestamp);
@@ -702,8 +701,9 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
 
     /// @dev The median of the members' readings younger than maxReadingAge (all within maxReadingAge of each
     /// other, the newest included), how many there are, and the oldest one's time. A quarantined or evicted
-    /// member's slot holds no reading. The layout of Slot (int128 value, uint40 timestamp, uint64 sequence in
-    /// one word, in that order from the low bits) is what the assembly reads; the median fuzz tests pin it.
+    /// member's reading is excluded. The layout of Slot (int128 value, uint40 timestamp, uint64 sequence, bool
+    /// excluded in one word, in that order from the low bits) is what the assembly reads; the median fuzz and
+    /// eviction tests pin it.
     function _median() private view returns (int256 median, uint256 count, uint256 oldest) {
         uint256 n = _state.memberCount;
         uint256 maxAge = MAX_READING_AGE;
@@ -723,7 +723,8 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
             } {
                 let w := sload(add(base, i))
                 let ts := and(shr(128, w), 0xffffffffff)
-                if and(iszero(iszero(ts)), lt(sub(timestamp(), ts), maxAge)) {
+                // Counts: a reading (ts != 0), younger than maxAge, not excluded (the byte at bit 232).
+                if and(and(iszero(iszero(ts)), lt(sub(timestamp(), ts), maxAge)), iszero(and(shr(232, w), 0xff))) {
                     if lt(ts, oldest) {
                         oldest := ts
                     }
@@ -784,7 +785,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         uint8 count = _state.memberCount;
         if (count == MAX_MEMBERS) revert DeviceFeedTooManyMembers(MAX_MEMBERS);
         uint64 sequence = m.sequence;
-        _slots[count] = Slot({value: 0, timestamp: 0, sequence: sequence});
+        _slots[count] = Slot({value: 0, timestamp: 0, sequence: sequence, excluded: false});
         _memberIds[count] = deviceId;
         m.index = count + 1;
         m.invited = false;

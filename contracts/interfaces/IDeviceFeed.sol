@@ -109,11 +109,14 @@ interface IDeviceFeed is AggregatorV3Interface {
         QuorumLost
     }
 
-    /// @notice A member's latest reading. One storage slot. A quarantined member's slot holds no reading.
+    /// @notice A member's latest reading. One storage slot. `excluded`: the reading no longer counts (it was
+    /// evicted, or its member quarantined) but stays the member's reference for minInterval and jumps, so
+    /// leaving the median for a moment never resets a member's own limits.
     struct Slot {
         int128 value;
         uint40 timestamp;
         uint64 sequence;
+        bool excluded;
     }
 
     /// @notice A committed round. One storage slot.

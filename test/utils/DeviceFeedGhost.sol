@@ -115,7 +115,7 @@ contract DeviceFeedGhost {
         oldest = type(uint256).max;
         for (uint256 i; i < members.length; ++i) {
             IDeviceFeed.Slot memory s = FEED.slotOf(members[i]);
-            if (s.timestamp == 0 || block.timestamp - s.timestamp >= MAX_READING_AGE) continue;
+            if (s.timestamp == 0 || s.excluded || block.timestamp - s.timestamp >= MAX_READING_AGE) continue;
             if (FEED.quarantineOf(members[i]).since != 0) continue;
             if (s.timestamp < oldest) oldest = s.timestamp;
             // Insertion sort, ascending (at most 32 members).
