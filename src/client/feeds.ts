@@ -385,15 +385,20 @@ export interface FeedMemberView {
   /** Active stake at least the feed's minStake. */
   readonly staked: boolean;
   readonly sequence: bigint;
-  /** The latest reading (null before the first, after an eviction, or in quarantine). */
+  /** The latest reading (null before the first); an excluded one stays the member's reference. */
   readonly value: bigint | null;
   readonly timestamp: bigint | null;
   readonly age: string | null;
-  /** Its reading is fresh, so it counts toward the next round (stored readings count until evicted). */
+  /**
+   * Its reading no longer counts: it was evicted, or its member quarantined. It stays the reference of the
+   * member's minInterval and jump checks until the member's next accepted reading.
+   */
+  readonly excluded: boolean;
+  /** Its reading is fresh and not excluded, so it counts toward the next round. */
   readonly counts: boolean;
   /**
-   * It holds a reading but is no longer trusted or staked: anyone may evict (clear) that reading, and
-   * until then it still counts.
+   * It holds a counting reading but is no longer trusted or staked: anyone may evict (exclude) that
+   * reading, and until then it still counts.
    */
   readonly evictable: boolean;
   /** Null when it is not quarantined. */
@@ -544,7 +549,9 @@ export async function showFeed(
       ]);
       const has = slot.timestamp !== 0n;
       const inQuarantine = q.since !== 0n;
-      const fresh = has && !inQuarantine && now - slot.timestamp < BigInt(config.maxReadingAge);
+      const counting = has && !slot.excluded;
+      const fresh =
+        counting && !inQuarantine && now - slot.timestamp < BigInt(config.maxReadingAge);
       const staked = active >= config.minStake;
       const anomaly = anomalyName(q.anomaly);
       return {
@@ -559,8 +566,9 @@ export async function showFeed(
         value: has ? slot.value : null,
         timestamp: has ? slot.timestamp : null,
         age: has ? ago(slot.timestamp, now) : null,
+        excluded: slot.excluded,
         counts: fresh,
-        evictable: has && !(trusted && staked),
+        evictable: counting && !(trusted && staked),
         quarantine: inQuarantine
           ? {
               anomaly,

@@ -235,7 +235,11 @@ describe("client: feeds", function () {
         age: "0s ago",
         readmitAfter: since + 86_400n,
       });
-      assert.deepEqual([first.value, first.counts, first.sequence], [null, false, 2n]);
+      assert.deepEqual(
+        [first.value, first.excluded, first.counts, first.sequence],
+        [2_000_000_000n, true, false, 2n],
+        "its last accepted reading stays as its reference, excluded",
+      );
       assert.ok(view.members.slice(1).every((m) => m.quarantine === null && m.counts));
       assert.deepEqual([view.quarantined, view.tripped, view.status], [1, false, "answering"]);
       // Its quarantined member's cost no longer counts: 1100 + ... + 1400.
