@@ -18,6 +18,9 @@ import { DevicePublisher } from "./publisher.js";
  *   `burstJumpBps` from the device's last value — the feed quarantines the device (its own anomaly) and
  *   refuses its later readings until it re-attests and is readmitted; the others keep the feed going.
  *
+ * Honest readings keep the feed's minimum interval (FleetOptions.minInterval): the fleet waits rather
+ * than get its own devices quarantined; the injections do not, on purpose.
+ *
  * Usable as a library (Fleet: round by round, inject on demand) or at once (simulateFleet).
  */
 export interface FleetOptions {
@@ -35,8 +38,43 @@ export interface FleetOptions {
   readonly domain?: Domain;
   /** The first sequence of each device (default 1): pass the feed's sequenceOf + 1 to resume. */
   readonly firstSequence?: bigint | ((deviceId: Hex) => bigint);
-  /** The timestamp of readings made now (default: Unix time). Pass the chain's clock for a feed. */
+  /**
+   * The timestamp of each device's previous reading in the feed, if it has one (default: none).
+   * Pass the feed's `slotOf(id).timestamp` along with `firstSequence` to resume, so that
+   * `minInterval` also holds between a previous run's last reading and this run's first.
+   */
+  readonly previousTimestamp?: (deviceId: Hex) => bigint | undefined;
+  /**
+   * The timestamp of readings made now (default: Unix time). Pass the chain's clock for a feed. It
+   * must advance on its own while the fleet waits for `minInterval` (see there).
+   */
   readonly clock?: () => bigint;
+  /**
+   * The feed's minimum interval between two readings of one device, in seconds (default 0; `fleet
+   * simulate` reads it from the feed). An honest reading — every single reading of `publishRound`,
+   * and the honest reading `injectClone` publishes first when the device has none yet — is never
+   * dated earlier than the device's previous reading + `minInterval`: before signing it, the fleet
+   * reads the clock every `clockPollMs` until it reaches that time (telling `onWait` once per wait),
+   * so the feed never quarantines an honest simulated device as TooFrequent. With 0 it still never
+   * dates a reading before the device's previous one (the feed would refuse it as stale).
+   *
+   * Not paced, on purpose: the injections (`injectBurst`, `injectOutOfBounds`, the clone's
+   * conflicting reading), which exist to show the feed's defences; and batch mode, whose batches go
+   * to the ReadingAnchor, which has no minimum interval.
+   *
+   * The fleet never mines a block or moves a chain's time. A clock that has not reached the due
+   * time after `minInterval` s + `clockGraceMs` of waiting (one that does not move: a local chain's
+   * latest block time while nothing is mined, a fixed test clock) fails the reading's round with
+   * FleetClockStalledError instead of waiting forever; a clock that keeps pace with real time never
+   * gets there.
+   */
+  readonly minInterval?: bigint;
+  /** How often the fleet reads the clock while it waits for `minInterval` (default 200 ms). */
+  readonly clockPollMs?: number;
+  /** How much longer than `minInterval` the fleet waits for a clock that lags (default 60 000 ms). */
+  readonly clockGraceMs?: number;
+  /** Told when an honest reading must wait for its device's `minInterval`, as the wait begins. */
+  readonly onWait?: (wait: FleetWait) => void;
   /** The honest value of device `device` in round `round` (default 2000e8 + device * 1e6). */
   readonly value?: (device: number, round: number) => bigint;
   /** MQTT connections the devices share, round-robin (default min(devices, 8)). */
@@ -67,6 +105,44 @@ export interface FleetRunOptions {
   readonly burstJumpBps?: number;
 }
 
+/** An honest reading that waits for its device's minimum interval (FleetOptions.onWait). */
+export interface FleetWait {
+  /** The device's index in the fleet. */
+  readonly device: number;
+  readonly deviceId: Hex;
+  /** The round (from 0) the reading belongs to; undefined for the honest reading of injectClone. */
+  readonly round: number | undefined;
+  /** The feed's minimum interval, in seconds. */
+  readonly minInterval: bigint;
+  /** The earliest timestamp the reading may carry: the device's previous reading's + minInterval. */
+  readonly due: bigint;
+  /** The clock when the wait began (before `due`). */
+  readonly clock: bigint;
+}
+
+/**
+ * The fleet's clock did not reach a device's due time (its previous reading + the feed's
+ * minInterval) within minInterval + clockGraceMs of waiting: a clock that does not move on its own,
+ * such as a local chain's latest block time while nothing is mined. Code INVALID_INPUT.
+ */
+export class FleetClockStalledError extends InvalidInputError {
+  readonly deviceId: Hex;
+  readonly minInterval: bigint;
+  readonly due: bigint;
+  readonly clock: bigint;
+
+  constructor(wait: Omit<FleetWait, "device" | "round">, waitedMs: number) {
+    super(
+      `the feed's minInterval is ${wait.minInterval} s: the next reading of device ${wait.deviceId} is due at ${wait.due}, but the clock is at ${wait.clock} after ${(waitedMs / 1000).toFixed(1)} s of waiting (a clock that does not move: a local chain's block time moves only with blocks); run the rounds further apart or with --rate, or give the fleet a clock that advances on its own`,
+    );
+    this.name = "FleetClockStalledError";
+    this.deviceId = wait.deviceId;
+    this.minInterval = wait.minInterval;
+    this.due = wait.due;
+    this.clock = wait.clock;
+  }
+}
+
 export interface FleetReport {
   readonly devices: number;
   readonly p256: number;
@@ -88,6 +164,8 @@ interface SimDevice {
   readonly publisher: DevicePublisher;
   nextSequence: bigint;
   last: SignedReading | undefined;
+  /** The latest timestamp of the device's single readings (at first: its reading in the feed's). */
+  lastTimestamp: bigint | undefined;
 }
 
 const DEFAULT_OUT_OF_BOUNDS = 10n ** 30n;
@@ -109,6 +187,10 @@ function curveAt(curve: Curve | "both", i: number): Curve {
   return i % 2 === 0 ? "p256" : "secp256k1";
 }
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function count(value: number | undefined, fallback: number, what: string): number {
   const n = value ?? fallback;
   if (!Number.isSafeInteger(n) || n < 0) {
@@ -124,6 +206,9 @@ export class Fleet {
   private readonly clock: () => bigint;
   private readonly value: (device: number, round: number) => bigint;
   private readonly maxInFlight: number;
+  private readonly minInterval: bigint;
+  private readonly clockPollMs: number;
+  private readonly clockGraceMs: number;
   private clonePublisher: DevicePublisher | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
@@ -141,6 +226,9 @@ export class Fleet {
     this.clock = options.clock ?? unixNow;
     this.value = options.value ?? defaultValue;
     this.maxInFlight = count(options.maxInFlight, 256, "maxInFlight") || 1;
+    this.minInterval = options.minInterval ?? 0n;
+    this.clockPollMs = count(options.clockPollMs, 200, "clockPollMs") || 1;
+    this.clockGraceMs = count(options.clockGraceMs, 60_000, "clockGraceMs");
   }
 
   /** Generates (or takes) the devices and opens the MQTT connections. */
@@ -162,6 +250,11 @@ export class Fleet {
       signers = fresh;
     }
     if (signers.length === 0) throw new InvalidInputError("the fleet needs at least one device");
+    if ((options.minInterval ?? 0n) < 0n) {
+      throw new InvalidInputError(
+        `minInterval must be at least 0 seconds, not ${String(options.minInterval)}`,
+      );
+    }
     const connections = Math.max(
       1,
       Math.min(signers.length, count(options.connections, 8, "connections") || 1),
@@ -192,6 +285,7 @@ export class Fleet {
       publisher: publishers[index % publishers.length] as DevicePublisher,
       nextSequence: typeof first === "bigint" ? first : first(signer.deviceId),
       last: undefined,
+      lastTimestamp: options.previousTimestamp?.(signer.deviceId),
     }));
     return new Fleet(options, devices, publishers);
   }
@@ -235,12 +329,44 @@ export class Fleet {
     d.nextSequence++;
     const signed = asSignedReading(s);
     d.last = signed;
+    if (d.lastTimestamp === undefined || timestamp > d.lastTimestamp) d.lastTimestamp = timestamp;
     return signed;
   }
 
   /**
+   * The timestamp of device `d`'s next honest reading: the clock, once it has reached the device's
+   * previous reading + minInterval (polled every clockPollMs). Throws FleetClockStalledError when the
+   * clock has not got there after minInterval s + clockGraceMs.
+   */
+  private async honestTimestamp(d: SimDevice, round: number | undefined): Promise<bigint> {
+    let now = this.clock();
+    if (d.lastTimestamp === undefined) return now;
+    const due = d.lastTimestamp + this.minInterval;
+    if (now >= due) return now;
+    const wait = {
+      device: d.index,
+      deviceId: d.signer.deviceId,
+      round,
+      minInterval: this.minInterval,
+      due,
+      clock: now,
+    };
+    this.options.onWait?.(wait);
+    const started = Date.now();
+    const limit = Number(this.minInterval) * 1000 + this.clockGraceMs;
+    for (;;) {
+      await sleep(this.clockPollMs);
+      now = this.clock();
+      if (now >= due) return now;
+      const waited = Date.now() - started;
+      if (waited >= limit) throw new FleetClockStalledError({ ...wait, clock: now }, waited);
+    }
+  }
+
+  /**
    * One round: every device publishes its next reading (or, with `batchSize`, a signed batch of that
-   * many readings), paced to `rate` readings per second across the fleet (0: unpaced).
+   * many readings), paced to `rate` readings per second across the fleet (0: unpaced). A single
+   * reading also waits for its device's minInterval (FleetOptions.minInterval).
    */
   async publishRound(options: { rate?: number; batchSize?: number } = {}): Promise<number> {
     const round = this.round++;
@@ -254,8 +380,9 @@ export class Fleet {
         const wait = due - Date.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       }
-      const timestamp = this.clock();
       if (batchSize > 0) {
+        // Batches go to the ReadingAnchor, which has no minimum interval: not paced.
+        const timestamp = this.clock();
         const readings = [];
         for (let i = 0; i < batchSize; i++) {
           readings.push({
@@ -270,6 +397,7 @@ export class Fleet {
         this.counts.readings += batchSize;
         sent += batchSize;
       } else {
+        const timestamp = await this.honestTimestamp(d, round);
         const signed = await this.sign(d, this.value(d.index, round), timestamp);
         await this.track(d.publisher.publish(signed));
         this.counts.readings++;
@@ -300,7 +428,13 @@ export class Fleet {
     value?: bigint,
   ): Promise<{ honest: SignedReading; clone: SignedReading }> {
     const d = this.device(index);
-    const honest = d.last ?? (await this.publishOne(d, this.value(d.index, this.round)));
+    const honest =
+      d.last ??
+      (await this.publishOne(
+        d,
+        this.value(d.index, this.round),
+        await this.honestTimestamp(d, undefined),
+      ));
     const r = honest.reading;
     const s = await d.signer.signReading({
       feedId: r.feedId,
@@ -318,6 +452,7 @@ export class Fleet {
     return { honest, clone };
   }
 
+  /** Signs and publishes one reading now: not paced (honest callers pass an honestTimestamp). */
   private async publishOne(d: SimDevice, value: bigint, timestamp = this.clock()) {
     const signed = await this.sign(d, value, timestamp);
     await d.publisher.publish(signed);
@@ -339,7 +474,7 @@ export class Fleet {
     const d = this.device(index);
     const base = d.last?.reading.value ?? this.value(d.index, this.round);
     const jumped = base + (base * BigInt(jumpBps)) / 10_000n;
-    const after = d.last?.reading.timestamp ?? 0n;
+    const after = d.lastTimestamp ?? 0n;
     const now = this.clock();
     const timestamp = now > after ? now : after;
     const out: SignedReading[] = [];

@@ -3,11 +3,12 @@ import { DeviceSigner } from "../../src/device/device-signer.js";
 import {
   deviceIdOfKey,
   feedAt,
+  feedCall,
   feedIdOf,
   openKeyStore,
   registryDomain,
 } from "../../src/client/index.js";
-import { simulateFleet } from "../../src/gateway/index.js";
+import { simulateFleet, type FleetWait } from "../../src/gateway/index.js";
 import { InvalidInputError, parseCurve, type Curve, type Hex } from "../../src/protocol/index.js";
 import { connect, progress, run, secret } from "../common.js";
 import type { ChainArgs } from "../common.js";
@@ -37,8 +38,12 @@ interface Args extends ChainArgs {
 
 /**
  * Simulates a device fleet against a broker: fresh devices (--devices, --curve) or registered ones
- * (--key-files, resuming after their last sequence in the feed). Readings are dated by the chain's
- * clock, so a feed on this network accepts them. Prints the counts.
+ * (--key-files, resuming after their last sequence and reading in the feed). Readings are dated by
+ * the chain's clock: the latest block's time at the start plus the wall-clock time since, so it
+ * advances even on a local chain that mines only on transactions. Honest readings keep the feed's
+ * minInterval (read from the feed): a round that comes sooner waits for it, and says so on stderr,
+ * so the feed never quarantines an honest simulated device; the injections do not wait. Prints the
+ * counts.
  */
 export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
@@ -50,6 +55,16 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
     const files = args.keyFiles.split(",").filter((f) => f.trim() !== "");
     let signers: DeviceSigner[] | undefined;
     let firstSequence: ((deviceId: Hex) => bigint) | undefined;
+    let previousTimestamp: ((deviceId: Hex) => bigint | undefined) | undefined;
+    // No contract at the address (a gateway without a chain feed): nothing to keep, nothing to resume.
+    const feed =
+      (await chain.ethers.provider.getCode(feedAddress)) === "0x"
+        ? undefined
+        : feedAt(feedAddress, chain.signer);
+    const minInterval = feed === undefined ? 0n : (await feedCall(() => feed.config())).minInterval;
+    if (feed === undefined) {
+      progress(`fleet: no contract at the feed address ${feedAddress}: readings are not paced`);
+    }
     if (files.length > 0) {
       const password = await secret(
         hre,
@@ -60,15 +75,22 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
       );
       signers = [];
       const sequences = new Map<Hex, bigint>();
-      const isFeed = (await chain.ethers.provider.getCode(feedAddress)) !== "0x";
+      const timestamps = new Map<Hex, bigint>();
+      const members = new Set((await feed?.members())?.map((id) => id.toLowerCase()));
       for (const path of files) {
         const store = await openKeyStore({ keystore: "file", path: path.trim(), password });
         const deviceId = await deviceIdOfKey(chain.registry, store);
         signers.push(new DeviceSigner(store, domain, deviceId));
-        const used = isFeed ? await feedAt(feedAddress, chain.signer).sequenceOf(deviceId) : 0n;
+        const used = feed === undefined ? 0n : await feed.sequenceOf(deviceId);
         sequences.set(deviceId, used + 1n);
+        // A member's latest reading (0: none yet) is where its minInterval runs from.
+        if (feed !== undefined && members.has(deviceId.toLowerCase())) {
+          const { timestamp } = await feed.slotOf(deviceId);
+          if (timestamp !== 0n) timestamps.set(deviceId, timestamp);
+        }
       }
       firstSequence = (id) => sequences.get(id) ?? 1n;
+      previousTimestamp = (id) => timestamps.get(id);
     } else if (args.devices < 1) {
       throw new InvalidInputError("--devices must be at least 1 (or give --key-files)");
     }
@@ -77,14 +99,29 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
     const base = BigInt(latest.timestamp);
     const started = Date.now();
     progress(
-      `fleet: ${String(signers?.length ?? args.devices)} devices → ${args.broker}, feed ${feedId}`,
+      `fleet: ${String(signers?.length ?? args.devices)} devices → ${args.broker}, feed ${feedId}` +
+        (minInterval > 0n ? `, ${minInterval.toString()} s between readings of a device` : ""),
     );
+    // One line per round that waits (its first wait), not one per device.
+    let waited: number | undefined | null = null;
+    const onWait = (w: FleetWait) => {
+      if (w.round === waited) return;
+      waited = w.round;
+      const which =
+        w.round === undefined ? "the clone's honest reading" : `round ${String(w.round + 1)}`;
+      progress(
+        `fleet: ${which} waits for the feed's minInterval (${w.minInterval.toString()} s): device ${String(w.device)} is due at ${w.due.toString()}, the clock is at ${w.clock.toString()}`,
+      );
+    };
     return simulateFleet({
       brokerUrl: args.broker,
       feedId,
       ...(signers === undefined ? { count: args.devices, curve, domain } : { signers }),
       ...(firstSequence === undefined ? {} : { firstSequence }),
+      ...(previousTimestamp === undefined ? {} : { previousTimestamp }),
       clock: () => base + BigInt(Math.floor((Date.now() - started) / 1000)),
+      minInterval,
+      onWait,
       value: (device) => args.value + BigInt(device) * args.step,
       connections: args.connections,
       rounds: args.rounds,

@@ -3,6 +3,7 @@ import { connectAsync } from "mqtt";
 import { pino } from "pino";
 import {
   Fleet,
+  FleetClockStalledError,
   checkBatch,
   decodeBatch,
   decodeReading,
@@ -10,6 +11,7 @@ import {
   simulateFleet,
   startEmbeddedBroker,
   type EmbeddedBroker,
+  type FleetWait,
 } from "../../src/gateway/index.js";
 import { feedAt } from "../../src/client/index.js";
 import type { SignedReading, WatchedMessage } from "../../src/watchtower/index.js";
@@ -160,6 +162,99 @@ describe("Fleet", function () {
       await assert.rejects(Fleet.create({ brokerUrl: broker.url, feedId: FEED }), {
         code: "INVALID_INPUT",
       });
+      await assert.rejects(
+        Fleet.create({ brokerUrl: broker.url, feedId: FEED, domain: DOMAIN, minInterval: -1n }),
+        { code: "INVALID_INPUT", message: /minInterval must be at least 0 seconds, not -1/ },
+      );
+    });
+  });
+
+  describe("publishRound with minInterval", function () {
+    it("waits on the clock so that each device's readings are minInterval apart; injections do not wait", async function () {
+      const heard = await listen(broker);
+      // A clock 50 times faster than real time: a 5 s interval passes in about 100 ms.
+      const t0 = Date.now();
+      const clock = () => 1_000n + BigInt(Math.floor((Date.now() - t0) / 20));
+      const waits: FleetWait[] = [];
+      const fleet = await Fleet.create({
+        brokerUrl: broker.url,
+        feedId: FEED,
+        domain: DOMAIN,
+        count: 3,
+        clock,
+        minInterval: 5n,
+        clockPollMs: 5,
+        onWait: (w) => waits.push(w),
+      });
+      try {
+        for (let r = 0; r < 3; r++) await fleet.publishRound();
+        // Rounds 1 and 2 (FleetWait counts from 0) come sooner than 5 s after the one before (unless
+        // it took 100 ms): the fleet waits there, never in round 0 (no previous reading).
+        assert.ok(waits.length > 0, "the fleet waited for minInterval");
+        assert.ok(waits.every((w) => w.round === 1 || w.round === 2));
+        for (const w of waits) {
+          assert.equal(w.minInterval, 5n);
+          assert.ok(w.clock < w.due);
+        }
+        const waited = waits.length;
+        const burst = await fleet.injectBurst(0, 2);
+        await fleet.injectOutOfBounds(1);
+        assert.equal(waits.length, waited, "the injections did not wait");
+        // The burst is dated like the device's last reading: within minInterval of it, on purpose.
+        assert.equal(burst[0]?.reading.timestamp, burst[1]?.reading.timestamp);
+        await waitFor(() => heard.readings.length === 12, "12 readings at the broker");
+        for (const d of fleet.devices) {
+          const honest = heard.readings
+            .filter((r) => r.reading.deviceId === d.signer.deviceId && r.reading.sequence <= 3n)
+            .sort((a, b) => Number(a.reading.sequence - b.reading.sequence))
+            .map((r) => r.reading.timestamp);
+          assert.equal(honest.length, 3);
+          for (let i = 1; i < honest.length; i++) {
+            assert.ok(
+              (honest[i] ?? 0n) >= (honest[i - 1] ?? 0n) + 5n,
+              `device ${String(d.index)}: ${honest.join(", ")} are 5 s apart at least`,
+            );
+          }
+        }
+      } finally {
+        await fleet.close();
+        await heard.close();
+      }
+    });
+
+    it("fails with a sentence instead of waiting forever on a clock that does not move", async function () {
+      const fleet = await Fleet.create({
+        brokerUrl: broker.url,
+        feedId: FEED,
+        domain: DOMAIN,
+        count: 2,
+        clock: () => 1_000n,
+        minInterval: 1n,
+        clockPollMs: 10,
+        clockGraceMs: 100,
+      });
+      try {
+        await fleet.publishRound();
+        const started = Date.now();
+        await assert.rejects(fleet.publishRound(), (err: unknown) => {
+          assert.ok(err instanceof FleetClockStalledError);
+          assert.equal(err.code, "INVALID_INPUT");
+          assert.deepEqual(
+            [err.deviceId, err.minInterval, err.due, err.clock],
+            [fleet.devices[0]?.signer.deviceId, 1n, 1_001n, 1_000n],
+          );
+          assert.match(
+            err.message,
+            /^the feed's minInterval is 1 s: the next reading of device 0x[0-9a-f]{64} is due at 1001, but the clock is at 1000 after \d+\.\d s of waiting .*; run the rounds further apart or with --rate/,
+          );
+          return true;
+        });
+        // minInterval (1 s) + clockGraceMs (100 ms), not forever.
+        const waited = Date.now() - started;
+        assert.ok(waited >= 1_100 && waited < 5_000, `waited ${String(waited)} ms`);
+      } finally {
+        await fleet.close();
+      }
     });
   });
 
@@ -229,6 +324,69 @@ describe("Fleet", function () {
         // (per-reading outcomes are the submitter's result: ChainSubmission.quarantined and .rejected).
         assert.equal(summary.readings?.submitted, 9);
         assert.deepEqual(summary.watchtower, { proofs: 1 });
+      }
+    });
+
+    it("keeps the feed's minInterval over several rounds: no honest device is quarantined; a burst still is", async function () {
+      const s = await networkHelpers.loadFixture(feedSystem);
+      const feed = feedAt(s.feedAddress, s.watcher);
+      const { minInterval } = await feed.config();
+      assert.equal(minInterval, 10n);
+      const running = await runGateway({
+        registry: s.registryAddress,
+        proofs: s.proofsAddress,
+        signer: s.watcher,
+        brokerUrl: broker.url,
+        dbPath: await tempDb(),
+        batchIntervalMs: 20,
+        httpPort: false,
+        logger: pino({ level: "silent" }),
+        submitter: { pollMs: 10 },
+        handleSignals: false,
+      });
+      // The fleet's clock is the chain's latest block time, which moves here only because the test
+      // mines (a second per block, some 30 blocks a second), as a live network's blocks would.
+      let now = await chainTime(ethers);
+      const ticking = new AbortController();
+      const ticker = (async () => {
+        while (!ticking.signal.aborted) {
+          await ethers.provider.send("evm_increaseTime", [1]);
+          await ethers.provider.send("evm_mine", []);
+          now = await chainTime(ethers);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      })();
+      const waits: FleetWait[] = [];
+      const fleet = await Fleet.create({
+        brokerUrl: broker.url,
+        feedId: s.feedId,
+        signers: s.devices.map((d) => d.signer),
+        clock: () => now,
+        minInterval,
+        clockPollMs: 10,
+        onWait: (w) => waits.push(w),
+      });
+      try {
+        for (let r = 0; r < 3; r++) await fleet.publishRound();
+        assert.ok(waits.length > 0, "the fleet waited for minInterval");
+        assert.ok(waits.every((w) => w.round === 1 || w.round === 2));
+        await waitFor(() => running.gateway.readings.counts().submitted === 21, "21 submitted");
+        assert.equal(await feed.quarantinedCount(), 0n, "no honest device quarantined");
+        for (const d of s.devices) assert.equal(await feed.sequenceOf(d.deviceId), 3n);
+        assert.equal(await feed.tripReason(), 0n);
+
+        // Two readings of device 2 with one timestamp (no jump): the second at the latest comes within
+        // 10 s of the device's previous reading and quarantines it as TooFrequent.
+        await fleet.injectBurst(2, 2, 0);
+        await waitFor(() => running.gateway.readings.counts().submitted === 23, "the burst");
+        const burster = s.devices[2]?.deviceId ?? "";
+        assert.equal((await feed.quarantineOf(burster)).anomaly, 1n, "TooFrequent");
+        assert.equal(await feed.quarantinedCount(), 1n, "only the burster");
+      } finally {
+        ticking.abort();
+        await ticker;
+        await fleet.close();
+        await running.stop();
       }
     });
   });

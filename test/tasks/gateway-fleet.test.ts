@@ -6,7 +6,7 @@ import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 import { feedAt, registryAt } from "../../src/client/index.js";
 import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
-import { deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
+import { FEED_CONFIG, deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
 import { runTask } from "./run-task.js";
 
 const PASSWORD = "fleet-test-password";
@@ -170,6 +170,66 @@ describe("tasks: gateway start, fleet simulate", function () {
       assert.equal(summary.broker, `mqtt://127.0.0.1:${String(port)}`);
       assert.equal(summary.readings.submitted, 5);
       assert.deepEqual(summary.watchtower, { proofs: 1 });
+    } finally {
+      if (!stopped) process.emit("SIGTERM");
+      await gateway;
+    }
+  });
+
+  it("fleet simulate keeps the feed's minInterval over several rounds (no honest device quarantined); a burst still quarantines its device", async function () {
+    // A feed of its own with a 2 s minimum interval, so that three rounds take seconds, not half a minute.
+    const paced = await deployFeedSystem(ethers, {
+      devices: 4,
+      config: { ...FEED_CONFIG, minInterval: 2 },
+    });
+    const files: string[] = [];
+    for (const [i, d] of paced.devices.entries()) {
+      const path = join(dir, `paced-${String(i)}.json`);
+      await d.store.save(path, PASSWORD, TEST_SCRYPT);
+      files.push(path);
+    }
+    const port = await freePort();
+    const gateway = runTask(["gateway", "start"], {
+      ...gatewayArgs("paced.sqlite"),
+      registry: paced.registryAddress,
+      proofs: paced.proofsAddress,
+      brokerPort: port,
+    });
+    let stopped = false;
+    try {
+      await until(() => accepts(port), "the embedded broker");
+      const fleet = await runTask(["fleet", "simulate"], {
+        ...fleetArgs(`mqtt://127.0.0.1:${String(port)}`),
+        registry: paced.registryAddress,
+        feed: paced.feedAddress,
+        keyFiles: files.join(","),
+        password: PASSWORD,
+        rounds: 3,
+        burst: 1,
+        burstReadings: 2,
+        burstJumpBps: 0,
+      });
+      assert.equal(fleet.result.success, true, fleet.stderr);
+      const report = JSON.parse(fleet.stdout) as Record<string, number>;
+      assert.deepEqual([report.readings, report.bursts], [12, 2]);
+      assert.match(fleet.stderr, /fleet: 4 devices → .*, 2 s between readings of a device/);
+      assert.match(
+        fleet.stderr,
+        /fleet: round 2 waits for the feed's minInterval \(2 s\): device 0 is due at \d+, the clock is at \d+/,
+      );
+      const feed = feedAt(paced.feedAddress, paced.watcher);
+      const [burster, ...honest] = paced.devices.map((d) => d.deviceId);
+      await until(
+        async () =>
+          (await feed.quarantineOf(burster ?? "")).since !== 0n &&
+          (await Promise.all(honest.map((id) => feed.sequenceOf(id)))).every((q) => q === 3n),
+        "every honest reading and the burst in the feed",
+      );
+      assert.equal((await feed.quarantineOf(burster ?? "")).anomaly, 1n, "TooFrequent");
+      assert.equal(await feed.quarantinedCount(), 1n, "only the bursting device");
+      stopped = process.emit("SIGTERM");
+      const out = await gateway;
+      assert.equal(out.result.success, true, out.stderr);
     } finally {
       if (!stopped) process.emit("SIGTERM");
       await gateway;
