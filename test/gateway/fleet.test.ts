@@ -287,7 +287,16 @@ describe("Fleet", function () {
       try {
         await fleet.publishRound();
         await waitFor(() => running.gateway.readings.counts().submitted === 7, "7 submitted");
-        assert.equal((await feed.latestRoundData()).answer, 2_000_03n * 10n ** 6n);
+        // One transaction commits the median of all seven (device 3's value). Under load the gateway may
+        // send the round in two; the first that reaches the quorum commits, and the second moves the
+        // median less than the threshold: the answer is then the median of the first four or more.
+        const first = await feed.latestRoundData();
+        const readings = (await feed.roundAt(first.roundId)).readings;
+        assert.ok(readings >= 4n, `round ${first.roundId.toString()} took ${readings.toString()}`);
+        if (readings === 7n) assert.equal(first.answer, 2_000_03n * 10n ** 6n);
+        else {
+          assert.ok(first.answer >= 2_000_00n * 10n ** 6n && first.answer <= 2_000_06n * 10n ** 6n);
+        }
 
         const { clone } = await fleet.injectClone(0);
         const wt = running.watchtower;
@@ -310,7 +319,11 @@ describe("Fleet", function () {
         assert.equal(quarantine.anomaly, 1n, "TooFrequent");
         assert.notEqual(quarantine.since, 0n);
         assert.equal(await feed.tripReason(), 0n);
-        assert.equal((await feed.latestRoundData()).answer, 2_000_03n * 10n ** 6n);
+        assert.equal(
+          (await feed.latestRoundData()).answer,
+          first.answer,
+          "the quarantine moved nothing",
+        );
         // The gateway's /metrics serves the submitter's quarantine counter.
         const metrics = await running.gateway.metrics.text();
         assert.match(
