@@ -480,6 +480,28 @@ abstract contract DeviceRegistryCurveTest is RegistryFixture {
         assertEq(registry.deviceInfo(id).keyHash, third.keyHash);
     }
 
+    /// @dev gasleft() around rotateKey (the registry warm; no intrinsic or calldata gas): the first rotation
+    /// (writes the rotated-key slot) and a second one (overwrites it). Logged, not asserted; npm run bench
+    /// has the whole transaction (registry.rotateKey.*).
+    function test_rotateKey_gasLogged() public {
+        DeviceId id = _register(dev);
+        IDeviceRegistry.KeyRotation memory first = _rotation(id, dev, next);
+        vm.prank(operator);
+        uint256 before = gasleft();
+        registry.rotateKey(id, first);
+        uint256 used = before - gasleft();
+        TestKey memory third = _key(0xD5);
+        IDeviceRegistry.KeyRotation memory second = _rotation(id, next, third);
+        vm.prank(operator);
+        before = gasleft();
+        registry.rotateKey(id, second);
+        // solhint-disable no-console
+        console.log("rotateKey first rotation (call gas):", used);
+        console.log("rotateKey second rotation (call gas):", before - gasleft());
+        // solhint-enable no-console
+        assertEq(registry.deviceInfo(id).keyHash, third.keyHash);
+    }
+
     function test_rotateKey_RevertWhen_Replayed() public {
         DeviceId id = _register(dev);
         IDeviceRegistry.KeyRotation memory rotation = _rotation(id, dev, next);
