@@ -480,6 +480,55 @@ abstract contract DeviceRegistryCurveTest is RegistryFixture {
         assertEq(registry.deviceInfo(id).keyHash, third.keyHash);
     }
 
+    // ============================================================ keyRetiredAt
+
+    function test_keyRetiredAt_ZeroForCurrentAndUnknownKeys() public {
+        DeviceId id = _register(dev);
+        assertEq(registry.keyRetiredAt(dev.keyHash), 0, "first key, current");
+        assertEq(registry.keyRetiredAt(DeviceId.unwrap(id)), 0, "the id is the first key's hash");
+        assertEq(registry.keyRetiredAt(next.keyHash), 0, "a key nobody holds");
+        assertEq(registry.keyRetiredAt(bytes32(0)), 0, "the zero hash");
+    }
+
+    function test_keyRetiredAt_FirstKeyRetiredAtRotation() public {
+        DeviceId id = _register(dev);
+        vm.warp(START + 3 hours);
+        _rotate(id, dev, next);
+        assertEq(registry.keyRetiredAt(dev.keyHash), START + 3 hours, "the first key, at the rotation's block");
+        assertEq(registry.keyRetiredAt(next.keyHash), 0, "the new key is current");
+        vm.warp(START + 30 days);
+        assertEq(registry.keyRetiredAt(dev.keyHash), START + 3 hours, "the time stays");
+    }
+
+    function test_keyRetiredAt_RotatedTwice() public {
+        DeviceId id = _register(dev);
+        TestKey memory third = _otherCurveKey(0xD5);
+        vm.warp(START + 1 hours);
+        _rotate(id, dev, next);
+        vm.warp(START + 5 days);
+        _rotate(id, next, third);
+        assertEq(registry.keyRetiredAt(dev.keyHash), START + 1 hours, "first key");
+        assertEq(registry.keyRetiredAt(next.keyHash), START + 5 days, "second key");
+        assertEq(registry.keyRetiredAt(third.keyHash), 0, "current key");
+        assertEq(DeviceId.unwrap(registry.keyOwner(next.keyHash)), DeviceId.unwrap(id), "a retired key stays owned");
+    }
+
+    function test_keyRetiredAt_UnchangedByOtherLifecycleSteps() public {
+        // Only a rotation retires a key: suspension, custody and revocation leave the current key current.
+        DeviceId id = _register(dev);
+        vm.prank(operator);
+        registry.suspend(id, "maintenance");
+        vm.prank(governor);
+        registry.reinstate(id);
+        vm.prank(operator);
+        registry.startCustodyTransfer(id, newOperator);
+        vm.prank(newOperator);
+        registry.acceptCustody(id);
+        vm.prank(newOperator);
+        registry.revoke(id, "compromised");
+        assertEq(registry.keyRetiredAt(dev.keyHash), 0);
+    }
+
     /// @dev gasleft() around rotateKey (the registry warm; no intrinsic or calldata gas): the first rotation
     /// (writes the rotated-key slot) and a second one (overwrites it). Logged, not asserted; npm run bench
     /// has the whole transaction (registry.rotateKey.*).

@@ -39,6 +39,9 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
     /// @dev Every key a rotation ever installed, so no key serves two devices, ever. First keys need no
     /// entry: their hash is a device id, and device records are never deleted.
     mapping(bytes32 keyHash => DeviceId deviceId) private _rotatedKeyOwner;
+    /// @dev When a rotation replaced each key (the first key's hash is its device id); never written for a
+    /// device's current key. uint40 seconds last until the year 36812.
+    mapping(bytes32 keyHash => uint40 retiredAt) private _retiredAt;
     mapping(DeviceId deviceId => address to) private _pendingOperator;
     mapping(uint16 maker => Maker) private _makers;
     mapping(address signer => uint16 maker) private _makerBySigner;
@@ -150,12 +153,15 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         _requireDeadline(rotation.deadline);
         uint32 nonce = d.nonce;
         if (rotation.nonce != nonce) revert DeviceRegistryInvalidNonce(deviceId, nonce, rotation.nonce);
-        bytes32 newHash = _checkRotation(deviceId, rotation);
+        (bytes32 oldHash, bytes32 newHash) = _checkRotation(deviceId, rotation);
 
         d.nonce = nonce + 1;
         d.keyType = rotation.newKey.keyType;
         _rotatedKeyHash[deviceId] = newHash;
         _rotatedKeyOwner[newHash] = deviceId;
+        // The cast is exact until the year 36812 (see _retiredAt).
+        _retiredAt[oldHash] = uint40(block.timestamp);
+        // KeyRotated names the new key only: the retired one is the key that was current before it.
         emit KeyRotated(deviceId, newHash, nonce + 1, rotation.newKey.keyType, rotation.newKey.key);
     }
 
@@ -315,6 +321,11 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
     }
 
     /// @inheritdoc IDeviceRegistry
+    function keyRetiredAt(bytes32 keyHash) external view returns (uint256) {
+        return _retiredAt[keyHash];
+    }
+
+    /// @inheritdoc IDeviceRegistry
     function makerInfo(uint16 maker) external view returns (Maker memory) {
         return _makers[maker];
     }
@@ -395,11 +406,14 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         }
     }
 
-    /// @dev Key and signature checks of a rotation; returns the new key's hash.
-    function _checkRotation(DeviceId deviceId, KeyRotation calldata rotation) private view returns (bytes32 newHash) {
+    /// @dev Key and signature checks of a rotation; returns the current (outgoing) key's hash and the new one's.
+    function _checkRotation(
+        DeviceId deviceId,
+        KeyRotation calldata rotation
+    ) private view returns (bytes32 currentHash, bytes32 newHash) {
         DeviceKey calldata current = rotation.currentKey;
         DeviceKey calldata next = rotation.newKey;
-        bytes32 currentHash = DeviceKeyLib.keyHash(current.keyType, current.key);
+        currentHash = DeviceKeyLib.keyHash(current.keyType, current.key);
         if (currentHash != _currentKeyHash(deviceId, uint32(rotation.nonce))) {
             revert DeviceRegistryWrongKey(deviceId, currentHash);
         }

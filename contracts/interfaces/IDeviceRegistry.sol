@@ -10,7 +10,8 @@ import {KeyType} from "../types/KeyType.sol";
 /// with proof of key possession, keys rotate, custody moves in two steps, and every other DeviceTrust
 /// contract asks one question here: "is this a valid signature of device D over digest H?".
 /// @dev Storage holds one slot per device (the current key hash only after a rotation: before it, the key
-/// hash is the device id). Keys themselves travel in calldata and events.
+/// hash is the device id) and, per rotation, the new key's owner and the old key's retirement time. Keys
+/// themselves travel in calldata and events.
 interface IDeviceRegistry {
     /// @notice A device key as submitted: its type and its bytes (see KeyType for the encodings).
     struct DeviceKey {
@@ -110,7 +111,8 @@ interface IDeviceRegistry {
         KeyType keyType,
         bytes key
     );
-    /// @notice The device's key changed; `key` is the new key (the registry stores only its hash).
+    /// @notice The device's key changed; `key` is the new key (the registry stores only its hash). The key it
+    /// replaced (the one current before it) is retired at this block's time: see keyRetiredAt.
     event KeyRotated(DeviceId indexed deviceId, bytes32 indexed newKeyHash, uint32 nonce, KeyType keyType, bytes key);
     /// @notice The operator offered the device to `to`.
     event CustodyTransferStarted(DeviceId indexed deviceId, address indexed from, address indexed to);
@@ -166,7 +168,8 @@ interface IDeviceRegistry {
     // ---------------------------------------------------------------- lifecycle
 
     /// @notice The operator rotates the device's key (see KeyRotation). The device id stays; the old key
-    /// never becomes usable again, by this device or any other.
+    /// never becomes usable again, by this device or any other, and is retired at this block's time
+    /// (keyRetiredAt): evidence it dates at or after that time no longer counts against the device.
     function rotateKey(DeviceId deviceId, KeyRotation calldata rotation) external;
 
     /// @notice Step one of a custody transfer, by the current operator. Replaces any pending transfer.
@@ -213,6 +216,8 @@ interface IDeviceRegistry {
 
     /// @notice True iff `key` is or ever was a key of `deviceId` (whatever its status) and `signature`
     /// is a canonical signature by it over `digest`: for evidence of what a device once signed.
+    /// @dev Whether the key was still the device's when it signed is the caller's question: compare the
+    /// time the evidence claims with keyRetiredAt (FraudProofs does).
     function isDeviceKeySignature(
         DeviceId deviceId,
         bytes32 digest,
@@ -231,6 +236,14 @@ interface IDeviceRegistry {
 
     /// @notice The device that holds or held the key with this hash (zero if none ever did).
     function keyOwner(bytes32 keyHash) external view returns (DeviceId);
+
+    /// @notice When the key with this hash stopped being its device's key: the block time of the rotation
+    /// that replaced it (its KeyRotated event names the new key; the retired one is the key current before
+    /// it). 0 for a device's current key and for a key no device ever held.
+    /// @dev A holder of a rotated-out key (a leaked one) can still sign anything and date it as it likes:
+    /// FraudProofs counts such a signature only over evidence dated before this time, and only within the
+    /// evidence window of it, so the device's liability for the key ends one evidence window after this.
+    function keyRetiredAt(bytes32 keyHash) external view returns (uint256);
 
     /// @notice A maker's key and whether it is active.
     function makerInfo(uint16 maker) external view returns (Maker memory);
