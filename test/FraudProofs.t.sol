@@ -101,6 +101,8 @@ contract FraudProofsTest is FraudProofsFixture {
     function test_proveEquivocation_AcceptsRotatedAwayKey() public {
         TestKey memory next = _p256Key(P256_PK_2);
         IFraudProofs.SignedReading memory a = _signed(p256, _reading(p256Id, 9, 20));
+        // Rotated a second later: the old key was still the device's when it signed.
+        vm.warp(block.timestamp + 1);
         _rotate(p256Id, p256, next);
         IFraudProofs.SignedReading memory b = _signed(next, _reading(p256Id, 9, 99));
         bytes32 id = proofs.proveEquivocation(a, b, beneficiary);
@@ -585,6 +587,7 @@ contract FraudProofsTest is FraudProofsFixture {
     function test_proveBatchOutOfBounds_AcceptsRotatedAwayKey() public {
         _declareRange();
         IFraudProofs.BatchedReading memory b = _batchedValue(p256, p256Id, 4, 3, 200);
+        vm.warp(block.timestamp + 1);
         _rotate(p256Id, p256, _p256Key(P256_PK_2));
         bytes32 id = proofs.proveBatchOutOfBounds(b, beneficiary);
         _assertSlashed(p256Id, beneficiary, id);
@@ -972,6 +975,286 @@ contract FraudProofsTest is FraudProofsFixture {
         (IDeviceRegistry.DeviceKey memory key, bytes memory sig) = _signedAttestation(secp, a);
         vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsNoStake.selector, secpId));
         proofs.proveRevokedFirmware(a, key, sig, beneficiary);
+    }
+
+    // ================================================================ rotated-out keys
+
+    /// @dev The device of the chosen curve, its first key, and the key it rotates to.
+    function _curve(bool useP256) internal view returns (DeviceId id, TestKey memory old, TestKey memory next) {
+        return useP256 ? (p256Id, p256, _p256Key(P256_PK_2)) : (secpId, secp, _secpKey(SECP_PK_2));
+    }
+
+    /// @dev An hour from now the operator rotates the chosen device off its first key (leaked, say): returns
+    /// the device, both keys and the retirement time (the new now).
+    function _retireFirstKey(
+        bool useP256
+    ) internal returns (DeviceId id, TestKey memory old, TestKey memory next, uint64 retiredAt) {
+        (id, old, next) = _curve(useP256);
+        vm.warp(block.timestamp + 1 hours);
+        _rotate(id, old, next);
+        retiredAt = uint64(block.timestamp);
+        assertEq(registry.keyRetiredAt(old.keyHash), retiredAt, "retired at the rotation");
+    }
+
+    function _readingAt(
+        DeviceId id,
+        uint64 sequence,
+        int256 value,
+        uint64 timestamp
+    ) internal view returns (Reading memory r) {
+        r = _reading(id, sequence, value);
+        r.timestamp = timestamp;
+    }
+
+    function _keyRetired(
+        DeviceId id,
+        TestKey memory k,
+        uint256 retiredAt,
+        uint64 signedAt
+    ) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IFraudProofs.ProofsKeyRetired.selector, id, k.keyHash, retiredAt, signedAt);
+    }
+
+    /// @dev The old key backdates a reading to its last second as the device's key; the device signs the
+    /// same sequence with its new key: a conflict the old key could have made while it was the device's.
+    function _checkRetiredKeyDatedBeforeRotation(bool useP256) internal {
+        (DeviceId id, TestKey memory old, TestKey memory next, uint64 retiredAt) = _retireFirstKey(useP256);
+        IFraudProofs.SignedReading memory a = _signed(old, _readingAt(id, 9, 20, retiredAt - 1));
+        IFraudProofs.SignedReading memory b = _signed(next, _readingAt(id, 9, 21, retiredAt));
+        vm.warp(retiredAt + 6 hours);
+        bytes32 got = proofs.proveEquivocation(a, b, beneficiary);
+        _assertIncident(got, id, IFraudProofs.IncidentKind.Equivocation, SLASHED, retiredAt);
+        _assertSlashed(id, beneficiary, got);
+    }
+
+    function test_proveEquivocation_AcceptsRetiredKeyDatedBeforeRotationP256() public {
+        _checkRetiredKeyDatedBeforeRotation(true);
+    }
+
+    function test_proveEquivocation_AcceptsRetiredKeyDatedBeforeRotationSecp256k1() public {
+        _checkRetiredKeyDatedBeforeRotation(false);
+    }
+
+    /// @dev Evidence the old key dates at its retirement, an hour after it, or a year ahead: it was no longer
+    /// the device's key then, so the pair proves nothing, in either order.
+    function _checkRetiredKeyDatedFromRotation(bool useP256) internal {
+        (DeviceId id, TestKey memory old, TestKey memory next, uint64 retiredAt) = _retireFirstKey(useP256);
+        IFraudProofs.SignedReading memory b = _signed(next, _readingAt(id, 9, 21, retiredAt));
+        uint64[3] memory dates = [retiredAt, retiredAt + 1 hours, retiredAt + 365 days];
+        for (uint256 i; i < dates.length; ++i) {
+            IFraudProofs.SignedReading memory a = _signed(old, _readingAt(id, 9, 20, dates[i]));
+            vm.expectRevert(_keyRetired(id, old, retiredAt, dates[i]));
+            proofs.proveEquivocation(a, b, beneficiary);
+            vm.expectRevert(_keyRetired(id, old, retiredAt, dates[i]));
+            proofs.proveEquivocation(b, a, beneficiary);
+        }
+        // Both halves by the old key, after its retirement: no better.
+        IFraudProofs.SignedReading memory c = _signed(old, _readingAt(id, 9, 22, retiredAt + 1));
+        IFraudProofs.SignedReading memory d = _signed(old, _readingAt(id, 9, 23, retiredAt + 2));
+        vm.expectRevert(_keyRetired(id, old, retiredAt, retiredAt + 1));
+        proofs.proveEquivocation(c, d, beneficiary);
+        assertEq(staking.slashCount(), 0);
+    }
+
+    function test_proveEquivocation_RevertWhen_RetiredKeyDatedFromRotationP256() public {
+        _checkRetiredKeyDatedFromRotation(true);
+    }
+
+    function test_proveEquivocation_RevertWhen_RetiredKeyDatedFromRotationSecp256k1() public {
+        _checkRetiredKeyDatedFromRotation(false);
+    }
+
+    /// @dev A backdated old-key reading paired with a fresh one of the new key: the pair's window runs from the
+    /// fresh one, but the old key's part counts only until the window after its retirement.
+    function _checkRetiredKeyWindowAfterRotation(bool useP256) internal {
+        (DeviceId id, TestKey memory old, TestKey memory next, uint64 retiredAt) = _retireFirstKey(useP256);
+        IFraudProofs.SignedReading memory a = _signed(old, _readingAt(id, 9, 20, retiredAt - 1));
+        uint64 late = uint64(retiredAt + WINDOW + 1);
+        IFraudProofs.SignedReading memory b = _signed(next, _readingAt(id, 9, 21, late));
+        vm.warp(late);
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, retiredAt, WINDOW, late));
+        proofs.proveEquivocation(a, b, beneficiary);
+        // One second earlier, the last second of the window after the rotation: proven.
+        vm.warp(late - 1);
+        bytes32 got = proofs.proveEquivocation(a, _signed(next, _readingAt(id, 9, 21, late - 1)), beneficiary);
+        _assertIncident(got, id, IFraudProofs.IncidentKind.Equivocation, SLASHED, late - 1);
+    }
+
+    function test_proveEquivocation_RevertWhen_RetiredKeyWindowRanOutP256() public {
+        _checkRetiredKeyWindowAfterRotation(true);
+    }
+
+    function test_proveEquivocation_RevertWhen_RetiredKeyWindowRanOutSecp256k1() public {
+        _checkRetiredKeyWindowAfterRotation(false);
+    }
+
+    /// @dev An out-of-bounds reading of the old key: proven if dated before the rotation (until its window
+    /// runs out), refused if dated at or after it.
+    function _checkRetiredKeyOutOfBounds(bool useP256) internal {
+        _declareRange();
+        (DeviceId id, TestKey memory old, , uint64 retiredAt) = _retireFirstKey(useP256);
+        IFraudProofs.SignedReading memory atRotation = _signed(old, _readingAt(id, 1, 500, retiredAt));
+        vm.expectRevert(_keyRetired(id, old, retiredAt, retiredAt));
+        proofs.proveOutOfBounds(atRotation, beneficiary);
+
+        IFraudProofs.SignedReading memory before = _signed(old, _readingAt(id, 1, 501, retiredAt - 1));
+        uint256 expired = uint256(retiredAt) - 1 + WINDOW + 1;
+        vm.warp(expired);
+        vm.expectRevert(
+            abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, retiredAt - 1, WINDOW, expired)
+        );
+        proofs.proveOutOfBounds(before, beneficiary);
+        vm.warp(expired - 1);
+        bytes32 got = proofs.proveOutOfBounds(before, beneficiary);
+        _assertIncident(got, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, retiredAt - 1);
+    }
+
+    function test_proveOutOfBounds_RetiredKeyOnlyBeforeRotationP256() public {
+        _checkRetiredKeyOutOfBounds(true);
+    }
+
+    function test_proveOutOfBounds_RetiredKeyOnlyBeforeRotationSecp256k1() public {
+        _checkRetiredKeyOutOfBounds(false);
+    }
+
+    /// @dev A batch of the old key counts if it says it was signed before the rotation: both its toTimestamp
+    /// and the leaf's own time.
+    function _checkRetiredKeyBatchOutOfBounds(bool useP256) internal {
+        _declareRange();
+        (DeviceId id, TestKey memory old, , uint64 retiredAt) = _retireFirstKey(useP256);
+        Reading[] memory run = _run(id, 10, 0);
+        for (uint256 i; i < run.length; ++i) run[i].timestamp = retiredAt - 3 + uint64(i);
+        run[1].value = 126;
+
+        // Its latest reading at the rotation: refused, even for an earlier leaf.
+        IFraudProofs.BatchedReading memory late = _batched(old, run, 1);
+        assertEq(late.batch.toTimestamp, retiredAt);
+        vm.expectRevert(_keyRetired(id, old, retiredAt, retiredAt));
+        proofs.proveBatchOutOfBounds(late, beneficiary);
+
+        // Bounds that end before the rotation around a leaf dated after it (no honest device signs that):
+        // the leaf's time counts.
+        run[3].timestamp = retiredAt - 1;
+        run[1].timestamp = retiredAt + 5;
+        IFraudProofs.BatchedReading memory skewed = _batched(old, run, 1);
+        assertEq(skewed.batch.toTimestamp, retiredAt - 1);
+        vm.expectRevert(_keyRetired(id, old, retiredAt, retiredAt + 5));
+        proofs.proveBatchOutOfBounds(skewed, beneficiary);
+
+        // Signed before the rotation: proven.
+        run[1].timestamp = retiredAt - 2;
+        IFraudProofs.BatchedReading memory early = _batched(old, run, 1);
+        assertEq(early.batch.toTimestamp, retiredAt - 1);
+        bytes32 got = proofs.proveBatchOutOfBounds(early, beneficiary);
+        _assertIncident(got, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, retiredAt - 2);
+    }
+
+    function test_proveBatchOutOfBounds_RetiredKeyOnlyBeforeRotationP256() public {
+        _checkRetiredKeyBatchOutOfBounds(true);
+    }
+
+    function test_proveBatchOutOfBounds_RetiredKeyOnlyBeforeRotationSecp256k1() public {
+        _checkRetiredKeyBatchOutOfBounds(false);
+    }
+
+    function test_proveBatchEquivocation_RevertWhen_RetiredKeyBatchDatedFromRotation() public {
+        (DeviceId id, TestKey memory old, TestKey memory next, uint64 retiredAt) = _retireFirstKey(true);
+        Reading[] memory run = _run(id, 10, 100);
+        IFraudProofs.BatchedReading memory a = _batched(old, run, 2);
+        IFraudProofs.SignedReading memory b = _signed(next, _reading(id, 12, 555));
+        vm.expectRevert(_keyRetired(id, old, retiredAt, retiredAt));
+        proofs.proveBatchEquivocation(a, b, beneficiary);
+        // The same conflict, batched before the rotation, is proven.
+        for (uint256 i; i < run.length; ++i) run[i].timestamp = retiredAt - 10;
+        bytes32 got = proofs.proveBatchEquivocation(_batched(old, run, 2), b, beneficiary);
+        _assertIncident(got, id, IFraudProofs.IncidentKind.BatchEquivocation, SLASHED, retiredAt);
+    }
+
+    function test_proveBatchPairEquivocation_RevertWhen_RetiredKeyBatchDatedFromRotation() public {
+        (DeviceId id, TestKey memory old, TestKey memory next, uint64 retiredAt) = _retireFirstKey(false);
+        IFraudProofs.BatchedReading memory current = _batched(next, _run(id, 10, 100), 1);
+        Reading[] memory run = _run(id, 10, 200);
+        run[3].timestamp = retiredAt + 1 days;
+        IFraudProofs.BatchedReading memory leaked = _batched(old, run, 1);
+        vm.expectRevert(_keyRetired(id, old, retiredAt, retiredAt + 1 days));
+        proofs.proveBatchPairEquivocation(current, leaked, beneficiary);
+        vm.expectRevert(_keyRetired(id, old, retiredAt, retiredAt + 1 days));
+        proofs.proveBatchPairEquivocation(leaked, current, beneficiary);
+    }
+
+    function _checkRetiredKeyRevokedFirmware(bool useP256) internal {
+        uint64 revokedAt = _revokeV1();
+        (DeviceId id, TestKey memory old, , uint64 retiredAt) = _retireFirstKey(useP256);
+        Attestation memory atRotation = _attestation(id, MEASUREMENT_V1, retiredAt);
+        (IDeviceRegistry.DeviceKey memory key, bytes memory sig) = _signedAttestation(old, atRotation);
+        vm.expectRevert(_keyRetired(id, old, retiredAt, retiredAt));
+        proofs.proveRevokedFirmware(atRotation, key, sig, beneficiary);
+        // Attested on the revoked firmware while the key was the device's: proven.
+        Attestation memory before = _attestation(id, MEASUREMENT_V1, revokedAt + 1);
+        (key, sig) = _signedAttestation(old, before);
+        bytes32 got = proofs.proveRevokedFirmware(before, key, sig, beneficiary);
+        _assertIncident(got, id, IFraudProofs.IncidentKind.RevokedFirmware, SLASHED, revokedAt + 1);
+    }
+
+    function test_proveRevokedFirmware_RetiredKeyOnlyBeforeRotationP256() public {
+        _checkRetiredKeyRevokedFirmware(true);
+    }
+
+    function test_proveRevokedFirmware_RetiredKeyOnlyBeforeRotationSecp256k1() public {
+        _checkRetiredKeyRevokedFirmware(false);
+    }
+
+    /// @dev The device's current key counts whatever it dates, before its own installation included (the
+    /// operator holds it); only the key the rotation retired is limited.
+    function _checkCurrentKeyUnaffected(bool useP256) internal {
+        _declareRange();
+        (DeviceId id, , TestKey memory next, uint64 retiredAt) = _retireFirstKey(useP256);
+        assertEq(registry.keyRetiredAt(next.keyHash), 0);
+        bytes32 a = proofs.proveOutOfBounds(_signed(next, _readingAt(id, 1, 500, retiredAt - 2 hours)), beneficiary);
+        bytes32 b = proofs.proveOutOfBounds(_signed(next, _readingAt(id, 2, 500, retiredAt + 365 days)), beneficiary);
+        _assertIncident(a, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, retiredAt - 2 hours);
+        _assertIncident(b, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, retiredAt);
+    }
+
+    function test_proveOutOfBounds_CurrentKeyUnaffectedByRotationP256() public {
+        _checkCurrentKeyUnaffected(true);
+    }
+
+    function test_proveOutOfBounds_CurrentKeyUnaffectedByRotationSecp256k1() public {
+        _checkCurrentKeyUnaffected(false);
+    }
+
+    /// @dev Two rotations: each retired key counts for what it dates before its own retirement.
+    function test_proveEquivocation_EachRetiredKeyUntilItsOwnRetirement() public {
+        (DeviceId id, TestKey memory first, TestKey memory second, uint64 firstRetired) = _retireFirstKey(false);
+        TestKey memory third = _p256Key(0xF256_3);
+        vm.warp(block.timestamp + 2 hours);
+        _rotate(id, second, third);
+        uint64 secondRetired = uint64(block.timestamp);
+        assertEq(registry.keyRetiredAt(second.keyHash), secondRetired);
+
+        IFraudProofs.SignedReading memory byThird = _signed(third, _readingAt(id, 9, 1, secondRetired));
+        // The second key, dated between the two rotations: its key then.
+        IFraudProofs.SignedReading memory bySecond = _signed(second, _readingAt(id, 9, 2, firstRetired + 1));
+        // The first key, dated after its own retirement but before the second's: no longer its key.
+        IFraudProofs.SignedReading memory byFirst = _signed(first, _readingAt(id, 9, 3, firstRetired + 1));
+        vm.expectRevert(_keyRetired(id, first, firstRetired, firstRetired + 1));
+        proofs.proveEquivocation(byFirst, byThird, beneficiary);
+        IFraudProofs.SignedReading memory lateSecond = _signed(second, _readingAt(id, 9, 4, secondRetired));
+        vm.expectRevert(_keyRetired(id, second, secondRetired, secondRetired));
+        proofs.proveEquivocation(lateSecond, byThird, beneficiary);
+        bytes32 got = proofs.proveEquivocation(bySecond, byThird, beneficiary);
+        _assertIncident(got, id, IFraudProofs.IncidentKind.Equivocation, SLASHED, secondRetired);
+    }
+
+    function test_proveEquivocation_RevertWhen_RetiredKeyOfAnotherDevice() public {
+        // The secp device's retired key signs readings naming the p256 device: not a key the p256 device held,
+        // so an invalid signature (not a retired key) whatever the dates.
+        (, TestKey memory old, , uint64 retiredAt) = _retireFirstKey(false);
+        IFraudProofs.SignedReading memory a = _signed(old, _readingAt(p256Id, 5, 1, retiredAt - 1));
+        IFraudProofs.SignedReading memory b = _signed(p256, _readingAt(p256Id, 5, 2, retiredAt));
+        vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsInvalidSignature.selector, p256Id));
+        proofs.proveEquivocation(a, b, beneficiary);
     }
 
     // ================================================================ incident time

@@ -10,6 +10,11 @@ import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
 /// within the evidence window (shorter than the staking unbonding period); each accepted proof slashes
 /// the device through IDeviceStaking (bounty to the named beneficiary, so a proof copied from the mempool
 /// earns its copier nothing) and records an incident that insurance pays on.
+/// Signatures count by the device's current key, and by a key it rotated out (IDeviceRegistry.keyRetiredAt)
+/// only over evidence the key dated before its retirement, and only until the evidence window has passed
+/// since that retirement. Whoever holds a rotated-out key (a leaked one) can still backdate what it signs,
+/// so the bound is this: a key stops being its device's liability at most one evidence window after the
+/// rotation that retired it. A leaked key is a liability until rotated: rotate fast.
 interface IFraudProofs {
     enum IncidentKind {
         None,
@@ -30,7 +35,7 @@ interface IFraudProofs {
     }
 
     /// @notice A signed reading as evidence: the reading, the key that signed it (any key the device ever
-    /// held) and the signature over its EIP-712 digest.
+    /// held, if still its key at the reading's timestamp) and the signature over its EIP-712 digest.
     struct SignedReading {
         Reading reading;
         IDeviceRegistry.DeviceKey key;
@@ -60,6 +65,8 @@ interface IFraudProofs {
     error ProofsNotInBatch(DeviceId deviceId, bytes32 root);
     error ProofsBatchMismatch(DeviceId deviceId);
     error ProofsEvidenceUsed(bytes32 evidenceHash);
+    /// @notice The window ran out: `timestamp` is the evidence's latest signed timestamp, or the time a
+    /// rotation retired a key that signed part of it (that part's liability ends one window after it).
     error ProofsEvidenceExpired(uint64 timestamp, uint256 window, uint256 blockTimestamp);
     error ProofsNoStake(DeviceId deviceId);
     error ProofsZeroBeneficiary();
@@ -68,6 +75,10 @@ interface IFraudProofs {
     error ProofsInvalidRange(int256 min, int256 max);
     error ProofsNotMaker(address caller);
     error ProofsFirmwareNotRevoked(DeviceId deviceId, bytes32 measurement, uint64 timestamp);
+    /// @notice The key with hash `keyHash` signed evidence of `deviceId` dated `signedAt`, at or after
+    /// `retiredAt`, when a rotation retired it: it was no longer the device's key then, so no proof applies.
+    /// For a batch leaf, `signedAt` is the later of the batch's toTimestamp and the leaf's timestamp.
+    error ProofsKeyRetired(DeviceId deviceId, bytes32 keyHash, uint256 retiredAt, uint64 signedAt);
 
     /// @notice A proof was accepted: the device was slashed by `slashed` and an incident recorded.
     event IncidentRecorded(
@@ -113,7 +124,9 @@ interface IFraudProofs {
     /// signature by any key the device ever held) outside the range the maker declared for the device's
     /// model. The same rules as proveOutOfBounds: the evidence window runs from the reading's own signed
     /// timestamp (the batch's bounds play no part), and the incident, kind OutOfBounds, has the same id as
-    /// the same reading proven alone, so one reading is proven once whichever form comes first.
+    /// the same reading proven alone, so one reading is proven once whichever form comes first. A batch
+    /// signed by a rotated-out key counts only if the later of its toTimestamp and the leaf's timestamp is
+    /// before the key's retirement (ProofsKeyRetired).
     function proveBatchOutOfBounds(BatchedReading calldata r, address beneficiary) external returns (bytes32 incident);
 
     /// @notice A signed attestation naming a measurement that was already revoked at its timestamp.
@@ -133,6 +146,7 @@ interface IFraudProofs {
     /// @notice The declared sensor range of (maker, model) and whether one was declared.
     function sensorRange(uint16 maker, uint32 model) external view returns (SensorRange memory, bool declared);
 
-    /// @notice How long after its (latest) timestamp evidence is accepted, in seconds.
+    /// @notice How long after its (latest) timestamp evidence is accepted, in seconds; also how long after
+    /// its retirement a rotated-out key's signature still counts (over evidence dated before it).
     function evidenceWindow() external view returns (uint256);
 }

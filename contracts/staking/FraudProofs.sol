@@ -9,6 +9,7 @@ import {IDeviceAttestation} from "../interfaces/IDeviceAttestation.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 import {IDeviceStaking} from "../interfaces/IDeviceStaking.sol";
 import {IFraudProofs} from "../interfaces/IFraudProofs.sol";
+import {DeviceKeyLib} from "../libraries/DeviceKeyLib.sol";
 import {DeviceMessageLib} from "../libraries/DeviceMessageLib.sol";
 import {DeviceId} from "../types/DeviceId.sol";
 import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
@@ -20,6 +21,8 @@ import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
 /// through the staking contract.
 /// @dev Stateless about devices: the registry (which is also the attestation contract) answers every
 /// question about keys, makers and firmware. The only storage written by a proof is its Incident record.
+/// A key the device rotated out counts only for evidence dated before its retirement, within the evidence
+/// window after it (see _checkSignature): a leaked key stops being a liability one window after its rotation.
 contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
     /// @dev A declared sensor range; `declared` tells an unset range from a declared [0, 0].
     struct StoredRange {
@@ -67,8 +70,8 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         incident_ = _evidenceId(IncidentKind.Equivocation, hashA, hashB);
         uint64 latest = _latest(a.reading.timestamp, b.reading.timestamp);
         _checkUsable(incident_, deviceId, latest);
-        _checkSignature(deviceId, hashA, a.key, a.signature);
-        _checkSignature(deviceId, hashB, b.key, b.signature);
+        _checkSignature(deviceId, hashA, a.key, a.signature, a.reading.timestamp);
+        _checkSignature(deviceId, hashB, b.key, b.signature, b.reading.timestamp);
         _record(incident_, deviceId, IncidentKind.Equivocation, latest, beneficiary);
     }
 
@@ -84,7 +87,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         uint64 latest = _latest(a.reading.timestamp, b.reading.timestamp);
         _checkUsable(incident_, deviceId, latest);
         _checkBatched(a, hashA);
-        _checkSignature(deviceId, hashB, b.key, b.signature);
+        _checkSignature(deviceId, hashB, b.key, b.signature, b.reading.timestamp);
         _record(incident_, deviceId, IncidentKind.BatchEquivocation, latest, beneficiary);
     }
 
@@ -113,7 +116,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         (readingHash, incident_) = _checkOutOfRange(r.reading, beneficiary);
         DeviceId deviceId = r.reading.deviceId;
         _checkUsable(incident_, deviceId, r.reading.timestamp);
-        _checkSignature(deviceId, readingHash, r.key, r.signature);
+        _checkSignature(deviceId, readingHash, r.key, r.signature, r.reading.timestamp);
         _record(incident_, deviceId, IncidentKind.OutOfBounds, r.reading.timestamp, beneficiary);
     }
 
@@ -143,7 +146,7 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         bytes32 attestationHash = DeviceMessageLib.hashAttestationCalldata(evidence);
         incident_ = keccak256(abi.encode(IncidentKind.RevokedFirmware, attestationHash));
         _checkUsable(incident_, deviceId, evidence.timestamp);
-        _checkSignature(deviceId, attestationHash, key, signature);
+        _checkSignature(deviceId, attestationHash, key, signature, evidence.timestamp);
         _record(incident_, deviceId, IncidentKind.RevokedFirmware, evidence.timestamp, beneficiary);
     }
 
@@ -235,22 +238,39 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         if (STAKING.slashableOf(deviceId) == 0) revert ProofsNoStake(deviceId);
     }
 
-    /// @dev `key`, any key the device ever held, signed the EIP-712 digest of `structHash`. A suspended
-    /// or revoked device's evidence still counts: what it signed, it signed.
+    /// @dev `key`, a key the device holds or held, signed the EIP-712 digest of `structHash`, and was the
+    /// device's at `signedAt`, the time the evidence says it was signed. A suspended or revoked device's
+    /// evidence still counts: what it signed, it signed.
+    /// A key the device rotated out counts only for evidence dated before its retirement: after it, the key
+    /// may be in anyone's hands (rotating it out is how an operator answers a leak). Its holder dates what it
+    /// signs as it likes, so it can still backdate; the window ends that too: such a signature counts at most
+    /// EVIDENCE_WINDOW after the retirement, also when the other half of a pair is fresher (_checkUsable
+    /// runs the window from the later one). Checked after the signature, so a key that is not the device's
+    /// is refused as an invalid signature whatever its history.
     function _checkSignature(
         DeviceId deviceId,
         bytes32 structHash,
         IDeviceRegistry.DeviceKey calldata key,
-        bytes calldata signature
+        bytes calldata signature,
+        uint64 signedAt
     ) private view {
         bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
         if (!REGISTRY.isDeviceKeySignature(deviceId, digest, key, signature)) {
             revert ProofsInvalidSignature(deviceId);
         }
+        bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);
+        uint256 retiredAt = REGISTRY.keyRetiredAt(keyHash);
+        if (retiredAt == 0) return;
+        if (signedAt >= retiredAt) revert ProofsKeyRetired(deviceId, keyHash, retiredAt, signedAt);
+        if (retiredAt + EVIDENCE_WINDOW < block.timestamp) {
+            revert ProofsEvidenceExpired(SafeCast.toUint64(retiredAt), EVIDENCE_WINDOW, block.timestamp);
+        }
     }
 
     /// @dev `b.reading` (whose struct hash is `leaf`) is a leaf of a batch of its device and feed, inside
-    /// the batch's sequence range, and the device signed the batch.
+    /// the batch's sequence range, and the device signed the batch. The batch says it was signed no earlier
+    /// than its toTimestamp (its latest reading) and its leaf's own time, which nothing here ties to the
+    /// batch's bounds: the later of the two is the time the key must still have been the device's.
     function _checkBatched(BatchedReading calldata b, bytes32 leaf) private view {
         ReadingBatch calldata batch = b.batch;
         Reading calldata reading = b.reading;
@@ -261,7 +281,8 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
             reading.sequence > batch.lastSequence
         ) revert ProofsBatchMismatch(reading.deviceId);
         if (!MerkleProof.verifyCalldata(b.proof, batch.root, leaf)) revert ProofsNotInBatch(batch.deviceId, batch.root);
-        _checkSignature(batch.deviceId, DeviceMessageLib.hashReadingBatch(batch), b.key, b.signature);
+        uint64 signedAt = _latest(batch.toTimestamp, reading.timestamp);
+        _checkSignature(batch.deviceId, DeviceMessageLib.hashReadingBatch(batch), b.key, b.signature, signedAt);
     }
 
     /// @dev The device's own (maker, model) firmware with `measurement` was revoked at or before `timestamp`.
