@@ -10,7 +10,8 @@ import {TestKey} from "./utils/RegistryFixture.sol";
 
 /// @notice Every proof input fuzzed: values, sequences, feeds, timestamps against the window, batch sizes
 /// and positions (equivocating and out-of-bounds leaves), sensor ranges, attestation times against the
-/// revocation. A bool picks the curve; each run verifies at most three P-256 signatures, so the prague run
+/// revocation, signed times against a key's retirement. A bool picks the curve; each run verifies at most
+/// three P-256 signatures, so the prague run
 /// (Solidity P-256) stays fast. Each fuzz test has a concrete twin right above it; both call the same check.
 contract FraudProofsFuzzTest is FraudProofsFixture {
     function _device(bool useP256) internal view returns (TestKey memory k, DeviceId id) {
@@ -369,6 +370,131 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         timestamp = uint64(bound(timestamp, START + 1 hours - WINDOW, type(uint64).max));
         if (timestamp % 2 == 0) timestamp = uint64(bound(timestamp, START + 1 hours - 2, START + 1 hours + 2));
         _checkRevocationTime(useP256, timestamp);
+    }
+
+    // ================================================================ rotated-out keys
+
+    /// @dev At `rotateAt` the operator rotates the chosen device off its first key, to a key of the other
+    /// curve (so a run checks at most two P-256 signatures, the rotation's included). Returns the device,
+    /// both keys and the retirement time.
+    function _retire(
+        bool useP256,
+        uint256 rotateAt
+    ) internal returns (DeviceId id, TestKey memory old, TestKey memory next, uint64 retiredAt) {
+        (old, id) = _device(useP256);
+        next = useP256 ? _secpKey(0x5EC9_3) : _p256Key(0xF256_3);
+        vm.warp(rotateAt);
+        _rotate(id, old, next);
+        retiredAt = uint64(rotateAt);
+        assertEq(registry.keyRetiredAt(old.keyHash), retiredAt);
+    }
+
+    /// @dev Bounds for the fuzzed times: a rotation within ten years of START, a proof up to three windows
+    /// after it, and a signed time near the retirement or near the window's edge most of the time.
+    function _retirementTimes(
+        uint64 signedAt,
+        uint256 rotateAt,
+        uint256 now_
+    ) internal pure returns (uint64, uint256, uint256) {
+        rotateAt = bound(rotateAt, START, START + 10 * 365 days);
+        now_ = bound(now_, rotateAt, rotateAt + 3 * WINDOW);
+        if (signedAt % 3 == 0) signedAt = uint64(bound(signedAt, rotateAt - 3, rotateAt + 3));
+        else if (signedAt % 3 == 1) signedAt = uint64(bound(signedAt, now_ - WINDOW - 3, now_ - WINDOW + 3));
+        return (signedAt, rotateAt, now_);
+    }
+
+    /// @dev An out-of-bounds reading the rotated-out key signed at `signedAt`, proven at `now_`: provable iff
+    /// it is dated before the retirement and inside the window.
+    function _checkRetiredKeyOutOfBounds(bool useP256, uint64 signedAt, uint256 rotateAt, uint256 now_) internal {
+        vm.prank(makerSigner);
+        proofs.setSensorRange(MODEL, -40, 125);
+        (DeviceId id, TestKey memory old, , uint64 retiredAt) = _retire(useP256, rotateAt);
+        uint256 slashesBefore = staking.slashCount();
+        Reading memory r = _reading(id, 1, 500);
+        r.timestamp = signedAt;
+        IFraudProofs.SignedReading memory s = _signed(old, r);
+        vm.warp(now_);
+        if (uint256(signedAt) + WINDOW < now_) {
+            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, signedAt, WINDOW, now_));
+        } else if (signedAt >= retiredAt) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IFraudProofs.ProofsKeyRetired.selector, id, old.keyHash, retiredAt, signedAt)
+            );
+        } else {
+            bytes32 incidentId = proofs.proveOutOfBounds(s, beneficiary);
+            _assertIncident(incidentId, id, IFraudProofs.IncidentKind.OutOfBounds, SLASHED, signedAt);
+            assertLe(now_, uint256(retiredAt) + WINDOW, "never later than a window after the rotation");
+            return;
+        }
+        proofs.proveOutOfBounds(s, beneficiary);
+        assertEq(staking.slashCount(), slashesBefore);
+    }
+
+    function test_proveOutOfBounds_RetiredKeyDecides() public {
+        // Dated a second before the rotation, proven in the last second of its window: slashed.
+        _checkRetiredKeyOutOfBounds(true, uint64(START + 1 days - 1), START + 1 days, START + 2 days - 1);
+        // Dated at the rotation: refused.
+        _checkRetiredKeyOutOfBounds(false, uint64(START + 3 days), START + 3 days, START + 3 days);
+    }
+
+    function testFuzz_proveOutOfBounds_RetiredKeyDecides(
+        bool useP256,
+        uint64 signedAt,
+        uint256 rotateAt,
+        uint256 now_
+    ) public {
+        (signedAt, rotateAt, now_) = _retirementTimes(signedAt, rotateAt, now_);
+        _checkRetiredKeyOutOfBounds(useP256, signedAt, rotateAt, now_);
+    }
+
+    /// @dev A reading the rotated-out key signed at `signedAt` against a conflicting one the new key signs at
+    /// the proof's time `now_` (so the pair is always fresh): provable iff the old one is dated before the
+    /// retirement and the proof comes within a window of the retirement.
+    function _checkRetiredKeyPair(bool useP256, uint64 signedAt, uint256 rotateAt, uint256 now_) internal {
+        (DeviceId id, TestKey memory old, TestKey memory next, uint64 retiredAt) = _retire(useP256, rotateAt);
+        uint256 slashesBefore = staking.slashCount();
+        IFraudProofs.SignedReading memory a;
+        IFraudProofs.SignedReading memory b;
+        {
+            Reading memory ra = _reading(id, 7, 1);
+            ra.timestamp = signedAt;
+            a = _signed(old, ra);
+            vm.warp(now_);
+            b = _signed(next, _reading(id, 7, 2));
+        }
+        bytes memory expected;
+        if (signedAt >= retiredAt) {
+            expected = abi.encodeWithSelector(IFraudProofs.ProofsKeyRetired.selector, id, old.keyHash, retiredAt, signedAt);
+        } else if (uint256(retiredAt) + WINDOW < now_) {
+            expected = abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, retiredAt, WINDOW, now_);
+        }
+        if (expected.length == 0) {
+            bytes32 incidentId = proofs.proveEquivocation(b, a, beneficiary);
+            _assertIncident(incidentId, id, IFraudProofs.IncidentKind.Equivocation, SLASHED, now_);
+        } else {
+            vm.expectRevert(expected);
+            proofs.proveEquivocation(b, a, beneficiary);
+            assertEq(staking.slashCount(), slashesBefore);
+        }
+    }
+
+    function test_proveEquivocation_RetiredKeyDecides() public {
+        // Backdated to a second before the rotation, proven in the last second of the window after it: slashed.
+        _checkRetiredKeyPair(false, uint64(START + 5 days - 1), START + 5 days, START + 6 days);
+        // One second later: the old key's part has run out, though the new key's reading is fresh.
+        _checkRetiredKeyPair(true, uint64(START + 9 days - 1), START + 9 days, START + 10 days + 1);
+    }
+
+    function testFuzz_proveEquivocation_RetiredKeyDecides(
+        bool useP256,
+        uint64 signedAt,
+        uint256 rotateAt,
+        uint256 now_
+    ) public {
+        (signedAt, rotateAt, now_) = _retirementTimes(signedAt, rotateAt, now_);
+        // The window edge that matters for a pair is the retirement's.
+        if (now_ % 2 == 0) now_ = bound(now_, rotateAt + WINDOW - 2, rotateAt + WINDOW + 2);
+        _checkRetiredKeyPair(useP256, signedAt, rotateAt, now_);
     }
 
     // ================================================================ incident time
