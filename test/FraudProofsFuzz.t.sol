@@ -415,7 +415,9 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         IFraudProofs.SignedReading memory s = _signed(old, r);
         vm.warp(now_);
         if (uint256(signedAt) + WINDOW < now_) {
-            vm.expectRevert(abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, signedAt, WINDOW, now_));
+            vm.expectRevert(
+                abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, signedAt, WINDOW, now_)
+            );
         } else if (signedAt >= retiredAt) {
             vm.expectRevert(
                 abi.encodeWithSelector(IFraudProofs.ProofsKeyRetired.selector, id, old.keyHash, retiredAt, signedAt)
@@ -464,7 +466,13 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         }
         bytes memory expected;
         if (signedAt >= retiredAt) {
-            expected = abi.encodeWithSelector(IFraudProofs.ProofsKeyRetired.selector, id, old.keyHash, retiredAt, signedAt);
+            expected = abi.encodeWithSelector(
+                IFraudProofs.ProofsKeyRetired.selector,
+                id,
+                old.keyHash,
+                retiredAt,
+                signedAt
+            );
         } else if (uint256(retiredAt) + WINDOW < now_) {
             expected = abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, retiredAt, WINDOW, now_);
         }

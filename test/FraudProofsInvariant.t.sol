@@ -3,7 +3,9 @@ pragma solidity ^0.8.30;
 
 import {CommonBase} from "forge-std/Base.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
+import {DeviceRegistry} from "../contracts/identity/DeviceRegistry.sol";
 import {FraudProofs} from "../contracts/staking/FraudProofs.sol";
+import {IDeviceRegistry} from "../contracts/interfaces/IDeviceRegistry.sol";
 import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
 import {IFraudProofs} from "../contracts/interfaces/IFraudProofs.sol";
 import {DeviceMessageLib} from "../contracts/libraries/DeviceMessageLib.sol";
@@ -15,13 +17,19 @@ import {RegistryFixture, KeyHelpers, TestKey} from "./utils/RegistryFixture.sol"
 /// @notice Submits proofs drawn from small pools (two devices of both curves, two sequences, three to five
 /// values, three times around the evidence window, stake switched on and off), so the same evidence comes
 /// back often, swapped, replayed or inside batches (an out-of-bounds reading comes alone and as a batch
-/// leaf). Predicts each outcome and counts successes and wrong errors.
+/// leaf). The operator rotates keys (at most three per device); an attacker holding a rotated-out key
+/// signs conflicting and out-of-bounds readings dated around its retirement or later, to get the device
+/// slashed. Predicts each outcome and counts successes and wrong errors.
 /// @dev Bounded and never reverting: every proof runs in try/catch. No function here starts with "test".
 contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
     uint256 internal constant STAKE = 1_000 ether;
     bytes32 internal constant FEED = keccak256("temperature");
+    /// @dev Keys per device: the first one and at most two rotations.
+    uint256 internal constant KEYS = 3;
 
     FraudProofs private immutable PROOFS;
+    DeviceRegistry private immutable REGISTRY;
+    address private immutable OPERATOR;
     MockStaking private immutable STAKING;
     bytes32 private immutable DOMAIN;
     uint256 private immutable WINDOW;
@@ -29,7 +37,11 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
     /// @dev Readings are timed from a pool around this time, so the same reading comes back.
     uint256 private immutable BASE_TIME;
 
-    TestKey[2] private _keys;
+    /// @dev Each device's keys in rotation order; `_current(d)` indexes its current one.
+    TestKey[KEYS][2] private _keys;
+    /// @dev When each key was rotated out (0 while current or never installed), as the handler saw it. Keys
+    /// retire in order, so the current key is the first with 0.
+    uint256[KEYS][2] public ghostRetiredAt;
     DeviceId[2] public ids;
 
     /// @dev Accepted incident ids, in order, and how often each was accepted (must stay 1).
@@ -44,22 +56,47 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
     uint256[] private _acceptedDevice;
     /// @dev Must stay zero: a proof that failed with another error than predicted, or passed unexpectedly.
     uint256 public ghostUnexpected;
+    /// @dev Proofs with evidence of a rotated-out key that slashed (dated before its retirement, in time).
+    uint256 public ghostRetiredKeySlashes;
+    /// @dev Must stay zero: slashes on a rotated-out key's evidence dated at or after its retirement, and
+    /// slashes on a rotated-out key's evidence more than a window after its retirement.
+    uint256 public ghostSlashesSignedAfterRetirement;
+    uint256 public ghostSlashesLaterThanWindowAfterRetirement;
 
-    constructor(FraudProofs proofs, MockStaking staking, bytes32 domain, TestKey[2] memory keys, uint256 baseTime) {
+    /// @param privateKeys Each device's keys in rotation order (device 0 secp256k1, device 1 P-256); the
+    /// first is its id.
+    constructor(
+        FraudProofs proofs,
+        MockStaking staking,
+        DeviceRegistry registry,
+        address operator,
+        uint256[KEYS][2] memory privateKeys,
+        uint256 baseTime
+    ) {
         BASE_TIME = baseTime;
         PROOFS = proofs;
         STAKING = staking;
-        DOMAIN = domain;
+        REGISTRY = registry;
+        OPERATOR = operator;
+        DOMAIN = registry.DOMAIN_SEPARATOR();
         WINDOW = proofs.evidenceWindow();
         BENEFICIARY = address(0xB0B7);
-        for (uint256 i; i < 2; ++i) {
-            _keys[i] = keys[i];
-            ids[i] = _id(keys[i]);
+        for (uint256 d; d < 2; ++d) {
+            for (uint256 k; k < KEYS; ++k) {
+                _keys[d][k] = d == 0 ? _secpKey(privateKeys[d][k]) : _p256Key(privateKeys[d][k]);
+                // Rotations made before the handler existed come from the registry; later ones are its own.
+                ghostRetiredAt[d][k] = registry.keyRetiredAt(_keys[d][k].keyHash);
+            }
+            ids[d] = _id(_keys[d][0]);
         }
     }
 
     function incidentCount() external view returns (uint256) {
         return incidents.length;
+    }
+
+    function keyHashOf(uint256 d, uint256 k) external view returns (bytes32) {
+        return _keys[d][k].keyHash;
     }
 
     // ================================================================ actions
@@ -169,6 +206,155 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
         }
     }
 
+    /// @notice The operator rotates the device to its next key (at most KEYS - 1 times), retiring the current one.
+    function rotate(uint256 deviceSeed) external {
+        uint256 d = deviceSeed % 2;
+        uint256 k = _current(d);
+        if (k + 1 >= KEYS) return;
+        TestKey memory current = _keys[d][k];
+        TestKey memory next = _keys[d][k + 1];
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes32 digest = _typedDigest(DOMAIN, DeviceMessageLib.hashRotateKey(ids[d], next.keyHash, k, deadline));
+        IDeviceRegistry.KeyRotation memory rotation = IDeviceRegistry.KeyRotation({
+            currentKey: _deviceKey(current),
+            newKey: _deviceKey(next),
+            nonce: k,
+            deadline: deadline,
+            currentSignature: _sign(current, digest),
+            newSignature: _sign(next, digest)
+        });
+        vm.prank(OPERATOR);
+        try REGISTRY.rotateKey(ids[d], rotation) {
+            ghostRetiredAt[d][k] = block.timestamp;
+        } catch {
+            ++ghostUnexpected;
+        }
+    }
+
+    /// @notice Whoever holds a rotated-out key signs a reading dated around its retirement (or now, or ahead)
+    /// that conflicts with one the device signs now with its current key, and proves the pair, in either order.
+    function leakedKeyEquivocation(uint256 deviceSeed, uint256 keySeed, uint256 timeSeed, bool swap) external {
+        uint256 d = deviceSeed % 2;
+        (bool found, uint256 k) = _retiredKey(d, keySeed);
+        if (!found) return;
+        uint64 signedAt = _leakedTime(d, k, timeSeed);
+        (IFraudProofs.SignedReading memory a, IFraudProofs.SignedReading memory b) = _leakedPair(
+            d,
+            k,
+            signedAt,
+            uint64((timeSeed >> 8) % 2)
+        );
+        if (swap) (a, b) = (b, a);
+        bytes32 id = _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading);
+        bytes memory expected = _expectedPairError(d, a.reading, b.reading, id);
+        // The current key's half always counts: only the leaked half can fail, in either order.
+        if (expected.length == 0) expected = _expectedKey(d, k, signedAt);
+        ++ghostAttempts;
+        try PROOFS.proveEquivocation(a, b, BENEFICIARY) returns (bytes32 got) {
+            _accepted(expected, got, id, d);
+            _acceptedRetired(d, k, signedAt);
+        } catch (bytes memory reason) {
+            _rejected(expected, reason);
+        }
+    }
+
+    /// @notice Whoever holds a rotated-out key signs a reading outside the declared range [0, 2], dated
+    /// around its retirement (or now, or ahead), and proves it alone or as a leaf of a batch it signs.
+    function leakedKeyOutOfBounds(uint256 deviceSeed, uint256 keySeed, uint256 timeSeed, bool asBatch) external {
+        uint256 d = deviceSeed % 2;
+        (bool found, uint256 k) = _retiredKey(d, keySeed);
+        if (!found) return;
+        uint64 signedAt = _leakedTime(d, k, timeSeed);
+        Reading[] memory run = new Reading[](2);
+        for (uint256 i; i < 2; ++i) {
+            run[i] = Reading({deviceId: ids[d], feedId: FEED, sequence: uint64(i), timestamp: signedAt, value: 3});
+        }
+        _leakedOutOfBounds(d, k, run, (timeSeed >> 8) % 2, asBatch);
+    }
+
+    /// @dev Proves leaf `index` of `run` (all dated alike) signed by key `k`, alone or in a batch, and judges it.
+    function _leakedOutOfBounds(uint256 d, uint256 k, Reading[] memory run, uint256 index, bool asBatch) private {
+        (bytes32 id, bytes memory expected) = _expectedOutOfBounds(d, run[index]);
+        if (expected.length == 0) expected = _expectedKey(d, k, run[index].timestamp);
+        ++ghostAttempts;
+        (bool ok, bytes32 got, bytes memory reason) = _proveLeakedOutOfBounds(d, k, run, index, asBatch);
+        if (ok) {
+            _accepted(expected, got, id, d);
+            _acceptedRetired(d, k, run[index].timestamp);
+        } else {
+            _rejected(expected, reason);
+        }
+    }
+
+    /// @dev Key `k`'s reading of `sequence` dated `signedAt` (value 7), and the current key's reading of the
+    /// same sequence now (value 1).
+    function _leakedPair(
+        uint256 d,
+        uint256 k,
+        uint64 signedAt,
+        uint64 sequence
+    ) private view returns (IFraudProofs.SignedReading memory leaked, IFraudProofs.SignedReading memory honest) {
+        Reading memory r = Reading({deviceId: ids[d], feedId: FEED, sequence: sequence, timestamp: signedAt, value: 7});
+        leaked = _signedBy(d, k, r);
+        r = Reading({deviceId: ids[d], feedId: FEED, sequence: sequence, timestamp: uint64(block.timestamp), value: 1});
+        honest = _signedReading(d, r);
+    }
+
+    function _proveLeakedOutOfBounds(
+        uint256 d,
+        uint256 k,
+        Reading[] memory run,
+        uint256 index,
+        bool asBatch
+    ) private returns (bool ok, bytes32 got, bytes memory reason) {
+        if (asBatch) {
+            try PROOFS.proveBatchOutOfBounds(_batchedBy(d, k, run, index), BENEFICIARY) returns (bytes32 g) {
+                return (true, g, "");
+            } catch (bytes memory r) {
+                return (false, bytes32(0), r);
+            }
+        }
+        try PROOFS.proveOutOfBounds(_signedBy(d, k, run[index]), BENEFICIARY) returns (bytes32 g) {
+            return (true, g, "");
+        } catch (bytes memory r) {
+            return (false, bytes32(0), r);
+        }
+    }
+
+    /// @dev The index of device `d`'s current key: the number of its keys rotated out.
+    function _current(uint256 d) private view returns (uint256 k) {
+        while (k < KEYS && ghostRetiredAt[d][k] != 0) ++k;
+    }
+
+    /// @dev A key of device `d` rotated out before now, if any.
+    function _retiredKey(uint256 d, uint256 seed) private view returns (bool found, uint256 k) {
+        uint256 n = _current(d);
+        if (n == 0) return (false, 0);
+        return (true, seed % n);
+    }
+
+    /// @dev A signed time for key `k` of device `d`: around its retirement R (a window and a second before,
+    /// an hour before, a second before, at, an hour after), now, or a month ahead.
+    function _leakedTime(uint256 d, uint256 k, uint256 seed) private view returns (uint64) {
+        uint256 retiredAt = ghostRetiredAt[d][k];
+        uint256 pick = seed % 7;
+        if (pick == 0) return uint64(retiredAt - WINDOW - 1);
+        if (pick == 1) return uint64(retiredAt - 1 hours);
+        if (pick == 2) return uint64(retiredAt - 1);
+        if (pick == 3) return uint64(retiredAt);
+        if (pick == 4) return uint64(retiredAt + 1 hours);
+        if (pick == 5) return uint64(block.timestamp);
+        return uint64(block.timestamp + 30 days);
+    }
+
+    /// @dev Counts a slash on evidence of rotated-out key `k` signed at `signedAt`, and the two that must not be.
+    function _acceptedRetired(uint256 d, uint256 k, uint64 signedAt) private {
+        uint256 retiredAt = ghostRetiredAt[d][k];
+        ++ghostRetiredKeySlashes;
+        if (signedAt >= retiredAt) ++ghostSlashesSignedAfterRetirement;
+        if (block.timestamp > retiredAt + WINDOW) ++ghostSlashesLaterThanWindowAfterRetirement;
+    }
+
     // ================================================================ prediction
 
     function _expectedPairError(
@@ -204,6 +390,28 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
         if (ghostAccepted[id] != 0) return abi.encodeWithSelector(IFraudProofs.ProofsEvidenceUsed.selector, id);
         if (STAKING.slashableOf(ids[d]) == 0) {
             return abi.encodeWithSelector(IFraudProofs.ProofsNoStake.selector, ids[d]);
+        }
+        return "";
+    }
+
+    /// @dev The error a signature by key `k` of device `d` over evidence dated `signedAt` must fail with once
+    /// the evidence is otherwise usable (empty: it counts). The current key always counts.
+    function _expectedKey(uint256 d, uint256 k, uint64 signedAt) private view returns (bytes memory) {
+        uint256 retiredAt = ghostRetiredAt[d][k];
+        if (retiredAt == 0) return "";
+        if (signedAt >= retiredAt) {
+            return
+                abi.encodeWithSelector(
+                    IFraudProofs.ProofsKeyRetired.selector,
+                    ids[d],
+                    _keys[d][k].keyHash,
+                    retiredAt,
+                    signedAt
+                );
+        }
+        if (retiredAt + WINDOW < block.timestamp) {
+            return
+                abi.encodeWithSelector(IFraudProofs.ProofsEvidenceExpired.selector, retiredAt, WINDOW, block.timestamp);
         }
         return "";
     }
@@ -257,8 +465,17 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
         --r.value;
     }
 
+    /// @dev Reading `r` signed by device `d`'s current key.
     function _signedReading(uint256 d, Reading memory r) private view returns (IFraudProofs.SignedReading memory) {
-        TestKey memory k = _keys[d];
+        return _signedBy(d, _current(d), r);
+    }
+
+    function _signedBy(
+        uint256 d,
+        uint256 keyIndex,
+        Reading memory r
+    ) private view returns (IFraudProofs.SignedReading memory) {
+        TestKey memory k = _keys[d][keyIndex];
         return
             IFraudProofs.SignedReading({
                 reading: r,
@@ -267,12 +484,22 @@ contract FraudProofsHandler is CommonBase, StdUtils, KeyHelpers {
             });
     }
 
+    /// @dev A batch device `d`'s current key signs over `run`, and the proof of the leaf at `index`.
     function _batched(
         uint256 d,
         Reading[] memory run,
         uint256 index
+    ) private view returns (IFraudProofs.BatchedReading memory) {
+        return _batchedBy(d, _current(d), run, index);
+    }
+
+    function _batchedBy(
+        uint256 d,
+        uint256 keyIndex,
+        Reading[] memory run,
+        uint256 index
     ) private view returns (IFraudProofs.BatchedReading memory b) {
-        TestKey memory k = _keys[d];
+        TestKey memory k = _keys[d][keyIndex];
         bytes32[] memory leaves = new bytes32[](run.length);
         for (uint256 i; i < run.length; ++i) leaves[i] = DeviceMessageLib.hashReading(run[i]);
         b.batch = ReadingBatch({
@@ -313,13 +540,17 @@ contract FraudProofsInvariantTest is RegistryFixture {
         staking = new MockStaking();
         staking.setSlashAmount(700 ether);
         proofs = new FraudProofs(address(registry), IDeviceStaking(address(staking)), 1 days);
-        TestKey[2] memory keys = [_secpKey(SECP_PK), _p256Key(P256_PK)];
-        for (uint256 i; i < 2; ++i) staking.setSlashable(_register(keys[i]), 1_000 ether);
+        uint256[3][2] memory privateKeys = [[SECP_PK, SECP_PK_2, 0x5EC9_3], [P256_PK, P256_PK_2, 0xF256_3]];
+        TestKey memory secpFirst = _secpKey(SECP_PK);
+        staking.setSlashable(_register(secpFirst), 1_000 ether);
+        staking.setSlashable(_register(_p256Key(P256_PK)), 1_000 ether);
         vm.prank(makerSigner);
         proofs.setSensorRange(MODEL, 0, 2);
+        // The secp256k1 device's first key was rotated out long ago: its holder's evidence is all refused.
+        _rotate(_id(secpFirst), secpFirst, _secpKey(SECP_PK_2));
         // Start late enough that readings can be older than the window.
         vm.warp(START + 10 days);
-        handler = new FraudProofsHandler(proofs, staking, registry.DOMAIN_SEPARATOR(), keys, block.timestamp);
+        handler = new FraudProofsHandler(proofs, staking, registry, operator, privateKeys, block.timestamp);
         targetContract(address(handler));
     }
 
@@ -332,6 +563,23 @@ contract FraudProofsInvariantTest is RegistryFixture {
             for (uint256 j; j < i; ++j) assertTrue(staking.slashCall(j).incident != id, "slashed twice");
         }
         assertEq(handler.ghostUnexpected(), 0, "unexpected outcome");
+    }
+
+    /// @notice A rotated-out key never gets its device slashed for evidence it dates at or after its retirement,
+    /// nor more than one evidence window after its retirement, whatever it dates.
+    function invariant_RetiredKeysStopCountingAtRetirement() public view {
+        assertEq(handler.ghostSlashesSignedAfterRetirement(), 0, "slashed on evidence dated after retirement");
+        assertEq(handler.ghostSlashesLaterThanWindowAfterRetirement(), 0, "slashed a window after retirement");
+    }
+
+    /// @notice The registry's retirement time of every key is the time the handler rotated it out (0 for the
+    /// current key and for keys not yet installed).
+    function invariant_RetirementTimesAreTheRotations() public view {
+        for (uint256 d; d < 2; ++d) {
+            for (uint256 k; k < 3; ++k) {
+                assertEq(registry.keyRetiredAt(handler.keyHashOf(d, k)), handler.ghostRetiredAt(d, k), "retired at");
+            }
+        }
     }
 
     /// @notice Every incident has a valid kind, one of the handler's devices and the slashed amount.
