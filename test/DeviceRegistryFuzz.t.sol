@@ -325,6 +325,8 @@ contract DeviceRegistryFuzzTest is RegistryFixture {
         assertEq(info.nonce, 1);
         assertEq(DeviceId.unwrap(registry.keyOwner(b.keyHash)), DeviceId.unwrap(id));
         assertEq(DeviceId.unwrap(registry.keyOwner(a.keyHash)), DeviceId.unwrap(id));
+        assertEq(registry.keyRetiredAt(a.keyHash), block.timestamp, "the old key retired now");
+        assertEq(registry.keyRetiredAt(b.keyHash), 0, "the new key is current");
     }
 
     function testFuzz_rotateKey_wrongNonceRejected(uint256 nonce) public {
