@@ -216,9 +216,10 @@ function message(err: unknown): string {
  * KeyRotated events when the directory watches them, and asks again once before calling a key of the
  * device old, so a rotation it has not heard of yet is not mistaken for an old key. Like every
  * well-formed message, an old-key one still reaches the watchtower through the sink, as evidence only
- * (FraudProofs takes signatures by any key the device ever held, so a conflict it makes with a
- * current-key reading is provable there). Keys no device holds are dropped as unknown_key, keys of
- * other devices as wrong_device.
+ * (FraudProofs takes a key the device held before only for evidence dated before its rotation, so a
+ * backdated conflict with a current-key reading may be provable there; one dated after the rotation
+ * is not, and the watchtower keeps it as a sign the old key leaked). Keys no device holds are dropped
+ * as unknown_key, keys of other devices as wrong_device.
  *
  * Throughput: messages that arrive together are verified one by one but written in one SQLite
  * transaction (see maxInFlight and persistDelayMs); each acknowledgement still waits for its commit.

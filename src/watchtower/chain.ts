@@ -49,6 +49,9 @@ export function chainDirectory(
     async currentKeyHash(deviceId: Hex): Promise<Hex> {
       return (await registry.deviceInfo(deviceId)).keyHash.toLowerCase() as Hex;
     },
+    keyRetiredAt(keyHash: Hex): Promise<bigint> {
+      return registry.keyRetiredAt(keyHash);
+    },
     async watchKeyRotations(listener: KeyRotationListener): Promise<() => Promise<void>> {
       // Checksummed: Hardhat's provider matches log addresses to the filter's case-sensitively.
       const events = IDeviceRegistry__factory.connect(getAddress(registryAddress), runner);

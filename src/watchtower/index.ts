@@ -1,6 +1,7 @@
 export * from "./chain.js";
 export * from "./json-source.js";
 export * from "./metrics.js";
+export * from "./retired-keys.js";
 export * from "./run.js";
 export * from "./store.js";
 export * from "./types.js";

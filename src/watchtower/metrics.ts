@@ -1,12 +1,16 @@
 import { Counter, Gauge, Registry } from "prom-client";
 
-/** Why a message was counted: what the watchtower did with it. */
+/**
+ * Why a message was counted: what the watchtower did with it. retired_key: signed by a key a rotation
+ * retired at or before the message's timestamp (no proof applies; kept as evidence of a leaked key).
+ */
 export type MessageResult =
   | "stored"
   | "duplicate"
   | "conflict"
   | "invalid_signature"
   | "wrong_device"
+  | "retired_key"
   | "malformed"
   | "error";
 
@@ -17,12 +21,15 @@ export type BatchResult =
   | "conflict"
   | "invalid_signature"
   | "wrong_device"
+  | "retired_key"
   | "bad_batch"
   | "bad_root"
   | "malformed"
   | "error";
 
-export type ProofResult = "submitted" | "already_proven" | "rejected" | "failed" | "retried";
+/** key_retired: not sent (or refused with ProofsKeyRetired): a key of its evidence was rotated out by then. */
+export type ProofResult =
+  "submitted" | "already_proven" | "key_retired" | "rejected" | "failed" | "retried";
 
 /**
  * The watchtower's Prometheus metrics, in a registry of its own (two watchtowers in one process, as in

@@ -21,7 +21,8 @@ import { Watchtower, type RetryPolicy } from "./watchtower.js";
  * - `port` (default 9464) and `host` (default 127.0.0.1) of /health and /metrics; port 0 picks a free
  *   one; `http: false` runs without a server.
  * - `logLevel` (default "info") or `logger` (a pino logger), `retry` ({attempts, baseDelayMs,
- *   maxDelayMs}), `rangeCacheTtlMs`, `healthTimeoutMs`, `metricsPrefix` (default "watchtower_").
+ *   maxDelayMs}), `rangeCacheTtlMs`, `keyCacheTtlMs`, `healthTimeoutMs`, `metricsPrefix` (default
+ *   "watchtower_").
  * - `handleSignals` (default true): stop on SIGTERM/SIGINT and remove the handlers after.
  *
  * Resolves once the watchtower runs, with it and `finished`, which resolves after a signal-initiated
@@ -41,6 +42,7 @@ export interface RunWatchtowerOptions {
   readonly logger?: Logger;
   readonly retry?: Partial<RetryPolicy>;
   readonly rangeCacheTtlMs?: number;
+  readonly keyCacheTtlMs?: number;
   readonly healthTimeoutMs?: number;
   readonly metricsPrefix?: string;
   readonly handleSignals?: boolean;
@@ -79,6 +81,7 @@ export async function runWatchtower(options: RunWatchtowerOptions): Promise<Runn
     ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
     ...(options.retry === undefined ? {} : { retry: options.retry }),
     ...(options.rangeCacheTtlMs === undefined ? {} : { rangeCacheTtlMs: options.rangeCacheTtlMs }),
+    ...(options.keyCacheTtlMs === undefined ? {} : { keyCacheTtlMs: options.keyCacheTtlMs }),
     ...(options.healthTimeoutMs === undefined ? {} : { healthTimeoutMs: options.healthTimeoutMs }),
     ...(options.metricsPrefix === undefined ? {} : { metricsPrefix: options.metricsPrefix }),
   });

@@ -13,6 +13,7 @@ import {
   isBatchedReading,
   type BatchedReading,
   type Evidence,
+  type SignedBatch,
   type SignedReading,
 } from "./types.js";
 
@@ -24,7 +25,10 @@ import {
  * - `batch_leaves`: per (device, feed, sequence) the first batch leaf seen (its struct hash, batch and
  *   index), written in one transaction per batch;
  * - `proofs`: every proof the watchtower decided to send, keyed so that it is sent at most once, with
- *   its evidence (to resume after a crash), its status and the incident the contract recorded.
+ *   its evidence (to resume after a crash), its status and the incident the contract recorded;
+ * - `retired_key_messages`: each signed reading or batch (once, by its struct hash) whose key a rotation
+ *   retired at or before the time the message claims: no proof applies to it, but it shows that someone
+ *   still signs with the device's old key (a leaked key, unless the operator's device lags behind).
  * uint64 and int256 values are stored as decimal text: SQLite integers stop at 2^63.
  */
 
@@ -37,10 +41,13 @@ export type ProofKind =
 
 /**
  * pending: decided, not yet confirmed (resumed at start); submitted: the contract recorded it;
- * already-proven: the contract said ProofsEvidenceUsed; rejected: another custom error (final);
- * failed: transient errors outlasted the retries (resumed at the next start).
+ * already-proven: the contract said ProofsEvidenceUsed; key-retired: a key of its evidence was
+ * rotated out by the evidence's date, so it was not sent (or the contract said ProofsKeyRetired;
+ * final); rejected: another custom error (final); failed: transient errors outlasted the retries
+ * (resumed at the next start).
  */
-export type ProofStatus = "pending" | "submitted" | "already-proven" | "rejected" | "failed";
+export type ProofStatus =
+  "pending" | "submitted" | "already-proven" | "key-retired" | "rejected" | "failed";
 
 export interface StoredReading {
   readonly signed: SignedReading;
@@ -105,6 +112,15 @@ CREATE TABLE IF NOT EXISTS batches (
   readings       BLOB NOT NULL,
   received_at    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS retired_key_messages (
+  message_hash TEXT PRIMARY KEY,
+  device_id    TEXT NOT NULL,
+  key_hash     TEXT NOT NULL,
+  retired_at   TEXT NOT NULL,
+  signed_at    TEXT NOT NULL,
+  message      TEXT NOT NULL,
+  received_at  INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS batch_leaves (
   device_id   TEXT NOT NULL,
   feed_id     TEXT NOT NULL,
@@ -115,6 +131,29 @@ CREATE TABLE IF NOT EXISTS batch_leaves (
   PRIMARY KEY (device_id, feed_id, sequence)
 ) WITHOUT ROWID;
 `;
+
+/**
+ * A signed reading or batch by a key a rotation retired at or before the time the message claims: no
+ * proof applies to it; it is evidence that someone still signs with the device's old key.
+ */
+export interface RetiredKeyMessage {
+  readonly deviceId: Hex;
+  readonly keyHash: Hex;
+  /** When the rotation retired the key (unix seconds). */
+  readonly retiredAt: bigint;
+  /** When the message says it was signed (a batch: its toTimestamp; unix seconds). */
+  readonly signedAt: bigint;
+  /** The message as signed (a batch without its readings: its signature covers their root). */
+  readonly message: SignedReading | SignedBatch;
+}
+
+interface RetiredKeyRow {
+  device_id: string;
+  key_hash: string;
+  retired_at: string;
+  signed_at: string;
+  message: string;
+}
 
 /** The first batch leaf stored for a (device, feed, sequence). */
 export interface StoredLeaf {
@@ -302,6 +341,35 @@ function batchedReadingFromJson(j: BatchedReadingJson): BatchedReading {
 }
 
 type EvidenceJson = SignedReadingJson | BatchedReadingJson;
+
+/** A signed batch (without its readings) as JSON. */
+interface SignedBatchJson {
+  readonly batch: BatchedReadingJson["batch"];
+  readonly key: BatchedReadingJson["key"];
+  readonly signature: string;
+}
+
+function retiredKeyMessageToJson(
+  m: SignedReading | SignedBatch,
+): SignedReadingJson | SignedBatchJson {
+  if ("reading" in m) return signedReadingToJson(m);
+  return {
+    batch: readingBatchToJson(m.batch),
+    key: { keyType: m.key.keyType, key: m.key.key },
+    signature: m.signature,
+  };
+}
+
+function retiredKeyMessageFromJson(
+  j: SignedReadingJson | SignedBatchJson,
+): SignedReading | SignedBatch {
+  if ("reading" in j) return signedReadingFromJson(j);
+  return {
+    batch: readingBatchFromJson(j.batch),
+    key: deviceKey(keyTypeOf(j.key.keyType), j.key.key),
+    signature: asHex(j.signature, "signature"),
+  };
+}
 
 function evidenceToJson(e: Evidence): EvidenceJson {
   return isBatchedReading(e) ? batchedReadingToJson(e) : signedReadingToJson(e);
@@ -615,6 +683,45 @@ export class EvidenceStore {
         now,
       );
     return Number(result.changes) === 1;
+  }
+
+  /**
+   * Keeps a message signed by a retired key (once per message: `messageHash` is its EIP-712 struct
+   * hash). Returns true when it is new.
+   */
+  addRetiredKeyMessage(messageHash: Hex, m: RetiredKeyMessage, receivedAt: number): boolean {
+    const result = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO retired_key_messages
+         (message_hash, device_id, key_hash, retired_at, signed_at, message, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        messageHash.toLowerCase(),
+        m.deviceId.toLowerCase(),
+        m.keyHash.toLowerCase(),
+        m.retiredAt.toString(),
+        m.signedAt.toString(),
+        JSON.stringify(retiredKeyMessageToJson(m.message)),
+        receivedAt,
+      );
+    return Number(result.changes) === 1;
+  }
+
+  /** The messages signed by retired keys, in the order they were kept. */
+  retiredKeyMessages(): RetiredKeyMessage[] {
+    const rows = this.db
+      .prepare("SELECT * FROM retired_key_messages ORDER BY rowid")
+      .all() as unknown as RetiredKeyRow[];
+    return rows.map((row) => ({
+      deviceId: row.device_id as Hex,
+      keyHash: row.key_hash as Hex,
+      retiredAt: BigInt(row.retired_at),
+      signedAt: BigInt(row.signed_at),
+      message: retiredKeyMessageFromJson(
+        JSON.parse(row.message) as SignedReadingJson | SignedBatchJson,
+      ),
+    }));
   }
 
   proof(proofKey: string): ProofRecord | undefined {

@@ -19,7 +19,10 @@ import {
  */
 export interface SignedReading {
   readonly reading: ReadingMessage;
-  /** The key that signed: the device's first key, or any key it rotated to later. */
+  /**
+   * The key that signed: the device's first key, or any key it rotated to later. A key rotated out
+   * counts only for readings dated before its retirement (DeviceDirectory.keyRetiredAt).
+   */
   readonly key: DeviceKey;
   /** Over the reading's EIP-712 digest (secp256k1 65 bytes r‖s‖v, P-256 64 bytes r‖s). */
   readonly signature: Hex;
@@ -102,9 +105,15 @@ export interface DeviceDirectory {
    */
   currentKeyHash(deviceId: Hex): Promise<Hex>;
   /**
+   * When the key with this hash stopped being its device's key (the registry's keyRetiredAt, unix
+   * seconds): the block time of the rotation that replaced it; 0n for a current key or one nobody
+   * held. FraudProofs counts a rotated-out key's signature only over evidence dated before it.
+   */
+  keyRetiredAt(keyHash: Hex): Promise<bigint>;
+  /**
    * Calls `listener` for each KeyRotated event the registry emits from now on; resolves once
    * subscribed with a function that unsubscribes. Optional: a reader without it learns of a rotation
-   * by asking currentKeyHash again.
+   * by asking currentKeyHash (or keyRetiredAt) again.
    */
   watchKeyRotations?(listener: KeyRotationListener): Promise<() => Promise<void>>;
   /** The device's maker and model (maker 0 for an unknown device). */
@@ -171,3 +180,9 @@ export class WatchtowerError extends DeviceTrustError {
 
 /** The error the contract raises when a piece of evidence was already used. */
 export const EVIDENCE_USED = "ProofsEvidenceUsed";
+
+/**
+ * The error the contract raises when a rotated-out key signed evidence dated at or after its
+ * retirement: ProofsKeyRetired(deviceId, keyHash, retiredAt, signedAt).
+ */
+export const KEY_RETIRED = "ProofsKeyRetired";

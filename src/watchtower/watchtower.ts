@@ -17,9 +17,11 @@ import { encodeReadings } from "../gateway/batch.js";
 import { verifySignedMessage } from "../verify/index.js";
 import { batchProblem, batchedReadingAt, leavesOf, type StoredBatch } from "./batch.js";
 import { WatchtowerMetrics, type BatchResult, type MessageResult } from "./metrics.js";
+import { KeyRetirements, evidenceSignedAt, type RetiredKey } from "./retired-keys.js";
 import { EvidenceStore, type ProofKind, type ProofRecord } from "./store.js";
 import {
   EVIDENCE_USED,
+  KEY_RETIRED,
   ProofRejectedError,
   WatchtowerError,
   isBatchedReading,
@@ -29,6 +31,7 @@ import {
   type MessageSource,
   type ProofSubmitter,
   type SensorRange,
+  type SignedBatch,
   type SignedReading,
   type SubmittedProof,
   type WatchedBatch,
@@ -66,6 +69,12 @@ export interface WatchtowerOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** How long a sensor-range answer (or its absence) is trusted, in ms (default 60000). */
   readonly rangeCacheTtlMs?: number;
+  /**
+   * How long the registry's answer that a key is not rotated out is trusted, in ms (default 300000);
+   * a KeyRotated event of its device (when the directory watches them) ends it at once. A retirement,
+   * once known, is kept: it never changes. Before a proof is sent its keys are asked again.
+   */
+  readonly keyCacheTtlMs?: number;
   /** How long /health waits for the chain, in ms (default 3000). */
   readonly healthTimeoutMs?: number;
   /** Prefix of the metric names (default "watchtower_"). */
@@ -124,6 +133,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * Each proof is recorded as pending before it is sent, retried with bounded exponential backoff on
  * transient errors, and resumed at the next start if it did not finish. ProofsEvidenceUsed counts as
  * done. Invalid messages are dropped and counted.
+ *
+ * Rotated-out keys: FraudProofs counts a key a rotation retired only for evidence dated before the
+ * retirement (ProofsKeyRetired), since after it the key may be anyone's (a leaked key is what the
+ * rotation answers). A reading or batch signed by such a key and dated at or after its retirement
+ * proves nothing against the device: it is kept in the store as evidence that someone still signs with
+ * the old key (retiredKeyMessages), logged, counted (result retired_key), and goes no further, so it
+ * takes no slot a later reading could conflict with. Before a proof is sent, its keys are asked again
+ * (a rotation the watchtower had not heard of): a proof the chain would refuse for a retired key is
+ * marked key-retired and not sent.
  */
 export class Watchtower {
   readonly metrics: WatchtowerMetrics;
@@ -140,6 +158,8 @@ export class Watchtower {
   private readonly keyOwners = new Map<Hex, Hex>();
   private readonly models = new Map<Hex, { maker: number; model: number }>();
   private readonly ranges = new Map<string, { range: SensorRange | null; at: number }>();
+  private readonly retirements: KeyRetirements;
+  private unwatchKeys: (() => Promise<void>) | undefined;
   private lastMessageAt: number | null = null;
 
   constructor(options: WatchtowerOptions) {
@@ -147,6 +167,7 @@ export class Watchtower {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.metrics = new WatchtowerMetrics(options.metricsPrefix);
     this.log = options.logger ?? pino({ name: "watchtower", level: options.logLevel ?? "info" });
+    this.retirements = new KeyRetirements(options.directory, options.keyCacheTtlMs ?? 300_000);
     this.stopped = new Promise((resolve) => {
       this.stopSignal = () => {
         resolve(STOPPED);
@@ -163,6 +184,7 @@ export class Watchtower {
       throw new WatchtowerError("WATCHTOWER_STARTED", "this watchtower was already started");
     }
     this.store = new EvidenceStore(this.options.dbPath);
+    await this.watchKeys();
     const unfinished = this.store.unfinishedProofs();
     for (const proof of unfinished) this.launch(proof);
     let address: AddressInfo | null = null;
@@ -203,6 +225,7 @@ export class Watchtower {
     this.stopSignal?.();
     this.log.info({ event: "stopping", inFlight: this.inFlight.size }, "watchtower stopping");
     await this.drained();
+    await this.unwatch();
     await stopOpsServer(this.server);
     this.store?.close();
     this.log.info({ event: "stopped" }, "watchtower stopped");
@@ -332,6 +355,16 @@ export class Watchtower {
         this.count("wrong_device", m, { keyHash: keyHash(m.key) });
         return;
       }
+      const retired = await this.retirements.refusing(
+        m.reading.deviceId,
+        m.key,
+        m.reading.timestamp,
+      );
+      if (retired !== undefined) {
+        this.count("retired_key", m, retiredFields(retired));
+        this.keepRetiredKeyMessage(hash, m.reading.deviceId, m, retired, now);
+        return;
+      }
       const { inserted, first } = this.evidence.putFirst(m, hash, now);
       if (inserted) {
         this.count("stored", m);
@@ -435,6 +468,13 @@ export class Watchtower {
         this.countBatch("wrong_device", m, { keyHash: keyHash(key) });
         return;
       }
+      // A verified batch's toTimestamp is its latest reading's (batchProblem): the time it claims.
+      const retired = await this.retirements.refusing(batch.deviceId, key, batch.toTimestamp);
+      if (retired !== undefined) {
+        this.countBatch("retired_key", m, retiredFields(retired));
+        this.keepRetiredKeyMessage(hash, batch.deviceId, m.signed, retired, now);
+        return;
+      }
       const leaves = leavesOf(stored);
       const store = this.evidence;
       const { inserted, conflicts, record } = store.transaction(() => {
@@ -481,6 +521,66 @@ export class Watchtower {
       if (owner !== ZeroHash) this.keyOwners.set(kh, owner);
     }
     return owner === deviceId;
+  }
+
+  /**
+   * Keeps a message whose key was retired by its date (once per message) and, the first time, says
+   * so at warn level: the device's old key still signs.
+   */
+  private keepRetiredKeyMessage(
+    messageHash: Hex,
+    deviceId: Hex,
+    message: SignedReading | SignedBatch,
+    retired: RetiredKey,
+    now: number,
+  ): void {
+    const device = deviceId.toLowerCase() as Hex;
+    const kept = this.evidence.addRetiredKeyMessage(
+      messageHash,
+      { deviceId: device, ...retired, message },
+      now,
+    );
+    if (!kept) return;
+    this.log.warn(
+      { event: "retired_key_message", deviceId: device, messageHash, ...retiredFields(retired) },
+      "a key rotated out before this message's time signed it: no proof applies; if the operator did not sign it, the old key has leaked",
+    );
+  }
+
+  /** A KeyRotated event: what was known of the device's keys being current is stale. */
+  private onKeyRotated(deviceId: Hex, newKeyHash: Hex): void {
+    this.retirements.onRotation(deviceId);
+    this.log.debug({ event: "key_rotated", deviceId, keyHash: newKeyHash }, "device key rotated");
+  }
+
+  /** Follows the registry's KeyRotated events when the directory can (start() calls it). */
+  private async watchKeys(): Promise<void> {
+    const watch = this.options.directory.watchKeyRotations?.bind(this.options.directory);
+    if (watch === undefined) return;
+    try {
+      this.unwatchKeys = await watch((deviceId, kh) => {
+        this.onKeyRotated(deviceId, kh);
+      });
+    } catch (err: unknown) {
+      // Not fatal: a rotation is then learned within keyCacheTtlMs, and asked again before a proof.
+      this.log.warn(
+        { event: "key_rotations_unwatched", err: message(err) },
+        "cannot follow KeyRotated events: rotations are learned within keyCacheTtlMs",
+      );
+    }
+  }
+
+  private async unwatch(): Promise<void> {
+    const unwatch = this.unwatchKeys;
+    this.unwatchKeys = undefined;
+    try {
+      await unwatch?.();
+    } catch (err: unknown) {
+      this.log.warn(
+        { event: "unwatch_failed", err: message(err) },
+        "KeyRotated unsubscribe failed",
+      );
+    }
   }
 
   private async rangeOf(deviceId: Hex): Promise<SensorRange | null> {
@@ -615,6 +715,13 @@ export class Watchtower {
     for (let i = 0; i < this.retry.attempts; i++) {
       attempts++;
       try {
+        // Asked again now (a lookup error is retried like a failed send): the chain refuses a proof
+        // whose key was rotated out by its evidence's date.
+        const refused = await this.retirements.refusingEvidence(record.evidence);
+        if (refused !== undefined) {
+          this.keyRetired(record, attempts, refused.piece, refused.retired);
+          return;
+        }
         const done = await this.send(record);
         store.updateProof(key, {
           status: "submitted",
@@ -629,6 +736,26 @@ export class Watchtower {
         );
         return;
       } catch (err: unknown) {
+        if (err instanceof ProofRejectedError && err.code === KEY_RETIRED) {
+          // A rotation landed after the check above: the contract names the key and the dates.
+          const [, kh, retiredAt, signedAt] = err.args;
+          const ofKey = record.evidence.filter(
+            (e) => keyHash(e.key).toLowerCase() === String(kh).toLowerCase(),
+          );
+          const piece = ofKey.find((e) => evidenceSignedAt(e) === signedAt) ?? ofKey[0];
+          if (
+            piece !== undefined &&
+            typeof retiredAt === "bigint" &&
+            typeof signedAt === "bigint"
+          ) {
+            this.keyRetired(record, attempts, piece, {
+              keyHash: String(kh).toLowerCase() as Hex,
+              retiredAt,
+              signedAt,
+            });
+            return;
+          }
+        }
         if (err instanceof ProofRejectedError) {
           const used = err.code === EVIDENCE_USED;
           store.updateProof(key, {
@@ -681,6 +808,37 @@ export class Watchtower {
     }
   }
 
+  /**
+   * A decided proof that the chain refuses (or would): `piece` was signed by a key rotated out by its
+   * date. Marked key-retired (final, not sent again), the piece kept as a retired-key message.
+   */
+  private keyRetired(
+    record: ProofRecord,
+    attempts: number,
+    piece: Evidence,
+    retired: RetiredKey,
+  ): void {
+    const signed: SignedReading | SignedBatch = isBatchedReading(piece)
+      ? { batch: piece.batch, key: piece.key, signature: piece.signature }
+      : piece;
+    const messageHash = isBatchedReading(piece)
+      ? structHash("ReadingBatch", piece.batch)
+      : structHash("Reading", piece.reading);
+    this.keepRetiredKeyMessage(messageHash, piece.reading.deviceId, signed, retired, Date.now());
+    const reason = `${KEY_RETIRED}: key ${retired.keyHash} was rotated out at ${retired.retiredAt.toString()}, at or before the evidence's time ${retired.signedAt.toString()}: no proof applies`;
+    this.evidence.updateProof(record.proofKey, { status: "key-retired", attempts, error: reason });
+    this.metrics.proofs.inc({ result: "key_retired" });
+    this.log.warn(
+      {
+        event: "proof_key_retired",
+        proofKey: record.proofKey,
+        kind: record.kind,
+        ...retiredFields(retired),
+      },
+      "proof not sent: a key of its evidence was rotated out by the evidence's time",
+    );
+  }
+
   /** Waits `ms`, or less if the watchtower stops meanwhile. */
   private async sleep(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -692,6 +850,15 @@ export class Watchtower {
     ]);
     clearTimeout(timer);
   }
+}
+
+/** A retirement as log fields (bigints as decimal strings). */
+function retiredFields(r: RetiredKey): Record<string, string> {
+  return {
+    keyHash: r.keyHash,
+    retiredAt: r.retiredAt.toString(),
+    signedAt: r.signedAt.toString(),
+  };
 }
 
 /** Whether `value` lies outside the declared (inclusive) range. */

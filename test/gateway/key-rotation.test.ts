@@ -35,7 +35,7 @@ async function signed(
 }
 
 describe("Gateway and key rotation (on chain)", function () {
-  it("submits the reading of the device's new key; the rotated-out key's reading of the same sequence, arriving first, takes nothing and goes to the watchtower as evidence", async function () {
+  it("submits the reading of the device's new key; the rotated-out key's reading of the same sequence, arriving first, takes nothing and goes to the watchtower, which keeps it as evidence of the old key and proves nothing with it", async function () {
     this.timeout(60_000);
     const s = await networkHelpers.loadFixture(system);
     const [device] = s.devices;
@@ -135,8 +135,9 @@ describe("Gateway and key rotation (on chain)", function () {
       assert.equal(sample(metrics, 'gateway_rejected_total{reason="old_key"}'), 1);
       assert.equal(sample(metrics, 'gateway_rejected_total{reason="conflict"}'), undefined);
 
-      // The chain agrees: the feed's check refuses the old key, the proofs contract's accepts it as
-      // a key the device once held, so the evidence below is provable, not a proof the chain refuses.
+      // The chain agrees: the feed's check refuses the old key; the key is still one the device held,
+      // but the old reading is dated after the rotation retired it, so FraudProofs would refuse it
+      // (ProofsKeyRetired): whoever holds the old key cannot get the device slashed with it.
       const registry = registryAt(s.registryAddress, s.watcher);
       const oldDigest = digest(s.domain, "Reading", old.reading);
       const oldKey = { keyType: old.key.keyType, key: old.key.key };
@@ -148,6 +149,8 @@ describe("Gateway and key rotation (on chain)", function () {
         await registry.isDeviceKeySignature(device.deviceId, oldDigest, oldKey, old.signature),
         true,
       );
+      const retiredAt = await registry.keyRetiredAt(keyHash(device.store.deviceKey));
+      assert.ok(retiredAt > 0n && retiredAt <= old.reading.timestamp, "retired before the reading");
     } finally {
       await pub.close();
       await g.stop();
@@ -157,16 +160,19 @@ describe("Gateway and key rotation (on chain)", function () {
     }
 
     try {
-      // The watchtower holds the old-key reading as the first of its slot, and the real one against
-      // it: the pair it proves (FraudProofs takes any key the device ever held).
+      // The watchtower kept the old-key reading aside (its key was rotated out before its timestamp:
+      // no proof applies) and holds the real one as the first of its slot: nothing to prove.
       const first = tower.evidence.reading(device.deviceId, s.feedId, 2n);
       assert.ok(first !== undefined);
-      assert.equal(keyHash(first.signed.key), keyHash(device.store.deviceKey));
-      assert.equal(first.signed.reading.value, 9_999n * 10n ** 8n);
-      assert.deepEqual(
-        proofs.calls.map((c) => [c.kind, ...c.evidence.map((e) => keyHash(e.key))]),
-        [["equivocation", keyHash(device.store.deviceKey), keyHash(nextStore.deviceKey)]],
-      );
+      assert.equal(keyHash(first.signed.key), keyHash(nextStore.deviceKey));
+      assert.deepEqual(proofs.calls, []);
+      const kept = tower.evidence.retiredKeyMessages();
+      assert.equal(kept.length, 1);
+      assert.equal(kept[0]?.keyHash, keyHash(device.store.deviceKey));
+      const message = kept[0].message;
+      assert.ok("reading" in message);
+      assert.equal(message.reading.sequence, 2n);
+      assert.equal(message.reading.value, 9_999n * 10n ** 8n);
     } finally {
       await tower.stop();
     }

@@ -10,7 +10,8 @@ export const STAKE = 10_000n;
 
 /**
  * One watchtower run over `inputs` on the staking fixture's chain (proofs from `f.other`, bounties to
- * `f.beneficiary`), until the source ends and proofs settle; returns its proofs and metrics.
+ * `f.beneficiary`), until the source ends and proofs settle; returns its proofs, metrics and the
+ * messages it kept as signed by retired keys.
  */
 export async function watchOnChain(
   f: StakingFixture,
@@ -32,9 +33,10 @@ export async function watchOnChain(
   await running.watchtower.drained();
   const metrics = await running.watchtower.metrics.text();
   const proofs = running.watchtower.evidence.proofs();
+  const retiredKeyMessages = running.watchtower.evidence.retiredKeyMessages();
   await running.watchtower.stop();
   await running.finished;
-  return { proofs, metrics };
+  return { proofs, metrics, retiredKeyMessages };
 }
 
 /** A registered device with STAKE staked, its signer and a clone of its key. */

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
-import type { Signed } from "../../src/device/device-signer.js";
-import type { Hex } from "../../src/protocol/index.js";
+import { rotateKey } from "../../src/client/index.js";
+import { DeviceSigner, type Signed } from "../../src/device/device-signer.js";
+import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
+import { keyHash, type Hex } from "../../src/protocol/index.js";
 import type { SignedReading } from "../../src/watchtower/index.js";
-import { networkHelpers } from "../client/fixture.js";
+import { deadlineIn, networkHelpers } from "../client/fixture.js";
 import { BOUNTY_BPS, FEED, RANGE, stakingFixture } from "../client/staking-fixture.js";
 import { STAKE, stakedClone, watchOnChain } from "./chain-helpers.js";
 import { sample, tempDb } from "./helpers.js";
@@ -89,5 +91,40 @@ describe("Watchtower end to end", function () {
     // was used, and that counts as done.
     const late = await watchOnChain(f, await tempDb(), [asSignedReading(hot)]);
     assert.equal(late.proofs[0]?.status, "already-proven");
+  });
+
+  it("after a rotation, sends no proof of the old key's conflict dated after it and proves one backdated before it", async function () {
+    const f = await networkHelpers.loadFixture(stakingFixture);
+    // The clone is whoever kept the device's old key; the operator rotates it out.
+    const { deviceId, store, cloneSigner } = await stakedClone(f);
+    const nextStore = SoftwareKeyStore.generate("secp256k1");
+    await rotateKey({
+      registry: f.asOperator,
+      current: store,
+      next: nextStore,
+      deadline: await deadlineIn(600),
+    });
+    const retiredAt = BigInt(await networkHelpers.time.latest());
+    const current = new DeviceSigner(nextStore, cloneSigner.domain, deviceId);
+    const at = async (signer: DeviceSigner, sequence: bigint, timestamp: bigint, value: bigint) =>
+      asSignedReading(await signer.signReading({ feedId: FEED, sequence, timestamp, value }));
+    const honest3 = await at(current, 3n, retiredAt + 30n, 21_000n);
+    const leaked3 = await at(cloneSigner, 3n, retiredAt + 20n, 35_000n);
+    const honest4 = await at(current, 4n, retiredAt + 30n, 21_000n);
+    const backdated4 = await at(cloneSigner, 4n, retiredAt - 1n, 35_000n);
+
+    const run = await watchOnChain(f, await tempDb(), [honest3, leaked3, honest4, backdated4]);
+    assert.equal(run.proofs.length, 1, "only the backdated conflict");
+    const proof = run.proofs[0];
+    assert.equal(proof?.status, "submitted");
+    assert.deepEqual(proof.evidence, [honest4, backdated4]);
+    const incident = await f.proofsAsOther.incident(proof.incident as Hex);
+    assert.equal(incident.kind, INCIDENT_EQUIVOCATION);
+    assert.equal(incident.slashed, STAKE);
+    assert.deepEqual(
+      run.retiredKeyMessages.map((m) => [m.keyHash, m.retiredAt, m.signedAt]),
+      [[keyHash(store.deviceKey), retiredAt, retiredAt + 20n]],
+    );
+    assert.equal(sample(run.metrics, 'watchtower_messages_total{result="retired_key"}'), 1);
   });
 });

@@ -127,7 +127,8 @@ export const evidenceUsed = (): Promise<SubmittedProof> =>
 /**
  * A directory with stubbed answers: every device is maker 1 model 7, registered with its first key
  * (unless in `unknown`) and current on it (unless `current` names a rotated key's hash); `range` is
- * its sensor range. `rotate` does what DeviceRegistry.rotateKey does, KeyRotated event included.
+ * its sensor range; `retired` holds keys' retirement times. `rotate` does what DeviceRegistry.rotateKey
+ * does (the old key retired at `at`, default now), KeyRotated event included.
  */
 export class FakeDirectory implements DeviceDirectory {
   range: SensorRange | null = null;
@@ -137,8 +138,11 @@ export class FakeDirectory implements DeviceDirectory {
   readonly current = new Map<Hex, Hex>();
   /** Devices the registry does not know (current key hash zero). */
   readonly unknown = new Set<Hex>();
+  /** Key hash → when a rotation retired it (unix seconds). */
+  readonly retired = new Map<Hex, bigint>();
   rangeLookups = 0;
   currentKeyLookups = 0;
+  retiredLookups = 0;
   private readonly watchers = new Set<KeyRotationListener>();
 
   keyOwner(keyHash: Hex): Promise<Hex> {
@@ -149,6 +153,10 @@ export class FakeDirectory implements DeviceDirectory {
     if (this.unknown.has(deviceId)) return Promise.resolve(ZeroHash as Hex);
     return Promise.resolve(this.current.get(deviceId) ?? deviceId);
   }
+  keyRetiredAt(keyHash: Hex): Promise<bigint> {
+    this.retiredLookups++;
+    return Promise.resolve(this.retired.get(keyHash) ?? 0n);
+  }
   watchKeyRotations(listener: KeyRotationListener): Promise<() => Promise<void>> {
     this.watchers.add(listener);
     return Promise.resolve(() => {
@@ -156,9 +164,18 @@ export class FakeDirectory implements DeviceDirectory {
       return Promise.resolve();
     });
   }
-  /** The device's key is now `key`; the watchers hear of it unless `announce` is false (a lost event). */
-  rotate(deviceId: Hex, key: DeviceKey, announce = true): void {
+  /**
+   * The device's key is now `key`, the one before it retired at `at` (unix seconds, default now); the
+   * watchers hear of it unless `announce` is false (a lost event).
+   */
+  rotate(
+    deviceId: Hex,
+    key: DeviceKey,
+    announce = true,
+    at = BigInt(Math.floor(Date.now() / 1000)),
+  ): void {
     const kh = keyHash(key);
+    this.retired.set(this.current.get(deviceId) ?? deviceId, at);
     this.owners.set(kh, deviceId);
     this.current.set(deviceId, kh);
     if (announce) for (const w of this.watchers) w(deviceId, kh);
