@@ -266,7 +266,7 @@ const EXPLAIN: ErrorSentences = {
   ProofsEvidenceUsed: (a) =>
     `evidence ${s(a[0])} was already used for a slash: each piece of evidence slashes once`,
   ProofsEvidenceExpired: (a) =>
-    `the evidence timestamp ${when(a[0])} is more than ${s(a[1])} s before the block time ${when(a[2])}: it is past the evidence window and can no longer be proven`,
+    `the evidence timestamp ${when(a[0])} (its latest signed time, or the rotation that retired a key that signed it) is more than ${s(a[1])} s before the block time ${when(a[2])}: it is past the evidence window and can no longer be proven`,
   ProofsNoStake: (a) =>
     `device ${s(a[0])} has no slashable stake: there is nothing to slash, so the proof is not accepted`,
   ProofsZeroBeneficiary: () =>
@@ -278,6 +278,8 @@ const EXPLAIN: ErrorSentences = {
   ProofsInvalidRange: (a) => `the range [${s(a[0])}, ${s(a[1])}] is empty: give min <= max`,
   ProofsNotMaker: (a) =>
     `${s(a[0])} is not the signing key of an active maker: declare sensor ranges from the maker's account`,
+  ProofsKeyRetired: (a) =>
+    `key ${s(a[1])} of device ${s(a[0])} was rotated out at ${when(a[2])}, before the evidence's signed time ${when(a[3])}: it was no longer the device's key then, so no proof applies (a message a retired key dates after its rotation shows the key leaked, not that the device lied: its operator should know)`,
   ProofsFirmwareNotRevoked: (a) =>
     `measurement ${s(a[1])} of device ${s(a[0])} was not revoked at ${when(a[2])}: the attestation is not evidence of revoked firmware`,
   // ------------------------------------------------------------ IInsurancePool

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AbiCoder, keccak256 } from "ethers";
+import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import {
   batchOutOfBoundsProof,
   equivocationProof,
   outOfBoundsProof,
   parseProof,
   readProofFile,
+  rotateKey,
   stakeShow,
   submitProof,
   submitProofFile,
@@ -20,7 +22,7 @@ import {
   type Hex,
   type ReadingMessage,
 } from "../../src/protocol/index.js";
-import { networkHelpers, rejectsWith, tempDir } from "./fixture.js";
+import { deadlineIn, networkHelpers, rejectsWith, tempDir } from "./fixture.js";
 import {
   BOUNTY_BPS,
   FEED,
@@ -105,6 +107,48 @@ describe("client", function () {
         submitProof(f.proofsAsOther, equivocationProof(a, b), f.beneficiary.address),
         "ProofsNoStake",
       );
+    });
+
+    it("reverts when the key was rotated out before the evidence's time, decoded; dated before the rotation, the same key proves", async function () {
+      const f = await networkHelpers.loadFixture(stakingFixture);
+      const device = await stakedClonedDevice(f, "p256", STAKE);
+      const rotation = await rotateKey({
+        registry: f.asOperator,
+        current: device.store,
+        next: SoftwareKeyStore.generate("secp256k1"),
+        deadline: await deadlineIn(600),
+      });
+      const retiredAt = BigInt(await networkHelpers.time.latest());
+      assert.equal(await f.asOther.keyRetiredAt(rotation.oldKeyHash), retiredAt);
+      // Whoever kept the old key (the clone) signs an out-of-range reading dated after the rotation.
+      const hot = { feedId: FEED, value: RANGE.max + 1n };
+      const late = await device.cloneSigner.signReading({
+        ...hot,
+        sequence: 3n,
+        timestamp: retiredAt + 5n,
+      });
+      const err = await rejectsWith(
+        submitProof(f.proofsAsOther, outOfBoundsProof(late), f.beneficiary.address),
+        "ProofsKeyRetired",
+      );
+      assert.deepEqual(err.args, [device.deviceId, rotation.oldKeyHash, retiredAt, retiredAt + 5n]);
+      assert.match(
+        err.message,
+        /was rotated out at \d+ \(.*\), before the evidence's signed time \d+ .*: it was no longer the device's key then, so no proof applies/,
+      );
+      // Dated before the rotation, inside the window: the key was the device's then.
+      const early = await device.cloneSigner.signReading({
+        ...hot,
+        sequence: 4n,
+        timestamp: retiredAt - 1n,
+      });
+      const result = await submitProof(
+        f.proofsAsOther,
+        outOfBoundsProof(early),
+        f.beneficiary.address,
+      );
+      assert.equal(result.kind, "OutOfBounds");
+      assert.equal(result.slashed, STAKE);
     });
 
     it("proves a reading outside the maker's declared range", async function () {
