@@ -500,6 +500,29 @@ abstract contract DeviceRegistryCurveTest is RegistryFixture {
         assertEq(registry.keyRetiredAt(dev.keyHash), START + 3 hours, "the time stays");
     }
 
+    /// @notice The one-call check FraudProofs makes agrees with isDeviceKeySignature and keyRetiredAt.
+    function test_deviceKeySignature_AgreesWithBothViews() public {
+        DeviceId id = _register(dev);
+        bytes32 digest = keccak256("evidence");
+        (bool valid, uint256 retiredAt) = registry.deviceKeySignature(id, digest, _deviceKey(dev), _sign(dev, digest));
+        assertTrue(valid);
+        assertEq(retiredAt, 0, "the current key");
+        vm.warp(START + 2 hours);
+        _rotate(id, dev, next);
+        (valid, retiredAt) = registry.deviceKeySignature(id, digest, _deviceKey(dev), _sign(dev, digest));
+        assertTrue(valid, "a key it held");
+        assertEq(retiredAt, START + 2 hours);
+        (valid, retiredAt) = registry.deviceKeySignature(id, digest, _deviceKey(next), _sign(next, digest));
+        assertTrue(valid);
+        assertEq(retiredAt, 0, "the new current key");
+        (valid, retiredAt) = registry.deviceKeySignature(id, keccak256("other"), _deviceKey(dev), _sign(dev, digest));
+        assertFalse(valid, "another digest");
+        assertEq(retiredAt, 0);
+        DeviceId unknown = DeviceId.wrap(bytes32(uint256(7)));
+        (valid, ) = registry.deviceKeySignature(unknown, digest, _deviceKey(dev), _sign(dev, digest));
+        assertFalse(valid, "an unknown device");
+    }
+
     function test_keyRetiredAt_RotatedTwice() public {
         DeviceId id = _register(dev);
         TestKey memory third = _otherCurveKey(0xD5);

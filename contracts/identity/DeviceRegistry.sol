@@ -321,6 +321,26 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
     }
 
     /// @inheritdoc IDeviceRegistry
+    function deviceKeySignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature
+    ) external view returns (bool valid, uint256 retiredAt) {
+        DeviceRecord memory d = _devices[deviceId];
+        if (d.status == DeviceStatus.Unknown) return (false, 0);
+        bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);
+        // The current key (for a device never rotated: its id, no storage read) is retired by definition
+        // never; only an earlier key of the device has a retirement time to read.
+        if (keyHash != _currentKeyHash(deviceId, d.nonce)) {
+            if (_keyOwner(keyHash) != deviceId) return (false, 0);
+            retiredAt = _retiredAt[keyHash];
+        }
+        valid = DeviceKeyLib.isValidSignature(key.keyType, key.key, digest, signature);
+        if (!valid) retiredAt = 0;
+    }
+
+    /// @inheritdoc IDeviceRegistry
     function keyRetiredAt(bytes32 keyHash) external view returns (uint256) {
         return _retiredAt[keyHash];
     }

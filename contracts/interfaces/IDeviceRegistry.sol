@@ -237,6 +237,16 @@ interface IDeviceRegistry {
     /// @notice The device that holds or held the key with this hash (zero if none ever did).
     function keyOwner(bytes32 keyHash) external view returns (DeviceId);
 
+    /// @notice isDeviceKeySignature and keyRetiredAt in one call (what a fraud proof checks per signature):
+    /// `valid` iff `key` is a key the device holds or held and `signature` is a canonical signature by it
+    /// over `digest`; `retiredAt` is 0 for its current key, else when that key was rotated out. Never reverts.
+    function deviceKeySignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature
+    ) external view returns (bool valid, uint256 retiredAt);
+
     /// @notice When the key with this hash stopped being its device's key: the block time of the rotation
     /// that replaced it (its KeyRotated event names the new key; the retired one is the key current before
     /// it). 0 for a device's current key and for a key no device ever held.

@@ -255,13 +255,12 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
         uint64 signedAt
     ) private view {
         bytes32 digest = MessageHashUtils.toTypedDataHash(_domainSeparator(), structHash);
-        if (!REGISTRY.isDeviceKeySignature(deviceId, digest, key, signature)) {
-            revert ProofsInvalidSignature(deviceId);
-        }
-        bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);
-        uint256 retiredAt = REGISTRY.keyRetiredAt(keyHash);
+        (bool valid, uint256 retiredAt) = REGISTRY.deviceKeySignature(deviceId, digest, key, signature);
+        if (!valid) revert ProofsInvalidSignature(deviceId);
         if (retiredAt == 0) return;
-        if (signedAt >= retiredAt) revert ProofsKeyRetired(deviceId, keyHash, retiredAt, signedAt);
+        if (signedAt >= retiredAt) {
+            revert ProofsKeyRetired(deviceId, DeviceKeyLib.keyHash(key.keyType, key.key), retiredAt, signedAt);
+        }
         if (retiredAt + EVIDENCE_WINDOW < block.timestamp) {
             revert ProofsEvidenceExpired(SafeCast.toUint64(retiredAt), EVIDENCE_WINDOW, block.timestamp);
         }
