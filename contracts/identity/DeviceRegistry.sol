@@ -283,10 +283,8 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         bytes32 digest,
         DeviceKey calldata key,
         bytes calldata signature
-    ) external view returns (bool) {
-        if (_devices[deviceId].status == DeviceStatus.Unknown) return false;
-        if (_keyOwner(DeviceKeyLib.keyHash(key.keyType, key.key)) != deviceId) return false;
-        return DeviceKeyLib.isValidSignature(key.keyType, key.key, digest, signature);
+    ) external view returns (bool valid) {
+        (valid, ) = _deviceKeySignature(deviceId, digest, key, signature);
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -327,6 +325,16 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         DeviceKey calldata key,
         bytes calldata signature
     ) external view returns (bool valid, uint256 retiredAt) {
+        return _deviceKeySignature(deviceId, digest, key, signature);
+    }
+
+    /// @dev Both key-signature views: a key the device holds or held, and when it was retired (0: current).
+    function _deviceKeySignature(
+        DeviceId deviceId,
+        bytes32 digest,
+        DeviceKey calldata key,
+        bytes calldata signature
+    ) private view returns (bool valid, uint256 retiredAt) {
         DeviceRecord memory d = _devices[deviceId];
         if (d.status == DeviceStatus.Unknown) return (false, 0);
         bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);

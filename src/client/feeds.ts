@@ -238,6 +238,24 @@ function emitted(feed: DeviceFeed, receipt: TransactionReceipt, name: string) {
   return undefined;
 }
 
+/** The event `name` of a feed transaction, or a typed error saying --feed may not be a DeviceFeed. */
+function requireEmitted(
+  feed: DeviceFeed,
+  tx: { receipt: TransactionReceipt; txHash: string },
+  name: string,
+) {
+  const parsed = emitted(feed, tx.receipt, name);
+  if (parsed === undefined) {
+    // MemberLeaving -> NO_MEMBER_LEAVING_EVENT
+    const code = `NO_${name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()}_EVENT`;
+    throw new DeviceTrustError(
+      code,
+      `transaction ${tx.txHash} emitted no ${name}: check that --feed is a DeviceFeed`,
+    );
+  }
+  return parsed;
+}
+
 /**
  * The feed's owner adds member devices, one transaction each (in order; a failure stops there). A device
  * the owner operates joins at once; any other is invited, and becomes a member when its operator accepts
@@ -316,13 +334,7 @@ export async function requestFeedLeave(
 ): Promise<LeaveRequestResult> {
   const id = asHex(deviceId.trim(), "device id", 32).toLowerCase() as Hex;
   const tx = await feedTx(() => feed.requestLeave(id));
-  const leaving = emitted(feed, tx.receipt, "MemberLeaving");
-  if (leaving === undefined) {
-    throw new DeviceTrustError(
-      "NO_MEMBER_LEAVING_EVENT",
-      `transaction ${tx.txHash} emitted no MemberLeaving: check that --feed is a DeviceFeed`,
-    );
-  }
+  const leaving = requireEmitted(feed, tx, "MemberLeaving");
   const leaveAt = leaving.args.getValue("leaveAt") as bigint;
   return {
     txHash: tx.txHash,
@@ -755,13 +767,7 @@ export async function readmitFeedMember(
 ): Promise<ReadmitResult> {
   const id = asHex(deviceId.trim(), "device id", 32).toLowerCase() as Hex;
   const tx = await feedTx(() => feed.readmit(id));
-  const readmitted = emitted(feed, tx.receipt, "MemberReadmitted");
-  if (readmitted === undefined) {
-    throw new DeviceTrustError(
-      "NO_MEMBER_READMITTED_EVENT",
-      `transaction ${tx.txHash} emitted no MemberReadmitted: check that --feed is a DeviceFeed`,
-    );
-  }
+  const readmitted = requireEmitted(feed, tx, "MemberReadmitted");
   return {
     txHash: tx.txHash,
     blockNumber: tx.blockNumber,

@@ -35,6 +35,7 @@ import {
   type SignedReadingBatch,
   type SubmittedTx,
 } from "./types.js";
+import { followKeyRotations, stopFollowingKeyRotations } from "../watchtower/key-rotations.js";
 
 /** Backoff of failed submissions: retried until they succeed or the gateway stops. */
 export interface BackoffPolicy {
@@ -885,32 +886,21 @@ export class Gateway {
 
   /** Follows the registry's KeyRotated events when the directory can (start() calls it). */
   private async watchKeys(): Promise<void> {
-    const watch = this.options.directory.watchKeyRotations?.bind(this.options.directory);
-    if (watch === undefined || this.unwatchKeys !== undefined) return;
-    try {
-      this.unwatchKeys = await watch((deviceId, kh) => {
+    if (this.unwatchKeys !== undefined) return;
+    this.unwatchKeys = await followKeyRotations(
+      this.options.directory,
+      (deviceId, kh) => {
         this.onKeyRotated(deviceId, kh);
-      });
-    } catch (err: unknown) {
-      // Not fatal: a rotation is then learned when the new key signs or the cache expires.
-      this.log.warn(
-        { event: "key_rotations_unwatched", err: message(err), keyCacheTtlMs: this.keyCacheTtlMs },
-        "cannot follow KeyRotated events: rotations are learned within keyCacheTtlMs",
-      );
-    }
+      },
+      this.log,
+      this.keyCacheTtlMs,
+    );
   }
 
   private async unwatch(): Promise<void> {
     const unwatch = this.unwatchKeys;
     this.unwatchKeys = undefined;
-    try {
-      await unwatch?.();
-    } catch (err: unknown) {
-      this.log.warn(
-        { event: "unwatch_failed", err: message(err) },
-        "KeyRotated unsubscribe failed",
-      );
-    }
+    await stopFollowingKeyRotations(unwatch, this.log);
   }
 
   /** Runs a registry lookup; its failure becomes GATEWAY_DIRECTORY (the message is redelivered). */

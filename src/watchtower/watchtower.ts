@@ -37,6 +37,7 @@ import {
   type WatchedBatch,
   type WatchedMessage,
 } from "./types.js";
+import { followKeyRotations, stopFollowingKeyRotations } from "./key-rotations.js";
 
 /** How a failed submission is retried: attempts in all, with exponential backoff between them. */
 export interface RetryPolicy {
@@ -160,6 +161,8 @@ export class Watchtower {
   private readonly ranges = new Map<string, { range: SensorRange | null; at: number }>();
   private readonly retirements: KeyRetirements;
   private unwatchKeys: (() => Promise<void>) | undefined;
+  /** How long a key's "not retired" answer is trusted without a KeyRotated event (default 5 minutes). */
+  private readonly keyCacheTtlMs: number;
   private lastMessageAt: number | null = null;
 
   constructor(options: WatchtowerOptions) {
@@ -167,7 +170,8 @@ export class Watchtower {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.metrics = new WatchtowerMetrics(options.metricsPrefix);
     this.log = options.logger ?? pino({ name: "watchtower", level: options.logLevel ?? "info" });
-    this.retirements = new KeyRetirements(options.directory, options.keyCacheTtlMs ?? 300_000);
+    this.keyCacheTtlMs = options.keyCacheTtlMs ?? 300_000;
+    this.retirements = new KeyRetirements(options.directory, this.keyCacheTtlMs);
     this.stopped = new Promise((resolve) => {
       this.stopSignal = () => {
         resolve(STOPPED);
@@ -555,32 +559,21 @@ export class Watchtower {
 
   /** Follows the registry's KeyRotated events when the directory can (start() calls it). */
   private async watchKeys(): Promise<void> {
-    const watch = this.options.directory.watchKeyRotations?.bind(this.options.directory);
-    if (watch === undefined) return;
-    try {
-      this.unwatchKeys = await watch((deviceId, kh) => {
+    if (this.unwatchKeys !== undefined) return;
+    this.unwatchKeys = await followKeyRotations(
+      this.options.directory,
+      (deviceId, kh) => {
         this.onKeyRotated(deviceId, kh);
-      });
-    } catch (err: unknown) {
-      // Not fatal: a rotation is then learned within keyCacheTtlMs, and asked again before a proof.
-      this.log.warn(
-        { event: "key_rotations_unwatched", err: message(err) },
-        "cannot follow KeyRotated events: rotations are learned within keyCacheTtlMs",
-      );
-    }
+      },
+      this.log,
+      this.keyCacheTtlMs,
+    );
   }
 
   private async unwatch(): Promise<void> {
     const unwatch = this.unwatchKeys;
     this.unwatchKeys = undefined;
-    try {
-      await unwatch?.();
-    } catch (err: unknown) {
-      this.log.warn(
-        { event: "unwatch_failed", err: message(err) },
-        "KeyRotated unsubscribe failed",
-      );
-    }
+    await stopFollowingKeyRotations(unwatch, this.log);
   }
 
   private async rangeOf(deviceId: Hex): Promise<SensorRange | null> {
