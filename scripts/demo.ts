@@ -66,7 +66,8 @@ import {
   softHsmStatus,
   type SoftHsmToken,
 } from "../src/device/softhsm-token.js";
-import { Fleet, runGateway, type RunningGateway } from "../src/gateway/index.js";
+import { Fleet } from "../src/gateway/index.js";
+import { runGateway, type RunningGateway } from "../src/app/index.js";
 import { deviceIdOf, type Curve, type Hex } from "../src/protocol/index.js";
 import { MockERC20__factory } from "../types/ethers-contracts/index.js";
 import { gas, out, say, short, step } from "./story.js";

@@ -1,3 +1,4 @@
+import { encodeBatch, signBatch, type SignedReading } from "../protocol/index.js";
 import { spawn } from "node:child_process";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,17 +12,14 @@ import {
   DevicePublisher,
   Gateway,
   batchTopic,
-  encodeBatch,
   encodeReading,
   readingTopic,
-  signBatch,
   startEmbeddedBroker,
   type GatewayOptions,
   type KeyDirectory,
   type ReadingSubmitter,
 } from "../gateway/index.js";
 import type { Curve, Domain, Hex } from "../protocol/index.js";
-import type { SignedReading } from "../watchtower/index.js";
 
 /**
  * The gateway's benchmark (issue 5): verified readings per second on this thread, single-signature

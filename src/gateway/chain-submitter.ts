@@ -9,7 +9,13 @@ import {
   type TransactionRequest,
 } from "ethers";
 import { pino, type Logger } from "pino";
-import { DeviceTrustError, type Hex } from "../protocol/index.js";
+import {
+  DeviceTrustError,
+  type Hex,
+  readingBatchStructHash,
+  type SignedReading,
+  type SignedBatch,
+} from "../protocol/index.js";
 import {
   anomalyName,
   decodeFeedError,
@@ -17,16 +23,13 @@ import {
   tripReasonName,
 } from "../client/feed-errors.js";
 import { feedAddressOf, feedAt, readingAnchorAt, type ReadingAnchor } from "../client/feeds.js";
-import { readingBatchStructHash } from "./hash.js";
 import { FeedEventMetrics } from "./metrics.js";
-import type { SignedReading } from "../watchtower/index.js";
 import {
   GatewayError,
   SubmissionRejectedError,
   type AnchoredBatches,
   type BatchOutcome,
   type ReadingSubmitter,
-  type SignedReadingBatch,
   type SubmittedTx,
 } from "./types.js";
 
@@ -314,7 +317,7 @@ export class ChainSubmitter implements ReadingSubmitter {
     return { txHash: last, txHashes, accepted, rejected, quarantined, tripped, refused, gasUsed };
   }
 
-  async anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx & { gasUsed: bigint }> {
+  async anchorBatch(batch: SignedBatch): Promise<SubmittedTx & { gasUsed: bigint }> {
     const anchor = this.anchorContract();
     const receipt = await this.transact("anchor", () =>
       anchor.anchor.populateTransaction(batch.batch, batch.key, batch.signature),
@@ -327,7 +330,7 @@ export class ChainSubmitter implements ReadingSubmitter {
    * the anchor took the batch (BatchAnchored) or skipped it (BatchRejected, with the reason's name).
    */
   async anchorBatches(
-    batches: readonly SignedReadingBatch[],
+    batches: readonly SignedBatch[],
   ): Promise<AnchoredBatches & { gasUsed: bigint }> {
     const anchor = this.anchorContract();
     if (batches.length === 0) {
@@ -393,10 +396,7 @@ export class ChainSubmitter implements ReadingSubmitter {
    * refused SequenceNotAfter, yet those batches are anchored (once). False when the node does not
    * answer the log query (the batch is then reported refused).
    */
-  private async anchoredBefore(
-    anchor: ReadingAnchor,
-    signed: SignedReadingBatch,
-  ): Promise<boolean> {
+  private async anchoredBefore(anchor: ReadingAnchor, signed: SignedBatch): Promise<boolean> {
     const b = signed.batch;
     const hash = `0x${readingBatchStructHash(b).toString("hex")}`;
     try {

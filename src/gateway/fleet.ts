@@ -1,8 +1,13 @@
 import { connectAsync, type IClientOptions } from "mqtt";
 import { DeviceSigner, type Signed } from "../device/device-signer.js";
 import { SoftwareKeyStore } from "../device/software-key-store.js";
-import { InvalidInputError, type Curve, type Domain, type Hex } from "../protocol/index.js";
-import type { SignedReading } from "../watchtower/index.js";
+import {
+  InvalidInputError,
+  type Curve,
+  type Domain,
+  type Hex,
+  type SignedReading,
+} from "../protocol/index.js";
 import { DevicePublisher } from "./publisher.js";
 
 /**

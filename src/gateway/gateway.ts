@@ -10,11 +10,17 @@ import {
   type DeviceKey,
   type Domain,
   type Hex,
+  type SignedReading,
+  batchReadings,
+  checkBatch,
+  decodeBatch,
+  type DecodedBatch,
+  readingBatchStructHash,
+  readingDigester,
+  readingStructHash,
+  type SignedBatch,
 } from "../protocol/index.js";
 import { checkDeviceSignature } from "../verify/index.js";
-import type { SignedReading } from "../watchtower/index.js";
-import { batchReadings, checkBatch, decodeBatch, type DecodedBatch } from "./batch.js";
-import { readingBatchStructHash, readingDigester, readingStructHash } from "./hash.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
 import { GatewayStore, type QueuedBatch, type QueuedReading } from "./store.js";
 import {
@@ -32,10 +38,9 @@ import {
   type MessageSink,
   type AnchoredBatches,
   type ReadingSubmitter,
-  type SignedReadingBatch,
   type SubmittedTx,
 } from "./types.js";
-import { followKeyRotations, stopFollowingKeyRotations } from "../watchtower/key-rotations.js";
+import { followKeyRotations, stopFollowingKeyRotations } from "../service/key-rotations.js";
 
 /** Backoff of failed submissions: retried until they succeed or the gateway stops. */
 export interface BackoffPolicy {
@@ -984,7 +989,7 @@ export class Gateway {
   }
 
   /** Anchors a group of batches in one transaction (one batch when anchorBatches is missing). */
-  private async anchorGroup(batches: readonly SignedReadingBatch[]): Promise<AnchoredBatches> {
+  private async anchorGroup(batches: readonly SignedBatch[]): Promise<AnchoredBatches> {
     const submitter = this.options.submitter;
     if (submitter.anchorBatches !== undefined) return submitter.anchorBatches(batches);
     const [only] = batches;

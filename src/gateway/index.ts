@@ -1,7 +1,5 @@
-export * from "./batch.js";
 export * from "./broker.js";
 export * from "./gateway.js";
-export * from "./hash.js";
 export * from "./metrics.js";
 export * from "./publisher.js";
 export * from "./store.js";
@@ -9,6 +7,5 @@ export * from "./topics.js";
 export * from "./types.js";
 export * from "./sink.js";
 export * from "./chain-submitter.js";
-export * from "./run.js";
 export * from "./fleet.js";
 export * from "./log-format.js";

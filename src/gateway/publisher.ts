@@ -1,9 +1,13 @@
+import {
+  type SignedReading,
+  encodeBatch,
+  signBatch,
+  type BatchSigner,
+  type SignedBatch,
+} from "../protocol/index.js";
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import type { ReadingMessage } from "../protocol/index.js";
-import type { SignedReading } from "../watchtower/index.js";
-import { encodeBatch, signBatch, type BatchSigner } from "./batch.js";
 import { batchTopic, encodeReading, readingTopic } from "./topics.js";
-import type { SignedReadingBatch } from "./types.js";
 
 /**
  * A device's MQTT side: publishes its signed readings with QoS 1 to its reading topic. publish()
@@ -33,10 +37,7 @@ export class DevicePublisher {
    * Publishes a device-signed batch and its readings (in sequence order) to its batch topic, in the
    * binary format of batch.ts. Build and sign one with `signBatch` (or use `signAndPublishBatch`).
    */
-  async publishBatch(
-    signed: SignedReadingBatch,
-    readings: readonly ReadingMessage[],
-  ): Promise<void> {
+  async publishBatch(signed: SignedBatch, readings: readonly ReadingMessage[]): Promise<void> {
     await this.client.publishAsync(
       batchTopic(signed.batch.feedId, signed.batch.deviceId),
       encodeBatch(signed, readings),
@@ -48,7 +49,7 @@ export class DevicePublisher {
   async signAndPublishBatch(
     signer: BatchSigner,
     readings: readonly Omit<ReadingMessage, "deviceId">[],
-  ): Promise<SignedReadingBatch> {
+  ): Promise<SignedBatch> {
     const b = await signBatch(signer, readings);
     await this.publishBatch(b.signed, b.readings);
     return b.signed;

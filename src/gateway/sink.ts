@@ -4,7 +4,7 @@ import {
   type WatchedBatch,
   type WatchedInput,
   type WatchedMessage,
-} from "../watchtower/index.js";
+} from "../protocol/index.js";
 import type { BatchSink, MessageSink } from "./types.js";
 
 /**

@@ -1,9 +1,14 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
-import { deviceKey, KeyType, type Hex } from "../protocol/index.js";
-import type { SignedReading } from "../watchtower/index.js";
-import type { DecodedBatch } from "./batch.js";
-import { GatewayError, type SignedReadingBatch } from "./types.js";
+import {
+  deviceKey,
+  KeyType,
+  type Hex,
+  type SignedReading,
+  type DecodedBatch,
+  type SignedBatch,
+} from "../protocol/index.js";
+import { GatewayError } from "./types.js";
 
 /**
  * The gateway's durable queue, in an embedded SQLite file (node:sqlite). Every accepted reading is
@@ -81,7 +86,7 @@ CREATE INDEX IF NOT EXISTS batches_pending ON batches (status, id);
 /** An accepted batch waiting to be anchored. */
 export interface QueuedBatch {
   readonly id: number;
-  readonly signed: SignedReadingBatch;
+  readonly signed: SignedBatch;
   readonly receivedAt: number;
 }
 

@@ -1,8 +1,7 @@
-import { asHex, type Hex } from "../protocol/index.js";
+import { asHex, type Hex, type SignedReading } from "../protocol/index.js";
 import {
   signedReadingFromJson,
   signedReadingToJson,
-  type SignedReading,
   type SignedReadingJson,
 } from "../watchtower/index.js";
 import { GatewayError } from "./types.js";

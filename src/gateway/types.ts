@@ -1,10 +1,12 @@
 import {
   DeviceTrustError,
   type Hex,
-  type ReadingBatchMessage,
-  type ReadingMessage,
+  type KeyRotationListener,
+  type SignedBatch,
+  type SignedReading,
+  type WatchedBatch,
+  type WatchedMessage,
 } from "../protocol/index.js";
-import type { KeyRotationListener, SignedReading, WatchedMessage } from "../watchtower/index.js";
 
 /**
  * The gateway's contracts with the world around it: who owns a key (the registry), where verified
@@ -29,13 +31,6 @@ export interface KeyDirectory {
   watchKeyRotations?(listener: KeyRotationListener): Promise<() => Promise<void>>;
   /** Resolves when the chain answers (for /health); rejects when it does not. */
   ping(): Promise<void>;
-}
-
-/** A device-signed ReadingBatch (its root is anchored on chain once). */
-export interface SignedReadingBatch {
-  readonly batch: ReadingBatchMessage;
-  readonly key: SignedReading["key"];
-  readonly signature: Hex;
 }
 
 /** What a successful submission yields. */
@@ -66,24 +61,12 @@ export interface AnchoredBatches extends SubmittedTx {
  */
 export interface ReadingSubmitter {
   submitReadings(readings: readonly SignedReading[]): Promise<SubmittedTx>;
-  anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx>;
-  anchorBatches?(batches: readonly SignedReadingBatch[]): Promise<AnchoredBatches>;
+  anchorBatch(batch: SignedBatch): Promise<SubmittedTx>;
+  anchorBatches?(batches: readonly SignedBatch[]): Promise<AnchoredBatches>;
 }
 
 /** Where every well-formed message is mirrored before it is acknowledged (e.g. a watchtower). */
 export type MessageSink = (message: WatchedMessage) => Promise<void>;
-
-/**
- * A well-formed batch message as it arrived (before verification). Its readings are not signed one
- * by one, so they are no WatchedMessage: `readings()` expands them (on demand: the gateway's hot path
- * never does), and `signed` with `proof`s from a SimpleMerkleTree of their struct hashes makes each
- * one checkable against the anchored root.
- */
-export interface WatchedBatch {
-  readonly signed: SignedReadingBatch;
-  readings(): readonly ReadingMessage[];
-  readonly origin?: string;
-}
 
 /** Where every well-formed batch message is mirrored before it is acknowledged. */
 export type BatchSink = (batch: WatchedBatch) => Promise<void>;

@@ -5,3 +5,6 @@ export * from "./keys.js";
 export * from "./measured-boot.js";
 export * from "./merkle.js";
 export * from "./messages.js";
+export * from "./signed.js";
+export * from "./hash.js";
+export * from "./batch.js";

@@ -1,13 +1,15 @@
 import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
-import { InvalidInputError, type Hex } from "../protocol/index.js";
 import {
+  InvalidInputError,
+  type Hex,
   BATCH_READING_LENGTH,
   batchLeaves,
   batchReadings,
   checkBatch,
   type BatchProblem,
-} from "../gateway/batch.js";
-import type { BatchedReading, SignedBatch } from "./types.js";
+  type BatchedReading,
+  type SignedBatch,
+} from "../protocol/index.js";
 
 /**
  * A signed batch with its readings in the gateway's wire form (count × 48 bytes: sequence u64,

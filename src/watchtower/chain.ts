@@ -4,7 +4,14 @@ import {
   type ContractRunner,
   type ContractTransactionResponse,
 } from "ethers";
-import { DeviceTrustError, asHex, type Hex } from "../protocol/index.js";
+import {
+  DeviceTrustError,
+  asHex,
+  type Hex,
+  type BatchedReading,
+  type KeyRotationListener,
+  type SignedReading,
+} from "../protocol/index.js";
 import { decodeContractError } from "../client/decode-error.js";
 import {
   IDeviceRegistry__factory,
@@ -14,12 +21,9 @@ import {
 } from "../../types/ethers-contracts/index.js";
 import {
   ProofRejectedError,
-  type BatchedReading,
   type DeviceDirectory,
-  type KeyRotationListener,
   type ProofSubmitter,
   type SensorRange,
-  type SignedReading,
   type SubmittedProof,
 } from "./types.js";
 

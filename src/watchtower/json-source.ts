@@ -4,6 +4,9 @@ import {
   InvalidInputError,
   type ReadingBatchMessage,
   type ReadingMessage,
+  type SignedBatch,
+  type WatchedBatch,
+  type WatchedInput,
 } from "../protocol/index.js";
 import {
   readingBatchFromJson,
@@ -12,7 +15,6 @@ import {
   type BatchedReadingJson,
   type SignedReadingJson,
 } from "./store.js";
-import type { SignedBatch, WatchedBatch, WatchedInput } from "./types.js";
 
 /**
  * A signed batch as one JSON line (bigints as decimal strings): the ReadingBatch fields as the

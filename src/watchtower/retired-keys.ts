@@ -1,5 +1,11 @@
-import { keyHash, type DeviceKey, type Hex } from "../protocol/index.js";
-import { isBatchedReading, type DeviceDirectory, type Evidence } from "./types.js";
+import {
+  keyHash,
+  type DeviceKey,
+  type Hex,
+  isBatchedReading,
+  type Evidence,
+} from "../protocol/index.js";
+import { type DeviceDirectory } from "./types.js";
 
 /**
  * FraudProofs' rule for rotated-out keys, off chain: a key a rotation retired counts only for evidence

@@ -1,9 +1,8 @@
 import type { ContractRunner } from "ethers";
 import type { Logger } from "pino";
-import { asHex, type Hex } from "../protocol/index.js";
+import { asHex, type Hex, type MessageSource } from "../protocol/index.js";
 import { registryAt, registryDomain } from "../client/registry.js";
 import { chainDirectory, fraudProofsSubmitter } from "./chain.js";
-import type { MessageSource } from "./types.js";
 import { Watchtower, type RetryPolicy } from "./watchtower.js";
 
 /**

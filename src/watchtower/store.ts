@@ -6,16 +6,14 @@ import {
   deviceKey,
   type Hex,
   type ReadingBatchMessage,
-} from "../protocol/index.js";
-import { sequenceAt, type StoredBatch } from "./batch.js";
-import {
-  WatchtowerError,
   isBatchedReading,
   type BatchedReading,
   type Evidence,
   type SignedBatch,
   type SignedReading,
-} from "./types.js";
+} from "../protocol/index.js";
+import { sequenceAt, type StoredBatch } from "./batch.js";
+import { WatchtowerError } from "./types.js";
 
 /**
  * The watchtower's memory, in an embedded SQLite file (node:sqlite), so evidence survives a restart:

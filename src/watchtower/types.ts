@@ -1,9 +1,9 @@
 import {
   DeviceTrustError,
-  type DeviceKey,
+  type BatchedReading,
   type Hex,
-  type ReadingBatchMessage,
-  type ReadingMessage,
+  type KeyRotationListener,
+  type SignedReading,
 } from "../protocol/index.js";
 
 /**
@@ -13,84 +13,11 @@ import {
  * gateway of a later issue plugs in as a source.
  */
 
-/**
- * One signed reading as a device produced it: exactly IFraudProofs.SignedReading. A DeviceSigner's
- * `Signed<"Reading">` fits (`{ reading: s.message, key: s.key, signature: s.signature }`).
- */
-export interface SignedReading {
-  readonly reading: ReadingMessage;
-  /**
-   * The key that signed: the device's first key, or any key it rotated to later. A key rotated out
-   * counts only for readings dated before its retirement (DeviceDirectory.keyRetiredAt).
-   */
-  readonly key: DeviceKey;
-  /** Over the reading's EIP-712 digest (secp256k1 65 bytes r‖s‖v, P-256 64 bytes r‖s). */
-  readonly signature: Hex;
-}
-
-/**
- * What a source yields. `origin` (optional) says where it came from (an MQTT topic, a file and line):
- * it appears in logs only.
- */
-export interface WatchedMessage extends SignedReading {
-  readonly origin?: string;
-}
-
-/** A device-signed ReadingBatch: its root is the SimpleMerkleTree root of its readings' struct hashes. */
-export interface SignedBatch {
-  readonly batch: ReadingBatchMessage;
-  readonly key: DeviceKey;
-  /** Over the batch's EIP-712 digest. */
-  readonly signature: Hex;
-}
-
-/**
- * One leaf of a signed batch as evidence: exactly IFraudProofs.BatchedReading (the signed batch, the
- * reading, and its Merkle proof against the batch root).
- */
-export interface BatchedReading extends SignedBatch {
-  readonly reading: ReadingMessage;
-  readonly proof: readonly Hex[];
-}
-
-/**
- * A batch message as a source yields it (the gateway's WatchedBatch fits): the signed batch, and its
- * readings expanded on demand, in sequence order. `origin` appears in logs only.
- */
-export interface WatchedBatch {
-  readonly signed: SignedBatch;
-  readings(): readonly ReadingMessage[];
-  readonly origin?: string;
-}
-
-/** What a source yields: a single signed reading or a signed batch of readings. */
-export type WatchedInput = WatchedMessage | WatchedBatch;
-
-export function isWatchedBatch(m: WatchedInput): m is WatchedBatch {
-  return "signed" in m && typeof (m as Partial<WatchedBatch>).readings === "function";
-}
-
-/** A proof's evidence: a signed reading or a batch leaf. */
-export type Evidence = SignedReading | BatchedReading;
-
-export function isBatchedReading(e: Evidence): e is BatchedReading {
-  return "batch" in e;
-}
-
-/**
- * Any async-iterable stream of messages (single readings and batches, in arrival order): an array
- * wrapped in an async generator, an MQTT gateway.
- */
-export type MessageSource = AsyncIterable<WatchedInput>;
-
 /** The inclusive physical range a maker declared for a model's sensor. */
 export interface SensorRange {
   readonly min: bigint;
   readonly max: bigint;
 }
-
-/** A KeyRotated event of the registry: the device's key is now the one with this hash. */
-export type KeyRotationListener = (deviceId: Hex, newKeyHash: Hex) => void;
 
 /**
  * The registry and proofs-contract facts the watchtower needs (cached by the watchtower); the gateway

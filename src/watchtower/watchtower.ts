@@ -12,8 +12,16 @@ import {
   type Domain,
   type Hex,
   type ReadingMessage,
+  encodeReadings,
+  isBatchedReading,
+  isWatchedBatch,
+  type Evidence,
+  type MessageSource,
+  type SignedBatch,
+  type SignedReading,
+  type WatchedBatch,
+  type WatchedMessage,
 } from "../protocol/index.js";
-import { encodeReadings } from "../gateway/batch.js";
 import { verifySignedMessage } from "../verify/index.js";
 import { batchProblem, batchedReadingAt, leavesOf, type StoredBatch } from "./batch.js";
 import { WatchtowerMetrics, type BatchResult, type MessageResult } from "./metrics.js";
@@ -24,20 +32,12 @@ import {
   KEY_RETIRED,
   ProofRejectedError,
   WatchtowerError,
-  isBatchedReading,
-  isWatchedBatch,
   type DeviceDirectory,
-  type Evidence,
-  type MessageSource,
   type ProofSubmitter,
   type SensorRange,
-  type SignedBatch,
-  type SignedReading,
   type SubmittedProof,
-  type WatchedBatch,
-  type WatchedMessage,
 } from "./types.js";
-import { followKeyRotations, stopFollowingKeyRotations } from "./key-rotations.js";
+import { followKeyRotations, stopFollowingKeyRotations } from "../service/key-rotations.js";
 
 /** How a failed submission is retried: attempts in all, with exponential backoff between them. */
 export interface RetryPolicy {

@@ -7,14 +7,9 @@ import {
   GatewayStore,
   SubmissionRejectedError,
   asSubmissionRejection,
-  decodeBatch,
-  encodeBatch,
-  signBatch,
   startEmbeddedBroker,
   type ChainSubmitterOptions,
-  type DecodedBatch,
   type ReadingSubmitter,
-  type SignedReadingBatch,
 } from "../../src/gateway/index.js";
 import {
   addFeedDevices,
@@ -25,9 +20,18 @@ import {
   feedIdOf,
   readingAnchorAt,
 } from "../../src/client/index.js";
-import { buildReadingBatch, type Hex } from "../../src/protocol/index.js";
+import {
+  buildReadingBatch,
+  type Hex,
+  decodeBatch,
+  encodeBatch,
+  signBatch,
+  type DecodedBatch,
+  type SignedBatch,
+  type SignedReading,
+} from "../../src/protocol/index.js";
 import { DeviceFeed__factory } from "../../types/ethers-contracts/index.js";
-import { chainDirectory, type SignedReading } from "../../src/watchtower/index.js";
+import { chainDirectory } from "../../src/watchtower/index.js";
 import { connection, ethers, networkHelpers } from "../client/fixture.js";
 import {
   FEED_CONFIG,
@@ -81,7 +85,7 @@ async function deviceBatch(
   device: FeedDevice,
   first: bigint,
   count: number,
-): Promise<{ signed: SignedReadingBatch; decoded: DecodedBatch }> {
+): Promise<{ signed: SignedBatch; decoded: DecodedBatch }> {
   const now = await chainTime(ethers);
   const readings = Array.from({ length: count }, (_, i) => ({
     feedId: s.feedId,
@@ -390,7 +394,7 @@ describe("ChainSubmitter", function () {
       const s = await networkHelpers.loadFixture(system);
       const [d0, d1] = s.devices;
       assert.ok(d0 !== undefined && d1 !== undefined);
-      const group: SignedReadingBatch[] = [];
+      const group: SignedBatch[] = [];
       for (const d of s.devices) group.push((await deviceBatch(s, d, 1n, 5)).signed);
       group.push((await deviceBatch(s, d0, 3n, 5)).signed); // overlaps d0's 1..5
       group.push((await deviceBatch(s, d1, 6n, 5)).signed); // follows d1's 1..5

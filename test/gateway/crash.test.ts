@@ -1,3 +1,4 @@
+import { encodeBatch, signBatch, type SignedReading } from "../../src/protocol/index.js";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -8,11 +9,8 @@ import {
   DevicePublisher,
   GatewayStore,
   batchTopic,
-  encodeBatch,
-  signBatch,
   startEmbeddedBroker,
 } from "../../src/gateway/index.js";
-import type { SignedReading } from "../../src/watchtower/index.js";
 import { FEED, deviceSigner, reading } from "../watchtower/helpers.js";
 import { batchOf, slotOf, waitFor } from "./helpers.js";
 

@@ -1,20 +1,23 @@
+import {
+  checkBatch,
+  decodeBatch,
+  type SignedReading,
+  type WatchedMessage,
+} from "../../src/protocol/index.js";
 import assert from "node:assert/strict";
 import { connectAsync } from "mqtt";
 import { pino } from "pino";
 import {
   Fleet,
   FleetClockStalledError,
-  checkBatch,
-  decodeBatch,
   decodeReading,
-  runGateway,
   simulateFleet,
   startEmbeddedBroker,
   type EmbeddedBroker,
   type FleetWait,
 } from "../../src/gateway/index.js";
+import { runGateway } from "../../src/app/index.js";
 import { feedAt } from "../../src/client/index.js";
-import type { SignedReading, WatchedMessage } from "../../src/watchtower/index.js";
 import { ethers, networkHelpers } from "../client/fixture.js";
 import { chainTime, deployFeedSystem } from "../client/feed-fixture.js";
 import { DOMAIN, FEED, tempDb } from "../watchtower/helpers.js";

@@ -7,14 +7,20 @@ import {
   decodeReading,
   encodeReading,
   parseReadingTopic,
-  readingDigester,
-  readingStructHash,
   readingSubscription,
   readingTopic,
   type EmbeddedBroker,
 } from "../../src/gateway/index.js";
-import { digest, keyHash, structHash, type Hex } from "../../src/protocol/index.js";
-import type { SignedReading, WatchedMessage } from "../../src/watchtower/index.js";
+import {
+  digest,
+  keyHash,
+  structHash,
+  type Hex,
+  readingDigester,
+  readingStructHash,
+  type SignedReading,
+  type WatchedMessage,
+} from "../../src/protocol/index.js";
 import {
   DOMAIN,
   FEED,

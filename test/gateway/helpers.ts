@@ -1,6 +1,6 @@
 import { id } from "ethers";
 import { pino } from "pino";
-import type { Hex, ReadingMessage } from "../../src/protocol/index.js";
+import type { Hex, ReadingMessage, SignedBatch, SignedReading } from "../../src/protocol/index.js";
 import {
   Gateway,
   startEmbeddedBroker,
@@ -10,10 +10,8 @@ import {
   SubmissionRejectedError,
   type GatewayOptions,
   type ReadingSubmitter,
-  type SignedReadingBatch,
   type SubmittedTx,
 } from "../../src/gateway/index.js";
-import type { SignedReading } from "../../src/watchtower/index.js";
 import { DOMAIN, FEED, FakeDirectory } from "../watchtower/helpers.js";
 
 /** Shared helpers of the gateway tests. No describe() here. */
@@ -31,7 +29,7 @@ export function slotOf(r: SignedReading): string {
  */
 export class FakeFeeds implements ReadingSubmitter {
   readonly calls: SignedReading[][] = [];
-  readonly anchored: SignedReadingBatch[] = [];
+  readonly anchored: SignedBatch[] = [];
   readonly counts = new Map<string, number>();
   failures = 0;
   /** Transient failures of anchorBatch to come. */
@@ -60,7 +58,7 @@ export class FakeFeeds implements ReadingSubmitter {
     return { txHash: id(`tx-${String(this.calls.length)}`) as Hex };
   }
 
-  async anchorBatch(batch: SignedReadingBatch): Promise<SubmittedTx> {
+  async anchorBatch(batch: SignedBatch): Promise<SubmittedTx> {
     if (this.gate !== undefined) await this.gate;
     if (this.anchorFailures > 0) {
       this.anchorFailures--;
@@ -70,7 +68,7 @@ export class FakeFeeds implements ReadingSubmitter {
     return { txHash: id(`anchor-${String(this.anchored.length)}`) as Hex };
   }
 
-  async anchorBatches(batches: readonly SignedReadingBatch[]): Promise<AnchoredBatches> {
+  async anchorBatches(batches: readonly SignedBatch[]): Promise<AnchoredBatches> {
     if (this.gate !== undefined) await this.gate;
     if (this.anchorFailures > 0) {
       this.anchorFailures--;

@@ -10,8 +10,8 @@ import {
   startEmbeddedBroker,
   type ReadingSubmitter,
 } from "../../src/gateway/index.js";
-import { digest, keyHash } from "../../src/protocol/index.js";
-import { chainDirectory, type SignedReading } from "../../src/watchtower/index.js";
+import { digest, keyHash, type SignedReading } from "../../src/protocol/index.js";
+import { chainDirectory } from "../../src/watchtower/index.js";
 import { ethers, networkHelpers } from "../client/fixture.js";
 import { chainTime, deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
 import { FakeSubmitter, sample, tempDb, watchtower } from "../watchtower/helpers.js";

@@ -7,8 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connectAsync } from "mqtt";
 import { DevicePublisher } from "../../src/gateway/index.js";
-import type { Hex } from "../../src/protocol/index.js";
-import type { SignedReading } from "../../src/watchtower/index.js";
+import type { Hex, SignedReading } from "../../src/protocol/index.js";
 import { deviceSigner, reading, tempDb } from "../watchtower/helpers.js";
 import { FakeFeeds, batchOf, gateway, slotOf, waitFor } from "./helpers.js";
 

@@ -3,7 +3,8 @@ import { pino } from "pino";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { DeviceSigner } from "../../src/device/device-signer.js";
 import { proofsAt, registryAt, stakingAt } from "../../src/client/index.js";
-import { DevicePublisher, runGateway, type RunningGateway } from "../../src/gateway/index.js";
+import { DevicePublisher } from "../../src/gateway/index.js";
+import { runGateway, type RunningGateway } from "../../src/app/index.js";
 import type { ReadingMessage } from "../../src/protocol/index.js";
 import { ethers, networkHelpers } from "../client/fixture.js";
 import {

@@ -1,7 +1,6 @@
+import { signBatch, type WatchedBatch } from "../../src/protocol/index.js";
 import assert from "node:assert/strict";
-import { signBatch } from "../../src/gateway/index.js";
 import type { Hex, ReadingMessage } from "../../src/protocol/index.js";
-import type { WatchedBatch } from "../../src/watchtower/index.js";
 import { networkHelpers } from "../client/fixture.js";
 import {
   BOUNTY_BPS,

@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
-import { signBatch } from "../../src/gateway/index.js";
-import { structHash, type Hex, type ReadingMessage } from "../../src/protocol/index.js";
 import {
+  structHash,
+  type Hex,
+  type ReadingMessage,
+  signBatch,
   isBatchedReading,
   type BatchedReading,
   type Evidence,
-  type SensorRange,
   type WatchedBatch,
-} from "../../src/watchtower/index.js";
+} from "../../src/protocol/index.js";
+import { type SensorRange } from "../../src/watchtower/index.js";
 import {
   BENEFICIARY,
   FEED,

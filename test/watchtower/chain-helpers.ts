@@ -1,6 +1,6 @@
 import { pino } from "pino";
-import type { Curve } from "../../src/protocol/index.js";
-import { runWatchtower, type WatchedInput } from "../../src/watchtower/index.js";
+import type { Curve, WatchedInput } from "../../src/protocol/index.js";
+import { runWatchtower } from "../../src/watchtower/index.js";
 import { stakedClonedDevice, type StakingFixture } from "../client/staking-fixture.js";
 import { fromArray } from "./helpers.js";
 

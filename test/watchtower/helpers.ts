@@ -6,20 +6,25 @@ import { id, ZeroHash } from "ethers";
 import { pino, type Logger } from "pino";
 import { DeviceSigner } from "../../src/device/device-signer.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
-import { keyHash, type DeviceKey, type Domain, type Hex } from "../../src/protocol/index.js";
+import {
+  keyHash,
+  type DeviceKey,
+  type Domain,
+  type Hex,
+  type BatchedReading,
+  type Evidence,
+  type KeyRotationListener,
+  type SignedReading,
+  type WatchedInput,
+  type WatchedMessage,
+} from "../../src/protocol/index.js";
 import {
   ProofRejectedError,
   Watchtower,
-  type BatchedReading,
-  type Evidence,
   type DeviceDirectory,
-  type KeyRotationListener,
   type ProofSubmitter,
   type SensorRange,
-  type SignedReading,
   type SubmittedProof,
-  type WatchedInput,
-  type WatchedMessage,
   type WatchtowerOptions,
 } from "../../src/watchtower/index.js";
 

@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
-import { signBatch } from "../../src/gateway/index.js";
-import { structHash } from "../../src/protocol/index.js";
 import {
+  structHash,
+  signBatch,
   isBatchedReading,
   isWatchedBatch,
+  type WatchedInput,
+} from "../../src/protocol/index.js";
+import {
   jsonLinesSource,
   signedBatchToJson,
   signedReadingToJson,
-  type WatchedInput,
 } from "../../src/watchtower/index.js";
 import {
   BENEFICIARY,

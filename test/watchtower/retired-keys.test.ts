@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
-import { signBatch } from "../../src/gateway/index.js";
 import { DeviceSigner } from "../../src/device/device-signer.js";
-import { keyHash, structHash, type Hex, type ReadingMessage } from "../../src/protocol/index.js";
+import {
+  keyHash,
+  structHash,
+  type Hex,
+  type ReadingMessage,
+  signBatch,
+  type SignedReading,
+  type WatchedBatch,
+} from "../../src/protocol/index.js";
 import {
   EvidenceStore,
   KeyRetirements,
   ProofRejectedError,
   evidenceSignedAt,
-  type SignedReading,
-  type WatchedBatch,
 } from "../../src/watchtower/index.js";
 import {
   FEED,

@@ -1,16 +1,9 @@
-import {
-  InvalidInputError,
-  KEY_LENGTH,
-  KeyType,
-  SIGNATURE_LENGTH,
-  deviceKey,
-  fromHex,
-  type Hex,
-  type ReadingBatchMessage,
-  type ReadingMessage,
-} from "../protocol/index.js";
+import { InvalidInputError } from "./errors.js";
+import { fromHex, type Hex } from "./hex.js";
+import { KEY_LENGTH, KeyType, SIGNATURE_LENGTH, deviceKey } from "./keys.js";
+import type { ReadingBatchMessage, ReadingMessage } from "./messages.js";
 import { READING_TYPEHASH, keccak256Into, writeBytes32, writeInt256Word } from "./hash.js";
-import type { SignedReadingBatch } from "./types.js";
+import type { SignedBatch } from "./signed.js";
 
 /**
  * Batch mode: one MQTT message carries a device-signed ReadingBatch and the readings it covers. The
@@ -47,7 +40,7 @@ export const BATCH_READING_LENGTH = 48;
 export const MAX_BATCH_READINGS = 65_536;
 
 /** A decoded batch message: the signed batch and its readings, still in wire form. */
-export interface DecodedBatch extends SignedReadingBatch {
+export interface DecodedBatch extends SignedBatch {
   /** count × 48 bytes: sequence u64, timestamp u64, value int256 per reading. */
   readonly readings: Buffer;
 }
@@ -74,10 +67,7 @@ export function encodeReadings(readings: readonly ReadingMessage[]): Buffer {
 }
 
 /** Encodes a signed batch and its readings (in order) as a version-1 payload. */
-export function encodeBatch(
-  signed: SignedReadingBatch,
-  readings: readonly ReadingMessage[],
-): Buffer {
+export function encodeBatch(signed: SignedBatch, readings: readonly ReadingMessage[]): Buffer {
   const b = signed.batch;
   const header = Buffer.alloc(BATCH_HEADER_LENGTH);
   header[0] = BATCH_FORMAT_VERSION;
@@ -273,7 +263,7 @@ export interface BatchSigner {
   readonly deviceId: Hex;
   signReadingBatch(batch: Omit<ReadingBatchMessage, "deviceId">): Promise<{
     readonly message: ReadingBatchMessage;
-    readonly key: SignedReadingBatch["key"];
+    readonly key: SignedBatch["key"];
     readonly signature: Hex;
   }>;
 }
@@ -285,7 +275,7 @@ export interface BatchSigner {
 export async function signBatch(
   signer: BatchSigner,
   readings: readonly Omit<ReadingMessage, "deviceId">[],
-): Promise<{ signed: SignedReadingBatch; readings: ReadingMessage[] }> {
+): Promise<{ signed: SignedBatch; readings: ReadingMessage[] }> {
   const first = readings[0];
   if (first === undefined)
     throw new InvalidInputError("a reading batch needs at least one reading");

@@ -1,16 +1,13 @@
 import { createKeccak } from "hash-wasm";
+import { InvalidInputError } from "./errors.js";
+import { fromHex, isHex, parseHex, type Hex } from "./hex.js";
 import {
-  InvalidInputError,
   domainSeparator,
-  fromHex,
-  isHex,
-  parseHex,
   typeHash,
   type Domain,
-  type Hex,
   type ReadingBatchMessage,
   type ReadingMessage,
-} from "../protocol/index.js";
+} from "./messages.js";
 
 /**
  * The EIP-712 hashes of a Reading and a ReadingBatch without ethers' generic encoder (the gateway's

@@ -3,11 +3,11 @@ import type { Logger } from "pino";
 import { registryAt, registryDomain } from "../client/registry.js";
 import { chainDirectory } from "../watchtower/chain.js";
 import { runWatchtower, type RunningWatchtower } from "../watchtower/run.js";
-import { startEmbeddedBroker, type EmbeddedBroker } from "./broker.js";
-import { ChainSubmitter, type ChainSubmitterOptions } from "./chain-submitter.js";
-import { Gateway } from "./gateway.js";
-import { WatchtowerLink } from "./sink.js";
-import { GatewayStore, type ReadingStatus } from "./store.js";
+import { startEmbeddedBroker, type EmbeddedBroker } from "../gateway/broker.js";
+import { ChainSubmitter, type ChainSubmitterOptions } from "../gateway/chain-submitter.js";
+import { Gateway } from "../gateway/gateway.js";
+import { WatchtowerLink } from "../gateway/sink.js";
+import { GatewayStore, type ReadingStatus } from "../gateway/store.js";
 
 /**
  * The entry point of `gateway start`: a Gateway on a deployed DeviceRegistry, submitting from `signer`

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { KeyRotationListener } from "./types.js";
+import type { KeyRotationListener } from "../protocol/index.js";
 
 /** What can report the registry's KeyRotated events (the gateway's and the watchtower's directories). */
 export interface KeyRotationSource {
