@@ -54,6 +54,8 @@ export interface RunGatewayOptions {
 
 export interface GatewaySummary {
   readonly readings: Record<ReadingStatus, number> | null;
+  /** Rejected readings by reason (the feed's event, or the code of a whole refusal); null in memory. */
+  readonly refused: Record<string, number> | null;
   readonly watchtower: { readonly proofs: number } | null;
 }
 
@@ -143,7 +145,10 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
  * What the store holds after the stop closed it: reopened briefly (its WAL checkpointer may still hold
  * the file for a moment, so a locked database is tried again for up to 2 s). Null for an in-memory store.
  */
-async function finalCounts(dbPath: string): Promise<Record<ReadingStatus, number> | null> {
+async function finalCounts(dbPath: string): Promise<{
+  readonly counts: Record<ReadingStatus, number>;
+  readonly refused: Record<string, number>;
+} | null> {
   if (dbPath === ":memory:") return null;
   for (let attempt = 0; ; attempt++) {
     let store: GatewayStore;
@@ -160,7 +165,7 @@ async function finalCounts(dbPath: string): Promise<Record<ReadingStatus, number
       continue;
     }
     try {
-      return store.counts();
+      return { counts: store.counts(), refused: store.rejectionReasons() };
     } finally {
       store.close();
     }
@@ -199,8 +204,10 @@ function running(
         await watchtower.watchtower.stop();
       }
       if (broker !== null) await broker.close();
+      const final = await finalCounts(options.dbPath);
       const summary: GatewaySummary = {
-        readings: await finalCounts(options.dbPath),
+        readings: final?.counts ?? null,
+        refused: final?.refused ?? null,
         watchtower: proofs === null ? null : { proofs },
       };
       resolveFinished(summary);

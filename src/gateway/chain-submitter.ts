@@ -29,7 +29,9 @@ import {
   SubmissionRejectedError,
   type AnchoredBatches,
   type BatchOutcome,
+  type ReadingOutcome,
   type ReadingSubmitter,
+  type SubmittedReadings,
   type SubmittedTx,
 } from "./types.js";
 
@@ -125,7 +127,7 @@ export interface RefusedChunk {
 }
 
 /** What submitReadings did: `txHash` is the last transaction; every one is in `txHashes`. */
-export interface ChainSubmission extends SubmittedTx {
+export interface ChainSubmission extends SubmittedReadings {
   readonly txHashes: readonly Hex[];
   readonly accepted: number;
   readonly rejected: readonly SkippedReading[];
@@ -142,6 +144,8 @@ interface Fees {
 }
 
 interface ChunkResult {
+  /** Per reading of the chunk, in order. */
+  readonly outcomes: readonly ReadingOutcome[];
   readonly txHash: Hex;
   readonly accepted: number;
   readonly rejected: readonly SkippedReading[];
@@ -260,12 +264,22 @@ export class ChainSubmitter implements ReadingSubmitter {
 
   async submitReadings(readings: readonly SignedReading[]): Promise<ChainSubmission> {
     const groups = new Map<string, SignedReading[]>();
-    for (const r of readings) {
+    const positions = new Map<string, number[]>();
+    readings.forEach((r, index) => {
       const feedId = r.reading.feedId.toLowerCase();
       let g = groups.get(feedId);
-      if (g === undefined) groups.set(feedId, (g = []));
+      let p = positions.get(feedId);
+      if (g === undefined || p === undefined) {
+        groups.set(feedId, (g = []));
+        positions.set(feedId, (p = []));
+      }
       g.push(r);
-    }
+      p.push(index);
+    });
+    const outcomes: ReadingOutcome[] = readings.map(() => ({
+      accepted: false,
+      reason: "NotSent",
+    }));
     const txHashes: Hex[] = [];
     const rejected: SkippedReading[] = [];
     const quarantined: QuarantinedReading[] = [];
@@ -276,8 +290,10 @@ export class ChainSubmitter implements ReadingSubmitter {
     for (const [feedId, group] of groups) {
       for (let i = 0; i < group.length; i += this.maxPerTx) {
         const chunk = group.slice(i, i + this.maxPerTx);
+        const at = (positions.get(feedId) ?? []).slice(i, i + this.maxPerTx);
         const outcome = await this.submitChunk(feedId as Hex, chunk);
         if (outcome instanceof SubmissionRejectedError) {
+          for (const index of at) outcomes[index] = { accepted: false, reason: outcome.code };
           refused.push({
             feedId: feedId as Hex,
             count: chunk.length,
@@ -286,6 +302,9 @@ export class ChainSubmitter implements ReadingSubmitter {
           });
           continue;
         }
+        at.forEach((index, k) => {
+          outcomes[index] = outcome.outcomes[k] ?? { accepted: false, reason: "NoEvent" };
+        });
         txHashes.push(outcome.txHash);
         accepted += outcome.accepted;
         gasUsed += outcome.gasUsed;
@@ -314,7 +333,17 @@ export class ChainSubmitter implements ReadingSubmitter {
         "some feeds refused their readings; the others went through",
       );
     }
-    return { txHash: last, txHashes, accepted, rejected, quarantined, tripped, refused, gasUsed };
+    return {
+      txHash: last,
+      txHashes,
+      outcomes,
+      accepted,
+      rejected,
+      quarantined,
+      tripped,
+      refused,
+      gasUsed,
+    };
   }
 
   async anchorBatch(batch: SignedBatch): Promise<SubmittedTx & { gasUsed: bigint }> {
@@ -485,18 +514,29 @@ export class ChainSubmitter implements ReadingSubmitter {
     const rejected: SkippedReading[] = [];
     const quarantined: QuarantinedReading[] = [];
     const tripped: FeedTrip[] = [];
+    // Each reading's event, by device and sequence (a chunk holds one reading per pair).
+    const byReading = new Map<string, ReadingOutcome>();
+    const slot = (deviceId: unknown, sequence: unknown): string =>
+      `${String(deviceId).toLowerCase()}:${String(sequence)}`;
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== address) continue;
       const parsed = feed.interface.parseLog(log);
       if (parsed === null) continue;
       const arg = (name: string): unknown => parsed.args.getValue(name);
-      if (parsed.name === "ReadingAccepted") accepted++;
-      else if (parsed.name === "ReadingRejected") {
-        rejected.push({
+      if (parsed.name === "ReadingAccepted") {
+        accepted++;
+        byReading.set(slot(arg("deviceId"), arg("sequence")), { accepted: true });
+      } else if (parsed.name === "ReadingRejected") {
+        const skipped: SkippedReading = {
           feedId,
           deviceId: String(arg("deviceId")).toLowerCase() as Hex,
           sequence: arg("sequence") as bigint,
           reason: rejectionName(arg("reason") as bigint),
+        };
+        rejected.push(skipped);
+        byReading.set(slot(skipped.deviceId, skipped.sequence), {
+          accepted: false,
+          reason: skipped.reason,
         });
       } else if (parsed.name === "MemberQuarantined") {
         const q: QuarantinedReading = {
@@ -508,6 +548,10 @@ export class ChainSubmitter implements ReadingSubmitter {
           lockedDown: arg("lockedDown") as boolean,
         };
         quarantined.push(q);
+        byReading.set(slot(q.deviceId, q.sequence), {
+          accepted: false,
+          reason: `MemberQuarantined:${q.anomaly}`,
+        });
         this.metrics.memberQuarantined.inc({ anomaly: q.anomaly });
         this.log.warn(
           {
@@ -543,6 +587,14 @@ export class ChainSubmitter implements ReadingSubmitter {
     }
     return {
       txHash: receipt.hash as Hex,
+      // A reading with no event of its own was not accepted (the feed emits one for each).
+      outcomes: chunk.map(
+        (r): ReadingOutcome =>
+          byReading.get(slot(r.reading.deviceId, r.reading.sequence)) ?? {
+            accepted: false,
+            reason: "NoEvent",
+          },
+      ),
       accepted,
       rejected,
       quarantined,

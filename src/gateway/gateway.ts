@@ -38,6 +38,7 @@ import {
   type MessageSink,
   type AnchoredBatches,
   type ReadingSubmitter,
+  type SubmittedReadings,
   type SubmittedTx,
 } from "./types.js";
 import { followKeyRotations, stopFollowingKeyRotations } from "../service/key-rotations.js";
@@ -956,9 +957,11 @@ export class Gateway {
         "readings",
         batch.length,
         () => this.options.submitter.submitReadings(batch.map((q) => q.signed)),
-        (status, tx, error) => {
-          this.readings.markAll(ids, status, tx, error);
-          if (status === "submitted") this.metrics.submitted.inc(batch.length);
+        (status, tx, error, result) => {
+          if (status === "rejected" || result === undefined || tx === null) {
+            this.readings.markAll(ids, "rejected", tx, error);
+            this.countRefused(error?.split(": ")[0] ?? "unknown", batch.length);
+          } else this.markReadings(batch, tx, result);
         },
         all,
       );
@@ -986,6 +989,35 @@ export class Gateway {
     }
     const oldest = this.queue[0];
     this.metrics.lag.set(oldest === undefined ? 0 : (Date.now() - oldest.receivedAt) / 1000);
+  }
+
+  /**
+   * Records each reading of a submission that went through as its feed's event says: submitted when
+   * accepted, rejected with the feed's reason otherwise (never submitted on the transaction's success
+   * alone). Refusals are counted by reason and logged once per transaction.
+   */
+  private markReadings(batch: readonly QueuedReading[], tx: Hex, result: SubmittedReadings): void {
+    const refused = new Map<string, number>();
+    const entries = batch.map((q, i) => {
+      const o = result.outcomes[i];
+      if (o?.accepted === true) return { id: q.id, rejected: null };
+      const reason = o === undefined ? "NoOutcome" : o.reason;
+      refused.set(reason, (refused.get(reason) ?? 0) + 1);
+      return { id: q.id, rejected: reason };
+    });
+    this.readings.markOutcomes(entries, tx);
+    const refusedCount = [...refused.values()].reduce((a, b) => a + b, 0);
+    this.metrics.submitted.inc(batch.length - refusedCount);
+    if (refusedCount === 0) return;
+    for (const [reason, n] of refused) this.countRefused(reason, n);
+    this.log.warn(
+      { event: "readings_refused", txHash: tx, refused: Object.fromEntries(refused) },
+      `the feeds refused ${String(refusedCount)} of ${String(batch.length)} readings in ${tx} (marked rejected with the reason; the others are accepted)`,
+    );
+  }
+
+  private countRefused(reason: string, n: number): void {
+    this.metrics.refused.inc({ reason }, n);
   }
 
   /** Anchors a group of batches in one transaction (one batch when anchorBatches is missing). */

@@ -18,7 +18,9 @@ export type RejectReason =
 /**
  * The gateway's Prometheus metrics, in a registry of its own. Names: `<prefix>received_total`,
  * `<prefix>verified_total` (accepted and stored), `<prefix>duplicates_total`,
- * `<prefix>rejected_total{reason}`, `<prefix>submitted_total` (readings the chain took),
+ * `<prefix>rejected_total{reason}`, `<prefix>submitted_total` (readings a feed accepted: its
+ * ReadingAccepted event), `<prefix>refused_total{reason}` (readings sent but not accepted: the feed's
+ * ReadingRejected reason, MemberQuarantined:<anomaly>, or the code of a submission refused whole),
  * `<prefix>submit_errors_total{kind}` (retried / rejected), `<prefix>queue_depth`,
  * `<prefix>lag_seconds` (age of the oldest reading not yet submitted); batch mode:
  * `<prefix>batches_verified_total` (accepted batches; their readings count in verified_total too),
@@ -38,6 +40,7 @@ export class GatewayMetrics {
   readonly duplicates: Counter;
   readonly rejected: Counter<"reason">;
   readonly submitted: Counter;
+  readonly refused: Counter<"reason">;
   readonly submitErrors: Counter<"kind">;
   readonly queueDepth: Gauge;
   readonly lag: Gauge;
@@ -72,7 +75,13 @@ export class GatewayMetrics {
     });
     this.submitted = new Counter({
       name: `${prefix}submitted_total`,
-      help: "Readings submitted to the feeds and confirmed",
+      help: "Readings the feeds accepted (ReadingAccepted)",
+      registers,
+    });
+    this.refused = new Counter({
+      name: `${prefix}refused_total`,
+      help: "Readings sent to a feed that it did not accept, by reason",
+      labelNames: ["reason"],
       registers,
     });
     this.submitErrors = new Counter({

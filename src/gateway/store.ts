@@ -390,6 +390,38 @@ export class GatewayStore {
     }));
   }
 
+  /**
+   * Records what the chain made of each reading of one submission, in one transaction: submitted
+   * (its feed accepted it) or rejected with the feed's reason, under the transaction's hash.
+   */
+  markOutcomes(
+    entries: readonly { readonly id: number; readonly rejected: string | null }[],
+    txHash: Hex,
+  ): void {
+    this.transaction(() => {
+      for (const e of entries) {
+        if (e.rejected === null) this.mark.run("submitted", txHash, null, e.id);
+        else this.mark.run("rejected", txHash, e.rejected, e.id);
+      }
+    });
+  }
+
+  /**
+   * How many readings were rejected, by reason: the feed's reason (e.g. SequenceNotIncreasing,
+   * MemberQuarantined:Jump), or the code of a submission refused as a whole (the text before ": ").
+   */
+  rejectionReasons(): Record<string, number> {
+    const rows = this.db
+      .prepare("SELECT error, COUNT(*) AS n FROM readings WHERE status = 'rejected' GROUP BY error")
+      .all() as unknown as { error: string | null; n: number }[];
+    const out: Record<string, number> = {};
+    for (const r of rows) {
+      const reason = (r.error ?? "unknown").split(": ")[0] ?? "unknown";
+      out[reason] = (out[reason] ?? 0) + r.n;
+    }
+    return out;
+  }
+
   /** Marks the readings submitted (or rejected) in one transaction. */
   markAll(
     ids: readonly number[],

@@ -38,6 +38,19 @@ export interface SubmittedTx {
   readonly txHash: Hex;
 }
 
+/**
+ * What became of one reading of a submitReadings call, as its feed's event says: accepted only on
+ * ReadingAccepted; refused with the event's reason otherwise (ReadingRejected's Rejection name,
+ * `MemberQuarantined:<anomaly>`, or the custom error of a chunk the feed refused as a whole).
+ */
+export type ReadingOutcome =
+  { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
+
+/** What submitReadings did: one outcome per reading given, in the same order. */
+export interface SubmittedReadings extends SubmittedTx {
+  readonly outcomes: readonly ReadingOutcome[];
+}
+
 /** What became of one batch of an anchorBatches call: anchored, or refused for good and why. */
 export type BatchOutcome =
   { readonly anchored: true } | { readonly anchored: false; readonly reason: string };
@@ -51,7 +64,9 @@ export interface AnchoredBatches extends SubmittedTx {
  * Sends verified readings to the feeds and device-signed batch roots to the anchor. One call at a
  * time (the gateway serialises them, so the implementation may manage its transaction nonces by
  * counting). Throw SubmissionRejectedError for a final refusal (never retried); any other error is
- * transient and retried with backoff.
+ * transient and retried with backoff. `submitReadings` reports each reading accepted or refused
+ * from the feed's events (a successful transaction may still skip readings): the gateway marks a
+ * reading submitted only when its outcome says accepted.
  *
  * Batches: `anchorBatches` anchors several in one transaction (ReadingAnchor.anchorMany), in the
  * order given (a device's batches for a feed come in sequence order), and reports each one anchored
@@ -60,7 +75,7 @@ export interface AnchoredBatches extends SubmittedTx {
  * groups of one).
  */
 export interface ReadingSubmitter {
-  submitReadings(readings: readonly SignedReading[]): Promise<SubmittedTx>;
+  submitReadings(readings: readonly SignedReading[]): Promise<SubmittedReadings>;
   anchorBatch(batch: SignedBatch): Promise<SubmittedTx>;
   anchorBatches?(batches: readonly SignedBatch[]): Promise<AnchoredBatches>;
 }

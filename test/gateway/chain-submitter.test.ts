@@ -190,6 +190,11 @@ describe("ChainSubmitter", function () {
       // Feed 1: 7 readings in chunks of 4 and 3; feed 2: 3 readings.
       assert.equal(result.txHashes.length, 3);
       assert.equal(result.accepted, 10);
+      assert.deepEqual(
+        result.outcomes,
+        mixed.map(() => ({ accepted: true })),
+        "outcomes follow the order given, across feeds and chunks",
+      );
       assert.equal((await other.latestRoundData()).answer, 2_001n * 10n ** 8n);
       const nonce = sub.pendingNonce;
       const again = await sub.submitReadings(mixed);
@@ -211,6 +216,14 @@ describe("ChainSubmitter", function () {
         await signed(d1, s.feedId, 2n, 9_000n * 10n ** 8n, now), // +350% from its own last: Jump
       ]);
       assert.equal(result.accepted, 0, "a quarantining reading is not accepted");
+      assert.deepEqual(
+        result.outcomes,
+        [
+          { accepted: false, reason: "SequenceNotIncreasing" },
+          { accepted: false, reason: "MemberQuarantined:Jump" },
+        ],
+        "one outcome per reading, in order, from its own event",
+      );
       assert.deepEqual(
         result.rejected.map((r) => [r.deviceId, r.sequence, r.reason]),
         [[d0.deviceId, 1n, "SequenceNotIncreasing"]],
@@ -249,6 +262,7 @@ describe("ChainSubmitter", function () {
         await signed(d1, s.feedId, 3n, 2_001n * 10n ** 8n, await chainTime(ethers)),
       ]);
       assert.equal(later.accepted, 0);
+      assert.deepEqual(later.outcomes, [{ accepted: false, reason: "Quarantined" }]);
       assert.deepEqual(
         later.rejected.map((r) => [r.deviceId, r.sequence, r.reason]),
         [[d1.deviceId.toLowerCase(), 3n, "Quarantined"]],
@@ -511,6 +525,9 @@ describe("ChainSubmitter", function () {
         submitter: submitter(s),
         directory: chainDirectory(s.registryAddress, s.proofsAddress, s.watcher),
         domain: s.domain,
+        // One transaction for the round (a slow machine could otherwise commit a smaller quorum first).
+        batchSize: 7,
+        batchIntervalMs: 60_000,
       });
       const publisher = await DevicePublisher.connect(broker.url);
       try {

@@ -343,6 +343,36 @@ describe("Gateway", function () {
       await g.stop();
     });
 
+    it("marks submitted only what the feed accepted: a reading skipped inside a good transaction is rejected with its reason", async function () {
+      this.timeout(10_000);
+      const feeds = new FakeFeeds();
+      // The feed skips odd sequences (as a ReadingRejected inside a successful submitMany would).
+      feeds.refuseReading = (r) =>
+        r.reading.sequence % 2n === 1n ? "SequenceNotIncreasing" : null;
+      const { logger, lines } = memoryLogger();
+      const g = gateway({
+        brokerUrl: broker.url,
+        dbPath: ":memory:",
+        submitter: feeds,
+        batchSize: 8,
+        logger,
+      });
+      await g.start();
+      const pub = await DevicePublisher.connect(broker.url);
+      for (const r of await stream(deviceSigner("p256"), 8)) await pub.publish(r);
+      await waitFor(() => g.queued === 0 && feeds.counts.size === 8, "one batch sent");
+      assert.deepEqual(g.readings.counts(), { pending: 0, submitted: 4, rejected: 4 });
+      assert.deepEqual(g.readings.rejectionReasons(), { SequenceNotIncreasing: 4 });
+      const text = await g.metrics.text();
+      assert.match(text, /^gateway_submitted_total 4$/m);
+      assert.match(text, /^gateway_refused_total\{reason="SequenceNotIncreasing"\} 4$/m);
+      const logged = lines.filter((l) => l.event === "readings_refused");
+      assert.equal(logged.length, 1, "one line per transaction, not one per reading");
+      assert.deepEqual(logged[0]?.refused, { SequenceNotIncreasing: 4 });
+      await pub.close();
+      await g.stop();
+    });
+
     it("restarts on the same store without losing or resubmitting a reading", async function () {
       this.timeout(30_000);
       const feeds = new FakeFeeds();

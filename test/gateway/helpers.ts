@@ -9,7 +9,9 @@ import {
   type EmbeddedBroker,
   SubmissionRejectedError,
   type GatewayOptions,
+  type ReadingOutcome,
   type ReadingSubmitter,
+  type SubmittedReadings,
   type SubmittedTx,
 } from "../../src/gateway/index.js";
 import { DOMAIN, FEED, FakeDirectory } from "../watchtower/helpers.js";
@@ -42,8 +44,13 @@ export class FakeFeeds implements ReadingSubmitter {
   readonly refuseRoots = new Set<string>();
   /** Roots refused by anchorBatches. */
   readonly refused: string[] = [];
+  /**
+   * What the feed makes of each reading of a call that goes through: a reason refuses it (as a
+   * ReadingRejected inside a successful submitMany would), null accepts it. Default: all accepted.
+   */
+  refuseReading: (r: SignedReading) => string | null = () => null;
 
-  async submitReadings(readings: readonly SignedReading[]): Promise<SubmittedTx> {
+  async submitReadings(readings: readonly SignedReading[]): Promise<SubmittedReadings> {
     if (this.gate !== undefined) await this.gate;
     if (this.rejectNext) {
       this.rejectNext = false;
@@ -55,7 +62,13 @@ export class FakeFeeds implements ReadingSubmitter {
     }
     this.calls.push([...readings]);
     for (const r of readings) this.counts.set(slotOf(r), (this.counts.get(slotOf(r)) ?? 0) + 1);
-    return { txHash: id(`tx-${String(this.calls.length)}`) as Hex };
+    return {
+      txHash: id(`tx-${String(this.calls.length)}`) as Hex,
+      outcomes: readings.map((r): ReadingOutcome => {
+        const reason = this.refuseReading(r);
+        return reason === null ? { accepted: true } : { accepted: false, reason };
+      }),
+    };
   }
 
   async anchorBatch(batch: SignedBatch): Promise<SubmittedTx> {
