@@ -1,11 +1,15 @@
 import type { Signer } from "ethers";
 import type { Logger } from "pino";
 import { registryAt, registryDomain } from "../client/registry.js";
+import { getAddress, isCallException, type ContractRunner } from "ethers";
+import { feedAddressOf, feedAt } from "../client/feeds.js";
+import type { Hex } from "../protocol/index.js";
+import type { KeyDirectory } from "../gateway/types.js";
 import { chainDirectory } from "../watchtower/chain.js";
 import { runWatchtower, type RunningWatchtower } from "../watchtower/run.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../gateway/broker.js";
 import { ChainSubmitter, type ChainSubmitterOptions } from "../gateway/chain-submitter.js";
-import { Gateway } from "../gateway/gateway.js";
+import { Gateway, type GatewayOptions } from "../gateway/gateway.js";
 import { WatchtowerLink } from "../gateway/sink.js";
 import { GatewayStore, type ReadingStatus } from "../gateway/store.js";
 
@@ -38,6 +42,11 @@ export interface RunGatewayOptions {
   readonly httpPort?: number | false;
   readonly logger?: Logger;
   readonly submitter?: Omit<ChainSubmitterOptions, "signer" | "anchor" | "logger">;
+  /** What the gateway admits (see GatewayOptions: clock skew, payload sizes, rates, negative cache). */
+  readonly admission?: Pick<
+    GatewayOptions,
+    "maxClockSkewMs" | "maxReadingBytes" | "maxBatchBytes" | "deviceRate" | "negativeCacheTtlMs"
+  >;
   /**
    * Run a watchtower over the gateway's stream, with its evidence store at `dbPath`, sending proofs from
    * `signer` (default: the gateway's signer; give it its own account so the two do not compete for
@@ -111,7 +120,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     });
     gateway = new Gateway({
       domain,
-      directory: chainDirectory(options.registry, options.proofs, options.signer),
+      directory: gatewayDirectory(options.registry, options.proofs, options.signer),
       submitter,
       dbPath: options.dbPath,
       brokerUrl,
@@ -125,6 +134,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
       ...(options.maxBatchesPerTx === undefined
         ? {}
         : { maxBatchesPerTx: options.maxBatchesPerTx }),
+      ...options.admission,
       ...(link === null ? {} : { sink: link.sink, batchSink: link.batchSink }),
       http: options.httpPort === false ? false : { port: options.httpPort ?? 9465 },
       ...(options.logger === undefined ? {} : { logger: options.logger }),
@@ -226,4 +236,56 @@ function running(
     process.once("SIGINT", onInt);
   }
   return { gateway, broker, brokerUrl, port, watchtower, stop, finished };
+}
+
+/**
+ * The gateway's view of the chain: the watchtower's directory (keys, rotations) and what admission
+ * asks besides: a feed's members (none for a feed id with no feed behind it), whether a device is
+ * Active, and DeviceRegistered events (a device registered after its first message is admitted at once).
+ */
+export function gatewayDirectory(
+  registry: string,
+  proofs: string,
+  runner: ContractRunner,
+): KeyDirectory {
+  const base = chainDirectory(registry, proofs, runner);
+  const reg = registryAt(registry, runner);
+  return {
+    keyOwner: (kh) => base.keyOwner(kh),
+    currentKeyHash: (deviceId) => base.currentKeyHash(deviceId),
+    watchKeyRotations: (listener) =>
+      base.watchKeyRotations?.(listener) ?? Promise.resolve(() => Promise.resolve()),
+    ping: () => base.ping(),
+    async feedMembers(feedId: Hex): Promise<readonly Hex[]> {
+      let address: string;
+      try {
+        address = feedAddressOf(feedId);
+      } catch {
+        return [];
+      }
+      try {
+        return (await feedAt(address, runner).members()).map((d) => d.toLowerCase() as Hex);
+      } catch (err: unknown) {
+        // No feed (no code, or another contract) at that address: nobody is a member.
+        if (isCallException(err) || (err as { code?: unknown }).code === "BAD_DATA") return [];
+        throw err;
+      }
+    },
+    async isActive(deviceId: Hex): Promise<boolean> {
+      // DeviceStatus.Active
+      return (await reg.statusOf(deviceId)) === 1n;
+    },
+    async watchRegistrations(listener: (deviceId: Hex) => void): Promise<() => Promise<void>> {
+      // Checksummed: Hardhat's provider matches log addresses to the filter's case-sensitively.
+      const events = registryAt(getAddress(registry), runner);
+      const event = events.getEvent("DeviceRegistered");
+      const onEvent = (deviceId: string): void => {
+        listener(deviceId.toLowerCase() as Hex);
+      };
+      await events.on(event, onEvent);
+      return async () => {
+        await events.off(event, onEvent);
+      };
+    },
+  };
 }

@@ -5,6 +5,8 @@ import { connect, type IClientOptions, type IPublishPacket, type MqttClient } fr
 import { pino, type Logger } from "pino";
 import { ZeroHash } from "ethers";
 import {
+  BATCH_HEADER_LENGTH,
+  BATCH_READING_LENGTH,
   DeviceTrustError,
   keyHash,
   type DeviceKey,
@@ -21,6 +23,13 @@ import {
   type SignedBatch,
 } from "../protocol/index.js";
 import { checkDeviceSignature } from "../verify/index.js";
+import {
+  DeviceRateLimiter,
+  ExpiringMap,
+  FairQueue,
+  deviceKeyOf,
+  type RateLimit,
+} from "./admission.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
 import { GatewayStore, type QueuedBatch, type QueuedReading } from "./store.js";
 import {
@@ -129,6 +138,25 @@ export interface GatewayOptions {
    * long a missed event can go unnoticed.
    */
   readonly keyCacheTtlMs?: number;
+  /**
+   * How long a "no" from the chain is believed, in ms (default 30000): a key no device holds, an
+   * unregistered or inactive device, a device that is not a member of the feed it reports to. Such
+   * messages cost a map lookup, not a chain call, until it expires (a DeviceRegistered event clears it
+   * at once when the directory follows them).
+   */
+  readonly negativeCacheTtlMs?: number;
+  /** Readings dated more than this ahead of the gateway's clock are refused (default 30000 ms). */
+  readonly maxClockSkewMs?: number;
+  /** The largest single-reading payload accepted, in bytes (default 4096). */
+  readonly maxReadingBytes?: number;
+  /** The largest batch payload accepted, in bytes (default: a batch of 4,096 readings). */
+  readonly maxBatchBytes?: number;
+  /**
+   * Each device's allowance of new messages (default 20 a second, bursts of 200), or false for none.
+   * Only verified messages of the device's current key with a sequence above the last it had
+   * accepted count: nobody can spend a device's allowance by replaying its old messages.
+   */
+  readonly deviceRate?: RateLimit | false;
 }
 
 export interface GatewayHealth {
@@ -145,8 +173,13 @@ export interface GatewayHealth {
 /** What happened to one message. */
 export type Outcome = "accepted" | "duplicate" | RejectReason;
 
-const KEY_CACHE_LIMIT = 100_000;
+const KEY_CACHE_LIMIT = 1_000_000;
 const DEFAULT_KEY_CACHE_TTL_MS = 300_000;
+const DEFAULT_NEGATIVE_TTL_MS = 30_000;
+const DEFAULT_MAX_SKEW_MS = 30_000;
+const DEFAULT_MAX_READING_BYTES = 4096;
+const DEFAULT_MAX_BATCH_READINGS = 4096;
+const DEFAULT_DEVICE_RATE: RateLimit = { perSecond: 20, burst: 200 };
 
 /**
  * Whose key signed a message, as the registry says: the device's current key (the only one the feeds
@@ -262,7 +295,9 @@ export class Gateway {
   private readonly maxInFlight: number;
   private readonly persistGroupSize: number;
   private readonly persistDelayMs: number;
-  private readonly queue: QueuedReading[] = [];
+  private readonly queue = new FairQueue<QueuedReading>((q) =>
+    deviceKeyOf(q.signed.reading.deviceId),
+  );
   private readonly batchQueue: QueuedBatch[] = [];
   private flushing: Promise<void> | undefined;
   private flushAgain = false;
@@ -281,6 +316,22 @@ export class Gateway {
   private readonly formerKeys = new Map<Hex, Hex>();
   private keyVersion = 0;
   private readonly keyCacheTtlMs: number;
+  /** Devices the registry does not know (no current key), keys nobody holds: "no" for a while. */
+  private readonly unknown: ExpiringMap<Hex, true>;
+  /** Feed id -> its members (lower case), refreshed after negativeCacheTtlMs. */
+  private readonly members: ExpiringMap<Hex, ReadonlySet<Hex>>;
+  private readonly memberLookups = new Map<Hex, Promise<ReadonlySet<Hex>>>();
+  private readonly activeLookups = new Map<Hex, Promise<boolean>>();
+  /** Device id -> Active or not, as last asked. */
+  private readonly activity: ExpiringMap<Hex, boolean>;
+  private readonly inactive: ExpiringMap<Hex, true>;
+  /** Device:feed -> the highest sequence accepted (single readings) or batch end (batches). */
+  private readonly highest = new Map<string, bigint>();
+  private readonly limiter: DeviceRateLimiter | null;
+  private readonly maxSkewSeconds: bigint;
+  private readonly maxReadingBytes: number;
+  private readonly maxBatchBytes: number;
+  private unwatchRegistrations: (() => Promise<void>) | undefined;
   private unwatchKeys: (() => Promise<void>) | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
@@ -297,6 +348,18 @@ export class Gateway {
     this.persistGroupSize = options.persistGroupSize ?? 512;
     this.persistDelayMs = options.persistDelayMs ?? 0;
     this.keyCacheTtlMs = options.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
+    const negativeTtl = options.negativeCacheTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
+    this.unknown = new ExpiringMap(negativeTtl, KEY_CACHE_LIMIT);
+    this.members = new ExpiringMap(negativeTtl, 10_000);
+    this.activity = new ExpiringMap(this.keyCacheTtlMs, KEY_CACHE_LIMIT);
+    this.inactive = new ExpiringMap(negativeTtl, KEY_CACHE_LIMIT);
+    const rate = options.deviceRate ?? DEFAULT_DEVICE_RATE;
+    this.limiter = rate === false ? null : new DeviceRateLimiter(rate);
+    this.maxSkewSeconds = BigInt(Math.ceil((options.maxClockSkewMs ?? DEFAULT_MAX_SKEW_MS) / 1000));
+    this.maxReadingBytes = options.maxReadingBytes ?? DEFAULT_MAX_READING_BYTES;
+    this.maxBatchBytes =
+      options.maxBatchBytes ??
+      BATCH_HEADER_LENGTH + DEFAULT_MAX_BATCH_READINGS * BATCH_READING_LENGTH;
     if (this.batchSize < 1 || this.maxQueue < this.batchSize) {
       throw new GatewayError(
         "GATEWAY_BAD_OPTIONS",
@@ -332,6 +395,7 @@ export class Gateway {
     );
     this.open();
     await this.watchKeys();
+    await this.watchRegistrations();
     let address: AddressInfo | null = null;
     const http = this.options.http ?? { port: 9465 };
     if (http !== false) {
@@ -420,7 +484,7 @@ export class Gateway {
     if (this.store !== undefined) return;
     const store = new GatewayStore(this.options.dbPath, this.options.synchronous);
     this.store = store;
-    this.queue.push(...store.pending());
+    for (const q of store.pending()) this.queue.push(q);
     this.batchQueue.push(...store.pendingBatches());
     this.metrics.queueDepth.set(this.queue.length);
     this.metrics.batchQueueDepth.set(this.batchQueue.length);
@@ -600,6 +664,9 @@ export class Gateway {
     this.metrics.received.inc();
     const slot = parseTopic(topic);
     if (slot === null) return this.drop("bad_topic", { topic });
+    const limit = slot.kind === "batch" ? this.maxBatchBytes : this.maxReadingBytes;
+    if (payload.length > limit)
+      return this.drop("oversize", { topic, bytes: payload.length, limit });
     if (slot.kind === "batch") return this.onBatchMessage(topic, slot, payload);
     let signed: SignedReading;
     try {
@@ -670,8 +737,11 @@ export class Gateway {
     const verdict = checkDeviceSignature(signed.key, this.digestOf(hash), signed.signature);
     if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
+    if (this.inFuture(r.timestamp, receivedAt)) return "future_timestamp";
     const role = await this.keyRole(r.deviceId, signed.key);
     if (role !== "current") return role;
+    const admitted = await this.admit(r.deviceId, r.feedId, r.sequence, r.sequence, true);
+    if (admitted !== null) return admitted;
     const structHash: Hex = `0x${hash.toString("hex")}`;
     const { result, id } = await this.persist((store) => store.put(signed, structHash, receivedAt));
     if (result === "duplicate") {
@@ -705,8 +775,13 @@ export class Gateway {
     const verdict = checkDeviceSignature(decoded.key, this.digestOf(hash), decoded.signature);
     if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
-    const role = await this.keyRole(decoded.batch.deviceId, decoded.key);
+    const b = decoded.batch;
+    if (this.inFuture(b.toTimestamp, receivedAt)) return "future_timestamp";
+    const role = await this.keyRole(b.deviceId, decoded.key);
     if (role !== "current") return role;
+    // The anchor takes any registered device's batches: membership is a feed's rule, not checked here.
+    const admitted = await this.admit(b.deviceId, b.feedId, b.firstSequence, b.lastSequence, false);
+    if (admitted !== null) return admitted;
     const { result, id } = await this.persist((store) => store.putBatch(decoded, receivedAt));
     if (result === "duplicate") {
       this.metrics.duplicates.inc();
@@ -802,16 +877,95 @@ export class Gateway {
     const cached = this.currentKeys.get(deviceId);
     if (cached?.hash === kh && Date.now() - cached.at < this.keyCacheTtlMs) return "current";
     if (this.formerKeys.get(kh) === deviceId) return "old_key";
+    // A "no" of the registry holds for negativeCacheTtlMs: a flood of unknown keys costs no chain call.
+    if (this.unknown.get(kh) === true || this.unknown.get(deviceId) === true) return "unknown_key";
     // A device's first key hashes to its id: no need to ask who owns it.
     const owner = kh === deviceId ? deviceId : await this.ownerOf(kh);
-    if (owner === ZeroHash) return "unknown_key";
+    if (owner === ZeroHash) {
+      this.unknown.set(kh, true);
+      return "unknown_key";
+    }
     if (owner !== deviceId) return "wrong_device";
     const current = await this.refreshCurrentKey(deviceId);
     if (current === kh) return "current";
     // The device is not registered (its first key, before registration or never): nothing accepts it.
-    if (current === ZeroHash) return "unknown_key";
+    if (current === ZeroHash) {
+      this.unknown.set(deviceId, true);
+      return "unknown_key";
+    }
     this.rememberFormerKey(kh, deviceId);
     return "old_key";
+  }
+
+  /** Whether a message dated `timestamp` (unix seconds) is beyond the allowed clock skew. */
+  private inFuture(timestamp: bigint, receivedAt: number): boolean {
+    return timestamp > BigInt(Math.floor(receivedAt / 1000)) + this.maxSkewSeconds;
+  }
+
+  /**
+   * The checks after the key: the device is active, a member of the feed (single readings: the feed
+   * refuses others), and within its rate. Only a sequence above the highest the device had accepted
+   * for the feed spends its allowance, so replays of its own messages cannot use it up. Null: admitted.
+   */
+  private async admit(
+    device: Hex,
+    feed: Hex,
+    first: bigint,
+    last: bigint,
+    member: boolean,
+  ): Promise<RejectReason | null> {
+    const deviceId = device.toLowerCase() as Hex;
+    const feedId = feed.toLowerCase() as Hex;
+    if (!(await this.isActive(deviceId))) return "inactive_device";
+    if (member && !(await this.isMember(feedId, deviceId))) return "not_member";
+    if (this.limiter === null) return null;
+    const slot = `${deviceId}:${feedId}`;
+    const top = this.highest.get(slot);
+    if (top !== undefined && first <= top) return null;
+    if (!this.limiter.take(deviceId)) return "rate_limited";
+    if (this.highest.size >= KEY_CACHE_LIMIT) this.highest.clear();
+    this.highest.set(slot, last);
+    return null;
+  }
+
+  /** Whether the registry says the device is Active (cached; a "no" for negativeCacheTtlMs). */
+  private async isActive(deviceId: Hex): Promise<boolean> {
+    const directory = this.options.directory;
+    if (directory.isActive === undefined) return true;
+    if (this.inactive.get(deviceId) === true) return false;
+    if (this.activity.get(deviceId) === true) return true;
+    const active = await this.ask("whether a device is active", () =>
+      shared(this.activeLookups, deviceId, () =>
+        directory.isActive === undefined ? Promise.resolve(true) : directory.isActive(deviceId),
+      ),
+    );
+    if (active) this.activity.set(deviceId, true);
+    else this.inactive.set(deviceId, true);
+    return active;
+  }
+
+  /** Whether the device is a member of the feed (the member list is cached negativeCacheTtlMs). */
+  private async isMember(feedId: Hex, deviceId: Hex): Promise<boolean> {
+    const directory = this.options.directory;
+    if (directory.feedMembers === undefined) return true;
+    let set = this.members.get(feedId);
+    if (set === undefined) {
+      set = await this.ask("for a feed's members", () =>
+        shared(this.memberLookups, feedId, async () => {
+          const list = (await directory.feedMembers?.(feedId)) ?? [];
+          return new Set(list.map((d) => d.toLowerCase() as Hex));
+        }),
+      );
+      this.members.set(feedId, set);
+    }
+    return set.has(deviceId);
+  }
+
+  /** A DeviceRegistered event: the device (and its first key) is no longer unknown. */
+  private onRegistered(device: Hex): void {
+    const deviceId = device.toLowerCase() as Hex;
+    this.unknown.delete(deviceId);
+    this.inactive.delete(deviceId);
   }
 
   /** keccak256(keyType ‖ key), cached per key: hashing every key of every message is costly. */
@@ -885,6 +1039,7 @@ export class Gateway {
   /** A KeyRotated event: the device's cached key is replaced at once. */
   private onKeyRotated(device: Hex, newKeyHash: Hex): void {
     const deviceId = device.toLowerCase() as Hex;
+    this.unknown.delete(newKeyHash.toLowerCase() as Hex);
     this.setCurrentKey(deviceId, newKeyHash.toLowerCase() as Hex, ++this.keyVersion);
     this.metrics.keyRotations.inc();
     this.log.info({ event: "key_rotated", deviceId, keyHash: newKeyHash }, "device key rotated");
@@ -907,6 +1062,25 @@ export class Gateway {
     const unwatch = this.unwatchKeys;
     this.unwatchKeys = undefined;
     await stopFollowingKeyRotations(unwatch, this.log);
+    const unwatchRegistrations = this.unwatchRegistrations;
+    this.unwatchRegistrations = undefined;
+    await stopFollowingKeyRotations(unwatchRegistrations, this.log);
+  }
+
+  /** Follows DeviceRegistered when the directory can (start() calls it); failing to is not fatal. */
+  private async watchRegistrations(): Promise<void> {
+    const watch = this.options.directory.watchRegistrations?.bind(this.options.directory);
+    if (watch === undefined || this.unwatchRegistrations !== undefined) return;
+    try {
+      this.unwatchRegistrations = await watch((deviceId) => {
+        this.onRegistered(deviceId);
+      });
+    } catch (err: unknown) {
+      this.log.warn(
+        { event: "registrations_unwatched", err: message(err) },
+        "cannot follow DeviceRegistered events: a new device is admitted within negativeCacheTtlMs",
+      );
+    }
   }
 
   /** Runs a registry lookup; its failure becomes GATEWAY_DIRECTORY (the message is redelivered). */
@@ -947,11 +1121,12 @@ export class Gateway {
    */
   private async flush(all: boolean): Promise<void> {
     for (;;) {
-      const head = this.queue[0];
-      if (head === undefined) break;
-      const due = Date.now() - head.receivedAt >= this.batchIntervalMs;
+      const oldestAt = this.queue.oldest();
+      if (oldestAt === undefined) break;
+      const due = Date.now() - oldestAt >= this.batchIntervalMs;
       if (this.queue.length < this.batchSize && !due && !all) break;
-      const batch = this.queue.slice(0, this.batchSize);
+      // Devices in turn: one device's backlog never holds back another's readings.
+      const batch = this.queue.peek(this.batchSize);
       const ids = batch.map((q) => q.id);
       const done = await this.submit(
         "readings",
@@ -966,7 +1141,7 @@ export class Gateway {
         all,
       );
       if (!done) break;
-      this.queue.splice(0, batch.length);
+      this.queue.remove(batch);
       this.metrics.queueDepth.set(this.queue.length);
       this.wakeIntake();
     }
@@ -987,8 +1162,8 @@ export class Gateway {
       this.metrics.batchQueueDepth.set(this.batchQueue.length);
       this.wakeIntake();
     }
-    const oldest = this.queue[0];
-    this.metrics.lag.set(oldest === undefined ? 0 : (Date.now() - oldest.receivedAt) / 1000);
+    const oldest = this.queue.oldest();
+    this.metrics.lag.set(oldest === undefined ? 0 : (Date.now() - oldest) / 1000);
   }
 
   /**
@@ -1146,4 +1321,15 @@ export class Gateway {
       res,
     );
   }
+}
+
+/** Runs `lookup` once for concurrent callers asking about the same key. */
+function shared<K, V>(pending: Map<K, Promise<V>>, key: K, lookup: () => Promise<V>): Promise<V> {
+  const running = pending.get(key);
+  if (running !== undefined) return running;
+  const p = lookup().finally(() => {
+    pending.delete(key);
+  });
+  pending.set(key, p);
+  return p;
 }

@@ -9,3 +9,4 @@ export * from "./sink.js";
 export * from "./chain-submitter.js";
 export * from "./fleet.js";
 export * from "./log-format.js";
+export * from "./admission.js";

@@ -13,6 +13,11 @@ export type RejectReason =
   | "bad_batch"
   | "bad_root"
   | "overlap"
+  | "future_timestamp"
+  | "oversize"
+  | "rate_limited"
+  | "not_member"
+  | "inactive_device"
   | "error";
 
 /**
@@ -30,7 +35,10 @@ export type RejectReason =
  * of its device and feed: it overlaps it or comes late, and the anchor takes batches in order).
  * Reasons about the signing key (the feeds and the anchor take only a device's current key): old_key
  * (a key the device held before a rotation: evidence for the watchtower, never a reading to submit),
- * unknown_key (no registered device holds or held it), wrong_device (another device's key). Key
+ * unknown_key (no registered device holds or held it), wrong_device (another device's key). Hostile
+ * or broken input: future_timestamp (dated beyond the allowed clock skew), oversize (a payload above
+ * its topic kind's limit), rate_limited (beyond the device's rate), not_member (a reading for a feed
+ * the device is not a member of), inactive_device (suspended, revoked or decommissioned). Key
  * cache: `<prefix>key_rotations_total` (KeyRotated events applied).
  */
 export class GatewayMetrics {

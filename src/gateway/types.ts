@@ -29,6 +29,19 @@ export interface KeyDirectory {
    * rotation when the new key first signs or when its cached answer expires (keyCacheTtlMs).
    */
   watchKeyRotations?(listener: KeyRotationListener): Promise<() => Promise<void>>;
+  /**
+   * The member devices of a feed (DeviceFeed.members), or an empty list for a feed id that is no
+   * deployed feed. Optional: without it the gateway does not check membership (the feed still does).
+   */
+  feedMembers?(feedId: Hex): Promise<readonly Hex[]>;
+  /** Whether the registry says the device is Active. Optional: without it, every device counts as active. */
+  isActive?(deviceId: Hex): Promise<boolean>;
+  /**
+   * Calls `listener` for each DeviceRegistered event from now on (the gateway forgets that the
+   * device was unknown). Optional: without it an unknown device is asked about again after
+   * negativeCacheTtlMs.
+   */
+  watchRegistrations?(listener: (deviceId: Hex) => void): Promise<() => Promise<void>>;
   /** Resolves when the chain answers (for /health); rejects when it does not. */
   ping(): Promise<void>;
 }

@@ -42,6 +42,9 @@ async function feedSystem() {
   return deployFeedSystem(ethers);
 }
 
+/** How far ahead of the wall clock the test chain's clock may be (the tests move it). */
+const CHAIN_SKEW_MS = 30 * 86_400_000;
+
 describe("Fleet", function () {
   let broker: EmbeddedBroker;
   beforeEach(async function () {
@@ -277,6 +280,8 @@ describe("Fleet", function () {
         submitter: { pollMs: 10 },
         watchtower: { dbPath: await tempDb(), signer: s.loss },
         handleSignals: false,
+        // Readings are dated by the chain, whose clock the tests move ahead of this machine's.
+        admission: { maxClockSkewMs: CHAIN_SKEW_MS },
       });
       const base = await chainTime(ethers);
       const started = Date.now();
@@ -316,7 +321,13 @@ describe("Fleet", function () {
         // quarantines device 1 (TooFrequent), the second is refused (Quarantined); the feed is not tripped.
         await fleet.injectBurst(1, 2, 5_000);
         // Under load the two readings may go out in two transactions, each waiting for its receipt.
-        await waitFor(() => running.gateway.readings.counts().submitted === 9, "the burst", 30_000);
+        await waitFor(() => running.gateway.readings.counts().rejected === 2, "the burst", 30_000);
+        // Neither reading of the burst counts as submitted: each is rejected with the feed's reason.
+        assert.deepEqual(running.gateway.readings.rejectionReasons(), {
+          "MemberQuarantined:TooFrequent": 1,
+          Quarantined: 1,
+        });
+        assert.equal(running.gateway.readings.counts().submitted, 7);
         const burster = s.devices[1]?.deviceId ?? "";
         const quarantine = await feed.quarantineOf(burster);
         assert.equal(quarantine.anomaly, 1n, "TooFrequent");
@@ -336,9 +347,10 @@ describe("Fleet", function () {
       } finally {
         await fleet.close();
         const summary = await running.stop();
-        // The store marks every reading of a mined submitMany submitted, the two of the burst included
-        // (per-reading outcomes are the submitter's result: ChainSubmission.quarantined and .rejected).
-        assert.equal(summary.readings?.submitted, 9);
+        // Submitted means accepted by the feed: the burst's two readings are rejected, with why.
+        assert.equal(summary.readings?.submitted, 7);
+        assert.equal(summary.readings?.rejected, 2);
+        assert.deepEqual(summary.refused, { "MemberQuarantined:TooFrequent": 1, Quarantined: 1 });
         assert.deepEqual(summary.watchtower, { proofs: 1 });
       }
     });
@@ -359,6 +371,8 @@ describe("Fleet", function () {
         logger: pino({ level: "silent" }),
         submitter: { pollMs: 10 },
         handleSignals: false,
+        // Readings are dated by the chain, whose clock the tests move ahead of this machine's.
+        admission: { maxClockSkewMs: CHAIN_SKEW_MS },
       });
       // The fleet's clock is the chain's latest block time, which moves here only because the test
       // mines (a second per block, some 30 blocks a second), as a live network's blocks would.
@@ -394,7 +408,8 @@ describe("Fleet", function () {
         // Two readings of device 2 with one timestamp (no jump): the second at the latest comes within
         // 10 s of the device's previous reading and quarantines it as TooFrequent.
         await fleet.injectBurst(2, 2, 0);
-        await waitFor(() => running.gateway.readings.counts().submitted === 23, "the burst");
+        await waitFor(() => running.gateway.readings.counts().rejected === 2, "the burst");
+        assert.equal(running.gateway.readings.counts().submitted, 21, "the burst is not submitted");
         const burster = s.devices[2]?.deviceId ?? "";
         assert.equal((await feed.quarantineOf(burster)).anomaly, 1n, "TooFrequent");
         assert.equal(await feed.quarantinedCount(), 1n, "only the burster");

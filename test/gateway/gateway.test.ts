@@ -192,7 +192,7 @@ describe("Gateway", function () {
       await pub.publishRaw(readingTopic(FEED, ZeroHash as Hex), encodeReading(first));
       await pub.publishRaw(readingTopic(FEED, first.reading.deviceId), "not json");
       // One subscriber, one publisher: messages are handled in order, so this one comes last.
-      const last = await reading(device0, 26n, 1n, 1_800_000_000n);
+      const last = await reading(device0, 26n, 1n, 1_700_000_100n);
       await pub.publish(last);
       readings.push(last);
       await waitFor(() => feeds.counts.size === 101 && g.queued === 0, "101 submitted readings");
