@@ -80,7 +80,11 @@ describe("Gateway admission", function () {
     });
 
     it("FairQueue serves devices in turn, each in arrival order, and rotates the ring", function () {
-      type Item = { id: number; receivedAt: number; device: string };
+      interface Item {
+        id: number;
+        receivedAt: number;
+        device: string;
+      }
       const q = new FairQueue<Item>((i) => i.device);
       let id = 0;
       for (let i = 0; i < 5; i++) q.push({ id: ++id, receivedAt: id, device: "flood" });
