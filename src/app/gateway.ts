@@ -1,7 +1,7 @@
 import type { Signer } from "ethers";
 import type { Logger } from "pino";
 import { registryAt, registryDomain } from "../client/registry.js";
-import { getAddress, isCallException, type ContractRunner } from "ethers";
+import { isCallException, type ContractRunner } from "ethers";
 import { feedAddressOf, feedAt } from "../client/feeds.js";
 import type { Hex } from "../protocol/index.js";
 import type { KeyDirectory } from "../gateway/types.js";
@@ -275,17 +275,7 @@ export function gatewayDirectory(
       // DeviceStatus.Active
       return (await reg.statusOf(deviceId)) === 1n;
     },
-    async watchRegistrations(listener: (deviceId: Hex) => void): Promise<() => Promise<void>> {
-      // Checksummed: Hardhat's provider matches log addresses to the filter's case-sensitively.
-      const events = registryAt(getAddress(registry), runner);
-      const event = events.getEvent("DeviceRegistered");
-      const onEvent = (deviceId: string): void => {
-        listener(deviceId.toLowerCase() as Hex);
-      };
-      await events.on(event, onEvent);
-      return async () => {
-        await events.off(event, onEvent);
-      };
-    },
+    watchRegistrations: (listener) =>
+      base.watchRegistrations?.(listener) ?? Promise.resolve(() => Promise.resolve()),
   };
 }

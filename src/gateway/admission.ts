@@ -1,4 +1,7 @@
 import type { Hex } from "../protocol/index.js";
+import { ExpiringMap } from "../service/expiring-map.js";
+
+export { ExpiringMap };
 
 /**
  * What keeps hostile or broken devices from costing honest ones: a bounded cache of "no" answers with
@@ -7,54 +10,6 @@ import type { Hex } from "../protocol/index.js";
  * not queued ahead of the others), and a fair queue (submission batches take devices in turn, so one
  * device's backlog never delays another's readings).
  */
-
-/**
- * A bounded map whose entries expire: `get` answers only while an entry is younger than `ttlMs`.
- * When full, the oldest entry goes (insertion order), so memory stays bounded under any key churn.
- */
-export class ExpiringMap<K, V> {
-  private readonly entries = new Map<K, { readonly value: V; readonly until: number }>();
-  private readonly ttlMs: number;
-  private readonly limit: number;
-  private readonly now: () => number;
-
-  constructor(ttlMs: number, limit: number, now: () => number = Date.now) {
-    this.ttlMs = ttlMs;
-    this.limit = limit;
-    this.now = now;
-  }
-
-  get(key: K): V | undefined {
-    const e = this.entries.get(key);
-    if (e === undefined) return undefined;
-    if (e.until <= this.now()) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return e.value;
-  }
-
-  set(key: K, value: V): void {
-    this.entries.delete(key);
-    if (this.entries.size >= this.limit) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, { value, until: this.now() + this.ttlMs });
-  }
-
-  delete(key: K): void {
-    this.entries.delete(key);
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
 
 /** A device's allowance: `perSecond` messages on average, up to `burst` at once. */
 export interface RateLimit {

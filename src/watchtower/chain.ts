@@ -68,6 +68,17 @@ export function chainDirectory(
         await events.off(event, onEvent);
       };
     },
+    async watchRegistrations(listener: (deviceId: Hex) => void): Promise<() => Promise<void>> {
+      const events = IDeviceRegistry__factory.connect(getAddress(registryAddress), runner);
+      const event = events.getEvent("DeviceRegistered");
+      const onEvent = (deviceId: string): void => {
+        listener(deviceId.toLowerCase() as Hex);
+      };
+      await events.on(event, onEvent);
+      return async () => {
+        await events.off(event, onEvent);
+      };
+    },
     async deviceModel(deviceId: Hex) {
       const info = await registry.deviceInfo(deviceId);
       return { maker: Number(info.maker), model: Number(info.model) };

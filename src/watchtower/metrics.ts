@@ -10,6 +10,7 @@ export type MessageResult =
   | "conflict"
   | "invalid_signature"
   | "wrong_device"
+  | "unknown_device"
   | "retired_key"
   | "malformed"
   | "error";
@@ -21,6 +22,7 @@ export type BatchResult =
   | "conflict"
   | "invalid_signature"
   | "wrong_device"
+  | "unknown_device"
   | "retired_key"
   | "bad_batch"
   | "bad_root"

@@ -43,6 +43,12 @@ export interface DeviceDirectory {
    * by asking currentKeyHash (or keyRetiredAt) again.
    */
   watchKeyRotations?(listener: KeyRotationListener): Promise<() => Promise<void>>;
+  /**
+   * Calls `listener` for each DeviceRegistered event from now on; resolves once subscribed with a
+   * function that unsubscribes. Optional: a reader without it asks about an unknown device again
+   * after its negative cache expires.
+   */
+  watchRegistrations?(listener: (deviceId: Hex) => void): Promise<() => Promise<void>>;
   /** The device's maker and model (maker 0 for an unknown device). */
   deviceModel(deviceId: Hex): Promise<{ readonly maker: number; readonly model: number }>;
   /** The range declared for (maker, model), or null when none was declared (then no bound is checked). */

@@ -37,6 +37,7 @@ import {
   type SensorRange,
   type SubmittedProof,
 } from "./types.js";
+import { ExpiringMap } from "../service/expiring-map.js";
 import { followKeyRotations, stopFollowingKeyRotations } from "../service/key-rotations.js";
 
 /** How a failed submission is retried: attempts in all, with exponential backoff between them. */
@@ -70,6 +71,11 @@ export interface WatchtowerOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** How long a sensor-range answer (or its absence) is trusted, in ms (default 60000). */
   readonly rangeCacheTtlMs?: number;
+  /**
+   * How long the registry's "no" (a key nobody holds, a device it does not know) is believed, in ms
+   * (default 30000): until then such messages cost no chain call.
+   */
+  readonly negativeCacheTtlMs?: number;
   /**
    * How long the registry's answer that a key is not rotated out is trusted, in ms (default 300000);
    * a KeyRotated event of its device (when the directory watches them) ends it at once. A retirement,
@@ -158,9 +164,12 @@ export class Watchtower {
   private readonly stopped: Promise<typeof STOPPED>;
   private readonly keyOwners = new Map<Hex, Hex>();
   private readonly models = new Map<Hex, { maker: number; model: number }>();
+  private readonly unknownKeys: ExpiringMap<Hex, true>;
+  private readonly unknownDevices: ExpiringMap<Hex, true>;
   private readonly ranges = new Map<string, { range: SensorRange | null; at: number }>();
   private readonly retirements: KeyRetirements;
   private unwatchKeys: (() => Promise<void>) | undefined;
+  private unwatchRegistrations: (() => Promise<void>) | undefined;
   /** How long a key's "not retired" answer is trusted without a KeyRotated event (default 5 minutes). */
   private readonly keyCacheTtlMs: number;
   private lastMessageAt: number | null = null;
@@ -171,6 +180,9 @@ export class Watchtower {
     this.metrics = new WatchtowerMetrics(options.metricsPrefix);
     this.log = options.logger ?? pino({ name: "watchtower", level: options.logLevel ?? "info" });
     this.keyCacheTtlMs = options.keyCacheTtlMs ?? 300_000;
+    const negativeTtl = options.negativeCacheTtlMs ?? 30_000;
+    this.unknownKeys = new ExpiringMap(negativeTtl, 1_000_000);
+    this.unknownDevices = new ExpiringMap(negativeTtl, 1_000_000);
     this.retirements = new KeyRetirements(options.directory, this.keyCacheTtlMs);
     this.stopped = new Promise((resolve) => {
       this.stopSignal = () => {
@@ -189,6 +201,7 @@ export class Watchtower {
     }
     this.store = new EvidenceStore(this.options.dbPath);
     await this.watchKeys();
+    await this.watchRegistrations();
     const unfinished = this.store.unfinishedProofs();
     for (const proof of unfinished) this.launch(proof);
     let address: AddressInfo | null = null;
@@ -359,6 +372,10 @@ export class Watchtower {
         this.count("wrong_device", m, { keyHash: keyHash(m.key) });
         return;
       }
+      if (!(await this.isRegistered(m.reading.deviceId))) {
+        this.count("unknown_device", m);
+        return;
+      }
       const retired = await this.retirements.refusing(
         m.reading.deviceId,
         m.key,
@@ -472,6 +489,10 @@ export class Watchtower {
         this.countBatch("wrong_device", m, { keyHash: keyHash(key) });
         return;
       }
+      if (!(await this.isRegistered(batch.deviceId))) {
+        this.countBatch("unknown_device", m);
+        return;
+      }
       // A verified batch's toTimestamp is its latest reading's (batchProblem): the time it claims.
       const retired = await this.retirements.refusing(batch.deviceId, key, batch.toTimestamp);
       if (retired !== undefined) {
@@ -520,11 +541,33 @@ export class Watchtower {
     const kh = keyHash(key);
     let owner = this.keyOwners.get(kh);
     if (owner === undefined) {
+      // An unknown key may be registered later: "nobody" is believed for negativeCacheTtlMs only.
+      if (this.unknownKeys.get(kh) === true) return false;
       owner = (await this.options.directory.keyOwner(kh)).toLowerCase() as Hex;
-      // A key's owner never changes once set; an unknown key may be registered later.
+      // A key's owner never changes once set.
       if (owner !== ZeroHash) this.keyOwners.set(kh, owner);
+      else this.unknownKeys.set(kh, true);
     }
     return owner === deviceId;
+  }
+
+  /**
+   * Whether the registry knows the device (its model is cached once known). Messages of a device it
+   * does not know prove nothing (FraudProofs needs the device's key in the registry) and are not
+   * stored: a flood of unregistered keys fills no database. A "no" holds for negativeCacheTtlMs, so
+   * such a flood costs one chain call per device and period, not one per message.
+   */
+  private async isRegistered(device: Hex): Promise<boolean> {
+    const deviceId = device.toLowerCase() as Hex;
+    if (this.models.has(deviceId)) return true;
+    if (this.unknownDevices.get(deviceId) === true) return false;
+    const model = await this.options.directory.deviceModel(deviceId);
+    if (model.maker === 0) {
+      this.unknownDevices.set(deviceId, true);
+      return false;
+    }
+    this.models.set(deviceId, model);
+    return true;
   }
 
   /**
@@ -574,6 +617,25 @@ export class Watchtower {
     const unwatch = this.unwatchKeys;
     this.unwatchKeys = undefined;
     await stopFollowingKeyRotations(unwatch, this.log);
+    const unwatchRegistrations = this.unwatchRegistrations;
+    this.unwatchRegistrations = undefined;
+    await stopFollowingKeyRotations(unwatchRegistrations, this.log);
+  }
+
+  /** Follows DeviceRegistered when the directory can: a new device's messages count at once. */
+  private async watchRegistrations(): Promise<void> {
+    const watch = this.options.directory.watchRegistrations?.bind(this.options.directory);
+    if (watch === undefined || this.unwatchRegistrations !== undefined) return;
+    try {
+      this.unwatchRegistrations = await watch((deviceId) => {
+        this.unknownDevices.delete(deviceId.toLowerCase() as Hex);
+      });
+    } catch (err: unknown) {
+      this.log.warn(
+        { event: "registrations_unwatched", err: message(err) },
+        "cannot follow DeviceRegistered events: a new device's messages count within negativeCacheTtlMs",
+      );
+    }
   }
 
   private async rangeOf(deviceId: Hex): Promise<SensorRange | null> {
