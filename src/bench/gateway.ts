@@ -1,4 +1,11 @@
-import { encodeBatch, signBatch, type SignedReading } from "../protocol/index.js";
+import {
+  encodeBatch,
+  signBatch,
+  type SignedReading,
+  batchTopic,
+  encodeReading,
+  readingTopic,
+} from "../protocol/index.js";
 import { spawn } from "node:child_process";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,9 +18,6 @@ import { SoftwareKeyStore } from "../device/software-key-store.js";
 import {
   DevicePublisher,
   Gateway,
-  batchTopic,
-  encodeReading,
-  readingTopic,
   startEmbeddedBroker,
   type GatewayOptions,
   type KeyDirectory,

@@ -21,6 +21,11 @@ import {
   readingDigester,
   readingStructHash,
   type SignedBatch,
+  BATCH_FILTER,
+  READING_FILTER,
+  decodeReading,
+  parseTopic,
+  readingSubscription,
 } from "../protocol/index.js";
 import { checkDeviceSignature } from "../verify/index.js";
 import {
@@ -32,13 +37,6 @@ import {
 } from "./admission.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
 import { GatewayStore, type QueuedBatch, type QueuedReading } from "./store.js";
-import {
-  BATCH_FILTER,
-  READING_FILTER,
-  decodeReading,
-  parseTopic,
-  readingSubscription,
-} from "./topics.js";
 import {
   GatewayError,
   SubmissionRejectedError,

@@ -3,7 +3,6 @@ export * from "./gateway.js";
 export * from "./metrics.js";
 export * from "./publisher.js";
 export * from "./store.js";
-export * from "./topics.js";
 export * from "./types.js";
 export * from "./sink.js";
 export * from "./chain-submitter.js";

@@ -4,10 +4,12 @@ import {
   signBatch,
   type BatchSigner,
   type SignedBatch,
+  batchTopic,
+  encodeReading,
+  readingTopic,
 } from "../protocol/index.js";
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import type { ReadingMessage } from "../protocol/index.js";
-import { batchTopic, encodeReading, readingTopic } from "./topics.js";
 
 /**
  * A device's MQTT side: publishes its signed readings with QoS 1 to its reading topic. publish()

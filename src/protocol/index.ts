@@ -8,3 +8,5 @@ export * from "./messages.js";
 export * from "./signed.js";
 export * from "./hash.js";
 export * from "./batch.js";
+export * from "./json.js";
+export * from "./topics.js";

@@ -7,14 +7,10 @@ import {
   type SignedBatch,
   type WatchedBatch,
   type WatchedInput,
-} from "../protocol/index.js";
-import {
-  readingBatchFromJson,
-  readingBatchToJson,
   signedReadingFromJson,
-  type BatchedReadingJson,
   type SignedReadingJson,
-} from "./store.js";
+} from "../protocol/index.js";
+import { readingBatchFromJson, readingBatchToJson, type BatchedReadingJson } from "./store.js";
 
 /**
  * A signed batch as one JSON line (bigints as decimal strings): the ReadingBatch fields as the

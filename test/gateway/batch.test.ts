@@ -2,13 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { SimpleMerkleTree } from "@openzeppelin/merkle-tree";
 import { DeviceSigner } from "../../src/device/device-signer.js";
-import {
-  DevicePublisher,
-  GatewayStore,
-  batchTopic,
-  parseTopic,
-  type EmbeddedBroker,
-} from "../../src/gateway/index.js";
+import { DevicePublisher, GatewayStore, type EmbeddedBroker } from "../../src/gateway/index.js";
 import {
   buildReadingBatch,
   structHash,
@@ -24,6 +18,8 @@ import {
   signBatch,
   type DecodedBatch,
   type WatchedBatch,
+  batchTopic,
+  parseTopic,
 } from "../../src/protocol/index.js";
 import {
   DOMAIN,

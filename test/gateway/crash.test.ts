@@ -1,16 +1,16 @@
-import { encodeBatch, signBatch, type SignedReading } from "../../src/protocol/index.js";
+import {
+  encodeBatch,
+  signBatch,
+  type SignedReading,
+  batchTopic,
+} from "../../src/protocol/index.js";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  DevicePublisher,
-  GatewayStore,
-  batchTopic,
-  startEmbeddedBroker,
-} from "../../src/gateway/index.js";
+import { DevicePublisher, GatewayStore, startEmbeddedBroker } from "../../src/gateway/index.js";
 import { FEED, deviceSigner, reading } from "../watchtower/helpers.js";
 import { batchOf, slotOf, waitFor } from "./helpers.js";
 

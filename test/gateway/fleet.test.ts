@@ -3,6 +3,7 @@ import {
   decodeBatch,
   type SignedReading,
   type WatchedMessage,
+  decodeReading,
 } from "../../src/protocol/index.js";
 import assert from "node:assert/strict";
 import { connectAsync } from "mqtt";
@@ -10,7 +11,6 @@ import { pino } from "pino";
 import {
   Fleet,
   FleetClockStalledError,
-  decodeReading,
   simulateFleet,
   startEmbeddedBroker,
   type EmbeddedBroker,

@@ -13,8 +13,7 @@ import {
   registryDomain,
   writeProofFile,
 } from "../../src/client/index.js";
-import { deviceIdOf, type Hex } from "../../src/protocol/index.js";
-import { signedReadingToJson } from "../../src/watchtower/index.js";
+import { deviceIdOf, type Hex, signedReadingToJson } from "../../src/protocol/index.js";
 import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
 import { tempDir } from "../client/fixture.js";
 import { runTask } from "./run-task.js";

@@ -7,12 +7,9 @@ import {
   isBatchedReading,
   isWatchedBatch,
   type WatchedInput,
-} from "../../src/protocol/index.js";
-import {
-  jsonLinesSource,
-  signedBatchToJson,
   signedReadingToJson,
-} from "../../src/watchtower/index.js";
+} from "../../src/protocol/index.js";
+import { jsonLinesSource, signedBatchToJson } from "../../src/watchtower/index.js";
 import {
   BENEFICIARY,
   FEED,

@@ -1,10 +1,7 @@
-import { asHex, type Hex, type SignedReading } from "../protocol/index.js";
-import {
-  signedReadingFromJson,
-  signedReadingToJson,
-  type SignedReadingJson,
-} from "../watchtower/index.js";
-import { GatewayError } from "./types.js";
+import { InvalidInputError } from "./errors.js";
+import { asHex, type Hex } from "./hex.js";
+import { signedReadingFromJson, signedReadingToJson, type SignedReadingJson } from "./json.js";
+import type { SignedReading } from "./signed.js";
 
 /**
  * The MQTT topic scheme. A device publishes each signed reading, QoS 1, to
@@ -22,7 +19,7 @@ import { GatewayError } from "./types.js";
  *     dt/devicetrust/<feedId>/<deviceId>/batch
  *
  * one message holding a device-signed ReadingBatch and the readings it covers, in the binary format
- * of batch.ts (version 1: a 134-byte header with the batch fields, the key, the signature, then 48
+ * of src/protocol/batch.ts (version 1: a 134-byte header with the batch fields, the key, the signature, then 48
  * bytes per reading: sequence u64, timestamp u64, value int256, big-endian). The readings carry no
  * signature of their own: the batch signature covers their Merkle root. Gateways subscribe to both
  * `dt/devicetrust/+/+/reading` and `dt/devicetrust/+/+/batch` (each shared when in a group).
@@ -46,8 +43,7 @@ export function batchTopic(feedId: Hex, deviceId: Hex): string {
 export function readingSubscription(group?: string, filter = READING_FILTER): string {
   if (group === undefined) return filter;
   if (!/^[A-Za-z0-9_-]+$/.test(group)) {
-    throw new GatewayError(
-      "GATEWAY_BAD_GROUP",
+    throw new InvalidInputError(
       `shared subscription group "${group}" must be letters, digits, _ or -: pick another name`,
     );
   }
