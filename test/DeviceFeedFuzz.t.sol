@@ -5,6 +5,7 @@ import {DeviceFeed} from "../contracts/feeds/DeviceFeed.sol";
 import {IDeviceFeed} from "../contracts/interfaces/IDeviceFeed.sol";
 import {IDeviceRegistry} from "../contracts/interfaces/IDeviceRegistry.sol";
 import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
+import {DeviceId} from "../contracts/types/DeviceId.sol";
 import {Reading} from "../contracts/types/Messages.sol";
 import {FeedFixture} from "./utils/FeedFixture.sol";
 
@@ -453,5 +454,61 @@ contract DeviceFeedFuzzTest is FeedFixture {
     /// @notice Concrete twin: the same second as the evicted reading.
     function test_submit_TooFrequentAfterOwnEviction() public {
         testFuzz_submit_TooFrequentAfterOwnEviction(0);
+    }
+
+    // ------------------------------------------------------------------ the member's slot, one word
+
+    /// @notice An accepted reading is its member's slot field for field (a value of either sign, any sequence,
+    /// its own timestamp), also written over an evicted reading (it counts again), and the member's next
+    /// reading is judged against exactly it: the same sequence is refused, a value 5% closer to zero a
+    /// minInterval later is no jump from it, whatever its sign.
+    function testFuzz_submit_SlotIsTheReading(
+        int256 value,
+        uint64 sequence,
+        uint256 age,
+        uint256 device,
+        bool overEvicted
+    ) public {
+        device = bound(device, 0, DEVICES - 1);
+        value = bound(value, MIN_VALUE, MAX_VALUE);
+        sequence = uint64(bound(sequence, 2, type(uint64).max - 1));
+        // Young enough that the reading is still fresh (a jump reference) a minInterval later.
+        age = bound(age, 0, MAX_READING_AGE - MIN_INTERVAL - 1);
+        DeviceId id = ids[device];
+        if (overEvicted) {
+            assertTrue(_submit(device, 1, BASE));
+            staking.setActive(id, 0);
+            feed.evict(id);
+            staking.setActive(id, MIN_STAKE);
+            assertTrue(feed.slotOf(id).excluded);
+            // The evicted reading is no jump reference and not too close to the next one any more.
+            vm.warp(block.timestamp + MAX_READING_AGE + MIN_INTERVAL);
+        }
+        Reading memory r = _reading(device, sequence, value);
+        r.timestamp = uint64(block.timestamp - age);
+        (bool ok, ) = _try(r, device, _signReading(keys[device], r));
+        assertTrue(ok, "accepted");
+        IDeviceFeed.Slot memory s = feed.slotOf(id);
+        assertEq(s.value, value, "value");
+        assertEq(s.timestamp, r.timestamp, "timestamp");
+        assertEq(s.sequence, sequence, "sequence");
+        assertFalse(s.excluded, "counts");
+        assertEq(feed.sequenceOf(id), sequence);
+
+        Reading memory same = _reading(device, sequence, value);
+        (ok, ) = _try(same, device, _signReading(keys[device], same));
+        assertFalse(ok, "the same sequence again");
+        vm.warp(block.timestamp + MIN_INTERVAL);
+        int256 closer = value - value / 20;
+        assertTrue(_submit(device, sequence + 1, closer), "5% toward zero is no jump");
+        assertEq(feed.slotOf(id).value, closer);
+        assertEq(feed.quarantineOf(id).since, 0);
+    }
+
+    /// @notice Concrete twins: a negative value at the highest sequence it can follow, and a positive one over
+    /// an evicted reading.
+    function test_submit_SlotIsTheReading() public {
+        testFuzz_submit_SlotIsTheReading(-123_45678901, type(uint64).max - 1, 7, 0, false);
+        testFuzz_submit_SlotIsTheReading(MAX_VALUE, 2, 0, 1, true);
     }
 }

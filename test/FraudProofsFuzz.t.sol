@@ -551,6 +551,47 @@ contract FraudProofsFuzzTest is FraudProofsFixture {
         _checkIncidentTime(tsA, tsB, elapsed, later < provenAt ? later : provenAt);
     }
 
+    // ================================================================ the incident record
+
+    IFraudProofs.Incident internal _duringSlash;
+
+    /// @notice Called back by the staking mock while it slashes: what the incident record holds then.
+    function seeIncidentDuringSlash(bytes32 id) external {
+        _duringSlash = proofs.incident(id);
+    }
+
+    /// @dev The incident is recorded before control leaves for the slash (device, kind, time; nothing
+    /// slashed yet), and afterwards holds whatever amount the slash returned, up to the largest a uint128
+    /// takes, beside the same device, kind and time.
+    function _checkRecord(bool useP256, uint256 slashed, uint256 ago) internal {
+        (TestKey memory k, DeviceId id) = _device(useP256);
+        staking.setSlashAmount(slashed);
+        Reading memory ra = _reading(id, 9, 1);
+        ra.timestamp = uint64(block.timestamp - ago);
+        IFraudProofs.SignedReading memory a = _signed(k, ra);
+        IFraudProofs.SignedReading memory b = _signed(k, _reading(id, 9, 2));
+        b.reading.timestamp = ra.timestamp;
+        b.signature = _sign(k, _readingDigest(b.reading));
+        bytes32 expected = _pairId(IFraudProofs.IncidentKind.Equivocation, a.reading, b.reading);
+        staking.setReenter(address(this), abi.encodeCall(this.seeIncidentDuringSlash, (expected)));
+        bytes32 incidentId = proofs.proveEquivocation(a, b, beneficiary);
+        assertEq(incidentId, expected);
+        assertEq(DeviceId.unwrap(_duringSlash.deviceId), DeviceId.unwrap(id), "device, during the slash");
+        assertEq(uint8(_duringSlash.kind), uint8(IFraudProofs.IncidentKind.Equivocation), "kind, during the slash");
+        assertEq(_duringSlash.time, ra.timestamp, "time, during the slash");
+        assertEq(_duringSlash.slashed, 0, "nothing slashed yet, during the slash");
+        _assertIncident(incidentId, id, IFraudProofs.IncidentKind.Equivocation, slashed, ra.timestamp);
+    }
+
+    function test_proveEquivocation_RecordedBeforeSlash() public {
+        _checkRecord(true, type(uint128).max, WINDOW);
+        _checkRecord(false, 0, 0);
+    }
+
+    function testFuzz_proveEquivocation_RecordedBeforeSlash(bool useP256, uint128 slashed, uint256 ago) public {
+        _checkRecord(useP256, slashed, bound(ago, 0, WINDOW));
+    }
+
     // ================================================================ signatures
 
     /// @dev Any corrupted byte of a signature makes the proof fail with ProofsInvalidSignature.

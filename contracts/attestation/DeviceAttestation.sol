@@ -175,11 +175,13 @@ abstract contract DeviceAttestation is IDeviceAttestation {
 
     /// @dev isTrusted, for the registry's combined signature-and-trust check.
     function _isTrusted(DeviceId deviceId, uint256 maxAge) internal view returns (bool) {
-        Evidence memory e = _evidence[deviceId];
-        if (e.status != DeviceStatus.Active) return false;
+        // Only the fields it needs, from the one slot (an Evidence memory copy would write every field).
+        Evidence storage e = _evidence[deviceId];
+        (DeviceStatus status, uint64 timestamp, uint32 firmwareId) = (e.status, e.timestamp, e.firmwareId);
+        if (status != DeviceStatus.Active) return false;
         // Evidence timestamps are never in the future when accepted, so this cannot underflow.
-        if (block.timestamp - e.timestamp > maxAge) return false;
-        Firmware storage f = _firmware[e.firmwareId];
+        if (block.timestamp - timestamp > maxAge) return false;
+        Firmware storage f = _firmware[firmwareId];
         FirmwareStatus fs = f.status;
         return fs == FirmwareStatus.Good || (fs == FirmwareStatus.Deprecated && block.timestamp < f.sunset);
     }

@@ -527,7 +527,7 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
         Batch memory b
     ) private returns (Rejection rejection, bool accepted) {
         uint256 index;
-        Slot memory previous;
+        uint256 previous;
         (rejection, index, previous) = _check(r, key, signature);
         if (rejection != Rejection.None) return (rejection, false);
         int128 value = int128(r.value); // in bounds (checked), so it fits
@@ -536,8 +536,8 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
             _quarantine(r, _slots[index], anomaly, b);
             return (Rejection.None, false);
         }
-        // One write of the whole slot. Timestamps are not in the future (checked), so they fit in uint40.
-        _slots[index] = Slot({value: value, timestamp: uint40(r.timestamp), sequence: r.sequence, excluded: false});
+        // Timestamps are not in the future (checked), so they fit in uint40; the reading counts (not excluded).
+        _storeSlot(index, value, uint40(r.timestamp), r.sequence);
         emit ReadingAccepted(r.deviceId, r.sequence, r.value);
         ++b.accepted;
         if (!b.moved && DEVIATION_THRESHOLD_BPS != 0) b.moved = _moved(value, b.st.answer);
@@ -545,24 +545,27 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     }
 
     /// @dev Cheap checks first; the two external calls (signature and trust, stake) last. Returns the
-    /// member's slot index and its previous reading when the reading passes.
+    /// member's slot index and its previous reading (the slot's packed word, see _slotWord) when the
+    /// reading passes.
     function _check(
         Reading calldata r,
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature
-    ) private view returns (Rejection, uint256, Slot memory previous) {
-        if (r.feedId != feedId()) return (Rejection.WrongFeed, 0, previous);
+    ) private view returns (Rejection, uint256, uint256 previous) {
+        if (r.feedId != feedId()) return (Rejection.WrongFeed, 0, 0);
         DeviceId deviceId = r.deviceId;
         Membership storage m = _membership[deviceId];
         uint256 index = m.index;
-        if (index == 0) return (Rejection.NotMember, 0, previous);
-        if (m.quarantinedAt != 0) return (Rejection.Quarantined, 0, previous);
-        --index;
-        previous = _slots[index];
-        if (r.sequence <= previous.sequence) return (Rejection.SequenceNotIncreasing, 0, previous);
+        if (index == 0) return (Rejection.NotMember, 0, 0);
+        if (m.quarantinedAt != 0) return (Rejection.Quarantined, 0, 0);
+        unchecked {
+            --index; // index != 0 (checked)
+        }
+        previous = _slotWord(index);
+        if (r.sequence <= _sequenceOf(previous)) return (Rejection.SequenceNotIncreasing, 0, previous);
         if (r.timestamp > block.timestamp) return (Rejection.FutureTimestamp, 0, previous);
         // A reading older than the device's previous one is as useless as a stale one.
-        if (block.timestamp - r.timestamp >= MAX_READING_AGE || r.timestamp < previous.timestamp) {
+        if (block.timestamp - r.timestamp >= MAX_READING_AGE || r.timestamp < _timestampOf(previous)) {
             return (Rejection.Stale, 0, previous);
         }
         if (r.value < MIN_VALUE || r.value > MAX_VALUE) return (Rejection.OutOfBounds, 0, previous);
@@ -584,19 +587,20 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
     /// older. Jump: the value moved more than maxDeviationBps from its previous reading, while that one is
     /// fresh. Spread: the value lies more than maxSpreadBps from the latest answer, while that one is fresh.
     /// Readings and rounds from before a guardian's reset are no reference (the guardian accepted the level).
+    /// `previous` is the member's slot word (see _slotWord); an excluded reading is a reference too.
     function _anomaly(
-        Slot memory previous,
+        uint256 previous,
         uint64 timestamp,
         int128 value,
         State memory st
     ) private view returns (Anomaly) {
-        uint40 previousAt = previous.timestamp;
+        uint40 previousAt = _timestampOf(previous);
         if (previousAt != 0) {
             if (timestamp < uint256(previousAt) + MIN_INTERVAL) return Anomaly.TooFrequent;
             if (
                 MAX_DEVIATION_BPS != 0 &&
                 block.timestamp - previousAt < MAX_READING_AGE &&
-                _far(value, previous.value, MAX_DEVIATION_BPS) &&
+                _far(value, _valueOf(previous), MAX_DEVIATION_BPS) &&
                 previousAt > _breaker.resetAt
             ) return Anomaly.Jump;
         }
@@ -610,6 +614,38 @@ contract DeviceFeed is IDeviceFeed, Ownable2Step {
             st.updatedAt > _breaker.resetAt
         ) return Anomaly.Spread;
         return Anomaly.None;
+    }
+
+    /// @dev Member slot `index` (below MAX_MEMBERS) as its packed word, read once: the layout of Slot, from
+    /// the low bits, is int128 value, uint40 timestamp, uint64 sequence, bool excluded (what _median reads
+    /// too; the median fuzz, eviction and slotOf tests pin it).
+    function _slotWord(uint256 index) private view returns (uint256 word) {
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            word := sload(add(_slots.slot, index))
+        }
+    }
+
+    /// @dev Writes member slot `index` (below MAX_MEMBERS) with a counting reading (excluded: false) in one
+    /// store: a Slot assignment would read and write the word once per field.
+    function _storeSlot(uint256 index, int128 value, uint40 timestamp, uint64 sequence) private {
+        uint256 word = uint256(uint128(value)) | (uint256(timestamp) << 128) | (uint256(sequence) << 168);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            sstore(add(_slots.slot, index), word)
+        }
+    }
+
+    function _valueOf(uint256 word) private pure returns (int128) {
+        return int128(uint128(word));
+    }
+
+    function _timestampOf(uint256 word) private pure returns (uint40) {
+        return uint40(word >> 128);
+    }
+
+    function _sequenceOf(uint256 word) private pure returns (uint64) {
+        return uint64(word >> 168);
     }
 
     /// @dev Quarantines the reading's member: its slot stops counting (its previous reading stays the

@@ -271,9 +271,11 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         DeviceKey calldata key,
         bytes calldata signature
     ) private view returns (bool) {
-        DeviceRecord memory d = _devices[deviceId];
-        if (d.status != DeviceStatus.Active || key.keyType != d.keyType) return false;
-        if (DeviceKeyLib.keyHash(key.keyType, key.key) != _currentKeyHash(deviceId, d.nonce)) return false;
+        // Only the fields it needs, from the one slot (a DeviceRecord memory copy would write every field).
+        DeviceRecord storage d = _devices[deviceId];
+        (DeviceStatus status, KeyType keyType, uint32 nonce) = (d.status, d.keyType, d.nonce);
+        if (status != DeviceStatus.Active || key.keyType != keyType) return false;
+        if (DeviceKeyLib.keyHash(key.keyType, key.key) != _currentKeyHash(deviceId, nonce)) return false;
         return DeviceKeyLib.isValidSignature(key.keyType, key.key, digest, signature);
     }
 
@@ -335,12 +337,13 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         DeviceKey calldata key,
         bytes calldata signature
     ) private view returns (bool valid, uint256 retiredAt) {
-        DeviceRecord memory d = _devices[deviceId];
-        if (d.status == DeviceStatus.Unknown) return (false, 0);
+        DeviceRecord storage d = _devices[deviceId];
+        (DeviceStatus status, uint32 nonce) = (d.status, d.nonce);
+        if (status == DeviceStatus.Unknown) return (false, 0);
         bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);
         // The current key (for a device never rotated: its id, no storage read) is retired by definition
         // never; only an earlier key of the device has a retirement time to read.
-        if (keyHash != _currentKeyHash(deviceId, d.nonce)) {
+        if (keyHash != _currentKeyHash(deviceId, nonce)) {
             if (_keyOwner(keyHash) != deviceId) return (false, 0);
             retiredAt = _retiredAt[keyHash];
         }

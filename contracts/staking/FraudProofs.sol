@@ -306,12 +306,23 @@ contract FraudProofs is IFraudProofs, ReentrancyGuardTransient {
     /// evidence in hand cannot buy a payout.
     function _record(bytes32 id, DeviceId deviceId, IncidentKind kind, uint64 signedAt, address beneficiary) private {
         Incident storage record = _incidents[id];
+        uint64 time = signedAt < block.timestamp ? signedAt : uint64(block.timestamp);
         record.deviceId = deviceId;
-        record.kind = kind;
-        record.time = signedAt < block.timestamp ? signedAt : uint64(block.timestamp);
+        _storeIncidentTail(record, kind, time, 0);
         uint256 slashed = STAKING.slash(deviceId, beneficiary, id);
-        record.slashed = SafeCast.toUint128(slashed);
+        _storeIncidentTail(record, kind, time, SafeCast.toUint128(slashed));
         emit IncidentRecorded(id, deviceId, kind, beneficiary, slashed);
+    }
+
+    /// @dev Writes an incident's second slot, its kind, time and slashed amount, in one store (field by field,
+    /// each would read the slot and write it again). Incident's layout: deviceId fills the first slot; the
+    /// second packs, from the low bits, uint8 kind, uint64 time, uint128 slashed.
+    function _storeIncidentTail(Incident storage record, IncidentKind kind, uint64 time, uint128 slashed) private {
+        uint256 word = uint256(uint8(kind)) | (uint256(time) << 8) | (uint256(slashed) << 72);
+        // solhint-disable-next-line no-inline-assembly
+        assembly ("memory-safe") {
+            sstore(add(record.slot, 1), word)
+        }
     }
 
     /// @dev The registry's domain for this chain: the cached one while the chain id is the one it was built for
