@@ -674,6 +674,17 @@ export const tasks = [
         defaultValue: "stdin",
       })
       .addOption({
+        name: "broker",
+        description:
+          "Subscribe to the devices' topics on this MQTT broker instead (mqtt://host:port; not shared with gateways)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "clientId",
+        description: "The watchtower's persistent MQTT session id (default devicetrust-watchtower)",
+        defaultValue: "",
+      })
+      .addOption({
         name: "db",
         description: "Evidence store, SQLite (default: .devicetrust/watchtower.sqlite)",
         defaultValue: "",

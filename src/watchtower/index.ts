@@ -7,3 +7,4 @@ export * from "./store.js";
 export * from "./types.js";
 export * from "./watchtower.js";
 export * from "./batch.js";
+export * from "./mqtt-source.js";

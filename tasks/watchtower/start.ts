@@ -3,8 +3,13 @@ import { mkdir } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { pino } from "pino";
-import { InvalidInputError } from "../../src/protocol/index.js";
-import { DEFAULT_DB_PATH, jsonLinesSource, runWatchtower } from "../../src/watchtower/index.js";
+import { InvalidInputError, type MessageSource } from "../../src/protocol/index.js";
+import {
+  DEFAULT_DB_PATH,
+  MqttSource,
+  jsonLinesSource,
+  runWatchtower,
+} from "../../src/watchtower/index.js";
 import { progress, run } from "../common.js";
 import { connectProofs, type ProofsArgs } from "../stake/connect.js";
 
@@ -13,29 +18,46 @@ interface Args extends ProofsArgs {
   port: number;
   beneficiary: string;
   source: string;
+  broker: string;
+  clientId: string;
   logLevel: string;
 }
 
 /**
- * Runs the watchtower over signed readings and signed batches (JSON lines: stdin or a file) until the
- * source ends or SIGTERM/SIGINT, then prints what it proved. Logs (pino JSON) go to stderr; the
+ * Runs the watchtower over signed readings and signed batches until the source ends or SIGTERM/SIGINT,
+ * then prints what it proved. The source: JSON lines (stdin or a file), or with --broker the devices'
+ * topics on an MQTT broker, subscribed by the watchtower itself (not shared with the gateways, in a
+ * persistent session named --client-id: messages are acknowledged once handled). Logs (pino JSON) go to stderr; the
  * summary to stdout.
  */
 export default async function watchtowerStart(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
-    if (args.source === "") {
+    if (args.source === "" && args.broker === "") {
       throw new InvalidInputError("name the source: --source stdin or --source <readings.jsonl>");
     }
     const chain = await connectProofs(hre, args);
     const dbPath = args.db === "" ? DEFAULT_DB_PATH : args.db;
     if (dbPath !== ":memory:") await mkdir(dirname(dbPath), { recursive: true });
-    const input = args.source === "stdin" ? process.stdin : createReadStream(args.source);
-    const name = args.source === "stdin" ? "stdin" : basename(args.source);
-    const source = jsonLinesSource(input, name, (line, err) => {
-      progress(
-        `${name}:${String(line)} skipped: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    });
+    let source: MessageSource;
+    let mqtt: MqttSource | undefined;
+    if (args.broker !== "") {
+      mqtt = await MqttSource.connect({
+        brokerUrl: args.broker,
+        ...(args.clientId === "" ? {} : { clientId: args.clientId }),
+        onMalformed: (topic, err) => {
+          progress(`${topic}: skipped: ${err instanceof Error ? err.message : String(err)}`);
+        },
+      });
+      source = mqtt;
+    } else {
+      const input = args.source === "stdin" ? process.stdin : createReadStream(args.source);
+      const name = args.source === "stdin" ? "stdin" : basename(args.source);
+      source = jsonLinesSource(input, name, (line, err) => {
+        progress(
+          `${name}:${String(line)} skipped: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+    }
     const running = await runWatchtower({
       registry: chain.registryAddress,
       proofs: chain.proofsAddress,
@@ -45,7 +67,17 @@ export default async function watchtowerStart(args: Args, hre: HardhatRuntimeEnv
       dbPath,
       port: args.port,
       logger: pino({ name: "watchtower", level: args.logLevel }, pino.destination(2)),
+      // An MQTT stream never ends by itself: a signal closes it, then the summary is printed.
+      handleSignals: mqtt === undefined,
     });
+    if (mqtt !== undefined) {
+      const stream = mqtt;
+      const end = (): void => {
+        void stream.close();
+      };
+      process.once("SIGTERM", end);
+      process.once("SIGINT", end);
+    }
     progress(
       `watchtower running (db ${dbPath}${running.port === null ? "" : `, http://127.0.0.1:${String(running.port)}/health`}); stop with Ctrl-C`,
     );
