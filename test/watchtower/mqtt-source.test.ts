@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { pino } from "pino";
 import { DevicePublisher, Gateway, startEmbeddedBroker } from "../../src/gateway/index.js";
-import { readingTopic, type Hex } from "../../src/protocol/index.js";
-import { MqttSource, Watchtower } from "../../src/watchtower/index.js";
+import { readingTopic } from "../../src/protocol/index.js";
+import { MqttSource, type Watchtower } from "../../src/watchtower/index.js";
 import { FakeFeeds } from "../gateway/helpers.js";
 import {
   DOMAIN,
@@ -94,7 +94,7 @@ describe("Standalone watchtower on the broker (MqttSource)", function () {
         }
       }
       assert.deepEqual(seen, [1n, 2n]);
-      await pub.publishRaw(readingTopic(FEED, device.deviceId as Hex), "not json");
+      await pub.publishRaw(readingTopic(FEED, device.deviceId), "not json");
       await pub.publish(await reading(device, 3n, 20n));
       const malformed: string[] = [];
       const again = await MqttSource.connect({
