@@ -1,5 +1,6 @@
 import { connectAsync, type IClientOptions } from "mqtt";
 import { DeviceSigner, type Signed } from "../device/device-signer.js";
+import { SigningRecord } from "../device/signing-record.js";
 import { SoftwareKeyStore } from "../device/software-key-store.js";
 import { InvalidInputError, type Curve, type Domain, type Hex } from "../protocol/index.js";
 import type { SignedReading } from "../watchtower/index.js";
@@ -11,8 +12,9 @@ import { DevicePublisher } from "./publisher.js";
  * MQTT at a given rate, one reading per device per round (or, in batch mode, one signed batch of
  * `batchSize` readings per device). Switches inject misbehaviour:
  *
- * - clone: a second publisher (its own MQTT connection) with the same key sends a conflicting reading
- *   (same sequence, another value) — what a cloned key does; the watchtower proves equivocation;
+ * - clone: a second device with the same key and its own (empty) signing record, on its own MQTT
+ *   connection, sends a conflicting reading (same sequence, another value) — what a cloned key does;
+ *   the watchtower proves equivocation. The device itself could not: its signer's record refuses;
  * - out of bounds: a reading with a value the sensor cannot produce;
  * - burst: several readings of one device within the feed's minimum interval, the first jumping
  *   `burstJumpBps` from the device's last value — the feed quarantines the device (its own anomaly) and
@@ -419,9 +421,10 @@ export class Fleet {
   }
 
   /**
-   * A clone of device `index` (a second publisher with the same key) sends a reading with the same
-   * sequence as the device's last one and another value (`value`, default the honest value + 1).
-   * Returns both readings (the evidence).
+   * A clone of device `index` sends a reading with the same sequence as the device's last one and
+   * another value (`value`, default the honest value + 1). The clone is a second device: the same key
+   * in a signer with its own, empty, signing record (the device's own record would refuse), publishing
+   * on its own MQTT connection. Returns both readings (the evidence).
    */
   async injectClone(
     index: number,
@@ -436,20 +439,28 @@ export class Fleet {
         await this.honestTimestamp(d, undefined),
       ));
     const r = honest.reading;
-    const s = await d.signer.signReading({
+    const { keyStore, domain, deviceId } = d.signer;
+    const clone = new DeviceSigner(
+      keyStore,
+      domain,
+      deviceId,
+      SigningRecord.inMemory({ domain, deviceId }),
+    );
+    const s = await clone.signReading({
       feedId: r.feedId,
       sequence: r.sequence,
       timestamp: r.timestamp,
       value: value !== undefined && value !== r.value ? value : r.value + 1n,
     });
-    const clone = asSignedReading(s);
+    const conflicting = asSignedReading(s);
+    clone.record.close();
     this.clonePublisher ??= await DevicePublisher.connect(
       this.options.brokerUrl,
       this.options.mqtt ?? {},
     );
-    await this.clonePublisher.publish(clone);
+    await this.clonePublisher.publish(conflicting);
     this.counts.clones++;
-    return { honest, clone };
+    return { honest, clone: conflicting };
   }
 
   /** Signs and publishes one reading now: not paced (honest callers pass an honestTimestamp). */

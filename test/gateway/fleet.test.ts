@@ -14,9 +14,10 @@ import {
   type FleetWait,
 } from "../../src/gateway/index.js";
 import { feedAt } from "../../src/client/index.js";
+import { DeviceSigner } from "../../src/device/device-signer.js";
 import type { SignedReading, WatchedMessage } from "../../src/watchtower/index.js";
 import { ethers, networkHelpers } from "../client/fixture.js";
-import { chainTime, deployFeedSystem } from "../client/feed-fixture.js";
+import { chainTime, deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
 import { DOMAIN, FEED, tempDb } from "../watchtower/helpers.js";
 import { FakeFeeds, gateway, slotOf, waitFor } from "./helpers.js";
 
@@ -37,6 +38,15 @@ async function listen(broker: EmbeddedBroker) {
 
 async function feedSystem() {
   return deployFeedSystem(ethers);
+}
+
+/**
+ * The fixture's devices, each in a signer with a fresh signing record: every test runs on its own
+ * snapshot of the chain, where the devices have signed nothing yet (the fixture's signers remember what
+ * the previous test signed, on its chain).
+ */
+function freshSigners(s: FeedSystem): DeviceSigner[] {
+  return s.devices.map((d) => new DeviceSigner(d.store, d.signer.domain, d.deviceId));
 }
 
 describe("Fleet", function () {
@@ -280,7 +290,7 @@ describe("Fleet", function () {
       const fleet = await Fleet.create({
         brokerUrl: broker.url,
         feedId: s.feedId,
-        signers: s.devices.map((d) => d.signer),
+        signers: freshSigners(s),
         clock: () => base + BigInt(Math.floor((Date.now() - started) / 1000)),
       });
       const feed = feedAt(s.feedAddress, s.watcher);
@@ -373,7 +383,7 @@ describe("Fleet", function () {
       const fleet = await Fleet.create({
         brokerUrl: broker.url,
         feedId: s.feedId,
-        signers: s.devices.map((d) => d.signer),
+        signers: freshSigners(s),
         clock: () => now,
         minInterval,
         clockPollMs: 10,
