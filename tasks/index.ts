@@ -1192,6 +1192,12 @@ export const tasks = [
       })
       .addOption(password)
       .addOption({
+        name: "signingRecords",
+        description:
+          "Folder of the registered devices' signing records, which number their readings (<chainId>-<registry>/<deviceId>.sqlite)",
+        defaultValue: ".devicetrust/signing-records",
+      })
+      .addOption({
         name: "rounds",
         description: "Readings per device",
         type: ArgumentType.INT,

@@ -23,6 +23,12 @@ import { DevicePublisher } from "./publisher.js";
  * Honest readings keep the feed's minimum interval (FleetOptions.minInterval): the fleet waits rather
  * than get its own devices quarantined; the injections do not, on purpose.
  *
+ * Sequences come from each device's own signing record (DeviceSigner.nextSequence: the highest it
+ * signed + 1), never from the chain: a reading the feed refused still used its sequence, and signing
+ * another reading with it would be equivocation. Give signers with durable records
+ * (SigningRecord.open) to resume across runs; fresh devices keep theirs in memory (their keys die with
+ * the run).
+ *
  * Usable as a library (Fleet: round by round, inject on demand) or at once (simulateFleet).
  */
 export interface FleetOptions {
@@ -30,7 +36,10 @@ export interface FleetOptions {
   readonly brokerUrl: string;
   /** The feed the readings are for (the feed's address as bytes32). */
   readonly feedId: Hex;
-  /** Drive these devices (e.g. registered on chain); else `count` fresh ones are generated. */
+  /**
+   * Drive these devices (e.g. registered on chain); else `count` fresh ones are generated. Each one's
+   * readings are numbered from its signer's record (DeviceSigner.nextSequence).
+   */
   readonly signers?: readonly DeviceSigner[];
   /** Fresh devices to generate (default 7). */
   readonly count?: number;
@@ -38,12 +47,10 @@ export interface FleetOptions {
   readonly curve?: Curve | "both";
   /** The EIP-712 domain fresh devices sign under (required without `signers`). */
   readonly domain?: Domain;
-  /** The first sequence of each device (default 1): pass the feed's sequenceOf + 1 to resume. */
-  readonly firstSequence?: bigint | ((deviceId: Hex) => bigint);
   /**
    * The timestamp of each device's previous reading in the feed, if it has one (default: none).
-   * Pass the feed's `slotOf(id).timestamp` along with `firstSequence` to resume, so that
-   * `minInterval` also holds between a previous run's last reading and this run's first.
+   * Pass the feed's `slotOf(id).timestamp` to resume, so that `minInterval` also holds between a
+   * previous run's last reading and this run's first.
    */
   readonly previousTimestamp?: (deviceId: Hex) => bigint | undefined;
   /**
@@ -164,7 +171,6 @@ interface SimDevice {
   readonly index: number;
   readonly signer: DeviceSigner;
   readonly publisher: DevicePublisher;
-  nextSequence: bigint;
   last: SignedReading | undefined;
   /** The latest timestamp of the device's single readings (at first: its reading in the feed's). */
   lastTimestamp: bigint | undefined;
@@ -280,12 +286,10 @@ export class Fleet {
         { cause: err },
       );
     }
-    const first = options.firstSequence ?? 1n;
     const devices = signers.map((signer, index): SimDevice => ({
       index,
       signer,
       publisher: publishers[index % publishers.length] as DevicePublisher,
-      nextSequence: typeof first === "bigint" ? first : first(signer.deviceId),
       last: undefined,
       lastTimestamp: options.previousTimestamp?.(signer.deviceId),
     }));
@@ -321,14 +325,18 @@ export class Fleet {
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
   }
 
+  /** The sequence of device `d`'s next reading: from its own record, never from the chain. */
+  nextSequence(d: SimDevice): bigint {
+    return d.signer.nextSequence(this.options.feedId);
+  }
+
   private async sign(d: SimDevice, value: bigint, timestamp: bigint): Promise<SignedReading> {
     const s = await d.signer.signReading({
       feedId: this.options.feedId,
-      sequence: d.nextSequence,
+      sequence: this.nextSequence(d),
       timestamp,
       value,
     });
-    d.nextSequence++;
     const signed = asSignedReading(s);
     d.last = signed;
     if (d.lastTimestamp === undefined || timestamp > d.lastTimestamp) d.lastTimestamp = timestamp;
@@ -385,11 +393,12 @@ export class Fleet {
       if (batchSize > 0) {
         // Batches go to the ReadingAnchor, which has no minimum interval: not paced.
         const timestamp = this.clock();
+        const first = this.nextSequence(d);
         const readings = [];
         for (let i = 0; i < batchSize; i++) {
           readings.push({
             feedId: this.options.feedId,
-            sequence: d.nextSequence++,
+            sequence: first + BigInt(i),
             timestamp,
             value: this.value(d.index, round),
           });
