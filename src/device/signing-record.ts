@@ -62,7 +62,7 @@ import {
  *
  * Bounded state (EIP-3076's low-water rule): per feed the record keeps the highest sequence signed
  * (the high-water mark, which `nextSequence` counts from) and remembers the content of the last
- * `retainedSequences` sequences below it; the low-water mark is the lowest sequence it still remembers.
+ * `retainedSequences` sequences up to it; the low-water mark is the lowest sequence it still remembers.
  * A reading below the low-water mark is refused even if it would be a resend (its content is forgotten),
  * and so is a batch starting below it, unless the identical batch is still remembered. Only the highest
  * attested boot is kept. A fresh record's low-water mark is 0: it remembers everything.
@@ -76,7 +76,7 @@ export interface SigningRecordIdentity {
 }
 
 export interface SigningRecordOptions {
-  /** Sequences per feed whose content is remembered below the high-water mark (default 4096, at least 1). */
+  /** Sequences per feed whose content is remembered, up to the high-water mark (default 4096, at least 1). */
   readonly retainedSequences?: number;
 }
 
