@@ -373,7 +373,7 @@ try {
   /** Waits until the feed holds every sensor's latest sequence (a quarantined sensor's are refused). */
   const relayed = async (what: string): Promise<void> => {
     await streamed.flush();
-    const want = streamed.devices.map((d) => d.nextSequence - 1n);
+    const want = streamed.devices.map((d) => streamed.nextSequence(d) - 1n);
     for (let i = 0; ; i++) {
       const have = await Promise.all(
         sensors.map(async (s, j) =>

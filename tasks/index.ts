@@ -214,6 +214,45 @@ export const tasks = [
     .setAction(() => import("./device/keygen.js"))
     .build(),
 
+  emptyTask(
+    ["device", "protection"],
+    "Slashing protection: a device's signing record, exported and imported to move with the device",
+  ).build(),
+
+  task(["device", "protection", "export"], "Write a device's signing record as an interchange file")
+    .addOption({
+      name: "record",
+      description:
+        "The signing record (SQLite), e.g. .devicetrust/signing-records/<chainId>-<registry>/<deviceId>.sqlite",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "file",
+      description: "The interchange JSON file to write",
+      defaultValue: "",
+    })
+    .addFlag(json)
+    .setAction(() => import("./device/protection/export.js"))
+    .build(),
+
+  task(
+    ["device", "protection", "import"],
+    "Merge an interchange file into a device's signing record (created if missing); conflicts are refused",
+  )
+    .addOption({
+      name: "record",
+      description: "The signing record (SQLite) to merge into",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "file",
+      description: "The interchange JSON file (device protection export)",
+      defaultValue: "",
+    })
+    .addFlag(json)
+    .setAction(() => import("./device/protection/import.js"))
+    .build(),
+
   withChainOptions(
     task(
       ["device", "register"],
@@ -1202,6 +1241,12 @@ export const tasks = [
         defaultValue: "",
       })
       .addOption(password)
+      .addOption({
+        name: "signingRecords",
+        description:
+          "Folder of the registered devices' signing records, which number their readings (<chainId>-<registry>/<deviceId>.sqlite)",
+        defaultValue: ".devicetrust/signing-records",
+      })
       .addOption({
         name: "rounds",
         description: "Readings per device",

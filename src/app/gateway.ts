@@ -93,6 +93,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
   let watchtower: RunningWatchtower | null = null;
   let link: WatchtowerLink | null = null;
   let gateway: Gateway | undefined;
+  let clock: ChainClock | undefined;
   try {
     if (options.watchtower !== undefined) {
       link = new WatchtowerLink();
@@ -112,6 +113,8 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
           : { logger: options.logger.child({ name: "watchtower" }) }),
       });
     }
+    const chain = await chainClock(options.signer);
+    clock = chain;
     const submitter = new ChainSubmitter({
       signer: options.signer,
       ...(options.anchor === undefined ? {} : { anchor: options.anchor }),
@@ -121,6 +124,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     gateway = new Gateway({
       domain,
       directory: gatewayDirectory(options.registry, options.proofs, options.signer),
+      clock: chain,
       submitter,
       dbPath: options.dbPath,
       brokerUrl,
@@ -142,8 +146,18 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     // The submitter's quarantine and trip counters are served on the gateway's /metrics.
     submitter.metrics.registerOn(gateway.metrics.registry);
     const address = await gateway.start();
-    return running(gateway, broker, brokerUrl, address?.port ?? null, watchtower, link, options);
+    return running(
+      gateway,
+      broker,
+      brokerUrl,
+      address?.port ?? null,
+      watchtower,
+      link,
+      options,
+      chain,
+    );
   } catch (err: unknown) {
+    clock?.stop();
     link?.end();
     if (watchtower !== null) await watchtower.watchtower.stop();
     if (broker !== null) await broker.close();
@@ -190,6 +204,7 @@ function running(
   watchtower: RunningWatchtower | null,
   link: WatchtowerLink | null,
   options: RunGatewayOptions,
+  clock: ChainClock,
 ): RunningGateway {
   let resolveFinished: (s: GatewaySummary) => void = () => undefined;
   const finished = new Promise<GatewaySummary>((resolve) => {
@@ -204,6 +219,7 @@ function running(
         process.off("SIGINT", onInt);
       }
       await gateway.stop();
+      clock.stop();
       let proofs: number | null = null;
       if (watchtower !== null && link !== null) {
         link.end();
@@ -277,5 +293,52 @@ export function gatewayDirectory(
     },
     watchRegistrations: (listener) =>
       base.watchRegistrations?.(listener) ?? Promise.resolve(() => Promise.resolve()),
+  };
+}
+
+/** This machine's clock, or the chain's where it runs ahead (a development chain whose time moved). */
+export interface ChainClock {
+  readonly now: () => number;
+  /** Reads the chain's time again (one request at a time: concurrent callers share its answer). */
+  readonly recheck: () => Promise<number>;
+  stop(): void;
+}
+
+/**
+ * Follows the latest block's time every `refreshMs` (default 30 s): `now()` is the wall clock plus how
+ * far the chain is ahead of it (never behind: a chain between blocks lags by up to a block time).
+ */
+export async function chainClock(signer: Signer, refreshMs = 30_000): Promise<ChainClock> {
+  const provider = signer.provider;
+  let ahead = 0;
+  let reading: Promise<void> | undefined;
+  const refresh = (): Promise<void> => {
+    reading ??= (async () => {
+      try {
+        const block = await provider?.getBlock("latest");
+        if (block !== null && block !== undefined) {
+          ahead = Math.max(0, block.timestamp * 1000 - Date.now());
+        }
+      } finally {
+        reading = undefined;
+      }
+    })();
+    return reading;
+  };
+  await refresh();
+  const timer = setInterval(() => {
+    refresh().catch(() => undefined);
+  }, refreshMs);
+  timer.unref();
+  return {
+    now: () => Date.now() + ahead,
+    recheck: async () => {
+      // Concurrent callers share one request: a flood of future-dated messages costs one at a time.
+      await refresh().catch(() => undefined);
+      return Date.now() + ahead;
+    },
+    stop: () => {
+      clearInterval(timer);
+    },
   };
 }

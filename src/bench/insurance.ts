@@ -186,8 +186,9 @@ export async function registerTrustedSigner(
 }
 
 /**
- * The device signs two different values for one (feed, sequence), dated now (the incident's time);
- * `watcher` proves it. The proof's result (incident id, slash, backers paid, losses booked).
+ * The device signs its next reading and its clone (the same key, another signing record) a different
+ * value for the same (feed, sequence), dated now (the incident's time); `watcher` proves it. The
+ * proof's result (incident id, slash, backers paid, losses booked).
  */
 export async function equivocateProof(
   system: InsuranceSystem,
@@ -197,7 +198,7 @@ export async function equivocateProof(
   const latest = await system.ethers.provider.getBlock("latest");
   const reading = {
     feedId: EVIDENCE_FEED,
-    sequence: 1n,
+    sequence: device.signer.nextSequence(EVIDENCE_FEED),
     timestamp: BigInt(latest?.timestamp ?? 0),
     value: 21_000n,
   };

@@ -1,5 +1,6 @@
 import { connectAsync, type IClientOptions } from "mqtt";
 import { DeviceSigner, type Signed } from "../device/device-signer.js";
+import { SigningRecord } from "../device/signing-record.js";
 import { SoftwareKeyStore } from "../device/software-key-store.js";
 import {
   InvalidInputError,
@@ -16,8 +17,9 @@ import { DevicePublisher } from "./publisher.js";
  * MQTT at a given rate, one reading per device per round (or, in batch mode, one signed batch of
  * `batchSize` readings per device). Switches inject misbehaviour:
  *
- * - clone: a second publisher (its own MQTT connection) with the same key sends a conflicting reading
- *   (same sequence, another value) — what a cloned key does; the watchtower proves equivocation;
+ * - clone: a second device with the same key and its own (empty) signing record, on its own MQTT
+ *   connection, sends a conflicting reading (same sequence, another value) — what a cloned key does;
+ *   the watchtower proves equivocation. The device itself could not: its signer's record refuses;
  * - out of bounds: a reading with a value the sensor cannot produce;
  * - burst: several readings of one device within the feed's minimum interval, the first jumping
  *   `burstJumpBps` from the device's last value — the feed quarantines the device (its own anomaly) and
@@ -26,6 +28,12 @@ import { DevicePublisher } from "./publisher.js";
  * Honest readings keep the feed's minimum interval (FleetOptions.minInterval): the fleet waits rather
  * than get its own devices quarantined; the injections do not, on purpose.
  *
+ * Sequences come from each device's own signing record (DeviceSigner.nextSequence: the highest it
+ * signed + 1), never from the chain: a reading the feed refused still used its sequence, and signing
+ * another reading with it would be equivocation. Give signers with durable records
+ * (SigningRecord.open) to resume across runs; fresh devices keep theirs in memory (their keys die with
+ * the run).
+ *
  * Usable as a library (Fleet: round by round, inject on demand) or at once (simulateFleet).
  */
 export interface FleetOptions {
@@ -33,7 +41,10 @@ export interface FleetOptions {
   readonly brokerUrl: string;
   /** The feed the readings are for (the feed's address as bytes32). */
   readonly feedId: Hex;
-  /** Drive these devices (e.g. registered on chain); else `count` fresh ones are generated. */
+  /**
+   * Drive these devices (e.g. registered on chain); else `count` fresh ones are generated. Each one's
+   * readings are numbered from its signer's record (DeviceSigner.nextSequence).
+   */
   readonly signers?: readonly DeviceSigner[];
   /** Fresh devices to generate (default 7). */
   readonly count?: number;
@@ -41,12 +52,10 @@ export interface FleetOptions {
   readonly curve?: Curve | "both";
   /** The EIP-712 domain fresh devices sign under (required without `signers`). */
   readonly domain?: Domain;
-  /** The first sequence of each device (default 1): pass the feed's sequenceOf + 1 to resume. */
-  readonly firstSequence?: bigint | ((deviceId: Hex) => bigint);
   /**
    * The timestamp of each device's previous reading in the feed, if it has one (default: none).
-   * Pass the feed's `slotOf(id).timestamp` along with `firstSequence` to resume, so that
-   * `minInterval` also holds between a previous run's last reading and this run's first.
+   * Pass the feed's `slotOf(id).timestamp` to resume, so that `minInterval` also holds between a
+   * previous run's last reading and this run's first.
    */
   readonly previousTimestamp?: (deviceId: Hex) => bigint | undefined;
   /**
@@ -167,7 +176,6 @@ interface SimDevice {
   readonly index: number;
   readonly signer: DeviceSigner;
   readonly publisher: DevicePublisher;
-  nextSequence: bigint;
   last: SignedReading | undefined;
   /** The latest timestamp of the device's single readings (at first: its reading in the feed's). */
   lastTimestamp: bigint | undefined;
@@ -283,12 +291,10 @@ export class Fleet {
         { cause: err },
       );
     }
-    const first = options.firstSequence ?? 1n;
     const devices = signers.map((signer, index): SimDevice => ({
       index,
       signer,
       publisher: publishers[index % publishers.length] as DevicePublisher,
-      nextSequence: typeof first === "bigint" ? first : first(signer.deviceId),
       last: undefined,
       lastTimestamp: options.previousTimestamp?.(signer.deviceId),
     }));
@@ -324,14 +330,18 @@ export class Fleet {
     while (this.inFlight.size >= this.maxInFlight) await Promise.race(this.inFlight);
   }
 
+  /** The sequence of device `d`'s next reading: from its own record, never from the chain. */
+  nextSequence(d: SimDevice): bigint {
+    return d.signer.nextSequence(this.options.feedId);
+  }
+
   private async sign(d: SimDevice, value: bigint, timestamp: bigint): Promise<SignedReading> {
     const s = await d.signer.signReading({
       feedId: this.options.feedId,
-      sequence: d.nextSequence,
+      sequence: this.nextSequence(d),
       timestamp,
       value,
     });
-    d.nextSequence++;
     const signed = asSignedReading(s);
     d.last = signed;
     if (d.lastTimestamp === undefined || timestamp > d.lastTimestamp) d.lastTimestamp = timestamp;
@@ -388,11 +398,12 @@ export class Fleet {
       if (batchSize > 0) {
         // Batches go to the ReadingAnchor, which has no minimum interval: not paced.
         const timestamp = this.clock();
+        const first = this.nextSequence(d);
         const readings = [];
         for (let i = 0; i < batchSize; i++) {
           readings.push({
             feedId: this.options.feedId,
-            sequence: d.nextSequence++,
+            sequence: first + BigInt(i),
             timestamp,
             value: this.value(d.index, round),
           });
@@ -424,9 +435,10 @@ export class Fleet {
   }
 
   /**
-   * A clone of device `index` (a second publisher with the same key) sends a reading with the same
-   * sequence as the device's last one and another value (`value`, default the honest value + 1).
-   * Returns both readings (the evidence).
+   * A clone of device `index` sends a reading with the same sequence as the device's last one and
+   * another value (`value`, default the honest value + 1). The clone is a second device: the same key
+   * in a signer with its own, empty, signing record (the device's own record would refuse), publishing
+   * on its own MQTT connection. Returns both readings (the evidence).
    */
   async injectClone(
     index: number,
@@ -441,20 +453,28 @@ export class Fleet {
         await this.honestTimestamp(d, undefined),
       ));
     const r = honest.reading;
-    const s = await d.signer.signReading({
+    const { keyStore, domain, deviceId } = d.signer;
+    const clone = new DeviceSigner(
+      keyStore,
+      domain,
+      deviceId,
+      SigningRecord.inMemory({ domain, deviceId }),
+    );
+    const s = await clone.signReading({
       feedId: r.feedId,
       sequence: r.sequence,
       timestamp: r.timestamp,
       value: value !== undefined && value !== r.value ? value : r.value + 1n,
     });
-    const clone = asSignedReading(s);
+    const conflicting = asSignedReading(s);
+    clone.record.close();
     this.clonePublisher ??= await DevicePublisher.connect(
       this.options.brokerUrl,
       this.options.mqtt ?? {},
     );
-    await this.clonePublisher.publish(clone);
+    await this.clonePublisher.publish(conflicting);
     this.counts.clones++;
-    return { honest, clone };
+    return { honest, clone: conflicting };
   }
 
   /** Signs and publishes one reading now: not paced (honest callers pass an honestTimestamp). */

@@ -1,9 +1,9 @@
 import { InvalidInputError } from "./errors.js";
-import { fromHex, type Hex } from "./hex.js";
+import { fromHex, toHex, type Hex } from "./hex.js";
 import { KEY_LENGTH, KeyType, SIGNATURE_LENGTH, deviceKey } from "./keys.js";
 import type { ReadingBatchMessage, ReadingMessage } from "./messages.js";
 import { READING_TYPEHASH, keccak256Into, writeBytes32, writeInt256Word } from "./hash.js";
-import type { SignedBatch } from "./signed.js";
+import type { BatchLeaf, SignedBatch } from "./signed.js";
 
 /**
  * Batch mode: one MQTT message carries a device-signed ReadingBatch and the readings it covers. The
@@ -258,10 +258,16 @@ export function checkBatch(decoded: DecodedBatch): BatchProblem | null {
   return `0x${root.toString("hex")}` === b.root.toLowerCase() ? null : "bad_root";
 }
 
-/** What signs a batch on the device: DeviceSigner fits. */
+/**
+ * What signs a batch on the device: DeviceSigner fits. It is given the batch's leaves, so that its
+ * signing record can tell a leaf from a conflicting reading (signing-record.ts).
+ */
 export interface BatchSigner {
   readonly deviceId: Hex;
-  signReadingBatch(batch: Omit<ReadingBatchMessage, "deviceId">): Promise<{
+  signReadingBatch(
+    batch: Omit<ReadingBatchMessage, "deviceId">,
+    leaves: readonly BatchLeaf[],
+  ): Promise<{
     readonly message: ReadingBatchMessage;
     readonly key: SignedBatch["key"];
     readonly signature: Hex;
@@ -296,15 +302,22 @@ export async function signBatch(
     if (r.timestamp < from) from = r.timestamp;
     if (r.timestamp > to) to = r.timestamp;
   }
-  const root = merkleRoot(batchLeaves(signer.deviceId, first.feedId, encodeReadings(full)));
-  const s = await signer.signReadingBatch({
-    feedId: first.feedId,
-    firstSequence: first.sequence,
-    lastSequence: full[full.length - 1]?.sequence ?? first.sequence,
-    count: BigInt(full.length),
-    fromTimestamp: from,
-    toTimestamp: to,
-    root: `0x${root.toString("hex")}`,
-  });
+  const leaves = batchLeaves(signer.deviceId, first.feedId, encodeReadings(full));
+  const root = merkleRoot(leaves);
+  const s = await signer.signReadingBatch(
+    {
+      feedId: first.feedId,
+      firstSequence: first.sequence,
+      lastSequence: full[full.length - 1]?.sequence ?? first.sequence,
+      count: BigInt(full.length),
+      fromTimestamp: from,
+      toTimestamp: to,
+      root: `0x${root.toString("hex")}`,
+    },
+    full.map((r, i) => ({
+      sequence: r.sequence,
+      structHash: toHex(leaves.subarray(i * 32, i * 32 + 32)),
+    })),
+  );
   return { signed: { batch: s.message, key: s.key, signature: s.signature }, readings: full };
 }

@@ -1,7 +1,8 @@
 import { SimpleMerkleTree, StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { keccak_256 } from "@noble/hashes/sha3.js";
 import { AbiCoder, keccak256 } from "ethers";
 import { InvalidInputError } from "./errors.js";
-import { asHex, type Hex } from "./hex.js";
+import { asHex, parseHexBytes, toHex, type Hex } from "./hex.js";
 import { structHash, type ReadingBatchMessage, type ReadingMessage } from "./messages.js";
 
 /** One device of a maker's production-batch manifest. */
@@ -84,6 +85,36 @@ export function buildReadingBatch(readings: readonly ReadingMessage[]): ReadingB
     },
     proofs: leaves.map((leaf) => tree.getProof(leaf) as Hex[]),
   };
+}
+
+/**
+ * The root of a reading batch over its leaves (the readings' struct hashes): `SimpleMerkleTree.of(leaves)
+ * .root`, as buildReadingBatch builds it, computed directly (a fifth of the time for 1024 leaves): leaves
+ * sorted, laid out as OpenZeppelin's array tree (leaf i at index 2n-2-i, node i = hash of nodes 2i+1 and
+ * 2i+2), each pair hashed in sorted order.
+ */
+export function readingBatchRoot(leaves: readonly Hex[]): Hex {
+  const n = leaves.length;
+  if (n === 0) throw new InvalidInputError("a reading batch needs at least one reading");
+  const sorted = leaves
+    .map((l) => parseHexBytes(l, "batch leaf", { bytes: 32 }))
+    .sort(compareBytes);
+  const tree: Uint8Array[] = new Array<Uint8Array>(2 * n - 1);
+  for (let i = 0; i < n; i++) tree[tree.length - 1 - i] = sorted[i] as Uint8Array;
+  const pair = new Uint8Array(64);
+  for (let i = tree.length - 1 - n; i >= 0; i--) {
+    const l = tree[2 * i + 1] as Uint8Array;
+    const r = tree[2 * i + 2] as Uint8Array;
+    const [a, b] = compareBytes(l, r) <= 0 ? [l, r] : [r, l];
+    pair.set(a, 0);
+    pair.set(b, 32);
+    tree[i] = keccak_256(pair);
+  }
+  return toHex(tree[0] as Uint8Array);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
 }
 
 /** The head of an empty ReadingAnchor chain. */

@@ -79,3 +79,9 @@ export type MessageSource = AsyncIterable<WatchedInput>;
 
 /** A KeyRotated event of the registry: the device's key is now the one with this hash. */
 export type KeyRotationListener = (deviceId: Hex, newKeyHash: Hex) => void;
+
+/** One leaf of a batch as its signer records it: the reading's sequence and EIP-712 struct hash. */
+export interface BatchLeaf {
+  readonly sequence: bigint;
+  readonly structHash: Hex;
+}

@@ -1,5 +1,7 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { DeviceSigner } from "../../src/device/device-signer.js";
+import { SigningRecordBehindError } from "../../src/device/signing-record-errors.js";
+import { SigningRecord, signingRecordPath } from "../../src/device/signing-record.js";
 import {
   deviceIdOfKey,
   feedAt,
@@ -22,6 +24,7 @@ interface Args extends ChainArgs {
   curve: string;
   keyFiles: string;
   password: string;
+  signingRecords: string;
   rounds: number;
   rate: number;
   batchSize: number;
@@ -38,7 +41,13 @@ interface Args extends ChainArgs {
 
 /**
  * Simulates a device fleet against a broker: fresh devices (--devices, --curve) or registered ones
- * (--key-files, resuming after their last sequence and reading in the feed). Readings are dated by
+ * (--key-files). A registered device signs through its signing record, kept under --signing-records
+ * (<chainId>-<registry>/<deviceId>.sqlite): its readings are numbered from the record (the highest
+ * sequence it ever signed + 1), never from the feed, so a run after one whose readings the feed refused
+ * moves on instead of signing other readings with the same sequences. The feed is only asked whether
+ * it holds a sequence the record does not know (a missing or stale record): then nothing is signed
+ * (SigningRecordBehindError). Fresh devices keep their records in memory: their keys die with the run.
+ * A --clone is a second device with the same key and its own empty record. Readings are dated by
  * the chain's clock: the latest block's time at the start plus the wall-clock time since, so it
  * advances even on a local chain that mines only on transactions. Honest readings keep the feed's
  * minInterval (read from the feed): a round that comes sooner waits for it, and says so on stderr,
@@ -46,6 +55,7 @@ interface Args extends ChainArgs {
  * counts.
  */
 export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvironment) {
+  const records: SigningRecord[] = [];
   return run(args, async () => {
     const feedAddress = feedAddressArg(args.feed);
     const feedId = feedIdOf(feedAddress);
@@ -54,7 +64,6 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
     const curve: Curve | "both" = args.curve === "both" ? "both" : parseCurve(args.curve);
     const files = args.keyFiles.split(",").filter((f) => f.trim() !== "");
     let signers: DeviceSigner[] | undefined;
-    let firstSequence: ((deviceId: Hex) => bigint) | undefined;
     let previousTimestamp: ((deviceId: Hex) => bigint | undefined) | undefined;
     // No contract at the address (a gateway without a chain feed): nothing to keep, nothing to resume.
     const feed =
@@ -74,22 +83,31 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
         "--password",
       );
       signers = [];
-      const sequences = new Map<Hex, bigint>();
       const timestamps = new Map<Hex, bigint>();
       const members = new Set((await feed?.members())?.map((id) => id.toLowerCase()));
+      progress(`fleet: signing records under ${args.signingRecords}`);
       for (const path of files) {
         const store = await openKeyStore({ keystore: "file", path: path.trim(), password });
         const deviceId = await deviceIdOfKey(chain.registry, store);
-        signers.push(new DeviceSigner(store, domain, deviceId));
-        const used = feed === undefined ? 0n : await feed.sequenceOf(deviceId);
-        sequences.set(deviceId, used + 1n);
+        const record = SigningRecord.open(
+          signingRecordPath(args.signingRecords, { domain, deviceId }),
+          { domain, deviceId },
+        );
+        records.push(record);
+        signers.push(new DeviceSigner(store, domain, deviceId, record));
+        // The chain only checks the record: a sequence the feed took and the record never saw means
+        // the record is not this device's whole history, and the next one could conflict.
+        const onChain = feed === undefined ? 0n : await feed.sequenceOf(deviceId);
+        const next = record.nextSequence(feedId);
+        if (onChain >= next) {
+          throw new SigningRecordBehindError(record.path, deviceId, feedId, onChain, next - 1n);
+        }
         // A member's latest reading (0: none yet) is where its minInterval runs from.
         if (feed !== undefined && members.has(deviceId.toLowerCase())) {
           const { timestamp } = await feed.slotOf(deviceId);
           if (timestamp !== 0n) timestamps.set(deviceId, timestamp);
         }
       }
-      firstSequence = (id) => sequences.get(id) ?? 1n;
       previousTimestamp = (id) => timestamps.get(id);
     } else if (args.devices < 1) {
       throw new InvalidInputError("--devices must be at least 1 (or give --key-files)");
@@ -117,7 +135,6 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
       brokerUrl: args.broker,
       feedId,
       ...(signers === undefined ? { count: args.devices, curve, domain } : { signers }),
-      ...(firstSequence === undefined ? {} : { firstSequence }),
       ...(previousTimestamp === undefined ? {} : { previousTimestamp }),
       clock: () => base + BigInt(Math.floor((Date.now() - started) / 1000)),
       minInterval,
@@ -134,5 +151,7 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
       burstReadings: args.burstReadings,
       burstJumpBps: args.burstJumpBps,
     });
+  }).finally(() => {
+    for (const r of records) r.close();
   });
 }

@@ -35,10 +35,16 @@ import {
   reattest,
   type FeedSystem,
 } from "./feed-fixture.js";
+import { cloneOf } from "../watchtower/helpers.js";
 
 async function system(): Promise<FeedSystem> {
   return deployFeedSystem(ethers, { devices: 5 });
 }
+
+/**
+ * Readings here are signed by clones of the fixture's signers (cloneOf): those outlive the chain
+ * snapshots the tests revert to, and each test signs the same sequences again on its snapshot.
+ */
 
 /** One reading per device (but `skip`) at the chain's time: (20 + i) x 1e8, plus `offset`. */
 async function submitAll(s: FeedSystem, sequence: bigint, skip = -1, offset = 0n): Promise<void> {
@@ -46,7 +52,7 @@ async function submitAll(s: FeedSystem, sequence: bigint, skip = -1, offset = 0n
   const readings = [];
   for (const [i, d] of s.devices.entries()) {
     if (i === skip) continue;
-    const r = await d.signer.signReading({
+    const r = await cloneOf(d.signer).signReading({
       feedId: s.feedId,
       sequence,
       timestamp: now,
@@ -66,7 +72,7 @@ async function submitOne(
 ): Promise<void> {
   const d = s.devices[index];
   assert.ok(d !== undefined);
-  const r = await d.signer.signReading({
+  const r = await cloneOf(d.signer).signReading({
     feedId: s.feedId,
     sequence,
     timestamp: await chainTime(ethers),
@@ -255,7 +261,7 @@ describe("client: feeds", function () {
       await submitOne(s, 0, 2n, 20n * 10n ** 8n);
       const d0 = s.devices[0];
       assert.ok(d0 !== undefined);
-      const late = await d0.signer.signReading({
+      const late = await cloneOf(d0.signer).signReading({
         feedId: s.feedId,
         sequence: 3n,
         timestamp: await chainTime(ethers),
@@ -361,7 +367,7 @@ describe("client: feeds", function () {
       const d = s.devices[0];
       assert.ok(d !== undefined);
       const now = await chainTime(ethers);
-      const r = await d.signer.signReading({
+      const r = await cloneOf(d.signer).signReading({
         feedId: s.feedId,
         sequence: 1n,
         timestamp: now,

@@ -197,7 +197,8 @@ describe("client", function () {
       }));
       const built = buildReadingBatch(readings);
       const { deviceId: _deviceId, ...unsigned } = built.batch;
-      const batch = await device.signer.signReadingBatch(unsigned);
+      // With its leaves, so that the device may later sign a leaf alone (the same reading).
+      const batch = await device.signer.signReadingBatch(unsigned, readings);
       const leaf = (i: number) => {
         const reading = readings[i];
         const proof = built.proofs[i];
@@ -288,7 +289,7 @@ describe("client", function () {
         const readings: ReadingMessage[] = [honest.message, { ...honest.message, sequence: 8n }];
         const built = buildReadingBatch(readings);
         const { deviceId: _deviceId, ...unsigned } = built.batch;
-        const batch = await signer.signReadingBatch(unsigned);
+        const batch = await signer.signReadingBatch(unsigned, readings);
         const batchProof = batchOutOfBoundsProof(batch, honest.message, built.proofs[0] ?? []);
         await writeProofFile(file, batchProof);
         assert.deepEqual(await readProofFile(file), batchProof);

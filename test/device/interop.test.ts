@@ -1,14 +1,20 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Wallet } from "ethers";
 import { network } from "hardhat";
 import type { DeviceRegistry } from "../../types/ethers-contracts/index.js";
 import { DeviceSigner, signEndorsement, type MakerSigner } from "../../src/device/device-signer.js";
 import type { KeyStore } from "../../src/device/key-store.js";
 import { Pkcs11KeyStore } from "../../src/device/pkcs11-key-store.js";
+import { ReadingConflictError } from "../../src/device/signing-record-errors.js";
+import { SigningRecord } from "../../src/device/signing-record.js";
 import { createSoftHsmToken, type SoftHsmToken } from "../../src/device/softhsm-token.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import {
+  deviceIdOf,
   domainSeparator,
   toHex,
   type Curve,
@@ -64,9 +70,9 @@ for (const networkName of ["osaka", "prague"] as const) {
       deadline = BigInt(block?.timestamp ?? 0) + 3600n;
     });
 
-    /** Registers the key store's device with a maker endorsement; returns its signer. */
-    async function register(store: KeyStore): Promise<DeviceSigner> {
-      const device = new DeviceSigner(store, domain);
+    /** Registers the key store's device with a maker endorsement; returns its signer (on `record`). */
+    async function register(store: KeyStore, record?: SigningRecord): Promise<DeviceSigner> {
+      const device = new DeviceSigner(store, domain, undefined, record);
       const proof = await device.signRegister(operator, deadline);
       const endorsement = await signEndorsement(maker, domain, device.deviceId, MODEL);
       const registration = {
@@ -114,6 +120,47 @@ for (const networkName of ["osaka", "prague"] as const) {
       );
     }
 
+    /**
+     * Through a signing record on disk: the reading the device signs verifies on chain, and another
+     * reading for its sequence is refused before the key store signs.
+     */
+    async function assertProtectedReadingVerifies(store: KeyStore): Promise<void> {
+      const dir = await mkdtemp(join(tmpdir(), "devicetrust-interop-"));
+      const record = SigningRecord.open(join(dir, "record.sqlite"), {
+        domain,
+        deviceId: deviceIdOf(store.deviceKey),
+      });
+      try {
+        const device = await register(store, record);
+        const feedId = toHex(randomBytes(32));
+        const reading = {
+          feedId,
+          sequence: device.nextSequence(feedId),
+          timestamp: deadline - 60n,
+          value: 21_500n,
+        };
+        const signed = await device.signReading(reading);
+        const key = { keyType: device.key.keyType, key: device.key.key };
+        assert.equal(
+          await registry.isValidDeviceSignature(
+            device.deviceId,
+            signed.digest,
+            key,
+            signed.signature,
+          ),
+          true,
+        );
+        await assert.rejects(
+          device.signReading({ ...reading, value: 21_501n }),
+          ReadingConflictError,
+        );
+        assert.equal(device.nextSequence(feedId), 2n);
+      } finally {
+        record.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
+
     describe("software key store", function () {
       for (const curve of CURVES) {
         it(`registers a ${curve} device whose signed readings verify on chain`, async function () {
@@ -121,6 +168,15 @@ for (const networkName of ["osaka", "prague"] as const) {
           try {
             const device = await register(store);
             for (let i = 0; i < 4; i++) await assertReadingVerifies(device);
+          } finally {
+            await store.close();
+          }
+        });
+
+        it(`signs a ${curve} reading through a signing record on disk that verifies on chain`, async function () {
+          const store = SoftwareKeyStore.generate(curve);
+          try {
+            await assertProtectedReadingVerifies(store);
           } finally {
             await store.close();
           }
@@ -157,6 +213,15 @@ for (const networkName of ["osaka", "prague"] as const) {
             const device = await register(store);
             // Several readings: the token returns high-s about half the time, and each must be normalized.
             for (let i = 0; i < 8; i++) await assertReadingVerifies(device);
+          } finally {
+            await store.close();
+          }
+        });
+
+        it(`signs a ${curve} reading in the token through a signing record on disk that verifies on chain`, async function () {
+          const store = await generate(curve, `protected-${curve}`);
+          try {
+            await assertProtectedReadingVerifies(store);
           } finally {
             await store.close();
           }

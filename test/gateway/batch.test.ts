@@ -25,18 +25,20 @@ import {
   DOMAIN,
   FEED,
   FakeDirectory,
+  cloneOf,
   deviceSigner,
   sample,
   tempDb,
 } from "../watchtower/helpers.js";
 import { FakeFeeds, batchOf, brokerPerTest, gateway, waitFor } from "./helpers.js";
 
+/** A batch signed with `signer`'s key by a clone (cloneOf), so tests may sign conflicting ones. */
 async function batch(
   signer: DeviceSigner,
   count: number,
   from = 1n,
 ): Promise<{ decoded: DecodedBatch; payload: Buffer; readings: ReadingMessage[] }> {
-  const b = await signBatch(signer, batchOf(count, from));
+  const b = await signBatch(cloneOf(signer), batchOf(count, from));
   const payload = encodeBatch(b.signed, b.readings);
   return { decoded: decodeBatch(payload), payload, readings: b.readings };
 }

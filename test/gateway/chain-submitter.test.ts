@@ -40,7 +40,7 @@ import {
   type FeedDevice,
   type FeedSystem,
 } from "../client/feed-fixture.js";
-import { memoryLogger, tempDb } from "../watchtower/helpers.js";
+import { cloneOf, memoryLogger, tempDb } from "../watchtower/helpers.js";
 import { gateway, waitFor } from "./helpers.js";
 import type { Gateway } from "../../src/gateway/index.js";
 
@@ -50,6 +50,10 @@ async function system(): Promise<FeedSystem> {
   return deployFeedSystem(ethers);
 }
 
+/**
+ * A reading signed with `device`'s key. By a clone (cloneOf): the fixture's signers outlive the chain
+ * snapshots tests revert to, and the tests sign the same sequences again there.
+ */
 async function signed(
   device: FeedDevice,
   feedId: Hex,
@@ -57,7 +61,7 @@ async function signed(
   value: bigint,
   timestamp: bigint,
 ): Promise<SignedReading> {
-  const s = await device.signer.signReading({ feedId, sequence, timestamp, value });
+  const s = await cloneOf(device.signer).signReading({ feedId, sequence, timestamp, value });
   return { reading: s.message, key: s.key, signature: s.signature };
 }
 
@@ -79,7 +83,10 @@ function submitter(s: FeedSystem, extra: Partial<ChainSubmitterOptions> = {}): C
   });
 }
 
-/** `count` readings of `device` from sequence `first`, in the last minutes, in one signed batch. */
+/**
+ * `count` readings of `device` from sequence `first`, in the last minutes, in one batch signed by a
+ * clone (see `signed`).
+ */
 async function deviceBatch(
   s: FeedSystem,
   device: FeedDevice,
@@ -93,7 +100,7 @@ async function deviceBatch(
     timestamp: now - 100n + BigInt(i),
     value: 20n + BigInt(i),
   }));
-  const b = await signBatch(device.signer, readings);
+  const b = await signBatch(cloneOf(device.signer), readings);
   return { signed: b.signed, decoded: decodeBatch(encodeBatch(b.signed, b.readings)) };
 }
 
@@ -528,6 +535,8 @@ describe("ChainSubmitter", function () {
         // One transaction for the round (a slow machine could otherwise commit a smaller quorum first).
         batchSize: 7,
         batchIntervalMs: 60_000,
+        // Readings are dated by the chain, whose clock the tests move ahead of this machine's.
+        maxClockSkewMs: 30 * 86_400_000,
       });
       const publisher = await DevicePublisher.connect(broker.url);
       try {

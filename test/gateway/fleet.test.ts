@@ -18,8 +18,9 @@ import {
 } from "../../src/gateway/index.js";
 import { runGateway } from "../../src/app/index.js";
 import { feedAt } from "../../src/client/index.js";
+import { DeviceSigner } from "../../src/device/device-signer.js";
 import { ethers, networkHelpers } from "../client/fixture.js";
-import { chainTime, deployFeedSystem } from "../client/feed-fixture.js";
+import { chainTime, deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
 import { DOMAIN, FEED, tempDb } from "../watchtower/helpers.js";
 import { FakeFeeds, gateway, slotOf, waitFor } from "./helpers.js";
 
@@ -44,6 +45,15 @@ async function feedSystem() {
 
 /** How far ahead of the wall clock the test chain's clock may be (the tests move it). */
 const CHAIN_SKEW_MS = 30 * 86_400_000;
+
+/**
+ * The fixture's devices, each in a signer with a fresh signing record: every test runs on its own
+ * snapshot of the chain, where the devices have signed nothing yet (the fixture's signers remember what
+ * the previous test signed, on its chain).
+ */
+function freshSigners(s: FeedSystem): DeviceSigner[] {
+  return s.devices.map((d) => new DeviceSigner(d.store, d.signer.domain, d.deviceId));
+}
 
 describe("Fleet", function () {
   let broker: EmbeddedBroker;
@@ -288,7 +298,7 @@ describe("Fleet", function () {
       const fleet = await Fleet.create({
         brokerUrl: broker.url,
         feedId: s.feedId,
-        signers: s.devices.map((d) => d.signer),
+        signers: freshSigners(s),
         clock: () => base + BigInt(Math.floor((Date.now() - started) / 1000)),
       });
       const feed = feedAt(s.feedAddress, s.watcher);
@@ -391,7 +401,7 @@ describe("Fleet", function () {
       const fleet = await Fleet.create({
         brokerUrl: broker.url,
         feedId: s.feedId,
-        signers: s.devices.map((d) => d.signer),
+        signers: freshSigners(s),
         clock: () => now,
         minInterval,
         clockPollMs: 10,

@@ -1,10 +1,13 @@
+import { decodeReading, type SignedReading } from "../../src/protocol/index.js";
 import assert from "node:assert/strict";
 import { connect as tcpConnect, createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
+import { connectAsync } from "mqtt";
 import { feedAt, registryAt } from "../../src/client/index.js";
+import { startEmbeddedBroker } from "../../src/gateway/index.js";
 import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
 import { FEED_CONFIG, deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
 import { runTask } from "./run-task.js";
@@ -94,6 +97,7 @@ describe("tasks: gateway start, fleet simulate", function () {
     curve: "both",
     keyFiles: "",
     password: "",
+    signingRecords: join(dir, "signing-records"),
     rounds: 1,
     rate: 0,
     batchSize: 0,
@@ -159,16 +163,37 @@ describe("tasks: gateway start, fleet simulate", function () {
       const device0 = s.devices[0]?.deviceId ?? "";
       const registry = registryAt(s.registryAddress, s.watcher);
       await until(async () => (await registry.statusOf(device0)) === 2n, "the clone's slash");
+
+      // Device 1 on a machine without its signing record: the feed holds its sequence 1, which the
+      // (empty) record does not know, so nothing is signed.
+      const stale = await runTask(["fleet", "simulate"], {
+        ...fleetArgs(broker),
+        keyFiles: keyFiles[1] ?? "",
+        password: PASSWORD,
+        signingRecords: join(dir, "elsewhere"),
+      });
+      assert.equal(stale.result.success, false);
+      assert.match(
+        stale.stderr,
+        /Error SIGNING_RECORD_BEHIND: the feed 0x[0-9a-f]{64} holds sequence 1 of device 0x[0-9a-f]{64}, but its signing record .* knows sequences up to 0 only: .* Import the device's record/,
+      );
       stopped = process.emit("SIGTERM");
       const out = await gateway;
       assert.equal(out.result.success, true, out.stderr);
       const summary = JSON.parse(out.stdout) as {
         broker: string;
         readings: Record<string, number>;
+        refused: Record<string, number>;
         watchtower: { proofs: number };
       };
       assert.equal(summary.broker, `mqtt://127.0.0.1:${String(port)}`);
-      assert.equal(summary.readings.submitted, 5);
+      // Device 0's honest reading #2 reaches the feed before or after the clone's proof suspended the
+      // device: accepted, or refused with the feed's reason (never counted submitted when refused).
+      const { submitted, rejected } = summary.readings;
+      assert.deepEqual([submitted, rejected].sort(), submitted === 5 ? [0, 5] : [1, 4]);
+      if (rejected === 1) {
+        assert.deepEqual(Object.keys(summary.refused), ["InvalidSignature"], out.stdout);
+      }
       assert.deepEqual(summary.watchtower, { proofs: 1 });
     } finally {
       if (!stopped) process.emit("SIGTERM");
@@ -233,6 +258,49 @@ describe("tasks: gateway start, fleet simulate", function () {
     } finally {
       if (!stopped) process.emit("SIGTERM");
       await gateway;
+    }
+  });
+
+  it("fleet simulate numbers readings from the device's signing record: after a run the feed never took, the next run moves on", async function () {
+    // The incident: a run's reading never reached the feed (here no gateway listens), so the feed's
+    // sequence of the device is still 0; the next run must not sign another reading #1.
+    const fresh = await deployFeedSystem(ethers, { devices: 1 });
+    const file = join(dir, "incident-0.json");
+    await fresh.devices[0]?.store.save(file, PASSWORD, TEST_SCRYPT);
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const heard: SignedReading[] = [];
+    const client = await connectAsync(broker.url);
+    client.on("message", (_topic, payload) => heard.push(decodeReading(payload)));
+    await client.subscribeAsync("dt/devicetrust/+/+/reading", { qos: 1 });
+    const simulate = (value: bigint) =>
+      runTask(["fleet", "simulate"], {
+        ...fleetArgs(broker.url),
+        registry: fresh.registryAddress,
+        feed: fresh.feedAddress,
+        keyFiles: file,
+        password: PASSWORD,
+        signingRecords: join(dir, "incident-records"),
+        value,
+      });
+    try {
+      const first = await simulate(123n);
+      assert.equal(first.result.success, true, first.stderr);
+      assert.match(first.stderr, /fleet: signing records under .*incident-records/);
+      const second = await simulate(456n);
+      assert.equal(second.result.success, true, second.stderr);
+      await until(() => Promise.resolve(heard.length === 2), "both readings at the broker");
+      assert.deepEqual(
+        heard.map((r) => [r.reading.sequence, r.reading.value]),
+        [
+          [1n, 123n],
+          [2n, 456n],
+        ],
+      );
+      const deviceId = fresh.devices[0]?.deviceId ?? "";
+      assert.equal(await feedAt(fresh.feedAddress, fresh.watcher).sequenceOf(deviceId), 0n);
+    } finally {
+      await client.endAsync();
+      await broker.close();
     }
   });
 

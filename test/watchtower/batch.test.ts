@@ -15,6 +15,7 @@ import {
   BENEFICIARY,
   FEED,
   FakeDirectory,
+  cloneOf,
   FakeSubmitter,
   deviceSigner,
   fromArray,
@@ -26,12 +27,12 @@ import {
 
 type Signer = ReturnType<typeof deviceSigner>;
 
-/** A signed batch of `readings` as a source yields it. */
+/** A batch of `readings` signed with `signer`'s key (by a clone: conflicts allowed), as a source yields it. */
 async function watched(
   signer: Signer,
   readings: readonly Omit<ReadingMessage, "deviceId">[],
 ): Promise<WatchedBatch> {
-  const b = await signBatch(signer, readings);
+  const b = await signBatch(cloneOf(signer), readings);
   return { signed: b.signed, readings: () => b.readings };
 }
 

@@ -5,6 +5,7 @@ import { Writable } from "node:stream";
 import { id, ZeroHash } from "ethers";
 import { pino, type Logger } from "pino";
 import { DeviceSigner } from "../../src/device/device-signer.js";
+import { SigningRecord } from "../../src/device/signing-record.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import {
   keyHash,
@@ -201,13 +202,31 @@ export function deviceSigner(curve: "p256" | "secp256k1" = "p256"): DeviceSigner
   return new DeviceSigner(SoftwareKeyStore.generate(curve), DOMAIN);
 }
 
+/**
+ * A clone of `signer`: the same key and device id in a signer with its own, empty, signing record. The
+ * device's record refuses conflicting messages; whoever else holds the key is not bound by it. Tests
+ * build equivocation evidence with clones.
+ */
+export function cloneOf(signer: DeviceSigner): DeviceSigner {
+  return new DeviceSigner(
+    signer.keyStore,
+    signer.domain,
+    signer.deviceId,
+    SigningRecord.inMemory(signer),
+  );
+}
+
+/**
+ * A reading of FEED signed with `signer`'s key, by a clone of its own (cloneOf): any content for any
+ * sequence, as evidence is built (two calls for one sequence are an equivocation).
+ */
 export async function reading(
   signer: DeviceSigner,
   sequence: bigint,
   value: bigint,
   timestamp = 1_700_000_000n,
 ): Promise<SignedReading> {
-  const s = await signer.signReading({ feedId: FEED, sequence, timestamp, value });
+  const s = await cloneOf(signer).signReading({ feedId: FEED, sequence, timestamp, value });
   return { reading: s.message, key: s.key, signature: s.signature };
 }
 

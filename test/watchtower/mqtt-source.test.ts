@@ -6,6 +6,7 @@ import { MqttSource, type Watchtower } from "../../src/watchtower/index.js";
 import { FakeFeeds } from "../gateway/helpers.js";
 import {
   DOMAIN,
+  cloneOf,
   FEED,
   FakeDirectory,
   FakeSubmitter,
@@ -56,10 +57,11 @@ describe("Standalone watchtower on the broker (MqttSource)", function () {
       for (const g of gateways) await g.start();
       await w.start();
       const device = deviceSigner("p256");
+      const clone = cloneOf(device);
       // Eight pairs: a reading and its clone's (same sequence, another value).
       for (let i = 1n; i <= 8n; i++) {
         await pub.publish(await reading(device, i, 20n));
-        await pub.publish(await reading(device, i, 21n)); // the clone: same sequence, another value
+        await pub.publish(await reading(clone, i, 21n)); // same sequence, another value
       }
       await until(() => submitter.calls.length === 8, "8 equivocation proofs");
       assert.ok(submitter.calls.every((c) => c.kind === "equivocation"));
