@@ -14,7 +14,7 @@ import type { SignatureVerdict } from "./verdict.js";
 
 export interface SignatureVerifierOptions {
   /**
-   * secp256k1 device keys whose public key is kept (default 100,000; ~100 bytes each): a kept key
+   * secp256k1 device keys whose public key is kept (default 100,000; ~140 bytes each): a kept key
    * saves the keccak256 that ties a recovered public key to the device's address. 0 keeps none.
    */
   readonly secp256k1Keys?: number;
