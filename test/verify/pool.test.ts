@@ -180,7 +180,10 @@ describe("VerifyPool", function () {
         const child = spawn(
           join(process.cwd(), "node_modules/.bin/node"),
           ["--no-warnings", "--import", "tsx", "test/verify/pool-exit-child.ts", mode],
-          { stdio: ["ignore", "pipe", "inherit"] },
+          {
+            env: { ...process.env, VERIFY_POOL_EXIT_CHILD: "1" },
+            stdio: ["ignore", "pipe", "inherit"],
+          },
         );
         let out = "";
         child.stdout.on("data", (chunk: Buffer) => {
