@@ -13,6 +13,7 @@ import {
   type VerifyItem,
 } from "../../src/verify/pool.js";
 import { checkDeviceSignature } from "../../src/verify/signature.js";
+import { SignatureVerifier } from "../../src/verify/verifier.js";
 import { referenceCheck } from "./reference-verifier.js";
 import { mutations, newDevice, randomDigest, type Vector } from "./vectors.js";
 
@@ -81,6 +82,8 @@ describe("VerifyPool", function () {
       const inline = await start({ workers: 0 });
       assert.equal(inline.runningWorkers, 0);
       assert.equal(pooled.runningWorkers, 2);
+      // Workers load the native addon as this thread does (it is context-aware).
+      assert.equal(pooled.secp256k1Backend, new SignatureVerifier().secp256k1Backend);
       assert.deepEqual(await pooled.verify(vectors), expected, `seed ${String(seed)}`);
       assert.deepEqual(await inline.verify(vectors), expected, `seed ${String(seed)}`);
       assert.deepEqual(
