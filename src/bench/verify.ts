@@ -122,7 +122,8 @@ const POOL_WINDOW_MS = 700;
 /**
  * Signatures per second through a pool (`op` verifies `perOp` of them), the best of POOL_WINDOWS
  * windows, with the CPU time the whole process (caller and workers) spent per signature in that window:
- * a figure that load on the machine hardly moves, so the two pool sizes compare even on a busy machine.
+ * what a signature costs whatever share of the cores the pool got (it still rises when the pool's own
+ * threads, or other processes, contend for the cores).
  */
 async function poolRate(
   op: () => Promise<unknown>,
