@@ -11,14 +11,7 @@
  * Every registration goes through the TypeScript SDK (src/device, src/protocol), so the bench is also an
  * interop proof: the digests and signatures TypeScript makes are the ones the contract accepts.
  */
-import {
-  createPrivateKey,
-  createPublicKey,
-  randomBytes,
-  sign as nodeSign,
-  verify as nodeVerify,
-  type KeyObject,
-} from "node:crypto";
+import { createPrivateKey, randomBytes, sign as nodeSign, type KeyObject } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -30,6 +23,7 @@ import { network } from "hardhat";
 import DeviceRegistryModule from "../deploy/modules/DeviceRegistry.js";
 import { DEFAULT_PAYOUT_BPS, DEFAULT_POOL_PARAMS } from "../deploy/modules/InsurancePool.js";
 import { benchGateway } from "../src/bench/gateway.js";
+import { benchVerify } from "../src/bench/verify.js";
 import { benchInsurance } from "../src/bench/insurance.js";
 import {
   checkTarget,
@@ -989,56 +983,20 @@ async function benchOffChain(): Promise<void> {
     const digest = fromHex(digestHex);
     const secret = fromHex(store.exportPrivateKey());
     const privateKey = jwkPrivate(curve, store);
-    const publicKey = createPublicKey(privateKey);
-    // The on-chain signature bytes: P-256 r‖s; secp256k1 r‖s‖v (noble takes the 64-byte compact form).
-    const compact = fromHex(signed.signature).subarray(0, 64);
-
-    if (curve === "p256") {
-      // ECDSA-P256-SHA256 over the 32-byte digest: exactly the scheme the contract checks.
-      const openssl = () =>
-        nodeVerify("sha256", digest, { key: publicKey, dsaEncoding: "ieee-p1363" }, compact);
-      const noble = () => p256.verify(compact, digest, store.publicKey);
-      expectTrue("node:crypto", openssl());
-      expectTrue("noble", noble());
-      expectTrue(
-        "checkDeviceSignature",
-        checkDeviceSignature(store.deviceKey, digestHex, signed.signature) === "valid",
-      );
-      await rate("verify.p256.openssl", openssl);
-      await rate("verify.p256.noble", noble);
-      await rate("verify.p256.devicetrust", () =>
-        checkDeviceSignature(store.deviceKey, digestHex, signed.signature),
-      );
-      await rate("sign.p256.openssl", () =>
-        nodeSign("sha256", digest, { key: privateKey, dsaEncoding: "ieee-p1363" }),
-      );
-      await rate("sign.p256.noble", () => p256.sign(digest, secret));
-      await rate("sign.p256.devicetrust", () => store.signDigest(digestHex));
-    } else {
-      // OpenSSL has no "ECDSA over a given 32-byte hash" in node:crypto: it measures ECDSA-secp256k1-SHA256
-      // over the digest (one extra SHA-256 of 32 bytes, negligible) — the same curve arithmetic.
-      const opensslSig = nodeSign("sha256", digest, { key: privateKey, dsaEncoding: "ieee-p1363" });
-      const openssl = () =>
-        nodeVerify("sha256", digest, { key: publicKey, dsaEncoding: "ieee-p1363" }, opensslSig);
-      const noble = () => secp256k1.verify(compact, digest, store.publicKey, { prehash: false });
-      expectTrue("node:crypto", openssl());
-      expectTrue("noble", noble());
-      expectTrue(
-        "checkDeviceSignature",
-        checkDeviceSignature(store.deviceKey, digestHex, signed.signature) === "valid",
-      );
-      await rate("verify.secp256k1.openssl", openssl);
-      await rate("verify.secp256k1.noble", noble);
-      // ecrecover (ethers) and a compare with the registered address, as the contract does.
-      await rate("verify.secp256k1.devicetrust", () =>
-        checkDeviceSignature(store.deviceKey, digestHex, signed.signature),
-      );
-      await rate("sign.secp256k1.openssl", () =>
-        nodeSign("sha256", digest, { key: privateKey, dsaEncoding: "ieee-p1363" }),
-      );
-      await rate("sign.secp256k1.noble", () => secp256k1.sign(digest, secret, { prehash: false }));
-      await rate("sign.secp256k1.devicetrust", () => store.signDigest(digestHex));
-    }
+    // Verification rates are src/bench/verify.ts's (BENCH_ONLY=verify); signing ones are measured here.
+    expectTrue(
+      "checkDeviceSignature",
+      checkDeviceSignature(store.deviceKey, digestHex, signed.signature) === "valid",
+    );
+    await rate(`sign.${curve}.openssl`, () =>
+      nodeSign("sha256", digest, { key: privateKey, dsaEncoding: "ieee-p1363" }),
+    );
+    await rate(`sign.${curve}.noble`, () =>
+      curve === "p256"
+        ? p256.sign(digest, secret)
+        : secp256k1.sign(digest, secret, { prehash: false }),
+    );
+    await rate(`sign.${curve}.devicetrust`, () => store.signDigest(digestHex));
     await store.close();
   }
 }
@@ -1153,7 +1111,9 @@ function printTable(): TargetSummary {
       `around it in an eth_call, so the cold registry account (2,600) and cold slots are included; ` +
       `isTrusted.afterSignature = the same call right after isValidDeviceSignature for that device (account and device record warm).\n` +
       `ops/s: one core, best of 4 windows of 250 ms after a 200 ms warm-up; openssl = node:crypto, ` +
-      `devicetrust = SoftwareKeyStore.signDigest / checkDeviceSignature (secp256k1 openssl: ECDSA-SHA256); ` +
+      `devicetrust = SoftwareKeyStore.signDigest / checkDeviceSignature (secp256k1: ecrecover on ${String(results.meta.secp256k1Backend ?? "?")}, ` +
+      `the device's recovered key kept; .uncached: keccak of the recovered key each time; secp256k1 openssl: ECDSA-SHA256, node:crypto has no prehashed verify); ` +
+      `verify.pool.p256.* = VerifyPool signatures/s with 1 and 2 worker threads (${String(results.meta.cpus ?? "?")} cores; 2 workers / 1 = ${String(results.meta.verifyPoolSpeedup2v1 ?? "?")}); ` +
       `measuredBoot.measure = ${String(IMAGE_COUNT)} images of ${String(IMAGE_BYTES / 1024)} KiB (in memory; .files = read from disk); ` +
       `appraise = one signed evidence appraised against a reference value (src/verify).\n` +
       `stake.* = DeviceStaking transactions (deposit: the stake call alone, allowance set before; the first ` +
@@ -1210,10 +1170,10 @@ const started = Date.now();
 // Off-chain rates depend on what else the machine runs: the load is recorded beside them.
 const loadBefore = loadavg()[0] ?? 0;
 /**
- * BENCH_ONLY=osaka (or any comma list of offchain, gateway, osaka, prague) runs only those parts, for a
+ * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, osaka, prague) runs only those parts, for a
  * quick look while working on one layer; their figures are merged into results.json over the others.
  */
-const PARTS = ["offchain", "gateway", "osaka", "prague"] as const;
+const PARTS = ["offchain", "verify", "gateway", "osaka", "prague"] as const;
 const only = (process.env.BENCH_ONLY ?? "").split(",").filter((p) => p !== "");
 for (const part of only) {
   if (!(PARTS as readonly string[]).includes(part)) {
@@ -1225,6 +1185,12 @@ const runs = (part: (typeof PARTS)[number]) => only.length === 0 || only.include
 if (runs("offchain")) {
   await benchOffChain();
   await benchAttestationOffChain();
+}
+if (runs("verify")) {
+  const verify = await benchVerify(progress);
+  Object.assign(results.perSecond, verify.perSecond);
+  Object.assign(results.bytes, verify.bytes);
+  Object.assign(results.meta, verify.meta);
 }
 if (runs("gateway")) {
   const gateway = await benchGateway({ progress });
@@ -1280,7 +1246,11 @@ await writeFile(
       gas: section("gas", results.gas),
       perSecond: section("perSecond", results.perSecond),
       bytes: section("bytes", results.bytes),
-      meta: results.meta,
+      // A partial run keeps the meta of the parts it did not run (batch proof levels, gateway setup).
+      meta:
+        only.length === 0 || typeof previous.meta !== "object" || previous.meta === null
+          ? results.meta
+          : { ...(previous.meta as Record<string, unknown>), ...results.meta },
     },
     null,
     2,
