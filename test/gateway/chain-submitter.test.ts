@@ -528,6 +528,9 @@ describe("ChainSubmitter", function () {
         // One transaction for the round (a slow machine could otherwise commit a smaller quorum first).
         batchSize: 7,
         batchIntervalMs: 60_000,
+        // The readings carry the chain's time, which runs ahead of the wall clock after the fixture
+        // (EDR mines each block at least a second after the last).
+        maxClockSkewMs: 3_600_000,
       });
       const publisher = await DevicePublisher.connect(broker.url);
       try {
