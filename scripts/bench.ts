@@ -25,6 +25,7 @@ import { DEFAULT_PAYOUT_BPS, DEFAULT_POOL_PARAMS } from "../deploy/modules/Insur
 import { benchGateway } from "../src/bench/gateway.js";
 import { benchVerify } from "../src/bench/verify.js";
 import { benchInsurance } from "../src/bench/insurance.js";
+import { benchSubmit } from "../src/bench/submit.js";
 import {
   checkTarget,
   describeTarget,
@@ -73,6 +74,7 @@ import {
   type Manifest,
 } from "../src/protocol/index.js";
 import { appraise, type AppraisalInput } from "../src/verify/appraise.js";
+import { FEED_CONFIG, deployFeedSystem } from "../test/client/feed-fixture.js";
 import { checkDeviceSignature } from "../src/verify/signature.js";
 import {
   DeviceFeed__factory,
@@ -1129,7 +1131,11 @@ function printTable(): TargetSummary {
       `feed.* = a DeviceFeed of 7 attested, staked members whose readings all came before (submit: one reading; ` +
       `submitMany.7 commits a round (the heartbeat passed), submitMany.7.noRound does not, round.commit = the difference; submit.p256.commit = one reading that commits a round; perReading = submitMany.7 / 7; latestRoundData, getRoundData: GasProbe, all cold); anchor.batch.N = ` +
       `ReadingAnchor.anchor of a P-256 device's signed root of N readings, the (device, feed) chain slot existing; ` +
-      `anchor.anchorMany.7.perBatch = one anchorMany of the next 256-reading batch of each of the 7 members / 7.\n`,
+      `anchor.anchorMany.7.perBatch = one anchorMany of the next 256-reading batch of each of the 7 members / 7.\n` +
+      `gateway.submit.* = readings/s ChainSubmitter gets accepted on an EDR chain mining every ${String(results.meta["gateway.submit.blockMs"] ?? 2000)} ms ` +
+      `(a 32-member feed, submitMany chunks of 64): inflightK = K transactions in flight, .12s = derived for 12 s blocks ` +
+      `(the same readings per block); anchored = readings covered by anchorMany of 32 device-signed batches of ` +
+      `${String(results.meta["gateway.submit.readingsPerBatch"] ?? 1024)} per call; gas gateway.submit.perReading/perBatch = gas used, .limit.* = the gas model's limit (what a block reserves).\n`,
   );
   const summary = summarizeTargets(results, TARGETS);
   const loadNow = Math.round((loadavg()[0] ?? 0) * 100) / 100;
@@ -1170,10 +1176,11 @@ const started = Date.now();
 // Off-chain rates depend on what else the machine runs: the load is recorded beside them.
 const loadBefore = loadavg()[0] ?? 0;
 /**
- * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, osaka, prague) runs only those parts, for a
- * quick look while working on one layer; their figures are merged into results.json over the others.
+ * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, submit, osaka, prague) runs only
+ * those parts, for a quick look while working on one layer; their figures are merged into
+ * results.json over the others.
  */
-const PARTS = ["offchain", "verify", "gateway", "osaka", "prague"] as const;
+const PARTS = ["offchain", "verify", "gateway", "submit", "osaka", "prague"] as const;
 const only = (process.env.BENCH_ONLY ?? "").split(",").filter((p) => p !== "");
 for (const part of only) {
   if (!(PARTS as readonly string[]).includes(part)) {
@@ -1197,6 +1204,29 @@ if (runs("gateway")) {
   Object.assign(results.perSecond, gateway.perSecond);
   Object.assign(results.bytes, gateway.bytes);
   Object.assign(results.meta, gateway.meta);
+}
+if (runs("submit")) {
+  // On-chain submission through ChainSubmitter on a chain that mines every 2 s (src/bench/submit.ts):
+  // a feed of 32 members (the most a feed takes), both curves, a minInterval of 1 s.
+  progress("submit: a feed of 32 attested, staked members and an anchor on osaka");
+  const conn = await network.create("osaka");
+  const s = await deployFeedSystem(conn.ethers, {
+    devices: 32,
+    config: { ...FEED_CONFIG, minInterval: 1 },
+  });
+  const submit = await benchSubmit({
+    world: {
+      signer: s.watcher,
+      provider: conn.provider,
+      feedId: s.feedId,
+      anchor: s.anchorAddress,
+      devices: s.devices,
+    },
+    progress,
+  });
+  Object.assign(results.perSecond, submit.perSecond);
+  Object.assign(results.gas, submit.gas);
+  Object.assign(results.meta, submit.meta);
 }
 if (runs("osaka")) await benchChain("osaka");
 if (runs("prague")) await benchChain("prague");

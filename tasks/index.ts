@@ -1161,9 +1161,10 @@ export const tasks = [
       })
       .addOption({
         name: "batchSize",
-        description: "Readings per submission",
+        description:
+          "Readings per submission: up to 8 submitMany transactions of 64 go out in flight together",
         type: ArgumentType.INT,
-        defaultValue: 64,
+        defaultValue: 512,
       })
       .addOption({
         name: "batchInterval",

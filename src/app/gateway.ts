@@ -33,6 +33,10 @@ export interface RunGatewayOptions {
   readonly dbPath: string;
   readonly clientId?: string;
   readonly sharedGroup?: string;
+  /**
+   * Readings per submission (default: the submitter's maxPerTx x maxInFlight, 512: a call's chunks
+   * go out in flight together).
+   */
   readonly batchSize?: number;
   readonly batchIntervalMs?: number;
   readonly maxQueue?: number;
@@ -130,7 +134,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
       brokerUrl,
       ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
       ...(options.sharedGroup === undefined ? {} : { sharedGroup: options.sharedGroup }),
-      ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      batchSize: options.batchSize ?? submitter.readingsInFlight,
       ...(options.batchIntervalMs === undefined
         ? {}
         : { batchIntervalMs: options.batchIntervalMs }),

@@ -1,29 +1,27 @@
 import { createHash } from "node:crypto";
-import {
-  isCallException,
-  isError,
-  type ContractTransaction,
-  type Provider,
-  type Signer,
-  type TransactionReceipt,
-  type TransactionRequest,
-} from "ethers";
+import type { Provider, Signer, TransactionReceipt } from "ethers";
 import { pino, type Logger } from "pino";
 import {
-  DeviceTrustError,
   type Hex,
   readingBatchStructHash,
   type SignedReading,
   type SignedBatch,
 } from "../protocol/index.js";
+import { anomalyName, rejectionName, tripReasonName } from "../client/feed-errors.js";
+import { feedAddressOf, readingAnchorAt, type ReadingAnchor } from "../client/feeds.js";
+import { DeviceFeed__factory } from "../../types/ethers-contracts/index.js";
 import {
-  anomalyName,
-  decodeFeedError,
-  rejectionName,
-  tripReasonName,
-} from "../client/feed-errors.js";
-import { feedAddressOf, feedAt, readingAnchorAt, type ReadingAnchor } from "../client/feeds.js";
+  GasModel,
+  MAX_GAS_PER_TX,
+  MEASURED_GAS,
+  hasP256Precompile,
+  type GasFigures,
+  type GasItem,
+  type GasKind,
+  type GasLimit,
+} from "./gas-model.js";
 import { FeedEventMetrics } from "./metrics.js";
+import { TxPipeline, errorMessage, type TxJob, type TxOutcome } from "./tx-pipeline.js";
 import {
   GatewayError,
   SubmissionRejectedError,
@@ -37,16 +35,24 @@ import {
 
 /**
  * The gateway's chain side: verified readings go to their feeds (DeviceFeed.submitMany, one
- * transaction per feed and chunk), device-signed batch roots to the ReadingAnchor. It sends from one
- * account and counts that account's nonces itself (fetched once with "pending", resynchronised after a
- * nonce error), waits for every receipt, and replaces a transaction that stays unmined for
- * `stuckAfterMs` by the same one with higher fees.
+ * transaction per feed and chunk of maxPerTx), device-signed batch roots to the ReadingAnchor. It
+ * sends from one account through a TxPipeline (src/gateway/tx-pipeline.ts): the chunks of one
+ * submitReadings go out back to back with consecutive nonces, up to `maxInFlight` at a time, and
+ * their receipts are awaited together; a transaction unmined for `stuckAfterMs` is replaced by the
+ * same one with higher fees.
  *
- * What is final and what is retried: a revert with a custom error (a tripped feed, a bad batch) or any
- * other revert is a SubmissionRejectedError (the gateway marks the readings rejected); a network error,
- * a nonce that another sender took, or a transaction still unmined after every fee bump is thrown as
- * it is and the gateway retries the batch. Chunks that went through before a transient error are
- * remembered, so the retry does not send them again.
+ * Gas: each limit comes from a measured model (src/gateway/gas-model.ts: a fixed part, a part per
+ * reading or batch by curve, a round, the P-256 precompile asked once), not from an eth_estimateGas
+ * per transaction. A transaction that runs out of gas anyway goes out once more with the node's
+ * estimate, and the model raises its per-reading (or per-batch) figure by the shortfall.
+ *
+ * What is final and what is retried: a mined transaction that reverted (not out of gas) is its
+ * chunk's final refusal (SubmissionRejectedError, decoded from the call replayed on the block's
+ * state): its readings are refused with the code, the other chunks stand. A network error, a nonce
+ * that another sender took, or a transaction still unmined after every fee bump fails the call
+ * (transient) and the gateway retries the batch. Chunks settled before that are remembered, so the
+ * retry does not send them again; a chunk whose transaction is still in flight is waited for, not sent
+ * again (see TxPipeline for a send that fails midway through the chunks).
  *
  * Readings a feed skips inside submitMany (an untrusted device, a replayed sequence, a quarantined
  * member) do not revert: they are listed in the result (`rejected`, with the Rejection's name). A
@@ -74,16 +80,30 @@ export interface ChainSubmitterOptions {
   readonly anchor?: string;
   /** Readings per submitMany transaction at most (default 64). */
   readonly maxPerTx?: number;
+  /**
+   * Transactions in flight at most (default 8): the chunks of one submitReadings (several feeds, or
+   * more than maxPerTx readings) go out back to back, then their receipts are awaited together.
+   */
+  readonly maxInFlight?: number;
   /** Unmined this long, a transaction is replaced with higher fees (default 30000 ms). */
   readonly stuckAfterMs?: number;
   /** Each replacement raises the fees by this percentage (default 25; nodes want at least 10). */
   readonly feeBumpPercent?: number;
-  /** Replacements at most; then the wait fails (transient) and the nonce is fetched again (default 3). */
+  /**
+   * Replacements at most in one call; then the call fails (transient) and the next one goes on
+   * waiting for (and replacing) the same transaction (default 3).
+   */
   readonly maxFeeBumps?: number;
   /** How often receipts are polled (default 250 ms). */
   readonly pollMs?: number;
-  /** Gas estimate headroom in percent (default 20). */
+  /** Headroom over the gas model, and over the node's estimate when it is asked, in percent (default 25). */
   readonly gasHeadroomPercent?: number;
+  /** The gas model's measured figures (default MEASURED_GAS). */
+  readonly gasFigures?: GasFigures;
+  /** Whether the chain has the P-256 precompile (default: asked once, with an eth_call to 0x100). */
+  readonly p256Precompile?: boolean;
+  /** A modelled gas limit at most (default 16,777,216: EIP-7825's cap per transaction). */
+  readonly maxGasPerTx?: bigint;
   /** Counters of the quarantines and trips read from receipts (default: in a registry of their own). */
   readonly metrics?: FeedEventMetrics;
   readonly logger?: Logger;
@@ -137,12 +157,6 @@ export interface ChainSubmission extends SubmittedReadings {
   readonly gasUsed: bigint;
 }
 
-interface Fees {
-  maxFeePerGas?: bigint;
-  maxPriorityFeePerGas?: bigint;
-  gasPrice?: bigint;
-}
-
 interface ChunkResult {
   /** Per reading of the chunk, in order. */
   readonly outcomes: readonly ReadingOutcome[];
@@ -155,6 +169,8 @@ interface ChunkResult {
 }
 
 const MEMO_LIMIT = 4096;
+/** Slots and chain cursors known to be written, at most (forgetting them only costs headroom). */
+const SEEN_LIMIT = 100_000;
 /** ReadingAnchor.Rejection by value. */
 const ANCHOR_REJECTIONS = [
   "None",
@@ -164,44 +180,7 @@ const ANCHOR_REJECTIONS = [
   "SequenceNotAfter",
   "InvalidSignature",
 ] as const;
-const NONCE_ERROR =
-  /nonce (?:too low|has already been used|is too low)|nonce too high|already known|replacement transaction underpriced|replacement fee too low|invalid nonce/i;
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function isNonceError(err: unknown): boolean {
-  return (
-    isError(err, "NONCE_EXPIRED") ||
-    isError(err, "REPLACEMENT_UNDERPRICED") ||
-    NONCE_ERROR.test(message(err))
-  );
-}
-
-/** A final refusal for a revert (decoded when it is a known custom error); undefined for anything else. */
-export function asSubmissionRejection(err: unknown): SubmissionRejectedError | undefined {
-  if (err instanceof SubmissionRejectedError) return err;
-  const decoded = decodeFeedError(err);
-  if (decoded !== undefined) {
-    return new SubmissionRejectedError(decoded.code, decoded.message, { cause: err });
-  }
-  if (isCallException(err) || /reverted|revert/i.test(message(err))) {
-    return new SubmissionRejectedError(
-      "GATEWAY_REVERTED",
-      `the chain reverted the submission without a known custom error (${message(err)}): the batch is not retried; check the feed and anchor addresses`,
-      { cause: err },
-    );
-  }
-  return undefined;
-}
-
-/** Fees as log fields (decimal strings: JSON has no bigint). */
-function feeFields(fees: Fees): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fees)) if (typeof v === "bigint") out[k] = v.toString();
-  return out;
-}
+const FEED = DeviceFeed__factory.createInterface();
 
 function chunkKey(feedId: string, chunk: readonly SignedReading[]): string {
   const h = createHash("sha256").update(feedId.toLowerCase());
@@ -211,24 +190,46 @@ function chunkKey(feedId: string, chunk: readonly SignedReading[]): string {
   return h.digest("hex");
 }
 
+function jobKey(to: string, data: string): string {
+  return createHash("sha256").update(to.toLowerCase()).update(data).digest("hex");
+}
+
+/** Makes room for one more entry: the oldest goes once `limit` is reached. */
+function evictOldest<V>(set: Set<string> | Map<string, V>, limit: number): void {
+  if (set.size < limit) return;
+  const oldest = set.keys().next().value;
+  if (oldest !== undefined) set.delete(oldest);
+}
+
+/** One submitMany transaction's worth of a submitReadings call. */
+interface Chunk {
+  readonly feedId: Hex;
+  readonly readings: readonly SignedReading[];
+  /** Each reading's index in the call. */
+  readonly at: readonly number[];
+  readonly key: string;
+}
+
 export class ChainSubmitter implements ReadingSubmitter {
   private readonly signer: Signer;
   private readonly provider: Provider;
   private readonly anchorAddress: string | undefined;
   private readonly maxPerTx: number;
-  private readonly stuckAfterMs: number;
-  private readonly feeBumpPercent: bigint;
-  private readonly maxFeeBumps: number;
-  private readonly pollMs: number;
-  private readonly headroom: bigint;
+  private readonly maxInFlight: number;
   private readonly log: Logger;
+  private readonly pipeline: TxPipeline;
+  /** The gas model the limits come from (it learns after an out-of-gas transaction). */
+  readonly gasModel: GasModel;
   /** The quarantines and trips seen in receipts. */
   readonly metrics: FeedEventMetrics;
-  private nonce: number | undefined;
-  private from: string | undefined;
+  private p256Precompile: boolean | undefined;
   private readonly feedCode = new Set<string>();
   /** Chunks already on chain (or refused for good), by chunkKey: a retried batch skips them. */
   private readonly done = new Map<string, ChunkResult | SubmissionRejectedError>();
+  /** Feed slots (`feed:device`) holding a reading: a member's next reading is no first one. */
+  private readonly writtenSlots = new Set<string>();
+  /** Anchor chains (`device:feed`) with a cursor: their next batch is no first one. */
+  private readonly anchoredChains = new Set<string>();
 
   constructor(options: ChainSubmitterOptions) {
     const provider = options.signer.provider;
@@ -242,40 +243,60 @@ export class ChainSubmitter implements ReadingSubmitter {
     this.provider = provider;
     this.anchorAddress = options.anchor;
     this.maxPerTx = options.maxPerTx ?? 64;
-    this.stuckAfterMs = options.stuckAfterMs ?? 30_000;
-    this.feeBumpPercent = BigInt(options.feeBumpPercent ?? 25);
-    this.maxFeeBumps = options.maxFeeBumps ?? 3;
-    this.pollMs = options.pollMs ?? 250;
-    this.headroom = BigInt(options.gasHeadroomPercent ?? 20);
+    this.maxInFlight = options.maxInFlight ?? 8;
     this.log = options.logger ?? pino({ name: "chain-submitter", level: "info" });
     this.metrics = options.metrics ?? new FeedEventMetrics();
-    if (this.maxPerTx < 1 || this.feeBumpPercent < 10n) {
+    this.p256Precompile = options.p256Precompile;
+    const headroom = options.gasHeadroomPercent ?? 25;
+    if (this.maxPerTx < 1 || headroom < 0) {
       throw new GatewayError(
         "GATEWAY_BAD_OPTIONS",
-        "maxPerTx must be at least 1 and feeBumpPercent at least 10 (nodes refuse smaller bumps)",
+        "maxPerTx must be at least 1 and gasHeadroomPercent at least 0",
       );
     }
+    this.gasModel = new GasModel(
+      options.gasFigures ?? MEASURED_GAS,
+      headroom,
+      options.maxGasPerTx ?? MAX_GAS_PER_TX,
+    );
+    this.pipeline = new TxPipeline({
+      signer: options.signer,
+      provider,
+      maxInFlight: this.maxInFlight,
+      stuckAfterMs: options.stuckAfterMs ?? 30_000,
+      feeBumpPercent: options.feeBumpPercent ?? 25,
+      maxFeeBumps: options.maxFeeBumps ?? 3,
+      pollMs: options.pollMs ?? 250,
+      estimatedLimit: (estimate) => this.gasModel.estimated(estimate),
+      logger: this.log,
+    });
   }
 
   /** The next nonce this submitter will use (fetched on first use); for tests and logs. */
   get pendingNonce(): number | undefined {
-    return this.nonce;
+    return this.pipeline.pendingNonce;
+  }
+
+  /** Readings one submitReadings sends in flight together at most: maxPerTx x maxInFlight. */
+  get readingsInFlight(): number {
+    return this.maxPerTx * this.maxInFlight;
   }
 
   async submitReadings(readings: readonly SignedReading[]): Promise<ChainSubmission> {
-    const groups = new Map<string, SignedReading[]>();
-    const positions = new Map<string, number[]>();
-    readings.forEach((r, index) => {
-      const feedId = r.reading.feedId.toLowerCase();
-      let g = groups.get(feedId);
-      let p = positions.get(feedId);
-      if (g === undefined || p === undefined) {
-        groups.set(feedId, (g = []));
-        positions.set(feedId, (p = []));
+    const chunks = this.chunks(readings);
+    const jobs: TxJob[] = [];
+    const queued = new Set<string>();
+    for (const c of chunks) {
+      if (this.done.has(c.key) || queued.has(c.key)) continue;
+      try {
+        jobs.push(await this.chunkJob(c));
+        queued.add(c.key);
+      } catch (err: unknown) {
+        if (!(err instanceof SubmissionRejectedError)) throw err;
+        this.remember(c.key, err);
       }
-      g.push(r);
-      p.push(index);
-    });
+    }
+    if (jobs.length > 0) await this.pipeline.run(jobs);
     const outcomes: ReadingOutcome[] = readings.map(() => ({
       accepted: false,
       reason: "NotSent",
@@ -287,31 +308,36 @@ export class ChainSubmitter implements ReadingSubmitter {
     const refused: RefusedChunk[] = [];
     let accepted = 0;
     let gasUsed = 0n;
-    for (const [feedId, group] of groups) {
-      for (let i = 0; i < group.length; i += this.maxPerTx) {
-        const chunk = group.slice(i, i + this.maxPerTx);
-        const at = (positions.get(feedId) ?? []).slice(i, i + this.maxPerTx);
-        const outcome = await this.submitChunk(feedId as Hex, chunk);
-        if (outcome instanceof SubmissionRejectedError) {
-          for (const index of at) outcomes[index] = { accepted: false, reason: outcome.code };
-          refused.push({
-            feedId: feedId as Hex,
-            count: chunk.length,
-            code: outcome.code,
-            message: outcome.message,
-          });
-          continue;
-        }
-        at.forEach((index, k) => {
-          outcomes[index] = outcome.outcomes[k] ?? { accepted: false, reason: "NoEvent" };
-        });
-        txHashes.push(outcome.txHash);
-        accepted += outcome.accepted;
-        gasUsed += outcome.gasUsed;
-        rejected.push(...outcome.rejected);
-        quarantined.push(...outcome.quarantined);
-        tripped.push(...outcome.tripped);
+    for (const c of chunks) {
+      const outcome = this.done.get(c.key);
+      if (outcome === undefined) {
+        throw new GatewayError(
+          "GATEWAY_CHUNK_LOST",
+          `a chunk of feed ${c.feedId} has no outcome after its transaction settled: this is a submitter bug, report it (the batch is retried)`,
+        );
       }
+      if (outcome instanceof SubmissionRejectedError) {
+        for (const index of c.at) outcomes[index] = { accepted: false, reason: outcome.code };
+        refused.push({
+          feedId: c.feedId,
+          count: c.readings.length,
+          code: outcome.code,
+          message: outcome.message,
+        });
+        continue;
+      }
+      c.at.forEach((index, k) => {
+        outcomes[index] = {
+          ...(outcome.outcomes[k] ?? { accepted: false, reason: "NoEvent" }),
+          txHash: outcome.txHash,
+        };
+      });
+      txHashes.push(outcome.txHash);
+      accepted += outcome.accepted;
+      gasUsed += outcome.gasUsed;
+      rejected.push(...outcome.rejected);
+      quarantined.push(...outcome.quarantined);
+      tripped.push(...outcome.tripped);
     }
     const last = txHashes[txHashes.length - 1];
     const first = refused[0];
@@ -348,9 +374,13 @@ export class ChainSubmitter implements ReadingSubmitter {
 
   async anchorBatch(batch: SignedBatch): Promise<SubmittedTx & { gasUsed: bigint }> {
     const anchor = this.anchorContract();
-    const receipt = await this.transact("anchor", () =>
-      anchor.anchor.populateTransaction(batch.batch, batch.key, batch.signature),
+    const receipt = await this.anchorTransaction(
+      "anchor",
+      anchor,
+      anchor.interface.encodeFunctionData("anchor", [batch.batch, batch.key, batch.signature]),
+      [batch],
     );
+    this.sawChain(batch.batch.deviceId, batch.batch.feedId);
     return { txHash: receipt.hash as Hex, gasUsed: receipt.gasUsed };
   }
 
@@ -365,10 +395,13 @@ export class ChainSubmitter implements ReadingSubmitter {
     if (batches.length === 0) {
       throw new GatewayError("GATEWAY_NOTHING_TO_SUBMIT", "anchorBatches got no batches");
     }
-    const receipt = await this.transact(`anchorMany(${String(batches.length)})`, () =>
-      anchor.anchorMany.populateTransaction(
+    const receipt = await this.anchorTransaction(
+      `anchorMany(${String(batches.length)})`,
+      anchor,
+      anchor.interface.encodeFunctionData("anchorMany", [
         batches.map((b) => ({ batch: b.batch, key: b.key, signature: b.signature })),
-      ),
+      ]),
+      batches,
     );
     // _anchor emits exactly one of BatchAnchored / BatchRejected per batch, in order.
     const events: { deviceId: string; feedId: string; outcome: BatchOutcome }[] = [];
@@ -406,6 +439,7 @@ export class ChainSubmitter implements ReadingSubmitter {
     });
     for (const [i, o] of outcomes.entries()) {
       const b = batches[i];
+      if (o.anchored && b !== undefined) this.sawChain(b.batch.deviceId, b.batch.feedId);
       if (o.anchored || o.reason !== "SequenceNotAfter" || b === undefined) continue;
       if (await this.anchoredBefore(anchor, b)) outcomes[i] = { anchored: true };
     }
@@ -444,7 +478,7 @@ export class ChainSubmitter implements ReadingSubmitter {
       return found;
     } catch (err: unknown) {
       this.log.warn(
-        { event: "anchor_lookup_failed", deviceId: b.deviceId, err: message(err) },
+        { event: "anchor_lookup_failed", deviceId: b.deviceId, err: errorMessage(err) },
         "cannot tell whether a refused batch was anchored before: it is reported refused",
       );
       return false;
@@ -463,36 +497,45 @@ export class ChainSubmitter implements ReadingSubmitter {
 
   // ------------------------------------------------------------------ feeds
 
-  private async submitChunk(
-    feedId: Hex,
-    chunk: readonly SignedReading[],
-  ): Promise<ChunkResult | SubmissionRejectedError> {
-    const key = chunkKey(feedId, chunk);
-    const memo = this.done.get(key);
-    if (memo !== undefined) return memo;
-    let outcome: ChunkResult | SubmissionRejectedError;
-    try {
-      outcome = await this.sendChunk(feedId, chunk);
-    } catch (err: unknown) {
-      if (!(err instanceof SubmissionRejectedError)) throw err;
-      outcome = err;
+  /** The readings grouped per feed (in order of first appearance), in chunks of maxPerTx. */
+  private chunks(readings: readonly SignedReading[]): Chunk[] {
+    const groups = new Map<string, { readings: SignedReading[]; at: number[] }>();
+    readings.forEach((r, index) => {
+      const feedId = r.reading.feedId.toLowerCase();
+      let g = groups.get(feedId);
+      if (g === undefined) groups.set(feedId, (g = { readings: [], at: [] }));
+      g.readings.push(r);
+      g.at.push(index);
+    });
+    const chunks: Chunk[] = [];
+    for (const [feedId, g] of groups) {
+      for (let i = 0; i < g.readings.length; i += this.maxPerTx) {
+        const part = g.readings.slice(i, i + this.maxPerTx);
+        chunks.push({
+          feedId: feedId as Hex,
+          readings: part,
+          at: g.at.slice(i, i + this.maxPerTx),
+          key: chunkKey(feedId, part),
+        });
+      }
     }
-    if (this.done.size >= MEMO_LIMIT) {
-      const oldest = this.done.keys().next().value;
-      if (oldest !== undefined) this.done.delete(oldest);
-    }
-    this.done.set(key, outcome);
-    return outcome;
+    return chunks;
   }
 
-  private async sendChunk(feedId: Hex, chunk: readonly SignedReading[]): Promise<ChunkResult> {
+  private remember(key: string, outcome: ChunkResult | SubmissionRejectedError): void {
+    if (!this.done.has(key)) evictOldest(this.done, MEMO_LIMIT);
+    this.done.set(key, outcome);
+  }
+
+  /** The submitMany transaction of `c`, its gas from the model; refuses a feed id with no feed. */
+  private async chunkJob(c: Chunk): Promise<TxJob> {
     let address: Hex;
     try {
-      address = feedAddressOf(feedId);
+      address = feedAddressOf(c.feedId);
     } catch (err: unknown) {
       throw new SubmissionRejectedError(
         "GATEWAY_UNKNOWN_FEED",
-        `feed id ${feedId} is not a DeviceFeed address: devices must sign readings with the feed's id (feed show prints it)`,
+        `feed id ${c.feedId} is not a DeviceFeed address: devices must sign readings with the feed's id (feed show prints it)`,
         { cause: err },
       );
     }
@@ -500,16 +543,49 @@ export class ChainSubmitter implements ReadingSubmitter {
       if ((await this.provider.getCode(address)) === "0x") {
         throw new SubmissionRejectedError(
           "GATEWAY_UNKNOWN_FEED",
-          `no contract at ${address} (feed id ${feedId}) on this chain: devices must sign readings with a deployed feed's id`,
+          `no contract at ${address} (feed id ${c.feedId}) on this chain: devices must sign readings with a deployed feed's id`,
         );
       }
       this.feedCode.add(address);
     }
-    const feed = feedAt(address, this.signer);
-    const receipt = await this.transact(`submitMany(${String(chunk.length)})`, () =>
+    // A member's first reading writes a zero slot; a second one in the same chunk does not.
+    const counted = new Set<string>();
+    const items = c.readings.map((r): GasItem => {
+      const slot = `${address}:${r.reading.deviceId.toLowerCase()}`;
+      const first = !this.writtenSlots.has(slot) && !counted.has(slot);
+      counted.add(slot);
+      return { key: r.key, first };
+    });
+    const gas = this.gasModel.submitMany(items, await this.precompile());
+    const n = c.readings.length;
+    return {
+      key: c.key,
+      what: `submitMany(${String(n)})`,
+      to: address,
       // A SignedReading is IDeviceFeed.SignedReading field for field.
-      feed.submitMany.populateTransaction([...chunk]),
-    );
+      data: FEED.encodeFunctionData("submitMany", [[...c.readings]]),
+      gasLimit: gas.limit,
+      onEstimate: (estimate) => {
+        this.learn("reading", n, gas, estimate);
+      },
+      settle: (outcome) => {
+        this.remember(
+          c.key,
+          "refusal" in outcome
+            ? outcome.refusal
+            : this.chunkResult(c.feedId, address, c.readings, outcome.receipt),
+        );
+      },
+    };
+  }
+
+  /** What the feed's events in `receipt` say of each reading of `chunk`. */
+  private chunkResult(
+    feedId: Hex,
+    address: Hex,
+    chunk: readonly SignedReading[],
+    receipt: TransactionReceipt,
+  ): ChunkResult {
     let accepted = 0;
     const rejected: SkippedReading[] = [];
     const quarantined: QuarantinedReading[] = [];
@@ -520,12 +596,13 @@ export class ChainSubmitter implements ReadingSubmitter {
       `${String(deviceId).toLowerCase()}:${String(sequence)}`;
     for (const log of receipt.logs) {
       if (log.address.toLowerCase() !== address) continue;
-      const parsed = feed.interface.parseLog(log);
+      const parsed = FEED.parseLog(log);
       if (parsed === null) continue;
       const arg = (name: string): unknown => parsed.args.getValue(name);
       if (parsed.name === "ReadingAccepted") {
         accepted++;
         byReading.set(slot(arg("deviceId"), arg("sequence")), { accepted: true });
+        this.sawSlot(address, arg("deviceId"));
       } else if (parsed.name === "ReadingRejected") {
         const skipped: SkippedReading = {
           feedId,
@@ -548,6 +625,7 @@ export class ChainSubmitter implements ReadingSubmitter {
           lockedDown: arg("lockedDown") as boolean,
         };
         quarantined.push(q);
+        this.sawSlot(address, q.deviceId);
         byReading.set(slot(q.deviceId, q.sequence), {
           accepted: false,
           reason: `MemberQuarantined:${q.anomaly}`,
@@ -603,139 +681,95 @@ export class ChainSubmitter implements ReadingSubmitter {
     };
   }
 
-  // ------------------------------------------------------------------ transactions
+  // ------------------------------------------------------------------ gas and transactions
 
-  private async sender(): Promise<string> {
-    this.from ??= await this.signer.getAddress();
-    return this.from;
+  private sawSlot(address: Hex, deviceId: unknown): void {
+    const slot = `${address}:${String(deviceId).toLowerCase()}`;
+    if (!this.writtenSlots.has(slot)) evictOldest(this.writtenSlots, SEEN_LIMIT);
+    this.writtenSlots.add(slot);
   }
 
-  private async nextNonce(): Promise<number> {
-    this.nonce ??= await this.provider.getTransactionCount(await this.sender(), "pending");
-    return this.nonce;
+  private sawChain(deviceId: Hex, feedId: Hex): void {
+    const chain = `${deviceId.toLowerCase()}:${feedId.toLowerCase()}`;
+    if (!this.anchoredChains.has(chain)) evictOldest(this.anchoredChains, SEEN_LIMIT);
+    this.anchoredChains.add(chain);
   }
 
-  private async fees(): Promise<Fees> {
-    const data = await this.provider.getFeeData();
-    if (data.maxFeePerGas !== null && data.maxPriorityFeePerGas !== null) {
-      return { maxFeePerGas: data.maxFeePerGas, maxPriorityFeePerGas: data.maxPriorityFeePerGas };
+  /** Whether the chain verifies P-256 with a precompile: asked once (again after a failed ask). */
+  private async precompile(): Promise<boolean> {
+    if (this.p256Precompile !== undefined) return this.p256Precompile;
+    try {
+      this.p256Precompile = await hasP256Precompile(this.provider);
+    } catch (err: unknown) {
+      this.log.warn(
+        { event: "p256_probe_failed", err: errorMessage(err) },
+        "cannot tell whether the chain has the P-256 precompile: gas is counted for the Solidity verifier",
+      );
+      return false;
     }
-    if (data.gasPrice !== null) return { gasPrice: data.gasPrice };
-    throw new GatewayError("GATEWAY_NO_FEES", "the node returned no fee data");
-  }
-
-  private bump(fees: Fees): Fees {
-    const up = (v: bigint | undefined): bigint | undefined =>
-      v === undefined ? undefined : (v * (100n + this.feeBumpPercent) + 99n) / 100n;
-    const out: Fees = {};
-    const maxFee = up(fees.maxFeePerGas);
-    const tip = up(fees.maxPriorityFeePerGas);
-    const price = up(fees.gasPrice);
-    if (maxFee !== undefined) out.maxFeePerGas = maxFee;
-    if (tip !== undefined) out.maxPriorityFeePerGas = tip;
-    if (price !== undefined) out.gasPrice = price;
-    return out;
-  }
-
-  /**
-   * Builds, estimates, signs and sends one transaction with the next nonce, then waits for its receipt
-   * (replacing it with higher fees while it stays unmined). A nonce error resynchronises the nonce and
-   * tries once more; a revert throws SubmissionRejectedError; anything else is rethrown (transient).
-   */
-  private async transact(
-    what: string,
-    populate: () => Promise<ContractTransaction>,
-  ): Promise<TransactionReceipt> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.transactOnce(what, populate);
-      } catch (err: unknown) {
-        const rejection = asSubmissionRejection(err);
-        if (rejection !== undefined && !isNonceError(err)) throw rejection;
-        if (isNonceError(err)) {
-          this.log.warn(
-            { event: "nonce_resync", nonce: this.nonce, err: message(err) },
-            "nonce refused: fetching it again",
-          );
-          this.nonce = undefined;
-          if (attempt === 0) continue;
-        }
-        throw err;
-      }
-    }
-  }
-
-  private async transactOnce(
-    what: string,
-    populate: () => Promise<ContractTransaction>,
-  ): Promise<TransactionReceipt> {
-    const from = await this.sender();
-    const tx = await populate();
-    // Estimation runs the call: a revert (custom error) surfaces here, before a nonce is spent.
-    const estimate = await this.provider.estimateGas({ ...tx, from });
-    const nonce = await this.nextNonce();
-    let fees = await this.fees();
-    const request: TransactionRequest = {
-      to: tx.to,
-      data: tx.data,
-      from,
-      nonce,
-      gasLimit: (estimate * (100n + this.headroom)) / 100n,
-    };
-    const hashes: string[] = [];
-    hashes.push((await this.signer.sendTransaction({ ...request, ...fees })).hash);
-    this.nonce = nonce + 1;
-    this.log.debug(
-      { event: "tx_sent", what, nonce, txHash: hashes[0], ...feeFields(fees) },
-      "transaction sent",
+    this.log.info(
+      { event: "p256_precompile", present: this.p256Precompile },
+      this.p256Precompile
+        ? "the chain has the P-256 precompile"
+        : "the chain has no P-256 precompile: a P-256 signature costs ~250,000 gas more",
     );
-    let sentAt = Date.now();
-    let bumps = 0;
-    for (;;) {
-      for (const hash of hashes) {
-        const receipt = await this.provider.getTransactionReceipt(hash);
-        if (receipt !== null) {
-          if (receipt.status !== 1) {
-            throw new SubmissionRejectedError(
-              "GATEWAY_TX_REVERTED",
-              `${what} transaction ${receipt.hash} reverted on chain (it passed estimation: the state changed in between): the batch is not retried`,
-            );
-          }
-          return receipt;
-        }
-      }
-      if (Date.now() - sentAt >= this.stuckAfterMs) {
-        if (bumps >= this.maxFeeBumps) {
-          // Give up on this nonce: the next attempt asks the node for the pending count again.
-          this.nonce = undefined;
-          throw new DeviceTrustError(
-            "GATEWAY_TX_STUCK",
-            `${what} transaction with nonce ${String(nonce)} is unmined after ${String(bumps)} fee bumps: it is retried; check the node and the account's balance`,
-          );
-        }
-        fees = this.bump(fees);
-        bumps++;
-        try {
-          const replacement = await this.signer.sendTransaction({ ...request, ...fees });
-          hashes.push(replacement.hash);
-          this.log.warn(
-            {
-              event: "tx_replaced",
-              what,
-              nonce,
-              bumps,
-              txHash: replacement.hash,
-              ...feeFields(fees),
-            },
-            "transaction unmined: replaced with higher fees",
-          );
-        } catch (err: unknown) {
-          // The original was mined meanwhile (nonce too low): the receipt loop finds it.
-          if (!isNonceError(err)) throw err;
-        }
-        sentAt = Date.now();
-      }
-      await new Promise((resolve) => setTimeout(resolve, this.pollMs));
+    return this.p256Precompile;
+  }
+
+  /** An out-of-gas transaction was estimated: the model carries the shortfall from now on. */
+  private learn(kind: GasKind, count: number, gas: GasLimit, estimate: bigint): void {
+    const added = this.gasModel.learn(kind, count, gas.raw, estimate);
+    if (added === 0) return;
+    this.log.warn(
+      {
+        event: "gas_model_raised",
+        kind,
+        added,
+        learned: this.gasModel.learned[kind],
+        estimate: estimate.toString(),
+        modelled: gas.raw.toString(),
+      },
+      `the gas model was short by ${String(added)} gas per ${kind}: it counts that much more from now on`,
+    );
+  }
+
+  /** One anchor or anchorMany transaction of `batches`; its mined receipt, or its refusal thrown. */
+  private async anchorTransaction(
+    what: string,
+    anchor: ReadingAnchor,
+    data: string,
+    batches: readonly SignedBatch[],
+  ): Promise<TransactionReceipt> {
+    const to = (await anchor.getAddress()).toLowerCase();
+    const counted = new Set<string>();
+    const items = batches.map((b): GasItem => {
+      const chain = `${b.batch.deviceId.toLowerCase()}:${b.batch.feedId.toLowerCase()}`;
+      const first = !this.anchoredChains.has(chain) && !counted.has(chain);
+      counted.add(chain);
+      return { key: b.key, first };
+    });
+    const gas = this.gasModel.anchorMany(items, await this.precompile());
+    const key = jobKey(to, data);
+    const results = await this.pipeline.run([
+      {
+        key,
+        what,
+        to,
+        data,
+        gasLimit: gas.limit,
+        onEstimate: (estimate) => {
+          this.learn("batch", batches.length, gas, estimate);
+        },
+      },
+    ]);
+    const outcome: TxOutcome | undefined = results.get(key);
+    if (outcome === undefined) {
+      throw new GatewayError(
+        "GATEWAY_CHUNK_LOST",
+        `${what} has no outcome after its transaction settled: this is a submitter bug, report it (the group is retried)`,
+      );
     }
+    if ("refusal" in outcome) throw outcome.refusal;
+    return outcome.receipt;
   }
 }

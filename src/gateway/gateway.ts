@@ -1190,10 +1190,10 @@ export class Gateway {
     const refused = new Map<string, number>();
     const entries = batch.map((q, i) => {
       const o = result.outcomes[i];
-      if (o?.accepted === true) return { id: q.id, rejected: null };
+      if (o?.accepted === true) return { id: q.id, rejected: null, txHash: o.txHash };
       const reason = o === undefined ? "NoOutcome" : o.reason;
       refused.set(reason, (refused.get(reason) ?? 0) + 1);
-      return { id: q.id, rejected: reason };
+      return { id: q.id, rejected: reason, txHash: o?.txHash };
     });
     this.readings.markOutcomes(entries, tx);
     const refusedCount = [...refused.values()].reduce((a, b) => a + b, 0);

@@ -9,3 +9,11 @@ export * from "./chain-submitter.js";
 export * from "./fleet.js";
 export * from "./log-format.js";
 export * from "./admission.js";
+export * from "./gas-model.js";
+export {
+  TxPipeline,
+  asSubmissionRejection,
+  type TxJob,
+  type TxOutcome,
+  type TxPipelineOptions,
+} from "./tx-pipeline.js";

@@ -395,13 +395,18 @@ export class GatewayStore {
    * (its feed accepted it) or rejected with the feed's reason, under the transaction's hash.
    */
   markOutcomes(
-    entries: readonly { readonly id: number; readonly rejected: string | null }[],
+    entries: readonly {
+      readonly id: number;
+      readonly rejected: string | null;
+      readonly txHash?: Hex | undefined;
+    }[],
     txHash: Hex,
   ): void {
     this.transaction(() => {
       for (const e of entries) {
-        if (e.rejected === null) this.mark.run("submitted", txHash, null, e.id);
-        else this.mark.run("rejected", txHash, e.rejected, e.id);
+        const tx = e.txHash ?? txHash;
+        if (e.rejected === null) this.mark.run("submitted", tx, null, e.id);
+        else this.mark.run("rejected", tx, e.rejected, e.id);
       }
     });
   }

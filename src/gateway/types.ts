@@ -56,8 +56,12 @@ export interface SubmittedTx {
  * ReadingAccepted; refused with the event's reason otherwise (ReadingRejected's Rejection name,
  * `MemberQuarantined:<anomaly>`, or the custom error of a chunk the feed refused as a whole).
  */
-export type ReadingOutcome =
-  { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
+export type ReadingOutcome = (
+  { readonly accepted: true } | { readonly accepted: false; readonly reason: string }
+) & {
+  /** The transaction that carried it, when a call sends several (default: the call's txHash). */
+  readonly txHash?: Hex;
+};
 
 /** What submitReadings did: one outcome per reading given, in the same order. */
 export interface SubmittedReadings extends SubmittedTx {
