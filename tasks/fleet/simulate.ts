@@ -70,7 +70,21 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
       (await chain.ethers.provider.getCode(feedAddress)) === "0x"
         ? undefined
         : feedAt(feedAddress, chain.signer);
-    const minInterval = feed === undefined ? 0n : (await feedCall(() => feed.config())).minInterval;
+    const config = feed === undefined ? undefined : await feedCall(() => feed.config());
+    const minInterval = config?.minInterval ?? 0n;
+    // Honest readings the feed would refuse as out of its range are not honest: refuse to sign them.
+    const count = BigInt(files.length > 0 ? files.length : Math.max(args.devices, 1));
+    const last = args.value + (count - 1n) * args.step;
+    const [low, high] = args.value <= last ? [args.value, last] : [last, args.value];
+    if (
+      config !== undefined &&
+      args.rounds > 0 &&
+      (low < config.minValue || high > config.maxValue)
+    ) {
+      throw new InvalidInputError(
+        `--value ${args.value.toString()} with --step ${args.step.toString()} puts the honest readings at ${low.toString()}..${high.toString()}, outside the feed's range ${config.minValue.toString()}..${config.maxValue.toString()}: the feed would refuse them; pick --value and --step inside it (feed show prints the range)`,
+      );
+    }
     if (feed === undefined) {
       progress(`fleet: no contract at the feed address ${feedAddress}: readings are not paced`);
     }

@@ -283,6 +283,10 @@ describe("tasks: gateway start, fleet simulate", function () {
         value,
       });
     try {
+      // A value outside the feed's range is refused before anything is signed (the incident's start).
+      const outside = await simulate(10n ** 30n);
+      assert.equal(outside.result.success, false);
+      assert.match(outside.stderr, /outside the feed's range .*: the feed would refuse them/);
       const first = await simulate(123n);
       assert.equal(first.result.success, true, first.stderr);
       assert.match(first.stderr, /fleet: signing records under .*incident-records/);
