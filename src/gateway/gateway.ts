@@ -48,7 +48,11 @@ import {
   type SubmittedReadings,
   type SubmittedTx,
 } from "./types.js";
-import { followKeyRotations, stopFollowingKeyRotations } from "../service/key-rotations.js";
+import {
+  followKeyRotations,
+  followRegistrations,
+  stopFollowingKeyRotations,
+} from "../service/key-rotations.js";
 
 /** Backoff of failed submissions: retried until they succeed or the gateway stops. */
 export interface BackoffPolicy {
@@ -1084,18 +1088,15 @@ export class Gateway {
 
   /** Follows DeviceRegistered when the directory can (start() calls it); failing to is not fatal. */
   private async watchRegistrations(): Promise<void> {
-    const watch = this.options.directory.watchRegistrations?.bind(this.options.directory);
-    if (watch === undefined || this.unwatchRegistrations !== undefined) return;
-    try {
-      this.unwatchRegistrations = await watch((deviceId) => {
+    if (this.unwatchRegistrations !== undefined) return;
+    this.unwatchRegistrations = await followRegistrations(
+      this.options.directory,
+      (deviceId) => {
         this.onRegistered(deviceId);
-      });
-    } catch (err: unknown) {
-      this.log.warn(
-        { event: "registrations_unwatched", err: message(err) },
-        "cannot follow DeviceRegistered events: a new device is admitted within negativeCacheTtlMs",
-      );
-    }
+      },
+      this.log,
+      "a new device is admitted within negativeCacheTtlMs",
+    );
   }
 
   /** Runs a registry lookup; its failure becomes GATEWAY_DIRECTORY (the message is redelivered). */

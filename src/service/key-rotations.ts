@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { KeyRotationListener } from "../protocol/index.js";
+import type { Hex, KeyRotationListener } from "../protocol/index.js";
 
 /** What can report the registry's KeyRotated events (the gateway's and the watchtower's directories). */
 export interface KeyRotationSource {
@@ -43,5 +43,33 @@ export async function stopFollowingKeyRotations(
     await unwatch?.();
   } catch (err: unknown) {
     log.warn({ event: "unwatch_failed", err: message(err) }, "KeyRotated unsubscribe failed");
+  }
+}
+
+/** What can report the registry's DeviceRegistered events (the gateway's and the watchtower's directories). */
+export interface RegistrationSource {
+  watchRegistrations?(listener: (deviceId: Hex) => void): Promise<() => Promise<void>>;
+}
+
+/**
+ * Follows DeviceRegistered through `source` when it can, and returns how to stop (undefined: not
+ * followed). Failing to subscribe is not fatal: `fallback` says in the warning what happens instead.
+ */
+export async function followRegistrations(
+  source: RegistrationSource,
+  listener: (deviceId: Hex) => void,
+  log: Logger,
+  fallback: string,
+): Promise<(() => Promise<void>) | undefined> {
+  const watch = source.watchRegistrations?.bind(source);
+  if (watch === undefined) return undefined;
+  try {
+    return await watch(listener);
+  } catch (err: unknown) {
+    log.warn(
+      { event: "registrations_unwatched", err: message(err) },
+      `cannot follow DeviceRegistered events: ${fallback}`,
+    );
+    return undefined;
   }
 }

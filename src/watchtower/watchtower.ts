@@ -38,7 +38,11 @@ import {
   type SubmittedProof,
 } from "./types.js";
 import { ExpiringMap } from "../service/expiring-map.js";
-import { followKeyRotations, stopFollowingKeyRotations } from "../service/key-rotations.js";
+import {
+  followKeyRotations,
+  followRegistrations,
+  stopFollowingKeyRotations,
+} from "../service/key-rotations.js";
 
 /** How a failed submission is retried: attempts in all, with exponential backoff between them. */
 export interface RetryPolicy {
@@ -624,18 +628,15 @@ export class Watchtower {
 
   /** Follows DeviceRegistered when the directory can: a new device's messages count at once. */
   private async watchRegistrations(): Promise<void> {
-    const watch = this.options.directory.watchRegistrations?.bind(this.options.directory);
-    if (watch === undefined || this.unwatchRegistrations !== undefined) return;
-    try {
-      this.unwatchRegistrations = await watch((deviceId) => {
+    if (this.unwatchRegistrations !== undefined) return;
+    this.unwatchRegistrations = await followRegistrations(
+      this.options.directory,
+      (deviceId) => {
         this.unknownDevices.delete(deviceId.toLowerCase() as Hex);
-      });
-    } catch (err: unknown) {
-      this.log.warn(
-        { event: "registrations_unwatched", err: message(err) },
-        "cannot follow DeviceRegistered events: a new device's messages count within negativeCacheTtlMs",
-      );
-    }
+      },
+      this.log,
+      "a new device's messages count within negativeCacheTtlMs",
+    );
   }
 
   private async rangeOf(deviceId: Hex): Promise<SensorRange | null> {
