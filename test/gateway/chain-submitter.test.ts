@@ -41,15 +41,8 @@ import {
   type FeedSystem,
 } from "../client/feed-fixture.js";
 import { cloneOf, memoryLogger, tempDb } from "../watchtower/helpers.js";
-import { gateway, waitFor } from "./helpers.js";
+import { gateway, waitFor, verdicts } from "./helpers.js";
 import type { Gateway } from "../../src/gateway/index.js";
-
-/** What the feed said of each reading, without the transaction that carried it. */
-function verdicts(
-  outcomes: readonly ({ accepted: boolean; reason?: string } & { txHash?: unknown })[],
-): { accepted: boolean; reason?: string }[] {
-  return outcomes.map(({ txHash: _tx, ...verdict }) => verdict);
-}
 
 const quiet = pino({ level: "silent" });
 

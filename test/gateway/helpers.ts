@@ -172,3 +172,10 @@ export function batchOf(count: number, from = 1n): Omit<ReadingMessage, "deviceI
     value: BigInt((i * 37) % 101) - 50n,
   }));
 }
+
+/** What the feed said of each reading, without the transaction that carried it. */
+export function verdicts(
+  outcomes: readonly ({ accepted: boolean; reason?: string } & { txHash?: unknown })[],
+): { accepted: boolean; reason?: string }[] {
+  return outcomes.map(({ txHash: _tx, ...verdict }) => verdict);
+}

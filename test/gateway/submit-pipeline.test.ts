@@ -17,16 +17,8 @@ import {
   type FeedDevice,
   type FeedSystem,
 } from "../client/feed-fixture.js";
-import { memoryLogger } from "../watchtower/helpers.js";
-import { waitFor } from "./helpers.js";
-import { cloneOf } from "../watchtower/helpers.js";
-
-/** What the feed said of each reading, without the transaction that carried it. */
-function verdicts(
-  outcomes: readonly ({ accepted: boolean; reason?: string } & { txHash?: unknown })[],
-): { accepted: boolean; reason?: string }[] {
-  return outcomes.map(({ txHash: _tx, ...verdict }) => verdict);
-}
+import { waitFor, verdicts } from "./helpers.js";
+import { cloneOf, memoryLogger } from "../watchtower/helpers.js";
 
 type Connection = Awaited<ReturnType<typeof network.create>>;
 type Provider = Connection["provider"];
