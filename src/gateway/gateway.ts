@@ -283,6 +283,8 @@ export class Gateway {
   private unwatchKeys: (() => Promise<void>) | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
+  /** The chain ping of the /health requests in progress (they share one). */
+  private pinging: Promise<void> | undefined;
 
   constructor(options: GatewayOptions) {
     this.options = options;
@@ -477,15 +479,30 @@ export class Gateway {
     await this.flush(true);
   }
 
+  /**
+   * The health report, in constant time whatever the store holds: the counts are the store's running
+   * tallies (no query), the chain is asked once for all the requests in progress and waited for at
+   * most healthTimeoutMs.
+   */
   async health(): Promise<GatewayHealth> {
     let chain: GatewayHealth["chain"] = { ok: true };
     let store: GatewayHealth["store"] = { ok: true };
     let timer: NodeJS.Timeout | undefined;
     try {
+      // Requests that overlap share one ping, until it answers or times out (then the next asks again).
+      let shared = this.pinging;
+      if (shared === undefined) {
+        const fresh = this.options.directory.ping().finally(() => {
+          if (this.pinging === fresh) this.pinging = undefined;
+        });
+        this.pinging = fresh;
+        shared = fresh;
+      }
       await Promise.race([
-        this.options.directory.ping(),
+        shared,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
+            if (this.pinging === shared) this.pinging = undefined;
             reject(new Error("the chain did not answer in time"));
           }, this.options.healthTimeoutMs ?? 3000);
         }),
