@@ -210,3 +210,19 @@ export function fillStore(
   db.close();
   return pending;
 }
+
+/**
+ * A submitter that takes `delayMs` per call, then records the call in `feeds` (a FakeFeeds): a chain
+ * whose transactions are slow to confirm.
+ */
+export function slowSubmitter(feeds: FakeFeeds, delayMs: number): ReadingSubmitter {
+  const later = async <T>(call: () => Promise<T>): Promise<T> => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return call();
+  };
+  return {
+    submitReadings: (readings) => later(() => feeds.submitReadings(readings)),
+    anchorBatch: (batch) => later(() => feeds.anchorBatch(batch)),
+    anchorBatches: (batches) => later(() => feeds.anchorBatches(batches)),
+  };
+}

@@ -168,7 +168,11 @@ describe("tasks: gateway start, fleet simulate", function () {
         watchtower: { proofs: number };
       };
       assert.equal(summary.broker, `mqtt://127.0.0.1:${String(port)}`);
-      assert.equal(summary.readings.submitted, 5);
+      // SIGTERM lets the transaction in flight finish and sends nothing more: the clone's reading, if
+      // it was still queued (its batch not due yet), stays pending for the next start.
+      const { submitted = 0, pending = 0 } = summary.readings;
+      assert.equal(submitted + pending, 5);
+      assert.ok(submitted >= 4, JSON.stringify(summary.readings));
       assert.deepEqual(summary.watchtower, { proofs: 1 });
     } finally {
       if (!stopped) process.emit("SIGTERM");
