@@ -41,6 +41,7 @@ import {
   type SubmittedTx,
 } from "./types.js";
 import { followKeyRotations, stopFollowingKeyRotations } from "../service/key-rotations.js";
+import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
 
 /** Backoff of failed submissions: retried until they succeed or the gateway stops. */
 export interface BackoffPolicy {
@@ -126,6 +127,11 @@ export interface GatewayOptions {
    * submission in flight has not returned (its rows stay pending, as after a crash).
    */
   readonly stopTimeoutMs?: number;
+  /**
+   * Rejected messages logged one by one, per reason and interval (default 10 per reason per 60 s);
+   * the others are counted in one summary line per reason and interval. metrics.rejected counts all.
+   */
+  readonly rejectLog?: Partial<LogLimit>;
   /**
    * How long the registry's answer to "which is this device's current key" is trusted, in ms (default
    * 300000). A KeyRotated event (when the directory watches them) updates it at once, and a message
@@ -312,6 +318,7 @@ export class Gateway {
   private stopping = false;
   private wake: (() => void) | undefined;
   private readonly stopTimeoutMs: number;
+  private readonly rejectLog: LogLimiter;
   /** The chain ping of the /health requests in progress (they share one). */
   private pinging: Promise<void> | undefined;
 
@@ -348,6 +355,11 @@ export class Gateway {
     this.metrics = new GatewayMetrics(options.metricsPrefix);
     this.log = options.logger ?? pino({ name: "gateway", level: options.logLevel ?? "info" });
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.rejectLog = new LogLimiter(this.log, {
+      event: "rejected",
+      keyField: "reason",
+      ...(options.rejectLog === undefined ? {} : { limit: options.rejectLog }),
+    });
   }
 
   /**
@@ -513,6 +525,7 @@ export class Gateway {
     await step("submission in flight", this.flushing);
     await step("http", stopOpsServer(this.server));
     await step("key rotations", this.unwatch());
+    this.rejectLog.close();
     // The tallies cost no query: what the next start resumes.
     const left = this.store?.isOpen === true ? this.store : undefined;
     const fields = {
@@ -863,9 +876,14 @@ export class Gateway {
     });
   }
 
+  /** Counts a dropped message (every one) and logs it (the first few per reason and interval). */
   private drop(reason: RejectReason, extra: object): boolean {
     this.metrics.rejected.inc({ reason });
-    this.log.info({ event: "rejected", reason, ...extra }, `message dropped: ${reason}`);
+    this.rejectLog.info(
+      reason,
+      { event: "rejected", reason, ...extra },
+      `message dropped: ${reason}`,
+    );
     return true;
   }
 
