@@ -161,6 +161,15 @@ export class FairQueue<T extends FairItem> {
     }
   }
 
+  /** Forgets every item (a stopping gateway leaves their rows pending in its store). */
+  clear(): void {
+    this.byDevice.clear();
+    this.count = 0;
+    this.arrivals = [];
+    this.head = 0;
+    this.removed.clear();
+  }
+
   /** Every queued item (for tests and shutdown reports), devices in ring order. */
   items(): T[] {
     return [...this.byDevice.values()].flat();

@@ -53,6 +53,7 @@ import {
   followRegistrations,
   stopFollowingKeyRotations,
 } from "../service/key-rotations.js";
+import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
 
 /** Backoff of failed submissions: retried until they succeed or the gateway stops. */
 export interface BackoffPolicy {
@@ -133,6 +134,16 @@ export interface GatewayOptions {
   readonly synchronous?: "NORMAL" | "FULL";
   /** How long /health waits for the chain, in ms (default 3000). */
   readonly healthTimeoutMs?: number;
+  /**
+   * How long stop() may take, in ms (default 10000): past it the gateway closes even if the
+   * submission in flight has not returned (its rows stay pending, as after a crash).
+   */
+  readonly stopTimeoutMs?: number;
+  /**
+   * Rejected messages logged one by one, per reason and interval (default 10 per reason per 60 s);
+   * the others are counted in one summary line per reason and interval. metrics.rejected counts all.
+   */
+  readonly rejectLog?: Partial<LogLimit>;
   /**
    * How long the registry's answer to "which is this device's current key" is trusted, in ms (default
    * 300000). A KeyRotated event (when the directory watches them) updates it at once, and a message
@@ -234,6 +245,29 @@ const DEFAULT_BACKOFF: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 30_000 };
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Whether `work` settles (resolved or rejected) by `deadline` (a Date.now() value). */
+async function settlesBy(work: Promise<unknown> | undefined, deadline: number): Promise<boolean> {
+  if (work === undefined) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const settled = work.then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(
+      () => {
+        resolve(false);
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([settled, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -344,6 +378,10 @@ export class Gateway {
   private unwatchKeys: (() => Promise<void>) | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
+  private readonly stopTimeoutMs: number;
+  private readonly rejectLog: LogLimiter;
+  /** The chain ping of the /health requests in progress (they share one). */
+  private pinging: Promise<void> | undefined;
 
   constructor(options: GatewayOptions) {
     this.options = options;
@@ -389,6 +427,12 @@ export class Gateway {
     this.digestOf = readingDigester(options.domain);
     this.metrics = new GatewayMetrics(options.metricsPrefix);
     this.log = options.logger ?? pino({ name: "gateway", level: options.logLevel ?? "info" });
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.rejectLog = new LogLimiter(this.log, {
+      event: "rejected",
+      keyField: "reason",
+      ...(options.rejectLog === undefined ? {} : { limit: options.rejectLog }),
+    });
   }
 
   /**
@@ -518,31 +562,68 @@ export class Gateway {
   }
 
   /**
-   * Graceful stop: the broker connection closes (unacknowledged messages stay with the broker), the
-   * messages in hand finish, one last submission attempt runs for what is queued (what fails stays
-   * pending for the next start), then the HTTP server and the store close.
+   * Graceful stop, bounded by stopTimeoutMs. The intake stops first: the broker connection closes
+   * (messages not yet acknowledged stay with the broker, which redelivers them to the next start) and
+   * the messages in hand finish and are persisted. The submission in flight, if any, is awaited and
+   * its outcome recorded; the queues are emptied so that none follows it: what was queued stays
+   * pending in SQLite and the next start resumes it. Then the HTTP server and the store close. Past
+   * stopTimeoutMs the gateway closes whatever is still running: a submission that returns later
+   * cannot be recorded, so its rows stay pending and are sent again at the next start, as after a
+   * crash (see Delivery above).
    */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.log.info({ event: "stopping", queued: this.queue.length }, "gateway stopping");
+    const startedAt = Date.now();
+    const deadline = startedAt + this.stopTimeoutMs;
+    this.log.info(
+      { event: "stopping", queued: this.queue.length, queuedBatches: this.batchQueue.length },
+      "gateway stopping",
+    );
+    if (this.timer !== undefined) clearInterval(this.timer);
+    // flush() takes its next submission from the head of these queues: emptied, the loop ends once
+    // the submission in flight returns. The rows are pending in SQLite: the next start reloads them.
+    this.abandonQueues();
     this.wake?.();
     this.wakeIntake();
-    if (this.timer !== undefined) clearInterval(this.timer);
-    if (this.client !== undefined) await this.client.endAsync(true);
-    await Promise.allSettled([...this.handlers]);
+    const steps: string[] = [];
+    const step = async (what: string, work: Promise<unknown> | undefined): Promise<void> => {
+      if (!(await settlesBy(work, deadline))) steps.push(what);
+    };
+    if (this.client !== undefined) await step("mqtt", this.client.endAsync(true));
+    await step("messages in hand", Promise.allSettled([...this.handlers]));
     this.commitGroup();
-    await this.flushing;
-    if (this.store?.isOpen === true && this.queue.length + this.batchQueue.length > 0) {
-      await this.flush(true);
-    }
-    await stopOpsServer(this.server);
-    await this.unwatch();
+    // Nor what the messages in hand queued meanwhile (had the submission in flight returned before
+    // they did, the loop may have started one more from them: it is awaited below like the first).
+    this.abandonQueues();
+    await step("submission in flight", this.flushing);
+    await step("http", stopOpsServer(this.server));
+    await step("key rotations", this.unwatch());
+    this.rejectLog.close();
+    // The tallies cost no query: what the next start resumes.
+    const left = this.store?.isOpen === true ? this.store : undefined;
+    const fields = {
+      pending: left?.counts().pending ?? 0,
+      pendingBatches: left?.batchCounts().pending ?? 0,
+      ms: Date.now() - startedAt,
+    };
     this.store?.close();
-    this.log.info(
-      { event: "stopped", pending: this.queue.length, pendingBatches: this.batchQueue.length },
-      "gateway stopped",
-    );
+    if (steps.length > 0) {
+      this.log.warn(
+        { event: "stopped", ...fields, cutShort: steps },
+        `gateway stopped after stopTimeoutMs (${String(this.stopTimeoutMs)} ms) with ${steps.join(", ")} unfinished: their rows stay pending for the next start`,
+      );
+    } else {
+      this.log.info({ event: "stopped", ...fields }, "gateway stopped");
+    }
+  }
+
+  /** Empties the in-memory queues; their rows stay pending in SQLite. */
+  private abandonQueues(): void {
+    this.queue.clear();
+    this.batchQueue.splice(0);
+    this.metrics.queueDepth.set(0);
+    this.metrics.batchQueueDepth.set(0);
   }
 
   /** Submits every queued reading now (tests, shutdown); resolves when the queue is empty or stuck. */
@@ -551,15 +632,30 @@ export class Gateway {
     await this.flush(true);
   }
 
+  /**
+   * The health report, in constant time whatever the store holds: the counts are the store's running
+   * tallies (no query), the chain is asked once for all the requests in progress and waited for at
+   * most healthTimeoutMs.
+   */
   async health(): Promise<GatewayHealth> {
     let chain: GatewayHealth["chain"] = { ok: true };
     let store: GatewayHealth["store"] = { ok: true };
     let timer: NodeJS.Timeout | undefined;
     try {
+      // Requests that overlap share one ping, until it answers or times out (then the next asks again).
+      let shared = this.pinging;
+      if (shared === undefined) {
+        const fresh = this.options.directory.ping().finally(() => {
+          if (this.pinging === fresh) this.pinging = undefined;
+        });
+        this.pinging = fresh;
+        shared = fresh;
+      }
       await Promise.race([
-        this.options.directory.ping(),
+        shared,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => {
+            if (this.pinging === shared) this.pinging = undefined;
             reject(new Error("the chain did not answer in time"));
           }, this.options.healthTimeoutMs ?? 3000);
         }),
@@ -865,9 +961,14 @@ export class Gateway {
     });
   }
 
+  /** Counts a dropped message (every one) and logs it (the first few per reason and interval). */
   private drop(reason: RejectReason, extra: object): boolean {
     this.metrics.rejected.inc({ reason });
-    this.log.info({ event: "rejected", reason, ...extra }, `message dropped: ${reason}`);
+    this.rejectLog.info(
+      reason,
+      { event: "rejected", reason, ...extra },
+      `message dropped: ${reason}`,
+    );
     return true;
   }
 

@@ -27,6 +27,11 @@ import { GatewayError } from "./types.js";
  *
  * Writes are grouped: the gateway runs the writes of readings that arrived together in one
  * transaction (`transaction`), which is what makes a persisted-before-ack reading cheap.
+ *
+ * Counts by status (`counts`, `batchCounts`, read by /health) are kept as running tallies: counted
+ * once when the store opens, then moved by each insert and status change, and restored when their
+ * transaction rolls back. Reading them costs nothing whatever the store's size. They assume this
+ * store is the file's only writer, as the gateway is.
  */
 
 export type ReadingStatus = "pending" | "submitted" | "rejected";
@@ -125,10 +130,19 @@ setInterval(() => {
 }, workerData.intervalMs);
 `;
 
+/** One row left pending for `status`. */
+function moved(tally: Tally, status: Exclude<ReadingStatus, "pending">): void {
+  tally.pending--;
+  tally[status]++;
+}
+
 /** A uint64 as 16 hex digits: text order is numeric order. */
 function seqText(value: bigint): string {
   return value.toString(16).padStart(16, "0");
 }
+
+/** Rows by status, of readings or of batches. */
+type Tally = Record<ReadingStatus, number>;
 
 interface Row {
   id: number;
@@ -158,7 +172,9 @@ export class GatewayStore {
   private readonly batchByRoot: StatementSync;
   private readonly batchBefore: StatementSync;
   private readonly markBatchStmt: StatementSync;
+  private readonly ping: StatementSync;
   private readonly checkpointer: Worker | undefined;
+  private readonly tally: { readonly readings: Tally; readonly batches: Tally };
 
   /**
    * `checkpointMs`: how often a helper thread checkpoints the WAL (default 250 ms; 0 leaves it to
@@ -208,6 +224,12 @@ export class GatewayStore {
       this.markBatchStmt = this.db.prepare(
         "UPDATE batches SET status = ?, tx_hash = ?, error = ? WHERE id = ? AND status = 'pending'",
       );
+      this.ping = this.db.prepare("SELECT 1 AS ok");
+      // The one full count: at open, before any write of this process.
+      this.tally = {
+        readings: this.statusCounts("readings"),
+        batches: this.statusCounts("batches"),
+      };
     } catch (err: unknown) {
       throw new GatewayError(
         "GATEWAY_STORE_OPEN",
@@ -223,7 +245,7 @@ export class GatewayStore {
 
   /** Throws when the store cannot answer (for /health). */
   check(): void {
-    this.db.prepare("SELECT 1 AS ok").get();
+    this.ping.get();
   }
 
   /**
@@ -252,6 +274,7 @@ export class GatewayStore {
       receivedAt,
     );
     if (Number(info.changes) === 1) {
+      this.tally.readings.pending++;
       return { result: "inserted", id: Number(info.lastInsertRowid) };
     }
     const row = this.slot.get(device, feed, sequence) as { struct_hash: string } | undefined;
@@ -270,14 +293,19 @@ export class GatewayStore {
    */
   transaction<T>(fn: () => T): T {
     this.db.exec("BEGIN IMMEDIATE");
+    // The tallies move with the writes: what the transaction undoes, they undo too.
+    const before = { readings: { ...this.tally.readings }, batches: { ...this.tally.batches } };
     let result: T;
     try {
       result = fn();
+      this.db.exec("COMMIT");
     } catch (err: unknown) {
-      this.db.exec("ROLLBACK");
+      // A failed COMMIT may have ended the transaction already (SQLite rolls back on some errors).
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      Object.assign(this.tally.readings, before.readings);
+      Object.assign(this.tally.batches, before.batches);
       throw err;
     }
-    this.db.exec("COMMIT");
     return result;
   }
 
@@ -316,6 +344,7 @@ export class GatewayStore {
       decoded.readings,
       receivedAt,
     );
+    this.tally.batches.pending++;
     return { result: "inserted", id: Number(info.lastInsertRowid) };
   }
 
@@ -361,11 +390,13 @@ export class GatewayStore {
     txHash: Hex | null,
     error: string | null = null,
   ): void {
-    this.markBatchStmt.run(status, txHash, error, id);
+    const info = this.markBatchStmt.run(status, txHash, error, id);
+    if (Number(info.changes) === 1) moved(this.tally.batches, status);
   }
 
+  /** Batches by status (a running tally: no query). */
   batchCounts(): Record<ReadingStatus, number> {
-    return this.statusCounts("batches");
+    return { ...this.tally.batches };
   }
 
   /** Pending readings in acceptance order (the queue to resume at start), at most `limit`. */
@@ -435,12 +466,24 @@ export class GatewayStore {
     error: string | null = null,
   ): void {
     this.transaction(() => {
-      for (const id of ids) this.mark.run(status, txHash, error, id);
+      for (const id of ids) {
+        const info = this.mark.run(status, txHash, error, id);
+        if (Number(info.changes) === 1) moved(this.tally.readings, status);
+      }
     });
   }
 
+  /** Readings by status (a running tally: no query). */
   counts(): Record<ReadingStatus, number> {
-    return this.statusCounts("readings");
+    return { ...this.tally.readings };
+  }
+
+  /**
+   * Readings and batches by status, counted in the file now (a scan of the status index: seconds on
+   * millions of rows). For checks and repairs; `counts` and `batchCounts` answer without a query.
+   */
+  recount(): { readonly readings: Tally; readonly batches: Tally } {
+    return { readings: this.statusCounts("readings"), batches: this.statusCounts("batches") };
   }
 
   private statusCounts(table: "readings" | "batches"): Record<ReadingStatus, number> {

@@ -43,6 +43,7 @@ import {
   followRegistrations,
   stopFollowingKeyRotations,
 } from "../service/key-rotations.js";
+import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
 
 /** How a failed submission is retried: attempts in all, with exponential backoff between them. */
 export interface RetryPolicy {
@@ -90,6 +91,12 @@ export interface WatchtowerOptions {
   readonly healthTimeoutMs?: number;
   /** Prefix of the metric names (default "watchtower_"). */
   readonly metricsPrefix?: string;
+  /**
+   * Messages and batches logged one by one at info level (those not stored), per result and
+   * interval (default 10 per result per 60 s); the others are counted in one summary line per result
+   * and interval. The metrics count every one.
+   */
+  readonly messageLog?: Partial<LogLimit>;
 }
 
 export interface HealthReport {
@@ -177,12 +184,17 @@ export class Watchtower {
   /** How long a key's "not retired" answer is trusted without a KeyRotated event (default 5 minutes). */
   private readonly keyCacheTtlMs: number;
   private lastMessageAt: number | null = null;
+  private readonly messageLog: LogLimiter;
+  private readonly batchLog: LogLimiter;
 
   constructor(options: WatchtowerOptions) {
     this.options = options;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.metrics = new WatchtowerMetrics(options.metricsPrefix);
     this.log = options.logger ?? pino({ name: "watchtower", level: options.logLevel ?? "info" });
+    const limit = options.messageLog === undefined ? {} : { limit: options.messageLog };
+    this.messageLog = new LogLimiter(this.log, { event: "message", keyField: "result", ...limit });
+    this.batchLog = new LogLimiter(this.log, { event: "batch", keyField: "result", ...limit });
     this.keyCacheTtlMs = options.keyCacheTtlMs ?? 300_000;
     const negativeTtl = options.negativeCacheTtlMs ?? 30_000;
     this.unknownKeys = new ExpiringMap(negativeTtl, 1_000_000);
@@ -248,6 +260,8 @@ export class Watchtower {
     await this.drained();
     await this.unwatch();
     await stopOpsServer(this.server);
+    this.messageLog.close();
+    this.batchLog.close();
     this.store?.close();
     this.log.info({ event: "stopped" }, "watchtower stopped");
   }
@@ -332,21 +346,23 @@ export class Watchtower {
     }
   }
 
+  /**
+   * Counts a message by result and logs it: stored and duplicate ones at debug level, the others at
+   * info level, the first few per result and interval (messageLog).
+   */
   private count(result: MessageResult, m: WatchedMessage, extra: object = {}): void {
     this.metrics.messages.inc({ result });
-    const level = result === "stored" || result === "duplicate" ? "debug" : "info";
-    this.log[level](
-      {
-        event: "message",
-        result,
-        deviceId: m.reading.deviceId,
-        feedId: m.reading.feedId,
-        sequence: m.reading.sequence.toString(),
-        ...(m.origin === undefined ? {} : { origin: m.origin }),
-        ...extra,
-      },
-      `message ${result}`,
-    );
+    const fields = {
+      event: "message",
+      result,
+      deviceId: m.reading.deviceId,
+      feedId: m.reading.feedId,
+      sequence: m.reading.sequence.toString(),
+      ...(m.origin === undefined ? {} : { origin: m.origin }),
+      ...extra,
+    };
+    if (result === "stored" || result === "duplicate") this.log.debug(fields, `message ${result}`);
+    else this.messageLog.info(result, fields, `message ${result}`);
   }
 
   /** Verifies, stores and judges one message. Never throws: a failure is logged and counted. */
@@ -359,7 +375,11 @@ export class Watchtower {
       hash = structHash("Reading", m.reading);
     } catch (err: unknown) {
       this.metrics.messages.inc({ result: "malformed" });
-      this.log.info({ event: "message", result: "malformed", err: message(err) }, "malformed");
+      this.messageLog.info(
+        "malformed",
+        { event: "message", result: "malformed", err: message(err) },
+        "malformed",
+      );
       return;
     }
     try {
@@ -433,24 +453,23 @@ export class Watchtower {
     this.detected("batch-equivocation", proofKey, [batched, m]);
   }
 
+  /** Counts a batch by result and logs it, as count() does for single messages. */
   private countBatch(result: BatchResult, m: WatchedBatch, extra: object = {}): void {
     this.metrics.batches.inc({ result });
-    const level = result === "stored" || result === "duplicate" ? "debug" : "info";
     const b = m.signed.batch;
-    this.log[level](
-      {
-        event: "batch",
-        result,
-        deviceId: b.deviceId,
-        feedId: b.feedId,
-        firstSequence: b.firstSequence.toString(),
-        lastSequence: b.lastSequence.toString(),
-        count: b.count.toString(),
-        ...(m.origin === undefined ? {} : { origin: m.origin }),
-        ...extra,
-      },
-      `batch ${result}`,
-    );
+    const fields = {
+      event: "batch",
+      result,
+      deviceId: b.deviceId,
+      feedId: b.feedId,
+      firstSequence: b.firstSequence.toString(),
+      lastSequence: b.lastSequence.toString(),
+      count: b.count.toString(),
+      ...(m.origin === undefined ? {} : { origin: m.origin }),
+      ...extra,
+    };
+    if (result === "stored" || result === "duplicate") this.log.debug(fields, `batch ${result}`);
+    else this.batchLog.info(result, fields, `batch ${result}`);
   }
 
   /**

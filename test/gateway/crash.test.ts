@@ -7,7 +7,7 @@ import {
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DevicePublisher, GatewayStore, startEmbeddedBroker } from "../../src/gateway/index.js";
@@ -44,65 +44,76 @@ describe("Gateway SIGKILL crash", function () {
     this.timeout(120_000);
     const broker = await startEmbeddedBroker({ port: 0 });
     const dir = await mkdtemp(join(tmpdir(), "gateway-crash-"));
-    const env = {
-      CRASH_BROKER: broker.url,
-      CRASH_DB: join(dir, "gateway.sqlite"),
-      CRASH_LOG: join(dir, "submitted.log"),
-    };
-    const readings: SignedReading[] = [];
-    for (const d of [deviceSigner("p256"), deviceSigner("p256"), deviceSigner("secp256k1")]) {
-      for (let i = 1n; i <= 150n; i++) readings.push(await reading(d, i, i, 1_700_000_000n + i));
-    }
-    // Batch mode too: a fourth device publishes a batch of 16 readings after every 15th reading.
-    const batcher = deviceSigner("p256");
-    const batches: { root: string; payload: Buffer }[] = [];
-    for (let k = 0n; k < 30n; k++) {
-      const b = await signBatch(batcher, batchOf(16, k * 16n + 1n));
-      batches.push({ root: b.signed.batch.root, payload: encodeBatch(b.signed, b.readings) });
-    }
-    const pub = await DevicePublisher.connect(broker.url);
-    let child = await startChild(env);
-    let kills = 0;
-    const publishing = (async () => {
-      for (const [i, r] of readings.entries()) {
-        await pub.publish(r);
-        const b = i % 15 === 14 ? batches[(i - 14) / 15] : undefined;
-        if (b !== undefined) await pub.publishRaw(batchTopic(FEED, batcher.deviceId), b.payload);
-        await new Promise((resolve) => setTimeout(resolve, 2));
+    // The child alive at the end and the publisher (closed by finally, even when the test fails).
+    let last: ChildProcess | undefined;
+    let publisher: DevicePublisher | undefined;
+    try {
+      const env = {
+        CRASH_BROKER: broker.url,
+        CRASH_DB: join(dir, "gateway.sqlite"),
+        CRASH_LOG: join(dir, "submitted.log"),
+      };
+      const readings: SignedReading[] = [];
+      for (const d of [deviceSigner("p256"), deviceSigner("p256"), deviceSigner("secp256k1")]) {
+        for (let i = 1n; i <= 150n; i++) readings.push(await reading(d, i, i, 1_700_000_000n + i));
       }
-    })();
-    for (let i = 0; i < 4; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 200)));
+      // Batch mode too: a fourth device publishes a batch of 16 readings after every 15th reading.
+      const batcher = deviceSigner("p256");
+      const batches: { root: string; payload: Buffer }[] = [];
+      for (let k = 0n; k < 30n; k++) {
+        const b = await signBatch(batcher, batchOf(16, k * 16n + 1n));
+        batches.push({ root: b.signed.batch.root, payload: encodeBatch(b.signed, b.readings) });
+      }
+      const pub = await DevicePublisher.connect(broker.url);
+      publisher = pub;
+      let child = await startChild(env);
+      last = child;
+      let kills = 0;
+      const publishing = (async () => {
+        for (const [i, r] of readings.entries()) {
+          await pub.publish(r);
+          const b = i % 15 === 14 ? batches[(i - 14) / 15] : undefined;
+          if (b !== undefined) await pub.publishRaw(batchTopic(FEED, batcher.deviceId), b.payload);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      })();
+      for (let i = 0; i < 4; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 150 + Math.floor(Math.random() * 200)));
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGKILL");
+        await exited;
+        kills++;
+        child = await startChild(env);
+        last = child;
+      }
+      await publishing;
+      await waitFor(() => lines(env.CRASH_LOG).length >= readings.length, "every reading", 60_000);
+      const anchorsLog = `${env.CRASH_LOG}.anchors`;
+      await waitFor(() => lines(anchorsLog).length >= batches.length, "every batch", 60_000);
       const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGKILL");
+      child.kill("SIGTERM");
       await exited;
-      kills++;
-      child = await startChild(env);
+      const submitted = lines(env.CRASH_LOG);
+      assert.equal(kills, 4);
+      assert.equal(submitted.length, readings.length, "none submitted twice");
+      assert.deepEqual(new Set(submitted), new Set(readings.map(slotOf)), "none lost");
+      const store = new GatewayStore(env.CRASH_DB);
+      assert.deepEqual(store.counts(), { pending: 0, submitted: readings.length, rejected: 0 });
+      const anchors = lines(anchorsLog);
+      assert.equal(anchors.length, batches.length, "no batch anchored twice");
+      assert.deepEqual(new Set(anchors), new Set(batches.map((b) => b.root)), "no batch lost");
+      assert.deepEqual(store.batchCounts(), { pending: 0, submitted: batches.length, rejected: 0 });
+      store.close();
+      const replays = lines(`${env.CRASH_LOG}.replays`).reduce((a, b) => a + Number(b), 0);
+      const anchorReplays = lines(`${env.CRASH_LOG}.anchor-replays`).length;
+      console.log(
+        `      ${String(kills)} SIGKILLs; ${String(replays)} resubmitted readings and ${String(anchorReplays)} re-anchored batches refused as the contracts would`,
+      );
+    } finally {
+      if (last?.exitCode === null && last.signalCode === null) last.kill("SIGKILL");
+      await publisher?.close();
+      await broker.close();
+      await rm(dir, { recursive: true, force: true });
     }
-    await publishing;
-    await waitFor(() => lines(env.CRASH_LOG).length >= readings.length, "every reading", 60_000);
-    const anchorsLog = `${env.CRASH_LOG}.anchors`;
-    await waitFor(() => lines(anchorsLog).length >= batches.length, "every batch", 60_000);
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
-    const submitted = lines(env.CRASH_LOG);
-    assert.equal(kills, 4);
-    assert.equal(submitted.length, readings.length, "none submitted twice");
-    assert.deepEqual(new Set(submitted), new Set(readings.map(slotOf)), "none lost");
-    const store = new GatewayStore(env.CRASH_DB);
-    assert.deepEqual(store.counts(), { pending: 0, submitted: readings.length, rejected: 0 });
-    const anchors = lines(anchorsLog);
-    assert.equal(anchors.length, batches.length, "no batch anchored twice");
-    assert.deepEqual(new Set(anchors), new Set(batches.map((b) => b.root)), "no batch lost");
-    assert.deepEqual(store.batchCounts(), { pending: 0, submitted: batches.length, rejected: 0 });
-    store.close();
-    const replays = lines(`${env.CRASH_LOG}.replays`).reduce((a, b) => a + Number(b), 0);
-    const anchorReplays = lines(`${env.CRASH_LOG}.anchor-replays`).length;
-    console.log(
-      `      ${String(kills)} SIGKILLs; ${String(replays)} resubmitted readings and ${String(anchorReplays)} re-anchored batches refused as the contracts would`,
-    );
-    await pub.close();
-    await broker.close();
   });
 });

@@ -1,8 +1,10 @@
+import { DatabaseSync } from "node:sqlite";
 import { id } from "ethers";
 import { pino } from "pino";
 import type { Hex, ReadingMessage, SignedBatch, SignedReading } from "../../src/protocol/index.js";
 import {
   Gateway,
+  GatewayStore,
   startEmbeddedBroker,
   type AnchoredBatches,
   type BatchOutcome,
@@ -178,4 +180,69 @@ export function verdicts(
   outcomes: readonly ({ accepted: boolean; reason?: string } & { txHash?: unknown })[],
 ): { accepted: boolean; reason?: string }[] {
   return outcomes.map(({ txHash: _tx, ...verdict }) => verdict);
+}
+
+/**
+ * Writes readings straight into a gateway store at `dbPath` (created if absent), in one transaction,
+ * without a gateway: `submitted` rows first, then `rejected`, then `pending` ones, sequences from 1,
+ * all of `template`'s device and feed and with its key and signature (so only a test that never
+ * verifies them may submit them). Returns the readings left pending, as the gateway reloads them.
+ */
+export function fillStore(
+  dbPath: string,
+  counts: { readonly submitted: number; readonly rejected: number; readonly pending: number },
+  template: SignedReading,
+): SignedReading[] {
+  new GatewayStore(dbPath, "NORMAL", 0).close(); // the schema
+  const db = new DatabaseSync(dbPath);
+  const insert = db.prepare(
+    `INSERT INTO readings (device_id, feed_id, sequence, struct_hash, timestamp, value, key_type, key,
+     signature, received_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const r = template.reading;
+  const pending: SignedReading[] = [];
+  const total = counts.submitted + counts.rejected + counts.pending;
+  db.exec("BEGIN");
+  for (let i = 1; i <= total; i++) {
+    const status =
+      i <= counts.submitted
+        ? "submitted"
+        : i <= counts.submitted + counts.rejected
+          ? "rejected"
+          : "pending";
+    const sequence = BigInt(i);
+    insert.run(
+      r.deviceId.toLowerCase(),
+      r.feedId.toLowerCase(),
+      sequence.toString(),
+      id(`reading-${String(i)}`),
+      r.timestamp.toString(),
+      r.value.toString(),
+      template.key.keyType,
+      template.key.key.toLowerCase(),
+      template.signature.toLowerCase(),
+      Date.now(),
+      status,
+    );
+    if (status === "pending") pending.push({ ...template, reading: { ...r, sequence } });
+  }
+  db.exec("COMMIT");
+  db.close();
+  return pending;
+}
+
+/**
+ * A submitter that takes `delayMs` per call, then records the call in `feeds` (a FakeFeeds): a chain
+ * whose transactions are slow to confirm.
+ */
+export function slowSubmitter(feeds: FakeFeeds, delayMs: number): ReadingSubmitter {
+  const later = async <T>(call: () => Promise<T>): Promise<T> => {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return call();
+  };
+  return {
+    submitReadings: (readings) => later(() => feeds.submitReadings(readings)),
+    anchorBatch: (batch) => later(() => feeds.anchorBatch(batch)),
+    anchorBatches: (batches) => later(() => feeds.anchorBatches(batches)),
+  };
 }

@@ -1,65 +1,33 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectAsync } from "mqtt";
 import { DevicePublisher } from "../../src/gateway/index.js";
 import type { Hex, SignedReading } from "../../src/protocol/index.js";
 import { deviceSigner, reading, tempDb } from "../watchtower/helpers.js";
 import { FakeFeeds, batchOf, gateway, slotOf, waitFor } from "./helpers.js";
-
-const MOSQUITTO = "/usr/sbin/mosquitto";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { MosquittoProcess, freePort, requireMosquitto } from "./mosquitto-broker.js";
 
 describe("Gateway on Mosquitto", function () {
-  let mosquitto: ChildProcess | undefined;
+  let mosquitto: MosquittoProcess | undefined;
+  let dir: string | undefined;
   let url = "";
 
   before(async function () {
-    if (!existsSync(MOSQUITTO)) {
-      if (process.env.CI === "true") {
-        throw new Error(
-          `${MOSQUITTO} is missing: install the mosquitto package (apt-get install mosquitto)`,
-        );
-      }
-      this.skip();
-    }
-    const dir = await mkdtemp(join(tmpdir(), "mosquitto-"));
+    requireMosquitto(this);
+    dir = await mkdtemp(join(tmpdir(), "mosquitto-"));
     const port = await freePort();
-    const conf = join(dir, "mosquitto.conf");
-    await writeFile(
-      conf,
+    mosquitto = await MosquittoProcess.start(
+      dir,
+      port,
       `listener ${String(port)} 127.0.0.1\nallow_anonymous true\npersistence false\n`,
     );
-    const child = spawn(MOSQUITTO, ["-c", conf], { stdio: "ignore" });
-    mosquitto = child;
-    url = `mqtt://127.0.0.1:${String(port)}`;
-    // Wait until it accepts connections.
-    const end = Date.now() + 10_000;
-    for (;;) {
-      try {
-        const probe = await connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 });
-        await probe.endAsync();
-        break;
-      } catch (err: unknown) {
-        if (Date.now() > end) throw err;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
+    url = mosquitto.url;
   });
 
-  after(function () {
-    if (mosquitto?.pid !== undefined) process.kill(mosquitto.pid, "SIGTERM");
+  after(async function () {
+    await mosquitto?.kill("SIGTERM");
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
   it("two gateways share one subscription: every reading submitted, every batch anchored, once", async function () {

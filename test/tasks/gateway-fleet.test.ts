@@ -188,9 +188,12 @@ describe("tasks: gateway start, fleet simulate", function () {
       };
       assert.equal(summary.broker, `mqtt://127.0.0.1:${String(port)}`);
       // Device 0's honest reading #2 reaches the feed before or after the clone's proof suspended the
-      // device: accepted, or refused with the feed's reason (never counted submitted when refused).
-      const { submitted, rejected } = summary.readings;
-      assert.deepEqual([submitted, rejected].sort(), submitted === 5 ? [0, 5] : [1, 4]);
+      // device (accepted, or refused with the feed's reason: never counted submitted when refused), or
+      // is still queued at SIGTERM, which lets the transaction in flight finish and sends nothing more
+      // (it stays pending for the next start).
+      const { submitted = 0, rejected = 0, pending = 0 } = summary.readings;
+      assert.equal(submitted + rejected + pending, 5, JSON.stringify(summary.readings));
+      assert.ok(submitted >= 4, JSON.stringify(summary.readings));
       if (rejected === 1) {
         assert.deepEqual(Object.keys(summary.refused), ["InvalidSignature"], out.stdout);
       }

@@ -1,3 +1,4 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -230,8 +231,27 @@ export async function reading(
   return { reading: s.message, key: s.key, signature: s.signature };
 }
 
+/**
+ * The folder of this process's test databases (created with the first), removed when the process
+ * exits: mocha runs every test file in one process, so the whole run, or a single file, leaves
+ * nothing in the system temp folder, even when a test fails before it could clean up.
+ */
+let tempRoot: string | undefined;
+
+function testTempRoot(): string {
+  if (tempRoot === undefined) {
+    const root = mkdtempSync(join(tmpdir(), "devicetrust-test-"));
+    tempRoot = root;
+    process.once("exit", () => {
+      rmSync(root, { recursive: true, force: true });
+    });
+  }
+  return tempRoot;
+}
+
+/** A path for a new SQLite database, in a folder of its own under this process's test folder. */
 export async function tempDb(): Promise<string> {
-  return join(await mkdtemp(join(tmpdir(), "watchtower-")), "evidence.sqlite");
+  return join(await mkdtemp(join(testTempRoot(), "db-")), "evidence.sqlite");
 }
 
 /** A logger that keeps its JSON lines in `lines` (and prints nothing). */

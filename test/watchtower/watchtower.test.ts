@@ -291,6 +291,41 @@ describe("Watchtower", function () {
       await w.stop();
     });
 
+    it("logs the first few dropped messages per result and interval, then one summary; the metrics count all", async function () {
+      const device = deviceSigner();
+      const good = await reading(device, 1n, 1n);
+      const tampered = Array.from({ length: 20 }, (_, i) => ({
+        ...good,
+        reading: { ...good.reading, value: BigInt(100 + i) },
+      }));
+      const { logger, lines } = memoryLogger();
+      const w = watchtower({
+        source: fromArray([...tampered, good]),
+        directory: new FakeDirectory(),
+        submitter: new FakeSubmitter(),
+        dbPath: ":memory:",
+        logger,
+        messageLog: { burst: 2, intervalMs: 60_000 },
+      });
+      await w.start();
+      await w.drained();
+      const text = await w.metrics.text();
+      assert.equal(sample(text, 'watchtower_messages_total{result="invalid_signature"}'), 20);
+      const detailed = lines.filter(
+        (l) => l.event === "message" && l.result === "invalid_signature",
+      );
+      assert.equal(detailed.length, 2);
+      assert.equal(detailed[1]?.sequence, "1");
+      // The interval is still open: its summary is written when the watchtower stops.
+      const summaries = () => lines.filter((l) => l.event === "message_suppressed");
+      assert.deepEqual(summaries(), []);
+      await w.stop();
+      assert.deepEqual(
+        summaries().map((l) => [l.result, l.suppressed]),
+        [["invalid_signature", 18]],
+      );
+    });
+
     it("drops a validly signed reading whose key the registry does not give to its device", async function () {
       const device = deviceSigner();
       const other = deviceSigner();
