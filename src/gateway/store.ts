@@ -436,8 +436,9 @@ export class GatewayStore {
     this.transaction(() => {
       for (const e of entries) {
         const tx = e.txHash ?? txHash;
-        if (e.rejected === null) this.mark.run("submitted", tx, null, e.id);
-        else this.mark.run("rejected", tx, e.rejected, e.id);
+        const status = e.rejected === null ? "submitted" : "rejected";
+        const info = this.mark.run(status, tx, e.rejected, e.id);
+        if (Number(info.changes) === 1) moved(this.tally.readings, status);
       }
     });
   }

@@ -359,6 +359,11 @@ describe("Gateway", function () {
       await waitFor(() => g.queued === 0 && feeds.counts.size === 8, "one batch sent");
       assert.deepEqual(g.readings.counts(), { pending: 0, submitted: 4, rejected: 4 });
       assert.deepEqual(g.readings.rejectionReasons(), { SequenceNotIncreasing: 4 });
+      assert.deepEqual(
+        g.readings.recount().readings,
+        g.readings.counts(),
+        "tallies match the file",
+      );
       const text = await g.metrics.text();
       assert.match(text, /^gateway_submitted_total 4$/m);
       assert.match(text, /^gateway_refused_total\{reason="SequenceNotIncreasing"\} 4$/m);
