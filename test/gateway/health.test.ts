@@ -1,32 +1,31 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { GatewayHealth } from "../../src/gateway/index.js";
 import type { SignedReading } from "../../src/protocol/index.js";
 import { FakeDirectory, deviceSigner, reading } from "../watchtower/helpers.js";
-import { FakeFeeds, brokerPerTest, fillStore, gateway, waitFor } from "./helpers.js";
+import {
+  FakeFeeds,
+  brokerPerTest,
+  fillStore,
+  gateway,
+  waitFor,
+  tempFolderPerTest,
+} from "./helpers.js";
 
 describe("Gateway", function () {
   const broker = brokerPerTest();
-  let dir = "";
+  const folder = tempFolderPerTest("gateway-health-");
   let template: SignedReading;
 
   before(async function () {
     template = await reading(deviceSigner("p256"), 1n, 21n);
   });
-  beforeEach(async function () {
-    dir = await mkdtemp(join(tmpdir(), "gateway-health-"));
-  });
-  afterEach(async function () {
-    await rm(dir, { recursive: true, force: true });
-  });
 
   describe("health", function () {
     it("answers from running counts on a 200,000-row store, and the counts follow inserts and submissions", async function () {
       this.timeout(120_000);
-      const dbPath = join(dir, "gateway.sqlite");
+      const dbPath = join(folder(), "gateway.sqlite");
       const rows = { submitted: 150_000, rejected: 40_000, pending: 10_000 };
       const pending = fillStore(dbPath, rows, template);
       const feeds = new FakeFeeds();

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { id } from "ethers";
 import { pino } from "pino";
@@ -244,5 +247,21 @@ export function slowSubmitter(feeds: FakeFeeds, delayMs: number): ReadingSubmitt
     submitReadings: (readings) => later(() => feeds.submitReadings(readings)),
     anchorBatch: (batch) => later(() => feeds.anchorBatch(batch)),
     anchorBatches: (batches) => later(() => feeds.anchorBatches(batches)),
+  };
+}
+
+/** A fresh folder under the system temp folder for each test (`prefix` names it), removed after it. */
+export function tempFolderPerTest(prefix: string): () => string {
+  let dir: string | undefined;
+  beforeEach(async function () {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterEach(async function () {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  return () => {
+    if (dir === undefined) throw new Error("tempFolderPerTest: no test is running");
+    return dir;
   };
 }

@@ -50,6 +50,24 @@ describe("Mosquitto with config/mosquitto.conf: a broker SIGKILL after the PUBAC
   let byDevice: SignedReading[][] = [];
   let all: SignedReading[] = [];
   let dir = "";
+
+  /**
+   * The gateway's options on `url`, after a first start and stop that create its persistent session
+   * and subscriptions (what the broker then queues for it while it is away).
+   */
+  async function primeSession(url: string, feeds: FakeFeeds, clientId: string) {
+    const options = {
+      brokerUrl: url,
+      dbPath: join(dir, "gateway.sqlite"),
+      submitter: feeds,
+      clientId,
+    };
+    const first = gateway(options);
+    await first.start();
+    await first.stop();
+    return options;
+  }
+
   let broker: MosquittoProcess | undefined;
   let running: Gateway | undefined;
 
@@ -88,16 +106,7 @@ describe("Mosquitto with config/mosquitto.conf: a broker SIGKILL after the PUBAC
   it("gateway stopped: every PUBACKed reading reaches the store and the chain exactly once", async function () {
     const mosquitto = await startBroker((port) => shippedConfig(port, dir));
     const feeds = new FakeFeeds();
-    const options = {
-      brokerUrl: mosquitto.url,
-      dbPath: join(dir, "gateway.sqlite"),
-      submitter: feeds,
-      clientId: "gw-persist",
-    };
-    // The first start creates the gateway's persistent session and its subscriptions.
-    const first = gateway(options);
-    await first.start();
-    await first.stop();
+    const options = await primeSession(mosquitto.url, feeds, "gw-persist");
     const publishers = await publishAll(mosquitto.url, byDevice);
     const [probe] = publishers;
     assert.ok(probe !== undefined);
@@ -163,15 +172,7 @@ describe("Mosquitto with config/mosquitto.conf: a broker SIGKILL after the PUBAC
   it("with no round trip after the PUBACKs, loses at most the readings of the broker's last loop pass (one per connection)", async function () {
     const mosquitto = await startBroker((port) => shippedConfig(port, dir));
     const feeds = new FakeFeeds();
-    const options = {
-      brokerUrl: mosquitto.url,
-      dbPath: join(dir, "gateway.sqlite"),
-      submitter: feeds,
-      clientId: "gw-persist",
-    };
-    const first = gateway(options);
-    await first.start();
-    await first.stop();
+    const options = await primeSession(mosquitto.url, feeds, "gw-persist");
     const publishers = await publishAll(mosquitto.url, byDevice);
     // SIGKILL at once: it may land before the snapshot of the pass that sent the last PUBACKs ends.
     await mosquitto.kill("SIGKILL");
@@ -204,15 +205,7 @@ describe("Mosquitto with config/mosquitto.conf: a broker SIGKILL after the PUBAC
       `listener ${String(port)} 127.0.0.1\nallow_anonymous true\n`;
     const mosquitto = await startBroker(defaults);
     const feeds = new FakeFeeds();
-    const options = {
-      brokerUrl: mosquitto.url,
-      dbPath: join(dir, "gateway.sqlite"),
-      submitter: feeds,
-      clientId: "gw-defaults",
-    };
-    const first = gateway(options);
-    await first.start();
-    await first.stop();
+    const options = await primeSession(mosquitto.url, feeds, "gw-defaults");
     const publishers = await publishAll(mosquitto.url, byDevice);
     // No SIGKILL yet: the default queue (max_queued_messages 1000) already dropped the surplus.
     running = gateway(options);

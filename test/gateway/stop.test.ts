@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { GatewayStore } from "../../src/gateway/index.js";
@@ -14,27 +12,22 @@ import {
   slotOf,
   slowSubmitter,
   waitFor,
+  tempFolderPerTest,
 } from "./helpers.js";
 
 describe("Gateway", function () {
   const broker = brokerPerTest();
-  let dir = "";
+  const folder = tempFolderPerTest("gateway-stop-");
   let template: SignedReading;
 
   before(async function () {
     template = await reading(deviceSigner("p256"), 1n, 21n);
   });
-  beforeEach(async function () {
-    dir = await mkdtemp(join(tmpdir(), "gateway-stop-"));
-  });
-  afterEach(async function () {
-    await rm(dir, { recursive: true, force: true });
-  });
 
   describe("stop", function () {
     it("with 92,384 readings queued and slow submissions, stops after the one in flight; a restart submits the rest once", async function () {
       this.timeout(120_000);
-      const dbPath = join(dir, "gateway.sqlite");
+      const dbPath = join(folder(), "gateway.sqlite");
       const queued = fillStore(dbPath, { submitted: 0, rejected: 0, pending: 92_384 }, template);
       const feeds = new FakeFeeds();
       const options = { brokerUrl: broker().url, dbPath, batchSize: 64, clientId: "gw-stop" };
@@ -71,7 +64,7 @@ describe("Gateway", function () {
 
     it("closes after stopTimeoutMs when a submission hangs: its readings stay pending and a restart submits them once", async function () {
       this.timeout(30_000);
-      const dbPath = join(dir, "gateway.sqlite");
+      const dbPath = join(folder(), "gateway.sqlite");
       const queued = fillStore(dbPath, { submitted: 0, rejected: 0, pending: 1000 }, template);
       const hung = new FakeFeeds();
       hung.gate = new Promise<void>(() => undefined); // a transaction that never confirms
