@@ -271,11 +271,8 @@ export function gatewayDirectory(
   const base = chainDirectory(registry, proofs, runner);
   const reg = registryAt(registry, runner);
   return {
-    keyOwner: (kh) => base.keyOwner(kh),
-    currentKeyHash: (deviceId) => base.currentKeyHash(deviceId),
-    watchKeyRotations: (listener) =>
-      base.watchKeyRotations?.(listener) ?? Promise.resolve(() => Promise.resolve()),
-    ping: () => base.ping(),
+    // keyOwner, currentKeyHash, ping and both event subscriptions: the watchtower's, as they are.
+    ...base,
     async feedMembers(feedId: Hex): Promise<readonly Hex[]> {
       let address: string;
       try {
@@ -295,8 +292,6 @@ export function gatewayDirectory(
       // DeviceStatus.Active
       return (await reg.statusOf(deviceId)) === 1n;
     },
-    watchRegistrations: (listener) =>
-      base.watchRegistrations?.(listener) ?? Promise.resolve(() => Promise.resolve()),
   };
 }
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { Provider, Signer, TransactionReceipt } from "ethers";
 import { pino, type Logger } from "pino";
 import {
+  errorMessage,
   type Hex,
   readingBatchStructHash,
   type SignedReading,
@@ -21,7 +22,7 @@ import {
   type GasLimit,
 } from "./gas-model.js";
 import { FeedEventMetrics } from "./metrics.js";
-import { TxPipeline, errorMessage, type TxJob, type TxOutcome } from "./tx-pipeline.js";
+import { TxPipeline, type TxJob, type TxOutcome } from "./tx-pipeline.js";
 import {
   GatewayError,
   SubmissionRejectedError,

@@ -565,3 +565,21 @@ export async function simulateFleet(options: FleetOptions & FleetRunOptions): Pr
     readingsPerSecond: durationMs === 0 ? all : Math.round((all * 1000) / durationMs),
   };
 }
+
+/**
+ * Refuses (InvalidInputError) honest values the feed would refuse as outside its range: device i
+ * reports `value + i * step`, for `devices` devices. Readings the feed refuses are not honest ones.
+ */
+export function checkHonestValues(
+  value: bigint,
+  step: bigint,
+  devices: number,
+  range: { readonly minValue: bigint; readonly maxValue: bigint },
+): void {
+  const last = value + BigInt(Math.max(devices, 1) - 1) * step;
+  const [low, high] = value <= last ? [value, last] : [last, value];
+  if (low >= range.minValue && high <= range.maxValue) return;
+  throw new InvalidInputError(
+    `--value ${value.toString()} with --step ${step.toString()} puts the honest readings at ${low.toString()}..${high.toString()}, outside the feed's range ${range.minValue.toString()}..${range.maxValue.toString()}: the feed would refuse them; pick --value and --step inside it (feed show prints the range)`,
+  );
+}

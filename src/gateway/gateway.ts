@@ -5,6 +5,7 @@ import { connect, type IClientOptions, type IPublishPacket, type MqttClient } fr
 import { pino, type Logger } from "pino";
 import { ZeroHash } from "ethers";
 import {
+  errorMessage,
   BATCH_HEADER_LENGTH,
   BATCH_READING_LENGTH,
   DeviceTrustError,
@@ -48,11 +49,7 @@ import {
   type SubmittedReadings,
   type SubmittedTx,
 } from "./types.js";
-import {
-  followKeyRotations,
-  followRegistrations,
-  stopFollowingKeyRotations,
-} from "../service/key-rotations.js";
+import { RegistryEvents } from "../service/registry-events.js";
 import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
 
 /** Backoff of failed submissions: retried until they succeed or the gateway stops. */
@@ -243,10 +240,6 @@ interface PacketSender {
 }
 const DEFAULT_BACKOFF: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 30_000 };
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 /** Whether `work` settles (resolved or rejected) by `deadline` (a Date.now() value). */
 async function settlesBy(work: Promise<unknown> | undefined, deadline: number): Promise<boolean> {
   if (work === undefined) return true;
@@ -374,8 +367,7 @@ export class Gateway {
   private readonly maxSkewSeconds: bigint;
   private readonly maxReadingBytes: number;
   private readonly maxBatchBytes: number;
-  private unwatchRegistrations: (() => Promise<void>) | undefined;
-  private unwatchKeys: (() => Promise<void>) | undefined;
+  private readonly registryEvents: RegistryEvents;
   private stopping = false;
   private wake: (() => void) | undefined;
   private readonly stopTimeoutMs: number;
@@ -427,6 +419,20 @@ export class Gateway {
     this.digestOf = readingDigester(options.domain);
     this.metrics = new GatewayMetrics(options.metricsPrefix);
     this.log = options.logger ?? pino({ name: "gateway", level: options.logLevel ?? "info" });
+    this.registryEvents = new RegistryEvents(
+      options.directory,
+      {
+        onKeyRotated: (deviceId, kh) => {
+          this.onKeyRotated(deviceId, kh);
+        },
+        onRegistered: (deviceId) => {
+          this.onRegistered(deviceId);
+        },
+        keyRotationsFallback: `rotations are learned within keyCacheTtlMs (${String(this.keyCacheTtlMs)} ms)`,
+        registrationsFallback: "a new device is admitted within negativeCacheTtlMs",
+      },
+      this.log,
+    );
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.rejectLog = new LogLimiter(this.log, {
       event: "rejected",
@@ -447,8 +453,7 @@ export class Gateway {
       readingSubscription(this.options.sharedGroup, f),
     );
     this.open();
-    await this.watchKeys();
-    await this.watchRegistrations();
+    await this.registryEvents.start();
     let address: AddressInfo | null = null;
     const http = this.options.http ?? { port: 9465 };
     if (http !== false) {
@@ -509,7 +514,7 @@ export class Gateway {
       await this.stop();
       throw new GatewayError(
         "GATEWAY_BROKER",
-        `cannot connect or subscribe to ${this.options.brokerUrl}: check the broker address and that it runs (${message(err)})`,
+        `cannot connect or subscribe to ${this.options.brokerUrl}: check the broker address and that it runs (${errorMessage(err)})`,
         { cause: err },
       );
     }
@@ -598,7 +603,7 @@ export class Gateway {
     this.abandonQueues();
     await step("submission in flight", this.flushing);
     await step("http", stopOpsServer(this.server));
-    await step("key rotations", this.unwatch());
+    await step("key rotations", this.registryEvents.stop());
     this.rejectLog.close();
     // The tallies cost no query: what the next start resumes.
     const left = this.store?.isOpen === true ? this.store : undefined;
@@ -661,7 +666,7 @@ export class Gateway {
         }),
       ]);
     } catch (err: unknown) {
-      chain = { ok: false, error: message(err) };
+      chain = { ok: false, error: errorMessage(err) };
     } finally {
       clearTimeout(timer);
     }
@@ -670,7 +675,7 @@ export class Gateway {
       this.readings.check();
       submitted = this.readings.counts().submitted;
     } catch (err: unknown) {
-      store = { ok: false, error: message(err) };
+      store = { ok: false, error: errorMessage(err) };
     }
     const connected = this.client?.connected === true;
     return {
@@ -710,7 +715,10 @@ export class Gateway {
         (err: unknown) => {
           // Not acknowledged: the broker redelivers it (after a reconnect).
           slot.state = "skip";
-          this.log.error({ event: "intake_error", err: message(err) }, "message not acknowledged");
+          this.log.error(
+            { event: "intake_error", err: errorMessage(err) },
+            "message not acknowledged",
+          );
         },
       )
       .finally(() => {
@@ -777,7 +785,7 @@ export class Gateway {
     try {
       signed = decodeReading(payload);
     } catch (err: unknown) {
-      return this.drop("malformed", { topic, err: message(err) });
+      return this.drop("malformed", { topic, err: errorMessage(err) });
     }
     const r = signed.reading;
     if (r.feedId.toLowerCase() !== slot.feedId || r.deviceId.toLowerCase() !== slot.deviceId) {
@@ -803,7 +811,7 @@ export class Gateway {
     try {
       decoded = decodeBatch(payload);
     } catch (err: unknown) {
-      return this.drop("malformed", { topic, err: message(err) });
+      return this.drop("malformed", { topic, err: errorMessage(err) });
     }
     const b = decoded.batch;
     if (b.feedId !== slot.feedId || b.deviceId !== slot.deviceId) {
@@ -1121,25 +1129,18 @@ export class Gateway {
    * while the request was out).
    */
   private refreshCurrentKey(deviceId: Hex): Promise<Hex> {
-    const pending = this.currentKeyLookups.get(deviceId);
-    if (pending !== undefined) return pending;
-    const version = ++this.keyVersion;
-    const lookup = this.ask("for a device's current key", () =>
-      this.options.directory.currentKeyHash(deviceId),
-    )
-      .then((answer) => {
-        const hash = answer.toLowerCase() as Hex;
-        const known = this.currentKeys.get(deviceId);
-        if (known !== undefined && known.version > version) return known.hash;
-        // An unregistered device may register later: only registered devices' keys are kept.
-        if (hash !== ZeroHash) this.setCurrentKey(deviceId, hash, version);
-        return hash;
-      })
-      .finally(() => {
-        this.currentKeyLookups.delete(deviceId);
-      });
-    this.currentKeyLookups.set(deviceId, lookup);
-    return lookup;
+    return shared(this.currentKeyLookups, deviceId, async () => {
+      const version = ++this.keyVersion;
+      const answer = await this.ask("for a device's current key", () =>
+        this.options.directory.currentKeyHash(deviceId),
+      );
+      const hash = answer.toLowerCase() as Hex;
+      const known = this.currentKeys.get(deviceId);
+      if (known !== undefined && known.version > version) return known.hash;
+      // An unregistered device may register later: only registered devices' keys are kept.
+      if (hash !== ZeroHash) this.setCurrentKey(deviceId, hash, version);
+      return hash;
+    });
   }
 
   private setCurrentKey(deviceId: Hex, hash: Hex, version: number): void {
@@ -1165,41 +1166,6 @@ export class Gateway {
     this.log.info({ event: "key_rotated", deviceId, keyHash: newKeyHash }, "device key rotated");
   }
 
-  /** Follows the registry's KeyRotated events when the directory can (start() calls it). */
-  private async watchKeys(): Promise<void> {
-    if (this.unwatchKeys !== undefined) return;
-    this.unwatchKeys = await followKeyRotations(
-      this.options.directory,
-      (deviceId, kh) => {
-        this.onKeyRotated(deviceId, kh);
-      },
-      this.log,
-      this.keyCacheTtlMs,
-    );
-  }
-
-  private async unwatch(): Promise<void> {
-    const unwatch = this.unwatchKeys;
-    this.unwatchKeys = undefined;
-    await stopFollowingKeyRotations(unwatch, this.log);
-    const unwatchRegistrations = this.unwatchRegistrations;
-    this.unwatchRegistrations = undefined;
-    await stopFollowingKeyRotations(unwatchRegistrations, this.log);
-  }
-
-  /** Follows DeviceRegistered when the directory can (start() calls it); failing to is not fatal. */
-  private async watchRegistrations(): Promise<void> {
-    if (this.unwatchRegistrations !== undefined) return;
-    this.unwatchRegistrations = await followRegistrations(
-      this.options.directory,
-      (deviceId) => {
-        this.onRegistered(deviceId);
-      },
-      this.log,
-      "a new device is admitted within negativeCacheTtlMs",
-    );
-  }
-
   /** Runs a registry lookup; its failure becomes GATEWAY_DIRECTORY (the message is redelivered). */
   private async ask<T>(what: string, lookup: () => Promise<T>): Promise<T> {
     try {
@@ -1207,7 +1173,7 @@ export class Gateway {
     } catch (err: unknown) {
       throw new GatewayError(
         "GATEWAY_DIRECTORY",
-        `cannot ask the registry ${what}: check the RPC endpoint (${message(err)})`,
+        `cannot ask the registry ${what}: check the RPC endpoint (${errorMessage(err)})`,
         { cause: err },
       );
     }
@@ -1398,7 +1364,7 @@ export class Gateway {
         }
         this.metrics.submitErrors.inc({ kind: "retried" });
         const reason =
-          err instanceof DeviceTrustError ? `${err.code}: ${err.message}` : message(err);
+          err instanceof DeviceTrustError ? `${err.code}: ${err.message}` : errorMessage(err);
         if (once || this.stopping) {
           this.log.warn(
             { event: "submission_deferred", what, count, err: reason },

@@ -8,7 +8,7 @@ import {
   type TransactionResponse,
 } from "ethers";
 import type { Logger } from "pino";
-import { DeviceTrustError } from "../protocol/index.js";
+import { errorMessage, DeviceTrustError } from "../protocol/index.js";
 import { decodeFeedError } from "../client/feed-errors.js";
 import { GatewayError, SubmissionRejectedError } from "./types.js";
 
@@ -80,10 +80,6 @@ const NONCE_ERROR =
 
 /** The node refused a gas limit below the transaction's intrinsic gas (geth, EDR wordings). */
 const GAS_TOO_LOW = /intrinsic gas too low|gas too low|requires at least \d+ gas/i;
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export function isNonceError(err: unknown): boolean {
   return (

@@ -39,3 +39,8 @@ export class InvalidHexError extends InvalidInputError {
     this.problem = problem;
   }
 }
+
+/** An error's message for logs and sentences (anything thrown, not only Errors). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

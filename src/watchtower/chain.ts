@@ -56,28 +56,15 @@ export function chainDirectory(
     keyRetiredAt(keyHash: Hex): Promise<bigint> {
       return registry.keyRetiredAt(keyHash);
     },
-    async watchKeyRotations(listener: KeyRotationListener): Promise<() => Promise<void>> {
-      // Checksummed: Hardhat's provider matches log addresses to the filter's case-sensitively.
-      const events = IDeviceRegistry__factory.connect(getAddress(registryAddress), runner);
-      const event = events.getEvent("KeyRotated");
-      const onEvent = (deviceId: string, newKeyHash: string): void => {
-        listener(deviceId.toLowerCase() as Hex, newKeyHash.toLowerCase() as Hex);
-      };
-      await events.on(event, onEvent);
-      return async () => {
-        await events.off(event, onEvent);
-      };
+    watchKeyRotations(listener: KeyRotationListener): Promise<() => Promise<void>> {
+      return onRegistryEvent(registryAddress, runner, "KeyRotated", (deviceId, newKeyHash) => {
+        listener(deviceId, newKeyHash);
+      });
     },
-    async watchRegistrations(listener: (deviceId: Hex) => void): Promise<() => Promise<void>> {
-      const events = IDeviceRegistry__factory.connect(getAddress(registryAddress), runner);
-      const event = events.getEvent("DeviceRegistered");
-      const onEvent = (deviceId: string): void => {
-        listener(deviceId.toLowerCase() as Hex);
-      };
-      await events.on(event, onEvent);
-      return async () => {
-        await events.off(event, onEvent);
-      };
+    watchRegistrations(listener: (deviceId: Hex) => void): Promise<() => Promise<void>> {
+      return onRegistryEvent(registryAddress, runner, "DeviceRegistered", (deviceId) => {
+        listener(deviceId);
+      });
     },
     async deviceModel(deviceId: Hex) {
       const info = await registry.deviceInfo(deviceId);
@@ -97,6 +84,31 @@ export function chainDirectory(
       }
       await provider.getBlockNumber();
     },
+  };
+}
+
+/**
+ * Calls `listener` with the first two arguments of each `event` the registry emits (lower-case hex),
+ * from now on; resolves once subscribed with a function that unsubscribes.
+ */
+async function onRegistryEvent(
+  registryAddress: string,
+  runner: ContractRunner,
+  event: "KeyRotated" | "DeviceRegistered",
+  listener: (first: Hex, second: Hex) => void,
+): Promise<() => Promise<void>> {
+  // Checksummed: Hardhat's provider matches log addresses to the filter's case-sensitively.
+  const registry = IDeviceRegistry__factory.connect(getAddress(registryAddress), runner);
+  const filter =
+    event === "KeyRotated"
+      ? registry.getEvent("KeyRotated")
+      : registry.getEvent("DeviceRegistered");
+  const onEvent = (first: unknown, second: unknown, ..._rest: unknown[]): void => {
+    listener(String(first).toLowerCase() as Hex, String(second).toLowerCase() as Hex);
+  };
+  await registry.on(filter, onEvent);
+  return async () => {
+    await registry.off(filter, onEvent);
   };
 }
 

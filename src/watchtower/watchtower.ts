@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { ZeroHash } from "ethers";
 import {
+  errorMessage,
   DeviceTrustError,
   deviceIdOf,
   keyHash,
@@ -38,11 +39,7 @@ import {
   type SubmittedProof,
 } from "./types.js";
 import { ExpiringMap } from "../service/expiring-map.js";
-import {
-  followKeyRotations,
-  followRegistrations,
-  stopFollowingKeyRotations,
-} from "../service/key-rotations.js";
+import { RegistryEvents } from "../service/registry-events.js";
 import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
 
 /** How a failed submission is retried: attempts in all, with exponential backoff between them. */
@@ -112,10 +109,6 @@ export interface HealthReport {
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000 };
 const STOPPED = Symbol("stopped");
 
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -179,8 +172,7 @@ export class Watchtower {
   private readonly unknownDevices: ExpiringMap<Hex, true>;
   private readonly ranges = new Map<string, { range: SensorRange | null; at: number }>();
   private readonly retirements: KeyRetirements;
-  private unwatchKeys: (() => Promise<void>) | undefined;
-  private unwatchRegistrations: (() => Promise<void>) | undefined;
+  private readonly registryEvents: RegistryEvents;
   /** How long a key's "not retired" answer is trusted without a KeyRotated event (default 5 minutes). */
   private readonly keyCacheTtlMs: number;
   private lastMessageAt: number | null = null;
@@ -199,6 +191,20 @@ export class Watchtower {
     const negativeTtl = options.negativeCacheTtlMs ?? 30_000;
     this.unknownKeys = new ExpiringMap(negativeTtl, 1_000_000);
     this.unknownDevices = new ExpiringMap(negativeTtl, 1_000_000);
+    this.registryEvents = new RegistryEvents(
+      options.directory,
+      {
+        onKeyRotated: (deviceId, kh) => {
+          this.onKeyRotated(deviceId, kh);
+        },
+        onRegistered: (deviceId) => {
+          this.unknownDevices.delete(deviceId.toLowerCase() as Hex);
+        },
+        keyRotationsFallback: `rotations are learned within keyCacheTtlMs (${String(this.keyCacheTtlMs)} ms)`,
+        registrationsFallback: "a new device's messages count within negativeCacheTtlMs",
+      },
+      this.log,
+    );
     this.retirements = new KeyRetirements(options.directory, this.keyCacheTtlMs);
     this.stopped = new Promise((resolve) => {
       this.stopSignal = () => {
@@ -216,8 +222,7 @@ export class Watchtower {
       throw new WatchtowerError("WATCHTOWER_STARTED", "this watchtower was already started");
     }
     this.store = new EvidenceStore(this.options.dbPath);
-    await this.watchKeys();
-    await this.watchRegistrations();
+    await this.registryEvents.start();
     const unfinished = this.store.unfinishedProofs();
     for (const proof of unfinished) this.launch(proof);
     let address: AddressInfo | null = null;
@@ -258,7 +263,7 @@ export class Watchtower {
     this.stopSignal?.();
     this.log.info({ event: "stopping", inFlight: this.inFlight.size }, "watchtower stopping");
     await this.drained();
-    await this.unwatch();
+    await this.registryEvents.stop();
     await stopOpsServer(this.server);
     this.messageLog.close();
     this.batchLog.close();
@@ -284,7 +289,7 @@ export class Watchtower {
         "the chain",
       );
     } catch (err: unknown) {
-      chain = { ok: false, error: message(err) };
+      chain = { ok: false, error: errorMessage(err) };
     }
     let readings = 0;
     let pendingProofs = 0;
@@ -294,7 +299,7 @@ export class Watchtower {
       readings = s.readingCount();
       pendingProofs = s.unfinishedProofs().length;
     } catch (err: unknown) {
-      store = { ok: false, error: message(err) };
+      store = { ok: false, error: errorMessage(err) };
     }
     return {
       status: chain.ok && store.ok ? "ok" : "unavailable",
@@ -315,7 +320,7 @@ export class Watchtower {
         health: () => this.health(),
         metrics: this.metrics,
         onError: (err: unknown) => {
-          this.log.error({ event: "http_error", err: message(err) }, "HTTP handler failed");
+          this.log.error({ event: "http_error", err: errorMessage(err) }, "HTTP handler failed");
         },
       },
       req,
@@ -336,7 +341,10 @@ export class Watchtower {
         else await this.handle(m);
       }
     } catch (err: unknown) {
-      this.log.error({ event: "source_failed", err: message(err) }, "the message source failed");
+      this.log.error(
+        { event: "source_failed", err: errorMessage(err) },
+        "the message source failed",
+      );
     } finally {
       if (this.stopping) {
         // The source may be blocked in next(): ask it to end without waiting for it.
@@ -377,7 +385,7 @@ export class Watchtower {
       this.metrics.messages.inc({ result: "malformed" });
       this.messageLog.info(
         "malformed",
-        { event: "message", result: "malformed", err: message(err) },
+        { event: "message", result: "malformed", err: errorMessage(err) },
         "malformed",
       );
       return;
@@ -425,7 +433,7 @@ export class Watchtower {
       }
       await this.checkBounds(m, hash);
     } catch (err: unknown) {
-      this.count("error", m, { err: message(err) });
+      this.count("error", m, { err: errorMessage(err) });
     }
   }
 
@@ -490,7 +498,7 @@ export class Watchtower {
       readings = m.readings();
       stored = { batch, key, signature, readings: encodeReadings(readings) };
     } catch (err: unknown) {
-      this.countBatch("malformed", m, { err: message(err) });
+      this.countBatch("malformed", m, { err: errorMessage(err) });
       return;
     }
     try {
@@ -552,7 +560,7 @@ export class Watchtower {
       if (record !== undefined) this.launch(record);
       await this.checkBatchBounds(stored, readings, leaves);
     } catch (err: unknown) {
-      this.countBatch("error", m, { err: message(err) });
+      this.countBatch("error", m, { err: errorMessage(err) });
     }
   }
 
@@ -621,41 +629,6 @@ export class Watchtower {
   private onKeyRotated(deviceId: Hex, newKeyHash: Hex): void {
     this.retirements.onRotation(deviceId);
     this.log.debug({ event: "key_rotated", deviceId, keyHash: newKeyHash }, "device key rotated");
-  }
-
-  /** Follows the registry's KeyRotated events when the directory can (start() calls it). */
-  private async watchKeys(): Promise<void> {
-    if (this.unwatchKeys !== undefined) return;
-    this.unwatchKeys = await followKeyRotations(
-      this.options.directory,
-      (deviceId, kh) => {
-        this.onKeyRotated(deviceId, kh);
-      },
-      this.log,
-      this.keyCacheTtlMs,
-    );
-  }
-
-  private async unwatch(): Promise<void> {
-    const unwatch = this.unwatchKeys;
-    this.unwatchKeys = undefined;
-    await stopFollowingKeyRotations(unwatch, this.log);
-    const unwatchRegistrations = this.unwatchRegistrations;
-    this.unwatchRegistrations = undefined;
-    await stopFollowingKeyRotations(unwatchRegistrations, this.log);
-  }
-
-  /** Follows DeviceRegistered when the directory can: a new device's messages count at once. */
-  private async watchRegistrations(): Promise<void> {
-    if (this.unwatchRegistrations !== undefined) return;
-    this.unwatchRegistrations = await followRegistrations(
-      this.options.directory,
-      (deviceId) => {
-        this.unknownDevices.delete(deviceId.toLowerCase() as Hex);
-      },
-      this.log,
-      "a new device's messages count within negativeCacheTtlMs",
-    );
   }
 
   private async rangeOf(deviceId: Hex): Promise<SensorRange | null> {
@@ -749,7 +722,10 @@ export class Watchtower {
 
   private launch(record: ProofRecord): void {
     const p = this.submit(record).catch((err: unknown) => {
-      this.log.error({ event: "submit_crashed", err: message(err) }, "proof submission crashed");
+      this.log.error(
+        { event: "submit_crashed", err: errorMessage(err) },
+        "proof submission crashed",
+      );
     });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
@@ -851,7 +827,7 @@ export class Watchtower {
         }
         const last = i === this.retry.attempts - 1 || this.stopping;
         const reason =
-          err instanceof DeviceTrustError ? `${err.code}: ${err.message}` : message(err);
+          err instanceof DeviceTrustError ? `${err.code}: ${err.message}` : errorMessage(err);
         if (last) {
           // Stopped: stays pending for the next start; out of attempts: failed (also resumed then).
           store.updateProof(key, {

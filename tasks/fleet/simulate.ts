@@ -10,7 +10,7 @@ import {
   openKeyStore,
   registryDomain,
 } from "../../src/client/index.js";
-import { simulateFleet, type FleetWait } from "../../src/gateway/index.js";
+import { checkHonestValues, simulateFleet, type FleetWait } from "../../src/gateway/index.js";
 import { InvalidInputError, parseCurve, type Curve, type Hex } from "../../src/protocol/index.js";
 import { connect, progress, run, secret } from "../common.js";
 import type { ChainArgs } from "../common.js";
@@ -72,18 +72,9 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
         : feedAt(feedAddress, chain.signer);
     const config = feed === undefined ? undefined : await feedCall(() => feed.config());
     const minInterval = config?.minInterval ?? 0n;
-    // Honest readings the feed would refuse as out of its range are not honest: refuse to sign them.
-    const count = BigInt(files.length > 0 ? files.length : Math.max(args.devices, 1));
-    const last = args.value + (count - 1n) * args.step;
-    const [low, high] = args.value <= last ? [args.value, last] : [last, args.value];
-    if (
-      config !== undefined &&
-      args.rounds > 0 &&
-      (low < config.minValue || high > config.maxValue)
-    ) {
-      throw new InvalidInputError(
-        `--value ${args.value.toString()} with --step ${args.step.toString()} puts the honest readings at ${low.toString()}..${high.toString()}, outside the feed's range ${config.minValue.toString()}..${config.maxValue.toString()}: the feed would refuse them; pick --value and --step inside it (feed show prints the range)`,
-      );
+    if (config !== undefined && args.rounds > 0) {
+      const count = files.length > 0 ? files.length : Math.max(args.devices, 1);
+      checkHonestValues(args.value, args.step, count, config);
     }
     if (feed === undefined) {
       progress(`fleet: no contract at the feed address ${feedAddress}: readings are not paced`);

@@ -111,30 +111,6 @@ describe("Gateway admission", function () {
   });
 
   describe("without MQTT", function () {
-    it("asks the registry about an unknown key once per negative-cache period, and at once after DeviceRegistered", async function () {
-      const directory = new AdmissionDirectory();
-      const device = deviceSigner("p256");
-      directory.unknown.add(device.deviceId);
-      directory.admit(FEED, device.deviceId);
-      const g = gateway({
-        brokerUrl: "unused",
-        dbPath: ":memory:",
-        submitter: new FakeFeeds(),
-        directory,
-      });
-      g.open();
-      // The gateway follows registrations from start(); here it is opened only, so subscribe by hand.
-      await (g as unknown as { watchRegistrations(): Promise<void> }).watchRegistrations();
-      for (let i = 1n; i <= 50n; i++) {
-        assert.equal(await g.accept(await reading(device, i, 20n, NOW_S())), "unknown_key");
-      }
-      assert.equal(directory.currentKeyLookups, 1, "one chain question for 50 messages");
-      directory.register(device.deviceId);
-      assert.equal(await g.accept(await reading(device, 51n, 20n, NOW_S())), "accepted");
-      assert.equal(directory.currentKeyLookups, 2);
-      await g.stop();
-    });
-
     it("refuses non-members, inactive devices and readings dated beyond the clock skew", async function () {
       const directory = new AdmissionDirectory();
       const member = deviceSigner("p256");
@@ -199,6 +175,29 @@ describe("Gateway admission", function () {
 
   describe("over MQTT (aedes on loopback)", function () {
     const current = brokerPerTest();
+
+    it("asks the registry about an unknown key once per negative-cache period, and at once after DeviceRegistered", async function () {
+      const directory = new AdmissionDirectory();
+      const device = deviceSigner("p256");
+      directory.unknown.add(device.deviceId);
+      directory.admit(FEED, device.deviceId);
+      const g = gateway({
+        brokerUrl: current().url,
+        dbPath: ":memory:",
+        submitter: new FakeFeeds(),
+        directory,
+      });
+      // start() subscribes to the registry's events (DeviceRegistered among them).
+      await g.start();
+      for (let i = 1n; i <= 50n; i++) {
+        assert.equal(await g.accept(await reading(device, i, 20n, NOW_S())), "unknown_key");
+      }
+      assert.equal(directory.currentKeyLookups, 1, "one chain question for 50 messages");
+      directory.register(device.deviceId);
+      assert.equal(await g.accept(await reading(device, 51n, 20n, NOW_S())), "accepted");
+      assert.equal(directory.currentKeyLookups, 2);
+      await g.stop();
+    });
 
     it("drops a payload above its topic kind's limit without decoding it", async function () {
       const directory = new AdmissionDirectory();

@@ -8,7 +8,6 @@ import {
   SubmissionRejectedError,
   asSubmissionRejection,
   startEmbeddedBroker,
-  type ChainSubmitterOptions,
   type ReadingSubmitter,
 } from "../../src/gateway/index.js";
 import {
@@ -36,34 +35,15 @@ import { connection, ethers, networkHelpers } from "../client/fixture.js";
 import {
   FEED_CONFIG,
   chainTime,
-  deployFeedSystem,
   type FeedDevice,
   type FeedSystem,
 } from "../client/feed-fixture.js";
 import { cloneOf, memoryLogger, tempDb } from "../watchtower/helpers.js";
 import { gateway, waitFor, verdicts } from "./helpers.js";
+import { signed, submitter, system } from "./chain-helpers.js";
 import type { Gateway } from "../../src/gateway/index.js";
 
 const quiet = pino({ level: "silent" });
-
-async function system(): Promise<FeedSystem> {
-  return deployFeedSystem(ethers);
-}
-
-/**
- * A reading signed with `device`'s key. By a clone (cloneOf): the fixture's signers outlive the chain
- * snapshots tests revert to, and the tests sign the same sequences again there.
- */
-async function signed(
-  device: FeedDevice,
-  feedId: Hex,
-  sequence: bigint,
-  value: bigint,
-  timestamp: bigint,
-): Promise<SignedReading> {
-  const s = await cloneOf(device.signer).signReading({ feedId, sequence, timestamp, value });
-  return { reading: s.message, key: s.key, signature: s.signature };
-}
 
 /** One reading per device at the current chain time, values 2000..2006 (x 1e8). */
 async function round(s: FeedSystem, sequence: bigint, feedId = s.feedId): Promise<SignedReading[]> {
@@ -71,16 +51,6 @@ async function round(s: FeedSystem, sequence: bigint, feedId = s.feedId): Promis
   return Promise.all(
     s.devices.map((d, i) => signed(d, feedId, sequence, (2_000n + BigInt(i)) * 10n ** 8n, now)),
   );
-}
-
-function submitter(s: FeedSystem, extra: Partial<ChainSubmitterOptions> = {}): ChainSubmitter {
-  return new ChainSubmitter({
-    signer: s.watcher,
-    anchor: s.anchorAddress,
-    logger: quiet,
-    pollMs: 10,
-    ...extra,
-  });
 }
 
 /**

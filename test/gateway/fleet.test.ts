@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { connectAsync } from "mqtt";
 import { pino } from "pino";
 import {
+  checkHonestValues,
   Fleet,
   FleetClockStalledError,
   simulateFleet,
@@ -54,6 +55,21 @@ const CHAIN_SKEW_MS = 30 * 86_400_000;
 function freshSigners(s: FeedSystem): DeviceSigner[] {
   return s.devices.map((d) => new DeviceSigner(d.store, d.signer.domain, d.deviceId));
 }
+
+describe("checkHonestValues", function () {
+  const range = { minValue: -10n, maxValue: 100n };
+  it("passes values whose every device stays in the feed's range, either step sign", function () {
+    checkHonestValues(0n, 10n, 11, range);
+    checkHonestValues(100n, -11n, 11, range);
+  });
+  it("refuses the first or the last device's value outside the range, with the range in the sentence", function () {
+    assert.throws(
+      () => checkHonestValues(-11n, 1n, 3, range),
+      /outside the feed's range -10\.\.100/,
+    );
+    assert.throws(() => checkHonestValues(95n, 1n, 7, range), /honest readings at 95\.\.101/);
+  });
+});
 
 describe("Fleet", function () {
   let broker: EmbeddedBroker;

@@ -1,46 +1,20 @@
 import assert from "node:assert/strict";
 import type { Signer, TransactionRequest } from "ethers";
 import { network } from "hardhat";
-import { pino } from "pino";
-import {
-  ChainSubmitter,
-  MEASURED_GAS,
-  SubmissionRejectedError,
-  type ChainSubmitterOptions,
-} from "../../src/gateway/index.js";
+import { ChainSubmitter, MEASURED_GAS, SubmissionRejectedError } from "../../src/gateway/index.js";
 import { feedAt, feedIdOf } from "../../src/client/index.js";
 import { signBatch, type Hex, type SignedReading } from "../../src/protocol/index.js";
 import { connection, ethers, networkHelpers } from "../client/fixture.js";
-import {
-  chainTime,
-  deployFeedSystem,
-  type FeedDevice,
-  type FeedSystem,
-} from "../client/feed-fixture.js";
+import { chainTime, deployFeedSystem, type FeedSystem } from "../client/feed-fixture.js";
 import { waitFor, verdicts } from "./helpers.js";
+import { signed, submitter, system } from "./chain-helpers.js";
 import { cloneOf, memoryLogger } from "../watchtower/helpers.js";
 
 type Connection = Awaited<ReturnType<typeof network.create>>;
 type Provider = Connection["provider"];
 
-const quiet = pino({ level: "silent" });
-
-async function system(): Promise<FeedSystem> {
-  return deployFeedSystem(ethers);
-}
-
-async function signed(
-  device: FeedDevice,
-  feedId: Hex,
-  sequence: bigint,
-  timestamp: bigint,
-  value = 2_000n * 10n ** 8n,
-): Promise<SignedReading> {
-  // Each test runs on its own snapshot of the chain: a record of its own (the fixture's signer
-  // remembers what earlier tests signed on theirs).
-  const s = await cloneOf(device.signer).signReading({ feedId, sequence, timestamp, value });
-  return { reading: s.message, key: s.key, signature: s.signature };
-}
+/** The value every device reports in these tests (x 1e8). */
+const VALUE = 2_000n * 10n ** 8n;
 
 /** One reading per device of `s` at the chain's time `at` (default: now). */
 async function round(
@@ -50,20 +24,7 @@ async function round(
   feedId: Hex = s.feedId,
 ): Promise<SignedReading[]> {
   const now = at ?? (await chainTime(ethers));
-  return Promise.all(s.devices.map((d) => signed(d, feedId, sequence, now)));
-}
-
-function submitter(
-  s: Pick<FeedSystem, "watcher" | "anchorAddress">,
-  extra: Partial<ChainSubmitterOptions> = {},
-): ChainSubmitter {
-  return new ChainSubmitter({
-    signer: s.watcher,
-    anchor: s.anchorAddress,
-    logger: quiet,
-    pollMs: 10,
-    ...extra,
-  });
+  return Promise.all(s.devices.map((d) => signed(d, feedId, sequence, VALUE, now)));
 }
 
 /** Counts the JSON-RPC methods `provider` is asked until `restore` is called. */
@@ -144,7 +105,7 @@ describe("ChainSubmitter in flight", function () {
     // Device 4 (the second chunk) sends its sequence 1 again: the feed skips that one reading.
     const d4 = s.devices[4];
     assert.ok(d4 !== undefined);
-    readings[4] = await signed(d4, s.feedId, 1n, await chainTime(ethers));
+    readings[4] = await signed(d4, s.feedId, 1n, VALUE, await chainTime(ethers));
     await automine(false);
     try {
       const pending = sub.submitReadings(readings);
@@ -201,8 +162,8 @@ describe("ChainSubmitter in flight", function () {
     const notAFeed = feedIdOf(s.anchorAddress);
     const readings = [
       ...(await round(s, 1n, now)),
-      await signed(d0, notAFeed, 1n, now),
-      await signed(d1, notAFeed, 1n, now),
+      await signed(d0, notAFeed, 1n, VALUE, now),
+      await signed(d1, notAFeed, 1n, VALUE, now),
     ];
     const { logger, lines } = memoryLogger();
     const sub = submitter(s, { logger, maxPerTx: 3 });
@@ -442,7 +403,7 @@ describe("ChainSubmitter gas model without the P-256 precompile (prague)", funct
     const rpc = spy(prague.provider);
     try {
       const now = await chainTime(prague.ethers);
-      const readings = await Promise.all(s.devices.map((d) => signed(d, s.feedId, 1n, now)));
+      const readings = await Promise.all(s.devices.map((d) => signed(d, s.feedId, 1n, VALUE, now)));
       const result = await sub.submitReadings(readings);
       assert.equal(result.accepted, 7);
       assert.equal(rpc.count("eth_estimateGas"), 0);
