@@ -105,7 +105,7 @@ async function withGateway<T>(
     ...options,
   });
   try {
-    g.open();
+    await g.open();
     return await run(g);
   } finally {
     await g.stop();

@@ -1,16 +1,11 @@
 import { type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { handleOpsRequest, startOpsServer, stopOpsServer } from "../service/ops-http.js";
 import type { AddressInfo } from "node:net";
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import type { IClientOptions } from "mqtt";
 import { pino, type Logger } from "pino";
-import { ZeroHash } from "ethers";
 import {
   errorMessage,
   BATCH_HEADER_LENGTH,
   BATCH_READING_LENGTH,
-  DeviceTrustError,
-  keyHash,
-  type DeviceKey,
   type Domain,
   type Hex,
   type SignedReading,
@@ -21,7 +16,6 @@ import {
   readingBatchStructHash,
   readingDigester,
   readingStructHash,
-  type SignedBatch,
   BATCH_FILTER,
   READING_FILTER,
   decodeReading,
@@ -29,36 +23,25 @@ import {
   readingSubscription,
 } from "../protocol/index.js";
 import { checkDeviceSignature } from "../verify/index.js";
-import {
-  DeviceRateLimiter,
-  ExpiringMap,
-  FairQueue,
-  deviceKeyOf,
-  type RateLimit,
-} from "./admission.js";
+import { handleOpsRequest, startOpsServer, stopOpsServer } from "../service/ops-http.js";
+import { RegistryEvents } from "../service/registry-events.js";
+import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
+import type { RateLimit } from "./admission.js";
+import { DeviceGate } from "./device-gate.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
-import { GatewayStore, type QueuedBatch, type QueuedReading } from "./store.js";
+import { MqttIntake } from "./mqtt-intake.js";
+import type { ReadingStore, StoreWrite, StoreWriteResult } from "./reading-store.js";
+import { SqliteReadingStore } from "./sqlite-reading-store.js";
+import { DEFAULT_BACKOFF, settlesBy, Submission, type BackoffPolicy } from "./submission.js";
 import {
   GatewayError,
-  SubmissionRejectedError,
   type BatchSink,
   type KeyDirectory,
   type MessageSink,
-  type AnchoredBatches,
   type ReadingSubmitter,
-  type SubmittedReadings,
-  type SubmittedTx,
 } from "./types.js";
-import { RegistryEvents } from "../service/registry-events.js";
-import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
 
-/** Backoff of failed submissions: retried until they succeed or the gateway stops. */
-export interface BackoffPolicy {
-  /** The first wait, doubled after each failure (default 500 ms). */
-  readonly baseDelayMs: number;
-  /** The longest wait (default 30000 ms). */
-  readonly maxDelayMs: number;
-}
+export type { BackoffPolicy } from "./submission.js";
 
 export interface GatewayOptions {
   /** The deployment's EIP-712 domain (chain id, DeviceRegistry address). */
@@ -67,8 +50,21 @@ export interface GatewayOptions {
   readonly directory: KeyDirectory;
   /** Where verified readings go; called one batch at a time. */
   readonly submitter: ReadingSubmitter;
-  /** The SQLite queue (created if absent). Restart on the same file to resume. */
+  /**
+   * The SQLite queue (created if absent). Restart on the same file to resume. Ignored when `store`
+   * is given.
+   */
   readonly dbPath: string;
+  /**
+   * An opened store to use instead of the SQLite file at dbPath: a PostgreSQL store (pg-store.ts)
+   * shared with other gateway instances. The gateway closes it when it stops.
+   */
+  readonly store?: ReadingStore;
+  /**
+   * Shared stores: how long a reading waits in the store before it is submitted, in ms (default 250),
+   * so that a device's readings other instances are still writing join it in sequence order.
+   */
+  readonly settleMs?: number;
   /** The broker, e.g. mqtt://127.0.0.1:1883. */
   readonly brokerUrl: string;
   /**
@@ -185,12 +181,13 @@ export interface GatewayHealth {
   readonly queued: number;
   readonly submitted: number;
   readonly queuedBatches: number;
+  /** A shared store's: whether this instance submits now. */
+  readonly leads?: boolean;
 }
 
 /** What happened to one message. */
 export type Outcome = "accepted" | "duplicate" | RejectReason;
 
-const KEY_CACHE_LIMIT = 1_000_000;
 const DEFAULT_KEY_CACHE_TTL_MS = 300_000;
 const DEFAULT_NEGATIVE_TTL_MS = 30_000;
 const DEFAULT_MAX_SKEW_MS = 30_000;
@@ -198,73 +195,18 @@ const DEFAULT_MAX_READING_BYTES = 4096;
 const DEFAULT_MAX_BATCH_READINGS = 4096;
 const DEFAULT_DEVICE_RATE: RateLimit = { perSecond: 20, burst: 200 };
 
-/**
- * Whose key signed a message, as the registry says: the device's current key (the only one the feeds
- * and the anchor accept), a key it held before a rotation (old_key), a key another device holds or
- * held (wrong_device), or a key no registered device ever held (unknown_key).
- */
-type KeyRole = "current" | "old_key" | "wrong_device" | "unknown_key";
-
-/** A device's current key hash as last learned, with when (for the TTL) and in which order. */
-interface CurrentKey {
-  readonly hash: Hex;
-  readonly at: number;
-  readonly version: number;
-}
-/**
- * Passed to mqtt.js's handleMessage callback to let it parse the next packet without sending the
- * PUBACK itself (its QoS 1 path skips the PUBACK on an error): the gateway sends it later, in order,
- * once the message is persisted.
- */
-const ACK_LATER = new Error("acknowledged later by the gateway");
-
-/** A received message's place in the acknowledgement order. */
-interface AckSlot {
-  readonly messageId: number | undefined;
-  readonly qos: number;
-  /** The connection it arrived on: a PUBACK never goes out on a later connection. */
-  readonly epoch: number;
-  state: "pending" | "ack" | "skip";
-}
-
 /** A write waiting for its group's transaction. */
 interface GroupedWrite {
-  readonly run: () => unknown;
-  readonly resolve: (value: unknown) => void;
+  readonly write: StoreWrite;
+  readonly resolve: (value: StoreWriteResult) => void;
   readonly reject: (err: unknown) => void;
 }
 
-/** The part of mqtt.js's client the gateway uses to send a PUBACK itself (a private method). */
-interface PacketSender {
-  _sendPacket(packet: { cmd: "puback"; messageId: number }): void;
-}
-const DEFAULT_BACKOFF: BackoffPolicy = { baseDelayMs: 500, maxDelayMs: 30_000 };
-
-/** Whether `work` settles (resolved or rejected) by `deadline` (a Date.now() value). */
-async function settlesBy(work: Promise<unknown> | undefined, deadline: number): Promise<boolean> {
-  if (work === undefined) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const settled = work.then(
-    () => true,
-    () => true,
-  );
-  const late = new Promise<false>((resolve) => {
-    timer = setTimeout(
-      () => {
-        resolve(false);
-      },
-      Math.max(0, deadline - Date.now()),
-    );
-  });
-  try {
-    return await Promise.race([settled, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
- * The MQTT gateway. For each message on `dt/devicetrust/+/+/reading` (QoS 1, manual acknowledgement):
+ * The MQTT gateway, composed of its intake (mqtt-intake.ts: the broker session, backpressure and
+ * PUBACKs in order), what it knows of the registry (device-gate.ts: key roles, activity, membership,
+ * allowances), its store (reading-store.ts: SQLite or a shared PostgreSQL, written in groups here) and
+ * its submission loop (submission.ts). For each message on `dt/devicetrust/+/+/reading` (QoS 1, manual acknowledgement):
  * decode, mirror to the sink (watchtower), verify (a canonical signature under the domain, by the
  * device's current key), deduplicate on (device, feed, sequence) and persist to SQLite, and only then
  * acknowledge. Dropped messages are acknowledged too (a redelivery would not make them valid) and
@@ -317,89 +259,52 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly log: Logger;
   private readonly options: GatewayOptions;
-  private readonly backoff: BackoffPolicy;
-  private readonly batchSize: number;
-  private readonly batchIntervalMs: number;
   private readonly maxQueue: number;
-  private readonly digestOf: (structHash: Buffer) => Hex;
-  private store: GatewayStore | undefined;
-  private client: MqttClient | undefined;
-  private server: Server | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private readonly maxBatchQueue: number;
-  private readonly maxBatchesPerTx: number;
-  private readonly maxInFlight: number;
   private readonly persistGroupSize: number;
   private readonly persistDelayMs: number;
-  private readonly queue = new FairQueue<QueuedReading>((q) =>
-    deviceKeyOf(q.signed.reading.deviceId),
-  );
-  private readonly batchQueue: QueuedBatch[] = [];
-  private flushing: Promise<void> | undefined;
-  private flushAgain = false;
-  private readonly handlers = new Set<Promise<unknown>>();
-  private roomWaiters: (() => void)[] = [];
-  private readonly acks: AckSlot[] = [];
-  private inFlight = 0;
-  private epoch = 0;
+  private readonly digestOf: (structHash: Buffer) => Hex;
+  private readonly gate: DeviceGate;
+  private store: ReadingStore | undefined;
+  private intake: MqttIntake | undefined;
+  private server: Server | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private group: GroupedWrite[] = [];
   private groupScheduled = false;
-  private readonly keyOwners = new Map<Hex, Hex>();
-  private readonly keyHashes = new Map<string, Hex>();
-  private readonly currentKeys = new Map<Hex, CurrentKey>();
-  private readonly currentKeyLookups = new Map<Hex, Promise<Hex>>();
-  /** Key hash → the device that held it before a rotation (a rotated-out key never comes back). */
-  private readonly formerKeys = new Map<Hex, Hex>();
-  private keyVersion = 0;
-  private readonly keyCacheTtlMs: number;
-  /** Devices the registry does not know (no current key), keys nobody holds: "no" for a while. */
-  private readonly unknown: ExpiringMap<Hex, true>;
-  /** Feed id -> its members (lower case), refreshed after negativeCacheTtlMs. */
-  private readonly members: ExpiringMap<Hex, ReadonlySet<Hex>>;
-  private readonly memberLookups = new Map<Hex, Promise<ReadonlySet<Hex>>>();
-  private readonly activeLookups = new Map<Hex, Promise<boolean>>();
-  /** Device id -> Active or not, as last asked. */
-  private readonly activity: ExpiringMap<Hex, boolean>;
-  private readonly inactive: ExpiringMap<Hex, true>;
-  /** Device:feed -> the highest sequence accepted (single readings) or batch end (batches). */
-  private readonly highest = new Map<string, bigint>();
-  private readonly limiter: DeviceRateLimiter | null;
+  private readonly commits = new Set<Promise<void>>();
   private readonly maxSkewSeconds: bigint;
   private readonly maxReadingBytes: number;
   private readonly maxBatchBytes: number;
   private readonly registryEvents: RegistryEvents;
   private stopping = false;
-  private wake: (() => void) | undefined;
   private readonly stopTimeoutMs: number;
   private readonly rejectLog: LogLimiter;
   /** The chain ping of the /health requests in progress (they share one). */
   private pinging: Promise<void> | undefined;
+  private readonly settings: {
+    readonly batchSize: number;
+    readonly batchIntervalMs: number;
+    readonly maxBatchesPerTx: number;
+    readonly maxInFlight: number;
+    readonly backoff: BackoffPolicy;
+  };
+  private submitter: Submission | undefined;
 
   constructor(options: GatewayOptions) {
     this.options = options;
-    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
-    this.batchSize = options.batchSize ?? 64;
-    this.batchIntervalMs = options.batchIntervalMs ?? 1000;
+    const batchSize = options.batchSize ?? 64;
     this.maxQueue = options.maxQueue ?? 10_000;
     this.maxBatchQueue = options.maxBatchQueue ?? 1000;
-    this.maxBatchesPerTx = options.maxBatchesPerTx ?? 32;
-    this.maxInFlight = options.maxInFlight ?? 256;
+    const maxBatchesPerTx = options.maxBatchesPerTx ?? 32;
+    const maxInFlight = options.maxInFlight ?? 256;
     this.persistGroupSize = options.persistGroupSize ?? 512;
     this.persistDelayMs = options.persistDelayMs ?? 0;
-    this.keyCacheTtlMs = options.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
-    const negativeTtl = options.negativeCacheTtlMs ?? DEFAULT_NEGATIVE_TTL_MS;
-    this.unknown = new ExpiringMap(negativeTtl, KEY_CACHE_LIMIT);
-    this.members = new ExpiringMap(negativeTtl, 10_000);
-    this.activity = new ExpiringMap(this.keyCacheTtlMs, KEY_CACHE_LIMIT);
-    this.inactive = new ExpiringMap(negativeTtl, KEY_CACHE_LIMIT);
-    const rate = options.deviceRate ?? DEFAULT_DEVICE_RATE;
-    this.limiter = rate === false ? null : new DeviceRateLimiter(rate);
     this.maxSkewSeconds = BigInt(Math.ceil((options.maxClockSkewMs ?? DEFAULT_MAX_SKEW_MS) / 1000));
     this.maxReadingBytes = options.maxReadingBytes ?? DEFAULT_MAX_READING_BYTES;
     this.maxBatchBytes =
       options.maxBatchBytes ??
       BATCH_HEADER_LENGTH + DEFAULT_MAX_BATCH_READINGS * BATCH_READING_LENGTH;
-    if (this.batchSize < 1 || this.maxQueue < this.batchSize) {
+    if (batchSize < 1 || this.maxQueue < batchSize) {
       throw new GatewayError(
         "GATEWAY_BAD_OPTIONS",
         "batchSize must be at least 1 and maxQueue at least batchSize: fix the options",
@@ -407,8 +312,8 @@ export class Gateway {
     }
     if (
       this.maxBatchQueue < 1 ||
-      this.maxBatchesPerTx < 1 ||
-      this.maxInFlight < 1 ||
+      maxBatchesPerTx < 1 ||
+      maxInFlight < 1 ||
       this.persistGroupSize < 1
     ) {
       throw new GatewayError(
@@ -416,19 +321,35 @@ export class Gateway {
         "maxBatchQueue, maxBatchesPerTx, maxInFlight and persistGroupSize must be at least 1: fix the options",
       );
     }
+    this.settings = {
+      batchSize,
+      batchIntervalMs: options.batchIntervalMs ?? 1000,
+      maxBatchesPerTx,
+      maxInFlight,
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+    };
     this.digestOf = readingDigester(options.domain);
     this.metrics = new GatewayMetrics(options.metricsPrefix);
     this.log = options.logger ?? pino({ name: "gateway", level: options.logLevel ?? "info" });
+    const keyCacheTtlMs = options.keyCacheTtlMs ?? DEFAULT_KEY_CACHE_TTL_MS;
+    this.gate = new DeviceGate({
+      directory: options.directory,
+      keyCacheTtlMs,
+      negativeCacheTtlMs: options.negativeCacheTtlMs ?? DEFAULT_NEGATIVE_TTL_MS,
+      deviceRate: options.deviceRate ?? DEFAULT_DEVICE_RATE,
+      metrics: this.metrics,
+      log: this.log,
+    });
     this.registryEvents = new RegistryEvents(
       options.directory,
       {
         onKeyRotated: (deviceId, kh) => {
-          this.onKeyRotated(deviceId, kh);
+          this.gate.onKeyRotated(deviceId, kh);
         },
         onRegistered: (deviceId) => {
-          this.onRegistered(deviceId);
+          this.gate.onRegistered(deviceId);
         },
-        keyRotationsFallback: `rotations are learned within keyCacheTtlMs (${String(this.keyCacheTtlMs)} ms)`,
+        keyRotationsFallback: `rotations are learned within keyCacheTtlMs (${String(keyCacheTtlMs)} ms)`,
         registrationsFallback: "a new device is admitted within negativeCacheTtlMs",
       },
       this.log,
@@ -446,13 +367,13 @@ export class Gateway {
    * subscribes. Resolves with the HTTP address (null without a server).
    */
   async start(): Promise<AddressInfo | null> {
-    if (this.client !== undefined || this.stopping) {
+    if (this.intake !== undefined || this.stopping) {
       throw new GatewayError("GATEWAY_STARTED", "this gateway was already started");
     }
     const filters = [READING_FILTER, BATCH_FILTER].map((f) =>
       readingSubscription(this.options.sharedGroup, f),
     );
-    this.open();
+    await this.open();
     await this.registryEvents.start();
     let address: AddressInfo | null = null;
     const http = this.options.http ?? { port: 9465 };
@@ -463,70 +384,40 @@ export class Gateway {
     }
     this.timer = setInterval(
       () => {
-        this.kick();
+        this.submitter?.kick();
       },
-      Math.max(10, Math.floor(this.batchIntervalMs / 2)),
+      Math.max(10, Math.floor(this.settings.batchIntervalMs / 2)),
     );
+    const intake = new MqttIntake({
+      brokerUrl: this.options.brokerUrl,
+      clientId: this.options.clientId ?? "devicetrust-gateway",
+      mqtt: this.options.mqtt satisfies IClientOptions | undefined,
+      filters,
+      maxInFlight: this.settings.maxInFlight,
+      hasRoom: (inFlight) => this.hasRoom(inFlight),
+      onFull: () => {
+        this.submitter?.kick();
+      },
+      handle: (topic, payload) => this.onMessage(topic, payload),
+      log: this.log,
+    });
+    this.intake = intake;
     try {
-      const client = connect(this.options.brokerUrl, {
-        clientId: this.options.clientId ?? "devicetrust-gateway",
-        clean: false,
-        protocolVersion: 4,
-        reconnectPeriod: 1000,
-        ...this.options.mqtt,
-      });
-      this.client = client;
-      if (typeof (client as unknown as Partial<PacketSender>)._sendPacket !== "function") {
-        throw new Error(
-          "this mqtt.js has no _sendPacket: pin mqtt 5.x (the gateway sends PUBACKs)",
-        );
-      }
-      // mqtt.js handles one packet at a time and sends a QoS 1 PUBACK when handleMessage calls
-      // back (customHandleAcks cannot defer it): the gateway calls back with ACK_LATER as soon as
-      // it has room for the next message, and sends each PUBACK itself once the message is persisted.
-      client.handleMessage = (packet, callback) => {
-        this.intake(packet, callback);
-      };
-      client.on("connect", () => {
-        this.epoch++;
-      });
-      client.on("close", () => {
-        this.epoch++;
-      });
-      client.on("error", (err) => {
-        this.log.warn({ event: "mqtt_error", err: err.message }, "MQTT error");
-      });
-      await new Promise<void>((resolve, reject) => {
-        const onError = (err: Error): void => {
-          reject(err);
-        };
-        client.once("connect", () => {
-          client.off("error", onError);
-          resolve();
-        });
-        client.once("error", onError);
-        setTimeout(() => {
-          reject(new Error("no CONNACK within 10 s"));
-        }, 10_000).unref();
-      });
-      await client.subscribeAsync(filters, { qos: 1 });
+      await intake.start();
     } catch (err: unknown) {
       await this.stop();
-      throw new GatewayError(
-        "GATEWAY_BROKER",
-        `cannot connect or subscribe to ${this.options.brokerUrl}: check the broker address and that it runs (${errorMessage(err)})`,
-        { cause: err },
-      );
+      throw err;
     }
-    this.kick();
+    this.submitter?.kick();
     this.log.info(
       {
         event: "started",
-        dbPath: this.options.dbPath,
+        store: this.store?.kind,
+        dbPath: this.options.store === undefined ? this.options.dbPath : undefined,
         broker: this.options.brokerUrl,
         subscription: filters,
-        resumed: this.queue.length,
-        resumedBatches: this.batchQueue.length,
+        resumed: this.queued,
+        resumedBatches: this.queuedBatches,
         http: address === null ? null : `${address.address}:${String(address.port)}`,
       },
       "gateway started",
@@ -538,18 +429,32 @@ export class Gateway {
    * Opens the store and reloads its pending readings into the queue (start() does it; call it alone
    * to use accept() without a broker, as a benchmark does).
    */
-  open(): void {
+  async open(): Promise<void> {
     if (this.store !== undefined) return;
-    const store = new GatewayStore(this.options.dbPath, this.options.synchronous);
+    const store =
+      this.options.store ?? new SqliteReadingStore(this.options.dbPath, this.options.synchronous);
     this.store = store;
-    for (const q of store.pending()) this.queue.push(q);
-    this.batchQueue.push(...store.pendingBatches());
-    this.metrics.queueDepth.set(this.queue.length);
-    this.metrics.batchQueueDepth.set(this.batchQueue.length);
+    const submitter = new Submission({
+      store,
+      submitter: this.options.submitter,
+      batchSize: this.settings.batchSize,
+      batchIntervalMs: this.settings.batchIntervalMs,
+      maxBatchesPerTx: this.settings.maxBatchesPerTx,
+      backoff: this.settings.backoff,
+      settleMs: this.options.settleMs ?? 250,
+      window: Math.max(this.settings.batchSize * 8, 1024),
+      metrics: this.metrics,
+      log: this.log,
+      onProgress: () => {
+        this.intake?.wake();
+      },
+    });
+    this.submitter = submitter;
+    await submitter.load();
   }
 
   /** The store (for inspection); throws before start(). */
-  get readings(): GatewayStore {
+  get readings(): ReadingStore {
     if (this.store === undefined) {
       throw new GatewayError("GATEWAY_NOT_STARTED", "start() the gateway first");
     }
@@ -558,12 +463,12 @@ export class Gateway {
 
   /** Accepted readings waiting in memory for submission. */
   get queued(): number {
-    return this.queue.length;
+    return this.submitter?.queued ?? 0;
   }
 
   /** Accepted batches waiting to be anchored. */
   get queuedBatches(): number {
-    return this.batchQueue.length;
+    return this.submitter?.queuedBatches ?? 0;
   }
 
   /**
@@ -571,8 +476,8 @@ export class Gateway {
    * (messages not yet acknowledged stay with the broker, which redelivers them to the next start) and
    * the messages in hand finish and are persisted. The submission in flight, if any, is awaited and
    * its outcome recorded; the queues are emptied so that none follows it: what was queued stays
-   * pending in SQLite and the next start resumes it. Then the HTTP server and the store close. Past
-   * stopTimeoutMs the gateway closes whatever is still running: a submission that returns later
+   * pending in the store and the next start resumes it. Then the HTTP server and the store close.
+   * Past stopTimeoutMs the gateway closes whatever is still running: a submission that returns later
    * cannot be recorded, so its rows stay pending and are sent again at the next start, as after a
    * crash (see Delivery above).
    */
@@ -582,26 +487,26 @@ export class Gateway {
     const startedAt = Date.now();
     const deadline = startedAt + this.stopTimeoutMs;
     this.log.info(
-      { event: "stopping", queued: this.queue.length, queuedBatches: this.batchQueue.length },
+      { event: "stopping", queued: this.queued, queuedBatches: this.queuedBatches },
       "gateway stopping",
     );
     if (this.timer !== undefined) clearInterval(this.timer);
-    // flush() takes its next submission from the head of these queues: emptied, the loop ends once
-    // the submission in flight returns. The rows are pending in SQLite: the next start reloads them.
-    this.abandonQueues();
-    this.wake?.();
-    this.wakeIntake();
+    // The loop takes its next submission from the head of the queues: emptied, it ends once the
+    // submission in flight returns. The rows are pending in the store: the next start reloads them.
+    this.submitter?.stop();
     const steps: string[] = [];
     const step = async (what: string, work: Promise<unknown> | undefined): Promise<void> => {
       if (!(await settlesBy(work, deadline))) steps.push(what);
     };
-    if (this.client !== undefined) await step("mqtt", this.client.endAsync(true));
-    await step("messages in hand", Promise.allSettled([...this.handlers]));
+    if (this.intake !== undefined) {
+      await step("mqtt", this.intake.close());
+      await step("messages in hand", this.intake.settle());
+    }
     this.commitGroup();
-    // Nor what the messages in hand queued meanwhile (had the submission in flight returned before
-    // they did, the loop may have started one more from them: it is awaited below like the first).
-    this.abandonQueues();
-    await step("submission in flight", this.flushing);
+    await step("writes", Promise.allSettled([...this.commits]));
+    // Nor what the messages in hand queued meanwhile.
+    this.submitter?.abandonQueues();
+    await step("submission in flight", this.submitter?.inFlight);
     await step("http", stopOpsServer(this.server));
     await step("key rotations", this.registryEvents.stop());
     this.rejectLog.close();
@@ -612,7 +517,7 @@ export class Gateway {
       pendingBatches: left?.batchCounts().pending ?? 0,
       ms: Date.now() - startedAt,
     };
-    this.store?.close();
+    if (this.store !== undefined) await step("store", this.store.close());
     if (steps.length > 0) {
       this.log.warn(
         { event: "stopped", ...fields, cutShort: steps },
@@ -623,18 +528,9 @@ export class Gateway {
     }
   }
 
-  /** Empties the in-memory queues; their rows stay pending in SQLite. */
-  private abandonQueues(): void {
-    this.queue.clear();
-    this.batchQueue.splice(0);
-    this.metrics.queueDepth.set(0);
-    this.metrics.batchQueueDepth.set(0);
-  }
-
   /** Submits every queued reading now (tests, shutdown); resolves when the queue is empty or stuck. */
   async flushNow(): Promise<void> {
-    await this.flushing;
-    await this.flush(true);
+    await this.submitter?.flushNow();
   }
 
   /**
@@ -645,7 +541,7 @@ export class Gateway {
   async health(): Promise<GatewayHealth> {
     let chain: GatewayHealth["chain"] = { ok: true };
     let store: GatewayHealth["store"] = { ok: true };
-    let timer: NodeJS.Timeout | undefined;
+    const timeoutMs = this.options.healthTimeoutMs ?? 3000;
     try {
       // Requests that overlap share one ping, until it answers or times out (then the next asks again).
       let shared = this.pinging;
@@ -656,120 +552,44 @@ export class Gateway {
         this.pinging = fresh;
         shared = fresh;
       }
-      await Promise.race([
-        shared,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            if (this.pinging === shared) this.pinging = undefined;
-            reject(new Error("the chain did not answer in time"));
-          }, this.options.healthTimeoutMs ?? 3000);
-        }),
-      ]);
+      await withTimeout(shared, timeoutMs, "the chain did not answer in time", () => {
+        if (this.pinging === shared) this.pinging = undefined;
+      });
     } catch (err: unknown) {
       chain = { ok: false, error: errorMessage(err) };
-    } finally {
-      clearTimeout(timer);
     }
     let submitted = 0;
     try {
-      this.readings.check();
+      await withTimeout(this.readings.check(), timeoutMs, "the store did not answer in time");
       submitted = this.readings.counts().submitted;
     } catch (err: unknown) {
       store = { ok: false, error: errorMessage(err) };
     }
-    const connected = this.client?.connected === true;
+    const connected = this.intake?.connected === true;
     return {
       status: chain.ok && store.ok && connected ? "ok" : "unavailable",
       running: this.store !== undefined && !this.stopping,
       mqtt: { connected },
       chain,
       store,
-      queued: this.queue.length,
+      queued: this.queued,
       submitted,
-      queuedBatches: this.batchQueue.length,
+      queuedBatches: this.queuedBatches,
+      ...(this.store?.shared === true ? { leads: this.submitter?.leads === true } : {}),
     };
   }
 
   // ------------------------------------------------------------------ intake
 
   /**
-   * One packet from mqtt.js: handled concurrently with the next ones (up to maxInFlight, and while
-   * the queues have room), acknowledged in arrival order once handled. `next` lets mqtt.js go on.
+   * Whether the queues have room for `inFlight` more messages: the in-memory queues with a store of
+   * this instance's own, the store's pending rows (as last counted) with a shared one.
    */
-  private intake(packet: IPublishPacket, next: (error?: Error) => void): void {
-    const slot: AckSlot = {
-      messageId: packet.messageId,
-      qos: packet.qos,
-      epoch: this.epoch,
-      state: "pending",
-    };
-    this.acks.push(slot);
-    this.inFlight++;
-    const payload =
-      typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
-    const p = this.onMessage(packet.topic, Buffer.from(payload))
-      .then(
-        (acknowledge) => {
-          slot.state = acknowledge ? "ack" : "skip";
-        },
-        (err: unknown) => {
-          // Not acknowledged: the broker redelivers it (after a reconnect).
-          slot.state = "skip";
-          this.log.error(
-            { event: "intake_error", err: errorMessage(err) },
-            "message not acknowledged",
-          );
-        },
-      )
-      .finally(() => {
-        this.inFlight--;
-        this.releaseAcks();
-        this.wakeIntake();
-      });
-    this.handlers.add(p);
-    void p.finally(() => this.handlers.delete(p));
-    void this.room().then(() => {
-      next(ACK_LATER);
-    });
-  }
-
-  /** Resolves when another message may be taken: in-flight window and queues not full (or stopping). */
-  private async room(): Promise<void> {
-    while (
-      !this.stopping &&
-      (this.inFlight >= this.maxInFlight ||
-        this.queue.length + this.inFlight >= this.maxQueue ||
-        this.batchQueue.length + this.inFlight >= this.maxBatchQueue)
-    ) {
-      // Backpressure: the broker holds what the gateway does not read (TCP flow control).
-      this.kick();
-      await new Promise<void>((resolve) => this.roomWaiters.push(resolve));
-    }
-  }
-
-  private wakeIntake(): void {
-    const waiters = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  /** Sends the PUBACKs of the handled messages at the head of the arrival order. */
-  private releaseAcks(): void {
-    const sender = this.client as unknown as PacketSender | undefined;
-    for (;;) {
-      const head = this.acks[0];
-      if (head === undefined || head.state === "pending") return;
-      this.acks.shift();
-      if (
-        head.state === "ack" &&
-        head.qos > 0 &&
-        head.messageId !== undefined &&
-        head.epoch === this.epoch &&
-        this.client?.connected === true
-      ) {
-        sender?._sendPacket({ cmd: "puback", messageId: head.messageId });
-      }
-    }
+  private hasRoom(inFlight: number): boolean {
+    const store = this.store;
+    const pending = store?.shared === true ? store.counts().pending : this.queued;
+    const batches = store?.shared === true ? store.batchCounts().pending : this.queuedBatches;
+    return pending + inFlight < this.maxQueue && batches + inFlight < this.maxBatchQueue;
   }
 
   /** Handles one MQTT message; resolves true when it may be acknowledged. */
@@ -798,7 +618,7 @@ export class Gateway {
     return this.drop(outcome, {
       topic,
       sequence: r.sequence.toString(),
-      ...(outcome === "old_key" ? { keyHash: this.hashOfKey(signed.key) } : {}),
+      ...(outcome === "old_key" ? { keyHash: this.gate.hashOfKey(signed.key) } : {}),
     });
   }
 
@@ -830,7 +650,7 @@ export class Gateway {
       topic,
       firstSequence: b.firstSequence.toString(),
       lastSequence: b.lastSequence.toString(),
-      ...(outcome === "old_key" ? { keyHash: this.hashOfKey(decoded.key) } : {}),
+      ...(outcome === "old_key" ? { keyHash: this.gate.hashOfKey(decoded.key) } : {}),
     });
   }
 
@@ -851,21 +671,27 @@ export class Gateway {
     if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
     if (await this.datedAhead(r.timestamp, receivedAt)) return "future_timestamp";
-    const role = await this.keyRole(r.deviceId, signed.key);
+    const role = await this.gate.keyRole(r.deviceId, signed.key);
     if (role !== "current") return role;
-    const admitted = await this.admit(r.deviceId, r.feedId, r.sequence, r.sequence, true);
+    const admitted = await this.gate.admit(r.deviceId, r.feedId, r.sequence, r.sequence, true);
     if (admitted !== null) return admitted;
     const structHash: Hex = `0x${hash.toString("hex")}`;
-    const { result, id } = await this.persist((store) => store.put(signed, structHash, receivedAt));
-    if (result === "duplicate") {
+    const put = await this.persist({ kind: "reading", signed, structHash, receivedAt });
+    if (put.result === "duplicate") {
       this.metrics.duplicates.inc();
       return "duplicate";
     }
-    if (result === "conflict" || id === undefined) return "conflict";
+    if (put.result !== "inserted" || put.id === undefined) {
+      // With a shared store the original may have come in through another instance: its watchtower
+      // never saw it, so this one's is shown the pair.
+      if (put.kind === "reading" && put.existing !== undefined && this.readings.shared) {
+        await this.options.sink?.({ ...put.existing, origin: "store" });
+      }
+      return "conflict";
+    }
     // The queue-depth gauge is set once per write group (commitGroup), not per reading.
-    this.queue.push({ id, signed, receivedAt });
+    this.submitter?.push({ id: put.id, signed, receivedAt });
     this.metrics.verified.inc();
-    if (this.queue.length >= this.batchSize) this.kick();
     return "accepted";
   }
 
@@ -890,39 +716,38 @@ export class Gateway {
     if (verdict !== "valid") return "invalid_signature";
     const b = decoded.batch;
     if (await this.datedAhead(b.toTimestamp, receivedAt)) return "future_timestamp";
-    const role = await this.keyRole(b.deviceId, decoded.key);
+    const role = await this.gate.keyRole(b.deviceId, decoded.key);
     if (role !== "current") return role;
     // The anchor takes any registered device's batches: membership is a feed's rule, not checked here.
-    const admitted = await this.admit(b.deviceId, b.feedId, b.firstSequence, b.lastSequence, false);
+    const admitted = await this.gate.admit(
+      b.deviceId,
+      b.feedId,
+      b.firstSequence,
+      b.lastSequence,
+      false,
+    );
     if (admitted !== null) return admitted;
-    const { result, id } = await this.persist((store) => store.putBatch(decoded, receivedAt));
-    if (result === "duplicate") {
+    const put = await this.persist({ kind: "batch", decoded, receivedAt });
+    if (put.result === "duplicate") {
       this.metrics.duplicates.inc();
       return "duplicate";
     }
-    if (result === "overlap" || id === undefined) return "overlap";
+    if (put.result !== "inserted" || put.id === undefined) return "overlap";
     const signed = { batch: decoded.batch, key: decoded.key, signature: decoded.signature };
-    this.batchQueue.push({ id, signed, receivedAt });
+    this.submitter?.pushBatch({ id: put.id, signed, receivedAt });
     this.metrics.batchesVerified.inc();
     this.metrics.verified.inc(Number(decoded.batch.count));
-    this.metrics.batchQueueDepth.set(this.batchQueue.length);
-    this.kick();
     return "accepted";
   }
 
   /**
-   * Runs `op` on the store in the transaction of the current group: the group commits when it holds
+   * Queues `write` for the transaction of the current group: the group commits when it holds
    * persistGroupSize writes or when the event loop has handled what arrived with it (persistDelayMs).
-   * Resolves once committed.
+   * Resolves with its result once committed.
    */
-  private persist<T>(op: (store: GatewayStore) => T): Promise<T> {
-    const store = this.readings;
-    return new Promise<T>((resolve, reject) => {
-      this.group.push({
-        run: () => op(store),
-        resolve: resolve as (value: unknown) => void,
-        reject,
-      });
+  private persist(write: StoreWrite): Promise<StoreWriteResult> {
+    return new Promise<StoreWriteResult>((resolve, reject) => {
+      this.group.push({ write, resolve, reject });
       if (this.group.length >= this.persistGroupSize) this.commitGroup();
       else if (!this.groupScheduled) {
         this.groupScheduled = true;
@@ -941,32 +766,29 @@ export class Gateway {
     const writes = this.group;
     if (writes.length === 0) return;
     this.group = [];
-    const outcomes: { ok: boolean; value: unknown }[] = [];
-    try {
-      this.readings.transaction(() => {
-        for (const w of writes) {
-          try {
-            outcomes.push({ ok: true, value: w.run() });
-          } catch (err: unknown) {
-            outcomes.push({ ok: false, value: err });
-          }
-        }
+    const commit = this.readings
+      .write(writes.map((w) => w.write))
+      .then(
+        (results) => {
+          writes.forEach((w, i) => {
+            const r = results[i];
+            if (r === undefined || r instanceof Error) w.reject(r);
+            else w.resolve(r);
+          });
+          // After the writers' continuations (which queue the accepted messages) have run.
+          queueMicrotask(() => {
+            this.submitter?.gauges();
+          });
+        },
+        (err: unknown) => {
+          // Nothing of the group is durable: none is acknowledged, the broker redelivers them.
+          for (const w of writes) w.reject(err);
+        },
+      )
+      .finally(() => {
+        this.commits.delete(commit);
       });
-    } catch (err: unknown) {
-      // Nothing of the group is durable: none is acknowledged, the broker redelivers them.
-      for (const w of writes) w.reject(err);
-      return;
-    }
-    writes.forEach((w, i) => {
-      const o = outcomes[i];
-      if (o?.ok === true) w.resolve(o.value);
-      else w.reject(o?.value);
-    });
-    // After the writers' continuations (which queue the accepted messages) have run.
-    queueMicrotask(() => {
-      this.metrics.queueDepth.set(this.queue.length);
-      this.metrics.batchQueueDepth.set(this.batchQueue.length);
-    });
+    this.commits.add(commit);
   }
 
   /** Counts a dropped message (every one) and logs it (the first few per reason and interval). */
@@ -978,41 +800,6 @@ export class Gateway {
       `message dropped: ${reason}`,
     );
     return true;
-  }
-
-  /**
-   * Whose key `key` is (KeyRole), for a message of `device`. The common case costs two map lookups:
-   * the key is the device's cached current key. Otherwise the key's owner is looked up (a first key
-   * hashes to its device id; other owners come from the registry and never change), and a key of the
-   * device that is not its cached current key is checked against the registry once more before it is
-   * called old: the device may have rotated to it since the cache was filled.
-   * Throws GATEWAY_DIRECTORY when the registry does not answer: the message is then not
-   * acknowledged, so the broker redelivers it later.
-   */
-  private async keyRole(device: Hex, key: DeviceKey): Promise<KeyRole> {
-    const deviceId = device.toLowerCase() as Hex;
-    const kh = this.hashOfKey(key);
-    const cached = this.currentKeys.get(deviceId);
-    if (cached?.hash === kh && Date.now() - cached.at < this.keyCacheTtlMs) return "current";
-    if (this.formerKeys.get(kh) === deviceId) return "old_key";
-    // A "no" of the registry holds for negativeCacheTtlMs: a flood of unknown keys costs no chain call.
-    if (this.unknown.get(kh) === true || this.unknown.get(deviceId) === true) return "unknown_key";
-    // A device's first key hashes to its id: no need to ask who owns it.
-    const owner = kh === deviceId ? deviceId : await this.ownerOf(kh);
-    if (owner === ZeroHash) {
-      this.unknown.set(kh, true);
-      return "unknown_key";
-    }
-    if (owner !== deviceId) return "wrong_device";
-    const current = await this.refreshCurrentKey(deviceId);
-    if (current === kh) return "current";
-    // The device is not registered (its first key, before registration or never): nothing accepts it.
-    if (current === ZeroHash) {
-      this.unknown.set(deviceId, true);
-      return "unknown_key";
-    }
-    this.rememberFormerKey(kh, deviceId);
-    return "old_key";
   }
 
   /** inFuture, asking the clock afresh once before saying yes (when it can). */
@@ -1030,368 +817,6 @@ export class Gateway {
     return timestamp > BigInt(Math.floor(now / 1000)) + this.maxSkewSeconds;
   }
 
-  /**
-   * The checks after the key: the device is active, a member of the feed (single readings: the feed
-   * refuses others), and within its rate. Only a sequence above the highest the device had accepted
-   * for the feed spends its allowance, so replays of its own messages cannot use it up. Null: admitted.
-   */
-  private async admit(
-    device: Hex,
-    feed: Hex,
-    first: bigint,
-    last: bigint,
-    member: boolean,
-  ): Promise<RejectReason | null> {
-    const deviceId = device.toLowerCase() as Hex;
-    const feedId = feed.toLowerCase() as Hex;
-    if (!(await this.isActive(deviceId))) return "inactive_device";
-    if (member && !(await this.isMember(feedId, deviceId))) return "not_member";
-    if (this.limiter === null) return null;
-    const slot = `${deviceId}:${feedId}`;
-    const top = this.highest.get(slot);
-    if (top !== undefined && first <= top) return null;
-    if (!this.limiter.take(deviceId)) return "rate_limited";
-    if (this.highest.size >= KEY_CACHE_LIMIT) this.highest.clear();
-    this.highest.set(slot, last);
-    return null;
-  }
-
-  /** Whether the registry says the device is Active (cached; a "no" for negativeCacheTtlMs). */
-  private async isActive(deviceId: Hex): Promise<boolean> {
-    const directory = this.options.directory;
-    if (directory.isActive === undefined) return true;
-    if (this.inactive.get(deviceId) === true) return false;
-    if (this.activity.get(deviceId) === true) return true;
-    const active = await this.ask("whether a device is active", () =>
-      shared(this.activeLookups, deviceId, () =>
-        directory.isActive === undefined ? Promise.resolve(true) : directory.isActive(deviceId),
-      ),
-    );
-    if (active) this.activity.set(deviceId, true);
-    else this.inactive.set(deviceId, true);
-    return active;
-  }
-
-  /** Whether the device is a member of the feed (the member list is cached negativeCacheTtlMs). */
-  private async isMember(feedId: Hex, deviceId: Hex): Promise<boolean> {
-    const directory = this.options.directory;
-    if (directory.feedMembers === undefined) return true;
-    let set = this.members.get(feedId);
-    if (set === undefined) {
-      set = await this.ask("for a feed's members", () =>
-        shared(this.memberLookups, feedId, async () => {
-          const list = (await directory.feedMembers?.(feedId)) ?? [];
-          return new Set(list.map((d) => d.toLowerCase() as Hex));
-        }),
-      );
-      this.members.set(feedId, set);
-    }
-    return set.has(deviceId);
-  }
-
-  /** A DeviceRegistered event: the device (and its first key) is no longer unknown. */
-  private onRegistered(device: Hex): void {
-    const deviceId = device.toLowerCase() as Hex;
-    this.unknown.delete(deviceId);
-    this.inactive.delete(deviceId);
-  }
-
-  /** keccak256(keyType ‖ key), cached per key: hashing every key of every message is costly. */
-  private hashOfKey(key: DeviceKey): Hex {
-    const cacheKey = `${String(key.keyType)}:${key.key.toLowerCase()}`;
-    let kh = this.keyHashes.get(cacheKey);
-    if (kh === undefined) {
-      kh = keyHash(key).toLowerCase() as Hex;
-      if (this.keyHashes.size >= KEY_CACHE_LIMIT) this.keyHashes.clear();
-      this.keyHashes.set(cacheKey, kh);
-    }
-    return kh;
-  }
-
-  /** The device that holds or held the key (cached once known: a key's owner never changes). */
-  private async ownerOf(kh: Hex): Promise<Hex> {
-    const cached = this.keyOwners.get(kh);
-    if (cached !== undefined) return cached;
-    const owner = (
-      await this.ask("who owns a key", () => this.options.directory.keyOwner(kh))
-    ).toLowerCase() as Hex;
-    // An unknown key may be registered later: only known owners are kept.
-    if (owner !== ZeroHash) {
-      if (this.keyOwners.size >= KEY_CACHE_LIMIT) this.keyOwners.clear();
-      this.keyOwners.set(kh, owner);
-    }
-    return owner;
-  }
-
-  /**
-   * Asks the registry for the device's current key hash and caches it. Concurrent messages of one
-   * device share one request. An answer never replaces a newer one (a KeyRotated event that arrived
-   * while the request was out).
-   */
-  private refreshCurrentKey(deviceId: Hex): Promise<Hex> {
-    return shared(this.currentKeyLookups, deviceId, async () => {
-      const version = ++this.keyVersion;
-      const answer = await this.ask("for a device's current key", () =>
-        this.options.directory.currentKeyHash(deviceId),
-      );
-      const hash = answer.toLowerCase() as Hex;
-      const known = this.currentKeys.get(deviceId);
-      if (known !== undefined && known.version > version) return known.hash;
-      // An unregistered device may register later: only registered devices' keys are kept.
-      if (hash !== ZeroHash) this.setCurrentKey(deviceId, hash, version);
-      return hash;
-    });
-  }
-
-  private setCurrentKey(deviceId: Hex, hash: Hex, version: number): void {
-    const previous = this.currentKeys.get(deviceId);
-    if (previous !== undefined && previous.hash !== hash) {
-      this.rememberFormerKey(previous.hash, deviceId);
-    }
-    if (this.currentKeys.size >= KEY_CACHE_LIMIT) this.currentKeys.clear();
-    this.currentKeys.set(deviceId, { hash, at: Date.now(), version });
-  }
-
-  private rememberFormerKey(kh: Hex, deviceId: Hex): void {
-    if (this.formerKeys.size >= KEY_CACHE_LIMIT) this.formerKeys.clear();
-    this.formerKeys.set(kh, deviceId);
-  }
-
-  /** A KeyRotated event: the device's cached key is replaced at once. */
-  private onKeyRotated(device: Hex, newKeyHash: Hex): void {
-    const deviceId = device.toLowerCase() as Hex;
-    this.unknown.delete(newKeyHash.toLowerCase() as Hex);
-    this.setCurrentKey(deviceId, newKeyHash.toLowerCase() as Hex, ++this.keyVersion);
-    this.metrics.keyRotations.inc();
-    this.log.info({ event: "key_rotated", deviceId, keyHash: newKeyHash }, "device key rotated");
-  }
-
-  /** Runs a registry lookup; its failure becomes GATEWAY_DIRECTORY (the message is redelivered). */
-  private async ask<T>(what: string, lookup: () => Promise<T>): Promise<T> {
-    try {
-      return await lookup();
-    } catch (err: unknown) {
-      throw new GatewayError(
-        "GATEWAY_DIRECTORY",
-        `cannot ask the registry ${what}: check the RPC endpoint (${errorMessage(err)})`,
-        { cause: err },
-      );
-    }
-  }
-
-  // ------------------------------------------------------------------ submission
-
-  /** Starts the submission loop unless it runs (then it looks again when done). */
-  private kick(): void {
-    if (this.flushing !== undefined) {
-      this.flushAgain = true;
-      return;
-    }
-    if (this.stopping) return;
-    this.flushing = this.flush(false).finally(() => {
-      this.flushing = undefined;
-      if (this.flushAgain) {
-        this.flushAgain = false;
-        this.kick();
-      }
-    });
-  }
-
-  /**
-   * Sends full batches of readings, and a partial one once its oldest reading is due (or when
-   * `all`); then anchors the queued device-signed batches in groups of maxBatchesPerTx (in order,
-   * one transaction per group).
-   */
-  private async flush(all: boolean): Promise<void> {
-    for (;;) {
-      const oldestAt = this.queue.oldest();
-      if (oldestAt === undefined) break;
-      const due = Date.now() - oldestAt >= this.batchIntervalMs;
-      if (this.queue.length < this.batchSize && !due && !all) break;
-      // Devices in turn: one device's backlog never holds back another's readings.
-      const batch = this.queue.peek(this.batchSize);
-      const ids = batch.map((q) => q.id);
-      const done = await this.submit(
-        "readings",
-        batch.length,
-        () => this.options.submitter.submitReadings(batch.map((q) => q.signed)),
-        (status, tx, error, result) => {
-          if (status === "rejected" || result === undefined || tx === null) {
-            this.readings.markAll(ids, "rejected", tx, error);
-            this.countRefused(error?.split(": ")[0] ?? "unknown", batch.length);
-          } else this.markReadings(batch, tx, result);
-        },
-        all,
-      );
-      if (!done) break;
-      this.queue.remove(batch);
-      this.metrics.queueDepth.set(this.queue.length);
-      this.wakeIntake();
-    }
-    const perTx = this.options.submitter.anchorBatches === undefined ? 1 : this.maxBatchesPerTx;
-    while (this.batchQueue.length > 0) {
-      const group = this.batchQueue.slice(0, perTx);
-      const done = await this.submit(
-        "batches",
-        group.length,
-        () => this.anchorGroup(group.map((q) => q.signed)),
-        (status, tx, error, result) => {
-          this.markBatches(group, status, tx, error, result);
-        },
-        all,
-      );
-      if (!done) break;
-      this.batchQueue.splice(0, group.length);
-      this.metrics.batchQueueDepth.set(this.batchQueue.length);
-      this.wakeIntake();
-    }
-    const oldest = this.queue.oldest();
-    this.metrics.lag.set(oldest === undefined ? 0 : (Date.now() - oldest) / 1000);
-  }
-
-  /**
-   * Records each reading of a submission that went through as its feed's event says: submitted when
-   * accepted, rejected with the feed's reason otherwise (never submitted on the transaction's success
-   * alone). Refusals are counted by reason and logged once per transaction.
-   */
-  private markReadings(batch: readonly QueuedReading[], tx: Hex, result: SubmittedReadings): void {
-    const refused = new Map<string, number>();
-    const entries = batch.map((q, i) => {
-      const o = result.outcomes[i];
-      if (o?.accepted === true) return { id: q.id, rejected: null, txHash: o.txHash };
-      const reason = o === undefined ? "NoOutcome" : o.reason;
-      refused.set(reason, (refused.get(reason) ?? 0) + 1);
-      return { id: q.id, rejected: reason, txHash: o?.txHash };
-    });
-    this.readings.markOutcomes(entries, tx);
-    const refusedCount = [...refused.values()].reduce((a, b) => a + b, 0);
-    this.metrics.submitted.inc(batch.length - refusedCount);
-    if (refusedCount === 0) return;
-    for (const [reason, n] of refused) this.countRefused(reason, n);
-    this.log.warn(
-      { event: "readings_refused", txHash: tx, refused: Object.fromEntries(refused) },
-      `the feeds refused ${String(refusedCount)} of ${String(batch.length)} readings in ${tx} (marked rejected with the reason; the others are accepted)`,
-    );
-  }
-
-  private countRefused(reason: string, n: number): void {
-    this.metrics.refused.inc({ reason }, n);
-  }
-
-  /** Anchors a group of batches in one transaction (one batch when anchorBatches is missing). */
-  private async anchorGroup(batches: readonly SignedBatch[]): Promise<AnchoredBatches> {
-    const submitter = this.options.submitter;
-    if (submitter.anchorBatches !== undefined) return submitter.anchorBatches(batches);
-    const [only] = batches;
-    if (only === undefined || batches.length > 1) {
-      throw new GatewayError(
-        "GATEWAY_BAD_GROUP",
-        "a submitter without anchorBatches takes one batch per call: this is a gateway bug, report it",
-      );
-    }
-    const tx = await submitter.anchorBatch(only);
-    return { txHash: tx.txHash, outcomes: [{ anchored: true }] };
-  }
-
-  /**
-   * Records a group's outcome in one SQLite transaction: every batch rejected when the whole call was
-   * refused; otherwise each one submitted or, when the anchor refused it (BatchRejected), rejected
-   * with its reason. A batch the result names no outcome for went through with the transaction.
-   */
-  private markBatches(
-    group: readonly QueuedBatch[],
-    status: "submitted" | "rejected",
-    tx: Hex | null,
-    error: string | null,
-    result: AnchoredBatches | undefined,
-  ): void {
-    const refused: { id: number; reason: string }[] = [];
-    this.readings.transaction(() => {
-      group.forEach((q, i) => {
-        const outcome = result?.outcomes[i];
-        if (status === "rejected") this.readings.markBatch(q.id, "rejected", null, error);
-        else if (outcome === undefined || outcome.anchored) {
-          this.readings.markBatch(q.id, "submitted", tx);
-        } else {
-          this.readings.markBatch(q.id, "rejected", tx, `BatchRejected: ${outcome.reason}`);
-          refused.push({ id: q.id, reason: outcome.reason });
-        }
-      });
-    });
-    if (status === "rejected") return;
-    this.metrics.batchesAnchored.inc(group.length - refused.length);
-    if (refused.length > 0) {
-      this.metrics.submitErrors.inc({ kind: "rejected" }, refused.length);
-      this.log.error(
-        { event: "batches_refused", txHash: tx, refused },
-        "the anchor refused some batches for good (they are marked rejected); the others are anchored",
-      );
-    }
-  }
-
-  /**
-   * Sends one submission (a batch of readings, or a group of batch roots to anchor), retrying transient
-   * failures with backoff until it goes through or the gateway stops (then it stays pending: false).
-   * `mark` records the outcome in SQLite: submitted, or rejected after a final refusal (true).
-   */
-  private async submit<T extends SubmittedTx>(
-    what: "readings" | "batches",
-    count: number,
-    send: () => Promise<T>,
-    mark: (
-      status: "submitted" | "rejected",
-      tx: Hex | null,
-      error: string | null,
-      result: T | undefined,
-    ) => void,
-    once: boolean,
-  ): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const tx = await send();
-        mark("submitted", tx.txHash, null, tx);
-        this.log.debug({ event: "submitted", what, count, txHash: tx.txHash }, `${what} submitted`);
-        return true;
-      } catch (err: unknown) {
-        if (err instanceof SubmissionRejectedError) {
-          mark("rejected", null, `${err.code}: ${err.message}`, undefined);
-          this.metrics.submitErrors.inc({ kind: "rejected" });
-          this.log.error(
-            { event: "submission_rejected", what, code: err.code, count },
-            err.message,
-          );
-          return true;
-        }
-        this.metrics.submitErrors.inc({ kind: "retried" });
-        const reason =
-          err instanceof DeviceTrustError ? `${err.code}: ${err.message}` : errorMessage(err);
-        if (once || this.stopping) {
-          this.log.warn(
-            { event: "submission_deferred", what, count, err: reason },
-            "submission failed: it stays pending for the next start",
-          );
-          return false;
-        }
-        const delay = Math.min(this.backoff.baseDelayMs * 2 ** attempt, this.backoff.maxDelayMs);
-        this.log.warn(
-          { event: "submission_retry", what, attempt: attempt + 1, delayMs: delay, err: reason },
-          "submission failed; retrying",
-        );
-        await this.sleep(delay);
-      }
-    }
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.wake = resolve;
-      timer = setTimeout(resolve, ms);
-    });
-    clearTimeout(timer);
-    this.wake = undefined;
-  }
-
   // ------------------------------------------------------------------ HTTP
 
   private serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -1406,13 +831,25 @@ export class Gateway {
   }
 }
 
-/** Runs `lookup` once for concurrent callers asking about the same key. */
-function shared<K, V>(pending: Map<K, Promise<V>>, key: K, lookup: () => Promise<V>): Promise<V> {
-  const running = pending.get(key);
-  if (running !== undefined) return running;
-  const p = lookup().finally(() => {
-    pending.delete(key);
-  });
-  pending.set(key, p);
-  return p;
+/** Awaits `work` for at most `ms`; past it rejects with `message` (and runs onTimeout). */
+async function withTimeout<T>(
+  work: Promise<T>,
+  ms: number,
+  message: string,
+  onTimeout?: () => void,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          onTimeout?.();
+          reject(new Error(message));
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -17,3 +17,8 @@ export {
   type TxOutcome,
   type TxPipelineOptions,
 } from "./tx-pipeline.js";
+export * from "./reading-store.js";
+export * from "./sqlite-reading-store.js";
+export { Submission, type SubmissionOptions } from "./submission.js";
+export { DeviceGate, type DeviceGateOptions, type KeyRole } from "./device-gate.js";
+export { MqttIntake, type MqttIntakeOptions } from "./mqtt-intake.js";

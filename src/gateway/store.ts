@@ -6,7 +6,6 @@ import {
   type Hex,
   type SignedReading,
   type DecodedBatch,
-  type SignedBatch,
 } from "../protocol/index.js";
 import { GatewayError } from "./types.js";
 
@@ -34,16 +33,15 @@ import { GatewayError } from "./types.js";
  * store is the file's only writer, as the gateway is.
  */
 
-export type ReadingStatus = "pending" | "submitted" | "rejected";
-export type PutResult = "inserted" | "duplicate" | "conflict";
-export type PutBatchResult = "inserted" | "duplicate" | "overlap";
+import type {
+  PutBatchResult,
+  PutResult,
+  QueuedBatch,
+  QueuedReading,
+  ReadingStatus,
+} from "./reading-store.js";
 
-export interface QueuedReading {
-  /** The row id: the order of acceptance. */
-  readonly id: number;
-  readonly signed: SignedReading;
-  readonly receivedAt: number;
-}
+export type { PutBatchResult, PutResult, QueuedBatch, QueuedReading, ReadingStatus };
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS readings (
@@ -87,13 +85,6 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE INDEX IF NOT EXISTS batches_range ON batches (device_id, feed_id, first_seq);
 CREATE INDEX IF NOT EXISTS batches_pending ON batches (status, id);
 `;
-
-/** An accepted batch waiting to be anchored. */
-export interface QueuedBatch {
-  readonly id: number;
-  readonly signed: SignedBatch;
-  readonly receivedAt: number;
-}
 
 interface BatchRow {
   id: number;
@@ -157,6 +148,20 @@ interface Row {
   received_at: number;
 }
 
+function readingOfRow(row: Row): SignedReading {
+  return {
+    reading: {
+      deviceId: row.device_id as Hex,
+      feedId: row.feed_id as Hex,
+      sequence: BigInt(row.sequence),
+      timestamp: BigInt(row.timestamp),
+      value: BigInt(row.value),
+    },
+    key: deviceKey(row.key_type === 1 ? KeyType.Secp256k1 : KeyType.P256, row.key),
+    signature: row.signature as Hex,
+  };
+}
+
 /**
  * `synchronous`: "NORMAL" (default) makes a committed row survive a crash of the process (SIGKILL
  * included: WAL frames are in the OS before the commit returns); "FULL" also survives a power loss,
@@ -201,7 +206,7 @@ export class GatewayStore {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       this.slot = this.db.prepare(
-        "SELECT struct_hash FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?",
+        "SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?",
       );
       this.mark = this.db.prepare(
         "UPDATE readings SET status = ?, tx_hash = ?, error = ? WHERE id = ? AND status = 'pending'",
@@ -250,13 +255,14 @@ export class GatewayStore {
 
   /**
    * Inserts the reading as pending unless its (device, feed, sequence) is taken. Returns the row id
-   * when inserted; otherwise whether the slot holds the same reading (duplicate) or another (conflict).
+   * when inserted; otherwise whether the slot holds the same reading (duplicate) or another (conflict,
+   * with the reading that holds it).
    */
   put(
     signed: SignedReading,
     structHash: Hex,
     receivedAt: number,
-  ): { readonly result: PutResult; readonly id?: number } {
+  ): { readonly result: PutResult; readonly id?: number; readonly existing?: SignedReading } {
     const r = signed.reading;
     const device = r.deviceId.toLowerCase();
     const feed = r.feedId.toLowerCase();
@@ -277,14 +283,16 @@ export class GatewayStore {
       this.tally.readings.pending++;
       return { result: "inserted", id: Number(info.lastInsertRowid) };
     }
-    const row = this.slot.get(device, feed, sequence) as { struct_hash: string } | undefined;
+    const row = this.slot.get(device, feed, sequence) as
+      (Row & { struct_hash: string }) | undefined;
     if (row === undefined) {
       throw new GatewayError(
         "GATEWAY_STORE_INCONSISTENT",
         "a reading the store refused as a duplicate is not in it: the store file is damaged; restore it or start a new one",
       );
     }
-    return { result: row.struct_hash === structHash ? "duplicate" : "conflict" };
+    if (row.struct_hash === structHash) return { result: "duplicate" };
+    return { result: "conflict", existing: readingOfRow(row) };
   }
 
   /**
@@ -407,17 +415,7 @@ export class GatewayStore {
     return rows.map((row) => ({
       id: row.id,
       receivedAt: row.received_at,
-      signed: {
-        reading: {
-          deviceId: row.device_id as Hex,
-          feedId: row.feed_id as Hex,
-          sequence: BigInt(row.sequence),
-          timestamp: BigInt(row.timestamp),
-          value: BigInt(row.value),
-        },
-        key: deviceKey(row.key_type === 1 ? KeyType.Secp256k1 : KeyType.P256, row.key),
-        signature: row.signature as Hex,
-      },
+      signed: readingOfRow(row),
     }));
   }
 

@@ -8,3 +8,5 @@ export * from "./types.js";
 export * from "./watchtower.js";
 export * from "./batch.js";
 export * from "./mqtt-source.js";
+export * from "./proof-claims.js";
+export * from "./pg-claims.js";

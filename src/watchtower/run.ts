@@ -1,4 +1,5 @@
 import type { ContractRunner } from "ethers";
+import { ClaimingProofSubmitter, type ProofClaims } from "./proof-claims.js";
 import type { Logger } from "pino";
 import { asHex, type Hex, type MessageSource } from "../protocol/index.js";
 import { registryAt, registryDomain } from "../client/registry.js";
@@ -45,6 +46,11 @@ export interface RunWatchtowerOptions {
   readonly healthTimeoutMs?: number;
   readonly metricsPrefix?: string;
   readonly handleSignals?: boolean;
+  /**
+   * Proofs are sent only under a claim of this watchtower (`owner`, kept across restarts) in a store
+   * other watchtowers share (proof-claims.ts): a fraud several of them see is proven by one.
+   */
+  readonly claims?: { readonly claims: ProofClaims; readonly owner: string };
 }
 
 export interface RunningWatchtower {
@@ -69,7 +75,14 @@ export async function runWatchtower(options: RunWatchtowerOptions): Promise<Runn
     domain,
     source: options.source,
     directory: chainDirectory(options.registry, options.proofs, options.signer),
-    submitter: fraudProofsSubmitter(options.proofs, options.signer),
+    submitter:
+      options.claims === undefined
+        ? fraudProofsSubmitter(options.proofs, options.signer)
+        : new ClaimingProofSubmitter(
+            fraudProofsSubmitter(options.proofs, options.signer),
+            options.claims.claims,
+            options.claims.owner,
+          ),
     beneficiary,
     dbPath: options.dbPath ?? DEFAULT_DB_PATH,
     http:

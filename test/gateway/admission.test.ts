@@ -125,7 +125,7 @@ describe("Gateway admission", function () {
         directory,
         maxClockSkewMs: 5_000,
       });
-      g.open();
+      await g.open();
       const now = NOW_S();
       assert.equal(await g.accept(await reading(member, 1n, 20n, now)), "accepted");
       assert.equal(await g.accept(await reading(member, 2n, 20n, now + 5n)), "accepted");
@@ -155,7 +155,7 @@ describe("Gateway admission", function () {
         directory,
         deviceRate: { perSecond: 0.001, burst: 5 },
       });
-      g.open();
+      await g.open();
       const now = NOW_S();
       const sent = [];
       for (let i = 1n; i <= 5n; i++) sent.push(await reading(flood, i, 20n, now));
@@ -250,7 +250,7 @@ describe("Gateway admission", function () {
         maxQueue: 1000,
         deviceRate: false,
       });
-      g.open();
+      await g.open();
       const now = NOW_S();
       for (let i = 1n; i <= 200n; i++) await g.accept(await reading(flood, i, 20n, now));
       await g.accept(await reading(honest, 1n, 20n, now));

@@ -138,7 +138,7 @@ describe("Gateway batch mode", function () {
       directory.owners.set(other.deviceId, other.deviceId); // the registry knows first keys too
       const feeds = new FakeFeeds();
       const g = gateway({ brokerUrl: "unused", dbPath: ":memory:", submitter: feeds, directory });
-      g.open();
+      await g.open();
       const first = await batch(device, 64, 1n);
       assert.equal(await g.acceptBatch(first.decoded), "accepted");
       assert.equal(await g.acceptBatch(first.decoded), "duplicate");
@@ -177,7 +177,7 @@ describe("Gateway batch mode", function () {
       // The chain is down while the batches arrive: they stay pending for the next start.
       feeds.anchorFailures = 1_000_000;
       const a = gateway({ brokerUrl: "unused", dbPath, submitter: feeds });
-      a.open();
+      await a.open();
       // Four batches per device, accepted interleaved: device by device, round by round.
       const roots: Hex[] = [];
       for (let k = 0n; k < 4n; k++) {
@@ -189,7 +189,7 @@ describe("Gateway batch mode", function () {
       }
       await a.stop();
       const g = gateway({ brokerUrl: "unused", dbPath, submitter: feeds, maxBatchesPerTx: 5 });
-      g.open();
+      await g.open();
       const refused = roots[4]!.toLowerCase();
       feeds.refuseRoots.add(refused);
       feeds.anchorFailures = 1; // flushNow gives up on a transient error: it stays pending
@@ -292,7 +292,7 @@ describe("Gateway batch mode", function () {
       assert.deepEqual(m?.readings(), extra.readings);
       // The store keeps each batch's readings.
       assert.deepEqual(
-        g.readings.batchReadingsOf(7),
+        await g.readings.batchReadingsOf(7),
         extra.decoded.readings,
         "the last stored batch holds its readings",
       );

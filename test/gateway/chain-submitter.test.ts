@@ -75,12 +75,12 @@ async function deviceBatch(
 }
 
 /** A gateway on `dbPath` without MQTT, verifying against the chain's registry. */
-function batchGateway(
+async function batchGateway(
   s: FeedSystem,
   dbPath: string,
   submitter: ReadingSubmitter,
   maxBatchesPerTx = 32,
-): Gateway {
+): Promise<Gateway> {
   const g = gateway({
     brokerUrl: "unused",
     dbPath,
@@ -89,7 +89,7 @@ function batchGateway(
     directory: chainDirectory(s.registryAddress, s.proofsAddress, s.watcher),
     domain: s.domain,
   });
-  g.open();
+  await g.open();
   return g;
 }
 
@@ -103,7 +103,7 @@ async function acceptWhileDown(
   batches: readonly { decoded: DecodedBatch }[],
 ): Promise<void> {
   const down = new Error("the chain is down");
-  const g = batchGateway(s, dbPath, {
+  const g = await batchGateway(s, dbPath, {
     submitReadings: () => Promise.reject(down),
     anchorBatch: () => Promise.reject(down),
     anchorBatches: () => Promise.reject(down),
@@ -435,7 +435,7 @@ describe("ChainSubmitter", function () {
       for (const d of s.devices.slice(1)) batches.push(await deviceBatch(s, d, 1n, 5));
       const dbPath = await tempDb();
       await acceptWhileDown(s, dbPath, batches);
-      const g = batchGateway(s, dbPath, sub);
+      const g = await batchGateway(s, dbPath, sub);
       const nonce = sub.pendingNonce;
       await g.flushNow();
       assert.equal(sub.pendingNonce, (nonce ?? 0) + 1, "one transaction");
@@ -470,11 +470,11 @@ describe("ChainSubmitter", function () {
           return result;
         },
       };
-      const a = batchGateway(s, dbPath, dying, 4);
+      const a = await batchGateway(s, dbPath, dying, 4);
       await a.flushNow();
       assert.deepEqual(a.readings.batchCounts(), { pending: 10, submitted: 4, rejected: 0 });
       await a.stop();
-      const b = batchGateway(s, dbPath, sub, 4);
+      const b = await batchGateway(s, dbPath, sub, 4);
       assert.equal(b.queuedBatches, 10);
       await b.flushNow();
       await b.stop();

@@ -349,7 +349,7 @@ describe("Fleet", function () {
         // Under load the two readings may go out in two transactions, each waiting for its receipt.
         await waitFor(() => running.gateway.readings.counts().rejected === 2, "the burst", 30_000);
         // Neither reading of the burst counts as submitted: each is rejected with the feed's reason.
-        assert.deepEqual(running.gateway.readings.rejectionReasons(), {
+        assert.deepEqual(await running.gateway.readings.rejectionReasons(), {
           "MemberQuarantined:TooFrequent": 1,
           Quarantined: 1,
         });

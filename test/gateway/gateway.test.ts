@@ -27,7 +27,7 @@ import {
   sample,
   tempDb,
 } from "../watchtower/helpers.js";
-import { FakeFeeds, brokerPerTest, gateway, slotOf, waitFor } from "./helpers.js";
+import { FakeFeeds, brokerPerTest, gateway, slotOf, sqliteOf, waitFor } from "./helpers.js";
 
 async function stream(device: DeviceSigner, count: number, from = 1n): Promise<SignedReading[]> {
   const out: SignedReading[] = [];
@@ -81,7 +81,7 @@ describe("Gateway", function () {
         submitter: feeds,
         directory,
       });
-      g.open();
+      await g.open();
       const first = await reading(device, 1n, 10n);
       const tampered = { ...first, reading: { ...first.reading, sequence: 4n } };
       const outOfRange = { ...first, reading: { ...first.reading, sequence: 2n ** 64n } };
@@ -129,7 +129,7 @@ describe("Gateway", function () {
         directory,
         keyCacheTtlMs: 200,
       });
-      g.open();
+      await g.open();
       const readings = await stream(device, 20);
       const outcomes = await Promise.all(readings.map((r) => g.accept(r)));
       assert.deepEqual(new Set(outcomes), new Set(["accepted"]));
@@ -358,9 +358,9 @@ describe("Gateway", function () {
       for (const r of await stream(deviceSigner("p256"), 8)) await pub.publish(r);
       await waitFor(() => g.queued === 0 && feeds.counts.size === 8, "one batch sent");
       assert.deepEqual(g.readings.counts(), { pending: 0, submitted: 4, rejected: 4 });
-      assert.deepEqual(g.readings.rejectionReasons(), { SequenceNotIncreasing: 4 });
+      assert.deepEqual(await g.readings.rejectionReasons(), { SequenceNotIncreasing: 4 });
       assert.deepEqual(
-        g.readings.recount().readings,
+        sqliteOf(g).recount().readings,
         g.readings.counts(),
         "tallies match the file",
       );

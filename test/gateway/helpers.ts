@@ -8,6 +8,7 @@ import type { Hex, ReadingMessage, SignedBatch, SignedReading } from "../../src/
 import {
   Gateway,
   GatewayStore,
+  SqliteReadingStore,
   startEmbeddedBroker,
   type AnchoredBatches,
   type BatchOutcome,
@@ -264,4 +265,11 @@ export function tempFolderPerTest(prefix: string): () => string {
     if (dir === undefined) throw new Error("tempFolderPerTest: no test is running");
     return dir;
   };
+}
+
+/** A gateway's SQLite store itself (synchronous: recounts and inspections). */
+export function sqliteOf(g: Gateway): GatewayStore {
+  const store = g.readings;
+  if (!(store instanceof SqliteReadingStore)) throw new Error("this gateway's store is not SQLite");
+  return store.sqlite;
 }
