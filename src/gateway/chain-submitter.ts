@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import type { Provider, Signer, TransactionReceipt } from "ethers";
 import { pino, type Logger } from "pino";
 import {
+  deviceKey,
   errorMessage,
+  KeyType,
   type Hex,
   readingBatchStructHash,
   type SignedReading,
@@ -340,6 +342,7 @@ export class ChainSubmitter implements ReadingSubmitter {
       quarantined.push(...outcome.quarantined);
       tripped.push(...outcome.tripped);
     }
+    await this.acceptedBefore(readings, outcomes);
     const last = txHashes[txHashes.length - 1];
     const first = refused[0];
     if (last === undefined) {
@@ -484,6 +487,107 @@ export class ChainSubmitter implements ReadingSubmitter {
       );
       return false;
     }
+  }
+
+  /**
+   * Readings the feed refused as SequenceNotIncreasing that are on chain already: resent after a
+   * crash between their transaction and the gateway's record (by this instance, or another sharing its
+   * store). A ReadingAccepted event of the device in the feed with the reading's sequence and value
+   * points to a transaction; the reading counts as accepted there only when that transaction's
+   * submit/submitMany call carries this very reading (same timestamp and signature: another reading
+   * of the same sequence and value is not this one). Its outcome becomes accepted, with that
+   * transaction. One log query per device and feed; when the node does not answer, or the call cannot
+   * be read (sent through another contract), the reading stays refused.
+   */
+  private async acceptedBefore(
+    readings: readonly SignedReading[],
+    outcomes: ReadingOutcome[],
+  ): Promise<void> {
+    const refused = new Map<string, number[]>();
+    outcomes.forEach((o, i) => {
+      const r = readings[i]?.reading;
+      if (o.accepted || o.reason !== "SequenceNotIncreasing" || r === undefined) return;
+      const key = `${r.feedId.toLowerCase()}:${r.deviceId.toLowerCase()}`;
+      refused.set(key, [...(refused.get(key) ?? []), i]);
+    });
+    const calls = new Map<string, Promise<readonly SignedReading[]>>();
+    for (const [key, indexes] of refused) {
+      const [feedId, deviceId] = key.split(":") as [Hex, Hex];
+      try {
+        const feed = DeviceFeed__factory.connect(feedAddressOf(feedId), this.provider);
+        const logs = await feed.queryFilter(feed.filters.ReadingAccepted(deviceId));
+        const onChain = new Map(
+          logs.map((l) => [`${l.args.sequence.toString()}:${l.args.value.toString()}`, l]),
+        );
+        let found = 0;
+        for (const i of indexes) {
+          const signed = readings[i];
+          if (signed === undefined) continue;
+          const r = signed.reading;
+          const log = onChain.get(`${r.sequence.toString()}:${r.value.toString()}`);
+          if (log === undefined) continue;
+          let carried = calls.get(log.transactionHash);
+          if (carried === undefined) {
+            carried = this.readingsOfCall(log.transactionHash);
+            calls.set(log.transactionHash, carried);
+          }
+          if (!(await carried).some((c) => sameReading(c, signed))) continue;
+          outcomes[i] = { accepted: true, txHash: log.transactionHash as Hex };
+          found++;
+        }
+        if (found > 0) {
+          this.log.info(
+            { event: "already_accepted", feedId, deviceId, readings: found },
+            "resent readings were accepted before: they are reported accepted",
+          );
+        }
+      } catch (err: unknown) {
+        this.log.warn(
+          { event: "reading_lookup_failed", feedId, deviceId, err: errorMessage(err) },
+          "cannot tell whether refused readings were accepted before: they are reported refused",
+        );
+      }
+    }
+  }
+
+  /** The readings a feed transaction's submit/submitMany call carried (none for another call). */
+  private async readingsOfCall(txHash: string): Promise<readonly SignedReading[]> {
+    const tx = await this.provider.getTransaction(txHash);
+    if (tx === null) return [];
+    const call = FEED.parseTransaction({ data: tx.data });
+    const toSigned = (x: {
+      reading: {
+        deviceId: string;
+        feedId: string;
+        sequence: bigint;
+        timestamp: bigint;
+        value: bigint;
+      };
+      key: { keyType: bigint; key: string };
+      signature: string;
+    }): SignedReading => ({
+      reading: {
+        deviceId: x.reading.deviceId as Hex,
+        feedId: x.reading.feedId as Hex,
+        sequence: x.reading.sequence,
+        timestamp: x.reading.timestamp,
+        value: x.reading.value,
+      },
+      key: deviceKey(Number(x.key.keyType) === 1 ? KeyType.Secp256k1 : KeyType.P256, x.key.key),
+      signature: x.signature as Hex,
+    });
+    if (call?.name === "submitMany") {
+      return (call.args[0] as Parameters<typeof toSigned>[0][]).map(toSigned);
+    }
+    if (call?.name === "submit") {
+      const [reading, key, signature] = call.args as unknown as [
+        Parameters<typeof toSigned>[0]["reading"],
+        Parameters<typeof toSigned>[0]["key"],
+        string,
+      ];
+      return [toSigned({ reading, key, signature })];
+    }
+    return [];
   }
 
   private anchorContract(): ReadingAnchor {
@@ -773,4 +877,18 @@ export class ChainSubmitter implements ReadingSubmitter {
     if ("refusal" in outcome) throw outcome.refusal;
     return outcome.receipt;
   }
+}
+
+/** The same signed reading: device, feed, sequence, timestamp, value and signature. */
+function sameReading(a: SignedReading, b: SignedReading): boolean {
+  const x = a.reading;
+  const y = b.reading;
+  return (
+    x.deviceId.toLowerCase() === y.deviceId.toLowerCase() &&
+    x.feedId.toLowerCase() === y.feedId.toLowerCase() &&
+    x.sequence === y.sequence &&
+    x.timestamp === y.timestamp &&
+    x.value === y.value &&
+    a.signature.toLowerCase() === b.signature.toLowerCase()
+  );
 }

@@ -46,10 +46,17 @@ import type { Gateway } from "../../src/gateway/index.js";
 const quiet = pino({ level: "silent" });
 
 /** One reading per device at the current chain time, values 2000..2006 (x 1e8). */
-async function round(s: FeedSystem, sequence: bigint, feedId = s.feedId): Promise<SignedReading[]> {
+async function round(
+  s: FeedSystem,
+  sequence: bigint,
+  feedId = s.feedId,
+  offset = 0n,
+): Promise<SignedReading[]> {
   const now = await chainTime(ethers);
   return Promise.all(
-    s.devices.map((d, i) => signed(d, feedId, sequence, (2_000n + BigInt(i)) * 10n ** 8n, now)),
+    s.devices.map((d, i) =>
+      signed(d, feedId, sequence, (2_000n + BigInt(i) + offset) * 10n ** 8n, now),
+    ),
   );
 }
 
@@ -177,6 +184,33 @@ describe("ChainSubmitter", function () {
       const again = await sub.submitReadings(mixed);
       assert.deepEqual(again.txHashes, result.txHashes);
       assert.equal(sub.pendingNonce, nonce, "a retried batch sends nothing twice");
+    });
+
+    it("reports readings resent after a crash (a new submitter: the feed refuses them as SequenceNotIncreasing) accepted, with the transaction that carried them", async function () {
+      const s = await networkHelpers.loadFixture(system);
+      const readings = await round(s, 1n);
+      const first = await submitter(s).submitReadings(readings);
+      assert.equal(first.accepted, readings.length);
+      // The gateway died before recording the outcome: its next submitter knows nothing of it.
+      const { logger, lines } = memoryLogger();
+      const again = await submitter(s, { logger }).submitReadings(readings);
+      assert.equal(again.accepted, 0, "the feed took none of them again");
+      assert.deepEqual(
+        verdicts(again.outcomes),
+        readings.map(() => ({ accepted: true })),
+      );
+      assert.deepEqual(
+        again.outcomes.map((o) => o.txHash),
+        first.outcomes.map((o) => o.txHash),
+        "each with the transaction that carried it the first time",
+      );
+      assert.ok(lines.some((l) => l.event === "already_accepted"));
+      // A reading of a used sequence with another value was not on chain: it stays refused.
+      const other = await round(s, 1n, undefined, 7n);
+      const refused = await submitter(s).submitReadings(other.slice(0, 1));
+      assert.deepEqual(verdicts(refused.outcomes), [
+        { accepted: false, reason: "SequenceNotIncreasing" },
+      ]);
     });
 
     it("reports a member its reading quarantined as not accepted: listed, counted, logged with what to do", async function () {
