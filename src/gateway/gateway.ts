@@ -65,6 +65,11 @@ export interface GatewayOptions {
    * so that a device's readings other instances are still writing join it in sequence order.
    */
   readonly settleMs?: number;
+  /**
+   * Shared stores: how long a reading waits at most for its device's missing earlier sequences, in
+   * ms (default 2000): they may still be on their way through another instance.
+   */
+  readonly gapWaitMs?: number;
   /** The broker, e.g. mqtt://127.0.0.1:1883. */
   readonly brokerUrl: string;
   /**
@@ -442,6 +447,7 @@ export class Gateway {
       maxBatchesPerTx: this.settings.maxBatchesPerTx,
       backoff: this.settings.backoff,
       settleMs: this.options.settleMs ?? 250,
+      gapWaitMs: this.options.gapWaitMs ?? 2000,
       window: Math.max(this.settings.batchSize * 8, 1024),
       metrics: this.metrics,
       log: this.log,

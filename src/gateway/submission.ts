@@ -34,6 +34,12 @@ export interface SubmissionOptions {
    * device's readings that other instances are still writing can join it in sequence order.
    */
   readonly settleMs: number;
+  /**
+   * Shared stores: how long a device's reading waits, at most, for the sequences between it and the
+   * device's last submitted one (ms): they may still be on their way through another instance (or
+   * redelivered after its crash), and the feed refuses a sequence below one it took.
+   */
+  readonly gapWaitMs: number;
   /** Shared stores: how many pending rows one look at the store takes at most. */
   readonly window: number;
   readonly metrics: GatewayMetrics;
@@ -53,7 +59,8 @@ export interface SubmissionOptions {
  * instance writes what it receives to the store and one instance at a time submits (the store's
  * `lead`: a session lock that passes on by itself when its holder dies); the leader takes its queues
  * from the store before each submission, every device's readings in sequence order whichever instance
- * received them, once they have settled for settleMs.
+ * received them, once they have settled for settleMs; a reading whose device's previous sequence has
+ * not been submitted yet waits for it up to gapWaitMs (devices number their readings one by one).
  */
 export class Submission {
   private readonly options: SubmissionOptions;
@@ -71,6 +78,8 @@ export class Submission {
   private stopping = false;
   private wake: (() => void) | undefined;
   private leading = false;
+  /** Shared stores: device:feed -> the highest sequence this leader submitted (bounded). */
+  private readonly lastSubmitted = new Map<string, bigint>();
 
   constructor(options: SubmissionOptions) {
     this.options = options;
@@ -154,6 +163,51 @@ export class Submission {
   }
 
   /**
+   * The rows (sorted by device, feed and sequence) that may go now: per device and feed, from the
+   * first one on while each follows the one before it (or the last this leader submitted) by one, or
+   * has waited gapWaitMs for the missing ones (a device's first reading under this leader waits
+   * gapWaitMs: what came before it is unknown).
+   */
+  private inSequence(rows: readonly QueuedReading[], now: number): QueuedReading[] {
+    const ready: QueuedReading[] = [];
+    let slot = "";
+    let last: bigint | undefined;
+    let held = false;
+    for (const q of rows) {
+      const r = q.signed.reading;
+      const key = `${r.deviceId.toLowerCase()}:${r.feedId.toLowerCase()}`;
+      if (key !== slot) {
+        slot = key;
+        last = this.lastSubmitted.get(key);
+        held = false;
+      }
+      if (held) continue;
+      // A device this leader has not submitted for yet: its earlier readings may be on their way.
+      const gap = last === undefined || r.sequence > last + 1n;
+      if (gap && now - q.receivedAt < this.options.gapWaitMs) {
+        held = true;
+        continue;
+      }
+      ready.push(q);
+      last = r.sequence;
+    }
+    return ready;
+  }
+
+  /** Remembers the highest sequence submitted per device and feed (shared stores). */
+  private submitted(batch: readonly QueuedReading[]): void {
+    if (!this.store.shared) return;
+    for (const q of batch) {
+      const r = q.signed.reading;
+      const key = `${r.deviceId.toLowerCase()}:${r.feedId.toLowerCase()}`;
+      const top = this.lastSubmitted.get(key);
+      if (top !== undefined && top >= r.sequence) continue;
+      if (top === undefined && this.lastSubmitted.size >= 1_000_000) this.lastSubmitted.clear();
+      this.lastSubmitted.set(key, r.sequence);
+    }
+  }
+
+  /**
    * Shared stores: takes the lead if free and, leading, the queues afresh from the store (pending rows
    * in acceptance order, each device's in sequence order, settled ones only). False: not leading, or
    * the store did not answer (the next tick tries again).
@@ -172,13 +226,15 @@ export class Submission {
         this.abandonQueues();
         return false;
       }
-      const settledBy = Date.now() - this.options.settleMs;
+      const now = Date.now();
+      const settledBy = now - this.options.settleMs;
       const rows = (await this.store.pending(this.options.window)).filter(
         (q) => q.receivedAt <= settledBy,
       );
       rows.sort(bySequence);
+      const ready = this.inSequence(rows, now);
       const queue = new FairQueue<QueuedReading>((q) => deviceKeyOf(q.signed.reading.deviceId));
-      for (const q of rows) queue.push(q);
+      for (const q of ready) queue.push(q);
       this.queue = queue;
       const batches = (await this.store.pendingBatches(this.options.window)).filter(
         (q) => q.receivedAt <= settledBy,
@@ -240,6 +296,7 @@ export class Submission {
         all,
       );
       if (!done) break;
+      this.submitted(batch);
       this.queue.remove(batch);
       this.metrics.queueDepth.set(this.queue.length);
       this.options.onProgress();
