@@ -8,6 +8,8 @@ import {
   type DecodedBatch,
   type SignedBatch,
 } from "../protocol/index.js";
+import { sqliteSizeBytes } from "../service/sqlite-size.js";
+import type { PruneResult } from "./reading-store.js";
 import { GatewayError } from "./types.js";
 
 /**
@@ -86,6 +88,15 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_range ON batches (device_id, feed_id, first_seq);
 CREATE INDEX IF NOT EXISTS batches_pending ON batches (status, id);
+`;
+
+/**
+ * Retention's index: the rows a prune may delete (submitted or rejected, received before a time) in
+ * one range per status, without reading the retained rows or the pending ones.
+ */
+const SCHEMA_RETENTION = `
+CREATE INDEX IF NOT EXISTS readings_retention ON readings (status, received_at);
+CREATE INDEX IF NOT EXISTS batches_retention ON batches (status, received_at);
 `;
 
 /** An accepted batch waiting to be anchored. */
@@ -186,6 +197,7 @@ export class GatewayStore {
       this.db = new DatabaseSync(path);
       this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};`);
       this.db.exec(SCHEMA);
+      this.db.exec(SCHEMA_RETENTION);
       if (checkpointMs > 0 && path !== ":memory:" && path !== "") {
         this.db.exec("PRAGMA wal_autocheckpoint = 0");
         this.checkpointer = new Worker(CHECKPOINTER, {
@@ -494,6 +506,59 @@ export class GatewayStore {
     const out: Record<ReadingStatus, number> = { pending: 0, submitted: 0, rejected: 0 };
     for (const r of rows) out[r.status] = r.n;
     return out;
+  }
+
+  /**
+   * Retention (ReadingStore.prune): deletes the readings and batches received before `before` (ms
+   * since the epoch) that are no longer pending (submitted or rejected); pending rows are never
+   * pruned. Each transaction deletes at most `chunk` rows of one table and status, so a prune of
+   * millions of rows holds the writer for milliseconds at a time, not for the whole prune. The
+   * running tallies move with each chunk. Freed pages are reused by later inserts (no VACUUM): under
+   * a steady insert, submit and prune cycle the file stays at the size of what is retained.
+   */
+  prune(before: number, chunk = 10_000): PruneResult {
+    if (!Number.isSafeInteger(chunk) || chunk < 1) {
+      throw new RangeError(`prune: chunk must be a positive integer (got ${String(chunk)})`);
+    }
+    let readings = 0;
+    let batches = 0;
+    for (const status of ["submitted", "rejected"] as const) {
+      readings += this.pruneTable("readings", status, before, chunk);
+      batches += this.pruneTable("batches", status, before, chunk);
+    }
+    return { readings, batches };
+  }
+
+  /**
+   * The store's size on disk in bytes: the database's pages (free ones included: SQLite reuses them
+   * without giving them back) plus the write-ahead log.
+   */
+  sizeBytes(): number {
+    return sqliteSizeBytes(this.db, this.path);
+  }
+
+  /** Deletes the `status` rows of `table` received before `before`, `chunk` per transaction. */
+  private pruneTable(
+    table: "readings" | "batches",
+    status: Exclude<ReadingStatus, "pending">,
+    before: number,
+    chunk: number,
+  ): number {
+    // (status, received_at) (SCHEMA_RETENTION) finds them without a scan of what is kept.
+    const remove = this.db.prepare(
+      `DELETE FROM ${table} WHERE id IN
+       (SELECT id FROM ${table} WHERE status = ? AND received_at < ? LIMIT ?)`,
+    );
+    let total = 0;
+    for (;;) {
+      const n = this.transaction(() => {
+        const changes = Number(remove.run(status, before, chunk).changes);
+        this.tally[table][status] -= changes;
+        return changes;
+      });
+      total += n;
+      if (n < chunk) return total;
+    }
   }
 
   close(): void {
