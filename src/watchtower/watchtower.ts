@@ -300,8 +300,7 @@ export class Watchtower {
    */
   pruneNow(now = Date.now()): EvidencePruneResult | undefined {
     const retentionMs = this.options.retentionMs;
-    if (retentionMs === undefined || this.store === undefined || !this.store.isOpen)
-      return undefined;
+    if (retentionMs === undefined || this.store?.isOpen !== true) return undefined;
     const before = now - retentionMs;
     const pruned = this.store.prune(before);
     this.metrics.pruned.inc({ table: "readings" }, pruned.readings);
