@@ -514,7 +514,7 @@ export class GatewayStore {
    * pruned. Each transaction deletes at most `chunk` rows of one table and status, so a prune of
    * millions of rows holds the writer for milliseconds at a time, not for the whole prune. The
    * running tallies move with each chunk. Freed pages are reused by later inserts (no VACUUM): under
-   * a steady insert, submit and prune cycle the file stays at the size of what is retained.
+   * a steady insert, submit and prune cycle the file stops growing; it keeps its largest size.
    */
   prune(before: number, chunk = 10_000): PruneResult {
     if (!Number.isSafeInteger(chunk) || chunk < 1) {
