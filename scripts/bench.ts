@@ -26,6 +26,7 @@ import { benchGateway } from "../src/bench/gateway.js";
 import { benchVerify } from "../src/bench/verify.js";
 import { benchInsurance } from "../src/bench/insurance.js";
 import { benchSubmit } from "../src/bench/submit.js";
+import { benchStoreSize } from "../src/bench/store-size.js";
 import {
   checkTarget,
   describeTarget,
@@ -1176,11 +1177,11 @@ const started = Date.now();
 // Off-chain rates depend on what else the machine runs: the load is recorded beside them.
 const loadBefore = loadavg()[0] ?? 0;
 /**
- * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, submit, osaka, prague) runs only
+ * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, store, submit, osaka, prague) runs only
  * those parts, for a quick look while working on one layer; their figures are merged into
  * results.json over the others.
  */
-const PARTS = ["offchain", "verify", "gateway", "submit", "osaka", "prague"] as const;
+const PARTS = ["offchain", "verify", "gateway", "store", "submit", "osaka", "prague"] as const;
 const only = (process.env.BENCH_ONLY ?? "").split(",").filter((p) => p !== "");
 for (const part of only) {
   if (!(PARTS as readonly string[]).includes(part)) {
@@ -1204,6 +1205,12 @@ if (runs("gateway")) {
   Object.assign(results.perSecond, gateway.perSecond);
   Object.assign(results.bytes, gateway.bytes);
   Object.assign(results.meta, gateway.meta);
+}
+if (runs("store")) {
+  // Store sizes on disk: 1,000,000 readings, then as many again under retention (src/bench/store-size.ts).
+  const store = await benchStoreSize({ progress });
+  Object.assign(results.bytes, store.bytes);
+  Object.assign(results.meta, store.meta);
 }
 if (runs("submit")) {
   // On-chain submission through ChainSubmitter on a chain that mines every 2 s (src/bench/submit.ts):

@@ -30,7 +30,7 @@ import type { RateLimit } from "./admission.js";
 import { DeviceGate } from "./device-gate.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
 import { MqttIntake } from "./mqtt-intake.js";
-import type { ReadingStore, StoreWrite, StoreWriteResult } from "./reading-store.js";
+import type { PruneResult, ReadingStore, StoreWrite, StoreWriteResult } from "./reading-store.js";
 import { SqliteReadingStore } from "./sqlite-reading-store.js";
 import { DEFAULT_BACKOFF, settlesBy, Submission, type BackoffPolicy } from "./submission.js";
 import {
@@ -165,6 +165,15 @@ export interface GatewayOptions {
    * makes the gateway read the clock afresh once (the chain's time may have jumped) before refusing.
    */
   readonly clock?: { readonly now: () => number; readonly recheck?: () => Promise<number> };
+  /**
+   * Retention, in ms (default: none, the store keeps everything). Submitted and rejected rows received
+   * longer ago are pruned every `retentionMs / 24` (at most hourly; pending rows never are), and
+   * readings and batches dated before the window are refused as stale, so that a replay cannot fill a
+   * pruned slot again. Give at least the feeds' maximum reading age and the proofs contract's
+   * evidence window (FraudProofs.evidenceWindow(), 7 days by default): the feeds refuse older
+   * readings anyway, and no proof can use them.
+   */
+  readonly retentionMs?: number;
   /** The largest single-reading payload accepted, in bytes (default 4096). */
   readonly maxReadingBytes?: number;
   /** The largest batch payload accepted, in bytes (default: a batch of 4,096 readings). */
@@ -274,6 +283,8 @@ export class Gateway {
   private intake: MqttIntake | undefined;
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<unknown> | undefined;
   private group: GroupedWrite[] = [];
   private groupScheduled = false;
   private readonly commits = new Set<Promise<void>>();
@@ -324,6 +335,13 @@ export class Gateway {
       throw new GatewayError(
         "GATEWAY_BAD_OPTIONS",
         "maxBatchQueue, maxBatchesPerTx, maxInFlight and persistGroupSize must be at least 1: fix the options",
+      );
+    }
+    const retentionMs = options.retentionMs;
+    if (retentionMs !== undefined && (!Number.isSafeInteger(retentionMs) || retentionMs <= 0)) {
+      throw new GatewayError(
+        "GATEWAY_BAD_OPTIONS",
+        `retentionMs must be a positive number of milliseconds (got ${String(retentionMs)}): give at least the evidence window`,
       );
     }
     this.settings = {
@@ -387,6 +405,7 @@ export class Gateway {
       this.server = ops.server;
       address = ops.address;
     }
+    this.startRetention();
     this.timer = setInterval(
       () => {
         this.submitter?.kick();
@@ -497,6 +516,7 @@ export class Gateway {
       "gateway stopping",
     );
     if (this.timer !== undefined) clearInterval(this.timer);
+    clearInterval(this.pruneTimer);
     // The loop takes its next submission from the head of the queues: emptied, it ends once the
     // submission in flight returns. The rows are pending in the store: the next start reloads them.
     this.submitter?.stop();
@@ -513,6 +533,7 @@ export class Gateway {
     // Nor what the messages in hand queued meanwhile.
     this.submitter?.abandonQueues();
     await step("submission in flight", this.submitter?.inFlight);
+    await step("prune", this.pruning);
     await step("http", stopOpsServer(this.server));
     await step("key rotations", this.registryEvents.stop());
     this.rejectLog.close();
@@ -532,6 +553,41 @@ export class Gateway {
     } else {
       this.log.info({ event: "stopped", ...fields }, "gateway stopped");
     }
+  }
+
+  /**
+   * Prunes the store's submitted and rejected rows received more than retentionMs ago; logs and
+   * counts what went. Runs on the retention timer; callable for tests and tasks. Undefined without
+   * retention.
+   */
+  async pruneNow(now = Date.now()): Promise<PruneResult | undefined> {
+    const retentionMs = this.options.retentionMs;
+    if (retentionMs === undefined || this.store?.isOpen !== true) return undefined;
+    const before = now - retentionMs;
+    const pruned = await this.store.prune(before);
+    this.metrics.pruned.inc({ table: "readings" }, pruned.readings);
+    this.metrics.pruned.inc({ table: "batches" }, pruned.batches);
+    this.log.info({ event: "pruned", before, ...pruned }, "store pruned");
+    return pruned;
+  }
+
+  private startRetention(): void {
+    const retentionMs = this.options.retentionMs;
+    if (retentionMs === undefined) return;
+    this.pruneTimer = setInterval(
+      () => {
+        if (this.pruning !== undefined) return;
+        this.pruning = this.pruneNow()
+          .catch((err: unknown) => {
+            this.log.error({ event: "prune_failed", err: errorMessage(err) }, "store prune failed");
+          })
+          .finally(() => {
+            this.pruning = undefined;
+          });
+      },
+      Math.min(retentionMs / 24, 3_600_000),
+    );
+    this.pruneTimer.unref();
   }
 
   /** Submits every queued reading now (tests, shutdown); resolves when the queue is empty or stuck. */
@@ -677,6 +733,7 @@ export class Gateway {
     if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
     if (await this.datedAhead(r.timestamp, receivedAt)) return "future_timestamp";
+    if (this.stale(r.timestamp, receivedAt)) return "stale";
     const role = await this.gate.keyRole(r.deviceId, signed.key);
     if (role !== "current") return role;
     const admitted = await this.gate.admit(r.deviceId, r.feedId, r.sequence, r.sequence, true);
@@ -722,6 +779,7 @@ export class Gateway {
     if (verdict !== "valid") return "invalid_signature";
     const b = decoded.batch;
     if (await this.datedAhead(b.toTimestamp, receivedAt)) return "future_timestamp";
+    if (this.stale(b.fromTimestamp, receivedAt)) return "stale";
     const role = await this.gate.keyRole(b.deviceId, decoded.key);
     if (role !== "current") return role;
     // The anchor takes any registered device's batches: membership is a feed's rule, not checked here.
@@ -815,6 +873,17 @@ export class Gateway {
     if (recheck === undefined) return true;
     const now = await recheck();
     return timestamp > BigInt(Math.floor(now / 1000)) + this.maxSkewSeconds;
+  }
+
+  /**
+   * Whether a message dated `timestamp` (unix seconds) is older than the retention window: its slot
+   * may have been pruned, so it could be stored and sent again.
+   */
+  private stale(timestamp: bigint, receivedAt: number): boolean {
+    const retentionMs = this.options.retentionMs;
+    if (retentionMs === undefined) return false;
+    const now = Math.max(receivedAt, this.options.clock?.now() ?? 0);
+    return timestamp < BigInt(Math.floor((now - retentionMs) / 1000));
   }
 
   /** Whether a message dated `timestamp` (unix seconds) is beyond the allowed clock skew. */

@@ -18,6 +18,7 @@ export type RejectReason =
   | "rate_limited"
   | "not_member"
   | "inactive_device"
+  | "stale"
   | "error";
 
 /**
@@ -56,6 +57,7 @@ export class GatewayMetrics {
   readonly batchesAnchored: Counter;
   readonly batchQueueDepth: Gauge;
   readonly keyRotations: Counter;
+  readonly pruned: Counter<"table">;
 
   constructor(prefix = "gateway_") {
     this.registry = new Registry();
@@ -126,6 +128,12 @@ export class GatewayMetrics {
     this.keyRotations = new Counter({
       name: `${prefix}key_rotations_total`,
       help: "KeyRotated events applied to the cache of devices' current keys",
+      registers,
+    });
+    this.pruned = new Counter({
+      name: `${prefix}pruned_rows_total`,
+      help: "Submitted and rejected rows the retention removed from the store, by table",
+      labelNames: ["table"],
       registers,
     });
   }

@@ -113,11 +113,7 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   prune(before: number): Promise<PruneResult> {
-    return run(() => {
-      const store = this.sqlite as GatewayStore & { prune?: (before: number) => PruneResult };
-      if (store.prune === undefined) return { readings: 0, batches: 0 };
-      return store.prune(before);
-    });
+    return run(() => this.sqlite.prune(before));
   }
 
   close(): Promise<void> {

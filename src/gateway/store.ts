@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
 import {
@@ -7,6 +8,8 @@ import {
   type SignedReading,
   type DecodedBatch,
 } from "../protocol/index.js";
+import { sqliteSizeBytes } from "../service/sqlite-size.js";
+import type { PruneResult } from "./reading-store.js";
 import { GatewayError } from "./types.js";
 
 /**
@@ -86,6 +89,15 @@ CREATE INDEX IF NOT EXISTS batches_range ON batches (device_id, feed_id, first_s
 CREATE INDEX IF NOT EXISTS batches_pending ON batches (status, id);
 `;
 
+/**
+ * Retention's index: the rows a prune may delete (submitted or rejected, received before a time) in
+ * one range per status, without reading the retained rows or the pending ones.
+ */
+const SCHEMA_RETENTION = `
+CREATE INDEX IF NOT EXISTS readings_retention ON readings (status, received_at);
+CREATE INDEX IF NOT EXISTS batches_retention ON batches (status, received_at);
+`;
+
 interface BatchRow {
   id: number;
   device_id: string;
@@ -120,6 +132,17 @@ setInterval(() => {
   }
 }, workerData.intervalMs);
 `;
+
+/**
+ * The WAL's size past which the writer resets it. A writer that keeps writing appends to the WAL
+ * forever (SQLite restarts it only when a write begins after a complete checkpoint, which the
+ * checkpointer thread never finishes while frames keep coming): measured, 323 MB after 300,000
+ * readings. So every WAL_CHECK_COMMITS commits the writer looks at its size and, past the limit,
+ * runs a TRUNCATE checkpoint itself (the checkpointer has copied nearly everything: little is left
+ * to copy).
+ */
+const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+const WAL_CHECK_COMMITS = 64;
 
 /** One row left pending for `status`. */
 function moved(tally: Tally, status: Exclude<ReadingStatus, "pending">): void {
@@ -179,6 +202,7 @@ export class GatewayStore {
   private readonly markBatchStmt: StatementSync;
   private readonly ping: StatementSync;
   private readonly checkpointer: Worker | undefined;
+  private commits = 0;
   private readonly tally: { readonly readings: Tally; readonly batches: Tally };
 
   /**
@@ -191,6 +215,7 @@ export class GatewayStore {
       this.db = new DatabaseSync(path);
       this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};`);
       this.db.exec(SCHEMA);
+      this.db.exec(SCHEMA_RETENTION);
       if (checkpointMs > 0 && path !== ":memory:" && path !== "") {
         this.db.exec("PRAGMA wal_autocheckpoint = 0");
         this.checkpointer = new Worker(CHECKPOINTER, {
@@ -307,6 +332,7 @@ export class GatewayStore {
     try {
       result = fn();
       this.db.exec("COMMIT");
+      this.boundWal();
     } catch (err: unknown) {
       // A failed COMMIT may have ended the transaction already (SQLite rolls back on some errors).
       if (this.db.isTransaction) this.db.exec("ROLLBACK");
@@ -315,6 +341,18 @@ export class GatewayStore {
       throw err;
     }
     return result;
+  }
+
+  /** Every WAL_CHECK_COMMITS commits: a TRUNCATE checkpoint when the WAL is past its limit. */
+  private boundWal(): void {
+    if (this.checkpointer === undefined || ++this.commits % WAL_CHECK_COMMITS !== 0) return;
+    let size = 0;
+    try {
+      size = statSync(`${this.path}-wal`).size;
+    } catch {
+      return;
+    }
+    if (size > WAL_LIMIT_BYTES) this.db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
 
   /**
@@ -492,6 +530,59 @@ export class GatewayStore {
     const out: Record<ReadingStatus, number> = { pending: 0, submitted: 0, rejected: 0 };
     for (const r of rows) out[r.status] = r.n;
     return out;
+  }
+
+  /**
+   * Retention (ReadingStore.prune): deletes the readings and batches received before `before` (ms
+   * since the epoch) that are no longer pending (submitted or rejected); pending rows are never
+   * pruned. Each transaction deletes at most `chunk` rows of one table and status, so a prune of
+   * millions of rows holds the writer for milliseconds at a time, not for the whole prune. The
+   * running tallies move with each chunk. Freed pages are reused by later inserts (no VACUUM): under
+   * a steady insert, submit and prune cycle the file stops growing; it keeps its largest size.
+   */
+  prune(before: number, chunk = 10_000): PruneResult {
+    if (!Number.isSafeInteger(chunk) || chunk < 1) {
+      throw new RangeError(`prune: chunk must be a positive integer (got ${String(chunk)})`);
+    }
+    let readings = 0;
+    let batches = 0;
+    for (const status of ["submitted", "rejected"] as const) {
+      readings += this.pruneTable("readings", status, before, chunk);
+      batches += this.pruneTable("batches", status, before, chunk);
+    }
+    return { readings, batches };
+  }
+
+  /**
+   * The store's size on disk in bytes: the database's pages (free ones included: SQLite reuses them
+   * without giving them back) plus the write-ahead log.
+   */
+  sizeBytes(): number {
+    return sqliteSizeBytes(this.db, this.path);
+  }
+
+  /** Deletes the `status` rows of `table` received before `before`, `chunk` per transaction. */
+  private pruneTable(
+    table: "readings" | "batches",
+    status: Exclude<ReadingStatus, "pending">,
+    before: number,
+    chunk: number,
+  ): number {
+    // (status, received_at) (SCHEMA_RETENTION) finds them without a scan of what is kept.
+    const remove = this.db.prepare(
+      `DELETE FROM ${table} WHERE id IN
+       (SELECT id FROM ${table} WHERE status = ? AND received_at < ? LIMIT ?)`,
+    );
+    let total = 0;
+    for (;;) {
+      const n = this.transaction(() => {
+        const changes = Number(remove.run(status, before, chunk).changes);
+        this.tally[table][status] -= changes;
+        return changes;
+      });
+      total += n;
+      if (n < chunk) return total;
+    }
   }
 
   close(): void {

@@ -39,7 +39,9 @@ export type ProofResult =
  * `<prefix>out_of_bounds_total`, `<prefix>batches_total{result}`, `<prefix>batch_equivocations_total`
  * (the batch proofs among the equivocations), `<prefix>batch_out_of_bounds_total` (the batch leaves among
  * the out-of-bounds readings), `<prefix>proofs_submitted_total{result}`,
- * `<prefix>last_message_timestamp` (unix seconds of the last message received).
+ * `<prefix>last_message_timestamp` (unix seconds of the last message received),
+ * `<prefix>pruned_rows_total{table}` (rows retention deleted: readings, batches, batch_leaves,
+ * retired_key_messages).
  */
 export class WatchtowerMetrics {
   readonly registry: Registry;
@@ -51,6 +53,7 @@ export class WatchtowerMetrics {
   readonly batchOutOfBounds: Counter;
   readonly proofs: Counter<"result">;
   readonly lastMessage: Gauge;
+  readonly pruned: Counter<"table">;
 
   constructor(prefix = "watchtower_") {
     this.registry = new Registry();
@@ -96,6 +99,12 @@ export class WatchtowerMetrics {
     this.lastMessage = new Gauge({
       name: `${prefix}last_message_timestamp`,
       help: "Unix time in seconds of the last message received",
+      registers,
+    });
+    this.pruned = new Counter({
+      name: `${prefix}pruned_rows_total`,
+      help: "Store rows deleted by retention (evidence older than the retention window), by table",
+      labelNames: ["table"],
       registers,
     });
   }

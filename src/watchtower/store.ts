@@ -1,6 +1,7 @@
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   asHex,
+  BATCH_READING_LENGTH,
   deviceKey,
   type Hex,
   type ReadingBatchMessage,
@@ -14,6 +15,7 @@ import {
   signedReadingToJson,
   type SignedReadingJson,
 } from "../protocol/index.js";
+import { sqliteSizeBytes } from "../service/sqlite-size.js";
 import { sequenceAt, type StoredBatch } from "./batch.js";
 import { WatchtowerError } from "./types.js";
 
@@ -131,6 +133,25 @@ CREATE TABLE IF NOT EXISTS batch_leaves (
   PRIMARY KEY (device_id, feed_id, sequence)
 ) WITHOUT ROWID;
 `;
+
+/**
+ * Retention's indexes: what a prune may delete (received before a time) in one range, without a scan
+ * of what is kept. Proofs have none: they are the audit trail and are never pruned.
+ */
+const SCHEMA_RETENTION = `
+CREATE INDEX IF NOT EXISTS readings_received ON readings (received_at);
+CREATE INDEX IF NOT EXISTS batches_received ON batches (received_at);
+CREATE INDEX IF NOT EXISTS retired_key_messages_received ON retired_key_messages (received_at);
+`;
+
+/** What an evidence prune removed. */
+export interface EvidencePruneResult {
+  readonly readings: number;
+  readonly batches: number;
+  /** The leaves of the pruned batches that held their (device, feed, sequence). */
+  readonly batchLeaves: number;
+  readonly retiredKeyMessages: number;
+}
 
 /**
  * A signed reading or batch by a key a rotation retired at or before the time the message claims: no
@@ -371,6 +392,7 @@ export class EvidenceStore {
       // WAL with full sync: a reading or a proof decision acknowledged here is on disk.
       this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
       this.db.exec(SCHEMA);
+      this.db.exec(SCHEMA_RETENTION);
     } catch (err: unknown) {
       throw new WatchtowerError(
         "WATCHTOWER_STORE_OPEN",
@@ -719,6 +741,146 @@ export class EvidenceStore {
         Date.now(),
         proofKey,
       );
+  }
+
+  /**
+   * Retention: deletes the single readings, batches (with the leaves they hold) and retired-key
+   * messages received before `before` (ms since the epoch). A reading or batch whose claimed time
+   * (timestamp, a batch's toTimestamp) is not before `before` stays: FraudProofs measures its
+   * evidence window from that time, so such evidence can still be proven. Evidence that an unfinished
+   * proof (pending or failed) names stays too, whatever its age: its slot must keep the reading the
+   * proof was decided on, and a batch its leaves. Proofs are never pruned: they are the audit trail.
+   * Each transaction deletes about `chunk` rows, so a large prune never holds the writer for long.
+   *
+   * With `before` at least the on-chain evidence window ago (FraudProofs.evidenceWindow()), what is
+   * pruned can no longer be proven: a conflicting reading that arrives later finds its slot empty and
+   * is stored as the first, with no proof, as the chain would refuse one (ProofsEvidenceExpired).
+   */
+  prune(before: number, chunk = 10_000): EvidencePruneResult {
+    if (!Number.isSafeInteger(chunk) || chunk < 1) {
+      throw new RangeError(`prune: chunk must be a positive integer (got ${String(chunk)})`);
+    }
+    this.keepUnfinishedEvidence();
+    // Claimed times are decimal text of a uint64: a value past 2^63 casts to the largest integer.
+    const claimedBefore = Math.floor(before / 1000);
+    const readings = this.pruneChunks(
+      this.db.prepare(
+        `DELETE FROM readings WHERE (device_id, feed_id, sequence) IN
+         (SELECT r.device_id, r.feed_id, r.sequence FROM readings r
+          WHERE r.received_at < ? AND CAST(r.timestamp AS INTEGER) < ?
+          AND NOT EXISTS (SELECT 1 FROM temp.prune_keep_slots k WHERE k.device_id = r.device_id
+                          AND k.feed_id = r.feed_id AND k.sequence = r.sequence)
+          LIMIT ?)`,
+      ),
+      [before, claimedBefore],
+      chunk,
+    );
+    const { batches, batchLeaves } = this.pruneBatches(before, claimedBefore, chunk);
+    const retiredKeyMessages = this.pruneChunks(
+      this.db.prepare(
+        `DELETE FROM retired_key_messages WHERE rowid IN
+         (SELECT rowid FROM retired_key_messages WHERE received_at < ? LIMIT ?)`,
+      ),
+      [before],
+      chunk,
+    );
+    return { readings, batches, batchLeaves, retiredKeyMessages };
+  }
+
+  /** The store's size on disk in bytes (pages, free ones included, plus the write-ahead log). */
+  sizeBytes(): number {
+    return sqliteSizeBytes(this.db, this.path);
+  }
+
+  /**
+   * Fills this connection's temporary keep lists with what the unfinished proofs name: the slots of
+   * their single readings and the (device, feed, root) of their batches.
+   */
+  private keepUnfinishedEvidence(): void {
+    this.db.exec(`
+      CREATE TEMP TABLE IF NOT EXISTS prune_keep_slots (
+        device_id TEXT NOT NULL, feed_id TEXT NOT NULL, sequence TEXT NOT NULL,
+        PRIMARY KEY (device_id, feed_id, sequence)) WITHOUT ROWID;
+      CREATE TEMP TABLE IF NOT EXISTS prune_keep_batches (
+        device_id TEXT NOT NULL, feed_id TEXT NOT NULL, root TEXT NOT NULL,
+        PRIMARY KEY (device_id, feed_id, root)) WITHOUT ROWID;
+      DELETE FROM temp.prune_keep_slots;
+      DELETE FROM temp.prune_keep_batches;
+    `);
+    const slot = this.db.prepare("INSERT OR IGNORE INTO temp.prune_keep_slots VALUES (?, ?, ?)");
+    const batch = this.db.prepare("INSERT OR IGNORE INTO temp.prune_keep_batches VALUES (?, ?, ?)");
+    for (const proof of this.unfinishedProofs()) {
+      for (const e of proof.evidence) {
+        if (isBatchedReading(e)) {
+          const b = e.batch;
+          batch.run(b.deviceId.toLowerCase(), b.feedId.toLowerCase(), b.root.toLowerCase());
+        } else {
+          const r = e.reading;
+          slot.run(r.deviceId.toLowerCase(), r.feedId.toLowerCase(), r.sequence.toString());
+        }
+      }
+    }
+  }
+
+  /** Runs `remove` (its parameters, then a LIMIT) in one transaction per chunk until it falls short. */
+  private pruneChunks(remove: StatementSync, params: readonly number[], chunk: number): number {
+    let total = 0;
+    for (;;) {
+      const n = this.transaction(() => Number(remove.run(...params, chunk).changes));
+      total += n;
+      if (n < chunk) return total;
+    }
+  }
+
+  /**
+   * Deletes the prunable batches and, by their primary keys, the leaves they hold (a batch's leaves
+   * go with it, so no leaf names a missing batch), about `chunk` rows per transaction.
+   */
+  private pruneBatches(
+    before: number,
+    claimedBefore: number,
+    chunk: number,
+  ): { batches: number; batchLeaves: number } {
+    const candidates = this.db.prepare(
+      `SELECT b.id, b.device_id, b.feed_id, b.readings FROM batches b
+       WHERE b.received_at < ? AND CAST(b.to_timestamp AS INTEGER) < ?
+       AND NOT EXISTS (SELECT 1 FROM temp.prune_keep_batches k WHERE k.device_id = b.device_id
+                       AND k.feed_id = b.feed_id AND k.root = b.root)
+       LIMIT 64`,
+    );
+    const removeLeaf = this.db.prepare(
+      "DELETE FROM batch_leaves WHERE device_id = ? AND feed_id = ? AND sequence = ? AND batch_id = ?",
+    );
+    const removeBatch = this.db.prepare("DELETE FROM batches WHERE id = ?");
+    let batches = 0;
+    let batchLeaves = 0;
+    for (;;) {
+      const done = this.transaction(() => {
+        let rows = 0;
+        while (rows < chunk) {
+          const found = candidates.all(before, claimedBefore) as unknown as {
+            id: number;
+            device_id: string;
+            feed_id: string;
+            readings: Uint8Array;
+          }[];
+          if (found.length === 0) return true;
+          for (const b of found) {
+            const readings = Buffer.from(b.readings);
+            const n = readings.length / BATCH_READING_LENGTH;
+            for (let i = 0; i < n; i++) {
+              const seq = sequenceAt(readings, i).toString();
+              batchLeaves += Number(removeLeaf.run(b.device_id, b.feed_id, seq, b.id).changes);
+            }
+            removeBatch.run(b.id);
+            batches++;
+            rows += n + 1;
+          }
+        }
+        return false;
+      });
+      if (done) return { batches, batchLeaves };
+    }
   }
 
   close(): void {

@@ -27,7 +27,12 @@ import { verifySignedMessage } from "../verify/index.js";
 import { batchProblem, batchedReadingAt, leavesOf, type StoredBatch } from "./batch.js";
 import { WatchtowerMetrics, type BatchResult, type MessageResult } from "./metrics.js";
 import { KeyRetirements, evidenceSignedAt, type RetiredKey } from "./retired-keys.js";
-import { EvidenceStore, type ProofKind, type ProofRecord } from "./store.js";
+import {
+  EvidenceStore,
+  type EvidencePruneResult,
+  type ProofKind,
+  type ProofRecord,
+} from "./store.js";
 import {
   EVIDENCE_USED,
   KEY_RETIRED,
@@ -94,6 +99,14 @@ export interface WatchtowerOptions {
    * and interval. The metrics count every one.
    */
   readonly messageLog?: Partial<LogLimit>;
+  /**
+   * Retention, in ms (default: none, the store keeps everything): evidence received longer ago is
+   * pruned (EvidenceStore.prune) every `retentionMs / 24` (at most hourly), except what an unfinished
+   * proof names and what its claimed time still keeps provable. Set it to at least the proofs
+   * contract's evidence window (FraudProofs.evidenceWindow(), 7 days by default, in seconds): older
+   * evidence can no longer be proven, so nothing a proof could use is lost.
+   */
+  readonly retentionMs?: number;
 }
 
 export interface HealthReport {
@@ -178,6 +191,7 @@ export class Watchtower {
   private lastMessageAt: number | null = null;
   private readonly messageLog: LogLimiter;
   private readonly batchLog: LogLimiter;
+  private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(options: WatchtowerOptions) {
     this.options = options;
@@ -188,6 +202,13 @@ export class Watchtower {
     this.messageLog = new LogLimiter(this.log, { event: "message", keyField: "result", ...limit });
     this.batchLog = new LogLimiter(this.log, { event: "batch", keyField: "result", ...limit });
     this.keyCacheTtlMs = options.keyCacheTtlMs ?? 300_000;
+    const retentionMs = options.retentionMs;
+    if (retentionMs !== undefined && (!Number.isSafeInteger(retentionMs) || retentionMs <= 0)) {
+      throw new WatchtowerError(
+        "WATCHTOWER_RETENTION",
+        `retentionMs must be a positive number of milliseconds (got ${String(retentionMs)}): give at least the proofs contract's evidence window`,
+      );
+    }
     const negativeTtl = options.negativeCacheTtlMs ?? 30_000;
     this.unknownKeys = new ExpiringMap(negativeTtl, 1_000_000);
     this.unknownDevices = new ExpiringMap(negativeTtl, 1_000_000);
@@ -233,6 +254,7 @@ export class Watchtower {
       address = ops.address;
     }
     this.intake = this.consume();
+    this.startRetention();
     this.log.info(
       {
         event: "started",
@@ -261,6 +283,7 @@ export class Watchtower {
     if (this.stopping) return;
     this.stopping = true;
     this.stopSignal?.();
+    clearInterval(this.pruneTimer);
     this.log.info({ event: "stopping", inFlight: this.inFlight.size }, "watchtower stopping");
     await this.drained();
     await this.registryEvents.stop();
@@ -269,6 +292,42 @@ export class Watchtower {
     this.batchLog.close();
     this.store?.close();
     this.log.info({ event: "stopped" }, "watchtower stopped");
+  }
+
+  /**
+   * Prunes the evidence received more than `retentionMs` ago (see WatchtowerOptions.retentionMs),
+   * logs and counts what went; returns it. Runs on the retention timer; callable for tests and tasks.
+   */
+  pruneNow(now = Date.now()): EvidencePruneResult | undefined {
+    const retentionMs = this.options.retentionMs;
+    if (retentionMs === undefined || this.store?.isOpen !== true) return undefined;
+    const before = now - retentionMs;
+    const pruned = this.store.prune(before);
+    this.metrics.pruned.inc({ table: "readings" }, pruned.readings);
+    this.metrics.pruned.inc({ table: "batches" }, pruned.batches);
+    this.metrics.pruned.inc({ table: "batch_leaves" }, pruned.batchLeaves);
+    this.metrics.pruned.inc({ table: "retired_key_messages" }, pruned.retiredKeyMessages);
+    this.log.info({ event: "pruned", before, ...pruned }, "evidence pruned");
+    return pruned;
+  }
+
+  private startRetention(): void {
+    const retentionMs = this.options.retentionMs;
+    if (retentionMs === undefined) return;
+    this.pruneTimer = setInterval(
+      () => {
+        try {
+          this.pruneNow();
+        } catch (err: unknown) {
+          this.log.error(
+            { event: "prune_failed", err: errorMessage(err) },
+            "evidence prune failed",
+          );
+        }
+      },
+      Math.min(retentionMs / 24, 3_600_000),
+    );
+    this.pruneTimer.unref();
   }
 
   /** The store (for inspection in tests and tasks); throws before start(). */

@@ -1,23 +1,14 @@
 import assert from "node:assert/strict";
-import type { DatabaseSync } from "node:sqlite";
 import { id } from "ethers";
 import pg from "pg";
-import { GatewayStore } from "../../src/gateway/index.js";
+import { SqliteReadingStore } from "../../src/gateway/index.js";
 import { LEAD_LOCK, PgReadingStore } from "../../src/gateway/pg-store.js";
 import type {
-  BatchMark,
-  PruneResult,
-  QueuedBatch,
-  QueuedReading,
-  ReadingMark,
-  ReadingStatus,
   ReadingStore,
   StoreWrite,
   StoreWriteResult,
 } from "../../src/gateway/reading-store.js";
 import {
-  deviceKey,
-  KeyType,
   decodeBatch,
   encodeBatch,
   signBatch,
@@ -29,129 +20,6 @@ import {
 import { cloneOf, deviceSigner, reading, tempDb } from "../watchtower/helpers.js";
 import { batchOf } from "./helpers.js";
 import { postgresPerFile } from "./postgres.js";
-
-/**
- * The SQLite store seen as a ReadingStore, for comparing the two stores' answers (private to this
- * test). GatewayStore answers neither `existing` nor prune: the adapter reads and deletes through
- * the store's own connection (inside its transaction, so a group's own inserts are seen), and keeps
- * what it pruned off the store's running tallies.
- */
-class SqliteAdapter implements ReadingStore {
-  readonly kind = "sqlite";
-  readonly shared = false;
-  private readonly pruned = {
-    readings: { pending: 0, submitted: 0, rejected: 0 },
-    batches: { pending: 0, submitted: 0, rejected: 0 },
-  };
-
-  constructor(private readonly store: GatewayStore) {}
-
-  get isOpen(): boolean {
-    return this.store.isOpen;
-  }
-  private get db(): DatabaseSync {
-    return (this.store as unknown as { db: DatabaseSync }).db;
-  }
-  check(): Promise<void> {
-    this.store.check();
-    return Promise.resolve();
-  }
-  write(writes: readonly StoreWrite[]): Promise<(StoreWriteResult | Error)[]> {
-    return Promise.resolve(
-      this.store.transaction(() =>
-        writes.map((w): StoreWriteResult => {
-          if (w.kind === "batch")
-            return { kind: "batch", ...this.store.putBatch(w.decoded, w.receivedAt) };
-          const put = this.store.put(w.signed, w.structHash, w.receivedAt);
-          if (put.result !== "conflict") return { kind: "reading", ...put };
-          const r = w.signed.reading;
-          const row = this.db
-            .prepare(
-              "SELECT timestamp, value, key_type, key, signature FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?",
-            )
-            .get(r.deviceId.toLowerCase(), r.feedId.toLowerCase(), r.sequence.toString()) as {
-            timestamp: string;
-            value: string;
-            key_type: number;
-            key: string;
-            signature: string;
-          };
-          const existing: SignedReading = {
-            reading: { ...r, timestamp: BigInt(row.timestamp), value: BigInt(row.value) },
-            key: deviceKey(row.key_type === 1 ? KeyType.Secp256k1 : KeyType.P256, row.key),
-            signature: row.signature as Hex,
-          };
-          return { kind: "reading", result: "conflict", existing };
-        }),
-      ),
-    );
-  }
-  pending(limit?: number): Promise<QueuedReading[]> {
-    return Promise.resolve(this.store.pending(limit));
-  }
-  pendingBatches(limit?: number): Promise<QueuedBatch[]> {
-    return Promise.resolve(this.store.pendingBatches(limit));
-  }
-  batchReadingsOf(batchId: number): Promise<Buffer | undefined> {
-    return Promise.resolve(this.store.batchReadingsOf(batchId));
-  }
-  markOutcomes(entries: readonly ReadingMark[], txHash: Hex): Promise<void> {
-    this.store.markOutcomes(entries, txHash);
-    return Promise.resolve();
-  }
-  markAll(
-    ids: readonly number[],
-    status: Exclude<ReadingStatus, "pending">,
-    txHash: Hex | null,
-    error: string | null = null,
-  ): Promise<void> {
-    this.store.markAll(ids, status, txHash, error);
-    return Promise.resolve();
-  }
-  markBatches(entries: readonly BatchMark[]): Promise<void> {
-    for (const e of entries) this.store.markBatch(e.id, e.status, e.txHash, e.error);
-    return Promise.resolve();
-  }
-  counts(): Record<ReadingStatus, number> {
-    return this.minus(this.store.counts(), this.pruned.readings);
-  }
-  batchCounts(): Record<ReadingStatus, number> {
-    return this.minus(this.store.batchCounts(), this.pruned.batches);
-  }
-  rejectionReasons(): Promise<Record<string, number>> {
-    return Promise.resolve(this.store.rejectionReasons());
-  }
-  lead(): Promise<boolean> {
-    return Promise.resolve(true);
-  }
-  prune(before: number): Promise<PruneResult> {
-    const out = { readings: 0, batches: 0 };
-    for (const table of ["readings", "batches"] as const) {
-      const rows = this.db
-        .prepare(
-          `DELETE FROM ${table} WHERE status <> 'pending' AND received_at < ? RETURNING status`,
-        )
-        .all(before) as unknown as { status: ReadingStatus }[];
-      for (const r of rows) this.pruned[table][r.status]++;
-      out[table] = rows.length;
-    }
-    return Promise.resolve(out);
-  }
-  close(): Promise<void> {
-    this.store.close();
-    return Promise.resolve();
-  }
-  private minus(
-    a: Record<ReadingStatus, number>,
-    b: Record<ReadingStatus, number>,
-  ): Record<ReadingStatus, number> {
-    return {
-      pending: a.pending - b.pending,
-      submitted: a.submitted - b.submitted,
-      rejected: a.rejected - b.rejected,
-    };
-  }
-}
 
 const T0 = 1_700_000_000_000;
 
@@ -386,7 +254,7 @@ describe("PgReadingStore", function () {
   describe("semantics", function () {
     it("answers the SQLite store's scenario exactly as the SQLite store does", async function () {
       const f = await fixtures();
-      const sqlite = new SqliteAdapter(new GatewayStore(await tempDb(), "NORMAL", 0));
+      const sqlite = new SqliteReadingStore(await tempDb(), "NORMAL", 0);
       opened.push(sqlite);
       const expected = await scenario(sqlite, f);
       const actual = await scenario(await open(), f);
