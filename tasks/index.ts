@@ -1146,7 +1146,8 @@ export const tasks = [
       })
       .addOption({
         name: "db",
-        description: "Reading store, SQLite (default: .devicetrust/gateway.sqlite)",
+        description:
+          "Reading store: a SQLite file (default: .devicetrust/gateway.sqlite), or a postgres:// URL that several gateway instances share (give each its own --client-id and the same --group)",
         defaultValue: "",
       })
       .addOption({

@@ -12,6 +12,14 @@ import { ChainSubmitter, type ChainSubmitterOptions } from "../gateway/chain-sub
 import { Gateway, type GatewayOptions } from "../gateway/gateway.js";
 import { WatchtowerLink } from "../gateway/sink.js";
 import { GatewayStore, type ReadingStatus } from "../gateway/store.js";
+import { PgReadingStore } from "../gateway/pg-store.js";
+import type { ReadingStore } from "../gateway/reading-store.js";
+import { PgProofClaims } from "../watchtower/pg-claims.js";
+
+/** Whether `dbPath` names a PostgreSQL database (a postgres:// or postgresql:// URL). */
+export function isPostgresUrl(dbPath: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(dbPath);
+}
 
 /**
  * The entry point of `gateway start`: a Gateway on a deployed DeviceRegistry, submitting from `signer`
@@ -30,6 +38,11 @@ export interface RunGatewayOptions {
   readonly brokerUrl?: string;
   /** Port of the embedded broker (default 1883; 0 picks a free one). */
   readonly brokerPort?: number;
+  /**
+   * The reading store: a SQLite file, or a postgres:// (postgresql://) URL of a database that several
+   * gateway instances share. With PostgreSQL each instance needs its own clientId (it names the
+   * instance in the store and its watchtower's proof claims) and the same sharedGroup.
+   */
   readonly dbPath: string;
   readonly clientId?: string;
   readonly sharedGroup?: string;
@@ -98,7 +111,14 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
   let link: WatchtowerLink | null = null;
   let gateway: Gateway | undefined;
   let clock: ChainClock | undefined;
+  let store: ReadingStore | undefined;
+  let claims: PgProofClaims | undefined;
+  const instance = options.clientId ?? "devicetrust-gateway";
   try {
+    if (isPostgresUrl(options.dbPath)) {
+      store = await PgReadingStore.open(options.dbPath, { instanceId: instance });
+      if (options.watchtower !== undefined) claims = await PgProofClaims.open(options.dbPath);
+    }
     if (options.watchtower !== undefined) {
       link = new WatchtowerLink();
       watchtower = await runWatchtower({
@@ -110,6 +130,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
           : { beneficiary: options.watchtower.beneficiary }),
         source: link,
         dbPath: options.watchtower.dbPath,
+        ...(claims === undefined ? {} : { claims: { claims, owner: instance } }),
         http: false,
         handleSignals: false,
         ...(options.logger === undefined
@@ -131,6 +152,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
       clock: chain,
       submitter,
       dbPath: options.dbPath,
+      ...(store === undefined ? {} : { store }),
       brokerUrl,
       ...(options.clientId === undefined ? {} : { clientId: options.clientId }),
       ...(options.sharedGroup === undefined ? {} : { sharedGroup: options.sharedGroup }),
@@ -159,10 +181,13 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
       link,
       options,
       chain,
+      claims,
     );
   } catch (err: unknown) {
     clock?.stop();
     link?.end();
+    if (gateway === undefined) await store?.close();
+    await claims?.close();
     if (watchtower !== null) await watchtower.watchtower.stop();
     if (broker !== null) await broker.close();
     throw err;
@@ -178,6 +203,15 @@ async function finalCounts(dbPath: string): Promise<{
   readonly refused: Record<string, number>;
 } | null> {
   if (dbPath === ":memory:") return null;
+  if (isPostgresUrl(dbPath)) {
+    // Every instance's counts, as the shared store holds them now.
+    const shared = await PgReadingStore.open(dbPath, { instanceId: "devicetrust-summary" });
+    try {
+      return { counts: shared.counts(), refused: await shared.rejectionReasons() };
+    } finally {
+      await shared.close();
+    }
+  }
   for (let attempt = 0; ; attempt++) {
     let store: GatewayStore;
     try {
@@ -209,6 +243,7 @@ function running(
   link: WatchtowerLink | null,
   options: RunGatewayOptions,
   clock: ChainClock,
+  claims: PgProofClaims | undefined,
 ): RunningGateway {
   let resolveFinished: (s: GatewaySummary) => void = () => undefined;
   const finished = new Promise<GatewaySummary>((resolve) => {
@@ -233,6 +268,7 @@ function running(
           : null;
         await watchtower.watchtower.stop();
       }
+      await claims?.close();
       if (broker !== null) await broker.close();
       const final = await finalCounts(options.dbPath);
       const summary: GatewaySummary = {

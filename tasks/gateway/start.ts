@@ -4,7 +4,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { pino } from "pino";
 import { resolveContractAddress } from "../../src/client/index.js";
 import { humanLogStream } from "../../src/gateway/index.js";
-import { DEFAULT_GATEWAY_DB, runGateway } from "../../src/app/index.js";
+import { DEFAULT_GATEWAY_DB, isPostgresUrl, runGateway } from "../../src/app/index.js";
 import type { Hex } from "../../src/protocol/index.js";
 import { connect, progress, run } from "../common.js";
 import { connectProofs, type ProofsArgs } from "../stake/connect.js";
@@ -29,7 +29,7 @@ interface Args extends ProofsArgs {
 }
 
 async function folderFor(path: string): Promise<void> {
-  if (path !== ":memory:") await mkdir(dirname(path), { recursive: true });
+  if (path !== ":memory:" && !isPostgresUrl(path)) await mkdir(dirname(path), { recursive: true });
 }
 
 /** The anchor: --anchor, else Ignition's ReadingAnchor if the deployment has one, else none. */
@@ -65,7 +65,13 @@ export default async function gatewayStart(args: Args, hre: HardhatRuntimeEnviro
     const anchor = await anchorAddress(hre, args.anchor, chainId);
     const dbPath = args.db === "" ? DEFAULT_GATEWAY_DB : args.db;
     await folderFor(dbPath);
-    const watchtowerDb = args.watchtowerDb === "" ? `${dbPath}.watchtower` : args.watchtowerDb;
+    // A shared PostgreSQL store: each instance's watchtower keeps its evidence in a file of its own.
+    const watchtowerDb =
+      args.watchtowerDb !== ""
+        ? args.watchtowerDb
+        : isPostgresUrl(dbPath)
+          ? `.devicetrust/watchtower-${args.clientId === "" ? "devicetrust-gateway" : args.clientId}.sqlite`
+          : `${dbPath}.watchtower`;
     if (args.watchtower) await folderFor(watchtowerDb);
     const gateway = await runGateway({
       registry: chain.registryAddress,
@@ -101,9 +107,20 @@ export default async function gatewayStart(args: Args, hre: HardhatRuntimeEnviro
         : {}),
     });
     progress(
-      `gateway running: broker ${gateway.brokerUrl}${gateway.broker === null ? "" : " (embedded)"}, db ${dbPath}${gateway.port === null ? "" : `, http://127.0.0.1:${String(gateway.port)}/health`}${args.watchtower ? ", watchtower on" : ""}; stop with Ctrl-C`,
+      `gateway running: broker ${gateway.brokerUrl}${gateway.broker === null ? "" : " (embedded)"}, db ${isPostgresUrl(dbPath) ? "PostgreSQL (shared)" : dbPath}${gateway.port === null ? "" : `, http://127.0.0.1:${String(gateway.port)}/health`}${args.watchtower ? ", watchtower on" : ""}; stop with Ctrl-C`,
     );
     const summary = await gateway.finished;
-    return { broker: gateway.brokerUrl, dbPath, ...summary };
+    return {
+      broker: gateway.brokerUrl,
+      dbPath: isPostgresUrl(dbPath) ? redactedUrl(dbPath) : dbPath,
+      ...summary,
+    };
   });
+}
+
+/** A database URL without its password (it is printed). */
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password !== "") u.password = "***";
+  return u.toString();
 }
