@@ -729,6 +729,12 @@ export const tasks = [
         defaultValue: "",
       })
       .addOption({
+        name: "claims",
+        description:
+          "A postgres:// URL where watchtowers (and gateways' in-process ones) claim proofs, so a fraud several see is proven once; the claim owner is --client-id",
+        defaultValue: "",
+      })
+      .addOption({
         name: "port",
         description: "Port of /health and /metrics (0: any free port)",
         type: ArgumentType.INT,

@@ -7,6 +7,7 @@ import { InvalidInputError, type MessageSource } from "../../src/protocol/index.
 import {
   DEFAULT_DB_PATH,
   MqttSource,
+  PgProofClaims,
   jsonLinesSource,
   runWatchtower,
 } from "../../src/watchtower/index.js";
@@ -20,6 +21,7 @@ interface Args extends ProofsArgs {
   source: string;
   broker: string;
   clientId: string;
+  claims: string;
   logLevel: string;
 }
 
@@ -58,6 +60,8 @@ export default async function watchtowerStart(args: Args, hre: HardhatRuntimeEnv
         );
       });
     }
+    const claims = args.claims === "" ? undefined : await PgProofClaims.open(args.claims);
+    const owner = args.clientId === "" ? "devicetrust-watchtower" : args.clientId;
     const running = await runWatchtower({
       registry: chain.registryAddress,
       proofs: chain.proofsAddress,
@@ -65,6 +69,7 @@ export default async function watchtowerStart(args: Args, hre: HardhatRuntimeEnv
       ...(args.beneficiary === "" ? {} : { beneficiary: args.beneficiary }),
       source,
       dbPath,
+      ...(claims === undefined ? {} : { claims: { claims, owner } }),
       port: args.port,
       logger: pino({ name: "watchtower", level: args.logLevel }, pino.destination(2)),
       // An MQTT stream never ends by itself: a signal closes it, then the summary is printed.
@@ -99,6 +104,7 @@ export default async function watchtowerStart(args: Args, hre: HardhatRuntimeEnv
       : { readings: null, proofs: [] };
     await watchtower.stop();
     await running.finished;
+    await claims?.close();
     return summary;
   });
 }
