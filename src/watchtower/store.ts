@@ -383,6 +383,7 @@ function rowToProof(row: ProofRow): ProofRecord {
 export class EvidenceStore {
   readonly path: string;
   private readonly db: DatabaseSync;
+  private readings = 0;
 
   /** Opens (creating if needed) the store at `path` (":memory:" for a throwaway one). */
   constructor(path: string) {
@@ -393,6 +394,10 @@ export class EvidenceStore {
       this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
       this.db.exec(SCHEMA);
       this.db.exec(SCHEMA_RETENTION);
+      // The one full count: at open. Then inserts and prunes move it (readingCount, /health).
+      this.readings = (
+        this.db.prepare("SELECT COUNT(*) AS n FROM readings").get() as { n: number }
+      ).n;
     } catch (err: unknown) {
       throw new WatchtowerError(
         "WATCHTOWER_STORE_OPEN",
@@ -439,7 +444,10 @@ export class EvidenceStore {
         signed.signature.toLowerCase(),
         receivedAt,
       );
-    if (Number(inserted.changes) === 1) return { inserted: true, first: { signed, structHash } };
+    if (Number(inserted.changes) === 1) {
+      this.readings++;
+      return { inserted: true, first: { signed, structHash } };
+    }
     const row = this.db
       .prepare("SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?")
       .get(r.deviceId.toLowerCase(), r.feedId.toLowerCase(), r.sequence.toString()) as
@@ -612,19 +620,31 @@ export class EvidenceStore {
   /** Runs `fn` in one transaction (committed when it returns, rolled back when it throws). */
   transaction<T>(fn: () => T): T {
     this.db.exec("BEGIN IMMEDIATE");
+    const readings = this.readings;
     try {
       const result = fn();
       this.db.exec("COMMIT");
       return result;
     } catch (err: unknown) {
       this.db.exec("ROLLBACK");
+      this.readings = readings;
       throw err;
     }
   }
 
-  /** How many (device, feed, sequence) slots the store holds. */
+  /**
+   * How many (device, feed, sequence) slots the store holds: a running count (counted once at open,
+   * then moved by inserts and prunes), so /health costs no query whatever the store's size.
+   */
   readingCount(): number {
-    const row = this.db.prepare("SELECT COUNT(*) AS n FROM readings").get() as { n: number };
+    return this.readings;
+  }
+
+  /** How many proofs are pending or failed (an indexed count of the proofs table). */
+  unfinishedProofCount(): number {
+    const row = this.db
+      .prepare("SELECT COUNT(*) AS n FROM proofs WHERE status IN ('pending', 'failed')")
+      .get() as { n: number };
     return row.n;
   }
 
@@ -763,18 +783,28 @@ export class EvidenceStore {
     this.keepUnfinishedEvidence();
     // Claimed times are decimal text of a uint64: a value past 2^63 casts to the largest integer.
     const claimedBefore = Math.floor(before / 1000);
-    const readings = this.pruneChunks(
-      this.db.prepare(
-        `DELETE FROM readings WHERE (device_id, feed_id, sequence) IN
+    let readings: number;
+    try {
+      readings = this.pruneChunks(
+        this.db.prepare(
+          `DELETE FROM readings WHERE (device_id, feed_id, sequence) IN
          (SELECT r.device_id, r.feed_id, r.sequence FROM readings r
           WHERE r.received_at < ? AND CAST(r.timestamp AS INTEGER) < ?
           AND NOT EXISTS (SELECT 1 FROM temp.prune_keep_slots k WHERE k.device_id = r.device_id
                           AND k.feed_id = r.feed_id AND k.sequence = r.sequence)
           LIMIT ?)`,
-      ),
-      [before, claimedBefore],
-      chunk,
-    );
+        ),
+        [before, claimedBefore],
+        chunk,
+      );
+    } catch (err: unknown) {
+      // Some chunks may have gone before the failure: count again.
+      this.readings = (
+        this.db.prepare("SELECT COUNT(*) AS n FROM readings").get() as { n: number }
+      ).n;
+      throw err;
+    }
+    this.readings -= readings;
     const { batches, batchLeaves } = this.pruneBatches(before, claimedBefore, chunk);
     const retiredKeyMessages = this.pruneChunks(
       this.db.prepare(

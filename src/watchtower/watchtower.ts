@@ -356,7 +356,7 @@ export class Watchtower {
       const s = this.evidence;
       s.check();
       readings = s.readingCount();
-      pendingProofs = s.unfinishedProofs().length;
+      pendingProofs = s.unfinishedProofCount();
     } catch (err: unknown) {
       store = { ok: false, error: errorMessage(err) };
     }
