@@ -22,6 +22,7 @@ import { Wallet, type ContractTransactionResponse } from "ethers";
 import { network } from "hardhat";
 import DeviceRegistryModule from "../deploy/modules/DeviceRegistry.js";
 import { DEFAULT_PAYOUT_BPS, DEFAULT_POOL_PARAMS } from "../deploy/modules/InsurancePool.js";
+import { benchBroker } from "../src/bench/broker.js";
 import { benchGateway } from "../src/bench/gateway.js";
 import { benchVerify } from "../src/bench/verify.js";
 import { benchInsurance } from "../src/bench/insurance.js";
@@ -131,7 +132,7 @@ const TARGETS: readonly Target[] = [
   { section: "bytes", key: "gateway.rss.10000devices", kind: "max", value: 300_000_000 },
 ];
 
-const results: BenchResults = { gas: {}, perSecond: {}, bytes: {}, meta: {} };
+const results: BenchResults = { gas: {}, perSecond: {}, bytes: {}, count: {}, meta: {} };
 
 function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
@@ -1091,6 +1092,7 @@ function printTable(): TargetSummary {
     ["gas", "gas"],
     ["perSecond", "ops/s"],
     ["bytes", "bytes"],
+    ["count", "count"],
   ] as const) {
     for (const [key, value] of Object.entries(sorted(results[section]))) {
       const target = targetOf.get(`${section}:${key}`);
@@ -1177,11 +1179,20 @@ const started = Date.now();
 // Off-chain rates depend on what else the machine runs: the load is recorded beside them.
 const loadBefore = loadavg()[0] ?? 0;
 /**
- * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, store, submit, osaka, prague) runs only
- * those parts, for a quick look while working on one layer; their figures are merged into
- * results.json over the others.
+ * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, store, broker, submit, osaka,
+ * prague) runs only those parts, for a quick look while working on one layer; their figures are
+ * merged into results.json over the others.
  */
-const PARTS = ["offchain", "verify", "gateway", "store", "submit", "osaka", "prague"] as const;
+const PARTS = [
+  "offchain",
+  "verify",
+  "gateway",
+  "store",
+  "broker",
+  "submit",
+  "osaka",
+  "prague",
+] as const;
 const only = (process.env.BENCH_ONLY ?? "").split(",").filter((p) => p !== "");
 for (const part of only) {
   if (!(PARTS as readonly string[]).includes(part)) {
@@ -1211,6 +1222,14 @@ if (runs("store")) {
   const store = await benchStoreSize({ progress });
   Object.assign(results.bytes, store.bytes);
   Object.assign(results.meta, store.meta);
+}
+if (runs("broker")) {
+  // Mosquitto's snapshot settings (src/bench/broker.ts): drain rate of a 20,000-message backlog and
+  // PUBACKed messages lost on a SIGKILL, for the choice in config/mosquitto.conf.
+  const broker = await benchBroker({ progress });
+  Object.assign(results.perSecond, broker.perSecond);
+  Object.assign(results.count, broker.count);
+  Object.assign(results.meta, broker.meta);
 }
 if (runs("submit")) {
   // On-chain submission through ChainSubmitter on a chain that mines every 2 s (src/bench/submit.ts):
@@ -1283,6 +1302,7 @@ await writeFile(
       gas: section("gas", results.gas),
       perSecond: section("perSecond", results.perSecond),
       bytes: section("bytes", results.bytes),
+      count: section("count", results.count),
       // A partial run keeps the meta of the parts it did not run (batch proof levels, gateway setup).
       meta:
         only.length === 0 || typeof previous.meta !== "object" || previous.meta === null

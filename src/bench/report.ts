@@ -6,6 +6,8 @@ export interface BenchResults {
   perSecond: Record<string, number>;
   /** Sizes in bytes (calldata of the measured transactions, proofs). */
   bytes: Record<string, number>;
+  /** Counts of events in one measured run (messages a broker lost on a SIGKILL). */
+  count: Record<string, number>;
   /** How the numbers were made: batch sizes, hardforks, runtime. */
   meta: Record<string, string | number>;
 }
