@@ -11,8 +11,8 @@ import { EvidenceStore } from "../watchtower/store.js";
 
 /**
  * The stores' size on disk (retention issue): a GatewayStore fed 1,000,000 readings, each marked
- * submitted as the gateway would once its round is mined, then a steady state of as many readings
- * again under retention (the last `retain` readings kept, older submitted ones pruned); and an
+ * submitted as the gateway would once its round is mined, then a steady state of `steady` more
+ * readings under retention (the last `retain` readings kept, older submitted ones pruned); and an
  * EvidenceStore fed the same 1,000,000 readings. Rows are written through the stores' own methods;
  * signatures and struct hashes are well-formed bytes that need not verify (nothing here checks
  * them), so the run measures storage, not cryptography. Time is simulated: one reading per
@@ -25,8 +25,10 @@ export interface StoreSizeResults {
 }
 
 export interface StoreSizeOptions {
-  /** Readings of the first fill and of the steady state each (default 1,000,000). */
+  /** Readings of the first fill (default 1,000,000). */
   readonly readings?: number;
+  /** Readings of the steady state under retention (default 500,000: five windows). */
+  readonly steady?: number;
   /** Readings the steady state retains (default 100,000). */
   readonly retain?: number;
   /** Readings between two prunes of the steady state (default 10,000). */
@@ -130,6 +132,7 @@ export async function benchStoreSize(options: StoreSizeOptions = {}): Promise<St
       process.stderr.write(`${line}\n`);
     });
   const readings = options.readings ?? 1_000_000;
+  const steady = options.steady ?? 500_000;
   const retain = options.retain ?? 100_000;
   const pruneEvery = options.pruneEvery ?? 10_000;
   const devices = devicesOf(options.devices ?? 1_000);
@@ -156,7 +159,7 @@ export async function benchStoreSize(options: StoreSizeOptions = {}): Promise<St
       let high = 0;
       const pruneStarted = performance.now();
       let pruneMs = 0;
-      fillGateway(store, devices, readings, 2 * readings, (next) => {
+      fillGateway(store, devices, readings, readings + steady, (next) => {
         if (next % pruneEvery !== 0) return;
         const t = performance.now();
         pruned += store.prune(receivedAt(next - retain)).readings;
@@ -176,7 +179,7 @@ export async function benchStoreSize(options: StoreSizeOptions = {}): Promise<St
       const counts = store.recount().readings;
       bytes[`gateway.store.${label}readings.pruned`] = store.sizeBytes();
       bytes[`gateway.store.${label}readings.pruned.wal`] = walBytes(store.path);
-      meta.storeRetention = `gateway: ${String(readings)} readings, then ${String(readings)} more keeping the last ${String(retain)} (pruned every ${String(pruneEvery)}): ${String(pruned)} pruned, ${String(counts.submitted)} kept; size over the steady state ${mb(low)} to ${mb(high)}; prunes took ${String(Math.round(pruneMs))} ms of ${String(Math.round(performance.now() - pruneStarted))} ms`;
+      meta.storeRetention = `gateway: ${String(readings)} readings, then ${String(steady)} more keeping the last ${String(retain)} (pruned every ${String(pruneEvery)}): ${String(pruned)} pruned, ${String(counts.submitted)} kept; size over the steady state ${mb(low)} to ${mb(high)}; prunes took ${String(Math.round(pruneMs))} ms of ${String(Math.round(performance.now() - pruneStarted))} ms`;
     } finally {
       store.close();
     }

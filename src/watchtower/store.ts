@@ -384,6 +384,8 @@ export class EvidenceStore {
   readonly path: string;
   private readonly db: DatabaseSync;
   private readings = 0;
+  /** Prepared statements by their SQL: preparing one per call was most of an insert's cost. */
+  private readonly statements = new Map<string, StatementSync>();
 
   /** Opens (creating if needed) the store at `path` (":memory:" for a throwaway one). */
   constructor(path: string) {
@@ -395,9 +397,7 @@ export class EvidenceStore {
       this.db.exec(SCHEMA);
       this.db.exec(SCHEMA_RETENTION);
       // The one full count: at open. Then inserts and prunes move it (readingCount, /health).
-      this.readings = (
-        this.db.prepare("SELECT COUNT(*) AS n FROM readings").get() as { n: number }
-      ).n;
+      this.readings = (this.stmt("SELECT COUNT(*) AS n FROM readings").get() as { n: number }).n;
     } catch (err: unknown) {
       throw new WatchtowerError(
         "WATCHTOWER_STORE_OPEN",
@@ -411,9 +411,18 @@ export class EvidenceStore {
     return this.db.isOpen;
   }
 
+  private stmt(sql: string): StatementSync {
+    let statement = this.statements.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   /** Throws when the store cannot answer a query (for /health). */
   check(): void {
-    this.db.prepare("SELECT 1 AS ok").get();
+    this.stmt("SELECT 1 AS ok").get();
   }
 
   /**
@@ -426,31 +435,29 @@ export class EvidenceStore {
     receivedAt: number,
   ): { readonly inserted: boolean; readonly first: StoredReading } {
     const r = signed.reading;
-    const inserted = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO readings
+    const inserted = this.stmt(
+      `INSERT OR IGNORE INTO readings
          (device_id, feed_id, sequence, struct_hash, timestamp, value, key_type, key, signature, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        r.deviceId.toLowerCase(),
-        r.feedId.toLowerCase(),
-        r.sequence.toString(),
-        structHash,
-        r.timestamp.toString(),
-        r.value.toString(),
-        signed.key.keyType,
-        signed.key.key.toLowerCase(),
-        signed.signature.toLowerCase(),
-        receivedAt,
-      );
+    ).run(
+      r.deviceId.toLowerCase(),
+      r.feedId.toLowerCase(),
+      r.sequence.toString(),
+      structHash,
+      r.timestamp.toString(),
+      r.value.toString(),
+      signed.key.keyType,
+      signed.key.key.toLowerCase(),
+      signed.signature.toLowerCase(),
+      receivedAt,
+    );
     if (Number(inserted.changes) === 1) {
       this.readings++;
       return { inserted: true, first: { signed, structHash } };
     }
-    const row = this.db
-      .prepare("SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?")
-      .get(r.deviceId.toLowerCase(), r.feedId.toLowerCase(), r.sequence.toString()) as
+    const row = this.stmt(
+      "SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?",
+    ).get(r.deviceId.toLowerCase(), r.feedId.toLowerCase(), r.sequence.toString()) as
       ReadingRow | undefined;
     if (row === undefined) {
       throw new WatchtowerError(
@@ -463,20 +470,18 @@ export class EvidenceStore {
 
   /** The first single signed reading of a (device, feed, sequence), if any. */
   reading(deviceId: Hex, feedId: Hex, sequence: bigint): StoredReading | undefined {
-    const row = this.db
-      .prepare("SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?")
-      .get(deviceId.toLowerCase(), feedId.toLowerCase(), sequence.toString()) as
+    const row = this.stmt(
+      "SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?",
+    ).get(deviceId.toLowerCase(), feedId.toLowerCase(), sequence.toString()) as
       ReadingRow | undefined;
     return row === undefined ? undefined : rowToStored(row);
   }
 
   /** The first batch leaf of a (device, feed, sequence), if any. */
   batchLeaf(deviceId: Hex, feedId: Hex, sequence: bigint): StoredLeaf | undefined {
-    const row = this.db
-      .prepare(
-        "SELECT struct_hash, batch_id, leaf_index FROM batch_leaves WHERE device_id = ? AND feed_id = ? AND sequence = ?",
-      )
-      .get(deviceId.toLowerCase(), feedId.toLowerCase(), sequence.toString()) as
+    const row = this.stmt(
+      "SELECT struct_hash, batch_id, leaf_index FROM batch_leaves WHERE device_id = ? AND feed_id = ? AND sequence = ?",
+    ).get(deviceId.toLowerCase(), feedId.toLowerCase(), sequence.toString()) as
       { struct_hash: string; batch_id: number; leaf_index: number } | undefined;
     return row === undefined
       ? undefined
@@ -501,32 +506,30 @@ export class EvidenceStore {
     const feedId = m.feedId.toLowerCase();
     const inserted =
       Number(
-        this.db
-          .prepare(
-            `INSERT OR IGNORE INTO batches (batch_hash, device_id, feed_id, first_sequence, last_sequence,
+        this.stmt(
+          `INSERT OR IGNORE INTO batches (batch_hash, device_id, feed_id, first_sequence, last_sequence,
              count, from_timestamp, to_timestamp, root, key_type, key, signature, readings, received_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            batchHash.toLowerCase(),
-            deviceId,
-            feedId,
-            m.firstSequence.toString(),
-            m.lastSequence.toString(),
-            m.count.toString(),
-            m.fromTimestamp.toString(),
-            m.toTimestamp.toString(),
-            m.root.toLowerCase(),
-            b.key.keyType,
-            b.key.key.toLowerCase(),
-            b.signature.toLowerCase(),
-            b.readings,
-            receivedAt,
-          ).changes,
+        ).run(
+          batchHash.toLowerCase(),
+          deviceId,
+          feedId,
+          m.firstSequence.toString(),
+          m.lastSequence.toString(),
+          m.count.toString(),
+          m.fromTimestamp.toString(),
+          m.toTimestamp.toString(),
+          m.root.toLowerCase(),
+          b.key.keyType,
+          b.key.key.toLowerCase(),
+          b.signature.toLowerCase(),
+          b.readings,
+          receivedAt,
+        ).changes,
       ) === 1;
-    const idRow = this.db
-      .prepare("SELECT id FROM batches WHERE batch_hash = ?")
-      .get(batchHash.toLowerCase()) as { id: number } | undefined;
+    const idRow = this.stmt("SELECT id FROM batches WHERE batch_hash = ?").get(
+      batchHash.toLowerCase(),
+    ) as { id: number } | undefined;
     if (idRow === undefined) {
       throw new WatchtowerError(
         "WATCHTOWER_STORE_INCONSISTENT",
@@ -534,14 +537,14 @@ export class EvidenceStore {
       );
     }
     const batchId = idRow.id;
-    const insertLeaf = this.db.prepare(
+    const insertLeaf = this.stmt(
       `INSERT OR IGNORE INTO batch_leaves (device_id, feed_id, sequence, struct_hash, batch_id, leaf_index)
        VALUES (?, ?, ?, ?, ?, ?)`,
     );
-    const readLeaf = this.db.prepare(
+    const readLeaf = this.stmt(
       "SELECT struct_hash, batch_id, leaf_index FROM batch_leaves WHERE device_id = ? AND feed_id = ? AND sequence = ?",
     );
-    const readSingle = this.db.prepare(
+    const readSingle = this.stmt(
       "SELECT * FROM readings WHERE device_id = ? AND feed_id = ? AND sequence = ?",
     );
     const conflicts: BatchConflict[] = [];
@@ -586,7 +589,7 @@ export class EvidenceStore {
 
   /** A stored batch with its readings (to rebuild a leaf's evidence). */
   batch(batchId: number): StoredBatch {
-    const row = this.db.prepare("SELECT * FROM batches WHERE id = ?").get(batchId) as
+    const row = this.stmt("SELECT * FROM batches WHERE id = ?").get(batchId) as
       BatchRow | undefined;
     if (row === undefined) {
       throw new WatchtowerError(
@@ -613,7 +616,7 @@ export class EvidenceStore {
 
   /** How many batches the store holds. */
   batchCount(): number {
-    const row = this.db.prepare("SELECT COUNT(*) AS n FROM batches").get() as { n: number };
+    const row = this.stmt("SELECT COUNT(*) AS n FROM batches").get() as { n: number };
     return row.n;
   }
 
@@ -642,9 +645,9 @@ export class EvidenceStore {
 
   /** How many proofs are pending or failed (an indexed count of the proofs table). */
   unfinishedProofCount(): number {
-    const row = this.db
-      .prepare("SELECT COUNT(*) AS n FROM proofs WHERE status IN ('pending', 'failed')")
-      .get() as { n: number };
+    const row = this.stmt(
+      "SELECT COUNT(*) AS n FROM proofs WHERE status IN ('pending', 'failed')",
+    ).get() as { n: number };
     return row.n;
   }
 
@@ -659,19 +662,17 @@ export class EvidenceStore {
     evidence: readonly Evidence[],
   ): boolean {
     const now = Date.now();
-    const result = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO proofs (proof_key, kind, device_id, evidence, status, created_at, updated_at)
+    const result = this.stmt(
+      `INSERT OR IGNORE INTO proofs (proof_key, kind, device_id, evidence, status, created_at, updated_at)
          VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
-      )
-      .run(
-        proofKey,
-        kind,
-        deviceId.toLowerCase(),
-        JSON.stringify(evidence.map(evidenceToJson)),
-        now,
-        now,
-      );
+    ).run(
+      proofKey,
+      kind,
+      deviceId.toLowerCase(),
+      JSON.stringify(evidence.map(evidenceToJson)),
+      now,
+      now,
+    );
     return Number(result.changes) === 1;
   }
 
@@ -680,29 +681,27 @@ export class EvidenceStore {
    * hash). Returns true when it is new.
    */
   addRetiredKeyMessage(messageHash: Hex, m: RetiredKeyMessage, receivedAt: number): boolean {
-    const result = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO retired_key_messages
+    const result = this.stmt(
+      `INSERT OR IGNORE INTO retired_key_messages
          (message_hash, device_id, key_hash, retired_at, signed_at, message, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        messageHash.toLowerCase(),
-        m.deviceId.toLowerCase(),
-        m.keyHash.toLowerCase(),
-        m.retiredAt.toString(),
-        m.signedAt.toString(),
-        JSON.stringify(retiredKeyMessageToJson(m.message)),
-        receivedAt,
-      );
+    ).run(
+      messageHash.toLowerCase(),
+      m.deviceId.toLowerCase(),
+      m.keyHash.toLowerCase(),
+      m.retiredAt.toString(),
+      m.signedAt.toString(),
+      JSON.stringify(retiredKeyMessageToJson(m.message)),
+      receivedAt,
+    );
     return Number(result.changes) === 1;
   }
 
   /** The messages signed by retired keys, in the order they were kept. */
   retiredKeyMessages(): RetiredKeyMessage[] {
-    const rows = this.db
-      .prepare("SELECT * FROM retired_key_messages ORDER BY rowid")
-      .all() as unknown as RetiredKeyRow[];
+    const rows = this.stmt(
+      "SELECT * FROM retired_key_messages ORDER BY rowid",
+    ).all() as unknown as RetiredKeyRow[];
     return rows.map((row) => ({
       deviceId: row.device_id as Hex,
       keyHash: row.key_hash as Hex,
@@ -715,25 +714,23 @@ export class EvidenceStore {
   }
 
   proof(proofKey: string): ProofRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM proofs WHERE proof_key = ?").get(proofKey) as
+    const row = this.stmt("SELECT * FROM proofs WHERE proof_key = ?").get(proofKey) as
       ProofRow | undefined;
     return row === undefined ? undefined : rowToProof(row);
   }
 
   /** Proofs to (re)send at start: pending ones (cut short by a stop or a crash) and failed ones. */
   unfinishedProofs(): ProofRecord[] {
-    const rows = this.db
-      .prepare(
-        "SELECT * FROM proofs WHERE status IN ('pending', 'failed') ORDER BY created_at, proof_key",
-      )
-      .all() as unknown as ProofRow[];
+    const rows = this.stmt(
+      "SELECT * FROM proofs WHERE status IN ('pending', 'failed') ORDER BY created_at, proof_key",
+    ).all() as unknown as ProofRow[];
     return rows.map(rowToProof);
   }
 
   proofs(): ProofRecord[] {
-    const rows = this.db
-      .prepare("SELECT * FROM proofs ORDER BY created_at, proof_key")
-      .all() as unknown as ProofRow[];
+    const rows = this.stmt(
+      "SELECT * FROM proofs ORDER BY created_at, proof_key",
+    ).all() as unknown as ProofRow[];
     return rows.map(rowToProof);
   }
 
@@ -747,20 +744,18 @@ export class EvidenceStore {
       readonly error?: string | null;
     },
   ): void {
-    this.db
-      .prepare(
-        `UPDATE proofs SET status = ?, attempts = ?, incident = COALESCE(?, incident),
+    this.stmt(
+      `UPDATE proofs SET status = ?, attempts = ?, incident = COALESCE(?, incident),
          tx_hash = COALESCE(?, tx_hash), error = ?, updated_at = ? WHERE proof_key = ?`,
-      )
-      .run(
-        update.status,
-        update.attempts,
-        update.incident ?? null,
-        update.txHash ?? null,
-        update.error ?? null,
-        Date.now(),
-        proofKey,
-      );
+    ).run(
+      update.status,
+      update.attempts,
+      update.incident ?? null,
+      update.txHash ?? null,
+      update.error ?? null,
+      Date.now(),
+      proofKey,
+    );
   }
 
   /**
@@ -786,7 +781,7 @@ export class EvidenceStore {
     let readings: number;
     try {
       readings = this.pruneChunks(
-        this.db.prepare(
+        this.stmt(
           `DELETE FROM readings WHERE (device_id, feed_id, sequence) IN
          (SELECT r.device_id, r.feed_id, r.sequence FROM readings r
           WHERE r.received_at < ? AND CAST(r.timestamp AS INTEGER) < ?
@@ -799,15 +794,13 @@ export class EvidenceStore {
       );
     } catch (err: unknown) {
       // Some chunks may have gone before the failure: count again.
-      this.readings = (
-        this.db.prepare("SELECT COUNT(*) AS n FROM readings").get() as { n: number }
-      ).n;
+      this.readings = (this.stmt("SELECT COUNT(*) AS n FROM readings").get() as { n: number }).n;
       throw err;
     }
     this.readings -= readings;
     const { batches, batchLeaves } = this.pruneBatches(before, claimedBefore, chunk);
     const retiredKeyMessages = this.pruneChunks(
-      this.db.prepare(
+      this.stmt(
         `DELETE FROM retired_key_messages WHERE rowid IN
          (SELECT rowid FROM retired_key_messages WHERE received_at < ? LIMIT ?)`,
       ),
@@ -837,8 +830,8 @@ export class EvidenceStore {
       DELETE FROM temp.prune_keep_slots;
       DELETE FROM temp.prune_keep_batches;
     `);
-    const slot = this.db.prepare("INSERT OR IGNORE INTO temp.prune_keep_slots VALUES (?, ?, ?)");
-    const batch = this.db.prepare("INSERT OR IGNORE INTO temp.prune_keep_batches VALUES (?, ?, ?)");
+    const slot = this.stmt("INSERT OR IGNORE INTO temp.prune_keep_slots VALUES (?, ?, ?)");
+    const batch = this.stmt("INSERT OR IGNORE INTO temp.prune_keep_batches VALUES (?, ?, ?)");
     for (const proof of this.unfinishedProofs()) {
       for (const e of proof.evidence) {
         if (isBatchedReading(e)) {
@@ -871,17 +864,17 @@ export class EvidenceStore {
     claimedBefore: number,
     chunk: number,
   ): { batches: number; batchLeaves: number } {
-    const candidates = this.db.prepare(
+    const candidates = this.stmt(
       `SELECT b.id, b.device_id, b.feed_id, b.readings FROM batches b
        WHERE b.received_at < ? AND CAST(b.to_timestamp AS INTEGER) < ?
        AND NOT EXISTS (SELECT 1 FROM temp.prune_keep_batches k WHERE k.device_id = b.device_id
                        AND k.feed_id = b.feed_id AND k.root = b.root)
        LIMIT 64`,
     );
-    const removeLeaf = this.db.prepare(
+    const removeLeaf = this.stmt(
       "DELETE FROM batch_leaves WHERE device_id = ? AND feed_id = ? AND sequence = ? AND batch_id = ?",
     );
-    const removeBatch = this.db.prepare("DELETE FROM batches WHERE id = ?");
+    const removeBatch = this.stmt("DELETE FROM batches WHERE id = ?");
     let batches = 0;
     let batchLeaves = 0;
     for (;;) {
