@@ -22,3 +22,4 @@ export * from "./sqlite-reading-store.js";
 export { Submission, type SubmissionOptions } from "./submission.js";
 export { DeviceGate, type DeviceGateOptions, type KeyRole } from "./device-gate.js";
 export { MqttIntake, type MqttIntakeOptions } from "./mqtt-intake.js";
+export { SignatureChecks, type SignatureChecksOptions } from "./signature-checks.js";
