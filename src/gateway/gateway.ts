@@ -116,8 +116,11 @@ export interface GatewayOptions {
    * messages of one read from the broker go to the workers together (one batch), and the gateway's
    * thread keeps MQTT, decoding and storage. Verdicts are the same. A pool error that is no verdict (a
    * worker that died on the batch each time it was sent, a pool past its maxPending) leaves the
-   * message unacknowledged: the broker redelivers it. On 2 cores, end to end over Mosquitto, 1 worker
-   * beats inline and 2 (bench/results.json, gateway.mqtt.p256.single.workers*).
+   * message unacknowledged: the broker redelivers it. Default 0: on the 2-core bench machine, end to
+   * end over Mosquitto (bench/results.json, gateway.mqtt.p256.single.workers0/1/2), 1 worker gained
+   * up to ~1.4x over inline in some runs and nothing in others (Mosquitto, the device simulator and
+   * other work share those 2 cores), and with the broker's persistence on the broker, not
+   * verification, sets the rate; give 1 or more where the gateway has cores of its own.
    */
   readonly verifyWorkers?: number;
   /** The pool's other options (batch size, retries, maxPending, a test's worker script). */
