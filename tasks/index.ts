@@ -1192,6 +1192,13 @@ export const tasks = [
         defaultValue: 32,
       })
       .addOption({
+        name: "verifyWorkers",
+        description:
+          "Worker threads that verify signatures while the main thread does MQTT and storage (0: inline)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
         name: "httpPort",
         description: "Port of /health and /metrics (0: any free port, -1: none)",
         type: ArgumentType.INT,

@@ -6,6 +6,7 @@ import {
   errorMessage,
   BATCH_HEADER_LENGTH,
   BATCH_READING_LENGTH,
+  type DeviceKey,
   type Domain,
   type Hex,
   type SignedReading,
@@ -22,7 +23,11 @@ import {
   parseTopic,
   readingSubscription,
 } from "../protocol/index.js";
-import { checkDeviceSignature } from "../verify/index.js";
+import {
+  checkDeviceSignature,
+  type SignatureVerdict,
+  type VerifyPoolOptions,
+} from "../verify/index.js";
 import { handleOpsRequest, startOpsServer, stopOpsServer } from "../service/ops-http.js";
 import { RegistryEvents } from "../service/registry-events.js";
 import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
@@ -31,6 +36,7 @@ import { DeviceGate } from "./device-gate.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
 import { MqttIntake } from "./mqtt-intake.js";
 import type { PruneResult, ReadingStore, StoreWrite, StoreWriteResult } from "./reading-store.js";
+import { SignatureChecks } from "./signature-checks.js";
 import { SqliteReadingStore } from "./sqlite-reading-store.js";
 import { DEFAULT_BACKOFF, settlesBy, Submission, type BackoffPolicy } from "./submission.js";
 import {
@@ -109,6 +115,21 @@ export interface GatewayOptions {
    * once the message is persisted (or dropped).
    */
   readonly maxInFlight?: number;
+  /**
+   * Worker threads that verify signatures (default 0: on the gateway's thread). With n > 0 a
+   * VerifyPool starts at open() and stops at stop(), after the messages in hand are settled; the
+   * messages of one read from the broker go to the workers together (one batch), and the gateway's
+   * thread keeps MQTT, decoding and storage. Verdicts are the same. A pool error that is no verdict (a
+   * worker that died on the batch each time it was sent, a pool past its maxPending) leaves the
+   * message unacknowledged: the broker redelivers it. Default 0: on the 2-core bench machine, end to
+   * end over Mosquitto (bench/results.json, gateway.mqtt.p256.single.workers0/1/2), 1 worker gained
+   * up to ~1.4x over inline in some runs and nothing in others (Mosquitto, the device simulator and
+   * other work share those 2 cores), and with the broker's persistence on the broker, not
+   * verification, sets the rate; give 1 or more where the gateway has cores of its own.
+   */
+  readonly verifyWorkers?: number;
+  /** The pool's other options (batch size, retries, maxPending, a test's worker script). */
+  readonly verifyPool?: Omit<VerifyPoolOptions, "workers">;
   /** Writes grouped into one SQLite transaction at most (default 512). */
   readonly persistGroupSize?: number;
   /**
@@ -280,6 +301,7 @@ export class Gateway {
   private readonly digestOf: (structHash: Buffer) => Hex;
   private readonly gate: DeviceGate;
   private store: ReadingStore | undefined;
+  private checks: SignatureChecks | undefined;
   private intake: MqttIntake | undefined;
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -455,8 +477,27 @@ export class Gateway {
    */
   async open(): Promise<void> {
     if (this.store !== undefined) return;
-    const store =
-      this.options.store ?? new SqliteReadingStore(this.options.dbPath, this.options.synchronous);
+    const workers = this.options.verifyWorkers ?? 0;
+    if (!Number.isSafeInteger(workers) || workers < 0) {
+      throw new GatewayError(
+        "GATEWAY_BAD_OPTIONS",
+        `verifyWorkers must be a whole number >= 0, got ${String(workers)}: fix the options`,
+      );
+    }
+    // Before the store: threads that cannot start leave nothing open behind them.
+    const checks = (this.checks ??= await SignatureChecks.start({
+      workers,
+      ...(this.options.verifyPool === undefined ? {} : { pool: this.options.verifyPool }),
+    }));
+    let store: ReadingStore;
+    try {
+      store =
+        this.options.store ?? new SqliteReadingStore(this.options.dbPath, this.options.synchronous);
+    } catch (err: unknown) {
+      this.checks = undefined;
+      await checks.close();
+      throw err;
+    }
     this.store = store;
     const submitter = new Submission({
       store,
@@ -484,6 +525,11 @@ export class Gateway {
       throw new GatewayError("GATEWAY_NOT_STARTED", "start() the gateway first");
     }
     return this.store;
+  }
+
+  /** Verify worker threads running now: verifyWorkers after open(), 0 inline and after stop(). */
+  get verifyThreads(): number {
+    return this.checks?.runningWorkers ?? 0;
   }
 
   /** Accepted readings waiting in memory for submission. */
@@ -530,6 +576,8 @@ export class Gateway {
     }
     this.commitGroup();
     await step("writes", Promise.allSettled([...this.commits]));
+    // The messages in hand have their verdicts: nothing waits on the workers any more.
+    await step("verify pool", this.checks?.close());
     // Nor what the messages in hand queued meanwhile.
     this.submitter?.abandonQueues();
     await step("submission in flight", this.submitter?.inFlight);
@@ -729,7 +777,7 @@ export class Gateway {
     } catch {
       return "malformed";
     }
-    const verdict = checkDeviceSignature(signed.key, this.digestOf(hash), signed.signature);
+    const verdict = await this.verdictOf(signed.key, this.digestOf(hash), signed.signature);
     if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
     if (await this.datedAhead(r.timestamp, receivedAt)) return "future_timestamp";
@@ -774,7 +822,7 @@ export class Gateway {
       return "malformed";
     }
     if (problem !== null) return problem;
-    const verdict = checkDeviceSignature(decoded.key, this.digestOf(hash), decoded.signature);
+    const verdict = await this.verdictOf(decoded.key, this.digestOf(hash), decoded.signature);
     if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
     const b = decoded.batch;
@@ -802,6 +850,20 @@ export class Gateway {
     this.metrics.batchesVerified.inc();
     this.metrics.verified.inc(Number(decoded.batch.count));
     return "accepted";
+  }
+
+  /**
+   * The signature's verdict, inline or from the verify pool. Rejects (the message is then not
+   * acknowledged) when the pool fails to give one, or after stop() closed it.
+   */
+  private verdictOf(
+    key: DeviceKey,
+    digest: Hex,
+    signature: Hex,
+  ): SignatureVerdict | Promise<SignatureVerdict> {
+    // Before open() there is no pool yet: inline, as with verifyWorkers 0.
+    if (this.checks === undefined) return checkDeviceSignature(key, digest, signature);
+    return this.checks.check(key, digest, signature);
   }
 
   /**

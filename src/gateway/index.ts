@@ -23,3 +23,4 @@ export { Submission, type SubmissionOptions } from "./submission.js";
 export { DeviceGate, type DeviceGateOptions, type KeyRole } from "./device-gate.js";
 export { MqttIntake, type MqttIntakeOptions } from "./mqtt-intake.js";
 export * from "./pg-store.js";
+export { SignatureChecks, type SignatureChecksOptions } from "./signature-checks.js";

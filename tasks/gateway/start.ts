@@ -19,6 +19,7 @@ interface Args extends ProofsArgs {
   batchInterval: number;
   maxQueue: number;
   maxBatchesPerTx: number;
+  verifyWorkers: number;
   httpPort: number;
   logLevel: string;
   anchor: string;
@@ -86,6 +87,7 @@ export default async function gatewayStart(args: Args, hre: HardhatRuntimeEnviro
       batchIntervalMs: args.batchInterval,
       maxQueue: args.maxQueue,
       maxBatchesPerTx: args.maxBatchesPerTx,
+      verifyWorkers: args.verifyWorkers,
       httpPort: args.httpPort < 0 ? false : args.httpPort,
       logger: pino(
         { name: "gateway", level: args.logLevel },

@@ -1,15 +1,15 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
-import { userInfo } from "node:os";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import type { Context } from "mocha";
-import { connectAsync } from "mqtt";
+import { MOSQUITTO } from "../../src/gateway/mosquitto.js";
 
-/** Running Debian's Mosquitto in tests. No describe() here. */
+/** Running Debian's Mosquitto in tests (src/gateway/mosquitto.ts). No describe() here. */
 
-export const MOSQUITTO = "/usr/sbin/mosquitto";
+export {
+  MOSQUITTO,
+  MosquittoProcess,
+  freePort,
+  shippedConfig,
+} from "../../src/gateway/mosquitto.js";
 
 /**
  * Called from a `before` hook: skips the tests only when the Mosquitto binary is absent, printing why;
@@ -27,93 +27,4 @@ export function requireMosquitto(ctx: Context): void {
     `      (pending: ${MOSQUITTO} is absent; apt-get install mosquitto to run these tests)`,
   );
   ctx.skip();
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/**
- * The configuration the project ships (config/mosquitto.conf) with what a test must change: the
- * listener's port, the persistence folder, and the user (Mosquitto started as root drops to the
- * "mosquitto" user, which cannot write a test's temp folder; as another user the line has no effect).
- */
-export function shippedConfig(port: number, persistenceDir: string): string {
-  const shipped = readFileSync(join(process.cwd(), "config/mosquitto.conf"), "utf8");
-  const lines = shipped.split("\n");
-  const replace = (directive: string, value: string): void => {
-    const i = lines.findIndex((l) => l.startsWith(`${directive} `));
-    if (i < 0) throw new Error(`config/mosquitto.conf has no ${directive} line`);
-    lines[i] = `${directive} ${value}`;
-  };
-  replace("listener", `${String(port)} 127.0.0.1`);
-  replace(
-    "persistence_location",
-    persistenceDir.endsWith("/") ? persistenceDir : `${persistenceDir}/`,
-  );
-  lines.push(`user ${userInfo().username}`);
-  return lines.join("\n");
-}
-
-/** A Mosquitto process on loopback, restartable on the same port and configuration. */
-export class MosquittoProcess {
-  readonly url: string;
-  private readonly confPath: string;
-  private child: ChildProcess | undefined;
-  private stderr = "";
-
-  private constructor(confPath: string, port: number) {
-    this.confPath = confPath;
-    this.url = `mqtt://127.0.0.1:${String(port)}`;
-  }
-
-  /** Writes `config` to `dir`/mosquitto.conf and starts Mosquitto on it (`port` must be its listener's). */
-  static async start(dir: string, port: number, config: string): Promise<MosquittoProcess> {
-    const confPath = join(dir, "mosquitto.conf");
-    await writeFile(confPath, config);
-    const broker = new MosquittoProcess(confPath, port);
-    await broker.restart();
-    return broker;
-  }
-
-  /** Starts the process (again) and waits until it accepts connections. */
-  async restart(): Promise<void> {
-    if (this.running) throw new Error("mosquitto is running: kill it first");
-    this.stderr = "";
-    const child = spawn(MOSQUITTO, ["-c", this.confPath], { stdio: ["ignore", "ignore", "pipe"] });
-    child.stderr.on("data", (chunk: Buffer) => {
-      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
-    });
-    this.child = child;
-    const end = Date.now() + 10_000;
-    for (;;) {
-      try {
-        const probe = await connectAsync(this.url, { reconnectPeriod: 0, connectTimeout: 500 });
-        await probe.endAsync();
-        return;
-      } catch (err: unknown) {
-        if (Date.now() > end || child.exitCode !== null) {
-          throw new Error(`mosquitto did not start: ${this.stderr}`, { cause: err });
-        }
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  }
-
-  get running(): boolean {
-    return this.child?.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Sends `signal` and waits until the process has exited. */
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (child === undefined || !this.running) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill(signal);
-    await exited;
-  }
 }
