@@ -12,7 +12,7 @@ import { mkdtemp, open, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ZeroHash, id } from "ethers";
+import { ZeroAddress, ZeroHash, id } from "ethers";
 import { pino } from "pino";
 import { DeviceSigner } from "../device/device-signer.js";
 import { SoftwareKeyStore } from "../device/software-key-store.js";
@@ -22,7 +22,9 @@ import {
   type GatewayOptions,
   type KeyDirectory,
   type ReadingSubmitter,
+  WatchtowerLink,
 } from "../gateway/index.js";
+import { Watchtower, type DeviceDirectory, type ProofSubmitter } from "../watchtower/index.js";
 import { MosquittoProcess, freePort, shippedConfig } from "../gateway/mosquitto.js";
 import { fromHex, type Curve, type Domain, type Hex } from "../protocol/index.js";
 import { opsPerSecond } from "./measure.js";
@@ -235,6 +237,82 @@ export async function intakeRate(
     assertStored(g, messages.length, 0);
     return rate;
   });
+}
+
+/** The watchtower's view of the bench's devices: every key is its device's first, no range declared. */
+const WATCHTOWER_DIRECTORY: DeviceDirectory = {
+  keyOwner: () => Promise.resolve(ZeroHash as Hex),
+  currentKeyHash: (deviceId) => Promise.resolve(deviceId),
+  keyRetiredAt: () => Promise.resolve(0n),
+  deviceModel: () => Promise.resolve({ maker: 1, model: 1 }),
+  sensorRange: () => Promise.resolve(null),
+  ping: () => Promise.resolve(),
+};
+
+/** Proves nothing: the bench's readings hold no fraud (a proof would fail the run). */
+const NO_PROOFS: ProofSubmitter = {
+  proveEquivocation: () => Promise.reject(new Error("bench: no fraud expected")),
+  proveOutOfBounds: () => Promise.reject(new Error("bench: no fraud expected")),
+  proveBatchOutOfBounds: () => Promise.reject(new Error("bench: no fraud expected")),
+  proveBatchEquivocation: () => Promise.reject(new Error("bench: no fraud expected")),
+  proveBatchPairEquivocation: () => Promise.reject(new Error("bench: no fraud expected")),
+};
+
+/**
+ * intakeRate with a watchtower in the same process (gateway start --watchtower): every message is
+ * mirrored to it once the gateway checked its signature (a bounded link: when it lags, the intake
+ * waits). Readings per second from the first message until the gateway stored the last and the
+ * watchtower had taken in the last; the watchtower's checks (key, evidence stored in its own SQLite)
+ * run on the same thread. `watch` false: the same run without the link (the baseline, measured the
+ * same way).
+ */
+export async function intakeRateWithWatchtower(
+  readings: readonly SignedReading[],
+  window = 256,
+  watch = true,
+): Promise<number> {
+  const messages = readings.map((r) => ({
+    topic: readingTopic(r.reading.feedId, r.reading.deviceId),
+    payload: encodeReading(r),
+  }));
+  const dir = await mkdtemp(join(tmpdir(), "gateway-bench-watchtower-"));
+  const link = new WatchtowerLink();
+  const watchtower = new Watchtower({
+    domain: DOMAIN,
+    source: link,
+    directory: WATCHTOWER_DIRECTORY,
+    submitter: NO_PROOFS,
+    beneficiary: ZeroAddress as Hex,
+    dbPath: join(dir, "watchtower.sqlite"),
+    http: false,
+    logger: pino({ level: "silent" }),
+  });
+  try {
+    await watchtower.start();
+    const options = { maxQueue: readings.length + 1, ...(watch ? { sink: link.sink } : {}) };
+    return await withGateway(options, async (g) => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < messages.length; i += window) {
+        await Promise.all(
+          messages.slice(i, i + window).map((m) => g.onMessage(m.topic, m.payload)),
+        );
+      }
+      link.end();
+      await watchtower.drained();
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      assertStored(g, messages.length, 0);
+      const seen = watchtower.evidence.readingCount();
+      if (seen !== messages.length) {
+        throw new Error(
+          `bench: the watchtower stored ${String(seen)} of ${String(messages.length)} readings`,
+        );
+      }
+      return messages.length / seconds;
+    });
+  } finally {
+    await watchtower.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 export interface BatchMessage {
@@ -634,6 +712,14 @@ export async function benchGateway(
   perSecond["gateway.verify.secp256k1.single"] = Math.round(await acceptRate(k1));
   await intakeRate(p256.slice(0, 1024));
   perSecond["gateway.intake.p256.single"] = Math.round(await intakeRate(p256));
+  // The in-process watchtower's cost: the same intake with it (target: at most 20% slower).
+  progress("gateway: the same intake with a watchtower in the process, and without (same method)");
+  await intakeRateWithWatchtower(p256.slice(0, 1024));
+  const alone = await intakeRateWithWatchtower(p256, 256, false);
+  const withWatchtower = await intakeRateWithWatchtower(p256);
+  perSecond["gateway.intake.p256.single.watchtower"] = Math.round(withWatchtower);
+  meta["gateway.intake.p256.single.watchtower.baseline"] = Math.round(alone);
+  meta["gateway.intake.watchtowerCost"] = Math.round(100 * (1 - withWatchtower / alone)) / 100;
   progress(`gateway: ${String(batches)} batches of 1024 readings`);
   const messages = await batchMessages(batches, 1024, ["p256", "p256", "secp256k1", "p256"]);
   await batchRate(messages.slice(0, 8), 1024);

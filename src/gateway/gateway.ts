@@ -721,9 +721,7 @@ export class Gateway {
     if (r.feedId.toLowerCase() !== slot.feedId || r.deviceId.toLowerCase() !== slot.deviceId) {
       return this.drop("topic_mismatch", { topic });
     }
-    // Every well-formed message, old-key ones included: for the watchtower it is evidence.
-    if (this.options.sink !== undefined) await this.options.sink({ ...signed, origin: topic });
-    const outcome = await this.accept(signed);
+    const outcome = await this.accept(signed, Date.now(), topic);
     if (outcome === "accepted" || outcome === "duplicate") return true;
     return this.drop(outcome, {
       topic,
@@ -769,7 +767,7 @@ export class Gateway {
    * "accepted" means it is stored and queued for submission. Calls that overlap (not awaited one by
    * one) share SQLite transactions.
    */
-  async accept(signed: SignedReading, receivedAt = Date.now()): Promise<Outcome> {
+  async accept(signed: SignedReading, receivedAt = Date.now(), origin?: string): Promise<Outcome> {
     const r = signed.reading;
     let hash: Buffer;
     try {
@@ -778,6 +776,15 @@ export class Gateway {
       return "malformed";
     }
     const verdict = await this.verdictOf(signed.key, this.digestOf(hash), signed.signature);
+    // Every well-formed message from the wire, old-key ones included, goes to the watchtower: for it
+    // it is evidence. A signature checked here is not checked again there (same domain, same thread).
+    if (origin !== undefined && this.options.sink !== undefined && verdict !== "malformed") {
+      await this.options.sink({
+        ...signed,
+        origin,
+        ...(verdict === "valid" ? { verified: true } : {}),
+      });
+    }
     if (verdict === "malformed") return "malformed";
     if (verdict !== "valid") return "invalid_signature";
     if (await this.datedAhead(r.timestamp, receivedAt)) return "future_timestamp";

@@ -28,6 +28,12 @@ export interface SignedReading {
  */
 export interface WatchedMessage extends SignedReading {
   readonly origin?: string;
+  /**
+   * Set only by a gateway in the same process, which checked the signature over the same domain
+   * just before (gateway start --watchtower): the watchtower does not check it again. Never taken
+   * from the wire: sources decode messages field by field.
+   */
+  readonly verified?: true;
 }
 
 /** A device-signed ReadingBatch: its root is the SimpleMerkleTree root of its readings' struct hashes. */

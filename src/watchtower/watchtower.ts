@@ -8,7 +8,8 @@ import {
   DeviceTrustError,
   deviceIdOf,
   keyHash,
-  structHash,
+  readingBatchStructHash,
+  readingStructHash,
   type DeviceKey,
   type Domain,
   type Hex,
@@ -107,6 +108,11 @@ export interface WatchtowerOptions {
    * evidence can no longer be proven, so nothing a proof could use is lost.
    */
   readonly retentionMs?: number;
+  /**
+   * The evidence store's durability (EvidenceStore): NORMAL (default) survives SIGKILL, FULL also a
+   * power loss at an fsync per message. Proof decisions are synced either way.
+   */
+  readonly synchronous?: "NORMAL" | "FULL";
 }
 
 export interface HealthReport {
@@ -242,7 +248,7 @@ export class Watchtower {
     if (this.store !== undefined) {
       throw new WatchtowerError("WATCHTOWER_STARTED", "this watchtower was already started");
     }
-    this.store = new EvidenceStore(this.options.dbPath);
+    this.store = new EvidenceStore(this.options.dbPath, this.options.synchronous);
     await this.registryEvents.start();
     const unfinished = this.store.unfinishedProofs();
     for (const proof of unfinished) this.launch(proof);
@@ -439,7 +445,8 @@ export class Watchtower {
     this.metrics.lastMessage.set(now / 1000);
     let hash: Hex;
     try {
-      hash = structHash("Reading", m.reading);
+      // keccak in WebAssembly (src/protocol/hash.ts): ethers' TypedDataEncoder was a sixth of the cost.
+      hash = `0x${readingStructHash(m.reading).toString("hex")}`;
     } catch (err: unknown) {
       this.metrics.messages.inc({ result: "malformed" });
       this.messageLog.info(
@@ -450,11 +457,14 @@ export class Watchtower {
       return;
     }
     try {
-      const verdict = verifySignedMessage(
-        this.options.domain,
-        { kind: "Reading", message: m.reading, key: m.key, signature: m.signature },
-        { currentKeyHash: keyHash(m.key) },
-      );
+      const verdict =
+        m.verified === true
+          ? "valid"
+          : verifySignedMessage(
+              this.options.domain,
+              { kind: "Reading", message: m.reading, key: m.key, signature: m.signature },
+              { currentKeyHash: keyHash(m.key) },
+            );
       if (verdict !== "valid") {
         this.count("invalid_signature", m, { verdict });
         return;
@@ -553,7 +563,7 @@ export class Watchtower {
     let readings: readonly ReadingMessage[];
     let hash: Hex;
     try {
-      hash = structHash("ReadingBatch", batch);
+      hash = `0x${readingBatchStructHash(batch).toString("hex")}`;
       readings = m.readings();
       stored = { batch, key, signature, readings: encodeReadings(readings) };
     } catch (err: unknown) {
@@ -931,9 +941,9 @@ export class Watchtower {
     const signed: SignedReading | SignedBatch = isBatchedReading(piece)
       ? { batch: piece.batch, key: piece.key, signature: piece.signature }
       : piece;
-    const messageHash = isBatchedReading(piece)
-      ? structHash("ReadingBatch", piece.batch)
-      : structHash("Reading", piece.reading);
+    const messageHash: Hex = isBatchedReading(piece)
+      ? `0x${readingBatchStructHash(piece.batch).toString("hex")}`
+      : `0x${readingStructHash(piece.reading).toString("hex")}`;
     this.keepRetiredKeyMessage(messageHash, piece.reading.deviceId, signed, retired, Date.now());
     const reason = `${KEY_RETIRED}: key ${retired.keyHash} was rotated out at ${retired.retiredAt.toString()}, at or before the evidence's time ${retired.signedAt.toString()}: no proof applies`;
     this.evidence.updateProof(record.proofKey, { status: "key-retired", attempts, error: reason });
