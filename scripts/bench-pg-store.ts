@@ -1,7 +1,7 @@
 import { PgReadingStore } from "../src/gateway/pg-store.js";
 import type { StoreWrite } from "../src/gateway/reading-store.js";
 import { structHash, type SignedReading } from "../src/protocol/index.js";
-import { startPostgres } from "../test/gateway/postgres.js";
+import { startPostgres } from "../src/service/scratch-postgres.js";
 import { deviceSigner, reading } from "../test/watchtower/helpers.js";
 
 /**
