@@ -156,6 +156,8 @@ interface ReadingInput {
   readonly device: string;
   readonly feed: string;
   readonly sequence: bigint;
+  /** slotKey(device, feed, sequence), made once. */
+  readonly slot: string;
   readonly structHash: string;
   readonly signed: SignedReading;
   readonly receivedAt: number;
@@ -627,11 +629,14 @@ export class PgReadingStore implements ReadingStore {
       const w = writes[at];
       if (w?.kind !== "reading") continue;
       const r = w.signed.reading;
+      const device = r.deviceId.toLowerCase();
+      const feed = r.feedId.toLowerCase();
       inputs.push({
         at,
-        device: r.deviceId.toLowerCase(),
-        feed: r.feedId.toLowerCase(),
+        device,
+        feed,
         sequence: r.sequence,
+        slot: slotKey(device, feed, r.sequence),
         structHash: w.structHash.toLowerCase(),
         signed: w.signed,
         receivedAt: w.receivedAt,
@@ -639,19 +644,13 @@ export class PgReadingStore implements ReadingStore {
     }
     if (inputs.length === 0) return;
     const firsts = new Map<string, ReadingInput>();
-    for (const input of inputs) {
-      const slot = slotKey(input.device, input.feed, input.sequence);
-      if (!firsts.has(slot)) firsts.set(slot, input);
-    }
+    for (const input of inputs) if (!firsts.has(input.slot)) firsts.set(input.slot, input);
     const candidates = [...firsts.values()].sort(bySlot);
     // The ids are drawn in the caller's order, then the rows inserted in slot order: the order
-    // of acceptance is kept, and every instance takes the unique index's slots in one order.
-    const { rows: inserted } = await client.query<{
-      id: string;
-      device_id: string;
-      feed_id: string;
-      sequence: string;
-    }>(
+    // of acceptance is kept, and every instance takes the unique index's slots in one order. The
+    // rows inserted come back as (place in the group, id): `numbered` is computed once (it calls
+    // nextval), so the join finds each inserted row's input.
+    const { rows: inserted } = await client.query<{ at: number; id: string }>(
       `WITH input AS (
          SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::numeric[], $5::text[],
            $6::numeric[], $7::numeric[], $8::smallint[], $9::text[], $10::text[], $11::bigint[])
@@ -660,13 +659,15 @@ export class PgReadingStore implements ReadingStore {
        ), numbered AS (
          SELECT nextval('readings_id_seq') AS id, s.*
          FROM (SELECT * FROM input ORDER BY at) AS s
+       ), inserted AS (
+         INSERT INTO readings (id, device_id, feed_id, sequence, struct_hash, timestamp, value,
+           key_type, key, signature, received_at)
+         SELECT id, device_id, feed_id, sequence, struct_hash, timestamp, value, key_type, key,
+           signature, received_at FROM numbered ORDER BY slot_order
+         ON CONFLICT (device_id, feed_id, sequence) DO NOTHING
+         RETURNING id
        )
-       INSERT INTO readings (id, device_id, feed_id, sequence, struct_hash, timestamp, value,
-         key_type, key, signature, received_at)
-       SELECT id, device_id, feed_id, sequence, struct_hash, timestamp, value, key_type, key,
-         signature, received_at FROM numbered ORDER BY slot_order
-       ON CONFLICT (device_id, feed_id, sequence) DO NOTHING
-       RETURNING id, device_id, feed_id, sequence::text`,
+       SELECT n.at, i.id FROM inserted AS i JOIN numbered AS n ON n.id = i.id`,
       [
         candidates.map((c) => c.at),
         candidates.map((c) => c.device),
@@ -681,19 +682,13 @@ export class PgReadingStore implements ReadingStore {
         candidates.map((c) => c.receivedAt),
       ],
     );
-    const insertedAt = new Map<string, number>();
-    for (const row of inserted) {
-      insertedAt.set(slotKey(row.device_id, row.feed_id, row.sequence), Number(row.id));
-    }
+    /** Row id by place in the group, of the candidates inserted. */
+    const insertedAt = new Map<number, number>();
+    for (const row of inserted) insertedAt.set(row.at, Number(row.id));
     addDelta(deltas, "readings", "pending", inserted.length);
     // The slots this group did not take: who holds them now (committed by another transaction).
-    const taken = candidates.filter((c) => !insertedAt.has(slotKey(c.device, c.feed, c.sequence)));
+    const taken = candidates.filter((c) => !insertedAt.has(c.at));
     const holders = new Map<string, { structHash: string; signed: SignedReading }>();
-    for (const c of candidates) {
-      if (insertedAt.has(slotKey(c.device, c.feed, c.sequence))) {
-        holders.set(slotKey(c.device, c.feed, c.sequence), c);
-      }
-    }
     if (taken.length > 0) {
       const { rows } = await client.query<ReadingRow>(
         `SELECT r.id, r.device_id, r.feed_id, r.sequence::text, r.struct_hash, r.timestamp::text,
@@ -714,13 +709,14 @@ export class PgReadingStore implements ReadingStore {
       }
     }
     for (const input of inputs) {
-      const slot = slotKey(input.device, input.feed, input.sequence);
-      const id = insertedAt.get(slot);
-      if (id !== undefined && firsts.get(slot) === input) {
+      const first = firsts.get(input.slot);
+      const id = first === undefined ? undefined : insertedAt.get(first.at);
+      if (id !== undefined && first === input) {
         results[input.at] = { kind: "reading", result: "inserted", id };
         continue;
       }
-      const holder = holders.get(slot);
+      // A later write of a slot this group took is judged against the group's first of it.
+      const holder = id !== undefined ? first : holders.get(input.slot);
       if (holder === undefined) {
         // ON CONFLICT found the slot taken, yet no row holds it: only a concurrent prune of that
         // very slot between the two statements does this; the group runs again.
