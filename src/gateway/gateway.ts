@@ -31,6 +31,8 @@ import {
 import { handleOpsRequest, startOpsServer, stopOpsServer } from "../service/ops-http.js";
 import { RegistryEvents } from "../service/registry-events.js";
 import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
+import { Retention } from "../service/retention.js";
+import { withTimeout } from "../service/timeout.js";
 import type { RateLimit } from "./admission.js";
 import { DeviceGate } from "./device-gate.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
@@ -305,8 +307,7 @@ export class Gateway {
   private intake: MqttIntake | undefined;
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private pruneTimer: NodeJS.Timeout | undefined;
-  private pruning: Promise<unknown> | undefined;
+  private readonly retention: Retention | undefined;
   private group: GroupedWrite[] = [];
   private groupScheduled = false;
   private readonly commits = new Set<Promise<void>>();
@@ -400,6 +401,18 @@ export class Gateway {
       this.log,
     );
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.retention =
+      retentionMs === undefined
+        ? undefined
+        : new Retention({
+            retentionMs,
+            prune: async (before) => ({ ...(await this.readings.prune(before)) }),
+            count: (table, n) => {
+              this.metrics.pruned.inc({ table }, n);
+            },
+            log: this.log,
+            what: "store pruned",
+          });
     this.rejectLog = new LogLimiter(this.log, {
       event: "rejected",
       keyField: "reason",
@@ -427,7 +440,7 @@ export class Gateway {
       this.server = ops.server;
       address = ops.address;
     }
-    this.startRetention();
+    this.retention?.start();
     this.timer = setInterval(
       () => {
         this.submitter?.kick();
@@ -562,7 +575,6 @@ export class Gateway {
       "gateway stopping",
     );
     if (this.timer !== undefined) clearInterval(this.timer);
-    clearInterval(this.pruneTimer);
     // The loop takes its next submission from the head of the queues: emptied, it ends once the
     // submission in flight returns. The rows are pending in the store: the next start reloads them.
     this.submitter?.stop();
@@ -581,7 +593,7 @@ export class Gateway {
     // Nor what the messages in hand queued meanwhile.
     this.submitter?.abandonQueues();
     await step("submission in flight", this.submitter?.inFlight);
-    await step("prune", this.pruning);
+    await step("prune", this.retention?.stop());
     await step("http", stopOpsServer(this.server));
     await step("key rotations", this.registryEvents.stop());
     this.rejectLog.close();
@@ -609,33 +621,9 @@ export class Gateway {
    * retention.
    */
   async pruneNow(now = Date.now()): Promise<PruneResult | undefined> {
-    const retentionMs = this.options.retentionMs;
-    if (retentionMs === undefined || this.store?.isOpen !== true) return undefined;
-    const before = now - retentionMs;
-    const pruned = await this.store.prune(before);
-    this.metrics.pruned.inc({ table: "readings" }, pruned.readings);
-    this.metrics.pruned.inc({ table: "batches" }, pruned.batches);
-    this.log.info({ event: "pruned", before, ...pruned }, "store pruned");
-    return pruned;
-  }
-
-  private startRetention(): void {
-    const retentionMs = this.options.retentionMs;
-    if (retentionMs === undefined) return;
-    this.pruneTimer = setInterval(
-      () => {
-        if (this.pruning !== undefined) return;
-        this.pruning = this.pruneNow()
-          .catch((err: unknown) => {
-            this.log.error({ event: "prune_failed", err: errorMessage(err) }, "store prune failed");
-          })
-          .finally(() => {
-            this.pruning = undefined;
-          });
-      },
-      Math.min(retentionMs / 24, 3_600_000),
-    );
-    this.pruneTimer.unref();
+    if (this.retention === undefined || this.store?.isOpen !== true) return undefined;
+    const pruned = await this.retention.run(now);
+    return { readings: pruned.readings ?? 0, batches: pruned.batches ?? 0 };
   }
 
   /** Submits every queued reading now (tests, shutdown); resolves when the queue is empty or stuck. */
@@ -972,28 +960,5 @@ export class Gateway {
       req,
       res,
     );
-  }
-}
-
-/** Awaits `work` for at most `ms`; past it rejects with `message` (and runs onTimeout). */
-async function withTimeout<T>(
-  work: Promise<T>,
-  ms: number,
-  message: string,
-  onTimeout?: () => void,
-): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          onTimeout?.();
-          reject(new Error(message));
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

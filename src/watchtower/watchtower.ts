@@ -46,6 +46,8 @@ import {
 } from "./types.js";
 import { ExpiringMap } from "../service/expiring-map.js";
 import { RegistryEvents } from "../service/registry-events.js";
+import { Retention } from "../service/retention.js";
+import { withTimeout } from "../service/timeout.js";
 import { LogLimiter, type LogLimit } from "../service/log-limiter.js";
 
 /** How a failed submission is retried: attempts in all, with exponential backoff between them. */
@@ -128,18 +130,6 @@ export interface HealthReport {
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000 };
 const STOPPED = Symbol("stopped");
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what} did not answer within ${String(ms)} ms`));
-    }, ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => {
-    clearTimeout(timer);
-  });
-}
-
 /**
  * The watchtower: reads signed readings from a source, verifies each off chain (a canonical signature
  * by a key the registry says belongs to the reading's device), stores the first reading of each
@@ -197,7 +187,7 @@ export class Watchtower {
   private lastMessageAt: number | null = null;
   private readonly messageLog: LogLimiter;
   private readonly batchLog: LogLimiter;
-  private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly retention: Retention | undefined;
 
   constructor(options: WatchtowerOptions) {
     this.options = options;
@@ -215,6 +205,26 @@ export class Watchtower {
         `retentionMs must be a positive number of milliseconds (got ${String(retentionMs)}): give at least the proofs contract's evidence window`,
       );
     }
+    this.retention =
+      retentionMs === undefined
+        ? undefined
+        : new Retention({
+            retentionMs,
+            prune: (before) => {
+              const p = this.evidence.prune(before);
+              return {
+                readings: p.readings,
+                batches: p.batches,
+                batch_leaves: p.batchLeaves,
+                retired_key_messages: p.retiredKeyMessages,
+              };
+            },
+            count: (table, n) => {
+              this.metrics.pruned.inc({ table }, n);
+            },
+            log: this.log,
+            what: "evidence pruned",
+          });
     const negativeTtl = options.negativeCacheTtlMs ?? 30_000;
     this.unknownKeys = new ExpiringMap(negativeTtl, 1_000_000);
     this.unknownDevices = new ExpiringMap(negativeTtl, 1_000_000);
@@ -260,7 +270,7 @@ export class Watchtower {
       address = ops.address;
     }
     this.intake = this.consume();
-    this.startRetention();
+    this.retention?.start();
     this.log.info(
       {
         event: "started",
@@ -289,9 +299,10 @@ export class Watchtower {
     if (this.stopping) return;
     this.stopping = true;
     this.stopSignal?.();
-    clearInterval(this.pruneTimer);
+    const pruning = this.retention?.stop();
     this.log.info({ event: "stopping", inFlight: this.inFlight.size }, "watchtower stopping");
     await this.drained();
+    await pruning;
     await this.registryEvents.stop();
     await stopOpsServer(this.server);
     this.messageLog.close();
@@ -304,36 +315,15 @@ export class Watchtower {
    * Prunes the evidence received more than `retentionMs` ago (see WatchtowerOptions.retentionMs),
    * logs and counts what went; returns it. Runs on the retention timer; callable for tests and tasks.
    */
-  pruneNow(now = Date.now()): EvidencePruneResult | undefined {
-    const retentionMs = this.options.retentionMs;
-    if (retentionMs === undefined || this.store?.isOpen !== true) return undefined;
-    const before = now - retentionMs;
-    const pruned = this.store.prune(before);
-    this.metrics.pruned.inc({ table: "readings" }, pruned.readings);
-    this.metrics.pruned.inc({ table: "batches" }, pruned.batches);
-    this.metrics.pruned.inc({ table: "batch_leaves" }, pruned.batchLeaves);
-    this.metrics.pruned.inc({ table: "retired_key_messages" }, pruned.retiredKeyMessages);
-    this.log.info({ event: "pruned", before, ...pruned }, "evidence pruned");
-    return pruned;
-  }
-
-  private startRetention(): void {
-    const retentionMs = this.options.retentionMs;
-    if (retentionMs === undefined) return;
-    this.pruneTimer = setInterval(
-      () => {
-        try {
-          this.pruneNow();
-        } catch (err: unknown) {
-          this.log.error(
-            { event: "prune_failed", err: errorMessage(err) },
-            "evidence prune failed",
-          );
-        }
-      },
-      Math.min(retentionMs / 24, 3_600_000),
-    );
-    this.pruneTimer.unref();
+  async pruneNow(now = Date.now()): Promise<EvidencePruneResult | undefined> {
+    if (this.retention === undefined || this.store?.isOpen !== true) return undefined;
+    const pruned = await this.retention.run(now);
+    return {
+      readings: pruned.readings ?? 0,
+      batches: pruned.batches ?? 0,
+      batchLeaves: pruned.batch_leaves ?? 0,
+      retiredKeyMessages: pruned.retired_key_messages ?? 0,
+    };
   }
 
   /** The store (for inspection in tests and tasks); throws before start(). */
@@ -348,10 +338,11 @@ export class Watchtower {
     let chain: HealthReport["chain"] = { ok: true };
     let store: HealthReport["store"] = { ok: true };
     try {
+      const ms = this.options.healthTimeoutMs ?? 3000;
       await withTimeout(
         this.options.directory.ping(),
-        this.options.healthTimeoutMs ?? 3000,
-        "the chain",
+        ms,
+        `the chain did not answer within ${String(ms)} ms`,
       );
     } catch (err: unknown) {
       chain = { ok: false, error: errorMessage(err) };

@@ -1,7 +1,18 @@
 import assert from "node:assert/strict";
 import { structHash, type SignedReading } from "../../src/protocol/index.js";
 import { EvidenceStore } from "../../src/watchtower/store.js";
-import { FEED, deviceSigner, reading, tempDb } from "./helpers.js";
+import {
+  FEED,
+  FakeDirectory,
+  FakeSubmitter,
+  QueueSource,
+  deviceSigner,
+  memoryLogger,
+  reading,
+  sample,
+  tempDb,
+  watchtower,
+} from "./helpers.js";
 
 const OLD = 1_000;
 /** Later than OLD, and (in seconds) later than every test reading's claimed time. */
@@ -75,5 +86,42 @@ describe("EvidenceStore", function () {
       assert.equal(again.inserted, true);
       assert.equal(again.first.structHash, structHash("Reading", conflict.reading));
     });
+  });
+});
+
+describe("Watchtower retention", function () {
+  it("pruneNow removes evidence older than retentionMs, counts it per table and logs it once", async function () {
+    const { logger, lines } = memoryLogger();
+    const source = new QueueSource();
+    const day = 86_400_000;
+    const w = watchtower({
+      source,
+      directory: new FakeDirectory(),
+      submitter: new FakeSubmitter(),
+      dbPath: await tempDb(),
+      retentionMs: day,
+      logger,
+    });
+    await w.start();
+    const signer = deviceSigner();
+    source.push({ ...(await reading(signer, 1n, 10n)), origin: "test" });
+    source.end();
+    await w.drained();
+    assert.equal(w.evidence.readingCount(), 1);
+    assert.deepEqual(await w.pruneNow(Date.now()), {
+      readings: 0,
+      batches: 0,
+      batchLeaves: 0,
+      retiredKeyMessages: 0,
+    });
+    const pruned = await w.pruneNow(Date.now() + 2 * day);
+    assert.equal(pruned?.readings, 1);
+    assert.equal(w.evidence.readingCount(), 0, "the running count follows the prune");
+    assert.equal(
+      sample(await w.metrics.text(), 'watchtower_pruned_rows_total{table="readings"}'),
+      1,
+    );
+    assert.equal(lines.filter((l) => l.event === "pruned").length, 2);
+    await w.stop();
   });
 });
