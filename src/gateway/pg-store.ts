@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { deviceKey, KeyType, type Hex, type SignedReading } from "../protocol/index.js";
+import { type Hex, type SignedReading } from "../protocol/index.js";
+import { batchOfRow, readingOfRow, type BatchColumns, type ReadingColumns } from "./store-rows.js";
 import type {
   BatchMark,
   PruneResult,
@@ -120,33 +121,14 @@ export interface PgReadingStoreOptions {
   readonly pruneChunk?: number;
 }
 
-interface ReadingRow {
+interface ReadingRow extends ReadingColumns {
   id: string;
-  device_id: string;
-  feed_id: string;
-  sequence: string;
   struct_hash: string;
-  timestamp: string;
-  value: string;
-  key_type: number;
-  key: string;
-  signature: string;
   received_at: string;
 }
 
-interface BatchRow {
+interface BatchRow extends BatchColumns {
   id: string;
-  device_id: string;
-  feed_id: string;
-  root: string;
-  first_seq: string;
-  last_seq: string;
-  count: number;
-  from_ts: string;
-  to_ts: string;
-  key_type: number;
-  key: string;
-  signature: string;
   received_at: string;
 }
 
@@ -196,25 +178,6 @@ function bySlot(a: ReadingInput, b: ReadingInput): number {
   return a.at - b.at;
 }
 
-function keyOf(keyType: number, key: string): ReturnType<typeof deviceKey> {
-  return deviceKey(keyType === 1 ? KeyType.Secp256k1 : KeyType.P256, key);
-}
-
-function readingOf(row: ReadingRow): SignedReading {
-  return {
-    reading: {
-      deviceId: row.device_id as Hex,
-      feedId: row.feed_id as Hex,
-      sequence: BigInt(row.sequence),
-      timestamp: BigInt(row.timestamp),
-      value: BigInt(row.value),
-    },
-    key: keyOf(row.key_type, row.key),
-    signature: row.signature as Hex,
-  };
-}
-
-/** Why a write's values cannot be stored (they would fail the whole group's statement), or null. */
 function invalid(w: StoreWrite): string | null {
   if (w.kind === "reading") {
     const r = w.signed.reading;
@@ -375,7 +338,7 @@ export class PgReadingStore implements ReadingStore {
     return rows.map((row) => ({
       id: Number(row.id),
       receivedAt: Number(row.received_at),
-      signed: readingOf(row),
+      signed: readingOfRow(row),
     }));
   }
 
@@ -389,20 +352,7 @@ export class PgReadingStore implements ReadingStore {
     return rows.map((row) => ({
       id: Number(row.id),
       receivedAt: Number(row.received_at),
-      signed: {
-        batch: {
-          deviceId: row.device_id as Hex,
-          feedId: row.feed_id as Hex,
-          firstSequence: BigInt(row.first_seq),
-          lastSequence: BigInt(row.last_seq),
-          count: BigInt(row.count),
-          fromTimestamp: BigInt(row.from_ts),
-          toTimestamp: BigInt(row.to_ts),
-          root: row.root as Hex,
-        },
-        key: keyOf(row.key_type, row.key),
-        signature: row.signature as Hex,
-      },
+      signed: batchOfRow(row, BigInt),
     }));
   }
 
@@ -704,7 +654,7 @@ export class PgReadingStore implements ReadingStore {
       for (const row of rows) {
         holders.set(slotKey(row.device_id, row.feed_id, row.sequence), {
           structHash: row.struct_hash,
-          signed: readingOf(row),
+          signed: readingOfRow(row),
         });
       }
     }

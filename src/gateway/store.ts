@@ -1,16 +1,11 @@
 import { statSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { Worker } from "node:worker_threads";
-import {
-  deviceKey,
-  KeyType,
-  type Hex,
-  type SignedReading,
-  type DecodedBatch,
-} from "../protocol/index.js";
+import { type Hex, type SignedReading, type DecodedBatch } from "../protocol/index.js";
 import { sqliteSizeBytes } from "../service/sqlite-size.js";
 import type { PruneResult } from "./reading-store.js";
 import { GatewayError } from "./types.js";
+import { batchOfRow, readingOfRow, type BatchColumns, type ReadingColumns } from "./store-rows.js";
 
 /**
  * The gateway's durable queue, in an embedded SQLite file (node:sqlite). Every accepted reading is
@@ -98,19 +93,8 @@ CREATE INDEX IF NOT EXISTS readings_retention ON readings (status, received_at);
 CREATE INDEX IF NOT EXISTS batches_retention ON batches (status, received_at);
 `;
 
-interface BatchRow {
+interface BatchRow extends BatchColumns {
   id: number;
-  device_id: string;
-  feed_id: string;
-  root: string;
-  first_seq: string;
-  last_seq: string;
-  count: number;
-  from_ts: string;
-  to_ts: string;
-  key_type: number;
-  key: string;
-  signature: string;
   received_at: number;
 }
 
@@ -158,31 +142,9 @@ function seqText(value: bigint): string {
 /** Rows by status, of readings or of batches. */
 type Tally = Record<ReadingStatus, number>;
 
-interface Row {
+interface Row extends ReadingColumns {
   id: number;
-  device_id: string;
-  feed_id: string;
-  sequence: string;
-  timestamp: string;
-  value: string;
-  key_type: number;
-  key: string;
-  signature: string;
   received_at: number;
-}
-
-function readingOfRow(row: Row): SignedReading {
-  return {
-    reading: {
-      deviceId: row.device_id as Hex,
-      feedId: row.feed_id as Hex,
-      sequence: BigInt(row.sequence),
-      timestamp: BigInt(row.timestamp),
-      value: BigInt(row.value),
-    },
-    key: deviceKey(row.key_type === 1 ? KeyType.Secp256k1 : KeyType.P256, row.key),
-    signature: row.signature as Hex,
-  };
 }
 
 /**
@@ -405,20 +367,7 @@ export class GatewayStore {
     return rows.map((row) => ({
       id: row.id,
       receivedAt: row.received_at,
-      signed: {
-        batch: {
-          deviceId: row.device_id as Hex,
-          feedId: row.feed_id as Hex,
-          firstSequence: BigInt(`0x${row.first_seq}`),
-          lastSequence: BigInt(`0x${row.last_seq}`),
-          count: BigInt(row.count),
-          fromTimestamp: BigInt(row.from_ts),
-          toTimestamp: BigInt(row.to_ts),
-          root: row.root as Hex,
-        },
-        key: deviceKey(row.key_type === 1 ? KeyType.Secp256k1 : KeyType.P256, row.key),
-        signature: row.signature as Hex,
-      },
+      signed: batchOfRow(row, (text) => BigInt(`0x${text}`)),
     }));
   }
 
