@@ -302,7 +302,7 @@ export async function intakeRateWithWatchtower(
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
       assertStored(g, messages.length, 0);
       const seen = watchtower.evidence.readingCount();
-      if (seen !== messages.length) {
+      if (watch && seen !== messages.length) {
         throw new Error(
           `bench: the watchtower stored ${String(seen)} of ${String(messages.length)} readings`,
         );
