@@ -117,9 +117,7 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   close(): Promise<void> {
-    return run(() => {
-      this.sqlite.close();
-    });
+    return this.sqlite.closeAndWait();
   }
 }
 

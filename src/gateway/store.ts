@@ -175,6 +175,9 @@ export class GatewayStore {
     this.path = path;
     try {
       this.db = new DatabaseSync(path);
+      // Another connection (the previous run's checkpointer thread, ending) may hold the file for
+      // a moment: wait for it rather than fail.
+      this.db.exec("PRAGMA busy_timeout = 5000");
       this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};`);
       this.db.exec(SCHEMA);
       this.db.exec(SCHEMA_RETENTION);
@@ -538,5 +541,12 @@ export class GatewayStore {
     if (this.checkpointer !== undefined) void this.checkpointer.terminate();
     // The last connection to close checkpoints the WAL into the database file.
     if (this.db.isOpen) this.db.close();
+  }
+
+  /** close(), resolving once the checkpointer thread has ended too (the file is then free). */
+  async closeAndWait(): Promise<void> {
+    const ended = this.checkpointer?.terminate();
+    if (this.db.isOpen) this.db.close();
+    await ended;
   }
 }

@@ -416,6 +416,9 @@ export class Watchtower {
    */
   private count(result: MessageResult, m: WatchedMessage, extra: object = {}): void {
     this.metrics.messages.inc({ result });
+    const quiet = result === "stored" || result === "duplicate";
+    // Most messages are stored: their debug line is not built unless it is written.
+    if (quiet && !this.log.isLevelEnabled("debug")) return;
     const fields = {
       event: "message",
       result,
@@ -425,7 +428,7 @@ export class Watchtower {
       ...(m.origin === undefined ? {} : { origin: m.origin }),
       ...extra,
     };
-    if (result === "stored" || result === "duplicate") this.log.debug(fields, `message ${result}`);
+    if (quiet) this.log.debug(fields, `message ${result}`);
     else this.messageLog.info(result, fields, `message ${result}`);
   }
 
