@@ -81,7 +81,13 @@ export function isBatchedReading(e: Evidence): e is BatchedReading {
  * Any async-iterable stream of messages (single readings and batches, in arrival order): an array
  * wrapped in an async generator, an MQTT gateway.
  */
-export type MessageSource = AsyncIterable<WatchedInput>;
+export type MessageSource = AsyncIterable<WatchedInput> & {
+  /**
+   * True when the source acknowledges each message to its sender once the consumer asks for the next
+   * (an MQTT session): the consumer must then have made the message durable before it asks.
+   */
+  readonly acknowledges?: boolean;
+};
 
 /** A KeyRotated event of the registry: the device's key is now the one with this hash. */
 export type KeyRotationListener = (deviceId: Hex, newKeyHash: Hex) => void;

@@ -17,7 +17,8 @@ import { WatchtowerError } from "./types.js";
  * while the watchtower is down and redelivers it at reconnect.
  *
  * A message is acknowledged only once the watchtower has handled it: the PUBACK goes out when the
- * consumer asks for the next message (the watchtower asks after it stored the previous one). mqtt.js
+ * consumer asks for the next message (the watchtower asks after it stored and committed the previous
+ * one: `acknowledges`). mqtt.js
  * sends a QoS 1 PUBACK when its documented `handleMessage` hook calls back, and reads the next packet
  * only then, so this uses its public API only; the price is one message at a time, which the
  * watchtower's own loop is anyway. What it costs: the broker sends each message once more per watchtower (fan-out), and each
@@ -41,6 +42,8 @@ interface Pending {
 }
 
 export class MqttSource implements AsyncIterable<WatchedInput> {
+  /** Each message is acknowledged when the next is asked for: the watchtower commits it first. */
+  readonly acknowledges = true;
   private readonly options: MqttSourceOptions;
   private client: MqttClient | undefined;
   private readonly pending: Pending[] = [];

@@ -395,6 +395,8 @@ export class Watchtower {
         const m = next.value;
         if (isWatchedBatch(m)) await this.handleBatch(m);
         else await this.handle(m);
+        // The source acknowledges this message when the next is asked for: commit it first.
+        if (this.options.source.acknowledges === true) this.store?.commitGroup();
       }
     } catch (err: unknown) {
       this.log.error(
