@@ -791,9 +791,10 @@ export class Gateway {
       return "duplicate";
     }
     if (put.result !== "inserted" || put.id === undefined) {
-      // With a shared store the original may have come in through another instance: its watchtower
-      // never saw it, so this one's is shown the pair.
-      if (put.kind === "reading" && put.existing !== undefined && this.readings.shared) {
+      // The watchtower is shown the pair: with a shared store the original may have come in through
+      // another instance, and a watchtower killed within its write group's 20 ms lost it; the store
+      // kept it (the watchtower takes a reading it holds as a duplicate).
+      if (put.kind === "reading" && put.existing !== undefined) {
         await this.options.sink?.({ ...put.existing, origin: "store" });
       }
       return "conflict";
