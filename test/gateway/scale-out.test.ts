@@ -64,6 +64,23 @@ async function chainView(url: string): Promise<ChainView> {
   }
 }
 
+/** Waits until the stand-in chain holds `slots` readings and `incidents` proven equivocations. */
+async function chainHolds(
+  url: string,
+  slots: number,
+  incidents: number,
+  timeoutMs: number,
+): Promise<void> {
+  await waitFor(
+    async () => {
+      const v = await chainView(url);
+      return v.readings >= slots && v.incidents >= incidents;
+    },
+    "every slot on chain and every equivocation proven",
+    timeoutMs,
+  );
+}
+
 async function storeCounts(url: string): Promise<Record<string, number>> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -208,14 +225,7 @@ describe("Gateway scale-out: two instances on one PostgreSQL store and one share
     await publish(w);
     const slots = new Set([...w.honest, ...w.genuine].map(slotOf));
     const url = postgres.database();
-    await waitFor(
-      async () => {
-        const v = await chainView(url);
-        return v.readings >= slots.size && v.incidents >= w.cloned.length;
-      },
-      "every slot on chain and every equivocation proven",
-      60_000,
-    );
+    await chainHolds(url, slots.size, w.cloned.length, 60_000);
     await stopInstance(a);
     await stopInstance(b);
     const v = await chainView(url);
@@ -257,14 +267,7 @@ describe("Gateway scale-out: two instances on one PostgreSQL store and one share
     await publishing;
     const slots = new Set([...w.honest, ...w.genuine].map(slotOf));
     const url = postgres.database();
-    await waitFor(
-      async () => {
-        const v = await chainView(url);
-        return v.readings >= slots.size && v.incidents >= w.cloned.length;
-      },
-      "every slot on chain and every equivocation proven",
-      90_000,
-    );
+    await chainHolds(url, slots.size, w.cloned.length, 90_000);
     for (const child of running.values()) await stopInstance(child);
     const v = await chainView(url);
     assert.equal(kills, 3);
