@@ -40,6 +40,7 @@ import { MqttIntake } from "./mqtt-intake.js";
 import type { PruneResult, ReadingStore, StoreWrite, StoreWriteResult } from "./reading-store.js";
 import { SignatureChecks } from "./signature-checks.js";
 import { SqliteReadingStore } from "./sqlite-reading-store.js";
+import { WriteGroups } from "./write-groups.js";
 import { DEFAULT_BACKOFF, settlesBy, Submission, type BackoffPolicy } from "./submission.js";
 import {
   GatewayError,
@@ -232,13 +233,6 @@ const DEFAULT_MAX_READING_BYTES = 4096;
 const DEFAULT_MAX_BATCH_READINGS = 4096;
 const DEFAULT_DEVICE_RATE: RateLimit = { perSecond: 20, burst: 200 };
 
-/** A write waiting for its group's transaction. */
-interface GroupedWrite {
-  readonly write: StoreWrite;
-  readonly resolve: (value: StoreWriteResult) => void;
-  readonly reject: (err: unknown) => void;
-}
-
 /**
  * The MQTT gateway, composed of its intake (mqtt-intake.ts: the broker session, backpressure and
  * PUBACKs in order), what it knows of the registry (device-gate.ts: key roles, activity, membership,
@@ -300,6 +294,7 @@ export class Gateway {
   private readonly maxBatchQueue: number;
   private readonly persistGroupSize: number;
   private readonly persistDelayMs: number;
+  private writes: WriteGroups | undefined;
   private readonly digestOf: (structHash: Buffer) => Hex;
   private readonly gate: DeviceGate;
   private store: ReadingStore | undefined;
@@ -308,9 +303,6 @@ export class Gateway {
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly retention: Retention | undefined;
-  private group: GroupedWrite[] = [];
-  private groupScheduled = false;
-  private readonly commits = new Set<Promise<void>>();
   private readonly maxSkewSeconds: bigint;
   private readonly maxReadingBytes: number;
   private readonly maxBatchBytes: number;
@@ -512,6 +504,14 @@ export class Gateway {
       throw err;
     }
     this.store = store;
+    this.writes = new WriteGroups({
+      store,
+      groupSize: this.persistGroupSize,
+      delayMs: this.persistDelayMs,
+      afterCommit: () => {
+        this.submitter?.gauges();
+      },
+    });
     const submitter = new Submission({
       store,
       submitter: this.options.submitter,
@@ -586,8 +586,7 @@ export class Gateway {
       await step("mqtt", this.intake.close());
       await step("messages in hand", this.intake.settle());
     }
-    this.commitGroup();
-    await step("writes", Promise.allSettled([...this.commits]));
+    await step("writes", this.writes?.flush());
     // The messages in hand have their verdicts: nothing waits on the workers any more.
     await step("verify pool", this.checks?.close());
     // Nor what the messages in hand queued meanwhile.
@@ -799,7 +798,7 @@ export class Gateway {
       }
       return "conflict";
     }
-    // The queue-depth gauge is set once per write group (commitGroup), not per reading.
+    // The queue-depth gauge is set once per write group (WriteGroups afterCommit), not per reading.
     this.submitter?.push({ id: put.id, signed, receivedAt });
     this.metrics.verified.inc();
     return "accepted";
@@ -865,55 +864,12 @@ export class Gateway {
     return this.checks.check(key, digest, signature);
   }
 
-  /**
-   * Queues `write` for the transaction of the current group: the group commits when it holds
-   * persistGroupSize writes or when the event loop has handled what arrived with it (persistDelayMs).
-   * Resolves with its result once committed.
-   */
+  /** Writes in the current group's transaction (WriteGroups); resolves once committed. */
   private persist(write: StoreWrite): Promise<StoreWriteResult> {
-    return new Promise<StoreWriteResult>((resolve, reject) => {
-      this.group.push({ write, resolve, reject });
-      if (this.group.length >= this.persistGroupSize) this.commitGroup();
-      else if (!this.groupScheduled) {
-        this.groupScheduled = true;
-        const commit = (): void => {
-          this.commitGroup();
-        };
-        if (this.persistDelayMs > 0) setTimeout(commit, this.persistDelayMs);
-        else setImmediate(commit);
-      }
-    });
-  }
-
-  /** Commits the pending writes in one transaction and settles each. */
-  private commitGroup(): void {
-    this.groupScheduled = false;
-    const writes = this.group;
-    if (writes.length === 0) return;
-    this.group = [];
-    const commit = this.readings
-      .write(writes.map((w) => w.write))
-      .then(
-        (results) => {
-          writes.forEach((w, i) => {
-            const r = results[i];
-            if (r === undefined || r instanceof Error) w.reject(r);
-            else w.resolve(r);
-          });
-          // After the writers' continuations (which queue the accepted messages) have run.
-          queueMicrotask(() => {
-            this.submitter?.gauges();
-          });
-        },
-        (err: unknown) => {
-          // Nothing of the group is durable: none is acknowledged, the broker redelivers them.
-          for (const w of writes) w.reject(err);
-        },
-      )
-      .finally(() => {
-        this.commits.delete(commit);
-      });
-    this.commits.add(commit);
+    if (this.writes === undefined) {
+      throw new GatewayError("GATEWAY_NOT_STARTED", "start() (or open()) the gateway first");
+    }
+    return this.writes.write(write);
   }
 
   /** Counts a dropped message (every one) and logs it (the first few per reason and interval). */

@@ -24,3 +24,4 @@ export { DeviceGate, type DeviceGateOptions, type KeyRole } from "./device-gate.
 export { MqttIntake, type MqttIntakeOptions } from "./mqtt-intake.js";
 export * from "./pg-store.js";
 export { SignatureChecks, type SignatureChecksOptions } from "./signature-checks.js";
+export { WriteGroups, type WriteGroupsOptions } from "./write-groups.js";
