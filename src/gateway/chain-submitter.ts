@@ -24,6 +24,7 @@ import {
   type GasLimit,
 } from "./gas-model.js";
 import { FeedEventMetrics } from "./metrics.js";
+import { evictOldest } from "../service/expiring-map.js";
 import { TxPipeline, type TxJob, type TxOutcome } from "./tx-pipeline.js";
 import {
   GatewayError,
@@ -195,13 +196,6 @@ function chunkKey(feedId: string, chunk: readonly SignedReading[]): string {
 
 function jobKey(to: string, data: string): string {
   return createHash("sha256").update(to.toLowerCase()).update(data).digest("hex");
-}
-
-/** Makes room for one more entry: the oldest goes once `limit` is reached. */
-function evictOldest<V>(set: Set<string> | Map<string, V>, limit: number): void {
-  if (set.size < limit) return;
-  const oldest = set.keys().next().value;
-  if (oldest !== undefined) set.delete(oldest);
 }
 
 /** One submitMany transaction's worth of a submitReadings call. */

@@ -1,6 +1,7 @@
 import { ZeroHash } from "ethers";
 import type { Logger } from "pino";
 import { errorMessage, keyHash, type DeviceKey, type Hex } from "../protocol/index.js";
+import { evictOldest } from "../service/expiring-map.js";
 import { DeviceRateLimiter, ExpiringMap, type RateLimit } from "./admission.js";
 import type { GatewayMetrics, RejectReason } from "./metrics.js";
 import { GatewayError, type KeyDirectory } from "./types.js";
@@ -130,7 +131,7 @@ export class DeviceGate {
     const top = this.highest.get(slot);
     if (top !== undefined && first <= top) return null;
     if (!this.limiter.take(deviceId)) return "rate_limited";
-    if (this.highest.size >= KEY_CACHE_LIMIT) this.highest.clear();
+    evictOldest(this.highest, KEY_CACHE_LIMIT);
     this.highest.set(slot, last);
     return null;
   }
@@ -181,7 +182,7 @@ export class DeviceGate {
     let kh = this.keyHashes.get(cacheKey);
     if (kh === undefined) {
       kh = keyHash(key).toLowerCase() as Hex;
-      if (this.keyHashes.size >= KEY_CACHE_LIMIT) this.keyHashes.clear();
+      evictOldest(this.keyHashes, KEY_CACHE_LIMIT);
       this.keyHashes.set(cacheKey, kh);
     }
     return kh;
@@ -196,7 +197,7 @@ export class DeviceGate {
     ).toLowerCase() as Hex;
     // An unknown key may be registered later: only known owners are kept.
     if (owner !== ZeroHash) {
-      if (this.keyOwners.size >= KEY_CACHE_LIMIT) this.keyOwners.clear();
+      evictOldest(this.keyOwners, KEY_CACHE_LIMIT);
       this.keyOwners.set(kh, owner);
     }
     return owner;
@@ -227,12 +228,12 @@ export class DeviceGate {
     if (previous !== undefined && previous.hash !== hash) {
       this.rememberFormerKey(previous.hash, deviceId);
     }
-    if (this.currentKeys.size >= KEY_CACHE_LIMIT) this.currentKeys.clear();
+    evictOldest(this.currentKeys, KEY_CACHE_LIMIT);
     this.currentKeys.set(deviceId, { hash, at: Date.now(), version });
   }
 
   private rememberFormerKey(kh: Hex, deviceId: Hex): void {
-    if (this.formerKeys.size >= KEY_CACHE_LIMIT) this.formerKeys.clear();
+    evictOldest(this.formerKeys, KEY_CACHE_LIMIT);
     this.formerKeys.set(kh, deviceId);
   }
 

@@ -45,3 +45,13 @@ export class ExpiringMap<K, V> {
     return this.entries.size;
   }
 }
+
+/**
+ * Keeps a map or set under `limit` entries before one more is added: the oldest insertion goes (a
+ * cache that is cleared wholesale instead sends every lookup back to its source at once).
+ */
+export function evictOldest<K, V>(entries: Set<K> | Map<K, V>, limit: number): void {
+  if (entries.size < limit) return;
+  const oldest = entries.keys().next();
+  if (oldest.done !== true) entries.delete(oldest.value);
+}
