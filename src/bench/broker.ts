@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
-import { tmpdir, userInfo } from "node:os";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { connect, connectAsync, type IConnackPacket, type MqttClient } from "mqtt";
+import { MOSQUITTO, MosquittoProcess, configWith, freePort } from "../gateway/mosquitto.js";
 
 /**
  * Mosquitto's persistence settings measured against each other (config/mosquitto.conf, README
@@ -23,8 +22,6 @@ import { connect, connectAsync, type IConnackPacket, type MqttClient } from "mqt
  *   waiting for each PUBACK; the broker is SIGKILLed right after the last PUBACK and restarted on the
  *   same folder; the session reconnects and counts what arrives. Figure: PUBACKed messages lost.
  */
-
-export const MOSQUITTO = "/usr/sbin/mosquitto";
 
 /** A snapshot setting: `autosave_on_changes` and `autosave_interval` (changes, or seconds). */
 export interface PersistenceCandidate {
@@ -72,14 +69,6 @@ const QUIET_MS = 1500;
 const TOPIC = "dt/bench/broker";
 const GATEWAY_ID = "bench-broker-gateway";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** The shipped configuration with the listener, folder, user and snapshot setting replaced. */
 export function candidateConfig(
   shipped: string,
@@ -87,81 +76,30 @@ export function candidateConfig(
   dir: string,
   candidate: PersistenceCandidate,
 ): string {
-  const lines = shipped.split("\n");
-  const replace = (directive: string, value: string): void => {
-    const i = lines.findIndex((l) => l.startsWith(`${directive} `));
-    if (i < 0) throw new Error(`the shipped mosquitto.conf has no ${directive} line`);
-    lines[i] = `${directive} ${value}`;
-  };
-  replace("listener", `${String(port)} 127.0.0.1`);
-  replace("persistence_location", dir.endsWith("/") ? dir : `${dir}/`);
-  replace("autosave_on_changes", String(candidate.onChanges));
-  replace("autosave_interval", String(candidate.interval));
-  // Started as root, Mosquitto drops to the "mosquitto" user, which cannot write a temp folder.
-  lines.push(`user ${userInfo().username}`);
-  return lines.join("\n");
-}
-
-/** One broker on one configuration and folder, restartable. */
-class Broker {
-  readonly url: string;
-  private child: ChildProcess | undefined;
-
-  constructor(
-    private readonly confPath: string,
-    port: number,
-  ) {
-    this.url = `mqtt://127.0.0.1:${String(port)}`;
-  }
-
-  async start(): Promise<void> {
-    const child = spawn(MOSQUITTO, ["-c", this.confPath], { stdio: "ignore" });
-    this.child = child;
-    const end = Date.now() + 10_000;
-    for (;;) {
-      try {
-        const probe = await connectAsync(this.url, { reconnectPeriod: 0, connectTimeout: 500 });
-        await probe.endAsync();
-        return;
-      } catch (err: unknown) {
-        if (Date.now() > end || child.exitCode !== null) {
-          throw new Error(`mosquitto did not start on ${this.confPath}`, { cause: err });
-        }
-        await sleep(50);
-      }
-    }
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.child?.kill(signal);
-  }
-
-  /** SIGKILL (nothing saved at exit) and wait until the process is gone. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (child?.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGKILL");
-    await exited;
-  }
+  return configWith(shipped, port, dir, {
+    autosave_on_changes: String(candidate.onChanges),
+    autosave_interval: String(candidate.interval),
+  });
 }
 
 /** A fresh folder, configuration and running broker for `candidate`; `use` runs on it, then it goes. */
 async function withBroker<T>(
   shipped: string,
   candidate: PersistenceCandidate,
-  use: (broker: Broker, dir: string) => Promise<T>,
+  use: (broker: MosquittoProcess, dir: string) => Promise<T>,
 ): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), "bench-broker-"));
-  const confPath = join(dir, "mosquitto.conf");
   const port = await freePort();
-  await writeFile(confPath, candidateConfig(shipped, port, dir, candidate));
-  const broker = new Broker(confPath, port);
+  let broker: MosquittoProcess | undefined;
   try {
-    await broker.start();
+    broker = await MosquittoProcess.start(
+      dir,
+      port,
+      candidateConfig(shipped, port, dir, candidate),
+    );
     return await use(broker, dir);
   } finally {
-    await broker.kill();
+    await broker?.kill("SIGKILL");
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -236,7 +174,7 @@ async function collect(
 
 /** Backlog of DRAIN_MESSAGES for the away session, then its drain. */
 async function drain(
-  broker: Broker,
+  broker: MosquittoProcess,
 ): Promise<{ takenIn: number; drained: number; count: number; ms: number }> {
   await createSession(broker.url);
   const publishers = await Promise.all(
@@ -272,7 +210,7 @@ async function snapshotAfter(file: string, since: number): Promise<void> {
 
 /** PUBACKed messages a SIGKILL loses, publishing at LOSS_RATE/s with the session away. */
 async function loss(
-  broker: Broker,
+  broker: MosquittoProcess,
   dir: string,
 ): Promise<{ acked: number; lost: number; rate: number; sessionPresent: boolean }> {
   await createSession(broker.url);
@@ -294,9 +232,9 @@ async function loss(
   }
   const rate = acked.length / ((performance.now() - t0) / 1000);
   // Right after the last PUBACK: no later packet tells the broker to finish anything first.
-  await broker.kill();
+  await broker.kill("SIGKILL");
   await publisher.endAsync(true);
-  await broker.start();
+  await broker.restart();
   const { received, sessionPresent } = await collect(broker.url, acked.length, 30_000, QUIET_MS);
   const lost = acked.filter((s) => !received.has(s)).length;
   return { acked: acked.length, lost, rate, sessionPresent };

@@ -28,10 +28,23 @@ export async function freePort(): Promise<number> {
  */
 export function shippedConfig(port: number, persistenceDir: string): string {
   const shipped = readFileSync(join(process.cwd(), "config/mosquitto.conf"), "utf8");
+  return configWith(shipped, port, persistenceDir);
+}
+
+/**
+ * A Mosquitto configuration (`shipped`'s text) with the listener's port, the persistence folder, the
+ * user (see shippedConfig) and any other `directives` it has replaced by the values given.
+ */
+export function configWith(
+  shipped: string,
+  port: number,
+  persistenceDir: string,
+  directives: Readonly<Record<string, string>> = {},
+): string {
   const lines = shipped.split("\n");
   const replace = (directive: string, value: string): void => {
     const i = lines.findIndex((l) => l.startsWith(`${directive} `));
-    if (i < 0) throw new Error(`config/mosquitto.conf has no ${directive} line`);
+    if (i < 0) throw new Error(`the Mosquitto configuration has no ${directive} line`);
     lines[i] = `${directive} ${value}`;
   };
   replace("listener", `${String(port)} 127.0.0.1`);
@@ -39,6 +52,7 @@ export function shippedConfig(port: number, persistenceDir: string): string {
     "persistence_location",
     persistenceDir.endsWith("/") ? persistenceDir : `${persistenceDir}/`,
   );
+  for (const [directive, value] of Object.entries(directives)) replace(directive, value);
   lines.push(`user ${userInfo().username}`);
   return lines.join("\n");
 }
@@ -95,6 +109,11 @@ export class MosquittoProcess {
 
   get running(): boolean {
     return this.child?.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Sends `signal` (e.g. SIGUSR1: save a snapshot now) without waiting for anything. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
   }
 
   /** Sends `signal` and waits until the process has exited. */
