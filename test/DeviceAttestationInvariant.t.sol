@@ -226,7 +226,8 @@ contract AttestationHandler is CommonBase, StdUtils, KeyHelpers {
             timestamp: evidence.timestamp,
             bootCount: evidence.bootCount,
             recordedAt: uint64(block.timestamp),
-            status: REGISTRY.statusOf(id)
+            status: REGISTRY.statusOf(id),
+            incidents: before.incidents
         });
     }
 

@@ -291,7 +291,8 @@ abstract contract DeviceAttestation is IDeviceAttestation {
                 (uint256(uint8(status)) << 224);
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            sstore(e.slot, packed)
+            // The incident count (bits 232 to 247) is the device's history, not its evidence: it stays.
+            sstore(e.slot, or(packed, and(sload(e.slot), shl(232, 0xffff))))
         }
     }
 
@@ -300,6 +301,24 @@ abstract contract DeviceAttestation is IDeviceAttestation {
     function _syncEvidenceStatus(DeviceId deviceId, DeviceStatus status) internal {
         Evidence storage e = _evidence[deviceId];
         if (e.firmwareId != 0) e.status = status;
+    }
+
+    /// @dev One more incident against the device (saturating): the registry calls this for every proven
+    /// fraud. Kept in the evidence slot, which every trust check reads anyway, so asking whether a device
+    /// has a record costs no extra storage read.
+    function _countIncident(DeviceId deviceId) internal returns (uint16 incidents) {
+        Evidence storage e = _evidence[deviceId];
+        incidents = e.incidents;
+        if (incidents != type(uint16).max) e.incidents = ++incidents;
+    }
+
+    function _incidentsOf(DeviceId deviceId) internal view returns (uint16) {
+        return _evidence[deviceId].incidents;
+    }
+
+    /// @dev isTrusted and no incident recorded, from the one evidence slot and the firmware slot.
+    function _isTrustedWithoutIncident(DeviceId deviceId, uint256 maxAge) internal view returns (bool) {
+        return _evidence[deviceId].incidents == 0 && _isTrusted(deviceId, maxAge);
     }
 
     function _syncRef(uint32 firmwareId, Firmware storage f) private {

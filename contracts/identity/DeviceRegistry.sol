@@ -209,6 +209,21 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
     }
 
     /// @inheritdoc IDeviceRegistry
+    function recordIncident(DeviceId deviceId, bytes32 reason) external {
+        DeviceRecord storage d = _knownDevice(deviceId);
+        if (!hasRole(SUSPENDER_ROLE, msg.sender) && !hasRole(GOVERNOR_ROLE, msg.sender))
+            revert DeviceRegistryUnauthorized(deviceId, msg.sender);
+        uint16 incidents = _countIncident(deviceId);
+        emit DeviceIncidentRecorded(deviceId, msg.sender, incidents, reason);
+        // A suspended device stays suspended, a terminal one terminal.
+        if (d.status == DeviceStatus.Active) {
+            d.status = DeviceStatus.Suspended;
+            _syncEvidenceStatus(deviceId, DeviceStatus.Suspended);
+            emit DeviceSuspended(deviceId, msg.sender, reason);
+        }
+    }
+
+    /// @inheritdoc IDeviceRegistry
     function reinstate(DeviceId deviceId) external onlyRole(GOVERNOR_ROLE) {
         DeviceRecord storage d = _knownDevice(deviceId);
         if (d.status != DeviceStatus.Suspended) revert DeviceRegistryNotSuspended(deviceId, d.status);
@@ -303,6 +318,20 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
             keyHash: _currentKeyHash(deviceId, d.nonce),
             pendingOperator: _pendingOperator[deviceId]
         });
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    /// @dev Three storage reads: the rotated key hash (zero until the first rotation, when the key hash is
+    /// the device id), the evidence slot (status copy, age, incident count) and the firmware slot.
+    function isTrustedKey(DeviceId deviceId, bytes32 keyHash, uint256 maxAge) external view returns (bool) {
+        bytes32 rotated = _rotatedKeyHash[deviceId];
+        if (keyHash != (rotated == bytes32(0) ? DeviceId.unwrap(deviceId) : rotated)) return false;
+        return _isTrustedWithoutIncident(deviceId, maxAge);
+    }
+
+    /// @inheritdoc IDeviceRegistry
+    function incidentsOf(DeviceId deviceId) external view returns (uint256) {
+        return _incidentsOf(deviceId);
     }
 
     /// @inheritdoc IDeviceRegistry

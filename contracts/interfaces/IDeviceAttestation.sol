@@ -56,6 +56,9 @@ interface IDeviceAttestation {
         /// @dev A copy of the device's registry status (`statusOf`), kept in sync on every status change
         /// once the device has evidence, so `isTrusted` need not read the device record.
         DeviceStatus status;
+        /// @dev How many incidents (proven frauds) were recorded against the device, saturating at 65,535.
+        /// Kept in this slot, outside the evidence proper: a new attestation leaves it as it is.
+        uint16 incidents;
     }
 
     struct TrustReport {

@@ -122,6 +122,10 @@ interface IDeviceRegistry {
     event CustodyTransferred(DeviceId indexed deviceId, address indexed from, address indexed to);
     /// @notice The device stopped counting as valid until governance reinstates it.
     event DeviceSuspended(DeviceId indexed deviceId, address indexed by, bytes32 reason);
+    /// @notice A fraud was proven against the device (`incidents` so far, saturating at 65,535); an active
+    /// device is suspended with it. A device with a record never counts as a machine account's signer again
+    /// (isTrustedKey), whatever its status later.
+    event DeviceIncidentRecorded(DeviceId indexed deviceId, address indexed by, uint16 incidents, bytes32 reason);
     /// @notice Governance returned the device to Active.
     event DeviceReinstated(DeviceId indexed deviceId, address indexed by);
     /// @notice The device's key is compromised; terminal.
@@ -184,6 +188,10 @@ interface IDeviceRegistry {
     /// @notice Operator, SUSPENDER_ROLE (slashing, circuit breakers) or governance suspends an active device.
     function suspend(DeviceId deviceId, bytes32 reason) external;
 
+    /// @notice SUSPENDER_ROLE (slashing) or governance records a proven fraud against the device: its
+    /// incident count goes up and, if it is active, it is suspended with `reason`. Any status but Unknown.
+    function recordIncident(DeviceId deviceId, bytes32 reason) external;
+
     /// @notice Governance returns a suspended device to Active (after re-attestation).
     function reinstate(DeviceId deviceId) external;
 
@@ -224,6 +232,14 @@ interface IDeviceRegistry {
         DeviceKey calldata key,
         bytes calldata signature
     ) external view returns (bool);
+
+    /// @notice What a machine account asks of each device that signed for it, in one call: the key with
+    /// hash `keyHash` is the device's current key AND the device is trusted now (isTrusted within `maxAge`)
+    /// AND no incident was ever recorded against it. Never reverts.
+    function isTrustedKey(DeviceId deviceId, bytes32 keyHash, uint256 maxAge) external view returns (bool);
+
+    /// @notice How many incidents were recorded against the device (saturating at 65,535).
+    function incidentsOf(DeviceId deviceId) external view returns (uint256);
 
     /// @notice Everything the registry knows of a device (all zero for an unknown id).
     function deviceInfo(DeviceId deviceId) external view returns (DeviceInfo memory);

@@ -246,8 +246,9 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
         }
         delete _stakes[deviceId];
         emit Slashed(deviceId, beneficiary, incident, bounty, loss);
-        // Only an active device can be suspended; a suspended one stays suspended, a terminal one stays.
-        if (REGISTRY.statusOf(deviceId) == DeviceStatus.Active) REGISTRY.suspend(deviceId, SLASH_REASON);
+        // The registry counts the incident and suspends the device if it is active (a suspended one stays
+        // suspended, a terminal one stays).
+        REGISTRY.recordIncident(deviceId, SLASH_REASON);
         if (bounty != 0) TOKEN.safeTransfer(beneficiary, bounty);
         for (uint256 i; i < payments.length; ++i) {
             Payment memory pay = payments[i];
