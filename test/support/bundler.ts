@@ -35,7 +35,7 @@ export interface BundlerChainOptions {
 export interface BundlerChain {
   /** The hardhat node's JSON-RPC URL (http://127.0.0.1:<port>). */
   readonly rpcUrl: string;
-  /** alto's JSON-RPC URL (http://127.0.0.1:<port>; alto itself binds 0.0.0.0, see startAlto). */
+  /** alto's JSON-RPC URL (http://127.0.0.1:<port>; alto itself binds 0.0.0.0, see altoArgs). */
   readonly bundlerUrl: string;
   readonly entryPoint: Hex;
   readonly chainId: bigint;
