@@ -22,3 +22,5 @@ export * from "./feeds.js";
 export * from "./insurance.js";
 export * from "./insurance-cover.js";
 export * from "./anchor-proof.js";
+export * from "./user-operation.js";
+export * from "./bundler-client.js";
