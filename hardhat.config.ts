@@ -16,6 +16,13 @@ const IR = {
   settings: { viaIR: true, optimizer: { enabled: true, runs: 1000 }, evmVersion: "prague" },
 } as const;
 
+const SOLIDITY_TESTS = {
+  // TypeScript-generated protocol vectors, read by test/ProtocolVectors.t.sol.
+  fsPermissions: { readFile: ["./test/fixtures/vectors.json"] },
+  fuzz: { runs: 256, ...(fuzzSeed === undefined ? {} : { seed: fuzzSeed }) },
+  invariant: { runs: 64, depth: 32, failOnRevert: true },
+};
+
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
   tasks,
@@ -43,10 +50,12 @@ export default defineConfig({
   },
   test: {
     solidity: {
-      // TypeScript-generated protocol vectors, read by test/ProtocolVectors.t.sol.
-      fsPermissions: { readFile: ["./test/fixtures/vectors.json"] },
-      fuzz: { runs: 256, ...(fuzzSeed === undefined ? {} : { seed: fuzzSeed }) },
-      invariant: { runs: 64, depth: 32, failOnRevert: true },
+      profiles: {
+        default: SOLIDITY_TESTS,
+        // Every top-level call of a test is its own transaction (cold storage, fresh access lists): gas
+        // figures as a chain would charge them (`hardhat test solidity --test-profile isolated`).
+        isolated: { ...SOLIDITY_TESTS, isolate: true },
+      },
     },
   },
 });

@@ -105,8 +105,8 @@ contract DeviceAccountTest is AccountFixture {
     function test_oneDevicePaysAnAllowedCounterparty() public {
         for (uint256 d; d < 3; ++d) {
             PackedUserOperation memory op = _op(address(account), _transfer(seller, 10 ether));
-            vm.expectEmit(true, false, false, true, address(account));
-            emit IDeviceAccount.UserOperationExecuted(_hash(op), 1, false);
+            vm.expectEmit(true, true, false, true, address(account));
+            emit IDeviceAccount.Spent(address(token), seller, 10 ether, (d + 1) * 10 ether);
             _send(op, _one(d), false);
         }
         assertEq(token.balanceOf(seller), 30 ether);

@@ -158,7 +158,6 @@ contract DeviceAccount is
         } else {
             _checkSelfCalls(batch);
         }
-        emit UserOperationExecuted(userOpHash, weight, high);
         EXECUTING_SLOT.asBoolean().tstore(true);
         execute(mode, executionData);
         EXECUTING_SLOT.asBoolean().tstore(false);

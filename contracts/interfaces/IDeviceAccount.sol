@@ -147,8 +147,6 @@ interface IDeviceAccount {
     event ChangeApplied(bytes32 indexed id);
     /// @notice A proposed change was dropped by `by` (the operator or the account).
     event ChangeCancelled(bytes32 indexed id, address indexed by);
-    /// @notice The operation ran: `weight` is the trusted weight of its signers.
-    event UserOperationExecuted(bytes32 indexed userOpHash, uint256 weight, bool highThreshold);
     /// @notice The operation did not run (see Refusal); the nonce and gas are spent, nothing else.
     event UserOperationRefused(bytes32 indexed userOpHash, Refusal reason, uint256 trustedWeight);
     /// @notice A device signed but is not trusted with that key now: its signatures validate again only

@@ -66,6 +66,15 @@ library SpendingPolicyLib {
         Execution[] calldata batch,
         uint256 velocityShareBps
     ) internal returns (bool tripped, address token, uint256 level, uint256 capacity) {
+        // One call that spends at most once (the usual payment): no tally needed.
+        if (batch.length == 1) {
+            Execution calldata e = batch[0];
+            if (e.value == 0 || !_isToken(p, e.target)) {
+                Spend[] memory one = new Spend[](2);
+                if (_collect(p, e, one, 0) == 0) return (false, address(0), 0, 0);
+                return _spendOne(p, one[0], velocityShareBps);
+            }
+        }
         Tally memory t = _collectAll(p, batch);
         Trip memory trip;
         for (uint256 i; i < t.n; ++i) _tally(p, t, i, velocityShareBps, trip);
@@ -77,6 +86,36 @@ library SpendingPolicyLib {
             emit IDeviceAccount.Spent(s.token, s.counterparty, s.amount, t.tokenStates[_firstOf(t, i)].spent);
         }
         return (false, address(0), 0, 0);
+    }
+
+    /// @dev spend() for a batch with a single spend, whose per-call caps and allow-list _collect checked.
+    function _spendOne(
+        Policy storage p,
+        Spend memory s,
+        uint256 velocityShareBps
+    ) private returns (bool, address, uint256, uint256) {
+        IDeviceAccount.TokenLimits memory limits = p.tokens[s.token];
+        uint32 window = uint32(block.timestamp / limits.period);
+        Trip memory trip;
+        IDeviceAccount.Spending memory state = _tallyToken(
+            p,
+            s.token,
+            limits,
+            window,
+            s.amount,
+            velocityShareBps,
+            trip
+        );
+        IDeviceAccount.Spending memory pair = _tallyPair(p, s, window, s.amount);
+        if (trip.tripped) return (true, trip.token, trip.level, trip.capacity);
+        p.tokenSpending[s.token] = state;
+        p.counterpartySpending[s.token][s.counterparty] = pair;
+        emit IDeviceAccount.Spent(s.token, s.counterparty, s.amount, state.spent);
+        return (false, address(0), 0, 0);
+    }
+
+    function _isToken(Policy storage p, address target) private view returns (bool) {
+        return target != address(0) && p.tokens[target].period != 0;
     }
 
     function _collectAll(Policy storage p, Execution[] calldata batch) private view returns (Tally memory t) {
@@ -189,7 +228,7 @@ library SpendingPolicyLib {
     ) private view returns (uint256) {
         address target = e.target;
         if (e.value != 0) n = _add(p, spends, n, address(0), target, e.value);
-        if (target != address(0) && p.tokens[target].period != 0) {
+        if (_isToken(p, target)) {
             bytes calldata data = e.callData;
             bytes4 selector = data.length < 4 ? bytes4(0) : bytes4(data[:4]);
             if (data.length < 68 || (selector != IERC20.transfer.selector && selector != IERC20.approve.selector)) {
