@@ -2,10 +2,10 @@
 pragma solidity ^0.8.30;
 
 import {EntryPoint} from "@account-abstraction/contracts/core/EntryPoint.sol";
+import {IEntryPoint as IAAEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
 import {PackedUserOperation} from "@account-abstraction/contracts/interfaces/PackedUserOperation.sol";
 import {Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {IEntryPoint} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
-import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {DeviceAccount} from "../../contracts/accounts/DeviceAccount.sol";
 import {DeviceAccountFactory} from "../../contracts/accounts/DeviceAccountFactory.sol";
 import {DeviceSignerVerifier} from "../../contracts/accounts/DeviceSignerVerifier.sol";
@@ -13,6 +13,7 @@ import {IDeviceAccount} from "../../contracts/interfaces/IDeviceAccount.sol";
 import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
 import {DeviceId} from "../../contracts/types/DeviceId.sol";
 import {AttestationFixture} from "./AttestationFixture.sol";
+import {UserOpBuilder} from "./UserOpBuilder.sol";
 import {TestKey} from "./RegistryFixture.sol";
 
 /// @notice The attestation fixture plus an EntryPoint v0.8, the device verifier, the account factory, a
@@ -20,7 +21,7 @@ import {TestKey} from "./RegistryFixture.sol";
 /// UserOperations the way the TypeScript client does.
 /// @dev Default account: the three devices (weight 1 each) and the operator's EOA (weight 3); low threshold
 /// 1 (one device pays inside the policy), high threshold 3 (all three devices, or the operator).
-abstract contract AccountFixture is AttestationFixture {
+abstract contract AccountFixture is AttestationFixture, UserOpBuilder {
     uint256 internal constant MAX_AGE = 1 days;
     uint24 internal constant DELAY = 1 days;
     uint96 internal constant PERIOD_CAP = 1_000 ether;
@@ -67,7 +68,7 @@ abstract contract AccountFixture is AttestationFixture {
     // ------------------------------------------------------------------ setup
 
     function _signer(DeviceId id) internal view returns (bytes memory) {
-        return abi.encodePacked(address(verifier), id);
+        return _deviceSigner(address(verifier), id);
     }
 
     function _operatorSigner() internal view returns (bytes memory) {
@@ -137,38 +138,18 @@ abstract contract AccountFixture is AttestationFixture {
 
     // ------------------------------------------------------------------ calls
 
-    function _call(address target, uint256 value, bytes memory data) internal pure returns (Execution[] memory batch) {
-        batch = new Execution[](1);
-        batch[0] = Execution({target: target, value: value, callData: data});
-    }
-
     function _transfer(address to, uint256 amount) internal view returns (Execution[] memory) {
-        return _call(address(token), 0, abi.encodeCall(IERC20.transfer, (to, amount)));
-    }
-
-    /// @notice UserOperation callData: executeUserOp's selector, the ERC-7821 batch mode, the batch.
-    function _callData(Execution[] memory batch) internal pure returns (bytes memory) {
-        return abi.encodePacked(DeviceAccount.executeUserOp.selector, bytes32(uint256(1) << 248), abi.encode(batch));
+        return _tokenTransfer(address(token), to, amount);
     }
 
     // ------------------------------------------------------------------ UserOperations
 
-    function _op(address sender, Execution[] memory batch) internal view returns (PackedUserOperation memory op) {
-        op.sender = sender;
-        op.nonce = entryPoint.getNonce(sender, 0);
-        op.callData = _callData(batch);
-        op.accountGasLimits = bytes32((uint256(600_000) << 128) | 600_000);
-        op.preVerificationGas = 50_000;
-        op.gasFees = bytes32((uint256(1 gwei) << 128) | 1 gwei);
+    function _op(address sender, Execution[] memory batch) internal view returns (PackedUserOperation memory) {
+        return _userOp(IAAEntryPoint(address(entryPoint)), sender, batch);
     }
 
     function _hash(PackedUserOperation memory op) internal view returns (bytes32) {
         return entryPoint.getUserOpHash(op);
-    }
-
-    /// @notice A device's signature blob over `hash`: keyType ‖ key ‖ signature.
-    function _deviceBlob(TestKey memory k, bytes32 hash) internal pure returns (bytes memory) {
-        return abi.encodePacked(uint8(k.keyType), k.key, _sign(k, hash));
     }
 
     /// @notice The multisignature of the given devices (and the operator if `withOperator`), sorted.
@@ -177,28 +158,13 @@ abstract contract AccountFixture is AttestationFixture {
         uint256[] memory deviceIndexes,
         bool withOperator
     ) internal view returns (bytes memory) {
-        uint256 n = deviceIndexes.length + (withOperator ? 1 : 0);
-        bytes[] memory signers = new bytes[](n);
-        bytes[] memory signatures = new bytes[](n);
+        TestKey[] memory signing = new TestKey[](deviceIndexes.length);
+        DeviceId[] memory signingIds = new DeviceId[](deviceIndexes.length);
         for (uint256 i; i < deviceIndexes.length; ++i) {
-            signers[i] = _signer(ids[deviceIndexes[i]]);
-            signatures[i] = _deviceBlob(keys[deviceIndexes[i]], hash);
+            signing[i] = keys[deviceIndexes[i]];
+            signingIds[i] = ids[deviceIndexes[i]];
         }
-        if (withOperator) {
-            signers[n - 1] = _operatorSigner();
-            signatures[n - 1] = _signEth(OPERATOR_PK, hash);
-        }
-        _sortBySignerHash(signers, signatures);
-        return abi.encode(signers, signatures);
-    }
-
-    function _sortBySignerHash(bytes[] memory signers, bytes[] memory signatures) internal pure {
-        for (uint256 i = 1; i < signers.length; ++i) {
-            for (uint256 j = i; j > 0 && keccak256(signers[j]) < keccak256(signers[j - 1]); --j) {
-                (signers[j], signers[j - 1]) = (signers[j - 1], signers[j]);
-                (signatures[j], signatures[j - 1]) = (signatures[j - 1], signatures[j]);
-            }
-        }
+        return _multisig(address(verifier), hash, signing, signingIds, withOperator ? OPERATOR_PK : 0);
     }
 
     function _one(uint256 i) internal pure returns (uint256[] memory list) {

@@ -53,6 +53,10 @@ abstract contract KeyHelpers {
         return _secpKey(1 + (seed % (SECP256K1_N - 1)));
     }
 
+    function _addrOf(uint256 privateKey) internal pure returns (address) {
+        return _VM.addr(privateKey);
+    }
+
     function _id(TestKey memory k) internal pure returns (DeviceId) {
         return DeviceId.wrap(k.keyHash);
     }
