@@ -67,16 +67,16 @@ contract PaymentChannelTest is PaymentChannelFixture {
         _logGas("gas open (ERC-20, inside the call):", before - gasleft());
 
         assertEq(got, id);
-        (IPaymentChannel.Channel memory c, IPaymentChannel.ChannelStatus status) = channels.channel(id);
-        assertEq(uint8(status), uint8(IPaymentChannel.ChannelStatus.Open));
+        IPaymentChannel.Channel memory c = channels.channel(id);
         assertEq(c.deposit, DEPOSIT);
+        assertEq(channels.nonceOf(buyer), 1);
         assertEq(c.checkpointed, 0);
         assertEq(c.expiry, expiry);
         assertEq(token.balanceOf(address(channels)), DEPOSIT);
     }
 
     function test_open_Native() public {
-        IPaymentChannel.ChannelTerms memory t = _terms(secpId, IERC20(address(0)), bytes32(uint256(9)));
+        IPaymentChannel.ChannelTerms memory t = _terms(secpId, IERC20(address(0)));
         bytes32 id = _open(t, 3 ether);
         assertEq(address(channels).balance, 3 ether);
         assertEq(_state(id).deposit, 3 ether);
@@ -155,25 +155,29 @@ contract PaymentChannelTest is PaymentChannelFixture {
         channels.open(t, DEPOSIT, block.timestamp + TERM);
     }
 
-    function test_open_RevertWhen_TermsAreOpen() public {
-        (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelExists.selector, id));
+    function test_open_RevertWhen_NonceIsAhead() public {
+        IPaymentChannel.ChannelTerms memory t = _terms();
+        t.nonce = 1;
+        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelWrongNonce.selector, buyer, 0, 1));
         vm.prank(buyer);
         channels.open(t, DEPOSIT, block.timestamp + TERM);
     }
 
-    /// @notice Channel ids never repeat: the terms of a closed channel cannot open again, so the device's
-    /// vouchers for the old channel never pay on a new one.
-    function test_open_RevertWhen_TermsWereClosed() public {
-        (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
+    /// @notice Channel ids never repeat: the terms of an open or closed channel cannot open again (their
+    /// nonce is used), so the device's vouchers for an old channel never pay on a new one.
+    function test_open_RevertWhen_TermsWereUsed() public {
+        (IPaymentChannel.ChannelTerms memory t, ) = _open();
+        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelWrongNonce.selector, buyer, 1, 0));
+        vm.prank(buyer);
+        channels.open(t, DEPOSIT, block.timestamp + TERM);
         _close(t, 10e18);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelExists.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelWrongNonce.selector, buyer, 1, 0));
         vm.prank(buyer);
         channels.open(t, DEPOSIT, block.timestamp + TERM);
     }
 
     function test_open_RevertWhen_NativeValueDiffers() public {
-        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(0)), bytes32(0));
+        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(0)));
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelWrongValue.selector, 1 ether - 1, 1 ether));
         vm.prank(buyer);
         channels.open{value: 1 ether - 1}(t, 1 ether, block.timestamp + TERM);
@@ -191,7 +195,7 @@ contract PaymentChannelTest is PaymentChannelFixture {
         fee.mint(buyer, DEPOSIT);
         vm.prank(buyer);
         fee.approve(address(channels), DEPOSIT);
-        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(fee)), bytes32(0));
+        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(fee)));
         vm.expectRevert(
             abi.encodeWithSelector(
                 IPaymentChannel.ChannelFeeOnTransfer.selector,
@@ -209,8 +213,9 @@ contract PaymentChannelTest is PaymentChannelFixture {
         evil.mint(buyer, 2 * DEPOSIT);
         vm.prank(buyer);
         evil.approve(address(channels), type(uint256).max);
-        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(evil)), bytes32(0));
-        IPaymentChannel.ChannelTerms memory other = _terms(p256Id, IERC20(address(evil)), bytes32(uint256(1)));
+        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(evil)));
+        IPaymentChannel.ChannelTerms memory other = _terms(p256Id, IERC20(address(evil)));
+        ++other.nonce;
         evil.arm(address(channels), abi.encodeCall(IPaymentChannel.open, (other, DEPOSIT, block.timestamp + TERM)));
         vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
         vm.prank(buyer);
@@ -242,7 +247,7 @@ contract PaymentChannelTest is PaymentChannelFixture {
     }
 
     function test_topUp_Native() public {
-        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(0)), bytes32(0));
+        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(0)));
         bytes32 id = _open(t, 1 ether);
         vm.prank(buyer);
         channels.topUp{value: 2 ether}(t, 2 ether, block.timestamp + TERM);
@@ -292,7 +297,7 @@ contract PaymentChannelTest is PaymentChannelFixture {
     }
 
     function test_topUp_RevertWhen_ValueSentWithoutAmount() public {
-        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(0)), bytes32(0));
+        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(0)));
         _open(t, 1 ether);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelWrongValue.selector, 1, 0));
         vm.prank(buyer);
@@ -376,7 +381,7 @@ contract PaymentChannelTest is PaymentChannelFixture {
     }
 
     function _assertClosePays(DeviceId device) internal {
-        IPaymentChannel.ChannelTerms memory t = _terms(device, IERC20(address(token)), bytes32(0));
+        IPaymentChannel.ChannelTerms memory t = _terms(device, IERC20(address(token)));
         bytes32 id = _open(t, DEPOSIT);
         TestKey memory k = _keyOf(device);
         bytes memory sig = _voucher(k, id, 300e18);
@@ -390,9 +395,9 @@ contract PaymentChannelTest is PaymentChannelFixture {
         assertEq(token.balanceOf(seller), 300e18);
         assertEq(token.balanceOf(buyer) - buyerBefore, DEPOSIT - 300e18);
         assertEq(token.balanceOf(address(channels)), 0);
-        (IPaymentChannel.Channel memory c, IPaymentChannel.ChannelStatus status) = channels.channel(id);
-        assertEq(uint8(status), uint8(IPaymentChannel.ChannelStatus.Closed));
-        assertEq(c.deposit, 0);
+        IPaymentChannel.Channel memory c = channels.channel(id);
+        assertEq(c.deposit, 0, "slot deleted");
+        assertEq(c.expiry, 0, "slot deleted");
     }
 
     function test_close_PaysAtMostTheDeposit() public {
@@ -410,7 +415,7 @@ contract PaymentChannelTest is PaymentChannelFixture {
     }
 
     function test_close_Native() public {
-        IPaymentChannel.ChannelTerms memory t = _terms(secpId, IERC20(address(0)), bytes32(0));
+        IPaymentChannel.ChannelTerms memory t = _terms(secpId, IERC20(address(0)));
         _open(t, 2 ether);
         uint256 buyerBefore = buyer.balance;
         _close(t, 0.5 ether);
@@ -497,14 +502,14 @@ contract PaymentChannelTest is PaymentChannelFixture {
         (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
         _close(t, 1e18);
         bytes memory sig = _voucher(p256, id, 2e18);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelClosed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelTermsMismatch.selector, id));
         vm.prank(seller);
         channels.close(t, 2e18, _deviceKey(p256), sig);
     }
 
     function test_close_RevertWhen_VoucherIsForAnotherChannel() public {
         (IPaymentChannel.ChannelTerms memory t, ) = _open();
-        IPaymentChannel.ChannelTerms memory other = _terms(p256Id, IERC20(address(token)), bytes32(uint256(2)));
+        IPaymentChannel.ChannelTerms memory other = _terms(p256Id, IERC20(address(token)));
         bytes32 otherId = _open(other, DEPOSIT);
         bytes memory sig = _voucher(p256, otherId, 1e18);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelInvalidVoucher.selector, p256Id));
@@ -542,8 +547,9 @@ contract PaymentChannelTest is PaymentChannelFixture {
     function test_close_OwesARefundTheBuyerRefuses() public {
         RefusingReceiver refusing = new RefusingReceiver();
         vm.deal(address(refusing), 0);
-        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(0)), bytes32(0));
+        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(0)));
         t.buyer = address(refusing);
+        t.nonce = 0;
         refusing.open{value: 1 ether}(channels, t, block.timestamp + TERM);
         bytes memory sig = _voucher(p256, _id(t), 0.25 ether);
         vm.expectEmit(address(channels));
@@ -561,7 +567,7 @@ contract PaymentChannelTest is PaymentChannelFixture {
         evil.mint(buyer, DEPOSIT);
         vm.prank(buyer);
         evil.approve(address(channels), type(uint256).max);
-        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(evil)), bytes32(0));
+        IPaymentChannel.ChannelTerms memory t = _terms(p256Id, IERC20(address(evil)));
         bytes32 id = _open(t, DEPOSIT);
         bytes memory sig = _voucher(p256, id, 10e18);
         evil.arm(address(channels), abi.encodeCall(IPaymentChannel.reclaim, (t)));
@@ -628,7 +634,7 @@ contract PaymentChannelTest is PaymentChannelFixture {
         vm.warp(_state(id).expiry);
         vm.prank(buyer);
         channels.reclaim(t);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelClosed.selector, id));
+        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelTermsMismatch.selector, id));
         vm.prank(buyer);
         channels.reclaim(t);
     }

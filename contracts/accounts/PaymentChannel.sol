@@ -24,8 +24,9 @@ import {DeviceId} from "../types/DeviceId.sol";
 /// A buyer never pays more than its deposit; an honest seller never gets less than the latest voucher it
 /// checkpointed or closed with while the device was trusted.
 ///
-/// @dev One storage slot per channel (IPaymentChannel.Channel); the id is the hash of the terms, which
-/// every call repeats in calldata. A payout that fails (a reverting receiver, a token that refuses it) is
+/// @dev One storage slot per channel (IPaymentChannel.Channel), deleted when the channel ends; the id is
+/// the hash of the terms, which every call repeats in calldata, and the terms carry the buyer's channel
+/// nonce, so ids never repeat. A payout that fails (a reverting receiver, a token that refuses it) is
 /// owed instead (`withdrawOwed`), so neither party can block the other's payout. Checks, effects, events,
 /// then interactions; the transient guard makes a reentrant token or receiver find every entry point shut.
 contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
@@ -42,6 +43,7 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
     uint256 private immutable _MAX_AGE;
 
     mapping(bytes32 channelId => Channel) private _channels;
+    mapping(address buyer => uint256 nonce) private _nonces;
     mapping(address account => mapping(IERC20 token => uint256 amount)) private _owed;
 
     /// @notice A channel contract over `registry_` (which also answers isTrusted) that trusts a buyer device
@@ -67,12 +69,16 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
         if (deposit > MAX_DEPOSIT) revert ChannelDepositTooLarge(deposit, MAX_DEPOSIT);
         if (expiry <= block.timestamp) revert ChannelExpired(expiry, block.timestamp);
         if (expiry > type(uint48).max) revert ChannelExpiryTooFar(expiry, type(uint48).max);
+        uint256 nonce = _nonces[msg.sender];
+        if (terms.nonce != nonce) revert ChannelWrongNonce(msg.sender, nonce, terms.nonce);
         IDeviceAttestation(address(_REGISTRY)).requireTrusted(terms.buyerDevice, _MAX_AGE);
+        // (buyer, nonce) is new, so is the id: its slot is empty, and no voucher was ever signed for it.
         id = _id(terms);
-        Channel storage c = _channels[id];
-        // An open channel has a deposit, a closed one an expiry: either way the slot is not zero.
-        if (c.expiry != 0) revert ChannelExists(id);
 
+        // Cannot overflow: a buyer opens fewer than 2^256 channels.
+        unchecked {
+            _nonces[msg.sender] = nonce + 1;
+        }
         // The casts are exact: deposit <= MAX_DEPOSIT and expiry <= type(uint48).max were checked above.
         _channels[id] = Channel({deposit: uint104(deposit), checkpointed: 0, expiry: uint48(expiry)});
         emit ChannelOpened(id, terms.buyer, terms.seller, terms, deposit, expiry);
@@ -134,7 +140,7 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
         if (counted) toSeller = _max(toSeller, _min(cumulativeAmount, c.deposit));
         uint256 toBuyer = c.deposit - toSeller;
 
-        _retire(id, c.expiry);
+        delete _channels[id];
         emit ChannelSettled(id, toSeller, toBuyer, counted);
         _pay(terms.token, terms.seller, toSeller);
         _pay(terms.token, terms.buyer, toBuyer);
@@ -148,7 +154,7 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
         uint256 toSeller = c.checkpointed;
         uint256 toBuyer = c.deposit - toSeller;
 
-        _retire(id, c.expiry);
+        delete _channels[id];
         emit ChannelReclaimed(id, toSeller, toBuyer);
         _pay(terms.token, terms.seller, toSeller);
         _pay(terms.token, terms.buyer, toBuyer);
@@ -176,10 +182,13 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IPaymentChannel
-    function channel(bytes32 id) external view returns (Channel memory state, ChannelStatus status) {
-        state = _channels[id];
-        if (state.deposit != 0) status = ChannelStatus.Open;
-        else if (state.expiry != 0) status = ChannelStatus.Closed;
+    function channel(bytes32 id) external view returns (Channel memory) {
+        return _channels[id];
+    }
+
+    /// @inheritdoc IPaymentChannel
+    function nonceOf(address buyer) external view returns (uint256) {
+        return _nonces[buyer];
     }
 
     /// @inheritdoc IPaymentChannel
@@ -219,16 +228,7 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
     function _open(ChannelTerms calldata terms) private view returns (bytes32 id, Channel memory c) {
         id = _id(terms);
         c = _channels[id];
-        if (c.deposit == 0) {
-            if (c.expiry == 0) revert ChannelTermsMismatch(id);
-            revert ChannelClosed(id);
-        }
-    }
-
-    /// @dev Ends a channel: a tombstone (deposit 0, the expiry kept) rather than a delete, so that these
-    /// terms never open a channel again and an old voucher never pays on a new one.
-    function _retire(bytes32 id, uint48 expiry) private {
-        _channels[id] = Channel({deposit: 0, checkpointed: 0, expiry: expiry});
+        if (c.deposit == 0) revert ChannelTermsMismatch(id);
     }
 
     /// @dev True iff the voucher verifies AND the device is trusted now. A voucher that does not verify while

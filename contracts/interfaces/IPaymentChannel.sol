@@ -31,9 +31,10 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 ///
 /// @dev Storage: ONE slot per channel (deposit, checkpointed amount, expiry). The channel id is the hash of
 /// its immutable terms (ChannelTerms), so the terms travel in calldata on every call and in the
-/// ChannelOpened event, and a call with other terms names another (unknown) channel. A closed channel keeps
-/// a tombstone (deposit 0, expiry kept), so a channel id is never reused: an old voucher never pays on a new
-/// channel. Vouchers are signed under this contract's EIP-712 domain {name "DeviceTrust", version "1",
+/// ChannelOpened event, and a call with other terms names another (unknown) channel. The terms carry the
+/// buyer's channel nonce, which must be the buyer's next one at open: a channel id is never reused (an old
+/// voucher never pays on a new channel), yet the buyer knows it before its open lands, and a closed channel's
+/// slot is deleted. Vouchers are signed under this contract's EIP-712 domain {name "DeviceTrust", version "1",
 /// chainId, verifyingContract: this contract}, so a voucher is bound to one channel, contract and chain.
 /// The voucher's channel id plays the part of a nonce, the channel's expiry that of a deadline.
 interface IPaymentChannel {
@@ -44,31 +45,24 @@ interface IPaymentChannel {
     /// @param token The ERC-20 of the deposit, or IERC20(address(0)) for the native currency.
     /// @param pricePerUnit What one unit (a kWh, a message) costs, for both sides' bookkeeping: the contract
     /// pays vouchers in token amounts and does not interpret it.
-    /// @param salt Any value that makes these terms unique (the buyer's channel counter, a random word).
+    /// @param nonce The buyer's channel count before this one (`nonceOf(buyer)` at open): makes the id unique.
     struct ChannelTerms {
         address buyer;
         address seller;
         DeviceId buyerDevice;
         IERC20 token;
         uint256 pricePerUnit;
-        bytes32 salt;
+        uint256 nonce;
     }
 
     /// @notice A channel's mutable state: one storage slot.
-    /// @param deposit What the buyer deposited (top-ups included); 0 once closed.
+    /// @param deposit What the buyer deposited (top-ups included); 0 for a channel not open.
     /// @param checkpointed The highest voucher amount the seller checkpointed, capped at the deposit.
     /// @param expiry Close and checkpoint before it; reclaim from it on.
     struct Channel {
         uint104 deposit;
         uint104 checkpointed;
         uint48 expiry;
-    }
-
-    /// @notice The channel's state and whether it is open, closed, or was never opened.
-    enum ChannelStatus {
-        None,
-        Open,
-        Closed
     }
 
     // ---------------------------------------------------------------- errors
@@ -95,13 +89,11 @@ interface IPaymentChannel {
     error ChannelExpiryTooFar(uint256 expiry, uint256 max);
     /// @notice A top-up must add deposit or move the expiry later (`expiry` must not be before `current`).
     error ChannelExpiryNotLater(uint256 expiry, uint256 current);
-    /// @notice A channel with these terms is open or was: change the terms' salt.
-    error ChannelExists(bytes32 channelId);
-    /// @notice No channel was ever opened with these terms: compare them with the ChannelOpened event of
-    /// the channel you mean.
+    /// @notice The terms' nonce must be the buyer's next channel nonce, `expected` (nonceOf(buyer)).
+    error ChannelWrongNonce(address buyer, uint256 expected, uint256 provided);
+    /// @notice No open channel has these terms: it was closed or reclaimed already, or the terms differ from
+    /// its ChannelOpened event's (compare them field by field).
     error ChannelTermsMismatch(bytes32 channelId);
-    /// @notice The channel was closed or reclaimed already.
-    error ChannelClosed(bytes32 channelId);
     /// @notice The native value sent must equal the deposit (and be 0 for an ERC-20 channel).
     error ChannelWrongValue(uint256 sent, uint256 expected);
     /// @notice The token delivered less than it was asked to move (a fee-on-transfer token): not supported.
@@ -187,8 +179,11 @@ interface IPaymentChannel {
     /// @notice The id of the channel with these terms: keccak256(abi.encode(terms)).
     function channelId(ChannelTerms calldata terms) external pure returns (bytes32);
 
-    /// @notice A channel's state (all zero if never opened) and status.
-    function channel(bytes32 channelId) external view returns (Channel memory state, ChannelStatus status);
+    /// @notice An open channel's state (all zero for a channel not open: closed, reclaimed or never opened).
+    function channel(bytes32 channelId) external view returns (Channel memory);
+
+    /// @notice The nonce `buyer`'s next channel must carry in its terms.
+    function nonceOf(address buyer) external view returns (uint256);
 
     /// @notice The EIP-712 digest the buyer device signs for `cumulativeAmount` on `channelId`.
     function voucherDigest(bytes32 channelId, uint256 cumulativeAmount) external view returns (bytes32);

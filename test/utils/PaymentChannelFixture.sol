@@ -52,11 +52,8 @@ abstract contract PaymentChannelFixture is AttestationFixture {
 
     // ------------------------------------------------------------------ terms and channels
 
-    function _terms(
-        DeviceId device,
-        IERC20 asset,
-        bytes32 salt
-    ) internal view returns (IPaymentChannel.ChannelTerms memory) {
+    /// @notice Terms of the buyer's next channel (its next nonce) for `device`, paid in `asset`.
+    function _terms(DeviceId device, IERC20 asset) internal view returns (IPaymentChannel.ChannelTerms memory) {
         return
             IPaymentChannel.ChannelTerms({
                 buyer: buyer,
@@ -64,13 +61,13 @@ abstract contract PaymentChannelFixture is AttestationFixture {
                 buyerDevice: device,
                 token: asset,
                 pricePerUnit: PRICE,
-                salt: salt
+                nonce: channels.nonceOf(buyer)
             });
     }
 
-    /// @notice The ERC-20 terms of the P-256 device (salt 1).
+    /// @notice The ERC-20 terms of the P-256 device.
     function _terms() internal view returns (IPaymentChannel.ChannelTerms memory) {
-        return _terms(p256Id, IERC20(address(token)), bytes32(uint256(1)));
+        return _terms(p256Id, IERC20(address(token)));
     }
 
     function _id(IPaymentChannel.ChannelTerms memory t) internal pure returns (bytes32) {
@@ -89,8 +86,8 @@ abstract contract PaymentChannelFixture is AttestationFixture {
         id = _open(t, DEPOSIT);
     }
 
-    function _state(bytes32 id) internal view returns (IPaymentChannel.Channel memory state) {
-        (state, ) = channels.channel(id);
+    function _state(bytes32 id) internal view returns (IPaymentChannel.Channel memory) {
+        return channels.channel(id);
     }
 
     // ------------------------------------------------------------------ vouchers
