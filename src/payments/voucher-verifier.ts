@@ -1,16 +1,22 @@
+import { verify as nodeVerify, type KeyObject } from "node:crypto";
 import {
+  CURVE_ORDER,
   InvalidInputError,
   KeyType,
   SIGNATURE_LENGTH,
   domainSeparator,
   fromHex,
   isHex,
+  VOUCHER_TYPEHASH,
+  keccak256Buffer,
   keccak256Pair,
-  voucherStructHash,
+  writeUint256Word,
   type DeviceKey,
   type Domain,
   type Hex,
 } from "../protocol/index.js";
+import { p256PublicKey } from "../verify/p256-key.js";
+import type { SignatureVerdict } from "../verify/verdict.js";
 import { SignatureVerifier } from "../verify/verifier.js";
 import {
   ChannelExpiredError,
@@ -65,6 +71,10 @@ interface Entry {
   key: DeviceKey;
   keyType: KeyType.Secp256k1 | KeyType.P256;
   keyBytes: Uint8Array;
+  /** VOUCHER_TYPEHASH ‖ channel ‖ amount: the struct encoding, only the amount rewritten per voucher. */
+  readonly encoded: Buffer;
+  /** A P-256 key's OpenSSL object, built once per channel (undefined for secp256k1). */
+  p256Key: KeyObject | undefined;
   latest: bigint;
   latestSignature: Hex | undefined;
 }
@@ -77,8 +87,9 @@ interface Entry {
  * which is what the seller closes (or checkpoints) with.
  *
  * Fast path: the digest head (0x1901 ‖ domain separator) is computed once; a voucher costs one 96-byte
- * keccak in WebAssembly, one 66-byte keccak and one OpenSSL verification with the device's KeyObject kept in
- * the SignatureVerifier's cache. Not the device's trust: that is on chain; checkpoint while it holds.
+ * keccak in WebAssembly, one 66-byte keccak and, for P-256, one OpenSSL verification with the device's
+ * KeyObject built once per channel (the contract's range and low-s checks inline); secp256k1 goes through
+ * src/verify's SignatureVerifier (ecrecover on libsecp256k1). Not the device's trust: that is on chain; checkpoint while it holds.
  */
 export class VoucherVerifier {
   readonly domain: Domain;
@@ -104,8 +115,12 @@ export class VoucherVerifier {
     const id = channelIdOf(channel.terms).toLowerCase() as Hex;
     const existing = this.#channels.get(id);
     const accepted = channel.accepted ?? 0n;
+    const encoded = Buffer.alloc(96);
+    VOUCHER_TYPEHASH.copy(encoded, 0);
+    encoded.write(id.slice(2), 32, 32, "hex");
     const entry: Entry = {
       id,
+      encoded,
       deposit: channel.deposit,
       expiry: channel.expiry,
       ...keyFields(channel.key),
@@ -168,21 +183,28 @@ export class VoucherVerifier {
     };
   }
 
-  #check(e: Entry, amount: bigint, signature: Hex) {
-    if (!isHex(signature)) return "malformed" as const;
-    if (signature.length !== 2 + 2 * SIGNATURE_LENGTH[e.keyType])
-      return "bad-signature-length" as const;
-    const digest = keccak256Pair(
-      this.#head,
-      voucherStructHash({ channel: e.id, cumulativeAmount: amount }),
-    );
-    return this.#verifier.judge({
-      keyType: e.keyType,
-      key: e.keyBytes,
-      problem: undefined,
-      digest,
-      signature: Buffer.from(signature.slice(2), "hex"),
-    });
+  #check(e: Entry, amount: bigint, signature: Hex): SignatureVerdict {
+    if (!isHex(signature)) return "malformed";
+    if (signature.length !== 2 + 2 * SIGNATURE_LENGTH[e.keyType]) return "bad-signature-length";
+    writeUint256Word(e.encoded, 64, amount, "cumulativeAmount");
+    const digest = keccak256Pair(this.#head, keccak256Buffer(e.encoded));
+    const sig = Buffer.from(signature.slice(2), "hex");
+    if (e.p256Key === undefined) {
+      return this.#verifier.judge({
+        keyType: e.keyType,
+        key: e.keyBytes,
+        problem: undefined,
+        digest,
+        signature: sig,
+      });
+    }
+    // DeviceKeyLib's P-256 rules: r and s in [1, n), s <= n/2; then ECDSA-P256-SHA256 over the digest.
+    const outside = (from: number): boolean =>
+      ZERO32.compare(sig, from, from + 32) === 0 || P256_N.compare(sig, from, from + 32) <= 0;
+    if (outside(0) || outside(32)) return "out-of-range";
+    if (P256_HALF_N.compare(sig, 32, 64) < 0) return "high-s";
+    const ok = nodeVerify("sha256", digest, { key: e.p256Key, dsaEncoding: "ieee-p1363" }, sig);
+    return ok ? "valid" : "wrong-signer";
   }
 
   #entry(channel: Hex): Entry {
@@ -192,11 +214,24 @@ export class VoucherVerifier {
   }
 }
 
-function keyFields(key: DeviceKey): Pick<Entry, "key" | "keyType" | "keyBytes"> {
+const ZERO32 = Buffer.alloc(32);
+const P256_N = Buffer.from(CURVE_ORDER.p256.toString(16).padStart(64, "0"), "hex");
+const P256_HALF_N = Buffer.from((CURVE_ORDER.p256 / 2n).toString(16).padStart(64, "0"), "hex");
+
+function keyFields(key: DeviceKey): Pick<Entry, "key" | "keyType" | "keyBytes" | "p256Key"> {
   if (key.keyType !== KeyType.P256 && key.keyType !== KeyType.Secp256k1) {
     throw new InvalidInputError(
       `key type ${String(key.keyType)} is not supported: a buyer device key is secp256k1 (1) or P-256 (2)`,
     );
   }
-  return { key, keyType: key.keyType, keyBytes: Buffer.from(fromHex(key.key, "key")) };
+  const keyBytes = Buffer.from(fromHex(key.key, "key"));
+  if (key.keyType === KeyType.Secp256k1) {
+    if (keyBytes.length !== 20) throw new InvalidInputError("a secp256k1 device key is its 20-byte address");
+    return { key, keyType: key.keyType, keyBytes, p256Key: undefined };
+  }
+  const p256Key = keyBytes.length === 64 ? p256PublicKey(keyBytes) : null;
+  if (p256Key === null) {
+    throw new InvalidInputError("a P-256 device key is 64 bytes x‖y of a point on the curve");
+  }
+  return { key, keyType: key.keyType, keyBytes, p256Key };
 }
