@@ -226,7 +226,8 @@ function keyFields(key: DeviceKey): Pick<Entry, "key" | "keyType" | "keyBytes" |
   }
   const keyBytes = Buffer.from(fromHex(key.key, "key"));
   if (key.keyType === KeyType.Secp256k1) {
-    if (keyBytes.length !== 20) throw new InvalidInputError("a secp256k1 device key is its 20-byte address");
+    if (keyBytes.length !== 20)
+      throw new InvalidInputError("a secp256k1 device key is its 20-byte address");
     return { key, keyType: key.keyType, keyBytes, p256Key: undefined };
   }
   const p256Key = keyBytes.length === 64 ? p256PublicKey(keyBytes) : null;
