@@ -40,6 +40,8 @@ export default defineConfig({
       "contracts/feeds/DeviceFeedFactory.sol": IR,
       "contracts/feeds/ReadingAnchor.sol": IR,
       "contracts/insurance/InsurancePool.sol": IR,
+      // Paid per channel by buyers and sellers (open, close).
+      "contracts/accounts/PaymentChannel.sol": IR,
     },
   },
   paths: { ignition: "deploy" },

@@ -80,8 +80,15 @@ import { appraise, type AppraisalInput } from "../src/verify/appraise.js";
 import { FEED_CONFIG, deployFeedSystem } from "../test/client/feed-fixture.js";
 import { checkDeviceSignature } from "../src/verify/signature.js";
 import {
+  NATIVE_TOKEN,
+  VoucherSigner,
+  channelIdOf,
+  type ChannelTerms,
+} from "../src/payments/index.js";
+import {
   DeviceFeed__factory,
   MockERC20__factory,
+  PaymentChannel__factory,
   type DeviceRegistry,
   type GasProbe,
 } from "../types/ethers-contracts/index.js";
@@ -126,6 +133,8 @@ const TARGETS: readonly Target[] = [
   // bucket, a fourth new slot when no other policy ends that day).
   { section: "gas", key: "insurance.buyCoverage.device", kind: "max", value: 190_000 },
   { section: "gas", key: "insurance.claim.payout", kind: "max", value: 120_000 },
+  { section: "gas", key: "channel.open", kind: "max", value: 90_000 },
+  { section: "gas", key: "channel.close", kind: "max", value: 75_000 },
   { section: "perSecond", key: "verify.p256.openssl", kind: "min", value: 10_000 },
   { section: "perSecond", key: "verify.p256.devicetrust", kind: "min", value: 10_000 },
   { section: "perSecond", key: "gateway.verify.p256.single", kind: "min", value: 10_000 },
@@ -876,6 +885,131 @@ async function benchPool(chain: Chain, setup: StakingSetup, factory: string): Pr
   }
 }
 
+// ------------------------------------------------------------------ payment channels on chain
+
+/**
+ * Machine-to-machine payment channels (contracts/accounts/PaymentChannel.sol), whole transactions: a buyer
+ * opens ERC-20 channels to a seller for its attested device (the buyer approved the channel contract once,
+ * for good, as a device account does), the device signs vouchers with src/payments' VoucherSigner, the seller
+ * closes with the latest. The steady state is measured: the channel contract holds other channels' deposits
+ * (one stays open throughout), the seller and the buyer hold tokens already (a warm-up channel ran first);
+ * `close.firstPayment` is a seller's first ever payment (its token balance slot created). Also a
+ * checkpoint, a native channel, and the secp256k1 device's close. Every close is checked to have paid the
+ * voucher (the device trusted), so no failure path is measured.
+ */
+async function benchChannels(chain: Chain): Promise<void> {
+  const sfx = chain.name === "osaka" ? "" : ".prague";
+  progress(
+    `${chain.name}: payment channels (open, checkpoint, close; ERC-20 and native; both curves)`,
+  );
+  const { ethers } = chain.conn;
+  const [, , , buyer, seller, seller2] = await ethers.getSigners();
+  if (buyer === undefined || seller === undefined || seller2 === undefined) {
+    throw new Error("the in-process network has fewer than six accounts");
+  }
+  const firmware = await publishVersion(chain, "3.0.0-channels");
+  const registry = await chain.registry.getAddress();
+  const channels = PaymentChannel__factory.connect(
+    await (await ethers.deployContract("PaymentChannel", [registry, MAX_AGE])).getAddress(),
+    buyer,
+  );
+  const token = MockERC20__factory.connect(
+    await (await ethers.deployContract("MockERC20", ["Energy Credit", "kWh"])).getAddress(),
+    buyer,
+  );
+  await (await token.mint(buyer.address, 10n ** 30n)).wait();
+  await (await token.approve(await channels.getAddress(), 2n ** 256n - 1n)).wait();
+  const { chainId } = await ethers.provider.getNetwork();
+  const domain: Domain = { chainId, verifyingContract: (await channels.getAddress()) as Hex };
+
+  const devices: Record<Curve, { device: Device; vouchers: VoucherSigner }> = {} as never;
+  for (const curve of CURVES) {
+    const device = newDevice(chain, curve);
+    await registerEndorsed(chain, device);
+    await attestOnce(chain, device, firmware.measurement, 1n, "block");
+    devices[curve] = { device, vouchers: new VoucherSigner(device.keyStore, domain) };
+  }
+  const terms = async (curve: Curve, to: Account, token_: Hex): Promise<ChannelTerms> => ({
+    buyer: buyer.address as Hex,
+    seller: to.address as Hex,
+    buyerDevice: devices[curve].device.signer.deviceId,
+    token: token_,
+    pricePerUnit: 10n ** 15n,
+    nonce: await channels.nonceOf(buyer.address),
+  });
+  const deposit = 10n ** 21n;
+  const open = async (t: ChannelTerms, value = 0n): Promise<Measured> => {
+    const expiry = BigInt(await chain.conn.networkHelpers.time.latest()) + 86_400n;
+    return measureTx(channels.connect(buyer).open(t, deposit, expiry, { value }));
+  };
+  const voucher = (curve: Curve, t: ChannelTerms, amount: bigint) =>
+    devices[curve].vouchers.signVoucher(channelIdOf(t), amount);
+  const paid = 123n * 10n ** 18n;
+  const balance = (t: ChannelTerms, who: Account) =>
+    t.token === NATIVE_TOKEN
+      ? ethers.provider.getBalance(who.address)
+      : token.balanceOf(who.address);
+  const close = async (curve: Curve, t: ChannelTerms, to: Account): Promise<Measured> => {
+    const v = await voucher(curve, t, paid);
+    const before = await balance(t, to);
+    const m = await measureTx(
+      channels.connect(to).close(t, v.cumulativeAmount, v.key, v.signature),
+    );
+    // The seller's native balance also paid for gas: only a token balance shows the payment exactly.
+    if (t.token !== NATIVE_TOKEN && (await balance(t, to)) - before !== paid) {
+      throw new Error(
+        "a channel close did not pay the voucher: the bench would measure a failure path",
+      );
+    }
+    return m;
+  };
+  const erc20 = (await token.getAddress()) as Hex;
+
+  // Warm-up: the channel contract holds a deposit throughout (another channel stays open), the seller and
+  // the buyer hold tokens from here on.
+  await open(await terms("secp256k1", seller2, erc20));
+  const first = await terms("p256", seller2, erc20);
+  await open(first);
+  const firstPayment = await close("p256", first, seller2);
+  const warm = await terms("p256", seller, erc20);
+  await open(warm);
+  await close("p256", warm, seller);
+
+  const opens: Measured[] = [];
+  const closes: Measured[] = [];
+  const checkpoints: Measured[] = [];
+  const secpCloses: Measured[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const t = await terms("p256", seller, erc20);
+    opens.push(await open(t));
+    const v = await voucher("p256", t, 7n * 10n ** 18n);
+    checkpoints.push(
+      await measureTx(
+        channels.connect(seller).checkpoint(t, v.cumulativeAmount, v.key, v.signature),
+      ),
+    );
+    closes.push(await close("p256", t, seller));
+    const k1 = await terms("secp256k1", seller, erc20);
+    await open(k1);
+    secpCloses.push(await close("secp256k1", k1, seller));
+  }
+  record(`channel.open${sfx}`, opens);
+  record(`channel.close${sfx}`, closes);
+  record(`channel.close.firstPayment${sfx}`, [firstPayment]);
+  record(`channel.checkpoint${sfx}`, checkpoints);
+  record(`channel.close.secp256k1${sfx}`, secpCloses);
+
+  const nativeOpens: Measured[] = [];
+  const nativeCloses: Measured[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const t = await terms("p256", seller, NATIVE_TOKEN);
+    nativeOpens.push(await open(t, deposit));
+    nativeCloses.push(await close("p256", t, seller));
+  }
+  record(`channel.open.native${sfx}`, nativeOpens);
+  record(`channel.close.native${sfx}`, nativeCloses);
+}
+
 async function benchChain(name: "osaka" | "prague"): Promise<void> {
   progress(`${name}: deploying DeviceRegistry with the Ignition module`);
   const chain = await setupChain(name);
@@ -941,6 +1075,7 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
   record(`registry.decommission.operator${sfx}`, decommissions);
 
   await benchAttestation(chain);
+  await benchChannels(chain);
   const staking = await benchStaking(chain);
   await benchPool(chain, staking, await benchFeeds(chain, staking));
   await chain.conn.close();
@@ -1185,7 +1320,7 @@ const started = Date.now();
 const loadBefore = loadavg()[0] ?? 0;
 /**
  * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, store, broker, postgres, submit,
- * osaka, prague) runs only those parts, for a quick look while working on one layer; their figures
+ * osaka, prague, channels) runs only those parts, for a quick look while working on one layer; their figures
  * are merged into results.json over the others. Rates compared with verify.p256.openssl need `verify`
  * in the same run (BENCH_ONLY=verify,postgres): both then ran under the same load.
  */
@@ -1199,6 +1334,7 @@ const PARTS = [
   "submit",
   "osaka",
   "prague",
+  "channels",
 ] as const;
 const only = (process.env.BENCH_ONLY ?? "").split(",").filter((p) => p !== "");
 for (const part of only) {
@@ -1282,6 +1418,14 @@ if (runs("submit")) {
   Object.assign(results.perSecond, submit.perSecond);
   Object.assign(results.gas, submit.gas);
   Object.assign(results.meta, submit.meta);
+}
+if (only.includes("channels")) {
+  // Only the payment channels (they also run inside osaka and prague): BENCH_ONLY=verify,channels.
+  for (const name of ["osaka", "prague"] as const) {
+    const chain = await setupChain(name);
+    await benchChannels(chain);
+    await chain.conn.close();
+  }
 }
 if (runs("osaka")) await benchChain("osaka");
 if (runs("prague")) await benchChain("prague");

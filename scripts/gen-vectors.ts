@@ -9,6 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { AbiCoder } from "ethers";
 import { SoftwareKeyStore } from "../src/device/software-key-store.js";
 import { DeviceSigner } from "../src/device/device-signer.js";
+import { VoucherSigner } from "../src/payments/voucher-signer.js";
 import {
   buildManifest,
   buildReadingBatch,
@@ -88,6 +89,11 @@ async function main(): Promise<void> {
     },
     Reading: readings[2] as ReadingMessage,
     ReadingBatch: batch.batch,
+    // A voucher is signed under a PaymentChannel's domain; a vector's domain is only numbers, so the same.
+    Voucher: {
+      channel: ("0x" + "c7".repeat(32)) as Hex,
+      cumulativeAmount: 2n ** 96n + 12_345n,
+    },
   };
 
   const vectors: Record<string, unknown> = {
@@ -112,17 +118,32 @@ async function main(): Promise<void> {
   }
   vectors.keys = keys;
 
-  const signers = {
-    p256: new DeviceSigner(p256, domain),
-    secp256k1: new DeviceSigner(k1, domain, p256Id),
+  const voucherSigners = {
+    p256: new VoucherSigner(p256, domain),
+    secp256k1: new VoucherSigner(k1, domain, p256Id),
   };
   const out: Record<string, unknown> = {};
   for (const kind of MESSAGE_KINDS) {
     const message = messages[kind];
     const d = digest(domain, kind, message);
     const signatures: Record<string, Hex> = {};
+    // A signer (and signing record) per message: the vectors are unrelated messages, and one record would
+    // rightly refuse the batch that covers the vector reading without its leaves.
+    const signers = {
+      p256: new DeviceSigner(p256, domain),
+      secp256k1: new DeviceSigner(k1, domain, p256Id),
+    };
     for (const [name, signer] of Object.entries(signers)) {
-      signatures[name] = (await signer.sign(kind, message)).signature;
+      if (kind === "Voucher") {
+        const v = message as MessageTypes["Voucher"];
+        const voucherSigner = voucherSigners[name as keyof typeof voucherSigners];
+        signatures[name] = (
+          await voucherSigner.signVoucher(v.channel, v.cumulativeAmount)
+        ).signature;
+      } else {
+        const m = message as MessageTypes[Exclude<MessageKind, "Voucher">];
+        signatures[name] = (await signer.sign(kind, m)).signature;
+      }
     }
     out[kind] = {
       typeHash: typeHash(kind),

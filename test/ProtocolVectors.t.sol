@@ -8,7 +8,9 @@ import {DeviceKeyLibHarness} from "../contracts/mocks/DeviceKeyLibHarness.sol";
 import {DeviceMessageLib} from "../contracts/libraries/DeviceMessageLib.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
 import {KeyType} from "../contracts/types/KeyType.sol";
-import {Attestation, Reading, ReadingBatch} from "../contracts/types/Messages.sol";
+import {Attestation, Reading, ReadingBatch, Voucher} from "../contracts/types/Messages.sol";
+import {PaymentChannel} from "../contracts/accounts/PaymentChannel.sol";
+import {IDeviceRegistry} from "../contracts/interfaces/IDeviceRegistry.sol";
 
 /// @notice The Solidity protocol definition agrees with the TypeScript one: every struct hash, digest,
 /// key hash, Merkle leaf and signature in test/fixtures/vectors.json (written by scripts/gen-vectors.ts)
@@ -52,6 +54,7 @@ contract ProtocolVectorsTest is Test {
         assertEq(DeviceMessageLib.ATTESTATION_TYPEHASH, _b32("Attestation", "typeHash"));
         assertEq(DeviceMessageLib.READING_TYPEHASH, _b32("Reading", "typeHash"));
         assertEq(DeviceMessageLib.READING_BATCH_TYPEHASH, _b32("ReadingBatch", "typeHash"));
+        assertEq(DeviceMessageLib.VOUCHER_TYPEHASH, _b32("Voucher", "typeHash"));
     }
 
     function test_register_matchesTypeScript() public view {
@@ -91,6 +94,24 @@ contract ProtocolVectorsTest is Test {
         assertEq(b.root, vm.parseJsonBytes32(_json, ".readingBatch.root"));
     }
 
+    function test_voucher_matchesTypeScript() public view {
+        Voucher memory v = abi.decode(_encoded("Voucher"), (Voucher));
+        _checkMessage("Voucher", DeviceMessageLib.hashVoucher(v));
+        assertEq(DeviceMessageLib.hashVoucher(v.channel, v.cumulativeAmount), _b32("Voucher", "structHash"));
+    }
+
+    /// @notice PaymentChannel itself, at the vectors' verifying contract on their chain, builds the digest
+    /// TypeScript's VoucherSigner signed.
+    function test_voucher_paymentChannelDigestMatchesTypeScript() public {
+        Voucher memory v = abi.decode(_encoded("Voucher"), (Voucher));
+        PaymentChannel deployed = new PaymentChannel(IDeviceRegistry(address(0xdead)), 1 hours);
+        address at = vm.parseJsonAddress(_json, ".domain.verifyingContract");
+        vm.etch(at, address(deployed).code);
+        vm.chainId(vm.parseJsonUint(_json, ".domain.chainId"));
+        assertEq(PaymentChannel(at).voucherDigest(v.channel, v.cumulativeAmount), _b32("Voucher", "digest"));
+        assertEq(PaymentChannel(at).DOMAIN_SEPARATOR(), _separator);
+    }
+
     function test_readingBatch_leafProofVerifies() public view {
         Reading memory r = abi.decode(vm.parseJsonBytes(_json, ".readingBatch.reading"), (Reading));
         bytes32 leaf = DeviceMessageLib.hashReading(r);
@@ -109,7 +130,15 @@ contract ProtocolVectorsTest is Test {
     }
 
     function test_signatures_fromTypeScriptVerify() public view {
-        string[6] memory kinds = ["Register", "Endorse", "RotateKey", "Attestation", "Reading", "ReadingBatch"];
+        string[7] memory kinds = [
+            "Register",
+            "Endorse",
+            "RotateKey",
+            "Attestation",
+            "Reading",
+            "ReadingBatch",
+            "Voucher"
+        ];
         for (uint256 i; i < kinds.length; ++i) {
             bytes32 digest = _b32(kinds[i], "digest");
             _checkSignature("p256", KeyType.P256, kinds[i], digest);

@@ -2,13 +2,14 @@
 pragma solidity ^0.8.30;
 
 import {DeviceId} from "../types/DeviceId.sol";
-import {Attestation, Reading, ReadingBatch} from "../types/Messages.sol";
+import {Attestation, Reading, ReadingBatch, Voucher} from "../types/Messages.sol";
 
 /// @title DeviceMessageLib
 /// @notice The one Solidity definition of every message DeviceTrust signs: EIP-712 type strings and
 /// struct hashes. The TypeScript twin is src/protocol/messages.ts; test/fixtures/vectors.json, generated
-/// from TypeScript, proves the two agree. All messages are signed under the registry's EIP-712 domain
-/// {name: "DeviceTrust", version: "1", chainId, verifyingContract: DeviceRegistry}.
+/// from TypeScript, proves the two agree. Every message but the Voucher is signed under the registry's
+/// EIP-712 domain {name: "DeviceTrust", version: "1", chainId, verifyingContract: DeviceRegistry}; a Voucher
+/// under the same name and version with verifyingContract: the PaymentChannel that holds the channel.
 library DeviceMessageLib {
     /// @dev A device binds itself to `operator`: proof of possession at registration.
     bytes32 internal constant REGISTER_TYPEHASH = keccak256(
@@ -35,6 +36,9 @@ library DeviceMessageLib {
         "ReadingBatch(bytes32 deviceId,bytes32 feedId,uint64 firstSequence,uint64 lastSequence,"
         "uint64 count,uint64 fromTimestamp,uint64 toTimestamp,bytes32 root)"
     );
+
+    /// @dev A buyer device owes `cumulativeAmount` in total on payment channel `channel`.
+    bytes32 internal constant VOUCHER_TYPEHASH = keccak256("Voucher(bytes32 channel,uint256 cumulativeAmount)");
 
     function hashRegister(
         DeviceId deviceId,
@@ -104,6 +108,15 @@ library DeviceMessageLib {
     /// fields abi.encode lays out in its EIP-712 order, as hashReadingBatch encodes them.
     function hashReadingBatchCalldata(ReadingBatch calldata b) internal pure returns (bytes32) {
         return keccak256(abi.encode(READING_BATCH_TYPEHASH, b));
+    }
+
+    function hashVoucher(Voucher memory v) internal pure returns (bytes32) {
+        return hashVoucher(v.channel, v.cumulativeAmount);
+    }
+
+    /// @dev hashVoucher from its two fields (the close and checkpoint hot path builds no struct).
+    function hashVoucher(bytes32 channel, uint256 cumulativeAmount) internal pure returns (bytes32) {
+        return keccak256(abi.encode(VOUCHER_TYPEHASH, channel, cumulativeAmount));
     }
 
     /// @dev The leaf of a maker's production-batch manifest: OpenZeppelin StandardMerkleTree over

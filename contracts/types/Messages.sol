@@ -35,3 +35,11 @@ struct ReadingBatch {
     uint64 toTimestamp;
     bytes32 root;
 }
+
+/// @notice A payment channel voucher: the buyer's device owes the seller `cumulativeAmount` in total on channel
+/// `channel` (the id PaymentChannel derives from the channel's terms). Cumulative, so only the latest one
+/// matters and a lost one costs nothing. Signed under the PaymentChannel contract's EIP-712 domain.
+struct Voucher {
+    bytes32 channel;
+    uint256 cumulativeAmount;
+}

@@ -15,6 +15,9 @@ import { DeviceSigner } from "../device/device-signer.js";
 import { SoftwareKeyStore } from "../device/software-key-store.js";
 import { fromHex, type Curve, type Domain, type Hex } from "../protocol/index.js";
 import { VerifyPool, type VerifyItem } from "../verify/pool.js";
+import { VoucherSigner, type SignedVoucher } from "../payments/voucher-signer.js";
+import { VoucherVerifier } from "../payments/voucher-verifier.js";
+import { NATIVE_TOKEN, channelIdOf, type ChannelTerms } from "../payments/terms.js";
 import { PublicKeyCache } from "../verify/public-key-cache.js";
 import { checkDeviceSignature } from "../verify/signature.js";
 import { SignatureVerifier } from "../verify/verifier.js";
@@ -152,6 +155,50 @@ async function poolRate(
   return { perSecond: best.perSecond, cpuMicrosPerSignature: best.cpu };
 }
 
+/** Vouchers pre-signed for the voucher figure: the verifier needs a rising amount, so they are replayed. */
+const VOUCHERS = 4096;
+
+/**
+ * A seller's VoucherVerifier accepting a P-256 device's vouchers on one channel (signature, rising amount,
+ * deposit, expiry), in the same run as verify.p256.openssl: `channel.voucher.verify.p256`. The vouchers
+ * are signed beforehand (VoucherSigner); each measured call verifies the next, and when they run out the
+ * channel is tracked afresh (its accepted amount back to 0), a negligible step every 4096 vouchers.
+ */
+async function benchVoucherVerify(
+  rate: (key: string, op: () => unknown) => Promise<void>,
+): Promise<void> {
+  const domain: Domain = { chainId: 31337n, verifyingContract: `0x${"22".repeat(20)}` };
+  const store = SoftwareKeyStore.generate("p256");
+  const terms: ChannelTerms = {
+    buyer: `0x${"b0".repeat(20)}`,
+    seller: `0x${"5e".repeat(20)}`,
+    buyerDevice: new VoucherSigner(store, domain).deviceId,
+    token: NATIVE_TOKEN,
+    pricePerUnit: 1n,
+    nonce: 0n,
+  };
+  const channel = channelIdOf(terms);
+  const signer = new VoucherSigner(store, domain);
+  const vouchers: SignedVoucher[] = [];
+  for (let i = 1; i <= VOUCHERS; i++)
+    vouchers.push(await signer.signVoucher(channel, BigInt(i) * 1000n));
+  const tracked = { terms, deposit: 10n ** 30n, expiry: 2n ** 40n, key: store.deviceKey };
+  const verifier = new VoucherVerifier(domain);
+  verifier.track(tracked);
+  let next = 0;
+  const op = () => {
+    if (next === vouchers.length) {
+      verifier.forget(channel);
+      verifier.track(tracked);
+      next = 0;
+    }
+    return verifier.verify(vouchers[next++] as SignedVoucher);
+  };
+  expectValid("VoucherVerifier", op().increment === 1000n);
+  await rate("channel.voucher.verify.p256", op);
+  await store.close();
+}
+
 /**
  * Off-chain signature verification rates: one device's reading per curve through OpenSSL, noble and
  * checkDeviceSignature (all on this thread), the memory of a 100,000-device secp256k1 key cache, and
@@ -181,6 +228,7 @@ export async function benchVerify(progress: (line: string) => void): Promise<Ver
       expectValid("node:crypto", openssl());
       expectValid("noble", noble());
       await rate("verify.p256.openssl", openssl);
+      await benchVoucherVerify(rate);
       await rate("verify.p256.noble", noble);
       await rate("verify.p256.devicetrust", devicetrust);
     } else {
@@ -257,6 +305,7 @@ export async function benchVerify(progress: (line: string) => void): Promise<Ver
   }
   const k1 = perSecond["verify.secp256k1.devicetrust"] ?? 0;
   const openssl = perSecond["verify.p256.openssl"] ?? 0;
+  const voucher = perSecond["channel.voucher.verify.p256"] ?? 0;
   const one = perSecond["verify.pool.p256.1worker"] ?? 0;
   const two = perSecond["verify.pool.p256.2workers"] ?? 0;
   return {
@@ -264,6 +313,8 @@ export async function benchVerify(progress: (line: string) => void): Promise<Ver
     bytes,
     meta: {
       secp256k1Backend: new SignatureVerifier().secp256k1Backend,
+      channelVoucherVerifyP256VsP256Openssl:
+        openssl > 0 ? Math.round((100 * voucher) / openssl) / 100 : 0,
       verifySecp256k1DevicetrustVsP256Openssl:
         openssl > 0 ? Math.round((100 * k1) / openssl) / 100 : 0,
       verifyPoolSpeedup2v1: one > 0 ? Math.round((100 * two) / one) / 100 : 0,

@@ -178,6 +178,12 @@ function protectedRequest<K extends MessageKind>(
     case "RotateKey":
     case "Endorse":
       return undefined;
+    // A voucher under the registry's domain would be worthless, and one without the payments record could
+    // pay less than one signed before it: only VoucherSigner signs them.
+    case "Voucher":
+      throw new InvalidInputError(
+        "vouchers are signed by VoucherSigner (src/payments), under the payment channel contract's domain and with its record of the highest amount signed per channel: use it instead of DeviceSigner",
+      );
   }
 }
 

@@ -7,6 +7,7 @@ import {
   type Domain,
   type ReadingBatchMessage,
   type ReadingMessage,
+  type VoucherMessage,
 } from "./messages.js";
 
 /**
@@ -44,7 +45,9 @@ export function keccak256Pair(a: Uint8Array, b: Uint8Array): Buffer {
 
 export const READING_TYPEHASH = Buffer.from(fromHex(typeHash("Reading")));
 export const READING_BATCH_TYPEHASH = Buffer.from(fromHex(typeHash("ReadingBatch")));
+export const VOUCHER_TYPEHASH = Buffer.from(fromHex(typeHash("Voucher")));
 export const UINT64_MAX = (1n << 64n) - 1n;
+export const UINT256_MAX = (1n << 256n) - 1n;
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 const INT256_MIN = -(1n << 255n);
@@ -82,9 +85,30 @@ export function writeInt256Word(target: Buffer, offset: number, value: bigint): 
   target.write(v.toString(16).padStart(64, "0"), offset, 32, "hex");
 }
 
+/** Writes a uint256 as a 32-byte ABI word at `offset`. */
+export function writeUint256Word(
+  target: Buffer,
+  offset: number,
+  value: bigint,
+  what: string,
+): void {
+  if (value < 0n || value > UINT256_MAX) {
+    throw new InvalidInputError(`${what} must be a whole number from 0 to 2^256 - 1`);
+  }
+  if (value <= UINT64_MAX) {
+    // The common case (token amounts below 1.8e19): no bigint-to-hex round trip.
+    target.fill(0, offset, offset + 24);
+    target.writeBigUInt64BE(value, offset + 24);
+    return;
+  }
+  target.write(value.toString(16).padStart(64, "0"), offset, 32, "hex");
+}
+
 // Scratch space for one encoding at a time (every use below is synchronous).
 const readingScratch = Buffer.alloc(192);
 const batchScratch = Buffer.alloc(288);
+const voucherScratch = Buffer.alloc(96);
+VOUCHER_TYPEHASH.copy(voucherScratch, 0);
 READING_TYPEHASH.copy(readingScratch, 0);
 READING_BATCH_TYPEHASH.copy(batchScratch, 0);
 
@@ -110,6 +134,14 @@ export function readingBatchStructHash(m: ReadingBatchMessage): Buffer {
   writeUint64Word(b, 192, m.fromTimestamp, "fromTimestamp");
   writeUint64Word(b, 224, m.toTimestamp, "toTimestamp");
   writeBytes32(b, 256, m.root, "root");
+  return keccak256Buffer(b);
+}
+
+/** hashStruct(Voucher) (a seller's hot path); throws InvalidInputError when a field is out of range. */
+export function voucherStructHash(v: VoucherMessage): Buffer {
+  const b = voucherScratch;
+  writeBytes32(b, 32, v.channel, "channel");
+  writeUint256Word(b, 64, v.cumulativeAmount, "cumulativeAmount");
   return keccak256Buffer(b);
 }
 

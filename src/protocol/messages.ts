@@ -81,6 +81,17 @@ export interface ReadingBatchMessage {
   readonly root: Hex;
 }
 
+/**
+ * A payment channel voucher: the buyer device owes `cumulativeAmount` in total on channel `channel` (the id
+ * PaymentChannel derives from the channel's terms). Unlike every other message it is signed under the
+ * PaymentChannel contract's domain (`verifyingContract` = the channel contract), not the registry's: sign
+ * it with src/payments' VoucherSigner.
+ */
+export interface VoucherMessage {
+  readonly channel: Hex;
+  readonly cumulativeAmount: bigint;
+}
+
 export interface MessageTypes {
   Register: RegisterMessage;
   Endorse: EndorseMessage;
@@ -88,6 +99,7 @@ export interface MessageTypes {
   Attestation: AttestationMessage;
   Reading: ReadingMessage;
   ReadingBatch: ReadingBatchMessage;
+  Voucher: VoucherMessage;
 }
 
 export type MessageKind = keyof MessageTypes;
@@ -132,6 +144,10 @@ export const EIP712_TYPES: Readonly<Record<MessageKind, readonly TypedDataField[
     { name: "fromTimestamp", type: "uint64" },
     { name: "toTimestamp", type: "uint64" },
     { name: "root", type: "bytes32" },
+  ],
+  Voucher: [
+    { name: "channel", type: "bytes32" },
+    { name: "cumulativeAmount", type: "uint256" },
   ],
 };
 

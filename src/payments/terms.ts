@@ -1,0 +1,51 @@
+import { keccak256Buffer, writeBytes32, writeUint256Word } from "../protocol/hash.js";
+import { InvalidInputError } from "../protocol/errors.js";
+import { isHex, type Hex } from "../protocol/hex.js";
+
+/**
+ * A payment channel's terms, as IPaymentChannel.ChannelTerms: what the channel is for life. Every call to
+ * the contract repeats them, and the channel's id is their hash (channelIdOf).
+ */
+export interface ChannelTerms {
+  /** Opens the channel and pays the deposit (usually a device's ERC-4337 account). */
+  readonly buyer: Hex;
+  /** Closes with the buyer device's vouchers and is paid. */
+  readonly seller: Hex;
+  /** The DeviceTrust device whose current key signs the vouchers. */
+  readonly buyerDevice: Hex;
+  /** The deposit's ERC-20, or the zero address for the native currency. */
+  readonly token: Hex;
+  /** What one unit costs (bookkeeping: vouchers carry token amounts). */
+  readonly pricePerUnit: bigint;
+  /**
+   * The buyer's channel nonce: its count of channels opened before this one (PaymentChannel.nonceOf(buyer)
+   * at open). Makes the id unique, and known before the open lands.
+   */
+  readonly nonce: bigint;
+}
+
+export const NATIVE_TOKEN: Hex = "0x0000000000000000000000000000000000000000";
+
+const scratch = Buffer.alloc(192);
+
+function writeAddressWord(target: Buffer, offset: number, address: Hex, what: string): void {
+  if (!isHex(address, 20)) {
+    throw new InvalidInputError(
+      `${what} must be a 20-byte 0x-prefixed address, not ${String(address)}`,
+    );
+  }
+  target.fill(0, offset, offset + 12);
+  target.write(address.slice(2), offset + 12, 20, "hex");
+}
+
+/** The channel's id: keccak256(abi.encode(terms)), as PaymentChannel.channelId computes it. */
+export function channelIdOf(terms: ChannelTerms): Hex {
+  const b = scratch;
+  writeAddressWord(b, 0, terms.buyer, "buyer");
+  writeAddressWord(b, 32, terms.seller, "seller");
+  writeBytes32(b, 64, terms.buyerDevice, "buyerDevice");
+  writeAddressWord(b, 96, terms.token, "token");
+  writeUint256Word(b, 128, terms.pricePerUnit, "pricePerUnit");
+  writeUint256Word(b, 160, terms.nonce, "nonce");
+  return `0x${keccak256Buffer(b).toString("hex")}`;
+}
