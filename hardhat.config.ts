@@ -42,6 +42,9 @@ export default defineConfig({
       "contracts/insurance/InsurancePool.sol": IR,
       // Paid per channel by buyers and sellers (open, close).
       "contracts/accounts/PaymentChannel.sol": IR,
+      // Paid per UserOperation by machine accounts.
+      "contracts/accounts/DeviceAccount.sol": IR,
+      "contracts/accounts/DeviceAccountFactory.sol": IR,
     },
   },
   paths: { ignition: "deploy" },
