@@ -42,8 +42,12 @@ export default defineConfig({
       "contracts/insurance/InsurancePool.sol": IR,
       // Paid per channel by buyers and sellers (open, close).
       "contracts/accounts/PaymentChannel.sol": IR,
-      // Paid per UserOperation by machine accounts.
-      "contracts/accounts/DeviceAccount.sol": IR,
+      // Paid per UserOperation by machine accounts; optimized for size: the account stack (OpenZeppelin's
+      // Account, ERC-7821, weighted ERC-7913 multisigner, ERC-7739) and the policy fill the 24 KiB limit.
+      "contracts/accounts/DeviceAccount.sol": {
+        ...IR,
+        settings: { ...IR.settings, optimizer: { enabled: true, runs: 1 } },
+      },
       "contracts/accounts/DeviceAccountFactory.sol": IR,
     },
   },

@@ -9,7 +9,8 @@ import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ERC7739Utils} from "@openzeppelin/contracts/utils/cryptography/draft-ERC7739Utils.sol";
 import {DeviceAccount} from "../contracts/accounts/DeviceAccount.sol";
-import {IDeviceAccount} from "../contracts/interfaces/IDeviceAccount.sol";
+import {DeviceAccountLens} from "../contracts/accounts/DeviceAccountLens.sol";
+import {IDeviceAccount, IDeviceAccountChanges} from "../contracts/interfaces/IDeviceAccount.sol";
 import {DeviceStatus} from "../contracts/types/DeviceStatus.sol";
 import {AccountFixture} from "./utils/AccountFixture.sol";
 import {TestKey} from "./utils/RegistryFixture.sol";
@@ -31,13 +32,14 @@ contract ReenteringCounterparty {
         PackedUserOperation[] memory none = new PackedUserOperation[](0);
         (bool a, ) = address(ENTRY_POINT).call(abi.encodeCall(ENTRY_POINT.handleOps, (none, payable(address(this)))));
         (bool b, ) = address(ACCOUNT).call(abi.encodeCall(ACCOUNT.unlock, ()));
-        (bool c, ) = address(ACCOUNT).call(abi.encodeCall(ACCOUNT.addSigners, (new bytes[](0))));
+        (bool c, ) = address(ACCOUNT).call(abi.encodeCall(ACCOUNT.applyChange, (hex"")));
         reentered = a || b || c;
     }
     // solhint-enable no-complex-fallback, avoid-low-level-calls
 }
 
 contract DeviceAccountTest is AccountFixture {
+    DeviceAccountLens internal lens = new DeviceAccountLens();
     event UserOperationRevertReason(
         bytes32 indexed userOpHash,
         address indexed sender,
@@ -207,7 +209,7 @@ contract DeviceAccountTest is AccountFixture {
         );
         address other = makeAddr("other seller");
         IDeviceAccount.CounterpartyLimits memory wide = IDeviceAccount.CounterpartyLimits(1_000 ether, 400 ether, true);
-        _change(account, abi.encodeCall(account.setCounterpartyLimits, (address(token), other, wide)));
+        _change(account, abi.encodeCall(IDeviceAccountChanges.setCounterpartyLimits, (address(token), other, wide)));
         _attest(keys[0], MEASUREMENT_V1, 10);
         // A new day after the change: spend 400 + 400 to the two, then the token's cap refuses 300 more.
         vm.warp((block.timestamp / PERIOD + 1) * PERIOD);
@@ -254,6 +256,19 @@ contract DeviceAccountTest is AccountFixture {
         for (uint256 i; i < 3; ++i) {
             batch[i] = Execution(address(token), 0, abi.encodeCall(IERC20.transfer, (seller, 290 ether)));
         }
+        // The second call overflows the breaker's bucket (500): nothing of the batch runs or is recorded.
+        _pay(account, 0, batch);
+        assertTrue(account.locked());
+        assertEq(token.balanceOf(seller), 0);
+        assertEq(account.spentThisPeriod(address(token)), 0);
+
+        // Without the breaker, the third call sees the first two against the counterparty's cap.
+        IDeviceAccount.Setup memory setup = _defaultSetup();
+        setup.config.velocityShareBps = 0;
+        // solhint-disable-next-line reentrancy
+        account = DeviceAccount(payable(factory.createAccount(setup, keccak256("no breaker"))));
+        token.mint(address(account), 1_000 ether);
+        vm.deal(address(account), 1 ether);
         _payReverts(
             0,
             batch,
@@ -261,17 +276,18 @@ contract DeviceAccountTest is AccountFixture {
                 IDeviceAccount.AccountCounterpartyPeriodCapExceeded.selector,
                 address(token),
                 seller,
-                0,
-                870 ether,
+                580 ether,
+                290 ether,
                 SELLER_PERIOD_CAP
             )
         );
+        assertEq(token.balanceOf(seller), 0);
     }
 
     function test_policyChangeSlippedIntoABatchNeedsTheHighThreshold() public {
         Execution[] memory batch = new Execution[](2);
         batch[0] = Execution(address(token), 0, abi.encodeCall(IERC20.transfer, (seller, 1 ether)));
-        bytes memory raise = abi.encodeCall(account.setTokenLimits, (address(token), _tokenLimits()));
+        bytes memory raise = abi.encodeCall(IDeviceAccountChanges.setTokenLimits, (address(token), _tokenLimits()));
         batch[1] = Execution(address(account), 0, abi.encodeCall(account.proposeChange, (raise)));
         _payReverts(0, batch, abi.encodeWithSelector(IDeviceAccount.AccountNeedsHighThreshold.selector, 1, 3));
     }
@@ -292,7 +308,7 @@ contract DeviceAccountTest is AccountFixture {
     }
 
     function test_highThresholdMayNotCallSettersOrExecuteDirectly() public {
-        bytes memory call = abi.encodeCall(account.setTokenLimits, (address(token), _tokenLimits()));
+        bytes memory call = abi.encodeCall(IDeviceAccountChanges.setTokenLimits, (address(token), _tokenLimits()));
         PackedUserOperation memory op = _op(address(account), _call(address(account), 0, call));
         op.signature = _signature(_hash(op), new uint256[](0), true);
         vm.expectEmit(true, true, false, true, address(entryPoint));
@@ -300,7 +316,10 @@ contract DeviceAccountTest is AccountFixture {
             _hash(op),
             address(account),
             op.nonce,
-            abi.encodeWithSelector(IDeviceAccount.AccountSelfCallNotAllowed.selector, account.setTokenLimits.selector)
+            abi.encodeWithSelector(
+                IDeviceAccount.AccountSelfCallNotAllowed.selector,
+                IDeviceAccountChanges.setTokenLimits.selector
+            )
         );
         _handle(op);
     }
@@ -310,7 +329,7 @@ contract DeviceAccountTest is AccountFixture {
     function test_changeWaitsOutTheDelay() public {
         IDeviceAccount.TokenLimits memory raised = _tokenLimits();
         raised.perCallCap = 900 ether;
-        bytes memory data = abi.encodeCall(account.setTokenLimits, (address(token), raised));
+        bytes memory data = abi.encodeCall(IDeviceAccountChanges.setTokenLimits, (address(token), raised));
         bytes32 id = keccak256(data);
         _send(
             _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
@@ -338,7 +357,7 @@ contract DeviceAccountTest is AccountFixture {
     }
 
     function test_operatorCancelsAPendingChange() public {
-        bytes memory data = abi.encodeCall(account.setThresholds, (1, 1));
+        bytes memory data = abi.encodeCall(IDeviceAccountChanges.setThresholds, (1, 1));
         _send(
             _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
             new uint256[](0),
@@ -355,13 +374,14 @@ contract DeviceAccountTest is AccountFixture {
     }
 
     function test_settersOnlyThroughApplyChange() public {
-        vm.expectRevert(IDeviceAccount.AccountNotApplying.selector);
-        account.setThresholds(1, 1);
+        // The account has no setter functions: a change's data is only ever run by applyChange.
         vm.prank(address(account));
-        vm.expectRevert(IDeviceAccount.AccountNotApplying.selector);
-        account.setThresholds(1, 1);
+        // solhint-disable-next-line avoid-low-level-calls
+        (bool ok, ) = address(account).call(abi.encodeCall(IDeviceAccountChanges.setThresholds, (1, 1)));
+        assertFalse(ok);
+        assertEq(account.highThreshold(), 3);
         vm.expectRevert(abi.encodeWithSelector(IDeviceAccount.AccountOnlySelf.selector, address(this)));
-        account.proposeChange(abi.encodeCall(account.setThresholds, (1, 1)));
+        account.proposeChange(abi.encodeCall(IDeviceAccountChanges.setThresholds, (1, 1)));
         vm.prank(address(account));
         vm.expectRevert(
             abi.encodeWithSelector(IDeviceAccount.AccountSelfCallNotAllowed.selector, account.unlock.selector)
@@ -370,7 +390,7 @@ contract DeviceAccountTest is AccountFixture {
     }
 
     function test_thresholdsMustStayReachableAndOrdered() public {
-        bytes memory data = abi.encodeCall(account.setThresholds, (4, 3));
+        bytes memory data = abi.encodeCall(IDeviceAccountChanges.setThresholds, (4, 3));
         _send(
             _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
             new uint256[](0),
@@ -393,7 +413,7 @@ contract DeviceAccountTest is AccountFixture {
         assertEq(token.balanceOf(seller), 0);
         (, uint256 until) = account.deviceSlot(ids[0]);
         assertEq(until, block.timestamp + account.DISTRUST_COOLDOWN());
-        (uint256 weight, bool frozen) = account.trustedWeight();
+        (uint256 weight, bool frozen) = lens.trustedWeight(address(account));
         assertEq(weight, 2);
         assertFalse(frozen);
 
@@ -446,14 +466,14 @@ contract DeviceAccountTest is AccountFixture {
         _expectRefused(op, IDeviceAccount.Refusal.Untrusted, 0);
         _handle(op);
         assertEq(token.balanceOf(seller), 0);
-        (uint256 weight, bool frozen) = account.trustedWeight();
+        (uint256 weight, bool frozen) = lens.trustedWeight(address(account));
         assertEq(weight, 0);
         assertTrue(frozen);
     }
 
     function test_frozenAccountStillObeysTheOperator() public {
         _revokeFirmware(1);
-        (, bool frozen) = account.trustedWeight();
+        (, bool frozen) = lens.trustedWeight(address(account));
         assertTrue(frozen);
         _send(_op(address(account), _transfer(accountOperator, 100 ether)), new uint256[](0), true);
         assertEq(token.balanceOf(accountOperator), 100 ether);
@@ -628,7 +648,10 @@ contract DeviceAccountTest is AccountFixture {
     function test_reenteringCounterpartyGetsNothingMore() public {
         ReenteringCounterparty evil = new ReenteringCounterparty(account, AAEntryPoint(address(entryPoint)));
         IDeviceAccount.CounterpartyLimits memory limits = _sellerLimits();
-        _change(account, abi.encodeCall(account.setCounterpartyLimits, (address(0), address(evil), limits)));
+        _change(
+            account,
+            abi.encodeCall(IDeviceAccountChanges.setCounterpartyLimits, (address(0), address(evil), limits))
+        );
         _attest(keys[0], MEASUREMENT_V1, 5);
         _pay(account, 0, _call(address(evil), 1 ether, ""));
         assertEq(address(evil).balance, 1 ether);

@@ -4,7 +4,7 @@ pragma solidity ^0.8.30;
 import {IEntryPoint as AAEntryPoint} from "@account-abstraction/contracts/interfaces/IEntryPoint.sol";
 import {PackedUserOperation} from "@account-abstraction/contracts/interfaces/PackedUserOperation.sol";
 import {DeviceAccount} from "../contracts/accounts/DeviceAccount.sol";
-import {IDeviceAccount} from "../contracts/interfaces/IDeviceAccount.sol";
+import {IDeviceAccount, IDeviceAccountChanges} from "../contracts/interfaces/IDeviceAccount.sol";
 import {AccountFixture} from "./utils/AccountFixture.sol";
 
 /// @notice Fuzzed amounts, windows, velocity and signer sets against a reference model of the policy, and
@@ -138,7 +138,7 @@ contract DeviceAccountFuzzTest is AccountFixture {
     /// @notice A change never applies before its delay, whatever the moment it is tried.
     function testFuzz_changeNeverBeforeItsDelay(uint256 wait) public {
         wait = bound(wait, 0, 2 * uint256(DELAY));
-        bytes memory data = abi.encodeCall(account.setThresholds, (1, 2));
+        bytes memory data = abi.encodeCall(IDeviceAccountChanges.setThresholds, (1, 2));
         _send(
             _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
             new uint256[](0),

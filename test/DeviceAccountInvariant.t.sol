@@ -9,7 +9,7 @@ import {PackedUserOperation} from "@account-abstraction/contracts/interfaces/Pac
 import {Execution} from "@openzeppelin/contracts/account/utils/draft-ERC7579Utils.sol";
 import {DeviceAccount} from "../contracts/accounts/DeviceAccount.sol";
 import {DeviceRegistry} from "../contracts/identity/DeviceRegistry.sol";
-import {IDeviceAccount} from "../contracts/interfaces/IDeviceAccount.sol";
+import {IDeviceAccount, IDeviceAccountChanges} from "../contracts/interfaces/IDeviceAccount.sol";
 import {MockERC20} from "../contracts/mocks/MockERC20.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
 import {DeviceStatus} from "../contracts/types/DeviceStatus.sol";
@@ -105,7 +105,10 @@ contract DeviceAccountHandler is CommonBase, StdUtils, UserOpBuilder {
             uint96(bound(capSeed, 1, 1e24)),
             true
         );
-        bytes memory data = abi.encodeCall(ACCOUNT.setCounterpartyLimits, (address(TOKEN), THIEF, limits));
+        bytes memory data = abi.encodeCall(
+            IDeviceAccountChanges.setCounterpartyLimits,
+            (address(TOKEN), THIEF, limits)
+        );
         Execution[] memory batch = _call(address(ACCOUNT), 0, abi.encodeCall(ACCOUNT.proposeChange, (data)));
         _send(batch, false);
         if (ACCOUNT.pendingChange(keccak256(data)) != 0) ++ghostLowProposals;
@@ -191,7 +194,10 @@ contract DeviceAccountHandler is CommonBase, StdUtils, UserOpBuilder {
             uint96(bound(capSeed, 1 ether, 100 ether)),
             true
         );
-        bytes memory data = abi.encodeCall(ACCOUNT.setCounterpartyLimits, (address(TOKEN), PARTNER, limits));
+        bytes memory data = abi.encodeCall(
+            IDeviceAccountChanges.setCounterpartyLimits,
+            (address(TOKEN), PARTNER, limits)
+        );
         _send(_call(address(ACCOUNT), 0, abi.encodeCall(ACCOUNT.proposeChange, (data))), true);
         uint256 eta = ACCOUNT.pendingChange(keccak256(data));
         if (eta != 0) (pendingData, pendingEta) = (data, eta);

@@ -177,6 +177,16 @@ contract AttestationHandler is CommonBase, StdUtils, KeyHelpers {
     /// @notice Honest evidence: a firmware of the device's own model that is still trusted, a timestamp
     /// newer than its last and within MAX_EVIDENCE_AGE, a counter that does not go back, and a fresh
     /// challenge (the previous block's hash, or a nonce its operator issues).
+    /// @dev A nonce the operator issues, or the last block's hash.
+    function _challenge(DeviceId id, bool useNonce) internal returns (bytes32 challenge, uint256 challengeBlock) {
+        if (useNonce) {
+            vm.prank(OPERATOR);
+            return (REGISTRY.issueChallenge(id), 0);
+        }
+        challengeBlock = block.number - 1;
+        challenge = blockhash(challengeBlock);
+    }
+
     function attest(
         uint256 deviceSeed,
         uint256 firmwareSeed,
@@ -192,15 +202,7 @@ contract AttestationHandler is CommonBase, StdUtils, KeyHelpers {
         (bool timely, uint64 timestamp) = _freshTimestamp(before.timestamp, ageSeed);
         if (!timely) return;
 
-        bytes32 challenge;
-        uint256 challengeBlock;
-        if (useNonce) {
-            vm.prank(OPERATOR);
-            challenge = REGISTRY.issueChallenge(id);
-        } else {
-            challengeBlock = block.number - 1;
-            challenge = blockhash(challengeBlock);
-        }
+        (bytes32 challenge, uint256 challengeBlock) = _challenge(id, useNonce);
         (, bytes32 measurement) = REGISTRY.firmware(firmwareId);
         Attestation memory evidence = Attestation({
             deviceId: id,

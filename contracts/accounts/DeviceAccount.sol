@@ -12,9 +12,8 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {ERC7739} from "@openzeppelin/contracts/utils/cryptography/signers/draft-ERC7739.sol";
 // solhint-disable-next-line max-line-length
 import {MultiSignerERC7913Weighted} from "@openzeppelin/contracts/utils/cryptography/signers/MultiSignerERC7913Weighted.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {TransientSlot} from "@openzeppelin/contracts/utils/TransientSlot.sol";
-import {IDeviceAccount} from "../interfaces/IDeviceAccount.sol";
+import {IDeviceAccount, IDeviceAccountChanges} from "../interfaces/IDeviceAccount.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 import {DeviceKeyLib} from "../libraries/DeviceKeyLib.sol";
 import {DeviceSignerLib} from "../libraries/DeviceSignerLib.sol";
@@ -36,6 +35,8 @@ import {KeyType} from "../types/KeyType.sol";
 /// validating (no more gas spent on its operations) until syncDevice finds it trusted again. Only
 /// UserOperations whose callData is `executeUserOp.selector ‖ mode ‖ executionData` validate, so every
 /// operation that runs passes through these checks and the policy.
+/// No reentrancy guard of its own: executeUserOp runs only inside the EntryPoint's handleOps, which has
+/// one, and applyChange calls only the account's setters, which call nothing outside.
 /// ERC-1271 (isValidSignature, ERC-7739) asks for the HIGH threshold through DeviceSignerVerifier (the full
 /// registry check): a signature there can authorize anything (a permit, an order), which the policy cannot
 /// see, so devices alone at the low threshold must not make one.
@@ -45,7 +46,6 @@ contract DeviceAccount is
     MultiSignerERC7913Weighted,
     ERC7739,
     Initializable,
-    ReentrancyGuardTransient,
     IAccountExecute,
     IDeviceAccount
 {
@@ -70,10 +70,10 @@ contract DeviceAccount is
     /// id, i.e. before a rotation was synced), then a uint48 time before which its signatures do not validate.
     uint256 private constant UNTIL_BITS = 48;
     uint256 private constant UNTIL_MASK = (1 << UNTIL_BITS) - 1;
-    /// @dev keccak256(abi.encode(uint256(keccak256("devicetrust.DeviceAccount.applying")) - 1)) & ~0xff
-    bytes32 private constant APPLYING_SLOT = 0x058e7bd3a9988d2ff124a0f72bef7c8126b769a265e80418c5ebd399b9c17300;
     /// @dev keccak256(abi.encode(uint256(keccak256("devicetrust.DeviceAccount.executing")) - 1)) & ~0xff
     bytes32 private constant EXECUTING_SLOT = 0x35227810016b34b2ad227db6e4359ff883a2222dfdebf9b3f3952ab2c7676000;
+    /// @dev keccak256(abi.encode(uint256(keccak256("devicetrust.DeviceAccount.spending")) - 1)) & ~0xff
+    bytes32 private constant SPENDING_SLOT = 0xe3cf7733d0d9e05396518ddeb21f43c8ed58b94efa7035e8ef66899518a89300;
 
     IEntryPoint private immutable ENTRY_POINT;
     /// @notice The registry every device signer is checked against.
@@ -126,10 +126,7 @@ contract DeviceAccount is
     /// threshold (anything) or the breaker's lock and the policy (each call a transfer or approve of a
     /// policy token, a native payment or a call to an allowed counterparty, within every cap; a burst
     /// trips the breaker). A breach of the policy reverts with the rule and its figures.
-    function executeUserOp(
-        PackedUserOperation calldata userOp,
-        bytes32 userOpHash
-    ) external onlyEntryPoint nonReentrant {
+    function executeUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external onlyEntryPoint {
         StoredConfig memory c = _config;
         uint256 weight = _trustedWeightOf(userOp.signature, c.maxAttestationAge);
         if (weight < threshold()) {
@@ -148,7 +145,10 @@ contract DeviceAccount is
             for (uint256 i; i < batch.length; ++i) {
                 if (batch[i].target == address(this)) revert AccountNeedsHighThreshold(weight, c.highThreshold);
             }
-            (bool tripped, address token, uint256 level, uint256 capacity) = _policy.spend(batch, c.velocityShareBps);
+            (bool tripped, address token, uint256 level, uint256 capacity) = batch.length == 1 &&
+            _policy.spendsOnce(batch[0])
+                ? _policy.spend(batch[0], c.velocityShareBps)
+                : _spendAtomically(executionData, c.velocityShareBps);
             if (tripped) {
                 _config.locked = true;
                 emit VelocityBreakerTripped(token, level, capacity);
@@ -161,6 +161,49 @@ contract DeviceAccount is
         EXECUTING_SLOT.asBoolean().tstore(true);
         execute(mode, executionData);
         EXECUTING_SLOT.asBoolean().tstore(false);
+    }
+
+    /// @notice Applies the policy to every call of a batch, reverting with PolicyTripped on a trip so that
+    /// nothing of the batch is recorded (the account then locks). The account's own call, inside
+    /// executeUserOp, only.
+    function spendBatch(bytes calldata executionData, uint256 velocityShareBps) external {
+        if (msg.sender != address(this) || !SPENDING_SLOT.asBoolean().tload()) revert AccountOnlySelf(msg.sender);
+        Execution[] calldata batch = ERC7579Utils.decodeBatch(executionData);
+        for (uint256 i; i < batch.length; ++i) {
+            (bool tripped, address token, uint256 level, uint256 capacity) = _policy.spend(batch[i], velocityShareBps);
+            if (tripped) revert PolicyTripped(token, level, capacity);
+        }
+    }
+
+    /// @dev spendBatch in a call of its own: a breach reverts the operation as it is; a trip comes back as
+    /// the trip, with the batch's records undone.
+    function _spendAtomically(
+        bytes calldata executionData,
+        uint256 velocityShareBps
+    ) private returns (bool, address, uint256, uint256) {
+        SPENDING_SLOT.asBoolean().tstore(true);
+        try this.spendBatch(executionData, velocityShareBps) {
+            SPENDING_SLOT.asBoolean().tstore(false);
+            return (false, address(0), 0, 0);
+        } catch (bytes memory reason) {
+            SPENDING_SLOT.asBoolean().tstore(false);
+            if (reason.length == 100 && bytes4(reason) == PolicyTripped.selector) {
+                address token;
+                uint256 level;
+                uint256 capacity;
+                // solhint-disable-next-line no-inline-assembly
+                assembly ("memory-safe") {
+                    token := mload(add(reason, 36))
+                    level := mload(add(reason, 68))
+                    capacity := mload(add(reason, 100))
+                }
+                return (true, token, level, capacity);
+            }
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                revert(add(reason, 0x20), mload(reason))
+            }
+        }
     }
 
     /// @dev Only UserOperations that go through executeUserOp validate; one signed by a device in its
@@ -183,7 +226,8 @@ contract DeviceAccount is
             if (until > validAfter) validAfter = until;
         }
         if (validAfter == 0) return ERC4337Utils.SIG_VALIDATION_SUCCESS;
-        return ERC4337Utils.packValidationData(true, uint48(validAfter), 0);
+        // The EntryPoint runs an operation only after validAfter (strictly): valid from `until` on.
+        return ERC4337Utils.packValidationData(true, uint48(validAfter - 1), 0);
     }
 
     /// @dev The signers and signatures of a multisignature that validated (OpenZeppelin's decoder checked
@@ -293,7 +337,7 @@ contract DeviceAccount is
     function syncDevice(DeviceId deviceId) external {
         bytes memory signer = abi.encodePacked(VERIFIER, deviceId);
         if (!isSigner(signer)) revert MultiSignerERC7913NonexistentSigner(signer);
-        bytes32 keyHash = REGISTRY.deviceInfo(deviceId).keyHash;
+        bytes32 keyHash = REGISTRY.currentKeyHash(deviceId);
         if (!REGISTRY.isTrustedKey(deviceId, keyHash, _config.maxAttestationAge)) {
             revert AccountDeviceNotTrusted(deviceId);
         }
@@ -315,22 +359,13 @@ contract DeviceAccount is
     }
 
     /// @inheritdoc IDeviceAccount
-    function applyChange(bytes calldata data) external nonReentrant {
+    function applyChange(bytes calldata data) external {
         bytes32 id = keccak256(data);
         uint256 eta = _pending[id];
         if (eta == 0) revert AccountUnknownChange(id);
         if (block.timestamp < eta) revert AccountChangeNotReady(id, eta, block.timestamp);
         delete _pending[id];
-        APPLYING_SLOT.asBoolean().tstore(true);
-        // solhint-disable-next-line avoid-low-level-calls
-        (bool ok, bytes memory answer) = address(this).call(data);
-        APPLYING_SLOT.asBoolean().tstore(false);
-        if (!ok) {
-            // solhint-disable-next-line no-inline-assembly
-            assembly ("memory-safe") {
-                revert(add(answer, 0x20), mload(answer))
-            }
-        }
+        _apply(data);
         emit ChangeApplied(id);
     }
 
@@ -349,57 +384,45 @@ contract DeviceAccount is
         emit Unlocked(msg.sender);
     }
 
-    // ---------------------------------------------------------------- setters (through applyChange)
+    // ---------------------------------------------------------------- changes applied
 
-    /// @inheritdoc IDeviceAccount
-    function addSigners(bytes[] calldata signers) external {
-        _requireApplying();
-        _addSigners(signers);
-    }
-
-    /// @inheritdoc IDeviceAccount
-    function removeSigners(bytes[] calldata signers) external {
-        _requireApplying();
-        _removeSigners(signers);
-        for (uint256 i; i < signers.length; ++i) {
-            (bool isDevice, DeviceId deviceId) = DeviceSignerLib.deviceOf(signers[i], VERIFIER);
-            if (isDevice) delete _devices[deviceId];
+    /// @dev Runs a change: `data` is a call to one of IDeviceAccountChanges' functions (proposeChange
+    /// checked that).
+    function _apply(bytes calldata data) private {
+        bytes4 selector = bytes4(data[:4]);
+        bytes calldata args = data[4:];
+        if (selector == IDeviceAccountChanges.addSigners.selector) {
+            _addSigners(abi.decode(args, (bytes[])));
+        } else if (selector == IDeviceAccountChanges.removeSigners.selector) {
+            bytes[] memory signers = abi.decode(args, (bytes[]));
+            _removeSigners(signers);
+            for (uint256 i; i < signers.length; ++i) {
+                (bool isDevice, DeviceId deviceId) = DeviceSignerLib.deviceOfMemory(signers[i], VERIFIER);
+                if (isDevice) delete _devices[deviceId];
+            }
+        } else if (selector == IDeviceAccountChanges.setSignerWeights.selector) {
+            (bytes[] memory signers, uint64[] memory weights) = abi.decode(args, (bytes[], uint64[]));
+            _setSignerWeights(signers, weights);
+        } else if (selector == IDeviceAccountChanges.setThresholds.selector) {
+            (uint64 low, uint64 high) = abi.decode(args, (uint64, uint64));
+            if (high > type(uint16).max) revert AccountInvalidThresholds(low, high, totalWeight());
+            _config.highThreshold = uint16(high);
+            _setThreshold(low);
+        } else if (selector == IDeviceAccountChanges.setConfig.selector) {
+            _setConfig(abi.decode(args, (Config)));
+        } else if (selector == IDeviceAccountChanges.setTokenLimits.selector) {
+            (address token, TokenLimits memory limits) = abi.decode(args, (address, TokenLimits));
+            _setTokenLimits(token, limits);
+        } else {
+            (address token, address counterparty, CounterpartyLimits memory limits) = abi.decode(
+                args,
+                (address, address, CounterpartyLimits)
+            );
+            _setCounterpartyLimits(token, counterparty, limits);
         }
     }
 
-    /// @inheritdoc IDeviceAccount
-    function setSignerWeights(bytes[] calldata signers, uint64[] calldata weights) external {
-        _requireApplying();
-        _setSignerWeights(signers, weights);
-    }
-
-    /// @inheritdoc IDeviceAccount
-    function setThresholds(uint64 low, uint64 high) external {
-        _requireApplying();
-        if (high > type(uint16).max) revert AccountInvalidThresholds(low, high, totalWeight());
-        _config.highThreshold = uint16(high);
-        _setThreshold(low);
-    }
-
-    /// @inheritdoc IDeviceAccount
-    function setConfig(Config calldata newConfig) external {
-        _requireApplying();
-        _setConfig(newConfig);
-    }
-
-    /// @inheritdoc IDeviceAccount
-    function setTokenLimits(address token, TokenLimits calldata limits) external {
-        _requireApplying();
-        _setTokenLimits(token, limits);
-    }
-
-    /// @inheritdoc IDeviceAccount
-    function setCounterpartyLimits(address token, address counterparty, CounterpartyLimits calldata limits) external {
-        _requireApplying();
-        _setCounterpartyLimits(token, counterparty, limits);
-    }
-
-    function _setConfig(Config calldata newConfig) private {
+    function _setConfig(Config memory newConfig) private {
         if (newConfig.maxAttestationAge == 0 || newConfig.velocityShareBps > SpendingPolicyLib.BPS) {
             revert AccountInvalidConfig();
         }
@@ -415,12 +438,12 @@ contract DeviceAccount is
         emit ConfigSet(newConfig);
     }
 
-    function _setTokenLimits(address token, TokenLimits calldata limits) private {
+    function _setTokenLimits(address token, TokenLimits memory limits) private {
         _policy.setTokenLimits(token, limits);
         emit TokenLimitsSet(token, limits);
     }
 
-    function _setCounterpartyLimits(address token, address counterparty, CounterpartyLimits calldata limits) private {
+    function _setCounterpartyLimits(address token, address counterparty, CounterpartyLimits memory limits) private {
         _policy.setCounterpartyLimits(token, counterparty, limits);
         emit CounterpartyLimitsSet(token, counterparty, limits);
     }
@@ -461,21 +484,17 @@ contract DeviceAccount is
         if (msg.sender != address(this) && msg.sender != _config.operator) revert AccountOnlyOperator(msg.sender);
     }
 
-    function _requireApplying() private view {
-        if (msg.sender != address(this) || !APPLYING_SLOT.asBoolean().tload()) revert AccountNotApplying();
-    }
-
     /// @dev A change must call one of the setters.
     function _requireSetter(bytes calldata data) private pure {
         bytes4 selector = data.length < 4 ? bytes4(0) : bytes4(data[:4]);
         if (
-            selector != this.addSigners.selector &&
-            selector != this.removeSigners.selector &&
-            selector != this.setSignerWeights.selector &&
-            selector != this.setThresholds.selector &&
-            selector != this.setConfig.selector &&
-            selector != this.setTokenLimits.selector &&
-            selector != this.setCounterpartyLimits.selector
+            selector != IDeviceAccountChanges.addSigners.selector &&
+            selector != IDeviceAccountChanges.removeSigners.selector &&
+            selector != IDeviceAccountChanges.setSignerWeights.selector &&
+            selector != IDeviceAccountChanges.setThresholds.selector &&
+            selector != IDeviceAccountChanges.setConfig.selector &&
+            selector != IDeviceAccountChanges.setTokenLimits.selector &&
+            selector != IDeviceAccountChanges.setCounterpartyLimits.selector
         ) revert AccountSelfCallNotAllowed(selector);
     }
 
@@ -541,21 +560,6 @@ contract DeviceAccount is
     /// @inheritdoc IDeviceAccount
     function pendingChange(bytes32 id) external view returns (uint256) {
         return _pending[id];
-    }
-
-    /// @inheritdoc IDeviceAccount
-    function trustedWeight() external view returns (uint256 weight, bool frozen) {
-        bytes[] memory signers = getSigners(0, type(uint64).max);
-        uint256 maxAge = _config.maxAttestationAge;
-        for (uint256 i; i < signers.length; ++i) {
-            (bool isDevice, DeviceId deviceId) = DeviceSignerLib.deviceOfMemory(signers[i], VERIFIER);
-            if (!isDevice) continue;
-            // The registry's current key must be the account's copy (else syncDevice first).
-            bytes32 keyHash = REGISTRY.deviceInfo(deviceId).keyHash;
-            if (!_isAccountKey(deviceId, keyHash) || !REGISTRY.isTrustedKey(deviceId, keyHash, maxAge)) continue;
-            weight += signerWeight(signers[i]);
-        }
-        frozen = weight < threshold();
     }
 
     /// @notice The account's copy of a device signer's key hash (its high 208 bits; zero while it is the

@@ -3,7 +3,13 @@ pragma solidity ^0.8.30;
 
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {IDeviceAccount} from "../interfaces/IDeviceAccount.sol";
-import {DeviceAccount} from "./DeviceAccount.sol";
+
+/// @title IAccountInit
+/// @notice What the factory calls on a new clone (an interface, so that this file does not compile the account).
+interface IAccountInit {
+    /// @notice DeviceAccount.initialize.
+    function initialize(IDeviceAccount.Setup calldata setup) external;
+}
 
 /// @title DeviceAccountFactory
 /// @notice Deploys DeviceAccounts as minimal clones at CREATE2 addresses: an account's address is known,
@@ -13,7 +19,7 @@ import {DeviceAccount} from "./DeviceAccount.sol";
 /// thresholds and policy, so nobody can deploy something else at an address that was funded for it.
 contract DeviceAccountFactory {
     /// @notice The account every clone runs.
-    DeviceAccount public immutable IMPLEMENTATION;
+    address public immutable IMPLEMENTATION;
 
     /// @notice A new account for `operator` at `account`.
     event AccountCreated(address indexed account, address indexed operator, bytes32 salt);
@@ -21,24 +27,24 @@ contract DeviceAccountFactory {
     /// @notice The implementation is the zero address.
     error DeviceAccountFactoryInvalidImplementation();
 
-    constructor(DeviceAccount implementation) {
-        if (address(implementation) == address(0)) revert DeviceAccountFactoryInvalidImplementation();
+    constructor(address implementation) {
+        if (implementation == address(0)) revert DeviceAccountFactoryInvalidImplementation();
         IMPLEMENTATION = implementation;
     }
 
     /// @notice Deploys and initializes the account for (setup, salt), or returns it if it exists.
     function createAccount(IDeviceAccount.Setup calldata setup, bytes32 salt) external returns (address account) {
         bytes32 cloneSalt = _cloneSalt(setup, salt);
-        account = Clones.predictDeterministicAddress(address(IMPLEMENTATION), cloneSalt);
+        account = Clones.predictDeterministicAddress(IMPLEMENTATION, cloneSalt);
         if (account.code.length != 0) return account;
-        Clones.cloneDeterministic(address(IMPLEMENTATION), cloneSalt);
-        DeviceAccount(payable(account)).initialize(setup);
+        Clones.cloneDeterministic(IMPLEMENTATION, cloneSalt);
+        IAccountInit(account).initialize(setup);
         emit AccountCreated(account, setup.config.operator, salt);
     }
 
     /// @notice The address createAccount(setup, salt) deploys to.
     function accountAddress(IDeviceAccount.Setup calldata setup, bytes32 salt) external view returns (address) {
-        return Clones.predictDeterministicAddress(address(IMPLEMENTATION), _cloneSalt(setup, salt));
+        return Clones.predictDeterministicAddress(IMPLEMENTATION, _cloneSalt(setup, salt));
     }
 
     function _cloneSalt(IDeviceAccount.Setup calldata setup, bytes32 salt) private pure returns (bytes32) {

@@ -330,6 +330,13 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
     }
 
     /// @inheritdoc IDeviceRegistry
+    function currentKeyHash(DeviceId deviceId) external view returns (bytes32) {
+        if (_devices[deviceId].status == DeviceStatus.Unknown) return bytes32(0);
+        bytes32 rotated = _rotatedKeyHash[deviceId];
+        return rotated == bytes32(0) ? DeviceId.unwrap(deviceId) : rotated;
+    }
+
+    /// @inheritdoc IDeviceRegistry
     function incidentsOf(DeviceId deviceId) external view returns (uint256) {
         return _incidentsOf(deviceId);
     }

@@ -86,12 +86,13 @@ interface IDeviceAccount {
 
     // ---------------------------------------------------------------- errors
 
+    /// @notice A batch tripped the velocity breaker on `token` (the bucket would hold `level` over
+    /// `capacity`): raised inside the account's own spendBatch call, never out of the account.
+    error PolicyTripped(address token, uint256 level, uint256 capacity);
     /// @notice Only the account itself may call this (through a UserOperation or an applied change).
     error AccountOnlySelf(address caller);
     /// @notice Only the operator or the account itself may call this.
     error AccountOnlyOperator(address caller);
-    /// @notice Setters run only through applyChange.
-    error AccountNotApplying();
     /// @notice The call needs the high threshold: its trusted signers weigh `weight`.
     error AccountNeedsHighThreshold(uint256 weight, uint256 highThreshold);
     /// @notice The token is not in the spending policy.
@@ -180,23 +181,6 @@ interface IDeviceAccount {
     /// after a key rotation, or to count a distrusted device again once it is trusted. Anyone may call it.
     function syncDevice(DeviceId deviceId) external;
 
-    // ---------------------------------------------------------------- setters (only through applyChange)
-
-    /// @notice Adds signers (a device signer must be `verifier ‖ deviceId`).
-    function addSigners(bytes[] calldata signers) external;
-    /// @notice Removes signers; both thresholds must stay reachable.
-    function removeSigners(bytes[] calldata signers) external;
-    /// @notice Sets signers' weights; both thresholds must stay reachable.
-    function setSignerWeights(bytes[] calldata signers, uint64[] calldata weights) external;
-    /// @notice Sets the low and high thresholds (0 < low <= high <= total weight).
-    function setThresholds(uint64 low, uint64 high) external;
-    /// @notice Sets the account-wide settings.
-    function setConfig(Config calldata config) external;
-    /// @notice Sets a token's limits (period 0 and zero caps: the token leaves the policy).
-    function setTokenLimits(address token, TokenLimits calldata limits) external;
-    /// @notice Sets a counterparty's limits for a token (allowed false and zero caps: it leaves the list).
-    function setCounterpartyLimits(address token, address counterparty, CounterpartyLimits calldata limits) external;
-
     // ---------------------------------------------------------------- views
 
     /// @notice The account-wide settings.
@@ -217,9 +201,29 @@ interface IDeviceAccount {
     function spentThisPeriod(address token, address counterparty) external view returns (uint256);
     /// @notice When the pending change `id` (keccak256 of its data) may be applied (0 if none).
     function pendingChange(bytes32 id) external view returns (uint256 eta);
-    /// @notice The weight of the device signers trusted now with the account's copy of their key, and whether
-    /// the account is frozen: that weight below the low threshold, so devices cannot pay (an operation pays
-    /// only if the trusted weight of ITS signers reaches the low threshold). The high threshold, if other
-    /// signers (the operator) reach it, keeps full control: it is the owner's path.
-    function trustedWeight() external view returns (uint256 weight, bool frozen);
+}
+
+/// @title IDeviceAccountChanges
+/// @notice The changes a DeviceAccount applies after its delay: a change's data is an ABI call to one of
+/// these (the account does not expose them as functions: proposeChange records the data, applyChange runs
+/// it). Encode with this interface, e.g. `abi.encodeCall(IDeviceAccountChanges.setThresholds, (1, 2))`.
+interface IDeviceAccountChanges {
+    /// @notice Adds signers (a device signer must be `verifier ‖ deviceId`).
+    function addSigners(bytes[] calldata signers) external;
+    /// @notice Removes signers; both thresholds must stay reachable.
+    function removeSigners(bytes[] calldata signers) external;
+    /// @notice Sets signers' weights; both thresholds must stay reachable.
+    function setSignerWeights(bytes[] calldata signers, uint64[] calldata weights) external;
+    /// @notice Sets the low and high thresholds (0 < low <= high <= total weight).
+    function setThresholds(uint64 low, uint64 high) external;
+    /// @notice Sets the account-wide settings.
+    function setConfig(IDeviceAccount.Config calldata config) external;
+    /// @notice Sets a token's limits (period 0 and zero caps: the token leaves the policy).
+    function setTokenLimits(address token, IDeviceAccount.TokenLimits calldata limits) external;
+    /// @notice Sets a counterparty's limits for a token (allowed false and zero caps: it leaves the list).
+    function setCounterpartyLimits(
+        address token,
+        address counterparty,
+        IDeviceAccount.CounterpartyLimits calldata limits
+    ) external;
 }

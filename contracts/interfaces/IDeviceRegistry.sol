@@ -238,6 +238,10 @@ interface IDeviceRegistry {
     /// AND no incident was ever recorded against it. Never reverts.
     function isTrustedKey(DeviceId deviceId, bytes32 keyHash, uint256 maxAge) external view returns (bool);
 
+    /// @notice The hash of the device's current key (the device id until its first rotation; zero for an
+    /// unknown id).
+    function currentKeyHash(DeviceId deviceId) external view returns (bytes32);
+
     /// @notice How many incidents were recorded against the device (saturating at 65,535).
     function incidentsOf(DeviceId deviceId) external view returns (uint256);
 

@@ -22,7 +22,8 @@ import {IDeviceAccount} from "../interfaces/IDeviceAccount.sol";
 ///   breaker trips: nothing of the batch runs and the account locks until the operator or the high threshold
 ///   unlocks it. In any interval of t seconds it lets through at most `capacity × (1 + t / velocityWindow)`,
 ///   and a single burst above the capacity always trips it.
-/// Caps and the breaker see the batch as a whole: the calls of one batch add up.
+/// The calls of one batch are applied in order, each seeing what the earlier ones spent; the account runs a
+/// batch of several calls atomically (a breach or a trip anywhere refuses all of it).
 library SpendingPolicyLib {
     uint256 internal constant BPS = 10_000;
 
@@ -33,24 +34,6 @@ library SpendingPolicyLib {
         mapping(address token => mapping(address counterparty => IDeviceAccount.Spending)) counterpartySpending;
     }
 
-    /// @dev One spend of a batch.
-    struct Spend {
-        address token;
-        address counterparty;
-        uint256 amount;
-    }
-
-    /// @dev A batch's spends and, at the first spend of each token and of each (token, counterparty), the
-    /// new spending state of that token or pair.
-    struct Tally {
-        Spend[] spends;
-        uint256 n;
-        IDeviceAccount.Spending[] tokenStates;
-        IDeviceAccount.Spending[] pairStates;
-        bool[] firstToken;
-        bool[] firstPair;
-    }
-
     /// @dev The first token whose velocity bucket overflows.
     struct Trip {
         bool tripped;
@@ -59,129 +42,37 @@ library SpendingPolicyLib {
         uint256 capacity;
     }
 
-    /// @notice Checks `batch` against the policy and records what it spends. Reverts with the rule broken
-    /// and its figures; returns tripped (and records nothing) if the velocity breaker trips.
+    /// @notice Applies one call: checks it against the policy and records what it spends. Reverts with the
+    /// rule broken and its figures; returns tripped (recording nothing of the spend that tripped) if the
+    /// velocity breaker trips. A call with native value to a policy token spends twice: see spendsOnce.
     function spend(
         Policy storage p,
-        Execution[] calldata batch,
+        Execution calldata e,
         uint256 velocityShareBps
     ) internal returns (bool tripped, address token, uint256 level, uint256 capacity) {
-        // One call that spends at most once (the usual payment): no tally needed.
-        if (batch.length == 1) {
-            Execution calldata e = batch[0];
-            if (e.value == 0 || !_isToken(p, e.target)) {
-                Spend[] memory one = new Spend[](2);
-                if (_collect(p, e, one, 0) == 0) return (false, address(0), 0, 0);
-                return _spendOne(p, one[0], velocityShareBps);
-            }
+        address target = e.target;
+        bool isToken = _isToken(p, target);
+        if (e.value != 0) {
+            (tripped, token, level, capacity) = _spendOne(p, address(0), target, e.value, velocityShareBps);
+            if (tripped || !isToken) return (tripped, token, level, capacity);
         }
-        Tally memory t = _collectAll(p, batch);
-        Trip memory trip;
-        for (uint256 i; i < t.n; ++i) _tally(p, t, i, velocityShareBps, trip);
-        if (trip.tripped) return (true, trip.token, trip.level, trip.capacity);
-        for (uint256 i; i < t.n; ++i) {
-            Spend memory s = t.spends[i];
-            if (t.firstToken[i]) p.tokenSpending[s.token] = t.tokenStates[i];
-            if (t.firstPair[i]) p.counterpartySpending[s.token][s.counterparty] = t.pairStates[i];
-            emit IDeviceAccount.Spent(s.token, s.counterparty, s.amount, t.tokenStates[_firstOf(t, i)].spent);
+        if (isToken) {
+            (address to, uint256 amount) = _tokenCall(target, e.callData);
+            return _spendOne(p, target, to, amount, velocityShareBps);
         }
-        return (false, address(0), 0, 0);
-    }
-
-    /// @dev spend() for a batch with a single spend, whose per-call caps and allow-list _collect checked.
-    function _spendOne(
-        Policy storage p,
-        Spend memory s,
-        uint256 velocityShareBps
-    ) private returns (bool, address, uint256, uint256) {
-        IDeviceAccount.TokenLimits memory limits = p.tokens[s.token];
-        uint32 window = uint32(block.timestamp / limits.period);
-        Trip memory trip;
-        IDeviceAccount.Spending memory state = _tallyToken(
-            p,
-            s.token,
-            limits,
-            window,
-            s.amount,
-            velocityShareBps,
-            trip
-        );
-        IDeviceAccount.Spending memory pair = _tallyPair(p, s, window, s.amount);
-        if (trip.tripped) return (true, trip.token, trip.level, trip.capacity);
-        p.tokenSpending[s.token] = state;
-        p.counterpartySpending[s.token][s.counterparty] = pair;
-        emit IDeviceAccount.Spent(s.token, s.counterparty, s.amount, state.spent);
-        return (false, address(0), 0, 0);
-    }
-
-    function _isToken(Policy storage p, address target) private view returns (bool) {
-        return target != address(0) && p.tokens[target].period != 0;
-    }
-
-    function _collectAll(Policy storage p, Execution[] calldata batch) private view returns (Tally memory t) {
-        t.spends = new Spend[](batch.length * 2);
-        for (uint256 i; i < batch.length; ++i) t.n = _collect(p, batch[i], t.spends, t.n);
-        t.tokenStates = new IDeviceAccount.Spending[](t.n);
-        t.pairStates = new IDeviceAccount.Spending[](t.n);
-        t.firstToken = new bool[](t.n);
-        t.firstPair = new bool[](t.n);
-    }
-
-    /// @dev At the first spend of a token (of a pair), checks the batch's total for it against the period
-    /// cap and computes the new state; pours the token's total into its velocity bucket.
-    function _tally(
-        Policy storage p,
-        Tally memory t,
-        uint256 i,
-        uint256 velocityShareBps,
-        Trip memory trip
-    ) private view {
-        (bool firstToken, bool firstPair, uint256 tokenTotal, uint256 pairTotal) = _totals(t, i);
-        (t.firstToken[i], t.firstPair[i]) = (firstToken, firstPair);
-        Spend memory s = t.spends[i];
-        IDeviceAccount.TokenLimits memory limits = p.tokens[s.token];
-        uint32 window = uint32(block.timestamp / limits.period);
-        if (firstToken) t.tokenStates[i] = _tallyToken(p, s.token, limits, window, tokenTotal, velocityShareBps, trip);
-        if (firstPair) t.pairStates[i] = _tallyPair(p, s, window, pairTotal);
-    }
-
-    function _tallyToken(
-        Policy storage p,
-        address token,
-        IDeviceAccount.TokenLimits memory limits,
-        uint32 window,
-        uint256 total,
-        uint256 velocityShareBps,
-        Trip memory trip
-    ) private view returns (IDeviceAccount.Spending memory state) {
-        state = p.tokenSpending[token];
-        uint256 spent = state.window == window ? state.spent : 0;
-        if (spent + total > limits.periodCap) {
-            revert IDeviceAccount.AccountPeriodCapExceeded(token, spent, total, limits.periodCap);
+        // Any other call: its target must be an allowed counterparty of the native coin.
+        if (!p.counterparties[address(0)][target].allowed) {
+            revert IDeviceAccount.AccountCounterpartyNotAllowed(address(0), target);
         }
-        state.spent = uint96(spent + total);
-        state.window = window;
-        _pour(state, token, limits, velocityShareBps, total, trip);
     }
 
-    function _tallyPair(
-        Policy storage p,
-        Spend memory s,
-        uint32 window,
-        uint256 total
-    ) private view returns (IDeviceAccount.Spending memory state) {
-        uint256 cap = p.counterparties[s.token][s.counterparty].periodCap;
-        state = p.counterpartySpending[s.token][s.counterparty];
-        uint256 spent = state.window == window ? state.spent : 0;
-        if (spent + total > cap) {
-            revert IDeviceAccount.AccountCounterpartyPeriodCapExceeded(s.token, s.counterparty, spent, total, cap);
-        }
-        state.spent = uint96(spent + total);
-        state.window = window;
+    /// @notice Whether `spend` of this call records at most one spend (so a trip leaves nothing recorded).
+    function spendsOnce(Policy storage p, Execution calldata e) internal view returns (bool) {
+        return e.value == 0 || !_isToken(p, e.target);
     }
 
     /// @notice Sets (or, with period 0 and zero caps, removes) a token's limits; the spending record stays.
-    function setTokenLimits(Policy storage p, address token, IDeviceAccount.TokenLimits calldata limits) internal {
+    function setTokenLimits(Policy storage p, address token, IDeviceAccount.TokenLimits memory limits) internal {
         bool removing = limits.period == 0;
         if (removing ? (limits.periodCap != 0 || limits.perCallCap != 0 || limits.velocityWindow != 0) : false) {
             revert IDeviceAccount.AccountInvalidLimits(token);
@@ -194,7 +85,7 @@ library SpendingPolicyLib {
         Policy storage p,
         address token,
         address counterparty,
-        IDeviceAccount.CounterpartyLimits calldata limits
+        IDeviceAccount.CounterpartyLimits memory limits
     ) internal {
         if (!limits.allowed && (limits.periodCap != 0 || limits.perCallCap != 0)) {
             revert IDeviceAccount.AccountInvalidLimits(token);
@@ -218,78 +109,95 @@ library SpendingPolicyLib {
         return state.window == block.timestamp / period ? state.spent : 0;
     }
 
-    /// @dev The spends of one call, appended to `spends` at `n`, each checked against the per-call caps and
-    /// the allow-list. Returns the new count.
-    function _collect(
+    /// @dev One spend of `amount` of `token` to `counterparty`: every rule, read straight from storage;
+    /// records it unless the breaker trips.
+    function _spendOne(
         Policy storage p,
-        Execution calldata e,
-        Spend[] memory spends,
-        uint256 n
-    ) private view returns (uint256) {
-        address target = e.target;
-        if (e.value != 0) n = _add(p, spends, n, address(0), target, e.value);
-        if (_isToken(p, target)) {
-            bytes calldata data = e.callData;
-            bytes4 selector = data.length < 4 ? bytes4(0) : bytes4(data[:4]);
-            if (data.length < 68 || (selector != IERC20.transfer.selector && selector != IERC20.approve.selector)) {
-                revert IDeviceAccount.AccountTokenCallNotAllowed(target, selector);
-            }
-            (address to, uint256 amount) = abi.decode(data[4:], (address, uint256));
-            return _add(p, spends, n, target, to, amount);
-        }
-        // Any other call: its target must be an allowed counterparty of the native coin.
-        if (e.value == 0 && !p.counterparties[address(0)][target].allowed) {
-            revert IDeviceAccount.AccountCounterpartyNotAllowed(address(0), target);
-        }
-        return n;
-    }
-
-    function _add(
-        Policy storage p,
-        Spend[] memory spends,
-        uint256 n,
         address token,
         address counterparty,
-        uint256 amount
-    ) private view returns (uint256) {
+        uint256 amount,
+        uint256 velocityShareBps
+    ) private returns (bool, address, uint256, uint256) {
         IDeviceAccount.TokenLimits memory limits = p.tokens[token];
         if (limits.period == 0) revert IDeviceAccount.AccountTokenNotInPolicy(token);
-        if (amount > limits.perCallCap)
+        if (amount > limits.perCallCap) {
             revert IDeviceAccount.AccountPerCallCapExceeded(token, amount, limits.perCallCap);
-        IDeviceAccount.CounterpartyLimits memory cl = p.counterparties[token][counterparty];
+        }
+        uint32 window = uint32(block.timestamp / limits.period);
+        uint256 pairSpent = _checkPair(p, token, counterparty, amount, window);
+        (IDeviceAccount.Spending memory state, Trip memory trip) = _tokenState(
+            p,
+            token,
+            limits,
+            window,
+            amount,
+            velocityShareBps
+        );
+        // A trip records nothing: the account refuses the batch without reverting (to keep its lock).
+        if (trip.tripped) return (true, trip.token, trip.level, trip.capacity);
+        p.tokenSpending[token] = state;
+        IDeviceAccount.Spending storage pair = p.counterpartySpending[token][counterparty];
+        (pair.spent, pair.window) = (uint96(pairSpent), window);
+        emit IDeviceAccount.Spent(token, counterparty, amount, state.spent);
+        return (false, address(0), 0, 0);
+    }
+
+    /// @dev The token's period cap for a spend and its new spending state (the velocity bucket poured).
+    function _tokenState(
+        Policy storage p,
+        address token,
+        IDeviceAccount.TokenLimits memory limits,
+        uint32 window,
+        uint256 amount,
+        uint256 velocityShareBps
+    ) private view returns (IDeviceAccount.Spending memory state, Trip memory trip) {
+        state = p.tokenSpending[token];
+        uint256 spent = state.window == window ? state.spent : 0;
+        uint256 cap = limits.periodCap;
+        if (spent + amount > cap) revert IDeviceAccount.AccountPeriodCapExceeded(token, spent, amount, cap);
+        state.spent = uint96(spent + amount);
+        state.window = window;
+        _pour(state, token, limits, velocityShareBps, amount, trip);
+    }
+
+    /// @dev The counterparty's rules for a single spend; returns what it will have been paid this window.
+    function _checkPair(
+        Policy storage p,
+        address token,
+        address counterparty,
+        uint256 amount,
+        uint32 window
+    ) private view returns (uint256) {
+        IDeviceAccount.CounterpartyLimits storage cl = p.counterparties[token][counterparty];
         if (!cl.allowed) revert IDeviceAccount.AccountCounterpartyNotAllowed(token, counterparty);
         if (amount > cl.perCallCap) {
             revert IDeviceAccount.AccountCounterpartyPerCallCapExceeded(token, counterparty, amount, cl.perCallCap);
         }
-        spends[n] = Spend(token, counterparty, amount);
-        return n + 1;
-    }
-
-    /// @dev Whether spend i is the first of its token and of its (token, counterparty) pair, and the totals
-    /// of each over the batch.
-    function _totals(
-        Tally memory t,
-        uint256 i
-    ) private pure returns (bool firstToken, bool firstPair, uint256 tokenTotal, uint256 pairTotal) {
-        Spend memory s = t.spends[i];
-        firstToken = true;
-        firstPair = true;
-        for (uint256 j; j < t.n; ++j) {
-            Spend memory o = t.spends[j];
-            if (o.token != s.token) continue;
-            bool samePair = o.counterparty == s.counterparty;
-            if (j < i) {
-                firstToken = false;
-                if (samePair) firstPair = false;
-            }
-            tokenTotal += o.amount;
-            if (samePair) pairTotal += o.amount;
+        IDeviceAccount.Spending storage pair = p.counterpartySpending[token][counterparty];
+        uint256 spent = pair.window == window ? pair.spent : 0;
+        if (spent + amount > cl.periodCap) {
+            revert IDeviceAccount.AccountCounterpartyPeriodCapExceeded(
+                token,
+                counterparty,
+                spent,
+                amount,
+                cl.periodCap
+            );
         }
+        return spent + amount;
     }
 
-    /// @dev Index of the first spend of spend i's token.
-    function _firstOf(Tally memory t, uint256 i) private pure returns (uint256 j) {
-        while (t.spends[j].token != t.spends[i].token) ++j;
+    /// @dev The recipient and amount of a policy token's transfer or approve; any other call is refused.
+    function _tokenCall(address token, bytes calldata data) private pure returns (address to, uint256 amount) {
+        bytes4 selector = data.length < 4 ? bytes4(0) : bytes4(data[:4]);
+        if (data.length < 68 || (selector != IERC20.transfer.selector && selector != IERC20.approve.selector)) {
+            revert IDeviceAccount.AccountTokenCallNotAllowed(token, selector);
+        }
+        return abi.decode(data[4:], (address, uint256));
+    }
+
+    function _isToken(Policy storage p, address target) private view returns (bool) {
+        return target != address(0) && p.tokens[target].period != 0;
     }
 
     /// @dev Pours `amount` into the token's velocity bucket (state is updated in memory); records the first

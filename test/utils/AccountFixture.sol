@@ -53,7 +53,7 @@ abstract contract AccountFixture is AttestationFixture, UserOpBuilder {
         entryPoint = new EntryPoint();
         verifier = new DeviceSignerVerifier(registry, MAX_AGE);
         implementation = new DeviceAccount(IEntryPoint(address(entryPoint)), registry, address(verifier));
-        factory = new DeviceAccountFactory(implementation);
+        factory = new DeviceAccountFactory(address(implementation));
         token = new MockERC20("Energy Credit", "NRG");
         _publish(MODEL, "1.0.0", MEASUREMENT_V1);
         keys[0] = _p256Key(P256_PK);
