@@ -14,7 +14,7 @@ import {console} from "forge-std/console.sol";
 import {DeviceAccount} from "../contracts/accounts/DeviceAccount.sol";
 import {DeviceAccountFactory} from "../contracts/accounts/DeviceAccountFactory.sol";
 import {DevicePaymaster} from "../contracts/accounts/DevicePaymaster.sol";
-import {IDeviceAccount} from "../contracts/interfaces/IDeviceAccount.sol";
+import {IDeviceAccount, IDeviceAccountChanges} from "../contracts/interfaces/IDeviceAccount.sol";
 import {IDevicePaymaster} from "../contracts/interfaces/IDevicePaymaster.sol";
 import {DeviceId} from "../contracts/types/DeviceId.sol";
 import {PaymasterFixture} from "./utils/PaymasterFixture.sol";
@@ -146,7 +146,7 @@ contract DevicePaymasterTest is PaymasterFixture {
     function test_registerAccount_followsAnOperatorChange() public {
         IDeviceAccount.Config memory moved = _config();
         moved.operator = otherOperator;
-        _change(account, abi.encodeCall(account.setConfig, (moved)));
+        _change(account, abi.encodeCall(IDeviceAccountChanges.setConfig, (moved)));
         _attest(keys[0], MEASUREMENT_V1, 2);
         _assertRefused(_pay1(), IDevicePaymaster.Refusal.OperatorChanged);
 

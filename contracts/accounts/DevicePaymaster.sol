@@ -74,7 +74,7 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
 
     constructor(DeviceAccountFactory factory, address initialOwner) Ownable(initialOwner) {
         if (address(factory).code.length == 0) revert DevicePaymasterInvalidSetup();
-        DeviceAccount implementation = factory.IMPLEMENTATION();
+        DeviceAccount implementation = DeviceAccount(payable(factory.IMPLEMENTATION()));
         IEntryPoint entryPoint_ = implementation.entryPoint();
         if (address(entryPoint_) == address(0)) revert DevicePaymasterInvalidSetup();
         ENTRY_POINT = entryPoint_;
