@@ -186,6 +186,73 @@ const policySerial = {
   defaultValue: -1,
 } as const;
 
+// ------------------------------------------------------------ machine account options
+const accountFactory = {
+  name: "factory",
+  description: "DeviceAccountFactory address (default: the Ignition deployment for the chain)",
+  defaultValue: "",
+} as const;
+const account = {
+  name: "account",
+  description: "The DeviceAccount's address",
+  defaultValue: "",
+} as const;
+const accountsDir = {
+  name: "accountsDir",
+  description: "Account files (setup and salt: the first UserOperation deploys from them)",
+  defaultValue: ".devicetrust/accounts",
+} as const;
+const accountAsset = {
+  name: "asset",
+  description: "The token: an ERC-20 address, or native",
+  defaultValue: "",
+} as const;
+const periodCap = {
+  name: "periodCap",
+  description: "Most the devices may spend per period (decimal units of the asset)",
+  defaultValue: "",
+} as const;
+const perCallCap = {
+  name: "perCallCap",
+  description: "Most one call may move (decimal units; default the period cap)",
+  defaultValue: "",
+} as const;
+const accountPeriod = {
+  name: "period",
+  description: "Spending window in seconds",
+  type: ArgumentType.INT,
+  defaultValue: 86_400,
+} as const;
+const velocityWindow = {
+  name: "velocityWindow",
+  description: "Seconds over which the velocity bucket drains (0: no breaker for the asset)",
+  type: ArgumentType.INT,
+  defaultValue: 3_600,
+} as const;
+/** The options of the account tasks that send a UserOperation: chain, account, signers, route. */
+function withAccountRoute<T extends TaskArguments>(builder: NewTaskDefinitionBuilder<T>) {
+  return withChainOptions(builder)
+    .addOption(account)
+    .addOption(accountsDir)
+    .addOption(keyFile)
+    .addOption(password)
+    .addOption(pkcs11Module)
+    .addOption(token)
+    .addOption(pin)
+    .addOption(label)
+    .addOption({
+      name: "operatorKey",
+      description:
+        "The operator's private key, to sign as the owner (else $DEVICETRUST_OPERATOR_KEY)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "bundler",
+      description: "ERC-4337 bundler URL (default: EntryPoint.handleOps from --from)",
+      defaultValue: "",
+    });
+}
+
 export const tasks = [
   emptyTask(
     "device",
@@ -1337,5 +1404,140 @@ export const tasks = [
       }),
   )
     .setAction(() => import("./fleet/simulate.js"))
+    .build(),
+  // ------------------------------------------------------------ machine accounts (ERC-4337)
+  emptyTask(
+    "account",
+    "Machine accounts (ERC-4337): devices sign payments inside a policy, changes wait out a delay",
+  ).build(),
+
+  withChainOptions(
+    task(
+      ["account", "create"],
+      "Create a DeviceAccount: prints its address; deploys now (--deploy) or with its first UserOperation",
+    )
+      .addOption(accountFactory)
+      .addOption({
+        name: "devices",
+        description: "The signing devices' ids, comma-separated (weight 1 each)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "operator",
+        description:
+          "Cancels changes, unlocks the breaker and signs as the owner (default: --from)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "operatorWeight",
+        description: "The operator's signer weight (-1: the high threshold; 0: not a signer)",
+        type: ArgumentType.INT,
+        defaultValue: -1,
+      })
+      .addOption({
+        name: "lowThreshold",
+        description: "Weight that pays inside the policy",
+        type: ArgumentType.INT,
+        defaultValue: 1,
+      })
+      .addOption({
+        name: "highThreshold",
+        description: "Weight for everything else and every change (0: all devices)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "maxAttestationAge",
+        description: "A device signs only with evidence at most this old (seconds)",
+        type: ArgumentType.INT,
+        defaultValue: 86_400,
+      })
+      .addOption({
+        name: "changeDelay",
+        description: "Seconds between proposing and applying a change",
+        type: ArgumentType.INT,
+        defaultValue: 86_400,
+      })
+      .addOption({
+        name: "velocityShareBps",
+        description: "Velocity breaker: share of a period cap a burst may spend (bps, 0: off)",
+        type: ArgumentType.INT,
+        defaultValue: 5_000,
+      })
+      .addOption({ ...accountAsset, description: "A token in the policy (address or native)" })
+      .addOption(periodCap)
+      .addOption(perCallCap)
+      .addOption(accountPeriod)
+      .addOption(velocityWindow)
+      .addOption({
+        name: "counterparties",
+        description: "Counterparties allowed for --asset, comma-separated (the asset's caps)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "salt",
+        description: "CREATE2 salt: a label or a bytes32",
+        defaultValue: "default",
+      })
+      .addFlag({ name: "deploy", description: "Deploy now through the factory (createAccount)" })
+      .addOption({
+        name: "fund",
+        description: "Native coin to send the account for its gas (decimal units)",
+        defaultValue: "",
+      })
+      .addOption(accountsDir),
+  )
+    .setAction(() => import("./account/create.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["account", "show"],
+      "Show a DeviceAccount: signers, thresholds, policy, spending, trust, freeze, pending changes",
+    )
+      .addOption(account)
+      .addOption(accountsDir),
+  )
+    .setAction(() => import("./account/show.js"))
+    .build(),
+
+  withAccountRoute(
+    task(
+      ["account", "policy"],
+      "Propose a token or counterparty limit (high threshold), or --apply the due changes, --unlock, --cancel",
+    )
+      .addOption(accountAsset)
+      .addOption({
+        name: "counterparty",
+        description: "Set this counterparty's limits for --asset (else the asset's own)",
+        defaultValue: "",
+      })
+      .addOption(periodCap)
+      .addOption(perCallCap)
+      .addOption(accountPeriod)
+      .addOption(velocityWindow)
+      .addFlag({ name: "remove", description: "Remove the asset (or the counterparty) instead" })
+      .addFlag({ name: "apply", description: "Apply every pending change whose delay is over" })
+      .addFlag({ name: "unlock", description: "Release the velocity breaker (operator, --from)" })
+      .addOption({
+        name: "cancel",
+        description: "Cancel this pending change id (operator, --from)",
+        defaultValue: "",
+      }),
+  )
+    .setAction(() => import("./account/policy.js"))
+    .build(),
+
+  withAccountRoute(
+    task(["account", "pay"], "Pay an allowed counterparty from a DeviceAccount (a UserOperation)")
+      .addOption(accountAsset)
+      .addOption({ name: "to", description: "The recipient", defaultValue: "" })
+      .addOption({
+        name: "amount",
+        description: "Amount in decimal units of the asset (its decimals)",
+        defaultValue: "",
+      }),
+  )
+    .setAction(() => import("./account/pay.js"))
     .build(),
 ];

@@ -24,3 +24,4 @@ export * from "./insurance-cover.js";
 export * from "./anchor-proof.js";
 export * from "./user-operation.js";
 export * from "./bundler-client.js";
+export * from "./accounts.js";

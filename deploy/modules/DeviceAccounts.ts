@@ -1,0 +1,29 @@
+import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import { ENTRY_POINT_V08 } from "../../src/client/user-operation.js";
+import DeviceRegistryModule from "./DeviceRegistry.js";
+
+/**
+ * Machine accounts next to the registry: the DeviceSignerVerifier (ERC-7913, asks the registry), the
+ * DeviceAccount implementation and the DeviceAccountFactory that clones it (`account create` finds the
+ * factory in this deployment). Parameters (module id "DeviceAccounts"):
+ * - `entryPoint`: the ERC-4337 EntryPoint (default v0.8's canonical address; it must exist on the chain);
+ * - `defaultMaxAge`: the verifier's max attestation age for callers that do not say theirs (default a day).
+ * Caution: DeviceAccount's runtime code (~32 KB; ~26.5 KB through the IR pipeline) is above EIP-170's
+ * 24,576 bytes, so a chain that enforces the limit refuses its deployment; this module deploys only where
+ * contract size is unlimited (a local node with allowUnlimitedContractSize) until the contract shrinks.
+ */
+export default buildModule("DeviceAccounts", (m) => {
+  const { deviceRegistry } = m.useModule(DeviceRegistryModule);
+  const entryPoint = m.getParameter("entryPoint", ENTRY_POINT_V08);
+  const deviceSignerVerifier = m.contract("DeviceSignerVerifier", [
+    deviceRegistry,
+    m.getParameter("defaultMaxAge", 86_400n),
+  ]);
+  const deviceAccount = m.contract("DeviceAccount", [
+    entryPoint,
+    deviceRegistry,
+    deviceSignerVerifier,
+  ]);
+  const deviceAccountFactory = m.contract("DeviceAccountFactory", [deviceAccount]);
+  return { deviceRegistry, deviceSignerVerifier, deviceAccount, deviceAccountFactory };
+});

@@ -1,0 +1,202 @@
+import { network } from "hardhat";
+import { Wallet, parseEther, type Provider, type Signer } from "ethers";
+import type { KeyStore } from "../../src/device/key-store.js";
+import { DeviceSigner } from "../../src/device/device-signer.js";
+import {
+  accountFactoryAt,
+  addMaker,
+  fetchChallenge,
+  makerEndorse,
+  publishFirmware,
+  registerDevice,
+  registryAt,
+  registryDomain,
+  submitEvidence,
+  type DeviceRegistry,
+} from "../../src/client/index.js";
+import { deviceIdOf, measure, type Hex } from "../../src/protocol/index.js";
+import {
+  DeviceAccountFactory__factory,
+  DeviceAccount__factory,
+  DeviceRegistry__factory,
+  DeviceSignerVerifier__factory,
+  MockERC20__factory,
+  type DeviceAccountFactory,
+  type MockERC20,
+} from "../../types/ethers-contracts/index.js";
+import { deployEntryPointV08, type JsonRpcSend } from "../support/entry-point.js";
+
+/**
+ * The machine-account system on any chain reached through ethers signers (the in-process network, or the
+ * hardhat node the bundler tests start): a DeviceRegistry (governed by the deployer), a maker and a
+ * published firmware, EntryPoint v0.8 at its canonical address, the DeviceSignerVerifier, the DeviceAccount
+ * implementation and its factory, and an ERC-20. Devices are registered and attested from any key store
+ * (software or PKCS#11). No describe() here: mocha loads this file and finds no tests.
+ */
+
+export const ACCOUNT_MODEL = 11;
+export const IMAGES = [
+  new TextEncoder().encode("bootloader 3"),
+  new TextEncoder().encode("charger 1.0"),
+];
+export const MAX_AGE = 86_400n;
+
+export interface AccountSystem {
+  readonly provider: Provider;
+  readonly deployer: Signer;
+  readonly maker: Signer;
+  /** The devices' operator in the registry (it registers and attests them). */
+  readonly deviceOperator: Signer;
+  readonly registry: DeviceRegistry;
+  readonly registryAddress: Hex;
+  readonly entryPoint: Hex;
+  readonly verifier: Hex;
+  readonly implementation: Hex;
+  readonly factory: DeviceAccountFactory;
+  readonly factoryAddress: Hex;
+  readonly token: MockERC20;
+  readonly tokenAddress: Hex;
+}
+
+async function addressOf(c: { getAddress(): Promise<string> }): Promise<Hex> {
+  return (await c.getAddress()) as Hex;
+}
+
+export async function deployAccountSystem(options: {
+  readonly deployer: Signer;
+  readonly maker: Signer;
+  readonly deviceOperator: Signer;
+  readonly send: JsonRpcSend;
+}): Promise<AccountSystem> {
+  const { deployer, maker, deviceOperator } = options;
+  const provider = deployer.provider;
+  if (provider === null) throw new Error("the deployer has no provider");
+  const registryContract = await new DeviceRegistry__factory(deployer).deploy(
+    await deployer.getAddress(),
+  );
+  await registryContract.waitForDeployment();
+  const registryAddress = await addressOf(registryContract);
+  await addMaker(registryAt(registryAddress, deployer), await maker.getAddress(), "Acme Chargers");
+  await publishFirmware({
+    registry: registryAt(registryAddress, maker),
+    model: ACCOUNT_MODEL,
+    version: "1.0.0",
+    images: IMAGES,
+  });
+  const entryPoint = await deployEntryPointV08(deployer, options.send);
+  const verifier = await new DeviceSignerVerifier__factory(deployer).deploy(
+    registryAddress,
+    MAX_AGE,
+  );
+  await verifier.waitForDeployment();
+  const verifierAddress = await addressOf(verifier);
+  const implementationAddress = await installImplementation(
+    options.send,
+    entryPoint,
+    registryAddress,
+    verifierAddress,
+  );
+  const factory = await new DeviceAccountFactory__factory(deployer).deploy(implementationAddress);
+  await factory.waitForDeployment();
+  const factoryAddress = await addressOf(factory);
+  const token = await new MockERC20__factory(deployer).deploy("Energy Credit", "NRG");
+  await token.waitForDeployment();
+  return {
+    provider,
+    deployer,
+    maker,
+    deviceOperator,
+    registry: registryAt(registryAddress, deviceOperator),
+    registryAddress,
+    entryPoint,
+    verifier: verifierAddress,
+    implementation: implementationAddress,
+    factory: accountFactoryAt(factoryAddress, deployer),
+    factoryAddress,
+    token,
+    tokenAddress: await addressOf(token),
+  };
+}
+
+/**
+ * The DeviceAccount implementation's runtime code is ~32 KB (26.5 KB through the IR pipeline), above the
+ * 24,576 bytes EIP-170 allows a deployment: a chain that enforces the limit (every public chain, EDR by
+ * default) refuses to deploy it. Tests run its constructor on a scratch in-process chain that allows
+ * unlimited contract size and copy the code to `target` with hardhat_setCode. Its immutables are right
+ * (EntryPoint, registry, verifier, chain id); the EIP-712 cached address is the scratch one, which every
+ * clone recomputes anyway. Returns the implementation's address on `target`.
+ */
+export async function installImplementation(
+  send: JsonRpcSend,
+  entryPoint: Hex,
+  registry: Hex,
+  verifier: Hex,
+): Promise<Hex> {
+  const scratch = await network.create({ override: { allowUnlimitedContractSize: true } });
+  try {
+    const [signer] = await scratch.ethers.getSigners();
+    if (signer === undefined) throw new Error("the scratch chain has no account");
+    const deployed = await new DeviceAccount__factory(signer).deploy(
+      entryPoint,
+      registry,
+      verifier,
+    );
+    await deployed.waitForDeployment();
+    const code = await scratch.ethers.provider.getCode(await deployed.getAddress());
+    const address = Wallet.createRandom().address as Hex;
+    await send("hardhat_setCode", [address, code]);
+    return address;
+  } finally {
+    await scratch.close();
+  }
+}
+
+/** Registers the device whose key `store` holds (endorsed by the maker) and attests it on the firmware. */
+export async function registerAndAttest(system: AccountSystem, store: KeyStore): Promise<Hex> {
+  const deviceId = deviceIdOf(store.deviceKey);
+  const latest = await system.provider.getBlock("latest");
+  await registerDevice({
+    registry: system.registry,
+    device: store,
+    operator: await system.deviceOperator.getAddress(),
+    deadline: BigInt(latest?.timestamp ?? 0) + 3_600n,
+    model: ACCOUNT_MODEL,
+    endorsement: await makerEndorse(
+      registryAt(system.registryAddress, system.maker),
+      system.maker,
+      deviceId,
+      ACCOUNT_MODEL,
+    ),
+  });
+  await attestAgain(system, store, deviceId);
+  return deviceId;
+}
+
+/** Signs fresh evidence with the device's key and submits it. */
+export async function attestAgain(
+  system: AccountSystem,
+  store: KeyStore,
+  deviceId: Hex,
+  bootCount = 0n,
+): Promise<void> {
+  const signer = new DeviceSigner(store, await registryDomain(system.registry), deviceId);
+  const challenge = await fetchChallenge(system.registry, deviceId, "block");
+  const evidence = await signer.signAttestation({
+    measurement: (await measure(IMAGES)).measurement,
+    challenge: challenge.challenge,
+    timestamp: challenge.timestamp,
+    bootCount,
+  });
+  await submitEvidence(system.registry, evidence, challenge.challengeBlock);
+}
+
+/** Gives `account` native coin (for its prefund) and tokens. */
+export async function fund(
+  system: AccountSystem,
+  account: string,
+  tokens = parseEther("10000"),
+  native = parseEther("1"),
+): Promise<void> {
+  await (await system.deployer.sendTransaction({ to: account, value: native })).wait();
+  await (await system.token.mint(account, tokens)).wait();
+}
