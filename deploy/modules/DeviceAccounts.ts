@@ -8,9 +8,8 @@ import DeviceRegistryModule from "./DeviceRegistry.js";
  * factory in this deployment). Parameters (module id "DeviceAccounts"):
  * - `entryPoint`: the ERC-4337 EntryPoint (default v0.8's canonical address; it must exist on the chain);
  * - `defaultMaxAge`: the verifier's max attestation age for callers that do not say theirs (default a day).
- * Caution: DeviceAccount's runtime code (~32 KB; ~26.5 KB through the IR pipeline) is above EIP-170's
- * 24,576 bytes, so a chain that enforces the limit refuses its deployment; this module deploys only where
- * contract size is unlimited (a local node with allowUnlimitedContractSize) until the contract shrinks.
+ * DeviceAccount's runtime code is 24,387 bytes (the IR build at runs 1), under EIP-170's 24,576. The
+ * DeviceAccountLens (trusted weight of an account's devices) is deployed with them.
  */
 export default buildModule("DeviceAccounts", (m) => {
   const { deviceRegistry } = m.useModule(DeviceRegistryModule);
@@ -25,5 +24,12 @@ export default buildModule("DeviceAccounts", (m) => {
     deviceSignerVerifier,
   ]);
   const deviceAccountFactory = m.contract("DeviceAccountFactory", [deviceAccount]);
-  return { deviceRegistry, deviceSignerVerifier, deviceAccount, deviceAccountFactory };
+  const deviceAccountLens = m.contract("DeviceAccountLens");
+  return {
+    deviceRegistry,
+    deviceSignerVerifier,
+    deviceAccount,
+    deviceAccountFactory,
+    deviceAccountLens,
+  };
 });

@@ -1,6 +1,9 @@
 import { AbiCoder, Interface, Result, concat, getAddress, keccak256 } from "ethers";
 import { InvalidInputError, asHex, type Hex } from "../protocol/index.js";
-import { DeviceAccount__factory } from "../../types/ethers-contracts/index.js";
+import {
+  DeviceAccount__factory,
+  IDeviceAccountChanges__factory,
+} from "../../types/ethers-contracts/index.js";
 import type { AccountConfig, CounterpartyLimits, TokenLimits } from "./account-setup.js";
 
 /**
@@ -22,6 +25,8 @@ export interface Execution {
 export const BATCH_MODE: Hex = `0x01${"00".repeat(31)}`;
 
 export const accountInterface = DeviceAccount__factory.createInterface();
+/** The changes an account applies after its delay (IDeviceAccountChanges): a change's data is a call to one. */
+export const changesInterface = IDeviceAccountChanges__factory.createInterface();
 const erc20 = new Interface([
   "function transfer(address to, uint256 amount) returns (bool)",
   "function approve(address spender, uint256 amount) returns (bool)",
@@ -104,7 +109,7 @@ export function contractCall(target: string, callData: string, value = 0n): Exec
 // ------------------------------------------------------------------ setter data (a change's payload)
 
 export function setTokenLimitsData(token: string, limits: TokenLimits): Hex {
-  return accountInterface.encodeFunctionData("setTokenLimits", [
+  return changesInterface.encodeFunctionData("setTokenLimits", [
     address(token, "token"),
     limits,
   ]) as Hex;
@@ -115,7 +120,7 @@ export function setCounterpartyLimitsData(
   counterparty: string,
   limits: CounterpartyLimits,
 ): Hex {
-  return accountInterface.encodeFunctionData("setCounterpartyLimits", [
+  return changesInterface.encodeFunctionData("setCounterpartyLimits", [
     address(token, "token"),
     address(counterparty, "counterparty"),
     limits,
@@ -123,23 +128,23 @@ export function setCounterpartyLimitsData(
 }
 
 export function setThresholdsData(low: bigint, high: bigint): Hex {
-  return accountInterface.encodeFunctionData("setThresholds", [low, high]) as Hex;
+  return changesInterface.encodeFunctionData("setThresholds", [low, high]) as Hex;
 }
 
 export function setConfigData(config: AccountConfig): Hex {
-  return accountInterface.encodeFunctionData("setConfig", [config]) as Hex;
+  return changesInterface.encodeFunctionData("setConfig", [config]) as Hex;
 }
 
 export function addSignersData(signers: readonly string[]): Hex {
-  return accountInterface.encodeFunctionData("addSigners", [[...signers]]) as Hex;
+  return changesInterface.encodeFunctionData("addSigners", [[...signers]]) as Hex;
 }
 
 export function removeSignersData(signers: readonly string[]): Hex {
-  return accountInterface.encodeFunctionData("removeSigners", [[...signers]]) as Hex;
+  return changesInterface.encodeFunctionData("removeSigners", [[...signers]]) as Hex;
 }
 
 export function setSignerWeightsData(signers: readonly string[], weights: readonly bigint[]): Hex {
-  return accountInterface.encodeFunctionData("setSignerWeights", [
+  return changesInterface.encodeFunctionData("setSignerWeights", [
     [...signers],
     [...weights],
   ]) as Hex;
@@ -183,7 +188,7 @@ export function unlockAccount(account: string): Execution {
 
 /** A change's setter data as a sentence: `setTokenLimits(0x…, {periodCap: …})`. */
 export function describeChange(data: string): { readonly setter: string; readonly args: unknown } {
-  const parsed = accountInterface.parseTransaction({ data });
+  const parsed = changesInterface.parseTransaction({ data });
   if (parsed === null) return { setter: "unknown", args: data };
   const args: Record<string, unknown> = {};
   parsed.fragment.inputs.forEach((input, i) => {

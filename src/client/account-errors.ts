@@ -36,8 +36,8 @@ const EXPLAIN: ErrorSentences = {
     `${s(a[0])} is not the account itself: propose changes through a UserOperation signed by the high threshold (account policy)`,
   AccountOnlyOperator: (a) =>
     `${s(a[0])} is neither the account's operator nor the account: cancel or unlock from the operator's address (--from), or by a UserOperation with the high threshold`,
-  AccountNotApplying: () =>
-    "setters run only through applyChange once a proposed change is due: propose it (account policy), wait out the delay, then apply it (account policy --apply)",
+  PolicyTripped: (a) =>
+    `the batch tripped the velocity breaker on ${s(a[0])} (its bucket would hold ${s(a[1])}, above ${s(a[2])}): the account locked; the operator unlocks it (account policy --unlock)`,
   AccountNeedsHighThreshold: (a) =>
     `the operation's trusted signers weigh ${s(a[0])}, below the high threshold ${s(a[1])} that calls to the account itself need: sign with the operator's key (--operator-key) or enough devices`,
   AccountTokenNotInPolicy: (a) =>

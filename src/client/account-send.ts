@@ -116,9 +116,6 @@ export interface AccountOperationResult {
   readonly blockNumber: number;
   readonly actualGasCost: bigint;
   readonly actualGasUsed: bigint;
-  /** The trusted weight of its signers, and whether it reached the high threshold. */
-  readonly trustedWeight: bigint;
-  readonly highThreshold: boolean;
   readonly spends: readonly AccountSpend[];
   readonly gas: {
     readonly callGasLimit: bigint;
@@ -389,7 +386,6 @@ const TOPICS = {
   beforeExecution: topicOf("BeforeExecution"),
   userOperationEvent: topicOf("UserOperationEvent"),
   revertReason: topicOf("UserOperationRevertReason"),
-  executed: accountInterface.getEvent("UserOperationExecuted").topicHash,
   refused: accountInterface.getEvent("UserOperationRefused").topicHash,
   distrusted: accountInterface.getEvent("DeviceSignerDistrusted").topicHash,
   tripped: accountInterface.getEvent("VelocityBreakerTripped").topicHash,
@@ -486,16 +482,6 @@ export function interpretReceipt(
       (reason?.args.revertReason as Hex | undefined) ?? "0x",
     );
   }
-  const executed = fromAccount(TOPICS.executed).find((l) =>
-    same(l.topics[1] ?? "", operation.userOpHash),
-  );
-  if (executed === undefined) {
-    throw new DeviceTrustError(
-      "USER_OPERATION_NOT_EXECUTED",
-      `UserOperation ${operation.userOpHash} succeeded at the EntryPoint but account ${operation.sender} emitted no UserOperationExecuted: is it a DeviceAccount?`,
-    );
-  }
-  const e = parse(executed);
   return {
     via: operation.via,
     userOpHash: operation.userOpHash,
@@ -506,8 +492,6 @@ export function interpretReceipt(
     blockNumber: receipt.blockNumber,
     actualGasCost: opEvent.args.actualGasCost as bigint,
     actualGasUsed: opEvent.args.actualGasUsed as bigint,
-    trustedWeight: e.weight as bigint,
-    highThreshold: e.highThreshold as boolean,
     spends: fromAccount(TOPICS.spent).map((l) => {
       const a = parse(l);
       return {

@@ -127,19 +127,17 @@ export async function accountState(
   ).map((x) => getAddress(x) as Hex) as [Hex, Hex, Hex];
   const registry = registryAt(registryAddress, provider);
   const entryPoint = entryPointAt(entryPointAddress, provider);
-  const [config, low, high, total, locked, trusted, signers, nonce, deposit, balance] =
-    await Promise.all([
-      a.config(at),
-      a.threshold(at),
-      a.highThreshold(at),
-      a.totalWeight(at),
-      a.locked(at),
-      a.trustedWeight(at),
-      a.getSigners(0n, (1n << 64n) - 1n, at),
-      entryPoint.getFunction("getNonce")(account, 0n, at) as Promise<bigint>,
-      entryPoint.getFunction("balanceOf")(account, at) as Promise<bigint>,
-      provider.getBalance(account, blockTag),
-    ]);
+  const [config, low, high, total, locked, signers, nonce, deposit, balance] = await Promise.all([
+    a.config(at),
+    a.threshold(at),
+    a.highThreshold(at),
+    a.totalWeight(at),
+    a.locked(at),
+    a.getSigners(0n, (1n << 64n) - 1n, at),
+    entryPoint.getFunction("getNonce")(account, 0n, at) as Promise<bigint>,
+    entryPoint.getFunction("balanceOf")(account, at) as Promise<bigint>,
+    provider.getBalance(account, blockTag),
+  ]);
   const maxAge = config.maxAttestationAge;
 
   const signerStates: AccountSignerState[] = [];
@@ -255,7 +253,12 @@ export async function accountState(
     pendingChanges.push({ id: id as Hex, data, ...describeChange(data), eta, due: now >= eta });
   }
 
-  const [weight, frozen] = [trusted.weight, trusted.frozen];
+  // What DeviceAccountLens.trustedWeight answers, from the signer states above.
+  const weight = signerStates.reduce(
+    (sum, s) => (s.kind === "device" && s.trusted === true ? sum + s.weight : sum),
+    0n,
+  );
+  const frozen = weight < low;
   const untrusted = signerStates.filter((s) => s.kind === "device" && s.trusted !== true);
   let why = `devices can pay: their trusted weight ${weight.toString()} reaches the low threshold ${low.toString()}`;
   if (frozen) {

@@ -1,5 +1,4 @@
-import { network } from "hardhat";
-import { Wallet, parseEther, type Provider, type Signer } from "ethers";
+import { parseEther, type Provider, type Signer } from "ethers";
 import type { KeyStore } from "../../src/device/key-store.js";
 import { DeviceSigner } from "../../src/device/device-signer.js";
 import {
@@ -90,12 +89,13 @@ export async function deployAccountSystem(options: {
   );
   await verifier.waitForDeployment();
   const verifierAddress = await addressOf(verifier);
-  const implementationAddress = await installImplementation(
-    options.send,
+  const implementation = await new DeviceAccount__factory(deployer).deploy(
     entryPoint,
     registryAddress,
     verifierAddress,
   );
+  await implementation.waitForDeployment();
+  const implementationAddress = await addressOf(implementation);
   const factory = await new DeviceAccountFactory__factory(deployer).deploy(implementationAddress);
   await factory.waitForDeployment();
   const factoryAddress = await addressOf(factory);
@@ -116,39 +116,6 @@ export async function deployAccountSystem(options: {
     token,
     tokenAddress: await addressOf(token),
   };
-}
-
-/**
- * The DeviceAccount implementation's runtime code is ~32 KB (26.5 KB through the IR pipeline), above the
- * 24,576 bytes EIP-170 allows a deployment: a chain that enforces the limit (every public chain, EDR by
- * default) refuses to deploy it. Tests run its constructor on a scratch in-process chain that allows
- * unlimited contract size and copy the code to `target` with hardhat_setCode. Its immutables are right
- * (EntryPoint, registry, verifier, chain id); the EIP-712 cached address is the scratch one, which every
- * clone recomputes anyway. Returns the implementation's address on `target`.
- */
-export async function installImplementation(
-  send: JsonRpcSend,
-  entryPoint: Hex,
-  registry: Hex,
-  verifier: Hex,
-): Promise<Hex> {
-  const scratch = await network.create({ override: { allowUnlimitedContractSize: true } });
-  try {
-    const [signer] = await scratch.ethers.getSigners();
-    if (signer === undefined) throw new Error("the scratch chain has no account");
-    const deployed = await new DeviceAccount__factory(signer).deploy(
-      entryPoint,
-      registry,
-      verifier,
-    );
-    await deployed.waitForDeployment();
-    const code = await scratch.ethers.provider.getCode(await deployed.getAddress());
-    const address = Wallet.createRandom().address as Hex;
-    await send("hardhat_setCode", [address, code]);
-    return address;
-  } finally {
-    await scratch.close();
-  }
 }
 
 /** Registers the device whose key `store` holds (endorsed by the maker) and attests it on the firmware. */

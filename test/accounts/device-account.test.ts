@@ -161,8 +161,6 @@ describe("DeviceAccount through a real bundler (alto on hardhat node)", function
     assert.equal(result.via, "bundler");
     assert.equal(result.deployed, true);
     assert.equal(result.nonce, 0n);
-    assert.equal(result.trustedWeight, 1n);
-    assert.equal(result.highThreshold, false);
     assert.deepEqual(
       result.spends.map((s) => [s.token, s.counterparty, s.amount]),
       [[system.tokenAddress, seller, parseEther("10")]],

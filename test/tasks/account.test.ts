@@ -186,8 +186,8 @@ describe("tasks: account", function () {
       perCallCap: "5",
     });
     assert.equal(proposed.result.success, true, proposed.stderr);
-    const p = JSON.parse(proposed.stdout) as { changeId: Hex; eta: string; highThreshold: boolean };
-    assert.equal(p.highThreshold, true);
+    const p = JSON.parse(proposed.stdout) as { changeId: Hex; eta: string; spends: unknown[] };
+    assert.deepEqual(p.spends, [], "a proposal spends nothing");
     const shown = JSON.parse(
       (await runTask(["account", "show"], { ...base(), account })).stdout,
     ) as { pendingChanges: { id: string; setter: string; due: boolean }[] };
