@@ -10,7 +10,7 @@ import {
 } from "../../src/client/user-operation.js";
 import type { Hex } from "../../src/protocol/index.js";
 import { startAlto, startBundlerChain, type BundlerChain } from "../support/bundler.js";
-import { deploySimpleAccountFactory, entryPointAt } from "../support/entry-point.js";
+import { deploySimpleAccountFactory, entryPointAt } from "../../src/client/entry-point-local.js";
 import { checkUserOperationValidation, formatViolations } from "../support/erc7562.js";
 import {
   counterfactualAccount,

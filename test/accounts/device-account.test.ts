@@ -28,7 +28,7 @@ import {
   fund,
   registerAndAttest,
   type AccountSystem,
-} from "./account-fixture.js";
+} from "../../src/client/account-local.js";
 
 /** alto's executor (Hardhat account #1): handleOps's caller, so the trace's caller too. */
 const EXECUTOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";

@@ -8,7 +8,7 @@ import {
   deploySimpleAccountFactory,
   entryPointAt,
   type JsonRpcSend,
-} from "../support/entry-point.js";
+} from "../../src/client/entry-point-local.js";
 import {
   analyzeValidationTrace,
   checkUserOperationValidation,

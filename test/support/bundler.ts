@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { JsonRpcProvider, type JsonRpcSigner } from "ethers";
 import { freePort } from "../../src/gateway/mosquitto.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { deployEntryPointV08, type JsonRpcSend } from "./entry-point.js";
+import { deployEntryPointV08, type JsonRpcSend } from "../../src/client/entry-point-local.js";
 
 /**
  * A real ERC-4337 bundler on loopback for tests: Hardhat 3's `hardhat node` (EDR) on a free port,

@@ -1,7 +1,7 @@
 import { Interface, ZeroAddress, dataSlice, getAddress, id, keccak256, toQuantity } from "ethers";
 import type { PackedUserOperation } from "../../src/client/user-operation.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { accountAbstractionArtifact, type JsonRpcSend } from "./entry-point.js";
+import { accountAbstractionArtifact, type JsonRpcSend } from "../../src/client/entry-point-local.js";
 
 /**
  * The ERC-7562 validation rules a bundler's safe mode enforces, checked from EDR's default struct

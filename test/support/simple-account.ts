@@ -6,7 +6,7 @@ import {
   type UserOperation,
 } from "../../src/client/user-operation.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { accountAbstractionArtifact } from "./entry-point.js";
+import { accountAbstractionArtifact } from "../../src/client/entry-point-local.js";
 
 /**
  * UserOperations for the v0.8 sample SimpleAccount (owner-signed, ECDSA over the raw EIP-712

@@ -13,7 +13,7 @@ import {
   deployAccountSystem,
   registerAndAttest,
   type AccountSystem,
-} from "../accounts/account-fixture.js";
+} from "../../src/client/account-local.js";
 import { runTask } from "./run-task.js";
 
 /** Hardhat's account #5 (mnemonic "test test … junk"): the accounts' operator, as --from and as a key. */

@@ -9,14 +9,14 @@ import {
   type InterfaceAbi,
   type Signer,
 } from "ethers";
-import { ENTRY_POINT_V08, ENTRY_POINT_V08_SALT } from "../../src/client/user-operation.js";
-import type { Hex } from "../../src/protocol/index.js";
+import { ENTRY_POINT_V08, ENTRY_POINT_V08_SALT } from "./user-operation.js";
+import type { Hex } from "../protocol/index.js";
 
 /**
  * EntryPoint v0.8 and its sample account on a local chain, from the artifacts that
  * @account-abstraction/contracts 0.8.0 ships (compiled by eth-infinitism: the EntryPoint's init code is
- * byte for byte the one deployed on public chains, so CREATE2 puts it at ENTRY_POINT_V08). No describe()
- * here: mocha loads this file and finds no tests.
+ * byte for byte the one deployed on public chains, so CREATE2 puts it at ENTRY_POINT_V08). Used by the demo, the bench
+ * and the tests on local chains.
  */
 
 const require = createRequire(import.meta.url);

@@ -1,6 +1,6 @@
 import { parseEther, type Provider, type Signer } from "ethers";
-import type { KeyStore } from "../../src/device/key-store.js";
-import { DeviceSigner } from "../../src/device/device-signer.js";
+import type { KeyStore } from "../device/key-store.js";
+import { DeviceSigner } from "../device/device-signer.js";
 import {
   accountFactoryAt,
   addMaker,
@@ -12,8 +12,8 @@ import {
   registryDomain,
   submitEvidence,
   type DeviceRegistry,
-} from "../../src/client/index.js";
-import { deviceIdOf, measure, type Hex } from "../../src/protocol/index.js";
+} from "./index.js";
+import { deviceIdOf, measure, type Hex } from "../protocol/index.js";
 import {
   DeviceAccountFactory__factory,
   DeviceAccount__factory,
@@ -23,14 +23,14 @@ import {
   type DeviceAccountFactory,
   type MockERC20,
 } from "../../types/ethers-contracts/index.js";
-import { deployEntryPointV08, type JsonRpcSend } from "../support/entry-point.js";
+import { deployEntryPointV08, type JsonRpcSend } from "./entry-point-local.js";
 
 /**
  * The machine-account system on any chain reached through ethers signers (the in-process network, or the
  * hardhat node the bundler tests start): a DeviceRegistry (governed by the deployer), a maker and a
  * published firmware, EntryPoint v0.8 at its canonical address, the DeviceSignerVerifier, the DeviceAccount
  * implementation and its factory, and an ERC-20. Devices are registered and attested from any key store
- * (software or PKCS#11). No describe() here: mocha loads this file and finds no tests.
+ * (software or PKCS#11). For the demo, the bench and the tests.
  */
 
 export const ACCOUNT_MODEL = 11;

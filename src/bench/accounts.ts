@@ -1,0 +1,173 @@
+import { Wallet, parseEther, type Provider, type Signer } from "ethers";
+import {
+  accountAddress,
+  accountSalt,
+  buildAccountSetup,
+  createAccountData,
+  erc20Transfer,
+  sendAccountOperation,
+  setupStruct,
+  type AccountSetup,
+  type AccountSigners,
+  type Execution,
+} from "../client/index.js";
+import {
+  deployAccountSystem,
+  fund,
+  registerAndAttest,
+  type AccountSystem,
+} from "../client/account-local.js";
+import type { JsonRpcSend } from "../client/entry-point-local.js";
+import { SoftwareKeyStore } from "../device/software-key-store.js";
+import type { Hex } from "../protocol/index.js";
+
+/**
+ * Gas of machine-account UserOperations as a chain charges them (`BENCH_ONLY=accounts`): each figure is
+ * the receipt's gasUsed of a handleOps transaction that carries one operation (21,000, calldata, the
+ * EntryPoint's work, validation and execution), on an in-process osaka chain, the median of SAMPLES
+ * operations in steady state: the account deployed with a deposit at the EntryPoint, the counterparty
+ * already holding the token, the device freshly attested.
+ *
+ * - `accounts.deploy.p256`: the first operation, with initCode (a clone and its setup: one P-256 device
+ *   and the operator as signers, one token with one counterparty in the policy), which also pays (an
+ *   operation carries at least one call).
+ * - `accounts.pay.erc20.p256.1of1`: one device pays an allowed counterparty inside the policy.
+ * - `accounts.pay.erc20.p256.2of3` / `.3of3`: an account of three devices whose low threshold is 2 / 3;
+ *   `accounts.pay.erc20.p256.extraSignature` is their difference (one more device signature).
+ */
+
+const SAMPLES = 5;
+
+export interface AccountsBenchContext {
+  readonly provider: Provider;
+  readonly deployer: Signer;
+  readonly maker: Signer;
+  readonly deviceOperator: Signer;
+  /** Sends handleOps (a bundler's executor). */
+  readonly bundler: Signer;
+  readonly send: JsonRpcSend;
+  readonly progress: (message: string) => void;
+}
+
+interface Device {
+  readonly store: SoftwareKeyStore;
+  readonly deviceId: Hex;
+}
+
+function median(values: readonly bigint[]): bigint {
+  const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return sorted[Math.floor(sorted.length / 2)] ?? 0n;
+}
+
+/** Runs the accounts part; returns its figures (keys of bench/results.json's gas section). */
+export async function benchAccounts(ctx: AccountsBenchContext): Promise<Record<string, number>> {
+  ctx.progress("accounts: deploying the registry, EntryPoint v0.8, verifier and account factory");
+  const system = await deployAccountSystem(ctx);
+  const devices: Device[] = [];
+  for (let i = 0; i < 3; i++) {
+    const store = SoftwareKeyStore.generate("p256");
+    devices.push({ store, deviceId: await registerAndAttest(system, store) });
+  }
+  const operator = Wallet.createRandom();
+  const seller = Wallet.createRandom().address as Hex;
+  const gas: Record<string, number> = {};
+
+  const setupFor = (count: number, low: bigint): AccountSetup =>
+    buildAccountSetup({
+      verifier: system.verifier,
+      devices: devices.slice(0, count).map((d) => d.deviceId),
+      operator: operator.address,
+      lowThreshold: low,
+      // Above what the devices weigh together: their payments go through the policy (the low path); the
+      // operator alone (weight = this) reaches it.
+      highThreshold: BigInt(count) + 1n,
+      tokens: [
+        {
+          token: system.tokenAddress,
+          periodCap: parseEther("1000000"),
+          perCallCap: parseEther("1000"),
+        },
+      ],
+      counterparties: [
+        {
+          token: system.tokenAddress,
+          counterparty: seller,
+          periodCap: parseEther("1000000"),
+          perCallCap: parseEther("1000"),
+        },
+      ],
+    });
+
+  const send = async (
+    account: Hex,
+    signing: readonly Device[],
+    batch: readonly Execution[],
+    initCode?: { factory: string; factoryData: string },
+  ): Promise<bigint> => {
+    const signers: AccountSigners = {
+      verifier: system.verifier,
+      devices: signing.map((d) => ({ deviceId: d.deviceId, store: d.store })),
+    };
+    const result = await sendAccountOperation({
+      account,
+      batch,
+      signers,
+      provider: ctx.provider,
+      wallet: ctx.bundler,
+      entryPoint: system.entryPoint,
+      ...(initCode === undefined ? {} : { initCode }),
+    });
+    const receipt = await ctx.provider.getTransactionReceipt(result.txHash);
+    if (receipt === null) throw new Error(`no receipt for ${result.txHash}`);
+    return receipt.gasUsed;
+  };
+  const pay = (): Execution[] => [erc20Transfer(system.tokenAddress, seller, parseEther("1"))];
+
+  // The seller holds the token already, as in steady state.
+  await (await system.token.mint(seller, 1n)).wait();
+
+  ctx.progress("accounts: first UserOperations with initCode");
+  const deploys: bigint[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const setup = setupFor(1, 1n);
+    const salt = accountSalt(`bench-deploy-${String(i)}`);
+    const account = await accountAddress(system.factory, setup, salt);
+    await fund(system, account);
+    const initCode = {
+      factory: system.factoryAddress,
+      factoryData: createAccountData(setup, salt),
+    };
+    deploys.push(await send(account, devices.slice(0, 1), pay(), initCode));
+  }
+  gas["accounts.deploy.p256"] = Number(median(deploys));
+
+  for (const [key, count, low] of [
+    ["accounts.pay.erc20.p256.1of1", 1, 1n],
+    ["accounts.pay.erc20.p256.2of3", 3, 2n],
+    ["accounts.pay.erc20.p256.3of3", 3, 3n],
+  ] as const) {
+    ctx.progress(`accounts: ${key}`);
+    const account = await createAccount(system, setupFor(count, low), key);
+    const signing = devices.slice(0, Number(low));
+    await send(account, signing, pay()); // the deposit at the EntryPoint and the first spend's slots
+    const samples: bigint[] = [];
+    for (let i = 0; i < SAMPLES; i++) samples.push(await send(account, signing, pay()));
+    gas[key] = Number(median(samples));
+  }
+  const twoOfThree = gas["accounts.pay.erc20.p256.2of3"] ?? 0;
+  const threeOfThree = gas["accounts.pay.erc20.p256.3of3"] ?? 0;
+  gas["accounts.pay.erc20.p256.extraSignature"] = threeOfThree - twoOfThree;
+  return gas;
+}
+
+async function createAccount(
+  system: AccountSystem,
+  setup: AccountSetup,
+  name: string,
+): Promise<Hex> {
+  const salt = accountSalt(name);
+  const account = await accountAddress(system.factory, setup, salt);
+  await fund(system, account);
+  await (await system.factory.createAccount(setupStruct(setup), salt)).wait();
+  return account;
+}
