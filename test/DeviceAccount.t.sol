@@ -28,12 +28,19 @@ contract ReenteringCounterparty {
 
     // solhint-disable no-complex-fallback, avoid-low-level-calls
     receive() external payable {
+        if (msg.value != 1 ether || reentered) return;
         // Every way back in must fail; the payment itself is accepted.
         PackedUserOperation[] memory none = new PackedUserOperation[](0);
         (bool a, ) = address(ENTRY_POINT).call(abi.encodeCall(ENTRY_POINT.handleOps, (none, payable(address(this)))));
         (bool b, ) = address(ACCOUNT).call(abi.encodeCall(ACCOUNT.unlock, ()));
         (bool c, ) = address(ACCOUNT).call(abi.encodeCall(ACCOUNT.applyChange, (hex"")));
-        reentered = a || b || c;
+        // The account's ERC-7821 execute while its batch runs: a batch of its own, paying itself.
+        Execution[] memory batch = new Execution[](1);
+        batch[0] = Execution(address(this), 1 ether, "");
+        (bool d, ) = address(ACCOUNT).call(
+            abi.encodeCall(ACCOUNT.execute, (bytes32(uint256(1) << 248), abi.encode(batch)))
+        );
+        reentered = a || b || c || d;
     }
     // solhint-enable no-complex-fallback, avoid-low-level-calls
 }

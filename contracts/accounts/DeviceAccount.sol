@@ -160,7 +160,6 @@ contract DeviceAccount is
         }
         EXECUTING_SLOT.asBoolean().tstore(true);
         execute(mode, executionData);
-        EXECUTING_SLOT.asBoolean().tstore(false);
     }
 
     /// @notice Applies the policy to every call of a batch, reverting with PolicyTripped on a trip so that
@@ -246,9 +245,18 @@ contract DeviceAccount is
         }
     }
 
-    /// @dev ERC-7821's execute runs only inside executeUserOp, after the checks.
-    function _erc7821AuthorizedExecutor(address, bytes32, bytes calldata) internal view override returns (bool) {
-        return EXECUTING_SLOT.asBoolean().tload();
+    /// @notice ERC-7821's execute, run only by executeUserOp after its checks: the flag it sets is spent
+    /// here, before the batch runs, so a call made by the batch cannot come back into execute (a
+    /// counterparty reentering the account finds it unset).
+    function execute(bytes32 mode, bytes calldata executionData) public payable override {
+        if (!EXECUTING_SLOT.asBoolean().tload()) revert AccountUnauthorized(msg.sender);
+        EXECUTING_SLOT.asBoolean().tstore(false);
+        super.execute(mode, executionData);
+    }
+
+    /// @dev Authorization is execute's own (above).
+    function _erc7821AuthorizedExecutor(address, bytes32, bytes calldata) internal pure override returns (bool) {
+        return true;
     }
 
     // ---------------------------------------------------------------- signatures
