@@ -26,6 +26,7 @@ import {
   type AccountSigners,
 } from "./account-signature.js";
 import {
+  packedUserOperationTuple,
   ENTRY_POINT_V08,
   packUserOperation,
   userOperationHash,
@@ -300,17 +301,7 @@ async function handleOps(
 ): Promise<Hex> {
   const contract = entryPointAt(entryPoint, wallet);
   const to = beneficiary ?? (await wallet.getAddress());
-  const tuple = [
-    op.sender,
-    op.nonce,
-    op.initCode,
-    op.callData,
-    op.accountGasLimits,
-    op.preVerificationGas,
-    op.gasFees,
-    op.paymasterAndData,
-    op.signature,
-  ];
+  const tuple = packedUserOperationTuple(op);
   try {
     const tx = (await contract.getFunction("handleOps")([tuple], to)) as {
       wait(): Promise<TransactionReceipt | null>;

@@ -130,6 +130,21 @@ function word128(data: Hex, offset: number): bigint {
   return BigInt(dataSlice(data, offset, offset + 16));
 }
 
+/** The packed operation as the tuple ethers encodes for handleOps / getUserOpHash (field order of the struct). */
+export function packedUserOperationTuple(op: PackedUserOperation): unknown[] {
+  return [
+    op.sender,
+    op.nonce,
+    op.initCode,
+    op.callData,
+    op.accountGasLimits,
+    op.preVerificationGas,
+    op.gasFees,
+    op.paymasterAndData,
+    op.signature,
+  ];
+}
+
 /** The RPC form of a packed operation (the inverse of packUserOperation). */
 export function unpackUserOperation(packed: PackedUserOperation): UserOperation {
   if (dataLength(packed.accountGasLimits) !== 32 || dataLength(packed.gasFees) !== 32) {

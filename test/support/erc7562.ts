@@ -1,7 +1,13 @@
 import { Interface, ZeroAddress, dataSlice, getAddress, id, keccak256, toQuantity } from "ethers";
-import type { PackedUserOperation } from "../../src/client/user-operation.js";
+import {
+  packedUserOperationTuple,
+  type PackedUserOperation,
+} from "../../src/client/user-operation.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { accountAbstractionArtifact, type JsonRpcSend } from "../../src/client/entry-point-local.js";
+import {
+  accountAbstractionArtifact,
+  type JsonRpcSend,
+} from "../../src/client/entry-point-local.js";
 
 /**
  * The ERC-7562 validation rules a bundler's safe mode enforces, checked from EDR's default struct
@@ -371,19 +377,7 @@ export async function checkUserOperationValidation(
   }
 
   const data = entryPointInterface.encodeFunctionData("handleOps", [
-    [
-      [
-        op.sender,
-        op.nonce,
-        op.initCode,
-        op.callData,
-        op.accountGasLimits,
-        op.preVerificationGas,
-        op.gasFees,
-        op.paymasterAndData,
-        op.signature,
-      ],
-    ],
+    [packedUserOperationTuple(op)],
     bundler,
   ]);
   const trace = (await send("debug_traceCall", [
