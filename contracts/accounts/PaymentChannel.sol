@@ -110,7 +110,9 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature
     ) external nonReentrant {
-        (bytes32 id, Channel memory c) = _openForSeller(terms);
+        if (msg.sender != terms.seller) revert ChannelNotSeller(msg.sender);
+        (bytes32 id, Channel memory c) = _open(terms);
+        if (block.timestamp >= c.expiry) revert ChannelExpired(c.expiry, block.timestamp);
         if (!_voucherCounts(terms.buyerDevice, id, cumulativeAmount, key, signature)) {
             // Not trusted now: say why (TrustLibUntrusted carries the verdict).
             IDeviceAttestation(address(_REGISTRY)).requireTrusted(terms.buyerDevice, _MAX_AGE);
@@ -130,7 +132,9 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature
     ) external nonReentrant {
-        (bytes32 id, Channel memory c) = _openForSeller(terms);
+        if (msg.sender != terms.seller) revert ChannelNotSeller(msg.sender);
+        (bytes32 id, Channel memory c) = _open(terms);
+        if (block.timestamp >= c.expiry) revert ChannelExpired(c.expiry, block.timestamp);
         bool counted = _voucherCounts(terms.buyerDevice, id, cumulativeAmount, key, signature);
         uint256 toSeller = c.checkpointed;
         if (counted) toSeller = _max(toSeller, _min(cumulativeAmount, c.deposit));
@@ -218,13 +222,6 @@ contract PaymentChannel is IPaymentChannel, EIP712, ReentrancyGuardTransient {
     function _id(ChannelTerms calldata terms) private pure returns (bytes32) {
         // ChannelTerms is a static struct: abi.encode lays out its six words as they are in calldata.
         return keccak256(abi.encode(terms));
-    }
-
-    /// @dev The open channel of `terms`, for its seller, before its expiry.
-    function _openForSeller(ChannelTerms calldata terms) private view returns (bytes32 id, Channel memory c) {
-        if (msg.sender != terms.seller) revert ChannelNotSeller(msg.sender);
-        (id, c) = _open(terms);
-        if (block.timestamp >= c.expiry) revert ChannelExpired(c.expiry, block.timestamp);
     }
 
     /// @dev The id of the open channel with these terms and its state; reverts if there is none.
