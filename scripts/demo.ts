@@ -15,6 +15,12 @@
  * locked down, the watchtower paid its bounty, and the rest of the stake paid to the pool, which books the
  * sensor's exposure as a liability and the recovery against it. The integrator's feed policy pays that
  * sensor's share. A closing table shows every party's balance before and after.
+ * Then machine accounts (scripts/demo-accounts.ts): a vehicle's ERC-4337 DeviceAccount, created by its first
+ * UserOperation, opens a payment channel to an EV charger inside its spending policy and pays per kWh with
+ * vouchers its device signs; the charger's operator closes with the latest one. A clone of the vehicle's key
+ * is refused by the allow-list, then trips the velocity breaker; its equivocation is proven on chain, the
+ * vehicle slashed and suspended, and the account freezes for its key while the operator's still works.
+ * No bundler runs in process: UserOperations go to EntryPoint.handleOps from a wallet.
  * `npm run demo:identity` tells the identity and attestation layers in more detail.
  */
 import { randomBytes } from "node:crypto";
@@ -70,6 +76,7 @@ import { Fleet } from "../src/gateway/index.js";
 import { runGateway, type RunningGateway } from "../src/app/index.js";
 import { deviceIdOf, type Curve, type Hex } from "../src/protocol/index.js";
 import { MockERC20__factory } from "../types/ethers-contracts/index.js";
+import { machineAccountsChapter } from "./demo-accounts.js";
 import { gas, out, say, short, step } from "./story.js";
 const MODEL = 4201;
 const DEVICES = 7;
@@ -89,8 +96,18 @@ const celsius = (v: bigint): string => `${(Number(v) / 1e8).toFixed(2)} °C`;
 const started = Date.now();
 const conn = await network.create();
 const { ethers, ignition, networkHelpers } = conn;
-const [governance, maker, operator, integrator, insurerA, insurerB, watcher, relayer] =
-  await ethers.getSigners();
+const [
+  governance,
+  maker,
+  operator,
+  integrator,
+  insurerA,
+  insurerB,
+  watcher,
+  relayer,
+  chargerOperator,
+  handleOpsWallet,
+] = await ethers.getSigners();
 if (
   governance === undefined ||
   maker === undefined ||
@@ -99,9 +116,11 @@ if (
   insurerA === undefined ||
   insurerB === undefined ||
   watcher === undefined ||
-  relayer === undefined
+  relayer === undefined ||
+  chargerOperator === undefined ||
+  handleOpsWallet === undefined
 ) {
-  throw new Error("the in-process network has fewer than eight accounts");
+  throw new Error("the in-process network has fewer than ten accounts");
 }
 
 interface Sensor {
@@ -583,8 +602,25 @@ try {
     `The clone cost the operator ${victim.name}'s whole stake: ${String(Number(bountyBps) / 100)}% paid the watchtower that proved it, ` +
       `the rest went to the pool backing the sensor's allocation, which paid the integrator that sensor's share of the policy ` +
       `(${usd(claim.payout)}, 1/${String(k)}). The recovery beyond the payout and the premium stream into the insurers' assets ` +
-      `(unearned for now), so their shares are worth less today than they will be. Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`,
+      `(unearned for now), so their shares are worth less today than they will be.`,
   );
+
+  await machineAccountsChapter({
+    provider: ethers.provider,
+    send: (method, params) => conn.provider.request({ method, params }),
+    governance,
+    maker,
+    chargerOperator,
+    wallet: handleOpsWallet,
+    watcher,
+    registryAddress: registryAddress as Hex,
+    tokenAddress: tokenAddress as Hex,
+    stakingAddress: stakingAddress as Hex,
+    proofsAddress: proofsAddress as Hex,
+    stake: STAKE,
+  });
+  out();
+  out(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
 } finally {
   await fleet?.close();
   await gateway?.stop();

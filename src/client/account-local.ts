@@ -61,27 +61,25 @@ async function addressOf(c: { getAddress(): Promise<string> }): Promise<Hex> {
   return (await c.getAddress()) as Hex;
 }
 
-export async function deployAccountSystem(options: {
+/** The account contracts on a registry: EntryPoint v0.8, the verifier, the implementation, its factory. */
+export interface AccountContracts {
+  readonly entryPoint: Hex;
+  readonly verifier: Hex;
+  readonly implementation: Hex;
+  readonly factory: DeviceAccountFactory;
+  readonly factoryAddress: Hex;
+}
+
+/**
+ * Deploys EntryPoint v0.8 at its canonical address (if absent), then the DeviceSignerVerifier, the
+ * DeviceAccount implementation and its factory over an existing registry (the demo's, deployed by Ignition).
+ */
+export async function deployAccountContracts(options: {
   readonly deployer: Signer;
-  readonly maker: Signer;
-  readonly deviceOperator: Signer;
+  readonly registryAddress: string;
   readonly send: JsonRpcSend;
-}): Promise<AccountSystem> {
-  const { deployer, maker, deviceOperator } = options;
-  const provider = deployer.provider;
-  if (provider === null) throw new Error("the deployer has no provider");
-  const registryContract = await new DeviceRegistry__factory(deployer).deploy(
-    await deployer.getAddress(),
-  );
-  await registryContract.waitForDeployment();
-  const registryAddress = await addressOf(registryContract);
-  await addMaker(registryAt(registryAddress, deployer), await maker.getAddress(), "Acme Chargers");
-  await publishFirmware({
-    registry: registryAt(registryAddress, maker),
-    model: ACCOUNT_MODEL,
-    version: "1.0.0",
-    images: IMAGES,
-  });
+}): Promise<AccountContracts> {
+  const { deployer, registryAddress } = options;
   const entryPoint = await deployEntryPointV08(deployer, options.send);
   const verifier = await new DeviceSignerVerifier__factory(deployer).deploy(
     registryAddress,
@@ -99,6 +97,45 @@ export async function deployAccountSystem(options: {
   const factory = await new DeviceAccountFactory__factory(deployer).deploy(implementationAddress);
   await factory.waitForDeployment();
   const factoryAddress = await addressOf(factory);
+  return {
+    entryPoint,
+    verifier: verifierAddress,
+    implementation: implementationAddress,
+    factory: accountFactoryAt(factoryAddress, deployer),
+    factoryAddress,
+  };
+}
+
+/** The maker publishes firmware 1.0.0 of ACCOUNT_MODEL (IMAGES), which registerAndAttest's devices run. */
+export async function publishAccountFirmware(
+  registryAddress: string,
+  maker: Signer,
+): Promise<void> {
+  await publishFirmware({
+    registry: registryAt(registryAddress, maker),
+    model: ACCOUNT_MODEL,
+    version: "1.0.0",
+    images: IMAGES,
+  });
+}
+
+export async function deployAccountSystem(options: {
+  readonly deployer: Signer;
+  readonly maker: Signer;
+  readonly deviceOperator: Signer;
+  readonly send: JsonRpcSend;
+}): Promise<AccountSystem> {
+  const { deployer, maker, deviceOperator } = options;
+  const provider = deployer.provider;
+  if (provider === null) throw new Error("the deployer has no provider");
+  const registryContract = await new DeviceRegistry__factory(deployer).deploy(
+    await deployer.getAddress(),
+  );
+  await registryContract.waitForDeployment();
+  const registryAddress = await addressOf(registryContract);
+  await addMaker(registryAt(registryAddress, deployer), await maker.getAddress(), "Acme Chargers");
+  await publishAccountFirmware(registryAddress, maker);
+  const contracts = await deployAccountContracts({ deployer, registryAddress, send: options.send });
   const token = await new MockERC20__factory(deployer).deploy("Energy Credit", "NRG");
   await token.waitForDeployment();
   return {
@@ -108,11 +145,7 @@ export async function deployAccountSystem(options: {
     deviceOperator,
     registry: registryAt(registryAddress, deviceOperator),
     registryAddress,
-    entryPoint,
-    verifier: verifierAddress,
-    implementation: implementationAddress,
-    factory: accountFactoryAt(factoryAddress, deployer),
-    factoryAddress,
+    ...contracts,
     token,
     tokenAddress: await addressOf(token),
   };

@@ -9,7 +9,7 @@ const run = promisify(execFile);
  * script as the npm script does (hardhat run, the project's Node), and checks the story's outcome.
  */
 describe("npm run demo (scripts/demo.ts)", function () {
-  it("tells the whole story: consent, allocations, readings over MQTT, a quarantined member readmitted, a proven clone, a member's share paid", async function () {
+  it("tells the whole story: consent, allocations, readings over MQTT, a quarantined member readmitted, a proven clone, a member's share paid, a machine account's channel and its cloned key stopped", async function () {
     this.timeout(180_000);
     const { stdout } = await run(
       process.execPath,
@@ -77,5 +77,23 @@ describe("npm run demo (scripts/demo.ts)", function () {
       "pool \\(unearned: premium, recovery\\)",
     ].reduce((sum, party) => sum + change(party), 0);
     assert.ok(Math.abs(total) < 0.031, `the changes add up to ${String(total)}`);
+    // Machine accounts: a channel paid by vouchers, a clone stopped by the policy, the breaker, the registry.
+    assert.match(
+      stdout,
+      /no bundler on the in-process chain: UserOperations go to EntryPoint\.handleOps/,
+    );
+    assert.match(
+      stdout,
+      /one UserOperation \(approve \+ open\) deployed the account and opened channel .* with 10\.00 USD/,
+    );
+    assert.match(
+      stdout,
+      /paid 7\.30 USD \(A's balance \+7\.30 USD\), refunded 2\.70 USD to the account/,
+    );
+    assert.match(stdout, /reverted in the account: AccountCounterpartyNotAllowed\(/);
+    assert.match(stdout, /refused: Locked, the velocity breaker tripped .*locked\(\) → true/);
+    assert.match(stdout, /Equivocation, slashed 100\.00 USD .*the vehicle is Suspended/);
+    assert.match(stdout, /refused: Untrusted, trusted weight 0/);
+    assert.match(stdout, /unlocks the account and moves its 42\.70 USD to B's wallet/);
   });
 });
