@@ -406,6 +406,16 @@ contract DeviceAccountTest is AccountFixture {
         vm.warp(block.timestamp + DELAY);
         vm.expectRevert(abi.encodeWithSelector(IDeviceAccount.AccountInvalidThresholds.selector, 4, 3, 6));
         account.applyChange(data);
+        // Equal thresholds would let one device's payments bypass the policy: refused too.
+        data = abi.encodeCall(IDeviceAccountChanges.setThresholds, (3, 3));
+        _send(
+            _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
+            new uint256[](0),
+            true
+        );
+        vm.warp(block.timestamp + DELAY);
+        vm.expectRevert(abi.encodeWithSelector(IDeviceAccount.AccountInvalidThresholds.selector, 3, 3, 6));
+        account.applyChange(data);
     }
 
     // ------------------------------------------------------------------ trust and the automatic freeze

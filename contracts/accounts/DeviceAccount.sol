@@ -456,7 +456,8 @@ contract DeviceAccount is
         emit CounterpartyLimitsSet(token, counterparty, limits);
     }
 
-    /// @dev Both thresholds reachable and ordered: 0 < low <= high <= total weight. Skipped while the
+    /// @dev Both thresholds reachable and ordered: 0 < low < high <= total weight (a high threshold equal to
+    /// the low one would let every payment the devices sign bypass the policy). Skipped while the
     /// implementation is being constructed (it has no signers and is never used).
     function _validateReachableThreshold() internal view override {
         if (address(this).code.length == 0) return;
@@ -465,7 +466,7 @@ contract DeviceAccount is
         uint256 high = _config.highThreshold;
         uint256 total = totalWeight();
         // Checked once the config exists (initialize adds signers before it sets the config).
-        if (_config.maxAttestationAge != 0 && (high < low || high > total)) {
+        if (_config.maxAttestationAge != 0 && (high <= low || high > total)) {
             revert AccountInvalidThresholds(low, high, total);
         }
     }

@@ -121,7 +121,7 @@ interface IDeviceAccount {
     error AccountUnknownChange(bytes32 id);
     /// @notice The change may be applied from `eta` on.
     error AccountChangeNotReady(bytes32 id, uint256 eta, uint256 timestamp);
-    /// @notice The high threshold is zero, below the low threshold or above the total weight.
+    /// @notice The high threshold is not above the low threshold, or above the total weight.
     error AccountInvalidThresholds(uint256 low, uint256 high, uint256 totalWeight);
     /// @notice A limit is out of range (a zero period with caps, a share above 100%, ...).
     error AccountInvalidLimits(address token);
@@ -214,7 +214,7 @@ interface IDeviceAccountChanges {
     function removeSigners(bytes[] calldata signers) external;
     /// @notice Sets signers' weights; both thresholds must stay reachable.
     function setSignerWeights(bytes[] calldata signers, uint64[] calldata weights) external;
-    /// @notice Sets the low and high thresholds (0 < low <= high <= total weight).
+    /// @notice Sets the low and high thresholds (0 < low < high <= total weight).
     function setThresholds(uint64 low, uint64 high) external;
     /// @notice Sets the account-wide settings.
     function setConfig(IDeviceAccount.Config calldata config) external;

@@ -92,7 +92,7 @@ export interface AccountSetupInput {
   readonly operatorWeight?: bigint | undefined;
   /** Default 1: one device pays inside the policy. */
   readonly lowThreshold?: bigint | undefined;
-  /** Default: the devices' total weight (all devices, or the operator alone). */
+  /** Default: the devices' total weight (all devices, or the operator alone), and above the low threshold. */
   readonly highThreshold?: bigint | undefined;
   readonly maxAttestationAge?: bigint | undefined;
   readonly changeDelay?: bigint | undefined;
@@ -172,17 +172,18 @@ export function buildAccountSetup(input: AccountSetupInput): AccountSetup {
     return d.weight;
   });
   const deviceTotal = weights.reduce((a, b) => a + b, 0n);
-  const high = input.highThreshold ?? deviceTotal;
+  const low = input.lowThreshold ?? ACCOUNT_DEFAULTS.lowThreshold;
+  // Above the low threshold always: a single device must not reach it (it would pay outside the policy).
+  const high = input.highThreshold ?? (deviceTotal > low ? deviceTotal : low + 1n);
   const operatorWeight = input.operatorWeight ?? high;
   if (operatorWeight > 0n) {
     signers.push(operator.toLowerCase() as Hex);
     weights.push(operatorWeight);
   }
   const total = weights.reduce((a, b) => a + b, 0n);
-  const low = input.lowThreshold ?? ACCOUNT_DEFAULTS.lowThreshold;
-  if (low <= 0n || low > high || high > total || high > 0xffffn) {
+  if (low <= 0n || low >= high || high > total || high > 0xffffn) {
     throw new InvalidInputError(
-      `thresholds low ${low.toString()} / high ${high.toString()} with a total weight of ${total.toString()}: give 0 < low <= high <= total weight, high at most 65535`,
+      `thresholds low ${low.toString()} / high ${high.toString()} with a total weight of ${total.toString()}: give 0 < low < high <= total weight (the high threshold above what pays inside the policy), high at most 65535`,
     );
   }
   const velocityShareBps = input.velocityShareBps ?? ACCOUNT_DEFAULTS.velocityShareBps;

@@ -74,8 +74,17 @@ describe("client: machine accounts (offline)", function () {
       assert.throws(() => buildAccountSetup({ ...base, devices: [id, id] }), /twice/);
       assert.throws(
         () => buildAccountSetup({ ...base, devices: [id], highThreshold: 5n, operatorWeight: 0n }),
-        /0 < low <= high <= total/,
+        /0 < low < high <= total/,
       );
+      // A high threshold equal to the low one would let a device pay outside the policy.
+      assert.throws(
+        () => buildAccountSetup({ ...base, devices: [id], highThreshold: 1n }),
+        /0 < low < high <= total/,
+      );
+      // One device: the default high threshold is above it (the operator alone reaches it).
+      const one = buildAccountSetup({ ...base, devices: [id] });
+      assert.equal(one.config.highThreshold, 2n);
+      assert.deepEqual(one.weights, [1n, 2n]);
       assert.throws(
         () =>
           buildAccountSetup({

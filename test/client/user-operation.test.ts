@@ -14,7 +14,11 @@ import {
   userOperationTypedData,
   type UserOperation,
 } from "../../src/client/user-operation.js";
-import { deployEntryPointV08, entryPointAt, type JsonRpcSend } from "../../src/client/entry-point-local.js";
+import {
+  deployEntryPointV08,
+  entryPointAt,
+  type JsonRpcSend,
+} from "../../src/client/entry-point-local.js";
 import { entryPointHash } from "../support/simple-account.js";
 
 const { ethers, networkHelpers, provider } = await network.create();
