@@ -38,7 +38,8 @@ abstract contract UserOpBuilder is KeyHelpers {
         op.sender = sender;
         op.nonce = entryPoint.getNonce(sender, 0);
         op.callData = _callData(batch);
-        op.accountGasLimits = bytes32((uint256(600_000) << 128) | 600_000);
+        // Room for three P-256 verifications in Solidity (~250k each) where no precompile exists (prague).
+        op.accountGasLimits = bytes32((uint256(2_000_000) << 128) | 600_000);
         op.preVerificationGas = 50_000;
         op.gasFees = bytes32((uint256(1 gwei) << 128) | 1 gwei);
     }
