@@ -329,14 +329,6 @@ contract PaymentChannelTest is PaymentChannelFixture {
         channels.checkpoint(t, 42e18, _deviceKey(p256), sig);
     }
 
-    function test_checkpoint_RevertWhen_CallerIsNotTheSeller() public {
-        (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
-        bytes memory sig = _voucher(p256, id, 1e18);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelNotSeller.selector, buyer));
-        vm.prank(buyer);
-        channels.checkpoint(t, 1e18, _deviceKey(p256), sig);
-    }
-
     function test_checkpoint_RevertWhen_DeviceIsNotTrusted() public {
         (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
         bytes memory sig = _voucher(p256, id, 1e18);
@@ -358,16 +350,6 @@ contract PaymentChannelTest is PaymentChannelFixture {
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelInvalidVoucher.selector, p256Id));
         vm.prank(seller);
         channels.checkpoint(t, 2e18, _deviceKey(p256), sig);
-    }
-
-    function test_checkpoint_RevertWhen_Expired() public {
-        (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
-        uint256 expiry = _state(id).expiry;
-        bytes memory sig = _voucher(p256, id, 1e18);
-        vm.warp(expiry);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelExpired.selector, expiry, expiry));
-        vm.prank(seller);
-        channels.checkpoint(t, 1e18, _deviceKey(p256), sig);
     }
 
     // ================================================================ close
@@ -471,22 +453,37 @@ contract PaymentChannelTest is PaymentChannelFixture {
         assertEq(token.balanceOf(seller), 10e18);
     }
 
-    function test_close_RevertWhen_CallerIsNotTheSeller() public {
-        (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
-        bytes memory sig = _voucher(p256, id, 1e18);
-        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelNotSeller.selector, stranger));
-        vm.prank(stranger);
-        channels.close(t, 1e18, _deviceKey(p256), sig);
+    /// @dev checkpoint or close, as `caller`, with `sig` (a voucher of 1e18 by the buyer's P-256 device).
+    function _present(bool close, address caller, IPaymentChannel.ChannelTerms memory t, bytes memory sig) internal {
+        vm.prank(caller);
+        if (close) channels.close(t, 1e18, _deviceKey(p256), sig);
+        else channels.checkpoint(t, 1e18, _deviceKey(p256), sig);
     }
 
-    function test_close_RevertWhen_Expired() public {
-        (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
-        uint256 expiry = _state(id).expiry;
-        bytes memory sig = _voucher(p256, id, 1e18);
+    /// @notice Checkpoint and close: the seller's alone (the buyer and a stranger are refused).
+    function test_checkpointAndClose_RevertWhen_CallerIsNotTheSeller() public {
+        for (uint256 i; i < 2; ++i) {
+            (IPaymentChannel.ChannelTerms memory t, bytes32 id) = _open();
+            bytes memory sig = _voucher(p256, id, 1e18);
+            address caller = i == 0 ? buyer : stranger;
+            vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelNotSeller.selector, caller));
+            _present(i == 1, caller, t, sig);
+        }
+    }
+
+    /// @notice Checkpoint and close: before the expiry only.
+    function test_checkpointAndClose_RevertWhen_Expired() public {
+        (IPaymentChannel.ChannelTerms memory a, bytes32 idA) = _open();
+        (IPaymentChannel.ChannelTerms memory b, bytes32 idB) = _open();
+        bytes memory sigA = _voucher(p256, idA, 1e18);
+        bytes memory sigB = _voucher(p256, idB, 1e18);
+        uint256 expiry = _state(idA).expiry;
+        assertEq(_state(idB).expiry, expiry);
         vm.warp(expiry);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelExpired.selector, expiry, expiry));
-        vm.prank(seller);
-        channels.close(t, 1e18, _deviceKey(p256), sig);
+        _present(false, seller, a, sigA);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentChannel.ChannelExpired.selector, expiry, expiry));
+        _present(true, seller, b, sigB);
     }
 
     function test_close_RevertWhen_TermsDiffer() public {
