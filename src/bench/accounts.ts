@@ -1,10 +1,17 @@
-import { Wallet, parseEther, type Provider, type Signer } from "ethers";
+import {
+  Wallet,
+  parseEther,
+  type ContractTransactionResponse,
+  type Provider,
+  type Signer,
+} from "ethers";
 import {
   accountAddress,
   accountSalt,
   buildAccountSetup,
   createAccountData,
   erc20Transfer,
+  entryPointAt,
   sendAccountOperation,
   setupStruct,
   type AccountSetup,
@@ -25,7 +32,8 @@ import type { Hex } from "../protocol/index.js";
  * Gas of machine-account UserOperations as a chain charges them (`BENCH_ONLY=accounts`): each figure is
  * the receipt's gasUsed of a handleOps transaction that carries one operation (21,000, calldata, the
  * EntryPoint's work, validation and execution), on an in-process osaka chain, the median of SAMPLES
- * operations in steady state: the account deployed with a deposit at the EntryPoint, the counterparty
+ * operations in steady state: the account deployed with a deposit at the EntryPoint (so validation owes no
+ * prefund transfer), the counterparty
  * already holding the token, the device freshly attested.
  *
  * - `accounts.deploy.p256`: the first operation, with initCode (a clone and its setup: one P-256 device
@@ -168,6 +176,13 @@ async function createAccount(
   const salt = accountSalt(name);
   const account = await accountAddress(system.factory, setup, salt);
   await fund(system, account);
+  // A running account keeps a deposit at the EntryPoint (ERC-4337's usual practice): its operations then
+  // owe no prefund transfer in validation.
+  const entryPoint = entryPointAt(system.entryPoint, system.deployer);
+  const deposit = (await entryPoint.getFunction("depositTo")(account, {
+    value: parseEther("1"),
+  })) as ContractTransactionResponse;
+  await deposit.wait();
   await (await system.factory.createAccount(setupStruct(setup), salt)).wait();
   return account;
 }
