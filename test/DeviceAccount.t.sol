@@ -338,11 +338,7 @@ contract DeviceAccountTest is AccountFixture {
         raised.perCallCap = 900 ether;
         bytes memory data = abi.encodeCall(IDeviceAccountChanges.setTokenLimits, (address(token), raised));
         bytes32 id = keccak256(data);
-        _send(
-            _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
-            new uint256[](0),
-            true
-        );
+        _propose(account, data);
         assertEq(account.pendingChange(id), block.timestamp + DELAY);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -365,11 +361,7 @@ contract DeviceAccountTest is AccountFixture {
 
     function test_operatorCancelsAPendingChange() public {
         bytes memory data = abi.encodeCall(IDeviceAccountChanges.setThresholds, (1, 1));
-        _send(
-            _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
-            new uint256[](0),
-            true
-        );
+        _propose(account, data);
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IDeviceAccount.AccountOnlyOperator.selector, stranger));
         account.cancelChange(keccak256(data));
@@ -398,21 +390,13 @@ contract DeviceAccountTest is AccountFixture {
 
     function test_thresholdsMustStayReachableAndOrdered() public {
         bytes memory data = abi.encodeCall(IDeviceAccountChanges.setThresholds, (4, 3));
-        _send(
-            _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
-            new uint256[](0),
-            true
-        );
+        _propose(account, data);
         vm.warp(block.timestamp + DELAY);
         vm.expectRevert(abi.encodeWithSelector(IDeviceAccount.AccountInvalidThresholds.selector, 4, 3, 6));
         account.applyChange(data);
         // Equal thresholds would let one device's payments bypass the policy: refused too.
         data = abi.encodeCall(IDeviceAccountChanges.setThresholds, (3, 3));
-        _send(
-            _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
-            new uint256[](0),
-            true
-        );
+        _propose(account, data);
         vm.warp(block.timestamp + DELAY);
         vm.expectRevert(abi.encodeWithSelector(IDeviceAccount.AccountInvalidThresholds.selector, 3, 3, 6));
         account.applyChange(data);

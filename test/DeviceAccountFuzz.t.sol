@@ -139,11 +139,7 @@ contract DeviceAccountFuzzTest is AccountFixture {
     function testFuzz_changeNeverBeforeItsDelay(uint256 wait) public {
         wait = bound(wait, 0, 2 * uint256(DELAY));
         bytes memory data = abi.encodeCall(IDeviceAccountChanges.setThresholds, (1, 2));
-        _send(
-            _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
-            new uint256[](0),
-            true
-        );
+        _propose(account, data);
         uint256 eta = block.timestamp + DELAY;
         vm.warp(block.timestamp + wait);
         if (block.timestamp < eta) {

@@ -8,13 +8,11 @@ import {ERC4337Utils} from "@openzeppelin/contracts/account/utils/ERC4337Utils.s
 import {IEntryPoint, PackedUserOperation} from "@openzeppelin/contracts/interfaces/IERC4337.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IDeviceAccount} from "../interfaces/IDeviceAccount.sol";
-import {IDeviceAttestation} from "../interfaces/IDeviceAttestation.sol";
 import {IDevicePaymaster} from "../interfaces/IDevicePaymaster.sol";
 import {IDeviceRegistry} from "../interfaces/IDeviceRegistry.sol";
 import {DeviceKeyLib} from "../libraries/DeviceKeyLib.sol";
 import {DeviceSignerLib} from "../libraries/DeviceSignerLib.sol";
 import {DeviceId} from "../types/DeviceId.sol";
-import {DeviceStatus} from "../types/DeviceStatus.sol";
 import {KeyType} from "../types/KeyType.sol";
 import {DeviceAccount} from "./DeviceAccount.sol";
 import {DeviceAccountFactory} from "./DeviceAccountFactory.sol";
@@ -32,8 +30,8 @@ import {DeviceAccountFactory} from "./DeviceAccountFactory.sol";
 /// ERC-7562 in validation: reads of the sender's storage (its operator, thresholds, signer weights), the
 /// paymaster's own storage (sponsor, budgets, balances: written too) and, read-only, the registry's. No
 /// TIMESTAMP (OP-011 bans it for every entity, staked or not): the registry's isTrustedKey reads the clock, so
-/// validation computes the same predicate as a horizon ("trusted until T", deviceTrustedUntil, from the
-/// registry's clock-free views) and the budget window from the client's `at`, and returns them as
+/// validation asks for the same predicate as a horizon ("trusted until T": the registry's trustedKeyUntil)
+/// and the budget window from the client's `at`, and returns them as
 /// validAfter/validUntil, which the EntryPoint checks against the block's time. Refusals return
 /// SIG_VALIDATION_FAILED without reverting (OpenZeppelin's convention: a paymaster that reverts in validation
 /// loses reputation); previewSponsorship says why.
@@ -377,20 +375,9 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
         return split ? _trustedUntil(deviceId, DeviceKeyLib.keyHash(keyType, key), maxAge) : 0;
     }
 
-    /// @dev isTrustedKey without the clock (see deviceTrustedUntil): the registry's current key, an Active
-    /// status copy and no incident in the evidence slot, firmware Good (or Deprecated until its sunset).
+    /// @dev The registry's trustedKeyUntil (isTrustedKey without the clock).
     function _trustedUntil(DeviceId deviceId, bytes32 keyHash, uint256 maxAge) private view returns (uint256) {
-        if (REGISTRY.deviceInfo(deviceId).keyHash != keyHash) return 0;
-        IDeviceAttestation attestation = IDeviceAttestation(address(REGISTRY));
-        IDeviceAttestation.Evidence memory e = attestation.evidenceOf(deviceId);
-        if (e.status != DeviceStatus.Active || e.incidents != 0) return 0;
-        (IDeviceAttestation.Firmware memory f, ) = attestation.firmware(e.firmwareId);
-        uint256 until = uint256(e.timestamp) + maxAge;
-        if (f.status == IDeviceAttestation.FirmwareStatus.Good) return until;
-        if (f.status == IDeviceAttestation.FirmwareStatus.Deprecated && f.sunset != 0) {
-            return Math.min(until, uint256(f.sunset) - 1);
-        }
-        return 0;
+        return REGISTRY.trustedKeyUntil(deviceId, keyHash, maxAge);
     }
 
     /// @dev OpenZeppelin's worst-case unused postOp gas penalty (PaymasterERC20._postOpGasPenalty): the

@@ -316,6 +316,21 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         return _evidence[deviceId].incidents;
     }
 
+    /// @dev The last second at which isTrusted(deviceId, maxAge) holds, from the same two slots and without
+    /// reading the clock (for ERC-4337 validation, where TIMESTAMP is banned): isTrusted is exactly
+    /// `block.timestamp <= _trustedUntil` (DevicePaymaster's differential fuzz test pins it). 0 if never.
+    function _trustedUntil(DeviceId deviceId, uint256 maxAge) internal view returns (uint256) {
+        Evidence storage e = _evidence[deviceId];
+        (DeviceStatus status, uint64 timestamp, uint32 firmwareId) = (e.status, e.timestamp, e.firmwareId);
+        if (status != DeviceStatus.Active) return 0;
+        uint256 until = maxAge > type(uint256).max - timestamp ? type(uint256).max : timestamp + maxAge;
+        Firmware storage f = _firmware[firmwareId];
+        FirmwareStatus fs = f.status;
+        if (fs == FirmwareStatus.Good) return until;
+        if (fs != FirmwareStatus.Deprecated || f.sunset == 0) return 0;
+        return until < f.sunset ? until : f.sunset - 1;
+    }
+
     /// @dev isTrusted and no incident recorded, from the one evidence slot and the firmware slot.
     function _isTrustedWithoutIncident(DeviceId deviceId, uint256 maxAge) internal view returns (bool) {
         return _evidence[deviceId].incidents == 0 && _isTrusted(deviceId, maxAge);

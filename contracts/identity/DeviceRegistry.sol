@@ -330,6 +330,14 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
     }
 
     /// @inheritdoc IDeviceRegistry
+    function trustedKeyUntil(DeviceId deviceId, bytes32 keyHash, uint256 maxAge) external view returns (uint256) {
+        bytes32 rotated = _rotatedKeyHash[deviceId];
+        if (keyHash != (rotated == bytes32(0) ? DeviceId.unwrap(deviceId) : rotated)) return 0;
+        if (_incidentsOf(deviceId) != 0) return 0;
+        return _trustedUntil(deviceId, maxAge);
+    }
+
+    /// @inheritdoc IDeviceRegistry
     function currentKeyHash(DeviceId deviceId) external view returns (bytes32) {
         if (_devices[deviceId].status == DeviceStatus.Unknown) return bytes32(0);
         bytes32 rotated = _rotatedKeyHash[deviceId];

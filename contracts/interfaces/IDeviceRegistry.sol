@@ -238,6 +238,11 @@ interface IDeviceRegistry {
     /// AND no incident was ever recorded against it. Never reverts.
     function isTrustedKey(DeviceId deviceId, bytes32 keyHash, uint256 maxAge) external view returns (bool);
 
+    /// @notice isTrustedKey without the clock: the last second at which it holds (0 if never), so that
+    /// isTrustedKey(deviceId, keyHash, maxAge) is `block.timestamp <= trustedKeyUntil(...)`. For ERC-4337
+    /// validation, where reading the time is banned (a paymaster returns it as validUntil). Never reverts.
+    function trustedKeyUntil(DeviceId deviceId, bytes32 keyHash, uint256 maxAge) external view returns (uint256);
+
     /// @notice The hash of the device's current key (the device id until its first rotation; zero for an
     /// unknown id).
     function currentKeyHash(DeviceId deviceId) external view returns (bytes32);

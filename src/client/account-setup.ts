@@ -1,4 +1,5 @@
-import { ZeroAddress, concat, getAddress, id, isHexString, type ContractRunner } from "ethers";
+import { NATIVE_TOKEN } from "../payments/terms.js";
+import { concat, getAddress, id, isHexString, type ContractRunner } from "ethers";
 import { InvalidInputError, asHex, type Hex } from "../protocol/index.js";
 import {
   DeviceAccountFactory__factory,
@@ -12,7 +13,8 @@ import {
  */
 
 /** The native coin in token fields (IDeviceAccount: token address(0)). */
-export const NATIVE: Hex = ZeroAddress as Hex;
+/** The native coin in a policy (token address(0)): the payment channels' NATIVE_TOKEN. */
+export const NATIVE: Hex = NATIVE_TOKEN;
 
 export interface AccountConfig {
   readonly operator: Hex;

@@ -1,6 +1,10 @@
-import { keccak256Buffer, writeBytes32, writeUint256Word } from "../protocol/hash.js";
-import { InvalidInputError } from "../protocol/errors.js";
-import { isHex, type Hex } from "../protocol/hex.js";
+import {
+  keccak256Buffer,
+  writeAddressWord,
+  writeBytes32,
+  writeUint256Word,
+} from "../protocol/hash.js";
+import type { Hex } from "../protocol/hex.js";
 
 /**
  * A payment channel's terms, as IPaymentChannel.ChannelTerms: what the channel is for life. Every call to
@@ -27,16 +31,6 @@ export interface ChannelTerms {
 export const NATIVE_TOKEN: Hex = "0x0000000000000000000000000000000000000000";
 
 const scratch = Buffer.alloc(192);
-
-function writeAddressWord(target: Buffer, offset: number, address: Hex, what: string): void {
-  if (!isHex(address, 20)) {
-    throw new InvalidInputError(
-      `${what} must be a 20-byte 0x-prefixed address, not ${String(address)}`,
-    );
-  }
-  target.fill(0, offset, offset + 12);
-  target.write(address.slice(2), offset + 12, 20, "hex");
-}
 
 /** The channel's id: keccak256(abi.encode(terms)), as PaymentChannel.channelId computes it. */
 export function channelIdOf(terms: ChannelTerms): Hex {

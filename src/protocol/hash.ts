@@ -63,6 +63,17 @@ export function writeBytes32(target: Buffer, offset: number, hex: Hex, what: str
   target.write(hex.slice(2), offset, 32, "hex");
 }
 
+/** Writes a 20-byte address (0x-prefixed) as a 32-byte ABI word at `offset`. */
+export function writeAddressWord(target: Buffer, offset: number, address: Hex, what: string): void {
+  if (!isHex(address, 20)) {
+    throw new InvalidInputError(
+      `${what} must be a 20-byte 0x-prefixed address, not ${String(address)}`,
+    );
+  }
+  target.fill(0, offset, offset + 12);
+  target.write(address.slice(2), offset + 12, 20, "hex");
+}
+
 /** Writes a uint64 as a 32-byte ABI word at `offset`. */
 export function writeUint64Word(target: Buffer, offset: number, value: bigint, what: string): void {
   if (value < 0n || value > UINT64_MAX) throw new InvalidInputError(`${what} must fit in uint64`);

@@ -195,13 +195,18 @@ abstract contract AccountFixture is AttestationFixture, UserOpBuilder {
         _send(_op(address(account), batch), _one(device), false);
     }
 
-    /// @notice A change proposed by the operator's signature (high threshold), applied after the delay.
-    function _change(DeviceAccount account, bytes memory data) internal {
+    /// @notice The operator's signature (high threshold) proposes the change `data`.
+    function _propose(DeviceAccount account, bytes memory data) internal {
         _send(
             _op(address(account), _call(address(account), 0, abi.encodeCall(account.proposeChange, (data)))),
             new uint256[](0),
             true
         );
+    }
+
+    /// @notice A change proposed by the operator's signature (high threshold), applied after the delay.
+    function _change(DeviceAccount account, bytes memory data) internal {
+        _propose(account, data);
         vm.warp(block.timestamp + DELAY);
         account.applyChange(data);
     }
