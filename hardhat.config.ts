@@ -50,6 +50,11 @@ export default defineConfig({
         settings: { ...IR.settings, optimizer: { enabled: true, runs: 200 } },
       },
       "contracts/accounts/DeviceAccountFactory.sol": IR,
+      // The bench's baseline for DeviceAccount: OpenZeppelin's plain multisigner account, built alike.
+      "contracts/mocks/PlainMultisigAccount.sol": {
+        ...IR,
+        settings: { ...IR.settings, optimizer: { enabled: true, runs: 200 } },
+      },
     },
   },
   paths: { ignition: "deploy" },

@@ -1528,11 +1528,11 @@ const KNOWN_MISSES: Readonly<Record<string, string>> = {
   "channel.close":
     "closing pays a P-256 verification (6,900) and two transfers: ~1.7k over 75,000 (issue 13, open)",
   "accounts.pay.erc20.p256.1of1":
-    "the account's trust check (the registry, cold) and policy (four cold slots, two writes) come on top of OpenZeppelin's multisigner path, itself ~105k warm here (issue 13, open: README, Machine accounts)",
+    "OpenZeppelin's plain 1-of-1 multisigner alone pays more than the target here (accounts.pay.erc20.p256.1of1.ozPlain); the registry trust check (cold) and the policy (five cold slots, two writes) come on top (issue 13: README, Machine accounts)",
   "accounts.pay.erc20.p256.2of3":
-    "the account's trust check (the registry, cold) and policy (four cold slots, two writes) come on top of OpenZeppelin's multisigner path, itself ~105k warm here (issue 13, open: README, Machine accounts)",
+    "OpenZeppelin's plain 2-of-3 multisigner alone pays more than the target here (accounts.pay.erc20.p256.2of3.ozPlain); a registry trust check per device and the policy come on top (issue 13: README, Machine accounts)",
   "accounts.pay.erc20.p256.extraSignature":
-    "a device signature costs a P-256 verification, three cold OpenZeppelin/account slots in validation and a cold registry trust check in execution (issue 13, open)",
+    "an extra signature costs more than the target in OpenZeppelin's plain multisigner here (….extraSignature.ozPlain); a device's adds the registry trust check and the account's copy of its key (issue 13)",
   "accounts.deploy.p256":
     "OpenZeppelin's signer set stores each signer as bytes (~88k per signer; the device and the operator), plus the policy's slots and the first payment's (issue 13, open)",
   "anchor.batch.256":

@@ -27,6 +27,7 @@ import {
 import type { JsonRpcSend } from "../client/entry-point-local.js";
 import { SoftwareKeyStore } from "../device/software-key-store.js";
 import type { Hex } from "../protocol/index.js";
+import { plainMultisigPayment } from "./accounts-baseline.js";
 
 /**
  * Gas of machine-account UserOperations as a chain charges them (`BENCH_ONLY=accounts`): each figure is
@@ -42,6 +43,9 @@ import type { Hex } from "../protocol/index.js";
  * - `accounts.pay.erc20.p256.1of1`: one device pays an allowed counterparty inside the policy.
  * - `accounts.pay.erc20.p256.2of3` / `.3of3`: an account of three devices whose low threshold is 2 / 3;
  *   `accounts.pay.erc20.p256.extraSignature` is their difference (one more device signature).
+ * - `….ozPlain`: the same payments, measured alike, from OpenZeppelin's plain weighted multisigner account
+ *   (PlainMultisigAccount: P-256 signers, no policy, no registry): what the account stack the issue
+ *   prescribes costs on this chain before anything of DeviceAccount's.
  */
 
 const SAMPLES = 5;
@@ -165,6 +169,22 @@ export async function benchAccounts(ctx: AccountsBenchContext): Promise<Record<s
   const twoOfThree = gas["accounts.pay.erc20.p256.2of3"] ?? 0;
   const threeOfThree = gas["accounts.pay.erc20.p256.3of3"] ?? 0;
   gas["accounts.pay.erc20.p256.extraSignature"] = threeOfThree - twoOfThree;
+
+  for (const [key, count, threshold] of [
+    ["accounts.pay.erc20.p256.1of1.ozPlain", 1, 1],
+    ["accounts.pay.erc20.p256.2of3.ozPlain", 3, 2],
+    ["accounts.pay.erc20.p256.3of3.ozPlain", 3, 3],
+  ] as const) {
+    ctx.progress(`accounts: ${key} (OpenZeppelin's plain multisigner, the baseline)`);
+    const plain = await plainMultisigPayment(system, ctx.bundler, seller, count, threshold);
+    await plain.pay(); // the deposit's and the first spend's slots, as above
+    const samples: bigint[] = [];
+    for (let i = 0; i < SAMPLES; i++) samples.push(await plain.pay());
+    gas[key] = Number(median(samples));
+  }
+  gas["accounts.pay.erc20.p256.extraSignature.ozPlain"] =
+    (gas["accounts.pay.erc20.p256.3of3.ozPlain"] ?? 0) -
+    (gas["accounts.pay.erc20.p256.2of3.ozPlain"] ?? 0);
   return gas;
 }
 

@@ -42,14 +42,18 @@ function positive(amount: bigint, what: string): bigint {
   return amount;
 }
 
+/** ERC-7821's executionData for `batch` in BATCH_MODE: `abi.encode(Execution[])`. */
+export function batchExecutionData(batch: readonly Execution[]): Hex {
+  if (batch.length === 0) throw new InvalidInputError("a UserOperation needs at least one call");
+  return AbiCoder.defaultAbiCoder().encode(EXECUTION_ARRAY, [
+    batch.map((e) => [e.target, e.value, e.callData]),
+  ]) as Hex;
+}
+
 /** The UserOperation callData for `batch`. */
 export function accountCallData(batch: readonly Execution[]): Hex {
-  if (batch.length === 0) throw new InvalidInputError("a UserOperation needs at least one call");
   const selector = accountInterface.getFunction("executeUserOp").selector;
-  const encoded = AbiCoder.defaultAbiCoder().encode(EXECUTION_ARRAY, [
-    batch.map((e) => [e.target, e.value, e.callData]),
-  ]);
-  return concat([selector, BATCH_MODE, encoded]) as Hex;
+  return concat([selector, BATCH_MODE, batchExecutionData(batch)]) as Hex;
 }
 
 /** The batch inside a UserOperation's callData (the inverse of accountCallData). */
