@@ -1534,7 +1534,7 @@ const KNOWN_MISSES: Readonly<Record<string, string>> = {
   "accounts.pay.erc20.p256.extraSignature":
     "an extra signature costs more than the target in OpenZeppelin's plain multisigner here (….extraSignature.ozPlain); a device's adds the registry trust check and the account's copy of its key (issue 13)",
   "accounts.deploy.p256":
-    "OpenZeppelin's signer set stores each signer as bytes (~88k per signer; the device and the operator), plus the policy's slots and the first payment's (issue 13, open)",
+    "createAccount alone stores 13 new slots (accounts.create.p256), 7 of them OpenZeppelin's signer set (each signer kept as bytes: ~88k for a device, ~44k for the operator); the first payment's new spending slots come on top (issue 13)",
   "anchor.batch.256":
     "anchoring one batch in its own transaction costs more than 50,000 gas; a gateway anchors with anchorMany (anchor.anchorMany.7.perBatch)",
   "anchor.batch.1024":

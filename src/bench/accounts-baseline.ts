@@ -1,5 +1,13 @@
 import { p256 } from "@noble/curves/nist.js";
-import { AbiCoder, concat, getBytes, keccak256, parseEther, type Signer } from "ethers";
+import {
+  AbiCoder,
+  concat,
+  getBytes,
+  keccak256,
+  parseEther,
+  type ContractTransactionResponse,
+  type Signer,
+} from "ethers";
 import {
   BATCH_MODE,
   HANDLE_OPS_GAS,
@@ -17,6 +25,13 @@ import {
   PlainMultisigAccount__factory,
   PlainP256Verifier__factory,
 } from "../../types/ethers-contracts/index.js";
+
+/** The gasUsed of a sent transaction once mined. */
+async function mined(sent: Promise<unknown>): Promise<bigint> {
+  const receipt = await (sent as Promise<ContractTransactionResponse>).then((tx) => tx.wait());
+  if (receipt === null) throw new Error("a baseline transaction was not mined");
+  return receipt.gasUsed;
+}
 
 /**
  * The bench's baseline account (contracts/mocks/PlainMultisigAccount.sol): OpenZeppelin's Account, ERC-7821
@@ -54,7 +69,7 @@ export async function plainMultisigPayment(
   const sender = (await account.getAddress()) as Hex;
   await fund(system, sender);
   const entryPoint = entryPointAt(system.entryPoint, system.deployer);
-  await (await entryPoint.getFunction("depositTo")(sender, { value: parseEther("1") })).wait();
+  await mined(entryPoint.getFunction("depositTo")(sender, { value: parseEther("1") }));
   const { chainId } = await system.provider.getNetwork();
   const coder = AbiCoder.defaultAbiCoder();
 
@@ -81,12 +96,8 @@ export async function plainMultisigPayment(
       ],
     ) as Hex;
     const packed = packUserOperation({ ...op, signature });
-    const tx = await entryPoint
-      .connect(bundler)
-      .getFunction("handleOps")([packedUserOperationTuple(packed)], await bundler.getAddress());
-    const receipt = await (tx as { wait(): Promise<{ gasUsed: bigint } | null> }).wait();
-    if (receipt === null) throw new Error("handleOps of the baseline account was not mined");
-    return receipt.gasUsed;
+    const handleOps = entryPoint.connect(bundler).getFunction("handleOps");
+    return mined(handleOps([packedUserOperationTuple(packed)], await bundler.getAddress()));
   };
   return { pay };
 }

@@ -40,6 +40,8 @@ import { plainMultisigPayment } from "./accounts-baseline.js";
  * - `accounts.deploy.p256`: the first operation, with initCode (a clone and its setup: one P-256 device
  *   and the operator as signers, one token with one counterparty in the policy), which also pays (an
  *   operation carries at least one call).
+ * - `accounts.create.p256`: the factory's createAccount alone for that setup, in a transaction of its own
+ *   (what accounts.deploy.p256 spends on the clone and its storage, before the operation's own work).
  * - `accounts.pay.erc20.p256.1of1`: one device pays an allowed counterparty inside the policy.
  * - `accounts.pay.erc20.p256.2of3` / `.3of3`: an account of three devices whose low threshold is 2 / 3;
  *   `accounts.pay.erc20.p256.extraSignature` is their difference (one more device signature).
@@ -159,7 +161,8 @@ export async function benchAccounts(ctx: AccountsBenchContext): Promise<Record<s
     ["accounts.pay.erc20.p256.3of3", 3, 3n],
   ] as const) {
     ctx.progress(`accounts: ${key}`);
-    const account = await createAccount(system, setupFor(count, low), key);
+    const { account, createGas } = await createAccount(system, setupFor(count, low), key);
+    if (count === 1) gas["accounts.create.p256"] = Number(createGas);
     const signing = devices.slice(0, Number(low));
     await send(account, signing, pay()); // the deposit at the EntryPoint and the first spend's slots
     const samples: bigint[] = [];
@@ -192,7 +195,7 @@ async function createAccount(
   system: AccountSystem,
   setup: AccountSetup,
   name: string,
-): Promise<Hex> {
+): Promise<{ account: Hex; createGas: bigint }> {
   const salt = accountSalt(name);
   const account = await accountAddress(system.factory, setup, salt);
   await fund(system, account);
@@ -203,6 +206,7 @@ async function createAccount(
     value: parseEther("1"),
   })) as ContractTransactionResponse;
   await deposit.wait();
-  await (await system.factory.createAccount(setupStruct(setup), salt)).wait();
-  return account;
+  const created = await (await system.factory.createAccount(setupStruct(setup), salt)).wait();
+  if (created === null) throw new Error("createAccount was not mined");
+  return { account, createGas: created.gasUsed };
 }
