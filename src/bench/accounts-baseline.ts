@@ -26,6 +26,8 @@ import {
   PlainP256Verifier__factory,
 } from "../../types/ethers-contracts/index.js";
 
+const PAYMENT = parseEther("1");
+
 /** The gasUsed of a sent transaction once mined. */
 async function mined(sent: Promise<unknown>): Promise<bigint> {
   const receipt = await (sent as Promise<ContractTransactionResponse>).then((tx) => tx.wait());
@@ -74,7 +76,7 @@ export async function plainMultisigPayment(
   const coder = AbiCoder.defaultAbiCoder();
 
   const pay = async (): Promise<bigint> => {
-    const batch: Execution[] = [erc20Transfer(system.tokenAddress, seller, parseEther("1"))];
+    const batch: Execution[] = [erc20Transfer(system.tokenAddress, seller, PAYMENT)];
     const executionData = batchExecutionData(batch);
     const op = {
       sender,
@@ -97,7 +99,17 @@ export async function plainMultisigPayment(
     ) as Hex;
     const packed = packUserOperation({ ...op, signature });
     const handleOps = entryPoint.connect(bundler).getFunction("handleOps");
-    return mined(handleOps([packedUserOperationTuple(packed)], await bundler.getAddress()));
+    const before = await system.token.balanceOf(seller);
+    const gas = await mined(
+      handleOps([packedUserOperationTuple(packed)], await bundler.getAddress()),
+    );
+    // handleOps does not revert when an operation's execution does: make sure this one paid.
+    if ((await system.token.balanceOf(seller)) - before !== PAYMENT) {
+      throw new Error(
+        "the baseline account's operation did not pay: the bench would measure a failure",
+      );
+    }
+    return gas;
   };
   return { pay };
 }
