@@ -145,15 +145,20 @@ describe("DevicePaymaster through a real bundler (alto on hardhat node)", functi
       operator: operator.address,
     });
     const total = (charges[0] ?? 0n) + (charges[1] ?? 0n);
-    assert.equal(state.operator?.funds, parseEther("1") - total);
-    assert.equal(state.operator?.budget?.spent, total);
+    assert.ok(state.operator?.budget !== undefined);
+    assert.equal(state.operator.funds, parseEther("1") - total);
+    assert.equal(state.operator.budget.spent, total);
     console.log(
       `      (sponsored: ${first.actualGasUsed} gas with initCode, ${second.actualGasUsed} without; the operator was charged ${charges.join(" and ")} wei)`,
     );
   });
 
   it("finds no ERC-7562 violation in the validation of the account (unstaked) and the paymaster (staked)", function () {
-    assert.equal(reports.length, 2, "the checker ran on the first (initCode) and the second operation");
+    assert.equal(
+      reports.length,
+      2,
+      "the checker ran on the first (initCode) and the second operation",
+    );
     assert.deepEqual(
       reports.map((r) => r.entities),
       [

@@ -38,7 +38,11 @@ import {
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { DevicePaymaster__factory } from "../../types/ethers-contracts/index.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { checkUserOperationValidation, formatViolations } from "../support/erc7562.js";
+import {
+  checkUserOperationValidation,
+  formatViolations,
+  type ValidationReport,
+} from "../support/erc7562.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -95,8 +99,7 @@ type Fixture = Awaited<ReturnType<typeof fixture>>;
 
 /** A sponsored payment to the seller through handleOps, with the ERC-7562 report of its validation. */
 async function pay(f: Fixture, amount: bigint, sponsor: Partial<SponsorOptions> = {}) {
-  const reports: string[] = [];
-  const entities: string[][] = [];
+  const reports: ValidationReport[] = [];
   const exists = (await ethers.provider.getCode(f.account)) !== "0x";
   const result = await sendAccountOperation({
     account: f.account,
@@ -120,12 +123,10 @@ async function pay(f: Fixture, amount: bigint, sponsor: Partial<SponsorOptions> 
         packed,
         { entryPoint: f.system.entryPoint, bundler: f.bundlerAddress },
       );
-      reports.push(formatViolations(report));
-      entities.push([...report.entities]);
-      assert.equal(report.context.staked.paymaster, true);
+      reports.push(report);
     },
   });
-  return { result, reports, entities };
+  return { result, reports };
 }
 
 async function native(f: Fixture): Promise<{ balance: bigint; deposit: bigint }> {
@@ -196,9 +197,16 @@ describe("DevicePaymaster client", function () {
       assert.ok(state.deposit >= state.totalFunds);
 
       // ERC-7562: account (and factory) unstaked, the paymaster staked: no violation, first operation included.
-      assert.deepEqual(first.entities, [["factory", "account", "paymaster"]]);
-      assert.deepEqual(second.entities, [["account", "paymaster"]]);
-      assert.deepEqual([...first.reports, ...second.reports], ["none", "none"]);
+      const reports = [...first.reports, ...second.reports];
+      assert.deepEqual(
+        reports.map((r) => r.entities),
+        [
+          ["factory", "account", "paymaster"],
+          ["account", "paymaster"],
+        ],
+      );
+      assert.deepEqual(reports.map(formatViolations), ["none", "none"]);
+      assert.ok(reports.every((r) => r.context.staked.paymaster === true));
     });
 
     it("previews a deployed account's operation: sponsored within its budget window, or why not", async function () {
@@ -244,6 +252,32 @@ describe("DevicePaymaster client", function () {
         (err: unknown) =>
           err instanceof SponsorshipRefusedError && err.refusal === "PostOpGasTooLow",
       );
+    });
+  });
+
+  describe("ERC-7562", function () {
+    it("flags what only the stake allows when the same paymaster is unstaked", async function () {
+      const f = await networkHelpers.loadFixture(fixture);
+      const unstaked = await new DevicePaymaster__factory(f.operator).deploy(
+        f.system.factoryAddress,
+        f.operatorAddress,
+      );
+      const address = await unstaked.getAddress();
+      await registerSponsoredAccount(address, f.operator, f.setup, f.salt);
+      await setOperatorBudget(address, f.operator, BUDGET);
+      await fundOperator(address, f.operator, f.operatorAddress, FUNDS);
+      // handleOps does not ask for a stake: the operation runs, but a bundler would not take it.
+      const { result, reports } = await pay(f, 1n, { paymaster: address });
+      assert.equal(result.sponsored?.paymaster, address);
+      const rules = new Set(reports[0]?.violations.map((v) => `${v.rule} ${v.entity}`));
+      // A context for postOp, its own storage (budgets, balances), the registry's (trust), and the
+      // sender's entries in its mappings while the sender is being created (first operation).
+      assert.deepEqual([...rules].sort(), [
+        "EREP-050 paymaster",
+        "STO-022 paymaster",
+        "STO-031 paymaster",
+        "STO-033 paymaster",
+      ]);
     });
   });
 
