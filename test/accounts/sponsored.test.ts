@@ -19,21 +19,18 @@ import {
 } from "../../src/client/index.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { startBundlerChain, type BundlerChain } from "../support/bundler.js";
 import {
-  checkUserOperationValidation,
-  formatViolations,
-  type ValidationReport,
-} from "../support/erc7562.js";
+  checkValidationOn,
+  deployAccountSystemOn,
+  startBundlerChain,
+  type BundlerChain,
+} from "../support/bundler.js";
+import { formatViolations, type ValidationReport } from "../support/erc7562.js";
 import {
-  deployAccountSystem,
   registerAndAttest,
   type AccountSystem,
   type PaymasterDeployment,
 } from "../../src/client/account-local.js";
-
-/** alto's executor (Hardhat account #1): handleOps's caller, so the trace's caller too. */
-const EXECUTOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
 describe("DevicePaymaster through a real bundler (alto on hardhat node)", function () {
   this.timeout(180_000);
@@ -52,15 +49,9 @@ describe("DevicePaymaster through a real bundler (alto on hardhat node)", functi
   before(async function () {
     chain = await startBundlerChain();
     client = new BundlerClient(chain.bundlerUrl, chain.entryPoint);
-    // Accounts #1 and #2 are alto's: the system uses #0 (deployer, the paymaster's owner), #3 (maker),
-    // #4 (device operator); the accounts' operator is a fresh key funded by #0.
-    system = await deployAccountSystem({
-      deployer: chain.funder,
-      maker: await chain.provider.getSigner(3),
-      deviceOperator: await chain.provider.getSigner(4),
-      send: chain.send,
-    });
+    system = await deployAccountSystemOn(chain);
     deviceId = await registerAndAttest(system, store);
+    // The accounts' operator: a fresh key, funded by #0.
     await (
       await chain.funder.sendTransaction({ to: operator.address, value: parseEther("2") })
     ).wait();
@@ -72,10 +63,7 @@ describe("DevicePaymaster through a real bundler (alto on hardhat node)", functi
 
   /** The ERC-7562 rules of the operation's validation (account and paymaster), before it is sent. */
   async function check(packed: PackedUserOperation): Promise<void> {
-    const report = await checkUserOperationValidation(chain.send, packed, {
-      entryPoint: chain.entryPoint,
-      bundler: EXECUTOR,
-    });
+    const report = await checkValidationOn(chain, packed);
     reports.push(report);
     console.log(
       `      (ERC-7562: ${report.entities.join(" + ")} validated; staked ${JSON.stringify(report.context.staked)}; violations: ${formatViolations(report)})`,
