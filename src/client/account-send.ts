@@ -133,7 +133,7 @@ export interface AccountOperationResult {
   readonly actualGasCost: bigint;
   readonly actualGasUsed: bigint;
   readonly spends: readonly AccountSpend[];
-  /** What the paymaster charged its operator (sponsored operations only). */
+  /** What the paymaster charged its operator (sponsored operations; undefined if it logged no charge). */
   readonly sponsored?: SponsoredCharge | undefined;
   readonly gas: {
     readonly callGasLimit: bigint;

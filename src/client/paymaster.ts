@@ -208,8 +208,8 @@ export interface SponsoredCharge {
   readonly released: bigint;
 }
 
-const SPONSORED_TOPIC =
-  DevicePaymaster__factory.createInterface().getEvent("UserOperationSponsored").topicHash;
+const PAYMASTER_INTERFACE = DevicePaymaster__factory.createInterface();
+const SPONSORED_TOPIC = PAYMASTER_INTERFACE.getEvent("UserOperationSponsored").topicHash;
 
 /** The paymaster's charge for `userOpHash` in the bundle transaction's logs (undefined if none). */
 export function sponsoredCharge(
@@ -217,14 +217,13 @@ export function sponsoredCharge(
   paymaster: string,
   userOpHash: string,
 ): SponsoredCharge | undefined {
-  const iface = DevicePaymaster__factory.createInterface();
   const log = logs.find(
     (l) =>
       l.address.toLowerCase() === paymaster.toLowerCase() &&
       l.topics[0] === SPONSORED_TOPIC &&
       l.topics[1]?.toLowerCase() === userOpHash.toLowerCase(),
   );
-  const parsed = log === undefined ? null : iface.parseLog(log);
+  const parsed = log === undefined ? null : PAYMASTER_INTERFACE.parseLog(log);
   if (parsed === null) return undefined;
   return {
     paymaster: getAddress(paymaster) as Hex,
