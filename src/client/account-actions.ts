@@ -32,6 +32,7 @@ import {
   type GasOverrides,
 } from "./account-send.js";
 import { accountState, deviceAccountAt } from "./account-state.js";
+import type { SponsorOptions } from "./paymaster.js";
 import { decodeAccountError } from "./account-errors.js";
 import { send, type TxResult } from "./transaction.js";
 
@@ -154,6 +155,8 @@ export interface OperationRoute {
   readonly bundler?: BundlerClient | undefined;
   readonly wallet?: Signer | undefined;
   readonly gas?: GasOverrides | undefined;
+  /** Gas paid by a DevicePaymaster that sponsors the account. */
+  readonly sponsor?: SponsorOptions | undefined;
   readonly onProgress?: ((message: string) => void) | undefined;
   /** The account file, for the first UserOperation of an account not deployed yet. */
   readonly accountFile?: AccountFile | undefined;
@@ -204,6 +207,7 @@ export async function sendFromAccount(
     bundler: route.bundler,
     wallet: route.wallet,
     gas: route.gas,
+    sponsor: route.sponsor,
     onProgress: route.onProgress,
   });
 }

@@ -257,6 +257,12 @@ const AA_HELP: Readonly<Record<string, string>> = {
   AA24: "the signature does not validate: each signer must be a signer of the account, sign this userOpHash, and reach the low threshold (devices by their current key as the account knows it: sync a rotated device)",
   AA25: "wrong nonce: read EntryPoint.getNonce(account, 0)",
   AA26: "validation used more than verificationGasLimit: raise it",
+  AA30: "no paymaster contract at the address in paymasterAndData: check the paymaster address",
+  AA31: "the paymaster's EntryPoint deposit cannot pay this operation's maximum cost: fund the paymaster",
+  AA32: "the paymaster's validity range excludes now (validAfter/validUntil): rebuild the operation with `at` = now",
+  AA33: "the paymaster's validation reverted",
+  AA34: "the paymaster refused to sponsor the operation: previewSponsorship (paymaster show) says why",
+  AA36: "the paymaster's validation used more than paymasterVerificationGasLimit: raise it",
   AA95: "handleOps ran out of gas: raise the transaction's gas limit",
 };
 

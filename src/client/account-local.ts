@@ -17,20 +17,23 @@ import { deviceIdOf, measure, type Hex } from "../protocol/index.js";
 import {
   DeviceAccountFactory__factory,
   DeviceAccount__factory,
+  DevicePaymaster__factory,
   DeviceRegistry__factory,
   DeviceSignerVerifier__factory,
   MockERC20__factory,
   type DeviceAccountFactory,
+  type DevicePaymaster,
   type MockERC20,
 } from "../../types/ethers-contracts/index.js";
 import { deployEntryPointV08, type JsonRpcSend } from "./entry-point-local.js";
+import { stakePaymaster } from "./paymaster.js";
 
 /**
  * The machine-account system on any chain reached through ethers signers (the in-process network, or the
  * hardhat node the bundler tests start): a DeviceRegistry (governed by the deployer), a maker and a
  * published firmware, EntryPoint v0.8 at its canonical address, the DeviceSignerVerifier, the DeviceAccount
- * implementation and its factory, and an ERC-20. Devices are registered and attested from any key store
- * (software or PKCS#11). For the demo, the bench and the tests.
+ * implementation and its factory, a DevicePaymaster staked by the deployer, and an ERC-20. Devices are
+ * registered and attested from any key store (software or PKCS#11). For the demo, the bench and the tests.
  */
 
 export const ACCOUNT_MODEL = 11;
@@ -55,6 +58,31 @@ export interface AccountSystem {
   readonly factoryAddress: Hex;
   readonly token: MockERC20;
   readonly tokenAddress: Hex;
+}
+
+/** A DevicePaymaster over the system's factory, staked by its owner; no operator funded or registered yet. */
+export interface PaymasterDeployment {
+  readonly paymaster: DevicePaymaster;
+  readonly paymasterAddress: Hex;
+}
+
+/** The local paymaster's stake: any stake of at least a second's delay is staked to alto 0.0.20. */
+export const PAYMASTER_STAKE = { amount: parseEther("1"), unstakeDelaySec: 86_400n } as const;
+
+/** Deploys a DevicePaymaster over `factory`, owned by `owner`, who stakes it in the EntryPoint. */
+export async function deployAccountPaymaster(
+  owner: Signer,
+  factory: string,
+  stake: { readonly amount: bigint; readonly unstakeDelaySec: bigint } = PAYMASTER_STAKE,
+): Promise<PaymasterDeployment> {
+  const paymaster = await new DevicePaymaster__factory(owner).deploy(
+    factory,
+    await owner.getAddress(),
+  );
+  await paymaster.waitForDeployment();
+  const paymasterAddress = await addressOf(paymaster);
+  await stakePaymaster(paymasterAddress, owner, stake.amount, stake.unstakeDelaySec);
+  return { paymaster, paymasterAddress };
 }
 
 async function addressOf(c: { getAddress(): Promise<string> }): Promise<Hex> {
@@ -124,7 +152,7 @@ export async function deployAccountSystem(options: {
   readonly maker: Signer;
   readonly deviceOperator: Signer;
   readonly send: JsonRpcSend;
-}): Promise<AccountSystem> {
+}): Promise<AccountSystem & PaymasterDeployment> {
   const { deployer, maker, deviceOperator } = options;
   const provider = deployer.provider;
   if (provider === null) throw new Error("the deployer has no provider");
@@ -138,6 +166,7 @@ export async function deployAccountSystem(options: {
   const contracts = await deployAccountContracts({ deployer, registryAddress, send: options.send });
   const token = await new MockERC20__factory(deployer).deploy("Energy Credit", "NRG");
   await token.waitForDeployment();
+  const paymaster = await deployAccountPaymaster(deployer, contracts.factoryAddress);
   return {
     provider,
     deployer,
@@ -148,6 +177,7 @@ export async function deployAccountSystem(options: {
     ...contracts,
     token,
     tokenAddress: await addressOf(token),
+    ...paymaster,
   };
 }
 

@@ -26,6 +26,14 @@ import {
   type AccountSigners,
 } from "./account-signature.js";
 import {
+  checkSponsorship,
+  sponsoredCharge,
+  sponsoredFields,
+  sponsorshipFor,
+  type SponsorOptions,
+  type SponsoredCharge,
+} from "./paymaster.js";
+import {
   packedUserOperationTuple,
   ENTRY_POINT_V08,
   packUserOperation,
@@ -46,6 +54,7 @@ import {
 export const ENTRY_POINT_ABI = [
   "function getNonce(address sender, uint192 key) view returns (uint256)",
   "function balanceOf(address account) view returns (uint256)",
+  "function getDepositInfo(address account) view returns (tuple(uint256 deposit, bool staked, uint112 stake, uint32 unstakeDelaySec, uint48 withdrawTime) info)",
   "function depositTo(address account) payable",
   "function handleOps(tuple(address sender, uint256 nonce, bytes initCode, bytes callData, bytes32 accountGasLimits, uint256 preVerificationGas, bytes32 gasFees, bytes paymasterAndData, bytes signature)[] ops, address beneficiary)",
   "event BeforeExecution()",
@@ -88,6 +97,12 @@ export interface SendAccountOperationOptions {
   readonly wallet?: Signer | undefined;
   readonly beneficiary?: string | undefined;
   readonly gas?: GasOverrides | undefined;
+  /**
+   * Gas paid by this DevicePaymaster (the account needs no deposit and no native coin). For a deployed
+   * account the paymaster's verdict is read before signing: a refusal throws SponsorshipRefusedError and
+   * nothing is sent (a first operation's comes with validation: AA34).
+   */
+  readonly sponsor?: SponsorOptions | undefined;
   /** The nonce key (default 0). */
   readonly nonceKey?: bigint | undefined;
   readonly receiptTimeoutMs?: number | undefined;
@@ -118,6 +133,8 @@ export interface AccountOperationResult {
   readonly actualGasCost: bigint;
   readonly actualGasUsed: bigint;
   readonly spends: readonly AccountSpend[];
+  /** What the paymaster charged its operator (sponsored operations; undefined if it logged no charge). */
+  readonly sponsored?: SponsoredCharge | undefined;
   readonly gas: {
     readonly callGasLimit: bigint;
     readonly verificationGasLimit: bigint;
@@ -172,6 +189,11 @@ export async function sendAccountOperation(
   )) as bigint;
   const callData = accountCallData(options.batch);
   const fees = await gasPrices(options, provider);
+  const signerCount = (signers.devices ?? []).length + (signers.operator ? 1 : 0);
+  const sponsorship =
+    options.sponsor === undefined
+      ? undefined
+      : await sponsorshipFor(options.sponsor, provider, signerCount);
   const draft: UserOperation = {
     sender,
     nonce,
@@ -183,9 +205,9 @@ export async function sendAccountOperation(
     verificationGasLimit: 0n,
     preVerificationGas: 0n,
     ...fees,
+    ...(sponsorship === undefined ? {} : sponsoredFields(sponsorship)),
     signature: dummyAccountSignature(signers),
   };
-  const signerCount = BigInt((signers.devices ?? []).length + (signers.operator ? 1 : 0));
   let limits: Pick<UserOperation, "callGasLimit" | "verificationGasLimit" | "preVerificationGas">;
   const gas = options.gas ?? {};
   const fixed =
@@ -208,7 +230,7 @@ export async function sendAccountOperation(
         HANDLE_OPS_GAS.callBase + HANDLE_OPS_GAS.callPerExecution * BigInt(options.batch.length),
       verificationGasLimit:
         HANDLE_OPS_GAS.verificationBase +
-        HANDLE_OPS_GAS.verificationPerSigner * signerCount +
+        HANDLE_OPS_GAS.verificationPerSigner * BigInt(signerCount) +
         (init === undefined ? 0n : HANDLE_OPS_GAS.creation),
       preVerificationGas: HANDLE_OPS_GAS.preVerificationGas,
     };
@@ -219,6 +241,7 @@ export async function sendAccountOperation(
     verificationGasLimit: gas.verificationGasLimit ?? limits.verificationGasLimit,
     preVerificationGas: gas.preVerificationGas ?? limits.preVerificationGas,
   };
+  if (sponsorship !== undefined) await checkSponsorship(provider, unsigned, progress);
   const userOpHash = userOperationHash(unsigned, entryPointAddress, chainId);
   progress(`signing UserOperation ${userOpHash} (nonce ${nonce.toString()})`);
   const op: UserOperation = {
@@ -259,7 +282,7 @@ export async function sendAccountOperation(
     txHash,
     via: bundler === undefined ? "handleOps" : "bundler",
   };
-  return interpretReceipt(receipt, operation, entryPointAddress, {
+  const result = interpretReceipt(receipt, operation, entryPointAddress, {
     deployed: init !== undefined,
     gas: {
       callGasLimit: op.callGasLimit,
@@ -269,6 +292,8 @@ export async function sendAccountOperation(
       maxPriorityFeePerGas: op.maxPriorityFeePerGas,
     },
   });
+  if (sponsorship === undefined) return result;
+  return { ...result, sponsored: sponsoredCharge(receipt.logs, sponsorship.paymaster, userOpHash) };
 }
 
 async function gasPrices(

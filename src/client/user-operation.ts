@@ -94,15 +94,6 @@ export function packUserOperation(op: UserOperation): PackedUserOperation {
     op.factory === undefined
       ? "0x"
       : concat([address(op.factory, "factory"), op.factoryData ?? "0x"]);
-  let paymasterAndData = "0x";
-  if (op.paymaster !== undefined) {
-    paymasterAndData = concat([
-      address(op.paymaster, "paymaster"),
-      uint128(op.paymasterVerificationGasLimit ?? 0n, "paymasterVerificationGasLimit"),
-      uint128(op.paymasterPostOpGasLimit ?? 0n, "paymasterPostOpGasLimit"),
-      op.paymasterData ?? "0x",
-    ]);
-  }
   return {
     sender: address(op.sender, "sender"),
     nonce: op.nonce,
@@ -121,9 +112,27 @@ export function packUserOperation(op: UserOperation): PackedUserOperation {
         uint128(op.maxFeePerGas, "maxFeePerGas"),
       ]),
     ),
-    paymasterAndData: hex(paymasterAndData),
+    paymasterAndData: packPaymasterAndData(op),
     signature: op.signature,
   };
+}
+
+/** paymaster (20) ‖ verification gas (16) ‖ postOp gas (16) ‖ paymasterData, or 0x without a paymaster. */
+export function packPaymasterAndData(
+  op: Pick<
+    UserOperation,
+    "paymaster" | "paymasterVerificationGasLimit" | "paymasterPostOpGasLimit" | "paymasterData"
+  >,
+): Hex {
+  if (op.paymaster === undefined) return "0x";
+  return hex(
+    concat([
+      address(op.paymaster, "paymaster"),
+      uint128(op.paymasterVerificationGasLimit ?? 0n, "paymasterVerificationGasLimit"),
+      uint128(op.paymasterPostOpGasLimit ?? 0n, "paymasterPostOpGasLimit"),
+      op.paymasterData ?? "0x",
+    ]),
+  );
 }
 
 function word128(data: Hex, offset: number): bigint {

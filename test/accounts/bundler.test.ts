@@ -9,7 +9,7 @@ import {
   type UserOperation,
 } from "../../src/client/user-operation.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { startAlto, startBundlerChain, type BundlerChain } from "../support/bundler.js";
+import { EXECUTOR, startAlto, startBundlerChain, type BundlerChain } from "../support/bundler.js";
 import { deploySimpleAccountFactory, entryPointAt } from "../../src/client/entry-point-local.js";
 import { checkUserOperationValidation, formatViolations } from "../support/erc7562.js";
 import {
@@ -18,9 +18,6 @@ import {
   executeCall,
   signUserOperation,
 } from "../support/simple-account.js";
-
-/** alto's executor (Hardhat account #1): the EOA that calls handleOps, so the trace's caller too. */
-const EXECUTOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
 async function portIsFree(port: number): Promise<boolean> {
   const server = createServer();

@@ -20,18 +20,15 @@ import { Pkcs11KeyStore } from "../../src/device/pkcs11-key-store.js";
 import { createSoftHsmToken, type SoftHsmToken } from "../../src/device/softhsm-token.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { startBundlerChain, type BundlerChain } from "../support/bundler.js";
-import { checkUserOperationValidation, formatViolations } from "../support/erc7562.js";
-import { requireSoftHsm } from "../device/helpers/softhsm.js";
 import {
-  deployAccountSystem,
-  fund,
-  registerAndAttest,
-  type AccountSystem,
-} from "../../src/client/account-local.js";
-
-/** alto's executor (Hardhat account #1): handleOps's caller, so the trace's caller too. */
-const EXECUTOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+  checkValidationOn,
+  deployAccountSystemOn,
+  startBundlerChain,
+  type BundlerChain,
+} from "../support/bundler.js";
+import { formatViolations } from "../support/erc7562.js";
+import { requireSoftHsm } from "../device/helpers/softhsm.js";
+import { fund, registerAndAttest, type AccountSystem } from "../../src/client/account-local.js";
 
 describe("DeviceAccount through a real bundler (alto on hardhat node)", function () {
   this.timeout(180_000);
@@ -59,13 +56,7 @@ describe("DeviceAccount through a real bundler (alto on hardhat node)", function
     chain = await startBundlerChain();
     stops.push(() => chain.stop());
     client = new BundlerClient(chain.bundlerUrl, chain.entryPoint);
-    // Accounts #1 and #2 are alto's: the system uses #0 (deployer), #3 (maker), #4 (device operator).
-    system = await deployAccountSystem({
-      deployer: chain.funder,
-      maker: await chain.provider.getSigner(3),
-      deviceOperator: await chain.provider.getSigner(4),
-      send: chain.send,
-    });
+    system = await deployAccountSystemOn(chain);
     assert.equal(system.entryPoint, chain.entryPoint);
     software = SoftwareKeyStore.generate("p256");
     hsm = await Pkcs11KeyStore.generate({
@@ -94,10 +85,7 @@ describe("DeviceAccount through a real bundler (alto on hardhat node)", function
 
   /** The ERC-7562 rules of the operation's validation (unstaked account and factory), before it is sent. */
   async function check(packed: PackedUserOperation): Promise<void> {
-    const report = await checkUserOperationValidation(chain.send, packed, {
-      entryPoint: chain.entryPoint,
-      bundler: EXECUTOR,
-    });
+    const report = await checkValidationOn(chain, packed);
     const verdict = formatViolations(report);
     verdicts.push(verdict);
     console.log(

@@ -186,6 +186,29 @@ describe("ERC-7562 checker", function () {
       assert.deepEqual(rules(bad), ["OP-012 account"]);
     });
 
+    it("flags a context returned by an unstaked paymaster (EREP-050), not by a staked one", function () {
+      const paymaster: Hex = "0x2222222222222222222222222222222222222222";
+      const words = (...w: bigint[]) => w.map((v) => v.toString(16).padStart(64, "0"));
+      // validatePaymasterUserOp returns abi.encode(bytes context, uint256 validationData) from memory 0.
+      const returning = (context: bigint[]) => [
+        call(paymaster),
+        {
+          op: "RETURN",
+          depth: 2,
+          stack: [`0x${(32 * (3 + Math.max(context.length - 1, 0))).toString(16)}`, "0x0"],
+          memory: words(0x40n, 0n, ...context),
+        },
+      ];
+      const withContext = returning([2n, 0xdeadn << 240n]); // a 2-byte context
+      const empty = returning([0n]);
+      const at = (staked: boolean) => ({ ...context, paymaster, staked: { paymaster: staked } });
+      assert.deepEqual(rules(analyzeValidationTrace(withContext, at(false))), [
+        "EREP-050 paymaster",
+      ]);
+      assert.equal(formatViolations(analyzeValidationTrace(withContext, at(true))), "none");
+      assert.equal(formatViolations(analyzeValidationTrace(empty, at(false))), "none");
+    });
+
     it("stops at the EntryPoint's BeforeExecution event", function () {
       const beforeExecution = "0xbb47ee3e183a558b1a2ff0874b079f3fc5478b7454eacf2bfc5af2ff5878f972";
       const report = analyzeValidationTrace(

@@ -7,6 +7,13 @@ import { JsonRpcProvider, type JsonRpcSigner } from "ethers";
 import { freePort } from "../../src/gateway/mosquitto.js";
 import type { Hex } from "../../src/protocol/index.js";
 import { deployEntryPointV08, type JsonRpcSend } from "../../src/client/entry-point-local.js";
+import {
+  deployAccountSystem,
+  type AccountSystem,
+  type PaymasterDeployment,
+} from "../../src/client/account-local.js";
+import type { PackedUserOperation } from "../../src/client/user-operation.js";
+import { checkUserOperationValidation, type ValidationReport } from "./erc7562.js";
 
 /**
  * A real ERC-4337 bundler on loopback for tests: Hardhat 3's `hardhat node` (EDR) on a free port,
@@ -24,6 +31,8 @@ const require = createRequire(import.meta.url);
 /** Hardhat's default accounts (mnemonic "test test … junk"): alto's executor and utility wallets. */
 const EXECUTOR_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"; // #1
 const UTILITY_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"; // #2
+/** alto's executor's address (#1): the EOA that calls handleOps, so the caller of a traced validation too. */
+export const EXECUTOR: Hex = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
 export interface BundlerChainOptions {
   /** alto's --safe-mode (ERC-7562 tracing): fails every eth_sendUserOperation on EDR (see above). */
@@ -308,4 +317,30 @@ export async function startBundlerChain(options: BundlerChainOptions = {}): Prom
     await stop();
     throw err;
   }
+}
+
+/**
+ * The machine-account system (account-local.ts) on the chain: #0 deploys it and owns the staked
+ * paymaster, #3 is the maker, #4 the devices' operator (#1 and #2 are alto's).
+ */
+export async function deployAccountSystemOn(
+  chain: BundlerChain,
+): Promise<AccountSystem & PaymasterDeployment> {
+  return deployAccountSystem({
+    deployer: chain.funder,
+    maker: await chain.provider.getSigner(3),
+    deviceOperator: await chain.provider.getSigner(4),
+    send: chain.send,
+  });
+}
+
+/** test/support/erc7562.ts's report on `op`'s validation as alto's executor would run it. */
+export function checkValidationOn(
+  chain: BundlerChain,
+  op: PackedUserOperation,
+): Promise<ValidationReport> {
+  return checkUserOperationValidation(chain.send, op, {
+    entryPoint: chain.entryPoint,
+    bundler: EXECUTOR,
+  });
 }

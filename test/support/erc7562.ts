@@ -18,7 +18,8 @@ import {
  * Checked: storage (STO-010, STO-021/022, STO-031/032/033; TLOAD/TSTORE count as storage, OP-070), the
  * blocked opcodes (OP-011, plus BLOBHASH and BLOBBASEFEE as alto bans them), GAS not followed by a
  * CALL (OP-012), CREATE2 only once and only in the factory (OP-031), BALANCE/SELFBALANCE only when
- * staked (OP-080). Not checked: OOG reverts (OP-020), calls to code-less addresses (OP-041), calls
+ * staked (OP-080), a context returned by an unstaked paymaster (EREP-050: its postOp runs after
+ * execution, so only a staked paymaster may keep state for it). Not checked: OOG reverts (OP-020), calls to code-less addresses (OP-041), calls
  * into the EntryPoint (OP-05x), value calls (OP-061), precompiles (OP-062), code hashes (COD-010),
  * and the mempool-wide rules (STO-040/041, reputation). No describe() here: mocha loads this file
  * and finds no tests.
@@ -124,6 +125,19 @@ function memorySlice(log: StructLog, offset: bigint, size: bigint): string {
   return memory.slice(Number(offset) * 2, Number(offset + size) * 2).padEnd(Number(size) * 2, "0");
 }
 
+/**
+ * The length of the context in validatePaymasterUserOp's return data, abi.encode(bytes context, uint256
+ * validationData), read from the memory that RETURN hands back.
+ */
+function returnedContextLength(log: StructLog): bigint {
+  const size = peek(log, 1);
+  if (size < 96n) return 0n; // not the ABI encoding of (bytes, uint256)
+  const data = memorySlice(log, peek(log, 0), size);
+  const offset = BigInt(`0x${data.slice(0, 64)}`);
+  if (offset + 32n > size) return 0n;
+  return BigInt(`0x${data.slice(Number(offset) * 2, Number(offset) * 2 + 64)}`);
+}
+
 /** Whose storage a frame touches: set later for a CREATE frame (its address is known on return). */
 interface Owner {
   address: Hex | undefined;
@@ -205,6 +219,15 @@ export function analyzeValidationTrace(
           flag("OP-031", entity, `${entity} uses CREATE2 (only the factory, to deploy the sender)`);
         } else if (++create2InFactory > 1) {
           flag("OP-031", entity, "the factory uses CREATE2 more than once");
+        }
+      } else if (op === "RETURN" && entity === "paymaster" && log.depth === 2) {
+        // The paymaster's own frame returning to the EntryPoint (a proxy's implementation returns deeper).
+        if (!staked && returnedContextLength(log) > 0n) {
+          flag(
+            "EREP-050",
+            entity,
+            "unstaked paymaster returns a context (its postOp runs after execution): stake it",
+          );
         }
       } else if (STORAGE.has(op)) {
         accesses.push({
