@@ -20,6 +20,7 @@ import {
   DeviceRegistry__factory,
   DeviceSignerVerifier__factory,
   MockERC20__factory,
+  PaymentChannel__factory,
   type DeviceAccountFactory,
   type MockERC20,
 } from "../../types/ethers-contracts/index.js";
@@ -104,6 +105,16 @@ export async function deployAccountContracts(options: {
     factory: accountFactoryAt(factoryAddress, deployer),
     factoryAddress,
   };
+}
+
+/** A PaymentChannel over the registry (a buyer device counts as trusted if attested within MAX_AGE). */
+export async function deployPaymentChannel(
+  deployer: Signer,
+  registryAddress: string,
+): Promise<Hex> {
+  const channels = await new PaymentChannel__factory(deployer).deploy(registryAddress, MAX_AGE);
+  await channels.waitForDeployment();
+  return addressOf(channels);
 }
 
 /** The maker publishes firmware 1.0.0 of ACCOUNT_MODEL (IMAGES), which registerAndAttest's devices run. */
