@@ -7,9 +7,12 @@ import DeviceRegistryModule from "./DeviceRegistry.js";
  * DeviceAccount implementation and the DeviceAccountFactory that clones it (`account create` finds the
  * factory in this deployment). Parameters (module id "DeviceAccounts"):
  * - `entryPoint`: the ERC-4337 EntryPoint (default v0.8's canonical address; it must exist on the chain);
- * - `defaultMaxAge`: the verifier's max attestation age for callers that do not say theirs (default a day).
+ * - `defaultMaxAge`: the verifier's max attestation age for callers that do not say theirs (default a day);
+ * - `channelMaxAge`: how recently a buyer device must have attested for PaymentChannel to count its
+ *   vouchers (default a day).
  * DeviceAccount's runtime code is 24,387 bytes (the IR build at runs 1), under EIP-170's 24,576. The
- * DeviceAccountLens (trusted weight of an account's devices) is deployed with them.
+ * DeviceAccountLens (trusted weight of an account's devices) and the PaymentChannel the accounts open
+ * channels on (`channel open` and the other channel tasks find it here) are deployed with them.
  */
 export default buildModule("DeviceAccounts", (m) => {
   const { deviceRegistry } = m.useModule(DeviceRegistryModule);
@@ -25,11 +28,16 @@ export default buildModule("DeviceAccounts", (m) => {
   ]);
   const deviceAccountFactory = m.contract("DeviceAccountFactory", [deviceAccount]);
   const deviceAccountLens = m.contract("DeviceAccountLens");
+  const paymentChannel = m.contract("PaymentChannel", [
+    deviceRegistry,
+    m.getParameter("channelMaxAge", 86_400n),
+  ]);
   return {
     deviceRegistry,
     deviceSignerVerifier,
     deviceAccount,
     deviceAccountFactory,
     deviceAccountLens,
+    paymentChannel,
   };
 });

@@ -7,10 +7,11 @@ import type {
   DeviceAccountFactory,
   DeviceAccountLens,
   DeviceSignerVerifier,
+  PaymentChannel,
 } from "../../types/ethers-contracts/index.js";
 
 describe("deploy/modules/DeviceAccounts", function () {
-  it("deploys the verifier, the implementation, the factory and the lens over the registry, within EIP-170's code limit", async function () {
+  it("deploys the verifier, the implementation, the factory, the lens and the payment channels over the registry, within EIP-170's code limit", async function () {
     // The default in-process chain enforces EIP-170's 24,576-byte limit, as every public chain does.
     const { ignition, ethers } = await network.create();
     const deployed = await ignition.deploy(DeviceAccountsModule);
@@ -18,6 +19,7 @@ describe("deploy/modules/DeviceAccounts", function () {
     const implementation = deployed.deviceAccount as unknown as DeviceAccount;
     const verifier = deployed.deviceSignerVerifier as unknown as DeviceSignerVerifier;
     const lens = deployed.deviceAccountLens as unknown as DeviceAccountLens;
+    const channels = deployed.paymentChannel as unknown as PaymentChannel;
     const registry = await deployed.deviceRegistry.getAddress();
     expect(await factory.IMPLEMENTATION()).to.equal(await implementation.getAddress());
     expect(await implementation.REGISTRY()).to.equal(registry);
@@ -26,6 +28,8 @@ describe("deploy/modules/DeviceAccounts", function () {
     expect(await verifier.REGISTRY()).to.equal(registry);
     expect(await verifier.DEFAULT_MAX_AGE()).to.equal(86_400n);
     expect(await ethers.provider.getCode(await lens.getAddress())).to.not.equal("0x");
+    expect(await channels.registry()).to.equal(registry);
+    expect(await channels.maxAge()).to.equal(86_400n);
     const code = await ethers.provider.getCode(await implementation.getAddress());
     expect((code.length - 2) / 2).to.be.at.most(24_576, "EIP-170's limit");
   });
