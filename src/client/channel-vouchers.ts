@@ -69,7 +69,10 @@ export interface SignChannelVoucherOptions {
   readonly dir: string;
 }
 
-/** The buyer device signs a voucher for the running total; returns the voucher file's JSON. */
+/**
+ * The buyer device signs a voucher for the running total (never below one it signed: VoucherRegressionError);
+ * returns the voucher file's JSON and the record's path.
+ */
 export async function signChannelVoucher(options: SignChannelVoucherOptions) {
   const { channels, deviceId, channel } = options;
   const terms = await requireChannelTerms(channels, channel);
@@ -86,7 +89,7 @@ export async function signChannelVoucher(options: SignChannelVoucherOptions) {
   try {
     const signer = new VoucherSigner(options.keyStore, domain, deviceId, record);
     const signed = await signer.signVoucher(channel, options.cumulativeAmount);
-    return { ...voucherFileJson(domain, terms, signed), record: record.path };
+    return { voucher: voucherFileJson(domain, terms, signed), record: record.path };
   } finally {
     record.close();
   }

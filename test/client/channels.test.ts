@@ -7,17 +7,14 @@ import { Wallet, parseEther, type ErrorFragment, type HDNodeWallet, type Provide
 import type { NetworkHelpers } from "@nomicfoundation/hardhat-network-helpers/types";
 import {
   ContractError,
-  NATIVE,
   UserOperationRevertedError,
   EXPLAINED_CHANNEL_ERRORS,
   EXPLAINED_ERRORS,
+  NATIVE,
   acceptChannelVoucher,
   channelInterface,
   decodeAccountRevertData,
   decodeChannelRevertData,
-  accountAddress,
-  accountSalt,
-  buildAccountSetup,
   channelDomain,
   openChannel,
   paymentChannelAt,
@@ -31,6 +28,7 @@ import {
   type PaymentChannel,
 } from "../../src/client/index.js";
 import {
+  channelBuyerAccount,
   deployAccountSystem,
   deployPaymentChannel,
   fund,
@@ -100,31 +98,15 @@ describe("client: payment channels", function () {
     sellerChannels = paymentChannelAt(channelsAddress, seller);
     vehicle = SoftwareKeyStore.generate("p256");
     deviceId = await registerAndAttest(system, vehicle);
-    const setup = buildAccountSetup({
-      verifier: system.verifier,
-      devices: [deviceId],
-      operator: Wallet.createRandom().address,
-      highThreshold: 2n,
-      tokens: [
-        { token: system.tokenAddress, periodCap: parseEther("1000") },
-        { token: NATIVE, periodCap: parseEther("3") },
-      ],
-      counterparties: [
-        { token: system.tokenAddress, counterparty: channelsAddress },
-        { token: NATIVE, counterparty: channelsAddress },
-      ],
-    });
-    const salt = accountSalt("vehicle-1");
-    account = await accountAddress(system.factory, setup, salt);
+    let accountFile: AccountFile;
+    ({ account, accountFile } = await channelBuyerAccount(system, {
+      channels: channelsAddress,
+      deviceId,
+      salt: "vehicle-1",
+      tokenCap: parseEther("1000"),
+      nativeCap: parseEther("3"),
+    }));
     await fund(system, account, parseEther("100"), parseEther("5"));
-    const { chainId } = await provider.getNetwork();
-    const accountFile: AccountFile = {
-      account,
-      chainId,
-      factory: system.factoryAddress,
-      salt,
-      setup,
-    };
     route = {
       provider,
       signers: { verifier: system.verifier, devices: [{ deviceId, store: vehicle }] },
@@ -154,8 +136,8 @@ describe("client: payment channels", function () {
       },
       route,
     );
-  const sign = (channel: Hex, amount: bigint) =>
-    signChannelVoucher({
+  const sign = async (channel: Hex, amount: bigint) => {
+    const signed = await signChannelVoucher({
       channels: paymentChannelAt(channelsAddress, provider),
       keyStore: vehicle,
       deviceId,
@@ -163,6 +145,8 @@ describe("client: payment channels", function () {
       cumulativeAmount: amount,
       dir,
     });
+    return signed.voucher;
+  };
   /** The seller's store, opened anew each time: as a restarted process would. */
   const sellerStore = async () =>
     SellerVoucherStore.open(
