@@ -16,6 +16,7 @@ import {
 import {
   ACCOUNT_MODEL,
   deployAccountContracts,
+  deployPaymentChannel,
   fund,
   publishAccountFirmware,
   registerAndAttest,
@@ -120,12 +121,8 @@ export async function machineAccountsChapter(ctx: AccountsChapterContext): Promi
     registryAddress: ctx.registryAddress,
     send: ctx.send,
   });
-  const channels = await new PaymentChannel__factory(governance).deploy(
-    ctx.registryAddress,
-    86_400n,
-  );
-  await channels.waitForDeployment();
-  const channelsAddress = (await channels.getAddress()) as Hex;
+  const channelsAddress = await deployPaymentChannel(governance, ctx.registryAddress);
+  const channels = PaymentChannel__factory.connect(channelsAddress, governance);
   say(
     `EntryPoint v0.8 at its canonical address ${contracts.entryPoint}; on the demo's registry: DeviceSignerVerifier ` +
       `${short(contracts.verifier)}, DeviceAccountFactory ${short(contracts.factoryAddress)}, PaymentChannel ${short(channelsAddress)}`,

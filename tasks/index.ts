@@ -229,6 +229,24 @@ const velocityWindow = {
   type: ArgumentType.INT,
   defaultValue: 3_600,
 } as const;
+// ------------------------------------------------------------ payment channel options
+const channels = {
+  name: "channels",
+  description: "PaymentChannel address (default: the Ignition deployment for the chain)",
+  defaultValue: "",
+} as const;
+const channel = {
+  name: "channel",
+  description: "The channel's id (channel open prints it)",
+  defaultValue: "",
+} as const;
+const vouchersDir = {
+  name: "vouchersDir",
+  description:
+    "Voucher records: the buyer device's (it never signs lower) and the seller's latest vouchers",
+  defaultValue: ".devicetrust/vouchers",
+} as const;
+
 /** The options of the account tasks that send a UserOperation: chain, account, signers, route. */
 function withAccountRoute<T extends TaskArguments>(builder: NewTaskDefinitionBuilder<T>) {
   return withChainOptions(builder)
@@ -1539,5 +1557,111 @@ export const tasks = [
       }),
   )
     .setAction(() => import("./account/pay.js"))
+    .build(),
+  // ------------------------------------------------------------ payment channels
+  emptyTask(
+    "channel",
+    "Payment channels: a DeviceAccount deposits, its device signs vouchers, the seller closes once",
+  ).build(),
+
+  withAccountRoute(
+    task(
+      ["channel", "open"],
+      "Open a payment channel from a DeviceAccount (approve + open in one UserOperation)",
+    )
+      .addOption(channels)
+      .addOption({ name: "seller", description: "Who is paid by the vouchers", defaultValue: "" })
+      .addOption(accountAsset)
+      .addOption({
+        name: "deposit",
+        description: "Deposit in decimal units of the asset",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "price",
+        description: "Price per unit in decimal units (bookkeeping in the terms; default 0)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "expiry",
+        description: "The channel's life in seconds from now (close before it, reclaim after)",
+        type: ArgumentType.INT,
+        defaultValue: 86_400,
+      })
+      .addOption({
+        name: "device",
+        description: "The buyer device whose key signs vouchers (default: the signing device)",
+        defaultValue: "",
+      }),
+  )
+    .setAction(() => import("./channel/open.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["channel", "voucher"],
+      "The buyer's device signs a voucher for the running total; --accept: the seller checks and stores one",
+    )
+      .addOption(channels)
+      .addOption(channel)
+      .addOption({
+        name: "amount",
+        description: "The running total owed on the channel (decimal units of its asset)",
+        defaultValue: "",
+      })
+      .addOption({ name: "out", description: "Write the voucher file here", defaultValue: "" })
+      .addOption({
+        name: "accept",
+        description: "Seller (--from): check this voucher file against the chain and store it",
+        defaultValue: "",
+      })
+      .addOption(vouchersDir)
+      .addOption(keyFile)
+      .addOption(password)
+      .addOption(pkcs11Module)
+      .addOption(token)
+      .addOption(pin)
+      .addOption(label),
+  )
+    .setAction(() => import("./channel/voucher.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["channel", "close"],
+      "The seller (--from) closes a channel with the latest voucher it stored (--checkpoint: record it only)",
+    )
+      .addOption(channels)
+      .addOption(channel)
+      .addOption(vouchersDir)
+      .addFlag({
+        name: "checkpoint",
+        description:
+          "Checkpoint the latest voucher instead (it is paid even if the device is distrusted later)",
+      }),
+  )
+    .setAction(() => import("./channel/close.js"))
+    .build(),
+
+  withAccountRoute(
+    task(
+      ["channel", "reclaim"],
+      "After expiry, end a channel from the buyer's DeviceAccount: the seller gets its checkpoint, the account the rest",
+    )
+      .addOption(channels)
+      .addOption(channel),
+  )
+    .setAction(() => import("./channel/reclaim.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["channel", "show"],
+      "Show a channel: terms, deposit, checkpoint, expiry, settlement, owed",
+    )
+      .addOption(channels)
+      .addOption(channel),
+  )
+    .setAction(() => import("./channel/show.js"))
     .build(),
 ];

@@ -13,8 +13,11 @@ import DeviceRegistryModule from "./DeviceRegistry.js";
  * - `defaultMaxAge`: the verifier's max attestation age for callers that do not say theirs (default a day);
  * - `paymasterStake` (wei, default 1 ether) and `paymasterUnstakeDelay` (seconds, default a day): the
  *   stake; each bundler sets its own minimums (alto: --min-entity-stake, --min-entity-unstake-delay).
+ * - `channelMaxAge`: how recently a buyer device must have attested for PaymentChannel to count its
+ *   vouchers (default a day).
  * DeviceAccount's runtime code is 24,387 bytes (the IR build at runs 1), under EIP-170's 24,576. The
- * DeviceAccountLens (trusted weight of an account's devices) is deployed with them.
+ * DeviceAccountLens (trusted weight of an account's devices) and the PaymentChannel the accounts open
+ * channels on (`channel open` and the other channel tasks find it here) are deployed with them.
  */
 export default buildModule("DeviceAccounts", (m) => {
   const { deviceRegistry } = m.useModule(DeviceRegistryModule);
@@ -34,6 +37,10 @@ export default buildModule("DeviceAccounts", (m) => {
   m.call(devicePaymaster, "addStake", [m.getParameter("paymasterUnstakeDelay", 86_400n)], {
     value: m.getParameter("paymasterStake", 10n ** 18n),
   });
+  const paymentChannel = m.contract("PaymentChannel", [
+    deviceRegistry,
+    m.getParameter("channelMaxAge", 86_400n),
+  ]);
   return {
     deviceRegistry,
     deviceSignerVerifier,
@@ -41,5 +48,6 @@ export default buildModule("DeviceAccounts", (m) => {
     deviceAccountFactory,
     deviceAccountLens,
     devicePaymaster,
+    paymentChannel,
   };
 });

@@ -7,11 +7,12 @@ import {
   ContractError,
   contractError,
   decodeContractError,
-  decodeRevertData,
+  decodeWithSentences,
   findRevertData,
   s,
   type ErrorSentences,
 } from "./decode-error.js";
+import { decodeChannelRevertData } from "./channel-errors.js";
 
 /**
  * Sentences for the custom errors of DeviceAccount (with the OpenZeppelin account errors it can raise) and
@@ -114,20 +115,14 @@ export function accountContractError(
   return contractError(name, args, cause, EXPLAIN);
 }
 
-/** Revert data of an account, factory, registry, staking, proofs or token custom error, decoded. */
+/**
+ * Revert data of an account or factory custom error, decoded; else of a contract a batch calls (the payment
+ * channels) or of the registry, staking, proofs or a token (channel-errors.ts falls back to decode-error.ts).
+ */
 export function decodeAccountRevertData(data: string, cause?: unknown): ContractError | undefined {
-  for (const iface of INTERFACES) {
-    let parsed;
-    try {
-      parsed = iface.parseError(data);
-    } catch {
-      continue; // a selector this interface declares, with malformed arguments
-    }
-    if (parsed !== null && parsed.name in EXPLAIN) {
-      return accountContractError(parsed.name, parsed.args.toArray(), cause);
-    }
-  }
-  return decodeRevertData(data, cause);
+  return (
+    decodeWithSentences(data, INTERFACES, EXPLAIN, cause) ?? decodeChannelRevertData(data, cause)
+  );
 }
 
 /** The decoded contract error inside `err` (account errors first, then decode-error.ts's). */

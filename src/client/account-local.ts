@@ -1,8 +1,12 @@
-import { parseEther, type Provider, type Signer } from "ethers";
+import { Wallet, parseEther, type Provider, type Signer } from "ethers";
 import type { KeyStore } from "../device/key-store.js";
 import { DeviceSigner } from "../device/device-signer.js";
 import {
+  NATIVE,
+  accountAddress,
   accountFactoryAt,
+  accountSalt,
+  buildAccountSetup,
   addMaker,
   fetchChallenge,
   makerEndorse,
@@ -11,6 +15,7 @@ import {
   registryAt,
   registryDomain,
   submitEvidence,
+  type AccountFile,
   type DeviceRegistry,
 } from "./index.js";
 import { deviceIdOf, measure, type Hex } from "../protocol/index.js";
@@ -21,6 +26,7 @@ import {
   DeviceRegistry__factory,
   DeviceSignerVerifier__factory,
   MockERC20__factory,
+  PaymentChannel__factory,
   type DeviceAccountFactory,
   type DevicePaymaster,
   type MockERC20,
@@ -134,6 +140,16 @@ export async function deployAccountContracts(options: {
   };
 }
 
+/** A PaymentChannel over the registry (a buyer device counts as trusted if attested within MAX_AGE). */
+export async function deployPaymentChannel(
+  deployer: Signer,
+  registryAddress: string,
+): Promise<Hex> {
+  const channels = await new PaymentChannel__factory(deployer).deploy(registryAddress, MAX_AGE);
+  await channels.waitForDeployment();
+  return addressOf(channels);
+}
+
 /** The maker publishes firmware 1.0.0 of ACCOUNT_MODEL (IMAGES), which registerAndAttest's devices run. */
 export async function publishAccountFirmware(
   registryAddress: string,
@@ -229,4 +245,44 @@ export async function fund(
 ): Promise<void> {
   await (await system.deployer.sendTransaction({ to: account, value: native })).wait();
   await (await system.token.mint(account, tokens)).wait();
+}
+
+/**
+ * The account of a vehicle that buys over payment channels: `deviceId` signs alone (low threshold 1) inside
+ * a policy that lets it approve and call `channels` in the system's token (up to `tokenCap` a day) and pay
+ * it native coin (up to `nativeCap`); a random operator holds the high threshold. Returns its
+ * counterfactual address and the account file its first UserOperation deploys from.
+ */
+export async function channelBuyerAccount(
+  system: AccountSystem,
+  options: {
+    readonly channels: Hex;
+    readonly deviceId: Hex;
+    readonly salt: string;
+    readonly tokenCap: bigint;
+    readonly nativeCap: bigint;
+  },
+): Promise<{ readonly account: Hex; readonly accountFile: AccountFile }> {
+  const { channels } = options;
+  const setup = buildAccountSetup({
+    verifier: system.verifier,
+    devices: [options.deviceId],
+    operator: Wallet.createRandom().address,
+    highThreshold: 2n,
+    tokens: [
+      { token: system.tokenAddress, periodCap: options.tokenCap },
+      { token: NATIVE, periodCap: options.nativeCap },
+    ],
+    counterparties: [
+      { token: system.tokenAddress, counterparty: channels },
+      { token: NATIVE, counterparty: channels },
+    ],
+  });
+  const salt = accountSalt(options.salt);
+  const account = await accountAddress(system.factory, setup, salt);
+  const { chainId } = await system.provider.getNetwork();
+  return {
+    account,
+    accountFile: { account, chainId, factory: system.factoryAddress, salt, setup },
+  };
 }

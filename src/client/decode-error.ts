@@ -408,18 +408,49 @@ export function findRevertData(err: unknown, depth = 0): string | undefined {
   return undefined;
 }
 
-/** Decodes revert data of any DeviceRegistry, DeviceStaking, FraudProofs, InsurancePool, DeviceKeyLib, AccessControl, ERC-4626 or ERC-20 custom error. */
-export function decodeRevertData(data: string, cause?: unknown): ContractError | undefined {
-  for (const iface of INTERFACES) {
+/**
+ * The first of `interfaces` that declares the selector of revert `data` and whose error `wanted` takes,
+ * parsed; undefined if none.
+ */
+function parseRevert(
+  data: string,
+  interfaces: readonly Interface[],
+  wanted: (name: string) => boolean,
+): { readonly name: string; readonly args: unknown[] } | undefined {
+  for (const iface of interfaces) {
     let parsed;
     try {
       parsed = iface.parseError(data);
     } catch {
       continue; // a selector this interface declares, with malformed arguments
     }
-    if (parsed !== null) return contractError(parsed.name, parsed.args.toArray(), cause);
+    if (parsed !== null && wanted(parsed.name)) {
+      return { name: parsed.name, args: parsed.args.toArray() };
+    }
   }
   return undefined;
+}
+
+/** Decodes revert data of any DeviceRegistry, DeviceStaking, FraudProofs, InsurancePool, DeviceKeyLib, AccessControl, ERC-4626 or ERC-20 custom error. */
+export function decodeRevertData(data: string, cause?: unknown): ContractError | undefined {
+  const parsed = parseRevert(data, INTERFACES, () => true);
+  return parsed === undefined ? undefined : contractError(parsed.name, parsed.args, cause);
+}
+
+/**
+ * The ContractError of revert `data` when one of `interfaces` declares its selector and `sentences`
+ * explains it (each component's errors file: accounts, channels, feeds); undefined otherwise.
+ */
+export function decodeWithSentences(
+  data: string,
+  interfaces: readonly Interface[],
+  sentences: ErrorSentences,
+  cause?: unknown,
+): ContractError | undefined {
+  const parsed = parseRevert(data, interfaces, (name) => name in sentences);
+  return parsed === undefined
+    ? undefined
+    : contractError(parsed.name, parsed.args, cause, sentences);
 }
 
 /** The ContractError for custom error `name` with `args`, e.g. for a check made before sending. */

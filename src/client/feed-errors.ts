@@ -7,6 +7,7 @@ import {
   ContractError,
   contractError,
   decodeContractError,
+  decodeWithSentences,
   findRevertData,
   s,
   type ErrorSentences,
@@ -187,17 +188,8 @@ export function decodeFeedError(err: unknown): ContractError | undefined {
   if (err instanceof ContractError) return err;
   const data = findRevertData(err);
   if (data === undefined) return undefined;
-  for (const iface of INTERFACES) {
-    let parsed;
-    try {
-      parsed = iface.parseError(data);
-    } catch {
-      continue;
-    }
-    if (parsed !== null && parsed.name in EXPLAIN) {
-      return feedContractError(parsed.name, parsed.args.toArray(), err);
-    }
-  }
+  const decoded = decodeWithSentences(data, INTERFACES, EXPLAIN, err);
+  if (decoded !== undefined) return decoded;
   return decodeContractError(err);
 }
 

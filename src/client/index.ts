@@ -25,3 +25,6 @@ export * from "./anchor-proof.js";
 export * from "./user-operation.js";
 export * from "./bundler-client.js";
 export * from "./accounts.js";
+export * from "./channel-errors.js";
+export * from "./channels.js";
+export * from "./channel-vouchers.js";

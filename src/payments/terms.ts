@@ -4,7 +4,8 @@ import {
   writeBytes32,
   writeUint256Word,
 } from "../protocol/hash.js";
-import type { Hex } from "../protocol/hex.js";
+import { getAddress } from "ethers";
+import { asHex, type Hex } from "../protocol/hex.js";
 
 /**
  * A payment channel's terms, as IPaymentChannel.ChannelTerms: what the channel is for life. Every call to
@@ -42,4 +43,30 @@ export function channelIdOf(terms: ChannelTerms): Hex {
   writeUint256Word(b, 128, terms.pricePerUnit, "pricePerUnit");
   writeUint256Word(b, 160, terms.nonce, "nonce");
   return `0x${keccak256Buffer(b).toString("hex")}`;
+}
+
+/** The terms as JSON (amounts as decimal strings), for voucher files and the seller's store. */
+export function termsToJson(terms: ChannelTerms): Record<string, string> {
+  return {
+    buyer: terms.buyer,
+    seller: terms.seller,
+    buyerDevice: terms.buyerDevice,
+    token: terms.token,
+    pricePerUnit: terms.pricePerUnit.toString(),
+    nonce: terms.nonce.toString(),
+  };
+}
+
+/** The inverse of termsToJson (addresses checksummed, the device id in lower case). */
+export function termsFromJson(json: unknown): ChannelTerms {
+  const t = (json ?? {}) as Record<string, unknown>;
+  const address = (v: unknown, what: string): Hex => getAddress(asHex(String(v), what, 20)) as Hex;
+  return {
+    buyer: address(t.buyer, "buyer"),
+    seller: address(t.seller, "seller"),
+    buyerDevice: asHex(String(t.buyerDevice), "buyerDevice", 32).toLowerCase() as Hex,
+    token: address(t.token, "token"),
+    pricePerUnit: BigInt(String(t.pricePerUnit)),
+    nonce: BigInt(String(t.nonce)),
+  };
 }

@@ -1,8 +1,7 @@
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync } from "node:fs";
-import { dirname } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { InvalidInputError, type Domain, type Hex } from "../protocol/index.js";
-import { VoucherRecordError, VoucherRegressionError } from "./errors.js";
+import { VoucherRegressionError } from "./errors.js";
+import { amountOf, amountText, inTransaction, openRecordDb } from "./record-db.js";
 
 /**
  * A buyer device's record of the highest voucher it signed per channel: what keeps it from ever signing a
@@ -33,20 +32,12 @@ export interface RecordedVoucher {
 }
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS vouchers (
   channel   TEXT PRIMARY KEY,
   amount    TEXT NOT NULL,
   signature TEXT
 ) WITHOUT ROWID;
 `;
-const KIND = "devicetrust-voucher-record";
-const VERSION = "1";
-
-/** A uint256 as 64 hex digits: text order is numeric order. */
-function amountText(value: bigint): string {
-  return value.toString(16).padStart(64, "0");
-}
 
 export class VoucherRecord {
   /** The SQLite file, or ":memory:". */
@@ -61,8 +52,11 @@ export class VoucherRecord {
   private constructor(db: DatabaseSync, path: string, identity: VoucherRecordIdentity) {
     this.#db = db;
     this.path = path;
-    this.domain = identity.domain;
-    this.deviceId = identity.deviceId;
+    this.domain = {
+      chainId: identity.domain.chainId,
+      verifyingContract: identity.domain.verifyingContract.toLowerCase() as Hex,
+    };
+    this.deviceId = identity.deviceId.toLowerCase() as Hex;
     this.#get = db.prepare("SELECT amount, signature FROM vouchers WHERE channel = ?");
     this.#put = db.prepare(
       `INSERT INTO vouchers (channel, amount, signature) VALUES (?, ?, NULL)
@@ -73,76 +67,12 @@ export class VoucherRecord {
 
   /** Opens (or creates, with its folder) the record at `path` for `identity`. */
   static open(path: string, identity: VoucherRecordIdentity): VoucherRecord {
-    const created = !existsSync(path);
-    if (created) mkdirSync(dirname(path), { recursive: true });
-    const record = VoucherRecord.#openDb(path, identity);
-    if (created) {
-      // The database file's folder entry, so a power loss cannot lose the file its WAL belongs to.
-      const fd = openSync(dirname(path), "r");
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    return record;
+    return new VoucherRecord(openRecordDb(path, WHAT, meta(identity), SCHEMA), path, identity);
   }
 
   /** A record for the life of the process (a VoucherSigner's default). */
   static inMemory(identity: VoucherRecordIdentity): VoucherRecord {
-    return VoucherRecord.#openDb(":memory:", identity);
-  }
-
-  static #openDb(path: string, identity: VoucherRecordIdentity): VoucherRecord {
-    let db: DatabaseSync;
-    try {
-      db = new DatabaseSync(path);
-      db.exec("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
-      db.exec(SCHEMA);
-    } catch (cause: unknown) {
-      throw new VoucherRecordError(
-        `cannot open the voucher record ${path}: check that it is a voucher record and that its folder is writable`,
-        { cause },
-      );
-    }
-    try {
-      const want = new Map([
-        ["kind", KIND],
-        ["version", VERSION],
-        ["chainId", identity.domain.chainId.toString()],
-        ["verifyingContract", identity.domain.verifyingContract.toLowerCase()],
-        ["deviceId", identity.deviceId.toLowerCase()],
-      ]);
-      const rows = db.prepare("SELECT key, value FROM meta").all() as {
-        key: string;
-        value: string;
-      }[];
-      if (rows.length === 0) {
-        const put = db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)");
-        db.exec("BEGIN IMMEDIATE");
-        for (const [k, v] of want) put.run(k, v);
-        db.exec("COMMIT");
-      } else {
-        const have = new Map(rows.map((r) => [r.key, r.value]));
-        for (const [k, v] of want) {
-          if (have.get(k) !== v) {
-            throw new VoucherRecordError(
-              `${path} is the voucher record of another ${k} (${String(have.get(k))}, not ${v}): give each device and channel contract its own record`,
-            );
-          }
-        }
-      }
-      return new VoucherRecord(db, path, {
-        domain: {
-          chainId: identity.domain.chainId,
-          verifyingContract: identity.domain.verifyingContract.toLowerCase() as Hex,
-        },
-        deviceId: identity.deviceId.toLowerCase() as Hex,
-      });
-    } catch (err: unknown) {
-      db.close();
-      throw err;
-    }
+    return VoucherRecord.open(":memory:", identity);
   }
 
   /** The latest voucher signed for `channel`, if any. */
@@ -152,7 +82,7 @@ export class VoucherRecord {
     if (row === undefined) return undefined;
     return {
       channel: channel.toLowerCase() as Hex,
-      cumulativeAmount: BigInt(`0x${row.amount}`),
+      cumulativeAmount: amountOf(row.amount),
       signature: row.signature === null ? undefined : (row.signature as Hex),
     };
   }
@@ -167,19 +97,14 @@ export class VoucherRecord {
       throw new InvalidInputError("cumulativeAmount must be a whole number from 0 to 2^256 - 1");
     }
     const id = channel.toLowerCase();
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
+    inTransaction(this.#db, () => {
       const row = this.#get.get(id) as { amount: string } | undefined;
-      const signed = row === undefined ? undefined : BigInt(`0x${row.amount}`);
+      const signed = row === undefined ? undefined : amountOf(row.amount);
       if (signed !== undefined && amount < signed) {
         throw new VoucherRegressionError(channel, amount, signed);
       }
       if (signed !== amount) this.#put.run(id, amountText(amount));
-      this.#db.exec("COMMIT");
-    } catch (err: unknown) {
-      this.#db.exec("ROLLBACK");
-      throw err;
-    }
+    });
   }
 
   /** Stores the signature of the voucher `authorize` committed (for `latest`). */
@@ -190,4 +115,16 @@ export class VoucherRecord {
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
+}
+
+const WHAT = "voucher record";
+
+function meta(identity: VoucherRecordIdentity): Map<string, string> {
+  return new Map([
+    ["kind", "devicetrust-voucher-record"],
+    ["version", "1"],
+    ["chainId", identity.domain.chainId.toString()],
+    ["verifyingContract", identity.domain.verifyingContract.toLowerCase()],
+    ["deviceId", identity.deviceId.toLowerCase()],
+  ]);
 }

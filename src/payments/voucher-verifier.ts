@@ -25,6 +25,8 @@ import {
   VoucherNotNewerError,
   VoucherSignatureError,
 } from "./errors.js";
+import { VoucherRecordError } from "./errors.js";
+import type { SellerVoucherStore, StoredChannel } from "./seller-store.js";
 import { channelIdOf, type ChannelTerms } from "./terms.js";
 
 /** A channel the seller serves, as its ChannelOpened (and ChannelToppedUp) events describe it. */
@@ -49,6 +51,12 @@ export interface VoucherVerifierOptions {
   readonly now?: () => bigint;
   /** The signature verifier (default one of its own): share one to share its key caches. */
   readonly verifier?: SignatureVerifier;
+  /**
+   * The seller's durable store (SellerVoucherStore): the verifier resumes its channels from it, writes
+   * every channel it tracks to it and commits every voucher to it before reporting it accepted. Without
+   * one, everything lives in memory and a restart forgets the seller's latest vouchers.
+   */
+  readonly store?: SellerVoucherStore;
 }
 
 /** A voucher as the buyer sends it. */
@@ -66,6 +74,7 @@ export interface AcceptedVoucher extends IncomingVoucher {
 
 interface Entry {
   readonly id: Hex;
+  readonly terms: ChannelTerms;
   deposit: bigint;
   expiry: bigint;
   key: DeviceKey;
@@ -98,6 +107,7 @@ export class VoucherVerifier {
   readonly #verifier: SignatureVerifier;
   readonly #head: Buffer;
   readonly #channels = new Map<string, Entry>();
+  readonly #store: SellerVoucherStore | undefined;
 
   constructor(domain: Domain, options: VoucherVerifierOptions = {}) {
     this.domain = domain;
@@ -108,36 +118,70 @@ export class VoucherVerifier {
       Buffer.from([0x19, 0x01]),
       Buffer.from(fromHex(domainSeparator(domain))),
     ]);
+    this.#store = options.store;
+    if (this.#store !== undefined) this.#resume(this.#store);
   }
 
-  /** Starts (or updates, after a top-up) tracking a channel; returns its id. */
+  #resume(store: SellerVoucherStore): void {
+    if (
+      store.domain.chainId !== this.domain.chainId ||
+      store.domain.verifyingContract !== this.domain.verifyingContract.toLowerCase()
+    ) {
+      throw new VoucherRecordError(
+        `the seller voucher store ${store.path} belongs to ${store.domain.chainId.toString()}/${store.domain.verifyingContract}: open the store of this chain and channel contract`,
+      );
+    }
+    for (const c of store.channels()) this.#set(c);
+  }
+
+  /**
+   * Starts (or updates, after a top-up) tracking a channel; returns its id. With a store, the channel is
+   * written to it first, and the amount accepted is the store's (never lowered by `accepted`).
+   */
   track(channel: TrackedChannel): Hex {
+    if (this.#store !== undefined) return this.#set(this.#store.track(channel)).id;
     const id = channelIdOf(channel.terms).toLowerCase() as Hex;
     const existing = this.#channels.get(id);
     const accepted = channel.accepted ?? 0n;
+    const kept = existing !== undefined && existing.latest >= accepted;
+    return this.#set({
+      ...channel,
+      channel: id,
+      accepted: kept ? existing.latest : accepted,
+      // A higher `accepted` comes without its voucher: there is no signature to close with until the next.
+      signature: kept ? existing.latestSignature : undefined,
+    }).id;
+  }
+
+  #set(c: StoredChannel): Entry {
     const encoded = Buffer.alloc(96);
     VOUCHER_TYPEHASH.copy(encoded, 0);
-    encoded.write(id.slice(2), 32, 32, "hex");
+    encoded.write(c.channel.slice(2), 32, 32, "hex");
     const entry: Entry = {
-      id,
+      id: c.channel,
+      terms: c.terms,
       encoded,
-      deposit: channel.deposit,
-      expiry: channel.expiry,
-      ...keyFields(channel.key),
-      latest: existing !== undefined && existing.latest > accepted ? existing.latest : accepted,
-      latestSignature: existing?.latestSignature,
+      deposit: c.deposit,
+      expiry: c.expiry,
+      ...keyFields(c.key),
+      latest: c.accepted,
+      latestSignature: c.signature,
     };
-    this.#channels.set(id, entry);
-    return id;
+    this.#channels.set(c.channel, entry);
+    return entry;
   }
 
   /** The buyer device rotated its key: vouchers from now on must be by `key`. */
   setKey(channel: Hex, key: DeviceKey): void {
-    Object.assign(this.#entry(channel), keyFields(key));
+    const e = this.#entry(channel);
+    const fields = keyFields(key);
+    this.#store?.track({ terms: e.terms, deposit: e.deposit, expiry: e.expiry, key });
+    Object.assign(e, fields);
   }
 
-  /** Stops tracking a channel (closed or reclaimed). */
+  /** Stops tracking a channel (closed or reclaimed), in the store too. */
   forget(channel: Hex): void {
+    this.#store?.forget(channel);
     this.#channels.delete(channel.toLowerCase());
   }
 
@@ -171,6 +215,8 @@ export class VoucherVerifier {
 
     const verdict = this.#check(e, amount, voucher.signature);
     if (verdict !== "valid") throw new VoucherSignatureError(e.id, verdict);
+    // Durable before it is reported accepted: the seller delivers against it.
+    this.#store?.accept(e.id, amount, voucher.signature);
     const increment = amount - e.latest;
     e.latest = amount;
     e.latestSignature = voucher.signature;

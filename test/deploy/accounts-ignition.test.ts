@@ -9,10 +9,11 @@ import type {
   DeviceAccountLens,
   DevicePaymaster,
   DeviceSignerVerifier,
+  PaymentChannel,
 } from "../../types/ethers-contracts/index.js";
 
 describe("deploy/modules/DeviceAccounts", function () {
-  it("deploys the verifier, the implementation, the factory, the lens and the staked paymaster over the registry, within EIP-170's code limit", async function () {
+  it("deploys the verifier, the implementation, the factory, the lens, the staked paymaster and the payment channels over the registry, within EIP-170's code limit", async function () {
     // The default in-process chain enforces EIP-170's 24,576-byte limit, as every public chain does.
     const { ignition, ethers } = await network.create();
     const [deployer] = await ethers.getSigners();
@@ -25,6 +26,7 @@ describe("deploy/modules/DeviceAccounts", function () {
     const implementation = deployed.deviceAccount as unknown as DeviceAccount;
     const verifier = deployed.deviceSignerVerifier as unknown as DeviceSignerVerifier;
     const lens = deployed.deviceAccountLens as unknown as DeviceAccountLens;
+    const channels = deployed.paymentChannel as unknown as PaymentChannel;
     const registry = await deployed.deviceRegistry.getAddress();
     expect(await factory.IMPLEMENTATION()).to.equal(await implementation.getAddress());
     expect(await implementation.REGISTRY()).to.equal(registry);
@@ -44,6 +46,8 @@ describe("deploy/modules/DeviceAccounts", function () {
       unstakeDelaySec: 86_400n,
       withdrawTime: 0n,
     });
+    expect(await channels.registry()).to.equal(registry);
+    expect(await channels.maxAge()).to.equal(86_400n);
     const code = await ethers.provider.getCode(await implementation.getAddress());
     expect((code.length - 2) / 2).to.be.at.most(24_576, "EIP-170's limit");
   });

@@ -50,6 +50,22 @@ describe("VoucherVerifier", function () {
       // PaymentChannel.channelId of these terms (abi.encode of six words), computed independently.
       assert.match(channel, /^0x[0-9a-f]{64}$/);
     });
+
+    it("keeps the latest voucher on a re-track, and drops it when `accepted` rises above it (no signature for that amount)", async function () {
+      const { store, signer, terms, verifier, channel } = setup("p256");
+      const v = await signer.signVoucher(channel, 100n);
+      verifier.verify(v);
+      const tracked = { terms, deposit: 2n * DEPOSIT, expiry: NOW + 3600n, key: store.deviceKey };
+      verifier.track({ ...tracked, accepted: 50n });
+      assert.equal(verifier.latest(channel)?.signature, v.signature);
+      verifier.track({ ...tracked, accepted: 500n });
+      assert.equal(
+        verifier.latest(channel),
+        undefined,
+        "closing with 500 and the 100 voucher would revert",
+      );
+      assert.throws(() => verifier.verify(v), VoucherNotNewerError);
+    });
   });
 
   describe("verify", function () {
