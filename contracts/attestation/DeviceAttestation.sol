@@ -173,17 +173,10 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         return _isTrusted(deviceId, maxAge);
     }
 
-    /// @dev isTrusted, for the registry's combined signature-and-trust check.
+    /// @dev isTrusted, for the registry's combined signature-and-trust check: the trust rule is stated once,
+    /// in _trustedUntil.
     function _isTrusted(DeviceId deviceId, uint256 maxAge) internal view returns (bool) {
-        // Only the fields it needs, from the one slot (an Evidence memory copy would write every field).
-        Evidence storage e = _evidence[deviceId];
-        (DeviceStatus status, uint64 timestamp, uint32 firmwareId) = (e.status, e.timestamp, e.firmwareId);
-        if (status != DeviceStatus.Active) return false;
-        // Evidence timestamps are never in the future when accepted, so this cannot underflow.
-        if (block.timestamp - timestamp > maxAge) return false;
-        Firmware storage f = _firmware[firmwareId];
-        FirmwareStatus fs = f.status;
-        return fs == FirmwareStatus.Good || (fs == FirmwareStatus.Deprecated && block.timestamp < f.sunset);
+        return block.timestamp <= _trustedUntil(deviceId, maxAge);
     }
 
     /// @inheritdoc IDeviceAttestation
@@ -316,9 +309,10 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         return _evidence[deviceId].incidents;
     }
 
-    /// @dev The last second at which isTrusted(deviceId, maxAge) holds, from the same two slots and without
-    /// reading the clock (for ERC-4337 validation, where TIMESTAMP is banned): isTrusted is exactly
-    /// `block.timestamp <= _trustedUntil` (DevicePaymaster's differential fuzz test pins it). 0 if never.
+    /// @dev The last second at which the device is trusted with its evidence as it stands, from two slots
+    /// (evidence, firmware) and without reading the clock (for ERC-4337 validation, where TIMESTAMP is
+    /// banned): active, attested within maxAge, on Good firmware or on Deprecated firmware before its
+    /// sunset. 0 if never. isTrusted is `block.timestamp <= _trustedUntil`.
     function _trustedUntil(DeviceId deviceId, uint256 maxAge) internal view returns (uint256) {
         Evidence storage e = _evidence[deviceId];
         (DeviceStatus status, uint64 timestamp, uint32 firmwareId) = (e.status, e.timestamp, e.firmwareId);
