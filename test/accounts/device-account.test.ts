@@ -7,8 +7,11 @@ import {
   accountSalt,
   accountState,
   buildAccountSetup,
+  closeChannel,
   createAccountData,
   erc20Transfer,
+  openChannel,
+  paymentChannelAt,
   sendAccountOperation,
   type AccountSetup,
   type AccountSigners,
@@ -28,7 +31,14 @@ import {
 } from "../support/bundler.js";
 import { formatViolations } from "../support/erc7562.js";
 import { requireSoftHsm } from "../device/helpers/softhsm.js";
-import { fund, registerAndAttest, type AccountSystem } from "../../src/client/account-local.js";
+import {
+  channelBuyerAccount,
+  deployPaymentChannel,
+  fund,
+  registerAndAttest,
+  type AccountSystem,
+} from "../../src/client/account-local.js";
+import { VoucherSigner } from "../../src/payments/index.js";
 
 describe("DeviceAccount through a real bundler (alto on hardhat node)", function () {
   this.timeout(180_000);
@@ -210,6 +220,64 @@ describe("DeviceAccount through a real bundler (alto on hardhat node)", function
     );
     assert.equal((await accountState(chain.provider, account)).nonce, nonceBefore + 1n);
     assert.equal(await system.token.balanceOf(stranger), 0n);
+  });
+
+  it("opens a payment channel through the bundler (the buyer account's first UserOperation: approve + open), and the seller closes with the device's latest voucher", async function () {
+    const channels = await deployPaymentChannel(system.deployer, system.registryAddress);
+    const { account: buyer, accountFile } = await channelBuyerAccount(system, {
+      channels,
+      deviceId: softwareId,
+      salt: "vehicle-through-alto",
+      tokenCap: parseEther("100"),
+      nativeCap: 0n,
+    });
+    await fund(system, buyer);
+    const sellerWallet = Wallet.createRandom().connect(chain.provider);
+    await (
+      await chain.funder.sendTransaction({ to: sellerWallet.address, value: parseEther("1") })
+    ).wait();
+    const latest = await chain.provider.getBlock("latest");
+    const opened = await openChannel(
+      {
+        channels,
+        account: buyer,
+        seller: sellerWallet.address,
+        buyerDevice: softwareId,
+        token: system.tokenAddress,
+        deposit: parseEther("10"),
+        expiry: BigInt(latest?.timestamp ?? 0) + 3_600n,
+      },
+      {
+        provider: chain.provider,
+        signers: signers(software, softwareId),
+        bundler: client,
+        accountFile,
+      },
+    );
+    assert.equal(opened.via, "bundler");
+    assert.equal(opened.deployed, true);
+    const { chainId } = await chain.provider.getNetwork();
+    const vouchers = new VoucherSigner(
+      software,
+      { chainId, verifyingContract: channels },
+      softwareId,
+    );
+    await vouchers.signVoucher(opened.channel, parseEther("3"));
+    const voucher = await vouchers.signVoucher(opened.channel, parseEther("4"));
+    const closed = await closeChannel(
+      paymentChannelAt(channels, sellerWallet),
+      opened.terms,
+      voucher,
+    );
+    assert.deepEqual(
+      [
+        closed.settlement.paidToSeller,
+        closed.settlement.refundedToBuyer,
+        closed.settlement.voucherCounted,
+      ],
+      [parseEther("4"), parseEther("6"), true],
+    );
+    assert.equal(await system.token.balanceOf(sellerWallet.address), parseEther("4"));
   });
 
   it("finds no ERC-7562 violation in the DeviceAccount's validation (unstaked account and factory)", function () {
