@@ -20,7 +20,8 @@
  * vouchers its device signs; the charger's operator closes with the latest one. A clone of the vehicle's key
  * is refused by the allow-list, then trips the velocity breaker; its equivocation is proven on chain, the
  * vehicle slashed and suspended, and the account freezes for its key while the operator's still works.
- * No bundler runs in process: UserOperations go to EntryPoint.handleOps from a wallet.
+ * UserOperations go through a real bundler (@pimlico/alto, reading the in-process chain through a loopback
+ * JSON-RPC bridge), or to EntryPoint.handleOps from a wallet where alto cannot start (said in the output).
  * `npm run demo:identity` tells the identity and attestation layers in more detail.
  */
 import { randomBytes } from "node:crypto";

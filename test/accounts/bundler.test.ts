@@ -9,7 +9,8 @@ import {
   type UserOperation,
 } from "../../src/client/user-operation.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { EXECUTOR, startAlto, startBundlerChain, type BundlerChain } from "../support/bundler.js";
+import { EXECUTOR, startAlto } from "../../src/client/alto-local.js";
+import { startBundlerChain, type BundlerChain } from "../support/bundler.js";
 import { deploySimpleAccountFactory, entryPointAt } from "../../src/client/entry-point-local.js";
 import { checkUserOperationValidation, formatViolations } from "../support/erc7562.js";
 import {

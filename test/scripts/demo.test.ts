@@ -78,10 +78,10 @@ describe("npm run demo (scripts/demo.ts)", function () {
     ].reduce((sum, party) => sum + change(party), 0);
     assert.ok(Math.abs(total) < 0.031, `the changes add up to ${String(total)}`);
     // Machine accounts: a channel paid by vouchers, a clone stopped by the policy, the breaker, the registry.
-    assert.match(
-      stdout,
-      /no bundler on the in-process chain: UserOperations go to EntryPoint\.handleOps/,
-    );
+    // Through alto, reading the in-process chain over a loopback bridge (and stopped afterwards).
+    assert.match(stdout, /a real ERC-4337 bundler: @pimlico\/alto \(pid \d+, started in \d+ ms\)/);
+    const altoPid = Number(/@pimlico\/alto \(pid (\d+)/.exec(stdout)?.[1]);
+    assert.throws(() => process.kill(altoPid, 0), "the demo stopped alto");
     assert.match(
       stdout,
       /one UserOperation \(approve \+ open\) deployed the account and opened channel .* with 10\.00 USD/,
@@ -90,7 +90,10 @@ describe("npm run demo (scripts/demo.ts)", function () {
       stdout,
       /paid 7\.30 USD \(A's balance \+7\.30 USD\), refunded 2\.70 USD to the account/,
     );
-    assert.match(stdout, /reverted in the account: AccountCounterpartyNotAllowed\(/);
+    assert.match(
+      stdout,
+      /refused by the bundler's simulation \(nothing sent, no gas spent\): AccountCounterpartyNotAllowed\(/,
+    );
     assert.match(stdout, /refused: Locked, the velocity breaker tripped .*locked\(\) → true/);
     assert.match(stdout, /Equivocation, slashed 100\.00 USD .*the vehicle is Suspended/);
     assert.match(stdout, /refused: Untrusted, trusted weight 0/);
