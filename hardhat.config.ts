@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 import { tasks } from "./tasks/index.js";
 
 const require = createRequire(import.meta.url);
@@ -62,7 +62,35 @@ export default defineConfig({
     // No P-256 precompile: OpenZeppelin's P256 falls back to its Solidity verifier.
     prague: { type: "edr-simulated", chainType: "l1", hardfork: "prague" },
     osaka: { type: "edr-simulated", chainType: "l1", hardfork: "osaka" },
+    // Public chains: RPC URLs and deployer keys are configuration variables, read when the network is
+    // used, from the encrypted keystore (`npx hardhat keystore set SEPOLIA_RPC_URL`) or the environment.
+    // Nothing secret is in the repository.
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      chainId: 11_155_111,
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("SEPOLIA_DEPLOYER_KEY")],
+    },
+    baseSepolia: {
+      type: "http",
+      chainType: "op",
+      chainId: 84_532,
+      url: configVariable("BASE_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("BASE_SEPOLIA_DEPLOYER_KEY")],
+    },
+    // The template for any other EVM chain: its RPC URL and deployer key (`--network evm`); the chain id
+    // comes from the node.
+    evm: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("EVM_RPC_URL"),
+      accounts: [configVariable("EVM_DEPLOYER_KEY")],
+    },
   },
+  // `ignition deploy --verify` and `hardhat verify`: Etherscan's key (one key serves its v2 API on every
+  // chain it indexes); Blockscout and Sourcify need none.
+  verify: { etherscan: { apiKey: configVariable("ETHERSCAN_API_KEY") } },
   test: {
     solidity: {
       profiles: {

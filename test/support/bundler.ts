@@ -79,36 +79,65 @@ async function scratchProject(): Promise<string> {
   return dir;
 }
 
+/** A `hardhat node` (EDR, chain 31337, automining) on a free loopback port, in a scratch project. */
+export interface HardhatNode {
+  readonly rpcUrl: string;
+  readonly port: number;
+  readonly pid: number;
+  readonly send: JsonRpcSend;
+  /** Milliseconds from spawn to its first answer. */
+  readonly startMs: number;
+  output(): string;
+  /** Stops the node by pid and removes its scratch project. */
+  stop(): Promise<void>;
+}
+
+export async function startHardhatNode(timeoutMs = 60_000): Promise<HardhatNode> {
+  const dir = await scratchProject();
+  const port = await freePort();
+  const hardhatCli = join(dirname(require.resolve("hardhat")), "cli.js");
+  const node = new ChildProcessTail(
+    "hardhat node",
+    [
+      hardhatCli,
+      ...["--config", join(dir, "hardhat.config.js")],
+      "node",
+      ...["--hostname", "127.0.0.1"],
+      ...["--port", String(port)],
+    ],
+    dir,
+  );
+  const stop = async (): Promise<void> => {
+    await node.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const rpcUrl = `http://127.0.0.1:${String(port)}`;
+    const send = httpJsonRpc(rpcUrl);
+    const startMs = await waitFor(node, () => send("eth_chainId", []), timeoutMs);
+    return { rpcUrl, port, pid: node.pid, send, startMs, output: () => node.output(), stop };
+  } catch (err: unknown) {
+    await stop();
+    throw err;
+  }
+}
+
 /** Starts the node, deploys EntryPoint v0.8, starts alto; stops what it started if a step fails. */
 export async function startBundlerChain(options: BundlerChainOptions = {}): Promise<BundlerChain> {
   const timeoutMs = options.startTimeoutMs ?? 60_000;
-  const dir = await scratchProject();
   const stops: (() => Promise<void>)[] = [];
   const outputs: (() => string)[] = [];
   const stop = async (): Promise<void> => {
     // Last started, first stopped; a second call finds nothing left to stop.
     for (const s of stops.splice(0).reverse()) await s();
-    await rm(dir, { recursive: true, force: true });
   };
   try {
-    const nodePort = await freePort();
-    const hardhatCli = join(dirname(require.resolve("hardhat")), "cli.js");
-    const node = new ChildProcessTail(
-      "hardhat node",
-      [
-        hardhatCli,
-        ...["--config", join(dir, "hardhat.config.js")],
-        "node",
-        ...["--hostname", "127.0.0.1"],
-        ...["--port", String(nodePort)],
-      ],
-      dir,
-    );
+    const node = await startHardhatNode(timeoutMs);
     stops.push(() => node.stop());
     outputs.push(() => node.output());
-    const rpcUrl = `http://127.0.0.1:${String(nodePort)}`;
-    const send = httpJsonRpc(rpcUrl);
-    const nodeMs = await waitFor(node, () => send("eth_chainId", []), timeoutMs);
+    const { rpcUrl, send } = node;
+    const nodePort = node.port;
+    const nodeMs = node.startMs;
 
     const provider = new JsonRpcProvider(rpcUrl, undefined, {
       staticNetwork: true,
