@@ -79,6 +79,11 @@ export default defineConfig({
       url: configVariable("BASE_SEPOLIA_RPC_URL"),
       accounts: [configVariable("BASE_SEPOLIA_DEPLOYER_KEY")],
     },
+    fork: {
+      type: "edr-simulated",
+      chainType: "l1",
+      forking: { url: configVariable("FORK_RPC_URL") },
+    },
     // The template for any other EVM chain: its RPC URL and deployer key (`--network evm`); the chain id
     // comes from the node.
     evm: {
@@ -87,6 +92,14 @@ export default defineConfig({
       url: configVariable("EVM_RPC_URL"),
       accounts: [configVariable("EVM_DEPLOYER_KEY")],
     },
+  },
+  // A fork of another chain, in process (`--network fork`, FORK_RPC_URL: e.g. a `hardhat node` on
+  // 127.0.0.1:8545 with the system deployed); time travel and transactions stay on the fork.
+  // `npx hardhat node --fork <url>` serves such a fork to other processes.
+  chainDescriptors: {
+    // A `hardhat node` (chain 31337) runs osaka from its genesis: with this history a fork of it can
+    // execute at its historical blocks ("No known hardfork for execution on historical block" without).
+    31337: { name: "Hardhat node", chainType: "l1", hardforkHistory: { osaka: { blockNumber: 0 } } },
   },
   // `ignition deploy --verify` and `hardhat verify`: Etherscan's key (one key serves its v2 API on every
   // chain it indexes); Blockscout and Sourcify need none.
