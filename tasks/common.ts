@@ -33,6 +33,11 @@ export interface OutputArgs {
   readonly json: boolean;
 }
 
+/** Amounts in the token's base units (--wei), not token units. */
+export interface WeiArgs {
+  readonly wei: boolean;
+}
+
 export interface ChainArgs extends OutputArgs {
   readonly registry: string;
   /** The sending account: an address, an index into the network's accounts, or "" for the first one. */

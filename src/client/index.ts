@@ -3,6 +3,7 @@ export * from "./decode-error.js";
 export * from "./deployment.js";
 export * from "./firmware.js";
 export * from "./format.js";
+export * from "./units.js";
 export * from "./key-store-open.js";
 export * from "./keygen.js";
 export * from "./lifecycle.js";

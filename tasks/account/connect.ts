@@ -26,6 +26,7 @@ import {
   type Chain,
   type ChainArgs,
   type KeyArgs,
+  type WeiArgs,
 } from "../common.js";
 
 /** Shared by the account tasks: the factory, the account file, the signers and the route. Not a task. */
@@ -41,7 +42,7 @@ export interface AccountArgs extends AccountChainArgs {
   readonly account: string;
 }
 
-export interface RouteArgs extends AccountArgs, KeyArgs {
+export interface RouteArgs extends AccountArgs, KeyArgs, WeiArgs {
   /** An ERC-4337 bundler's URL; "" sends handleOps from --from. */
   readonly bundler: string;
   readonly operatorKey: string;
@@ -92,9 +93,9 @@ export async function assetInfo(chain: Chain, asset: Hex): Promise<AssetInfo> {
   return tokenInfo(asset, chain.ethers.provider);
 }
 
-/** An amount of `asset` in decimal units (the token's decimals). */
-export function amountArg(value: string, asset: AssetInfo, what: string): bigint {
-  return parseAmount(value, asset, false, what);
+/** An amount of `asset` in token units (its decimals), or in base units with --wei. */
+export function amountArg(value: string, asset: AssetInfo, args: WeiArgs, what: string): bigint {
+  return parseAmount(value, asset, args.wei, what);
 }
 
 /** The signers: the device key (--key-file, or --token/--label) and/or the operator's key. */

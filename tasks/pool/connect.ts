@@ -19,7 +19,7 @@ import { connect, progress, type Chain, type ChainArgs } from "../common.js";
 export interface PoolArgs extends ChainArgs {
   readonly pool: string;
   /** Amounts in the asset's base units (input and human output), not decimal units. */
-  readonly raw: boolean;
+  readonly wei: boolean;
 }
 
 export interface TargetArgs extends PoolArgs {
@@ -32,7 +32,7 @@ export interface PoolChain extends Chain {
   /** The pool's asset, connected to the sending account. */
   readonly token: CollateralToken;
   readonly units: PoolUnits;
-  /** `value` as the task prints it: amounts in decimal units unless --json or --raw. */
+  /** `value` as the task prints it: amounts in decimal units unless --json or --wei. */
   readonly output: (value: unknown) => unknown;
 }
 
@@ -71,7 +71,7 @@ export async function connectPool(
     pool,
     token: collateralTokenAt(units.asset.address, chain.signer),
     units,
-    output: (value) => (args.json ? value : humanAmounts(value, units, args.raw)),
+    output: (value) => (args.json ? value : humanAmounts(value, units, args.wei)),
   };
 }
 

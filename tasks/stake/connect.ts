@@ -1,16 +1,18 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import {
   collateralTokenAt,
+  parseAmount,
   proofsAt,
   resolveContractAddress,
   stakingAt,
   stakingToken,
+  tokenInfo,
   type CollateralToken,
   type IDeviceStaking,
   type IFraudProofs,
 } from "../../src/client/index.js";
 import { InvalidInputError, type Hex } from "../../src/protocol/index.js";
-import { connect, progress, type Chain, type ChainArgs } from "../common.js";
+import { connect, progress, type Chain, type ChainArgs, type WeiArgs } from "../common.js";
 
 /** Shared by the stake, proof and watchtower tasks: the staking system next to the registry. Not a task. */
 
@@ -62,6 +64,15 @@ export async function connectStaking(
     staking,
     token: async () => collateralTokenAt(await stakingToken(staking), chain.signer),
   };
+}
+
+/** --amount in the collateral token's units (its decimals), or base units with --wei. */
+export async function stakeAmount(
+  staking: IDeviceStaking,
+  args: WeiArgs & { readonly amount: string },
+): Promise<bigint> {
+  const token = await tokenInfo(await stakingToken(staking), staking.runner);
+  return parseAmount(args.amount, token, args.wei, "--amount");
 }
 
 export async function connectProofs(
