@@ -258,7 +258,10 @@ describe("tasks: feed", function () {
     assert.match(show.stdout, /^members\[0\]\.trusted: +true$/m);
     assert.match(show.stdout, /^members\[0\]\.quarantine: +-$/m);
     assert.match(show.stdout, /^members\[3\]\.slashable: +1300$/m);
-    assert.match(show.stdout, /^members\[1\]\.value: +210000000$/m);
+    // Readings and the physical range in the feed's units (8 decimals), the raw integers beside them.
+    assert.match(show.stdout, /^members\[1\]\.value: +2\.1$/m);
+    assert.match(show.stdout, /^members\[1\]\.answer: +210000000$/m);
+    assert.match(show.stdout, /^range\.minValue: +-40\.5$/m);
     // One operator runs all 4: corrupting the median takes its whole stake (1000 + 1100 + 1200 + 1300).
     assert.match(show.stdout, /^costOfCorruption: +4600$/m);
     assert.match(show.stdout, /^operatorsToControl: +1$/m);
