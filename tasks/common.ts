@@ -180,6 +180,14 @@ export async function readJson(path: string, what: string): Promise<unknown> {
   }
 }
 
+export async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (cause) {
+    throw new InvalidInputError(`cannot read ${what} ${path}: check the path`, { cause });
+  }
+}
+
 export async function writeJson(path: string, value: unknown): Promise<void> {
   await writeFile(path, `${formatJson(value)}\n`);
 }

@@ -1344,7 +1344,16 @@ export const tasks = [
         description: "Key files of registered devices, comma-separated (instead of fresh devices)",
         defaultValue: "",
       })
-      .addOption(password)
+      .addOption({
+        ...password,
+        description: "The password of every key file (or --password-file)",
+      })
+      .addOption({
+        name: "passwordFile",
+        description:
+          'One password per key file: a line each, in the order of --key-files, or JSON {"<key file>": "<password>"}',
+        defaultValue: "",
+      })
       .addOption({
         name: "signingRecords",
         description:

@@ -5,6 +5,7 @@ export * from "./firmware.js";
 export * from "./format.js";
 export * from "./units.js";
 export * from "./key-store-open.js";
+export * from "./key-file-passwords.js";
 export * from "./keygen.js";
 export * from "./lifecycle.js";
 export * from "./list.js";
