@@ -11,6 +11,7 @@ import {
   formatHuman,
   formatJson,
   registryAt,
+  requireDeviceTrustContract,
   resolveRegistryAddress,
   type DeviceRegistry,
   type KeyStoreOptions,
@@ -69,11 +70,12 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
     chainId,
     ignitionDir: hre.config.paths.ignition,
   });
-  if ((await ethers.provider.getCode(registryAddress)) === "0x") {
-    throw new InvalidInputError(
-      `no contract at ${registryAddress} on network "${conn.networkName}" (chain ${chainId.toString()}): check --registry and --network`,
-    );
-  }
+  await requireDeviceTrustContract(
+    ethers.provider,
+    registryAddress,
+    "DeviceRegistry",
+    "--registry",
+  );
   progress(
     `network ${conn.networkName} (chain ${chainId.toString()}), registry ${registryAddress}, from ${signer.address}`,
   );

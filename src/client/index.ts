@@ -1,6 +1,7 @@
 export * from "./attest.js";
 export * from "./decode-error.js";
 export * from "./deployment.js";
+export * from "./contract-check.js";
 export * from "./firmware.js";
 export * from "./format.js";
 export * from "./units.js";

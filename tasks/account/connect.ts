@@ -6,6 +6,7 @@ import {
   accountFactoryAt,
   deviceAccountAt,
   deviceIdOfKey,
+  requireDeviceTrustContract,
   openKeyStore,
   parseAmount,
   readAccountFile,
@@ -62,11 +63,12 @@ export async function connectFactory(
     chainId,
     ignitionDir: hre.config.paths.ignition,
   });
-  if ((await chain.ethers.provider.getCode(address)) === "0x") {
-    throw new InvalidInputError(
-      `no contract at ${address} (DeviceAccountFactory) on chain ${chainId.toString()}: check --factory and --network`,
-    );
-  }
+  await requireDeviceTrustContract(
+    chain.ethers.provider,
+    address,
+    "DeviceAccountFactory",
+    "--factory",
+  );
   const contract = accountFactoryAt(address, chain.signer);
   const implementation = deviceAccountAt(await contract.IMPLEMENTATION(), chain.ethers.provider);
   const verifier = getAddress(await implementation.VERIFIER()) as Hex;

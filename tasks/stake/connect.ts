@@ -1,6 +1,8 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import {
   collateralTokenAt,
+  requireDeviceTrustContract,
+  type DeviceTrustContract,
   parseAmount,
   proofsAt,
   resolveContractAddress,
@@ -11,7 +13,7 @@ import {
   type IDeviceStaking,
   type IFraudProofs,
 } from "../../src/client/index.js";
-import { InvalidInputError, type Hex } from "../../src/protocol/index.js";
+import type { Hex } from "../../src/protocol/index.js";
 import { connect, progress, type Chain, type ChainArgs, type WeiArgs } from "../common.js";
 
 /** Shared by the stake, proof and watchtower tasks: the staking system next to the registry. Not a task. */
@@ -27,7 +29,7 @@ export interface ProofsArgs extends ChainArgs {
 async function deployed(
   hre: HardhatRuntimeEnvironment,
   chain: Chain,
-  contract: string,
+  contract: DeviceTrustContract,
   option: string,
   explicit: string,
 ): Promise<Hex> {
@@ -39,11 +41,7 @@ async function deployed(
     chainId,
     ignitionDir: hre.config.paths.ignition,
   });
-  if ((await chain.ethers.provider.getCode(address)) === "0x") {
-    throw new InvalidInputError(
-      `no contract at ${address} (${contract}) on chain ${chainId.toString()}: check ${option} and --network`,
-    );
-  }
+  await requireDeviceTrustContract(chain.ethers.provider, address, contract, option);
   progress(`${contract} ${address}`);
   return address;
 }

@@ -270,6 +270,33 @@ describe("tasks: feed", function () {
     assert.match(show.stdout, /^status: +answering$/m);
   });
 
+  it("says in one sentence when --feed, --factory or --registry is not such a DeviceTrust contract", async function () {
+    const { chainId } = await ethers.provider.getNetwork();
+    const cases: [Record<string, unknown>, RegExp][] = [
+      // Another DeviceTrust contract: code, but no feedId().
+      [
+        { feed: s.stakingAddress },
+        new RegExp(
+          `^Error NOT_A_DEVICETRUST_CONTRACT: ${s.stakingAddress} is not a DeviceTrust DeviceFeed on chain ${chainId.toString()} \\(does not answer feedId\\(\\)\\): check --feed and --network$`,
+          "m",
+        ),
+      ],
+      [
+        { feed: s.feedAddress, factory: s.registryAddress },
+        /is not a DeviceTrust DeviceFeedFactory .*\(does not answer isFeed\(address\)\)/,
+      ],
+      [
+        { feed: s.feedAddress, registry: s.owner.address },
+        /is not a DeviceTrust DeviceRegistry on chain \d+ \(no code\): check --registry/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const out = await runTask(["feed", "show"], { ...withFactory(0), ...args });
+      assert.equal(out.result.error?.code, "NOT_A_DEVICETRUST_CONTRACT", out.stderr);
+      assert.match(out.stderr, message);
+    }
+  });
+
   it("feed show names a quarantined member's anomaly; feed readmit takes it back once re-attested", async function () {
     // Device 0 reports again within the 10 s minimum interval: it alone is quarantined.
     await helpers.time.increase(2);
