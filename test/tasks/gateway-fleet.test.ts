@@ -115,6 +115,32 @@ describe("tasks: gateway start, fleet simulate", function () {
     burstJumpBps: 5_000,
   });
 
+  for (const which of ["brokerPort", "httpPort"] as const) {
+    it(`gateway start fails with a sentence when its ${which === "brokerPort" ? "broker" : "HTTP"} port is taken`, async function () {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        const out = await runTask(["gateway", "start"], {
+          ...gatewayArgs(`taken-${which}.sqlite`),
+          brokerPort: which === "brokerPort" ? port : 0,
+          httpPort: which === "httpPort" ? port : -1,
+        });
+        assert.equal(out.result.success, false, out.stdout);
+        assert.equal(out.result.error?.code, "PORT_IN_USE");
+        assert.match(
+          out.stderr,
+          new RegExp(
+            `^Error PORT_IN_USE: port ${String(port)} on 127\\.0\\.0\\.1 is already in use: stop what listens there`,
+            "m",
+          ),
+        );
+      } finally {
+        await new Promise<void>((resolve) => taken.close(() => resolve()));
+      }
+    });
+  }
+
   it("gateway start (embedded broker, watchtower) takes a registered fleet into the feed, proves its clone, stops on SIGTERM", async function () {
     const port = await freePort();
     const gateway = runTask(["gateway", "start"], {
