@@ -11,6 +11,7 @@ import {
   formatHuman,
   formatJson,
   registryAt,
+  requireDeviceTrustContract,
   resolveRegistryAddress,
   type DeviceRegistry,
   type KeyStoreOptions,
@@ -31,6 +32,11 @@ import { ContractError } from "../src/client/decode-error.js";
 
 export interface OutputArgs {
   readonly json: boolean;
+}
+
+/** Amounts in the token's base units (--wei), not token units. */
+export interface WeiArgs {
+  readonly wei: boolean;
 }
 
 export interface ChainArgs extends OutputArgs {
@@ -64,11 +70,12 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
     chainId,
     ignitionDir: hre.config.paths.ignition,
   });
-  if ((await ethers.provider.getCode(registryAddress)) === "0x") {
-    throw new InvalidInputError(
-      `no contract at ${registryAddress} on network "${conn.networkName}" (chain ${chainId.toString()}): check --registry and --network`,
-    );
-  }
+  await requireDeviceTrustContract(
+    ethers.provider,
+    registryAddress,
+    "DeviceRegistry",
+    "--registry",
+  );
   progress(
     `network ${conn.networkName} (chain ${chainId.toString()}), registry ${registryAddress}, from ${signer.address}`,
   );
@@ -172,6 +179,14 @@ export async function readJson(path: string, what: string): Promise<unknown> {
       `cannot read ${what} ${path}: check the path and that it holds JSON`,
       { cause },
     );
+  }
+}
+
+export async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (cause) {
+    throw new InvalidInputError(`cannot read ${what} ${path}: check the path`, { cause });
   }
 }
 

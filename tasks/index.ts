@@ -106,9 +106,8 @@ const proofs = {
 } as const;
 const amount = {
   name: "amount",
-  description: "Amount in the collateral token's smallest units",
-  type: ArgumentType.BIGINT,
-  defaultValue: 0n,
+  description: "Amount in collateral token units (e.g. 1.5; base units with --wei)",
+  defaultValue: "",
 } as const;
 const beneficiary = {
   name: "beneficiary",
@@ -143,9 +142,10 @@ const pool = {
   description: "InsurancePool address (default: the Ignition deployment for the chain)",
   defaultValue: "",
 } as const;
-const raw = {
-  name: "raw",
-  description: "Amounts in the asset's base units (input and output), not decimal units",
+const wei = {
+  name: "wei",
+  description:
+    "Amounts in the token's smallest units (wei), input and output; without it, token units (1.5 is 1.5 tokens)",
 } as const;
 const coverDevice = {
   name: "device",
@@ -159,7 +159,7 @@ const coverFeed = {
 } as const;
 const poolShares = {
   name: "shares",
-  description: "Pool shares in decimal units (or base units with --raw), or all",
+  description: "Pool shares in decimal units (or base units with --wei), or all",
   defaultValue: "",
 } as const;
 const allocationDevice = {
@@ -176,7 +176,7 @@ const allocationFeed = {
 const allocationAmount = {
   name: "amount",
   description:
-    "Stake, in decimal units of the collateral token (e.g. 100.5; base units with --raw)",
+    "Stake, in decimal units of the collateral token (e.g. 100.5; base units with --wei)",
   defaultValue: "",
 } as const;
 const policySerial = {
@@ -268,7 +268,8 @@ function withAccountRoute<T extends TaskArguments>(builder: NewTaskDefinitionBui
       name: "bundler",
       description: "ERC-4337 bundler URL (default: EntryPoint.handleOps from --from)",
       defaultValue: "",
-    });
+    })
+    .addFlag(wei);
 }
 
 export const tasks = [
@@ -695,6 +696,7 @@ export const tasks = [
     task(["stake", "deposit"], "Bond collateral for a device (approves the token, then stakes)")
       .addOption(deviceId)
       .addOption(amount)
+      .addFlag(wei)
       .addOption(staking),
   )
     .setAction(() => import("./stake/deposit.js"))
@@ -707,6 +709,7 @@ export const tasks = [
     )
       .addOption(deviceId)
       .addOption(amount)
+      .addFlag(wei)
       .addOption(staking),
   )
     .setAction(() => import("./stake/request-withdrawal.js"))
@@ -740,7 +743,7 @@ export const tasks = [
       .addOption(pool)
       .addOption(allocationFeed)
       .addOption(allocationAmount)
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(staking),
   )
     .setAction(() => import("./stake/allocate.js"))
@@ -755,7 +758,7 @@ export const tasks = [
       .addOption(pool)
       .addOption(allocationFeed)
       .addOption(allocationAmount)
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(staking),
   )
     .setAction(() => import("./stake/deallocate.js"))
@@ -937,7 +940,8 @@ export const tasks = [
       })
       .addOption({
         name: "minValue",
-        description: "Lowest physical value, in the feed's units (e.g. -40.5)",
+        description:
+          'Lowest physical value, in the feed\'s units; a negative one in quotes with a leading space (" -40.5"): Hardhat reads -40 as an option',
         defaultValue: "",
       })
       .addOption({
@@ -1073,7 +1077,7 @@ export const tasks = [
         description: "Assets to deposit, in decimal units of the pool's asset (e.g. 1000.5)",
         defaultValue: "",
       })
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./pool/deposit.js"))
@@ -1085,7 +1089,7 @@ export const tasks = [
       "Escrow pool shares for withdrawal; they can leave after the cooldown",
     )
       .addOption(poolShares)
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./pool/request-withdrawal.js"))
@@ -1093,7 +1097,7 @@ export const tasks = [
 
   withChainOptions(
     task(["pool", "cancel-withdrawal"], "Take back the shares escrowed by your withdrawal request")
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./pool/cancel-withdrawal.js"))
@@ -1108,7 +1112,7 @@ export const tasks = [
         ...poolShares,
         description: "Shares to redeem (default: all that may leave now)",
       })
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./pool/withdraw.js"))
@@ -1124,7 +1128,7 @@ export const tasks = [
         description: "Whose position to show (default: the sending account)",
         defaultValue: "",
       })
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./pool/show.js"))
@@ -1155,7 +1159,7 @@ export const tasks = [
         type: ArgumentType.INT,
         defaultValue: 100,
       })
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./cover/buy.js"))
@@ -1166,7 +1170,7 @@ export const tasks = [
       .addOption(coverDevice)
       .addOption(coverFeed)
       .addOption({ ...policySerial, description: "Only this policy (default: all)" })
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./cover/show.js"))
@@ -1185,7 +1189,7 @@ export const tasks = [
         description: "The incident id (proof submit prints it)",
         defaultValue: "",
       })
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./cover/claim.js"))
@@ -1199,7 +1203,7 @@ export const tasks = [
       .addOption(coverDevice)
       .addOption(coverFeed)
       .addOption(policySerial)
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./cover/release.js"))
@@ -1217,7 +1221,7 @@ export const tasks = [
         description: "Value relying on the target, in decimal units of the pool's asset",
         defaultValue: "0",
       })
-      .addFlag(raw)
+      .addFlag(wei)
       .addOption(pool),
   )
     .setAction(() => import("./security/report.js"))
@@ -1340,7 +1344,16 @@ export const tasks = [
         description: "Key files of registered devices, comma-separated (instead of fresh devices)",
         defaultValue: "",
       })
-      .addOption(password)
+      .addOption({
+        ...password,
+        description: "The password of every key file (or --password-file)",
+      })
+      .addOption({
+        name: "passwordFile",
+        description:
+          'One password per key file: a line each, in the order of --key-files, or JSON {"<key file>": "<password>"}',
+        defaultValue: "",
+      })
       .addOption({
         name: "signingRecords",
         description:
@@ -1498,6 +1511,7 @@ export const tasks = [
         defaultValue: "default",
       })
       .addFlag({ name: "deploy", description: "Deploy now through the factory (createAccount)" })
+      .addFlag(wei)
       .addOption({
         name: "fund",
         description: "Native coin to send the account for its gas (decimal units)",
@@ -1621,7 +1635,8 @@ export const tasks = [
       .addOption(pkcs11Module)
       .addOption(token)
       .addOption(pin)
-      .addOption(label),
+      .addOption(label)
+      .addFlag(wei),
   )
     .setAction(() => import("./channel/voucher.js"))
     .build(),

@@ -482,10 +482,25 @@ export function decodeContractError(err: unknown): ContractError | undefined {
  * Any error as a DeviceTrustError whose message a person can act on: custom errors decoded into
  * sentences, DeviceTrust errors kept, anything else wrapped with its own message.
  */
+/** A service could not listen: its port is taken (EADDRINUSE), said with what to do. */
+function portInUse(err: unknown): DeviceTrustError | undefined {
+  if (err === null || typeof err !== "object") return undefined;
+  const e = err as { code?: unknown; port?: unknown; address?: unknown };
+  if (e.code !== "EADDRINUSE") return undefined;
+  const where = `port ${String(e.port)} on ${String(e.address)}`;
+  return new DeviceTrustError(
+    "PORT_IN_USE",
+    `${where} is already in use: stop what listens there or choose another port (--broker-port, --http-port)`,
+    { cause: err },
+  );
+}
+
 export function explainError(err: unknown): DeviceTrustError {
   const decoded = decodeContractError(err);
   if (decoded !== undefined) return decoded;
   if (err instanceof DeviceTrustError) return err;
+  const inUse = portInUse(err);
+  if (inUse !== undefined) return inUse;
   const message = err instanceof Error ? err.message : String(err);
   return new DeviceTrustError("UNEXPECTED", message, { cause: err });
 }

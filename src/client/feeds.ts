@@ -397,8 +397,13 @@ export interface FeedMemberView {
   /** Active stake at least the feed's minStake. */
   readonly staked: boolean;
   readonly sequence: bigint;
-  /** The latest reading (null before the first); an excluded one stays the member's reference. */
-  readonly value: bigint | null;
+  /**
+   * The latest reading as the contract holds it, an integer scaled by 10^decimals (null before the
+   * first); an excluded one stays the member's reference.
+   */
+  readonly answer: bigint | null;
+  /** `answer` in the feed's units (its decimals), e.g. "21.5". */
+  readonly value: string | null;
   readonly timestamp: bigint | null;
   readonly age: string | null;
   /**
@@ -451,7 +456,10 @@ export interface FeedView {
   readonly feedId: Hex;
   readonly owner: Hex;
   readonly description: string;
+  /** minValue and maxValue are integers scaled by 10^decimals, as the contract holds them. */
   readonly config: FeedConfig;
+  /** The physical range of config.minValue..maxValue in the feed's units, e.g. "-40.5". */
+  readonly range: { readonly minValue: string; readonly maxValue: string };
   readonly tripped: boolean;
   readonly tripReason: string;
   /** The latest committed round (null before the first); a tripped feed keeps answering it. */
@@ -575,7 +583,8 @@ export async function showFeed(
         slashable,
         staked,
         sequence: slot.sequence,
-        value: has ? slot.value : null,
+        answer: has ? slot.value : null,
+        value: has ? formatUnits(slot.value, config.decimals) : null,
         timestamp: has ? slot.timestamp : null,
         age: has ? ago(slot.timestamp, now) : null,
         excluded: slot.excluded,
@@ -608,6 +617,10 @@ export async function showFeed(
     owner: owner.toLowerCase() as Hex,
     description: config.description,
     config,
+    range: {
+      minValue: formatUnits(config.minValue, config.decimals),
+      maxValue: formatUnits(config.maxValue, config.decimals),
+    },
     tripped: Number(trip) !== 0,
     tripReason: tripReasonName(trip),
     latestRound,

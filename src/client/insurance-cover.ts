@@ -9,7 +9,6 @@ import { feedAddressOf, feedIdOf } from "./feeds.js";
 import {
   chainTime,
   ensureAllowance,
-  formatAmount,
   oneEvent,
   parseIncidentId,
   poolUnits,
@@ -19,6 +18,7 @@ import {
 } from "./insurance.js";
 import { inWords, stakingAt, type CollateralToken } from "./staking.js";
 import { send, type TxResult } from "./transaction.js";
+import { formatAmount } from "./units.js";
 
 /**
  * The integrator's side of the insurance pool: quote and buy coverage on a device or a feed, show the

@@ -1,7 +1,5 @@
 import {
   Contract,
-  formatUnits,
-  parseUnits,
   type ContractRunner,
   type Interface,
   type LogDescription,
@@ -17,6 +15,7 @@ import { contractError } from "./decode-error.js";
 import { INCIDENT_KINDS } from "./proofs.js";
 import { inWords, type CollateralToken } from "./staking.js";
 import { send, type TxResult } from "./transaction.js";
+import { formatAmount } from "./units.js";
 
 export type { IInsurancePool };
 
@@ -69,42 +68,6 @@ export async function poolUnits(pool: IInsurancePool): Promise<PoolUnits> {
     pool.getAddress().then((p) => tokenInfo(p, pool.runner)),
   ]);
   return { asset, shares };
-}
-
-/**
- * An amount given on the command line: decimal units of the token ("1000.5") or, with `raw`, its smallest
- * units ("1000500000000000000000").
- */
-export function parseAmount(value: string, token: AssetInfo, raw: boolean, what: string): bigint {
-  const v = value.trim();
-  if (v === "")
-    throw new InvalidInputError(`${what} is required: give an amount of ${token.symbol}`);
-  let amount: bigint;
-  if (raw) {
-    if (!/^\d+$/.test(v)) {
-      throw new InvalidInputError(
-        `${what} "${value}" is not a whole number of ${token.symbol} base units (--raw): drop --raw to give decimal units`,
-      );
-    }
-    amount = BigInt(v);
-  } else {
-    try {
-      amount = parseUnits(v, token.decimals);
-    } catch (cause) {
-      throw new InvalidInputError(
-        `${what} "${value}" is not an amount of ${token.symbol} with at most ${String(token.decimals)} decimals (e.g. "1000.5"); use --raw for base units`,
-        { cause },
-      );
-    }
-  }
-  if (amount <= 0n) throw new InvalidInputError(`${what} must be positive, got "${value}"`);
-  return amount;
-}
-
-/** `amount` in decimal units of `token`, without a trailing ".0": "1000.5". */
-export function formatAmount(amount: bigint, token: Pick<AssetInfo, "decimals">): string {
-  const text = formatUnits(amount, token.decimals);
-  return text.endsWith(".0") ? text.slice(0, -2) : text;
 }
 
 /** Result fields that hold an amount of the pool's asset. */

@@ -1,6 +1,6 @@
-import { DeviceTrustError, InvalidInputError } from "../protocol/index.js";
+import { DeviceTrustError, InvalidInputError, type Hex } from "../protocol/index.js";
 import type { KeyStore } from "../device/key-store.js";
-import { SoftwareKeyStore } from "../device/software-key-store.js";
+import { KeyFileError, SoftwareKeyStore } from "../device/software-key-store.js";
 
 /** Environment variables that carry secrets when no option does. */
 export const PASSWORD_ENV = "DEVICETRUST_KEY_PASSWORD";
@@ -76,4 +76,18 @@ export async function openKeyStore(
     pin: secretFrom(options.pin, PIN_ENV, "PKCS#11 user PIN", "--pin", env),
     label: required(options.label, "--label", "to open a PKCS#11 key"),
   });
+}
+
+/**
+ * Checks the device id a key file records (files written before it was recorded say nothing) against the
+ * one the registry holds the key for, and returns the registry's.
+ */
+export async function checkKeyFileDeviceId(path: string, registryDeviceId: Hex): Promise<Hex> {
+  const { deviceId } = await SoftwareKeyStore.info(path);
+  if (deviceId !== null && deviceId.toLowerCase() !== registryDeviceId.toLowerCase()) {
+    throw new KeyFileError(
+      `key file ${path} records device ${deviceId}, but the registry holds its key for device ${registryDeviceId}: use that device's key file`,
+    );
+  }
+  return registryDeviceId;
 }

@@ -16,6 +16,7 @@ import { SigningKey } from "ethers";
 import {
   DeviceTrustError,
   InvalidInputError,
+  deviceIdOf,
   deviceKeyFromPublicKey,
   encodeSignature,
   fromHex,
@@ -45,6 +46,12 @@ export interface KeyFile {
   readonly curve: Curve;
   readonly publicKey: Hex;
   readonly deviceKey: DeviceKey;
+  /**
+   * The device this key signs for: the id of the key it was generated as, or, after a rotation to it,
+   * the device's id. Absent in files written before it was recorded. Outside the AAD, so recording it
+   * needs no password: a hint to check against the registry's keyOwner, not a proof.
+   */
+  readonly deviceId?: Hex;
   readonly crypto: {
     readonly kdf: "scrypt";
     readonly kdfparams: {
@@ -58,6 +65,15 @@ export interface KeyFile {
     readonly ciphertext: Hex;
     readonly tag: Hex;
   };
+}
+
+/** What a key file says in the clear: no password needed. */
+export interface KeyFileInfo {
+  readonly curve: Curve;
+  readonly publicKey: Hex;
+  readonly deviceKey: DeviceKey;
+  /** Null in files written before the device id was recorded. */
+  readonly deviceId: Hex | null;
 }
 
 /** scrypt cost: N = 2^17 (~130 ms, 128 MiB) as Ethereum keystores use; tests may lower it. */
@@ -174,6 +190,7 @@ export class SoftwareKeyStore implements KeyStore {
     path: string,
     password: string,
     params: { N: number; r: number; p: number } = DEFAULT_SCRYPT,
+    deviceId: Hex = deviceIdOf(this.deviceKey),
   ): Promise<KeyFile> {
     const secret = this.#requireSecret();
     if (password.length === 0)
@@ -190,6 +207,7 @@ export class SoftwareKeyStore implements KeyStore {
       curve: this.curve,
       publicKey: toHex(this.publicKey),
       deviceKey: this.deviceKey,
+      deviceId,
       crypto: {
         kdf: "scrypt",
         kdfparams: { ...params, salt: toHex(salt) },
@@ -199,23 +217,26 @@ export class SoftwareKeyStore implements KeyStore {
         tag: toHex(cipher.getAuthTag()),
       },
     };
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+    await writeKeyFile(path, file);
     return file;
   }
 
   /** Opens a key file written by `save`. Throws KeyFileError on a wrong password or a tampered file. */
   static async load(path: string, password: string): Promise<SoftwareKeyStore> {
-    let file: unknown;
-    try {
-      file = JSON.parse(await readFile(path, "utf8")) as unknown;
-    } catch (cause) {
-      throw new KeyFileError(
-        `cannot read key file ${path}: check the path (create one with device keygen)`,
-        { cause },
-      );
-    }
-    return SoftwareKeyStore.decrypt(file, password, path);
+    return SoftwareKeyStore.decrypt(await readKeyFileJson(path), password, path);
+  }
+
+  /** The curve, public key and recorded device id of a key file, without its password. */
+  static async info(path: string): Promise<KeyFileInfo> {
+    const file = parseKeyFile(await readKeyFileJson(path), path);
+    const { curve, publicKey, deviceKey } = file;
+    return { curve, publicKey, deviceKey, deviceId: file.deviceId ?? null };
+  }
+
+  /** Records `deviceId` in a key file (after a rotation to its key); the encrypted key is untouched. */
+  static async recordDeviceId(path: string, deviceId: Hex): Promise<void> {
+    const file = parseKeyFile(await readKeyFileJson(path), path);
+    await writeKeyFile(path, { ...file, deviceId });
   }
 
   static async decrypt(
@@ -263,6 +284,22 @@ export class SoftwareKeyStore implements KeyStore {
   }
 }
 
+async function readKeyFileJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, "utf8")) as unknown;
+  } catch (cause) {
+    throw new KeyFileError(
+      `cannot read key file ${path}: check the path (create one with device keygen)`,
+      { cause },
+    );
+  }
+}
+
+async function writeKeyFile(path: string, file: KeyFile): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+}
+
 function randomSecp256k1Scalar(): Buffer {
   const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
   for (;;) {
@@ -294,6 +331,7 @@ function parseKeyFile(value: unknown, where: string): KeyFile {
   ) {
     throw bad("kdf parameters");
   }
+  if (value.deviceId !== undefined && !isHex(value.deviceId, 32)) throw bad("deviceId");
   const hexFields = {
     publicKey: value.publicKey,
     "crypto.kdfparams.salt": k.salt,

@@ -6,6 +6,7 @@ import {
   accountFactoryAt,
   deviceAccountAt,
   deviceIdOfKey,
+  requireDeviceTrustContract,
   openKeyStore,
   parseAmount,
   readAccountFile,
@@ -26,6 +27,7 @@ import {
   type Chain,
   type ChainArgs,
   type KeyArgs,
+  type WeiArgs,
 } from "../common.js";
 
 /** Shared by the account tasks: the factory, the account file, the signers and the route. Not a task. */
@@ -41,7 +43,7 @@ export interface AccountArgs extends AccountChainArgs {
   readonly account: string;
 }
 
-export interface RouteArgs extends AccountArgs, KeyArgs {
+export interface RouteArgs extends AccountArgs, KeyArgs, WeiArgs {
   /** An ERC-4337 bundler's URL; "" sends handleOps from --from. */
   readonly bundler: string;
   readonly operatorKey: string;
@@ -61,11 +63,12 @@ export async function connectFactory(
     chainId,
     ignitionDir: hre.config.paths.ignition,
   });
-  if ((await chain.ethers.provider.getCode(address)) === "0x") {
-    throw new InvalidInputError(
-      `no contract at ${address} (DeviceAccountFactory) on chain ${chainId.toString()}: check --factory and --network`,
-    );
-  }
+  await requireDeviceTrustContract(
+    chain.ethers.provider,
+    address,
+    "DeviceAccountFactory",
+    "--factory",
+  );
   const contract = accountFactoryAt(address, chain.signer);
   const implementation = deviceAccountAt(await contract.IMPLEMENTATION(), chain.ethers.provider);
   const verifier = getAddress(await implementation.VERIFIER()) as Hex;
@@ -92,9 +95,9 @@ export async function assetInfo(chain: Chain, asset: Hex): Promise<AssetInfo> {
   return tokenInfo(asset, chain.ethers.provider);
 }
 
-/** An amount of `asset` in decimal units (the token's decimals). */
-export function amountArg(value: string, asset: AssetInfo, what: string): bigint {
-  return parseAmount(value, asset, false, what);
+/** An amount of `asset` in token units (its decimals), or in base units with --wei. */
+export function amountArg(value: string, asset: AssetInfo, args: WeiArgs, what: string): bigint {
+  return parseAmount(value, asset, args.wei, what);
 }
 
 /** The signers: the device key (--key-file, or --token/--label) and/or the operator's key. */

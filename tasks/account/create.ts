@@ -7,7 +7,7 @@ import {
   writeAccountFile,
 } from "../../src/client/index.js";
 import { InvalidInputError, asHex, type Hex } from "../../src/protocol/index.js";
-import { connect, progress, run } from "../common.js";
+import { connect, progress, run, type WeiArgs } from "../common.js";
 import {
   amountArg,
   assetArg,
@@ -16,7 +16,7 @@ import {
   type AccountChainArgs,
 } from "./connect.js";
 
-interface Args extends AccountChainArgs {
+interface Args extends AccountChainArgs, WeiArgs {
   factory: string;
   devices: string;
   operator: string;
@@ -63,13 +63,15 @@ export default async function accountCreate(args: Args, hre: HardhatRuntimeEnvir
     if (args.asset !== "") {
       const asset = assetArg(args.asset);
       const info = await assetInfo(chain, asset);
-      const periodCap = amountArg(args.periodCap, info, "--period-cap");
+      const periodCap = amountArg(args.periodCap, info, args, "--period-cap");
       tokens = [
         {
           token: asset,
           periodCap,
           perCallCap:
-            args.perCallCap === "" ? periodCap : amountArg(args.perCallCap, info, "--per-call-cap"),
+            args.perCallCap === ""
+              ? periodCap
+              : amountArg(args.perCallCap, info, args, "--per-call-cap"),
           period: BigInt(args.period),
           velocityWindow: BigInt(args.velocityWindow),
         },

@@ -17,7 +17,7 @@ export default async function accountPay(args: Args, hre: HardhatRuntimeEnvironm
     const to = asHex(args.to, "--to", 20);
     const chain = await connect(hre, args);
     const info = await assetInfo(chain, asset);
-    const amount = amountArg(args.amount, info, "--amount");
+    const amount = amountArg(args.amount, info, args, "--amount");
     const { account, route, close } = await accountRoute(hre, chain, args);
     try {
       progress(`paying ${args.amount} ${info.symbol} to ${to} from ${account}`);

@@ -49,9 +49,11 @@ export default async function accountPolicy(args: Args, hre: HardhatRuntimeEnvir
     const limits = args.remove
       ? undefined
       : {
-          periodCap: amountArg(args.periodCap, info, "--period-cap"),
+          periodCap: amountArg(args.periodCap, info, args, "--period-cap"),
           perCallCap:
-            args.perCallCap === "" ? undefined : amountArg(args.perCallCap, info, "--per-call-cap"),
+            args.perCallCap === ""
+              ? undefined
+              : amountArg(args.perCallCap, info, args, "--per-call-cap"),
           period: BigInt(args.period),
           velocityWindow: BigInt(args.velocityWindow),
         };

@@ -3,6 +3,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import {
   channelDomain,
   paymentChannelAt,
+  requireDeviceTrustContract,
   sellerStorePath,
   resolveContractAddress,
   type PaymentChannel,
@@ -37,11 +38,7 @@ export async function connectChannels(
     chainId,
     ignitionDir: hre.config.paths.ignition,
   });
-  if ((await chain.ethers.provider.getCode(address)) === "0x") {
-    throw new InvalidInputError(
-      `no contract at ${address} (PaymentChannel) on chain ${chainId.toString()}: check --channels and --network`,
-    );
-  }
+  await requireDeviceTrustContract(chain.ethers.provider, address, "PaymentChannel", "--channels");
   progress(`PaymentChannel ${getAddress(address)}`);
   return paymentChannelAt(address, chain.signer);
 }

@@ -33,8 +33,8 @@ export default async function channelOpen(args: Args, hre: HardhatRuntimeEnviron
     const chain = await connect(hre, args);
     const channels = await connectChannels(hre, chain, args);
     const info = await assetInfo(chain, asset);
-    const deposit = amountArg(args.deposit, info, "--deposit");
-    const pricePerUnit = args.price === "" ? 0n : amountArg(args.price, info, "--price");
+    const deposit = amountArg(args.deposit, info, args, "--deposit");
+    const pricePerUnit = args.price === "" ? 0n : amountArg(args.price, info, args, "--price");
     const { account, route, close } = await accountRoute(hre, chain, args);
     try {
       const buyerDevice = buyerDeviceOf(args.device, route.signers.devices?.[0]?.deviceId);

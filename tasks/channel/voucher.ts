@@ -16,6 +16,7 @@ import {
   writeJson,
   type Chain,
   type KeyArgs,
+  type WeiArgs,
 } from "../common.js";
 import { amountArg, assetInfo } from "../account/connect.js";
 import {
@@ -27,7 +28,7 @@ import {
 } from "./connect.js";
 import type { PaymentChannel } from "../../src/client/index.js";
 
-interface Args extends ChannelArgs, KeyArgs, VoucherDirArgs {
+interface Args extends ChannelArgs, KeyArgs, VoucherDirArgs, WeiArgs {
   channel: string;
   amount: string;
   out: string;
@@ -53,7 +54,7 @@ async function signVoucher(
 ) {
   const channel = channelArg(args.channel);
   const terms = await requireChannelTerms(channels, channel);
-  const amount = amountArg(args.amount, await assetInfo(chain, terms.token), "--amount");
+  const amount = amountArg(args.amount, await assetInfo(chain, terms.token), args, "--amount");
   const keyStore = await openKeyStore(await keyStoreOptions(hre, args));
   try {
     const deviceId = await deviceIdOfKey(chain.registry, keyStore);

@@ -14,7 +14,7 @@ export default async function coverBuyTask(args: Args, hre: HardhatRuntimeEnviro
   return run(args, async () => {
     const term = parseDuration(args.term);
     const chain = await connectTarget(hre, args);
-    const amount = parseAmount(args.amount, chain.units.asset, args.raw, "--amount");
+    const amount = parseAmount(args.amount, chain.units.asset, args.wei, "--amount");
     const beneficiary = args.beneficiary === "" ? chain.signer.address : args.beneficiary;
     progress(
       `quoting ${args.amount} ${chain.units.asset.symbol} of coverage on ${chain.target.kind} ${chain.target.id} for ${args.term}, paid to ${beneficiary}`,

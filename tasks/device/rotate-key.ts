@@ -1,5 +1,6 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { openKeyStore, rotateKey } from "../../src/client/index.js";
+import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import {
   connect,
   keyStoreOptions,
@@ -38,13 +39,18 @@ export default async function deviceRotateKey(args: Args, hre: HardhatRuntimeEnv
         const deadline =
           BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + BigInt(args.deadline);
         progress("both keys sign the rotation; sending it from the operator's account");
-        return await rotateKey({
+        const rotated = await rotateKey({
           registry: chain.registry,
           current,
           next,
           deadline,
           deviceId: args.deviceId,
         });
+        // The new key now signs for this device: its file says so from here on.
+        if (args.newKeyFile !== "") {
+          await SoftwareKeyStore.recordDeviceId(args.newKeyFile, rotated.deviceId);
+        }
+        return rotated;
       } finally {
         await next.close();
       }

@@ -3,6 +3,7 @@ import {
   feedAddressOf,
   feedAt,
   feedFactoryAt,
+  requireDeviceTrustContract,
   resolveContractAddress,
   type DeviceFeed,
   type DeviceFeedFactory,
@@ -20,15 +21,6 @@ export interface FeedArgs extends FactoryArgs {
   readonly feed: string;
 }
 
-async function requireCode(chain: Chain, address: Hex, what: string, option: string) {
-  if ((await chain.ethers.provider.getCode(address)) === "0x") {
-    const { chainId } = await chain.ethers.provider.getNetwork();
-    throw new InvalidInputError(
-      `no contract at ${address} (${what}) on chain ${chainId.toString()}: check ${option} and --network`,
-    );
-  }
-}
-
 /** The DeviceFeedFactory: --factory, else the one Ignition recorded for the chain. */
 export async function connectFactory(
   hre: HardhatRuntimeEnvironment,
@@ -44,7 +36,12 @@ export async function connectFactory(
     chainId,
     ignitionDir: hre.config.paths.ignition,
   });
-  await requireCode(c, factoryAddress, "DeviceFeedFactory", "--factory");
+  await requireDeviceTrustContract(
+    c.ethers.provider,
+    factoryAddress,
+    "DeviceFeedFactory",
+    "--factory",
+  );
   progress(`DeviceFeedFactory ${factoryAddress}`);
   return { ...c, factory: feedFactoryAt(factoryAddress, c.signer), factoryAddress };
 }
@@ -65,6 +62,6 @@ export async function connectFeed(
 ): Promise<Chain & { readonly feed: DeviceFeed; readonly feedAddress: Hex }> {
   const feedAddress = feedAddressArg(args.feed);
   const chain = await connect(hre, args);
-  await requireCode(chain, feedAddress, "DeviceFeed", "--feed");
+  await requireDeviceTrustContract(chain.ethers.provider, feedAddress, "DeviceFeed", "--feed");
   return { ...chain, feed: feedAt(feedAddress, chain.signer), feedAddress };
 }

@@ -1,7 +1,10 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { parseUnits } from "ethers";
-import { createFeed, defaultHeartbeat, defaultQuarantinePeriod } from "../../src/client/index.js";
-import { InvalidInputError } from "../../src/protocol/index.js";
+import {
+  createFeed,
+  defaultHeartbeat,
+  defaultQuarantinePeriod,
+  parseDecimal,
+} from "../../src/client/index.js";
 import { run } from "../common.js";
 import { connectFactory, type FactoryArgs } from "./connect.js";
 
@@ -26,23 +29,6 @@ interface Args extends FactoryArgs {
   description: string;
 }
 
-/** A value in the feed's units ("-40.5"), scaled by its decimals. */
-export function scaledValue(value: string, decimals: number, option: string): bigint {
-  if (value === "") {
-    throw new InvalidInputError(
-      `give the physical bounds of the quantity: ${option} <value in the feed's units, e.g. -40.5>`,
-    );
-  }
-  try {
-    return parseUnits(value, decimals);
-  } catch (cause) {
-    throw new InvalidInputError(
-      `${option} ${value} is not a number with at most ${String(decimals)} decimals`,
-      { cause },
-    );
-  }
-}
-
 export default async function feedCreate(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
     const config = {
@@ -62,8 +48,8 @@ export default async function feedCreate(args: Args, hre: HardhatRuntimeEnvironm
       maxQuarantines: args.maxQuarantines,
       lockdown: args.lockdown,
       minStake: args.minStake,
-      minValue: scaledValue(args.minValue, args.decimals, "--min-value"),
-      maxValue: scaledValue(args.maxValue, args.decimals, "--max-value"),
+      minValue: parseDecimal(args.minValue, args.decimals, "--min-value"),
+      maxValue: parseDecimal(args.maxValue, args.decimals, "--max-value"),
       description: args.description,
     };
     const { factory } = await connectFactory(hre, args);

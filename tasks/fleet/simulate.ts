@@ -3,7 +3,9 @@ import { DeviceSigner } from "../../src/device/device-signer.js";
 import { SigningRecordBehindError } from "../../src/device/signing-record-errors.js";
 import { SigningRecord, signingRecordPath } from "../../src/device/signing-record.js";
 import {
+  checkKeyFileDeviceId,
   deviceIdOfKey,
+  passwordsFromFile,
   feedAt,
   feedCall,
   feedIdOf,
@@ -12,7 +14,7 @@ import {
 } from "../../src/client/index.js";
 import { checkHonestValues, simulateFleet, type FleetWait } from "../../src/gateway/index.js";
 import { InvalidInputError, parseCurve, type Curve, type Hex } from "../../src/protocol/index.js";
-import { connect, progress, run, secret } from "../common.js";
+import { connect, progress, readText, run, secret } from "../common.js";
 import type { ChainArgs } from "../common.js";
 import { PASSWORD_ENV } from "../../src/client/index.js";
 import { feedAddressArg } from "../feed/connect.js";
@@ -24,6 +26,7 @@ interface Args extends ChainArgs {
   curve: string;
   keyFiles: string;
   password: string;
+  passwordFile: string;
   signingRecords: string;
   rounds: number;
   rate: number;
@@ -37,6 +40,29 @@ interface Args extends ChainArgs {
   burst: number;
   burstReadings: number;
   burstJumpBps: number;
+}
+
+/** One password per key file: from --password-file, else --password (or its fallbacks) for all. */
+async function keyFilePasswords(
+  hre: HardhatRuntimeEnvironment,
+  args: Pick<Args, "password" | "passwordFile">,
+  files: readonly string[],
+): Promise<string[]> {
+  if (args.passwordFile !== "" && args.password !== "") {
+    throw new InvalidInputError("give either --password or --password-file, not both");
+  }
+  if (args.passwordFile !== "") {
+    const text = await readText(args.passwordFile, "password file");
+    return passwordsFromFile(text, files, `password file ${args.passwordFile}`);
+  }
+  const password = await secret(
+    hre,
+    args.password,
+    PASSWORD_ENV,
+    "key file password",
+    "--password",
+  );
+  return files.map(() => password);
 }
 
 /**
@@ -62,7 +88,10 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
     const chain = await connect(hre, args);
     const domain = await registryDomain(chain.registry);
     const curve: Curve | "both" = args.curve === "both" ? "both" : parseCurve(args.curve);
-    const files = args.keyFiles.split(",").filter((f) => f.trim() !== "");
+    const files = args.keyFiles
+      .split(",")
+      .map((f) => f.trim())
+      .filter((f) => f !== "");
     let signers: DeviceSigner[] | undefined;
     let previousTimestamp: ((deviceId: Hex) => bigint | undefined) | undefined;
     // No contract at the address (a gateway without a chain feed): nothing to keep, nothing to resume.
@@ -80,20 +109,17 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
       progress(`fleet: no contract at the feed address ${feedAddress}: readings are not paced`);
     }
     if (files.length > 0) {
-      const password = await secret(
-        hre,
-        args.password,
-        PASSWORD_ENV,
-        "key file password",
-        "--password",
-      );
+      const passwords = await keyFilePasswords(hre, args, files);
       signers = [];
       const timestamps = new Map<Hex, bigint>();
       const members = new Set((await feed?.members())?.map((id) => id.toLowerCase()));
       progress(`fleet: signing records under ${args.signingRecords}`);
-      for (const path of files) {
-        const store = await openKeyStore({ keystore: "file", path: path.trim(), password });
-        const deviceId = await deviceIdOfKey(chain.registry, store);
+      for (const [i, path] of files.entries()) {
+        const store = await openKeyStore({ keystore: "file", path, password: passwords[i] });
+        const deviceId = await checkKeyFileDeviceId(
+          path,
+          await deviceIdOfKey(chain.registry, store),
+        );
         const record = SigningRecord.open(
           signingRecordPath(args.signingRecords, { domain, deviceId }),
           { domain, deviceId },

@@ -5,13 +5,14 @@ import {
   parseTarget,
   poolAt,
   poolUnits,
+  requireDeviceTrustContract,
   resolveContractAddress,
   type CollateralToken,
   type CoverTarget,
   type IInsurancePool,
   type PoolUnits,
 } from "../../src/client/index.js";
-import { InvalidInputError } from "../../src/protocol/index.js";
+import type { Hex } from "../../src/protocol/index.js";
 import { connect, progress, type Chain, type ChainArgs } from "../common.js";
 
 /** Shared by the pool, cover and security tasks: the insurance pool next to the registry. Not a task. */
@@ -19,7 +20,7 @@ import { connect, progress, type Chain, type ChainArgs } from "../common.js";
 export interface PoolArgs extends ChainArgs {
   readonly pool: string;
   /** Amounts in the asset's base units (input and human output), not decimal units. */
-  readonly raw: boolean;
+  readonly wei: boolean;
 }
 
 export interface TargetArgs extends PoolArgs {
@@ -32,7 +33,7 @@ export interface PoolChain extends Chain {
   /** The pool's asset, connected to the sending account. */
   readonly token: CollateralToken;
   readonly units: PoolUnits;
-  /** `value` as the task prints it: amounts in decimal units unless --json or --raw. */
+  /** `value` as the task prints it: amounts in decimal units unless --json or --wei. */
   readonly output: (value: unknown) => unknown;
 }
 
@@ -41,7 +42,7 @@ export async function resolvePoolAddress(
   hre: HardhatRuntimeEnvironment,
   pool: string,
   chainId: bigint,
-): Promise<string> {
+): Promise<Hex> {
   return resolveContractAddress({
     contract: "InsurancePool",
     option: "--pool",
@@ -58,11 +59,7 @@ export async function connectPool(
   const chain = await connect(hre, args);
   const { chainId } = await chain.ethers.provider.getNetwork();
   const address = await resolvePoolAddress(hre, args.pool, chainId);
-  if ((await chain.ethers.provider.getCode(address)) === "0x") {
-    throw new InvalidInputError(
-      `no contract at ${address} (InsurancePool) on chain ${chainId.toString()}: check --pool and --network`,
-    );
-  }
+  await requireDeviceTrustContract(chain.ethers.provider, address, "InsurancePool", "--pool");
   const pool = poolAt(address, chain.signer);
   const units = await poolUnits(pool);
   progress(`InsurancePool ${address}, asset ${units.asset.symbol} ${units.asset.address}`);
@@ -71,7 +68,7 @@ export async function connectPool(
     pool,
     token: collateralTokenAt(units.asset.address, chain.signer),
     units,
-    output: (value) => (args.json ? value : humanAmounts(value, units, args.raw)),
+    output: (value) => (args.json ? value : humanAmounts(value, units, args.wei)),
   };
 }
 

@@ -10,7 +10,7 @@ interface Args extends PoolArgs {
 export default async function poolDepositTask(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
     const chain = await connectPool(hre, args);
-    const assets = parseAmount(args.amount, chain.units.asset, args.raw, "--amount");
+    const assets = parseAmount(args.amount, chain.units.asset, args.wei, "--amount");
     progress(`approving and depositing ${args.amount} ${chain.units.asset.symbol}`);
     return chain.output(await poolDeposit({ pool: chain.pool, token: chain.token, assets }));
   });

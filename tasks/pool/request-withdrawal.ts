@@ -16,7 +16,7 @@ export default async function poolRequestWithdrawalTask(
     const shares =
       args.shares === "all"
         ? "all"
-        : parseAmount(args.shares, chain.units.shares, args.raw, "--shares");
+        : parseAmount(args.shares, chain.units.shares, args.wei, "--shares");
     return chain.output(await poolRequestWithdrawal(chain.pool, shares));
   });
 }

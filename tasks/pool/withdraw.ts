@@ -13,7 +13,7 @@ export default async function poolWithdrawTask(args: Args, hre: HardhatRuntimeEn
     const shares =
       args.shares === "" || args.shares === "all"
         ? undefined
-        : parseAmount(args.shares, chain.units.shares, args.raw, "--shares");
+        : parseAmount(args.shares, chain.units.shares, args.wei, "--shares");
     return chain.output(await poolWithdraw(chain.pool, { shares }));
   });
 }

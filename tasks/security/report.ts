@@ -13,7 +13,7 @@ export default async function securityReportTask(args: Args, hre: HardhatRuntime
     const valueAtRisk =
       args.valueAtRisk === "" || args.valueAtRisk === "0"
         ? 0n
-        : parseAmount(args.valueAtRisk, chain.units.asset, args.raw, "--value-at-risk");
+        : parseAmount(args.valueAtRisk, chain.units.asset, args.wei, "--value-at-risk");
     return chain.output(await securityReport(chain.pool, chain.target, valueAtRisk));
   });
 }

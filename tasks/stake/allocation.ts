@@ -20,7 +20,7 @@ export interface AllocationArgs extends StakingArgs {
   readonly pool: string;
   readonly feed: string;
   readonly amount: string;
-  readonly raw: boolean;
+  readonly wei: boolean;
 }
 
 export async function allocationTask(
@@ -34,7 +34,7 @@ export async function allocationTask(
     const { chainId } = await chain.ethers.provider.getNetwork();
     const pool = await resolvePoolAddress(hre, args.pool, chainId);
     const token = await tokenInfo(await stakingToken(chain.staking), chain.signer);
-    const amount = parseAmount(args.amount, token, args.raw, "--amount");
+    const amount = parseAmount(args.amount, token, args.wei, "--amount");
     const scope = args.feed === "" ? "the device itself" : `feed ${args.feed}`;
     progress(
       `${direction === "allocate" ? "allocating" : "deallocating"} ${args.amount} ${token.symbol} of ${args.device}'s stake ${direction === "allocate" ? "to" : "from"} pool ${pool} for ${scope}`,
@@ -48,6 +48,6 @@ export async function allocationTask(
     };
     const result: AllocationResult =
       direction === "allocate" ? await stakeAllocate(options) : await stakeDeallocate(options);
-    return args.json ? result : humanAmounts(result, { asset: token, shares: token }, args.raw);
+    return args.json ? result : humanAmounts(result, { asset: token, shares: token }, args.wei);
   });
 }

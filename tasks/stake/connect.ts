@@ -1,16 +1,20 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import {
   collateralTokenAt,
+  requireDeviceTrustContract,
+  type DeviceTrustContract,
+  parseAmount,
   proofsAt,
   resolveContractAddress,
   stakingAt,
   stakingToken,
+  tokenInfo,
   type CollateralToken,
   type IDeviceStaking,
   type IFraudProofs,
 } from "../../src/client/index.js";
-import { InvalidInputError, type Hex } from "../../src/protocol/index.js";
-import { connect, progress, type Chain, type ChainArgs } from "../common.js";
+import type { Hex } from "../../src/protocol/index.js";
+import { connect, progress, type Chain, type ChainArgs, type WeiArgs } from "../common.js";
 
 /** Shared by the stake, proof and watchtower tasks: the staking system next to the registry. Not a task. */
 
@@ -25,7 +29,7 @@ export interface ProofsArgs extends ChainArgs {
 async function deployed(
   hre: HardhatRuntimeEnvironment,
   chain: Chain,
-  contract: string,
+  contract: DeviceTrustContract,
   option: string,
   explicit: string,
 ): Promise<Hex> {
@@ -37,11 +41,7 @@ async function deployed(
     chainId,
     ignitionDir: hre.config.paths.ignition,
   });
-  if ((await chain.ethers.provider.getCode(address)) === "0x") {
-    throw new InvalidInputError(
-      `no contract at ${address} (${contract}) on chain ${chainId.toString()}: check ${option} and --network`,
-    );
-  }
+  await requireDeviceTrustContract(chain.ethers.provider, address, contract, option);
   progress(`${contract} ${address}`);
   return address;
 }
@@ -62,6 +62,15 @@ export async function connectStaking(
     staking,
     token: async () => collateralTokenAt(await stakingToken(staking), chain.signer),
   };
+}
+
+/** --amount in the collateral token's units (its decimals), or base units with --wei. */
+export async function stakeAmount(
+  staking: IDeviceStaking,
+  args: WeiArgs & { readonly amount: string },
+): Promise<bigint> {
+  const token = await tokenInfo(await stakingToken(staking), staking.runner);
+  return parseAmount(args.amount, token, args.wei, "--amount");
 }
 
 export async function connectProofs(

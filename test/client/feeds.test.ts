@@ -181,7 +181,10 @@ describe("client: feeds", function () {
       assert.equal(view.members[4]?.value, null);
       assert.ok(view.members.every((m) => m.quarantine === null));
       const third = view.members[2];
-      assert.deepEqual([third?.value, third?.sequence], [22n * 10n ** 8n, 1n]);
+      assert.deepEqual(
+        [third?.answer, third?.value, third?.sequence],
+        [22n * 10n ** 8n, "22.0", 1n],
+      );
       // One operator runs all 5: corrupting the median takes its whole group, 1000 + ... + 1400.
       assert.equal(view.costOfCorruption, 6_000n);
       assert.equal(view.operatorsToControl, 1n);
@@ -242,7 +245,7 @@ describe("client: feeds", function () {
         readmitAfter: since + 86_400n,
       });
       assert.deepEqual(
-        [first.value, first.excluded, first.counts, first.sequence],
+        [first.answer, first.excluded, first.counts, first.sequence],
         [2_000_000_000n, true, false, 2n],
         "its last accepted reading stays as its reference, excluded",
       );

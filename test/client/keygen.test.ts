@@ -6,7 +6,15 @@ import { createSoftHsmToken, type SoftHsmToken } from "../../src/device/softhsm-
 import { KeyType, deviceIdOf, digest, type Curve } from "../../src/protocol/index.js";
 import { checkDeviceSignature } from "../../src/verify/signature.js";
 import { DeviceTrustError } from "../../src/protocol/index.js";
-import { MissingSecretError, keygen, openKeyStore, secretFrom } from "../../src/client/index.js";
+import {
+  MissingSecretError,
+  checkKeyFileDeviceId,
+  keygen,
+  openKeyStore,
+  passwordsFromFile,
+  secretFrom,
+} from "../../src/client/index.js";
+import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { requireSoftHsm } from "../device/helpers/softhsm.js";
 import { TEST_SCRYPT, tempDir } from "./fixture.js";
 
@@ -40,9 +48,15 @@ describe("client", function () {
         assert.equal(made.location, out);
         const file = JSON.parse(await readFile(out, "utf8")) as {
           publicKey: string;
+          curve: string;
+          deviceId: string;
           crypto: { kdfparams: { N: number } };
         };
         assert.equal(file.publicKey, made.publicKey);
+        // The file says which device it signs for, and on which curve, without its password.
+        assert.deepEqual([file.deviceId, file.curve], [made.deviceId, curve]);
+        const info = await SoftwareKeyStore.info(out);
+        assert.deepEqual([info.deviceId, info.curve], [made.deviceId, curve]);
         assert.equal(file.crypto.kdfparams.N, TEST_SCRYPT.N);
 
         const store = await openKeyStore({ keystore: "file", path: out, password: "pw" }, {});
@@ -52,6 +66,30 @@ describe("client", function () {
         await store.close();
       });
     }
+
+    it("opens a file written before the device id was recorded, and records one later", async function () {
+      const out = join(dir, "old.json");
+      const made = await keygen(
+        { curve: "p256", keystore: "file", out, password: "pw", scrypt: TEST_SCRYPT },
+        {},
+      );
+      const { deviceId: _, ...old } = JSON.parse(await readFile(out, "utf8")) as {
+        deviceId: string;
+      };
+      await writeFile(out, JSON.stringify(old));
+      assert.equal((await SoftwareKeyStore.info(out)).deviceId, null);
+      assert.equal(await checkKeyFileDeviceId(out, made.deviceId), made.deviceId);
+      const store = await openKeyStore({ keystore: "file", path: out, password: "pw" }, {});
+      assert.equal(deviceIdOf(store.deviceKey), made.deviceId);
+      await store.close();
+
+      const other = `0x${"ab".repeat(32)}` as const;
+      await SoftwareKeyStore.recordDeviceId(out, other);
+      assert.equal((await SoftwareKeyStore.info(out)).deviceId, other);
+      await assert.rejects(checkKeyFileDeviceId(out, made.deviceId), /records device 0xabab/);
+      // Recording needs no password and leaves the encrypted key as it was.
+      await (await openKeyStore({ keystore: "file", path: out, password: "pw" }, {})).close();
+    });
 
     it("refuses to overwrite an existing file", async function () {
       const out = join(dir, "taken.json");
@@ -98,6 +136,24 @@ describe("client", function () {
       );
       assert.equal(secretFrom("", "PIN", "pin", "--pin", { PIN: "9" }), "9");
       assert.equal(secretFrom("1", "PIN", "pin", "--pin", { PIN: "9" }), "1");
+    });
+  });
+
+  describe("passwordsFromFile", function () {
+    const files = ["keys/a.json", "keys/b.json"];
+    it("reads one line per key file, in order", function () {
+      assert.deepEqual(passwordsFromFile("pa\npb\n", files, "F"), ["pa", "pb"]);
+    });
+    it("reads a JSON map by path or file name", function () {
+      const text = JSON.stringify({ "keys/a.json": "pa", "b.json": "pb" });
+      assert.deepEqual(passwordsFromFile(text, files, "F"), ["pa", "pb"]);
+    });
+    it("says which key file has no password", function () {
+      assert.throws(() => passwordsFromFile("pa\n", files, "F"), /F has 1 lines for 2 key files/);
+      assert.throws(
+        () => passwordsFromFile('{"a.json": "pa"}', files, "F"),
+        /F has no password for key file keys\/b\.json/,
+      );
     });
   });
 

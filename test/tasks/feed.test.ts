@@ -258,13 +258,43 @@ describe("tasks: feed", function () {
     assert.match(show.stdout, /^members\[0\]\.trusted: +true$/m);
     assert.match(show.stdout, /^members\[0\]\.quarantine: +-$/m);
     assert.match(show.stdout, /^members\[3\]\.slashable: +1300$/m);
-    assert.match(show.stdout, /^members\[1\]\.value: +210000000$/m);
+    // Readings and the physical range in the feed's units (8 decimals), the raw integers beside them.
+    assert.match(show.stdout, /^members\[1\]\.value: +2\.1$/m);
+    assert.match(show.stdout, /^members\[1\]\.answer: +210000000$/m);
+    assert.match(show.stdout, /^range\.minValue: +-40\.5$/m);
     // One operator runs all 4: corrupting the median takes its whole stake (1000 + 1100 + 1200 + 1300).
     assert.match(show.stdout, /^costOfCorruption: +4600$/m);
     assert.match(show.stdout, /^operatorsToControl: +1$/m);
     assert.match(show.stdout, /^corruption: +ONE operator controls the median alone; /m);
     assert.match(show.stdout, /^members\[3\]\.active: +1300$/m);
     assert.match(show.stdout, /^status: +answering$/m);
+  });
+
+  it("says in one sentence when --feed, --factory or --registry is not such a DeviceTrust contract", async function () {
+    const { chainId } = await ethers.provider.getNetwork();
+    const cases: [Record<string, unknown>, RegExp][] = [
+      // Another DeviceTrust contract: code, but no feedId().
+      [
+        { feed: s.stakingAddress },
+        new RegExp(
+          `^Error NOT_A_DEVICETRUST_CONTRACT: ${s.stakingAddress} is not a DeviceTrust DeviceFeed on chain ${chainId.toString()} \\(does not answer feedId\\(\\)\\): check --feed and --network$`,
+          "m",
+        ),
+      ],
+      [
+        { feed: s.feedAddress, factory: s.registryAddress },
+        /is not a DeviceTrust DeviceFeedFactory .*\(does not answer isFeed\(address\)\)/,
+      ],
+      [
+        { feed: s.feedAddress, registry: s.owner.address },
+        /is not a DeviceTrust DeviceRegistry on chain \d+ \(no code\): check --registry/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const out = await runTask(["feed", "show"], { ...withFactory(0), ...args });
+      assert.equal(out.result.error?.code, "NOT_A_DEVICETRUST_CONTRACT", out.stderr);
+      assert.match(out.stderr, message);
+    }
   });
 
   it("feed show names a quarantined member's anomaly; feed readmit takes it back once re-attested", async function () {

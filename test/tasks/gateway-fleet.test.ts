@@ -1,6 +1,7 @@
 import { decodeReading, type SignedReading } from "../../src/protocol/index.js";
 import assert from "node:assert/strict";
 import { connect as tcpConnect, createServer, type AddressInfo } from "node:net";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import hre from "hardhat";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
@@ -13,6 +14,8 @@ import { FEED_CONFIG, deployFeedSystem, type FeedSystem } from "../client/feed-f
 import { runTask } from "./run-task.js";
 
 const PASSWORD = "fleet-test-password";
+/** Each key file has a password of its own: fleet simulate takes them from a password file. */
+const passwordOf = (i: number): string => `${PASSWORD}-${String(i)}`;
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -56,7 +59,7 @@ describe("tasks: gateway start, fleet simulate", function () {
     keyFiles = [];
     for (const [i, d] of s.devices.entries()) {
       const path = join(dir, `device-${String(i)}.json`);
-      await d.store.save(path, PASSWORD, TEST_SCRYPT);
+      await d.store.save(path, passwordOf(i), TEST_SCRYPT);
       keyFiles.push(path);
     }
   });
@@ -112,6 +115,32 @@ describe("tasks: gateway start, fleet simulate", function () {
     burstJumpBps: 5_000,
   });
 
+  for (const which of ["brokerPort", "httpPort"] as const) {
+    it(`gateway start fails with a sentence when its ${which === "brokerPort" ? "broker" : "HTTP"} port is taken`, async function () {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        const out = await runTask(["gateway", "start"], {
+          ...gatewayArgs(`taken-${which}.sqlite`),
+          brokerPort: which === "brokerPort" ? port : 0,
+          httpPort: which === "httpPort" ? port : -1,
+        });
+        assert.equal(out.result.success, false, out.stdout);
+        assert.equal(out.result.error?.code, "PORT_IN_USE");
+        assert.match(
+          out.stderr,
+          new RegExp(
+            `^Error PORT_IN_USE: port ${String(port)} on 127\\.0\\.0\\.1 is already in use: stop what listens there`,
+            "m",
+          ),
+        );
+      } finally {
+        await new Promise<void>((resolve) => taken.close(() => resolve()));
+      }
+    });
+  }
+
   it("gateway start (embedded broker, watchtower) takes a registered fleet into the feed, proves its clone, stops on SIGTERM", async function () {
     const port = await freePort();
     const gateway = runTask(["gateway", "start"], {
@@ -126,10 +155,12 @@ describe("tasks: gateway start, fleet simulate", function () {
     try {
       await until(() => accepts(port), "the embedded broker");
       const broker = `mqtt://127.0.0.1:${String(port)}`;
+      const lines = join(dir, "passwords.txt");
+      await writeFile(lines, `${keyFiles.map((_, i) => passwordOf(i)).join("\n")}\n`);
       const fleet = await runTask(["fleet", "simulate"], {
         ...fleetArgs(broker),
         keyFiles: keyFiles.join(","),
-        password: PASSWORD,
+        passwordFile: lines,
       });
       assert.equal(fleet.result.success, true, fleet.stderr);
       const report = JSON.parse(fleet.stdout) as Record<string, number>;
@@ -151,10 +182,12 @@ describe("tasks: gateway start, fleet simulate", function () {
 
       // Later (past the feed's minimum interval), device 0's key is cloned: it resumes at sequence 2.
       await helpers.time.increase(30);
+      const byName = join(dir, "passwords.json");
+      await writeFile(byName, JSON.stringify({ "device-0.json": passwordOf(0) }));
       const cloned = await runTask(["fleet", "simulate"], {
         ...fleetArgs(broker),
         keyFiles: keyFiles[0] ?? "",
-        password: PASSWORD,
+        passwordFile: byName,
         rounds: 0,
         clone: 1,
       });
@@ -169,7 +202,7 @@ describe("tasks: gateway start, fleet simulate", function () {
       const stale = await runTask(["fleet", "simulate"], {
         ...fleetArgs(broker),
         keyFiles: keyFiles[1] ?? "",
-        password: PASSWORD,
+        password: passwordOf(1),
         signingRecords: join(dir, "elsewhere"),
       });
       assert.equal(stale.result.success, false);

@@ -24,7 +24,7 @@ describe("tasks: pool, cover, security", function () {
     });
   });
 
-  it("pool deposit takes decimal units (or --raw base units); pool show prints them", async function () {
+  it("pool deposit takes decimal units (or --wei base units); pool show prints them", async function () {
     const deposit = await runTask(["pool", "deposit"], { ...chain(INSURER2), amount: "10.5" });
     assert.equal(deposit.result.success, true, deposit.stderr);
     assert.match(deposit.stdout, /^assets: +10\.5 DTC$/m);
@@ -34,7 +34,7 @@ describe("tasks: pool, cover, security", function () {
     const raw = await runTask(["pool", "deposit"], {
       ...chain(INSURER2, true),
       amount: "1000000",
-      raw: true,
+      wei: true,
     });
     assert.equal(raw.result.success, true, raw.stderr);
     assert.equal((JSON.parse(raw.stdout) as { assets: string }).assets, "1000000");
@@ -268,7 +268,8 @@ describe("tasks: pool, cover, security", function () {
   it("refuses malformed amounts, terms and targets with a sentence", async function () {
     const cases: [string[], Record<string, unknown>, RegExp][] = [
       [["pool", "deposit"], { amount: "1,5" }, /--amount "1,5" is not an amount of DTC/],
-      [["pool", "deposit"], { amount: "1.5", raw: true }, /base units \(--raw\)/],
+      [["pool", "deposit"], { amount: "1.5", wei: true }, /base units \(--wei\): drop --wei/],
+      [["pool", "deposit"], { amount: "1.5x" }, /add --wei to give base units/],
       [["cover", "buy"], { amount: "1", device: f.device.deviceId, term: "1y" }, /--term "1y"/],
       [["cover", "show"], {}, /name exactly one target/],
     ];

@@ -91,13 +91,14 @@ describe("tasks: stake, proof, watchtower", function () {
 
   const chain = (from: number, json = false) => ({ registry, staking, from: String(from), json });
 
-  it("deposit, show, request a withdrawal; an early withdraw fails with a sentence", async function () {
+  it("deposit (--wei), show, request a withdrawal (token units); an early withdraw fails with a sentence", async function () {
     const device = devices[0];
     assert.ok(device !== undefined);
     const deposit = await runTask(["stake", "deposit"], {
       ...chain(2, true),
       deviceId: device.deviceId,
-      amount: 5_000n,
+      amount: "5000",
+      wei: true,
     });
     assert.equal(deposit.result.success, true, deposit.stderr);
     const credited = JSON.parse(deposit.stdout) as { credited: string; active: string };
@@ -106,7 +107,7 @@ describe("tasks: stake, proof, watchtower", function () {
     const request = await runTask(["stake", "request-withdrawal"], {
       ...chain(2),
       deviceId: device.deviceId,
-      amount: 1_000n,
+      amount: "0.000000000000001", // 1,000 base units of an 18-decimal token
     });
     assert.equal(request.result.success, true, request.stderr);
     assert.match(request.stdout, /^unlocks: +in 1d \(/m);
@@ -128,6 +129,25 @@ describe("tasks: stake, proof, watchtower", function () {
       /^Error StakingStillUnbonding: StakingStillUnbonding\(.*wait until then and withdraw again$/m,
     );
     assert.match(early.stdout, /"code": "StakingStillUnbonding"/);
+  });
+
+  it("refuses an amount that is not one, and says how to give base units", async function () {
+    const device = devices[0];
+    assert.ok(device !== undefined);
+    const bad = await runTask(["stake", "deposit"], {
+      ...chain(2),
+      deviceId: device.deviceId,
+      amount: "1.5 DTC",
+    });
+    assert.equal(bad.result.error?.code, "INVALID_INPUT");
+    assert.match(bad.stderr, /--amount "1\.5 DTC" is not an amount of \w+ .*add --wei/);
+    const fractionalWei = await runTask(["stake", "deposit"], {
+      ...chain(2),
+      deviceId: device.deviceId,
+      amount: "1.5",
+      wei: true,
+    });
+    assert.match(fractionalWei.stderr, /not a whole number of \w+ base units \(--wei\)/);
   });
 
   it("proof submit slashes the device from a proof file", async function () {
@@ -171,7 +191,8 @@ describe("tasks: stake, proof, watchtower", function () {
     const deposit = await runTask(["stake", "deposit"], {
       ...chain(2),
       deviceId: device.deviceId,
-      amount: 2_000n,
+      amount: "2000",
+      wei: true,
     });
     assert.equal(deposit.result.success, true, deposit.stderr);
     const reading = { feedId: FEED, sequence: 3n, timestamp: now, value: 7n };

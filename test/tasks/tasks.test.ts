@@ -189,6 +189,8 @@ describe("tasks", function () {
     });
     assert.equal(rotate.result.success, true, rotate.stderr);
     assert.match(rotate.stdout, new RegExp(`^deviceId: +${made.deviceId}$`, "m"));
+    // The new key's file now names the device it signs for (not the id its own key would give).
+    assert.equal((await SoftwareKeyStore.info(newKeyFile)).deviceId, made.deviceId);
     const suspend = await runTask(["device", "suspend"], {
       ...chain(3),
       deviceId: made.deviceId,

@@ -1,0 +1,77 @@
+import { formatUnits, parseUnits } from "ethers";
+import { InvalidInputError } from "../protocol/index.js";
+
+/**
+ * Numbers given on the command line. Hardhat 3's parser reads every word that starts with "-" as an
+ * option: `--min-value -40` and `--min-value=-40` (split into the same two words) are refused before a
+ * task sees them. A negative value is written with a leading space inside quotes, `--min-value " -40"`,
+ * which these parsers accept (they trim).
+ */
+
+/** How a negative value gets past Hardhat's argument parser; said in every error about one. */
+export const NEGATIVE_HINT = 'a negative value goes in quotes with a leading space: " -40"';
+
+/** A signed decimal (" -40.5", "125") scaled by `decimals`: the feed's integer for a physical value. */
+export function parseDecimal(value: string, decimals: number, option: string): bigint {
+  const v = value.trim();
+  if (v === "")
+    throw new InvalidInputError(`${option} is required: give a number (${NEGATIVE_HINT})`);
+  try {
+    return parseUnits(v, decimals);
+  } catch (cause) {
+    throw new InvalidInputError(
+      `${option} "${value}" is not a number with at most ${String(decimals)} decimals (e.g. 125 or -40.5; ${NEGATIVE_HINT})`,
+      { cause },
+    );
+  }
+}
+
+/** What parseAmount needs of a token. */
+export interface TokenUnits {
+  readonly symbol: string;
+  readonly decimals: number;
+}
+
+/**
+ * A positive token amount given on the command line: decimal units of the token ("1.5" is 1.5 tokens,
+ * read with the token's decimals) or, with `wei`, its smallest units as a whole number.
+ */
+export function parseAmount(
+  value: string,
+  token: TokenUnits,
+  wei: boolean,
+  option: string,
+): bigint {
+  const v = value.trim();
+  if (v === "")
+    throw new InvalidInputError(`${option} is required: give an amount of ${token.symbol}`);
+  const amount = wei ? parseWei(v, token, option) : parseTokens(v, token, option);
+  if (amount <= 0n) throw new InvalidInputError(`${option} must be positive, got "${value}"`);
+  return amount;
+}
+
+function parseWei(value: string, token: TokenUnits, option: string): bigint {
+  if (!/^\d+$/.test(value)) {
+    throw new InvalidInputError(
+      `${option} "${value}" is not a whole number of ${token.symbol} base units (--wei): drop --wei to give token units (e.g. 1.5)`,
+    );
+  }
+  return BigInt(value);
+}
+
+function parseTokens(value: string, token: TokenUnits, option: string): bigint {
+  try {
+    return parseUnits(value, token.decimals);
+  } catch (cause) {
+    throw new InvalidInputError(
+      `${option} "${value}" is not an amount of ${token.symbol} with at most ${String(token.decimals)} decimals (e.g. 1.5); add --wei to give base units`,
+      { cause },
+    );
+  }
+}
+
+/** `amount` in decimal units, without a trailing ".0": "1000.5", "-40.25". */
+export function formatAmount(amount: bigint, token: Pick<TokenUnits, "decimals">): string {
+  const text = formatUnits(amount, token.decimals);
+  return text.endsWith(".0") ? text.slice(0, -2) : text;
+}
