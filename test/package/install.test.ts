@@ -203,13 +203,14 @@ const TS_CONFIG = JSON.stringify({
   include: ["consumer.ts"],
 });
 
-/** Plain Node, ESM: the client, the protocol and the factories, and the gateway without its peers. */
+/** Plain Node, ESM: every subpath loads without the optional peers, except the gateway that needs them. */
 const NODE_SCRIPT = `
 import { decodeRevertData } from "devicetrust";
 import { KeyType, deviceIdOf } from "devicetrust/protocol";
 import { DeviceRegistry__factory } from "devicetrust/factories";
 const id = deviceIdOf({ keyType: KeyType.Secp256k1, key: "${SECP256K1_KEY.key}" });
 const data = DeviceRegistry__factory.createInterface().encodeErrorResult("DeviceRegistryUnknownDevice", [id]);
+await Promise.all(["payments", "verify", "device"].map((subpath) => import(\`devicetrust/\${subpath}\`)));
 const gateway = await import("devicetrust/gateway").then(() => "loaded", (err) => err.code);
 console.log(JSON.stringify({ id, error: decodeRevertData(data)?.message, gateway }));
 `;
@@ -277,7 +278,7 @@ describe("package (npm pack, installed into a scratch Hardhat 3 project)", funct
       }
     });
 
-    it("holds no tests, sources, mocks, secrets, key files or node_modules, and stays small", function () {
+    it("holds no tests, TypeScript or mock sources, secrets, key files or node_modules, and stays small", function () {
       const forbidden =
         /^(test|tasks|scripts|deploy|src|types|artifacts|cache|bench|config|node_modules)\/|^contracts\/(?!interfaces\/|libraries\/|types\/)|(^|\/)\.env|\.(pem|key|p12|sqlite)$/;
       const leaks = packed.files.map((f) => f.path).filter((p) => forbidden.test(p));
@@ -305,7 +306,7 @@ describe("package (npm pack, installed into a scratch Hardhat 3 project)", funct
     }
   });
 
-  it("imports the client, protocol and factories from plain Node (ESM), the gateway failing only for its optional peers", async function () {
+  it("imports the client, protocol, factories, payments, verify and device from plain Node (ESM), the gateway failing only for its optional peers", async function () {
     this.timeout(60_000);
     const stdout = await exec(
       process.execPath,
