@@ -99,7 +99,11 @@ export default defineConfig({
   chainDescriptors: {
     // A `hardhat node` (chain 31337) runs osaka from its genesis: with this history a fork of it can
     // execute at its historical blocks ("No known hardfork for execution on historical block" without).
-    31337: { name: "Hardhat node", chainType: "l1", hardforkHistory: { osaka: { blockNumber: 0 } } },
+    31337: {
+      name: "Hardhat node",
+      chainType: "l1",
+      hardforkHistory: { osaka: { blockNumber: 0 } },
+    },
   },
   // `ignition deploy --verify` and `hardhat verify`: Etherscan's key (one key serves its v2 API on every
   // chain it indexes); Blockscout and Sourcify need none.
