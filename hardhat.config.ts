@@ -95,7 +95,6 @@ export default defineConfig({
   },
   // A fork of another chain, in process (`--network fork`, FORK_RPC_URL: e.g. a `hardhat node` on
   // 127.0.0.1:8545 with the system deployed); time travel and transactions stay on the fork.
-  // `npx hardhat node --fork <url>` serves such a fork to other processes.
   chainDescriptors: {
     // A `hardhat node` (chain 31337) runs osaka from its genesis: with this history a fork of it can
     // execute at its historical blocks ("No known hardfork for execution on historical block" without).

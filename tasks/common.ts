@@ -13,6 +13,7 @@ import {
   registryAt,
   requireDeviceTrustContract,
   resolveRegistryAddress,
+  type DeploymentLookup,
   type DeviceRegistry,
   type KeyStoreOptions,
 } from "../src/client/index.js";
@@ -41,6 +42,8 @@ export interface WeiArgs {
 
 export interface ChainArgs extends OutputArgs {
   readonly registry: string;
+  /** Ignition's --deployment-id of the deployment to read addresses from ("": chain-<id>). */
+  readonly deploymentId: string;
   /** The sending account: an address, an index into the network's accounts, or "" for the first one. */
   readonly from: string;
 }
@@ -50,6 +53,8 @@ export interface Chain {
   readonly signer: HardhatEthersSigner;
   readonly registry: DeviceRegistry;
   readonly registryAddress: Hex;
+  /** Where the contracts' addresses come from when no option gives them. */
+  readonly deployment: DeploymentLookup;
 }
 
 export function progress(message: string): void {
@@ -65,11 +70,14 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
   const { ethers } = conn;
   const signer = await resolveSigner(ethers, args.from);
   const { chainId } = await ethers.provider.getNetwork();
-  const registryAddress = await resolveRegistryAddress({
-    explicit: args.registry,
+  const config = conn.networkConfig;
+  const deployment: DeploymentLookup = {
     chainId,
     ignitionDir: hre.config.paths.ignition,
-  });
+    deploymentId: args.deploymentId,
+    inProcess: config.type === "edr-simulated" && config.forking === undefined,
+  };
+  const registryAddress = await resolveRegistryAddress({ ...deployment, explicit: args.registry });
   await requireDeviceTrustContract(
     ethers.provider,
     registryAddress,
@@ -79,10 +87,20 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
   progress(
     `network ${conn.networkName} (chain ${chainId.toString()}), registry ${registryAddress}, from ${signer.address}`,
   );
-  return { ethers, signer, registry: registryAt(registryAddress, signer), registryAddress };
+  return {
+    ethers,
+    signer,
+    registry: registryAt(registryAddress, signer),
+    registryAddress,
+    deployment,
+  };
 }
 
-async function resolveSigner(ethers: HardhatEthers, from: string): Promise<HardhatEthersSigner> {
+/** The sending account: an address, an index into the network's accounts, or "" for the first. */
+export async function resolveSigner(
+  ethers: HardhatEthers,
+  from: string,
+): Promise<HardhatEthersSigner> {
   if (from.startsWith("0x")) return ethers.getSigner(parseHex(from, "--from", { bytes: 20 }));
   const signers = await ethers.getSigners();
   const index = from === "" ? 0 : Number(from);

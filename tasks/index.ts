@@ -16,7 +16,13 @@ const json = {
 const registry = {
   name: "registry",
   description:
-    "DeviceRegistry address (default: deploy/deployments/chain-<id>/deployed_addresses.json)",
+    "DeviceRegistry address (default: the Ignition deployment's, deploy/deployments/chain-<id> or --deployment-id)",
+  defaultValue: "",
+} as const;
+const deploymentId = {
+  name: "deploymentId",
+  description:
+    "Ignition deployment to read addresses from, as given to ignition deploy --deployment-id (default: chain-<id>)",
   defaultValue: "",
 } as const;
 const from = {
@@ -24,9 +30,9 @@ const from = {
   description: "Sending account: address or account index (default: the first account)",
   defaultValue: "",
 } as const;
-/** The options of every chain task: --registry, --from, --json. */
+/** The options of every chain task: --registry, --deployment-id, --from, --json. */
 function withChainOptions<T extends TaskArguments>(builder: NewTaskDefinitionBuilder<T>) {
-  return builder.addOption(registry).addOption(from).addFlag(json);
+  return builder.addOption(registry).addOption(deploymentId).addOption(from).addFlag(json);
 }
 
 const deviceId = {
@@ -1069,6 +1075,29 @@ export const tasks = [
     "Coverage on a device or a feed (integrators): buy, show, claim on an incident, release after the term",
   ).build(),
   emptyTask("security", "Economic security: what corrupting a device or a feed costs").build(),
+  emptyTask("token", "Local chains only: the deployment's mock tokens, for developers").build(),
+  task(["token", "mint"], "Mint the local deployment's mock token (MockERC20) to an account")
+    .addOption({
+      name: "token",
+      description: "The token (default: the deployment's CollateralToken; required in process)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "to",
+      description: "Recipient (default: the sending account)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "amount",
+      description: "Amount in token units (e.g. 1000.5), or base units with --wei",
+      defaultValue: "",
+    })
+    .addFlag(wei)
+    .addOption(deploymentId)
+    .addOption(from)
+    .addFlag(json)
+    .setAction(() => import("./token/mint.js"))
+    .build(),
 
   withChainOptions(
     task(["pool", "deposit"], "Deposit capital into the insurance pool (approves, then deposits)")

@@ -1,5 +1,3 @@
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import {
   Contract,
   type ContractRunner,
@@ -14,7 +12,6 @@ import {
   IStakeBacker__factory,
   type IDeviceStaking,
 } from "../../types/ethers-contracts/index.js";
-import { RegistryNotFoundError } from "./deployment.js";
 import { feedAddressOf, feedIdOf } from "./feeds.js";
 import { send, type TxResult } from "./transaction.js";
 
@@ -267,44 +264,6 @@ export async function stakeShow(staking: IDeviceStaking, deviceId: string): Prom
     params: paramsView(params),
     pendingParams: effectiveAt === 0n ? null : { ...paramsView(next), effectiveAt },
   };
-}
-
-/**
- * The address of deployed `contract` ("DeviceStaking", "FraudProofs"): `explicit` when given, else the one
- * Ignition recorded for `chainId` (the future whose id ends in `#<contract>`), like --registry.
- */
-export async function resolveContractAddress(options: {
-  readonly contract: string;
-  readonly option: string;
-  readonly explicit?: string | undefined;
-  readonly chainId: bigint;
-  readonly ignitionDir: string;
-}): Promise<Hex> {
-  if (options.explicit !== undefined && options.explicit !== "")
-    return asHex(options.explicit, options.option, 20);
-  const file = join(
-    options.ignitionDir,
-    "deployments",
-    `chain-${options.chainId.toString()}`,
-    "deployed_addresses.json",
-  );
-  const howTo = `deploy the system (npx hardhat ignition deploy deploy/modules/DeviceTrust.ts --network <network>) or pass ${options.option} <address>`;
-  let addresses: Record<string, unknown>;
-  try {
-    addresses = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
-  } catch (cause) {
-    throw new RegistryNotFoundError(
-      `no ${options.contract} deployment for chain ${options.chainId.toString()} (${file}): ${howTo}`,
-      { cause },
-    );
-  }
-  const entry = Object.entries(addresses).find(([futureId]) =>
-    futureId.endsWith(`#${options.contract}`),
-  );
-  if (entry === undefined || typeof entry[1] !== "string") {
-    throw new RegistryNotFoundError(`${file} records no ${options.contract}: ${howTo}`);
-  }
-  return asHex(entry[1], `${options.contract} address in ${file}`, 20);
 }
 
 // ------------------------------------------------------------------ allocations

@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { fsyncFolder } from "./fsync.js";
 import { dirname, join } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { keccak_256 } from "@noble/hashes/sha3.js";
@@ -780,14 +781,5 @@ function checkIdentity(
       r.domain.verifyingContract,
       e.domain.verifyingContract,
     );
-  }
-}
-
-function fsyncFolder(folder: string): void {
-  const fd = openSync(folder, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }

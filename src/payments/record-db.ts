@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
+import { fsyncFolder } from "../device/fsync.js";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { VoucherRecordError } from "./errors.js";
@@ -85,15 +86,6 @@ function checkIdentity(
 /** What a record is bound to, in words: "chainId, verifyingContract, deviceId". */
 function bound(identity: ReadonlyMap<string, string>): string {
   return [...identity.keys()].filter((k) => k !== "kind" && k !== "version").join(", ");
-}
-
-function fsyncFolder(folder: string): void {
-  const fd = openSync(folder, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Runs `body` in one IMMEDIATE transaction: committed when it returns, rolled back when it throws. */

@@ -10,7 +10,7 @@ import {
   openKeyStore,
   parseAmount,
   readAccountFile,
-  resolveContractAddress,
+  resolveDeployedAddress,
   tokenInfo,
   walletHashSigner,
   type AccountFile,
@@ -56,12 +56,11 @@ export async function connectFactory(
   factory: string,
 ) {
   const { chainId } = await chain.ethers.provider.getNetwork();
-  const address = await resolveContractAddress({
+  const address = await resolveDeployedAddress({
     contract: "DeviceAccountFactory",
     option: "--factory",
     explicit: factory,
-    chainId,
-    ignitionDir: hre.config.paths.ignition,
+    ...chain.deployment,
   });
   await requireDeviceTrustContract(
     chain.ethers.provider,

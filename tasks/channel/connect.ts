@@ -5,7 +5,7 @@ import {
   paymentChannelAt,
   requireDeviceTrustContract,
   sellerStorePath,
-  resolveContractAddress,
+  resolveDeployedAddress,
   type PaymentChannel,
 } from "../../src/client/index.js";
 import { SellerVoucherStore } from "../../src/payments/index.js";
@@ -30,13 +30,11 @@ export async function connectChannels(
   chain: Chain,
   args: ChannelArgs,
 ): Promise<PaymentChannel> {
-  const { chainId } = await chain.ethers.provider.getNetwork();
-  const address = await resolveContractAddress({
+  const address = await resolveDeployedAddress({
     contract: "PaymentChannel",
     option: "--channels",
     explicit: args.channels,
-    chainId,
-    ignitionDir: hre.config.paths.ignition,
+    ...chain.deployment,
   });
   await requireDeviceTrustContract(chain.ethers.provider, address, "PaymentChannel", "--channels");
   progress(`PaymentChannel ${getAddress(address)}`);

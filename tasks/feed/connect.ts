@@ -4,7 +4,7 @@ import {
   feedAt,
   feedFactoryAt,
   requireDeviceTrustContract,
-  resolveContractAddress,
+  resolveDeployedAddress,
   type DeviceFeed,
   type DeviceFeedFactory,
 } from "../../src/client/index.js";
@@ -28,13 +28,11 @@ export async function connectFactory(
   chain?: Chain,
 ): Promise<Chain & { readonly factory: DeviceFeedFactory; readonly factoryAddress: Hex }> {
   const c = chain ?? (await connect(hre, args));
-  const { chainId } = await c.ethers.provider.getNetwork();
-  const factoryAddress = await resolveContractAddress({
+  const factoryAddress = await resolveDeployedAddress({
     contract: "DeviceFeedFactory",
     option: "--factory",
     explicit: args.factory,
-    chainId,
-    ignitionDir: hre.config.paths.ignition,
+    ...c.deployment,
   });
   await requireDeviceTrustContract(
     c.ethers.provider,

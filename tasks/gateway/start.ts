@@ -2,11 +2,11 @@ import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { pino } from "pino";
-import { resolveContractAddress } from "../../src/client/index.js";
+import { resolveDeployedAddress } from "../../src/client/index.js";
 import { humanLogStream } from "../../src/gateway/index.js";
 import { DEFAULT_GATEWAY_DB, isPostgresUrl, runGateway } from "../../src/app/index.js";
 import type { Hex } from "../../src/protocol/index.js";
-import { connect, progress, run } from "../common.js";
+import { connect, progress, run, type Chain } from "../common.js";
 import { connectProofs, type ProofsArgs } from "../stake/connect.js";
 
 interface Args extends ProofsArgs {
@@ -34,18 +34,13 @@ async function folderFor(path: string): Promise<void> {
 }
 
 /** The anchor: --anchor, else Ignition's ReadingAnchor if the deployment has one, else none. */
-async function anchorAddress(
-  hre: HardhatRuntimeEnvironment,
-  explicit: string,
-  chainId: bigint,
-): Promise<Hex | undefined> {
+async function anchorAddress(chain: Chain, explicit: string): Promise<Hex | undefined> {
   try {
-    return await resolveContractAddress({
+    return await resolveDeployedAddress({
+      ...chain.deployment,
       contract: "ReadingAnchor",
       option: "--anchor",
       explicit,
-      chainId,
-      ignitionDir: hre.config.paths.ignition,
     });
   } catch (err: unknown) {
     if (explicit !== "") throw err;
@@ -62,8 +57,7 @@ async function anchorAddress(
 export default async function gatewayStart(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
     const chain = await connectProofs(hre, args);
-    const { chainId } = await chain.ethers.provider.getNetwork();
-    const anchor = await anchorAddress(hre, args.anchor, chainId);
+    const anchor = await anchorAddress(chain, args.anchor);
     const dbPath = args.db === "" ? DEFAULT_GATEWAY_DB : args.db;
     await folderFor(dbPath);
     // A shared PostgreSQL store: each instance's watchtower keeps its evidence in a file of its own.

@@ -6,7 +6,7 @@ import {
   poolAt,
   poolUnits,
   requireDeviceTrustContract,
-  resolveContractAddress,
+  resolveDeployedAddress,
   type CollateralToken,
   type CoverTarget,
   type IInsurancePool,
@@ -37,18 +37,13 @@ export interface PoolChain extends Chain {
   readonly output: (value: unknown) => unknown;
 }
 
-/** The pool `--pool` names, or the one Ignition deployed on chain `chainId`. */
-export async function resolvePoolAddress(
-  hre: HardhatRuntimeEnvironment,
-  pool: string,
-  chainId: bigint,
-): Promise<Hex> {
-  return resolveContractAddress({
+/** The pool `--pool` names, or the one Ignition deployed for the chain. */
+export async function resolvePoolAddress(chain: Chain, pool: string): Promise<Hex> {
+  return resolveDeployedAddress({
+    ...chain.deployment,
     contract: "InsurancePool",
     option: "--pool",
     explicit: pool,
-    chainId,
-    ignitionDir: hre.config.paths.ignition,
   });
 }
 
@@ -57,8 +52,7 @@ export async function connectPool(
   args: PoolArgs,
 ): Promise<PoolChain> {
   const chain = await connect(hre, args);
-  const { chainId } = await chain.ethers.provider.getNetwork();
-  const address = await resolvePoolAddress(hre, args.pool, chainId);
+  const address = await resolvePoolAddress(chain, args.pool);
   await requireDeviceTrustContract(chain.ethers.provider, address, "InsurancePool", "--pool");
   const pool = poolAt(address, chain.signer);
   const units = await poolUnits(pool);

@@ -31,8 +31,7 @@ export async function allocationTask(
   return run(args, async () => {
     if (args.device === "") throw new InvalidInputError("name the device: --device <device id>");
     const chain = await connectStaking(hre, args);
-    const { chainId } = await chain.ethers.provider.getNetwork();
-    const pool = await resolvePoolAddress(hre, args.pool, chainId);
+    const pool = await resolvePoolAddress(chain, args.pool);
     const token = await tokenInfo(await stakingToken(chain.staking), chain.signer);
     const amount = parseAmount(args.amount, token, args.wei, "--amount");
     const scope = args.feed === "" ? "the device itself" : `feed ${args.feed}`;

@@ -12,8 +12,7 @@ interface Args extends StakingArgs {
 export default async function stakeApproveBacker(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
     const chain = await connectStaking(hre, args);
-    const { chainId } = await chain.ethers.provider.getNetwork();
-    const pool = await resolvePoolAddress(hre, args.pool, chainId);
+    const pool = await resolvePoolAddress(chain, args.pool);
     progress(`${args.revoke ? "no longer approving" : "approving"} pool ${pool} as a backer`);
     return setBacker(chain.staking, pool, !args.revoke);
   });

@@ -5,7 +5,7 @@ import {
   type DeviceTrustContract,
   parseAmount,
   proofsAt,
-  resolveContractAddress,
+  resolveDeployedAddress,
   stakingAt,
   stakingToken,
   tokenInfo,
@@ -33,13 +33,11 @@ async function deployed(
   option: string,
   explicit: string,
 ): Promise<Hex> {
-  const { chainId } = await chain.ethers.provider.getNetwork();
-  const address = await resolveContractAddress({
+  const address = await resolveDeployedAddress({
     contract,
     option,
     explicit,
-    chainId,
-    ignitionDir: hre.config.paths.ignition,
+    ...chain.deployment,
   });
   await requireDeviceTrustContract(chain.ethers.provider, address, contract, option);
   progress(`${contract} ${address}`);

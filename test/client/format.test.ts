@@ -61,7 +61,7 @@ describe("client", function () {
             assert.ok(err instanceof Error && "code" in err && err.code === "REGISTRY_NOT_FOUND");
             assert.match(
               err.message,
-              /no DeviceRegistry deployment for chain 5 .*: deploy one \(npx hardhat ignition deploy .*\) or pass --registry <address>/,
+              /no DeviceRegistry deployment for chain 5 .*: deploy the system \(npx hardhat ignition deploy .*\) or pass --registry <address>/,
             );
             return true;
           },
@@ -80,6 +80,41 @@ describe("client", function () {
         await assert.rejects(
           resolveRegistryAddress({ explicit: "0x12", chainId: 5n, ignitionDir: dir }),
           /--registry must be 20 bytes/,
+        );
+      } finally {
+        await cleanup();
+      }
+    });
+
+    it("reads a named deployment (--deployment-id), and never a folder for an in-process network", async function () {
+      const { dir, cleanup } = await tempDir();
+      try {
+        const named = "0x" + "CD".repeat(20);
+        const stale = "0x" + "EF".repeat(20);
+        for (const [folder, address] of [
+          ["sepolia-v2", named],
+          // What a `hardhat node` deployment leaves behind: chain 31337, like the in-process network.
+          ["chain-31337", stale],
+        ] as const) {
+          await mkdir(join(dir, "deployments", folder), { recursive: true });
+          await writeFile(
+            join(dir, "deployments", folder, "deployed_addresses.json"),
+            JSON.stringify({ "DeviceTrust#DeviceRegistry": address }),
+          );
+        }
+        const lookup = { chainId: 31_337n, ignitionDir: dir };
+        assert.equal(
+          await resolveRegistryAddress({ ...lookup, deploymentId: "sepolia-v2" }),
+          named.toLowerCase(),
+        );
+        assert.equal(await resolveRegistryAddress(lookup), stale.toLowerCase(), "a node's own");
+        await assert.rejects(
+          resolveRegistryAddress({ ...lookup, inProcess: true }),
+          /no DeviceRegistry address for the in-process network \(chain 31337\), which starts empty on every run: pass --registry <address>/,
+        );
+        await assert.rejects(
+          resolveRegistryAddress({ ...lookup, deploymentId: "nope" }),
+          /no DeviceRegistry deployment "nope"/,
         );
       } finally {
         await cleanup();
