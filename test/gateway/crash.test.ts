@@ -14,7 +14,7 @@ import { DevicePublisher, GatewayStore, startEmbeddedBroker } from "../../src/ga
 import { FEED, deviceSigner, reading } from "../watchtower/helpers.js";
 import { batchOf, slotOf, waitFor } from "./helpers.js";
 
-function startChild(env: Record<string, string>): Promise<ChildProcess> {
+function spawnChild(env: Record<string, string>): Promise<ChildProcess> {
   const child = spawn(
     join(process.cwd(), "node_modules/.bin/node"),
     ["--no-warnings", "--import", "tsx", "test/gateway/crash-child.ts"],
@@ -25,10 +25,32 @@ function startChild(env: Record<string, string>): Promise<ChildProcess> {
   );
   return new Promise((resolve, reject) => {
     child.once("error", reject);
+    // A child that dies before it is up (its start-up error is on stderr) is an error, not a hang.
+    const died = (code: number | null): void => {
+      reject(new Error(`the gateway child exited (code ${String(code)}) before it started`));
+    };
+    child.once("exit", died);
     child.stdout.once("data", () => {
+      child.off("exit", died);
       resolve(child);
     });
   });
+}
+
+/**
+ * Starts the gateway child as a supervisor would: if it dies at start-up (under load the broker has
+ * been seen to close the new connection of a gateway restarted right after a SIGKILL: "Connection
+ * closed"), it is started again, up to three times.
+ */
+async function startChild(env: Record<string, string>): Promise<ChildProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await spawnChild(env);
+    } catch (err: unknown) {
+      if (attempt === 3) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
 }
 
 function lines(path: string): string[] {

@@ -230,7 +230,7 @@ describe("tasks: stake, proof, watchtower", function () {
     assert.match(run.stderr, /readings\.jsonl:3 skipped/);
   });
 
-  it("asks for a deployment or --staking when none is known", async function () {
+  it("asks for --staking on the in-process network, which no deployment folder describes", async function () {
     const missing = await runTask(["stake", "show"], {
       registry,
       staking: "",
@@ -241,7 +241,7 @@ describe("tasks: stake, proof, watchtower", function () {
     assert.equal(missing.result.success, false);
     assert.match(
       missing.stderr,
-      /no DeviceStaking deployment for chain .*or pass --staking <address>/,
+      /no DeviceStaking address for the in-process network \(chain 31337\), which starts empty on every run: pass --staking <address>/,
     );
   });
 });
