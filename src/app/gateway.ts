@@ -192,7 +192,10 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
   } catch (err: unknown) {
     clock?.stop();
     link?.end();
+    // A start that failed half way (the HTTP port taken after the verify workers started) is stopped
+    // too: its workers and timers would keep the process alive with nothing bound.
     if (gateway === undefined) await store?.close();
+    else await gateway.stop();
     await claims?.close();
     if (watchtower !== null) await watchtower.watchtower.stop();
     if (broker !== null) await broker.close();

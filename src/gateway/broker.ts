@@ -20,13 +20,23 @@ export async function startEmbeddedBroker(
   const host = options.host ?? "127.0.0.1";
   const broker = await Aedes.createBroker();
   const server: Server = createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 1883, host, () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 1883, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  } catch (err: unknown) {
+    // The broker's heartbeat timer would keep the process alive with nothing bound (a port in use).
+    await new Promise<void>((resolve) => {
+      broker.close(() => {
+        resolve();
+      });
+    });
+    throw err;
+  }
   const port = (server.address() as AddressInfo).port;
   return {
     broker,
