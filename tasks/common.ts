@@ -2,6 +2,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { configVariable } from "hardhat/config";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import type { NetworkConnection } from "hardhat/types/network";
 import type { Result } from "hardhat/types/utils";
 import {
   MissingSecretError,
@@ -69,14 +70,7 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
   const conn = await hre.network.getOrCreate();
   const { ethers } = conn;
   const signer = await resolveSigner(ethers, args.from);
-  const { chainId } = await ethers.provider.getNetwork();
-  const config = conn.networkConfig;
-  const deployment: DeploymentLookup = {
-    chainId,
-    ignitionDir: hre.config.paths.ignition,
-    deploymentId: args.deploymentId,
-    inProcess: config.type === "edr-simulated" && config.forking === undefined,
-  };
+  const deployment = await deploymentLookup(hre, conn, args.deploymentId);
   const registryAddress = await resolveRegistryAddress({ ...deployment, explicit: args.registry });
   await requireDeviceTrustContract(
     ethers.provider,
@@ -85,7 +79,7 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
     "--registry",
   );
   progress(
-    `network ${conn.networkName} (chain ${chainId.toString()}), registry ${registryAddress}, from ${signer.address}`,
+    `network ${conn.networkName} (chain ${deployment.chainId.toString()}), registry ${registryAddress}, from ${signer.address}`,
   );
   return {
     ethers,
@@ -93,6 +87,26 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
     registry: registryAt(registryAddress, signer),
     registryAddress,
     deployment,
+  };
+}
+
+/**
+ * Where the connected network's contract addresses come from when no option gives them: Ignition's
+ * deployment folder (`deploymentId`, else chain-<id>), never read for an in-process network that forks
+ * nothing (it starts empty on every run).
+ */
+export async function deploymentLookup(
+  hre: HardhatRuntimeEnvironment,
+  conn: Pick<NetworkConnection, "ethers" | "networkConfig">,
+  deploymentId: string,
+): Promise<DeploymentLookup> {
+  const { chainId } = await conn.ethers.provider.getNetwork();
+  const config = conn.networkConfig;
+  return {
+    chainId,
+    ignitionDir: hre.config.paths.ignition,
+    deploymentId,
+    inProcess: config.type === "edr-simulated" && config.forking === undefined,
   };
 }
 

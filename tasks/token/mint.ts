@@ -4,7 +4,14 @@ import { formatUnits, getAddress } from "ethers";
 import { parseAmount, resolveDeployedAddress, tokenInfo } from "../../src/client/index.js";
 import { InvalidInputError, asHex, type Hex } from "../../src/protocol/index.js";
 import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
-import { progress, resolveSigner, run, type OutputArgs, type WeiArgs } from "../common.js";
+import {
+  deploymentLookup,
+  progress,
+  resolveSigner,
+  run,
+  type OutputArgs,
+  type WeiArgs,
+} from "../common.js";
 
 interface Args extends OutputArgs, WeiArgs {
   token: string;
@@ -41,10 +48,7 @@ export default async function tokenMint(args: Args, hre: HardhatRuntimeEnvironme
     requireLocalChain(conn.networkName, conn.networkConfig, chainId);
     const signer = await resolveSigner(conn.ethers, args.from);
     const token = await resolveDeployedAddress({
-      chainId,
-      ignitionDir: hre.config.paths.ignition,
-      deploymentId: args.deploymentId,
-      inProcess: conn.networkConfig.type === "edr-simulated",
+      ...(await deploymentLookup(hre, conn, args.deploymentId)),
       contract: "CollateralToken",
       option: "--token",
       explicit: args.token,
