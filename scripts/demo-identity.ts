@@ -11,8 +11,9 @@
  * their devices; an attacker clones one device's software key and the clone signs another value for the
  * same reading; the watchtower (src/watchtower, in process) sees both, proves the equivocation on chain by
  * itself, and the device's stake is slashed (10% bounty to the watchtower; the rest, allocated to no
- * insurance pool here, to the staking contract's loss recipient) and the device suspended in the same
- * transaction. (`npm run demo` shows stake allocated to the insurance pool, which then receives it.)
+ * insurance pool here, to the staking contract's loss recipient: the insurance pool, as the deployment
+ * wires it) and the device suspended in the same transaction. (`npm run demo` shows stake allocated to
+ * the insurance pool.)
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -85,14 +86,12 @@ interface DemoDevice {
 const started = Date.now();
 const conn = await network.create();
 const { ethers, ignition, networkHelpers } = conn;
-const [governance, maker, operatorA, operatorB, pool, watchtowerAccount] =
-  await ethers.getSigners();
+const [governance, maker, operatorA, operatorB, , watchtowerAccount] = await ethers.getSigners();
 if (
   governance === undefined ||
   maker === undefined ||
   operatorA === undefined ||
   operatorB === undefined ||
-  pool === undefined ||
   watchtowerAccount === undefined
 ) {
   throw new Error("the in-process network has fewer than six accounts");
@@ -109,15 +108,12 @@ out(
 step(
   "Deploy the system: DeviceRegistry, collateral, DeviceStaking, FraudProofs (Ignition module deploy/modules/DeviceTrust.ts)",
 );
-// The deployer governs here (no parameters file): the module sends its wiring from account 0.
-const { deviceRegistry, collateralToken, deviceStaking, fraudProofs } = await ignition.deploy(
-  buildDeviceTrustModule({ governanceAccount: 0 }),
-  {
-    parameters: {
-      DeviceStaking: { lossRecipient: pool.address, minStake: STAKE, bountyBps: 1000n },
-    },
-  },
-);
+// The deployer governs here (no handover) over a mock collateral; the pool is the loss recipient.
+const { deviceRegistry, collateralToken, deviceStaking, fraudProofs, insurancePool } =
+  await ignition.deploy(buildDeviceTrustModule({ collateral: "mock", handover: false }), {
+    parameters: { DeviceStaking: { minStake: STAKE, bountyBps: 1000n } },
+  });
+const lossRecipient = await insurancePool.getAddress();
 const registry = deviceRegistry as unknown as DeviceRegistry;
 const { chainId } = await ethers.provider.getNetwork();
 say(`registry ${await registry.getAddress()} on chain ${String(chainId)} (${conn.networkName})`);
@@ -521,7 +517,7 @@ try {
   }
   const params = await stakingAt(stakingAddress, governance).params();
   say(
-    `collateral ${tokenAddress} (MockERC20 "DTC"); minimum stake ${units(params.minStake)}, unbonding ${String(Number(params.unbondingPeriod) / 86_400)} days, bounty ${String(Number(params.bountyBps) / 100)}% to the prover, the rest (stake allocated to no insurance pool) to the loss recipient ${short(pool.address)}`,
+    `collateral ${tokenAddress} (MockERC20 "DTC"); minimum stake ${units(params.minStake)}, unbonding ${String(Number(params.unbondingPeriod) / 86_400)} days, bounty ${String(Number(params.bountyBps) / 100)}% to the prover, the rest (stake allocated to no insurance pool) to the loss recipient ${short(lossRecipient)}`,
   );
   for (const d of live) {
     const op = await stakerOf(d);
@@ -567,7 +563,7 @@ try {
     for (const a of [
       victimOperator.address,
       watchtowerAccount.address,
-      pool.address,
+      lossRecipient,
       stakingAddress,
     ]) {
       m.set(a.toLowerCase(), await t.balanceOf(a));
@@ -636,7 +632,7 @@ try {
   for (const [who, address] of [
     [names.get(victimOperator.address.toLowerCase()) ?? "operator", victimOperator.address],
     ["watchtower (beneficiary)", watchtowerAccount.address],
-    ["loss recipient", pool.address],
+    ["loss recipient (InsurancePool)", lossRecipient],
     ["DeviceStaking", stakingAddress],
   ] as const) {
     const b = balBefore.get(address.toLowerCase()) ?? 0n;

@@ -147,9 +147,12 @@ try {
 
   // ---------------------------------------------------------------- deployment
   step("Deploy the system with Ignition (deploy/modules/DeviceTrust.ts)");
-  const deployed = await ignition.deploy(buildDeviceTrustModule({ governanceAccount: 0 }), {
-    parameters: { DeviceStaking: { minStake: STAKE, bountyBps: 1000n } },
-  });
+  const deployed = await ignition.deploy(
+    buildDeviceTrustModule({ collateral: "mock", handover: false }),
+    {
+      parameters: { DeviceStaking: { minStake: STAKE, bountyBps: 1000n } },
+    },
+  );
   const registry = deployed.deviceRegistry as unknown as DeviceRegistry;
   const registryAddress = await registry.getAddress();
   const tokenAddress = await deployed.collateralToken.getAddress();

@@ -1075,6 +1075,46 @@ export const tasks = [
     "Coverage on a device or a feed (integrators): buy, show, claim on an incident, release after the term",
   ).build(),
   emptyTask("security", "Economic security: what corrupting a device or a feed costs").build(),
+  emptyTask("system", "The whole system: deploy it wired, check its wiring on chain").build(),
+  task(
+    ["system", "deploy"],
+    "Deploy the wired system with Ignition (parameters from deploy/parameters/<network>.json), then check it on chain",
+  )
+    .addOption({
+      name: "parameters",
+      description: "Ignition parameter file (default: deploy/parameters/<network>.json)",
+      defaultValue: "",
+    })
+    .addOption(deploymentId)
+    .addFlag({
+      name: "verify",
+      description: "Verify every contract on the configured explorers afterwards (ignition verify)",
+    })
+    .addFlag({
+      name: "yes",
+      description: "Confirm a deployment to a chain other than a local hardhat node (real gas)",
+    })
+    .addFlag(json)
+    .setAction(() => import("./system/deploy.js"))
+    .build(),
+  task(
+    ["system", "check"],
+    "Read a deployed system's wiring back from the chain; fail if any fact is wrong",
+  )
+    .addOption(deploymentId)
+    .addOption({
+      name: "governance",
+      description: "Also check that this address holds every admin role",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "deployer",
+      description: "Also check that this (deploying) address holds no role any more",
+      defaultValue: "",
+    })
+    .addFlag(json)
+    .setAction(() => import("./system/check.js"))
+    .build(),
   emptyTask("token", "Local chains only: the deployment's mock tokens, for developers").build(),
   task(["token", "mint"], "Mint the local deployment's mock token (MockERC20) to an account")
     .addOption({

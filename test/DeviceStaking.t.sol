@@ -566,6 +566,43 @@ contract DeviceStakingTest is StakingUnitFixture {
         fresh.setProofs(address(proofs));
     }
 
+    // ================================================================ setLossRecipient
+
+    function test_setLossRecipient_SetsAtOnceBeforeProofs() public {
+        DeviceStaking fresh = new DeviceStaking(registry, IERC20(address(token)), gov, _defaultParams());
+        address next = makeAddr("nextRecipient");
+        vm.expectEmit(address(fresh));
+        emit IDeviceStaking.LossRecipientSet(next);
+        vm.prank(gov);
+        fresh.setLossRecipient(next);
+        assertEq(fresh.params().lossRecipient, next);
+        (, uint64 effectiveAt) = fresh.pendingParams();
+        assertEq(effectiveAt, 0, "nothing scheduled");
+    }
+
+    function test_setLossRecipient_RevertWhen_ProofsSet() public {
+        vm.expectRevert(abi.encodeWithSelector(IDeviceStaking.StakingProofsAlreadySet.selector, address(proofs)));
+        vm.prank(gov);
+        staking.setLossRecipient(stranger);
+        assertEq(staking.params().lossRecipient, pool);
+    }
+
+    function test_setLossRecipient_RevertWhen_NotGovernance() public {
+        DeviceStaking fresh = new DeviceStaking(registry, IERC20(address(token)), gov, _defaultParams());
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0))
+        );
+        vm.prank(stranger);
+        fresh.setLossRecipient(stranger);
+    }
+
+    function test_setLossRecipient_RevertWhen_ZeroAddress() public {
+        DeviceStaking fresh = new DeviceStaking(registry, IERC20(address(token)), gov, _defaultParams());
+        vm.expectRevert(IDeviceStaking.StakingInvalidParams.selector);
+        vm.prank(gov);
+        fresh.setLossRecipient(address(0));
+    }
+
     // ================================================================ scheduleParams / applyParams / params
 
     function _newParams() internal pure returns (IDeviceStaking.Params memory) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IDeviceStaking} from "../contracts/interfaces/IDeviceStaking.sol";
 import {FeeOnTransferToken} from "../contracts/mocks/FeeOnTransferToken.sol";
@@ -290,5 +291,50 @@ contract DeviceStakingFuzzTest is RegistryFixture {
 
     function test_scheduleParams_RevertsWhenNotLongerThanWindow_Concrete() public {
         _checkWindow(1 days);
+    }
+
+    // ---------------------------------------------------------------- setLossRecipient
+
+    /// @dev Only governance, only before the proofs contract is set, never zero; otherwise nothing changes.
+    function _checkSetLossRecipient(address caller, address recipient, bool proofsSet) internal {
+        DeviceStaking fresh = new DeviceStaking(
+            registry,
+            IERC20(address(token)),
+            gov,
+            IDeviceStaking.Params({minStake: MIN, unbondingPeriod: UNBONDING, bountyBps: 1_000, lossRecipient: pool})
+        );
+        if (proofsSet) {
+            vm.prank(gov);
+            fresh.setProofs(address(proofs));
+        }
+        if (caller != gov) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, bytes32(0))
+            );
+        } else if (proofsSet) {
+            vm.expectRevert(abi.encodeWithSelector(IDeviceStaking.StakingProofsAlreadySet.selector, address(proofs)));
+        } else if (recipient == address(0)) {
+            vm.expectRevert(IDeviceStaking.StakingInvalidParams.selector);
+        }
+        vm.prank(caller);
+        fresh.setLossRecipient(recipient);
+        bool accepted = caller == gov && !proofsSet && recipient != address(0);
+        assertEq(fresh.params().lossRecipient, accepted ? recipient : pool);
+    }
+
+    function testFuzz_setLossRecipient_OnlyGovernanceBeforeProofs(
+        address caller,
+        address recipient,
+        bool proofsSet,
+        bool asGovernance
+    ) public {
+        _checkSetLossRecipient(asGovernance ? gov : caller, recipient, proofsSet);
+    }
+
+    function test_setLossRecipient_OnlyGovernanceBeforeProofs_Concrete() public {
+        _checkSetLossRecipient(gov, address(0xBEEF), false);
+        _checkSetLossRecipient(gov, address(0xBEEF), true);
+        _checkSetLossRecipient(gov, address(0), false);
+        _checkSetLossRecipient(address(0xCAFE), address(0xBEEF), false);
     }
 }

@@ -899,6 +899,52 @@ contract StakingAllocationTest is AllocationFixture {
         assertEq(token.balanceOf(address(recipient)), 900e18);
     }
 
+    /// @dev The deployment's order: staking, then the pool (a backer), approved, made the loss recipient at
+    /// once, and only then the proofs contract. The pool is told of the rest of every slash.
+    function test_setLossRecipient_BeforeProofsMakesAnApprovedBackerNotified() public {
+        DeviceStaking s = new DeviceStaking(registry, IERC20(address(token)), gov, _params(BOUNTY_BPS, gov));
+        MockStakeBacker pool = new MockStakeBacker(IERC20(address(token)), CEILING_BPS);
+        vm.startPrank(gov);
+        s.setBacker(address(pool), true);
+        s.setLossRecipient(address(pool));
+        s.setProofs(address(proofs));
+        vm.stopPrank();
+        bytes32 role = registry.SUSPENDER_ROLE();
+        vm.prank(governor);
+        registry.grantRole(role, address(s));
+        staking = s;
+        vm.prank(operator);
+        token.approve(address(s), type(uint256).max);
+        _stake(1_000e18);
+        _slash();
+        assertEq(token.balanceOf(address(pool)), 900e18);
+        assertEq(pool.slashCallCount(), 1);
+        assertEq(pool.slashCall(0).scope, bytes32(0));
+        assertEq(pool.slashCall(0).recovery, 900e18);
+        assertEq(token.balanceOf(gov), 0, "the placeholder recipient got nothing");
+    }
+
+    /// @dev Made the recipient first and approved afterwards: setBacker keeps the notification in step.
+    function test_setLossRecipient_ThenApprovedIsNotified() public {
+        DeviceStaking s = new DeviceStaking(registry, IERC20(address(token)), gov, _params(BOUNTY_BPS, gov));
+        MockStakeBacker pool = new MockStakeBacker(IERC20(address(token)), CEILING_BPS);
+        vm.startPrank(gov);
+        s.setLossRecipient(address(pool));
+        s.setBacker(address(pool), true);
+        s.setProofs(address(proofs));
+        vm.stopPrank();
+        bytes32 role = registry.SUSPENDER_ROLE();
+        vm.prank(governor);
+        registry.grantRole(role, address(s));
+        staking = s;
+        vm.prank(operator);
+        token.approve(address(s), type(uint256).max);
+        _stake(1_000e18);
+        _slash();
+        assertEq(pool.slashCallCount(), 1);
+        assertEq(pool.slashCall(0).recovery, 900e18);
+    }
+
     function test_slash_UnapprovedLossRecipientGetsAPlainTransfer() public {
         MockStakeBacker recipient = new MockStakeBacker(IERC20(address(token)), CEILING_BPS);
         _redeploy(BOUNTY_BPS, address(recipient));

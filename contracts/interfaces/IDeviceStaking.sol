@@ -119,6 +119,8 @@ interface IDeviceStaking {
     event ParamsApplied(Params params);
     /// @notice The fraud-proofs contract was set (once).
     event ProofsSet(address proofs);
+    /// @notice The loss recipient was set at deployment, before any slash could happen (setLossRecipient).
+    event LossRecipientSet(address lossRecipient);
 
     /// @notice The device's operator bonds `amount` of the collateral token (pulled with transferFrom;
     /// credited by what actually arrives). The result must reach the minimum stake.
@@ -151,6 +153,11 @@ interface IDeviceStaking {
 
     /// @notice Governance sets the fraud-proofs contract, once (it is deployed after staking).
     function setProofs(address proofs) external;
+
+    /// @notice Governance sets the loss recipient at once, only before the fraud-proofs contract is set: no
+    /// slash can happen before then, so nobody's funds depend on where slashes go (the deployment makes
+    /// the insurance pool, deployed after staking, the recipient this way). Later changes are scheduled.
+    function setLossRecipient(address lossRecipient) external;
 
     /// @notice Governance schedules new parameters (effective after the current unbonding period plus a day).
     function scheduleParams(Params calldata params) external;

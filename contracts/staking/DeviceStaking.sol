@@ -278,6 +278,15 @@ contract DeviceStaking is IDeviceStaking, AccessControl, ReentrancyGuardTransien
     }
 
     /// @inheritdoc IDeviceStaking
+    function setLossRecipient(address lossRecipient) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_proofs != address(0)) revert StakingProofsAlreadySet(_proofs);
+        if (lossRecipient == address(0)) revert StakingInvalidParams();
+        _current.lossRecipient = lossRecipient;
+        _current.notifyLoss = _approved[lossRecipient];
+        emit LossRecipientSet(lossRecipient);
+    }
+
+    /// @inheritdoc IDeviceStaking
     function setBacker(address backer, bool approved) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (backer == address(0)) revert StakingInvalidParams();
         if (approved) {

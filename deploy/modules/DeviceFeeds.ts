@@ -8,6 +8,8 @@ export interface DeviceFeedsModuleOptions {
    * module). Pass the one the system module builds, so both use the same future ids.
    */
   readonly stakingModule?: typeof DeviceStakingModule;
+  /** The registry module (default: DeviceRegistry's default). */
+  readonly registryModule?: typeof DeviceRegistryModule;
 }
 
 /**
@@ -18,8 +20,9 @@ export interface DeviceFeedsModuleOptions {
  */
 export function buildDeviceFeedsModule(options: DeviceFeedsModuleOptions = {}) {
   const stakingModule = options.stakingModule ?? DeviceStakingModule;
+  const registryModule = options.registryModule ?? DeviceRegistryModule;
   return buildModule("DeviceFeeds", (m) => {
-    const { deviceRegistry } = m.useModule(DeviceRegistryModule);
+    const { deviceRegistry } = m.useModule(registryModule);
     const { deviceStaking } = m.useModule(stakingModule);
     const deviceFeedFactory = m.contract("DeviceFeedFactory", [deviceRegistry, deviceStaking]);
     const readingAnchor = m.contract("ReadingAnchor", [deviceRegistry]);
@@ -27,5 +30,5 @@ export function buildDeviceFeedsModule(options: DeviceFeedsModuleOptions = {}) {
   });
 }
 
-/** Over the default registry and staking modules (deploy with --parameters deploy/parameters.json). */
+/** Over the default registry and staking modules. */
 export default buildDeviceFeedsModule();

@@ -1,38 +1,43 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import DeviceRegistryModule, { SUSPENDER_ROLE } from "./DeviceRegistry.js";
-
-/** Account 1 governs: deploy/parameters.json names its address as DeviceRegistry's governance. */
-export const DEFAULT_GOVERNANCE_ACCOUNT = 1;
+import DeviceRegistryModule, { DEFAULT_ADMIN_ROLE, SUSPENDER_ROLE } from "./DeviceRegistry.js";
 
 export interface DeviceStakingModuleOptions {
+  /** The registry module the system uses (default: DeviceRegistry's default module). */
+  readonly registryModule?: typeof DeviceRegistryModule;
   /**
-   * Index of the account that governs the system: it becomes staking governance and sends setProofs and
-   * the registry's SUSPENDER_ROLE grant, so its address must be DeviceRegistry's `governance` parameter
-   * (default 1: the governance of deploy/parameters.json, an account apart from the deployer; pass 0 to
-   * deploy without parameters, the deployer then governs everything).
-   */
-  readonly governanceAccount?: number;
-  /**
-   * "mock" (default): deploy a MockERC20 as collateral (local chains and demos). "parameter": use the
-   * ERC-20 at the module parameter `token` (ignition modules are static, so this is a build option).
+   * "mock" (default): deploy a MockERC20 as collateral (it deploys on chain 31337 only: local chains and
+   * demos). "parameter": use the ERC-20 at the module parameter `token` (Ignition modules are static, so
+   * this is a build option).
    */
   readonly collateral?: "mock" | "parameter";
+  /**
+   * Whether this module sets the proofs contract on staking (default true). The system module leaves it
+   * to the insurance pool module, which first makes the pool the loss recipient: that is possible at once
+   * only while no proofs contract is set (DeviceStaking.setLossRecipient).
+   */
+  readonly setProofs?: boolean;
 }
 
 /**
- * Staking and fraud proofs next to the DeviceRegistry module. Parameters (module id "DeviceStaking"):
- * - `token` (collateral "parameter" only): the collateral ERC-20;
- * - `minStake` (default 1e18), `unbondingPeriod` (seconds, default 14 days), `bountyBps` (default 1000,
- *   10%), `lossRecipient` (default the governance account; the insurance pool once it exists);
+ * Staking and fraud proofs next to the DeviceRegistry module. The deploying account (account 0) is
+ * staking's first admin and wires it (setProofs; the registry's SUSPENDER_ROLE for staking, as the
+ * registry's first admin); `governance` is granted staking's admin role next to it. The system module
+ * (deploy/modules/DeviceTrust.ts) has the deployer renounce once everything is wired. Parameters (module
+ * id "DeviceStaking", or `$global`):
+ * - `governance`: staking's admin (default the deploying account);
+ * - `token` (collateral "parameter" only): the collateral ERC-20, which is also the insurance pool's asset;
+ * - `minStake` (base units of the token, default 1e18), `unbondingPeriod` (seconds, default 14 days),
+ *   `bountyBps` (default 1000, 10%), `lossRecipient` (default the deploying account; the system
+ *   deployment makes the insurance pool the recipient before any slash can happen);
  * - `evidenceWindow` (seconds, default 7 days; must be shorter than the unbonding period).
- * Then governance sets the proofs contract on staking and grants staking SUSPENDER_ROLE on the registry
- * (a slash suspends the device).
  */
 export function buildDeviceStakingModule(options: DeviceStakingModuleOptions = {}) {
   const collateral = options.collateral ?? "mock";
+  const registryModule = options.registryModule ?? DeviceRegistryModule;
   return buildModule("DeviceStaking", (m) => {
-    const governance = m.getAccount(options.governanceAccount ?? DEFAULT_GOVERNANCE_ACCOUNT);
-    const { deviceRegistry } = m.useModule(DeviceRegistryModule);
+    const deployer = m.getAccount(0);
+    const governance = m.getParameter("governance", deployer);
+    const { deviceRegistry } = m.useModule(registryModule);
     const token =
       collateral === "mock"
         ? m.contract("MockERC20", ["DeviceTrust Collateral", "DTC"], { id: "CollateralToken" })
@@ -40,12 +45,12 @@ export function buildDeviceStakingModule(options: DeviceStakingModuleOptions = {
     const deviceStaking = m.contract("DeviceStaking", [
       deviceRegistry,
       token,
-      governance,
+      deployer,
       {
         minStake: m.getParameter("minStake", 10n ** 18n),
         unbondingPeriod: m.getParameter("unbondingPeriod", 14n * 24n * 3600n),
         bountyBps: m.getParameter("bountyBps", 1000n),
-        lossRecipient: m.getParameter("lossRecipient", governance),
+        lossRecipient: m.getParameter("lossRecipient", deployer),
       },
     ]);
     const fraudProofs = m.contract("FraudProofs", [
@@ -53,14 +58,17 @@ export function buildDeviceStakingModule(options: DeviceStakingModuleOptions = {
       deviceStaking,
       m.getParameter("evidenceWindow", 7n * 24n * 3600n),
     ]);
-    m.call(deviceStaking, "setProofs", [fraudProofs], { from: governance });
+    if (options.setProofs ?? true) m.call(deviceStaking, "setProofs", [fraudProofs]);
     m.call(deviceRegistry, "grantRole", [SUSPENDER_ROLE, deviceStaking], {
       id: "grantSuspenderToStaking",
-      from: governance,
+    });
+    // A no-op when governance is the deployer.
+    m.call(deviceStaking, "grantRole", [DEFAULT_ADMIN_ROLE, governance], {
+      id: "grantStakingAdminToGovernance",
     });
     return { collateralToken: token, deviceStaking, fraudProofs };
   });
 }
 
-/** A MockERC20 collateral, governance account 1 (deploy with --parameters deploy/parameters.json). */
+/** A MockERC20 collateral (local chains), proofs set, the deployer governing unless `governance` says. */
 export default buildDeviceStakingModule();

@@ -1,33 +1,74 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import DeviceRegistryModule from "./DeviceRegistry.js";
 import { buildDeviceFeedsModule } from "./DeviceFeeds.js";
-import { buildDeviceStakingModule, type DeviceStakingModuleOptions } from "./DeviceStaking.js";
+import DeviceRegistryModule, { DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE } from "./DeviceRegistry.js";
+import { buildDeviceStakingModule } from "./DeviceStaking.js";
 import { buildInsurancePoolModule } from "./InsurancePool.js";
 
+export interface DeviceTrustModuleOptions {
+  /**
+   * "parameter" (default): the collateral is the ERC-20 at `DeviceStaking.token` (public chains). "mock":
+   * a MockERC20 anyone mints, which deploys on chain 31337 only (local chains, tests, the demo).
+   */
+  readonly collateral?: "mock" | "parameter";
+  /**
+   * Hand the system over to the `governance` parameter (default true): once everything is wired, the
+   * deploying account renounces every role it held. `governance` must then be another address than the
+   * deployer's (`system deploy` refuses otherwise; renouncing would leave the system without governance).
+   * false: the deployer keeps its roles (governs, with `governance` as a second admin when given).
+   */
+  readonly handover?: boolean;
+}
+
 /**
- * The whole DeviceTrust system: the registry (identity and attestation), staking with its collateral
- * token, fraud proofs wired to both (setProofs, SUSPENDER_ROLE for staking), and the feeds' factory
- * and reading anchor over the registry and staking, and the insurance pool over all of them, approved by
- * governance as a backer in staking so operators can allocate stake to it (see
- * deploy/modules/InsurancePool.ts).
+ * The whole DeviceTrust system, wired, in an order that waits out no parameter change:
+ * 1. the registry and staking, each with the deploying account as first admin (the only key a deployer
+ *    has on a public chain) and `governance` granted the same roles; staking gets the registry's
+ *    SUSPENDER_ROLE (a slash suspends the device);
+ * 2. fraud proofs, the feed factory and the reading anchor; the insurance pool over all of them;
+ * 3. staking approves the pool as a backer and makes it the loss recipient (possible at once only before
+ *    the proofs contract is set: no slash can have happened), then the proofs contract is set;
+ * 4. with `handover`, the deployer renounces its roles on the registry and staking.
+ * `system check` (tasks/system) then reads the wiring back from the chain.
  *
- * The wiring calls are sent from the governance account (`governanceAccount`, default account 1), so
- * DeviceRegistry's `governance` parameter must be that account's address (deploy/parameters.json names
- * it). To deploy without parameters (the deployer governs), build with `{ governanceAccount: 0 }`.
+ * Parameters: `$global.governance` (or per module), `DeviceStaking.token` and the staking and pool
+ * parameters (deploy/parameters/<network>.json; see deploy/modules/DeviceStaking.ts and InsurancePool.ts).
  */
-export function buildDeviceTrustModule(options: DeviceStakingModuleOptions = {}) {
-  const stakingModule = buildDeviceStakingModule(options);
-  const feedsModule = buildDeviceFeedsModule({ stakingModule });
+export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
+  const registryModule = DeviceRegistryModule;
+  const stakingModule = buildDeviceStakingModule({
+    registryModule,
+    collateral: options.collateral ?? "parameter",
+    setProofs: false,
+  });
+  const feedsModule = buildDeviceFeedsModule({ stakingModule, registryModule });
   const insuranceModule = buildInsurancePoolModule({
     stakingModule,
     feedsModule,
-    governanceAccount: options.governanceAccount,
+    registryModule,
+    lossRecipient: true,
   });
   return buildModule("DeviceTrust", (m) => {
-    const { deviceRegistry } = m.useModule(DeviceRegistryModule);
+    const { deviceRegistry } = m.useModule(registryModule);
     const { collateralToken, deviceStaking, fraudProofs } = m.useModule(stakingModule);
     const { deviceFeedFactory, readingAnchor } = m.useModule(feedsModule);
     const { insurancePool } = m.useModule(insuranceModule);
+    if (options.handover ?? true) {
+      const deployer = m.getAccount(0);
+      // After every wiring call of the modules above (Ignition runs a module's futures first).
+      const after = [insurancePool, deviceFeedFactory, readingAnchor];
+      m.call(deviceStaking, "renounceRole", [DEFAULT_ADMIN_ROLE, deployer], {
+        id: "deployerRenouncesStakingAdmin",
+        after,
+      });
+      m.call(deviceRegistry, "renounceRole", [GOVERNOR_ROLE, deployer], {
+        id: "deployerRenouncesGovernor",
+        after,
+      });
+      m.call(deviceRegistry, "renounceRole", [DEFAULT_ADMIN_ROLE, deployer], {
+        id: "deployerRenouncesRegistryAdmin",
+        after,
+      });
+    }
     return {
       deviceRegistry,
       collateralToken,
@@ -40,4 +81,5 @@ export function buildDeviceTrustModule(options: DeviceStakingModuleOptions = {})
   });
 }
 
+/** Public chains: the collateral and governance from the parameters, handed over once wired. */
 export default buildDeviceTrustModule();

@@ -1,11 +1,11 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import DeviceFeedsModule from "./DeviceFeeds.js";
 import DeviceRegistryModule from "./DeviceRegistry.js";
-import DeviceStakingModule, { DEFAULT_GOVERNANCE_ACCOUNT } from "./DeviceStaking.js";
+import DeviceStakingModule from "./DeviceStaking.js";
 
 const DAY = 24n * 3600n;
 
-/** IInsurancePool.PoolParams by default: the values deploy/parameters.json may override one by one. */
+/** IInsurancePool.PoolParams by default: the values a parameter file may override one by one. */
 export const DEFAULT_POOL_PARAMS = {
   maxUtilizationBps: 8_000n,
   coverFactorBps: 5_000n,
@@ -41,39 +41,40 @@ export interface InsurancePoolModuleOptions {
   readonly stakingModule?: typeof DeviceStakingModule;
   /** The feeds module whose DeviceFeedFactory's feeds may be insured (default: DeviceFeeds' default). */
   readonly feedsModule?: typeof DeviceFeedsModule;
-  /** Index of the default governance account (as DeviceStaking's `governanceAccount`, default 1). */
-  readonly governanceAccount?: number | undefined;
+  /** The registry module (default: DeviceRegistry's default). */
+  readonly registryModule?: typeof DeviceRegistryModule;
+  /**
+   * Make the pool staking's loss recipient and then set the proofs contract (default false). Only for a
+   * staking module built with `setProofs: false`: the loss recipient changes at once only while staking
+   * has no proofs contract, so no slash can have happened (DeviceStaking.setLossRecipient).
+   */
+  readonly lossRecipient?: boolean;
 }
 
 /**
  * The insurance pool (issue 6) over the system's collateral token (its asset: slashed stake arrives in
  * it and is booked as recovery), registry, staking, fraud proofs and feed factory. Parameters (module id
- * "InsurancePool"): `governance` (DEFAULT_ADMIN_ROLE: sets the parameters; default the governance
- * account), each field of PoolParams (DEFAULT_POOL_PARAMS) and `payoutBps` (five bps by incident kind,
- * DEFAULT_PAYOUT_BPS).
+ * "InsurancePool", or `$global`): `governance` (DEFAULT_ADMIN_ROLE: sets the parameters; default the
+ * deploying account), each field of PoolParams (DEFAULT_POOL_PARAMS) and `payoutBps` (five bps by incident
+ * kind, DEFAULT_PAYOUT_BPS).
  *
- * Then the staking governance account approves the pool as a backer in DeviceStaking (setBacker): only
- * then can operators allocate stake to it, and the pool sells coverage only against allocations. A slash
- * pays each allocation's slice (net of the bounty) to the pool and books it in the proof's transaction.
- * The pool's claimWindow and cooldown must outlast FraudProofs' evidence window (DeviceStaking's
- * `evidenceWindow` parameter, 7 days by default), and its coverFactorBps plus DeviceStaking's
- * `bountyBps` must stay below 10_000: the constructor and setBacker refuse otherwise.
- *
- * Not done here: making the pool the staking contract's loss recipient (for the unallocated rest of a
- * slash). A change of staking parameters takes effect only after the unbonding period: governance
- * schedules it after deployment (scheduleParams with lossRecipient = the pool, then applyParams).
+ * Then staking's admin (the deploying account, until the system module hands over) approves the pool as a
+ * backer in DeviceStaking (setBacker): only then can operators allocate stake to it, and the pool sells
+ * coverage only against allocations. A slash pays each allocation's slice (net of the bounty) to the pool
+ * and books it in the proof's transaction. With `lossRecipient`, the pool also receives (and books) the
+ * unallocated rest of every slash. The pool's claimWindow and cooldown must outlast FraudProofs' evidence
+ * window (DeviceStaking's `evidenceWindow` parameter, 7 days by default), and its coverFactorBps plus
+ * DeviceStaking's `bountyBps` must stay below 10_000: the constructor and setBacker refuse otherwise.
  */
 export function buildInsurancePoolModule(options: InsurancePoolModuleOptions = {}) {
   const stakingModule = options.stakingModule ?? DeviceStakingModule;
   const feedsModule = options.feedsModule ?? DeviceFeedsModule;
+  const registryModule = options.registryModule ?? DeviceRegistryModule;
   return buildModule("InsurancePool", (m) => {
-    const { deviceRegistry } = m.useModule(DeviceRegistryModule);
+    const { deviceRegistry } = m.useModule(registryModule);
     const { collateralToken, deviceStaking, fraudProofs } = m.useModule(stakingModule);
     const { deviceFeedFactory } = m.useModule(feedsModule);
-    const governance = m.getParameter(
-      "governance",
-      m.getAccount(options.governanceAccount ?? DEFAULT_GOVERNANCE_ACCOUNT),
-    );
+    const governance = m.getParameter("governance", m.getAccount(0));
     const params = Object.fromEntries(
       Object.entries(DEFAULT_POOL_PARAMS).map(([name, value]) => [
         name,
@@ -90,11 +91,17 @@ export function buildInsurancePoolModule(options: InsurancePoolModuleOptions = {
       params,
       m.getParameter("payoutBps", [...DEFAULT_PAYOUT_BPS]),
     ]);
-    // Staking's governance (the module's governance account) approves the pool for allocations.
-    m.call(deviceStaking, "setBacker", [insurancePool, true], {
+    // Staking's admin (the deployer until the handover) approves the pool for allocations.
+    const approve = m.call(deviceStaking, "setBacker", [insurancePool, true], {
       id: "approvePoolAsBacker",
-      from: m.getAccount(options.governanceAccount ?? DEFAULT_GOVERNANCE_ACCOUNT),
     });
+    if (options.lossRecipient ?? false) {
+      const recipient = m.call(deviceStaking, "setLossRecipient", [insurancePool], {
+        id: "makePoolLossRecipient",
+        after: [approve],
+      });
+      m.call(deviceStaking, "setProofs", [fraudProofs], { after: [recipient] });
+    }
     return {
       insurancePool,
       deviceRegistry,
@@ -106,5 +113,5 @@ export function buildInsurancePoolModule(options: InsurancePoolModuleOptions = {
   });
 }
 
-/** The pool over the default staking and feeds modules (deploy with --parameters deploy/parameters.json). */
+/** The pool over the default staking and feeds modules (the pool is a backer, not the loss recipient). */
 export default buildInsurancePoolModule();

@@ -2,6 +2,7 @@ export * from "./attest.js";
 export * from "./decode-error.js";
 export * from "./deployment.js";
 export * from "./contract-check.js";
+export * from "./system-check.js";
 export * from "./firmware.js";
 export * from "./format.js";
 export * from "./units.js";

@@ -48,10 +48,10 @@ export async function deployInsurance(conn: InsuranceConnection) {
   ) {
     throw new Error("the in-process network must have at least 8 accounts");
   }
-  const stakingModule = buildDeviceStakingModule({ governanceAccount: 0 });
+  const stakingModule = buildDeviceStakingModule();
   const feedsModule = buildDeviceFeedsModule({ stakingModule });
   const deployed = await conn.ignition.deploy(
-    buildInsurancePoolModule({ stakingModule, feedsModule, governanceAccount: 0 }),
+    buildInsurancePoolModule({ stakingModule, feedsModule }),
     { parameters: { InsurancePool: { cooldown: COOLDOWN } } },
   );
   const address = async (c: { getAddress(): Promise<string> }) =>

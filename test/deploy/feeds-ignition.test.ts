@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { network } from "hardhat";
 import DeviceFeedsModule from "../../deploy/modules/DeviceFeeds.js";
-import DeviceTrustModule from "../../deploy/modules/DeviceTrust.js";
+import DeviceTrustLocalModule from "../../deploy/modules/DeviceTrustLocal.js";
 import { createFeed, feedAt, feedFactoryAt, feedIdOf } from "../../src/client/index.js";
 import type { DeviceFeedFactory, ReadingAnchor } from "../../types/ethers-contracts/index.js";
 
@@ -13,8 +13,8 @@ describe("deploy/modules/DeviceFeeds", function () {
     if (deployer === undefined || governance === undefined || owner === undefined) {
       throw new Error("the in-process network has fewer than three accounts");
     }
-    const deployed = await ignition.deploy(DeviceTrustModule, {
-      parameters: { DeviceRegistry: { governance: governance.address } },
+    const deployed = await ignition.deploy(DeviceTrustLocalModule, {
+      parameters: { $global: { governance: governance.address } },
     });
     return { ...deployed, owner };
   }

@@ -67,19 +67,23 @@ export interface BundlerChain {
  * `hardhat node` load our 400 MB of build-info into EDR first (~12 s; this way ~1 s). Hardhat refuses
  * to run without a package.json and a local installation beside the config, hence the symlink.
  */
-async function scratchProject(): Promise<string> {
+async function scratchProject(chainId?: number): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "devicetrust-bundler-"));
   await writeFile(
     join(dir, "package.json"),
     JSON.stringify({ name: "bundler-node", private: true, type: "module" }),
   );
-  // The default "node" network: EDR, chain id 31337, the latest hardfork, automining.
-  await writeFile(join(dir, "hardhat.config.js"), "export default {};\n");
+  // The default "node" network: EDR, chain id 31337 unless told, the latest hardfork, automining.
+  const config =
+    chainId === undefined
+      ? "export default {};\n"
+      : `export default { networks: { node: { type: "edr-simulated", chainType: "l1", chainId: ${String(chainId)} } } };\n`;
+  await writeFile(join(dir, "hardhat.config.js"), config);
   await symlink(join(process.cwd(), "node_modules"), join(dir, "node_modules"), "dir");
   return dir;
 }
 
-/** A `hardhat node` (EDR, chain 31337, automining) on a free loopback port, in a scratch project. */
+/** A `hardhat node` (EDR, chain 31337 or the given id, automining) on a free loopback port, in a scratch project. */
 export interface HardhatNode {
   readonly rpcUrl: string;
   readonly port: number;
@@ -92,8 +96,8 @@ export interface HardhatNode {
   stop(): Promise<void>;
 }
 
-export async function startHardhatNode(timeoutMs = 60_000): Promise<HardhatNode> {
-  const dir = await scratchProject();
+export async function startHardhatNode(timeoutMs = 60_000, chainId?: number): Promise<HardhatNode> {
+  const dir = await scratchProject(chainId);
   const port = await freePort();
   const hardhatCli = join(dirname(require.resolve("hardhat")), "cli.js");
   const node = new ChildProcessTail(

@@ -1,4 +1,5 @@
 import hre from "hardhat";
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 
 /** Runs tasks through the HRE as the CLI would. No describe() here: mocha finds no tests in this file. */
 export interface Captured {
@@ -8,7 +9,11 @@ export interface Captured {
 }
 
 /** Runs a task through the HRE as the CLI would, capturing what it prints. */
-export async function runTask(id: string[], args: Record<string, unknown>): Promise<Captured> {
+export async function runTask(
+  id: string[],
+  args: Record<string, unknown>,
+  runtime: HardhatRuntimeEnvironment = hre,
+): Promise<Captured> {
   let stdout = "";
   let stderr = "";
   const out = process.stdout.write.bind(process.stdout);
@@ -22,7 +27,7 @@ export async function runTask(id: string[], args: Record<string, unknown>): Prom
     return true;
   };
   try {
-    const result = (await hre.tasks.getTask(id).run(args)) as Captured["result"];
+    const result = (await runtime.tasks.getTask(id).run(args)) as Captured["result"];
     return { result, stdout, stderr };
   } finally {
     process.stdout.write = out;
