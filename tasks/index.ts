@@ -968,10 +968,11 @@ export const tasks = [
       })
       .addOption({
         name: "minStake",
-        description: "Slashable stake a device needs, in collateral token units",
-        type: ArgumentType.BIGINT,
-        defaultValue: 10n ** 18n,
+        description:
+          "Active stake a device needs, in collateral token units (e.g. 1.5; base units with --wei; 0: none)",
+        defaultValue: "1",
       })
+      .addFlag(wei)
       .addOption({
         name: "minValue",
         description:
@@ -1040,6 +1041,7 @@ export const tasks = [
       "Show a feed: configuration, latest round, members (trust, stake, last reading, quarantine), breaker, cost of corruption",
     )
       .addOption(feed)
+      .addFlag(wei)
       .addOption(factory),
   )
     .setAction(() => import("./feed/show.js"))

@@ -34,19 +34,25 @@ export interface TokenUnits {
 
 /**
  * A positive token amount given on the command line: decimal units of the token ("1.5" is 1.5 tokens,
- * read with the token's decimals) or, with `wei`, its smallest units as a whole number.
+ * read with the token's decimals) or, with `wei`, its smallest units as a whole number. With
+ * `allowZero`, 0 is taken too (a minimum that asks for nothing).
  */
 export function parseAmount(
   value: string,
   token: TokenUnits,
   wei: boolean,
   option: string,
+  { allowZero = false }: { readonly allowZero?: boolean } = {},
 ): bigint {
   const v = value.trim();
   if (v === "")
     throw new InvalidInputError(`${option} is required: give an amount of ${token.symbol}`);
   const amount = wei ? parseWei(v, token, option) : parseTokens(v, token, option);
-  if (amount <= 0n) throw new InvalidInputError(`${option} must be positive, got "${value}"`);
+  if (amount < 0n || (amount === 0n && !allowZero)) {
+    throw new InvalidInputError(
+      `${option} must be ${allowZero ? "zero or more" : "positive"}, got "${value}"`,
+    );
+  }
   return amount;
 }
 
