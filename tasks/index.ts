@@ -1445,15 +1445,15 @@ export const tasks = [
       })
       .addOption({
         name: "value",
-        description: "Honest value of device 0, as the feed's integer (scaled by its decimals)",
-        type: ArgumentType.BIGINT,
-        defaultValue: 2_000n * 10n ** 8n,
+        description:
+          'Honest value of device 0, in the feed\'s units (e.g. 21.5, at most its decimals); a negative one in quotes with a leading space (" -40.5")',
+        defaultValue: "2000",
       })
       .addOption({
         name: "step",
-        description: "Added to the value per device index",
-        type: ArgumentType.BIGINT,
-        defaultValue: 10n ** 6n,
+        description:
+          "Added to the value per device index, in the feed's units (default: 0.01, or the feed's smallest step if coarser)",
+        defaultValue: "",
       })
       .addOption({
         name: "clone",
@@ -1469,9 +1469,9 @@ export const tasks = [
       })
       .addOption({
         name: "outOfBoundsValue",
-        description: "The out-of-bounds value",
-        type: ArgumentType.BIGINT,
-        defaultValue: 10n ** 30n,
+        description:
+          "The out-of-bounds value, in the feed's units (default: 10^30 of its base units, beyond any sensor)",
+        defaultValue: "",
       })
       .addOption({
         name: "burst",

@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import hre from "hardhat";
-import { NEGATIVE_HINT, parseDecimal } from "../../src/client/index.js";
+import { NEGATIVE_HINT, TooManyDecimalsError, parseDecimal } from "../../src/client/index.js";
 import { InvalidInputError } from "../../src/protocol/index.js";
 
 const exec = promisify(execFile);
@@ -29,6 +29,22 @@ describe("tasks: signed values on the command line", function () {
       assert.equal(parseDecimal("125", 8, "--max-value"), 125n * 10n ** 8n);
     });
 
+    it("refuses more decimals than the feed holds with a TooManyDecimalsError that says what to do; trailing zeros pass", function () {
+      assert.equal(parseDecimal("21.5", 2, "--value"), 2150n);
+      assert.equal(parseDecimal(" -21.500", 2, "--value"), -2150n);
+      assert.throws(
+        () => parseDecimal(" -21.555", 2, "--value"),
+        (e: unknown) =>
+          e instanceof TooManyDecimalsError &&
+          e.code === "INVALID_INPUT" &&
+          e.given === 3 &&
+          e.decimals === 2 &&
+          e.message ===
+            '--value " -21.555" has 3 decimals, the feed only 2: give it with at most 2 decimals (round it yourself; the feed holds values scaled by 10^2)',
+      );
+      assert.throws(() => parseDecimal("1.5", 0, "--step"), TooManyDecimalsError);
+    });
+
     it("refuses a value that is not a number, and says how to write a negative one", function () {
       assert.throws(
         () => parseDecimal("-4o", 2, "--min-value"),
@@ -51,6 +67,22 @@ describe("tasks: signed values on the command line", function () {
       assert.notEqual(out.code, 0);
       assert.doesNotMatch(out.output, /HHE509|--min-value/);
       assert.match(out.output, /--max-value "x" is not a number/);
+    });
+
+    it('takes fleet simulate --value " -40" and --out-of-bounds-value " -1000.5" (it fails later, on --feed)', async function () {
+      const out = await cli([
+        "fleet",
+        "simulate",
+        "--value",
+        " -40",
+        "--out-of-bounds-value",
+        " -1000.5",
+        "--feed",
+        "x",
+      ]);
+      assert.notEqual(out.code, 0);
+      assert.doesNotMatch(out.output, /HHE509|--value|--out-of-bounds-value/);
+      assert.match(out.output, /--feed/);
     });
   });
 });
