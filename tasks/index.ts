@@ -62,6 +62,77 @@ const pin = {
   defaultValue: "",
 } as const;
 const label = { name: "label", description: "PKCS#11 key label", defaultValue: "" } as const;
+/** The second key of a rotation; its PKCS#11 library is the one --module names. */
+const newKeyStore = [
+  { name: "newKeyFile", description: "The new key file (device keygen)", defaultValue: "" },
+  {
+    name: "newPassword",
+    description: "New key file password (else $DEVICETRUST_KEY_PASSWORD)",
+    defaultValue: "",
+  },
+  { name: "newToken", description: "PKCS#11 token of the new key", defaultValue: "" },
+  {
+    name: "newPin",
+    description: "PIN of the new key's token (else $DEVICETRUST_PKCS11_PIN)",
+    defaultValue: "",
+  },
+  { name: "newLabel", description: "PKCS#11 label of the new key", defaultValue: "" },
+] as const;
+
+interface KeyStoreArgs {
+  keyFile: string;
+  password: string;
+  module: string;
+  token: string;
+  pin: string;
+  label: string;
+}
+interface NewKeyStoreArgs {
+  newKeyFile: string;
+  newPassword: string;
+  newToken: string;
+  newPin: string;
+  newLabel: string;
+}
+
+/**
+ * The options keyStoreOptions (tasks/common.ts) reads to open a device key: --key-file and --password,
+ * or PKCS#11's --module, --token, --pin and --label. Every task that signs with a device key declares
+ * them here, so their names and help cannot drift apart. Prefix "new" declares the second key of a
+ * rotation (--new-key-file, --new-password, --new-token, --new-pin, --new-label: keyStoreOptions with
+ * prefix "new-"); `keyFileDescription` says which key --key-file is when "the device's" is not enough.
+ */
+function withKeyStoreOptions<T extends TaskArguments>(
+  builder: NewTaskDefinitionBuilder<T>,
+  prefix?: "",
+  keyFileDescription?: string,
+): NewTaskDefinitionBuilder<KeyStoreArgs & T>;
+function withKeyStoreOptions<T extends TaskArguments>(
+  builder: NewTaskDefinitionBuilder<T>,
+  prefix: "new",
+): NewTaskDefinitionBuilder<NewKeyStoreArgs & T>;
+function withKeyStoreOptions<T extends TaskArguments>(
+  builder: NewTaskDefinitionBuilder<T>,
+  prefix: "" | "new" = "",
+  keyFileDescription: string = keyFile.description,
+): NewTaskDefinitionBuilder<KeyStoreArgs & T> | NewTaskDefinitionBuilder<NewKeyStoreArgs & T> {
+  if (prefix === "new") {
+    const [file, secret, pkcs11Token, pkcs11Pin, pkcs11Label] = newKeyStore;
+    return builder
+      .addOption(file)
+      .addOption(secret)
+      .addOption(pkcs11Token)
+      .addOption(pkcs11Pin)
+      .addOption(pkcs11Label);
+  }
+  return builder
+    .addOption({ ...keyFile, description: keyFileDescription })
+    .addOption(password)
+    .addOption(pkcs11Module)
+    .addOption(token)
+    .addOption(pin)
+    .addOption(label);
+}
 const deadline = {
   name: "deadline",
   description: "Seconds from now until the device's signature expires",
@@ -255,15 +326,7 @@ const vouchersDir = {
 
 /** The options of the account tasks that send a UserOperation: chain, account, signers, route. */
 function withAccountRoute<T extends TaskArguments>(builder: NewTaskDefinitionBuilder<T>) {
-  return withChainOptions(builder)
-    .addOption(account)
-    .addOption(accountsDir)
-    .addOption(keyFile)
-    .addOption(password)
-    .addOption(pkcs11Module)
-    .addOption(token)
-    .addOption(pin)
-    .addOption(label)
+  return withKeyStoreOptions(withChainOptions(builder).addOption(account).addOption(accountsDir))
     .addOption({
       name: "operatorKey",
       description:
@@ -346,16 +409,12 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(
-      ["device", "register"],
-      "Register a device: it proves key possession, the maker's endorsement vouches",
+    withKeyStoreOptions(
+      task(
+        ["device", "register"],
+        "Register a device: it proves key possession, the maker's endorsement vouches",
+      ),
     )
-      .addOption(keyFile)
-      .addOption(password)
-      .addOption(pkcs11Module)
-      .addOption(token)
-      .addOption(pin)
-      .addOption(label)
       .addOption({
         name: "operator",
         description: "Operator the device binds to (default: the sending account)",
@@ -412,46 +471,20 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(
-      ["device", "rotate-key"],
-      "Rotate a device's key: the current and the new key both sign (operator only)",
-    )
-      .addOption({
-        ...deviceId,
-        description: "The device's id (default: found from the current key)",
-      })
-      .addOption({ ...keyFile, description: "The device's current key file" })
-      .addOption(password)
-      .addOption(pkcs11Module)
-      .addOption(token)
-      .addOption(pin)
-      .addOption(label)
-      .addOption({
-        name: "newKeyFile",
-        description: "The new key file (device keygen)",
-        defaultValue: "",
-      })
-      .addOption({
-        name: "newPassword",
-        description: "New key file password (else $DEVICETRUST_KEY_PASSWORD)",
-        defaultValue: "",
-      })
-      .addOption({
-        name: "newToken",
-        description: "PKCS#11 token of the new key",
-        defaultValue: "",
-      })
-      .addOption({
-        name: "newPin",
-        description: "PIN of the new key's token (else $DEVICETRUST_PKCS11_PIN)",
-        defaultValue: "",
-      })
-      .addOption({
-        name: "newLabel",
-        description: "PKCS#11 label of the new key",
-        defaultValue: "",
-      })
-      .addOption(deadline),
+    withKeyStoreOptions(
+      withKeyStoreOptions(
+        task(
+          ["device", "rotate-key"],
+          "Rotate a device's key: the current and the new key both sign (operator only)",
+        ).addOption({
+          ...deviceId,
+          description: "The device's id (default: found from the current key)",
+        }),
+        "",
+        "The device's current key file",
+      ),
+      "new",
+    ).addOption(deadline),
   )
     .setAction(() => import("./device/rotate-key.js"))
     .build(),
@@ -572,20 +605,15 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(
-      ["device", "attest"],
-      "Boot-measure the device's images, sign evidence for a fresh challenge and submit it",
-    )
-      .addOption({
+    withKeyStoreOptions(
+      task(
+        ["device", "attest"],
+        "Boot-measure the device's images, sign evidence for a fresh challenge and submit it",
+      ).addOption({
         ...deviceId,
         description: "The device's id (default: found from its current key)",
-      })
-      .addOption(keyFile)
-      .addOption(password)
-      .addOption(pkcs11Module)
-      .addOption(token)
-      .addOption(pin)
-      .addOption(label)
+      }),
+    )
       .addOption(images)
       .addOption({
         name: "bootState",
@@ -940,10 +968,11 @@ export const tasks = [
       })
       .addOption({
         name: "minStake",
-        description: "Slashable stake a device needs, in collateral token units",
-        type: ArgumentType.BIGINT,
-        defaultValue: 10n ** 18n,
+        description:
+          "Active stake a device needs, in collateral token units (e.g. 1.5; base units with --wei; 0: none)",
+        defaultValue: "1",
       })
+      .addFlag(wei)
       .addOption({
         name: "minValue",
         description:
@@ -1012,6 +1041,7 @@ export const tasks = [
       "Show a feed: configuration, latest round, members (trust, stake, last reading, quarantine), breaker, cost of corruption",
     )
       .addOption(feed)
+      .addFlag(wei)
       .addOption(factory),
   )
     .setAction(() => import("./feed/show.js"))
@@ -1455,15 +1485,15 @@ export const tasks = [
       })
       .addOption({
         name: "value",
-        description: "Honest value of device 0, as the feed's integer (scaled by its decimals)",
-        type: ArgumentType.BIGINT,
-        defaultValue: 2_000n * 10n ** 8n,
+        description:
+          'Honest value of device 0, in the feed\'s units (e.g. 21.5, at most its decimals); a negative one in quotes with a leading space (" -40.5")',
+        defaultValue: "2000",
       })
       .addOption({
         name: "step",
-        description: "Added to the value per device index",
-        type: ArgumentType.BIGINT,
-        defaultValue: 10n ** 6n,
+        description:
+          "Added to the value per device index, in the feed's units (default: 0.01, or the feed's smallest step if coarser)",
+        defaultValue: "",
       })
       .addOption({
         name: "clone",
@@ -1479,9 +1509,9 @@ export const tasks = [
       })
       .addOption({
         name: "outOfBoundsValue",
-        description: "The out-of-bounds value",
-        type: ArgumentType.BIGINT,
-        defaultValue: 10n ** 30n,
+        description:
+          "The out-of-bounds value, in the feed's units (default: 10^30 of its base units, beyond any sensor)",
+        defaultValue: "",
       })
       .addOption({
         name: "burst",
@@ -1681,31 +1711,26 @@ export const tasks = [
     .build(),
 
   withChainOptions(
-    task(
-      ["channel", "voucher"],
-      "The buyer's device signs a voucher for the running total; --accept: the seller checks and stores one",
-    )
-      .addOption(channels)
-      .addOption(channel)
-      .addOption({
-        name: "amount",
-        description: "The running total owed on the channel (decimal units of its asset)",
-        defaultValue: "",
-      })
-      .addOption({ name: "out", description: "Write the voucher file here", defaultValue: "" })
-      .addOption({
-        name: "accept",
-        description: "Seller (--from): check this voucher file against the chain and store it",
-        defaultValue: "",
-      })
-      .addOption(vouchersDir)
-      .addOption(keyFile)
-      .addOption(password)
-      .addOption(pkcs11Module)
-      .addOption(token)
-      .addOption(pin)
-      .addOption(label)
-      .addFlag(wei),
+    withKeyStoreOptions(
+      task(
+        ["channel", "voucher"],
+        "The buyer's device signs a voucher for the running total; --accept: the seller checks and stores one",
+      )
+        .addOption(channels)
+        .addOption(channel)
+        .addOption({
+          name: "amount",
+          description: "The running total owed on the channel (decimal units of its asset)",
+          defaultValue: "",
+        })
+        .addOption({ name: "out", description: "Write the voucher file here", defaultValue: "" })
+        .addOption({
+          name: "accept",
+          description: "Seller (--from): check this voucher file against the chain and store it",
+          defaultValue: "",
+        })
+        .addOption(vouchersDir),
+    ).addFlag(wei),
   )
     .setAction(() => import("./channel/voucher.js"))
     .build(),

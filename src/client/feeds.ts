@@ -25,7 +25,9 @@ import {
   feedCall,
   tripReasonName,
 } from "./feed-errors.js";
+import type { AssetInfo } from "./insurance.js";
 import { send, type TxResult } from "./transaction.js";
+import { formatAmount } from "./units.js";
 
 export type { DeviceFeed, DeviceFeedFactory, ReadingAnchor };
 
@@ -630,6 +632,37 @@ export async function showFeed(
     operatorsToControl,
     corruption: corruptionSentence(ids.length, operatorsToControl),
     members,
+  };
+}
+
+/** A feed view or a created feed, with the collateral token its stake figures are counted in. */
+export type WithCollateral<T extends FeedView | CreateFeedResult> = T & {
+  /** The staking collateral: minStake, members' stakes and costOfCorruption are in its base units. */
+  readonly collateral: AssetInfo;
+};
+
+/**
+ * A feed for people (feed show, feed create): its stake figures (config.minStake, each member's active
+ * and slashable stake, costOfCorruption) in decimal units of the collateral token with its symbol,
+ * "1.5 DTC". JSON output keeps them in base units, as decimal strings.
+ */
+export function feedStakesInTokens(
+  value: WithCollateral<FeedView> | WithCollateral<CreateFeedResult>,
+): unknown {
+  const { collateral } = value;
+  const tokens = (amount: bigint): string =>
+    `${formatAmount(amount, collateral)} ${collateral.symbol}`;
+  const config = { ...value.config, minStake: tokens(value.config.minStake) };
+  if (!("members" in value)) return { ...value, config };
+  return {
+    ...value,
+    config,
+    costOfCorruption: tokens(value.costOfCorruption),
+    members: value.members.map((m) => ({
+      ...m,
+      active: tokens(m.active),
+      slashable: tokens(m.slashable),
+    })),
   };
 }
 

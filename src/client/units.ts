@@ -11,11 +11,43 @@ import { InvalidInputError } from "../protocol/index.js";
 /** How a negative value gets past Hardhat's argument parser; said in every error about one. */
 export const NEGATIVE_HINT = 'a negative value goes in quotes with a leading space: " -40"';
 
-/** A signed decimal (" -40.5", "125") scaled by `decimals`: the feed's integer for a physical value. */
+/**
+ * A value given with more decimals than the feed holds ("21.555" for a feed of 2 decimals): refused
+ * rather than rounded, since a rounded reading is not the one asked for. Code INVALID_INPUT.
+ */
+export class TooManyDecimalsError extends InvalidInputError {
+  readonly option: string;
+  readonly value: string;
+  /** The value's decimals, trailing zeros left out. */
+  readonly given: number;
+  /** The feed's decimals. */
+  readonly decimals: number;
+
+  constructor(option: string, value: string, given: number, decimals: number) {
+    super(
+      `${option} "${value}" has ${String(given)} decimals, the feed only ${String(decimals)}: give it with at most ${String(decimals)} decimals (round it yourself; the feed holds values scaled by 10^${String(decimals)})`,
+    );
+    this.name = "TooManyDecimalsError";
+    this.option = option;
+    this.value = value;
+    this.given = given;
+    this.decimals = decimals;
+  }
+}
+
+/**
+ * A signed decimal (" -40.5", "125") scaled by `decimals`: the feed's integer for a physical value. A
+ * value finer than the feed can hold ("21.555" with 2 decimals) is refused, not rounded.
+ */
 export function parseDecimal(value: string, decimals: number, option: string): bigint {
   const v = value.trim();
   if (v === "")
     throw new InvalidInputError(`${option} is required: give a number (${NEGATIVE_HINT})`);
+  // Trailing zeros lose nothing ("21.50" is 2150 with 2 decimals).
+  const fraction = /^-?\d*\.(\d*?)0*$/.exec(v)?.[1];
+  if (fraction !== undefined && fraction.length > decimals) {
+    throw new TooManyDecimalsError(option, value, fraction.length, decimals);
+  }
   try {
     return parseUnits(v, decimals);
   } catch (cause) {
@@ -34,19 +66,25 @@ export interface TokenUnits {
 
 /**
  * A positive token amount given on the command line: decimal units of the token ("1.5" is 1.5 tokens,
- * read with the token's decimals) or, with `wei`, its smallest units as a whole number.
+ * read with the token's decimals) or, with `wei`, its smallest units as a whole number. With
+ * `allowZero`, 0 is taken too (a minimum that asks for nothing).
  */
 export function parseAmount(
   value: string,
   token: TokenUnits,
   wei: boolean,
   option: string,
+  { allowZero = false }: { readonly allowZero?: boolean } = {},
 ): bigint {
   const v = value.trim();
   if (v === "")
     throw new InvalidInputError(`${option} is required: give an amount of ${token.symbol}`);
   const amount = wei ? parseWei(v, token, option) : parseTokens(v, token, option);
-  if (amount <= 0n) throw new InvalidInputError(`${option} must be positive, got "${value}"`);
+  if (amount < 0n || (amount === 0n && !allowZero)) {
+    throw new InvalidInputError(
+      `${option} must be ${allowZero ? "zero or more" : "positive"}, got "${value}"`,
+    );
+  }
   return amount;
 }
 

@@ -1,3 +1,4 @@
+import { formatUnits } from "ethers";
 import { connectAsync, type IClientOptions } from "mqtt";
 import { DeviceSigner, type Signed } from "../device/device-signer.js";
 import { SigningRecord } from "../device/signing-record.js";
@@ -569,17 +570,22 @@ export async function simulateFleet(options: FleetOptions & FleetRunOptions): Pr
 /**
  * Refuses (InvalidInputError) honest values the feed would refuse as outside its range: device i
  * reports `value + i * step`, for `devices` devices. Readings the feed refuses are not honest ones.
+ * The sentence gives the values in the feed's units (`range.decimals`, default 0: as integers).
  */
 export function checkHonestValues(
   value: bigint,
   step: bigint,
   devices: number,
-  range: { readonly minValue: bigint; readonly maxValue: bigint },
+  range: { readonly minValue: bigint; readonly maxValue: bigint; readonly decimals?: number },
 ): void {
   const last = value + BigInt(Math.max(devices, 1) - 1) * step;
   const [low, high] = value <= last ? [value, last] : [last, value];
   if (low >= range.minValue && high <= range.maxValue) return;
+  const units = (v: bigint): string => {
+    const text = formatUnits(v, range.decimals ?? 0);
+    return text.endsWith(".0") ? text.slice(0, -2) : text;
+  };
   throw new InvalidInputError(
-    `--value ${value.toString()} with --step ${step.toString()} puts the honest readings at ${low.toString()}..${high.toString()}, outside the feed's range ${range.minValue.toString()}..${range.maxValue.toString()}: the feed would refuse them; pick --value and --step inside it (feed show prints the range)`,
+    `--value ${units(value)} with --step ${units(step)} puts the honest readings at ${units(low)}..${units(high)}, outside the feed's range ${units(range.minValue)}..${units(range.maxValue)}: the feed would refuse them; pick --value and --step inside it (feed show prints the range)`,
   );
 }

@@ -1,10 +1,15 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import type { ContractRunner } from "ethers";
 import {
   feedAddressOf,
   feedAt,
   feedFactoryAt,
   requireDeviceTrustContract,
   resolveDeployedAddress,
+  stakingAt,
+  stakingToken,
+  tokenInfo,
+  type AssetInfo,
   type DeviceFeed,
   type DeviceFeedFactory,
 } from "../../src/client/index.js";
@@ -62,4 +67,13 @@ export async function connectFeed(
   const chain = await connect(hre, args);
   await requireDeviceTrustContract(chain.ethers.provider, feedAddress, "DeviceFeed", "--feed");
   return { ...chain, feed: feedAt(feedAddress, chain.signer), feedAddress };
+}
+
+/** The collateral token of the factory's staking: the unit of a feed's minStake and its members' stakes. */
+export async function collateralOf(
+  factory: DeviceFeedFactory,
+  runner: ContractRunner,
+): Promise<AssetInfo> {
+  const staking = stakingAt(await factory.STAKING(), runner);
+  return tokenInfo(await stakingToken(staking), runner);
 }

@@ -3,12 +3,14 @@ import {
   createFeed,
   defaultHeartbeat,
   defaultQuarantinePeriod,
+  feedStakesInTokens,
+  parseAmount,
   parseDecimal,
 } from "../../src/client/index.js";
-import { run } from "../common.js";
-import { connectFactory, type FactoryArgs } from "./connect.js";
+import { run, type WeiArgs } from "../common.js";
+import { collateralOf, connectFactory, type FactoryArgs } from "./connect.js";
 
-interface Args extends FactoryArgs {
+interface Args extends FactoryArgs, WeiArgs {
   quorum: number;
   decimals: number;
   maxDeviationBps: number;
@@ -23,7 +25,8 @@ interface Args extends FactoryArgs {
   quarantinePeriod: number;
   maxQuarantines: number;
   lockdown: boolean;
-  minStake: bigint;
+  /** In the collateral token's units (its decimals), or base units with --wei. */
+  minStake: string;
   minValue: string;
   maxValue: string;
   description: string;
@@ -31,6 +34,10 @@ interface Args extends FactoryArgs {
 
 export default async function feedCreate(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
+    const minValue = parseDecimal(args.minValue, args.decimals, "--min-value");
+    const maxValue = parseDecimal(args.maxValue, args.decimals, "--max-value");
+    const { factory, signer } = await connectFactory(hre, args);
+    const collateral = await collateralOf(factory, signer);
     const config = {
       quorum: args.quorum,
       decimals: args.decimals,
@@ -47,12 +54,14 @@ export default async function feedCreate(args: Args, hre: HardhatRuntimeEnvironm
           : args.quarantinePeriod,
       maxQuarantines: args.maxQuarantines,
       lockdown: args.lockdown,
-      minStake: args.minStake,
-      minValue: parseDecimal(args.minValue, args.decimals, "--min-value"),
-      maxValue: parseDecimal(args.maxValue, args.decimals, "--max-value"),
+      minStake: parseAmount(args.minStake, collateral, args.wei, "--min-stake", {
+        allowZero: true,
+      }),
+      minValue,
+      maxValue,
       description: args.description,
     };
-    const { factory } = await connectFactory(hre, args);
-    return createFeed(factory, config);
+    const created = { ...(await createFeed(factory, config)), collateral };
+    return args.json || args.wei ? created : feedStakesInTokens(created);
   });
 }

@@ -1,9 +1,13 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { registryAt, showFeed, stakingAt } from "../../src/client/index.js";
-import { progress, run } from "../common.js";
-import { connectFactory, connectFeed, type FeedArgs } from "./connect.js";
+import { feedStakesInTokens, registryAt, showFeed, stakingAt } from "../../src/client/index.js";
+import { progress, run, type WeiArgs } from "../common.js";
+import { collateralOf, connectFactory, connectFeed, type FeedArgs } from "./connect.js";
 
-export default async function feedShow(args: FeedArgs, hre: HardhatRuntimeEnvironment) {
+/**
+ * Readings in the feed's decimals beside the contract's integers; stake figures in the collateral
+ * token's units for people (base units with --wei, and always in --json, named by `collateral`).
+ */
+export default async function feedShow(args: FeedArgs & WeiArgs, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
     const chain = await connectFeed(hre, args);
     // The registry and staking the feed checks are its factory's.
@@ -11,10 +15,16 @@ export default async function feedShow(args: FeedArgs, hre: HardhatRuntimeEnviro
     if (!(await factory.isFeed(chain.feedAddress))) {
       progress(`warning: ${chain.feedAddress} was not created by this factory (--factory)`);
     }
-    const [registry, staking] = await Promise.all([factory.REGISTRY(), factory.STAKING()]);
-    return showFeed(chain.feed, {
+    const [registry, staking, collateral] = await Promise.all([
+      factory.REGISTRY(),
+      factory.STAKING(),
+      collateralOf(factory, signer),
+    ]);
+    const view = await showFeed(chain.feed, {
       registry: registryAt(registry, signer),
       staking: stakingAt(staking, signer),
     });
+    const shown = { ...view, collateral };
+    return args.json || args.wei ? shown : feedStakesInTokens(shown);
   });
 }

@@ -10,6 +10,7 @@ import {
   feedCall,
   feedIdOf,
   openKeyStore,
+  parseDecimal,
   registryDomain,
 } from "../../src/client/index.js";
 import { checkHonestValues, simulateFleet, type FleetWait } from "../../src/gateway/index.js";
@@ -32,11 +33,14 @@ interface Args extends ChainArgs {
   rate: number;
   batchSize: number;
   connections: number;
-  value: bigint;
-  step: bigint;
+  /** Signed decimals in the feed's units (its decimals): " -40.5", "21.5". */
+  value: string;
+  /** "": 0.01, or the feed's smallest step if that is coarser. */
+  step: string;
   clone: number;
   outOfBounds: number;
-  outOfBoundsValue: bigint;
+  /** "": the simulator's own (10^30 base units, beyond any sensor). */
+  outOfBoundsValue: string;
   burst: number;
   burstReadings: number;
   burstJumpBps: number;
@@ -63,6 +67,27 @@ async function keyFilePasswords(
     "--password",
   );
   return files.map(() => password);
+}
+
+/** Decimals assumed for a feed address that holds no contract: feed create's default. */
+const UNKNOWN_FEED_DECIMALS = 8;
+
+/** --value, --step and --out-of-bounds-value as the feed's integers (scaled by its decimals). */
+function fleetValues(
+  args: Pick<Args, "value" | "step" | "outOfBoundsValue">,
+  decimals: number,
+): { value: bigint; step: bigint; outOfBoundsValue: bigint | undefined } {
+  return {
+    value: parseDecimal(args.value, decimals, "--value"),
+    step:
+      args.step.trim() === ""
+        ? 10n ** BigInt(Math.max(decimals - 2, 0))
+        : parseDecimal(args.step, decimals, "--step"),
+    outOfBoundsValue:
+      args.outOfBoundsValue.trim() === ""
+        ? undefined
+        : parseDecimal(args.outOfBoundsValue, decimals, "--out-of-bounds-value"),
+  };
 }
 
 /**
@@ -101,12 +126,20 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
         : feedAt(feedAddress, chain.signer);
     const config = feed === undefined ? undefined : await feedCall(() => feed.config());
     const minInterval = config?.minInterval ?? 0n;
+    const decimals = config === undefined ? UNKNOWN_FEED_DECIMALS : Number(config.decimals);
+    const values = fleetValues(args, decimals);
     if (config !== undefined && args.rounds > 0) {
       const count = files.length > 0 ? files.length : Math.max(args.devices, 1);
-      checkHonestValues(args.value, args.step, count, config);
+      checkHonestValues(values.value, values.step, count, {
+        minValue: config.minValue,
+        maxValue: config.maxValue,
+        decimals,
+      });
     }
     if (feed === undefined) {
-      progress(`fleet: no contract at the feed address ${feedAddress}: readings are not paced`);
+      progress(
+        `fleet: no contract at the feed address ${feedAddress}: readings are not paced, values are read with ${String(decimals)} decimals`,
+      );
     }
     if (files.length > 0) {
       const passwords = await keyFilePasswords(hre, args, files);
@@ -170,14 +203,16 @@ export default async function fleetSimulate(args: Args, hre: HardhatRuntimeEnvir
       clock: () => base + BigInt(Math.floor((Date.now() - started) / 1000)),
       minInterval,
       onWait,
-      value: (device) => args.value + BigInt(device) * args.step,
+      value: (device) => values.value + BigInt(device) * values.step,
       connections: args.connections,
       rounds: args.rounds,
       rate: args.rate,
       batchSize: args.batchSize,
       clones: args.clone,
       outOfBounds: args.outOfBounds,
-      outOfBoundsValue: args.outOfBoundsValue,
+      ...(values.outOfBoundsValue === undefined
+        ? {}
+        : { outOfBoundsValue: values.outOfBoundsValue }),
       bursts: args.burst,
       burstReadings: args.burstReadings,
       burstJumpBps: args.burstJumpBps,

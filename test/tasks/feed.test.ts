@@ -75,13 +75,18 @@ describe("tasks: feed", function () {
     quarantinePeriod: 3_600,
     maxQuarantines: 1,
     lockdown: false,
-    minStake: 1_000n,
+    minStake: "1000",
     minValue: "-40.5",
     maxValue: "125",
   };
 
   it("feed create takes every Config field and prints the feed and its id", async function () {
-    const out = await runTask(["feed", "create"], { ...withFactory(3, true), ...pressure });
+    // The devices stake 1000 to 1300 base units of the collateral: a minimum stake of 1000 (--wei).
+    const out = await runTask(["feed", "create"], {
+      ...withFactory(3, true),
+      ...pressure,
+      wei: true,
+    });
     assert.equal(out.result.success, true, out.stderr);
     const json = JSON.parse(out.stdout) as {
       feed: Hex;
@@ -131,6 +136,8 @@ describe("tasks: feed", function () {
       "tasks/index.ts states src/client's defaults",
     );
     assert.deepEqual([config.heartbeat, config.quarantinePeriod], [1_800, 86_400]);
+    // --min-stake defaults to one token of the collateral (18 decimals), in base units in JSON.
+    assert.equal(config.minStake, (10n ** 18n).toString());
     // Readings that live two days: a two-day cool-off (the feed wants at least the reading age).
     const long = await runTask(["feed", "create"], {
       ...withFactory(3, true),
@@ -152,6 +159,51 @@ describe("tasks: feed", function () {
       tooSlow.stderr,
       /Error INVALID_INPUT: --heartbeat 601 is above --max-reading-age 600/,
     );
+  });
+
+  it("feed create reads --min-stake in collateral token units (base units with --wei) and prints it so", async function () {
+    const level = { description: "Level, tank 6 (m)", minValue: "0", maxValue: "12" };
+    const tokens = await runTask(["feed", "create"], {
+      ...withFactory(3, true),
+      ...level,
+      minStake: "1.5",
+    });
+    assert.equal(tokens.result.success, true, tokens.stderr);
+    const json = JSON.parse(tokens.stdout) as {
+      config: Record<string, unknown>;
+      collateral: Record<string, unknown>;
+    };
+    assert.equal(json.config.minStake, (15n * 10n ** 17n).toString());
+    assert.deepEqual([json.collateral.symbol, json.collateral.decimals], ["COL", 18]);
+    const human = await runTask(["feed", "create"], {
+      ...withFactory(3),
+      ...level,
+      minStake: "1.5",
+    });
+    assert.match(human.stdout, /^config\.minStake: +1\.5 COL$/m);
+    const none = await runTask(["feed", "create"], {
+      ...withFactory(3, true),
+      ...level,
+      minStake: "0",
+    });
+    assert.equal(none.result.success, true, none.stderr);
+    assert.equal((JSON.parse(none.stdout) as typeof json).config.minStake, "0");
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [
+        { minStake: "1.5", wei: true },
+        /--min-stake "1\.5" is not a whole number of COL base units \(--wei\): drop --wei/,
+      ],
+      [{ minStake: " -1" }, /--min-stake must be zero or more, got " -1"/],
+      [
+        { minStake: "0.0000000000000000001" },
+        /--min-stake "0\.0000000000000000001" is not an amount of COL with at most 18 decimals .*add --wei/,
+      ],
+    ];
+    for (const [args, message] of refused) {
+      const out = await runTask(["feed", "create"], { ...withFactory(3), ...level, ...args });
+      assert.equal(out.result.error?.code, "INVALID_INPUT", out.stderr);
+      assert.match(out.stderr, message);
+    }
   });
 
   it("feed create refuses bounds in the wrong order before sending anything", async function () {
@@ -257,17 +309,45 @@ describe("tasks: feed", function () {
     assert.match(show.stdout, /^config\.heartbeat: +300$/m);
     assert.match(show.stdout, /^members\[0\]\.trusted: +true$/m);
     assert.match(show.stdout, /^members\[0\]\.quarantine: +-$/m);
-    assert.match(show.stdout, /^members\[3\]\.slashable: +1300$/m);
+    // Stakes in units of the collateral (COL, 18 decimals): these devices stake 1000 to 1300 base units.
+    assert.match(show.stdout, /^members\[3\]\.slashable: +0\.0000000000000013 COL$/m);
+    assert.match(show.stdout, /^config\.minStake: +0\.000000000000001 COL$/m);
+    assert.match(show.stdout, /^collateral\.symbol: +COL$/m);
     // Readings and the physical range in the feed's units (8 decimals), the raw integers beside them.
     assert.match(show.stdout, /^members\[1\]\.value: +2\.1$/m);
     assert.match(show.stdout, /^members\[1\]\.answer: +210000000$/m);
     assert.match(show.stdout, /^range\.minValue: +-40\.5$/m);
     // One operator runs all 4: corrupting the median takes its whole stake (1000 + 1100 + 1200 + 1300).
-    assert.match(show.stdout, /^costOfCorruption: +4600$/m);
+    assert.match(show.stdout, /^costOfCorruption: +0\.0000000000000046 COL$/m);
     assert.match(show.stdout, /^operatorsToControl: +1$/m);
     assert.match(show.stdout, /^corruption: +ONE operator controls the median alone; /m);
-    assert.match(show.stdout, /^members\[3\]\.active: +1300$/m);
+    assert.match(show.stdout, /^members\[3\]\.active: +0\.0000000000000013 COL$/m);
     assert.match(show.stdout, /^status: +answering$/m);
+    // --wei: base units, as the contracts count them; --json always has them so, as decimal strings.
+    const wei = await runTask(["feed", "show"], {
+      ...withFactory(0),
+      feed: created.feed,
+      wei: true,
+    });
+    assert.match(wei.stdout, /^costOfCorruption: +4600$/m);
+    assert.match(wei.stdout, /^members\[3\]\.active: +1300$/m);
+    const json = await runTask(["feed", "show"], { ...withFactory(0, true), feed: created.feed });
+    const view = JSON.parse(json.stdout) as {
+      config: { minStake: string };
+      costOfCorruption: string;
+      members: { active: string; slashable: string }[];
+      collateral: { address: string; symbol: string; decimals: number };
+    };
+    assert.deepEqual(
+      [
+        view.config.minStake,
+        view.costOfCorruption,
+        view.members[3]?.active,
+        view.members[3]?.slashable,
+      ],
+      ["1000", "4600", "1300", "1300"],
+    );
+    assert.deepEqual([view.collateral.symbol, view.collateral.decimals], ["COL", 18]);
   });
 
   it("says in one sentence when --feed, --factory or --registry is not such a DeviceTrust contract", async function () {

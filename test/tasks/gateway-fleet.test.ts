@@ -105,11 +105,12 @@ describe("tasks: gateway start, fleet simulate", function () {
     rate: 0,
     batchSize: 0,
     connections: 2,
-    value: 2_000n * 10n ** 8n,
-    step: 10n ** 6n,
+    // In the feed's units (8 decimals): 2000.00, 2000.01, ...
+    value: "2000",
+    step: "0.01",
     clone: 0,
     outOfBounds: 0,
-    outOfBoundsValue: 10n ** 30n,
+    outOfBoundsValue: "",
     burst: 0,
     burstReadings: 3,
     burstJumpBps: 5_000,
@@ -308,7 +309,7 @@ describe("tasks: gateway start, fleet simulate", function () {
     const client = await connectAsync(broker.url);
     client.on("message", (_topic, payload) => heard.push(decodeReading(payload)));
     await client.subscribeAsync("dt/devicetrust/+/+/reading", { qos: 1 });
-    const simulate = (value: bigint) =>
+    const simulate = (value: string) =>
       runTask(["fleet", "simulate"], {
         ...fleetArgs(broker.url),
         registry: fresh.registryAddress,
@@ -320,13 +321,16 @@ describe("tasks: gateway start, fleet simulate", function () {
       });
     try {
       // A value outside the feed's range is refused before anything is signed (the incident's start).
-      const outside = await simulate(10n ** 30n);
+      const outside = await simulate("2000000");
       assert.equal(outside.result.success, false);
-      assert.match(outside.stderr, /outside the feed's range .*: the feed would refuse them/);
-      const first = await simulate(123n);
+      assert.match(
+        outside.stderr,
+        /--value 2000000 with --step 0\.01 puts the honest readings at 2000000\.\.2000000, outside the feed's range -1000\.\.1000000: the feed would refuse them/,
+      );
+      const first = await simulate("0.00000123");
       assert.equal(first.result.success, true, first.stderr);
       assert.match(first.stderr, /fleet: signing records under .*incident-records/);
-      const second = await simulate(456n);
+      const second = await simulate("0.00000456");
       assert.equal(second.result.success, true, second.stderr);
       await until(() => Promise.resolve(heard.length === 2), "both readings at the broker");
       assert.deepEqual(
@@ -338,6 +342,62 @@ describe("tasks: gateway start, fleet simulate", function () {
       );
       const deviceId = fresh.devices[0]?.deviceId ?? "";
       assert.equal(await feedAt(fresh.feedAddress, fresh.watcher).sequenceOf(deviceId), 0n);
+    } finally {
+      await client.endAsync();
+      await broker.close();
+    }
+  });
+
+  it("fleet simulate reads --value, --step and --out-of-bounds-value in the feed's decimals, negative ones too", async function () {
+    // A feed of 2 decimals: 21.5 is 2150.
+    const cents = await deployFeedSystem(ethers, {
+      devices: 1,
+      config: { ...FEED_CONFIG, decimals: 2, minValue: -4_000n, maxValue: 10_000n },
+    });
+    const file = join(dir, "cents-0.json");
+    await cents.devices[0]?.store.save(file, PASSWORD, TEST_SCRYPT);
+    const broker = await startEmbeddedBroker({ port: 0 });
+    const heard: SignedReading[] = [];
+    const client = await connectAsync(broker.url);
+    client.on("message", (_topic, payload) => heard.push(decodeReading(payload)));
+    await client.subscribeAsync("dt/devicetrust/+/+/reading", { qos: 1 });
+    const simulate = (args: Record<string, unknown>) =>
+      runTask(["fleet", "simulate"], {
+        ...fleetArgs(broker.url),
+        registry: cents.registryAddress,
+        feed: cents.feedAddress,
+        keyFiles: file,
+        password: PASSWORD,
+        signingRecords: join(dir, "cents-records"),
+        ...args,
+      });
+    try {
+      // More decimals than the feed holds: refused before anything is signed, with what to do.
+      const fine = await simulate({ value: "21.555" });
+      assert.equal(fine.result.success, false);
+      assert.equal(fine.result.error?.code, "INVALID_INPUT");
+      assert.match(
+        fine.stderr,
+        /--value "21\.555" has 3 decimals, the feed only 2: give it with at most 2 decimals/,
+      );
+      const outside = await simulate({ value: "100.01" });
+      assert.match(
+        outside.stderr,
+        /--value 100\.01 with --step 0\.01 puts the honest readings at 100\.01\.\.100\.01, outside the feed's range -40\.\.100: the feed would refuse them/,
+      );
+      const negative = await simulate({ value: " -21.5" });
+      assert.equal(negative.result.success, true, negative.stderr);
+      const injected = await simulate({
+        rounds: 0,
+        outOfBounds: 1,
+        outOfBoundsValue: " -50.25",
+      });
+      assert.equal(injected.result.success, true, injected.stderr);
+      await until(() => Promise.resolve(heard.length === 2), "both readings at the broker");
+      assert.deepEqual(
+        heard.map((r) => r.reading.value),
+        [-2_150n, -5_025n],
+      );
     } finally {
       await client.endAsync();
       await broker.close();
