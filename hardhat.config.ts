@@ -1,19 +1,30 @@
-import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
+import dependencyWarnings from "./config/dependency-warnings.js";
+import { chooseSolc } from "./config/solc.js";
 import { tasks } from "./tasks/index.js";
-
-const require = createRequire(import.meta.url);
 
 /** CI explores a fresh part of the input space each run; the seed is printed so a failure replays. */
 const fuzzSeed = process.env.FUZZ_SEED;
 
-/** soljson.js of the exactly pinned npm `solc` IS this version: Hardhat runs it as WASM, offline. */
-const SOLC = { version: "0.8.37", path: require.resolve("solc/soljson.js") } as const;
-/** The IR pipeline, for the deployed contracts whose gas is paid per device message. */
+/**
+ * solc 0.8.37: native where Hardhat has or can fetch it, else soljson.js of the exactly pinned npm `solc`
+ * (this very version) as WebAssembly, offline; decided once a day, the fallback said in one line
+ * (config/solc.ts; DEVICETRUST_SOLC=native|wasm chooses).
+ */
+const solc = await chooseSolc("0.8.37", {
+  cacheDir: fileURLToPath(new URL("./cache", import.meta.url)),
+});
+const SOLC = { version: solc.version, ...(solc.path === undefined ? {} : { path: solc.path }) };
+/**
+ * The IR pipeline, for the deployed contracts whose gas is paid per device message. The optimizer comes
+ * first: Hardhat hashes the settings in key order into the build id, and the production profile merges
+ * these over its own `optimizer`; in the same order both profiles make the same build.
+ */
 const IR = {
   ...SOLC,
-  settings: { viaIR: true, optimizer: { enabled: true, runs: 1000 }, evmVersion: "prague" },
+  settings: { optimizer: { enabled: true, runs: 1000 }, viaIR: true, evmVersion: "prague" },
 } as const;
 
 const SOLIDITY_TESTS = {
@@ -23,39 +34,54 @@ const SOLIDITY_TESTS = {
   invariant: { runs: 64, depth: 32, failOnRevert: true },
 };
 
+/** The contracts' build: the deployed roots whose gas is paid per device message use the IR pipeline. */
+const CONTRACTS = {
+  compilers: [
+    { ...SOLC, settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "prague" } },
+  ],
+  overrides: {
+    // The core holds identity and attestation in one contract (a trust check costs no external call):
+    // the IR pipeline keeps it under the 24 KiB code limit (20.7 KiB) and cuts ~3.5k gas per
+    // attestation. Only the deployed roots below use it, so the test suites still compile in seconds.
+    "contracts/identity/DeviceRegistry.sol": IR,
+    // Paid per reading and per batch by relayers: the IR build saves ~1.5k gas per reading.
+    "contracts/feeds/DeviceFeed.sol": IR,
+    "contracts/feeds/DeviceFeedFactory.sol": IR,
+    "contracts/feeds/ReadingAnchor.sol": IR,
+    "contracts/insurance/InsurancePool.sol": IR,
+    // Paid per channel by buyers and sellers (open, close).
+    "contracts/accounts/PaymentChannel.sol": IR,
+    // Paid per UserOperation by machine accounts. The account stack (OpenZeppelin's Account, ERC-7821,
+    // weighted ERC-7913 multisigner, ERC-7739) and the policy fill the 24 KiB limit: 24,386 bytes at
+    // runs 200 (runs 1 gives the same size; runs 1000 is 25,903, over it).
+    "contracts/accounts/DeviceAccount.sol": {
+      ...IR,
+      settings: { ...IR.settings, optimizer: { enabled: true, runs: 200 } },
+    },
+    "contracts/accounts/DeviceAccountFactory.sol": IR,
+    // The bench's baseline for DeviceAccount: OpenZeppelin's plain multisigner account, built alike.
+    "contracts/mocks/PlainMultisigAccount.sol": {
+      ...IR,
+      settings: { ...IR.settings, optimizer: { enabled: true, runs: 200 } },
+    },
+  },
+};
+
 export default defineConfig({
-  plugins: [hardhatToolboxMochaEthers],
+  plugins: [hardhatToolboxMochaEthers, dependencyWarnings],
   tasks,
   solidity: {
-    compilers: [
-      { ...SOLC, settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "prague" } },
-    ],
-    overrides: {
-      // The core holds identity and attestation in one contract (a trust check costs no external call):
-      // the IR pipeline keeps it under the 24 KiB code limit (20.7 KiB) and cuts ~3.5k gas per
-      // attestation. Only the deployed roots below use it, so the test suites still compile in seconds.
-      "contracts/identity/DeviceRegistry.sol": IR,
-      // Paid per reading and per batch by relayers: the IR build saves ~1.5k gas per reading.
-      "contracts/feeds/DeviceFeed.sol": IR,
-      "contracts/feeds/DeviceFeedFactory.sol": IR,
-      "contracts/feeds/ReadingAnchor.sol": IR,
-      "contracts/insurance/InsurancePool.sol": IR,
-      // Paid per channel by buyers and sellers (open, close).
-      "contracts/accounts/PaymentChannel.sol": IR,
-      // Paid per UserOperation by machine accounts. The account stack (OpenZeppelin's Account, ERC-7821,
-      // weighted ERC-7913 multisigner, ERC-7739) and the policy fill the 24 KiB limit: 24,386 bytes at
-      // runs 200 (runs 1 gives the same size; runs 1000 is 25,903, over it).
-      "contracts/accounts/DeviceAccount.sol": {
-        ...IR,
-        settings: { ...IR.settings, optimizer: { enabled: true, runs: 200 } },
-      },
-      "contracts/accounts/DeviceAccountFactory.sol": IR,
-      // The bench's baseline for DeviceAccount: OpenZeppelin's plain multisigner account, built alike.
-      "contracts/mocks/PlainMultisigAccount.sol": {
-        ...IR,
-        settings: { ...IR.settings, optimizer: { enabled: true, runs: 200 } },
-      },
+    // One build for tests, scripts and deployments. The production profile (Ignition, hardhat-verify) is
+    // the default one, explicitly: left implicit, Hardhat derives it with none of these settings (no IR,
+    // no overrides: other bytecode than the tests measured, a registry over the code size limit) and
+    // compiles it file by file. Stated alike, both profiles share one build: neither recompiles for the other.
+    profiles: {
+      default: CONTRACTS,
+      production: { ...CONTRACTS, isolated: false, toolVersionsInBuildInfo: false },
     },
+    // Solidity tests compile on their own (`hardhat test`): `hardhat run`, the demo and the tasks build
+    // the contracts only (neither forge-std nor any test file).
+    splitTestsCompilation: true,
   },
   paths: { ignition: "deploy" },
   networks: {
