@@ -763,7 +763,8 @@ export const tasks = [
       "Show a device's stake (active, pending, allocations), what a proof would slash, and the parameters",
     )
       .addOption(deviceId)
-      .addOption(staking),
+      .addOption(staking)
+      .addFlag(wei),
   )
     .setAction(() => import("./stake/show.js"))
     .build(),

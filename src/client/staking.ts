@@ -1,3 +1,4 @@
+import { formatAmount } from "./units.js";
 import {
   Contract,
   type ContractRunner,
@@ -446,5 +447,35 @@ export async function setBacker(
     backer: address,
     approved: isBacker,
     backers: backers.map((b) => b.toLowerCase() as Hex),
+  };
+}
+
+/**
+ * A stake view for people: every amount in the collateral's units with its symbol ("1.5 DTC"); the
+ * parameters' bps and times as they are. JSON keeps base units (stakeShow's view).
+ */
+export function stakeInTokens(
+  view: StakeView,
+  token: { readonly symbol: string; readonly decimals: number },
+): unknown {
+  const tokens = (amount: bigint): string => `${formatAmount(amount, token)} ${token.symbol}`;
+  const required = (r: bigint | null): string | null => (r === null ? null : tokens(r));
+  return {
+    ...view,
+    active: tokens(view.active),
+    pending: tokens(view.pending),
+    slashable: tokens(view.slashable),
+    allocated: tokens(view.allocated),
+    unallocated: tokens(view.unallocated),
+    allocations: view.allocations.map((a) => ({
+      ...a,
+      amount: tokens(a.amount),
+      required: required(a.required),
+    })),
+    params: { ...view.params, minStake: tokens(view.params.minStake) },
+    pendingParams:
+      view.pendingParams === null
+        ? null
+        : { ...view.pendingParams, minStake: tokens(view.pendingParams.minStake) },
   };
 }

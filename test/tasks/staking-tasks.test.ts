@@ -112,11 +112,26 @@ describe("tasks: stake, proof, watchtower", function () {
     assert.equal(request.result.success, true, request.stderr);
     assert.match(request.stdout, /^unlocks: +in 1d \(/m);
 
-    const show = await runTask(["stake", "show"], { ...chain(0), deviceId: device.deviceId });
+    const show = await runTask(["stake", "show"], {
+      ...chain(0),
+      deviceId: device.deviceId,
+      wei: true,
+    });
     assert.equal(show.result.success, true, show.stderr);
     assert.match(show.stdout, /^active: +4000$/m);
     assert.match(show.stdout, /^slashable: +5000$/m);
     assert.match(show.stdout, /^params\.bountyBps: +2000$/m);
+    // For people: the collateral's units and symbol; --json keeps base units.
+    const units = await runTask(["stake", "show"], { ...chain(0), deviceId: device.deviceId });
+    assert.equal(units.result.success, true, units.stderr);
+    assert.match(units.stdout, /^active: +0\.000000000000004 \w+$/m);
+    assert.match(units.stdout, /^params\.minStake: +0\.000000000000001 \w+$/m);
+    const json = await runTask(["stake", "show"], {
+      ...chain(0),
+      deviceId: device.deviceId,
+      json: true,
+    });
+    assert.equal((JSON.parse(json.stdout) as { active: string }).active, "4000");
 
     const early = await runTask(["stake", "withdraw"], {
       ...chain(2, true),
