@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
-import dependencyWarnings from "./config/dependency-warnings.js";
+import buildPlugin from "./config/build-plugin.js";
 import { chooseSolc } from "./config/solc.js";
 import { tasks } from "./tasks/index.js";
 
@@ -68,7 +68,7 @@ const CONTRACTS = {
 };
 
 export default defineConfig({
-  plugins: [hardhatToolboxMochaEthers, dependencyWarnings],
+  plugins: [hardhatToolboxMochaEthers, buildPlugin],
   tasks,
   solidity: {
     // One build for tests, scripts and deployments. The production profile (Ignition, hardhat-verify) is

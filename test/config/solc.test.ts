@@ -5,7 +5,8 @@ import { join } from "node:path";
 import {
   isDependencyWarning,
   withoutDependencyWarnings,
-} from "../../config/dependency-warnings-hook.js";
+  withJobPerCore,
+} from "../../config/build-plugin-hooks.js";
 import { chooseSolc } from "../../config/solc.js";
 import type { CompilerOutputError } from "hardhat/types/solidity";
 
@@ -143,5 +144,13 @@ describe("config/dependency-warnings: warnings about npm packages are not printe
     );
     assert.deepEqual(withoutDependencyWarnings([forgeStd, ours, cap]), [ours]);
     assert.deepEqual(withoutDependencyWarnings([ours, cap]), [ours, cap]);
+  });
+});
+
+describe("config/build-plugin: compilation jobs per core", function () {
+  it("runs one job per core unless the caller says how many", function () {
+    assert.equal(withJobPerCore(undefined, 2).concurrency, 2);
+    assert.equal(withJobPerCore({ quiet: true }, 4).concurrency, 4);
+    assert.equal(withJobPerCore({ concurrency: 1 }, 4).concurrency, 1);
   });
 });

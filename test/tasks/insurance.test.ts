@@ -102,7 +102,7 @@ describe("tasks: pool, cover, security", function () {
       deviceId: f.device.deviceId,
     });
     assert.equal(show.result.success, true, show.stderr);
-    assert.match(show.stdout, /^allocated: +10000000000000000000$/m);
+    assert.match(show.stdout, /^allocated: +10 DTC$/m);
     assert.match(show.stdout, new RegExp(`^allocations\\[0\\]\\.backer: +${f.system.pool}$`, "m"));
     assert.match(show.stdout, /^allocations\[0\]\.scopeKind: +device$/m);
     const nobody = await runTask(["stake", "allocate"], { ...args, device: "" });

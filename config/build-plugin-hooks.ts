@@ -1,5 +1,6 @@
+import { availableParallelism } from "node:os";
 import type { SolidityHooks } from "hardhat/types/hooks";
-import type { CompilerOutputError } from "hardhat/types/solidity";
+import type { BuildOptions, CompilerOutputError } from "hardhat/types/solidity";
 
 /** solc's cap on warnings: reached by a dependency's warnings, it says nothing about ours. */
 const CAP = "There are more than 256 warnings. Ignoring the rest.";
@@ -25,11 +26,22 @@ export function withoutDependencyWarnings(
     : kept.filter((e) => !(e.severity === "warning" && e.message === CAP));
 }
 
+/** Compilation jobs in parallel: one per core, unless the caller said how many. */
+export function withJobPerCore(
+  options: BuildOptions | undefined,
+  cores = availableParallelism(),
+): BuildOptions {
+  return { ...options, concurrency: options?.concurrency ?? cores };
+}
+
 export default async (): Promise<Partial<SolidityHooks>> => {
   await Promise.resolve();
   return {
     async getCompilationJobErrors(context, job, output, next) {
       return withoutDependencyWarnings(await next(context, job, output));
+    },
+    async build(context, rootFilePaths, options, next) {
+      return next(context, rootFilePaths, withJobPerCore(options));
     },
   };
 };
