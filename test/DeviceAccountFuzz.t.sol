@@ -63,14 +63,14 @@ contract DeviceAccountFuzzTest is AccountFixture {
     function testFuzz_velocityBucketMatchesTheModel(uint256[4] memory amounts, uint256[4] memory gaps) public {
         uint256 capacity = (uint256(PERIOD_CAP) * VELOCITY_SHARE_BPS) / 10_000;
         uint256 level;
-        uint256 at = block.timestamp;
+        uint256 lastAt = block.timestamp;
         uint256 paid;
         for (uint256 i; i < 4; ++i) {
             uint256 amount = bound(amounts[i], 1, 100 ether);
             vm.warp(block.timestamp + bound(gaps[i], 0, 30 minutes));
-            uint256 drained = ((block.timestamp - at) * capacity) / VELOCITY_WINDOW;
+            uint256 drained = ((block.timestamp - lastAt) * capacity) / VELOCITY_WINDOW;
             uint256 next = (level > drained ? level - drained : 0) + amount;
-            bool capOk = paid + amount <= SELLER_PERIOD_CAP && block.timestamp / PERIOD == (at / PERIOD);
+            bool capOk = paid + amount <= SELLER_PERIOD_CAP && block.timestamp / PERIOD == (lastAt / PERIOD);
             _pay(account, 0, _transfer(seller, amount));
             if (!capOk) return; // a window's turn or the cap: not this test's subject
             if (next > capacity) {
@@ -78,7 +78,7 @@ contract DeviceAccountFuzzTest is AccountFixture {
                 return;
             }
             assertFalse(account.locked());
-            (level, at, paid) = (next, block.timestamp, paid + amount);
+            (level, lastAt, paid) = (next, block.timestamp, paid + amount);
             assertEq(token.balanceOf(seller), paid);
         }
     }

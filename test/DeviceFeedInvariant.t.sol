@@ -221,11 +221,11 @@ contract DeviceFeedHandler is CommonBase, StdUtils, KeyHelpers {
         DeviceId id = ids[bound(deviceSeed, 0, ids.length - 1)];
         address op = REGISTRY.operatorOf(id);
         address caller = byOperator ? op : STRANGER;
-        uint256 at = block.timestamp + STAKING.params().unbondingPeriod;
+        uint256 leavesAt = block.timestamp + STAKING.params().unbondingPeriod;
         vm.prank(caller);
         try FEED.requestLeave(id) {
             if (caller != op) ++ghostUnauthorized;
-            leaveAt[id] = at;
+            leaveAt[id] = leavesAt;
         } catch {
             return; // not a member, or not the operator
         }
@@ -234,10 +234,10 @@ contract DeviceFeedHandler is CommonBase, StdUtils, KeyHelpers {
     /// @dev Anyone completes a leave.
     function completeLeave(uint256 deviceSeed) external tracked {
         DeviceId id = _pick(deviceSeed, true);
-        uint256 at = leaveAt[id];
+        uint256 leavesAt = leaveAt[id];
         vm.prank(STRANGER);
         try FEED.completeLeave(id) {
-            if (at == 0 || block.timestamp < at) ++ghostEarlyLeaves;
+            if (leavesAt == 0 || block.timestamp < leavesAt) ++ghostEarlyLeaves;
             _ended(id);
             ++ghostLeaves;
         } catch {
@@ -1163,8 +1163,8 @@ contract DeviceFeedInvariantTest is FeedFixture {
     /// and no leave completes earlier.
     function invariant_leavingMemberCountsUntilLeaveAt() public view {
         for (uint256 i; i < DEVICES; ++i) {
-            uint256 at = handler.leaveAt(ids[i]);
-            if (at == 0 || block.timestamp >= at) continue;
+            uint256 leavesAt = handler.leaveAt(ids[i]);
+            if (leavesAt == 0 || block.timestamp >= leavesAt) continue;
             bool member;
             DeviceId[] memory members = feed.members();
             for (uint256 j; j < members.length; ++j) {

@@ -711,11 +711,11 @@ contract DevicePaymasterTest is PaymasterFixture {
         offset = bound(offset, 0, 10 * uint256(period));
         vm.prank(accountOperator);
         paymaster.setOperatorBudget(OPERATOR_CAP, period);
-        uint256 at = block.timestamp + offset;
-        PackedUserOperation memory op = _sponsoredOp(address(account), _transfer(seller, 1), at);
+        uint256 landsAt = block.timestamp + offset;
+        PackedUserOperation memory op = _sponsoredOp(address(account), _transfer(seller, 1), landsAt);
         _signOp(op, _one(2), false);
         (IDevicePaymaster.Refusal refusal, uint48 validAfter, uint48 validUntil) = _preview(op);
-        uint256 start = (at / period) * period;
+        uint256 start = (landsAt / period) * period;
         assertEq(uint256(validAfter) + 1, start);
         uint256 trusted = _attestedAt(ids[2]) + MAX_AGE;
         if (start > trusted) {

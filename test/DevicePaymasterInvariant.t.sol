@@ -19,7 +19,7 @@ import {PaymasterFixture} from "./utils/PaymasterFixture.sol";
 
 /// @notice What the handler needs from the test: signed operations and fresh attestations.
 interface IPaymasterScene {
-    function signedOp(address sender, uint256 device, uint256 at) external view returns (PackedUserOperation memory);
+    function signedOp(address sender, uint256 device, uint256 landsAt) external view returns (PackedUserOperation memory);
     function reattest(uint256 device) external;
 }
 
@@ -117,8 +117,8 @@ contract PaymasterHandler is CommonBase, StdUtils {
     function sponsoredOp(uint256 a, uint256 d, uint256 atSeed, uint256 delay) external {
         a = bound(a, 0, 2);
         d = bound(d, 0, 2);
-        uint256 at = atSeed % 4 == 0 ? block.timestamp + bound(atSeed, 0, 2 days) - 1 days : block.timestamp;
-        _send(a, d, at, delay % 4 == 0 ? bound(delay, 0, 2 hours) : 0);
+        uint256 landsAt = atSeed % 4 == 0 ? block.timestamp + bound(atSeed, 0, 2 days) - 1 days : block.timestamp;
+        _send(a, d, landsAt, delay % 4 == 0 ? bound(delay, 0, 2 hours) : 0);
     }
 
     /// @notice An operation signed for the last seconds of its window, sent a few seconds later.
@@ -132,11 +132,11 @@ contract PaymasterHandler is CommonBase, StdUtils {
         _send(a, d, block.timestamp, bound(delay, 0, 10));
     }
 
-    function _send(uint256 a, uint256 d, uint256 at, uint256 delay) private {
+    function _send(uint256 a, uint256 d, uint256 landsAt, uint256 delay) private {
         address account = accounts[a];
         address operator = a == 1 ? operators[1] : operators[0];
         address other = a == 1 ? operators[0] : operators[1];
-        PackedUserOperation memory op = SCENE.signedOp(account, d, at);
+        PackedUserOperation memory op = SCENE.signedOp(account, d, landsAt);
         vm.warp(block.timestamp + delay);
         Before memory b = Before({
             funds: PAYMASTER.fundsOf(operator),
@@ -156,14 +156,14 @@ contract PaymasterHandler is CommonBase, StdUtils {
         if (PAYMASTER.fundsOf(other) != b.otherFunds) ++ghostCrossCharges;
         uint256 charged = b.funds - PAYMASTER.fundsOf(operator);
         ghostCharged[operator] += charged;
-        _checkWindow(keccak256(abi.encode(operator)), PAYMASTER.operatorBudget(operator), at, charged);
+        _checkWindow(keccak256(abi.encode(operator)), PAYMASTER.operatorBudget(operator), landsAt, charged);
         IDevicePaymaster.Budget memory accountBudget = PAYMASTER.accountBudget(account);
-        if (accountBudget.period != 0) _checkWindow(keccak256(abi.encode(account)), accountBudget, at, charged);
+        if (accountBudget.period != 0) _checkWindow(keccak256(abi.encode(account)), accountBudget, landsAt, charged);
     }
 
     /// @dev The operation landed in the window of its `at`, and that window's charges stay within the cap.
-    function _checkWindow(bytes32 owner, IDevicePaymaster.Budget memory b, uint256 at, uint256 charged) private {
-        if (at / b.period != block.timestamp / b.period || b.window != block.timestamp / b.period) ++ghostOutOfWindow;
+    function _checkWindow(bytes32 owner, IDevicePaymaster.Budget memory b, uint256 landsAt, uint256 charged) private {
+        if (landsAt / b.period != block.timestamp / b.period || b.window != block.timestamp / b.period) ++ghostOutOfWindow;
         bytes32 key = keccak256(abi.encode(owner, b.period, b.window));
         _windowCharged[key] += charged;
         if (_windowCharged[key] > b.cap) ++ghostOverCap;
@@ -329,9 +329,9 @@ contract DevicePaymasterInvariantTest is PaymasterFixture, IPaymasterScene {
     function signedOp(
         address sender,
         uint256 device,
-        uint256 at
+        uint256 landsAt
     ) external view returns (PackedUserOperation memory op) {
-        op = _sponsoredOp(sender, _transfer(seller, 1), at);
+        op = _sponsoredOp(sender, _transfer(seller, 1), landsAt);
         _signOp(op, _one(device), false);
     }
 

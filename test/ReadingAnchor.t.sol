@@ -232,13 +232,13 @@ contract ReadingAnchorTest is RegistryFixture {
         ReadingBatch memory b = _batch(p256, _readings(p256, 3));
         _anchor(p256, b);
         anchorContract.checkpoint(b.deviceId, FEED);
-        uint256 at = block.timestamp;
-        vm.warp(at + 100);
+        uint256 anchoredAt = block.timestamp;
+        vm.warp(anchoredAt + 100);
         vm.recordLogs();
         anchorContract.checkpoint(b.deviceId, FEED);
         assertEq(vm.getRecordedLogs().length, 0, "no second event");
         bytes24 head = anchorContract.cursorOf(b.deviceId, FEED).head;
-        assertEq(anchorContract.checkpointedAt(b.deviceId, FEED, head), at);
+        assertEq(anchorContract.checkpointedAt(b.deviceId, FEED, head), anchoredAt);
     }
 
     function test_anchor_RevertWhen_InvalidSignature() public {

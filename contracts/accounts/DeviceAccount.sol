@@ -211,7 +211,7 @@ contract DeviceAccount is
         PackedUserOperation calldata userOp,
         bytes32 userOpHash,
         bytes calldata signature
-    ) internal override returns (uint256) {
+    ) internal view override returns (uint256) {
         if (userOp.callData.length < 36 || bytes4(userOp.callData[:4]) != this.executeUserOp.selector) {
             return ERC4337Utils.SIG_VALIDATION_FAILED;
         }

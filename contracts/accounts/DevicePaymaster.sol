@@ -31,7 +31,7 @@ import {DeviceAccountFactory} from "./DeviceAccountFactory.sol";
 /// paymaster's own storage (sponsor, budgets, balances: written too) and, read-only, the registry's. No
 /// TIMESTAMP (OP-011 bans it for every entity, staked or not): the registry's isTrustedKey reads the clock, so
 /// validation asks for the same predicate as a horizon ("trusted until T": the registry's trustedKeyUntil)
-/// and the budget window from the client's `at`, and returns them as
+/// and the budget window from the client's `landsAt`, and returns them as
 /// validAfter/validUntil, which the EntryPoint checks against the block's time. Refusals return
 /// SIG_VALIDATION_FAILED without reverting (OpenZeppelin's convention: a paymaster that reverts in validation
 /// loses reputation); previewSponsorship says why.
@@ -43,7 +43,7 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
     /// spends around it, which it takes from the deposit after postOp: ~8k measured (DevicePaymaster.t.sol
     /// checks the charge against the deposit), so the operator pays at most ~7k gas more than the deposit did.
     uint256 public constant POST_OP_OVERHEAD = 15_000;
-    /// @dev paymasterData: `uint48 at`.
+    /// @dev paymasterData: `uint48 landsAt`.
     uint256 private constant PAYMASTER_DATA_LENGTH = 6;
 
     IEntryPoint private immutable ENTRY_POINT;
@@ -256,7 +256,7 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
     ) private view returns (Sponsorship memory s) {
         bytes calldata data = ERC4337Utils.paymasterData(userOp);
         if (data.length != PAYMASTER_DATA_LENGTH) return _refuse(s, Refusal.InvalidPaymasterData);
-        uint256 at = uint48(bytes6(data));
+        uint256 landsAt = uint48(bytes6(data));
         if (ERC4337Utils.paymasterPostOpGasLimit(userOp) < MIN_POST_OP_GAS) {
             return _refuse(s, Refusal.PostOpGasTooLow);
         }
@@ -266,14 +266,14 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
         IDeviceAccount.Config memory config = IDeviceAccount(account).config();
         if (config.operator != s.operator) return _refuse(s, Refusal.OperatorChanged);
 
-        // The budget windows that contain `at`: the operation reserves in them and is valid only inside them.
+        // The budget windows that contain `landsAt`: the operation reserves in them and is valid only inside them.
         s.validUntil = type(uint48).max;
         s.operatorBudget = _operatorBudgets[s.operator];
-        Refusal r = _reserve(s, s.operatorBudget, at, maxCost, Refusal.OperatorBudgetExceeded);
+        Refusal r = _reserve(s, s.operatorBudget, landsAt, maxCost, Refusal.OperatorBudgetExceeded);
         if (r != Refusal.None) return _refuse(s, r);
         s.accountBudget = _accountBudgets[account];
         if (s.accountBudget.period != 0) {
-            r = _reserve(s, s.accountBudget, at, maxCost, Refusal.AccountBudgetExceeded);
+            r = _reserve(s, s.accountBudget, landsAt, maxCost, Refusal.AccountBudgetExceeded);
             if (r != Refusal.None) return _refuse(s, r);
         }
         if (_funds[s.operator] < maxCost) return _refuse(s, Refusal.InsufficientFunds);
@@ -285,19 +285,19 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
         if (s.validUntil <= s.validAfter) return _refuse(s, Refusal.Untrusted);
     }
 
-    /// @dev Reserves `amount` in `budget` (in memory) for the window that contains `at`, and narrows the
+    /// @dev Reserves `amount` in `budget` (in memory) for the window that contains `landsAt`, and narrows the
     /// validity range to that window (validAfter is exclusive in EntryPoint v0.8: the window's first second
     /// is validAfter + 1). An unset budget (period 0) refuses everything.
     function _reserve(
         Sponsorship memory s,
         Budget memory budget,
-        uint256 at,
+        uint256 landsAt,
         uint256 amount,
         Refusal overBudget
     ) private pure returns (Refusal) {
         uint256 period = budget.period;
         if (period == 0) return overBudget;
-        uint256 window = at / period;
+        uint256 window = landsAt / period;
         if (window > type(uint32).max) return Refusal.InvalidPaymasterData;
         uint256 spent = budget.window == window ? budget.spent : 0;
         if (amount > budget.cap || spent > budget.cap - amount) return overBudget;
@@ -488,9 +488,9 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
     }
 
     /// @inheritdoc IDevicePaymaster
-    function remaining(Budget memory budget, uint256 at) public pure returns (uint256) {
+    function remaining(Budget memory budget, uint256 landsAt) public pure returns (uint256) {
         if (budget.period == 0) return type(uint256).max;
-        uint256 spent = budget.window == at / budget.period ? budget.spent : 0;
+        uint256 spent = budget.window == landsAt / budget.period ? budget.spent : 0;
         return spent >= budget.cap ? 0 : budget.cap - spent;
     }
 

@@ -12,8 +12,8 @@ import {IDeviceAccount} from "./IDeviceAccount.sol";
 /// what they may cost per period: one budget for all its accounts and, optionally, one per account. An
 /// operation is sponsored only if it will run: its device signers are trusted now with enough weight for the
 /// account's low threshold (the account would refuse it otherwise, at the operator's expense).
-/// @dev The client puts one field in paymasterData: `uint48 at`, the time the operation is meant to land. The
-/// paymaster reserves the operation's maximum cost in the budget windows that contain `at` and returns that
+/// @dev The client puts one field in paymasterData: `uint48 landsAt`, the time the operation is meant to land. The
+/// paymaster reserves the operation's maximum cost in the budget windows that contain `landsAt` and returns that
 /// window (and the signers' trust horizon) as validAfter/validUntil: the EntryPoint, not the paymaster, reads
 /// the clock (ERC-7562 bans TIMESTAMP in validation), so an operation that misses its window is not included.
 interface IDevicePaymaster {
@@ -30,7 +30,7 @@ interface IDevicePaymaster {
     /// @notice Why an operation is not sponsored (validatePaymasterUserOp then returns SIG_VALIDATION_FAILED).
     enum Refusal {
         None,
-        /// paymasterData is not `uint48 at`, or `at` lies in a window beyond the uint32 range.
+        /// paymasterData is not `uint48 landsAt`, or `landsAt` lies in a window beyond the uint32 range.
         InvalidPaymasterData,
         /// paymasterPostOpGasLimit is below MIN_POST_OP_GAS: postOp could run out of gas.
         PostOpGasTooLow,
@@ -165,8 +165,8 @@ interface IDevicePaymaster {
     /// @notice `account`'s budget as stored.
     function accountBudget(address account) external view returns (Budget memory);
 
-    /// @notice What is left of a budget in the window that contains `at` (type(uint256).max for no budget).
-    function remaining(Budget memory budget, uint256 at) external pure returns (uint256);
+    /// @notice What is left of a budget in the window that contains `landsAt` (type(uint256).max for no budget).
+    function remaining(Budget memory budget, uint256 landsAt) external pure returns (uint256);
 
     /// @notice The last second at which the registry trusts the device with the key `keyHash`, given the
     /// evidence it holds now (0: not trusted at all): the clock-free form of isTrustedKey, which validation

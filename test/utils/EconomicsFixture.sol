@@ -347,10 +347,10 @@ abstract contract EconomicsFixture is AttestationFixture {
         DeviceId id,
         bytes32 feedId,
         uint64 sequence,
-        uint64 at
+        uint64 signedAt
     ) internal view returns (IFraudProofs.SignedReading memory a, IFraudProofs.SignedReading memory b) {
-        Reading memory ra = Reading({deviceId: id, feedId: feedId, sequence: sequence, timestamp: at, value: 1e8});
-        Reading memory rb = Reading({deviceId: id, feedId: feedId, sequence: sequence, timestamp: at, value: 2e8});
+        Reading memory ra = Reading({deviceId: id, feedId: feedId, sequence: sequence, timestamp: signedAt, value: 1e8});
+        Reading memory rb = Reading({deviceId: id, feedId: feedId, sequence: sequence, timestamp: signedAt, value: 2e8});
         a = IFraudProofs.SignedReading({
             reading: ra,
             key: _deviceKey(k),

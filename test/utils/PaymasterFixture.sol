@@ -42,19 +42,19 @@ abstract contract PaymasterFixture is AccountFixture {
         paymaster.fund{value: amount}(who);
     }
 
-    /// @notice paymasterAndData for EntryPoint v0.8: paymaster ‖ verification gas ‖ postOp gas ‖ uint48 at.
-    function _paymasterAndData(uint256 at, uint128 postOpGas) internal view returns (bytes memory) {
-        return abi.encodePacked(address(paymaster), PM_VERIFICATION_GAS, postOpGas, uint48(at));
+    /// @notice paymasterAndData for EntryPoint v0.8: paymaster ‖ verification gas ‖ postOp gas ‖ uint48 landsAt.
+    function _paymasterAndData(uint256 landsAt, uint128 postOpGas) internal view returns (bytes memory) {
+        return abi.encodePacked(address(paymaster), PM_VERIFICATION_GAS, postOpGas, uint48(landsAt));
     }
 
     /// @notice An unsigned sponsored operation meant to land at `at`.
     function _sponsoredOp(
         address sender,
         Execution[] memory batch,
-        uint256 at
+        uint256 landsAt
     ) internal view returns (PackedUserOperation memory op) {
         op = _op(sender, batch);
-        op.paymasterAndData = _paymasterAndData(at, PM_POST_OP_GAS);
+        op.paymasterAndData = _paymasterAndData(landsAt, PM_POST_OP_GAS);
     }
 
     /// @notice A sponsored operation meant to land now, signed by the given devices.
