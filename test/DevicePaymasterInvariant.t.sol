@@ -19,7 +19,11 @@ import {PaymasterFixture} from "./utils/PaymasterFixture.sol";
 
 /// @notice What the handler needs from the test: signed operations and fresh attestations.
 interface IPaymasterScene {
-    function signedOp(address sender, uint256 device, uint256 landsAt) external view returns (PackedUserOperation memory);
+    function signedOp(
+        address sender,
+        uint256 device,
+        uint256 landsAt
+    ) external view returns (PackedUserOperation memory);
     function reattest(uint256 device) external;
 }
 
@@ -161,9 +165,10 @@ contract PaymasterHandler is CommonBase, StdUtils {
         if (accountBudget.period != 0) _checkWindow(keccak256(abi.encode(account)), accountBudget, landsAt, charged);
     }
 
-    /// @dev The operation landed in the window of its `at`, and that window's charges stay within the cap.
+    /// @dev The operation landed in the window of its `landsAt`, and that window's charges stay within the cap.
     function _checkWindow(bytes32 owner, IDevicePaymaster.Budget memory b, uint256 landsAt, uint256 charged) private {
-        if (landsAt / b.period != block.timestamp / b.period || b.window != block.timestamp / b.period) ++ghostOutOfWindow;
+        uint256 window = block.timestamp / b.period;
+        if (landsAt / b.period != window || b.window != window) ++ghostOutOfWindow;
         bytes32 key = keccak256(abi.encode(owner, b.period, b.window));
         _windowCharged[key] += charged;
         if (_windowCharged[key] > b.cap) ++ghostOverCap;

@@ -105,11 +105,11 @@ contract ProtocolVectorsTest is Test {
     function test_voucher_paymentChannelDigestMatchesTypeScript() public {
         Voucher memory v = abi.decode(_encoded("Voucher"), (Voucher));
         PaymentChannel deployed = new PaymentChannel(IDeviceRegistry(address(0xdead)), 1 hours);
-        address at = vm.parseJsonAddress(_json, ".domain.verifyingContract");
-        vm.etch(at, address(deployed).code);
+        address channelAt = vm.parseJsonAddress(_json, ".domain.verifyingContract");
+        vm.etch(channelAt, address(deployed).code);
         vm.chainId(vm.parseJsonUint(_json, ".domain.chainId"));
-        assertEq(PaymentChannel(at).voucherDigest(v.channel, v.cumulativeAmount), _b32("Voucher", "digest"));
-        assertEq(PaymentChannel(at).DOMAIN_SEPARATOR(), _separator);
+        assertEq(PaymentChannel(channelAt).voucherDigest(v.channel, v.cumulativeAmount), _b32("Voucher", "digest"));
+        assertEq(PaymentChannel(channelAt).DOMAIN_SEPARATOR(), _separator);
     }
 
     function test_readingBatch_leafProofVerifies() public view {

@@ -1,12 +1,12 @@
 import type { Curve, DeviceKey, Hex } from "../protocol/index.js";
 
 /**
- * A device's signing key, wherever it lives (software file, HSM or secure element over PKCS#11). The key
+ * A device's signing key, wherever it lives (software file, HSM or secure element over PKCS#11, a TPM). The key
  * store signs 32-byte EIP-712 digests with the scheme of its curve (see KeyType) and always returns the
  * canonical on-chain signature bytes (low-s; secp256k1 with v).
  */
 export interface KeyStore {
-  readonly kind: "software" | "pkcs11";
+  readonly kind: "software" | "pkcs11" | "tpm";
   readonly curve: Curve;
   /** The key as the registry stores it (P-256: qx‖qy; secp256k1: the address). */
   readonly deviceKey: DeviceKey;

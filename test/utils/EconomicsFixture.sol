@@ -349,8 +349,20 @@ abstract contract EconomicsFixture is AttestationFixture {
         uint64 sequence,
         uint64 signedAt
     ) internal view returns (IFraudProofs.SignedReading memory a, IFraudProofs.SignedReading memory b) {
-        Reading memory ra = Reading({deviceId: id, feedId: feedId, sequence: sequence, timestamp: signedAt, value: 1e8});
-        Reading memory rb = Reading({deviceId: id, feedId: feedId, sequence: sequence, timestamp: signedAt, value: 2e8});
+        Reading memory ra = Reading({
+            deviceId: id,
+            feedId: feedId,
+            sequence: sequence,
+            timestamp: signedAt,
+            value: 1e8
+        });
+        Reading memory rb = Reading({
+            deviceId: id,
+            feedId: feedId,
+            sequence: sequence,
+            timestamp: signedAt,
+            value: 2e8
+        });
         a = IFraudProofs.SignedReading({
             reading: ra,
             key: _deviceKey(k),
