@@ -113,11 +113,13 @@ try {
   const testStarted = Date.now();
   const code = await runToEnd("npm", ["test"], clone, { ...env, CI: "true" });
   const test = (Date.now() - testStarted) / 1000;
-  if (code !== 0) throw new Error(`npm test failed in the clone (exit ${String(code)})`);
-  const seconds = {
-    "build.demo.firstLine.freshClone": Math.round(demo),
-    "build.test.freshClone": Math.round(test),
-  };
+  // The demo's figure stands whatever the tests say; a failed run's duration is not a figure.
+  if (code !== 0) {
+    progress(`npm test failed in the clone (exit ${String(code)}) after ${test.toFixed(0)} s`);
+    process.exitCode = 1;
+  }
+  const seconds: Record<string, number> = { "build.demo.firstLine.freshClone": Math.round(demo) };
+  if (code === 0) seconds["build.test.freshClone"] = Math.round(test);
   const file = join(ROOT, "bench", "results.json");
   const previous = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
   const old = (previous.seconds ?? {}) as Record<string, number>;

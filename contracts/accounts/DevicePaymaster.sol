@@ -14,8 +14,33 @@ import {DeviceKeyLib} from "../libraries/DeviceKeyLib.sol";
 import {DeviceSignerLib} from "../libraries/DeviceSignerLib.sol";
 import {DeviceId} from "../types/DeviceId.sol";
 import {KeyType} from "../types/KeyType.sol";
-import {DeviceAccount} from "./DeviceAccount.sol";
 import {DeviceAccountFactory} from "./DeviceAccountFactory.sol";
+
+/// @title IDeviceAccountViews
+/// @notice The views of a DeviceAccount the paymaster reads.
+/// @dev An interface, so building the paymaster does not compile the account (a second, legacy build of it,
+/// over the code size limit, in the paymaster's compilation job).
+interface IDeviceAccountViews {
+    /// @notice The EntryPoint the account trusts.
+    function entryPoint() external view returns (IEntryPoint);
+
+    // solhint-disable func-name-mixedcase
+    /// @notice The device registry the account asks.
+    function REGISTRY() external view returns (IDeviceRegistry);
+
+    /// @notice The ERC-7913 verifier of the account's device signers.
+    function VERIFIER() external view returns (address);
+    // solhint-enable func-name-mixedcase
+
+    /// @notice Whether the velocity breaker locked the account (the high threshold then applies).
+    function locked() external view returns (bool);
+
+    /// @notice The low threshold (weight of signatures an operation needs).
+    function threshold() external view returns (uint64);
+
+    /// @notice A signer's weight (0 for a stranger).
+    function signerWeight(bytes memory signer) external view returns (uint64);
+}
 
 /// @title DevicePaymaster
 /// @notice Operators sponsor the gas of their DeviceAccounts within budgets (see IDevicePaymaster), on
@@ -72,7 +97,7 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
 
     constructor(DeviceAccountFactory factory, address initialOwner) Ownable(initialOwner) {
         if (address(factory).code.length == 0) revert DevicePaymasterInvalidSetup();
-        DeviceAccount implementation = DeviceAccount(payable(factory.IMPLEMENTATION()));
+        IDeviceAccountViews implementation = IDeviceAccountViews(factory.IMPLEMENTATION());
         IEntryPoint entryPoint_ = implementation.entryPoint();
         if (address(entryPoint_) == address(0)) revert DevicePaymasterInvalidSetup();
         ENTRY_POINT = entryPoint_;
@@ -279,7 +304,7 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
         if (_funds[s.operator] < maxCost) return _refuse(s, Refusal.InsufficientFunds);
 
         // The signers must stay trusted with enough weight up to validUntil, and at least into the window.
-        (bool decoded, uint256 horizon) = _trustHorizon(userOp.signature, DeviceAccount(payable(account)), config);
+        (bool decoded, uint256 horizon) = _trustHorizon(userOp.signature, IDeviceAccountViews(account), config);
         if (!decoded) return _refuse(s, Refusal.InvalidSignature);
         if (horizon < s.validUntil) s.validUntil = uint48(horizon);
         if (s.validUntil <= s.validAfter) return _refuse(s, Refusal.Untrusted);
@@ -316,7 +341,7 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
     /// themselves are the account's to check (it did, before this runs). Non-device signers never expire.
     function _trustHorizon(
         bytes calldata signature,
-        DeviceAccount account,
+        IDeviceAccountViews account,
         IDeviceAccount.Config memory config
     ) private view returns (bool decoded, uint256 horizon) {
         (bool ok, bytes[] calldata signers, bytes[] calldata signatures) = _decodeMultisignature(signature);
@@ -335,7 +360,7 @@ contract DevicePaymaster is Paymaster, Ownable2Step, IDevicePaymaster {
     function _signerHorizons(
         bytes[] calldata signers,
         bytes[] calldata signatures,
-        DeviceAccount account,
+        IDeviceAccountViews account,
         uint256 maxAge
     ) private view returns (uint256[] memory untils, uint256[] memory weights) {
         untils = new uint256[](signers.length);

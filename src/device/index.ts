@@ -6,3 +6,4 @@ export * from "./signing-record-errors.js";
 export * from "./signing-record-interchange.js";
 export * from "./signing-record-transfer.js";
 export * from "./software-key-store.js";
+export * from "./tpm.js";
