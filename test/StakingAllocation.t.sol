@@ -899,14 +899,16 @@ contract StakingAllocationTest is AllocationFixture {
         assertEq(token.balanceOf(address(recipient)), 900e18);
     }
 
-    /// @dev The deployment's order: staking, then the pool (a backer), approved, made the loss recipient at
-    /// once, and only then the proofs contract. The pool is told of the rest of every slash.
-    function test_setLossRecipient_BeforeProofsMakesAnApprovedBackerNotified() public {
+    /// @dev A staking contract as the deployment wires it: a placeholder loss recipient (gov), then a pool
+    /// approved as a backer and made the recipient (in either order), and only then the proofs contract.
+    /// The operator stakes 1,000 and the device is slashed; returns the pool.
+    function _wiredThenSlashed(bool approveFirst) internal returns (MockStakeBacker pool) {
         DeviceStaking s = new DeviceStaking(registry, IERC20(address(token)), gov, _params(BOUNTY_BPS, gov));
-        MockStakeBacker pool = new MockStakeBacker(IERC20(address(token)), CEILING_BPS);
+        pool = new MockStakeBacker(IERC20(address(token)), CEILING_BPS);
         vm.startPrank(gov);
-        s.setBacker(address(pool), true);
+        if (approveFirst) s.setBacker(address(pool), true);
         s.setLossRecipient(address(pool));
+        if (!approveFirst) s.setBacker(address(pool), true);
         s.setProofs(address(proofs));
         vm.stopPrank();
         bytes32 role = registry.SUSPENDER_ROLE();
@@ -917,6 +919,12 @@ contract StakingAllocationTest is AllocationFixture {
         token.approve(address(s), type(uint256).max);
         _stake(1_000e18);
         _slash();
+    }
+
+    /// @dev The deployment's order: the pool approved, made the loss recipient at once, and only then the
+    /// proofs contract. The pool is told of the rest of every slash.
+    function test_setLossRecipient_BeforeProofsMakesAnApprovedBackerNotified() public {
+        MockStakeBacker pool = _wiredThenSlashed(true);
         assertEq(token.balanceOf(address(pool)), 900e18);
         assertEq(pool.slashCallCount(), 1);
         assertEq(pool.slashCall(0).scope, bytes32(0));
@@ -926,21 +934,7 @@ contract StakingAllocationTest is AllocationFixture {
 
     /// @dev Made the recipient first and approved afterwards: setBacker keeps the notification in step.
     function test_setLossRecipient_ThenApprovedIsNotified() public {
-        DeviceStaking s = new DeviceStaking(registry, IERC20(address(token)), gov, _params(BOUNTY_BPS, gov));
-        MockStakeBacker pool = new MockStakeBacker(IERC20(address(token)), CEILING_BPS);
-        vm.startPrank(gov);
-        s.setLossRecipient(address(pool));
-        s.setBacker(address(pool), true);
-        s.setProofs(address(proofs));
-        vm.stopPrank();
-        bytes32 role = registry.SUSPENDER_ROLE();
-        vm.prank(governor);
-        registry.grantRole(role, address(s));
-        staking = s;
-        vm.prank(operator);
-        token.approve(address(s), type(uint256).max);
-        _stake(1_000e18);
-        _slash();
+        MockStakeBacker pool = _wiredThenSlashed(false);
         assertEq(pool.slashCallCount(), 1);
         assertEq(pool.slashCall(0).recovery, 900e18);
     }

@@ -169,30 +169,20 @@ export async function checkSystemWiring(
   );
 
   const { governance, deployer } = roles;
-  if (governance !== undefined) {
-    const holds = [
-      ["registry admin", registry, DEFAULT_ADMIN_ROLE],
-      ["registry governor", registry, GOVERNOR_ROLE],
-      ["staking admin", staking, DEFAULT_ADMIN_ROLE],
-      ["pool admin", pool, DEFAULT_ADMIN_ROLE],
-    ] as const;
-    for (const [what, contract, role] of holds) {
+  /** Every admin role of the system: governance holds each, a deployer that handed over none. */
+  const adminRoles = [
+    ["registry admin", registry, DEFAULT_ADMIN_ROLE],
+    ["registry governor", registry, GOVERNOR_ROLE],
+    ["staking admin", staking, DEFAULT_ADMIN_ROLE],
+    ["pool admin", pool, DEFAULT_ADMIN_ROLE],
+  ] as const;
+  for (const [what, contract, role] of adminRoles) {
+    if (governance !== undefined) {
       expectTrue(`governance is ${what}`, await contract.hasRole(role, governance), governance);
     }
-  }
-  if (deployer !== undefined && (governance === undefined || !same(deployer, governance))) {
-    const none = [
-      ["registry admin", registry, DEFAULT_ADMIN_ROLE],
-      ["registry governor", registry, GOVERNOR_ROLE],
-      ["staking admin", staking, DEFAULT_ADMIN_ROLE],
-      ["pool admin", pool, DEFAULT_ADMIN_ROLE],
-    ] as const;
-    for (const [what, contract, role] of none) {
-      expectTrue(
-        `deployer is no longer ${what}`,
-        !(await contract.hasRole(role, deployer)),
-        deployer,
-      );
+    if (deployer !== undefined && (governance === undefined || !same(deployer, governance))) {
+      const held = await contract.hasRole(role, deployer);
+      expectTrue(`deployer is no longer ${what}`, !held, deployer);
     }
   }
   return { ok: checks.every((c) => c.ok), checks };

@@ -116,6 +116,35 @@ async function sendFrom(
   };
 }
 
+/** A hardhat node (chain 31337 or `chainId`), an offline explorer, a scratch Ignition folder, the runtime. */
+interface SystemChain {
+  readonly node: HardhatNode;
+  readonly explorer: Awaited<ReturnType<typeof startOfflineExplorer>>;
+  readonly scratch: string;
+  readonly runtime: HardhatRuntimeEnvironment;
+  blockNumber(): Promise<bigint>;
+  stop(): Promise<void>;
+}
+
+async function startSystemChain(chainId?: number): Promise<SystemChain> {
+  const node = await startHardhatNode(60_000, chainId);
+  const explorer = await startOfflineExplorer();
+  const scratch = await mkdtemp(join(tmpdir(), "devicetrust-system-"));
+  const runtime = await runtimeFor(node, scratch, explorer.url, chainId);
+  return {
+    node,
+    explorer,
+    scratch,
+    runtime,
+    blockNumber: async () => BigInt(String(await node.send("eth_blockNumber", []))),
+    stop: async () => {
+      await node.stop();
+      await explorer.close();
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
 const LOCAL_PARAMETERS = new URL("../../deploy/parameters/localhost.json", import.meta.url);
 const SEPOLIA_PARAMETERS = new URL("../../deploy/parameters/sepolia.json", import.meta.url);
 
@@ -126,27 +155,22 @@ const SEPOLIA_PARAMETERS = new URL("../../deploy/parameters/sepolia.json", impor
  */
 describe("tasks: system deploy and system check (against a hardhat node)", function () {
   this.timeout(300_000);
+  let chain: SystemChain;
   let node: HardhatNode;
-  let explorer: Awaited<ReturnType<typeof startOfflineExplorer>>;
   let scratch: string;
   let runtime: HardhatRuntimeEnvironment;
   let deployed: Record<string, string>;
 
   before(async function () {
-    node = await startHardhatNode();
-    explorer = await startOfflineExplorer();
-    scratch = await mkdtemp(join(tmpdir(), "devicetrust-system-"));
-    runtime = await runtimeFor(node, scratch, explorer.url);
+    chain = await startSystemChain();
+    ({ node, scratch, runtime } = chain);
   });
 
   after(async function () {
-    await node.stop();
-    await explorer.close();
-    await rm(scratch, { recursive: true, force: true });
+    await chain.stop();
   });
 
-  const blockNumber = async (): Promise<bigint> =>
-    BigInt(String(await node.send("eth_blockNumber", [])));
+  const blockNumber = (): Promise<bigint> => chain.blockNumber();
 
   it("refuses, before sending anything, a governance that is the deployer", async function () {
     const [deployer] = (await node.send("eth_accounts", [])) as string[];
@@ -230,17 +254,16 @@ describe("tasks: system deploy and system check (against a hardhat node)", funct
 
 describe("tasks: system deploy to a public chain id (a hardhat node as chain 11155111)", function () {
   this.timeout(300_000);
+  let chain: SystemChain;
   let node: HardhatNode;
-  let explorer: Awaited<ReturnType<typeof startOfflineExplorer>>;
+  let explorer: SystemChain["explorer"];
   let scratch: string;
   let runtime: HardhatRuntimeEnvironment;
   let parameters: string;
 
   before(async function () {
-    node = await startHardhatNode(60_000, 11_155_111);
-    explorer = await startOfflineExplorer();
-    scratch = await mkdtemp(join(tmpdir(), "devicetrust-system-public-"));
-    runtime = await runtimeFor(node, scratch, explorer.url, 11_155_111);
+    chain = await startSystemChain(11_155_111);
+    ({ node, explorer, scratch, runtime } = chain);
     const [deployer, governance] = await nodeAccounts(node);
     // The chain's "stablecoin": 6 decimals, a fixed supply, no mint (MockERC20 refuses this chain).
     const deploy = await new FixedSupplyToken__factory().getDeployTransaction(
@@ -261,13 +284,10 @@ describe("tasks: system deploy to a public chain id (a hardhat node as chain 111
   });
 
   after(async function () {
-    await node.stop();
-    await explorer.close();
-    await rm(scratch, { recursive: true, force: true });
+    await chain.stop();
   });
 
-  const blockNumber = async (): Promise<bigint> =>
-    BigInt(String(await node.send("eth_blockNumber", [])));
+  const blockNumber = (): Promise<bigint> => chain.blockNumber();
 
   it("refuses the shipped file until governance is set in it", async function () {
     const refused = await runTask(
