@@ -149,7 +149,8 @@ export default async function systemDeploy(args: Args, hre: HardhatRuntimeEnviro
   return run(args, async () => {
     const conn = await hre.network.getOrCreate();
     const config = conn.networkConfig;
-    if (config.type === "edr-simulated" && config.forking === undefined) {
+    // A fork too: Ignition keeps no journal for an in-process chain, and the fork's state ends with it.
+    if (config.type === "edr-simulated") {
       throw new InvalidInputError(
         `network "${conn.networkName}" lives in this process and ends with it: deploy to a chain that outlives ` +
           "it (--network localhost with a running `npx hardhat node`, or sepolia, baseSepolia, evm)",

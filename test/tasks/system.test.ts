@@ -245,10 +245,24 @@ describe("tasks: system deploy and system check (against a hardhat node)", funct
     assert.match(broken.stderr, /1 of \d+ wiring checks failed: staking may suspend devices/);
   });
 
-  it("refuses the in-process network, which ends with the process", async function () {
+  it("refuses the in-process network and an in-process fork, which end with the process", async function () {
     const refused = await runTask(["system", "deploy"], {});
     assert.equal(refused.result.success, false);
     assert.match(refused.stderr, /lives in this process and ends with it/);
+    const forkRuntime = await createHardhatRuntimeEnvironment(
+      {
+        ...config,
+        networks: {
+          ...config.networks,
+          forkOfNode: { type: "edr-simulated", chainType: "l1", forking: { url: node.rpcUrl } },
+        },
+      },
+      { network: "forkOfNode" },
+      process.cwd(),
+    );
+    const fork = await runTask(["system", "deploy"], {}, forkRuntime);
+    assert.equal(fork.result.success, false);
+    assert.match(fork.stderr, /network "forkOfNode" lives in this process/);
   });
 });
 
