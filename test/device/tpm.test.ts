@@ -49,6 +49,19 @@ describe("TPM 2.0 quotes (swtpm + tpm2-tools)", function () {
     return tpm.quote([BOOT_PCR], extraData);
   }
 
+  /** A quote with a fresh nonce, and what an honest verifier holds to appraise it. */
+  async function freshQuote() {
+    const nonce = hex(randomBytes(32));
+    const q = await bootAndQuote(nonce);
+    const appraisal = {
+      akPublicKey: ak.publicKey,
+      extraData: nonce,
+      pcrValues: q.pcrValues,
+      referencePcrDigest: pcrDigestOf([measurement]),
+    };
+    return { q, appraisal };
+  }
+
   before(async function () {
     swtpm = await startSoftwareTpm();
     tpm = new Tpm({ tcti: swtpm.tcti, workDir: join(swtpm.dir, "work") });
@@ -79,14 +92,7 @@ describe("TPM 2.0 quotes (swtpm + tpm2-tools)", function () {
   });
 
   it("refuses every single-byte change of a real quote, and says which rule broke", async function () {
-    const nonce = hex(randomBytes(32));
-    const q = await bootAndQuote(nonce);
-    const appraisal = {
-      akPublicKey: ak.publicKey,
-      extraData: nonce,
-      pcrValues: q.pcrValues,
-      referencePcrDigest: pcrDigestOf([measurement]),
-    };
+    const { q, appraisal } = await freshQuote();
     assert.equal(
       problemOf(() => appraiseTpmQuote(q.attest, q.signature, appraisal)),
       "accepted",
@@ -129,14 +135,7 @@ describe("TPM 2.0 quotes (swtpm + tpm2-tools)", function () {
   });
 
   it("refuses a stale freshness value, other PCR values and another reference", async function () {
-    const nonce = hex(randomBytes(32));
-    const q = await bootAndQuote(nonce);
-    const base = {
-      akPublicKey: ak.publicKey,
-      extraData: nonce,
-      pcrValues: q.pcrValues,
-      referencePcrDigest: pcrDigestOf([measurement]),
-    };
+    const { q, appraisal: base } = await freshQuote();
     const other = hex(randomBytes(32));
     assert.equal(
       problemOf(() => appraiseTpmQuote(q.attest, q.signature, { ...base, extraData: other })),
