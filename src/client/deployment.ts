@@ -10,6 +10,12 @@ export class RegistryNotFoundError extends DeviceTrustError {
   }
 }
 
+/**
+ * The chain id of Hardhat's in-process network and of `hardhat node`: local chains, where the system
+ * deploys over a mock collateral (MockERC20 deploys there only) and mock tokens are a developer's to mint.
+ */
+export const LOCAL_CHAIN_ID = 31_337n;
+
 /** Where a task looks for an Ignition deployment when no address is given. */
 export interface DeploymentLookup {
   readonly chainId: bigint;

@@ -1,6 +1,13 @@
-import { createHash, createPublicKey, verify as verifySignature } from "node:crypto";
-import { DeviceTrustError, type Hex } from "../protocol/index.js";
-import { isOnP256 } from "./p256-key.js";
+import { createHash, verify as verifySignature } from "node:crypto";
+import {
+  CURVE_ORDER,
+  DeviceTrustError,
+  normalizeLowS,
+  parseHexBytes,
+  toHex,
+  type Hex,
+} from "../protocol/index.js";
+import { p256PublicKey } from "./p256-key.js";
 
 /**
  * TPM 2.0 quotes (TPM 2.0 Library, Part 2: TPMS_ATTEST, TPMS_QUOTE_INFO, TPMT_SIGNATURE): parsed exactly —
@@ -17,7 +24,7 @@ export const TPM_ST_ATTEST_QUOTE = 0x8018;
 export const TPM_ALG_SHA256 = 0x000b;
 export const TPM_ALG_ECDSA = 0x0018;
 
-const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_N = CURVE_ORDER.p256;
 
 /** Why a quote, its signature or its appraisal is refused: one reason per rule (the contract's errors). */
 export const TPM_QUOTE_PROBLEMS = [
@@ -133,12 +140,10 @@ class Reader {
   }
 }
 
-function hex(bytes: Uint8Array): Hex {
-  return `0x${Buffer.from(bytes).toString("hex")}`;
-}
+const hex = toHex;
 
 function toBytes(value: Uint8Array | Hex): Uint8Array {
-  return typeof value === "string" ? Buffer.from(value.slice(2), "hex") : value;
+  return typeof value === "string" ? parseHexBytes(value, "TPM bytes") : value;
 }
 
 /** Parses a TPMS_ATTEST that must be a quote; refuses any other structure, any length error, any trailing byte. */
@@ -207,7 +212,7 @@ export function parseTpmQuote(attest: Uint8Array | Hex): TpmQuote {
 /**
  * An ECDSA P-256 signature as a TPM returns it: a TPMT_SIGNATURE (ECDSA with SHA-256, r and s as TPM2Bs
  * of at most 32 bytes) or DER (tpm2-tools' `-f plain`). r and s in [1, n); s as the TPM gave it (TPMs do
- * not normalise s: low-s is the verifier's business, see lowS).
+ * not normalise s: low-s is the verifier's business, normalizeLowS).
  */
 export function parseTpmSignature(signature: Uint8Array | Hex): { r: bigint; s: bigint } {
   const bytes = toBytes(signature);
@@ -264,9 +269,8 @@ function parseDer(bytes: Uint8Array): { r: bigint; s: bigint } {
   return { r, s };
 }
 
-/** s in the lower half of the order (what OpenZeppelin's P256 accepts): n - s when s > n/2. */
-export function lowS(s: bigint): bigint {
-  return s > P256_N / 2n ? P256_N - s : s;
+function bigintBytes(value: bigint): Buffer {
+  return Buffer.from(value.toString(16).padStart(64, "0"), "hex");
 }
 
 /** SHA-256 over the PCR values in selection order: what a quote's pcrDigest must be. */
@@ -312,24 +316,12 @@ export function appraiseTpmQuote(
     throw new TpmQuoteError("UnsupportedHash", "only the SHA-256 PCR bank is appraised");
   }
   const ak = toBytes(appraisal.akPublicKey);
-  const x = BigInt(hex(ak.subarray(0, 32)));
-  const y = BigInt(hex(ak.subarray(32, 64)));
-  if (ak.length !== 64 || !isOnP256(x, y)) {
+  const key = ak.length === 64 ? p256PublicKey(ak) : null;
+  if (key === null) {
     throw new TpmQuoteError("BadKey", "the AK is not an uncompressed P-256 point (x‖y, 64 bytes)");
   }
-  const key = createPublicKey({
-    key: {
-      kty: "EC",
-      crv: "P-256",
-      x: Buffer.from(ak.subarray(0, 32)).toString("base64url"),
-      y: Buffer.from(ak.subarray(32, 64)).toString("base64url"),
-    },
-    format: "jwk",
-  });
-  const raw = Buffer.from(
-    r.toString(16).padStart(64, "0") + lowS(s).toString(16).padStart(64, "0"),
-    "hex",
-  );
+  const low = normalizeLowS("p256", { r, s });
+  const raw = Buffer.concat([bigintBytes(low.r), bigintBytes(low.s)]);
   if (!verifySignature("sha256", toBytes(attest), { key, dsaEncoding: "ieee-p1363" }, raw)) {
     throw new TpmQuoteError("BadSignature", "the AK did not sign this quote");
   }

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { ZeroAddress, getAddress, isAddress, type Provider } from "ethers";
 import {
+  LOCAL_CHAIN_ID,
   deployedSystemAddresses,
   requireSystemWiring,
   tokenInfo,
@@ -25,8 +26,6 @@ interface Args extends OutputArgs {
   yes: boolean;
 }
 
-/** A hardhat node's chain id: the system deploys there with a mock collateral. */
-const LOCAL_CHAIN_ID = 31_337n;
 const BPS = 10_000n;
 
 type ParameterFile = Record<string, Record<string, unknown> | undefined>;

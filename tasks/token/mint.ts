@@ -1,7 +1,12 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import type { NetworkConfig } from "hardhat/types/config";
 import { formatUnits, getAddress } from "ethers";
-import { parseAmount, resolveDeployedAddress, tokenInfo } from "../../src/client/index.js";
+import {
+  LOCAL_CHAIN_ID,
+  parseAmount,
+  resolveDeployedAddress,
+  tokenInfo,
+} from "../../src/client/index.js";
 import { InvalidInputError, asHex, type Hex } from "../../src/protocol/index.js";
 import { MockERC20__factory } from "../../types/ethers-contracts/index.js";
 import {
@@ -21,9 +26,6 @@ interface Args extends OutputArgs, WeiArgs {
   deploymentId: string;
 }
 
-/** A hardhat node's chain id: its deployments' mock tokens are a developer's to mint. */
-const HARDHAT_NODE_CHAIN_ID = 31_337n;
-
 /**
  * Refuses every chain but a local one (the in-process network, or a `hardhat node`): elsewhere the
  * collateral and the stablecoin are real tokens, and a mint would at best fail.
@@ -33,7 +35,7 @@ export function requireLocalChain(
   config: NetworkConfig,
   chainId: bigint,
 ): void {
-  if (config.type === "edr-simulated" || chainId === HARDHAT_NODE_CHAIN_ID) return;
+  if (config.type === "edr-simulated" || chainId === LOCAL_CHAIN_ID) return;
   throw new InvalidInputError(
     `token mint runs on local chains only (the in-process network, or a hardhat node, chain 31337): ` +
       `network "${networkName}" is chain ${chainId.toString()}, where tokens are real`,

@@ -3,13 +3,18 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Tpm, TpmKeyStore, BOOT_PCR } from "../../src/device/tpm.js";
 import { startSoftwareTpm, type SoftwareTpm } from "../../src/device/swtpm.js";
-import { measureImages, sha256Hex, type Hex } from "../../src/protocol/index.js";
+import {
+  isLowS,
+  measureImages,
+  normalizeLowS,
+  sha256Hex,
+  type Hex,
+} from "../../src/protocol/index.js";
 import {
   TPM_ALG_SHA256,
   TpmQuoteError,
   appraiseTpmQuote,
   checkDeviceSignature,
-  lowS,
   parseTpmQuote,
   parseTpmSignature,
   pcrDigestOf,
@@ -207,7 +212,7 @@ describe("TPM 2.0 quotes (swtpm + tpm2-tools)", function () {
       const signature = await store.signDigest(digest);
       assert.equal(checkDeviceSignature(store.deviceKey, digest, signature), "valid");
       const s = BigInt(`0x${signature.slice(2 + 64, 2 + 128)}`);
-      assert.equal(lowS(s), s, "low-s");
+      assert.equal(isLowS("p256", s), true, "low-s");
     }
     await store.close();
     assert.throws(() => store.tpm, /closed/);
@@ -227,7 +232,7 @@ describe("TPM 2.0 quotes (swtpm + tpm2-tools)", function () {
     const body = Buffer.concat([int(r), int(s)]);
     const der = Buffer.concat([Buffer.from([0x30, body.length]), body]);
     assert.deepEqual(parseTpmSignature(der), { r, s });
-    assert.equal(lowS(s), 1n);
+    assert.equal(normalizeLowS("p256", { r, s }).s, 1n);
     assert.equal(
       problemOf(() => parseTpmSignature(Buffer.concat([der, Buffer.from([0])]))),
       "Truncated",
