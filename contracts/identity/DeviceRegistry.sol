@@ -22,6 +22,9 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     /// @notice Suspends devices: held by slashing and by circuit breakers.
     bytes32 public constant SUSPENDER_ROLE = keccak256("SUSPENDER_ROLE");
+    /// @notice Records evidence it appraised itself (`recordAppraisedEvidence`): held by the appraiser
+    /// contracts of hardware evidence formats (TPM 2.0 quotes, PSA tokens) only.
+    bytes32 public constant APPRAISER_ROLE = keccak256("APPRAISER_ROLE");
 
     /// @dev Exactly one storage slot: 20 + 1 + 1 + 2 + 4 + 4 bytes.
     struct DeviceRecord {
@@ -442,11 +445,16 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         DeviceKey calldata key,
         bytes calldata signature
     ) internal view override returns (bool) {
-        bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);
-        if (keyHash != _currentKeyHash(deviceId, nonce)) {
-            revert DeviceRegistryWrongKey(deviceId, keyHash);
-        }
+        _requireCurrentKeyHash(deviceId, nonce, DeviceKeyLib.keyHash(key.keyType, key.key));
         return DeviceKeyLib.checkSignature(key.keyType, key.key, digest, signature);
+    }
+
+    function _requireCurrentKeyHash(DeviceId deviceId, uint32 nonce, bytes32 keyHash) internal view override {
+        if (keyHash != _currentKeyHash(deviceId, nonce)) revert DeviceRegistryWrongKey(deviceId, keyHash);
+    }
+
+    function _isAppraiser(address account) internal view override returns (bool) {
+        return hasRole(APPRAISER_ROLE, account);
     }
 
     function _deviceDigest(bytes32 structHash) internal view override returns (bytes32) {
