@@ -101,9 +101,10 @@ export class Tpm {
     return { publicKey: await this.attestationPublicKey(), name };
   }
 
-  /** The persistent AK's public key, x‖y (64 bytes), from the PEM tpm2_createak wrote. */
+  /** The persistent AK's public key, x‖y (64 bytes), read from the TPM (AK_HANDLE) as PEM. */
   async attestationPublicKey(): Promise<Uint8Array> {
-    const jwk = createPublicKey(await readFile(this.#file("ak.pub"), "utf8")).export({
+    await this.#tool("tpm2_readpublic", ["-c", AK_HANDLE, "-f", "pem", "-o", "ak-read.pub"]);
+    const jwk = createPublicKey(await readFile(this.#file("ak-read.pub"), "utf8")).export({
       format: "jwk",
     });
     if (jwk.crv !== "P-256" || jwk.x === undefined || jwk.y === undefined) {
