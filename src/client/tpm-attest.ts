@@ -43,8 +43,8 @@ export interface TpmAttestOptions {
   readonly tpm: Tpm;
   /** Found from the AK through keyOwner when omitted. */
   readonly deviceId?: string | undefined;
-  /** The images the device boots, in order: each one's SHA-256 extends PCR 16. */
-  readonly images: readonly string[];
+  /** The images the device boots, in order (files, or their bytes): each one's SHA-256 extends PCR 16. */
+  readonly images: readonly (Uint8Array | string)[];
   readonly challenge: ChallengeMode;
 }
 
