@@ -24,7 +24,14 @@ export const SIGNATURE1_CONTEXT = "Signature1";
 
 /** Core deterministic encoding (RFC 8949 §4.2.1): shortest forms, definite lengths, sorted map keys. */
 export function encodeDeterministic(value: unknown): Uint8Array {
-  return encode(value, { cde: true, rejectDuplicateKeys: true, rejectUndefined: true });
+  // cbor2 writes into chunks of chunkSize bytes, one writer per map key it sorts: 4 KiB by default, which
+  // made encoding a token's claims mostly garbage collection.
+  return encode(value, {
+    cde: true,
+    rejectDuplicateKeys: true,
+    rejectUndefined: true,
+    chunkSize: 256,
+  });
 }
 
 /** The protected header of an ES256 signature, {1: -7}: the bytes a1 01 26. */
