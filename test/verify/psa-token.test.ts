@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { p256 } from "@noble/curves/nist.js";
 import { decode, encode, Tag } from "cbor2";
 import { buildPsaToken } from "../../src/device/psa-token.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
@@ -726,6 +729,77 @@ describe("PSA attestation tokens (RFC 9783)", function () {
       assert.equal(inLeaf.filter(Boolean).length, leafBytes, "every leaf found, nothing else");
       assert.ok(byParse > 0 && bySignature > 0);
     });
+  });
+
+  describe("the fixture for the on-chain decoder (test/fixtures/psa/token.json)", function () {
+    interface Fixture {
+      token: Hex;
+      nonce: Hex;
+      measurement: Hex;
+      claims: PsaClaims;
+      payload: Hex;
+      toBeSigned: Hex;
+      messageHash: Hex;
+      signature: { r: Hex; s: Hex };
+      layout: Record<string, [number, number]>;
+    }
+    const file = JSON.parse(readFileSync("test/fixtures/psa/token.json", "utf8")) as Fixture & {
+      privateKey: Hex;
+      publicKey: Hex;
+      releaseImages: string[];
+      variants: Record<"minimal" | "full", Fixture>;
+    };
+    const all: [string, Fixture][] = [["typical", file], ...Object.entries(file.variants)];
+
+    it("holds the key pair, and the typical token measures the release's images", function () {
+      const uncompressed = p256.getPublicKey(fromHex(file.privateKey), false);
+      assert.equal(toHex(uncompressed.subarray(1)), file.publicKey);
+      const images = file.releaseImages.map((image) => Buffer.from(image, "utf8"));
+      assert.equal(file.measurement, measureImages(images).measurement);
+    });
+
+    for (const [name, f] of all) {
+      it(`${name}: appraises with its key, nonce and measurement, and every field says what the token holds`, function () {
+        const token = fromHex(f.token);
+        const appraised = appraisePsaToken(token, {
+          publicKey: file.publicKey,
+          nonce: f.nonce,
+          instanceId: psaInstanceId(fromHex(file.publicKey)),
+          referenceMeasurement: f.measurement,
+        });
+        assert.deepEqual(appraised.claims, f.claims);
+        assert.equal(toHex(appraised.payload), f.payload);
+        assert.equal(toHex(appraised.toBeSigned), f.toBeSigned);
+        assert.equal(
+          toHex(createHash("sha256").update(appraised.toBeSigned).digest()),
+          f.messageHash,
+        );
+        assert.equal(appraised.signature, `0x${f.signature.r.slice(2)}${f.signature.s.slice(2)}`);
+        for (const [field, [offset, length]] of Object.entries(f.layout)) {
+          const at = toHex(token.subarray(offset, offset + length));
+          const want =
+            field === "payload"
+              ? f.payload
+              : field === "signature"
+                ? appraised.signature
+                : field === "profile"
+                  ? toHex(Buffer.from(PSA_PROFILE, "utf8"))
+                  : field.startsWith("softwareComponents[")
+                    ? f.claims.softwareComponents[Number(field.slice(19, field.indexOf("]")))]
+                        ?.measurementValue
+                    : (f.claims as unknown as Record<string, Hex>)[field];
+          assert.equal(at, want, `layout of ${field}`);
+        }
+      });
+
+      it(`${name}: its signature is the deterministic one (RFC 6979, low-s), so regenerating changes nothing`, function () {
+        const again = p256.sign(fromHex(f.toBeSigned), fromHex(file.privateKey), {
+          prehash: true,
+          lowS: true,
+        });
+        assert.equal(toHex(again), `0x${f.signature.r.slice(2)}${f.signature.s.slice(2)}`);
+      });
+    }
   });
 
   describe("psaMeasurement", function () {
