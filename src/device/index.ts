@@ -1,6 +1,7 @@
 export * from "./boot-simulator.js";
 export * from "./device-signer.js";
 export * from "./key-store.js";
+export * from "./psa-token.js";
 export * from "./signing-record.js";
 export * from "./signing-record-errors.js";
 export * from "./signing-record-interchange.js";

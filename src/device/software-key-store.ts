@@ -16,6 +16,7 @@ import { SigningKey } from "ethers";
 import {
   DeviceTrustError,
   InvalidInputError,
+  checkCoseSign1Signing,
   deviceIdOf,
   deviceKeyFromPublicKey,
   encodeSignature,
@@ -163,15 +164,8 @@ export class SoftwareKeyStore implements KeyStore {
     const d = parseHexBytes(digest, "digest", { bytes: 32 });
     if (this.#secret === undefined)
       throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
-    if (this.#p256Key !== undefined) {
-      // ECDSA-P256-SHA256 over the 32-byte digest as the message; IEEE P1363 gives raw r‖s.
-      const raw = nodeSign("sha256", d, { key: this.#p256Key, dsaEncoding: "ieee-p1363" });
-      const sig = normalizeLowS("p256", {
-        r: BigInt(toHex(raw.subarray(0, 32))),
-        s: BigInt(toHex(raw.subarray(32))),
-      });
-      return Promise.resolve(encodeSignature(KeyType.P256, sig));
-    }
+    // ECDSA-P256-SHA256 over the 32-byte digest as the message.
+    if (this.#p256Key !== undefined) return Promise.resolve(this.#p256Sign(this.#p256Key, d));
     if (this.#k1Key === undefined)
       throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
     // ethers signs the digest as is (no prefix) and returns canonical low-s with v.
@@ -183,6 +177,23 @@ export class SoftwareKeyStore implements KeyStore {
         recovery: sig.yParity,
       }),
     );
+  }
+
+  async signCoseSign1(toBeSigned: Uint8Array): Promise<Hex> {
+    checkCoseSign1Signing(this.curve, toBeSigned);
+    if (this.#p256Key === undefined)
+      throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
+    return Promise.resolve(this.#p256Sign(this.#p256Key, toBeSigned));
+  }
+
+  /** ECDSA-P256-SHA256 over `message`; IEEE P1363 gives raw r‖s, returned low-s. */
+  #p256Sign(key: KeyObject, message: Uint8Array): Hex {
+    const raw = nodeSign("sha256", message, { key, dsaEncoding: "ieee-p1363" });
+    const sig = normalizeLowS("p256", {
+      r: BigInt(toHex(raw.subarray(0, 32))),
+      s: BigInt(toHex(raw.subarray(32))),
+    });
+    return encodeSignature(KeyType.P256, sig);
   }
 
   /** Encrypts the key with `password` (scrypt + AES-256-GCM) and writes it to `path` with mode 0600. */
