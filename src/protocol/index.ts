@@ -10,3 +10,4 @@ export * from "./hash.js";
 export * from "./batch.js";
 export * from "./json.js";
 export * from "./topics.js";
+export * from "./lms/index.js";
