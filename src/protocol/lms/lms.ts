@@ -29,11 +29,11 @@ const D_LEAF = 0x8282;
 const D_INTR = 0x8383;
 
 /**
- * Tree levels held in memory below the root: at most 2^(TOP_HEIGHT+1) nodes (2 MiB at m = 32). Taller
- * trees (H20, H25) keep their top TOP_HEIGHT levels and recompute the subtree under the leaf being
- * signed, one subtree at a time (2^(h - TOP_HEIGHT) leaves: 32 for H20, 1024 for H25).
+ * Tree levels held in memory below the root by default: at most 2^16 nodes (2 MiB at m = 32). Taller
+ * trees (H20, H25) keep their top 15 levels and recompute the subtree under the leaf being signed, one
+ * subtree at a time (2^(h - 15) leaves: 32 for H20, 1024 for H25).
  */
-const TOP_HEIGHT = 15;
+export const LMS_CACHED_LEVELS = 15;
 
 // Scratch for one node hash at a time: I ‖ u32str(r) ‖ u16str(D) ‖ one or two m-byte values.
 const NODE = new Uint8Array(22 + 64);
@@ -81,6 +81,11 @@ export interface LmsKeyOptions {
   readonly seed: Uint8Array;
   /** I: 16 bytes naming the key pair (random, or chosen unique per key). */
   readonly identifier: Uint8Array;
+  /**
+   * Tree levels kept in memory below the root (default LMS_CACHED_LEVELS); the levels under them are
+   * recomputed one subtree at a time when a leaf there signs. The signatures are the same either way.
+   */
+  readonly cachedLevels?: number | undefined;
 }
 
 export interface LmsSignOptions {
@@ -134,7 +139,13 @@ export class LmsPrivateKey {
     this.#seedWords = new Uint32Array(8);
     wordsOf(this.#seed, 0, lmots.n / 4, this.#seedWords);
     this.#id = identifierWords(this.identifier);
-    this.#bottom = Math.max(0, lms.h - TOP_HEIGHT);
+    const cached = options.cachedLevels ?? LMS_CACHED_LEVELS;
+    if (!Number.isSafeInteger(cached) || cached < 1) {
+      throw new InvalidInputError(
+        `cachedLevels must be a whole number of at least 1, not ${String(cached)}`,
+      );
+    }
+    this.#bottom = Math.max(0, lms.h - cached);
     this.#top = new Uint8Array(2 ** (lms.h - this.#bottom + 1) * lms.m);
     this.#buildTop();
     this.publicKey = {
@@ -341,18 +352,47 @@ export function lmsVerify(
   }
   if (sig.lms !== key.lms || sig.lmots !== key.lmots) return false;
   const { h, m } = key.lms;
-  if (sig.q >= 2 ** h || sig.path.length !== h * m) return false;
-  const id = identifierWords(key.identifier);
-  const kc = lmotsCandidate(key.lmots, key.identifier, id, sig.q, sig.lmotsSignature, 4, message);
+  if (
+    sig.q >= 2 ** h ||
+    sig.path.length !== h * m ||
+    sig.lmotsSignature.length !== key.lmots.signatureBytes
+  ) {
+    return false;
+  }
+  const tmp = lmsRootOf(key.identifier, message, sig);
+  return key.root.length === m && timingSafeEqual(tmp, key.root);
+}
+
+/**
+ * The root T[1] that `signature` implies for `message` under identifier I (RFC 8554 Algorithm 6a's
+ * Tc): the signature is valid exactly when it is the public key's root. lmsVerify compares the two.
+ */
+export function lmsRootOf(
+  identifier: Uint8Array,
+  message: Uint8Array,
+  signature: LmsSignature,
+): Uint8Array {
+  const { lms, lmots, q, path } = signature;
+  const { h, m } = lms;
+  if (
+    identifier.length !== 16 ||
+    path.length !== h * m ||
+    q >= 2 ** h ||
+    signature.lmotsSignature.length !== lmots.signatureBytes
+  ) {
+    throw new InvalidInputError("the signature's parts do not have the lengths of its typecodes");
+  }
+  const id = identifierWords(identifier);
+  const kc = lmotsCandidate(lmots, identifier, id, q, signature.lmotsSignature, 4, message);
   const tmp = new Uint8Array(m);
-  let node = 2 ** h + sig.q;
-  leafHash(key.identifier, m, node, kc, tmp, 0);
+  let node = 2 ** h + q;
+  leafHash(identifier, m, node, kc, tmp, 0);
   for (let i = 0; i < h; i++) {
-    const sibling = sig.path.subarray(i * m, (i + 1) * m);
+    const sibling = path.subarray(i * m, (i + 1) * m);
     const parent = Math.floor(node / 2);
-    if (node % 2 === 1) interiorHash(key.identifier, m, parent, sibling, tmp, tmp, 0);
-    else interiorHash(key.identifier, m, parent, tmp, sibling, tmp, 0);
+    if (node % 2 === 1) interiorHash(identifier, m, parent, sibling, tmp, tmp, 0);
+    else interiorHash(identifier, m, parent, tmp, sibling, tmp, 0);
     node = parent;
   }
-  return key.root.length === m && timingSafeEqual(tmp, key.root);
+  return tmp;
 }
