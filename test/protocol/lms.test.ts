@@ -7,6 +7,7 @@ import {
   LMS_PARAMS,
   LmsParseError,
   LmsPrivateKey,
+  buildLmsFixtures,
   encodeHssPublicKey,
   encodeLmsPublicKey,
   encodeLmsSignature,
@@ -26,6 +27,7 @@ import {
   toHex,
   type Hex,
   type LmotsParams,
+  type LmsFixtures,
   type LmsParams,
   type LmsProblem,
   type LmsPublicKey,
@@ -643,6 +645,34 @@ describe("protocol: LMS (RFC 8554, SP 800-208)", function () {
         assert.equal(hssVerify(hssKey, message, bytes), false);
       }
       assert.throws(() => encodeHssPublicKey({ levels: 0, top: key.publicKey }), LmsParseError);
+    });
+  });
+
+  describe("Solidity fixtures (test/fixtures/lms/h10w4.json)", function () {
+    this.timeout(60_000);
+
+    it("are what buildLmsFixtures makes (npm run lms:fixtures), and every signature verifies", function () {
+      const committed = JSON.parse(
+        readFileSync("test/fixtures/lms/h10w4.json", "utf8"),
+      ) as LmsFixtures;
+      assert.deepEqual(committed, JSON.parse(JSON.stringify(buildLmsFixtures())));
+      assert.deepEqual(
+        committed.sets.map((set) => [set.lms, set.lmots, set.signatures.length]),
+        [
+          ["LMS_SHA256_M32_H10", "LMOTS_SHA256_N32_W4", 5],
+          ["LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4", 1],
+        ],
+      );
+      for (const set of committed.sets) {
+        const publicKey = parseLmsPublicKey(fromHex(set.publicKey));
+        assert.equal(toHex(publicKey.root), set.root);
+        assert.equal(publicKey.lms.typecode, set.lmsType);
+        assert.equal(publicKey.lmots.typecode, set.lmotsType);
+        for (const s of set.signatures) {
+          assert.equal(parseLmsSignature(fromHex(s.signature), publicKey).q, s.q);
+          assert.equal(lmsVerify(publicKey, fromHex(s.message), fromHex(s.signature)), true);
+        }
+      }
     });
   });
 });

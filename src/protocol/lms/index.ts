@@ -3,3 +3,4 @@ export * from "./errors.js";
 export * from "./hss.js";
 export * from "./lms.js";
 export * from "./params.js";
+export * from "./fixtures.js";
