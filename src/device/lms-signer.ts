@@ -10,6 +10,7 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import {
+  DeviceTrustError,
   InvalidInputError,
   LmsParseError,
   LmsPrivateKey,
@@ -516,11 +517,7 @@ export class LmsStatefulSigner {
    */
   sign(message: Uint8Array): LmsSigned {
     if (!this.#open) {
-      throw new LmsStateError(
-        this.paths.state,
-        "locked",
-        "this LMS signer was closed: open it again",
-      );
+      throw new DeviceTrustError("KEY_CLOSED", "this LMS signer was closed: open it again to sign");
     }
     const q = this.#next;
     if (q >= this.leaves) throw new LmsKeyExhaustedError(this.publicKeyHex, this.leaves);

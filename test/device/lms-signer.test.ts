@@ -78,7 +78,7 @@ describe("LmsStatefulSigner", function () {
       }
       const publicKey = signer.publicKeyHex;
       signer.close();
-      assert.throws(() => signer.sign(message), LmsStateError);
+      assert.throws(() => signer.sign(message), { code: "KEY_CLOSED" });
       const again = await LmsStatefulSigner.open(paths, PASSWORD);
       try {
         assert.equal(again.publicKeyHex, publicKey);

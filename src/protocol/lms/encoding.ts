@@ -188,7 +188,7 @@ export function parseLmsSignature(
 }
 
 /** Throws "type-mismatch" unless the signature's typecodes are the key's. */
-export function typesOfKey(field: string, signature: LmsSignature, publicKey: LmsPublicKey): void {
+function typesOfKey(field: string, signature: LmsSignature, publicKey: LmsPublicKey): void {
   if (signature.lms !== publicKey.lms || signature.lmots !== publicKey.lmots) {
     fail(
       field,
