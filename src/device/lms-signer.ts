@@ -285,6 +285,19 @@ function parseKeyFile(value: unknown, where: string): LmsKeyFile {
   return file;
 }
 
+/** LmsStateError "exists" when a key, state or watermark file is where create would write one. */
+function refuseExisting(p: LmsResolvedPaths): void {
+  for (const path of [p.key, p.state, p.watermark]) {
+    if (path !== undefined && existsSync(path)) {
+      throw new LmsStateError(
+        path,
+        "exists",
+        `${path} exists: an LMS key and its state are never overwritten (signing from a fresh state with an old key reuses its one-time keys). Choose other paths`,
+      );
+    }
+  }
+}
+
 function reserveOf(value: number | undefined): number {
   const reserve = value ?? 1;
   if (!Number.isSafeInteger(reserve) || reserve < 1) {
@@ -342,15 +355,7 @@ export class LmsStatefulSigner {
       throw new InvalidInputError("an empty password would leave the key readable: choose one");
     }
     const p = LmsStatefulSigner.#paths(paths);
-    for (const path of [p.key, p.state, p.watermark]) {
-      if (path !== undefined && existsSync(path)) {
-        throw new LmsStateError(
-          path,
-          "exists",
-          `${path} exists: an LMS key and its state are never overwritten (signing from a fresh state with an old key reuses its one-time keys). Choose other paths`,
-        );
-      }
-    }
+    refuseExisting(p);
     const reserve = reserveOf(options.reserve);
     const key = LmsPrivateKey.fromSeed({
       lms: options.lms,
@@ -360,24 +365,23 @@ export class LmsStatefulSigner {
       cachedLevels: options.cachedLevels,
     });
     const publicKey = toHex(encodeLmsPublicKey(key.publicKey));
+    const seed = key.exportSeed();
     const file: LmsKeyFile = {
       version: 1,
       kind: "devicetrust-lms-key",
       lms: key.lms.name,
       lmots: key.lmots.name,
       publicKey,
-      crypto: await sealSecret(
-        key.exportSeed(),
-        password,
-        aadOf(publicKey),
-        options.scrypt ?? DEFAULT_SCRYPT,
-      ),
+      crypto: await sealSecret(seed, password, aadOf(publicKey), options.scrypt ?? DEFAULT_SCRYPT),
     };
+    seed.fill(0);
     for (const path of [p.key, p.state, p.watermark]) {
       if (path !== undefined) mkdirSync(dirname(path), { recursive: true });
     }
     lock(`${p.state}.lock`);
     try {
+      // Again under the lock: another create may have written them since the first check.
+      refuseExisting(p);
       // The key first: a crash before the state leaves a key that never signed and refuses to open
       // ("missing"), never a state that a later key could be paired with.
       writeFileDurably(p.key, `${JSON.stringify(file, null, 2)}\n`);
