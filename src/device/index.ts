@@ -8,3 +8,5 @@ export * from "./signing-record-interchange.js";
 export * from "./signing-record-transfer.js";
 export * from "./software-key-store.js";
 export * from "./tpm.js";
+export * from "./lms-signer.js";
+export * from "./lms-signer-errors.js";

@@ -12,3 +12,4 @@ export * from "./json.js";
 export * from "./topics.js";
 export * from "./cose.js";
 export * from "./psa-claims.js";
+export * from "./lms/index.js";
