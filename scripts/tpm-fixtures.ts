@@ -4,7 +4,7 @@
  * signatures and refuses every single-byte change of them. The live end-to-end test (test/attestation/
  * tpm-quote.test.ts) makes fresh quotes against a running chain instead.
  *
- * Run with `npm run tpm-fixtures` (needs swtpm and tpm2-tools); commit the result.
+ * Run with `npm run tpm:fixtures` (needs swtpm and tpm2-tools); commit the result.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
