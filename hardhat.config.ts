@@ -49,8 +49,10 @@ const CONTRACTS = {
     "contracts/feeds/DeviceFeed.sol": IR,
     "contracts/feeds/DeviceFeedFactory.sol": IR,
     "contracts/feeds/ReadingAnchor.sol": IR,
-    // Paid per TPM quote by operators.
+    // Paid per TPM quote by operators, per post-quantum recovery and per PQ-signed release.
     "contracts/attestation/TpmAttestation.sol": IR,
+    "contracts/identity/PqKeyRecovery.sol": IR,
+    "contracts/attestation/FirmwareSignatures.sol": IR,
     "contracts/insurance/InsurancePool.sol": IR,
     // Paid per channel by buyers and sellers (open, close).
     "contracts/accounts/PaymentChannel.sol": IR,

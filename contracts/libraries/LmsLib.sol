@@ -16,6 +16,11 @@ pragma solidity ^0.8.30;
 /// where it changes between calls; SHA-256/192 is SHA-256 truncated to 24 bytes (the extra 8 output bytes
 /// land past the bytes that are hashed next). Uses the scratch space (0x00-0x3f) and memory past the free
 /// memory pointer, which it does not move.
+/// A SHA-256 precompile call fails only when it is given less gas than it costs: 84 for a chain step, and as
+/// each call is given all but 1/64 of this frame's gas, a failed step leaves the frame at most 1 gas, so its
+/// next instruction runs out of gas: no result is ever computed from a failed step. The ~500 chain steps of
+/// a verification therefore do not check their calls (~11 gas each, ~6k for H10/W4); the dozen other calls
+/// (some of them larger) check theirs, where it costs nothing measurable.
 library LmsLib {
     /// @notice The public key must be `expected` bytes long: 24 + m for its LMS type, or 8 (the two type
     /// fields) when it is too short to carry them.
@@ -152,7 +157,7 @@ library LmsLib {
         bytes calldata signature,
         uint256 ots,
         bytes calldata message
-    ) private view returns (bytes32 q) {
+    ) private view returns (bytes32 mhash) {
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             // The input is laid out past the free memory pointer, which stays where it is (scratch): the
@@ -165,11 +170,11 @@ library LmsLib {
             mstore(sub(buf, 10), or(prefix, shl(16, shr(224, calldataload(signature.offset)))))
             calldatacopy(add(buf, 22), add(signature.offset, 8), n)
             calldatacopy(add(add(buf, 22), n), message.offset, message.length)
-            // The precompile fails only when out of gas; we revert rather than hash garbage.
+            // Checked, as the library's @dev says.
             if iszero(staticcall(gas(), 0x02, buf, add(add(22, n), message.length), 0x00, 0x20)) {
                 revert(0, 0)
             }
-            q := mload(0x00)
+            mhash := mload(0x00)
         }
     }
 
@@ -179,7 +184,7 @@ library LmsLib {
         bytes calldata signature,
         uint256 ots,
         bytes32 digest
-    ) private view returns (bytes32 q) {
+    ) private view returns (bytes32 mhash) {
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
             // As in _messageHash, with the digest as the message.
@@ -189,10 +194,11 @@ library LmsLib {
             mstore(sub(buf, 10), or(prefix, shl(16, shr(224, calldataload(signature.offset)))))
             calldatacopy(add(buf, 22), add(signature.offset, 8), n)
             mstore(add(add(buf, 22), n), digest)
+            // Checked, as in _messageHash.
             if iszero(staticcall(gas(), 0x02, buf, add(54, n), 0x00, 0x20)) {
                 revert(0, 0)
             }
-            q := mload(0x00)
+            mhash := mload(0x00)
         }
     }
 
@@ -231,113 +237,119 @@ library LmsLib {
     /// @notice The LM-OTS public key candidate Kc (RFC 8554 Algorithm 4b steps 3-4), from the chains of the
     /// signature at calldata offset `sig` and the message hash `mhash`; `iq` is `I << 48 | u32(q) << 16`.
     function _otsCandidate(uint256 sig, uint256 iq, bytes32 mhash, uint256 ots) private view returns (bytes32 kc) {
+        uint256 n = ots & 0xff;
+        uint256 w = (ots >> 8) & 0xff;
+        // Overflow-free: n <= 32, w <= 8, p <= 265, and sig plus the signature's checked length fits.
+        unchecked {
+            uint256 cnt = (8 * n) / w;
+            // Only Q's first n bytes are digits (SHA-256/192 truncates).
+            uint256 digits = uint256(mhash) & ~(type(uint256).max >> (8 * n));
+            // Kc's input past the free memory pointer (not moved: scratch): I ‖ u32(q) ‖ u16(D_PBLC) in 22
+            // bytes, then z[0..p-1] from z: the chains of Q's 8n/w digits, then those of the checksum's.
+            uint256 z;
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                z := add(mload(0x40), 54)
+            }
+            sig += 8 + n; // y[0]
+            _chains(sig, z, digits, iq, cnt, ots);
+            digits = _checksum(digits, cnt, w, ots >> 32);
+            _chains(sig + cnt * n, z + cnt * n, digits, iq + cnt, ((ots >> 16) & 0xffff) - cnt, ots);
+            // solhint-disable-next-line no-inline-assembly
+            assembly ("memory-safe") {
+                // The 32-byte store of the prefix starts 32 bytes past the free memory pointer.
+                mstore(sub(z, 32), or(iq, _D_PBLC))
+                // Checked, as the library's @dev says.
+                if iszero(staticcall(gas(), 0x02, sub(z, 22), add(22, mul(n, and(shr(16, ots), 0xffff))), 0, 32)) {
+                    revert(0, 0)
+                }
+                kc := mload(0x00)
+            }
+        }
+    }
+
+    /// @notice Cksm (RFC 8554 Algorithm 2) of the `cnt` w-bit digits at the top of `digits`, shifted left by
+    /// ls, in the top 16 bits of a word (where the chains read the digits that follow Q's).
+    function _checksum(uint256 digits, uint256 cnt, uint256 w, uint256 ls) private pure returns (uint256) {
+        // The digit sum is folded in place: lanes of `width` bits are added pairwise into lanes twice as wide
+        // (which hold the sum without overflow), from w bits up to one 256-bit lane. Overflow-free: besides,
+        // no digit is above 2^w - 1, so cnt * (2^w - 1) >= sum, and the checksum is below 2^16 (Section 4.4:
+        // ls is chosen so).
+        unchecked {
+            for (uint256 width = w; width < 256; width *= 2) {
+                // `width` ones then `width` zeros, repeated.
+                uint256 lanes = type(uint256).max / ((1 << width) + 1);
+                digits = (digits & lanes) + ((digits >> width) & lanes);
+            }
+            return (cnt * ((1 << w) - 1) - digits) << (240 + ls);
+        }
+    }
+
+    /// @notice Walks `count` chains, i = `prefix`'s low 16 bits on (`prefix` is I ‖ u32(q) as `iq`): chain
+    /// i from y[i] (calldata offset y, n bytes each) through the steps j = a .. 2^w - 2 of Algorithm 4b,
+    /// a its digit (read from the top of `digits`), to z[i] (memory z, n bytes each). n and w are `ots`'s.
+    // The steps are written out, 4 to a loop iteration: longer than 50 lines, on purpose (see the gas notes).
+    // solhint-disable-next-line function-max-lines
+    function _chains(uint256 y, uint256 z, uint256 digits, uint256 prefix, uint256 count, uint256 ots) private view {
         // solhint-disable-next-line no-inline-assembly
         assembly ("memory-safe") {
-            // Cksm (RFC 8554 Algorithm 2) of the digits in the top 8n bits of `digits`, shifted left by ls,
-            // in the top 16 bits of the word (as the digits that follow Q's are read). The digit sum is
-            // folded in place: lanes of l bits are added pairwise into lanes of 2l bits (which hold the sum
-            // without overflow), from l = w up to one 256-bit lane. cnt * (2^w - 1) >= sum (no digit is
-            // above 2^w - 1), and the checksum is below 2^16 (Section 4.4: ls is chosen so).
-            function checksum(digits, cnt, w, ls) -> c {
-                for {
-                    let l := w
-                } lt(l, 256) {
-                    l := shl(1, l)
-                } {
-                    // l ones then l zeros, repeated: (2^256 - 1) / (2^l + 1).
-                    let lanes := div(not(0), add(shl(l, 1), 1))
-                    digits := add(and(digits, lanes), and(shr(l, digits), lanes))
-                }
-                c := shl(add(240, ls), sub(mul(cnt, sub(shl(w, 1), 1)), digits))
-            }
-
-            // Walks `count` chains, i = `prefix`'s low 16 bits on: chain i from y[i] (calldata at y, n bytes
-            // each) through steps j = a .. 2^w - 2, a its digit (read from the top of `digits`); writes z[i]
-            // at memory z (n bytes each, a 32-byte store: a 24-byte value spills 8 bytes, overwritten by the
-            // next one or past the end). The hash input I ‖ u32(q) ‖ u16(i) ‖ u8(j) ‖ tmp is at 0x00-0x36
-            // in the scratch space (23 + n bytes, the 32-byte output written over tmp: up to 0x36, the free
-            // memory pointer's slot 0x40 untouched); a step rewrites j only, tmp is the call's own output.
-            // The calls' success is not checked: a SHA-256 precompile call fails only when it is given less
-            // gas than it costs (84 here), and as the call forwards all but 1/64 of this frame's gas, this
-            // frame is then left with at most 1 gas, so its next instruction runs out of gas and it reverts.
-            // (A check per step would cost ~11 gas, ~6k over an H10/W4 verification.)
-            function chains(y, z, digits, prefix, count, n, w) {
-                let max := sub(shl(w, 1), 1)
-                let len := add(23, n)
-                for {
-
-                } count {
-                    count := sub(count, 1)
-                } {
-                    mstore(0x00, shl(80, prefix))
-                    mstore(23, calldataload(y))
-                    let j := shr(sub(256, w), digits)
-                    // The odd steps one by one, then 4 per loop iteration: the loop's own cost (~45 gas) is
-                    // then a small part of a step's (~215 gas, 184 of it the precompile call).
-                    switch and(sub(max, j), 3)
-                    case 1 {
-                        mstore8(22, j)
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        j := add(j, 1)
-                    }
-                    case 2 {
-                        mstore8(22, j)
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        mstore8(22, add(j, 1))
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        j := add(j, 2)
-                    }
-                    case 3 {
-                        mstore8(22, j)
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        mstore8(22, add(j, 1))
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        mstore8(22, add(j, 2))
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        j := add(j, 3)
-                    }
-                    for {
-
-                    } lt(j, max) {
-                        j := add(j, 4)
-                    } {
-                        mstore8(22, j)
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        mstore8(22, add(j, 1))
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        mstore8(22, add(j, 2))
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                        mstore8(22, add(j, 3))
-                        pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
-                    }
-                    mstore(z, mload(23))
-                    digits := shl(w, digits)
-                    prefix := add(prefix, 1)
-                    y := add(y, n)
-                    z := add(z, n)
-                }
-            }
-
+            // A step: I ‖ u32(q) ‖ u16(i) ‖ u8(j) ‖ tmp is at 0x00-0x36 in the scratch space (23 + n bytes;
+            // the 32-byte output written over tmp ends at 0x36, below the free memory pointer's slot 0x40);
+            // a step rewrites j only, tmp is the previous call's own output. The call's success is not checked
+            // (see the library's @dev). Steps are written out, not a Yul function: a call would cost ~35 gas
+            // a step.
             let n := and(ots, 0xff)
             let w := and(shr(8, ots), 0xff)
-            let cnt := div(shl(3, n), w)
-            // Kc's input past the free memory pointer (not moved: scratch): I ‖ u32(q) ‖ u16(D_PBLC) in the
-            // 22 bytes at buf (the 32-byte store starts 10 bytes before buf, still past the pointer), then
-            // z[0..p-1]: the chains of Q's 8n/w digits, then those of the checksum's p - 8n/w digits. Only
-            // Q's first n bytes count (SHA-256/192 truncates).
-            let buf := add(mload(0x40), 0x20)
-            mhash := and(mhash, not(shr(shl(3, n), not(0))))
-            sig := add(sig, add(8, n))
-            chains(sig, add(buf, 22), mhash, iq, cnt, n, w)
-            mhash := checksum(mhash, cnt, w, shr(32, ots))
-            sig := add(sig, mul(cnt, n))
-            chains(sig, add(add(buf, 22), mul(cnt, n)), mhash, add(iq, cnt), sub(shr(16, and(ots, 0xffff0000)), cnt), n, w)
-            mstore(sub(buf, 10), or(iq, _D_PBLC))
-            // The precompile fails only when out of gas; we revert rather than hash garbage.
-            if iszero(staticcall(gas(), 0x02, buf, add(22, mul(n, shr(16, and(ots, 0xffff0000)))), 0x00, 0x20)) {
-                revert(0, 0)
+            let max := sub(shl(w, 1), 1)
+            let len := add(23, n)
+            for {} count {
+                count := sub(count, 1)
+            } {
+                mstore(0x00, shl(80, prefix))
+                mstore(23, calldataload(y))
+                let j := shr(sub(256, w), digits)
+                // The odd steps one by one, then 4 per loop iteration: the loop's own cost (~45 gas) is then a
+                // small part of a step's (~215 gas, 184 of it the precompile call).
+                switch and(sub(max, j), 3)
+                case 1 {
+                    mstore8(22, j)
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                }
+                case 2 {
+                    mstore8(22, j)
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                    mstore8(22, add(j, 1))
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                }
+                case 3 {
+                    mstore8(22, j)
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                    mstore8(22, add(j, 1))
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                    mstore8(22, add(j, 2))
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                }
+                for {
+                    j := add(j, and(sub(max, j), 3))
+                } lt(j, max) {
+                    j := add(j, 4)
+                } {
+                    mstore8(22, j)
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                    mstore8(22, add(j, 1))
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                    mstore8(22, add(j, 2))
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                    mstore8(22, add(j, 3))
+                    pop(staticcall(gas(), 0x02, 0x00, len, 23, 0x20))
+                }
+                // A 32-byte store of a 24-byte value spills 8 bytes: overwritten by the next z, or past the end.
+                mstore(z, mload(23))
+                digits := shl(w, digits)
+                prefix := add(prefix, 1)
+                y := add(y, n)
+                z := add(z, n)
             }
-            kc := mload(0x00)
         }
     }
 
@@ -366,18 +378,14 @@ library LmsLib {
             mstore(sub(buf, 10), or(prefix, or(shl(16, node), _D_LEAF)))
             let ok := staticcall(gas(), 0x02, buf, add(22, m), add(slots, mul(and(node, 1), m)), 0x20)
             let len := add(22, shl(1, m))
-            for {
-
-            } gt(node, 1) {
-
-            } {
+            for {} gt(node, 1) {} {
                 calldatacopy(add(slots, mul(iszero(and(node, 1)), m)), path, m)
                 path := add(path, m)
                 node := shr(1, node)
                 mstore(sub(buf, 10), or(prefix, or(shl(16, node), _D_INTR)))
                 ok := and(ok, staticcall(gas(), 0x02, buf, len, add(slots, mul(and(node, 1), m)), 0x20))
             }
-            // The precompile fails only when out of gas; we revert rather than compare garbage.
+            // Checked, as the library's @dev says.
             if iszero(ok) {
                 revert(0, 0)
             }
