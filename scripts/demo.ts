@@ -25,6 +25,7 @@
  * `npm run demo:identity` tells the identity and attestation layers in more detail.
  */
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -141,6 +142,15 @@ let workDir: string | undefined;
 let gateway: RunningGateway | undefined;
 let fleet: Fleet | undefined;
 const sensors: Sensor[] = [];
+// Stopped by a signal (Ctrl-C, or a tool that stops the demo after its first line), `finally` never runs:
+// the scratch folder and the SoftHSM token go here instead.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const dir of [workDir, hsm?.dir])
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  });
+}
 try {
   workDir = await mkdtemp(join(tmpdir(), "devicetrust-demo-"));
   const dir = workDir;
