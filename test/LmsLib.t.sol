@@ -9,9 +9,10 @@ import {LmsLibHarness} from "../contracts/mocks/LmsLibHarness.sol";
 import {LmsTestSigner} from "./utils/LmsTestSigner.sol";
 import {LmsVectors} from "./utils/LmsVectors.sol";
 
-/// @notice LmsLib against RFC 8554's test vectors (both levels of both HSS test cases), its strict parse (one
-/// test per error), the refusal of every single-byte change of a signature, and signatures of every parameter
-/// set made by LmsTestSigner; logs the gas of an LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W4 verification.
+/// @notice LmsLib against RFC 8554's test vectors (both levels of both HSS test cases) and RFC 9858's
+/// SHA-256/192 one, its strict parse (one test per error), the refusal of every single-byte change of a
+/// signature, and signatures of every parameter set made by LmsTestSigner; logs the gas of an
+/// LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W4 verification.
 contract LmsLibTest is Test {
     LmsLibHarness internal lib;
 
@@ -43,6 +44,42 @@ contract LmsLibTest is Test {
     function test_verify_rfc8554TestCase2SecondLevel() public view {
         assertTrue(lib.verify(LmsVectors.TC2_PUBLIC_KEY_1, LmsVectors.TC2_MESSAGE, LmsVectors.TC2_SIGNATURE_1));
     }
+
+    // ============================================================ RFC 9858 (SP 800-208 SHA-256/192)
+
+    function test_verify_rfc9858TestCase1() public view {
+        assertTrue(lib.verify(LmsVectors.RFC9858_PUBLIC_KEY, LmsVectors.RFC9858_MESSAGE, LmsVectors.RFC9858_SIGNATURE));
+    }
+
+    function test_verify_rfc9858TestCase1FalseForAnotherMessage() public view {
+        bytes memory message = LmsVectors.RFC9858_MESSAGE;
+        message[0] = "t";
+        assertFalse(lib.verify(LmsVectors.RFC9858_PUBLIC_KEY, message, LmsVectors.RFC9858_SIGNATURE));
+    }
+
+    /// @notice Changing any one byte of a valid SHA-256/192 signature never leaves it valid (the 24-byte
+    /// values are read and compared to their last byte, and no further).
+    function testFuzz_verify_refusesAnyM24SignatureByteFlip(uint256 index, uint8 mask) public view {
+        bytes memory signature = LmsVectors.RFC9858_SIGNATURE;
+        index = bound(index, 0, signature.length - 1);
+        signature[index] ^= bytes1(uint8(bound(mask, 1, 255)));
+        assertTrue(_refuses(LmsVectors.RFC9858_PUBLIC_KEY, LmsVectors.RFC9858_MESSAGE, signature));
+    }
+
+    function test_verify_refusesAnM24SignatureByteFlip() public view {
+        // C's last byte, y[25]'s last byte, path[4]'s last byte.
+        uint256[3] memory indices = [uint256(8 + 23), 8 + 24 * 26 + 23, 779];
+        for (uint256 i; i < indices.length; ++i) testFuzz_verify_refusesAnyM24SignatureByteFlip(indices[i], 0x80);
+    }
+
+    /// @notice T[1]'s last (24th) byte counts.
+    function test_verify_rfc9858TestCase1FalseForAnotherRoot() public view {
+        bytes memory publicKey = LmsVectors.RFC9858_PUBLIC_KEY;
+        publicKey[47] ^= 0x01;
+        assertFalse(lib.verify(publicKey, LmsVectors.RFC9858_MESSAGE, LmsVectors.RFC9858_SIGNATURE));
+    }
+
+    // ============================================================ wrong message or key
 
     function test_verify_falseForAnotherMessage() public view {
         bytes memory message = LmsVectors.TC1_MESSAGE;
@@ -409,7 +446,7 @@ contract LmsLibTest is Test {
         for (uint256 i; i < length; ++i) out[i] = data[i];
     }
 
-    function _writeU32(bytes memory data, uint256 at, uint32 value) internal pure {
-        for (uint256 i; i < 4; ++i) data[at + i] = bytes1(uint8(value >> (24 - 8 * i)));
+    function _writeU32(bytes memory data, uint256 offset, uint32 value) internal pure {
+        for (uint256 i; i < 4; ++i) data[offset + i] = bytes1(uint8(value >> (24 - 8 * i)));
     }
 }

@@ -6,6 +6,8 @@ pragma solidity ^0.8.30;
 /// two-level HSS signature, so each gives two LMS verifications (the top tree signs the second tree's public
 /// key, the second tree signs the message). The HSS public key's leading u32 L = 2 and the signature's
 /// leading u32 Nspk = 1 are left out; every other byte is here, in order.
+/// Then RFC 9858's (SP 800-208's SHA-256/192) test case 1, a one-level HSS signature (L = 1 and Nspk = 0
+/// left out): Appendix A of RFC 9858, test case 1 of draft-fluhrer-lms-more-parm-sets.
 library LmsVectors {
     /// @dev Test case 1: the top-level LMS public key.
     bytes internal constant TC1_PUBLIC_KEY =
@@ -293,4 +295,57 @@ library LmsVectors {
         hex"7420626520636f6e73747275656420746f2064656e79206f7220646973706172"
         hex"616765206f74686572732072657461696e6564206279207468652070656f706c"
         hex"652e0a";
+
+    /// @dev RFC 9858 test case 1 (LMS_SHA256_M24_H5 / LMOTS_SHA256_N24_W8): the LMS public key.
+    bytes internal constant RFC9858_PUBLIC_KEY =
+        // LMS type 10, LM-OTS type 8
+        hex"0000000a00000008"
+        // I
+        hex"202122232425262728292a2b2c2d2e2f"
+        // T[1]
+        hex"2c571450aed99cfb4f4ac285da14882796618314508b12d2";
+
+    /// @dev RFC 9858 test case 1: the LMS signature of RFC9858_MESSAGE.
+    bytes internal constant RFC9858_SIGNATURE =
+        // q = 5, LM-OTS type 8
+        hex"0000000500000008"
+        // C
+        hex"0b5040a18c1b5cabcbc85b047402ec6294a30dd8da8fc3da"
+        // y[0..25]
+        hex"e13b9f0875f09361dc77fcc4481ea463c073716249719193"
+        hex"614b835b4694c059f12d3aedd34f3db93f3580fb88743b8b"
+        hex"3d0648c0537b7a50e433d7ea9d6672fffc5f42770feab4f9"
+        hex"8eb3f3b23fd2061e4d0b38f832860ae76673ad1a1a52a900"
+        hex"5dcf1bfb56fe16ff723627612f9a48f790f3c47a67f870b8"
+        hex"1e919d99919c8db48168838cece0abfb683da48b9209868b"
+        hex"e8ec10c63d8bf80d36498dfc205dc45d0dd870572d6d8f1d"
+        hex"90177cf5137b8bbf7bcb67a46f86f26cfa5a44cbcaa4e18d"
+        hex"a099a98b0b3f96d5ac8ac375d8da2a7c248004ba11d7ac77"
+        hex"5b9218359cddab4cf8ccc6d54cb7e1b35a36ddc9265c0870"
+        hex"63d2fc6742a7177876476a324b03295bfed99f2eaf1f3897"
+        hex"0583c1b2b616aad0f31cd7a4b1bb0a51e477e94a01bbb4d6"
+        hex"f8866e2528a159df3d6ce244d2b6518d1f0212285a3c2d4a"
+        hex"927054a1e1620b5b02aab0c8c10ed48ae518ea73cba81fcf"
+        hex"ff88bff461dac51e7ab4ca75f47a6259d24820b9995792d1"
+        hex"39f61ae2a8186ae4e3c9bfe0af2cc717f424f41aa67f03fa"
+        hex"edb0665115f2067a46843a4cbbd297d5e83bc1aafc18d1d0"
+        hex"3b3d894e8595a6526073f02ab0f08b99fd9eb208b59ff631"
+        hex"7e5545e6f9ad5f9c183abd043d5acd6eb2dd4da3f02dbc31"
+        hex"67b468720a4b8b92ddfe7960998bb7a0ecf2a26a37598299"
+        hex"413f7b2aecd39a30cec527b4d9710c4473639022451f50d0"
+        hex"1c0457125da0fa4429c07dad859c846cbbd93ab5b91b01bc"
+        hex"770b089cfede6f651e86dd7c15989c8b5321dea9ca608c71"
+        hex"fd862323072b827cee7a7e28e4e2b999647233c3456944bb"
+        hex"7aef9187c96b3f5b79fb98bc76c3574dd06f0e95685e5b3a"
+        hex"ef3a54c4155fe3ad817749629c30adbe897c4f4454c86c49"
+        // LMS type 10, then path[0..4]
+        hex"0000000a"
+        hex"e9ca10eaa811b22ae07fb195e3590a334ea64209942fbae3"
+        hex"38d19f152182c807d3c40b189d3fcbea942f44682439b191"
+        hex"332d33ae0b761a2a8f984b56b2ac2fd4ab08223a69ed1f77"
+        hex"19c7aa7e9eee96504b0e60c6bb5c942d695f0493eb25f80a"
+        hex"5871cffd131d0e04ffe5065bc7875e82d34b40b69dd9f3c1";
+
+    /// @dev RFC 9858 test case 1: the message, "Test message for SHA256-192\n".
+    bytes internal constant RFC9858_MESSAGE = hex"54657374206d65737361676520666f72205348413235362d3139320a";
 }
