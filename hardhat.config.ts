@@ -28,8 +28,9 @@ const IR = {
 } as const;
 
 const SOLIDITY_TESTS = {
-  // TypeScript-generated protocol vectors, read by test/ProtocolVectors.t.sol.
-  fsPermissions: { readFile: ["./test/fixtures/vectors.json"] },
+  // TypeScript-generated protocol vectors (test/ProtocolVectors.t.sol) and real TPM quotes
+  // (test/TpmAttestation.t.sol).
+  fsPermissions: { readFile: ["./test/fixtures/vectors.json", "./test/fixtures/tpm/quotes.json"] },
   fuzz: { runs: 256, ...(fuzzSeed === undefined ? {} : { seed: fuzzSeed }) },
   invariant: { runs: 64, depth: 32, failOnRevert: true },
 };
@@ -48,6 +49,8 @@ const CONTRACTS = {
     "contracts/feeds/DeviceFeed.sol": IR,
     "contracts/feeds/DeviceFeedFactory.sol": IR,
     "contracts/feeds/ReadingAnchor.sol": IR,
+    // Paid per TPM quote by operators.
+    "contracts/attestation/TpmAttestation.sol": IR,
     "contracts/insurance/InsurancePool.sol": IR,
     // Paid per channel by buyers and sellers (open, close).
     "contracts/accounts/PaymentChannel.sol": IR,

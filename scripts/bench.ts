@@ -42,6 +42,7 @@ import {
   batchOutOfBoundsProof,
   collateralTokenAt,
   equivocationProof,
+  attestWithTpm,
   fetchChallenge,
   outOfBoundsProof,
   proofsAt,
@@ -53,10 +54,14 @@ import {
   stakingAt,
   submitEvidence,
   submitProof,
+  tpmAttestationAt,
   withdraw,
   type Proof,
 } from "../src/client/index.js";
 import { median, opsPerSecond } from "../src/bench/measure.js";
+import { startSoftwareTpm } from "../src/device/swtpm.js";
+import { Tpm, TpmKeyStore } from "../src/device/tpm.js";
+import type { KeyStore } from "../src/device/key-store.js";
 import {
   DeviceSigner,
   SoftwareKeyStore,
@@ -119,6 +124,7 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "attestation.attest.p256.repeat", kind: "max", value: 50_000 },
   { section: "gas", key: "attestation.attest.secp256k1.repeat", kind: "max", value: 50_000 },
   { section: "gas", key: "attestation.isTrusted", kind: "max", value: 10_000 },
+  { section: "gas", key: "attestation.attest.tpmQuote", kind: "max", value: 60_000 },
   { section: "gas", key: "stake.deposit.first", kind: "max", value: 100_000 },
   { section: "gas", key: "stake.requestWithdrawal", kind: "max", value: 55_000 },
   { section: "gas", key: "stake.withdraw", kind: "max", value: 70_000 },
@@ -142,6 +148,7 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "channel.close", kind: "max", value: 75_000 },
   { section: "perSecond", key: "verify.p256.openssl", kind: "min", value: 10_000 },
   { section: "perSecond", key: "verify.p256.devicetrust", kind: "min", value: 10_000 },
+  { section: "perSecond", key: "lms.verify.h10w4", kind: "min", value: 2_000 },
   { section: "perSecond", key: "gateway.verify.p256.single", kind: "min", value: 10_000 },
   { section: "perSecond", key: "gateway.readings.batch.1024", kind: "min", value: 200_000 },
   { section: "bytes", key: "gateway.rss.10000devices", kind: "max", value: 300_000_000 },
@@ -171,8 +178,13 @@ interface Chain {
   readonly makerId: bigint;
 }
 
-interface Device {
+interface Device extends Registrable {
   readonly keyStore: SoftwareKeyStore;
+}
+
+/** A device key (in any key store) and its signer: what a registration needs. */
+interface Registrable {
+  readonly keyStore: KeyStore;
   readonly signer: DeviceSigner;
 }
 
@@ -229,7 +241,7 @@ async function deadline(chain: Chain): Promise<bigint> {
   return BigInt(await chain.conn.networkHelpers.time.latest()) + 3600n;
 }
 
-async function registration(chain: Chain, device: Device) {
+async function registration(chain: Chain, device: Registrable) {
   const until = await deadline(chain);
   const signed = await device.signer.signRegister(chain.operator.address as Hex, until);
   return {
@@ -241,7 +253,7 @@ async function registration(chain: Chain, device: Device) {
   };
 }
 
-async function registerEndorsed(chain: Chain, device: Device): Promise<Measured> {
+async function registerEndorsed(chain: Chain, device: Registrable): Promise<Measured> {
   const endorsement = await signEndorsement(
     chain.maker,
     chain.domain,
@@ -1088,10 +1100,62 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
   record(`registry.decommission.operator${sfx}`, decommissions);
 
   await benchAttestation(chain);
+  await benchTpmQuotes(chain);
   await benchChannels(chain);
   const staking = await benchStaking(chain);
   await benchPool(chain, staking, await benchFeeds(chain, staking));
   await chain.conn.close();
+}
+
+/**
+ * TPM 2.0 quotes as evidence, with a software TPM (swtpm + tpm2-tools): its Attestation Key registers as
+ * a device key (signed inside the TPM), TpmAttestation holds APPRAISER_ROLE, and real quotes over a recent
+ * block hash are recorded (src/client attestWithTpm). Whole transactions, first quote and later ones.
+ */
+async function benchTpmQuotes(chain: Chain): Promise<void> {
+  const sfx = chain.name === "osaka" ? "" : ".prague";
+  progress(`${chain.name}: TPM 2.0 quotes (swtpm): first, repeat`);
+  const swtpm = await startSoftwareTpm();
+  try {
+    const tpm = new Tpm({ tcti: swtpm.tcti, workDir: join(swtpm.dir, "work") });
+    await tpm.createAttestationKey();
+    const [governance] = await chain.conn.ethers.getSigners();
+    if (governance === undefined) throw new Error("the in-process network has no account");
+    const deployed = await chain.conn.ethers.deployContract("TpmAttestation", [
+      await chain.registry.getAddress(),
+    ]);
+    const appraiserAddress = await deployed.getAddress();
+    await (
+      await chain.registry
+        .connect(governance)
+        .grantRole(await chain.registry.APPRAISER_ROLE(), appraiserAddress)
+    ).wait();
+    const store = await TpmKeyStore.open(tpm);
+    await registerEndorsed(chain, {
+      keyStore: store,
+      signer: new DeviceSigner(store, chain.domain),
+    });
+    await store.close();
+    const images = releaseImages("tpm");
+    await publishFirmware({
+      registry: chain.registry.connect(chain.makerWallet),
+      model: MODEL,
+      version: "tpm",
+      images,
+    });
+    const registry = chain.registry.connect(chain.operator);
+    const appraiser = tpmAttestationAt(appraiserAddress, registry);
+    const quote = async (): Promise<Measured> => {
+      const r = await attestWithTpm({ registry, appraiser, tpm, images, challenge: "block" });
+      return { gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) };
+    };
+    record(`attestation.attest.tpmQuote.first${sfx}`, [await quote()]);
+    const repeat: Measured[] = [];
+    for (let i = 0; i < SAMPLES; i++) repeat.push(await quote());
+    record(`attestation.attest.tpmQuote${sfx}`, repeat);
+  } finally {
+    await swtpm.stop();
+  }
 }
 
 // ------------------------------------------------------------------ off chain

@@ -80,6 +80,31 @@ async function main(): Promise<void> {
       nonce: 7n,
       deadline: 2n ** 64n + 5n,
     },
+    CommitPqKey: {
+      deviceId: p256Id,
+      scheme: 1,
+      commitment: ("0x" + "9c".repeat(32)) as Hex,
+      deadline: 1_900_000_000n,
+    },
+    RecoverKey: {
+      deviceId: p256Id,
+      newKeyHash: keyHash(k1.deviceKey),
+      nonce: 3n,
+      deadline: 1_900_000_001n,
+    },
+    ReplacePqKey: {
+      deviceId: p256Id,
+      scheme: 2,
+      commitment: ("0x" + "d2".repeat(32)) as Hex,
+      nonce: 4n,
+      deadline: 1_900_000_002n,
+    },
+    FirmwareRelease: {
+      maker: 3,
+      model: 4_000_000_001,
+      version: "2.1.0-rc.1+ünïcode",
+      measurement: ("0x" + "5a".repeat(32)) as Hex,
+    },
     Attestation: {
       deviceId: p256Id,
       measurement: ("0x" + "5a".repeat(32)) as Hex,

@@ -624,6 +624,17 @@ export const tasks = [
         name: "challenge",
         description: "block (a recent block hash) or nonce (issued on chain; operator only)",
         defaultValue: "block",
+      })
+      .addOption({
+        name: "tpm",
+        description:
+          'Attest with the device\'s TPM 2.0 instead of its key: the tpm2-tools TCTI (e.g. "device:/dev/tpmrm0", "swtpm:host=127.0.0.1,port=2321"); its Attestation Key is the device\'s registered key',
+        defaultValue: "",
+      })
+      .addOption({
+        name: "tpmAttestation",
+        description: "The TpmAttestation appraiser (default: from the deployment)",
+        defaultValue: "",
       }),
   )
     .setAction(() => import("./device/attest.js"))

@@ -55,6 +55,10 @@ contract ProtocolVectorsTest is Test {
         assertEq(DeviceMessageLib.READING_TYPEHASH, _b32("Reading", "typeHash"));
         assertEq(DeviceMessageLib.READING_BATCH_TYPEHASH, _b32("ReadingBatch", "typeHash"));
         assertEq(DeviceMessageLib.VOUCHER_TYPEHASH, _b32("Voucher", "typeHash"));
+        assertEq(DeviceMessageLib.COMMIT_PQ_KEY_TYPEHASH, _b32("CommitPqKey", "typeHash"));
+        assertEq(DeviceMessageLib.RECOVER_KEY_TYPEHASH, _b32("RecoverKey", "typeHash"));
+        assertEq(DeviceMessageLib.REPLACE_PQ_KEY_TYPEHASH, _b32("ReplacePqKey", "typeHash"));
+        assertEq(DeviceMessageLib.FIRMWARE_RELEASE_TYPEHASH, _b32("FirmwareRelease", "typeHash"));
     }
 
     function test_register_matchesTypeScript() public view {
@@ -76,6 +80,31 @@ contract ProtocolVectorsTest is Test {
             (DeviceId, bytes32, uint256, uint256)
         );
         _checkMessage("RotateKey", DeviceMessageLib.hashRotateKey(id, newKeyHash, nonce, deadline));
+    }
+
+    function test_pqMessages_matchTypeScript() public view {
+        (DeviceId id, uint8 scheme, bytes32 commitment, uint256 deadline) = abi.decode(
+            _encoded("CommitPqKey"),
+            (DeviceId, uint8, bytes32, uint256)
+        );
+        _checkMessage("CommitPqKey", DeviceMessageLib.hashCommitPqKey(id, scheme, commitment, deadline));
+        bytes32 newKeyHash;
+        uint256 nonce;
+        (id, newKeyHash, nonce, deadline) = abi.decode(_encoded("RecoverKey"), (DeviceId, bytes32, uint256, uint256));
+        _checkMessage("RecoverKey", DeviceMessageLib.hashRecoverKey(id, newKeyHash, nonce, deadline));
+        (id, scheme, commitment, nonce, deadline) = abi.decode(
+            _encoded("ReplacePqKey"),
+            (DeviceId, uint8, bytes32, uint256, uint256)
+        );
+        _checkMessage("ReplacePqKey", DeviceMessageLib.hashReplacePqKey(id, scheme, commitment, nonce, deadline));
+    }
+
+    function test_firmwareRelease_matchesTypeScript() public view {
+        (uint16 maker, uint32 model, string memory version, bytes32 measurement) = abi.decode(
+            _encoded("FirmwareRelease"),
+            (uint16, uint32, string, bytes32)
+        );
+        _checkMessage("FirmwareRelease", DeviceMessageLib.hashFirmwareRelease(maker, model, version, measurement));
     }
 
     function test_attestation_matchesTypeScript() public view {
@@ -130,10 +159,14 @@ contract ProtocolVectorsTest is Test {
     }
 
     function test_signatures_fromTypeScriptVerify() public view {
-        string[7] memory kinds = [
+        string[11] memory kinds = [
             "Register",
             "Endorse",
             "RotateKey",
+            "CommitPqKey",
+            "RecoverKey",
+            "ReplacePqKey",
+            "FirmwareRelease",
             "Attestation",
             "Reading",
             "ReadingBatch",

@@ -111,7 +111,12 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         (DeviceStatus status, address operator, , , ) = _attestationDevice(deviceId);
         _requireAttestable(deviceId, status);
         if (msg.sender != operator && !_isGovernor(msg.sender)) revert AttestationNotOperator(deviceId, msg.sender);
-        challenge = keccak256(abi.encode(block.prevrandao, address(this), deviceId, ++_challengeNonce));
+        // 192 unpredictable bits, then the issue time: the challenge dates itself, so evidence over it is
+        // refused once it is older than MAX_EVIDENCE_AGE, and appraised evidence takes its time from it.
+        challenge = bytes32(
+            (uint256(keccak256(abi.encode(block.prevrandao, address(this), deviceId, ++_challengeNonce))) << 64) |
+                uint64(block.timestamp)
+        );
         _challenges[deviceId] = challenge;
         emit ChallengeIssued(deviceId, challenge);
     }
@@ -127,18 +132,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         (DeviceStatus status, , uint16 maker, uint32 model, uint32 nonce) = _attestationDevice(deviceId);
         _requireAttestable(deviceId, status);
         _checkTime(evidence.timestamp);
-
-        {
-            Evidence storage latest = _evidence[deviceId];
-            uint64 latestTimestamp = latest.timestamp;
-            uint64 latestBootCount = latest.bootCount;
-            if (evidence.timestamp <= latestTimestamp) {
-                revert AttestationNotNewer(deviceId, evidence.timestamp, latestTimestamp);
-            }
-            if (evidence.bootCount < latestBootCount) {
-                revert AttestationBootCountDecreased(deviceId, evidence.bootCount, latestBootCount);
-            }
-        }
+        _requireNewer(deviceId, evidence.timestamp, evidence.bootCount, false);
         uint32 firmwareId = _firmwareFor(deviceId, maker, model, evidence.measurement);
         _consumeChallenge(deviceId, evidence.challenge, challengeBlock);
 
@@ -154,9 +148,26 @@ abstract contract DeviceAttestation is IDeviceAttestation {
             )
         ) revert AttestationInvalidSignature(deviceId);
 
-        // The status copy starts in sync here; the registry keeps it so (`_syncEvidenceStatus`).
-        _storeEvidence(deviceId, firmwareId, evidence.timestamp, evidence.bootCount, status);
-        emit DeviceAttested(deviceId, firmwareId, evidence.timestamp, evidence.bootCount);
+        _recordEvidence(deviceId, firmwareId, evidence.timestamp, evidence.bootCount, status);
+    }
+
+    /// @inheritdoc IDeviceAttestation
+    function recordAppraisedEvidence(
+        DeviceId deviceId,
+        bytes32 keyHash,
+        bytes32 measurement,
+        uint64 bootCount,
+        bytes32 challenge,
+        uint256 challengeBlock
+    ) external returns (uint32 firmwareId, uint64 timestamp) {
+        if (!_isAppraiser(msg.sender)) revert AttestationNotAppraiser(msg.sender);
+        (DeviceStatus status, , uint16 maker, uint32 model, uint32 nonce) = _attestationDevice(deviceId);
+        _requireAttestable(deviceId, status);
+        _requireCurrentKeyHash(deviceId, nonce, keyHash);
+        timestamp = _consumeChallenge(deviceId, challenge, challengeBlock);
+        _requireNewer(deviceId, timestamp, bootCount, true);
+        firmwareId = _firmwareFor(deviceId, maker, model, measurement);
+        _recordEvidence(deviceId, firmwareId, timestamp, bootCount, status);
     }
 
     // ---------------------------------------------------------------- trust
@@ -265,6 +276,30 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         }
     }
 
+    /// @dev Evidence must be newer than the device's latest, and its boot count never lower; appraised
+    /// evidence's counter (its hardware's clock) strictly higher, so a quote is never recorded twice.
+    function _requireNewer(DeviceId deviceId, uint64 timestamp, uint64 bootCount, bool strict) private view {
+        Evidence storage latest = _evidence[deviceId];
+        (uint64 latestTimestamp, uint64 latestBootCount) = (latest.timestamp, latest.bootCount);
+        if (timestamp <= latestTimestamp) revert AttestationNotNewer(deviceId, timestamp, latestTimestamp);
+        if (bootCount < latestBootCount || (strict && bootCount == latestBootCount && latestTimestamp != 0)) {
+            revert AttestationBootCountDecreased(deviceId, bootCount, latestBootCount);
+        }
+    }
+
+    /// @dev Stores accepted evidence and says so. The status copy starts in sync here; the registry keeps it
+    /// so (`_syncEvidenceStatus`).
+    function _recordEvidence(
+        DeviceId deviceId,
+        uint32 firmwareId,
+        uint64 timestamp,
+        uint64 bootCount,
+        DeviceStatus status
+    ) private {
+        _storeEvidence(deviceId, firmwareId, timestamp, bootCount, status);
+        emit DeviceAttested(deviceId, firmwareId, timestamp, bootCount);
+    }
+
     /// @dev Writes the whole Evidence slot in one SSTORE (the struct assignment costs two): fields packed
     /// from the low-order end in declaration order: firmwareId (32 bits), timestamp, bootCount,
     /// recordedAt (64 bits each), status (8 bits).
@@ -343,18 +378,28 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         }
     }
 
-    /// @dev Fresh means: the hash of one of the last 256 blocks, or the device's pending issued nonce
-    /// (consumed here, so it serves once).
-    function _consumeChallenge(DeviceId deviceId, bytes32 challenge, uint256 challengeBlock) private {
+    /// @dev Fresh means: the hash of one of the last 256 blocks, or the device's pending issued nonce issued
+    /// within MAX_EVIDENCE_AGE (consumed here, so it serves once). Returns the latest time the evidence can
+    /// be known to be from: the issue time of a nonce, the current block's time for a block hash (no block
+    /// time is readable on chain for an older block; such evidence is at most 256 blocks older).
+    function _consumeChallenge(
+        DeviceId deviceId,
+        bytes32 challenge,
+        uint256 challengeBlock
+    ) private returns (uint64 freshAt) {
         if (challengeBlock != 0) {
             if (
                 challengeBlock < block.number &&
                 block.number - challengeBlock <= _BLOCKHASH_WINDOW &&
                 blockhash(challengeBlock) == challenge
-            ) return;
+            ) return uint64(block.timestamp);
         } else if (challenge != bytes32(0) && _challenges[deviceId] == challenge) {
-            delete _challenges[deviceId];
-            return;
+            // The low 64 bits are the issue time (issueChallenge), never after this block.
+            freshAt = uint64(uint256(challenge));
+            if (block.timestamp - freshAt <= MAX_EVIDENCE_AGE) {
+                delete _challenges[deviceId];
+                return freshAt;
+            }
         }
         revert AttestationStaleChallenge(deviceId, challenge, challengeBlock);
     }
@@ -397,6 +442,12 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature
     ) internal view virtual returns (bool);
+
+    /// @dev Reverts unless `keyHash` is the device's current key hash (given its key `nonce`).
+    function _requireCurrentKeyHash(DeviceId deviceId, uint32 nonce, bytes32 keyHash) internal view virtual;
+
+    /// @dev Whether `account` may record evidence it appraised (an appraiser contract).
+    function _isAppraiser(address account) internal view virtual returns (bool);
 
     /// @dev The EIP-712 digest of a device message under the registry's domain.
     function _deviceDigest(bytes32 structHash) internal view virtual returns (bytes32);

@@ -22,6 +22,12 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     /// @notice Suspends devices: held by slashing and by circuit breakers.
     bytes32 public constant SUSPENDER_ROLE = keccak256("SUSPENDER_ROLE");
+    /// @notice Records evidence it appraised itself (`recordAppraisedEvidence`): held by the appraiser
+    /// contracts of hardware evidence formats (TPM 2.0 quotes, PSA tokens) only.
+    bytes32 public constant APPRAISER_ROLE = keccak256("APPRAISER_ROLE");
+    /// @notice Rotates keys without the current key (`recoverKey`): held by the post-quantum recovery
+    /// contract only, which checks a signature by the device's committed post-quantum key.
+    bytes32 public constant KEY_RECOVERY_ROLE = keccak256("KEY_RECOVERY_ROLE");
 
     /// @dev Exactly one storage slot: 20 + 1 + 1 + 2 + 4 + 4 bytes.
     struct DeviceRecord {
@@ -154,15 +160,29 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         uint32 nonce = d.nonce;
         if (rotation.nonce != nonce) revert DeviceRegistryInvalidNonce(deviceId, nonce, rotation.nonce);
         (bytes32 oldHash, bytes32 newHash) = _checkRotation(deviceId, rotation);
+        _installKey(deviceId, d, nonce, oldHash, newHash, rotation.newKey);
+    }
 
-        d.nonce = nonce + 1;
-        d.keyType = rotation.newKey.keyType;
-        _rotatedKeyHash[deviceId] = newHash;
-        _rotatedKeyOwner[newHash] = deviceId;
-        // The cast is exact until the year 36812 (see _retiredAt).
-        _retiredAt[oldHash] = uint40(block.timestamp);
-        // KeyRotated names the new key only: the retired one is the key that was current before it.
-        emit KeyRotated(deviceId, newHash, nonce + 1, rotation.newKey.keyType, rotation.newKey.key);
+    /// @inheritdoc IDeviceRegistry
+    function recoverKey(
+        DeviceId deviceId,
+        DeviceKey calldata newKey,
+        uint256 deadline,
+        bytes calldata newKeySignature
+    ) external onlyRole(KEY_RECOVERY_ROLE) {
+        DeviceRecord storage d = _knownDevice(deviceId);
+        _requireNotTerminal(deviceId, d.status);
+        _requireDeadline(deadline);
+        uint32 nonce = d.nonce;
+        DeviceKeyLib.checkKey(newKey.keyType, newKey.key);
+        bytes32 newHash = DeviceKeyLib.keyHash(newKey.keyType, newKey.key);
+        _requireUnusedKey(newHash);
+        bytes32 digest = _hashTypedDataV4(DeviceMessageLib.hashRotateKey(deviceId, newHash, nonce, deadline));
+        if (!DeviceKeyLib.checkSignature(newKey.keyType, newKey.key, digest, newKeySignature)) {
+            revert DeviceRegistryInvalidNewKeySignature(deviceId, newHash);
+        }
+        _installKey(deviceId, d, nonce, _currentKeyHash(deviceId, nonce), newHash, newKey);
+        emit KeyRecovered(deviceId, newHash, msg.sender);
     }
 
     /// @inheritdoc IDeviceRegistry
@@ -442,11 +462,16 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         DeviceKey calldata key,
         bytes calldata signature
     ) internal view override returns (bool) {
-        bytes32 keyHash = DeviceKeyLib.keyHash(key.keyType, key.key);
-        if (keyHash != _currentKeyHash(deviceId, nonce)) {
-            revert DeviceRegistryWrongKey(deviceId, keyHash);
-        }
+        _requireCurrentKeyHash(deviceId, nonce, DeviceKeyLib.keyHash(key.keyType, key.key));
         return DeviceKeyLib.checkSignature(key.keyType, key.key, digest, signature);
+    }
+
+    function _requireCurrentKeyHash(DeviceId deviceId, uint32 nonce, bytes32 keyHash) internal view override {
+        if (keyHash != _currentKeyHash(deviceId, nonce)) revert DeviceRegistryWrongKey(deviceId, keyHash);
+    }
+
+    function _isAppraiser(address account) internal view override returns (bool) {
+        return hasRole(APPRAISER_ROLE, account);
     }
 
     function _deviceDigest(bytes32 structHash) internal view override returns (bytes32) {
@@ -505,6 +530,25 @@ contract DeviceRegistry is IDeviceRegistry, DeviceAttestation, EIP712, AccessCon
         if (!DeviceKeyLib.checkSignature(next.keyType, next.key, digest, rotation.newSignature)) {
             revert DeviceRegistryInvalidNewKeySignature(deviceId, newHash);
         }
+    }
+
+    /// @dev The effects of a rotation: the new key current, the old one retired now.
+    function _installKey(
+        DeviceId deviceId,
+        DeviceRecord storage d,
+        uint32 nonce,
+        bytes32 oldHash,
+        bytes32 newHash,
+        DeviceKey calldata newKey
+    ) private {
+        d.nonce = nonce + 1;
+        d.keyType = newKey.keyType;
+        _rotatedKeyHash[deviceId] = newHash;
+        _rotatedKeyOwner[newHash] = deviceId;
+        // The cast is exact until the year 36812 (see _retiredAt).
+        _retiredAt[oldHash] = uint40(block.timestamp);
+        // KeyRotated names the new key only: the retired one is the key that was current before it.
+        emit KeyRotated(deviceId, newHash, nonce + 1, newKey.keyType, newKey.key);
     }
 
     function _register(DeviceId deviceId, Registration calldata registration, uint16 maker) private {

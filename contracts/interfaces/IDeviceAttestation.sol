@@ -87,6 +87,7 @@ interface IDeviceAttestation {
     error AttestationBootCountDecreased(DeviceId deviceId, uint64 bootCount, uint64 latest);
     error AttestationStaleChallenge(DeviceId deviceId, bytes32 challenge, uint256 challengeBlock);
     error AttestationNotOperator(DeviceId deviceId, address caller);
+    error AttestationNotAppraiser(address caller);
 
     /// @notice A maker published reference values for (model, version).
     event FirmwarePublished(
@@ -122,7 +123,8 @@ interface IDeviceAttestation {
     function revokeFirmware(uint32 firmwareId) external;
 
     /// @notice The device's operator (or governance) issues a fresh nonce for `deviceId`'s next evidence,
-    /// for devices that cannot see block hashes. Single use; a new one replaces the pending one.
+    /// for devices that cannot see block hashes. Single use, for MAX_EVIDENCE_AGE (its low 64 bits are its
+    /// issue time); a new one replaces the pending one.
     function issueChallenge(DeviceId deviceId) external returns (bytes32 challenge);
 
     /// @notice Accepts signed evidence. `challengeBlock` is the block whose hash is the challenge (or 0
@@ -133,6 +135,23 @@ interface IDeviceAttestation {
         IDeviceRegistry.DeviceKey calldata key,
         bytes calldata signature
     ) external;
+
+    /// @notice Records evidence an appraiser contract (APPRAISER_ROLE) verified itself: a hardware
+    /// format (TPM 2.0 quote, PSA token) signed by the key with hash `keyHash`, which must be the device's
+    /// current key, over `challenge` (an issued nonce, or the hash of `challengeBlock`), attesting
+    /// `measurement`. `bootCount` is the hardware's own counter, which must be strictly higher than the
+    /// latest evidence's (a TPM's reset count and clock: the same quote is never recorded twice, even over
+    /// a block hash that is still recent). The same checks and the same evidence record as `attest`; its
+    /// timestamp is the challenge's: the nonce's issue time, or this block's time for a block hash.
+    /// Returns the firmware id and the evidence timestamp.
+    function recordAppraisedEvidence(
+        DeviceId deviceId,
+        bytes32 keyHash,
+        bytes32 measurement,
+        uint64 bootCount,
+        bytes32 challenge,
+        uint256 challengeBlock
+    ) external returns (uint32 firmwareId, uint64 timestamp);
 
     /// @notice Active, attested within `maxAge` seconds, on firmware of its own model that is Good (or
     /// Deprecated before its sunset).

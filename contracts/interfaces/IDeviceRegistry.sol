@@ -114,6 +114,9 @@ interface IDeviceRegistry {
     /// @notice The device's key changed; `key` is the new key (the registry stores only its hash). The key it
     /// replaced (the one current before it) is retired at this block's time: see keyRetiredAt.
     event KeyRotated(DeviceId indexed deviceId, bytes32 indexed newKeyHash, uint32 nonce, KeyType keyType, bytes key);
+    /// @notice The rotation just announced (KeyRotated) was a recovery by `recoverer` (KEY_RECOVERY_ROLE:
+    /// the post-quantum recovery contract), without the current key's signature.
+    event KeyRecovered(DeviceId indexed deviceId, bytes32 indexed newKeyHash, address recoverer);
     /// @notice The operator offered the device to `to`.
     event CustodyTransferStarted(DeviceId indexed deviceId, address indexed from, address indexed to);
     /// @notice The operator withdrew its offer.
@@ -175,6 +178,17 @@ interface IDeviceRegistry {
     /// never becomes usable again, by this device or any other, and is retired at this block's time
     /// (keyRetiredAt): evidence it dates at or after that time no longer counts against the device.
     function rotateKey(DeviceId deviceId, KeyRotation calldata rotation) external;
+
+    /// @notice A recovery contract (KEY_RECOVERY_ROLE) rotates a device that is not terminal to `newKey`
+    /// without the current key: it has checked a signature by the device's committed post-quantum key.
+    /// The new key proves possession as in a rotation (RotateKey{deviceId, keyHash(newKey), nonce,
+    /// deadline} under this domain); the old key is retired as by rotateKey.
+    function recoverKey(
+        DeviceId deviceId,
+        DeviceKey calldata newKey,
+        uint256 deadline,
+        bytes calldata newKeySignature
+    ) external;
 
     /// @notice Step one of a custody transfer, by the current operator. Replaces any pending transfer.
     function startCustodyTransfer(DeviceId deviceId, address to) external;

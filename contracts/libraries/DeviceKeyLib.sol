@@ -84,7 +84,7 @@ library DeviceKeyLib {
             }
             (bytes32 r, bytes32 s) = (bytes32(signature[:32]), bytes32(signature[32:]));
             _checkRange(r, s, P256.N, P256_HALF_N);
-            return _p256Verify(sha256(abi.encodePacked(digest)), r, s, bytes32(key[:32]), bytes32(key[32:]));
+            return p256Verify(sha256(abi.encodePacked(digest)), r, s, bytes32(key[:32]), bytes32(key[32:]));
         }
         revert DeviceKeyUnsupportedType(keyType);
     }
@@ -107,7 +107,7 @@ library DeviceKeyLib {
             if (signature.length != P256_SIGNATURE_LENGTH || key.length != P256_KEY_LENGTH) return false;
             // P256.verify rejects r or s out of range, high-s and points off the curve.
             return
-                _p256Verify(
+                p256Verify(
                     sha256(abi.encodePacked(digest)),
                     bytes32(signature[:32]),
                     bytes32(signature[32:]),
@@ -118,12 +118,12 @@ library DeviceKeyLib {
         return false;
     }
 
-    /// @dev P256.verify with a fast path: a precompile answer of 1 is final (EIP-7951 and RIP-7212 both
+    /// @notice P256.verify with a fast path: a precompile answer of 1 is final (EIP-7951 and RIP-7212 both
     /// validate the point and the ranges of r and s themselves), so a valid signature on a chain with the
     /// precompile costs one call. Any other answer goes through P256.verify, which tells "invalid" from
     /// "no precompile" and falls back to its Solidity verifier; low-s is enforced by the callers' checks and
     /// by P256.verify.
-    function _p256Verify(bytes32 h, bytes32 r, bytes32 s, bytes32 qx, bytes32 qy) private view returns (bool) {
+    function p256Verify(bytes32 h, bytes32 r, bytes32 s, bytes32 qx, bytes32 qy) internal view returns (bool) {
         if (uint256(s) > P256_HALF_N) return false;
         bool ok;
         // solhint-disable-next-line no-inline-assembly

@@ -24,6 +24,27 @@ library DeviceMessageLib {
         "RotateKey(bytes32 deviceId,bytes32 newKeyHash,uint256 nonce,uint256 deadline)"
     );
 
+    /// @dev The current key commits the device, once, to a post-quantum key (`scheme` 1: LMS, 2: ML-DSA-44;
+    /// `commitment` = keccak256(uint8(scheme) ‖ public key)), which can later recover it (PqKeyRecovery).
+    bytes32 internal constant COMMIT_PQ_KEY_TYPEHASH = keccak256(
+        "CommitPqKey(bytes32 deviceId,uint8 scheme,bytes32 commitment,uint256 deadline)"
+    );
+
+    /// @dev Signed by the committed post-quantum key: the device's key becomes `newKeyHash`'s key.
+    bytes32 internal constant RECOVER_KEY_TYPEHASH = keccak256(
+        "RecoverKey(bytes32 deviceId,bytes32 newKeyHash,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @dev Signed by the committed post-quantum key: it is replaced by another (an LMS key runs out of leaves).
+    bytes32 internal constant REPLACE_PQ_KEY_TYPEHASH = keccak256(
+        "ReplacePqKey(bytes32 deviceId,uint8 scheme,bytes32 commitment,uint256 nonce,uint256 deadline)"
+    );
+
+    /// @dev A maker's post-quantum (LMS) signature of a release: the reference value of (model, version).
+    bytes32 internal constant FIRMWARE_RELEASE_TYPEHASH = keccak256(
+        "FirmwareRelease(uint16 maker,uint32 model,string version,bytes32 measurement)"
+    );
+
     bytes32 internal constant ATTESTATION_TYPEHASH = keccak256(
         "Attestation(bytes32 deviceId,bytes32 measurement,bytes32 challenge,uint64 timestamp,uint64 bootCount)"
     );
@@ -51,6 +72,43 @@ library DeviceMessageLib {
 
     function hashEndorse(DeviceId deviceId, uint32 model) internal pure returns (bytes32) {
         return keccak256(abi.encode(ENDORSE_TYPEHASH, deviceId, model));
+    }
+
+    function hashCommitPqKey(
+        DeviceId deviceId,
+        uint8 scheme,
+        bytes32 commitment,
+        uint256 deadline
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(COMMIT_PQ_KEY_TYPEHASH, deviceId, scheme, commitment, deadline));
+    }
+
+    function hashRecoverKey(
+        DeviceId deviceId,
+        bytes32 newKeyHash,
+        uint256 nonce,
+        uint256 deadline
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(RECOVER_KEY_TYPEHASH, deviceId, newKeyHash, nonce, deadline));
+    }
+
+    function hashReplacePqKey(
+        DeviceId deviceId,
+        uint8 scheme,
+        bytes32 commitment,
+        uint256 nonce,
+        uint256 deadline
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(REPLACE_PQ_KEY_TYPEHASH, deviceId, scheme, commitment, nonce, deadline));
+    }
+
+    function hashFirmwareRelease(
+        uint16 maker,
+        uint32 model,
+        string memory version,
+        bytes32 measurement
+    ) internal pure returns (bytes32) {
+        return keccak256(abi.encode(FIRMWARE_RELEASE_TYPEHASH, maker, model, keccak256(bytes(version)), measurement));
     }
 
     function hashRotateKey(

@@ -1,6 +1,10 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import { buildDeviceFeedsModule } from "./DeviceFeeds.js";
-import DeviceRegistryModule, { DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE } from "./DeviceRegistry.js";
+import DeviceRegistryModule, {
+  APPRAISER_ROLE,
+  DEFAULT_ADMIN_ROLE,
+  GOVERNOR_ROLE,
+} from "./DeviceRegistry.js";
 import { buildDeviceStakingModule } from "./DeviceStaking.js";
 import { buildInsurancePoolModule } from "./InsurancePool.js";
 
@@ -24,7 +28,8 @@ export interface DeviceTrustModuleOptions {
  * 1. the registry and staking, each with the deploying account as first admin (the only key a deployer
  *    has on a public chain) and `governance` granted the same roles; staking gets the registry's
  *    SUSPENDER_ROLE (a slash suspends the device);
- * 2. fraud proofs, the feed factory and the reading anchor; the insurance pool over all of them;
+ * 2. fraud proofs, the feed factory and the reading anchor; the insurance pool over all of them; the TPM
+ *    quote appraiser (TpmAttestation), granted the registry's APPRAISER_ROLE;
  * 3. staking approves the pool as a backer and makes it the loss recipient (possible at once only before
  *    the proofs contract is set: no slash can have happened), then the proofs contract is set;
  * 4. with `handover`, the deployer renounces its roles on the registry and staking.
@@ -52,10 +57,14 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
     const { collateralToken, deviceStaking, fraudProofs } = m.useModule(stakingModule);
     const { deviceFeedFactory, readingAnchor } = m.useModule(feedsModule);
     const { insurancePool } = m.useModule(insuranceModule);
+    const tpmAttestation = m.contract("TpmAttestation", [deviceRegistry]);
+    const appraiserGranted = m.call(deviceRegistry, "grantRole", [APPRAISER_ROLE, tpmAttestation], {
+      id: "grantAppraiserToTpmAttestation",
+    });
     if (options.handover ?? true) {
       const deployer = m.getAccount(0);
       // After every wiring call of the modules above (Ignition runs a module's futures first).
-      const after = [insurancePool, deviceFeedFactory, readingAnchor];
+      const after = [insurancePool, deviceFeedFactory, readingAnchor, appraiserGranted];
       m.call(deviceStaking, "renounceRole", [DEFAULT_ADMIN_ROLE, deployer], {
         id: "deployerRenouncesStakingAdmin",
         after,
@@ -77,6 +86,7 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
       deviceFeedFactory,
       readingAnchor,
       insurancePool,
+      tpmAttestation,
     };
   });
 }

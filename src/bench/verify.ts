@@ -21,6 +21,7 @@ import { NATIVE_TOKEN, channelIdOf, type ChannelTerms } from "../payments/terms.
 import { PublicKeyCache } from "../verify/public-key-cache.js";
 import { checkDeviceSignature } from "../verify/signature.js";
 import { SignatureVerifier } from "../verify/verifier.js";
+import { benchLms } from "./lms.js";
 import { opsPerSecond } from "./measure.js";
 
 export interface VerifyBenchResults {
@@ -203,7 +204,7 @@ async function benchVoucherVerify(
  * Off-chain signature verification rates: one device's reading per curve through OpenSSL, noble and
  * checkDeviceSignature (all on this thread), the memory of a 100,000-device secp256k1 key cache, and
  * VerifyPool's throughput on P-256 readings of 256 devices with 1 and 2 worker threads (calls of 512
- * signatures, 4 in flight).
+ * signatures, 4 in flight), and LMS (lms.ts: lms.verify.h10w4, lms.sign.h10w4).
  */
 export async function benchVerify(progress: (line: string) => void): Promise<VerifyBenchResults> {
   const perSecond: Record<string, number> = {};
@@ -263,6 +264,8 @@ export async function benchVerify(progress: (line: string) => void): Promise<Ver
     await store.close();
   }
 
+  const lms = await benchLms(rate);
+
   progress(`verify: the secp256k1 key cache of ${String(CACHE_DEVICES)} devices`);
   const bytes = {
     [`verify.secp256k1.keyCache.${String(CACHE_DEVICES)}devices`]:
@@ -312,6 +315,7 @@ export async function benchVerify(progress: (line: string) => void): Promise<Ver
     perSecond,
     bytes,
     meta: {
+      ...lms.meta,
       secp256k1Backend: new SignatureVerifier().secp256k1Backend,
       channelVoucherVerifyP256VsP256Openssl:
         openssl > 0 ? Math.round((100 * voucher) / openssl) / 100 : 0,

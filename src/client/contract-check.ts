@@ -9,6 +9,7 @@ import {
   IFraudProofs__factory,
   IInsurancePool__factory,
   IPaymentChannel__factory,
+  ITpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 
 /** An address given for a DeviceTrust contract holds no code, or code that does not answer as one. */
@@ -57,6 +58,11 @@ const PROBES = {
     iface: IPaymentChannel__factory.createInterface(),
     fn: "nonceOf",
     args: [ZeroAddress],
+  },
+  TpmAttestation: {
+    iface: ITpmAttestation__factory.createInterface(),
+    fn: "tpmCounter",
+    args: [0, 0],
   },
   DeviceAccountFactory: {
     iface: DeviceAccountFactory__factory.createInterface(),

@@ -32,3 +32,4 @@ export * from "./accounts.js";
 export * from "./channel-errors.js";
 export * from "./channels.js";
 export * from "./channel-vouchers.js";
+export * from "./tpm-attest.js";

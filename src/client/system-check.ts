@@ -6,6 +6,7 @@ import {
   DeviceStaking__factory,
   FraudProofs__factory,
   InsurancePool__factory,
+  TpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 import { resolveDeployedAddress, type DeploymentLookup } from "./deployment.js";
 
@@ -19,6 +20,8 @@ export interface SystemAddresses {
   /** Checked for code only: it keeps its registry private (device roots are signed under its domain). */
   readonly readingAnchor: Hex;
   readonly pool: Hex;
+  /** The TPM 2.0 quote appraiser. */
+  readonly tpmAttestation: Hex;
 }
 
 /** Who should (and should no longer) hold the system's roles. */
@@ -62,6 +65,7 @@ const FUTURES: Record<keyof SystemAddresses, string> = {
   feedFactory: "DeviceFeedFactory",
   readingAnchor: "ReadingAnchor",
   pool: "InsurancePool",
+  tpmAttestation: "TpmAttestation",
 };
 
 /** A system's addresses (checksummed) from its Ignition deployment (deployed_addresses.json). */
@@ -82,6 +86,7 @@ export async function deployedSystemAddresses(lookup: DeploymentLookup): Promise
 
 const DEFAULT_ADMIN_ROLE = `0x${"00".repeat(32)}`;
 const GOVERNOR_ROLE = id("GOVERNOR_ROLE");
+const APPRAISER_ROLE = id("APPRAISER_ROLE");
 const SUSPENDER_ROLE = id("SUSPENDER_ROLE");
 const BPS = 10_000n;
 
@@ -137,6 +142,17 @@ export async function checkSystemWiring(
     "staking may suspend devices (SUSPENDER_ROLE)",
     await registry.hasRole(SUSPENDER_ROLE, addresses.staking),
     addresses.staking,
+  );
+  const tpm = TpmAttestation__factory.connect(addresses.tpmAttestation, provider);
+  expectAddress(
+    "TpmAttestation's registry is the registry",
+    await tpm.registry(),
+    addresses.registry,
+  );
+  expectTrue(
+    "TpmAttestation may record evidence (APPRAISER_ROLE)",
+    await registry.hasRole(APPRAISER_ROLE, addresses.tpmAttestation),
+    addresses.tpmAttestation,
   );
   const window = await proofs.evidenceWindow();
   expectTrue(

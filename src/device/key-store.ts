@@ -13,6 +13,13 @@ export interface KeyStore {
   /** The uncompressed SEC1 public key (0x04‖x‖y). */
   readonly publicKey: Uint8Array;
   signDigest(digest: Hex): Promise<Hex>;
+  /**
+   * P-256 keys: ES256 over an encoded COSE_Sign1 Sig_structure (ECDSA-P256-SHA256 over those bytes, low-s
+   * r‖s), for evidence such as PSA attestation tokens. Refuses anything not shaped as a Sig_structure
+   * (isCoseSign1ToBeSigned), so it never signs what could pass for a 32-byte digest. Absent where the key
+   * store cannot sign arbitrary-length messages.
+   */
+  signCoseSign1?(toBeSigned: Uint8Array): Promise<Hex>;
   /** Releases sessions and handles; signing after close throws. */
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { secp256k1 } from "@noble/curves/secp256k1.js";
 import {
   DeviceTrustError,
   KeyType,
+  checkCoseSign1Signing,
   deviceKeyFromPublicKey,
   encodeSignature,
   normalizeLowS,
@@ -599,13 +600,22 @@ export class Pkcs11KeyStore implements KeyStore {
     return run;
   }
 
+  async signCoseSign1(toBeSigned: Uint8Array): Promise<Hex> {
+    checkCoseSign1Signing(this.curve, toBeSigned);
+    const message = Buffer.from(toBeSigned);
+    const run = this.#queue.then(() => this.#sign(message));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
   async #sign(d: Buffer): Promise<Hex> {
     const session = this.#session;
     if (session === undefined) {
       throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
     }
     const lib = session.module.lib;
-    // P-256: ECDSA-P256-SHA256 over the digest as the message. secp256k1: ECDSA over the digest itself.
+    // P-256: ECDSA-P256-SHA256 over the message (a 32-byte digest, or a COSE Sig_structure).
+    // secp256k1: ECDSA over the digest itself.
     const mechanism = this.#hashOnToken ? pkcs11js.CKM_ECDSA_SHA256 : pkcs11js.CKM_ECDSA;
     const input =
       this.curve === "p256" && !this.#hashOnToken ? createHash("sha256").update(d).digest() : d;

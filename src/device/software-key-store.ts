@@ -1,21 +1,18 @@
 import {
-  createCipheriv,
   createECDH,
-  createDecipheriv,
   createPrivateKey,
   generateKeyPairSync,
   randomBytes,
-  scrypt as scryptCb,
   sign as nodeSign,
   type KeyObject,
-  type ScryptOptions,
 } from "node:crypto";
-import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { writeFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { SigningKey } from "ethers";
 import {
   DeviceTrustError,
   InvalidInputError,
+  checkCoseSign1Signing,
   deviceIdOf,
   deviceKeyFromPublicKey,
   encodeSignature,
@@ -29,15 +26,19 @@ import {
   type DeviceKey,
   type Hex,
 } from "../protocol/index.js";
+import {
+  DEFAULT_SCRYPT,
+  KeyFileError,
+  isRecord,
+  openSecret,
+  parseSealedSecret,
+  readKeyFileJson as readJson,
+  sealSecret,
+  type SealedSecret,
+} from "./key-file-crypto.js";
 import type { KeyStore } from "./key-store.js";
 
-/** The key file could not be opened: wrong password, corrupt file or unknown format. */
-export class KeyFileError extends DeviceTrustError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("KEY_FILE", message, options);
-    this.name = "KeyFileError";
-  }
-}
+export { DEFAULT_SCRYPT, KeyFileError };
 
 /** The encrypted key file format (version 1): scrypt-derived key, AES-256-GCM over the 32-byte scalar. */
 export interface KeyFile {
@@ -52,19 +53,7 @@ export interface KeyFile {
    * needs no password: a hint to check against the registry's keyOwner, not a proof.
    */
   readonly deviceId?: Hex;
-  readonly crypto: {
-    readonly kdf: "scrypt";
-    readonly kdfparams: {
-      readonly N: number;
-      readonly r: number;
-      readonly p: number;
-      readonly salt: Hex;
-    };
-    readonly cipher: "aes-256-gcm";
-    readonly iv: Hex;
-    readonly ciphertext: Hex;
-    readonly tag: Hex;
-  };
+  readonly crypto: SealedSecret;
 }
 
 /** What a key file says in the clear: no password needed. */
@@ -74,28 +63,6 @@ export interface KeyFileInfo {
   readonly deviceKey: DeviceKey;
   /** Null in files written before the device id was recorded. */
   readonly deviceId: Hex | null;
-}
-
-/** scrypt cost: N = 2^17 (~130 ms, 128 MiB) as Ethereum keystores use; tests may lower it. */
-export const DEFAULT_SCRYPT = { N: 1 << 17, r: 8, p: 1 } as const;
-
-function scrypt(
-  password: string,
-  salt: Uint8Array,
-  params: { N: number; r: number; p: number },
-): Promise<Buffer> {
-  const options: ScryptOptions = {
-    N: params.N,
-    r: params.r,
-    p: params.p,
-    maxmem: 256 * params.N * params.r + (1 << 20),
-  };
-  return new Promise((resolve, reject) => {
-    scryptCb(password, salt, 32, options, (err, key) => {
-      if (err) reject(err);
-      else resolve(key);
-    });
-  });
 }
 
 function b64url(bytes: Uint8Array): string {
@@ -163,15 +130,8 @@ export class SoftwareKeyStore implements KeyStore {
     const d = parseHexBytes(digest, "digest", { bytes: 32 });
     if (this.#secret === undefined)
       throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
-    if (this.#p256Key !== undefined) {
-      // ECDSA-P256-SHA256 over the 32-byte digest as the message; IEEE P1363 gives raw r‖s.
-      const raw = nodeSign("sha256", d, { key: this.#p256Key, dsaEncoding: "ieee-p1363" });
-      const sig = normalizeLowS("p256", {
-        r: BigInt(toHex(raw.subarray(0, 32))),
-        s: BigInt(toHex(raw.subarray(32))),
-      });
-      return Promise.resolve(encodeSignature(KeyType.P256, sig));
-    }
+    // ECDSA-P256-SHA256 over the 32-byte digest as the message.
+    if (this.#p256Key !== undefined) return Promise.resolve(this.#p256Sign(this.#p256Key, d));
     if (this.#k1Key === undefined)
       throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
     // ethers signs the digest as is (no prefix) and returns canonical low-s with v.
@@ -185,6 +145,23 @@ export class SoftwareKeyStore implements KeyStore {
     );
   }
 
+  async signCoseSign1(toBeSigned: Uint8Array): Promise<Hex> {
+    checkCoseSign1Signing(this.curve, toBeSigned);
+    if (this.#p256Key === undefined)
+      throw new DeviceTrustError("KEY_CLOSED", "this key store was closed: open it again to sign");
+    return Promise.resolve(this.#p256Sign(this.#p256Key, toBeSigned));
+  }
+
+  /** ECDSA-P256-SHA256 over `message`; IEEE P1363 gives raw r‖s, returned low-s. */
+  #p256Sign(key: KeyObject, message: Uint8Array): Hex {
+    const raw = nodeSign("sha256", message, { key, dsaEncoding: "ieee-p1363" });
+    const sig = normalizeLowS("p256", {
+      r: BigInt(toHex(raw.subarray(0, 32))),
+      s: BigInt(toHex(raw.subarray(32))),
+    });
+    return encodeSignature(KeyType.P256, sig);
+  }
+
   /** Encrypts the key with `password` (scrypt + AES-256-GCM) and writes it to `path` with mode 0600. */
   async save(
     path: string,
@@ -195,12 +172,6 @@ export class SoftwareKeyStore implements KeyStore {
     const secret = this.#requireSecret();
     if (password.length === 0)
       throw new InvalidInputError("an empty password would leave the key readable: choose one");
-    const salt = randomBytes(32);
-    const iv = randomBytes(12);
-    const key = await scrypt(password, salt, params);
-    const cipher = createCipheriv("aes-256-gcm", key, iv);
-    cipher.setAAD(Buffer.from(`devicetrust-key:${this.curve}:${toHex(this.publicKey)}`));
-    const ciphertext = Buffer.concat([cipher.update(secret), cipher.final()]);
     const file: KeyFile = {
       version: 1,
       kind: "devicetrust-key",
@@ -208,14 +179,7 @@ export class SoftwareKeyStore implements KeyStore {
       publicKey: toHex(this.publicKey),
       deviceKey: this.deviceKey,
       deviceId,
-      crypto: {
-        kdf: "scrypt",
-        kdfparams: { ...params, salt: toHex(salt) },
-        cipher: "aes-256-gcm",
-        iv: toHex(iv),
-        ciphertext: toHex(ciphertext),
-        tag: toHex(cipher.getAuthTag()),
-      },
+      crypto: await sealSecret(secret, password, aadOf(this.curve, toHex(this.publicKey)), params),
     };
     await writeKeyFile(path, file);
     return file;
@@ -245,17 +209,13 @@ export class SoftwareKeyStore implements KeyStore {
     where = "key file",
   ): Promise<SoftwareKeyStore> {
     const file = parseKeyFile(value, where);
-    const key = await scrypt(password, fromHex(file.crypto.kdfparams.salt), file.crypto.kdfparams);
-    let secret: Buffer;
-    try {
-      const decipher = createDecipheriv("aes-256-gcm", key, fromHex(file.crypto.iv));
-      decipher.setAAD(Buffer.from(`devicetrust-key:${file.curve}:${file.publicKey}`));
-      decipher.setAuthTag(fromHex(file.crypto.tag));
-      secret = Buffer.concat([decipher.update(fromHex(file.crypto.ciphertext)), decipher.final()]);
-    } catch (cause) {
-      throw new KeyFileError(`wrong password for ${where}, or the file was altered`, { cause });
-    }
-    const store = new SoftwareKeyStore(file.curve, new Uint8Array(secret));
+    const secret = await openSecret(
+      file.crypto,
+      password,
+      aadOf(file.curve, file.publicKey),
+      where,
+    );
+    const store = new SoftwareKeyStore(file.curve, secret);
     if (toHex(store.publicKey) !== file.publicKey.toLowerCase()) {
       throw new KeyFileError(
         `${where} is inconsistent: its public key does not match its private key`,
@@ -284,15 +244,13 @@ export class SoftwareKeyStore implements KeyStore {
   }
 }
 
-async function readKeyFileJson(path: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, "utf8")) as unknown;
-  } catch (cause) {
-    throw new KeyFileError(
-      `cannot read key file ${path}: check the path (create one with device keygen)`,
-      { cause },
-    );
-  }
+/** The additional data a key file's secret is bound to: its curve and public key. */
+function aadOf(curve: Curve, publicKey: Hex): string {
+  return `devicetrust-key:${curve}:${publicKey}`;
+}
+
+function readKeyFileJson(path: string): Promise<unknown> {
+  return readJson(path, "create one with device keygen");
 }
 
 async function writeKeyFile(path: string, file: KeyFile): Promise<void> {
@@ -309,10 +267,6 @@ function randomSecp256k1Scalar(): Buffer {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null;
-}
-
 /** Validates the shape of a parsed key file before anything is decrypted. */
 function parseKeyFile(value: unknown, where: string): KeyFile {
   const bad = (what: string) =>
@@ -320,29 +274,8 @@ function parseKeyFile(value: unknown, where: string): KeyFile {
   if (!isRecord(value) || value.kind !== "devicetrust-key" || value.version !== 1)
     throw bad("kind/version");
   if (value.curve !== "p256" && value.curve !== "secp256k1") throw bad("curve");
-  const c = value.crypto;
-  if (!isRecord(c) || c.kdf !== "scrypt" || c.cipher !== "aes-256-gcm") throw bad("cipher");
-  const k = c.kdfparams;
-  if (
-    !isRecord(k) ||
-    typeof k.N !== "number" ||
-    typeof k.r !== "number" ||
-    typeof k.p !== "number"
-  ) {
-    throw bad("kdf parameters");
-  }
+  parseSealedSecret(value.crypto, bad);
   if (value.deviceId !== undefined && !isHex(value.deviceId, 32)) throw bad("deviceId");
-  const hexFields = {
-    publicKey: value.publicKey,
-    "crypto.kdfparams.salt": k.salt,
-    "crypto.iv": c.iv,
-    "crypto.ciphertext": c.ciphertext,
-    "crypto.tag": c.tag,
-  };
-  for (const [name, field] of Object.entries(hexFields)) {
-    // The one hex rule (src/protocol/hex.ts): an odd digit or a stray character is refused here,
-    // before decryption, instead of being dropped by the decoder.
-    if (!isHex(field)) throw bad(`${name} is not 0x-prefixed hex of whole bytes`);
-  }
+  if (!isHex(value.publicKey)) throw bad("publicKey is not 0x-prefixed hex of whole bytes");
   return value as unknown as KeyFile;
 }

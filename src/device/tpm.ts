@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import {
   DeviceTrustError,
   KeyType,
+  checkCoseSign1Signing,
   deviceKeyFromPublicKey,
   encodeSignature,
   normalizeLowS,
@@ -101,9 +102,10 @@ export class Tpm {
     return { publicKey: await this.attestationPublicKey(), name };
   }
 
-  /** The persistent AK's public key, x‖y (64 bytes), from the PEM tpm2_createak wrote. */
+  /** The persistent AK's public key, x‖y (64 bytes), read from the TPM (AK_HANDLE) as PEM. */
   async attestationPublicKey(): Promise<Uint8Array> {
-    const jwk = createPublicKey(await readFile(this.#file("ak.pub"), "utf8")).export({
+    await this.#tool("tpm2_readpublic", ["-c", AK_HANDLE, "-f", "pem", "-o", "ak-read.pub"]);
+    const jwk = createPublicKey(await readFile(this.#file("ak-read.pub"), "utf8")).export({
       format: "jwk",
     });
     if (jwk.crv !== "P-256" || jwk.x === undefined || jwk.y === undefined) {
@@ -161,7 +163,16 @@ export class Tpm {
    * TPM2_Hash inside the TPM gives the ticket the restricted AK needs. Returns r and s as the TPM gave them.
    */
   async signDigest(digest: Hex): Promise<{ r: bigint; s: bigint }> {
-    await writeFile(this.#file("digest.bin"), parseHexBytes(digest, "digest", { bytes: 32 }));
+    return this.signMessage(parseHexBytes(digest, "digest", { bytes: 32 }));
+  }
+
+  /**
+   * Signs `message` with the AK: ECDSA over SHA-256(message), hashed by the TPM (TPM2_Hash, or a hash
+   * sequence for long messages; the ticket says the message does not start with TPM_GENERATED_VALUE, so
+   * it cannot pass for a quote). Returns r and s as the TPM gave them.
+   */
+  async signMessage(message: Uint8Array): Promise<{ r: bigint; s: bigint }> {
+    await writeFile(this.#file("digest.bin"), message);
     await this.#tool("tpm2_hash", [
       ...["-C", "e", "-g", "sha256", "-t", "ticket.bin", "-o", "hash.bin", "digest.bin"],
     ]);
@@ -206,9 +217,20 @@ export class TpmKeyStore implements KeyStore {
 
   signDigest(digest: Hex): Promise<Hex> {
     const tpm = this.tpm;
-    // One command sequence at a time: the tools share their work files.
+    return this.#run(() => tpm.signDigest(digest));
+  }
+
+  async signCoseSign1(toBeSigned: Uint8Array): Promise<Hex> {
+    checkCoseSign1Signing(this.curve, toBeSigned);
+    const tpm = this.tpm;
+    const message = new Uint8Array(toBeSigned);
+    return this.#run(() => tpm.signMessage(message));
+  }
+
+  /** One command sequence at a time (the tools share their work files); the result low-s r‖s. */
+  #run(sign: () => Promise<{ r: bigint; s: bigint }>): Promise<Hex> {
     const next = this.#queue.then(async () => {
-      const { r, s } = await tpm.signDigest(digest);
+      const { r, s } = await sign();
       return encodeSignature(KeyType.P256, normalizeLowS("p256", { r, s }));
     });
     this.#queue = next.catch(() => undefined);

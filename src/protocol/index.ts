@@ -10,3 +10,6 @@ export * from "./hash.js";
 export * from "./batch.js";
 export * from "./json.js";
 export * from "./topics.js";
+export * from "./cose.js";
+export * from "./psa-claims.js";
+export * from "./lms/index.js";

@@ -53,6 +53,43 @@ export interface RotateKeyMessage {
   readonly deadline: bigint;
 }
 
+/**
+ * The current key commits the device, once, to a post-quantum key: `scheme` 1 (LMS) or 2 (ML-DSA-44),
+ * `commitment` = keccak256(uint8(scheme) ‖ public key) (pqKeyCommitment). PqKeyRecovery keeps it.
+ */
+export interface CommitPqKeyMessage {
+  readonly deviceId: Hex;
+  readonly scheme: number;
+  readonly commitment: Hex;
+  readonly deadline: bigint;
+}
+
+/** Signed by the committed post-quantum key: the device's key becomes the key with hash `newKeyHash`. */
+export interface RecoverKeyMessage {
+  readonly deviceId: Hex;
+  readonly newKeyHash: Hex;
+  /** PqKeyRecovery's nonce of the device's committed key. */
+  readonly nonce: bigint;
+  readonly deadline: bigint;
+}
+
+/** Signed by the committed post-quantum key: another post-quantum key replaces it. */
+export interface ReplacePqKeyMessage {
+  readonly deviceId: Hex;
+  readonly scheme: number;
+  readonly commitment: Hex;
+  readonly nonce: bigint;
+  readonly deadline: bigint;
+}
+
+/** A maker's release manifest: the reference value of (model, version), signed with its LMS key. */
+export interface FirmwareReleaseMessage {
+  readonly maker: number;
+  readonly model: number;
+  readonly version: string;
+  readonly measurement: Hex;
+}
+
 export interface AttestationMessage {
   readonly deviceId: Hex;
   readonly measurement: Hex;
@@ -96,6 +133,10 @@ export interface MessageTypes {
   Register: RegisterMessage;
   Endorse: EndorseMessage;
   RotateKey: RotateKeyMessage;
+  CommitPqKey: CommitPqKeyMessage;
+  RecoverKey: RecoverKeyMessage;
+  ReplacePqKey: ReplacePqKeyMessage;
+  FirmwareRelease: FirmwareReleaseMessage;
   Attestation: AttestationMessage;
   Reading: ReadingMessage;
   ReadingBatch: ReadingBatchMessage;
@@ -120,6 +161,31 @@ export const EIP712_TYPES: Readonly<Record<MessageKind, readonly TypedDataField[
     { name: "newKeyHash", type: "bytes32" },
     { name: "nonce", type: "uint256" },
     { name: "deadline", type: "uint256" },
+  ],
+  CommitPqKey: [
+    { name: "deviceId", type: "bytes32" },
+    { name: "scheme", type: "uint8" },
+    { name: "commitment", type: "bytes32" },
+    { name: "deadline", type: "uint256" },
+  ],
+  RecoverKey: [
+    { name: "deviceId", type: "bytes32" },
+    { name: "newKeyHash", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  ReplacePqKey: [
+    { name: "deviceId", type: "bytes32" },
+    { name: "scheme", type: "uint8" },
+    { name: "commitment", type: "bytes32" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+  FirmwareRelease: [
+    { name: "maker", type: "uint16" },
+    { name: "model", type: "uint32" },
+    { name: "version", type: "string" },
+    { name: "measurement", type: "bytes32" },
   ],
   Attestation: [
     { name: "deviceId", type: "bytes32" },

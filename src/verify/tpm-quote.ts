@@ -20,6 +20,8 @@ import { p256PublicKey } from "./p256-key.js";
 export const TPM_GENERATED_VALUE = 0xff544347;
 /** TPM_ST_ATTEST_QUOTE. */
 export const TPM_ST_ATTEST_QUOTE = 0x8018;
+/** The PCR a DeviceTrust device extends with each boot stage's SHA-256: its value is the measurement. */
+export const TPM_BOOT_PCR = 16;
 /** TPM_ALG_SHA256, TPM_ALG_ECDSA. */
 export const TPM_ALG_SHA256 = 0x000b;
 export const TPM_ALG_ECDSA = 0x0018;
@@ -30,10 +32,13 @@ const P256_N = CURVE_ORDER.p256;
 export const TPM_QUOTE_PROBLEMS = [
   "Truncated",
   "TrailingBytes",
+  "WrongLength",
+  "BadSafeFlag",
   "BadMagic",
   "NotAQuote",
   "UnsupportedHash",
   "BadSelection",
+  "BootPcrNotSelected",
   "UnsupportedSignature",
   "SignatureOutOfRange",
   "BadKey",
@@ -118,13 +123,13 @@ class Reader {
     return BigInt(hex(this.take(8, field)));
   }
 
-  /** A TPM2B: a 16-bit size, then that many bytes (at most `max`). */
-  sized(field: string, max: number): Uint8Array {
+  /** A TPM2B: a 16-bit size, then that many bytes (at most `max`, or exactly `exact`). */
+  sized(field: string, max: number, exact?: number): Uint8Array {
     const size = this.u16(`${field}.size`);
-    if (size > max) {
+    if (size > max || (exact !== undefined && size !== exact)) {
       throw new TpmQuoteError(
-        "Truncated",
-        `${field} says ${String(size)} bytes, at most ${String(max)}`,
+        "WrongLength",
+        `${field} says ${String(size)} bytes, ${exact === undefined ? `at most ${String(max)}` : `not ${String(exact)}`}`,
       );
     }
     return this.take(size, field);
@@ -159,21 +164,22 @@ export function parseTpmQuote(attest: Uint8Array | Hex): TpmQuote {
   }
   // TPM2B_NAME: a hash algorithm and a digest (at most SHA-512's 64 bytes), or a handle.
   const qualifiedSigner = hex(r.sized("qualifiedSigner", 2 + 64));
-  const extraData = hex(r.sized("extraData", 64));
+  // The freshness value DeviceTrust puts there: a 32-byte challenge or block hash.
+  const extraData = hex(r.sized("extraData", 64, 32));
   const clock = r.u64("clockInfo.clock");
   const resetCount = r.u32("clockInfo.resetCount");
   const restartCount = r.u32("clockInfo.restartCount");
   const safeByte = r.u8("clockInfo.safe");
   if (safeByte > 1)
     throw new TpmQuoteError(
-      "Truncated",
+      "BadSafeFlag",
       `clockInfo.safe is ${String(safeByte)}, not a TPMI_YES_NO`,
     );
   const firmwareVersion = r.u64("firmwareVersion");
   const banks = r.u32("pcrSelect.count");
-  // The quote's own bounds: a TPM has at most a handful of banks (HASH_COUNT).
-  if (banks === 0 || banks > 16) {
-    throw new TpmQuoteError("BadSelection", `${String(banks)} PCR banks selected`);
+  // One bank, the one appraised (SHA-256): the chain's rule too.
+  if (banks !== 1) {
+    throw new TpmQuoteError("BadSelection", `${String(banks)} PCR banks selected, not 1`);
   }
   const pcrSelection: PcrSelection[] = [];
   for (let bank = 0; bank < banks; bank++) {
@@ -194,7 +200,7 @@ export function parseTpmQuote(attest: Uint8Array | Hex): TpmQuote {
     });
     pcrSelection.push({ hashAlg, pcrs });
   }
-  const pcrDigest = hex(r.sized("pcrDigest", 64));
+  const pcrDigest = hex(r.sized("pcrDigest", 64, 32));
   r.end();
   return {
     qualifiedSigner,
@@ -280,6 +286,20 @@ export function pcrDigestOf(pcrValues: readonly (Uint8Array | Hex)[]): Hex {
   return `0x${h.digest("hex")}`;
 }
 
+/**
+ * The evidence counter the chain keeps for a TPM device (the registry's bootCount, TpmAttestation.tpmCounter):
+ * the reset count in the high 32 bits, the clock in whole seconds in the low 32. It must strictly increase
+ * from quote to quote, so a quote is recorded once.
+ */
+export function tpmEvidenceCounter(resetCount: number, clockMs: bigint): bigint {
+  return (BigInt(resetCount) << 32n) | ((clockMs / 1000n) & 0xffffffffn);
+}
+
+/** The reset count and clock (whole seconds, in milliseconds) a TPM evidence counter holds. */
+export function tpmCounterParts(counter: bigint): { resetCount: number; clock: bigint } {
+  return { resetCount: Number(counter >> 32n), clock: (counter & 0xffffffffn) * 1000n };
+}
+
 /** What the verifier holds: the device's AK, the freshness value, the last quote it accepted, the reference. */
 export interface TpmQuoteAppraisal {
   /** The Attestation Key, uncompressed P-256 x‖y (64 bytes). */
@@ -294,15 +314,16 @@ export interface TpmQuoteAppraisal {
    * TPM does): its reference digest is pcrDigestOf([measurement]).
    */
   readonly referencePcrDigest?: Uint8Array | Hex | undefined;
-  /** The clock of the last quote accepted from this TPM, if any. */
+  /** The clock of the last quote accepted from this TPM, if any (from the chain: tpmCounterParts). */
   readonly last?: { readonly resetCount: number; readonly clock: bigint } | undefined;
 }
 
 /**
  * Appraises a quote: parses it and its signature exactly, verifies the AK's signature over SHA-256 of the
- * attest structure, then the freshness value, the clock (a reset count below the last quote's, or a clock
- * not after it, is a replay or a rollback), the PCR values against the digest, the digest against the
- * reference. Returns the parsed quote; throws a TpmQuoteError naming the first rule broken.
+ * attest structure, then the freshness value, the clock (a reset count below the last quote's, or within
+ * the same reset a clock not after it, is a replay or a rollback), that PCR 16 (the measured boot) is
+ * quoted, the PCR values against the digest, the digest against the reference. The rules of the chain's
+ * TpmAttestation (contracts/libraries/TpmQuoteLib.sol), which names its errors after these problems. Returns the parsed quote; throws a TpmQuoteError naming the first rule broken.
  */
 export function appraiseTpmQuote(
   attest: Uint8Array | Hex,
@@ -314,6 +335,12 @@ export function appraiseTpmQuote(
   const selected = quote.pcrSelection.flatMap((b) => b.pcrs.map(() => b.hashAlg));
   if (selected.some((alg) => alg !== TPM_ALG_SHA256)) {
     throw new TpmQuoteError("UnsupportedHash", "only the SHA-256 PCR bank is appraised");
+  }
+  if (!quote.pcrSelection.some((bank) => bank.pcrs.includes(TPM_BOOT_PCR))) {
+    throw new TpmQuoteError(
+      "BootPcrNotSelected",
+      `the quote does not cover PCR ${String(TPM_BOOT_PCR)}, which holds the measured boot`,
+    );
   }
   const ak = toBytes(appraisal.akPublicKey);
   const key = ak.length === 64 ? p256PublicKey(ak) : null;
@@ -339,10 +366,12 @@ export function appraiseTpmQuote(
         `resetCount ${String(quote.resetCount)} below the last quote's ${String(last.resetCount)}`,
       );
     }
-    if (quote.clock <= last.clock) {
+    // Across a reset the clock may repeat values (restored from NV after a power loss): within one
+    // reset it moves forward by whole seconds, as the chain's counter keeps it (tpmEvidenceCounter).
+    if (quote.resetCount === last.resetCount && quote.clock / 1000n <= last.clock / 1000n) {
       throw new TpmQuoteError(
         "ClockWentBack",
-        `clock ${quote.clock.toString()} not after the last quote's ${last.clock.toString()}`,
+        `clock ${quote.clock.toString()} ms is not a second after the last quote's ${last.clock.toString()} ms within reset ${String(last.resetCount)}`,
       );
     }
   }

@@ -1,11 +1,24 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { attestDevice, openKeyStore, parseChallengeMode } from "../../src/client/index.js";
+import {
+  attestDevice,
+  attestWithTpm,
+  openKeyStore,
+  parseChallengeMode,
+  requireDeviceTrustContract,
+  resolveDeployedAddress,
+  tpmAttestationAt,
+} from "../../src/client/index.js";
+import { Tpm } from "../../src/device/tpm.js";
 import { parseImageList } from "../../src/protocol/index.js";
 import {
   connect,
   keyStoreOptions,
   progress,
   run,
+  type Chain,
   type ChainArgs,
   type KeyArgs,
 } from "../common.js";
@@ -15,6 +28,8 @@ interface Args extends ChainArgs, KeyArgs {
   images: string;
   bootState: string;
   challenge: string;
+  tpm: string;
+  tpmAttestation: string;
 }
 
 export default async function deviceAttest(args: Args, hre: HardhatRuntimeEnvironment) {
@@ -22,11 +37,11 @@ export default async function deviceAttest(args: Args, hre: HardhatRuntimeEnviro
     const images = parseImageList(args.images);
     const mode = parseChallengeMode(args.challenge);
     const chain = await connect(hre, args);
+    const from = mode === "block" ? "a recent block hash" : "an issued nonce";
+    if (args.tpm !== "") return attestTpm(args, chain, images, mode, from);
     const keyStore = await openKeyStore(await keyStoreOptions(hre, args));
     try {
-      progress(
-        `booting ${String(images.length)} images, challenge from ${mode === "block" ? "a recent block hash" : "an issued nonce"}`,
-      );
+      progress(`booting ${String(images.length)} images, challenge from ${from}`);
       const {
         evidence: _signed,
         steps: _steps,
@@ -44,4 +59,48 @@ export default async function deviceAttest(args: Args, hre: HardhatRuntimeEnviro
       await keyStore.close();
     }
   });
+}
+
+/** The TPM path: PCR 16 measured, quoted by the AK over the challenge, appraised and recorded on chain. */
+async function attestTpm(
+  args: Args,
+  chain: Chain,
+  images: readonly string[],
+  mode: ReturnType<typeof parseChallengeMode>,
+  from: string,
+) {
+  const address = await resolveDeployedAddress({
+    ...chain.deployment,
+    contract: "TpmAttestation",
+    option: "--tpm-attestation",
+    explicit: args.tpmAttestation,
+  });
+  await requireDeviceTrustContract(
+    chain.ethers.provider,
+    address,
+    "TpmAttestation",
+    "--tpm-attestation",
+  );
+  const workDir = await mkdtemp(join(tmpdir(), "devicetrust-tpm-"));
+  try {
+    progress(
+      `extending PCR 16 with ${String(images.length)} images on the TPM (${args.tpm}), quote over ${from}`,
+    );
+    const {
+      steps: _steps,
+      quote,
+      signature,
+      ...result
+    } = await attestWithTpm({
+      registry: chain.registry,
+      appraiser: tpmAttestationAt(address, chain.registry),
+      tpm: new Tpm({ tcti: args.tpm, workDir }),
+      deviceId: args.deviceId,
+      images,
+      challenge: mode,
+    });
+    return args.json ? { ...result, quote, signature } : result;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
 }

@@ -48,6 +48,7 @@ async function systemAddresses(deployed: {
   deviceFeedFactory: { getAddress(): Promise<string> };
   readingAnchor: { getAddress(): Promise<string> };
   insurancePool: { getAddress(): Promise<string> };
+  tpmAttestation: { getAddress(): Promise<string> };
 }): Promise<SystemAddresses> {
   return {
     registry: await addressOf(deployed.deviceRegistry),
@@ -57,6 +58,7 @@ async function systemAddresses(deployed: {
     feedFactory: await addressOf(deployed.deviceFeedFactory),
     readingAnchor: await addressOf(deployed.readingAnchor),
     pool: await addressOf(deployed.insurancePool),
+    tpmAttestation: await addressOf(deployed.tpmAttestation),
   };
 }
 

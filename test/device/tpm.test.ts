@@ -172,8 +172,10 @@ describe("TPM 2.0 quotes (swtpm + tpm2-tools)", function () {
   });
 
   it("refuses a replayed quote: the clock must move on, the reset count never go back", async function () {
-    const first = await bootAndQuote(hex(randomBytes(8)));
-    const second = await bootAndQuote(hex(randomBytes(8)));
+    const first = await bootAndQuote(hex(randomBytes(32)));
+    // The chain counts the clock in whole seconds: the next quote is one later.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const second = await bootAndQuote(hex(randomBytes(32)));
     const a = parseTpmQuote(first.attest);
     const b = parseTpmQuote(second.attest);
     assert.ok(b.clock > a.clock, "the TPM's clock advanced");
@@ -200,6 +202,32 @@ describe("TPM 2.0 quotes (swtpm + tpm2-tools)", function () {
     assert.equal(
       problemOf(() => appraise(second, { resetCount: b.resetCount + 1, clock: 0n })),
       "ResetCountWentBack",
+    );
+    assert.equal(
+      problemOf(() => appraise(first, { resetCount: a.resetCount - 1, clock: b.clock })),
+      "accepted",
+      "after a reset the clock may repeat values (restored from NV after a power loss)",
+    );
+  });
+
+  it("appraises only what the chain appraises: PCR 16 quoted, a 32-byte freshness value", async function () {
+    const nonce = hex(randomBytes(32));
+    await bootAndQuote(nonce);
+    const other = await tpm.quote([0, 7], nonce);
+    assert.equal(
+      problemOf(() =>
+        appraiseTpmQuote(other.attest, other.signature, {
+          akPublicKey: ak.publicKey,
+          extraData: nonce,
+          pcrValues: other.pcrValues,
+        }),
+      ),
+      "BootPcrNotSelected",
+    );
+    const short = await tpm.quote([BOOT_PCR], hex(randomBytes(20)));
+    assert.equal(
+      problemOf(() => parseTpmQuote(short.attest)),
+      "WrongLength",
     );
   });
 
