@@ -19,7 +19,7 @@ contract LmsLibTest is Test {
     /// @dev Test case 2's top level is LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W4, the set we deploy with.
     uint256 internal constant H10_W4_SIGNATURE_LENGTH = 2508;
     uint256 internal constant H10_W4_PUBLIC_KEY_LENGTH = 56;
-    /// @dev A verification of test case 2's top level costs ~145k gas (525 hash chain steps); the bound
+    /// @dev A verification of test case 2's top level costs ~143k gas (525 hash chain steps); the bound
     /// leaves room for compiler drift, not for a slower verifier (a plain Solidity one costs ~199k).
     uint256 internal constant H10_W4_GAS_BOUND = 150_000;
 
@@ -448,5 +448,88 @@ contract LmsLibTest is Test {
 
     function _writeU32(bytes memory data, uint256 offset, uint32 value) internal pure {
         for (uint256 i; i < 4; ++i) data[offset + i] = bytes1(uint8(value >> (24 - 8 * i)));
+    }
+}
+
+/// @notice LmsLib on signatures made elsewhere: by the TypeScript signer (src/protocol/lms, full H10 trees from
+/// fixed seeds: test/fixtures/lms/h10w4.json, written by `npm run lms:fixtures`) and RFC 9858's SHA-256/192 test
+/// cases (test/fixtures/lms/rfc9858.json); logs the gas of the H10/W4 verifications.
+contract LmsLibFixturesTest is Test {
+    /// @dev h10w4.json: set 0 is LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W4 with 5 signatures (leaves 0, 1, 511,
+    /// 1023, 2), set 1 LMS_SHA256_M24_H10 / LMOTS_SHA256_N24_W4 with one.
+    uint256 internal constant M32_SIGNATURES = 5;
+
+    LmsLibHarness internal lib;
+    string internal h10w4;
+    string internal rfc9858;
+
+    function setUp() public {
+        lib = new LmsLibHarness();
+        h10w4 = vm.readFile("test/fixtures/lms/h10w4.json");
+        rfc9858 = vm.readFile("test/fixtures/lms/rfc9858.json");
+    }
+
+    function test_verify_typeScriptM32H10W4Signatures() public view {
+        bytes memory publicKey = vm.parseJsonBytes(h10w4, ".sets[0].publicKey");
+        assertEq(uint32(bytes4(publicKey)), LmsLib.LMS_SHA256_M32_H10);
+        assertFalse(vm.keyExistsJson(h10w4, _at(0, M32_SIGNATURES, "")));
+        uint256 total;
+        for (uint256 i; i < M32_SIGNATURES; ++i) {
+            bytes memory message = vm.parseJsonBytes(h10w4, _at(0, i, ".message"));
+            bytes memory signature = vm.parseJsonBytes(h10w4, _at(0, i, ".signature"));
+            (bool valid, uint256 gasUsed) = lib.measureVerify(publicKey, message, signature);
+            assertTrue(valid);
+            assertFalse(lib.verify(publicKey, bytes.concat(message, hex"00"), signature));
+            total += gasUsed;
+            // solhint-disable-next-line no-console
+            console.log("TypeScript M32_H10/N32_W4 signature, leaf", vm.parseJsonUint(h10w4, _at(0, i, ".q")), gasUsed);
+        }
+        // solhint-disable-next-line no-console
+        console.log("  mean (library gas):", total / M32_SIGNATURES);
+    }
+
+    function test_verify_typeScriptM24H10W4Signature() public view {
+        bytes memory publicKey = vm.parseJsonBytes(h10w4, ".sets[1].publicKey");
+        assertEq(uint32(bytes4(publicKey)), LmsLib.LMS_SHA256_M24_H10);
+        bytes memory message = vm.parseJsonBytes(h10w4, _at(1, 0, ".message"));
+        bytes memory signature = vm.parseJsonBytes(h10w4, _at(1, 0, ".signature"));
+        (bool valid, uint256 gasUsed) = lib.measureVerify(publicKey, message, signature);
+        assertTrue(valid);
+        assertFalse(lib.verify(publicKey, bytes.concat(message, hex"00"), signature));
+        // solhint-disable-next-line no-console
+        console.log("TypeScript M24_H10/N24_W4 signature (library gas):", gasUsed);
+    }
+
+    /// @notice The 32-byte messages verify through the bytes32 overload too (a digest is signed as its bytes).
+    function test_verify_typeScriptSignatureOfADigest() public view {
+        bytes memory publicKey = vm.parseJsonBytes(h10w4, ".sets[0].publicKey");
+        bytes32 digest = vm.parseJsonBytes32(h10w4, _at(0, 0, ".message"));
+        bytes memory signature = vm.parseJsonBytes(h10w4, _at(0, 0, ".signature"));
+        assertTrue(lib.verifyDigest(publicKey, digest, signature));
+        assertFalse(lib.verifyDigest(publicKey, ~digest, signature));
+    }
+
+    /// @notice RFC 9858 Appendix A.1 (LMS_SHA256_M24_H5 / LMOTS_SHA256_N24_W8) and A.4 (LMS_SHA256_M24_H20 /
+    /// LMOTS_SHA256_N24_W4), one-level HSS: the key's leading L = 1 and the signature's Nspk = 0 dropped.
+    function test_verify_rfc9858TestCasesA1AndA4() public view {
+        string[2] memory cases = [".a1", ".a4"];
+        for (uint256 i; i < cases.length; ++i) {
+            bytes memory publicKey = _drop4(vm.parseJsonBytes(rfc9858, string.concat(cases[i], ".publicKey")));
+            bytes memory message = vm.parseJsonBytes(rfc9858, string.concat(cases[i], ".message"));
+            bytes memory signature = _drop4(vm.parseJsonBytes(rfc9858, string.concat(cases[i], ".signature")));
+            assertTrue(lib.verify(publicKey, message, signature));
+            assertFalse(lib.verify(publicKey, bytes.concat(message, hex"00"), signature));
+        }
+    }
+
+    function _at(uint256 set, uint256 index, string memory field) internal pure returns (string memory) {
+        return string.concat(".sets[", vm.toString(set), "].signatures[", vm.toString(index), "]", field);
+    }
+
+    /// @dev `data` without its first 4 bytes (an HSS u32 L or Nspk, which must be 1 or 0 here).
+    function _drop4(bytes memory data) internal pure returns (bytes memory out) {
+        assertLe(uint32(bytes4(data)), 1);
+        out = new bytes(data.length - 4);
+        for (uint256 i; i < out.length; ++i) out[i] = data[i + 4];
     }
 }
