@@ -249,6 +249,7 @@ library LmsLib {
             uint256 z;
             // solhint-disable-next-line no-inline-assembly
             assembly ("memory-safe") {
+                // Only reads the free memory pointer: the buffer past it is scratch, used until we return.
                 z := add(mload(0x40), 54)
             }
             sig += 8 + n; // y[0]
@@ -257,7 +258,8 @@ library LmsLib {
             _chains(sig + cnt * n, z + cnt * n, digits, iq + cnt, ((ots >> 16) & 0xffff) - cnt, ots);
             // solhint-disable-next-line no-inline-assembly
             assembly ("memory-safe") {
-                // The 32-byte store of the prefix starts 32 bytes past the free memory pointer.
+                // The prefix's 32-byte store starts 22 bytes past the free memory pointer (10 zero bytes,
+                // then the 22 bytes hashed).
                 mstore(sub(z, 32), or(iq, _D_PBLC))
                 // Checked, as the library's @dev says.
                 if iszero(staticcall(gas(), 0x02, sub(z, 22), add(22, mul(n, and(shr(16, ots), 0xffff))), 0, 32)) {
