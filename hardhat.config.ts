@@ -30,7 +30,15 @@ const IR = {
 const SOLIDITY_TESTS = {
   // TypeScript-generated protocol vectors (test/ProtocolVectors.t.sol) and real TPM quotes
   // (test/TpmAttestation.t.sol).
-  fsPermissions: { readFile: ["./test/fixtures/vectors.json", "./test/fixtures/tpm/quotes.json"] },
+  fsPermissions: {
+    readFile: [
+      "./test/fixtures/vectors.json",
+      "./test/fixtures/tpm/quotes.json",
+      // LMS keys and signatures of the TypeScript signer and RFC 9858's, read by test/LmsLib.t.sol.
+      "./test/fixtures/lms/h10w4.json",
+      "./test/fixtures/lms/rfc9858.json",
+    ],
+  },
   fuzz: { runs: 256, ...(fuzzSeed === undefined ? {} : { seed: fuzzSeed }) },
   invariant: { runs: 64, depth: 32, failOnRevert: true },
 };
