@@ -92,6 +92,7 @@ import {
   type ChannelTerms,
 } from "../src/payments/index.js";
 import {
+  LmsLibHarness__factory,
   DeviceFeed__factory,
   MockERC20__factory,
   PaymentChannel__factory,
@@ -125,6 +126,7 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "attestation.attest.secp256k1.repeat", kind: "max", value: 50_000 },
   { section: "gas", key: "attestation.isTrusted", kind: "max", value: 10_000 },
   { section: "gas", key: "attestation.attest.tpmQuote", kind: "max", value: 60_000 },
+  { section: "gas", key: "lms.verify.h10w4.onchain", kind: "max", value: 200_000 },
   { section: "gas", key: "stake.deposit.first", kind: "max", value: 100_000 },
   { section: "gas", key: "stake.requestWithdrawal", kind: "max", value: 55_000 },
   { section: "gas", key: "stake.withdraw", kind: "max", value: 70_000 },
@@ -1101,6 +1103,7 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
 
   await benchAttestation(chain);
   await benchTpmQuotes(chain);
+  await benchLmsVerify(chain);
   await benchChannels(chain);
   const staking = await benchStaking(chain);
   await benchPool(chain, staking, await benchFeeds(chain, staking));
@@ -1155,6 +1158,39 @@ async function benchTpmQuotes(chain: Chain): Promise<void> {
     record(`attestation.attest.tpmQuote${sfx}`, repeat);
   } finally {
     await swtpm.stop();
+  }
+}
+
+/**
+ * LmsLib.verify on chain, measured around the library call (LmsLibHarness) on the TypeScript signer's
+ * fixtures (test/fixtures/lms/h10w4.json): the median of the LMS_SHA256_M32_H10 / LMOTS_SHA256_N32_W4
+ * signatures, and the LMS_SHA256_M24_H10 / LMOTS_SHA256_N24_W4 one. A transaction adds its calldata.
+ */
+async function benchLmsVerify(chain: Chain): Promise<void> {
+  const sfx = chain.name === "osaka" ? "" : ".prague";
+  progress(`${chain.name}: LMS verification (LmsLib)`);
+  const deployed = await chain.conn.ethers.deployContract("LmsLibHarness");
+  const harness = LmsLibHarness__factory.connect(
+    await deployed.getAddress(),
+    chain.conn.ethers.provider,
+  );
+  const fixture = JSON.parse(await readFile("test/fixtures/lms/h10w4.json", "utf8")) as {
+    sets: {
+      lms: string;
+      publicKey: string;
+      signatures: { message: string; signature: string }[];
+    }[];
+  };
+  for (const set of fixture.sets) {
+    const samples: Measured[] = [];
+    for (const { message, signature } of set.signatures) {
+      const [valid, gasUsed] = await harness.measureVerify(set.publicKey, message, signature);
+      if (!valid)
+        throw new Error(`the LMS fixture signature of ${set.lms} does not verify on chain`);
+      samples.push({ gas: gasUsed, bytes: (signature.length - 2) / 2 });
+    }
+    const key = set.lms === "LMS_SHA256_M24_H10" ? "lms.verify.h10w4.m24" : "lms.verify.h10w4";
+    record(`${key}.onchain${sfx}`, samples);
   }
 }
 
