@@ -47,6 +47,8 @@ const ROLE_NAMES: ReadonlyMap<string, string> = new Map([
   [ZeroHash, "DEFAULT_ADMIN_ROLE"],
   [id("GOVERNOR_ROLE"), "GOVERNOR_ROLE"],
   [id("SUSPENDER_ROLE"), "SUSPENDER_ROLE"],
+  [id("APPRAISER_ROLE"), "APPRAISER_ROLE"],
+  [id("KEY_RECOVERY_ROLE"), "KEY_RECOVERY_ROLE"],
 ]);
 
 function roleName(role: unknown): string {
