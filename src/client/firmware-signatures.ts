@@ -79,6 +79,24 @@ export async function setMakerLmsKey(
 }
 
 /**
+ * Checks that `publicKey` is maker `maker`'s registered LMS key (FirmwareSignaturesNoLmsKey or
+ * FirmwareSignaturesWrongLmsKey otherwise), before anything is published or signed; returns its hash.
+ */
+export async function requireRegisteredLmsKey(
+  firmwareSignatures: FirmwareSignatures,
+  maker: number,
+  publicKey: Hex,
+): Promise<Hex> {
+  const registered = (await firmwareSignatures.lmsKeyOf(maker)).toLowerCase() as Hex;
+  if (registered === ZeroHash) throw pqContractError("FirmwareSignaturesNoLmsKey", [maker]);
+  const given = keccak256(publicKey) as Hex;
+  if (given !== registered) {
+    throw pqContractError("FirmwareSignaturesWrongLmsKey", [maker, registered, given]);
+  }
+  return given;
+}
+
+/**
  * What signs a manifest: an LmsStatefulSigner (each signature spends a leaf, durably, first; it carries the
  * cheapest of LMS_ON_CHAIN_ATTEMPTS randomizers, since the chain verifies it).
  */
@@ -134,12 +152,7 @@ export async function signFirmwareRelease(
   }
   const [f] = await registry.firmware(firmwareId);
   const maker = Number(f.maker);
-  const registered = (await firmwareSignatures.lmsKeyOf(maker)).toLowerCase() as Hex;
-  if (registered === ZeroHash) throw pqContractError("FirmwareSignaturesNoLmsKey", [maker]);
-  const given = keccak256(signer.publicKeyHex) as Hex;
-  if (given !== registered) {
-    throw pqContractError("FirmwareSignaturesWrongLmsKey", [maker, registered, given]);
-  }
+  const given = await requireRegisteredLmsKey(firmwareSignatures, maker, signer.publicKeyHex);
   const message = fromHex(digest);
   const { q, signature } = signer.sign(message, { attempts: LMS_ON_CHAIN_ATTEMPTS });
   if (!lmsVerify(fromHex(signer.publicKeyHex), message, signature)) {

@@ -2,6 +2,7 @@ import { keccak256 } from "ethers";
 import {
   InvalidInputError,
   LMOTS_PARAMS,
+  LMS_ON_CHAIN_ATTEMPTS,
   LMS_PARAMS,
   lmotsByName,
   lmsByName,
@@ -106,6 +107,8 @@ export interface LmsSignDigestOptions {
   readonly password: string;
   /** The 32-byte digest to sign (an EIP-712 digest: a release manifest, a RecoverKey). */
   readonly digest: string;
+  /** Randomizers to try (default LMS_ON_CHAIN_ATTEMPTS: the signature is cheapest to verify on chain). */
+  readonly attempts?: number | undefined;
 }
 
 export interface LmsSignDigestResult {
@@ -120,10 +123,15 @@ export interface LmsSignDigestResult {
 
 /** Signs one 32-byte digest with the next unused leaf of an LMS key file (its state moves first). */
 export async function lmsSignDigest(options: LmsSignDigestOptions): Promise<LmsSignDigestResult> {
+  if (options.keyFile === "") {
+    throw new InvalidInputError("--lms-key is required: the LMS key file (maker lms-keygen)");
+  }
   const digest = parseHexBytes(options.digest, "--digest", { bytes: 32 });
   const signer = await LmsStatefulSigner.open({ key: options.keyFile }, options.password);
   try {
-    const { q, signature } = signer.sign(digest);
+    const { q, signature } = signer.sign(digest, {
+      attempts: options.attempts ?? LMS_ON_CHAIN_ATTEMPTS,
+    });
     return {
       digest: toHex(digest),
       q,

@@ -19,6 +19,14 @@ import { LmsStatefulSigner } from "../device/lms-signer.js";
  * 1,312 raw bytes.
  */
 
+/** A key file's password, or a function that finds it (asked only for an encrypted key). */
+export type PasswordSource = string | (() => Promise<string>) | undefined;
+
+async function passwordFor(text: string, password: PasswordSource): Promise<string | undefined> {
+  if (!text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----")) return undefined;
+  return typeof password === "function" ? password() : password;
+}
+
 async function readBytes(path: string, what: string): Promise<Buffer> {
   try {
     return await readFile(path);
@@ -35,13 +43,15 @@ async function readBytes(path: string, what: string): Promise<Buffer> {
 export async function readPqPublicKey(
   scheme: PqSchemeName,
   path: string,
-  password?: string,
+  password?: PasswordSource,
 ): Promise<Hex> {
   if (path === "") throw new InvalidInputError("--pq-key is required: the post-quantum key file");
   if (scheme === "lms") return (await LmsStatefulSigner.info(path)).publicKey;
   const bytes = await readBytes(path, "the ML-DSA-44 key file");
   const text = bytes.toString("utf8").trim();
-  if (text.startsWith("-----BEGIN")) return toHex(parseMlDsa44Pem(text, password).publicKey);
+  if (text.startsWith("-----BEGIN")) {
+    return toHex(parseMlDsa44Pem(text, await passwordFor(text, password)).publicKey);
+  }
   if (isHex(text)) {
     return toHex(
       parseHexBytes(text, `the ML-DSA-44 public key in ${path}`, {
@@ -58,7 +68,7 @@ export async function readPqPublicKey(
 /** An ML-DSA-44 private key from a PKCS#8 PEM file (encrypted ones with `password`). */
 export async function readMlDsa44PrivateKey(
   path: string,
-  password?: string,
+  password?: PasswordSource,
 ): Promise<{ readonly publicKey: Hex; readonly privateKey: KeyObject }> {
   if (path === "") throw new InvalidInputError("--pq-key is required: the ML-DSA-44 private key");
   const text = (await readBytes(path, "the ML-DSA-44 key file")).toString("utf8").trim();
@@ -67,7 +77,7 @@ export async function readMlDsa44PrivateKey(
       `${path} holds no ML-DSA-44 private key (PKCS#8 PEM): a public key cannot sign; give the private key file`,
     );
   }
-  const key = parseMlDsa44Pem(text, password);
+  const key = parseMlDsa44Pem(text, await passwordFor(text, password));
   if (key.privateKey === undefined) {
     throw new InvalidInputError(`${path} holds no private key: give the private key file`);
   }
