@@ -41,16 +41,23 @@ import {
 import {
   batchOutOfBoundsProof,
   collateralTokenAt,
+  commitPqKey,
   equivocationProof,
   attestWithTpm,
   fetchChallenge,
+  firmwareSignaturesAt,
+  lmsPqSigner,
   outOfBoundsProof,
+  pqKeyRecoveryAt,
   proofsAt,
   publishFirmware,
+  recoverDeviceKey,
   requestWithdrawal,
   revokeFirmware,
   stakeDeposit,
   setBacker,
+  setMakerLmsKey,
+  signFirmwareRelease,
   stakingAt,
   submitEvidence,
   submitProof,
@@ -64,6 +71,7 @@ import { Tpm, TpmKeyStore } from "../src/device/tpm.js";
 import type { KeyStore } from "../src/device/key-store.js";
 import {
   DeviceSigner,
+  LmsStatefulSigner,
   SoftwareKeyStore,
   signEndorsement,
   type MakerSigner,
@@ -73,12 +81,16 @@ import {
   buildReadingBatch,
   fromHex,
   keyHash,
+  lmotsByName,
+  lmsByName,
   measure,
   measureImages,
   toHex,
   type Curve,
   type Domain,
   type Hex,
+  type LmotsName,
+  type LmsName,
   type Manifest,
 } from "../src/protocol/index.js";
 import { appraise, type AppraisalInput } from "../src/verify/appraise.js";
@@ -127,6 +139,9 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "attestation.isTrusted", kind: "max", value: 10_000 },
   { section: "gas", key: "attestation.attest.tpmQuote", kind: "max", value: 60_000 },
   { section: "gas", key: "lms.verify.h10w4.onchain", kind: "max", value: 200_000 },
+  // Post-quantum recovery, LMS_SHA256_M24_H10 / LMOTS_SHA256_N24_W4, the whole transaction (the new key's
+  // P-256 possession check and rotation included).
+  { section: "gas", key: "registry.recoverKey.lms", kind: "max", value: 260_000 },
   { section: "gas", key: "stake.deposit.first", kind: "max", value: 100_000 },
   { section: "gas", key: "stake.requestWithdrawal", kind: "max", value: 55_000 },
   { section: "gas", key: "stake.withdraw", kind: "max", value: 70_000 },
@@ -1104,6 +1119,7 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
   await benchAttestation(chain);
   await benchTpmQuotes(chain);
   await benchLmsVerify(chain);
+  await benchPqRecovery(chain);
   await benchChannels(chain);
   const staking = await benchStaking(chain);
   await benchPool(chain, staking, await benchFeeds(chain, staking));
@@ -1191,6 +1207,120 @@ async function benchLmsVerify(chain: Chain): Promise<void> {
     }
     const key = set.lms === "LMS_SHA256_M24_H10" ? "lms.verify.h10w4.m24" : "lms.verify.h10w4";
     record(`${key}.onchain${sfx}`, samples);
+  }
+}
+
+/** The parameter sets of the post-quantum figures: the cheapest on chain, and RFC 8554's own. */
+const PQ_SETS = [
+  { key: "registry.recoverKey.lms", lms: "LMS_SHA256_M24_H10", lmots: "LMOTS_SHA256_N24_W4" },
+  { key: "registry.recoverKey.lms.m32", lms: "LMS_SHA256_M32_H10", lmots: "LMOTS_SHA256_N32_W4" },
+] as const;
+
+/** A fresh LMS stateful signer `name` of `lms` / `lmots` in `dir` (cheap scrypt: no strong file needed). */
+function lmsSigner(
+  dir: string,
+  name: string,
+  lms: LmsName,
+  lmots: LmotsName,
+): Promise<LmsStatefulSigner> {
+  const lmsParams = lmsByName(lms);
+  const lmotsParams = lmotsByName(lmots);
+  if (lmsParams === undefined || lmotsParams === undefined) throw new Error(`no ${lms}/${lmots}`);
+  return LmsStatefulSigner.create({ key: join(dir, `${name}.json`) }, "bench", {
+    lms: lmsParams,
+    lmots: lmotsParams,
+    scrypt: { N: 1024, r: 8, p: 1 },
+  });
+}
+
+/**
+ * Post-quantum key recovery and firmware signatures (src/client pq-recovery, firmware-signatures):
+ * PqKeyRecovery holds the registry's KEY_RECOVERY_ROLE; a device commits to an LMS key with its P-256 key,
+ * then the LMS key alone recovers it to a new P-256 key (recoverDeviceKey: whole transactions, LMS
+ * M24_H10/N24_W4 and M32_H10/N32_W4); a maker's LMS key signs a published release's manifest
+ * (FirmwareSignatures.signFirmware). The LMS signatures carry the cheapest of LMS_ON_CHAIN_ATTEMPTS
+ * randomizers, as the client makes them.
+ */
+async function benchPqRecovery(chain: Chain): Promise<void> {
+  const sfx = chain.name === "osaka" ? "" : ".prague";
+  progress(`${chain.name}: post-quantum recovery (LMS M24_H10, M32_H10) and firmware signatures`);
+  const [governance] = await chain.conn.ethers.getSigners();
+  if (governance === undefined) throw new Error("the in-process network has no account");
+  const address = await chain.registry.getAddress();
+  const recoveryDeployed = await chain.conn.ethers.deployContract("PqKeyRecovery", [address]);
+  await (
+    await chain.registry
+      .connect(governance)
+      .grantRole(await chain.registry.KEY_RECOVERY_ROLE(), await recoveryDeployed.getAddress())
+  ).wait();
+  const signaturesDeployed = await chain.conn.ethers.deployContract("FirmwareSignatures", [
+    address,
+  ]);
+  const registry = chain.registry.connect(chain.operator);
+  const recovery = pqKeyRecoveryAt(await recoveryDeployed.getAddress(), registry);
+  const dir = await mkdtemp(join(tmpdir(), "devicetrust-bench-pq-"));
+  try {
+    for (const set of PQ_SETS) {
+      // One LMS key for the samples' devices: each commits to it, each recovery spends a leaf.
+      const signer = await lmsSigner(dir, set.key, set.lms, set.lmots);
+      try {
+        const samples: Measured[] = [];
+        for (let i = 0; i < SAMPLES; i++) {
+          const d = newDevice(chain, "p256");
+          await registerEndorsed(chain, d);
+          await commitPqKey({
+            recovery,
+            registry,
+            device: d.keyStore,
+            scheme: "lms",
+            publicKey: signer.publicKeyHex,
+            deadline: await deadline(chain),
+          });
+          const r = await recoverDeviceKey({
+            recovery,
+            registry,
+            deviceId: d.signer.deviceId,
+            pqSigner: lmsPqSigner(signer),
+            newKey: SoftwareKeyStore.generate("p256"),
+            deadline: await deadline(chain),
+          });
+          samples.push({ gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) });
+        }
+        record(`${set.key}${sfx}`, samples);
+      } finally {
+        signer.close();
+      }
+    }
+
+    const makerKey = await lmsSigner(dir, "maker", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
+    try {
+      const asMaker = chain.registry.connect(chain.makerWallet);
+      const signatures = firmwareSignaturesAt(await signaturesDeployed.getAddress(), asMaker);
+      await setMakerLmsKey(signatures, makerKey.publicKeyHex);
+      const samples: Measured[] = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        const version = `pq-${String(i)}`;
+        const published = await publishFirmware({
+          registry: asMaker,
+          model: MODEL,
+          version,
+          images: releaseImages(version),
+        });
+        const signed = await signFirmwareRelease({
+          firmwareSignatures: signatures,
+          registry: asMaker,
+          firmwareId: published.firmwareId,
+          version,
+          signer: makerKey,
+        });
+        samples.push({ gas: signed.gasUsed, bytes: await calldataBytes(chain, signed.txHash) });
+      }
+      record(`firmware.signFirmware.lms${sfx}`, samples);
+    } finally {
+      makerKey.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 

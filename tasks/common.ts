@@ -13,8 +13,10 @@ import {
   formatJson,
   registryAt,
   requireDeviceTrustContract,
+  resolveDeployedAddress,
   resolveRegistryAddress,
   type DeploymentLookup,
+  type DeviceTrustContract,
   type DeviceRegistry,
   type KeyStoreOptions,
 } from "../src/client/index.js";
@@ -88,6 +90,27 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ChainArgs): 
     registryAddress,
     deployment,
   };
+}
+
+/**
+ * A DeviceTrust contract's address: `explicit` (the option's value) when given, else the chain's Ignition
+ * deployment's; checked to be that contract on this chain (requireDeviceTrustContract).
+ */
+export async function resolveContract(
+  chain: Chain,
+  contract: DeviceTrustContract,
+  option: string,
+  explicit: string,
+): Promise<Hex> {
+  const address = await resolveDeployedAddress({ ...chain.deployment, contract, option, explicit });
+  await requireDeviceTrustContract(chain.ethers.provider, address, contract, option);
+  return address;
+}
+
+/** Unix seconds `seconds` after the latest block (a signed message's deadline). */
+export async function deadlineAfter(chain: Chain, seconds: number): Promise<bigint> {
+  const latest = await chain.ethers.provider.getBlock("latest");
+  return BigInt(latest?.timestamp ?? Math.floor(Date.now() / 1000)) + BigInt(seconds);
 }
 
 /**

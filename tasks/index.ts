@@ -171,6 +171,40 @@ const firmwareModel = {
   defaultValue: -1,
 } as const;
 
+// ------------------------------------------------------------ post-quantum options
+const lmsKey = {
+  name: "lmsKey",
+  description: "The maker's LMS key file (maker lms-keygen); its state file is beside it",
+  defaultValue: "",
+} as const;
+const lmsPassword = {
+  name: "password",
+  description: "LMS key file password (else $DEVICETRUST_KEY_PASSWORD or hardhat-keystore)",
+  defaultValue: "",
+} as const;
+const firmwareSignatures = {
+  name: "firmwareSignatures",
+  description: "FirmwareSignatures address (default: the Ignition deployment for the chain)",
+  defaultValue: "",
+} as const;
+const pqKeyRecovery = {
+  name: "pqKeyRecovery",
+  description: "PqKeyRecovery address (default: the Ignition deployment for the chain)",
+  defaultValue: "",
+} as const;
+const pqKey = {
+  name: "pqKey",
+  description:
+    "The post-quantum key file: an LMS key file (maker lms-keygen), or an ML-DSA-44 key as PEM (or its raw public key as hex)",
+  defaultValue: "",
+} as const;
+const pqPassword = {
+  name: "pqPassword",
+  description:
+    "Password of --pq-key (an LMS key file, or an encrypted ML-DSA-44 PEM; else $DEVICETRUST_KEY_PASSWORD)",
+  defaultValue: "",
+} as const;
+
 const staking = {
   name: "staking",
   description: "DeviceStaking address (default: the Ignition deployment for the chain)",
@@ -346,10 +380,13 @@ export const tasks = [
     "device",
     "Device identity: keys, registration, rotation, custody and lifecycle",
   ).build(),
-  emptyTask("maker", "Device makers: endorsements and production batches").build(),
+  emptyTask(
+    "maker",
+    "Device makers: endorsements, production batches and LMS keys for firmware signatures",
+  ).build(),
   emptyTask(
     "firmware",
-    "Firmware reference values: publish measurements, deprecate, revoke, list",
+    "Firmware reference values: publish measurements (and sign them post-quantum), deprecate, revoke, list",
   ).build(),
 
   task(["device", "keygen"], "Create a device key (encrypted file or inside a PKCS#11 token)")
@@ -490,6 +527,44 @@ export const tasks = [
     .build(),
 
   withChainOptions(
+    withKeyStoreOptions(
+      task(
+        ["device", "commit-pq-key"],
+        "Commit the device, once, to a post-quantum key that can recover it (signed by its current key)",
+      ).addOption({
+        ...deviceId,
+        description: "The device's id (default: found from its current key)",
+      }),
+      "",
+      "The device's current key file",
+    )
+      .addOption({ name: "scheme", description: "lms or ml-dsa-44", defaultValue: "lms" })
+      .addOption(pqKey)
+      .addOption(pqPassword)
+      .addOption(pqKeyRecovery)
+      .addOption(deadline),
+  )
+    .setAction(() => import("./device/commit-pq-key.js"))
+    .build(),
+
+  withChainOptions(
+    withKeyStoreOptions(
+      task(
+        ["device", "recover-key"],
+        "Move a device to a new key with its committed post-quantum key alone (LMS on chain; ML-DSA-44: a request to check off chain)",
+      )
+        .addOption(deviceId)
+        .addOption({ ...pqKey, description: "The committed post-quantum key's file" })
+        .addOption(pqPassword)
+        .addOption(pqKeyRecovery)
+        .addOption(pkcs11Module),
+      "new",
+    ).addOption(deadline),
+  )
+    .setAction(() => import("./device/recover-key.js"))
+    .build(),
+
+  withChainOptions(
     task(["device", "transfer"], "Start (or --cancel) a custody transfer to a new operator")
       .addOption(deviceId)
       .addOption({ name: "to", description: "The new operator", defaultValue: "" })
@@ -604,6 +679,54 @@ export const tasks = [
     .setAction(() => import("./maker/batch.js"))
     .build(),
 
+  task(
+    ["maker", "lms-keygen"],
+    "Create an LMS key file (post-quantum, stateful: each leaf signs once) and its state",
+  )
+    .addOption({
+      name: "out",
+      description: "Key file to create; its state goes to <out>.state",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "lms",
+      description:
+        "LMS parameter set (LMS_SHA256_M24_H10: 1,024 signatures, the cheapest on chain)",
+      defaultValue: "LMS_SHA256_M24_H10",
+    })
+    .addOption({
+      name: "lmots",
+      description: "LM-OTS parameter set, of the same hash as --lms",
+      defaultValue: "LMOTS_SHA256_N24_W4",
+    })
+    .addOption(lmsPassword)
+    .addFlag(json)
+    .setAction(() => import("./maker/lms-keygen.js"))
+    .build(),
+
+  task(["maker", "lms-sign"], "Sign a 32-byte digest with the next unused leaf of an LMS key")
+    .addOption(lmsKey)
+    .addOption(lmsPassword)
+    .addOption({
+      name: "digest",
+      description: "The 32-byte digest to sign, 0x-hex (e.g. FirmwareSignatures.manifestDigest)",
+      defaultValue: "",
+    })
+    .addFlag(json)
+    .setAction(() => import("./maker/lms-sign.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["maker", "lms-register"],
+      "Register the maker's LMS public key for firmware signatures (from the maker's account)",
+    )
+      .addOption(lmsKey)
+      .addOption(firmwareSignatures),
+  )
+    .setAction(() => import("./maker/lms-register.js"))
+    .build(),
+
   withChainOptions(
     withKeyStoreOptions(
       task(
@@ -667,9 +790,31 @@ export const tasks = [
         name: "uri",
         description: "Where the release's metadata lives (recorded in the event)",
         defaultValue: "",
-      }),
+      })
+      .addOption({
+        ...lmsKey,
+        description:
+          "Also sign the release's manifest with the maker's registered LMS key file (post-quantum)",
+      })
+      .addOption(lmsPassword)
+      .addOption(firmwareSignatures),
   )
     .setAction(() => import("./firmware/publish.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["firmware", "sign"],
+      "Sign a published release's manifest with the maker's LMS key (post-quantum)",
+    )
+      .addOption(firmwareMaker)
+      .addOption(firmwareModel)
+      .addOption(firmwareVersion)
+      .addOption(lmsKey)
+      .addOption(lmsPassword)
+      .addOption(firmwareSignatures),
+  )
+    .setAction(() => import("./firmware/sign.js"))
     .build(),
 
   withChainOptions(

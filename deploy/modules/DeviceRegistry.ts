@@ -5,6 +5,8 @@ import { id } from "ethers";
 export const SUSPENDER_ROLE = id("SUSPENDER_ROLE");
 /** keccak256("APPRAISER_ROLE"), as DeviceRegistry.APPRAISER_ROLE: held by hardware-evidence appraisers. */
 export const APPRAISER_ROLE = id("APPRAISER_ROLE");
+/** keccak256("KEY_RECOVERY_ROLE"), as DeviceRegistry.KEY_RECOVERY_ROLE: held by PqKeyRecovery. */
+export const KEY_RECOVERY_ROLE = id("KEY_RECOVERY_ROLE");
 /** keccak256("GOVERNOR_ROLE"), as DeviceRegistry.GOVERNOR_ROLE. */
 export const GOVERNOR_ROLE = id("GOVERNOR_ROLE");
 /** OpenZeppelin AccessControl's DEFAULT_ADMIN_ROLE. */

@@ -4,6 +4,7 @@ import DeviceRegistryModule, {
   APPRAISER_ROLE,
   DEFAULT_ADMIN_ROLE,
   GOVERNOR_ROLE,
+  KEY_RECOVERY_ROLE,
 } from "./DeviceRegistry.js";
 import { buildDeviceStakingModule } from "./DeviceStaking.js";
 import { buildInsurancePoolModule } from "./InsurancePool.js";
@@ -29,7 +30,8 @@ export interface DeviceTrustModuleOptions {
  *    has on a public chain) and `governance` granted the same roles; staking gets the registry's
  *    SUSPENDER_ROLE (a slash suspends the device);
  * 2. fraud proofs, the feed factory and the reading anchor; the insurance pool over all of them; the TPM
- *    quote appraiser (TpmAttestation), granted the registry's APPRAISER_ROLE;
+ *    quote appraiser (TpmAttestation), granted the registry's APPRAISER_ROLE; post-quantum key recovery
+ *    (PqKeyRecovery), granted its KEY_RECOVERY_ROLE; firmware signatures (FirmwareSignatures, no role);
  * 3. staking approves the pool as a backer and makes it the loss recipient (possible at once only before
  *    the proofs contract is set: no slash can have happened), then the proofs contract is set;
  * 4. with `handover`, the deployer renounces its roles on the registry and staking.
@@ -61,10 +63,24 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
     const appraiserGranted = m.call(deviceRegistry, "grantRole", [APPRAISER_ROLE, tpmAttestation], {
       id: "grantAppraiserToTpmAttestation",
     });
+    const pqKeyRecovery = m.contract("PqKeyRecovery", [deviceRegistry]);
+    const recoveryGranted = m.call(
+      deviceRegistry,
+      "grantRole",
+      [KEY_RECOVERY_ROLE, pqKeyRecovery],
+      { id: "grantKeyRecoveryToPqKeyRecovery" },
+    );
+    const firmwareSignatures = m.contract("FirmwareSignatures", [deviceRegistry]);
     if (options.handover ?? true) {
       const deployer = m.getAccount(0);
       // After every wiring call of the modules above (Ignition runs a module's futures first).
-      const after = [insurancePool, deviceFeedFactory, readingAnchor, appraiserGranted];
+      const after = [
+        insurancePool,
+        deviceFeedFactory,
+        readingAnchor,
+        appraiserGranted,
+        recoveryGranted,
+      ];
       m.call(deviceStaking, "renounceRole", [DEFAULT_ADMIN_ROLE, deployer], {
         id: "deployerRenouncesStakingAdmin",
         after,
@@ -87,6 +103,8 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
       readingAnchor,
       insurancePool,
       tpmAttestation,
+      pqKeyRecovery,
+      firmwareSignatures,
     };
   });
 }

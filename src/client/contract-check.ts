@@ -6,9 +6,11 @@ import {
   IDeviceFeed__factory,
   IDeviceRegistry__factory,
   IDeviceStaking__factory,
+  IFirmwareSignatures__factory,
   IFraudProofs__factory,
   IInsurancePool__factory,
   IPaymentChannel__factory,
+  IPqKeyRecovery__factory,
   ITpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 
@@ -63,6 +65,16 @@ const PROBES = {
     iface: ITpmAttestation__factory.createInterface(),
     fn: "tpmCounter",
     args: [0, 0],
+  },
+  PqKeyRecovery: {
+    iface: IPqKeyRecovery__factory.createInterface(),
+    fn: "pqCommitmentOf",
+    args: [ZeroHash],
+  },
+  FirmwareSignatures: {
+    iface: IFirmwareSignatures__factory.createInterface(),
+    fn: "pqSignatureOf",
+    args: [0],
   },
   DeviceAccountFactory: {
     iface: DeviceAccountFactory__factory.createInterface(),

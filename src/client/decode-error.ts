@@ -47,6 +47,8 @@ const ROLE_NAMES: ReadonlyMap<string, string> = new Map([
   [ZeroHash, "DEFAULT_ADMIN_ROLE"],
   [id("GOVERNOR_ROLE"), "GOVERNOR_ROLE"],
   [id("SUSPENDER_ROLE"), "SUSPENDER_ROLE"],
+  [id("APPRAISER_ROLE"), "APPRAISER_ROLE"],
+  [id("KEY_RECOVERY_ROLE"), "KEY_RECOVERY_ROLE"],
 ]);
 
 function roleName(role: unknown): string {
@@ -150,6 +152,8 @@ const EXPLAIN: ErrorSentences = {
     Number(a[0]) === 0
       ? `${s(a[1])} is not the signing key of an active maker: publish firmware from the maker's account (--from)`
       : `${s(a[1])} is not the key of maker ${s(a[0])}, which owns this firmware: send this from that maker's account (governance may only revoke)`,
+  AttestationNotAppraiser: (a) =>
+    `${s(a[0])} lacks the registry's APPRAISER_ROLE: only an appraiser contract (TpmAttestation) records appraised evidence; governance grants the role to the appraiser the system deploys`,
   AttestationZeroMeasurement: () =>
     "the measurement is zero: compute it from the firmware images (firmware publish --images)",
   AttestationVersionExists: (a) =>

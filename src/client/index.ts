@@ -33,3 +33,8 @@ export * from "./channel-errors.js";
 export * from "./channels.js";
 export * from "./channel-vouchers.js";
 export * from "./tpm-attest.js";
+export * from "./pq-errors.js";
+export * from "./pq-recovery.js";
+export * from "./pq-key-files.js";
+export * from "./lms-keys.js";
+export * from "./firmware-signatures.js";

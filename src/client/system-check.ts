@@ -6,6 +6,7 @@ import {
   DeviceStaking__factory,
   FraudProofs__factory,
   InsurancePool__factory,
+  PqKeyRecovery__factory,
   TpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 import { resolveDeployedAddress, type DeploymentLookup } from "./deployment.js";
@@ -22,6 +23,10 @@ export interface SystemAddresses {
   readonly pool: Hex;
   /** The TPM 2.0 quote appraiser. */
   readonly tpmAttestation: Hex;
+  /** Post-quantum key recovery (holds the registry's KEY_RECOVERY_ROLE). */
+  readonly pqKeyRecovery: Hex;
+  /** Makers' LMS signatures of firmware reference values (no role). */
+  readonly firmwareSignatures: Hex;
 }
 
 /** Who should (and should no longer) hold the system's roles. */
@@ -66,6 +71,8 @@ const FUTURES: Record<keyof SystemAddresses, string> = {
   readingAnchor: "ReadingAnchor",
   pool: "InsurancePool",
   tpmAttestation: "TpmAttestation",
+  pqKeyRecovery: "PqKeyRecovery",
+  firmwareSignatures: "FirmwareSignatures",
 };
 
 /** A system's addresses (checksummed) from its Ignition deployment (deployed_addresses.json). */
@@ -84,10 +91,17 @@ export async function deployedSystemAddresses(lookup: DeploymentLookup): Promise
   return Object.fromEntries(entries) as unknown as SystemAddresses;
 }
 
+/** Whether `contract`'s runtime code holds `address` as a 32-byte word (an immutable set to it). */
+async function codeHoldsAddress(provider: Provider, contract: Hex, address: Hex): Promise<boolean> {
+  const code = (await provider.getCode(contract)).toLowerCase();
+  return code.includes(address.slice(2).toLowerCase().padStart(64, "0"));
+}
+
 const DEFAULT_ADMIN_ROLE = `0x${"00".repeat(32)}`;
 const GOVERNOR_ROLE = id("GOVERNOR_ROLE");
 const APPRAISER_ROLE = id("APPRAISER_ROLE");
 const SUSPENDER_ROLE = id("SUSPENDER_ROLE");
+const KEY_RECOVERY_ROLE = id("KEY_RECOVERY_ROLE");
 const BPS = 10_000n;
 
 /**
@@ -153,6 +167,24 @@ export async function checkSystemWiring(
     "TpmAttestation may record evidence (APPRAISER_ROLE)",
     await registry.hasRole(APPRAISER_ROLE, addresses.tpmAttestation),
     addresses.tpmAttestation,
+  );
+  const recovery = PqKeyRecovery__factory.connect(addresses.pqKeyRecovery, provider);
+  expectAddress(
+    "PqKeyRecovery's registry is the registry",
+    await recovery.registry(),
+    addresses.registry,
+  );
+  expectTrue(
+    "PqKeyRecovery may recover device keys (KEY_RECOVERY_ROLE)",
+    await registry.hasRole(KEY_RECOVERY_ROLE, addresses.pqKeyRecovery),
+    addresses.pqKeyRecovery,
+  );
+  // FirmwareSignatures has no registry() view: its registry is an immutable, which the compiler writes
+  // into the runtime code as a 32-byte word wherever the contract reads it.
+  expectTrue(
+    "FirmwareSignatures's registry is the registry (the immutable in its code)",
+    await codeHoldsAddress(provider, addresses.firmwareSignatures, addresses.registry),
+    addresses.firmwareSignatures,
   );
   const window = await proofs.evidenceWindow();
   expectTrue(

@@ -116,6 +116,18 @@ export class DeviceSigner {
     });
   }
 
+  /**
+   * Commits the device, once, to a post-quantum key: `commitment` = pqKeyCommitment(scheme, public key)
+   * (PqKeyRecovery.commitPqKey checks this signature by the device's current key).
+   */
+  signCommitPqKey(
+    scheme: number,
+    commitment: Hex,
+    deadline: bigint,
+  ): Promise<Signed<"CommitPqKey">> {
+    return this.sign("CommitPqKey", { deviceId: this.deviceId, scheme, commitment, deadline });
+  }
+
   /** Signs attestation evidence; refused for another measurement of an attested boot (see SigningRecord). */
   signAttestation(evidence: Omit<AttestationMessage, "deviceId">): Promise<Signed<"Attestation">> {
     return this.sign("Attestation", { deviceId: this.deviceId, ...evidence });
@@ -158,7 +170,10 @@ export class DeviceSigner {
   }
 }
 
-/** The record's request for the kinds it protects; undefined for Register and RotateKey. */
+/**
+ * The record's request for the kinds it protects; undefined for Register, RotateKey and CommitPqKey; throws
+ * for the kinds no device key signs.
+ */
 function protectedRequest<K extends MessageKind>(
   kind: K,
   message: MessageTypes[K],
@@ -176,8 +191,17 @@ function protectedRequest<K extends MessageKind>(
     // Signing these twice proves nothing against the device (and Endorse is a maker's message).
     case "Register":
     case "RotateKey":
+    case "CommitPqKey":
     case "Endorse":
       return undefined;
+    // The committed post-quantum key signs these (and the maker's LMS key a release): a device key's
+    // signature of one is worth nothing on chain, so it is never made.
+    case "RecoverKey":
+    case "ReplacePqKey":
+    case "FirmwareRelease":
+      throw new InvalidInputError(
+        `${kind} is signed by a post-quantum key (an LMS key through LmsStatefulSigner, or ML-DSA-44), not by the device's key: sign its digest with that key (src/client/pq-recovery.ts)`,
+      );
     // A voucher under the registry's domain would be worthless, and one without the payments record could
     // pay less than one signed before it: only VoucherSigner signs them.
     case "Voucher":

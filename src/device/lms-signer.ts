@@ -125,6 +125,19 @@ export interface LmsOpenOptions {
   readonly createWatermark?: boolean | undefined;
 }
 
+/** What a key file says in the clear (LmsStatefulSigner.info). */
+export interface LmsKeyInfo {
+  readonly lms: LmsName;
+  readonly lmots: LmotsName;
+  /** RFC 8554 §5.3 public key, lower-case hex. */
+  readonly publicKey: Hex;
+}
+
+export interface LmsStatefulSignOptions {
+  /** Randomizers to try (LmsSignOptions.attempts): LMS_ON_CHAIN_ATTEMPTS for a signature verified on chain. */
+  readonly attempts?: number | undefined;
+}
+
 /** One signature: its leaf and its bytes (RFC 8554 §5.4). */
 export interface LmsSigned {
   readonly q: number;
@@ -445,6 +458,18 @@ export class LmsStatefulSigner {
     }
   }
 
+  /**
+   * A key file's parameter sets and public key, read without its password (the SEED stays sealed): what
+   * a device commits to, or a maker registers. KeyFileError when it is not an LMS key file.
+   */
+  static async info(path: string): Promise<LmsKeyInfo> {
+    const file = parseKeyFile(
+      await readKeyFileJson(path, "create one with LmsStatefulSigner.create"),
+      path,
+    );
+    return { lms: file.lms, lmots: file.lmots, publicKey: file.publicKey.toLowerCase() as Hex };
+  }
+
   /** Reads and checks the state (and watermark); the next leaf, written back where it moved. */
   static #recover(
     p: LmsResolvedPaths,
@@ -519,15 +544,22 @@ export class LmsStatefulSigner {
    * leaf signs. Throws LmsKeyExhaustedError once every leaf is used, LmsStateError when the state file
    * is no longer what this signer wrote.
    */
-  sign(message: Uint8Array): LmsSigned {
+  sign(message: Uint8Array, options: LmsStatefulSignOptions = {}): LmsSigned {
     if (!this.#open) {
       throw new DeviceTrustError("KEY_CLOSED", "this LMS signer was closed: open it again to sign");
+    }
+    const attempts = options.attempts ?? 1;
+    // Checked before a leaf is reserved: a refusal spends none.
+    if (!Number.isSafeInteger(attempts) || attempts < 1 || attempts > 2 ** 24) {
+      throw new InvalidInputError(
+        `attempts must be a whole number from 1 to 2^24, not ${String(attempts)}`,
+      );
     }
     const q = this.#next;
     if (q >= this.leaves) throw new LmsKeyExhaustedError(this.publicKeyHex, this.leaves);
     if (q >= this.#reserved) this.#reserveThrough(q);
     this.#next = q + 1;
-    return { q, signature: this.#key.sign(q, message) };
+    return { q, signature: this.#key.sign(q, message, { attempts }) };
   }
 
   /** Moves the state (then the watermark) past leaf q, durably, after checking it is still ours. */

@@ -13,3 +13,4 @@ export * from "./topics.js";
 export * from "./cose.js";
 export * from "./psa-claims.js";
 export * from "./lms/index.js";
+export * from "./pq-key.js";

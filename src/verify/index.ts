@@ -9,3 +9,4 @@ export * from "./tpm-quote.js";
 export { readSignatureInput, type SignatureInput } from "./signature-input.js";
 export { SIGNATURE_VERDICTS } from "./verdict.js";
 export * from "./verifier.js";
+export * from "./pq.js";

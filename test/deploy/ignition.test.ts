@@ -13,6 +13,7 @@ import { DEFAULT_POOL_PARAMS } from "../../deploy/modules/InsurancePool.js";
 import DeviceRegistryModule, {
   DEFAULT_ADMIN_ROLE,
   GOVERNOR_ROLE,
+  KEY_RECOVERY_ROLE,
   SUSPENDER_ROLE,
   buildDeviceRegistryModule,
 } from "../../deploy/modules/DeviceRegistry.js";
@@ -49,6 +50,8 @@ async function systemAddresses(deployed: {
   readingAnchor: { getAddress(): Promise<string> };
   insurancePool: { getAddress(): Promise<string> };
   tpmAttestation: { getAddress(): Promise<string> };
+  pqKeyRecovery: { getAddress(): Promise<string> };
+  firmwareSignatures: { getAddress(): Promise<string> };
 }): Promise<SystemAddresses> {
   return {
     registry: await addressOf(deployed.deviceRegistry),
@@ -59,6 +62,8 @@ async function systemAddresses(deployed: {
     readingAnchor: await addressOf(deployed.readingAnchor),
     pool: await addressOf(deployed.insurancePool),
     tpmAttestation: await addressOf(deployed.tpmAttestation),
+    pqKeyRecovery: await addressOf(deployed.pqKeyRecovery),
+    firmwareSignatures: await addressOf(deployed.firmwareSignatures),
   };
 }
 
@@ -235,9 +240,18 @@ describe("deploy/modules", function () {
       const other = await new MockERC20__factory(deployer).deploy("Other", "OTH");
       const registry = deployed.deviceRegistry as unknown as DeviceRegistry;
       await (await registry.connect(deployer).revokeRole(SUSPENDER_ROLE, addresses.staking)).wait();
+      await (
+        await registry.connect(deployer).revokeRole(KEY_RECOVERY_ROLE, addresses.pqKeyRecovery)
+      ).wait();
+      // A FirmwareSignatures over another registry.
+      const stray = await ethers.deployContract("FirmwareSignatures", [await addressOf(other)]);
       const report = await checkSystemWiring(
         ethers.provider,
-        { ...addresses, collateral: await addressOf(other) },
+        {
+          ...addresses,
+          collateral: await addressOf(other),
+          firmwareSignatures: await addressOf(stray),
+        },
         { governance: governance.address as Hex, deployer: deployer.address as Hex },
       );
       const failed = report.checks.filter((c) => !c.ok).map((c) => c.name);
@@ -246,10 +260,13 @@ describe("deploy/modules", function () {
         "staking.TOKEN is the collateral",
         "pool asset is the collateral",
         "staking may suspend devices (SUSPENDER_ROLE)",
+        "PqKeyRecovery may recover device keys (KEY_RECOVERY_ROLE)",
+        "FirmwareSignatures's registry is the registry (the immutable in its code)",
         "governance is registry admin",
         "deployer is no longer registry admin",
       ]);
       expect(failed).to.not.include("staking loss recipient is the pool");
+      expect(failed).to.not.include("PqKeyRecovery's registry is the registry");
     });
 
     it("stops at an address without code", async function () {

@@ -102,6 +102,44 @@ describe("DeviceSigner", function () {
       });
     });
 
+    describe(`signCommitPqKey (${curve})`, function () {
+      it("signs the commitment to a post-quantum key, unrecorded (signing it twice proves nothing)", async function () {
+        const signer = new DeviceSigner(SoftwareKeyStore.generate(curve), DOMAIN);
+        const commitment = bytes32();
+        const signed = await signer.signCommitPqKey(1, commitment, 1_800_000_000n);
+        assert.deepEqual(signed.message, {
+          deviceId: signer.deviceId,
+          scheme: 1,
+          commitment,
+          deadline: 1_800_000_000n,
+        });
+        assertSignedCorrectly(signed);
+      });
+
+      it("refuses the messages a post-quantum key signs, saying which key signs them", async function () {
+        const signer = new DeviceSigner(SoftwareKeyStore.generate(curve), DOMAIN);
+        const id = signer.deviceId;
+        await assert.rejects(
+          signer.sign("RecoverKey", {
+            deviceId: id,
+            newKeyHash: bytes32(),
+            nonce: 0n,
+            deadline: 1n,
+          }),
+          /RecoverKey is signed by a post-quantum key/,
+        );
+        await assert.rejects(
+          signer.sign("FirmwareRelease", {
+            maker: 1,
+            model: 2,
+            version: "1",
+            measurement: bytes32(),
+          }),
+          /FirmwareRelease is signed by a post-quantum key/,
+        );
+      });
+    });
+
     describe(`signAttestation (${curve})`, function () {
       it("signs the evidence under the device id", async function () {
         const signer = new DeviceSigner(SoftwareKeyStore.generate(curve), DOMAIN);

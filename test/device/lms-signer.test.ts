@@ -194,6 +194,30 @@ describe("LmsStatefulSigner", function () {
     });
   });
 
+  describe("info and attempts", function () {
+    it("reads a key file's parameter sets and public key without its password", async function () {
+      const signer = await create();
+      const publicKey = signer.publicKeyHex;
+      signer.close();
+      assert.deepEqual(await LmsStatefulSigner.info(paths.key), {
+        lms: "LMS_SHA256_M32_H5",
+        lmots: "LMOTS_SHA256_N32_W2",
+        publicKey,
+      });
+      await assert.rejects(LmsStatefulSigner.info(paths.state), KeyFileError);
+    });
+
+    it("signs with the cheapest of several randomizers, and spends no leaf on attempts it refuses", async function () {
+      const signer = await create();
+      assert.throws(() => signer.sign(message, { attempts: 0 }), /attempts/);
+      assert.equal(signer.next, 0);
+      const { q, signature } = signer.sign(message, { attempts: 64 });
+      assert.equal(q, 0);
+      assert.equal(lmsVerify(signer.publicKey, message, signature), true);
+      signer.close();
+    });
+  });
+
   describe("open refuses a state it cannot trust", function () {
     it("missing: a state file that does not exist (never a fresh start)", async function () {
       (await create()).close();

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import {
   InvalidInputError,
   LMOTS_PARAMS,
+  LMS_ON_CHAIN_ATTEMPTS,
   LMS_PARAMS,
   LmsParseError,
   LmsPrivateKey,
@@ -32,6 +33,7 @@ import {
   type LmsProblem,
   type LmsPublicKey,
 } from "../../src/protocol/index.js";
+import { lmotsDigits, lmotsVerifySteps } from "../../src/protocol/lms/lmots.js";
 import { chainWords, sha256Short, wordsOf } from "../../src/protocol/lms/sha256-block.js";
 
 interface HssVector {
@@ -514,6 +516,60 @@ describe("protocol: LMS (RFC 8554, SP 800-208)", function () {
         );
       });
     }
+  });
+
+  describe("attempts: the randomizer cheapest to verify", function () {
+    this.timeout(60_000);
+    const key = LmsPrivateKey.generate(lmsOf("LMS_SHA256_M24_H5"), lmotsOf("LMOTS_SHA256_N24_W4"));
+    const publicKey = encodeLmsPublicKey(key.publicKey);
+
+    /** The hash steps a verifier runs for `signature` of `message` (what its gas goes with). */
+    function stepsOf(signature: Uint8Array, message: Uint8Array): number {
+      const parsed = parseLmsSignature(signature, key.publicKey);
+      const { n } = key.lmots;
+      const c = parsed.lmotsSignature.subarray(4, 4 + n);
+      const q = createHash("sha256")
+        .update(concat(key.identifier, u32(parsed.q), Uint8Array.of(0x81, 0x81), c, message))
+        .digest()
+        .subarray(0, n);
+      return lmotsVerifySteps(key.lmots, lmotsDigits(key.lmots, q));
+    }
+
+    it("signs as before with one attempt, the default: the derived randomizer", function () {
+      const message = randomBytes(32);
+      assert.equal(toHex(key.sign(3, message, { attempts: 1 })), toHex(key.sign(3, message)));
+    });
+
+    it("verifies, costs a verifier fewer steps and is deterministic with LMS_ON_CHAIN_ATTEMPTS", function () {
+      let plain = 0;
+      let cheap = 0;
+      for (let i = 0; i < 8; i++) {
+        const message = randomBytes(32);
+        const signature = key.sign(i, message, { attempts: LMS_ON_CHAIN_ATTEMPTS });
+        assert.equal(lmsVerify(publicKey, message, signature), true);
+        assert.equal(
+          toHex(key.sign(i, message, { attempts: LMS_ON_CHAIN_ATTEMPTS })),
+          toHex(signature),
+        );
+        const steps = stepsOf(signature, message);
+        const before = stepsOf(key.sign(i, message), message);
+        assert.ok(steps <= before, `${String(steps)} steps, ${String(before)} without attempts`);
+        plain += before;
+        cheap += steps;
+      }
+      // ~390 steps a signature on average without, ~270 with 4,096 attempts (each step a SHA-256 call on chain).
+      assert.ok(cheap / 8 < 320, `${String(cheap / 8)} steps on average`);
+      assert.ok(plain - cheap > 8 * 40, `saved ${String((plain - cheap) / 8)} steps on average`);
+    });
+
+    it("refuses attempts that are not a whole number from 1 to 2^24", function () {
+      for (const attempts of [0, -1, 1.5, 2 ** 24 + 1]) {
+        assert.throws(
+          () => key.sign(0, new Uint8Array(32), { attempts }),
+          (err: unknown) => err instanceof InvalidInputError && err.message.includes("attempts"),
+        );
+      }
+    });
   });
 
   describe("parsers", function () {

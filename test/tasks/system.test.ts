@@ -345,10 +345,12 @@ describe("tasks: system deploy to a public chain id (a hardhat node as chain 111
     // Etherscan's v2 API: one key, the chain in `chainid`, the standard JSON input as `sourceCode`.
     const submissions = explorer.requests.filter((r) => r.query.action === "verifysourcecode");
     assert.deepEqual(submissions.map((r) => r.form.contractname).sort(), [
+      "project/contracts/attestation/FirmwareSignatures.sol:FirmwareSignatures",
       "project/contracts/attestation/TpmAttestation.sol:TpmAttestation",
       "project/contracts/feeds/DeviceFeedFactory.sol:DeviceFeedFactory",
       "project/contracts/feeds/ReadingAnchor.sol:ReadingAnchor",
       "project/contracts/identity/DeviceRegistry.sol:DeviceRegistry",
+      "project/contracts/identity/PqKeyRecovery.sol:PqKeyRecovery",
       "project/contracts/insurance/InsurancePool.sol:InsurancePool",
       "project/contracts/staking/DeviceStaking.sol:DeviceStaking",
       "project/contracts/staking/FraudProofs.sol:FraudProofs",

@@ -78,6 +78,55 @@ export function lmotsDigits(params: LmotsParams, hash: Uint8Array): Uint8Array {
   return digits;
 }
 
+/**
+ * The hash steps a verifier runs to check a signature of digits `digits` (Algorithm 4b): each chain from
+ * its digit to its end, Σ (2^w − 1 − a_i) over the message hash's digits and its checksum's. On chain
+ * each step is a SHA-256 precompile call, so it is what a verification's gas goes with.
+ */
+export function lmotsVerifySteps(params: LmotsParams, digits: Uint8Array): number {
+  const max = (1 << params.w) - 1;
+  let steps = 0;
+  for (const a of digits) steps += max - a;
+  return steps;
+}
+
+/**
+ * Of `attempts` randomizers (`base`, then H(base ‖ u32str(k)) for k = 1 … attempts − 1, each n bytes), the
+ * one whose message hash leaves a verifier the fewest steps (lmotsVerifySteps; the first on a tie). C is
+ * the signer's to choose (RFC 8554 §4.5: any C verifies), so the signature is as valid and as strong: a
+ * forger still needs a message hash whose every digit, checksum included, is at least the signed one's,
+ * which the checksum rules out whatever the digits are (SPHINCS+C grinds WOTS+ the same way). Derived from
+ * `base` (itself derived from the SEED), so a leaf signs one message with one C whatever the run.
+ */
+export function lmotsCheapestRandomizer(
+  params: LmotsParams,
+  identifier: Uint8Array,
+  q: number,
+  base: Uint8Array,
+  message: Uint8Array,
+  attempts: number,
+): Uint8Array {
+  let best = base;
+  let bestSteps = lmotsVerifySteps(
+    params,
+    lmotsDigits(params, messageHash(params, identifier, q, base, message)),
+  );
+  const counter = new Uint8Array(4);
+  for (let k = 1; k < attempts; k++) {
+    putU32(counter, 0, k);
+    const candidate = hashParts(params.n, base, counter);
+    const steps = lmotsVerifySteps(
+      params,
+      lmotsDigits(params, messageHash(params, identifier, q, candidate, message)),
+    );
+    if (steps < bestSteps) {
+      best = candidate;
+      bestSteps = steps;
+    }
+  }
+  return best;
+}
+
 /** Q = H(I ‖ u32str(q) ‖ u16str(D_MESG) ‖ C ‖ message), n bytes. */
 function messageHash(
   params: LmotsParams,

@@ -1,0 +1,416 @@
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import hre from "hardhat";
+import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
+import {
+  addMaker,
+  makerEndorse,
+  publishFirmware,
+  registerDevice,
+  registryAt,
+} from "../../src/client/index.js";
+import {
+  deviceIdOf,
+  generateMlDsa44KeyPair,
+  keyHash,
+  lmsVerify,
+  mlDsa44PrivateKeyPem,
+  mlDsa44PublicKeyPem,
+  pqKeyCommitment,
+  toHex,
+  type Hex,
+} from "../../src/protocol/index.js";
+import { parsePqRecoveryRequest, verifyPqRecovery } from "../../src/verify/pq.js";
+import { releaseImages } from "../client/attestation-fixture.js";
+import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
+import { runTask } from "./run-task.js";
+
+const MODEL = 21;
+
+/**
+ * The post-quantum tasks: a maker's LMS key (maker lms-keygen, lms-sign, lms-register) signs firmware
+ * manifests (firmware publish --lms-key, firmware sign); a device commits to an LMS or ML-DSA-44 key
+ * (device commit-pq-key) and is recovered with it (device recover-key).
+ */
+describe("tasks: post-quantum keys", function () {
+  this.timeout(120_000);
+  let registry: string;
+  let recovery: string;
+  let signatures: string;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let chainId: bigint;
+  const devices: { keyFile: string; deviceId: Hex }[] = [];
+
+  before(async function () {
+    // The tasks connect with network.getOrCreate(): this is the same in-process chain.
+    const { ethers } = await hre.network.getOrCreate();
+    chainId = (await ethers.provider.getNetwork()).chainId;
+    const [governance, maker, operator] = await ethers.getSigners();
+    if (governance === undefined || maker === undefined || operator === undefined)
+      throw new Error("need 3 accounts");
+    const deployed = await ethers.deployContract("DeviceRegistry", [governance.address]);
+    registry = (await deployed.getAddress()).toLowerCase();
+    const recoveryDeployed = await ethers.deployContract("PqKeyRecovery", [registry]);
+    recovery = (await recoveryDeployed.getAddress()).toLowerCase();
+    await (
+      await deployed.connect(governance).grantRole(await deployed.KEY_RECOVERY_ROLE(), recovery)
+    ).wait();
+    signatures = (
+      await (await ethers.deployContract("FirmwareSignatures", [registry])).getAddress()
+    ).toLowerCase();
+    ({ dir, cleanup } = await tempDir());
+    await addMaker(registryAt(registry, governance), maker.address, "Acme PQ Meters");
+    for (let i = 0; i < 3; i++) {
+      const store = SoftwareKeyStore.generate("p256");
+      const keyFile = join(dir, `device-${String(i)}.json`);
+      await store.save(keyFile, "pw", TEST_SCRYPT);
+      const deviceId = deviceIdOf(store.deviceKey);
+      const latest = await ethers.provider.getBlock("latest");
+      await registerDevice({
+        registry: registryAt(registry, operator),
+        device: store,
+        operator: operator.address,
+        deadline: BigInt((latest?.timestamp ?? 0) + 600),
+        model: MODEL,
+        endorsement: await makerEndorse(registryAt(registry, maker), maker, deviceId, MODEL),
+      });
+      await store.close();
+      devices.push({ keyFile, deviceId });
+    }
+  });
+  after(async function () {
+    await cleanup();
+  });
+
+  const chain = (from: number, json = false) => ({ registry, from: String(from), json });
+  const device = (i: number) => {
+    const d = devices[i];
+    if (d === undefined) throw new Error(`no device ${String(i)}`);
+    return d;
+  };
+  const keyArgs = (keyFile: string) => ({ keyFile, password: "pw" });
+  const newKeyArgs = (newKeyFile: string) => ({ newKeyFile, newPassword: "pw" });
+  const makerKey = () => join(dir, "maker.lms.json");
+
+  describe("maker lms-keygen, lms-sign, lms-register", function () {
+    it("creates an LMS key file of the cheapest parameter sets by default (--json)", async function () {
+      const made = await runTask(["maker", "lms-keygen"], {
+        out: makerKey(),
+        password: "lms-pw",
+        json: true,
+      });
+      assert.equal(made.result.success, true, made.stderr);
+      const out = JSON.parse(made.stdout) as {
+        lms: string;
+        lmots: string;
+        publicKey: Hex;
+        commitment: Hex;
+        leaves: number;
+        stateFile: string;
+      };
+      assert.deepEqual(
+        [out.lms, out.lmots, out.leaves, out.stateFile],
+        ["LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4", 1024, `${makerKey()}.state`],
+      );
+      assert.equal(out.commitment, pqKeyCommitment("lms", out.publicKey));
+      assert.match(made.stderr, /generating an LMS_SHA256_M24_H10 \/ LMOTS_SHA256_N24_W4 key/);
+    });
+
+    it("refuses to overwrite a key, and names unknown parameter sets", async function () {
+      const again = await runTask(["maker", "lms-keygen"], {
+        out: makerKey(),
+        password: "lms-pw",
+      });
+      assert.equal(again.result.success, false);
+      assert.match(again.stderr, /exists: an LMS key and its state are never overwritten/);
+      const unknown = await runTask(["maker", "lms-keygen"], {
+        out: join(dir, "other.lms.json"),
+        password: "pw",
+        lms: "LMS_SHA256_M24_H11",
+      });
+      assert.match(unknown.stderr, /unknown --lms "LMS_SHA256_M24_H11": use one of /);
+    });
+
+    it("signs a digest with the next leaf and prints q and the signature (human and --json)", async function () {
+      const digest = `0x${"ab".repeat(32)}`;
+      const human = await runTask(["maker", "lms-sign"], {
+        lmsKey: makerKey(),
+        password: "lms-pw",
+        digest,
+      });
+      assert.equal(human.result.success, true, human.stderr);
+      assert.match(human.stdout, /^q: +0$/m);
+      assert.match(human.stdout, /^signature: +0x[0-9a-f]{3000}$/m);
+      const json = await runTask(["maker", "lms-sign"], {
+        lmsKey: makerKey(),
+        password: "lms-pw",
+        digest,
+        json: true,
+      });
+      const out = JSON.parse(json.stdout) as { q: number; signature: Hex; publicKey: Hex };
+      assert.equal(out.q, 1);
+      assert.equal(
+        lmsVerify(
+          Buffer.from(out.publicKey.slice(2), "hex"),
+          Buffer.from(digest.slice(2), "hex"),
+          Buffer.from(out.signature.slice(2), "hex"),
+        ),
+        true,
+      );
+      const bad = await runTask(["maker", "lms-sign"], {
+        lmsKey: makerKey(),
+        password: "lms-pw",
+        digest: "0x1234",
+      });
+      assert.equal(bad.result.success, false);
+      assert.match(bad.stderr, /--digest must be 32 bytes, got 2/);
+    });
+
+    it("registers the maker's LMS key, and refuses a sender that is no maker", async function () {
+      const refused = await runTask(["maker", "lms-register"], {
+        ...chain(2),
+        lmsKey: makerKey(),
+        firmwareSignatures: signatures,
+      });
+      assert.equal(refused.result.success, false);
+      assert.match(
+        refused.stderr,
+        /FirmwareSignaturesNotMaker\(0x[0-9a-fA-F]{40}\): .* register the LMS key from the maker's account/,
+      );
+      const registered = await runTask(["maker", "lms-register"], {
+        ...chain(1, true),
+        lmsKey: makerKey(),
+        firmwareSignatures: signatures,
+      });
+      assert.equal(registered.result.success, true, registered.stderr);
+      const out = JSON.parse(registered.stdout) as { maker: number; lms: string };
+      assert.deepEqual([out.maker, out.lms], [1, "LMS_SHA256_M24_H10"]);
+    });
+  });
+
+  describe("firmware publish --lms-key, firmware sign", function () {
+    it("publishes and PQ-signs a release in one go (--json prints pqSigned)", async function () {
+      const images = (await releaseImages(dir, "pq-1")).join(",");
+      const published = await runTask(["firmware", "publish"], {
+        ...chain(1, true),
+        model: MODEL,
+        firmwareVersion: "pq-1",
+        images,
+        lmsKey: makerKey(),
+        password: "lms-pw",
+        firmwareSignatures: signatures,
+      });
+      assert.equal(published.result.success, true, published.stderr);
+      const out = JSON.parse(published.stdout) as {
+        firmwareId: number;
+        pqSigned: boolean;
+        pqLeaf: number;
+      };
+      assert.deepEqual([out.firmwareId, out.pqSigned, out.pqLeaf], [1, true, 2]);
+      assert.match(published.stderr, /signing firmware 1's manifest with the maker's LMS key/);
+    });
+
+    it("refuses a key that is not the maker's registered one before it publishes anything", async function () {
+      const other = join(dir, "other-maker.lms.json");
+      const made = await runTask(["maker", "lms-keygen"], { out: other, password: "pw" });
+      assert.equal(made.result.success, true, made.stderr);
+      const refused = await runTask(["firmware", "publish"], {
+        ...chain(1),
+        model: MODEL,
+        firmwareVersion: "pq-2",
+        images: (await releaseImages(dir, "pq-2")).join(","),
+        lmsKey: other,
+        password: "pw",
+        firmwareSignatures: signatures,
+      });
+      assert.equal(refused.result.success, false);
+      assert.match(refused.stderr, /FirmwareSignaturesWrongLmsKey\(1, .*maker lms-register/);
+      const list = await runTask(["firmware", "list"], { ...chain(0, true), model: MODEL });
+      assert.equal((JSON.parse(list.stdout) as unknown[]).length, 1);
+    });
+
+    it("signs a release published without --lms-key, once", async function () {
+      const { ethers } = await hre.network.getOrCreate();
+      const [, maker] = await ethers.getSigners();
+      if (maker === undefined) throw new Error("need the maker's account");
+      await publishFirmware({
+        registry: registryAt(registry, maker),
+        model: MODEL,
+        version: "pq-3",
+        images: await releaseImages(dir, "pq-3"),
+      });
+      const sign = (json: boolean) =>
+        runTask(["firmware", "sign"], {
+          ...chain(1, json),
+          model: MODEL,
+          firmwareVersion: "pq-3",
+          lmsKey: makerKey(),
+          password: "lms-pw",
+          firmwareSignatures: signatures,
+        });
+      const signed = await sign(false);
+      assert.equal(signed.result.success, true, signed.stderr);
+      assert.match(signed.stdout, /^pqSigned: +true$/m);
+      const again = await sign(true);
+      assert.equal(again.result.success, false);
+      assert.match(
+        again.stderr,
+        /FirmwareSignaturesAlreadySigned\(2\): firmware 2 is already PQ-signed/,
+      );
+      const error = JSON.parse(again.stdout) as { error: { code: string } };
+      assert.equal(error.error.code, "FirmwareSignaturesAlreadySigned");
+    });
+  });
+
+  describe("device commit-pq-key, device recover-key", function () {
+    it("commits a device to an LMS key, then recovers it to a new key with that key alone (--json)", async function () {
+      const { keyFile, deviceId } = device(0);
+      const pqKey = join(dir, "device-0.lms.json");
+      const made = await runTask(["maker", "lms-keygen"], { out: pqKey, password: "pq-pw" });
+      assert.equal(made.result.success, true, made.stderr);
+      const committed = await runTask(["device", "commit-pq-key"], {
+        ...chain(2, true),
+        ...keyArgs(keyFile),
+        pqKey,
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(committed.result.success, true, committed.stderr);
+      const c = JSON.parse(committed.stdout) as { deviceId: Hex; scheme: string; commitment: Hex };
+      assert.deepEqual([c.deviceId, c.scheme], [deviceId, "lms"]);
+
+      const again = await runTask(["device", "commit-pq-key"], {
+        ...chain(2),
+        ...keyArgs(keyFile),
+        pqKey,
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(again.result.success, false);
+      assert.match(
+        again.stderr,
+        /PqKeyRecoveryAlreadyCommitted\(0x[0-9a-f]{64}\): device .* already committed/,
+      );
+
+      const newKeyFile = join(dir, "device-0-recovered.json");
+      const next = SoftwareKeyStore.generate("p256");
+      await next.save(newKeyFile, "pw", TEST_SCRYPT);
+      const recovered = await runTask(["device", "recover-key"], {
+        ...chain(0, true),
+        deviceId,
+        pqKey,
+        pqPassword: "pq-pw",
+        pqKeyRecovery: recovery,
+        ...newKeyArgs(newKeyFile),
+      });
+      assert.equal(recovered.result.success, true, recovered.stderr);
+      const r = JSON.parse(recovered.stdout) as {
+        onChain: boolean;
+        newKeyHash: Hex;
+        leaf: number;
+        gasUsed: string;
+      };
+      assert.deepEqual([r.onChain, r.newKeyHash, r.leaf], [true, keyHash(next.deviceKey), 0]);
+      assert.match(recovered.stderr, /the committed LMS key signs the recovery \(leaf 0\)/);
+      assert.equal((await SoftwareKeyStore.info(newKeyFile)).deviceId, deviceId);
+      const show = await runTask(["device", "show"], { ...chain(0, true), deviceId });
+      assert.equal((JSON.parse(show.stdout) as { keyHash: Hex }).keyHash, keyHash(next.deviceKey));
+    });
+
+    it("commits to an ML-DSA-44 key and prints the off-chain recovery request (human)", async function () {
+      const { keyFile, deviceId } = device(1);
+      const pq = generateMlDsa44KeyPair();
+      const publicPem = join(dir, "device-1.ml-dsa.pub.pem");
+      const privatePem = join(dir, "device-1.ml-dsa.pem");
+      await writeFile(publicPem, mlDsa44PublicKeyPem(pq.publicKey));
+      await writeFile(privatePem, mlDsa44PrivateKeyPem(pq.privateKey, "ml-pw"));
+      const committed = await runTask(["device", "commit-pq-key"], {
+        ...chain(2),
+        ...keyArgs(keyFile),
+        scheme: "ml-dsa-44",
+        pqKey: publicPem,
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(committed.result.success, true, committed.stderr);
+      assert.match(
+        committed.stdout,
+        new RegExp(`^commitment: +${pqKeyCommitment("ml-dsa-44", pq.publicKey)}$`, "m"),
+      );
+
+      const newKeyFile = join(dir, "device-1-next.json");
+      const next = SoftwareKeyStore.generate("p256");
+      await next.save(newKeyFile, "pw", TEST_SCRYPT);
+      const human = await runTask(["device", "recover-key"], {
+        ...chain(0),
+        deviceId,
+        pqKey: privatePem,
+        pqPassword: "ml-pw",
+        pqKeyRecovery: recovery,
+        ...newKeyArgs(newKeyFile),
+      });
+      assert.equal(human.result.success, true, human.stderr);
+      assert.match(human.stdout, /^onChain: +false$/m);
+      assert.match(human.stdout, /^request\.scheme: +ml-dsa-44$/m);
+      assert.match(human.stderr, /on-chain recovery needs that precompile/);
+      const json = await runTask(["device", "recover-key"], {
+        ...chain(0, true),
+        deviceId,
+        pqKey: privatePem,
+        pqPassword: "ml-pw",
+        pqKeyRecovery: recovery,
+        ...newKeyArgs(newKeyFile),
+      });
+      const out = JSON.parse(json.stdout) as { request: unknown };
+      const { ethers } = await hre.network.getOrCreate();
+      const request = parsePqRecoveryRequest(out.request);
+      const check = verifyPqRecovery(request, {
+        domain: { chainId, verifyingContract: registry as Hex },
+        commitment: {
+          commitment: pqKeyCommitment("ml-dsa-44", pq.publicKey),
+          scheme: 2,
+          nonce: 0,
+        },
+        registryNonce: (await registryAt(registry, ethers.provider).deviceInfo(deviceId)).nonce,
+      });
+      assert.equal(check.newKeyHash, keyHash(next.deviceKey));
+      assert.equal(request.pqPublicKey, toHex(pq.publicKey));
+      // Nothing changed on chain.
+      const show = await runTask(["device", "show"], { ...chain(0, true), deviceId });
+      assert.notEqual((JSON.parse(show.stdout) as { keyHash: Hex }).keyHash, check.newKeyHash);
+    });
+
+    it("says a device that never committed cannot be recovered, and how to commit one", async function () {
+      const { deviceId } = device(2);
+      const newKeyFile = join(dir, "device-2-next.json");
+      await SoftwareKeyStore.generate("p256").save(newKeyFile, "pw", TEST_SCRYPT);
+      const refused = await runTask(["device", "recover-key"], {
+        ...chain(0),
+        deviceId,
+        pqKey: makerKey(),
+        pqPassword: "lms-pw",
+        pqKeyRecovery: recovery,
+        ...newKeyArgs(newKeyFile),
+      });
+      assert.equal(refused.result.success, false);
+      assert.match(
+        refused.stderr,
+        /PqKeyRecoveryNotCommitted\(0x[0-9a-f]{64}\): .*commit one \(device commit-pq-key\)/,
+      );
+      // The maker's key spent no leaf on it.
+      const state = JSON.parse(await readFile(`${makerKey()}.state`, "utf8")) as { next: number };
+      assert.equal(state.next, 4);
+    });
+
+    it("says --pq-key-recovery is not a PqKeyRecovery", async function () {
+      const { keyFile } = device(2);
+      const refused = await runTask(["device", "commit-pq-key"], {
+        ...chain(2),
+        ...keyArgs(keyFile),
+        pqKey: makerKey(),
+        pqKeyRecovery: signatures,
+      });
+      assert.equal(refused.result.success, false);
+      assert.match(refused.stderr, /is not a DeviceTrust PqKeyRecovery on chain 31337/);
+    });
+  });
+});
