@@ -28,9 +28,15 @@ const IR = {
 } as const;
 
 const SOLIDITY_TESTS = {
-  // TypeScript-generated protocol vectors (test/ProtocolVectors.t.sol) and real TPM quotes
-  // (test/TpmAttestation.t.sol).
-  fsPermissions: { readFile: ["./test/fixtures/vectors.json", "./test/fixtures/tpm/quotes.json"] },
+  // TypeScript-generated protocol vectors (test/ProtocolVectors.t.sol), real TPM quotes
+  // (test/TpmAttestation.t.sol) and TypeScript-built PSA tokens (test/PsaAttestation.t.sol).
+  fsPermissions: {
+    readFile: [
+      "./test/fixtures/vectors.json",
+      "./test/fixtures/tpm/quotes.json",
+      "./test/fixtures/psa/token.json",
+    ],
+  },
   fuzz: { runs: 256, ...(fuzzSeed === undefined ? {} : { seed: fuzzSeed }) },
   invariant: { runs: 64, depth: 32, failOnRevert: true },
 };
@@ -49,8 +55,9 @@ const CONTRACTS = {
     "contracts/feeds/DeviceFeed.sol": IR,
     "contracts/feeds/DeviceFeedFactory.sol": IR,
     "contracts/feeds/ReadingAnchor.sol": IR,
-    // Paid per TPM quote by operators.
+    // Paid per TPM quote and per PSA token by operators.
     "contracts/attestation/TpmAttestation.sol": IR,
+    "contracts/attestation/PsaAttestation.sol": IR,
     "contracts/insurance/InsurancePool.sol": IR,
     // Paid per channel by buyers and sellers (open, close).
     "contracts/accounts/PaymentChannel.sol": IR,
