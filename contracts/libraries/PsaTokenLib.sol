@@ -188,10 +188,10 @@ library PsaTokenLib {
         // Each key must be at least `floor`: one above the key before it.
         uint256 floor;
         uint256 seen;
-        for (; count != 0; --count) {
+        for (uint256 i; i < count; ++i) {
             uint256 key;
             (key, next) = _key(token, p, end, floor);
-            floor = key + 1;
+            floor = _above(key);
             seen |= 1 << _claimBit(key);
             p = _claim(token, p, key, next, end, t);
         }
@@ -306,10 +306,11 @@ library PsaTokenLib {
         p = next;
         uint256 floor;
         uint256 seen;
+        // Counting down keeps one stack slot free for the legacy pipeline (which compiles the tests).
         for (; count != 0; --count) {
             uint256 key;
             (key, next) = _key(token, p, end, floor);
-            floor = key + 1;
+            floor = _above(key);
             // Keys above 255 shift out to nothing; they are unknown and refused below.
             seen |= 1 << key;
             bytes32 value;
@@ -357,7 +358,7 @@ library PsaTokenLib {
     // ---------------------------------------------------------------- CBOR items
 
     /// @dev A map key at `p`: an unsigned integer of at least `floor`, one above the previous key (0 for the
-    /// first). Keys have at most 8 bytes, so `key + 1` never overflows.
+    /// first).
     function _key(
         bytes calldata token,
         uint256 p,
@@ -370,6 +371,14 @@ library PsaTokenLib {
         if (key < floor) {
             if (key == floor - 1) revert PsaTokenDuplicateKey(p, key);
             revert PsaTokenKeyOutOfOrder(p, key, floor - 1);
+        }
+    }
+
+    /// @dev The floor of the key after `key`.
+    function _above(uint256 key) private pure returns (uint256) {
+        // Unchecked: a key has at most 8 bytes.
+        unchecked {
+            return key + 1;
         }
     }
 
@@ -408,8 +417,10 @@ library PsaTokenLib {
         uint256 m;
         (m, size, start) = _head(token, p, end);
         if (m != major) revert PsaTokenUnexpectedItem(p, uint8(m), size);
-        // size < 2^64: no overflow.
-        next = start + size;
+        // Unchecked: start is below the token's length and size below 2^64.
+        unchecked {
+            next = start + size;
+        }
         if (next > end) revert PsaTokenTruncated(next, end);
     }
 
@@ -440,37 +451,43 @@ library PsaTokenLib {
         uint256 p,
         uint256 end
     ) private pure returns (uint256 major, uint256 arg, uint256 next) {
-        if (p >= end) revert PsaTokenTruncated(p + 1, end);
-        uint256 word = _word(token, p);
-        uint256 initial = word >> 248;
-        major = initial >> 5;
-        arg = initial & 0x1f;
-        if (arg < 24) return (major, arg, p + 1);
-        if (arg > 27) {
-            if (arg == 31 && major >= _BYTES && major <= _MAP) revert PsaTokenIndefiniteLength(p);
-            revert PsaTokenMalformed(p, uint8(initial));
+        // Unchecked: offsets are below the token's length (calldata, far below 2^64) and size is 1 to 8.
+        unchecked {
+            if (p >= end) revert PsaTokenTruncated(p + 1, end);
+            uint256 word = _word(token, p);
+            uint256 initial = word >> 248;
+            major = initial >> 5;
+            arg = initial & 0x1f;
+            if (arg < 24) return (major, arg, p + 1);
+            if (arg > 27) {
+                if (arg == 31 && major >= _BYTES && major <= _MAP) revert PsaTokenIndefiniteLength(p);
+                revert PsaTokenMalformed(p, uint8(initial));
+            }
+            // 1, 2, 4 or 8 bytes of argument after the initial byte.
+            uint256 size = 1 << (arg - 24);
+            next = p + 1 + size;
+            if (next > end) revert PsaTokenTruncated(next, end);
+            arg = (word << 8) >> (256 - 8 * size);
+            // The shortest form: 24 or more in one byte, 2^8, 2^16, 2^32 or more in two, four, eight. (Major type
+            // 7, floats and simple values, has its own rule; no token item is one and the callers refuse them.)
+            if (major != 7 && arg < (size == 1 ? 24 : 1 << (4 * size))) revert PsaTokenNotShortest(p, arg);
         }
-        // 1, 2, 4 or 8 bytes of argument after the initial byte.
-        uint256 size = 1 << (arg - 24);
-        next = p + 1 + size;
-        if (next > end) revert PsaTokenTruncated(next, end);
-        arg = (word << 8) >> (256 - 8 * size);
-        // The shortest form: 24 or more in one byte, 2^8, 2^16, 2^32 or more in two, four, eight. (Major type 7,
-        // floats and simple values, has its own rule; no token item is one and the callers refuse them.)
-        if (major != 7 && arg < (size == 1 ? 24 : 1 << (4 * size))) revert PsaTokenNotShortest(p, arg);
     }
 
     /// @dev Reverts unless token[start:end] is UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
     /// above U+10FFFF). ASCII is checked a word at a time; the claims DeviceTrust devices send are ASCII.
     function _checkUtf8(bytes calldata token, uint256 start, uint256 end) private pure {
-        uint256 i = start;
-        while (i < end) {
-            uint256 n = end - i < 32 ? end - i : 32;
-            // The top n bytes of the word at i, all below 0x80: skip them.
-            if (_word(token, i) & (_ASCII_HIGH_BITS << (256 - 8 * n)) == 0) {
-                i += n;
-            } else {
-                i = _utf8Char(token, i, end);
+        // Unchecked: i stays within [start, end], offsets inside the token; n is 1 to 32.
+        unchecked {
+            uint256 i = start;
+            while (i < end) {
+                uint256 n = end - i < 32 ? end - i : 32;
+                // The top n bytes of the word at i, all below 0x80: skip them.
+                if (_word(token, i) & (_ASCII_HIGH_BITS << (256 - 8 * n)) == 0) {
+                    i += n;
+                } else {
+                    i = _utf8Char(token, i, end);
+                }
             }
         }
     }
