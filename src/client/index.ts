@@ -33,3 +33,4 @@ export * from "./channel-errors.js";
 export * from "./channels.js";
 export * from "./channel-vouchers.js";
 export * from "./tpm-attest.js";
+export * from "./psa-attest.js";
