@@ -29,7 +29,8 @@ export interface DeviceTrustModuleOptions {
  *    has on a public chain) and `governance` granted the same roles; staking gets the registry's
  *    SUSPENDER_ROLE (a slash suspends the device);
  * 2. fraud proofs, the feed factory and the reading anchor; the insurance pool over all of them; the TPM
- *    quote appraiser (TpmAttestation), granted the registry's APPRAISER_ROLE;
+ *    quote appraiser (TpmAttestation) and the PSA token appraiser (PsaAttestation), each granted the
+ *    registry's APPRAISER_ROLE;
  * 3. staking approves the pool as a backer and makes it the loss recipient (possible at once only before
  *    the proofs contract is set: no slash can have happened), then the proofs contract is set;
  * 4. with `handover`, the deployer renounces its roles on the registry and staking.
@@ -61,10 +62,23 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
     const appraiserGranted = m.call(deviceRegistry, "grantRole", [APPRAISER_ROLE, tpmAttestation], {
       id: "grantAppraiserToTpmAttestation",
     });
+    const psaAttestation = m.contract("PsaAttestation", [deviceRegistry]);
+    const psaAppraiserGranted = m.call(
+      deviceRegistry,
+      "grantRole",
+      [APPRAISER_ROLE, psaAttestation],
+      { id: "grantAppraiserToPsaAttestation" },
+    );
     if (options.handover ?? true) {
       const deployer = m.getAccount(0);
       // After every wiring call of the modules above (Ignition runs a module's futures first).
-      const after = [insurancePool, deviceFeedFactory, readingAnchor, appraiserGranted];
+      const after = [
+        insurancePool,
+        deviceFeedFactory,
+        readingAnchor,
+        appraiserGranted,
+        psaAppraiserGranted,
+      ];
       m.call(deviceStaking, "renounceRole", [DEFAULT_ADMIN_ROLE, deployer], {
         id: "deployerRenouncesStakingAdmin",
         after,
@@ -87,6 +101,7 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
       readingAnchor,
       insurancePool,
       tpmAttestation,
+      psaAttestation,
     };
   });
 }

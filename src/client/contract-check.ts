@@ -9,6 +9,7 @@ import {
   IFraudProofs__factory,
   IInsurancePool__factory,
   IPaymentChannel__factory,
+  IPsaAttestation__factory,
   ITpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 
@@ -63,6 +64,11 @@ const PROBES = {
     iface: ITpmAttestation__factory.createInterface(),
     fn: "tpmCounter",
     args: [0, 0],
+  },
+  PsaAttestation: {
+    iface: IPsaAttestation__factory.createInterface(),
+    fn: "psaProfile",
+    args: [],
   },
   DeviceAccountFactory: {
     iface: DeviceAccountFactory__factory.createInterface(),

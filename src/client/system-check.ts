@@ -6,6 +6,7 @@ import {
   DeviceStaking__factory,
   FraudProofs__factory,
   InsurancePool__factory,
+  PsaAttestation__factory,
   TpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 import { resolveDeployedAddress, type DeploymentLookup } from "./deployment.js";
@@ -22,6 +23,8 @@ export interface SystemAddresses {
   readonly pool: Hex;
   /** The TPM 2.0 quote appraiser. */
   readonly tpmAttestation: Hex;
+  /** The Arm PSA attestation token appraiser. */
+  readonly psaAttestation: Hex;
 }
 
 /** Who should (and should no longer) hold the system's roles. */
@@ -66,6 +69,7 @@ const FUTURES: Record<keyof SystemAddresses, string> = {
   readingAnchor: "ReadingAnchor",
   pool: "InsurancePool",
   tpmAttestation: "TpmAttestation",
+  psaAttestation: "PsaAttestation",
 };
 
 /** A system's addresses (checksummed) from its Ignition deployment (deployed_addresses.json). */
@@ -153,6 +157,17 @@ export async function checkSystemWiring(
     "TpmAttestation may record evidence (APPRAISER_ROLE)",
     await registry.hasRole(APPRAISER_ROLE, addresses.tpmAttestation),
     addresses.tpmAttestation,
+  );
+  const psa = PsaAttestation__factory.connect(addresses.psaAttestation, provider);
+  expectAddress(
+    "PsaAttestation's registry is the registry",
+    await psa.registry(),
+    addresses.registry,
+  );
+  expectTrue(
+    "PsaAttestation may record evidence (APPRAISER_ROLE)",
+    await registry.hasRole(APPRAISER_ROLE, addresses.psaAttestation),
+    addresses.psaAttestation,
   );
   const window = await proofs.evidenceWindow();
   expectTrue(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { network } from "hardhat";
-import { getBytes } from "ethers";
+import { getBytes, type Provider } from "ethers";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { buildPsaToken } from "../../src/device/psa-token.js";
 import {
@@ -18,6 +18,7 @@ import {
   publishFirmware,
   registerDevice,
   registryAt,
+  requireDeviceTrustContract,
   type DeviceRegistry,
   type PsaAttestation,
   type PsaTokenClaims,
@@ -65,7 +66,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
     let appraiser: PsaAttestation;
     let device: SoftwareKeyStore;
     let deviceId: Hex;
-    let provider: NonNullable<DeviceRegistry["runner"]>["provider"];
+    let provider: Provider;
 
     before(async function () {
       const { ethers } = await network.create(hardfork);
@@ -109,9 +110,9 @@ for (const hardfork of ["osaka", "prague"] as const) {
 
     /** Gas of a whole attestation transaction, and its execution (without 21,000 and calldata). */
     async function gasOf(txHash: Hex): Promise<{ whole: bigint; execution: bigint }> {
-      const tx = await provider?.getTransaction(txHash);
-      const receipt = await provider?.getTransactionReceipt(txHash);
-      assert.ok(tx !== null && tx !== undefined && receipt !== null && receipt !== undefined);
+      const tx = await provider.getTransaction(txHash);
+      const receipt = await provider.getTransactionReceipt(txHash);
+      assert.ok(tx !== null && receipt !== null);
       return {
         whole: receipt.gasUsed,
         execution: receipt.gasUsed - 21_000n - calldataGas(tx.data),
@@ -193,7 +194,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
     });
 
     it("refuses a token over a block hash: PSA evidence takes issued nonces only", async function () {
-      const block = await provider?.getBlock("latest");
+      const block = await provider.getBlock("latest");
       const nonce = (block?.hash ?? bytes32("00")) as Hex;
       const token = await buildPsaToken(
         {
@@ -210,6 +211,20 @@ for (const hardfork of ["osaka", "prague"] as const) {
       await assert.rejects(
         appraiser.attestPsaToken(deviceId, token, device.deviceKey.key),
         /AttestationStaleChallenge/,
+      );
+    });
+
+    it("answers as a DeviceTrust PsaAttestation (contract check); the registry does not", async function () {
+      const address = (await appraiser.getAddress()) as Hex;
+      await requireDeviceTrustContract(provider, address, "PsaAttestation", "--psa-attestation");
+      await assert.rejects(
+        requireDeviceTrustContract(
+          provider,
+          (await registry.getAddress()) as Hex,
+          "PsaAttestation",
+          "--psa-attestation",
+        ),
+        /is not a DeviceTrust PsaAttestation on chain 31337 \(does not answer psaProfile\(\)\)/,
       );
     });
 

@@ -49,6 +49,7 @@ async function systemAddresses(deployed: {
   readingAnchor: { getAddress(): Promise<string> };
   insurancePool: { getAddress(): Promise<string> };
   tpmAttestation: { getAddress(): Promise<string> };
+  psaAttestation: { getAddress(): Promise<string> };
 }): Promise<SystemAddresses> {
   return {
     registry: await addressOf(deployed.deviceRegistry),
@@ -59,6 +60,7 @@ async function systemAddresses(deployed: {
     readingAnchor: await addressOf(deployed.readingAnchor),
     pool: await addressOf(deployed.insurancePool),
     tpmAttestation: await addressOf(deployed.tpmAttestation),
+    psaAttestation: await addressOf(deployed.psaAttestation),
   };
 }
 

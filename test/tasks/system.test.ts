@@ -345,6 +345,7 @@ describe("tasks: system deploy to a public chain id (a hardhat node as chain 111
     // Etherscan's v2 API: one key, the chain in `chainid`, the standard JSON input as `sourceCode`.
     const submissions = explorer.requests.filter((r) => r.query.action === "verifysourcecode");
     assert.deepEqual(submissions.map((r) => r.form.contractname).sort(), [
+      "project/contracts/attestation/PsaAttestation.sol:PsaAttestation",
       "project/contracts/attestation/TpmAttestation.sol:TpmAttestation",
       "project/contracts/feeds/DeviceFeedFactory.sol:DeviceFeedFactory",
       "project/contracts/feeds/ReadingAnchor.sol:ReadingAnchor",
