@@ -175,8 +175,9 @@ library PsaTokenLib {
     function _protectedHeader(bytes calldata token, uint256 p, uint256 end) private pure {
         (uint256 start, , uint256 next) = _string(token, p, end, _BYTES);
         // Four bytes from p are in bounds (the string's head and three bytes of content, or more).
-        if (next != p + 4 || _word(token, p) >> 224 != _PROTECTED)
+        if (next != p + 4 || _word(token, p) >> 224 != _PROTECTED) {
             revert PsaTokenWrongProtectedHeader(token[start:next]);
+        }
     }
 
     // ---------------------------------------------------------------- claims
@@ -317,9 +318,12 @@ library PsaTokenLib {
             (value, p) = _componentField(token, index, p, key, next, end);
             if (key == COMPONENT_MEASUREMENT) measurementValue = value;
         }
-        if (seen & (1 << COMPONENT_MEASUREMENT) == 0)
+        if (seen & (1 << COMPONENT_MEASUREMENT) == 0) {
             revert PsaTokenMissingComponentField(index, COMPONENT_MEASUREMENT);
-        if (seen & (1 << COMPONENT_SIGNER_ID) == 0) revert PsaTokenMissingComponentField(index, COMPONENT_SIGNER_ID);
+        }
+        if (seen & (1 << COMPONENT_SIGNER_ID) == 0) {
+            revert PsaTokenMissingComponentField(index, COMPONENT_SIGNER_ID);
+        }
         return (measurementValue, p);
     }
 
