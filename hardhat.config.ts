@@ -28,8 +28,8 @@ const IR = {
 } as const;
 
 const SOLIDITY_TESTS = {
-  // TypeScript-generated protocol vectors (test/ProtocolVectors.t.sol) and real TPM quotes
-  // (test/TpmAttestation.t.sol).
+  // TypeScript-generated protocol vectors (test/ProtocolVectors.t.sol), real TPM quotes
+  // (test/TpmAttestation.t.sol) and TypeScript-built PSA tokens (test/PsaAttestation.t.sol).
   fsPermissions: {
     readFile: [
       "./test/fixtures/vectors.json",
@@ -37,6 +37,7 @@ const SOLIDITY_TESTS = {
       // LMS keys and signatures of the TypeScript signer and RFC 9858's, read by test/LmsLib.t.sol.
       "./test/fixtures/lms/h10w4.json",
       "./test/fixtures/lms/rfc9858.json",
+      "./test/fixtures/psa/token.json",
     ],
   },
   fuzz: { runs: 256, ...(fuzzSeed === undefined ? {} : { seed: fuzzSeed }) },
@@ -57,8 +58,10 @@ const CONTRACTS = {
     "contracts/feeds/DeviceFeed.sol": IR,
     "contracts/feeds/DeviceFeedFactory.sol": IR,
     "contracts/feeds/ReadingAnchor.sol": IR,
-    // Paid per TPM quote by operators, per post-quantum recovery and per PQ-signed release.
+    // Paid per TPM quote and per PSA token by operators, per post-quantum recovery and per PQ-signed
+    // release.
     "contracts/attestation/TpmAttestation.sol": IR,
+    "contracts/attestation/PsaAttestation.sol": IR,
     "contracts/identity/PqKeyRecovery.sol": IR,
     "contracts/attestation/FirmwareSignatures.sol": IR,
     "contracts/insurance/InsurancePool.sol": IR,

@@ -66,6 +66,11 @@ contract FirmwareSignatures is IFirmwareSignatures {
     }
 
     /// @inheritdoc IFirmwareSignatures
+    function registry() external view returns (IDeviceRegistry) {
+        return _REGISTRY;
+    }
+
+    /// @inheritdoc IFirmwareSignatures
     function lmsKeyOf(uint16 maker) external view returns (bytes32) {
         return _lmsKeys[maker];
     }

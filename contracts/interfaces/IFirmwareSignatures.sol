@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {IDeviceRegistry} from "./IDeviceRegistry.sol";
+
 /// @title IFirmwareSignatures
 /// @notice Post-quantum signatures of firmware reference values. A maker registers an LMS public key (RFC
 /// 8554 / SP 800-208: hash-based, what CNSA 2.0 names for firmware signing); a release it published in the
@@ -51,6 +53,9 @@ interface IFirmwareSignatures {
 
     /// @notice The LMS key (hash), leaf and time of a release's PQ signature (zero if none).
     function pqSignatureOf(uint32 firmwareId) external view returns (PqSignature memory);
+
+    /// @notice The registry whose makers and firmware this contract reads.
+    function registry() external view returns (IDeviceRegistry);
 
     /// @notice keccak256 of the maker's registered LMS public key (zero if none).
     function lmsKeyOf(uint16 maker) external view returns (bytes32);

@@ -30,8 +30,9 @@ export interface DeviceTrustModuleOptions {
  *    has on a public chain) and `governance` granted the same roles; staking gets the registry's
  *    SUSPENDER_ROLE (a slash suspends the device);
  * 2. fraud proofs, the feed factory and the reading anchor; the insurance pool over all of them; the TPM
- *    quote appraiser (TpmAttestation), granted the registry's APPRAISER_ROLE; post-quantum key recovery
- *    (PqKeyRecovery), granted its KEY_RECOVERY_ROLE; firmware signatures (FirmwareSignatures, no role);
+ *    quote appraiser (TpmAttestation) and the PSA token appraiser (PsaAttestation), each granted the
+ *    registry's APPRAISER_ROLE; post-quantum key recovery (PqKeyRecovery), granted its KEY_RECOVERY_ROLE;
+ *    firmware signatures (FirmwareSignatures, no role);
  * 3. staking approves the pool as a backer and makes it the loss recipient (possible at once only before
  *    the proofs contract is set: no slash can have happened), then the proofs contract is set;
  * 4. with `handover`, the deployer renounces its roles on the registry and staking.
@@ -71,6 +72,13 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
       { id: "grantKeyRecoveryToPqKeyRecovery" },
     );
     const firmwareSignatures = m.contract("FirmwareSignatures", [deviceRegistry]);
+    const psaAttestation = m.contract("PsaAttestation", [deviceRegistry]);
+    const psaAppraiserGranted = m.call(
+      deviceRegistry,
+      "grantRole",
+      [APPRAISER_ROLE, psaAttestation],
+      { id: "grantAppraiserToPsaAttestation" },
+    );
     if (options.handover ?? true) {
       const deployer = m.getAccount(0);
       // After every wiring call of the modules above (Ignition runs a module's futures first).
@@ -80,6 +88,7 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
         readingAnchor,
         appraiserGranted,
         recoveryGranted,
+        psaAppraiserGranted,
       ];
       m.call(deviceStaking, "renounceRole", [DEFAULT_ADMIN_ROLE, deployer], {
         id: "deployerRenouncesStakingAdmin",
@@ -105,6 +114,7 @@ export function buildDeviceTrustModule(options: DeviceTrustModuleOptions = {}) {
       tpmAttestation,
       pqKeyRecovery,
       firmwareSignatures,
+      psaAttestation,
     };
   });
 }

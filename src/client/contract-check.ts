@@ -11,6 +11,7 @@ import {
   IInsurancePool__factory,
   IPaymentChannel__factory,
   IPqKeyRecovery__factory,
+  IPsaAttestation__factory,
   ITpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 
@@ -75,6 +76,11 @@ const PROBES = {
     iface: IFirmwareSignatures__factory.createInterface(),
     fn: "pqSignatureOf",
     args: [0],
+  },
+  PsaAttestation: {
+    iface: IPsaAttestation__factory.createInterface(),
+    fn: "psaProfile",
+    args: [],
   },
   DeviceAccountFactory: {
     iface: DeviceAccountFactory__factory.createInterface(),

@@ -38,3 +38,4 @@ export * from "./pq-recovery.js";
 export * from "./pq-key-files.js";
 export * from "./lms-keys.js";
 export * from "./firmware-signatures.js";
+export * from "./psa-attest.js";

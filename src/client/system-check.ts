@@ -4,9 +4,11 @@ import {
   DeviceFeedFactory__factory,
   DeviceRegistry__factory,
   DeviceStaking__factory,
+  FirmwareSignatures__factory,
   FraudProofs__factory,
   InsurancePool__factory,
   PqKeyRecovery__factory,
+  PsaAttestation__factory,
   TpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 import { resolveDeployedAddress, type DeploymentLookup } from "./deployment.js";
@@ -27,6 +29,8 @@ export interface SystemAddresses {
   readonly pqKeyRecovery: Hex;
   /** Makers' LMS signatures of firmware reference values (no role). */
   readonly firmwareSignatures: Hex;
+  /** The Arm PSA attestation token appraiser. */
+  readonly psaAttestation: Hex;
 }
 
 /** Who should (and should no longer) hold the system's roles. */
@@ -73,6 +77,7 @@ const FUTURES: Record<keyof SystemAddresses, string> = {
   tpmAttestation: "TpmAttestation",
   pqKeyRecovery: "PqKeyRecovery",
   firmwareSignatures: "FirmwareSignatures",
+  psaAttestation: "PsaAttestation",
 };
 
 /** A system's addresses (checksummed) from its Ignition deployment (deployed_addresses.json). */
@@ -89,12 +94,6 @@ export async function deployedSystemAddresses(lookup: DeploymentLookup): Promise
     ),
   );
   return Object.fromEntries(entries) as unknown as SystemAddresses;
-}
-
-/** Whether `contract`'s runtime code holds `address` as a 32-byte word (an immutable set to it). */
-async function codeHoldsAddress(provider: Provider, contract: Hex, address: Hex): Promise<boolean> {
-  const code = (await provider.getCode(contract)).toLowerCase();
-  return code.includes(address.slice(2).toLowerCase().padStart(64, "0"));
 }
 
 const DEFAULT_ADMIN_ROLE = `0x${"00".repeat(32)}`;
@@ -179,12 +178,22 @@ export async function checkSystemWiring(
     await registry.hasRole(KEY_RECOVERY_ROLE, addresses.pqKeyRecovery),
     addresses.pqKeyRecovery,
   );
-  // FirmwareSignatures has no registry() view: its registry is an immutable, which the compiler writes
-  // into the runtime code as a 32-byte word wherever the contract reads it.
+  const firmwareSignatures = FirmwareSignatures__factory.connect(addresses.firmwareSignatures, provider);
+  expectAddress(
+    "FirmwareSignatures's registry is the registry",
+    await firmwareSignatures.registry(),
+    addresses.registry,
+  );
+  const psa = PsaAttestation__factory.connect(addresses.psaAttestation, provider);
+  expectAddress(
+    "PsaAttestation's registry is the registry",
+    await psa.registry(),
+    addresses.registry,
+  );
   expectTrue(
-    "FirmwareSignatures's registry is the registry (the immutable in its code)",
-    await codeHoldsAddress(provider, addresses.firmwareSignatures, addresses.registry),
-    addresses.firmwareSignatures,
+    "PsaAttestation may record evidence (APPRAISER_ROLE)",
+    await registry.hasRole(APPRAISER_ROLE, addresses.psaAttestation),
+    addresses.psaAttestation,
   );
   const window = await proofs.evidenceWindow();
   expectTrue(

@@ -52,6 +52,7 @@ async function systemAddresses(deployed: {
   tpmAttestation: { getAddress(): Promise<string> };
   pqKeyRecovery: { getAddress(): Promise<string> };
   firmwareSignatures: { getAddress(): Promise<string> };
+  psaAttestation: { getAddress(): Promise<string> };
 }): Promise<SystemAddresses> {
   return {
     registry: await addressOf(deployed.deviceRegistry),
@@ -64,6 +65,7 @@ async function systemAddresses(deployed: {
     tpmAttestation: await addressOf(deployed.tpmAttestation),
     pqKeyRecovery: await addressOf(deployed.pqKeyRecovery),
     firmwareSignatures: await addressOf(deployed.firmwareSignatures),
+    psaAttestation: await addressOf(deployed.psaAttestation),
   };
 }
 

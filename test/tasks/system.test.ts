@@ -346,6 +346,7 @@ describe("tasks: system deploy to a public chain id (a hardhat node as chain 111
     const submissions = explorer.requests.filter((r) => r.query.action === "verifysourcecode");
     assert.deepEqual(submissions.map((r) => r.form.contractname).sort(), [
       "project/contracts/attestation/FirmwareSignatures.sol:FirmwareSignatures",
+      "project/contracts/attestation/PsaAttestation.sol:PsaAttestation",
       "project/contracts/attestation/TpmAttestation.sol:TpmAttestation",
       "project/contracts/feeds/DeviceFeedFactory.sol:DeviceFeedFactory",
       "project/contracts/feeds/ReadingAnchor.sol:ReadingAnchor",
