@@ -178,7 +178,10 @@ export async function checkSystemWiring(
     await registry.hasRole(KEY_RECOVERY_ROLE, addresses.pqKeyRecovery),
     addresses.pqKeyRecovery,
   );
-  const firmwareSignatures = FirmwareSignatures__factory.connect(addresses.firmwareSignatures, provider);
+  const firmwareSignatures = FirmwareSignatures__factory.connect(
+    addresses.firmwareSignatures,
+    provider,
+  );
   expectAddress(
     "FirmwareSignatures's registry is the registry",
     await firmwareSignatures.registry(),
