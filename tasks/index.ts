@@ -758,9 +758,29 @@ export const tasks = [
         name: "tpmAttestation",
         description: "The TpmAttestation appraiser (default: from the deployment)",
         defaultValue: "",
+      })
+      .addOption({
+        name: "psaToken",
+        description:
+          "Submit this PSA attestation token (COSE_Sign1, binary or hex) the device made over the nonce `device challenge` issued; the key options give the device's key",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "psaAttestation",
+        description: "The PsaAttestation appraiser (default: from the deployment)",
+        defaultValue: "",
       }),
   )
     .setAction(() => import("./device/attest.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["device", "challenge"],
+      "Issue a single-use nonce for the device's next evidence (operator or governance; a PSA token signs over it)",
+    ).addOption(deviceId),
+  )
+    .setAction(() => import("./device/challenge.js"))
     .build(),
 
   withChainOptions(

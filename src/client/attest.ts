@@ -134,7 +134,10 @@ export async function submitEvidence(
 }
 
 /** The id of the device whose current key `store` holds (DeviceRegistryUnknownDevice if none). */
-export async function deviceIdOfKey(registry: DeviceRegistry, store: KeyStore): Promise<Hex> {
+export async function deviceIdOfKey(
+  registry: DeviceRegistry,
+  store: Pick<KeyStore, "deviceKey">,
+): Promise<Hex> {
   const current = keyHash(store.deviceKey);
   const owner = (await registry.keyOwner(current)).toLowerCase();
   if (owner === ZeroHash) throw contractError("DeviceRegistryUnknownDevice", [current]);

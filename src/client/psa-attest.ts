@@ -1,5 +1,6 @@
 import {
   InvalidInputError,
+  KeyType,
   asHex,
   measure,
   psaInstanceId,
@@ -131,5 +132,64 @@ export async function attestWithPsaToken(options: PsaAttestOptions): Promise<Psa
     bootCount: BigInt(challenge.challenge) & 0xffffffffffffffffn,
     token: encoded,
     challengeGasUsed: challenge.gasUsed,
+  };
+}
+
+export interface PsaTokenSubmitOptions {
+  /** Connected to the sending account (anyone may relay a token). */
+  readonly registry: DeviceRegistry;
+  readonly appraiser: PsaAttestation;
+  /** The token as the device made it (COSE_Sign1 bytes), over the nonce the registry issued for it. */
+  readonly token: Uint8Array;
+  /** The device's registered P-256 key, x‖y (64 bytes). */
+  readonly key: Hex;
+  /** Found from the key through keyOwner when omitted. */
+  readonly deviceId?: string | undefined;
+}
+
+export interface PsaTokenSubmitResult extends TxResult {
+  readonly deviceId: Hex;
+  readonly firmwareId: number;
+  readonly measurement: Hex;
+  readonly challenge: Hex;
+  readonly bootCount: bigint;
+}
+
+/**
+ * Relays a token a device made elsewhere (`device challenge` issued its nonce): appraised first with the
+ * chain's rules against the device's pending nonce and key (a token the chain would refuse is never sent),
+ * then recorded through PsaAttestation.attestPsaToken.
+ */
+export async function submitPsaToken(
+  options: PsaTokenSubmitOptions,
+): Promise<PsaTokenSubmitResult> {
+  const { registry, appraiser, token } = options;
+  const key = asHex(options.key, "device key", 64);
+  const deviceId =
+    options.deviceId !== undefined && options.deviceId !== ""
+      ? asHex(options.deviceId, "device id", 32)
+      : await deviceIdOfKey(registry, { deviceKey: { keyType: KeyType.P256, key } });
+  const pending = (await registry.challengeOf(deviceId)).toLowerCase() as Hex;
+  if (BigInt(pending) === 0n) {
+    throw new InvalidInputError(
+      `device ${deviceId} has no pending nonce: issue one (npx hardhat device challenge), have the device sign a token over it, then submit`,
+    );
+  }
+  const appraised = appraisePsaToken(token, {
+    publicKey: key,
+    nonce: pending,
+    instanceId: psaInstanceId(Buffer.concat([Buffer.from([4]), Buffer.from(key.slice(2), "hex")])),
+  });
+  const tx = await send(() => appraiser.attestPsaToken(deviceId, toHex(token), key));
+  const recorded = await registry.evidenceOf(deviceId);
+  return {
+    txHash: tx.txHash,
+    blockNumber: tx.blockNumber,
+    gasUsed: tx.gasUsed,
+    deviceId,
+    firmwareId: Number(recorded.firmwareId),
+    measurement: appraised.measurement ?? "0x",
+    challenge: pending,
+    bootCount: recorded.bootCount,
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
@@ -7,12 +7,14 @@ import {
   attestWithTpm,
   openKeyStore,
   parseChallengeMode,
+  psaAttestationAt,
   requireDeviceTrustContract,
   resolveDeployedAddress,
+  submitPsaToken,
   tpmAttestationAt,
 } from "../../src/client/index.js";
 import { Tpm } from "../../src/device/tpm.js";
-import { parseImageList } from "../../src/protocol/index.js";
+import { parseHexBytes, parseImageList, type Hex } from "../../src/protocol/index.js";
 import {
   connect,
   keyStoreOptions,
@@ -30,16 +32,25 @@ interface Args extends ChainArgs, KeyArgs {
   challenge: string;
   tpm: string;
   tpmAttestation: string;
+  psaToken: string;
+  psaAttestation: string;
 }
 
 export default async function deviceAttest(args: Args, hre: HardhatRuntimeEnvironment) {
   return run(args, async () => {
-    const images = parseImageList(args.images);
+    const images = args.psaToken === "" ? parseImageList(args.images) : [];
     const mode = parseChallengeMode(args.challenge);
     const chain = await connect(hre, args);
     const from = mode === "block" ? "a recent block hash" : "an issued nonce";
     if (args.tpm !== "") return attestTpm(args, chain, images, mode, from);
     const keyStore = await openKeyStore(await keyStoreOptions(hre, args));
+    if (args.psaToken !== "") {
+      try {
+        return await submitPsa(args, chain, keyStore.deviceKey.key);
+      } finally {
+        await keyStore.close();
+      }
+    }
     try {
       progress(`booting ${String(images.length)} images, challenge from ${from}`);
       const {
@@ -58,6 +69,33 @@ export default async function deviceAttest(args: Args, hre: HardhatRuntimeEnviro
     } finally {
       await keyStore.close();
     }
+  });
+}
+
+/** The PSA path: a token the device made over its pending nonce, appraised here, recorded on chain. */
+async function submitPsa(args: Args, chain: Chain, key: Hex) {
+  const address = await resolveDeployedAddress({
+    ...chain.deployment,
+    contract: "PsaAttestation",
+    option: "--psa-attestation",
+    explicit: args.psaAttestation,
+  });
+  await requireDeviceTrustContract(
+    chain.ethers.provider,
+    address,
+    "PsaAttestation",
+    "--psa-attestation",
+  );
+  const raw = await readFile(args.psaToken);
+  const text = raw.toString("utf8").trim();
+  const token = /^(0x)?[0-9a-fA-F]+$/.test(text) ? parseHexBytes(text, "--psa-token") : raw;
+  progress(`appraising the PSA token (${String(token.length)} bytes) against the pending nonce`);
+  return submitPsaToken({
+    registry: chain.registry,
+    appraiser: psaAttestationAt(address, chain.registry),
+    token,
+    key,
+    deviceId: args.deviceId,
   });
 }
 
