@@ -43,6 +43,7 @@ import {
   collateralTokenAt,
   commitPqKey,
   equivocationProof,
+  attestWithPsaToken,
   attestWithTpm,
   fetchChallenge,
   firmwareSignaturesAt,
@@ -50,6 +51,7 @@ import {
   outOfBoundsProof,
   pqKeyRecoveryAt,
   proofsAt,
+  psaAttestationAt,
   publishFirmware,
   recoverDeviceKey,
   requestWithdrawal,
@@ -138,6 +140,7 @@ const TARGETS: readonly Target[] = [
   { section: "gas", key: "attestation.attest.secp256k1.repeat", kind: "max", value: 50_000 },
   { section: "gas", key: "attestation.isTrusted", kind: "max", value: 10_000 },
   { section: "gas", key: "attestation.attest.tpmQuote", kind: "max", value: 60_000 },
+  { section: "gas", key: "attestation.attest.psaToken", kind: "max", value: 120_000 },
   { section: "gas", key: "lms.verify.h10w4.onchain", kind: "max", value: 200_000 },
   // Post-quantum recovery, LMS_SHA256_M24_H10 / LMOTS_SHA256_N24_W4, the whole transaction (the new key's
   // P-256 possession check and rotation included).
@@ -1118,6 +1121,7 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
 
   await benchAttestation(chain);
   await benchTpmQuotes(chain);
+  await benchPsaTokens(chain);
   await benchLmsVerify(chain);
   await benchPqRecovery(chain);
   await benchChannels(chain);
@@ -1175,6 +1179,63 @@ async function benchTpmQuotes(chain: Chain): Promise<void> {
   } finally {
     await swtpm.stop();
   }
+}
+
+/**
+ * Arm PSA attestation tokens as evidence: a P-256 device (software key store) signs a token over a nonce
+ * the registry issued (src/client attestWithPsaToken), PsaAttestation records it. Whole transactions.
+ */
+async function benchPsaTokens(chain: Chain): Promise<void> {
+  const sfx = chain.name === "osaka" ? "" : ".prague";
+  progress(`${chain.name}: PSA attestation tokens: first, repeat`);
+  const [governance] = await chain.conn.ethers.getSigners();
+  if (governance === undefined) throw new Error("the in-process network has no account");
+  const deployed = await chain.conn.ethers.deployContract("PsaAttestation", [
+    await chain.registry.getAddress(),
+  ]);
+  const appraiserAddress = await deployed.getAddress();
+  await (
+    await chain.registry
+      .connect(governance)
+      .grantRole(await chain.registry.APPRAISER_ROLE(), appraiserAddress)
+  ).wait();
+  const device = newDevice(chain, "p256");
+  await registerEndorsed(chain, device);
+  const images = releaseImages("psa");
+  await publishFirmware({
+    registry: chain.registry.connect(chain.makerWallet),
+    model: MODEL,
+    version: "psa",
+    images,
+  });
+  const registry = chain.registry.connect(chain.operator);
+  const appraiser = psaAttestationAt(appraiserAddress, registry);
+  const component = { measurementType: "stage", signerId: `0x${"51".repeat(32)}` };
+  const claims = {
+    clientId: -1,
+    securityLifecycle: 0x3000,
+    implementationId: `0x${"07".repeat(32)}`,
+    bootSeed: `0x${"5e".repeat(32)}`,
+    softwareComponents: images.map(() => component),
+  };
+  const attest = async (): Promise<Measured> => {
+    const r = await attestWithPsaToken({
+      registry,
+      appraiser,
+      device: device.keyStore,
+      images,
+      claims,
+    });
+    return { gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) };
+  };
+  record(`attestation.attest.psaToken.first${sfx}`, [await attest()]);
+  const repeat: Measured[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    // One nonce a second at most: evidence must be newer than the latest.
+    await chain.conn.networkHelpers.time.increase(1);
+    repeat.push(await attest());
+  }
+  record(`attestation.attest.psaToken${sfx}`, repeat);
 }
 
 /**
