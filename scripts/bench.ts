@@ -52,6 +52,7 @@ import {
   pqKeyRecoveryAt,
   proofsAt,
   psaAttestationAt,
+  type PsaTokenClaims,
   publishFirmware,
   recoverDeviceKey,
   requestWithdrawal,
@@ -1210,8 +1211,8 @@ async function benchPsaTokens(chain: Chain): Promise<void> {
   });
   const registry = chain.registry.connect(chain.operator);
   const appraiser = psaAttestationAt(appraiserAddress, registry);
-  const component = { measurementType: "stage", signerId: `0x${"51".repeat(32)}` };
-  const claims = {
+  const component = { measurementType: "stage", signerId: `0x${"51".repeat(32)}` as const };
+  const claims: PsaTokenClaims = {
     clientId: -1,
     securityLifecycle: 0x3000,
     implementationId: `0x${"07".repeat(32)}`,
