@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { id } from "ethers";
 import hre from "hardhat";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
+import { publishFirmware, registryAt } from "../../src/client/index.js";
 import {
-  addMaker,
-  makerEndorse,
-  publishFirmware,
-  registerDevice,
-  registryAt,
-} from "../../src/client/index.js";
-import {
-  deviceIdOf,
   generateMlDsa44KeyPair,
   keyHash,
   lmsVerify,
@@ -25,6 +19,7 @@ import { parsePqRecoveryRequest, verifyPqRecovery } from "../../src/verify/pq.js
 import { releaseImages } from "../client/attestation-fixture.js";
 import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
 import { runTask } from "./run-task.js";
+import { taskRegistry } from "./task-chain.js";
 
 const MODEL = 21;
 
@@ -44,38 +39,17 @@ describe("tasks: post-quantum keys", function () {
   const devices: { keyFile: string; deviceId: Hex }[] = [];
 
   before(async function () {
-    // The tasks connect with network.getOrCreate(): this is the same in-process chain.
-    const { ethers } = await hre.network.getOrCreate();
-    chainId = (await ethers.provider.getNetwork()).chainId;
-    const [governance, maker, operator] = await ethers.getSigners();
-    if (governance === undefined || maker === undefined || operator === undefined)
-      throw new Error("need 3 accounts");
-    const deployed = await ethers.deployContract("DeviceRegistry", [governance.address]);
-    registry = (await deployed.getAddress()).toLowerCase();
-    const recoveryDeployed = await ethers.deployContract("PqKeyRecovery", [registry]);
-    recovery = (await recoveryDeployed.getAddress()).toLowerCase();
-    await (
-      await deployed.connect(governance).grantRole(await deployed.KEY_RECOVERY_ROLE(), recovery)
-    ).wait();
-    signatures = (
-      await (await ethers.deployContract("FirmwareSignatures", [registry])).getAddress()
-    ).toLowerCase();
+    const tasks = await taskRegistry("Acme PQ Meters");
+    chainId = (await tasks.ethers.provider.getNetwork()).chainId;
+    registry = tasks.registry;
+    recovery = await tasks.deployWithRole("PqKeyRecovery", id("KEY_RECOVERY_ROLE"));
+    signatures = await tasks.deployWithRole("FirmwareSignatures");
     ({ dir, cleanup } = await tempDir());
-    await addMaker(registryAt(registry, governance), maker.address, "Acme PQ Meters");
     for (let i = 0; i < 3; i++) {
       const store = SoftwareKeyStore.generate("p256");
       const keyFile = join(dir, `device-${String(i)}.json`);
       await store.save(keyFile, "pw", TEST_SCRYPT);
-      const deviceId = deviceIdOf(store.deviceKey);
-      const latest = await ethers.provider.getBlock("latest");
-      await registerDevice({
-        registry: registryAt(registry, operator),
-        device: store,
-        operator: operator.address,
-        deadline: BigInt((latest?.timestamp ?? 0) + 600),
-        model: MODEL,
-        endorsement: await makerEndorse(registryAt(registry, maker), maker, deviceId, MODEL),
-      });
+      const deviceId = await tasks.registerEndorsed(store, MODEL);
       await store.close();
       devices.push({ keyFile, deviceId });
     }

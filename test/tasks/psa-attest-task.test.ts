@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import hre from "hardhat";
+import { id } from "ethers";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { buildPsaToken } from "../../src/device/psa-token.js";
-import {
-  addMaker,
-  makerEndorse,
-  publishFirmware,
-  registerDevice,
-  registryAt,
-} from "../../src/client/index.js";
-import { deviceIdOf, psaInstanceId, sha256Hex, toHex, type Hex } from "../../src/protocol/index.js";
+import { publishFirmware, registryAt } from "../../src/client/index.js";
+import { psaInstanceId, sha256Hex, toHex, type Hex } from "../../src/protocol/index.js";
 import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
 import { runTask } from "./run-task.js";
+import { taskRegistry } from "./task-chain.js";
 
 const IMAGES = ["bootloader 3.1.0", "tf-m 2.1.0", "app 1.4.2"].map((s) => Buffer.from(s));
 const bytes32 = (byte: string): Hex => `0x${byte.repeat(32)}`;
@@ -32,34 +27,16 @@ describe("tasks: device challenge, device attest --psa-token", function () {
   let deviceId: Hex;
 
   before(async function () {
-    const { ethers } = await hre.network.getOrCreate();
-    const [governance, maker, operator] = await ethers.getSigners();
-    if (governance === undefined || maker === undefined || operator === undefined)
-      throw new Error("need 3 accounts");
-    const deployed = await ethers.deployContract("DeviceRegistry", [governance.address]);
-    registry = (await deployed.getAddress()).toLowerCase();
-    const psa = await ethers.deployContract("PsaAttestation", [registry]);
-    appraiser = (await psa.getAddress()).toLowerCase();
-    await (
-      await deployed.connect(governance).grantRole(await deployed.APPRAISER_ROLE(), appraiser)
-    ).wait();
+    const chain = await taskRegistry("Acme MCUs");
+    registry = chain.registry;
+    appraiser = await chain.deployWithRole("PsaAttestation", id("APPRAISER_ROLE"));
     ({ dir, cleanup } = await tempDir());
-    await addMaker(registryAt(registry, governance), maker.address, "Acme MCUs");
     store = SoftwareKeyStore.generate("p256");
     keyFile = join(dir, "device.json");
     await store.save(keyFile, "pw", TEST_SCRYPT);
-    deviceId = deviceIdOf(store.deviceKey);
-    const latest = await ethers.provider.getBlock("latest");
-    await registerDevice({
-      registry: registryAt(registry, operator),
-      device: store,
-      operator: operator.address,
-      deadline: BigInt((latest?.timestamp ?? 0) + 600),
-      model: 21,
-      endorsement: await makerEndorse(registryAt(registry, maker), maker, deviceId, 21),
-    });
+    deviceId = await chain.registerEndorsed(store, 21);
     await publishFirmware({
-      registry: registryAt(registry, maker),
+      registry: registryAt(registry, chain.maker),
       model: 21,
       version: "2.1.0",
       images: IMAGES,

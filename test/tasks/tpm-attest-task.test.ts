@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import hre from "hardhat";
+import { id } from "ethers";
 import { startSoftwareTpm, type SoftwareTpm } from "../../src/device/swtpm.js";
 import { Tpm, TpmKeyStore } from "../../src/device/tpm.js";
-import {
-  addMaker,
-  makerEndorse,
-  publishFirmware,
-  registerDevice,
-  registryAt,
-} from "../../src/client/index.js";
-import { deviceIdOf, type Hex } from "../../src/protocol/index.js";
+import { publishFirmware, registryAt } from "../../src/client/index.js";
+import type { Hex } from "../../src/protocol/index.js";
 import { releaseImages } from "../client/attestation-fixture.js";
 import { tempDir } from "../client/fixture.js";
 import { runTask } from "./run-task.js";
+import { taskRegistry } from "./task-chain.js";
 
 /** `device attest --tpm`: a software TPM's Attestation Key is the device's key; its quote is the evidence. */
 describe("tasks: device attest --tpm", function () {
@@ -30,35 +25,17 @@ describe("tasks: device attest --tpm", function () {
     swtpm = await startSoftwareTpm();
     const tpm = new Tpm({ tcti: swtpm.tcti, workDir: join(swtpm.dir, "work") });
     await tpm.createAttestationKey();
-    const { ethers } = await hre.network.getOrCreate();
-    const [governance, maker, operator] = await ethers.getSigners();
-    if (governance === undefined || maker === undefined || operator === undefined)
-      throw new Error("need 3 accounts");
-    const deployed = await ethers.deployContract("DeviceRegistry", [governance.address]);
-    registry = (await deployed.getAddress()).toLowerCase();
-    const tpmAttestation = await ethers.deployContract("TpmAttestation", [registry]);
-    appraiser = (await tpmAttestation.getAddress()).toLowerCase();
-    await (
-      await deployed.connect(governance).grantRole(await deployed.APPRAISER_ROLE(), appraiser)
-    ).wait();
+    const chain = await taskRegistry("Acme TPM Gateways");
+    registry = chain.registry;
+    appraiser = await chain.deployWithRole("TpmAttestation", id("APPRAISER_ROLE"));
     ({ dir, cleanup } = await tempDir());
-    await addMaker(registryAt(registry, governance), maker.address, "Acme TPM Gateways");
     const store = await TpmKeyStore.open(tpm);
-    deviceId = deviceIdOf(store.deviceKey);
-    const latest = await ethers.provider.getBlock("latest");
-    await registerDevice({
-      registry: registryAt(registry, operator),
-      device: store,
-      operator: operator.address,
-      deadline: BigInt((latest?.timestamp ?? 0) + 600),
-      model: 12,
-      endorsement: await makerEndorse(registryAt(registry, maker), maker, deviceId, 12),
-    });
+    deviceId = await chain.registerEndorsed(store, 12);
     await store.close();
     const release = await releaseImages(dir, "4.2");
     images = release.join(",");
     await publishFirmware({
-      registry: registryAt(registry, maker),
+      registry: registryAt(registry, chain.maker),
       model: 12,
       version: "4.2",
       images: release,
