@@ -18,7 +18,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { p256 } from "@noble/curves/nist.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
-import { Wallet, type ContractTransactionResponse } from "ethers";
+import { Wallet, id, type ContractTransactionResponse } from "ethers";
 import { network } from "hardhat";
 import DeviceRegistryModule from "../deploy/modules/DeviceRegistry.js";
 import { DEFAULT_PAYOUT_BPS, DEFAULT_POOL_PARAMS } from "../deploy/modules/InsurancePool.js";
@@ -1131,6 +1131,20 @@ async function benchChain(name: "osaka" | "prague"): Promise<void> {
   await chain.conn.close();
 }
 
+/** Deploys `contract` over the chain's registry and has governance grant it `role`; returns its address. */
+async function deployWithRole(chain: Chain, contract: string, role?: string): Promise<string> {
+  const [governance] = await chain.conn.ethers.getSigners();
+  if (governance === undefined) throw new Error("the in-process network has no account");
+  const deployed = await chain.conn.ethers.deployContract(contract, [
+    await chain.registry.getAddress(),
+  ]);
+  const address = await deployed.getAddress();
+  if (role !== undefined) {
+    await (await chain.registry.connect(governance).grantRole(id(role), address)).wait();
+  }
+  return address;
+}
+
 /**
  * TPM 2.0 quotes as evidence, with a software TPM (swtpm + tpm2-tools): its Attestation Key registers as
  * a device key (signed inside the TPM), TpmAttestation holds APPRAISER_ROLE, and real quotes over a recent
@@ -1143,17 +1157,7 @@ async function benchTpmQuotes(chain: Chain): Promise<void> {
   try {
     const tpm = new Tpm({ tcti: swtpm.tcti, workDir: join(swtpm.dir, "work") });
     await tpm.createAttestationKey();
-    const [governance] = await chain.conn.ethers.getSigners();
-    if (governance === undefined) throw new Error("the in-process network has no account");
-    const deployed = await chain.conn.ethers.deployContract("TpmAttestation", [
-      await chain.registry.getAddress(),
-    ]);
-    const appraiserAddress = await deployed.getAddress();
-    await (
-      await chain.registry
-        .connect(governance)
-        .grantRole(await chain.registry.APPRAISER_ROLE(), appraiserAddress)
-    ).wait();
+    const appraiserAddress = await deployWithRole(chain, "TpmAttestation", "APPRAISER_ROLE");
     const store = await TpmKeyStore.open(tpm);
     await registerEndorsed(chain, {
       keyStore: store,
@@ -1189,17 +1193,7 @@ async function benchTpmQuotes(chain: Chain): Promise<void> {
 async function benchPsaTokens(chain: Chain): Promise<void> {
   const sfx = chain.name === "osaka" ? "" : ".prague";
   progress(`${chain.name}: PSA attestation tokens: first, repeat`);
-  const [governance] = await chain.conn.ethers.getSigners();
-  if (governance === undefined) throw new Error("the in-process network has no account");
-  const deployed = await chain.conn.ethers.deployContract("PsaAttestation", [
-    await chain.registry.getAddress(),
-  ]);
-  const appraiserAddress = await deployed.getAddress();
-  await (
-    await chain.registry
-      .connect(governance)
-      .grantRole(await chain.registry.APPRAISER_ROLE(), appraiserAddress)
-  ).wait();
+  const appraiserAddress = await deployWithRole(chain, "PsaAttestation", "APPRAISER_ROLE");
   const device = newDevice(chain, "p256");
   await registerEndorsed(chain, device);
   const images = releaseImages("psa");
@@ -1306,20 +1300,10 @@ function lmsSigner(
 async function benchPqRecovery(chain: Chain): Promise<void> {
   const sfx = chain.name === "osaka" ? "" : ".prague";
   progress(`${chain.name}: post-quantum recovery (LMS M24_H10, M32_H10) and firmware signatures`);
-  const [governance] = await chain.conn.ethers.getSigners();
-  if (governance === undefined) throw new Error("the in-process network has no account");
-  const address = await chain.registry.getAddress();
-  const recoveryDeployed = await chain.conn.ethers.deployContract("PqKeyRecovery", [address]);
-  await (
-    await chain.registry
-      .connect(governance)
-      .grantRole(await chain.registry.KEY_RECOVERY_ROLE(), await recoveryDeployed.getAddress())
-  ).wait();
-  const signaturesDeployed = await chain.conn.ethers.deployContract("FirmwareSignatures", [
-    address,
-  ]);
+  const recoveryAddress = await deployWithRole(chain, "PqKeyRecovery", "KEY_RECOVERY_ROLE");
+  const signaturesAddress = await deployWithRole(chain, "FirmwareSignatures");
   const registry = chain.registry.connect(chain.operator);
-  const recovery = pqKeyRecoveryAt(await recoveryDeployed.getAddress(), registry);
+  const recovery = pqKeyRecoveryAt(recoveryAddress, registry);
   const dir = await mkdtemp(join(tmpdir(), "devicetrust-bench-pq-"));
   try {
     for (const set of PQ_SETS) {
@@ -1357,7 +1341,7 @@ async function benchPqRecovery(chain: Chain): Promise<void> {
     const makerKey = await lmsSigner(dir, "maker", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
     try {
       const asMaker = chain.registry.connect(chain.makerWallet);
-      const signatures = firmwareSignaturesAt(await signaturesDeployed.getAddress(), asMaker);
+      const signatures = firmwareSignaturesAt(signaturesAddress, asMaker);
       await setMakerLmsKey(signatures, makerKey.publicKeyHex);
       const samples: Measured[] = [];
       for (let i = 0; i < SAMPLES; i++) {
