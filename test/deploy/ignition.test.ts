@@ -263,7 +263,7 @@ describe("deploy/modules", function () {
         "pool asset is the collateral",
         "staking may suspend devices (SUSPENDER_ROLE)",
         "PqKeyRecovery may recover device keys (KEY_RECOVERY_ROLE)",
-        "FirmwareSignatures's registry is the registry (the immutable in its code)",
+        "FirmwareSignatures's registry is the registry",
         "governance is registry admin",
         "deployer is no longer registry admin",
       ]);
