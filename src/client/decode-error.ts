@@ -7,6 +7,8 @@ import {
   FraudProofs__factory,
   IInsurancePool__factory,
   MockERC20__factory,
+  PsaAttestation__factory,
+  TpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 
 /**
@@ -64,7 +66,8 @@ export function s(value: unknown): string {
 /** Sentences by custom error name, given the error's arguments. */
 export type ErrorSentences = Readonly<Record<string, (a: readonly unknown[]) => string>>;
 
-function when(seconds: unknown): string {
+/** Unix seconds, with their ISO date. */
+export function when(seconds: unknown): string {
   const n = Number(seconds);
   if (!Number.isSafeInteger(n)) return s(seconds);
   return `${s(seconds)} (${new Date(n * 1000).toISOString()})`;
@@ -153,7 +156,30 @@ const EXPLAIN: ErrorSentences = {
       ? `${s(a[1])} is not the signing key of an active maker: publish firmware from the maker's account (--from)`
       : `${s(a[1])} is not the key of maker ${s(a[0])}, which owns this firmware: send this from that maker's account (governance may only revoke)`,
   AttestationNotAppraiser: (a) =>
-    `${s(a[0])} lacks the registry's APPRAISER_ROLE: only an appraiser contract (TpmAttestation) records appraised evidence; governance grants the role to the appraiser the system deploys`,
+    `${s(a[0])} lacks the registry's APPRAISER_ROLE: only an appraiser contract (TpmAttestation, PsaAttestation) records appraised evidence; governance grants the role to the appraisers the system deploys`,
+  // ------------------------------------------------------------ TpmAttestation, PsaAttestation
+  TpmAttestationBadKey: (a) =>
+    `the Attestation Key given is ${s(a[0])} bytes, not a P-256 key x‖y (64 bytes): pass the device's registered key`,
+  TpmAttestationInvalidSignature: (a) =>
+    `the Attestation Key given did not sign this quote for device ${s(a[0])}: the quote, its signature and the key must come from the same TPM`,
+  TpmAttestationResetCountWentBack: (a) =>
+    `the quote's TPM reset count ${s(a[1])} is below the device's latest evidence's (${s(a[2])}): an old quote, or a TPM rolled back; take a fresh quote`,
+  TpmAttestationClockWentBack: (a) =>
+    `the quote's TPM clock (${s(a[1])} s) is not after the latest evidence's (${s(a[2])} s) within the same reset: this quote (or a newer one) is recorded already; take a fresh quote a second later`,
+  TpmAttestationPcrCountMismatch: (a) =>
+    `the quote selects ${s(a[0])} PCRs and ${s(a[1])} values were given: pass the value of every selected PCR, in ascending order`,
+  TpmAttestationPcrDigestMismatch: () =>
+    "the PCR values given do not hash to the quote's PCR digest: pass the values the TPM quoted (tpm2_pcrread right after the quote)",
+  TpmQuoteBootPcrNotSelected: () =>
+    "the quote does not cover PCR 16, which holds the measured boot: quote PCR 16 (device attest --tpm does)",
+  PsaAttestationBadKey: (a) =>
+    `the device key given is ${s(a[0])} bytes, not a P-256 key x‖y (64 bytes): pass the device's registered key`,
+  PsaAttestationInvalidSignature: (a) =>
+    `the token's ES256 signature is not by the key given for device ${s(a[0])} (or its s is high): the token must be signed by the device's registered key, low-s`,
+  PsaAttestationWrongInstanceId: (a) =>
+    `the token's instance id is not the one of device ${s(a[0])}'s key (0x01 ‖ sha256(0x04 ‖ x ‖ y)): the token comes from another device, or the key given is not its key`,
+  PsaAttestationUntrustedLifecycle: (a) =>
+    `device ${s(a[0])} reports security lifecycle 0x${Number(a[1]).toString(16)}, which is not secured (SECURED 0x3000–0x30ff or NON_PSA_ROT_DEBUG 0x4000–0x40ff): a device in provisioning, debug or decommissioning is not trusted`,
   AttestationZeroMeasurement: () =>
     "the measurement is zero: compute it from the firmware images (firmware publish --images)",
   AttestationVersionExists: (a) =>
@@ -386,6 +412,9 @@ const INTERFACES = [
     "error ERC4626ExceededMaxRedeem(address owner, uint256 shares, uint256 max)",
   ]),
   MockERC20__factory.createInterface(),
+  // The appraisers, with the quote and token parsers' errors (TpmQuoteLib, PsaTokenLib).
+  TpmAttestation__factory.createInterface(),
+  PsaAttestation__factory.createInterface(),
 ];
 
 /** Revert data: strict hex (the one rule, src/protocol/hex.ts) holding at least a 4-byte selector. */

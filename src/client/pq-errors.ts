@@ -9,6 +9,7 @@ import {
   decodeWithSentences,
   findRevertData,
   s,
+  when,
   type ErrorSentences,
 } from "./decode-error.js";
 
@@ -17,13 +18,6 @@ import {
  * `decodePqError` tries these first, then decode-error.ts's (a recovery's rotation reverts in the
  * registry: a key already used, the new key's signature, the recovery role).
  */
-
-function when(seconds: unknown): string {
-  const n = Number(seconds);
-  return Number.isSafeInteger(n)
-    ? `${s(seconds)} (${new Date(n * 1000).toISOString()})`
-    : s(seconds);
-}
 
 const SCHEMES: Readonly<Record<number, string>> = { 0: "None", 1: "LMS", 2: "ML-DSA-44" };
 

@@ -24,6 +24,10 @@ import {
   IDeviceRegistry__factory,
   IDeviceStaking__factory,
   IFraudProofs__factory,
+  IPsaAttestation__factory,
+  ITpmAttestation__factory,
+  PsaAttestation__factory,
+  TpmAttestation__factory,
 } from "../../types/ethers-contracts/index.js";
 import {
   MODEL,
@@ -144,6 +148,37 @@ describe("client", function () {
       );
       assert.equal(err.code, "DeviceKeyHighS");
       assert.match(err.message, /normalize it to low-s/);
+    });
+
+    it("explains the TPM and PSA appraisers' own errors, and names their parsers' errors", function () {
+      for (const abi of [ITpmAttestation__factory.abi, IPsaAttestation__factory.abi]) {
+        for (const e of abi.filter((x) => x.type === "error"))
+          assert.ok(EXPLAINED_ERRORS.includes(e.name), `${e.name} has no sentence`);
+      }
+      const tpm = TpmAttestation__factory.createInterface();
+      const clock = decodeContractError({
+        data: tpm.encodeErrorResult("TpmAttestationClockWentBack", [`0x${"11".repeat(32)}`, 5, 5]),
+      });
+      assert.equal(clock?.code, "TpmAttestationClockWentBack");
+      assert.match(clock.message, /take a fresh quote a second later/);
+      // A parser's error (TpmQuoteLib's) decodes by name with its arguments.
+      const magic = decodeContractError({
+        data: tpm.encodeErrorResult("TpmQuoteBadMagic", [0xfe544347]),
+      });
+      assert.equal(magic?.code, "TpmQuoteBadMagic");
+      const psa = PsaAttestation__factory.createInterface();
+      const lifecycle = decodeContractError({
+        data: psa.encodeErrorResult("PsaAttestationUntrustedLifecycle", [
+          `0x${"22".repeat(32)}`,
+          0x2000,
+        ]),
+      });
+      assert.match(lifecycle?.message ?? "", /lifecycle 0x2000, which is not secured/);
+      assert.equal(
+        decodeContractError({ data: psa.encodeErrorResult("PsaTokenNoSoftwareComponents", []) })
+          ?.code,
+        "PsaTokenNoSoftwareComponents",
+      );
     });
 
     it("keeps DeviceTrust errors and wraps anything else", function () {
