@@ -27,6 +27,7 @@ import {
   type Hex,
 } from "../src/protocol/index.js";
 import { ContractError } from "../src/client/decode-error.js";
+import { LmsStatefulSigner } from "../src/device/lms-signer.js";
 
 /**
  * What every task adapter shares: connecting, resolving the registry and the sending account, secrets,
@@ -150,6 +151,16 @@ export async function resolveSigner(
     );
   }
   return signer;
+}
+
+/** Opens a maker's LMS key file, its password from --password, $DEVICETRUST_KEY_PASSWORD or the keystore. */
+export async function openLmsKey(
+  hre: HardhatRuntimeEnvironment,
+  keyFile: string,
+  password: string,
+): Promise<LmsStatefulSigner> {
+  const pass = await secret(hre, password, PASSWORD_ENV, "LMS key file password", "--password");
+  return LmsStatefulSigner.open({ key: keyFile }, pass);
 }
 
 /**

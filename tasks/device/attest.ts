@@ -8,8 +8,6 @@ import {
   openKeyStore,
   parseChallengeMode,
   psaAttestationAt,
-  requireDeviceTrustContract,
-  resolveDeployedAddress,
   submitPsaToken,
   tpmAttestationAt,
 } from "../../src/client/index.js";
@@ -19,6 +17,7 @@ import {
   connect,
   keyStoreOptions,
   progress,
+  resolveContract,
   run,
   type Chain,
   type ChainArgs,
@@ -74,17 +73,11 @@ export default async function deviceAttest(args: Args, hre: HardhatRuntimeEnviro
 
 /** The PSA path: a token the device made over its pending nonce, appraised here, recorded on chain. */
 async function submitPsa(args: Args, chain: Chain, key: Hex) {
-  const address = await resolveDeployedAddress({
-    ...chain.deployment,
-    contract: "PsaAttestation",
-    option: "--psa-attestation",
-    explicit: args.psaAttestation,
-  });
-  await requireDeviceTrustContract(
-    chain.ethers.provider,
-    address,
+  const address = await resolveContract(
+    chain,
     "PsaAttestation",
     "--psa-attestation",
+    args.psaAttestation,
   );
   const raw = await readFile(args.psaToken);
   const text = raw.toString("utf8").trim();
@@ -107,17 +100,11 @@ async function attestTpm(
   mode: ReturnType<typeof parseChallengeMode>,
   from: string,
 ) {
-  const address = await resolveDeployedAddress({
-    ...chain.deployment,
-    contract: "TpmAttestation",
-    option: "--tpm-attestation",
-    explicit: args.tpmAttestation,
-  });
-  await requireDeviceTrustContract(
-    chain.ethers.provider,
-    address,
+  const address = await resolveContract(
+    chain,
     "TpmAttestation",
     "--tpm-attestation",
+    args.tpmAttestation,
   );
   const workDir = await mkdtemp(join(tmpdir(), "devicetrust-tpm-"));
   try {

@@ -1,6 +1,5 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import {
-  PASSWORD_ENV,
   explainError,
   firmwareSignaturesAt,
   publishFirmware,
@@ -8,14 +7,14 @@ import {
   signFirmwareRelease,
   type FirmwareSignatures,
 } from "../../src/client/index.js";
-import { LmsStatefulSigner } from "../../src/device/lms-signer.js";
+import type { LmsStatefulSigner } from "../../src/device/lms-signer.js";
 import { DeviceTrustError, parseImageList } from "../../src/protocol/index.js";
 import {
   connect,
   progress,
   resolveContract,
   run,
-  secret,
+  openLmsKey,
   type Chain,
   type ChainArgs,
 } from "../common.js";
@@ -39,14 +38,7 @@ async function openPqSigning(args: Args, hre: HardhatRuntimeEnvironment, chain: 
     args.firmwareSignatures,
   );
   const signatures = firmwareSignaturesAt(address, chain.registry);
-  const password = await secret(
-    hre,
-    args.password,
-    PASSWORD_ENV,
-    "LMS key file password",
-    "--password",
-  );
-  const signer = await LmsStatefulSigner.open({ key: args.lmsKey }, password);
+  const signer = await openLmsKey(hre, args.lmsKey, args.password);
   try {
     const maker = Number(await chain.registry.makerOf(chain.signer.address));
     await requireRegisteredLmsKey(signatures, maker, signer.publicKeyHex);

@@ -1,13 +1,11 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import {
-  PASSWORD_ENV,
   firmwareSignaturesAt,
   resolveFirmwareId,
   signFirmwareRelease,
 } from "../../src/client/index.js";
-import { LmsStatefulSigner } from "../../src/device/lms-signer.js";
 import { InvalidInputError } from "../../src/protocol/index.js";
-import { connect, progress, resolveContract, run, secret, type ChainArgs } from "../common.js";
+import { connect, openLmsKey, progress, resolveContract, run, type ChainArgs } from "../common.js";
 
 interface Args extends ChainArgs {
   maker: number;
@@ -35,14 +33,7 @@ export default async function firmwareSign(args: Args, hre: HardhatRuntimeEnviro
       model: args.model,
       version: args.firmwareVersion,
     });
-    const password = await secret(
-      hre,
-      args.password,
-      PASSWORD_ENV,
-      "LMS key file password",
-      "--password",
-    );
-    const signer = await LmsStatefulSigner.open({ key: args.lmsKey }, password);
+    const signer = await openLmsKey(hre, args.lmsKey, args.password);
     try {
       progress(
         `signing firmware ${String(firmwareId)}'s manifest with the maker's LMS key (leaf ${String(signer.next)})`,
