@@ -546,7 +546,7 @@ contract TpmAttestationTest is AttestationFixture {
         tpm.attestTpmQuote(id, quote, sig, ak.key, pcrs, challengeBlock);
         uint256 used = before - gasleft();
         emit log_named_uint("attestTpmQuote (repeat), execution gas", used);
-        assertLt(used, 45_000);
+        if (_hasP256Precompile()) assertLt(used, 45_000);
     }
 }
 

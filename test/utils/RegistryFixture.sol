@@ -53,6 +53,22 @@ abstract contract KeyHelpers {
         return _secpKey(1 + (seed % (SECP256K1_N - 1)));
     }
 
+    /// @notice Whether the chain has the P-256 precompile (osaka: yes; prague: no, OpenZeppelin's Solidity
+    /// verifier runs instead). Gas ceilings of P-256 paths hold with it only.
+    /// @dev The Wycheproof vector OpenZeppelin's P256 uses to detect the precompile.
+    function _hasP256Precompile() internal view returns (bool) {
+        (bool ok, bytes memory ret) = address(0x100).staticcall(
+            abi.encode(
+                0xbb5a52f42f9c9261ed4361f59422a1e30036e7c32b270c8807a419feca605023,
+                uint256(5),
+                uint256(1),
+                0xa71af64de5126a4a4e02b7922d66ce9415ce88a4c9d25514d91082c8725ac957,
+                0x5d47723c8fbe580bb369fec9c2665d8e30a435b9932645482e7c9f11e872296b
+            )
+        );
+        return ok && ret.length == 32 && abi.decode(ret, (uint256)) == 1;
+    }
+
     function _addrOf(uint256 privateKey) internal pure returns (address) {
         return _VM.addr(privateKey);
     }
