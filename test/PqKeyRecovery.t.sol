@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.30;
 
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {PqKeyRecovery} from "../contracts/identity/PqKeyRecovery.sol";
 import {IDeviceRegistry} from "../contracts/interfaces/IDeviceRegistry.sol";
 import {IPqKeyRecovery} from "../contracts/interfaces/IPqKeyRecovery.sol";
@@ -254,7 +255,10 @@ contract PqKeyRecoveryTest is RegistryFixture {
     }
 
     function test_registryRecoverKey_RevertWhen_callerLacksTheRole() public {
-        vm.expectRevert();
+        bytes32 role = registry.KEY_RECOVERY_ROLE();
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role)
+        );
         vm.prank(stranger);
         registry.recoverKey(id, _deviceKey(next), block.timestamp + 1, "");
     }

@@ -133,6 +133,17 @@ export async function submitEvidence(
   };
 }
 
+/** The device id given (checked as a 32-byte hex), else the id of the device whose current key `store` holds. */
+export async function resolveDeviceId(
+  registry: DeviceRegistry,
+  deviceId: string | undefined,
+  store: Pick<KeyStore, "deviceKey">,
+): Promise<Hex> {
+  return deviceId !== undefined && deviceId !== ""
+    ? asHex(deviceId, "device id", 32)
+    : deviceIdOfKey(registry, store);
+}
+
 /** The id of the device whose current key `store` holds (DeviceRegistryUnknownDevice if none). */
 export async function deviceIdOfKey(
   registry: DeviceRegistry,
@@ -180,10 +191,7 @@ export interface AttestResult extends TxResult {
  */
 export async function attestDevice(options: AttestOptions): Promise<AttestResult> {
   const { registry } = options;
-  const deviceId =
-    options.deviceId !== undefined && options.deviceId !== ""
-      ? asHex(options.deviceId, "device id", 32)
-      : await deviceIdOfKey(registry, options.device);
+  const deviceId = await resolveDeviceId(registry, options.deviceId, options.device);
   const signer = new DeviceSigner(options.device, await registryDomain(registry), deviceId);
   let boot: {
     measurement: Hex;

@@ -14,7 +14,7 @@ import {
   type FirmwareSignatures,
 } from "../../types/ethers-contracts/index.js";
 import { decodePqError, pqContractError } from "./pq-errors.js";
-import type { DeviceRegistry } from "./registry.js";
+import { type DeviceRegistry, registryRunner } from "./registry.js";
 import { send, type TxResult } from "./transaction.js";
 
 export type { FirmwareSignatures };
@@ -31,13 +31,9 @@ export function firmwareSignaturesAt(
   address: string,
   registry: DeviceRegistry,
 ): FirmwareSignatures {
-  const runner = registry.runner;
-  if (runner === null) {
-    throw new InvalidInputError("the registry contract has no runner: connect it to a signer");
-  }
   return FirmwareSignatures__factory.connect(
     asHex(address, "FirmwareSignatures address", 20),
-    runner,
+    registryRunner(registry),
   );
 }
 

@@ -29,7 +29,7 @@ import {
 import { PqKeyRecovery__factory, type PqKeyRecovery } from "../../types/ethers-contracts/index.js";
 import { contractError } from "./decode-error.js";
 import { decodePqError, pqContractError } from "./pq-errors.js";
-import { registryDomain, type DeviceRegistry } from "./registry.js";
+import { registryDomain, type DeviceRegistry, registryRunner } from "./registry.js";
 import { send, type TxResult } from "./transaction.js";
 
 export type { PqKeyRecovery };
@@ -45,11 +45,10 @@ export type { PqKeyRecovery };
 
 /** PqKeyRecovery at `address`, sending through (or reading with) the registry's runner. */
 export function pqKeyRecoveryAt(address: string, registry: DeviceRegistry): PqKeyRecovery {
-  const runner = registry.runner;
-  if (runner === null) {
-    throw new InvalidInputError("the registry contract has no runner: connect it to a signer");
-  }
-  return PqKeyRecovery__factory.connect(asHex(address, "PqKeyRecovery address", 20), runner);
+  return PqKeyRecovery__factory.connect(
+    asHex(address, "PqKeyRecovery address", 20),
+    registryRunner(registry),
+  );
 }
 
 /** A post-quantum key that signs the 32 bytes of a digest: the committed key of a device. */

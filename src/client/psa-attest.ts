@@ -17,19 +17,18 @@ import {
   PsaAttestation__factory,
   type PsaAttestation,
 } from "../../types/ethers-contracts/index.js";
-import { deviceIdOfKey, fetchChallenge } from "./attest.js";
-import type { DeviceRegistry } from "./registry.js";
+import { resolveDeviceId, fetchChallenge } from "./attest.js";
+import { type DeviceRegistry, registryRunner } from "./registry.js";
 import { send, type TxResult } from "./transaction.js";
 
 export type { PsaAttestation };
 
 /** The PsaAttestation appraiser at `address`, sending through (or reading with) the registry's runner. */
 export function psaAttestationAt(address: string, registry: DeviceRegistry): PsaAttestation {
-  const runner = registry.runner;
-  if (runner === null) {
-    throw new InvalidInputError("the registry contract has no runner: connect it to a signer");
-  }
-  return PsaAttestation__factory.connect(asHex(address, "PsaAttestation address", 20), runner);
+  return PsaAttestation__factory.connect(
+    asHex(address, "PsaAttestation address", 20),
+    registryRunner(registry),
+  );
 }
 
 /** What a software component says besides its measurement value (the SHA-256 of its image). */
@@ -92,10 +91,7 @@ export async function attestWithPsaToken(options: PsaAttestOptions): Promise<Psa
       `${String(boot.imageDigests.length)} images but ${String(claims.softwareComponents.length)} software components: give one component per image, in the same order`,
     );
   }
-  const deviceId =
-    options.deviceId !== undefined && options.deviceId !== ""
-      ? asHex(options.deviceId, "device id", 32)
-      : await deviceIdOfKey(registry, device);
+  const deviceId = await resolveDeviceId(registry, options.deviceId, device);
   const key = device.deviceKey.key;
   const instanceId = psaInstanceId(device.publicKey);
   const challenge = await fetchChallenge(registry, deviceId, "nonce");
@@ -165,10 +161,9 @@ export async function submitPsaToken(
 ): Promise<PsaTokenSubmitResult> {
   const { registry, appraiser, token } = options;
   const key = asHex(options.key, "device key", 64);
-  const deviceId =
-    options.deviceId !== undefined && options.deviceId !== ""
-      ? asHex(options.deviceId, "device id", 32)
-      : await deviceIdOfKey(registry, { deviceKey: { keyType: KeyType.P256, key } });
+  const deviceId = await resolveDeviceId(registry, options.deviceId, {
+    deviceKey: { keyType: KeyType.P256, key },
+  });
   const pending = (await registry.challengeOf(deviceId)).toLowerCase() as Hex;
   if (BigInt(pending) === 0n) {
     throw new InvalidInputError(

@@ -12,6 +12,15 @@ export function registryAt(address: string, runner: ContractRunner): DeviceRegis
   return DeviceRegistry__factory.connect(asHex(address, "registry address", 20), runner);
 }
 
+/** The registry's runner, for the contracts that send through it (the appraisers, recovery, signatures). */
+export function registryRunner(registry: DeviceRegistry): ContractRunner {
+  const runner = registry.runner;
+  if (runner === null) {
+    throw new InvalidInputError("the registry contract has no runner: connect it to a signer");
+  }
+  return runner;
+}
+
 /** The EIP-712 domain of `registry`: its chain id and address (every device message is bound to both). */
 export async function registryDomain(registry: DeviceRegistry): Promise<Domain> {
   const provider = registry.runner?.provider;

@@ -1,6 +1,5 @@
 import {
   DeviceTrustError,
-  InvalidInputError,
   asHex,
   measure,
   toHex,
@@ -19,19 +18,18 @@ import {
   TpmAttestation__factory,
   type TpmAttestation,
 } from "../../types/ethers-contracts/index.js";
-import { fetchChallenge, deviceIdOfKey, type ChallengeMode } from "./attest.js";
-import type { DeviceRegistry } from "./registry.js";
+import { fetchChallenge, resolveDeviceId, type ChallengeMode } from "./attest.js";
+import { type DeviceRegistry, registryRunner } from "./registry.js";
 import { send, type TxResult } from "./transaction.js";
 
 export type { TpmAttestation };
 
 /** The TpmAttestation appraiser at `address`, sending through (or reading with) the registry's runner. */
 export function tpmAttestationAt(address: string, registry: DeviceRegistry): TpmAttestation {
-  const runner = registry.runner;
-  if (runner === null) {
-    throw new InvalidInputError("the registry contract has no runner: connect it to a signer");
-  }
-  return TpmAttestation__factory.connect(asHex(address, "TpmAttestation address", 20), runner);
+  return TpmAttestation__factory.connect(
+    asHex(address, "TpmAttestation address", 20),
+    registryRunner(registry),
+  );
 }
 
 export interface TpmAttestOptions {
@@ -77,15 +75,8 @@ export async function attestWithTpm(options: TpmAttestOptions): Promise<TpmAttes
   const { registry, appraiser, tpm } = options;
   const store = await TpmKeyStore.open(tpm);
   const ak = store.deviceKey.key;
-  let deviceId: Hex;
-  try {
-    deviceId =
-      options.deviceId !== undefined && options.deviceId !== ""
-        ? asHex(options.deviceId, "device id", 32)
-        : await deviceIdOfKey(registry, store);
-  } finally {
-    await store.close();
-  }
+  await store.close();
+  const deviceId = await resolveDeviceId(registry, options.deviceId, store);
   const boot = await measure(options.images);
   await tpm.resetPcr(BOOT_PCR);
   for (const digest of boot.imageDigests) await tpm.extendPcr(BOOT_PCR, digest);
