@@ -171,7 +171,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
         : { maxBatchesPerTx: options.maxBatchesPerTx }),
       ...(options.verifyWorkers === undefined ? {} : { verifyWorkers: options.verifyWorkers }),
       ...options.admission,
-      ...(link === null ? {} : { sink: link.sink, batchSink: link.batchSink }),
+      ...(link === null ? {} : { sink: link.sink, batchSink: link.batchSink, sinkCommits: true }),
       http: options.httpPort === false ? false : { port: options.httpPort ?? 9465 },
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });

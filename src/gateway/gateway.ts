@@ -143,6 +143,12 @@ export interface GatewayOptions {
   /** Every well-formed message is handed here (awaited) before it is acknowledged: a watchtower. */
   readonly sink?: MessageSink;
   /**
+   * True when the sink calls each message's `durable` once it has committed it (a watchtower in this
+   * process through WatchtowerLink or SinkSource): the gateway then acknowledges a conflict only after
+   * the watchtower holds the pair durably. Default false (a sink that never calls it would stall).
+   */
+  readonly sinkCommits?: boolean;
+  /**
    * Every well-formed batch message is handed here (awaited) before it is acknowledged. A watchtower
    * takes signed readings only (WatchedMessage), so batches have a sink of their own.
    */
@@ -792,9 +798,19 @@ export class Gateway {
     if (put.result !== "inserted" || put.id === undefined) {
       // The watchtower is shown the pair: with a shared store the original may have come in through
       // another instance, and a watchtower killed within its write group's 20 ms lost it; the store
-      // kept it (the watchtower takes a reading it holds as a duplicate).
-      if (put.kind === "reading" && put.existing !== undefined) {
-        await this.options.sink?.({ ...put.existing, origin: "store" });
+      // kept it (the watchtower takes a reading it holds as a duplicate). The conflicting reading is
+      // stored nowhere else: the message is acknowledged only once the watchtower has committed the
+      // pair (it handles in order), so a crash after the acknowledgement loses no equivocation.
+      const sink = this.options.sink;
+      if (put.kind === "reading" && put.existing !== undefined && sink !== undefined) {
+        if (this.options.sinkCommits === true) {
+          let committed: () => void = () => undefined;
+          const durable = new Promise<void>((resolve) => (committed = resolve));
+          await sink({ ...put.existing, origin: "store", durable: committed });
+          await durable;
+        } else {
+          await sink({ ...put.existing, origin: "store" });
+        }
       }
       return "conflict";
     }

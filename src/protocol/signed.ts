@@ -34,6 +34,12 @@ export interface WatchedMessage extends SignedReading {
    * from the wire: sources decode messages field by field.
    */
   readonly verified?: true;
+  /**
+   * Set only by a gateway in the same process: called once the watchtower has handled this message and
+   * committed it (and every message before it) to its store. The gateway waits on it before it
+   * acknowledges a conflict, whose second reading exists nowhere else.
+   */
+  readonly durable?: () => void;
 }
 
 /** A device-signed ReadingBatch: its root is the SimpleMerkleTree root of its readings' struct hashes. */

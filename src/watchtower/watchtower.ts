@@ -395,8 +395,12 @@ export class Watchtower {
         const m = next.value;
         if (isWatchedBatch(m)) await this.handleBatch(m);
         else await this.handle(m);
-        // The source acknowledges this message when the next is asked for: commit it first.
-        if (this.options.source.acknowledges === true) this.store?.commitGroup();
+        // The source acknowledges this message when the next is asked for, or its gateway waits for
+        // it to be durable: commit it first.
+        if (this.options.source.acknowledges === true || (!isWatchedBatch(m) && m.durable)) {
+          this.store?.commitGroup();
+        }
+        if (!isWatchedBatch(m)) m.durable?.();
       }
     } catch (err: unknown) {
       this.log.error(

@@ -64,6 +64,47 @@ describe("Gateway", function () {
   });
 
   describe("verification without MQTT", function () {
+    it("answers a conflict only once a committing sink says the pair is durable (sinkCommits)", async function () {
+      const device = deviceSigner("p256");
+      const seen: WatchedMessage[] = [];
+      const hook: { commit?: (() => void) | undefined } = {};
+      const g = gateway({
+        brokerUrl: "unused",
+        dbPath: ":memory:",
+        submitter: new FakeFeeds(),
+        directory: new FakeDirectory(),
+        sinkCommits: true,
+        sink: (m) => {
+          seen.push(m);
+          hook.commit = m.durable;
+          return Promise.resolve();
+        },
+      });
+      await g.open();
+      assert.equal(await g.accept(await reading(device, 1n, 10n), Date.now(), "t"), "accepted");
+      assert.equal(hook.commit, undefined, "an accepted reading waits for no commit");
+      let answered: string | undefined;
+      const conflict = g
+        .accept(await reading(device, 1n, 99n), Date.now(), "t")
+        .then((o) => (answered = o));
+      await waitFor(() => hook.commit !== undefined, "the stored original handed to the sink");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(answered, undefined, "not answered (so not acknowledged) before the commit");
+      assert.deepEqual(
+        seen.map((m) => [m.reading.value, m.origin]),
+        [
+          [10n, "t"],
+          [99n, "t"],
+          [10n, "store"],
+        ],
+      );
+      const commit = hook.commit as (() => void) | undefined;
+      assert.ok(commit !== undefined);
+      commit();
+      assert.equal(await conflict, "conflict");
+      await g.stop();
+    });
+
     it("accepts only the device's current key; rejects old, unknown and other devices' keys and malformed hex", async function () {
       const device = deviceSigner("secp256k1");
       const rotated = new DeviceSigner(deviceSigner("p256").keyStore, DOMAIN, device.deviceId);

@@ -138,6 +138,7 @@ async function main(): Promise<void> {
     batchIntervalMs: 20,
     settleMs: 100,
     gapWaitMs: Number(process.env.SCALE_GAP_WAIT_MS ?? "2000"),
+    sinkCommits: true,
     // A conflict's original comes from the store (origin "store"); when this instance never received
     // it itself, the pair was split across the instances: counted for the test.
     sink: async (m) => {

@@ -71,14 +71,23 @@ async function chainHolds(
   incidents: number,
   timeoutMs: number,
 ): Promise<void> {
-  await waitFor(
-    async () => {
-      const v = await chainView(url);
-      return v.readings >= slots && v.incidents >= incidents;
-    },
-    "every slot on chain and every equivocation proven",
-    timeoutMs,
-  );
+  let last: ChainView | undefined;
+  try {
+    await waitFor(
+      async () => {
+        last = await chainView(url);
+        return last.readings >= slots && last.incidents >= incidents;
+      },
+      "every slot on chain and every equivocation proven",
+      timeoutMs,
+    );
+  } catch (err: unknown) {
+    // Say what was missing: readings (lost or refused) or proofs.
+    const missing = `${String(slots - (last?.readings ?? 0))} readings and ${String(incidents - (last?.incidents ?? 0))} proofs missing`;
+    throw new Error(
+      `${err instanceof Error ? err.message : String(err)}: ${missing}; the chain holds ${JSON.stringify(last)}; the store ${JSON.stringify(await storeCounts(url))}`,
+    );
+  }
 }
 
 async function storeCounts(url: string): Promise<Record<string, number>> {
@@ -141,6 +150,11 @@ describe("Gateway scale-out: two instances on one PostgreSQL store and one share
     );
   });
 
+  let testRun = 0;
+  beforeEach(function () {
+    testRun++;
+  });
+
   afterEach(function () {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
     children.clear();
@@ -169,7 +183,8 @@ describe("Gateway scale-out: two instances on one PostgreSQL store and one share
           SCALE_BROKER: brokerUrl(),
           SCALE_INSTANCE: instance,
           SCALE_GAP_WAIT_MS: String(gapWaitMs),
-          SCALE_WATCHTOWER_DB: join(dir, `${instance}-${String(process.hrtime.bigint())}.sqlite`),
+          // An instance restarted after a kill has its own disk back (its pending proofs resume).
+          SCALE_WATCHTOWER_DB: join(dir, `${instance}-${String(testRun)}.sqlite`),
         },
         stdio: ["ignore", "pipe", "inherit"],
       },

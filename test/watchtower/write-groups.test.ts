@@ -49,6 +49,38 @@ describe("Watchtower write groups", function () {
     await w.stop();
   });
 
+  it("commits a message that carries `durable` (and every one before it) before calling it", async function () {
+    const dbPath = await tempDb();
+    const signer = deviceSigner();
+    const seenAtDurable: number[] = [];
+    const messages: WatchedInput[] = [];
+    for (let i = 1n; i <= 3n; i++)
+      messages.push({ ...(await reading(signer, i, 10n)), origin: "t" });
+    messages.push({
+      ...(await reading(signer, 4n, 10n)),
+      origin: "t",
+      durable: () => seenAtDurable.push(committed(dbPath)),
+    });
+    const source: MessageSource = {
+      async *[Symbol.asyncIterator](): AsyncIterator<WatchedInput> {
+        for (const m of messages) {
+          await Promise.resolve();
+          yield m;
+        }
+      },
+    };
+    const w = watchtower({
+      source,
+      directory: new FakeDirectory(),
+      submitter: new FakeSubmitter(),
+      dbPath,
+    });
+    await w.start();
+    await w.drained();
+    assert.deepEqual(seenAtDurable, [4], "called once, with all four committed");
+    await w.stop();
+  });
+
   it("groups the writes of a source that does not acknowledge, and commits them within 20 ms and at stop", async function () {
     const dbPath = await tempDb();
     const signer = deviceSigner();
