@@ -1056,7 +1056,10 @@ export const tasks = [
     "Device data feeds: create, add member devices, show, read rounds, readmit quarantined members",
   ).build(),
   emptyTask("gateway", "The MQTT gateway: verifies, persists and submits device readings").build(),
-  emptyTask("fleet", "A simulated device fleet publishing signed readings over MQTT").build(),
+  emptyTask(
+    "fleet",
+    "The fleet: simulate devices publishing over MQTT, or watch it all in the web console",
+  ).build(),
 
   withChainOptions(
     task(["feed", "create"], "Create a feed through the DeviceFeedFactory (the sender owns it)")
@@ -1711,6 +1714,68 @@ export const tasks = [
       }),
   )
     .setAction(() => import("./fleet/simulate.js"))
+    .build(),
+
+  withChainOptions(
+    task(
+      ["fleet", "console"],
+      "Serve the fleet console: a read-only web page of devices, feeds, insurance and operations",
+    )
+      .addOption({
+        name: "port",
+        description: "Port to serve on (0: any free port)",
+        type: ArgumentType.INT,
+        defaultValue: 8547,
+      })
+      .addOption({
+        name: "host",
+        description: "Interface to serve on (default loopback only)",
+        defaultValue: "127.0.0.1",
+      })
+      .addOption(staking)
+      .addOption(proofs)
+      .addOption(pool)
+      .addOption(factory)
+      .addOption({
+        name: "accountFactory",
+        description: "DeviceAccountFactory address, for the Accounts view (default: none)",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "feeds",
+        description: "Feeds not created by the factory, comma-separated addresses",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "maxAge",
+        description: "Trust window for verdicts, in seconds",
+        type: ArgumentType.INT,
+        defaultValue: 86_400,
+      })
+      .addOption({
+        name: "fromBlock",
+        description: "First block to index (the deployment's block saves a long first read)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
+        name: "pollMs",
+        description: "Milliseconds between two reads of the chain",
+        type: ArgumentType.INT,
+        defaultValue: 1000,
+      })
+      .addOption({
+        name: "gateway",
+        description: "The gateway's ops URL (http://host:9465), for the Operations view",
+        defaultValue: "",
+      })
+      .addOption({
+        name: "watchtower",
+        description: "The watchtower's ops URL (http://host:9464), for the Operations view",
+        defaultValue: "",
+      }),
+  )
+    .setAction(() => import("./fleet/console.js"))
     .build(),
   // ------------------------------------------------------------ machine accounts (ERC-4337)
   emptyTask(

@@ -18,3 +18,11 @@ export {
 } from "./rating.js";
 export { ConsoleServer, LIVE_MODE, type ConsoleServerOptions } from "./server.js";
 export * from "./views.js";
+export {
+  CONSOLE_DIR,
+  DEFAULT_MAX_AGE,
+  ensureConsoleBundle,
+  runConsole,
+  type RunConsoleOptions,
+  type RunningConsole,
+} from "./run.js";
