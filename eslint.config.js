@@ -63,6 +63,18 @@ export default defineConfig(
     languageOptions: { globals: nodeGlobals },
   },
   {
+    // The console's Vite config runs in Node, outside the page's program (console/tsconfig.json has the
+    // DOM and no Node types): its own project.
+    files: ["console/vite.config.ts"],
+    languageOptions: {
+      parserOptions: {
+        projectService: false,
+        project: "./console/tsconfig.node.json",
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
+  {
     // chai assertions are expressions (`expect(x).to.be.true`), and tests may assert presence with `!`.
     files: ["test/**/*.ts"],
     rules: {

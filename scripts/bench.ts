@@ -99,6 +99,7 @@ import {
 import { appraise, type AppraisalInput } from "../src/verify/appraise.js";
 import { FEED_CONFIG, deployFeedSystem } from "../test/client/feed-fixture.js";
 import { benchAccounts } from "../src/bench/accounts.js";
+import { benchConsole } from "../src/bench/console.js";
 import { checkDeviceSignature } from "../src/verify/signature.js";
 import {
   NATIVE_TOKEN,
@@ -173,9 +174,17 @@ const TARGETS: readonly Target[] = [
   { section: "perSecond", key: "gateway.verify.p256.single", kind: "min", value: 10_000 },
   { section: "perSecond", key: "gateway.readings.batch.1024", kind: "min", value: 200_000 },
   { section: "bytes", key: "gateway.rss.10000devices", kind: "max", value: 300_000_000 },
+  { section: "seconds", key: "console.fleet.render.10000devices", kind: "max", value: 1 },
 ];
 
-const results: BenchResults = { gas: {}, perSecond: {}, bytes: {}, count: {}, meta: {} };
+const results: BenchResults = {
+  gas: {},
+  perSecond: {},
+  bytes: {},
+  count: {},
+  seconds: {},
+  meta: {},
+};
 
 function progress(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
@@ -1518,6 +1527,7 @@ function printTable(): TargetSummary {
     ["perSecond", "ops/s"],
     ["bytes", "bytes"],
     ["count", "count"],
+    ["seconds", "s"],
   ] as const) {
     for (const [key, value] of Object.entries(sorted(results[section]))) {
       const target = targetOf.get(`${section}:${key}`);
@@ -1609,7 +1619,7 @@ const started = Date.now();
 const loadBefore = loadavg()[0] ?? 0;
 /**
  * BENCH_ONLY=osaka (or any comma list of offchain, verify, gateway, store, broker, postgres, submit,
- * osaka, prague, channels) runs only those parts, for a quick look while working on one layer; their figures
+ * osaka, prague, channels, accounts, console) runs only those parts, for a quick look while working on one layer; their figures
  * are merged into results.json over the others. Rates compared with verify.p256.openssl need `verify`
  * in the same run (BENCH_ONLY=verify,postgres): both then ran under the same load.
  */
@@ -1625,6 +1635,7 @@ const PARTS = [
   "prague",
   "channels",
   "accounts",
+  "console",
 ] as const;
 const only = (process.env.BENCH_ONLY ?? "").split(",").filter((p) => p !== "");
 for (const part of only) {
@@ -1743,6 +1754,15 @@ if (runs("accounts")) {
   );
   await conn.close();
 }
+if (runs("console")) {
+  // The fleet console (src/bench/console.ts): 10,000 synthetic devices indexed and served, the fleet
+  // view on screen in headless Chromium, the page's bundle size.
+  const c = await benchConsole({ progress });
+  Object.assign(results.perSecond, c.perSecond);
+  Object.assign(results.bytes, c.bytes);
+  Object.assign(results.seconds, c.seconds);
+  Object.assign(results.meta, c.meta);
+}
 if (runs("osaka")) await benchChain("osaka");
 if (runs("prague")) await benchChain("prague");
 
@@ -1792,6 +1812,11 @@ await writeFile(
       perSecond: section("perSecond", results.perSecond),
       bytes: section("bytes", results.bytes),
       count: section("count", results.count),
+      // Always merged: build.* durations come from npm run bench:build.
+      seconds: sorted({
+        ...((previous.seconds ?? {}) as Record<string, number>),
+        ...results.seconds,
+      }),
       // A partial run keeps the meta of the parts it did not run (batch proof levels, gateway setup).
       meta:
         only.length === 0 || typeof previous.meta !== "object" || previous.meta === null

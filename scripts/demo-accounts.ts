@@ -105,7 +105,9 @@ const POLICY = {
   funded: parseUnits("50", 18),
 } as const;
 
-export async function machineAccountsChapter(ctx: AccountsChapterContext): Promise<void> {
+export async function machineAccountsChapter(
+  ctx: AccountsChapterContext,
+): Promise<{ readonly accountFactory: Hex }> {
   const { provider, governance, wallet } = ctx;
   const chainTime = async (): Promise<bigint> =>
     BigInt((await provider.getBlock("latest"))?.timestamp ?? 0);
@@ -399,6 +401,7 @@ export async function machineAccountsChapter(ctx: AccountsChapterContext): Promi
       `operator B's key (the high threshold) still works: one UserOperation unlocks the account and moves its ${usd(balance)} ` +
         `to B's wallet (nonce ${String(rescued.nonce)}); the clone got nothing`,
     );
+    return { accountFactory: contracts.factoryAddress };
   } finally {
     await bundler.stop();
   }

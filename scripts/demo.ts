@@ -76,6 +76,7 @@ import {
 } from "../src/device/softhsm-token.js";
 import { Fleet } from "../src/gateway/index.js";
 import { runGateway, type RunningGateway } from "../src/app/index.js";
+import { runConsole, type RunningConsole } from "../src/console/index.js";
 import { deviceIdOf, type Curve, type Hex } from "../src/protocol/index.js";
 import { MockERC20__factory } from "../types/ethers-contracts/index.js";
 import { machineAccountsChapter } from "./demo-accounts.js";
@@ -141,11 +142,21 @@ let hsm: SoftHsmToken | undefined;
 let workDir: string | undefined;
 let gateway: RunningGateway | undefined;
 let fleet: Fleet | undefined;
+let fleetConsole: RunningConsole | undefined;
+/** `npm run demo -- --serve` (scripts/demo-run.mjs sets it): keep the console open at the end. */
+const SERVE = process.env.DEVICETRUST_DEMO_SERVE === "1";
+const CONSOLE_PORT = 8547;
+let stopServing: (() => void) | undefined;
 const sensors: Sensor[] = [];
 // Stopped by a signal (Ctrl-C, or a tool that stops the demo after its first line), `finally` never runs:
 // the scratch folder and the SoftHSM token go here instead.
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
+    // Serving at the end (--serve): Ctrl-C ends the wait, and `finally` cleans up.
+    if (stopServing !== undefined) {
+      stopServing();
+      return;
+    }
     for (const dir of [workDir, hsm?.dir])
       if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     process.exit(signal === "SIGINT" ? 130 : 143);
@@ -381,8 +392,9 @@ try {
     dbPath: join(dir, "gateway.sqlite"),
     batchSize: 16,
     batchIntervalMs: 100,
-    httpPort: false,
+    httpPort: 0,
     watchtower: {
+      httpPort: 0,
       dbPath: join(dir, "watchtower.sqlite"),
       signer: watcher,
       beneficiary: watcher.address,
@@ -619,7 +631,7 @@ try {
       `(unearned for now), so their shares are worth less today than they will be.`,
   );
 
-  await machineAccountsChapter({
+  const { accountFactory } = await machineAccountsChapter({
     provider: ethers.provider,
     send: (method, params) => conn.provider.request({ method, params }),
     governance,
@@ -633,9 +645,44 @@ try {
     proofsAddress: proofsAddress as Hex,
     stake: STAKE,
   });
+
+  step("The fleet console: the whole story on one page");
+  fleetConsole = await runConsole({
+    provider: ethers.provider,
+    addresses: {
+      registry: registryAddress.toLowerCase() as Hex,
+      staking: stakingAddress.toLowerCase() as Hex,
+      proofs: proofsAddress.toLowerCase() as Hex,
+      pool: poolAddress.toLowerCase() as Hex,
+      feedFactory: factoryAddress.toLowerCase() as Hex,
+      accountFactory: accountFactory.toLowerCase() as Hex,
+    },
+    port: SERVE ? CONSOLE_PORT : 0,
+    ...(gateway.port === null ? {} : { gateway: `http://127.0.0.1:${String(gateway.port)}` }),
+    ...(typeof gateway.watchtower?.port === "number"
+      ? { watchtower: `http://127.0.0.1:${String(gateway.watchtower.port)}` }
+      : {}),
+    log: say,
+  });
+  say(
+    `indexed ${String(fleetConsole.index.events)} events of ${String(fleetConsole.index.deviceOrder.length)} devices and ${String(fleetConsole.index.feeds.size)} feed${fleetConsole.index.feeds.size === 1 ? "" : "s"}, read-only, on loopback`,
+  );
+  out();
+  out(`DeviceTrust console: ${fleetConsole.url}`);
+  out(
+    SERVE
+      ? "Serving the console (and the chain, gateway and watchtower behind it) until Ctrl-C."
+      : "It closes with the demo: `npm run demo -- --serve` keeps it open.",
+  );
   out();
   out(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  if (SERVE) {
+    await new Promise<void>((resolve) => {
+      stopServing = resolve;
+    });
+  }
 } finally {
+  await fleetConsole?.stop();
   await fleet?.close();
   await gateway?.stop();
   for (const s of sensors) await s.keyStore.close();

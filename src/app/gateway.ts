@@ -78,6 +78,8 @@ export interface RunGatewayOptions {
     readonly dbPath: string;
     readonly signer?: Signer;
     readonly beneficiary?: string;
+    /** The watchtower's own /health and /metrics port (0: any free one); default none. */
+    readonly httpPort?: number;
   };
   /** Stop on SIGTERM/SIGINT (default true). */
   readonly handleSignals?: boolean;
@@ -136,7 +138,9 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
         source: link,
         dbPath: options.watchtower.dbPath,
         ...(claims === undefined ? {} : { claims: { claims, owner: instance } }),
-        http: false,
+        ...(options.watchtower.httpPort === undefined
+          ? { http: false as const }
+          : { port: options.watchtower.httpPort }),
         handleSignals: false,
         ...(options.logger === undefined
           ? {}

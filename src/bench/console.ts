@@ -1,5 +1,11 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import type { HexString } from "../console/api.js";
-import type { IndexedEvent, SourceKind } from "../console/event-index.js";
+import { EventIndex, type IndexedEvent, type SourceKind } from "../console/event-index.js";
+import { ensureConsoleBundle } from "../console/run.js";
+import { ConsoleServer } from "../console/server.js";
+import { fleetPage } from "../console/views.js";
 
 /**
  * A synthetic fleet's events, as ChainSync would decode them: for the console's benchmark (10,000
@@ -162,4 +168,120 @@ export function syntheticFleet(devices: number): SyntheticFleet {
     );
   }
   return { events, now };
+}
+
+/** Debian's Chromium (CHROMIUM_PATH overrides): the console's tests and benchmark drive it headless. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export interface ConsoleBench {
+  readonly perSecond: Record<string, number>;
+  readonly bytes: Record<string, number>;
+  readonly seconds: Record<string, number>;
+  readonly meta: Record<string, string | number>;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+};
+
+/**
+ * The console's figures: events indexed per second and fleet pages answered per second (10,000
+ * devices), the page's bundle gzipped, and the time from opening the fleet view in headless Chromium
+ * to its first 100 rows on screen, with 10,000 devices behind it (median of 5 fresh pages).
+ */
+export async function benchConsole(options: {
+  readonly progress: (line: string) => void;
+  readonly devices?: number;
+}): Promise<ConsoleBench> {
+  const devices = options.devices ?? 10_000;
+  const fleet = syntheticFleet(devices);
+  const perSecond: Record<string, number> = {};
+  const bytes: Record<string, number> = {};
+  const seconds: Record<string, number> = {};
+
+  let index = new EventIndex();
+  let best = Number.POSITIVE_INFINITY;
+  for (let run = 0; run < 3; run++) {
+    index = new EventIndex();
+    const t0 = performance.now();
+    for (const e of fleet.events) index.apply(e);
+    best = Math.min(best, performance.now() - t0);
+  }
+  index.advance(index.block + 1, fleet.now);
+  perSecond["console.index.events"] = Math.round((fleet.events.length * 1000) / best);
+  const ctx = { index, now: fleet.now, maxAge: 86_400 };
+  const pageStart = performance.now();
+  let pages = 0;
+  while (performance.now() - pageStart < 1000) {
+    fleetPage(ctx, { offset: (pages * 100) % devices, limit: 100 });
+    pages++;
+  }
+  perSecond[`console.fleet.page.${String(devices)}devices`] = Math.round(
+    (pages * 1000) / (performance.now() - pageStart),
+  );
+  options.progress(
+    `console: ${String(fleet.events.length)} events indexed at ${String(perSecond["console.index.events"])}/s; fleet pages at ${String(perSecond[`console.fleet.page.${String(devices)}devices`])}/s`,
+  );
+
+  const dir = await ensureConsoleBundle(options.progress);
+  for (const ext of ["js", "css"]) {
+    let raw = 0;
+    let gz = 0;
+    for (const f of await readdir(join(dir, "assets"))) {
+      if (!f.endsWith(`.${ext}`)) continue;
+      const body = await readFile(join(dir, "assets", f));
+      raw += body.length;
+      gz += gzipSync(body, { level: 9 }).length;
+    }
+    bytes[`console.bundle.${ext}`] = raw;
+    bytes[`console.bundle.${ext}.gzip`] = gz;
+  }
+
+  const server = new ConsoleServer({
+    index,
+    addresses: { registry: SYNTHETIC.registry, pool: SYNTHETIC.pool },
+    chainId: "31337",
+    maxAge: 86_400,
+    asset: { address: SYNTHETIC.pool, symbol: "USD", decimals: 18 },
+    staticDir: dir,
+  });
+  const url = await server.start();
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ["--no-sandbox"] });
+  try {
+    const times: number[] = [];
+    for (let run = 0; run < 6; run++) {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      const t0 = performance.now();
+      await page.goto(`${url}#/fleet`);
+      await page.waitForFunction(
+        (n) =>
+          (
+            globalThis as unknown as {
+              document: { querySelectorAll(s: string): { length: number } };
+            }
+          ).document.querySelectorAll("tr[data-device]").length >= n,
+        Math.min(100, devices),
+      );
+      // The first run warms the browser's caches and JIT: not counted.
+      if (run > 0) times.push(performance.now() - t0);
+      await page.close();
+    }
+    seconds[`console.fleet.render.${String(devices)}devices`] = Math.round(median(times)) / 1000;
+    options.progress(
+      `console: fleet view of ${String(devices)} devices on screen in ${times.map((t) => String(Math.round(t))).join(", ")} ms (median ${String(Math.round(median(times)))})`,
+    );
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+  return {
+    perSecond,
+    bytes,
+    seconds,
+    meta: {
+      "console.method": `a synthetic fleet of ${String(devices)} devices (src/bench/console.ts) indexed in memory (best of 3) and served by ConsoleServer; render: headless Chromium (${CHROMIUM_PATH}) from page.goto to the first 100 fleet rows in the DOM, median of 5 fresh pages after one warm-up; bundle: dist/console/assets gzipped at level 9`,
+    },
+  };
 }

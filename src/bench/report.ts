@@ -8,12 +8,14 @@ export interface BenchResults {
   bytes: Record<string, number>;
   /** Counts of events in one measured run (messages a broker lost on a SIGKILL). */
   count: Record<string, number>;
+  /** Wall-clock durations in seconds (the console's fleet view on screen). */
+  seconds: Record<string, number>;
   /** How the numbers were made: batch sizes, hardforks, runtime. */
   meta: Record<string, string | number>;
 }
 
 export interface Target {
-  readonly section: "gas" | "perSecond" | "bytes";
+  readonly section: "gas" | "perSecond" | "bytes" | "seconds";
   readonly key: string;
   readonly kind: "max" | "min";
   readonly value: number;

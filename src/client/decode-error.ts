@@ -523,7 +523,7 @@ function portInUse(err: unknown): DeviceTrustError | undefined {
   const where = `port ${String(e.port)} on ${String(e.address)}`;
   return new DeviceTrustError(
     "PORT_IN_USE",
-    `${where} is already in use: stop what listens there or choose another port (--broker-port, --http-port)`,
+    `${where} is already in use: stop what listens there or choose another port (the command's --port, --broker-port or --http-port)`,
     { cause: err },
   );
 }

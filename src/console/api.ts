@@ -68,8 +68,12 @@ export interface Status {
   /** The window (seconds) trust verdicts are judged with. */
   readonly maxAge: number;
   readonly contracts: Readonly<Record<string, HexString>>;
-  /** The asset's symbol and decimals (amounts are in its base units). */
-  readonly asset: { readonly symbol: string; readonly decimals: number } | null;
+  /** The pool's asset: its address, symbol and decimals (amounts are in its base units). */
+  readonly asset: {
+    readonly address: HexString;
+    readonly symbol: string;
+    readonly decimals: number;
+  } | null;
   /** How the page learns of new blocks. */
   readonly live: string;
   /** The last sync's error, when the chain did not answer. */
@@ -80,6 +84,8 @@ export interface Status {
 export interface LastReading {
   readonly feed: HexString;
   readonly feedName: string;
+  /** The feed's decimals: the value is an integer scaled by 10^decimals (0 until read). */
+  readonly decimals: number;
   readonly sequence: Int;
   readonly value: Int;
   readonly block: number;
@@ -186,6 +192,8 @@ export interface DevicePage {
   readonly coverage: readonly PolicyEntry[];
   /** The device's active stake provable lies forfeit, and the report against no value at risk. */
   readonly security: SecurityView | null;
+  /** Why there is no security report (no pool in this deployment), when there is none. */
+  readonly securityNote: string | null;
   readonly feeds: readonly HexString[];
 }
 
@@ -193,6 +201,8 @@ export interface FeedSummary {
   readonly address: HexString;
   readonly feedId: HexString;
   readonly description: string;
+  /** Values are integers scaled by 10^decimals (0 until read). */
+  readonly decimals: number;
   readonly members: number;
   readonly quarantined: number;
   readonly tripped: boolean;
@@ -234,6 +244,8 @@ export interface FeedPage {
   readonly events: readonly FeedEventEntry[];
   readonly tripReason: string;
   readonly security: SecurityView | null;
+  /** Why there is no security report, when there is none. */
+  readonly securityNote: string | null;
   readonly coverage: readonly PolicyEntry[];
 }
 
@@ -270,6 +282,8 @@ export interface RecoveryEntry {
 
 export interface InsurancePage {
   readonly pool: HexString;
+  /** The pool's shares' decimals (amounts of assets use Status.asset's). */
+  readonly shareDecimals: number;
   readonly totalAssets: Int;
   readonly totalSupply: Int;
   readonly lockedCapital: Int;

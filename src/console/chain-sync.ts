@@ -9,6 +9,7 @@ import {
   FraudProofs__factory,
   InsurancePool__factory,
 } from "../../types/ethers-contracts/index.js";
+import { poolUnits } from "../client/insurance.js";
 import type { HexString } from "./api.js";
 import type { EventIndex, IndexedEvent, SourceKind } from "./event-index.js";
 
@@ -45,6 +46,22 @@ const INTERFACES: Readonly<Record<SourceKind, Interface>> = {
   accountFactory: DeviceAccountFactory__factory.createInterface(),
   account: DeviceAccount__factory.createInterface(),
 };
+
+/**
+ * Assets per whole share, in whole asset units (1 before the first deposit, as ERC-4626 starts), to
+ * six significant decimals: for the chart, not for accounting.
+ */
+export function sharePrice(
+  assets: bigint,
+  supply: bigint,
+  assetDecimals: number,
+  shareDecimals: number,
+): number {
+  if (supply === 0n) return 1;
+  const micro =
+    (assets * 10n ** BigInt(shareDecimals) * 1_000_000n) / (supply * 10n ** BigInt(assetDecimals));
+  return Number(micro) / 1_000_000;
+}
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function eachLimited<T>(
@@ -95,6 +112,8 @@ export class ChainSync {
   private next: number;
   private readonly sources = new Map<string, SourceKind>();
   private readonly blockTimes = new Map<number, number>();
+  /** The pool's asset's and shares' decimals, read once. */
+  private decimals: { readonly asset: number; readonly shares: number } | undefined;
 
   constructor(
     provider: Provider,
@@ -284,22 +303,27 @@ export class ChainSync {
     });
     if (this.addresses.pool !== undefined && (touched.pool.size > 0 || this.index.pool === null)) {
       const pool = InsurancePool__factory.connect(this.addresses.pool, this.provider);
+      let decimals = this.decimals;
+      if (decimals === undefined) {
+        const units = await poolUnits(pool);
+        decimals = { asset: units.asset.decimals, shares: units.shares.decimals };
+        this.decimals = decimals;
+      }
+      const { asset, shares } = decimals;
       for (const block of [...touched.pool].sort((a, b) => a - b)) {
         try {
           const [assets, supply] = await Promise.all([
             pool.totalAssets({ blockTag: block }),
             pool.totalSupply({ blockTag: block }),
           ]);
-          const decimals = Number(await pool.decimals());
+          // Before the first deposit there is no price to plot.
+          if (supply === 0n) continue;
           this.index.addSharePrice({
             block,
             time: this.blockTimes.get(block) ?? 0,
             totalAssets: assets.toString(),
             totalSupply: supply.toString(),
-            price:
-              supply === 0n
-                ? 1
-                : Number((assets * 10n ** BigInt(decimals)) / supply) / 10 ** decimals,
+            price: sharePrice(assets, supply, asset, shares),
           });
         } catch {
           // A node without this block's state: the series starts later.
@@ -314,7 +338,14 @@ export class ChainSync {
           pool.liabilities(tag),
         ],
       );
-      this.index.setPool({ totalAssets, totalSupply, lockedCapital, freeCapital, liabilities });
+      this.index.setPool({
+        shareDecimals: shares,
+        totalAssets,
+        totalSupply,
+        lockedCapital,
+        freeCapital,
+        liabilities,
+      });
     }
     await eachLimited([...touched.accounts], this.concurrency, async (address) => {
       const account = new Contract(address, INTERFACES.account, this.provider);

@@ -87,8 +87,8 @@ export interface DeviceRecord {
   readonly custody: TimelineEntry[];
   readonly attestations: AttestationEntry[];
   readonly incidents: IncidentEntry[];
-  /** The last accepted reading per feed address. */
-  readonly lastReadings: Map<HexString, LastReading>;
+  /** The last accepted reading per feed address (the view adds the feed's decimals). */
+  readonly lastReadings: Map<HexString, Omit<LastReading, "decimals">>;
 }
 
 export interface FeedRecord {
@@ -147,6 +147,7 @@ export interface AccountRecord {
 }
 
 export interface PoolTotals {
+  readonly shareDecimals: number;
   readonly totalAssets: bigint;
   readonly totalSupply: bigint;
   readonly lockedCapital: bigint;

@@ -1,5 +1,10 @@
 export * from "./api.js";
-export { ChainSync, type ConsoleAddresses, type ChainSyncOptions } from "./chain-sync.js";
+export {
+  ChainSync,
+  sharePrice,
+  type ConsoleAddresses,
+  type ChainSyncOptions,
+} from "./chain-sync.js";
 export {
   EventIndex,
   feedTargetOf,

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Provider } from "ethers";
 import { poolAt, poolUnits } from "../client/insurance.js";
+import type { HexString, Status } from "./api.js";
 import { ChainSync, type ConsoleAddresses } from "./chain-sync.js";
 import { EventIndex } from "./event-index.js";
 import { ServiceProbe } from "./ops.js";
@@ -81,10 +82,14 @@ export async function runConsole(options: RunConsoleOptions): Promise<RunningCon
   const log = options.log ?? (() => undefined);
   const staticDir = await ensureConsoleBundle(log);
   const { chainId } = await options.provider.getNetwork();
-  let asset: { symbol: string; decimals: number } | null = null;
+  let asset: Status["asset"] = null;
   if (options.addresses.pool !== undefined) {
     const units = await poolUnits(poolAt(options.addresses.pool, options.provider));
-    asset = { symbol: units.asset.symbol, decimals: units.asset.decimals };
+    asset = {
+      address: units.asset.address.toLowerCase() as HexString,
+      symbol: units.asset.symbol,
+      decimals: units.asset.decimals,
+    };
   }
   const index = new EventIndex();
   const sync = new ChainSync(options.provider, options.addresses, index, {

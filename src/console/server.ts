@@ -44,7 +44,7 @@ export interface ConsoleServerOptions {
   readonly chainId: string;
   /** The trust window for verdicts, in seconds. */
   readonly maxAge: number;
-  readonly asset?: { readonly symbol: string; readonly decimals: number } | null;
+  readonly asset?: Status["asset"];
   /** The built page (dist/console). */
   readonly staticDir: string;
   readonly services?: readonly ServiceProbe[];
@@ -258,9 +258,11 @@ export class ConsoleServer {
         const d = ctx.index.device(id);
         if (d === undefined)
           throw new HttpError(404, `device ${id} is not registered on this registry`);
+        const security = await this.security("device", id, 0n);
         const page: DevicePage = {
           ...deviceDetail(ctx, d),
-          security: await this.security("device", id, 0n),
+          security,
+          securityNote: security === null ? this.noSecurity() : null,
         };
         return page;
       }
@@ -270,9 +272,11 @@ export class ConsoleServer {
         const address = hexParam(parts[2] ?? "", 20, "the feed address");
         const f = ctx.index.feeds.get(address);
         if (f === undefined) throw new HttpError(404, `no feed at ${address} in this deployment`);
+        const security = await this.security("feed", address, 0n);
         const page: FeedPage = {
           ...feedDetail(ctx, f),
-          security: await this.security("feed", address, 0n),
+          security,
+          securityNote: security === null ? this.noSecurity() : null,
         };
         return page;
       }
@@ -324,6 +328,12 @@ export class ConsoleServer {
       live: LIVE_MODE,
       error: this.lastError,
     };
+  }
+
+  private noSecurity(): string {
+    return this.options.addresses.pool === undefined
+      ? "no insurance pool in this deployment: the security report comes from the pool (start the console with --pool)"
+      : "the console has no chain connection for live reads";
   }
 
   /** The pool's securityReport of a target, read at the head now; null without a pool or provider. */

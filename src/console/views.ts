@@ -131,7 +131,10 @@ export function fleetRow(ctx: ViewContext, d: DeviceRecord): FleetRow {
     stake: stake.toString(),
     pendingWithdrawal: (d.stake?.pending ?? 0n).toString(),
     incidents: provenFrauds,
-    lastReadings: [...d.lastReadings.values()],
+    lastReadings: [...d.lastReadings.values()].map((r) => ({
+      ...r,
+      decimals: ctx.index.feeds.get(r.feed)?.state?.decimals ?? 0,
+    })),
     rating: rateDevice({
       verdict,
       attestationAge: d.attestedAt === 0 ? 0 : Math.max(0, ctx.now - d.attestedAt),
@@ -215,6 +218,7 @@ export function feedSummary(ctx: ViewContext, f: FeedRecord): FeedSummary {
     address: f.address,
     feedId: f.feedId,
     description: f.description,
+    decimals: f.state?.decimals ?? 0,
     members: f.members.size,
     quarantined: f.quarantined.size,
     tripped: f.tripped,
@@ -236,7 +240,10 @@ export function feedSummary(ctx: ViewContext, f: FeedRecord): FeedSummary {
   };
 }
 
-export function feedDetail(ctx: ViewContext, f: FeedRecord): Omit<FeedPage, "security"> {
+export function feedDetail(
+  ctx: ViewContext,
+  f: FeedRecord,
+): Omit<FeedPage, "security" | "securityNote"> {
   const target = feedTargetOf(f.address);
   const ids = new Set([...f.members, ...f.readings.keys()]);
   return {
@@ -275,6 +282,7 @@ export function insuranceDetail(ctx: ViewContext, pool: HexString): InsurancePag
   for (const r of ctx.index.recoveries) recovered += BigInt(r.recovery);
   return {
     pool,
+    shareDecimals: t?.shareDecimals ?? 0,
     totalAssets: totalAssets.toString(),
     totalSupply: (t?.totalSupply ?? 0n).toString(),
     lockedCapital: locked.toString(),

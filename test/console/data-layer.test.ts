@@ -25,6 +25,7 @@ import {
   rateDevice,
   rateFeed,
   rates,
+  sharePrice,
   verdictOf,
   type FleetPage,
   type HexString,
@@ -449,6 +450,16 @@ describe("console data layer", function () {
         100 - 20 - 6 - 10,
       );
       assert.deepEqual([90, 89, 75, 60, 40, 39].map(gradeOf), ["A", "B", "B", "C", "D", "E"]);
+    });
+  });
+
+  describe("sharePrice", function () {
+    it("prices a whole share in whole asset units, whatever the two decimals", function () {
+      // The pool's shares carry 6 more decimals than its 18-decimal asset (ERC-4626 offset).
+      assert.equal(sharePrice(10n ** 21n, 10n ** 27n, 18, 24), 1);
+      assert.equal(sharePrice(1_053n * 10n ** 18n, 10n ** 27n, 18, 24), 1.053);
+      assert.equal(sharePrice(5n * 10n ** 6n, 4n * 10n ** 18n, 6, 18), 1.25);
+      assert.equal(sharePrice(0n, 0n, 18, 24), 1, "before the first deposit");
     });
   });
 

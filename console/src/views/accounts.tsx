@@ -1,0 +1,193 @@
+/** Device accounts: which can spend, which are frozen and why, and what happened to each. */
+import { Fragment } from "preact";
+import { useState } from "preact/hooks";
+import { formatUnits, type AccountRow, type HexString } from "../../../src/console/api.js";
+import { Badge, Empty, Id, Loaded, count, groupInt, short, shortIds } from "../format.js";
+import { useApi, useLive } from "../live.js";
+import { Timeline } from "./shared.js";
+
+export function AccountsView() {
+  const state = useApi("accounts", "");
+  return (
+    <div class="view accounts">
+      <div class="view-head">
+        <h1>Accounts</h1>
+        {state.data?.factory === undefined || state.data.factory === null ? null : (
+          <span class="muted small">
+            factory <Id id={state.data.factory} />
+          </span>
+        )}
+      </div>
+      <Loaded state={state} what="the device accounts">
+        {(page) =>
+          page.factory === null ? (
+            <Empty>
+              No account factory is deployed on this chain, so there are no device accounts to show.
+            </Empty>
+          ) : page.accounts.length === 0 ? (
+            <Empty>The account factory has created no device account yet.</Empty>
+          ) : (
+            <AccountsTable accounts={page.accounts} />
+          )
+        }
+      </Loaded>
+    </div>
+  );
+}
+
+/** An amount of a token: in the asset's units when it is the asset, else in base units. */
+function TokenAmount({ token, value }: { token: HexString; value: string }) {
+  const { status } = useLive();
+  const asset = status.asset;
+  if (asset !== null && asset.address.toLowerCase() === token.toLowerCase()) {
+    return (
+      <span
+        class="num"
+        title={`${formatUnits(value, asset.decimals, asset.decimals)} ${asset.symbol} (${value} base units of ${token})`}
+      >
+        {formatUnits(value, asset.decimals)} <span class="unit">{asset.symbol}</span>
+      </span>
+    );
+  }
+  return (
+    <span class="num" title={`${value} base units of ${token}`}>
+      {groupInt(value)} <span class="unit">{short(token)}</span>
+    </span>
+  );
+}
+
+function AccountsTable({ accounts }: { accounts: readonly AccountRow[] }) {
+  const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
+  const toggle = (account: string): void => {
+    setOpen((previous) => {
+      const next = new Set(previous);
+      if (next.has(account)) next.delete(account);
+      else next.add(account);
+      return next;
+    });
+  };
+  const frozen = accounts.filter((a) => a.locked).length;
+  return (
+    <>
+      <div class="cards stat-cards small-cards">
+        <div class="card stat info">
+          <span class="card-label">Accounts</span>{" "}
+          <span class="card-value num">{count(accounts.length)}</span>
+        </div>
+        <div class={`card stat ${frozen > 0 ? "bad" : "ok"}`}>
+          <span class="card-label">Frozen</span> <span class="card-value num">{count(frozen)}</span>
+        </div>
+      </div>
+      <div class="table-wrap">
+        <table class="grid" data-testid="accounts">
+          <thead>
+            <tr>
+              <th>Account</th>
+              <th>Operator</th>
+              <th>State</th>
+              <th>Spent this period</th>
+              <th class="r">Breaker trips</th>
+              <th class="r">Refused</th>
+              <th>Distrusted devices</th>
+              <th>History</th>
+            </tr>
+          </thead>
+          <tbody>
+            {accounts.map((account) => {
+              const expanded = open.has(account.account);
+              return (
+                <Fragment key={account.account}>
+                  <tr
+                    data-account={account.account}
+                    data-locked={account.locked ? "true" : "false"}
+                    class={account.locked ? "row-bad" : "row-ok"}
+                  >
+                    <td>
+                      <Id id={account.account} />
+                    </td>
+                    <td>
+                      <Id id={account.operator} />
+                    </td>
+                    <td class="verdict-cell">
+                      {account.locked ? (
+                        <>
+                          <Badge tone="bad" title={account.why}>
+                            frozen
+                          </Badge>
+                          {account.why === "" ? null : (
+                            <div class="why" title={account.why}>
+                              {shortIds(account.why)}
+                            </div>
+                          )}
+                        </>
+                      ) : (
+                        <Badge tone="ok">active</Badge>
+                      )}
+                    </td>
+                    <td>
+                      {account.spent.length === 0 ? (
+                        <span class="muted">—</span>
+                      ) : (
+                        account.spent.map((s) => (
+                          <div key={s.token}>
+                            <TokenAmount token={s.token} value={s.spentThisPeriod} />
+                          </div>
+                        ))
+                      )}
+                    </td>
+                    <td class={`r num${account.breakerTrips > 0 ? " text-bad" : ""}`}>
+                      {count(account.breakerTrips)}
+                    </td>
+                    <td class={`r num${account.refused > 0 ? " text-warn" : ""}`}>
+                      {count(account.refused)}
+                    </td>
+                    <td>
+                      {account.distrusted.length === 0 ? (
+                        <span class="muted">none</span>
+                      ) : (
+                        account.distrusted.map((device) => (
+                          <div key={device}>
+                            <Id id={device} href={`#/device/${device}`} />
+                          </div>
+                        ))
+                      )}
+                    </td>
+                    <td>
+                      {account.history.length === 0 ? (
+                        <span class="muted">no events</span>
+                      ) : (
+                        <button
+                          type="button"
+                          class="link-button"
+                          aria-expanded={expanded}
+                          data-testid={`history-toggle-${account.account}`}
+                          onClick={() => {
+                            toggle(account.account);
+                          }}
+                        >
+                          {expanded ? "▾" : "▸"} {account.history.length} event
+                          {account.history.length === 1 ? "" : "s"}
+                        </button>
+                      )}
+                    </td>
+                  </tr>
+                  {expanded ? (
+                    <tr class="history-row" data-history={account.account}>
+                      <td colSpan={8}>
+                        <Timeline
+                          entries={account.history}
+                          testid={`history-${account.account}`}
+                          attribute="data-event"
+                        />
+                      </td>
+                    </tr>
+                  ) : null}
+                </Fragment>
+              );
+            })}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
