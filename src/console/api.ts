@@ -6,35 +6,24 @@
  * times are unix seconds as numbers; ids and addresses are lower-case 0x hex.
  */
 
+import {
+  TRUST_VERDICTS,
+  type DeviceStatusName,
+  type FirmwareStatusName,
+  type TrustVerdictName,
+} from "../verify/enum-names.js";
+
 /** A 0x-prefixed hex string (an id, an address, a hash). */
 export type HexString = `0x${string}`;
 
 /** Decimal string of an on-chain integer (may be negative for feed values). */
 export type Int = string;
 
-/** IDeviceAttestation.TrustVerdict by name. */
-export type Verdict =
-  | "Trusted"
-  | "NotActive"
-  | "NeverAttested"
-  | "Stale"
-  | "FirmwareRevoked"
-  | "FirmwareSunset"
-  | "ModelMismatch";
+/** IDeviceAttestation.TrustVerdict by name, in enum order. */
+export type Verdict = TrustVerdictName;
+export const VERDICTS: readonly Verdict[] = TRUST_VERDICTS;
 
-export const VERDICTS: readonly Verdict[] = [
-  "Trusted",
-  "NotActive",
-  "NeverAttested",
-  "Stale",
-  "FirmwareRevoked",
-  "FirmwareSunset",
-  "ModelMismatch",
-];
-
-export type DeviceStatusName = "Unknown" | "Active" | "Suspended" | "Revoked" | "Decommissioned";
-
-export type FirmwareStatusName = "Unknown" | "Good" | "Deprecated" | "Revoked";
+export type { DeviceStatusName, FirmwareStatusName };
 
 /** A–E from the rating's score (A best), F for an untrusted device or a feed that cannot answer. */
 export type Grade = "A" | "B" | "C" | "D" | "E" | "F";

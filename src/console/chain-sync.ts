@@ -13,6 +13,14 @@ import { poolUnits } from "../client/insurance.js";
 import type { HexString } from "./api.js";
 import type { EventIndex, IndexedEvent, SourceKind } from "./event-index.js";
 
+/** What a sync's events touched: the state read again at the head (pool: blocks with pool events). */
+interface Touched {
+  readonly devices: Set<HexString>;
+  readonly feeds: Set<HexString>;
+  readonly pool: Set<number>;
+  readonly accounts: Set<HexString>;
+}
+
 /** The deployed contracts the console reads; feeds and accounts are found through their factories. */
 export interface ConsoleAddresses {
   readonly registry: HexString;
@@ -153,7 +161,7 @@ export class ChainSync {
     const head = await this.provider.getBlockNumber();
     if (head < this.next) return false;
     const first = this.next;
-    const touched = {
+    const touched: Touched = {
       devices: new Set<HexString>(),
       feeds: new Set<HexString>(),
       pool: new Set<number>(),
@@ -190,16 +198,7 @@ export class ChainSync {
     );
   }
 
-  private async readRange(
-    from: number,
-    to: number,
-    touched: {
-      devices: Set<HexString>;
-      feeds: Set<HexString>;
-      pool: Set<number>;
-      accounts: Set<HexString>;
-    },
-  ): Promise<void> {
+  private async readRange(from: number, to: number, touched: Touched): Promise<void> {
     // Factories first: a feed or account created in this range has events in it too.
     const factories = [this.addresses.feedFactory, this.addresses.accountFactory].filter(
       (a): a is HexString => a !== undefined,
@@ -269,15 +268,7 @@ export class ChainSync {
   }
 
   /** Reads the state the events touched, at `head`. */
-  private async refresh(
-    head: number,
-    touched: {
-      devices: Set<HexString>;
-      feeds: Set<HexString>;
-      pool: Set<number>;
-      accounts: Set<HexString>;
-    },
-  ): Promise<void> {
+  private async refresh(head: number, touched: Touched): Promise<void> {
     const tag = { blockTag: head };
     if (this.addresses.staking !== undefined && touched.devices.size > 0) {
       const staking = DeviceStaking__factory.connect(this.addresses.staking, this.provider);

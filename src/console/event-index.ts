@@ -1,3 +1,6 @@
+import { ANOMALY_NAMES, TRIP_REASON_NAMES } from "../client/feed-errors.js";
+import { INCIDENT_KINDS } from "../client/proofs.js";
+import { FIRMWARE_STATUSES } from "../verify/enum-names.js";
 import type {
   AttestationEntry,
   ClaimEntry,
@@ -155,17 +158,6 @@ export interface PoolTotals {
   readonly liabilities: bigint;
 }
 
-/** IDeviceRegistry/IFraudProofs/IDeviceFeed enums by value, as the views name them. */
-const FIRMWARE_STATUS: readonly FirmwareStatusName[] = ["Unknown", "Good", "Deprecated", "Revoked"];
-export const INCIDENT_KIND_NAMES = [
-  "None",
-  "Equivocation",
-  "BatchEquivocation",
-  "OutOfBounds",
-  "RevokedFirmware",
-] as const;
-export const TRIP_REASONS = ["None", "MedianJump", "Quarantines", "QuorumLost"] as const;
-export const ANOMALIES = ["None", "TooFrequent", "Jump", "Spread"] as const;
 const KEY_TYPES: Readonly<Record<number, string>> = { 1: "secp256k1", 2: "P-256" };
 
 export function keyTypeLabel(keyType: number): string {
@@ -430,7 +422,7 @@ export class EventIndex {
       case "FirmwareStatusChanged": {
         const f = this.firmware.get(num(a.firmwareId));
         if (f !== undefined) {
-          f.status = FIRMWARE_STATUS[num(a.status)] ?? "Unknown";
+          f.status = FIRMWARE_STATUSES[num(a.status)] ?? "Unknown";
           f.sunset = num(a.sunset);
         }
         return;
@@ -479,7 +471,7 @@ export class EventIndex {
     const a = e.args;
     const d = this.devices.get(hex(a.deviceId));
     if (d === undefined) return;
-    const kind = nameOf(INCIDENT_KIND_NAMES, a.kind);
+    const kind = nameOf(INCIDENT_KINDS, a.kind);
     d.incidents.push({
       block: e.block,
       time: e.time,
@@ -653,7 +645,7 @@ export class EventIndex {
         return;
       case "MemberQuarantined": {
         const id = hex(a.deviceId);
-        const anomaly = nameOf(ANOMALIES, a.anomaly);
+        const anomaly = nameOf(ANOMALY_NAMES, a.anomaly);
         f.quarantined.set(id, anomaly);
         event(
           "quarantine",
@@ -669,7 +661,7 @@ export class EventIndex {
       }
       case "FeedTripped": {
         f.tripped = true;
-        f.tripReason = nameOf(TRIP_REASONS, a.reason);
+        f.tripReason = nameOf(TRIP_REASON_NAMES, a.reason);
         event("trip", `breaker tripped: ${f.tripReason} (${big(a.value).toString()})`);
         return;
       }

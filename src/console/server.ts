@@ -258,11 +258,9 @@ export class ConsoleServer {
         const d = ctx.index.device(id);
         if (d === undefined)
           throw new HttpError(404, `device ${id} is not registered on this registry`);
-        const security = await this.security("device", id, 0n);
         const page: DevicePage = {
           ...deviceDetail(ctx, d),
-          security,
-          securityNote: security === null ? this.noSecurity() : null,
+          ...(await this.securityOf("device", id)),
         };
         return page;
       }
@@ -272,11 +270,9 @@ export class ConsoleServer {
         const address = hexParam(parts[2] ?? "", 20, "the feed address");
         const f = ctx.index.feeds.get(address);
         if (f === undefined) throw new HttpError(404, `no feed at ${address} in this deployment`);
-        const security = await this.security("feed", address, 0n);
         const page: FeedPage = {
           ...feedDetail(ctx, f),
-          security,
-          securityNote: security === null ? this.noSecurity() : null,
+          ...(await this.securityOf("feed", address)),
         };
         return page;
       }
@@ -330,10 +326,20 @@ export class ConsoleServer {
     };
   }
 
-  private noSecurity(): string {
-    return this.options.addresses.pool === undefined
-      ? "no insurance pool in this deployment: the security report comes from the pool (start the console with --pool)"
-      : "the console has no chain connection for live reads";
+  /** A page's security report against no value at risk, or the sentence saying why there is none. */
+  private async securityOf(
+    kind: "device" | "feed",
+    target: HexString,
+  ): Promise<{ security: SecurityView | null; securityNote: string | null }> {
+    const security = await this.security(kind, target, 0n);
+    if (security !== null) return { security, securityNote: null };
+    return {
+      security,
+      securityNote:
+        this.options.addresses.pool === undefined
+          ? "no insurance pool in this deployment: the security report comes from the pool (start the console with --pool)"
+          : "the console has no chain connection for live reads",
+    };
   }
 
   /** The pool's securityReport of a target, read at the head now; null without a pool or provider. */

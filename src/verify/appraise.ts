@@ -8,6 +8,13 @@ import {
   type Hex,
 } from "../protocol/index.js";
 import type { DeviceRegistry } from "../../types/ethers-contracts/index.js";
+import {
+  DEVICE_STATUSES,
+  FIRMWARE_STATUSES,
+  TRUST_VERDICTS,
+  type FirmwareStatusName,
+  type TrustVerdictName,
+} from "./enum-names.js";
 import { checkDeviceSignature, type SignatureVerdict } from "./signature.js";
 
 /**
@@ -16,21 +23,13 @@ import { checkDeviceSignature, type SignatureVerdict } from "./signature.js";
  * the contract's order, so a gateway or an indexer reaches the verdict `trustReport` would.
  */
 
-/** IDeviceAttestation.TrustVerdict, by enum value. */
-export const TRUST_VERDICTS = [
-  "Trusted",
-  "NotActive",
-  "NeverAttested",
-  "Stale",
-  "FirmwareRevoked",
-  "FirmwareSunset",
-  "ModelMismatch",
-] as const;
-export type TrustVerdictName = (typeof TRUST_VERDICTS)[number];
-
-/** IDeviceAttestation.FirmwareStatus, by enum value. */
-export const FIRMWARE_STATUSES = ["Unknown", "Good", "Deprecated", "Revoked"] as const;
-export type FirmwareStatusName = (typeof FIRMWARE_STATUSES)[number];
+export {
+  DEVICE_STATUSES,
+  FIRMWARE_STATUSES,
+  TRUST_VERDICTS,
+  type FirmwareStatusName,
+  type TrustVerdictName,
+} from "./enum-names.js";
 
 /**
  * What only an off-chain appraisal can meet: evidence the contract would refuse at `attest` (and so
@@ -59,14 +58,6 @@ export function firmwareStatusName(value: bigint | number): FirmwareStatusName {
   return FIRMWARE_STATUSES[Number(value)] ?? "Unknown";
 }
 
-/** DeviceStatus (contracts/types/DeviceStatus.sol), by enum value. */
-export const DEVICE_STATUSES = [
-  "Unknown",
-  "Active",
-  "Suspended",
-  "Revoked",
-  "Decommissioned",
-] as const;
 export const DEVICE_STATUS_ACTIVE = 1;
 
 export function deviceStatusName(value: bigint | number): string {

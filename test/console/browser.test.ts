@@ -7,6 +7,8 @@ import { network } from "hardhat";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { runConsole, type RunningConsole } from "../../src/console/index.js";
 import type { Hex } from "../../src/protocol/index.js";
+import { CHROMIUM_PATH } from "../../src/bench/console.js";
+import { requireTool } from "../support/require-tool.js";
 import { consoleStory, type Story } from "./story.js";
 
 /**
@@ -15,7 +17,7 @@ import { consoleStory, type Story } from "./story.js";
  * checked as a person would see it, live updates included (no reload: a marker set on the page's window
  * before each chain action must survive it). Screenshots of each view go to test-output/console/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM = CHROMIUM_PATH;
 export const SHOTS = join(process.cwd(), "test-output", "console");
 
 /** What the test reads of a canvas inside the page (the root tsconfig has no DOM types). */
@@ -28,17 +30,11 @@ interface CanvasLike {
 }
 
 function requireChromium(ctx: Context): void {
-  if (existsSync(CHROMIUM)) return;
-  const ci = process.env.CI;
-  if (ci !== undefined && ci !== "" && ci !== "false" && ci !== "0") {
-    throw new Error(
-      `${CHROMIUM} is missing: install the chromium package (apt-get install chromium)`,
-    );
-  }
-  console.warn(
-    `      (pending: ${CHROMIUM} is absent; apt-get install chromium to run these tests)`,
+  requireTool(
+    ctx,
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: install the chromium package (apt-get install chromium)`,
   );
-  ctx.skip();
 }
 
 describe("fleet console in headless Chromium", function () {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import type { Context } from "mocha";
 import { MOSQUITTO } from "../../src/gateway/mosquitto.js";
+import { requireTool } from "../support/require-tool.js";
 
 /** Running Debian's Mosquitto in tests (src/gateway/mosquitto.ts). No describe() here. */
 
@@ -11,20 +12,11 @@ export {
   shippedConfig,
 } from "../../src/gateway/mosquitto.js";
 
-/**
- * Called from a `before` hook: skips the tests only when the Mosquitto binary is absent, printing why;
- * in CI (which installs it) fails instead, so they never pass by being skipped there.
- */
+/** Called from a `before` hook: the tests need the Mosquitto binary (requireTool). */
 export function requireMosquitto(ctx: Context): void {
-  if (existsSync(MOSQUITTO)) return;
-  const ci = process.env.CI;
-  if (ci !== undefined && ci !== "" && ci !== "false" && ci !== "0") {
-    throw new Error(
-      `${MOSQUITTO} is missing: install the mosquitto package (apt-get install mosquitto)`,
-    );
-  }
-  console.warn(
-    `      (pending: ${MOSQUITTO} is absent; apt-get install mosquitto to run these tests)`,
+  requireTool(
+    ctx,
+    existsSync(MOSQUITTO),
+    `${MOSQUITTO} is missing: install the mosquitto package (apt-get install mosquitto)`,
   );
-  ctx.skip();
 }

@@ -20,6 +20,31 @@ function committed(dbPath: string): number {
   }
 }
 
+/**
+ * A watchtower over a source that does not acknowledge, yielding `messages` one event-loop turn apart
+ * (then calling `atEnd`), run until it drained them. The caller stops it.
+ */
+async function drain(messages: readonly WatchedInput[], dbPath: string, atEnd?: () => void) {
+  const source: MessageSource = {
+    async *[Symbol.asyncIterator](): AsyncIterator<WatchedInput> {
+      for (const m of messages) {
+        await Promise.resolve();
+        yield m;
+      }
+      atEnd?.();
+    },
+  };
+  const w = watchtower({
+    source,
+    directory: new FakeDirectory(),
+    submitter: new FakeSubmitter(),
+    dbPath,
+  });
+  await w.start();
+  await w.drained();
+  return w;
+}
+
 describe("Watchtower write groups", function () {
   it("commits each message before an acknowledging source (MQTT) is asked for the next", async function () {
     const dbPath = await tempDb();
@@ -61,22 +86,7 @@ describe("Watchtower write groups", function () {
       origin: "t",
       durable: () => seenAtDurable.push(committed(dbPath)),
     });
-    const source: MessageSource = {
-      async *[Symbol.asyncIterator](): AsyncIterator<WatchedInput> {
-        for (const m of messages) {
-          await Promise.resolve();
-          yield m;
-        }
-      },
-    };
-    const w = watchtower({
-      source,
-      directory: new FakeDirectory(),
-      submitter: new FakeSubmitter(),
-      dbPath,
-    });
-    await w.start();
-    await w.drained();
+    const w = await drain(messages, dbPath);
     assert.deepEqual(seenAtDurable, [4], "called once, with all four committed");
     await w.stop();
   });
@@ -88,23 +98,7 @@ describe("Watchtower write groups", function () {
     for (let i = 1n; i <= 50n; i++)
       messages.push({ ...(await reading(signer, i, 10n)), origin: "t" });
     let seenDuring = -1;
-    const source: MessageSource = {
-      async *[Symbol.asyncIterator](): AsyncIterator<WatchedInput> {
-        for (const m of messages) {
-          await Promise.resolve();
-          yield m;
-        }
-        seenDuring = committed(dbPath);
-      },
-    };
-    const w = watchtower({
-      source,
-      directory: new FakeDirectory(),
-      submitter: new FakeSubmitter(),
-      dbPath,
-    });
-    await w.start();
-    await w.drained();
+    const w = await drain(messages, dbPath, () => (seenDuring = committed(dbPath)));
     assert.ok(
       seenDuring < 50,
       `one group for the burst: ${String(seenDuring)} committed before it ended`,
