@@ -1759,6 +1759,13 @@ export const tasks = [
         defaultValue: 0,
       })
       .addOption({
+        name: "confirmations",
+        description:
+          "Blocks to stay behind the head (events are indexed once: on a chain that reorganizes, give a few)",
+        type: ArgumentType.INT,
+        defaultValue: 0,
+      })
+      .addOption({
         name: "pollMs",
         description: "Milliseconds between two reads of the chain",
         type: ArgumentType.INT,

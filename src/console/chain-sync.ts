@@ -38,6 +38,11 @@ export interface ChainSyncOptions {
   readonly fromBlock?: number;
   /** Blocks per eth_getLogs (default 5,000; a public RPC may want fewer). */
   readonly chunk?: number;
+  /**
+   * Blocks to stay behind the head (default 0): events are applied once and never taken back, so on a
+   * chain that reorganizes, index only what that many blocks confirm.
+   */
+  readonly confirmations?: number;
   /** Parallel reads of state (default 16). */
   readonly concurrency?: number;
   /** Called with progress on long catch-ups (blocks read of blocks to read). */
@@ -116,6 +121,7 @@ export class ChainSync {
   readonly index: EventIndex;
   private readonly chunk: number;
   private readonly concurrency: number;
+  private readonly confirmations: number;
   private readonly onProgress: ((done: number, total: number) => void) | undefined;
   private next: number;
   private readonly sources = new Map<string, SourceKind>();
@@ -134,6 +140,7 @@ export class ChainSync {
     this.index = index;
     this.chunk = options.chunk ?? 5_000;
     this.concurrency = options.concurrency ?? 16;
+    this.confirmations = Math.max(0, options.confirmations ?? 0);
     this.onProgress = options.onProgress;
     this.next = options.fromBlock ?? 0;
     const add = (a: HexString | undefined, kind: SourceKind): void => {
@@ -158,7 +165,7 @@ export class ChainSync {
    * ages and verdicts move with time).
    */
   async sync(): Promise<boolean> {
-    const head = await this.provider.getBlockNumber();
+    const head = (await this.provider.getBlockNumber()) - this.confirmations;
     if (head < this.next) return false;
     const first = this.next;
     const touched: Touched = {

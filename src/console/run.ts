@@ -75,6 +75,8 @@ export interface RunConsoleOptions {
   readonly maxAge?: number;
   readonly fromBlock?: number;
   readonly chunk?: number;
+  /** Blocks to stay behind the head (ChainSyncOptions.confirmations). */
+  readonly confirmations?: number;
   readonly pollMs?: number;
   /** The gateway's and watchtower's ops URLs (http://host:port), for the Operations view. */
   readonly gateway?: string | undefined;
@@ -110,6 +112,7 @@ export async function runConsole(options: RunConsoleOptions): Promise<RunningCon
   const sync = new ChainSync(options.provider, options.addresses, index, {
     ...(options.fromBlock === undefined ? {} : { fromBlock: options.fromBlock }),
     ...(options.chunk === undefined ? {} : { chunk: options.chunk }),
+    ...(options.confirmations === undefined ? {} : { confirmations: options.confirmations }),
     onProgress: (done, total) => {
       log(`indexed ${String(done)} of ${String(total)} blocks`);
     },

@@ -30,6 +30,8 @@ import {
   type ViewContext,
 } from "./views.js";
 
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
 /** How the page learns of new blocks, as Status.live says it. */
 export const LIVE_MODE =
   "polling: the console reads new blocks every second; the page asks /api/status every second and refetches its view when the block or the index moved";
@@ -176,6 +178,12 @@ export class ConsoleServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
+      if (!this.hostAllowed(req.headers.host)) {
+        throw new HttpError(
+          403,
+          `the console answers to its loopback address only (${this.url}): a page of another site cannot read it by pointing its own name at 127.0.0.1`,
+        );
+      }
       if (req.method !== "GET" && req.method !== "HEAD")
         throw new HttpError(405, "the console is read-only: GET only");
       const url = new URL(req.url ?? "/", "http://console.local");
@@ -194,6 +202,19 @@ export class ConsoleServer {
       if (!res.headersSent) res.writeHead(status, { "content-type": "application/json" });
       res.end(toJson(body));
     }
+  }
+
+  /**
+   * Served on loopback (the default), only requests addressed to a loopback name are answered: a site
+   * that points its own name at 127.0.0.1 (DNS rebinding) gets a 403, not the fleet.
+   */
+  private hostAllowed(header: string | undefined): boolean {
+    if (!LOOPBACK.has(this.options.host ?? "127.0.0.1")) return true;
+    if (header === undefined) return false;
+    const name = header.startsWith("[")
+      ? header.slice(0, header.indexOf("]") + 1)
+      : header.split(":")[0];
+    return LOOPBACK.has(name ?? "");
   }
 
   private async file(pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {

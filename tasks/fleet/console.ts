@@ -15,6 +15,7 @@ interface Args extends ChainArgs {
   feeds: string;
   maxAge: number;
   fromBlock: number;
+  confirmations: number;
   pollMs: number;
   gateway: string;
   watchtower: string;
@@ -31,6 +32,9 @@ export default async function fleetConsole(args: Args, hre: HardhatRuntimeEnviro
       progress(
         `serving on ${args.host}: the console is read-only, but anyone who reaches it sees the fleet`,
       );
+    }
+    if (args.confirmations < 0) {
+      throw new InvalidInputError("--confirmations must be 0 or more blocks");
     }
     if (args.maxAge <= 0)
       throw new InvalidInputError("--max-age must be a positive number of seconds");
@@ -72,6 +76,7 @@ export default async function fleetConsole(args: Args, hre: HardhatRuntimeEnviro
       host: args.host,
       maxAge: args.maxAge,
       fromBlock: args.fromBlock,
+      confirmations: args.confirmations,
       pollMs: args.pollMs,
       gateway: args.gateway,
       watchtower: args.watchtower,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -606,6 +606,23 @@ describe("console data layer", function () {
       }
       const post = await get("/api/status", { method: "POST" });
       assert.equal(post.status, 405);
+    });
+
+    it("answers only requests addressed to its loopback name (no DNS rebinding)", async function () {
+      const status = (host: string) =>
+        new Promise<number>((resolve, reject) => {
+          const req = request(new URL("/api/status", base), { headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on("error", reject);
+          req.end();
+        });
+      const port = new URL(base).port;
+      assert.equal(await status(`127.0.0.1:${port}`), 200);
+      assert.equal(await status(`localhost:${port}`), 200);
+      assert.equal(await status(`evil.example:${port}`), 403);
+      assert.equal(await status("127.0.0.1.evil.example"), 403);
     });
 
     it("serves the page for every client route, never a file outside its folder", async function () {
