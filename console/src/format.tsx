@@ -93,6 +93,11 @@ export function Id({ id, href }: { id: string; href?: string }) {
   );
 }
 
+/** A device's id, linked to its page. */
+export function DeviceLink({ id }: { id: string }) {
+  return <Id id={id} href={`#/device/${id}`} />;
+}
+
 /** A relative age; the absolute time in its title. */
 export function Age({ time }: { time: number }) {
   const { now } = useLive();
@@ -108,7 +113,7 @@ function isoTime(time: number): string {
 }
 
 /** An amount of the asset: 2 decimals and its symbol, every digit in the title. */
-export function Amount({ value, zero }: { value: Int; zero?: string }) {
+export function Amount({ value, zero }: { value: Int; zero?: string | undefined }) {
   const { status } = useLive();
   const asset = status.asset;
   if (zero !== undefined && /^-?0*$/.test(value)) return <span class="muted">{zero}</span>;
@@ -291,15 +296,18 @@ export function Field({
   label,
   children,
   testid,
+  valueClass,
 }: {
   label: string;
   children: ComponentChildren;
   testid?: string;
+  /** More classes for the value (num, text-bad…). */
+  valueClass?: string;
 }) {
   return (
     <div class="field" data-testid={testid}>
       <div class="label">{label}</div>
-      <div class="value">{children}</div>
+      <div class={valueClass === undefined ? "value" : `value ${valueClass}`}>{children}</div>
     </div>
   );
 }

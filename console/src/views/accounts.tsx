@@ -2,38 +2,52 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { formatUnits, type AccountRow, type HexString } from "../../../src/console/api.js";
-import { Badge, Empty, Id, Loaded, count, groupInt, short, shortIds } from "../format.js";
+import { Badge, DeviceLink, Empty, Id, count, groupInt, short, shortIds } from "../format.js";
 import { useApi, useLive } from "../live.js";
-import { Timeline } from "./shared.js";
+import { LoadedView, Stat, Timeline } from "./shared.js";
+import { Grid, type Heading } from "./table.js";
 
 export function AccountsView() {
   const state = useApi("accounts", "");
   return (
-    <div class="view accounts">
-      <div class="view-head">
-        <h1>Accounts</h1>
-        {state.data?.factory === undefined || state.data.factory === null ? null : (
+    <LoadedView
+      name="accounts"
+      title="Accounts"
+      head={
+        state.data?.factory === undefined || state.data.factory === null ? null : (
           <span class="muted small">
             factory <Id id={state.data.factory} />
           </span>
-        )}
-      </div>
-      <Loaded state={state} what="the device accounts">
-        {(page) =>
-          page.factory === null ? (
-            <Empty>
-              No account factory is deployed on this chain, so there are no device accounts to show.
-            </Empty>
-          ) : page.accounts.length === 0 ? (
-            <Empty>The account factory has created no device account yet.</Empty>
-          ) : (
-            <AccountsTable accounts={page.accounts} />
-          )
-        }
-      </Loaded>
-    </div>
+        )
+      }
+      state={state}
+      what="the device accounts"
+    >
+      {(page) =>
+        page.factory === null ? (
+          <Empty>
+            No account factory is deployed on this chain, so there are no device accounts to show.
+          </Empty>
+        ) : page.accounts.length === 0 ? (
+          <Empty>The account factory has created no device account yet.</Empty>
+        ) : (
+          <AccountsTable accounts={page.accounts} />
+        )
+      }
+    </LoadedView>
   );
 }
+
+const ACCOUNT_HEADINGS: readonly Heading[] = [
+  { head: "Account" },
+  { head: "Operator" },
+  { head: "State" },
+  { head: "Spent this period" },
+  { head: "Breaker trips", class: "r" },
+  { head: "Refused", class: "r" },
+  { head: "Distrusted devices" },
+  { head: "History" },
+];
 
 /** An amount of a token: in the asset's units when it is the asset, else in base units. */
 function TokenAmount({ token, value }: { token: HexString; value: string }) {
@@ -70,124 +84,107 @@ function AccountsTable({ accounts }: { accounts: readonly AccountRow[] }) {
   return (
     <>
       <div class="cards stat-cards small-cards">
-        <div class="card stat info">
-          <span class="card-label">Accounts</span>{" "}
-          <span class="card-value num">{count(accounts.length)}</span>
-        </div>
-        <div class={`card stat ${frozen > 0 ? "bad" : "ok"}`}>
-          <span class="card-label">Frozen</span> <span class="card-value num">{count(frozen)}</span>
-        </div>
+        <Stat label="Accounts" tone="info" valueClass="num">
+          {count(accounts.length)}
+        </Stat>
+        <Stat label="Frozen" tone={frozen > 0 ? "bad" : "ok"} valueClass="num">
+          {count(frozen)}
+        </Stat>
       </div>
-      <div class="table-wrap">
-        <table class="grid" data-testid="accounts">
-          <thead>
-            <tr>
-              <th>Account</th>
-              <th>Operator</th>
-              <th>State</th>
-              <th>Spent this period</th>
-              <th class="r">Breaker trips</th>
-              <th class="r">Refused</th>
-              <th>Distrusted devices</th>
-              <th>History</th>
-            </tr>
-          </thead>
-          <tbody>
-            {accounts.map((account) => {
-              const expanded = open.has(account.account);
-              return (
-                <Fragment key={account.account}>
-                  <tr
-                    data-account={account.account}
-                    data-locked={account.locked ? "true" : "false"}
-                    class={account.locked ? "row-bad" : "row-ok"}
-                  >
-                    <td>
-                      <Id id={account.account} />
-                    </td>
-                    <td>
-                      <Id id={account.operator} />
-                    </td>
-                    <td class="verdict-cell">
-                      {account.locked ? (
-                        <>
-                          <Badge tone="bad" title={account.why}>
-                            frozen
-                          </Badge>
-                          {account.why === "" ? null : (
-                            <div class="why" title={account.why}>
-                              {shortIds(account.why)}
-                            </div>
-                          )}
-                        </>
-                      ) : (
-                        <Badge tone="ok">active</Badge>
+      <Grid headings={ACCOUNT_HEADINGS} testid="accounts">
+        {accounts.map((account) => {
+          const expanded = open.has(account.account);
+          return (
+            <Fragment key={account.account}>
+              <tr
+                data-account={account.account}
+                data-locked={account.locked ? "true" : "false"}
+                class={account.locked ? "row-bad" : "row-ok"}
+              >
+                <td>
+                  <Id id={account.account} />
+                </td>
+                <td>
+                  <Id id={account.operator} />
+                </td>
+                <td class="verdict-cell">
+                  {account.locked ? (
+                    <>
+                      <Badge tone="bad" title={account.why}>
+                        frozen
+                      </Badge>
+                      {account.why === "" ? null : (
+                        <div class="why" title={account.why}>
+                          {shortIds(account.why)}
+                        </div>
                       )}
-                    </td>
-                    <td>
-                      {account.spent.length === 0 ? (
-                        <span class="muted">—</span>
-                      ) : (
-                        account.spent.map((s) => (
-                          <div key={s.token}>
-                            <TokenAmount token={s.token} value={s.spentThisPeriod} />
-                          </div>
-                        ))
-                      )}
-                    </td>
-                    <td class={`r num${account.breakerTrips > 0 ? " text-bad" : ""}`}>
-                      {count(account.breakerTrips)}
-                    </td>
-                    <td class={`r num${account.refused > 0 ? " text-warn" : ""}`}>
-                      {count(account.refused)}
-                    </td>
-                    <td>
-                      {account.distrusted.length === 0 ? (
-                        <span class="muted">none</span>
-                      ) : (
-                        account.distrusted.map((device) => (
-                          <div key={device}>
-                            <Id id={device} href={`#/device/${device}`} />
-                          </div>
-                        ))
-                      )}
-                    </td>
-                    <td>
-                      {account.history.length === 0 ? (
-                        <span class="muted">no events</span>
-                      ) : (
-                        <button
-                          type="button"
-                          class="link-button"
-                          aria-expanded={expanded}
-                          data-testid={`history-toggle-${account.account}`}
-                          onClick={() => {
-                            toggle(account.account);
-                          }}
-                        >
-                          {expanded ? "▾" : "▸"} {account.history.length} event
-                          {account.history.length === 1 ? "" : "s"}
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                  {expanded ? (
-                    <tr class="history-row" data-history={account.account}>
-                      <td colSpan={8}>
-                        <Timeline
-                          entries={account.history}
-                          testid={`history-${account.account}`}
-                          attribute="data-event"
-                        />
-                      </td>
-                    </tr>
-                  ) : null}
-                </Fragment>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+                    </>
+                  ) : (
+                    <Badge tone="ok">active</Badge>
+                  )}
+                </td>
+                <td>
+                  {account.spent.length === 0 ? (
+                    <span class="muted">—</span>
+                  ) : (
+                    account.spent.map((s) => (
+                      <div key={s.token}>
+                        <TokenAmount token={s.token} value={s.spentThisPeriod} />
+                      </div>
+                    ))
+                  )}
+                </td>
+                <td class={`r num${account.breakerTrips > 0 ? " text-bad" : ""}`}>
+                  {count(account.breakerTrips)}
+                </td>
+                <td class={`r num${account.refused > 0 ? " text-warn" : ""}`}>
+                  {count(account.refused)}
+                </td>
+                <td>
+                  {account.distrusted.length === 0 ? (
+                    <span class="muted">none</span>
+                  ) : (
+                    account.distrusted.map((device) => (
+                      <div key={device}>
+                        <DeviceLink id={device} />
+                      </div>
+                    ))
+                  )}
+                </td>
+                <td>
+                  {account.history.length === 0 ? (
+                    <span class="muted">no events</span>
+                  ) : (
+                    <button
+                      type="button"
+                      class="link-button"
+                      aria-expanded={expanded}
+                      data-testid={`history-toggle-${account.account}`}
+                      onClick={() => {
+                        toggle(account.account);
+                      }}
+                    >
+                      {expanded ? "▾" : "▸"} {account.history.length} event
+                      {account.history.length === 1 ? "" : "s"}
+                    </button>
+                  )}
+                </td>
+              </tr>
+              {expanded ? (
+                <tr class="history-row" data-history={account.account}>
+                  <td colSpan={8}>
+                    <Timeline
+                      entries={account.history}
+                      testid={`history-${account.account}`}
+                      attribute="data-event"
+                    />
+                  </td>
+                </tr>
+              ) : null}
+            </Fragment>
+          );
+        })}
+      </Grid>
     </>
   );
 }

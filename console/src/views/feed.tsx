@@ -1,23 +1,30 @@
 /** One feed: its answers against each member's readings, its breaker, its members, what backs it. */
 import { useMemo } from "preact/hooks";
-import type { FeedPage } from "../../../src/console/api.js";
-import { Chart, align, type ChartSeries } from "../chart.js";
+import type { FeedPage, MemberView } from "../../../src/console/api.js";
+import { align, type ChartSeries } from "../chart.js";
 import {
   Age,
   Badge,
-  Empty,
   FeedValue,
   Field,
   GradeBadge,
   Id,
-  Loaded,
   VerdictBadge,
   count,
   plural,
   short,
 } from "../format.js";
 import { useApi } from "../live.js";
-import { Panel, PoliciesTable, RatingPanel, SecurityReport, Timeline } from "./shared.js";
+import {
+  ChartPanel,
+  CoveragePanel,
+  Hero,
+  LoadedView,
+  TablePanel,
+  TimelinePanel,
+  TrustColumn,
+} from "./shared.js";
+import { deviceColumn, idColumn, type Column } from "./table.js";
 
 const MEMBER_COLORS = [
   "#8b5cf6",
@@ -33,16 +40,70 @@ const MEMBER_COLORS = [
 export function FeedView({ address }: { address: string }) {
   const state = useApi("feed", `/${encodeURIComponent(address)}`);
   return (
-    <div class="view feed">
-      <Loaded state={state} what={`feed ${short(address)}`}>
-        {(data) => <Feed page={data} />}
-      </Loaded>
-    </div>
+    <LoadedView name="feed" state={state} what={`feed ${short(address)}`}>
+      {(data) => <Feed page={data} />}
+    </LoadedView>
   );
 }
 
 function toNumber(value: string, decimals: number): number {
   return Number(value) / 10 ** decimals;
+}
+
+/** A member's latest accepted reading, if any. */
+function lastReading(member: MemberView): MemberView["readings"][number] | undefined {
+  return member.readings[member.readings.length - 1];
+}
+
+/** The feed's members: their verdicts, whether they are in the quorum, and their readings. */
+function memberColumns(decimals: number): Column<MemberView>[] {
+  return [
+    deviceColumn("Device", (member) => member.deviceId),
+    idColumn("Operator", (member) => member.operator),
+    { head: "Verdict", cell: (member) => <VerdictBadge verdict={member.verdict} /> },
+    {
+      head: "State",
+      cell: (member) =>
+        member.quarantined ? (
+          <Badge tone="warn" title={member.anomaly ?? undefined}>
+            quarantined{member.anomaly === null ? "" : `: ${member.anomaly}`}
+          </Badge>
+        ) : (
+          <Badge tone="ok">in quorum</Badge>
+        ),
+    },
+    {
+      head: "Last reading",
+      class: "r",
+      cell: (member) => {
+        const last = lastReading(member);
+        return last === undefined ? (
+          <span class="muted">—</span>
+        ) : (
+          <FeedValue value={last.value} decimals={decimals} />
+        );
+      },
+    },
+    {
+      head: "Read",
+      cell: (member) => {
+        const last = lastReading(member);
+        return last === undefined ? null : <Age time={last.time} />;
+      },
+    },
+    {
+      head: "Readings",
+      class: "r",
+      cellClass: "r num",
+      cell: (member) => count(member.readings.length),
+    },
+    {
+      head: "Rejected",
+      class: "r",
+      cellClass: (member) => `r num${member.rejected > 0 ? " text-warn" : ""}`,
+      cell: (member) => count(member.rejected),
+    },
+  ];
 }
 
 function Feed({ page }: { page: FeedPage }) {
@@ -76,19 +137,15 @@ function Feed({ page }: { page: FeedPage }) {
     return { series, data };
   }, [page, decimals]);
 
-  const activeCoverage = page.coverage.filter((p) => p.active).length;
-
   return (
     <>
-      <div
-        class={`hero ${summary.tripped ? "hero-bad" : summary.quarantined > 0 ? "hero-warn" : "hero-ok"}`}
-      >
-        <div class="hero-main">
-          <div class="crumbs">
-            <a href="#/feeds">Feeds</a> › feed
-          </div>
-          <h1>{summary.description}</h1>
-          <div class="hero-badges">
+      <Hero
+        tone={summary.tripped ? "bad" : summary.quarantined > 0 ? "warn" : "ok"}
+        up={{ href: "#/feeds", label: "Feeds" }}
+        kind="feed"
+        title={summary.description}
+        badges={
+          <>
             {summary.tripped ? (
               <Badge tone="bad" title={page.tripReason}>
                 breaker tripped
@@ -100,25 +157,29 @@ function Feed({ page }: { page: FeedPage }) {
               <Badge tone="warn">{summary.quarantined} quarantined</Badge>
             ) : null}
             <GradeBadge rating={summary.rating} />
-          </div>
-          {summary.tripped && page.tripReason !== "" ? (
+          </>
+        }
+        why={
+          summary.tripped && page.tripReason !== "" ? (
             <p class="why-line">Tripped: {page.tripReason}</p>
-          ) : null}
-        </div>
-        <div class="hero-figure" data-testid="feed-answer">
-          <div class="label">Latest answer</div>
-          <div class="big num">
-            {summary.latestAnswer === null ? (
-              <span class="muted">none</span>
-            ) : (
-              <FeedValue value={summary.latestAnswer} decimals={decimals} />
-            )}
+          ) : null
+        }
+        figure={
+          <div class="hero-figure" data-testid="feed-answer">
+            <div class="label">Latest answer</div>
+            <div class="big num">
+              {summary.latestAnswer === null ? (
+                <span class="muted">none</span>
+              ) : (
+                <FeedValue value={summary.latestAnswer} decimals={decimals} />
+              )}
+            </div>
+            <div class="muted small">
+              round {count(summary.latestRound)} · <Age time={summary.updatedAt} />
+            </div>
           </div>
-          <div class="muted small">
-            round {count(summary.latestRound)} · <Age time={summary.updatedAt} />
-          </div>
-        </div>
-      </div>
+        }
+      />
 
       <div class="fields wide">
         <Field label="Feed">
@@ -137,133 +198,57 @@ function Feed({ page }: { page: FeedPage }) {
         <Field label="Decimals">{decimals}</Field>
       </div>
 
-      <Panel
+      <ChartPanel
         title="Answers and readings"
         extra={`${plural(page.answers.length, "answer")} · ${plural(page.members.length, "member")}`}
-      >
-        {page.answers.length === 0 && page.members.every((m) => m.readings.length === 0) ? (
-          <Empty>No answer or reading indexed yet.</Empty>
-        ) : null}
-        <Chart
-          testid="feed-chart"
-          points={page.answers.length}
-          data={chart.data}
-          series={chart.series}
-          format={(v) => valueFormat.format(v)}
-          height={300}
-        />
-      </Panel>
+        empty={
+          page.answers.length === 0 && page.members.every((m) => m.readings.length === 0)
+            ? "No answer or reading indexed yet."
+            : null
+        }
+        testid="feed-chart"
+        points={page.answers.length}
+        data={chart.data}
+        series={chart.series}
+        format={(v) => valueFormat.format(v)}
+        height={300}
+      />
 
       <div class="columns">
         <div class="column">
-          <Panel title="Breaker and membership" extra={plural(page.events.length, "event")}>
-            <Timeline
-              entries={page.events}
-              testid="feed-events"
-              attribute="data-kind"
-              kindOf={(entry) => entry.kind}
-            />
-            {page.events.length === 0 ? (
-              <Empty>No trip, quarantine or membership change yet.</Empty>
-            ) : null}
-          </Panel>
+          <TimelinePanel
+            title="Breaker and membership"
+            entries={page.events}
+            testid="feed-events"
+            attribute="data-kind"
+            kindOf={(entry) => entry.kind}
+            empty="No trip, quarantine or membership change yet."
+          />
         </div>
-        <div class="column">
-          <Panel title="Rating" extra={`${summary.rating.score}/100`}>
-            <RatingPanel rating={summary.rating} />
-          </Panel>
-          <Panel title="Cost of corruption">
-            {page.security === null ? (
-              <Empty>
-                {page.securityNote ?? "The console has no security report for this feed."}
-              </Empty>
-            ) : (
-              <SecurityReport view={page.security} testid="feed-security" />
-            )}
-          </Panel>
-        </div>
+        <TrustColumn
+          rating={summary.rating}
+          security={page.security}
+          securityNote={page.securityNote}
+          what="feed"
+          testid="feed-security"
+        />
       </div>
 
-      <Panel title="Members" extra={`${page.members.length}`}>
-        {page.members.length === 0 ? (
-          <Empty>This feed has no members.</Empty>
-        ) : (
-          <div class="table-wrap">
-            <table class="grid" data-testid="members">
-              <thead>
-                <tr>
-                  <th>Device</th>
-                  <th>Operator</th>
-                  <th>Verdict</th>
-                  <th>State</th>
-                  <th class="r">Last reading</th>
-                  <th>Read</th>
-                  <th class="r">Readings</th>
-                  <th class="r">Rejected</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.members.map((member) => {
-                  const last = member.readings[member.readings.length - 1];
-                  const rowClass = member.quarantined
-                    ? "row-warn"
-                    : member.verdict === "Trusted"
-                      ? ""
-                      : "row-bad";
-                  return (
-                    <tr
-                      key={member.deviceId}
-                      class={rowClass}
-                      data-device={member.deviceId}
-                      data-quarantined={member.quarantined ? "true" : "false"}
-                    >
-                      <td>
-                        <Id id={member.deviceId} href={`#/device/${member.deviceId}`} />
-                      </td>
-                      <td>
-                        <Id id={member.operator} />
-                      </td>
-                      <td>
-                        <VerdictBadge verdict={member.verdict} />
-                      </td>
-                      <td>
-                        {member.quarantined ? (
-                          <Badge tone="warn" title={member.anomaly ?? undefined}>
-                            quarantined{member.anomaly === null ? "" : `: ${member.anomaly}`}
-                          </Badge>
-                        ) : (
-                          <Badge tone="ok">in quorum</Badge>
-                        )}
-                      </td>
-                      <td class="r">
-                        {last === undefined ? (
-                          <span class="muted">—</span>
-                        ) : (
-                          <FeedValue value={last.value} decimals={decimals} />
-                        )}
-                      </td>
-                      <td>{last === undefined ? null : <Age time={last.time} />}</td>
-                      <td class="r num">{count(member.readings.length)}</td>
-                      <td class={`r num${member.rejected > 0 ? " text-warn" : ""}`}>
-                        {count(member.rejected)}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </Panel>
+      <TablePanel
+        title="Members"
+        rows={page.members}
+        columns={memberColumns(decimals)}
+        rowKey={(member) => member.deviceId}
+        rowAttributes={(member) => ({
+          class: member.quarantined ? "row-warn" : member.verdict === "Trusted" ? "" : "row-bad",
+          "data-device": member.deviceId,
+          "data-quarantined": member.quarantined ? "true" : "false",
+        })}
+        testid="members"
+        empty="This feed has no members."
+      />
 
-      <Panel title="Coverage" extra={`${activeCoverage} in force`}>
-        <PoliciesTable
-          policies={page.coverage}
-          showTarget={false}
-          testid="coverage"
-          empty="No insurance policy covers this feed."
-        />
-      </Panel>
+      <CoveragePanel policies={page.coverage} what="feed" />
     </>
   );
 }

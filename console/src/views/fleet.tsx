@@ -4,21 +4,21 @@ import { VERDICTS, type FleetPage, type FleetRow, type Verdict } from "../../../
 import {
   Age,
   Amount,
-  Badge,
+  DeviceLink,
   Empty,
   FeedValue,
   GradeBadge,
   Id,
-  Loaded,
   StatusBadge,
   VerdictBadge,
   count,
-  firmwareTone,
   shortIds,
   verdictTone,
   words,
 } from "../format.js";
 import { useApi, useDebounced } from "../live.js";
+import { Firmware, LoadedView, makerName } from "./shared.js";
+import { Grid, type Heading } from "./table.js";
 
 const PAGE = 100;
 
@@ -43,67 +43,67 @@ export function FleetView() {
   const state = useApi("fleet", `?${query.toString()}`, true);
 
   return (
-    <div class="view fleet">
-      <div class="view-head">
-        <h1>Fleet</h1>
-        {state.stale ? <span class="refreshing">searching…</span> : null}
-      </div>
-      <Loaded state={state} what="the fleet">
-        {(page) => (
-          <>
-            <VerdictCards
-              page={page}
-              selected={verdict}
-              onSelect={(next) => {
-                setVerdict(next);
+    <LoadedView
+      name="fleet"
+      title="Fleet"
+      head={state.stale ? <span class="refreshing">searching…</span> : null}
+      state={state}
+      what="the fleet"
+    >
+      {(page) => (
+        <>
+          <VerdictCards
+            page={page}
+            selected={verdict}
+            onSelect={(next) => {
+              setVerdict(next);
+            }}
+          />
+          <div class="toolbar">
+            <input
+              type="search"
+              class="search"
+              data-testid="fleet-search"
+              placeholder="Search by device id or operator (prefix or part)…"
+              value={text}
+              spellcheck={false}
+              autocomplete="off"
+              onInput={(event) => {
+                setText(event.currentTarget.value);
               }}
             />
-            <div class="toolbar">
-              <input
-                type="search"
-                class="search"
-                data-testid="fleet-search"
-                placeholder="Search by device id or operator (prefix or part)…"
-                value={text}
-                spellcheck={false}
-                autocomplete="off"
-                onInput={(event) => {
-                  setText(event.currentTarget.value);
+            {verdict === "" ? null : (
+              <button
+                type="button"
+                class="chip"
+                onClick={() => {
+                  setVerdict("");
                 }}
-              />
-              {verdict === "" ? null : (
-                <button
-                  type="button"
-                  class="chip"
-                  onClick={() => {
-                    setVerdict("");
-                  }}
-                  title="Show every verdict"
-                >
-                  {words(verdict)} ✕
-                </button>
-              )}
-              <Pager
-                page={page}
-                offset={offset}
-                onOffset={(next) => {
-                  setPaging({ key: filterKey, offset: next });
-                }}
-              />
-            </div>
-            {page.rows.length === 0 ? (
-              <Empty>
-                {page.total === 0
-                  ? "No devices are registered on this chain yet."
-                  : "No device matches this search."}
-              </Empty>
-            ) : (
-              <FleetTable rows={page.rows} stale={state.stale} />
+                title="Show every verdict"
+              >
+                {words(verdict)} ✕
+              </button>
             )}
-          </>
-        )}
-      </Loaded>
-    </div>
+            <Pager
+              page={page}
+              offset={offset}
+              onOffset={(next) => {
+                setPaging({ key: filterKey, offset: next });
+              }}
+            />
+          </div>
+          {page.rows.length === 0 ? (
+            <Empty>
+              {page.total === 0
+                ? "No devices are registered on this chain yet."
+                : "No device matches this search."}
+            </Empty>
+          ) : (
+            <FleetTable rows={page.rows} stale={state.stale} />
+          )}
+        </>
+      )}
+    </LoadedView>
   );
 }
 
@@ -199,36 +199,36 @@ function Pager({
   );
 }
 
+const FLEET_HEADINGS: readonly Heading[] = [
+  { head: "Device" },
+  { head: "Status" },
+  { head: "Operator" },
+  { head: "Maker / model" },
+  { head: "Firmware" },
+  { head: "Attested" },
+  { head: "Verdict" },
+  { head: "Stake", class: "r" },
+  {
+    head: (
+      <>
+        Pending
+        <br />
+        withdrawal
+      </>
+    ),
+    class: "r wrap",
+  },
+  { head: "Last reading" },
+  { head: "Rating", class: "c" },
+];
+
 function FleetTable({ rows, stale }: { rows: readonly FleetRow[]; stale: boolean }) {
   return (
-    <div class={`table-wrap${stale ? " stale" : ""}`}>
-      <table class="grid fleet-table" data-testid="fleet">
-        <thead>
-          <tr>
-            <th>Device</th>
-            <th>Status</th>
-            <th>Operator</th>
-            <th>Maker / model</th>
-            <th>Firmware</th>
-            <th>Attested</th>
-            <th>Verdict</th>
-            <th class="r">Stake</th>
-            <th class="r wrap">
-              Pending
-              <br />
-              withdrawal
-            </th>
-            <th>Last reading</th>
-            <th class="c">Rating</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((row) => (
-            <FleetRowView key={row.deviceId} row={row} />
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Grid headings={FLEET_HEADINGS} testid="fleet" class="fleet-table" stale={stale}>
+      {rows.map((row) => (
+        <FleetRowView key={row.deviceId} row={row} />
+      ))}
+    </Grid>
   );
 }
 
@@ -241,7 +241,7 @@ function FleetRowView({ row }: { row: FleetRow }) {
       class={trusted ? "row-ok" : "row-bad"}
     >
       <td class="nowrap">
-        <Id id={row.deviceId} href={`#/device/${row.deviceId}`} />
+        <DeviceLink id={row.deviceId} />
         {row.incidents > 0 ? (
           <span
             class="incidents"
@@ -260,7 +260,7 @@ function FleetRowView({ row }: { row: FleetRow }) {
       </td>
       <td>
         <span class="maker" title={`maker ${row.maker}, model ${row.model}`}>
-          {row.makerName === "" ? `maker ${row.maker}` : row.makerName}
+          {makerName(row)}
           <span class="muted"> · {row.model}</span>
         </span>
       </td>
@@ -269,12 +269,7 @@ function FleetRowView({ row }: { row: FleetRow }) {
           <span class="muted">—</span>
         ) : (
           <span class="nowrap">
-            <code class="ver" title={`firmware #${row.firmwareId}`}>
-              {row.firmwareVersion ?? `#${row.firmwareId}`}
-            </code>{" "}
-            {row.firmwareStatus === null ? null : (
-              <Badge tone={firmwareTone(row.firmwareStatus)}>{row.firmwareStatus}</Badge>
-            )}
+            <Firmware row={row} titled />
           </span>
         )}
       </td>

@@ -1,11 +1,33 @@
 /** The insurance pool: its capital, its share price, what it covers, what it paid and recovered. */
-import type { ComponentChildren } from "preact";
 import { useMemo, useState } from "preact/hooks";
-import { formatUnits, type InsurancePage, type PolicyEntry } from "../../../src/console/api.js";
-import { Chart, align } from "../chart.js";
-import { Age, Amount, Empty, ErrorNote, Id, Loaded, Loading, count, plural } from "../format.js";
+import {
+  formatUnits,
+  type ClaimEntry,
+  type InsurancePage,
+  type PolicyEntry,
+  type RecoveryEntry,
+} from "../../../src/console/api.js";
+import { align } from "../chart.js";
+import { Age, Amount, ErrorNote, Id, Loading, plural } from "../format.js";
 import { errorMessage, useApi, useLive } from "../live.js";
-import { Panel, PoliciesTable, SecurityReport, targetHref } from "./shared.js";
+import {
+  ChartPanel,
+  LoadedView,
+  Panel,
+  PoliciesTable,
+  SecurityReport,
+  Stat,
+  TablePanel,
+  targetHref,
+} from "./shared.js";
+import {
+  ageColumn,
+  amountColumn,
+  blockColumn,
+  deviceColumn,
+  idColumn,
+  type Column,
+} from "./table.js";
 
 const PRICE = new Intl.NumberFormat("en-US", {
   minimumFractionDigits: 4,
@@ -36,35 +58,38 @@ export function parseUnits(text: string, decimals: number): string {
 export function InsuranceView() {
   const state = useApi("insurance", "");
   return (
-    <div class="view insurance">
-      <div class="view-head">
-        <h1>Insurance</h1>
-      </div>
-      <Loaded state={state} what="the insurance pool">
-        {(page) => <Insurance page={page} />}
-      </Loaded>
-    </div>
+    <LoadedView name="insurance" title="Insurance" state={state} what="the insurance pool">
+      {(page) => <Insurance page={page} />}
+    </LoadedView>
   );
 }
 
-function Stat({
-  label,
-  children,
-  tone,
-  sub,
-}: {
-  label: string;
-  children: ComponentChildren;
-  tone?: string | undefined;
-  sub?: ComponentChildren;
-}) {
-  return (
-    <div class={`card stat${tone === undefined ? "" : ` ${tone}`}`}>
-      <span class="card-label">{label}</span> <span class="card-value">{children}</span>
-      {sub === undefined ? null : <span class="card-sub">{sub}</span>}
-    </div>
-  );
-}
+const CLAIM_COLUMNS: readonly Column<ClaimEntry>[] = [
+  ageColumn("When", (claim) => claim.time),
+  {
+    head: "Policy",
+    cell: (claim) => (
+      <>
+        <Id id={claim.target} /> <span class="muted">#{claim.serial}</span>
+      </>
+    ),
+  },
+  idColumn("Incident", (claim) => claim.incident),
+  deviceColumn("Device", (claim) => claim.deviceId),
+  idColumn("Beneficiary", (claim) => claim.beneficiary),
+  amountColumn("Payout", (claim) => claim.payout),
+  idColumn("Tx", (claim) => claim.tx),
+];
+
+const RECOVERY_COLUMNS: readonly Column<RecoveryEntry>[] = [
+  ageColumn("When", (recovery) => recovery.time),
+  deviceColumn("Device", (recovery) => recovery.deviceId),
+  idColumn("Incident", (recovery) => recovery.incident),
+  amountColumn("Liability", (recovery) => recovery.liability),
+  amountColumn("Recovered", (recovery) => recovery.recovery),
+  blockColumn((recovery) => recovery.block),
+  idColumn("Tx", (recovery) => recovery.tx),
+];
 
 function Insurance({ page }: { page: InsurancePage }) {
   const { status } = useLive();
@@ -140,17 +165,17 @@ function Insurance({ page }: { page: InsurancePage }) {
         </Stat>
       </div>
 
-      <Panel title="Share price" extra={plural(page.sharePrice.length, "point")}>
-        {page.sharePrice.length === 0 ? <Empty>No deposit or claim has moved it yet.</Empty> : null}
-        <Chart
-          testid="share-price-chart"
-          points={page.sharePrice.length}
-          data={chart.data}
-          series={chart.series}
-          format={(v) => PRICE.format(v)}
-          height={220}
-        />
-      </Panel>
+      <ChartPanel
+        title="Share price"
+        extra={plural(page.sharePrice.length, "point")}
+        empty={page.sharePrice.length === 0 ? "No deposit or claim has moved it yet." : null}
+        testid="share-price-chart"
+        points={page.sharePrice.length}
+        data={chart.data}
+        series={chart.series}
+        format={(v) => PRICE.format(v)}
+        height={220}
+      />
 
       <SecurityForm policies={page.policies} />
 
@@ -165,101 +190,25 @@ function Insurance({ page }: { page: InsurancePage }) {
         />
       </Panel>
 
-      <Panel title="Claims" extra={`${page.claims.length}`}>
-        {page.claims.length === 0 ? (
-          <Empty>No claim was paid.</Empty>
-        ) : (
-          <div class="table-wrap">
-            <table class="grid" data-testid="claims">
-              <thead>
-                <tr>
-                  <th>When</th>
-                  <th>Policy</th>
-                  <th>Incident</th>
-                  <th>Device</th>
-                  <th>Beneficiary</th>
-                  <th class="r">Payout</th>
-                  <th>Tx</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.claims.map((claim) => (
-                  <tr key={`${claim.incident}-${claim.serial}`} data-claim={claim.incident}>
-                    <td>
-                      <Age time={claim.time} />
-                    </td>
-                    <td>
-                      <Id id={claim.target} /> <span class="muted">#{claim.serial}</span>
-                    </td>
-                    <td>
-                      <Id id={claim.incident} />
-                    </td>
-                    <td>
-                      <Id id={claim.deviceId} href={`#/device/${claim.deviceId}`} />
-                    </td>
-                    <td>
-                      <Id id={claim.beneficiary} />
-                    </td>
-                    <td class="r">
-                      <Amount value={claim.payout} />
-                    </td>
-                    <td>
-                      <Id id={claim.tx} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </Panel>
+      <TablePanel
+        title="Claims"
+        rows={page.claims}
+        columns={CLAIM_COLUMNS}
+        rowKey={(claim) => `${claim.incident}-${claim.serial}`}
+        rowAttributes={(claim) => ({ "data-claim": claim.incident })}
+        testid="claims"
+        empty="No claim was paid."
+      />
 
-      <Panel title="Recoveries" extra={`${page.recoveries.length}`}>
-        {page.recoveries.length === 0 ? (
-          <Empty>Nothing was recovered from slashed stake yet.</Empty>
-        ) : (
-          <div class="table-wrap">
-            <table class="grid" data-testid="recoveries">
-              <thead>
-                <tr>
-                  <th>When</th>
-                  <th>Device</th>
-                  <th>Incident</th>
-                  <th class="r">Liability</th>
-                  <th class="r">Recovered</th>
-                  <th>Block</th>
-                  <th>Tx</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.recoveries.map((recovery) => (
-                  <tr key={`${recovery.incident}-${recovery.tx}`} data-incident={recovery.incident}>
-                    <td>
-                      <Age time={recovery.time} />
-                    </td>
-                    <td>
-                      <Id id={recovery.deviceId} href={`#/device/${recovery.deviceId}`} />
-                    </td>
-                    <td>
-                      <Id id={recovery.incident} />
-                    </td>
-                    <td class="r">
-                      <Amount value={recovery.liability} />
-                    </td>
-                    <td class="r">
-                      <Amount value={recovery.recovery} />
-                    </td>
-                    <td class="num">#{count(recovery.block)}</td>
-                    <td>
-                      <Id id={recovery.tx} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </Panel>
+      <TablePanel
+        title="Recoveries"
+        rows={page.recoveries}
+        columns={RECOVERY_COLUMNS}
+        rowKey={(recovery) => `${recovery.incident}-${recovery.tx}`}
+        rowAttributes={(recovery) => ({ "data-incident": recovery.incident })}
+        testid="recoveries"
+        empty="Nothing was recovered from slashed stake yet."
+      />
     </>
   );
 }

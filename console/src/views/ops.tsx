@@ -1,31 +1,27 @@
 /** The services next to the chain (gateway, watchtower): up or not, and the figures that matter. */
 import type { ServiceView } from "../../../src/console/api.js";
-import { Badge, Empty, Loaded } from "../format.js";
+import { Badge, Empty } from "../format.js";
 import { useApi } from "../live.js";
+import { LoadedView, Panel } from "./shared.js";
 
 export function OpsView() {
   const state = useApi("ops", "");
   return (
-    <div class="view ops">
-      <div class="view-head">
-        <h1>Ops</h1>
-      </div>
-      <Loaded state={state} what="the services">
-        {(page) =>
-          page.services.length === 0 ? (
-            <Empty>
-              No gateway or watchtower URL was given: start the console with --gateway/--watchtower.
-            </Empty>
-          ) : (
-            <div class="services">
-              {page.services.map((service) => (
-                <Service key={`${service.name}-${service.url}`} service={service} />
-              ))}
-            </div>
-          )
-        }
-      </Loaded>
-    </div>
+    <LoadedView name="ops" title="Ops" state={state} what="the services">
+      {(page) =>
+        page.services.length === 0 ? (
+          <Empty>
+            No gateway or watchtower URL was given: start the console with --gateway/--watchtower.
+          </Empty>
+        ) : (
+          <div class="services">
+            {page.services.map((service) => (
+              <Service key={`${service.name}-${service.url}`} service={service} />
+            ))}
+          </div>
+        )
+      }
+    </LoadedView>
   );
 }
 
@@ -44,43 +40,37 @@ function Service({ service }: { service: ServiceView }) {
         : { tone: "warn" as const, label: "unhealthy" };
   const figures = Object.entries(service.figures).sort(([a], [b]) => a.localeCompare(b));
   return (
-    <section
-      class={`panel service service-${health.tone}`}
-      data-testid={`service-${service.name}`}
-      data-health={health.label}
+    <Panel
+      title={service.name}
+      extra={<Badge tone={health.tone}>{health.label}</Badge>}
+      class={`service service-${health.tone}`}
+      testid={`service-${service.name}`}
+      data={{ "data-health": health.label }}
     >
-      <header class="panel-head">
-        <h2>{service.name}</h2>
-        <div class="panel-extra">
-          <Badge tone={health.tone}>{health.label}</Badge>
-        </div>
-      </header>
-      <div class="panel-body">
-        <div class="muted small service-url">
-          <code>{service.url}</code>
-        </div>
-        {service.error === null ? null : (
-          <div class="state error" role="alert">
-            {service.error}
-          </div>
-        )}
-        {figures.length === 0 ? (
-          <Empty>No figures.</Empty>
-        ) : (
-          <table class="grid figures">
-            <tbody>
-              {figures.map(([name, value]) => (
-                <tr key={name}>
-                  <td>
-                    <code class="metric">{name}</code>
-                  </td>
-                  <td class="r num">{figure(value)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+      <div class="muted small service-url">
+        <code>{service.url}</code>
       </div>
-    </section>
+      {service.error === null ? null : (
+        <div class="state error" role="alert">
+          {service.error}
+        </div>
+      )}
+      {figures.length === 0 ? (
+        <Empty>No figures.</Empty>
+      ) : (
+        <table class="grid figures">
+          <tbody>
+            {figures.map(([name, value]) => (
+              <tr key={name}>
+                <td>
+                  <code class="metric">{name}</code>
+                </td>
+                <td class="r num">{figure(value)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Panel>
   );
 }

@@ -1,20 +1,69 @@
-/** Panels more than one view shows: policies, a security report, a rating, a timeline. */
+/**
+ * What more than one view shows: a view's frame, panels, a page's hero, stat cards, policies, a security
+ * report, a rating, a timeline, a chart.
+ */
 import type { ComponentChildren } from "preact";
-import type { PolicyEntry, Rating, SecurityView, TimelineEntry } from "../../../src/console/api.js";
+import type {
+  FleetRow,
+  PolicyEntry,
+  Rating,
+  SecurityView,
+  TimelineEntry,
+} from "../../../src/console/api.js";
+import { Chart, type ChartProps } from "../chart.js";
 import {
   Age,
   Amount,
   Badge,
   Empty,
+  Field,
   Id,
+  Loaded,
   absolute,
   count,
   day,
+  firmwareTone,
   gradeTone,
   groupInt,
+  plural,
   words,
+  type Tone,
 } from "../format.js";
-import { useLive } from "../live.js";
+import { useLive, type ApiState } from "../live.js";
+import { DataTable, amountColumn, idColumn, type Column, type DataTableProps } from "./table.js";
+
+/** A view: its name (a class), its heading when it has one, and its data once loaded. */
+export function LoadedView<T>({
+  name,
+  title,
+  head,
+  state,
+  what,
+  children,
+}: {
+  name: string;
+  /** The view's heading (none on a page with a hero). */
+  title?: string;
+  /** Next to the heading. */
+  head?: ComponentChildren;
+  state: ApiState<T>;
+  what: string;
+  children: (data: T) => ComponentChildren;
+}) {
+  return (
+    <div class={`view ${name}`}>
+      {title === undefined ? null : (
+        <div class="view-head">
+          <h1>{title}</h1>
+          {head}
+        </div>
+      )}
+      <Loaded state={state} what={what}>
+        {children}
+      </Loaded>
+    </div>
+  );
+}
 
 export function Panel({
   title,
@@ -22,21 +71,115 @@ export function Panel({
   children,
   class: className,
   testid,
+  data,
 }: {
   title: ComponentChildren;
   extra?: ComponentChildren;
   children: ComponentChildren;
   class?: string;
   testid?: string;
+  /** More data-* hooks on the panel. */
+  data?: Readonly<Record<`data-${string}`, string>>;
 }) {
   return (
-    <section class={`panel${className === undefined ? "" : ` ${className}`}`} data-testid={testid}>
+    <section
+      class={`panel${className === undefined ? "" : ` ${className}`}`}
+      data-testid={testid}
+      {...data}
+    >
       <header class="panel-head">
         <h2>{title}</h2>
         {extra === undefined ? null : <div class="panel-extra">{extra}</div>}
       </header>
       <div class="panel-body">{children}</div>
     </section>
+  );
+}
+
+/** The head of one device's or one feed's page: where it sits, what it is, and its state at a glance. */
+export function Hero({
+  tone,
+  up,
+  kind,
+  title,
+  mono = false,
+  testid,
+  badges,
+  why,
+  figure,
+}: {
+  tone: Tone;
+  /** The list the page belongs to. */
+  up: { href: string; label: string };
+  kind: string;
+  title: ComponentChildren;
+  /** The title is an id (monospace). */
+  mono?: boolean;
+  testid?: string;
+  badges: ComponentChildren;
+  /** A line under the badges: why it is in that state. */
+  why?: ComponentChildren;
+  /** A figure on the right. */
+  figure?: ComponentChildren;
+}) {
+  return (
+    <div class={`hero hero-${tone}`}>
+      <div class="hero-main">
+        <div class="crumbs">
+          <a href={up.href}>{up.label}</a> › {kind}
+        </div>
+        <h1 class={mono ? "mono-title" : undefined} data-testid={testid}>
+          {title}
+        </h1>
+        <div class="hero-badges">{badges}</div>
+        {why}
+      </div>
+      {figure}
+    </div>
+  );
+}
+
+/** A card with a label and a figure (and a line under it). */
+export function Stat({
+  label,
+  children,
+  tone,
+  sub,
+  valueClass,
+}: {
+  label: string;
+  children: ComponentChildren;
+  tone?: string | undefined;
+  sub?: ComponentChildren;
+  valueClass?: string;
+}) {
+  return (
+    <div class={`card stat${tone === undefined ? "" : ` ${tone}`}`}>
+      <span class="card-label">{label}</span>{" "}
+      <span class={valueClass === undefined ? "card-value" : `card-value ${valueClass}`}>
+        {children}
+      </span>
+      {sub === undefined ? null : <span class="card-sub">{sub}</span>}
+    </div>
+  );
+}
+
+/** The maker's name, or its number when it has none. */
+export function makerName(row: FleetRow): string {
+  return row.makerName === "" ? `maker ${row.maker}` : row.makerName;
+}
+
+/** A device's firmware: its version (else its number) and its status. */
+export function Firmware({ row, titled = false }: { row: FleetRow; titled?: boolean }) {
+  return (
+    <>
+      <code class="ver" title={titled ? `firmware #${row.firmwareId}` : undefined}>
+        {row.firmwareVersion ?? (row.firmwareId === 0 ? "—" : `#${row.firmwareId}`)}
+      </code>{" "}
+      {row.firmwareStatus === null ? null : (
+        <Badge tone={firmwareTone(row.firmwareStatus)}>{row.firmwareStatus}</Badge>
+      )}
+    </>
   );
 }
 
@@ -54,6 +197,11 @@ function policyState(
   return { label: "expired", tone: "muted" };
 }
 
+const TARGET_COLUMN: Column<PolicyEntry> = {
+  head: "Target",
+  cell: (policy) => <Id id={policy.target} href={targetHref(policy.kind, policy.target)} />,
+};
+
 /** Insurance policies: what they cover, for whom, how much, when, and what they paid. */
 export function PoliciesTable({
   policies,
@@ -63,76 +211,89 @@ export function PoliciesTable({
 }: {
   policies: readonly PolicyEntry[];
   showTarget?: boolean;
-  testid?: string;
+  testid: string;
   empty: string;
 }) {
   const { status } = useLive();
   const now = status.blockTime;
-  if (policies.length === 0) return <Empty>{empty}</Empty>;
+  const columns: Column<PolicyEntry>[] = [
+    {
+      head: "Kind",
+      cell: (policy) => (
+        <>
+          {policy.kind}
+          {policy.members.length > 0 ? (
+            <span class="muted" title={policy.members.join("\n")}>
+              {" "}
+              · {policy.members.length} members
+            </span>
+          ) : null}
+        </>
+      ),
+    },
+    { head: "Serial", class: "r", cellClass: "r num", cell: (policy) => policy.serial },
+    idColumn("Beneficiary", (policy) => policy.beneficiary),
+    amountColumn("Cover", (policy) => policy.amount),
+    amountColumn("Premium", (policy) => policy.premium),
+    {
+      head: "Term",
+      cell: (policy) => (
+        <>
+          {day(policy.start)} → {day(policy.end)}
+        </>
+      ),
+      cellTitle: (policy) => `${absolute(policy.start)} → ${absolute(policy.end)}`,
+    },
+    amountColumn("Paid out", (policy) => policy.paid, "—"),
+    {
+      head: "State",
+      cell: (policy) => {
+        const state = policyState(policy, now);
+        return <Badge tone={state.tone}>{state.label}</Badge>;
+      },
+    },
+  ];
   return (
-    <div class="table-wrap">
-      <table class="grid" data-testid={testid}>
-        <thead>
-          <tr>
-            {showTarget ? <th>Target</th> : null}
-            <th>Kind</th>
-            <th class="r">Serial</th>
-            <th>Beneficiary</th>
-            <th class="r">Cover</th>
-            <th class="r">Premium</th>
-            <th>Term</th>
-            <th class="r">Paid out</th>
-            <th>State</th>
-          </tr>
-        </thead>
-        <tbody>
-          {policies.map((policy) => {
-            const state = policyState(policy, now);
-            return (
-              <tr
-                key={`${policy.target}-${policy.serial}`}
-                data-policy={`${policy.target}-${policy.serial}`}
-                class={policy.active ? "" : "row-dim"}
-              >
-                {showTarget ? (
-                  <td>
-                    <Id id={policy.target} href={targetHref(policy.kind, policy.target)} />
-                  </td>
-                ) : null}
-                <td>
-                  {policy.kind}
-                  {policy.members.length > 0 ? (
-                    <span class="muted" title={policy.members.join("\n")}>
-                      {" "}
-                      · {policy.members.length} members
-                    </span>
-                  ) : null}
-                </td>
-                <td class="r num">{policy.serial}</td>
-                <td>
-                  <Id id={policy.beneficiary} />
-                </td>
-                <td class="r">
-                  <Amount value={policy.amount} />
-                </td>
-                <td class="r">
-                  <Amount value={policy.premium} />
-                </td>
-                <td title={`${absolute(policy.start)} → ${absolute(policy.end)}`}>
-                  {day(policy.start)} → {day(policy.end)}
-                </td>
-                <td class="r">
-                  <Amount value={policy.paid} zero="—" />
-                </td>
-                <td>
-                  <Badge tone={state.tone}>{state.label}</Badge>
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      rows={policies}
+      columns={showTarget ? [TARGET_COLUMN, ...columns] : columns}
+      rowKey={(policy) => `${policy.target}-${policy.serial}`}
+      rowAttributes={(policy) => ({
+        "data-policy": `${policy.target}-${policy.serial}`,
+        class: policy.active ? "" : "row-dim",
+      })}
+      testid={testid}
+      empty={empty}
+    />
+  );
+}
+
+/** A table in a panel titled `title` that counts its rows. */
+export function TablePanel<T>({ title, ...table }: DataTableProps<T> & { title: string }) {
+  return (
+    <Panel title={title} extra={`${table.rows.length}`}>
+      <DataTable {...table} />
+    </Panel>
+  );
+}
+
+/** The policies that cover one device or one feed, and how many are in force. */
+export function CoveragePanel({
+  policies,
+  what,
+}: {
+  policies: readonly PolicyEntry[];
+  what: "device" | "feed";
+}) {
+  return (
+    <Panel title="Coverage" extra={`${policies.filter((p) => p.active).length} in force`}>
+      <PoliciesTable
+        policies={policies}
+        showTarget={false}
+        testid="coverage"
+        empty={`No insurance policy covers this ${what}.`}
+      />
+    </Panel>
   );
 }
 
@@ -145,36 +306,24 @@ export function SecurityReport({ view, testid }: { view: SecurityView; testid?: 
         <span>{view.verdict}</span>
       </div>
       <div class="fields">
-        <div class="field">
-          <div class="label">Cost of corruption</div>
-          <div class="value">
-            <Amount value={view.costOfCorruption} />
-          </div>
-        </div>
-        <div class="field">
-          <div class="label">Value at risk</div>
-          <div class="value">
-            <Amount value={view.valueAtRisk} />
-          </div>
-        </div>
-        <div class="field">
-          <div class="label">Coverage in force</div>
-          <div class="value">
-            <Amount value={view.coverageInForce} />
-          </div>
-        </div>
-        <div class="field">
-          <div class="label">Margin</div>
-          <div
-            class={`value ${view.margin.startsWith("-") ? "text-bad" : view.secure ? "text-ok" : ""}`}
-          >
-            <Amount value={view.margin} />
-          </div>
-        </div>
-        <div class="field">
-          <div class="label">Operators to control</div>
-          <div class="value num">{groupInt(view.operatorsToControl)}</div>
-        </div>
+        <Field label="Cost of corruption">
+          <Amount value={view.costOfCorruption} />
+        </Field>
+        <Field label="Value at risk">
+          <Amount value={view.valueAtRisk} />
+        </Field>
+        <Field label="Coverage in force">
+          <Amount value={view.coverageInForce} />
+        </Field>
+        <Field
+          label="Margin"
+          valueClass={view.margin.startsWith("-") ? "text-bad" : view.secure ? "text-ok" : ""}
+        >
+          <Amount value={view.margin} />
+        </Field>
+        <Field label="Operators to control" valueClass="num">
+          {groupInt(view.operatorsToControl)}
+        </Field>
       </div>
     </div>
   );
@@ -216,6 +365,39 @@ export function RatingPanel({ rating }: { rating: Rating }) {
   );
 }
 
+/**
+ * Whether to trust a device or a feed, in a column: its rating, and its cost of corruption (or why the
+ * console has no report).
+ */
+export function TrustColumn({
+  rating,
+  security,
+  securityNote,
+  what,
+  testid,
+}: {
+  rating: Rating;
+  security: SecurityView | null;
+  securityNote: string | null;
+  what: "device" | "feed";
+  testid: string;
+}) {
+  return (
+    <div class="column">
+      <Panel title="Rating" extra={`${rating.score}/100`}>
+        <RatingPanel rating={rating} />
+      </Panel>
+      <Panel title="Cost of corruption">
+        {security === null ? (
+          <Empty>{securityNote ?? `The console has no security report for this ${what}.`}</Empty>
+        ) : (
+          <SecurityReport view={security} testid={testid} />
+        )}
+      </Panel>
+    </div>
+  );
+}
+
 /** A vertical timeline of events (newest last, as they happened). */
 export function Timeline<T extends TimelineEntry>({
   entries,
@@ -226,7 +408,7 @@ export function Timeline<T extends TimelineEntry>({
   entries: readonly T[];
   testid: string;
   attribute: "data-event" | "data-kind";
-  kindOf?: (entry: T) => string;
+  kindOf?: ((entry: T) => string) | undefined;
 }) {
   return (
     <ol class="timeline" data-testid={testid}>
@@ -252,6 +434,45 @@ export function Timeline<T extends TimelineEntry>({
         );
       })}
     </ol>
+  );
+}
+
+/** A timeline in a panel that counts its events, and says `empty` when there is none. */
+export function TimelinePanel<T extends TimelineEntry>({
+  title,
+  entries,
+  testid,
+  attribute,
+  kindOf,
+  empty,
+}: {
+  title: string;
+  entries: readonly T[];
+  testid: string;
+  attribute: "data-event" | "data-kind";
+  kindOf?: (entry: T) => string;
+  empty: string;
+}) {
+  return (
+    <Panel title={title} extra={plural(entries.length, "event")}>
+      <Timeline entries={entries} testid={testid} attribute={attribute} kindOf={kindOf} />
+      {entries.length === 0 ? <Empty>{empty}</Empty> : null}
+    </Panel>
+  );
+}
+
+/** A chart in a panel, with `empty` (when not null) above it: why there is nothing to draw yet. */
+export function ChartPanel({
+  title,
+  extra,
+  empty,
+  ...chart
+}: ChartProps & { title: string; extra: string; empty: string | null }) {
+  return (
+    <Panel title={title} extra={extra}>
+      {empty === null ? null : <Empty>{empty}</Empty>}
+      <Chart {...chart} />
+    </Panel>
   );
 }
 
