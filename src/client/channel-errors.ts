@@ -1,4 +1,4 @@
-import { TRUST_VERDICTS } from "../verify/appraise.js";
+import { TRUST_VERDICTS } from "../verify/enum-names.js";
 import { PaymentChannel__factory } from "../../types/ethers-contracts/index.js";
 import {
   ContractError,

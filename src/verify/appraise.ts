@@ -15,6 +15,8 @@ import {
   type FirmwareStatusName,
   type TrustVerdictName,
 } from "./enum-names.js";
+
+export * from "./enum-names.js";
 import { checkDeviceSignature, type SignatureVerdict } from "./signature.js";
 
 /**
@@ -23,13 +25,6 @@ import { checkDeviceSignature, type SignatureVerdict } from "./signature.js";
  * the contract's order, so a gateway or an indexer reaches the verdict `trustReport` would.
  */
 
-export {
-  DEVICE_STATUSES,
-  FIRMWARE_STATUSES,
-  TRUST_VERDICTS,
-  type FirmwareStatusName,
-  type TrustVerdictName,
-} from "./enum-names.js";
 
 /**
  * What only an off-chain appraisal can meet: evidence the contract would refuse at `attest` (and so

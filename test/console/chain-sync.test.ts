@@ -11,7 +11,7 @@ import {
   type HexString,
   type ViewContext,
 } from "../../src/console/index.js";
-import { TRUST_VERDICTS } from "../../src/verify/appraise.js";
+import { TRUST_VERDICTS } from "../../src/verify/enum-names.js";
 import { consoleStory, type Story } from "./story.js";
 
 const MAX_AGE = 86_400;

@@ -21,21 +21,29 @@ function committed(dbPath: string): number {
 }
 
 /**
- * A watchtower over a source that does not acknowledge, yielding `messages` one event-loop turn apart
- * (then calling `atEnd`), run until it drained them. The caller stops it.
+ * A watchtower over a source yielding `messages` one event-loop turn apart (a network source's wait for
+ * its next message), run until it drained them; the caller stops it. `source.acknowledges`: it says it
+ * acknowledges each message when the next is asked for; `source.asked` runs then (after each yield);
+ * `source.atEnd` after the last.
  */
-async function drain(messages: readonly WatchedInput[], dbPath: string, atEnd?: () => void) {
-  const source: MessageSource = {
+async function drain(
+  messages: readonly WatchedInput[],
+  dbPath: string,
+  source: { acknowledges?: true; asked?: () => void; atEnd?: () => void } = {},
+) {
+  const stream: MessageSource = {
+    ...(source.acknowledges === true ? { acknowledges: true } : {}),
     async *[Symbol.asyncIterator](): AsyncIterator<WatchedInput> {
       for (const m of messages) {
         await Promise.resolve();
         yield m;
+        source.asked?.();
       }
-      atEnd?.();
+      source.atEnd?.();
     },
   };
   const w = watchtower({
-    source,
+    source: stream,
     directory: new FakeDirectory(),
     submitter: new FakeSubmitter(),
     dbPath,
@@ -51,25 +59,12 @@ describe("Watchtower write groups", function () {
     const signer = deviceSigner();
     const messages = [await reading(signer, 1n, 10n), await reading(signer, 2n, 10n)];
     const seenBeforeNext: number[] = [];
-    const source: MessageSource = {
-      acknowledges: true,
-      async *[Symbol.asyncIterator](): AsyncIterator<WatchedInput> {
-        for (const m of messages) {
-          await Promise.resolve(); // a network source's wait for its next message
-          yield { ...m, origin: "test" };
-          // The consumer asked for the next one: an MQTT source acknowledges the previous now.
-          seenBeforeNext.push(committed(dbPath));
-        }
-      },
-    };
-    const w = watchtower({
-      source,
-      directory: new FakeDirectory(),
-      submitter: new FakeSubmitter(),
+    // The consumer asked for the next one: an MQTT source acknowledges the previous then.
+    const w = await drain(
+      messages.map((m) => ({ ...m, origin: "test" })),
       dbPath,
-    });
-    await w.start();
-    await w.drained();
+      { acknowledges: true, asked: () => seenBeforeNext.push(committed(dbPath)) },
+    );
     assert.deepEqual(seenBeforeNext, [1, 2]);
     await w.stop();
   });
@@ -98,7 +93,7 @@ describe("Watchtower write groups", function () {
     for (let i = 1n; i <= 50n; i++)
       messages.push({ ...(await reading(signer, i, 10n)), origin: "t" });
     let seenDuring = -1;
-    const w = await drain(messages, dbPath, () => (seenDuring = committed(dbPath)));
+    const w = await drain(messages, dbPath, { atEnd: () => (seenDuring = committed(dbPath)) });
     assert.ok(
       seenDuring < 50,
       `one group for the burst: ${String(seenDuring)} committed before it ended`,
