@@ -142,7 +142,8 @@ export interface AccountRecord {
   readonly spent: Map<HexString, bigint>;
   breakerTrips: number;
   refused: number;
-  readonly distrusted: Set<HexString>;
+  /** Device signers the account distrusts, and until when (unix seconds; it asks the registry again then). */
+  readonly distrusted: Map<HexString, number>;
   /** Read from the chain. */
   locked: boolean;
   /** The latest trip, for "why". */
@@ -688,7 +689,7 @@ export class EventIndex {
       spent: new Map(),
       breakerTrips: 0,
       refused: 0,
-      distrusted: new Set(),
+      distrusted: new Map(),
       locked: false,
       lastTrip: null,
     };
@@ -732,8 +733,13 @@ export class EventIndex {
         return;
       case "DeviceSignerDistrusted": {
         const id = hex(a.deviceId);
-        acct.distrusted.add(id);
-        acct.history.push(this.entry(e, `device signer ${short(id)} distrusted`));
+        acct.distrusted.set(id, num(a.until));
+        acct.history.push(
+          this.entry(
+            e,
+            `device signer ${short(id)} distrusted until ${new Date(num(a.until) * 1000).toISOString()}`,
+          ),
+        );
         return;
       }
       case "DeviceSignerSynced": {

@@ -310,9 +310,11 @@ export function accountsDetail(ctx: ViewContext, factory: HexString | null): Acc
             : `its velocity breaker is locked since block ${String(a.lastTrip.block)}: ${a.lastTrip.summary}; the operator unlocks it`,
         );
       }
-      if (a.distrusted.size > 0) {
+      // A distrust lasts until its time; the account asks the registry again after it.
+      const distrusted = [...a.distrusted].filter(([, until]) => until > ctx.now).map(([id]) => id);
+      if (distrusted.length > 0) {
         reasons.push(
-          `${String(a.distrusted.size)} device signer${a.distrusted.size === 1 ? "" : "s"} distrusted (${[...a.distrusted].join(", ")}): operations they sign are refused`,
+          `frozen for ${String(distrusted.length)} device signer${distrusted.length === 1 ? "" : "s"} the registry no longer trusts (${distrusted.join(", ")}): operations they sign are refused; the operator's key still works`,
         );
       }
       return {
@@ -323,7 +325,7 @@ export function accountsDetail(ctx: ViewContext, factory: HexString | null): Acc
         spent: [...a.spent].map(([token, v]) => ({ token, spentThisPeriod: v.toString() })),
         breakerTrips: a.breakerTrips,
         refused: a.refused,
-        distrusted: [...a.distrusted],
+        distrusted,
         history: a.history,
       };
     }),

@@ -348,6 +348,11 @@ describe("console data layer", function () {
             operator: "0x03",
             salt: "0x",
           }),
+          ev("account", "0x00000000000000000000000000000000000000c2", "DeviceSignerDistrusted", {
+            deviceId: DEVICE,
+            keyHash: "0x",
+            until: 550n,
+          }),
           ev("account", "0x00000000000000000000000000000000000000c2", "VelocityBreakerTripped", {
             token: "0x04",
             level: 9n,
@@ -385,7 +390,10 @@ describe("console data layer", function () {
       const [account] = accountsDetail(ctx, "0x00000000000000000000000000000000000000c1").accounts;
       assert.ok(account !== undefined);
       assert.equal(account.locked, true);
-      assert.match(account.why, /velocity breaker is locked/);
+      assert.match(account.why, /velocity breaker is locked.*; frozen for 1 device signer/);
+      assert.deepEqual(account.distrusted, [DEVICE]);
+      const later = accountsDetail(ctxOf(index, 551), null).accounts[0];
+      assert.deepEqual(later?.distrusted, [], "a distrust ends at its time");
     });
   });
 
