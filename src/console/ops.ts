@@ -19,7 +19,22 @@ export function parsePrometheus(text: string): Map<string, number> {
   return out;
 }
 
-/** Per-second rates of counters between two scrapes `seconds` apart (counters that reset give none). */
+/** A counter's value: its unlabelled sample, or the sum over its labels (`name{…}`). */
+export function counterTotal(
+  samples: ReadonlyMap<string, number>,
+  name: string,
+): number | undefined {
+  let sum: number | undefined;
+  for (const [key, value] of samples) {
+    if (key === name || key.startsWith(`${name}{`)) sum = (sum ?? 0) + value;
+  }
+  return sum;
+}
+
+/**
+ * Per-second rates of counters (summed over their labels) between two scrapes `seconds` apart; a
+ * counter that went down (the service restarted) gives none.
+ */
 export function rates(
   before: ReadonlyMap<string, number>,
   after: ReadonlyMap<string, number>,
@@ -29,8 +44,8 @@ export function rates(
   const out: Record<string, number> = {};
   if (seconds <= 0) return out;
   for (const name of names) {
-    const a = before.get(name);
-    const b = after.get(name);
+    const a = counterTotal(before, name);
+    const b = counterTotal(after, name);
     if (a !== undefined && b !== undefined && b >= a) {
       out[`${name.replace(/_total$/, "")}_per_second`] =
         Math.round(((b - a) / seconds) * 100) / 100;

@@ -526,6 +526,15 @@ describe("console data layer", function () {
         rates(new Map([["x_total", 9]]), new Map([["x_total", 1]]), 2, ["x_total"]),
         {},
       );
+      const labelled = (stored: number, conflict: number) =>
+        new Map([
+          ['m_total{result="stored"}', stored],
+          ['m_total{result="conflict"}', conflict],
+          ["m_totally_other", 1000],
+        ]);
+      assert.deepEqual(rates(labelled(10, 1), labelled(16, 3), 4, ["m_total"]), {
+        m_per_second: 2,
+      });
     });
 
     it("reports a service healthy with its own figures, unhealthy with the reason, and unreachable", async function () {
