@@ -21,6 +21,10 @@ interface Touched {
   readonly accounts: Set<HexString>;
 }
 
+function emptyTouched(): Touched {
+  return { devices: new Set(), feeds: new Set(), pool: new Set(), accounts: new Set() };
+}
+
 /** The deployed contracts the console reads; feeds and accounts are found through their factories. */
 export interface ConsoleAddresses {
   readonly registry: HexString;
@@ -126,6 +130,8 @@ export class ChainSync {
   private next: number;
   private readonly sources = new Map<string, SourceKind>();
   private readonly blockTimes = new Map<number, number>();
+  /** State the applied events touched and not yet read again (Touched). */
+  private touched: Touched = emptyTouched();
   /** The pool's asset's and shares' decimals, read once. */
   private decimals: { readonly asset: number; readonly shares: number } | undefined;
 
@@ -166,14 +172,17 @@ export class ChainSync {
    */
   async sync(): Promise<boolean> {
     const head = (await this.provider.getBlockNumber()) - this.confirmations;
-    if (head < this.next) return false;
+    if (head < this.next) {
+      // No new block; state a failed read left unread is read now, at the index's head.
+      const t = this.touched;
+      if (t.devices.size + t.feeds.size + t.pool.size + t.accounts.size === 0) return false;
+      await this.refresh(this.next - 1, t);
+      this.touched = emptyTouched();
+      return true;
+    }
     const first = this.next;
-    const touched: Touched = {
-      devices: new Set<HexString>(),
-      feeds: new Set<HexString>(),
-      pool: new Set<number>(),
-      accounts: new Set<HexString>(),
-    };
+    // Kept until a refresh succeeds: a failed read of state is tried again at the next sync.
+    const touched = this.touched;
     for (const feed of this.addresses.feeds ?? []) {
       if (!this.index.feeds.has(feed.toLowerCase() as HexString))
         await this.addFeed(feed.toLowerCase() as HexString);
@@ -185,6 +194,7 @@ export class ChainSync {
       if (head - first > this.chunk) this.onProgress?.(this.next - first, head - first + 1);
     }
     await this.refresh(head, touched);
+    this.touched = emptyTouched();
     const block = await this.provider.getBlock(head);
     this.index.advance(head, block?.timestamp ?? this.index.blockTime);
     return true;
@@ -269,9 +279,8 @@ export class ChainSync {
       if (source === "staking")
         for (const f of this.index.feeds.values()) touched.feeds.add(f.address);
     }
-    if (from === 0 || this.index.feeds.size > touched.feeds.size) {
-      for (const f of this.index.feeds.values()) if (f.state === null) touched.feeds.add(f.address);
-    }
+    // A feed whose configuration was never read (given by --feeds, or its first read failed).
+    for (const f of this.index.feeds.values()) if (f.state === null) touched.feeds.add(f.address);
   }
 
   /** Reads the state the events touched, at `head`. */

@@ -89,6 +89,41 @@ describe("console ChainSync on the demo's story", function () {
     assert.ok(view.sharePrice.length >= 2, "the deposit's block and the sale's");
   });
 
+  it("applies each event once and reads the touched state again when a read failed mid-sync", async function () {
+    // A provider whose eth_calls fail while `failing` is set: logs are read, state is not.
+    let failing = true;
+    const real = conn.ethers.provider;
+    const flaky = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key === "call") {
+          return (...args: Parameters<typeof real.call>) =>
+            failing ? Promise.reject(new Error("node unavailable")) : target.call(...args);
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === "function"
+          ? (value as (...a: unknown[]) => unknown).bind(target)
+          : value;
+      },
+    });
+    const fresh = new EventIndex();
+    const flakySync = new ChainSync(flaky, story.addresses, fresh);
+    await assert.rejects(flakySync.sync(), /node unavailable/);
+    assert.equal(fresh.deviceOrder.length, story.devices.length, "the events were applied");
+    assert.equal(fresh.deviceOrder[0]?.stake, null, "no stake read yet");
+    failing = false;
+    await flakySync.sync();
+    const custody = fresh.deviceOrder.map((d) => d.custody.length);
+    assert.deepEqual(
+      custody,
+      index.deviceOrder.map((d) => d.custody.length),
+      "each event once",
+    );
+    for (const d of fresh.deviceOrder) {
+      assert.equal(d.stake?.active, index.device(d.id)?.stake?.active, "stakes read at the retry");
+    }
+    assert.equal(fresh.feeds.get(story.feed)?.state?.quorum, 3);
+  });
+
   it("takes a trip, a proven clone and a claim from new blocks only", async function () {
     const before = sync.nextBlock;
     await story.trip();
