@@ -137,11 +137,13 @@ interface Loaded<T> {
  * Fetches api/<endpoint><rest>, again whenever the index moves (a refetch that arrives while one is in
  * flight waits for it, so a slow server is never starved by aborts). `rest` null: fetch nothing.
  * `keep`: show the previous query's data while a new query loads (the fleet's search and pages).
+ * `everyMs`: also refetch that often, for data that moves without the chain (the services of /ops).
  */
 export function useApi<K extends keyof Endpoints>(
   endpoint: K,
   rest: string | null,
   keep = false,
+  everyMs?: number,
 ): ApiState<Endpoints[K]> {
   const { tick } = useLive();
   const key = rest === null ? null : `${endpoint}${rest}`;
@@ -191,17 +193,20 @@ export function useApi<K extends keyof Endpoints>(
         });
     };
     run();
-    refresh.current = () => {
+    const refetch = (): void => {
       if (busy) again = true;
       else run();
     };
+    refresh.current = refetch;
+    const timer = everyMs === undefined ? undefined : setInterval(refetch, everyMs);
     return () => {
       cancelled = true;
       controller.abort();
+      clearInterval(timer);
       refresh.current = null;
     };
     // `tick` is read only to mark it seen: the effect below refetches on it.
-  }, [endpoint, rest, key, keep]);
+  }, [endpoint, rest, key, keep, everyMs]);
 
   useEffect(() => {
     if (tick === seenTick.current) return;
