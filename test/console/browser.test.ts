@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Context } from "mocha";
 import { network } from "hardhat";
@@ -8,6 +10,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { runConsole, type RunningConsole } from "../../src/console/index.js";
 import type { Hex } from "../../src/protocol/index.js";
 import { CHROMIUM_PATH } from "../../src/bench/console.js";
+import { freePort } from "../gateway/mosquitto-broker.js";
 import { requireTool } from "../support/require-tool.js";
 import { consoleStory, type Story } from "./story.js";
 
@@ -29,6 +32,46 @@ interface CanvasLike {
   } | null;
 }
 
+/**
+ * A gateway's /health and /metrics as the real one serves them (names from src/gateway/metrics.ts);
+ * `received(n)` moves its counters on, for the throughput.
+ */
+async function fakeGateway() {
+  let received = 120;
+  const server = createServer((req, res) => {
+    if (req.url === "/health") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: "ok", queued: 2, submitted: received - 7 }));
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" });
+    res.end(
+      [
+        `gateway_received_total ${String(received)}`,
+        `gateway_verified_total ${String(received - 4)}`,
+        `gateway_submitted_total ${String(received - 7)}`,
+        'gateway_rejected_total{reason="conflict"} 3',
+        'gateway_rejected_total{reason="invalid_signature"} 1',
+        'gateway_refused_total{reason="Quarantined"} 2',
+        "gateway_queue_depth 2",
+        "gateway_lag_seconds 0.4",
+        "",
+      ].join("\n"),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`,
+    received: (n: number) => {
+      received += n;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 function requireChromium(ctx: Context): void {
   requireTool(
     ctx,
@@ -45,16 +88,21 @@ describe("fleet console in headless Chromium", function () {
   let browser: Browser | undefined;
   let page: Page;
   let incident: Hex | undefined;
+  let ops: { url: string; received: (n: number) => void; close: () => Promise<void> } | undefined;
 
   before(async function () {
     requireChromium(this);
     await mkdir(SHOTS, { recursive: true });
     conn = await network.create();
     story = await consoleStory(conn);
+    ops = await fakeGateway();
     running = await runConsole({
       provider: conn.ethers.provider,
       addresses: story.addresses,
       pollMs: 200,
+      gateway: ops.url,
+      // Nothing listens there: the view must say the watchtower does not answer.
+      watchtower: `http://127.0.0.1:${String(await freePort())}`,
     });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -69,6 +117,7 @@ describe("fleet console in headless Chromium", function () {
   after(async function () {
     await browser?.close();
     await running?.stop();
+    await ops?.close();
     await conn?.close();
   });
 
@@ -188,12 +237,34 @@ describe("fleet console in headless Chromium", function () {
     await shot("insurance");
   });
 
-  it("renders the accounts and operations views with what there is to say", async function () {
+  it("renders the accounts view, and the operations view of a live gateway and a watchtower that does not answer", async function () {
     await go("/accounts");
     await page.waitForSelector('[data-testid="accounts"], .empty');
     await shot("accounts");
     await go("/ops");
-    await page.waitForSelector("text=no gateway or watchtower URL was given");
+    await page.waitForSelector('[data-testid="service-gateway"][data-health="healthy"]');
+    await page.waitForSelector('[data-testid="service-watchtower"][data-health="unreachable"]');
+    const gateway = page.locator('[data-testid="service-gateway"]');
+    // Rejects by reason, in words; the throughput once the console probed twice (it probes as the
+    // page asks, every 2 s).
+    await gateway.getByText("Conflict").first().waitFor();
+    ops?.received(1_000);
+    await page.waitForFunction(
+      () =>
+        /\d+(\.\d+)?\s*\/s/.test(
+          (
+            globalThis as unknown as {
+              document: { querySelector(s: string): { textContent: string | null } | null };
+            }
+          ).document.querySelector('[data-testid="service-gateway"]')?.textContent ?? "",
+        ),
+      undefined,
+      { timeout: 15_000 },
+    );
+    assert.match(
+      (await page.locator('[data-testid="service-watchtower"]').textContent()) ?? "",
+      /did not answer/,
+    );
     await shot("ops");
   });
 });
