@@ -25,7 +25,6 @@ import { checkDeviceSignature, type SignatureVerdict } from "./signature.js";
  * the contract's order, so a gateway or an indexer reaches the verdict `trustReport` would.
  */
 
-
 /**
  * What only an off-chain appraisal can meet: evidence the contract would refuse at `attest` (and so
  * never records) — signed by another device or key, a bad signature, a stale challenge, a future
