@@ -80,6 +80,19 @@ export function sharePrice(
   return Number(micro) / 1_000_000;
 }
 
+/**
+ * A node's refusal of an eth_getLogs range as too large, by its words (providers phrase it differently:
+ * "query returned more than 10000 results", "block range is too large", "exceed maximum block range",
+ * "Log response size exceeded", "limit exceeded").
+ */
+export function isRangeRefusal(err: unknown): boolean {
+  const text =
+    err instanceof Error
+      ? `${err.message} ${JSON.stringify((err as { error?: unknown }).error ?? "")}`
+      : String(err);
+  return /more than \d+ results|range|too (large|many|big)|exceed|limit/i.test(text);
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight. */
 async function eachLimited<T>(
   items: readonly T[],
@@ -123,7 +136,8 @@ export class ChainSync {
   readonly provider: Provider;
   readonly addresses: ConsoleAddresses;
   readonly index: EventIndex;
-  private readonly chunk: number;
+  /** Blocks per eth_getLogs: smaller once a node refused a range as too large. */
+  private chunk: number;
   private readonly concurrency: number;
   private readonly confirmations: number;
   private readonly onProgress: ((done: number, total: number) => void) | undefined;
@@ -215,17 +229,29 @@ export class ChainSync {
     );
   }
 
+  /**
+   * eth_getLogs over `address` in [from, to]. A node that refuses the range as too large (public RPCs
+   * cap blocks or results per call) is asked for each half instead, and later ranges start at the size
+   * that worked; any other error is thrown as it is.
+   */
+  private async logs(address: string[], from: number, to: number): Promise<Log[]> {
+    try {
+      return await this.provider.getLogs({ address, fromBlock: from, toBlock: to });
+    } catch (err: unknown) {
+      if (to <= from || !isRangeRefusal(err)) throw err;
+      const mid = from + Math.floor((to - from) / 2);
+      this.chunk = Math.max(1, Math.min(this.chunk, mid - from + 1));
+      return [...(await this.logs(address, from, mid)), ...(await this.logs(address, mid + 1, to))];
+    }
+  }
+
   private async readRange(from: number, to: number, touched: Touched): Promise<void> {
     // Factories first: a feed or account created in this range has events in it too.
     const factories = [this.addresses.feedFactory, this.addresses.accountFactory].filter(
       (a): a is HexString => a !== undefined,
     );
     if (factories.length > 0) {
-      const created = await this.provider.getLogs({
-        address: factories,
-        fromBlock: from,
-        toBlock: to,
-      });
+      const created = await this.logs(factories, from, to);
       for (const log of created) {
         const kind = this.sources.get(log.address.toLowerCase());
         if (kind === undefined) continue;
@@ -236,11 +262,7 @@ export class ChainSync {
           this.sources.set(String(decoded.args.account).toLowerCase(), "account");
       }
     }
-    const logs = await this.provider.getLogs({
-      address: [...this.sources.keys()],
-      fromBlock: from,
-      toBlock: to,
-    });
+    const logs = await this.logs([...this.sources.keys()], from, to);
     logs.sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
     const blocks = [...new Set(logs.map((l) => l.blockNumber))].filter(
       (b) => !this.blockTimes.has(b),

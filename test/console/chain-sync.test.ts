@@ -89,6 +89,46 @@ describe("console ChainSync on the demo's story", function () {
     assert.ok(view.sharePrice.length >= 2, "the deposit's block and the sale's");
   });
 
+  it("reads in smaller ranges where the node refuses large ones, and passes other errors on", async function () {
+    const real = conn.ethers.provider;
+    let calls = 0;
+    let refusal = (span: number): Error | null =>
+      span > 8 ? new Error("query exceeds max block range 8") : null;
+    const capped = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key === "getLogs") {
+          return (filter: { fromBlock: number; toBlock: number }) => {
+            calls++;
+            const err = refusal(filter.toBlock - filter.fromBlock + 1);
+            return err === null ? target.getLogs(filter) : Promise.reject(err);
+          };
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === "function"
+          ? (value as (...a: unknown[]) => unknown).bind(target)
+          : value;
+      },
+    });
+    const fresh = new EventIndex();
+    await new ChainSync(capped, story.addresses, fresh).sync();
+    assert.equal(fresh.events, index.events, "every event, once");
+    assert.deepEqual(
+      fresh.deviceOrder.map((d) => [d.id, d.custody.length, d.attestations.length]),
+      index.deviceOrder.map((d) => [d.id, d.custody.length, d.attestations.length]),
+    );
+    assert.equal(
+      fresh.feeds.get(story.feed)?.answers.length,
+      index.feeds.get(story.feed)?.answers.length,
+    );
+    calls = 0;
+    refusal = () => new Error("connect ECONNREFUSED 127.0.0.1:8545");
+    await assert.rejects(
+      new ChainSync(capped, story.addresses, new EventIndex()).sync(),
+      /ECONNREFUSED/,
+    );
+    assert.equal(calls, 1, "not split: the node is down, not refusing a range");
+  });
+
   it("applies each event once and reads the touched state again when a read failed mid-sync", async function () {
     // A provider whose eth_calls fail while `failing` is set: logs are read, state is not.
     let failing = true;
