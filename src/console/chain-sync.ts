@@ -90,6 +90,8 @@ export function isRangeRefusal(err: unknown): boolean {
     err instanceof Error
       ? `${err.message} ${JSON.stringify((err as { error?: unknown }).error ?? "")}`
       : String(err);
+  // A rate limit is not a range refusal: more, smaller calls would only make it worse.
+  if (/rate.?limit|too many requests|\b429\b/i.test(text)) return false;
   return /more than \d+ results|range|too (large|many|big)|exceed|limit/i.test(text);
 }
 

@@ -1,6 +1,7 @@
 export * from "./api.js";
 export {
   ChainSync,
+  isRangeRefusal,
   sharePrice,
   type ConsoleAddresses,
   type ChainSyncOptions,

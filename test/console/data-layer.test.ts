@@ -25,6 +25,7 @@ import {
   rateDevice,
   rateFeed,
   rates,
+  isRangeRefusal,
   sharePrice,
   verdictOf,
   type FleetPage,
@@ -458,6 +459,26 @@ describe("console data layer", function () {
         100 - 20 - 6 - 10,
       );
       assert.deepEqual([90, 89, 75, 60, 40, 39].map(gradeOf), ["A", "B", "B", "C", "D", "E"]);
+    });
+  });
+
+  describe("isRangeRefusal", function () {
+    it("knows nodes' ways of refusing a log range, and not a rate limit or a dead node", function () {
+      for (const text of [
+        "query returned more than 10000 results",
+        "eth_getLogs block range is too large",
+        "exceed maximum block range: 50000",
+        "Log response size exceeded.",
+      ]) {
+        assert.equal(isRangeRefusal(new Error(text)), true, text);
+      }
+      for (const text of [
+        "rate limit exceeded",
+        "429 Too Many Requests",
+        "connect ECONNREFUSED 127.0.0.1:8545",
+      ]) {
+        assert.equal(isRangeRefusal(new Error(text)), false, text);
+      }
     });
   });
 
