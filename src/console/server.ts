@@ -219,7 +219,13 @@ export class ConsoleServer {
 
   private async file(pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const root = normalize(this.options.staticDir);
-    let path = normalize(join(root, decodeURIComponent(pathname)));
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      throw new HttpError(400, `the path ${pathname} is not valid percent-encoding`);
+    }
+    let path = normalize(join(root, decoded));
     if (path !== root && !path.startsWith(root + sep)) throw new HttpError(404, "not found");
     let info = await stat(path).catch(() => null);
     if (info?.isDirectory() === true) {

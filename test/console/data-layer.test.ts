@@ -671,6 +671,8 @@ describe("console data layer", function () {
       assert.equal(missing.status, 404);
       const escape = await fetch(new URL("/..%2f..%2fetc%2fpasswd", base));
       assert.equal(escape.status, 404);
+      const malformed = await fetch(new URL("/%E0%A4%A", base));
+      assert.equal(malformed.status, 400);
     });
   });
 });
