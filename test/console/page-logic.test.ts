@@ -73,6 +73,34 @@ function unused(figures: Figures): string[] {
     .sort();
 }
 
+/**
+ * The reasons both gateways' figures below carry (4 invalid signatures, 3 quarantines, 2 conflicts, 2
+ * stale), as reasonRows lists them: by count, equal counts by label, intake rejects and feed refusals
+ * in one list.
+ */
+const REASONS = [
+  {
+    label: "invalid_signature",
+    count: 4,
+    key: 'gateway_rejected_total{reason="invalid_signature"}',
+    stage: "rejected",
+  },
+  {
+    label: "MemberQuarantined:TooFrequent",
+    count: 3,
+    key: 'gateway_refused_total{reason="MemberQuarantined:TooFrequent"}',
+    stage: "refused",
+  },
+  // Equal counts by label.
+  {
+    label: "conflict",
+    count: 2,
+    key: 'gateway_rejected_total{reason="conflict"}',
+    stage: "rejected",
+  },
+  { label: "Stale", count: 2, key: 'gateway_refused_total{reason="Stale"}', stage: "refused" },
+];
+
 describe("console page: sample keys (metrics.ts)", function () {
   it("reads a name without labels, and /api/ops's dotted and _per_second names", function () {
     assert.deepEqual(parseKey("gateway_queue_depth"), { name: "gateway_queue_depth", labels: {} });
@@ -202,28 +230,7 @@ describe("console page: Figures and reasonRows (metrics.ts)", function () {
   });
 
   it("lists rejected (intake) and refused (feed) reasons in one list by count, zeros left out", function () {
-    assert.deepEqual(reasonRows(new Figures(raw)), [
-      {
-        label: "invalid_signature",
-        count: 4,
-        key: 'gateway_rejected_total{reason="invalid_signature"}',
-        stage: "rejected",
-      },
-      {
-        label: "MemberQuarantined:TooFrequent",
-        count: 3,
-        key: 'gateway_refused_total{reason="MemberQuarantined:TooFrequent"}',
-        stage: "refused",
-      },
-      // Equal counts by label.
-      {
-        label: "conflict",
-        count: 2,
-        key: 'gateway_rejected_total{reason="conflict"}',
-        stage: "rejected",
-      },
-      { label: "Stale", count: 2, key: 'gateway_refused_total{reason="Stale"}', stage: "refused" },
-    ]);
+    assert.deepEqual(reasonRows(new Figures(raw)), REASONS);
     assert.deepEqual(
       reasonRows(new Figures({ 'gw_refused_total{reason="Untrusted"}': 1 }), "gw_"),
       [
@@ -439,32 +446,7 @@ describe("console page: gateway summary from a gateway's figures (ops-figures.ts
       verified: 97,
       submitted: 83,
       duplicates: 3,
-      reasons: [
-        {
-          label: "invalid_signature",
-          count: 4,
-          key: 'gateway_rejected_total{reason="invalid_signature"}',
-          stage: "rejected",
-        },
-        {
-          label: "MemberQuarantined:TooFrequent",
-          count: 3,
-          key: 'gateway_refused_total{reason="MemberQuarantined:TooFrequent"}',
-          stage: "refused",
-        },
-        {
-          label: "conflict",
-          count: 2,
-          key: 'gateway_rejected_total{reason="conflict"}',
-          stage: "rejected",
-        },
-        {
-          label: "Stale",
-          count: 2,
-          key: 'gateway_refused_total{reason="Stale"}',
-          stage: "refused",
-        },
-      ],
+      reasons: REASONS,
       rejected: 6,
       refused: 5,
       submitErrors: [
