@@ -764,5 +764,3 @@ function reasonText(reason: unknown): string {
   const text = bytes.subarray(0, end === -1 ? bytes.length : end).toString("latin1");
   return /^[\x20-\x7e]+$/.test(text) ? `: ${text}` : `: ${short(h)}`;
 }
-
-export { nameOf as enumName };
