@@ -287,23 +287,11 @@ abstract contract DeviceAttestation is IDeviceAttestation {
         }
     }
 
-    /// @dev Stores accepted evidence and says so. The status copy starts in sync here; the registry keeps it
-    /// so (`_syncEvidenceStatus`).
+    /// @dev Stores accepted evidence and says so. The whole Evidence slot is written in one SSTORE (the struct
+    /// assignment costs two): fields packed from the low-order end in declaration order: firmwareId (32 bits),
+    /// timestamp, bootCount, recordedAt (64 bits each), status (8 bits). The status copy starts in sync here;
+    /// the registry keeps it so (`_syncEvidenceStatus`).
     function _recordEvidence(
-        DeviceId deviceId,
-        uint32 firmwareId,
-        uint64 timestamp,
-        uint64 bootCount,
-        DeviceStatus status
-    ) private {
-        _storeEvidence(deviceId, firmwareId, timestamp, bootCount, status);
-        emit DeviceAttested(deviceId, firmwareId, timestamp, bootCount);
-    }
-
-    /// @dev Writes the whole Evidence slot in one SSTORE (the struct assignment costs two): fields packed
-    /// from the low-order end in declaration order: firmwareId (32 bits), timestamp, bootCount,
-    /// recordedAt (64 bits each), status (8 bits).
-    function _storeEvidence(
         DeviceId deviceId,
         uint32 firmwareId,
         uint64 timestamp,
@@ -322,6 +310,7 @@ abstract contract DeviceAttestation is IDeviceAttestation {
             // The incident count (bits 232 to 247) is the device's history, not its evidence: it stays.
             sstore(e.slot, or(packed, and(sload(e.slot), shl(232, 0xffff))))
         }
+        emit DeviceAttested(deviceId, firmwareId, timestamp, bootCount);
     }
 
     /// @dev The registry calls this after every change of a device's status, so the copy in the evidence

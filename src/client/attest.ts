@@ -1,4 +1,4 @@
-import { ZeroHash } from "ethers";
+import { ZeroHash, type ContractTransactionResponse } from "ethers";
 import {
   DeviceTrustError,
   InvalidInputError,
@@ -109,7 +109,7 @@ export async function submitEvidence(
   challengeBlock: number,
 ): Promise<SubmitResult> {
   const m = evidence.message;
-  const tx = await send(() =>
+  const { submitted } = await sendEvidence(registry, m.deviceId, () =>
     registry.attest(
       {
         deviceId: m.deviceId,
@@ -123,13 +123,30 @@ export async function submitEvidence(
       evidence.signature,
     ),
   );
-  const recorded = await registry.evidenceOf(m.deviceId);
+  return submitted;
+}
+
+/**
+ * Sends an evidence transaction (the registry's attest, or an appraiser's) and reads what the registry
+ * recorded: the transaction, the firmware the evidence named, and its counter (boot count, or the
+ * appraiser's: a TPM clock, a PSA nonce's issue time).
+ */
+export async function sendEvidence(
+  registry: DeviceRegistry,
+  deviceId: Hex,
+  transaction: () => Promise<ContractTransactionResponse>,
+): Promise<{ readonly submitted: SubmitResult; readonly bootCount: bigint }> {
+  const tx = await send(transaction);
+  const recorded = await registry.evidenceOf(deviceId);
   return {
-    txHash: tx.txHash,
-    blockNumber: tx.blockNumber,
-    gasUsed: tx.gasUsed,
-    deviceId: m.deviceId,
-    firmwareId: Number(recorded.firmwareId),
+    submitted: {
+      txHash: tx.txHash,
+      blockNumber: tx.blockNumber,
+      gasUsed: tx.gasUsed,
+      deviceId,
+      firmwareId: Number(recorded.firmwareId),
+    },
+    bootCount: recorded.bootCount,
   };
 }
 

@@ -17,9 +17,8 @@ import {
   PsaAttestation__factory,
   type PsaAttestation,
 } from "../../types/ethers-contracts/index.js";
-import { resolveDeviceId, fetchChallenge } from "./attest.js";
+import { fetchChallenge, resolveDeviceId, sendEvidence, type SubmitResult } from "./attest.js";
 import { type DeviceRegistry, registryRunner } from "./registry.js";
-import { send, type TxResult } from "./transaction.js";
 
 export type { PsaAttestation };
 
@@ -54,9 +53,7 @@ export interface PsaAttestOptions {
   readonly claims: PsaTokenClaims;
 }
 
-export interface PsaAttestResult extends TxResult {
-  readonly deviceId: Hex;
-  readonly firmwareId: number;
+export interface PsaAttestResult extends SubmitResult {
   /** psaMeasurement of the token: the images' measured-boot chain. */
   readonly measurement: Hex;
   readonly steps: readonly MeasurementStep[];
@@ -114,18 +111,15 @@ export async function attestWithPsaToken(options: PsaAttestOptions): Promise<Psa
     referenceMeasurement: boot.measurement,
   });
   const encoded = toHex(token);
-  const tx = await send(() => appraiser.attestPsaToken(deviceId, encoded, key));
-  const recorded = await registry.evidenceOf(deviceId);
+  const { submitted, bootCount } = await sendEvidence(registry, deviceId, () =>
+    appraiser.attestPsaToken(deviceId, encoded, key),
+  );
   return {
-    txHash: tx.txHash,
-    blockNumber: tx.blockNumber,
-    gasUsed: tx.gasUsed,
-    deviceId,
-    firmwareId: Number(recorded.firmwareId),
+    ...submitted,
     measurement: boot.measurement,
     steps: boot.steps,
     challenge: challenge.challenge,
-    bootCount: BigInt(challenge.challenge) & 0xffffffffffffffffn,
+    bootCount,
     token: encoded,
     challengeGasUsed: challenge.gasUsed,
   };
@@ -143,9 +137,7 @@ export interface PsaTokenSubmitOptions {
   readonly deviceId?: string | undefined;
 }
 
-export interface PsaTokenSubmitResult extends TxResult {
-  readonly deviceId: Hex;
-  readonly firmwareId: number;
+export interface PsaTokenSubmitResult extends SubmitResult {
   readonly measurement: Hex;
   readonly challenge: Hex;
   readonly bootCount: bigint;
@@ -175,16 +167,13 @@ export async function submitPsaToken(
     nonce: pending,
     instanceId: psaInstanceId(Buffer.concat([Buffer.from([4]), Buffer.from(key.slice(2), "hex")])),
   });
-  const tx = await send(() => appraiser.attestPsaToken(deviceId, toHex(token), key));
-  const recorded = await registry.evidenceOf(deviceId);
+  const { submitted, bootCount } = await sendEvidence(registry, deviceId, () =>
+    appraiser.attestPsaToken(deviceId, toHex(token), key),
+  );
   return {
-    txHash: tx.txHash,
-    blockNumber: tx.blockNumber,
-    gasUsed: tx.gasUsed,
-    deviceId,
-    firmwareId: Number(recorded.firmwareId),
+    ...submitted,
     measurement: appraised.measurement ?? "0x",
     challenge: pending,
-    bootCount: recorded.bootCount,
+    bootCount,
   };
 }

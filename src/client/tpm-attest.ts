@@ -18,9 +18,14 @@ import {
   TpmAttestation__factory,
   type TpmAttestation,
 } from "../../types/ethers-contracts/index.js";
-import { fetchChallenge, resolveDeviceId, type ChallengeMode } from "./attest.js";
+import {
+  fetchChallenge,
+  resolveDeviceId,
+  sendEvidence,
+  type ChallengeMode,
+  type SubmitResult,
+} from "./attest.js";
 import { type DeviceRegistry, registryRunner } from "./registry.js";
-import { send, type TxResult } from "./transaction.js";
 
 export type { TpmAttestation };
 
@@ -46,9 +51,7 @@ export interface TpmAttestOptions {
   readonly challenge: ChallengeMode;
 }
 
-export interface TpmAttestResult extends TxResult {
-  readonly deviceId: Hex;
-  readonly firmwareId: number;
+export interface TpmAttestResult extends SubmitResult {
   readonly measurement: Hex;
   readonly steps: readonly MeasurementStep[];
   readonly challengeMode: ChallengeMode;
@@ -115,7 +118,7 @@ export async function attestWithTpm(options: TpmAttestOptions): Promise<TpmAttes
   }
   const attest = toHex(out.attest);
   const signature = toHex(out.signature);
-  const tx = await send(() =>
+  const { submitted } = await sendEvidence(registry, deviceId, () =>
     appraiser.attestTpmQuote(
       deviceId,
       attest,
@@ -125,13 +128,8 @@ export async function attestWithTpm(options: TpmAttestOptions): Promise<TpmAttes
       challenge.challengeBlock,
     ),
   );
-  const recorded = await registry.evidenceOf(deviceId);
   return {
-    txHash: tx.txHash,
-    blockNumber: tx.blockNumber,
-    gasUsed: tx.gasUsed,
-    deviceId,
-    firmwareId: Number(recorded.firmwareId),
+    ...submitted,
     measurement: boot.measurement,
     steps: boot.steps,
     challengeMode: challenge.mode,

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
+import type { KeyStore } from "../../src/device/key-store.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { LmsStatefulSigner } from "../../src/device/lms-signer.js";
 import {
@@ -42,6 +43,7 @@ import {
   type Hex,
   type LmotsName,
   type LmsName,
+  type PqSchemeName,
 } from "../../src/protocol/index.js";
 import { verifyPqRecovery } from "../../src/verify/pq.js";
 import {
@@ -114,6 +116,18 @@ for (const hardfork of ["osaka", "prague"] as const) {
       return BigInt(latest?.timestamp ?? 0) + BigInt(seconds);
     }
 
+    /** The device (its current key in `store`) commits to `publicKey` of `scheme`, signed now. */
+    async function commit(store: KeyStore, scheme: PqSchemeName, publicKey: Hex) {
+      return commitPqKey({
+        recovery,
+        registry,
+        device: store,
+        scheme,
+        publicKey,
+        deadline: await deadline(),
+      });
+    }
+
     async function registered() {
       const store = SoftwareKeyStore.generate("p256");
       const result = await registerDevice({
@@ -177,14 +191,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
       it("records the commitment signed by the device's current key, once", async function () {
         const { store, deviceId } = await registered();
         const key = await lmsKey("commit", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
-        const committed = await commitPqKey({
-          recovery,
-          registry,
-          device: store,
-          scheme: "lms",
-          publicKey: key.publicKeyHex,
-          deadline: await deadline(),
-        });
+        const committed = await commit(store, "lms", key.publicKeyHex);
         assert.equal(committed.deviceId, deviceId);
         assert.equal(committed.commitment, pqKeyCommitment("lms", key.publicKeyHex));
         assert.equal(committed.commitment, await recovery.commitmentOf(1, key.publicKeyHex));
@@ -197,14 +204,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
         // Write-once for the elliptic-curve key: a forger of it cannot move the way back.
         const other = await lmsKey("commit-other", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
         const refused = await rejectsWith(
-          commitPqKey({
-            recovery,
-            registry,
-            device: store,
-            scheme: "lms",
-            publicKey: other.publicKeyHex,
-            deadline: await deadline(),
-          }),
+          commit(store, "lms", other.publicKeyHex),
           "PqKeyRecoveryAlreadyCommitted",
         );
         assert.match(refused.message, /only the committed key replaces itself/);
@@ -234,14 +234,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
         it(`moves the device to a new P-256 key with an LMS ${set.label} signature alone`, async function () {
           const { store, deviceId } = await registered();
           const pq = await lmsKey(`recover-${set.lms}`, set.lms, set.lmots);
-          await commitPqKey({
-            recovery,
-            registry,
-            device: store,
-            scheme: "lms",
-            publicKey: pq.publicKeyHex,
-            deadline: await deadline(),
-          });
+          await commit(store, "lms", pq.publicKeyHex);
           const oldKeyHash = keyHash(store.deviceKey);
           const next = SoftwareKeyStore.generate("p256");
           const prepared = await prepareKeyRecovery({
@@ -305,14 +298,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
         const { store, deviceId } = await registered();
         const pq = await lmsKey("wrong-committed", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
         const wrong = await lmsKey("wrong-other", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
-        await commitPqKey({
-          recovery,
-          registry,
-          device: store,
-          scheme: "lms",
-          publicKey: pq.publicKeyHex,
-          deadline: await deadline(),
-        });
+        await commit(store, "lms", pq.publicKeyHex);
         const next = SoftwareKeyStore.generate("p256");
         const options = {
           recovery,
@@ -347,14 +333,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
       it("refuses an ML-DSA-44 recovery on chain, which verifyPqRecovery accepts off chain", async function () {
         const { store, deviceId } = await registered();
         const pq = generateMlDsa44KeyPair();
-        const committed = await commitPqKey({
-          recovery,
-          registry,
-          device: store,
-          scheme: "ml-dsa-44",
-          publicKey: toHex(pq.publicKey),
-          deadline: await deadline(),
-        });
+        const committed = await commit(store, "ml-dsa-44", toHex(pq.publicKey));
         assert.equal(committed.commitment, pqKeyCommitment("ml-dsa-44", pq.publicKey));
         const next = SoftwareKeyStore.generate("p256");
         const options = {

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import hre from "hardhat";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
-import { addMaker, makerEndorse, registerDevice, registryAt } from "../../src/client/index.js";
-import { deviceIdOf, type Hex } from "../../src/protocol/index.js";
+import type { Hex } from "../../src/protocol/index.js";
 import { releaseImages } from "../client/attestation-fixture.js";
 import { TEST_SCRYPT, tempDir } from "../client/fixture.js";
 import { runTask } from "./run-task.js";
+import { taskRegistry } from "./task-chain.js";
 
 describe("tasks: firmware and attestation", function () {
   let registry: string;
@@ -17,27 +16,13 @@ describe("tasks: firmware and attestation", function () {
 
   before(async function () {
     // The tasks connect with network.getOrCreate(): this is the same in-process chain.
-    const { ethers } = await hre.network.getOrCreate();
-    const [governance, maker, operator] = await ethers.getSigners();
-    if (governance === undefined || maker === undefined || operator === undefined)
-      throw new Error("need 3 accounts");
-    const deployed = await ethers.deployContract("DeviceRegistry", [governance.address]);
-    registry = (await deployed.getAddress()).toLowerCase();
+    const chain = await taskRegistry("Acme Meters");
+    registry = chain.registry;
     ({ dir, cleanup } = await tempDir());
-    await addMaker(registryAt(registry, governance), maker.address, "Acme Meters");
     const store = SoftwareKeyStore.generate("p256");
     keyFile = join(dir, "device.json");
     await store.save(keyFile, "pw", TEST_SCRYPT);
-    deviceId = deviceIdOf(store.deviceKey);
-    const latest = await ethers.provider.getBlock("latest");
-    await registerDevice({
-      registry: registryAt(registry, operator),
-      device: store,
-      operator: operator.address,
-      deadline: BigInt((latest?.timestamp ?? 0) + 600),
-      model: 11,
-      endorsement: await makerEndorse(registryAt(registry, maker), maker, deviceId, 11),
-    });
+    deviceId = await chain.registerEndorsed(store, 11);
     await store.close();
   });
   after(async function () {
