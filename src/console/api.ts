@@ -288,9 +288,39 @@ export interface InsurancePage {
   readonly recovered: Int;
 }
 
+/** A machine account's spending policy (DeviceAccount), as its events set it. */
+export interface AccountPolicyView {
+  /** Signer weight a device-signed operation needs (inside the policy), and the operator's (outside it). */
+  readonly lowThreshold: number | null;
+  readonly highThreshold: number | null;
+  /** Seconds: how fresh a device signer's attestation must be. */
+  readonly maxAttestationAge: number | null;
+  /** Seconds a policy change waits before it applies. */
+  readonly changeDelay: number | null;
+  /** The velocity breaker's capacity, in basis points of the period cap. */
+  readonly velocityShareBps: number | null;
+  readonly tokens: readonly {
+    readonly token: HexString;
+    readonly periodCap: Int;
+    readonly perCallCap: Int;
+    /** Seconds per spending window. */
+    readonly period: number;
+    /** Seconds over which the breaker's bucket drains (0: breaker off). */
+    readonly velocityWindow: number;
+  }[];
+  readonly counterparties: readonly {
+    readonly token: HexString;
+    readonly counterparty: HexString;
+    readonly periodCap: Int;
+    readonly perCallCap: Int;
+    readonly allowed: boolean;
+  }[];
+}
+
 export interface AccountRow {
   readonly account: HexString;
   readonly operator: HexString;
+  readonly policy: AccountPolicyView;
   readonly locked: boolean;
   /** Why it is frozen (the events that froze it), empty when it is not. */
   readonly why: string;

@@ -1,4 +1,4 @@
-import { Contract, type Interface, type Log, type Provider } from "ethers";
+import { Contract, Result, type Interface, type Log, type Provider } from "ethers";
 import {
   DeviceAccountFactory__factory,
   DeviceAccount__factory,
@@ -111,7 +111,7 @@ async function eachLimited<T>(
   await Promise.all(workers);
 }
 
-/** Event arguments by name, integers as bigint, nested results as arrays. */
+/** Event arguments by name, integers as bigint, structs as objects, arrays as arrays. */
 function argsOf(
   iface: Interface,
   log: Log,
@@ -121,7 +121,10 @@ function argsOf(
   const args: Record<string, unknown> = {};
   parsed.fragment.inputs.forEach((input, i) => {
     const v: unknown = parsed.args[i];
-    args[input.name] = Array.isArray(v) ? [...(v as unknown[])] : v;
+    // A struct by its fields' names (TokenLimits, Config), an array as a plain array.
+    if (v instanceof Result)
+      args[input.name] = input.isTuple() ? v.toObject(true) : v.toArray(true);
+    else args[input.name] = v;
   });
   return { name: parsed.name, args };
 }

@@ -137,7 +137,10 @@ export interface PolicyRecord {
 
 export interface AccountRecord {
   readonly account: HexString;
-  readonly operator: HexString;
+  /** From AccountCreated (the clone's own setup events come first, in the same transaction). */
+  operator: HexString;
+  /** The spending policy, from the account's own events (its setup, and each change applied). */
+  readonly policy: AccountPolicy;
   readonly history: TimelineEntry[];
   readonly spent: Map<HexString, bigint>;
   breakerTrips: number;
@@ -148,6 +151,35 @@ export interface AccountRecord {
   locked: boolean;
   /** The latest trip, for "why". */
   lastTrip: TimelineEntry | null;
+}
+
+/** What an account's policy events say: thresholds, config, and limits per token and counterparty. */
+export interface AccountPolicy {
+  lowThreshold: number | null;
+  highThreshold: number | null;
+  maxAttestationAge: number | null;
+  changeDelay: number | null;
+  velocityShareBps: number | null;
+  /** Token (0x0…0: the native coin) → its limits; a period of 0 removed it. */
+  readonly tokens: Map<HexString, AccountPolicyToken>;
+  /** `${token}:${counterparty}` → its limits. */
+  readonly counterparties: Map<string, AccountPolicyCounterparty>;
+}
+
+export interface AccountPolicyToken {
+  readonly token: HexString;
+  readonly periodCap: bigint;
+  readonly perCallCap: bigint;
+  readonly period: number;
+  readonly velocityWindow: number;
+}
+
+export interface AccountPolicyCounterparty {
+  readonly token: HexString;
+  readonly counterparty: HexString;
+  readonly periodCap: bigint;
+  readonly perCallCap: bigint;
+  readonly allowed: boolean;
 }
 
 export interface PoolTotals {
@@ -680,28 +712,93 @@ export class EventIndex {
 
   private onAccountFactory(e: IndexedEvent): void {
     if (e.name !== "AccountCreated") return;
-    const account = hex(e.args.account);
-    if (this.accounts.has(account)) return;
-    const rec: AccountRecord = {
-      account,
-      operator: hex(e.args.operator),
-      history: [],
-      spent: new Map(),
-      breakerTrips: 0,
-      refused: 0,
-      distrusted: new Map(),
-      locked: false,
-      lastTrip: null,
-    };
-    rec.history.push(this.entry(e, `created for operator ${short(rec.operator)}`));
-    this.accounts.set(account, rec);
+    const rec = this.account(hex(e.args.account));
+    rec.operator = hex(e.args.operator);
+    // The clone's setup events came first in the transaction: the creation heads its history.
+    rec.history.unshift(this.entry(e, `created for operator ${short(rec.operator)}`));
+  }
+
+  /** The account's record, made on its first event (its setup, before the factory's AccountCreated). */
+  private account(address: HexString): AccountRecord {
+    let rec = this.accounts.get(address);
+    if (rec === undefined) {
+      rec = {
+        account: address,
+        operator: "0x",
+        policy: {
+          lowThreshold: null,
+          highThreshold: null,
+          maxAttestationAge: null,
+          changeDelay: null,
+          velocityShareBps: null,
+          tokens: new Map(),
+          counterparties: new Map(),
+        },
+        history: [],
+        spent: new Map(),
+        breakerTrips: 0,
+        refused: 0,
+        distrusted: new Map(),
+        locked: false,
+        lastTrip: null,
+      };
+      this.accounts.set(address, rec);
+    }
+    return rec;
   }
 
   private onAccount(e: IndexedEvent): void {
-    const acct = this.accounts.get(e.address);
-    if (acct === undefined) return;
+    const acct = this.account(e.address);
     const a = e.args;
+    const policy = acct.policy;
     switch (e.name) {
+      case "AccountInitialized":
+        policy.lowThreshold = num(a.lowThreshold);
+        policy.highThreshold = num(a.highThreshold);
+        return;
+      case "ConfigSet": {
+        const c = a.config as Readonly<Record<string, unknown>>;
+        policy.highThreshold = num(c.highThreshold);
+        policy.maxAttestationAge = num(c.maxAttestationAge);
+        policy.changeDelay = num(c.changeDelay);
+        policy.velocityShareBps = num(c.velocityShareBps);
+        return;
+      }
+      case "TokenLimitsSet": {
+        const token = hex(a.token);
+        const l = a.limits as Readonly<Record<string, unknown>>;
+        if (num(l.period) === 0) policy.tokens.delete(token);
+        else {
+          policy.tokens.set(token, {
+            token,
+            periodCap: big(l.periodCap),
+            perCallCap: big(l.perCallCap),
+            period: num(l.period),
+            velocityWindow: num(l.velocityWindow),
+          });
+        }
+        acct.history.push(this.entry(e, `limits of ${short(token)} set`));
+        return;
+      }
+      case "CounterpartyLimitsSet": {
+        const token = hex(a.token);
+        const counterparty = hex(a.counterparty);
+        const l = a.limits as Readonly<Record<string, unknown>>;
+        policy.counterparties.set(`${token}:${counterparty}`, {
+          token,
+          counterparty,
+          periodCap: big(l.periodCap),
+          perCallCap: big(l.perCallCap),
+          allowed: l.allowed === true,
+        });
+        acct.history.push(
+          this.entry(
+            e,
+            `${short(counterparty)} ${l.allowed === true ? "allowed" : "no longer allowed"} for ${short(token)}`,
+          ),
+        );
+        return;
+      }
       case "Spent": {
         const token = hex(a.token);
         acct.spent.set(token, big(a.spentThisPeriod));

@@ -320,6 +320,23 @@ export function accountsDetail(ctx: ViewContext, factory: HexString | null): Acc
       return {
         account: a.account,
         operator: a.operator,
+        policy: {
+          lowThreshold: a.policy.lowThreshold,
+          highThreshold: a.policy.highThreshold,
+          maxAttestationAge: a.policy.maxAttestationAge,
+          changeDelay: a.policy.changeDelay,
+          velocityShareBps: a.policy.velocityShareBps,
+          tokens: [...a.policy.tokens.values()].map((t) => ({
+            ...t,
+            periodCap: t.periodCap.toString(),
+            perCallCap: t.perCallCap.toString(),
+          })),
+          counterparties: [...a.policy.counterparties.values()].map((c) => ({
+            ...c,
+            periodCap: c.periodCap.toString(),
+            perCallCap: c.perCallCap.toString(),
+          })),
+        },
         locked: a.locked,
         why: reasons.join("; "),
         spent: [...a.spent].map(([token, v]) => ({ token, spentThisPeriod: v.toString() })),

@@ -53,6 +53,7 @@ function applyAll(
 }
 
 const DEVICE = syntheticDeviceId(1);
+const ACCOUNT = "0x00000000000000000000000000000000000000c2";
 const registry = (name: string, args: Record<string, unknown>) => ({
   source: "registry" as const,
   address: SYNTHETIC.registry as HexString,
@@ -344,17 +345,45 @@ describe("console data layer", function () {
             beneficiary: "0x02",
             payout: 100n,
           }),
+          // The clone's setup events come before the factory's AccountCreated, as in its transaction.
+          ev("account", ACCOUNT, "AccountInitialized", {
+            operator: "0x03",
+            lowThreshold: 1n,
+            highThreshold: 2n,
+          }),
+          ev("account", ACCOUNT, "ConfigSet", {
+            config: {
+              operator: "0x03",
+              highThreshold: 3n,
+              maxAttestationAge: 86_400n,
+              changeDelay: 3_600n,
+              velocityShareBps: 5_000n,
+            },
+          }),
+          ev("account", ACCOUNT, "TokenLimitsSet", {
+            token: "0x04",
+            limits: { periodCap: 30n, perCallCap: 10n, period: 86_400n, velocityWindow: 3_600n },
+          }),
+          ev("account", ACCOUNT, "TokenLimitsSet", {
+            token: "0x05",
+            limits: { periodCap: 1n, perCallCap: 1n, period: 0n, velocityWindow: 0n },
+          }),
+          ev("account", ACCOUNT, "CounterpartyLimitsSet", {
+            token: "0x04",
+            counterparty: "0x06",
+            limits: { periodCap: 20n, perCallCap: 5n, allowed: true },
+          }),
           ev("accountFactory", "0x00000000000000000000000000000000000000c1", "AccountCreated", {
-            account: "0x00000000000000000000000000000000000000c2",
+            account: ACCOUNT,
             operator: "0x03",
             salt: "0x",
           }),
-          ev("account", "0x00000000000000000000000000000000000000c2", "DeviceSignerDistrusted", {
+          ev("account", ACCOUNT, "DeviceSignerDistrusted", {
             deviceId: DEVICE,
             keyHash: "0x",
             until: 550n,
           }),
-          ev("account", "0x00000000000000000000000000000000000000c2", "VelocityBreakerTripped", {
+          ev("account", ACCOUNT, "VelocityBreakerTripped", {
             token: "0x04",
             level: 9n,
             capacity: 5n,
@@ -393,6 +422,27 @@ describe("console data layer", function () {
       assert.equal(account.locked, true);
       assert.match(account.why, /velocity breaker is locked.*; frozen for 1 device signer/);
       assert.deepEqual(account.distrusted, [DEVICE]);
+      assert.equal(account.operator, "0x03");
+      assert.equal(account.history[0]?.event, "AccountCreated", "the creation heads the history");
+      assert.deepEqual(account.policy, {
+        lowThreshold: 1,
+        highThreshold: 3,
+        maxAttestationAge: 86_400,
+        changeDelay: 3_600,
+        velocityShareBps: 5_000,
+        tokens: [
+          {
+            token: "0x04",
+            periodCap: "30",
+            perCallCap: "10",
+            period: 86_400,
+            velocityWindow: 3_600,
+          },
+        ],
+        counterparties: [
+          { token: "0x04", counterparty: "0x06", periodCap: "20", perCallCap: "5", allowed: true },
+        ],
+      });
       const later = accountsDetail(ctxOf(index, 551), null).accounts[0];
       assert.deepEqual(later?.distrusted, [], "a distrust ends at its time");
     });

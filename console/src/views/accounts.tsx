@@ -2,7 +2,17 @@
 import { Fragment } from "preact";
 import { useState } from "preact/hooks";
 import { formatUnits, type AccountRow, type HexString } from "../../../src/console/api.js";
-import { Badge, DeviceLink, Empty, Id, count, groupInt, short, shortIds } from "../format.js";
+import {
+  Badge,
+  DeviceLink,
+  Empty,
+  Id,
+  count,
+  duration,
+  groupInt,
+  short,
+  shortIds,
+} from "../format.js";
 import { useApi, useLive } from "../live.js";
 import { LoadedView, Stat, Timeline } from "./shared.js";
 import { Grid, type Heading } from "./table.js";
@@ -42,6 +52,7 @@ const ACCOUNT_HEADINGS: readonly Heading[] = [
   { head: "Account" },
   { head: "Operator" },
   { head: "State" },
+  { head: "Policy" },
   { head: "Spent this period" },
   { head: "Breaker trips", class: "r" },
   { head: "Refused", class: "r" },
@@ -70,6 +81,37 @@ function TokenAmount({ token, value }: { token: HexString; value: string }) {
   );
 }
 
+/**
+ * The spending policy in a few lines: who signs what (thresholds), each token's caps and breaker, and
+ * the allowed counterparties (their own caps in the title).
+ */
+function Policy({ policy }: { policy: AccountRow["policy"] }) {
+  const allowed = policy.counterparties.filter((c) => c.allowed);
+  const n = (v: number | null): string => (v === null ? "?" : String(v));
+  return (
+    <div class="policy small">
+      <div title="Signer weight a device-signed operation needs (inside the policy) / the operator's (outside it)">
+        low {n(policy.lowThreshold)} · high {n(policy.highThreshold)}
+      </div>
+      {policy.tokens.map((t) => (
+        <div key={t.token}>
+          <TokenAmount token={t.token} value={t.periodCap} /> per {duration(t.period)}, at most{" "}
+          <TokenAmount token={t.token} value={t.perCallCap} /> a call
+          {t.velocityWindow === 0 ? ", no breaker" : ""}
+        </div>
+      ))}
+      {allowed.length === 0 ? null : (
+        <div
+          class="muted"
+          title={allowed.map((c) => `${c.counterparty} (${short(c.token)})`).join("\n")}
+        >
+          {count(allowed.length)} allowed {allowed.length === 1 ? "counterparty" : "counterparties"}
+        </div>
+      )}
+    </div>
+  );
+}
+
 function AccountsTable({ accounts }: { accounts: readonly AccountRow[] }) {
   const [open, setOpen] = useState<ReadonlySet<string>>(new Set());
   const toggle = (account: string): void => {
@@ -80,7 +122,7 @@ function AccountsTable({ accounts }: { accounts: readonly AccountRow[] }) {
       return next;
     });
   };
-  const frozen = accounts.filter((a) => a.locked).length;
+  const frozen = accounts.filter((a) => a.locked || a.distrusted.length > 0).length;
   return (
     <>
       <div class="cards stat-cards small-cards">
@@ -109,19 +151,24 @@ function AccountsTable({ accounts }: { accounts: readonly AccountRow[] }) {
                 </td>
                 <td class="verdict-cell">
                   {account.locked ? (
-                    <>
-                      <Badge tone="bad" title={account.why}>
-                        frozen
-                      </Badge>
-                      {account.why === "" ? null : (
-                        <div class="why" title={account.why}>
-                          {shortIds(account.why)}
-                        </div>
-                      )}
-                    </>
+                    <Badge tone="bad" title={account.why}>
+                      frozen
+                    </Badge>
+                  ) : account.distrusted.length > 0 ? (
+                    <Badge tone="warn" title={account.why}>
+                      frozen for devices
+                    </Badge>
                   ) : (
                     <Badge tone="ok">active</Badge>
                   )}
+                  {account.why === "" ? null : (
+                    <div class="why" title={account.why}>
+                      {shortIds(account.why)}
+                    </div>
+                  )}
+                </td>
+                <td>
+                  <Policy policy={account.policy} />
                 </td>
                 <td>
                   {account.spent.length === 0 ? (
