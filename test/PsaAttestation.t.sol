@@ -129,6 +129,12 @@ abstract contract PsaTokenBuilder {
         return sha256(bytes.concat(SIG_STRUCTURE_PREFIX, _bstr(payload)));
     }
 
+    /// @notice SHA-256 of the Sig_structure over a protected header (the bstr's content) and `payload`, in
+    /// deterministic encoding whatever the token's own (RFC 9052 §9).
+    function _messageHash(bytes memory protectedHeader, bytes memory payload) internal pure returns (bytes32) {
+        return sha256(bytes.concat(hex"846a5369676e617475726531", _bstr(protectedHeader), hex"40", _bstr(payload)));
+    }
+
     function _coseSign1(bytes memory payload, bytes32 r, bytes32 s) internal pure returns (bytes memory) {
         return bytes.concat(COSE_HEAD, _bstr(payload), hex"5840", r, s);
     }
@@ -546,11 +552,76 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
         _expectRevertOn(_withHead(hex"d1", 1), abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongTag.selector, 6, 17));
     }
 
-    function test_attestPsaToken_RevertWhen_tagNotShortest() public {
-        _expectRevertOn(
-            _withHead(hex"d812", 1),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenNotShortest.selector, 0, 18)
+    /// @notice The typical token's parts under another envelope: `head` is everything before the payload's
+    /// content (tag, array, headers and the payload's string head), `protectedHeader` the protected bstr's
+    /// content the device signs, `signatureHead` the signature string's head.
+    function _variant(
+        bytes memory protectedHeader,
+        bytes memory head,
+        bytes memory payload,
+        bytes memory signatureHead
+    ) internal view returns (bytes memory) {
+        (bytes32 r, bytes32 s) = vm.signP256(device.privateKey, _messageHash(protectedHeader, payload));
+        if (uint256(s) > P256_N / 2) s = bytes32(P256_N - uint256(s));
+        return bytes.concat(head, payload, signatureHead, r, s);
+    }
+
+    /// @notice `token` is accepted over the pending nonce `nonce`: the evidence's counter is its issue time.
+    function _expectAccepted(bytes memory token, bytes32 nonce) internal {
+        psa.attestPsaToken(id, token, device.key);
+        assertEq(registry.evidenceOf(id).bootCount, uint64(uint256(nonce)), "recorded");
+        assertTrue(registry.isTrusted(id, 1 hours));
+        vm.warp(block.timestamp + 1);
+    }
+
+    /// @notice RFC 9783 §5: an attester need not emit preferred serialization, and the verifier takes every
+    /// variation: arguments in longer forms than they need, map keys in any order, headers beside alg.
+    function test_attestPsaToken_acceptsSerializationVariants() public {
+        // The tag in a one-byte argument (d8 12): the same signature, as the tag is not signed.
+        bytes memory token = _withHead(hex"d812", 1);
+        _expectAccepted(token, _lastIssued());
+        // Every head in its longest form: tag, array, protected bstr and its map, alg, the empty unprotected
+        // map, the payload's string (8-byte length), the signature's string.
+        bytes32 nonce = _issue();
+        bytes memory payload = _payload(_claims(nonce));
+        bytes memory longAlg = hex"bb00000000000000011b00000000000000013b0000000000000006";
+        bytes memory head = bytes.concat(
+            hex"db0000000000000012", // tag 18
+            hex"9b0000000000000004", // array of 4
+            hex"5b",
+            bytes8(uint64(longAlg.length)),
+            longAlg,
+            hex"bb0000000000000000", // unprotected: {}
+            hex"5b",
+            bytes8(uint64(payload.length))
         );
+        _expectAccepted(_variant(longAlg, head, payload, hex"5b0000000000000040"), nonce);
+        // A key id in the protected header.
+        nonce = _issue();
+        payload = _payload(_claims(nonce));
+        _expectAccepted(
+            _variant(
+                hex"a201260441aa",
+                bytes.concat(hex"d28446a201260441aaa0", _cbor(2, payload.length)),
+                payload,
+                hex"5840"
+            ),
+            nonce
+        );
+        // A key id and a certificate chain (x5chain, 33) in the unprotected header; a content type (3) beside alg.
+        nonce = _issue();
+        payload = _payload(_claims(nonce));
+        head = bytes.concat(
+            hex"d28446a2012603183d", // protected {1: -7, 3: 61}
+            hex"a204582001020304050607080910111213141516171819202122232425262728293031321821824301020342aabb",
+            _cbor(2, payload.length)
+        );
+        _expectAccepted(_variant(hex"a2012603183d", head, payload, hex"5840"), nonce);
+    }
+
+    /// @notice The nonce issued last (the one _withHead signed over).
+    function _lastIssued() internal view returns (bytes32) {
+        return registry.challengeOf(id);
     }
 
     function test_attestPsaToken_RevertWhen_notAnArrayOfFour() public {
@@ -569,20 +640,53 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
     }
 
     function test_attestPsaToken_RevertWhen_wrongProtectedHeader() public {
-        // ES384 (-35).
+        // ES384 (-35); EdDSA (-8); an unsigned algorithm; alg as text.
         _expectRevertOn(
             _withHead(hex"d28444a1013822a0", 7),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongProtectedHeader.selector, hex"a1013822")
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongAlgorithm.selector, -35)
         );
-        // ES256 and a key id.
         _expectRevertOn(
-            _withHead(hex"d28446a201260441aaa0", 7),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongProtectedHeader.selector, hex"a201260441aa")
+            _withHead(hex"d28443a10127a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongAlgorithm.selector, -8)
         );
-        // Empty.
+        _expectRevertOn(
+            _withHead(hex"d28443a10105a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongAlgorithm.selector, 5)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28448a101654553323536a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, 5, 3, 5)
+        );
+        // Empty (no protected header), and a protected header without alg.
         _expectRevertOn(
             _withHead(hex"d28440a0", 7),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongProtectedHeader.selector, hex"")
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenMissingAlgorithm.selector)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28444a10441aaa0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenMissingAlgorithm.selector)
+        );
+        // Critical headers: none is understood here.
+        _expectRevertOn(
+            _withHead(hex"d28446a20126028101a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenCriticalHeader.selector)
+        );
+        // alg twice; a label in text; a label above 127; a byte after the map.
+        _expectRevertOn(
+            _withHead(hex"d28445a201260126a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateHeader.selector, 6, 1)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28448a2012663616c6701a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenUnsupportedHeaderLabel.selector, 6, 3, 3)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28446a20126188001a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenUnsupportedHeaderLabel.selector, 6, 0, 128)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28444a1012600a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenTrailingBytes.selector, 6, 7)
         );
         // The header map itself, not wrapped in a byte string.
         _expectRevertOn(
@@ -591,10 +695,32 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
         );
     }
 
-    function test_attestPsaToken_RevertWhen_unprotectedHeaderNotEmpty() public {
+    function test_attestPsaToken_RevertWhen_unprotectedHeaderBreaksARule() public {
+        // alg again (it is protected already), -7 or another; crit; a map as a header's value; an array of text.
         _expectRevertOn(
-            _withHead(hex"d28443a10126a10441aa", 7),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenUnprotectedHeaderNotEmpty.selector, 1)
+            _withHead(hex"d28443a10126a10126", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateHeader.selector, 7, 1)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28443a10126a10127", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateHeader.selector, 7, 1)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28443a10126a1028101", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenCriticalHeader.selector)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28443a10126a104a0", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, 8, 5, 0)
+        );
+        _expectRevertOn(
+            _withHead(hex"d28443a10126a118218161", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, 10, 3, 1)
+        );
+        // A negative label twice (-1: an algorithm's parameter).
+        _expectRevertOn(
+            _withHead(hex"d28443a10126a2200020", 7),
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateHeader.selector, 9, -1)
         );
         _expectRevertOn(
             _withHead(hex"d28443a10126bfff", 7),
@@ -606,14 +732,9 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
         );
     }
 
-    function test_attestPsaToken_RevertWhen_payloadIndefiniteOrNotShortest() public {
+    function test_attestPsaToken_RevertWhen_payloadIndefiniteOrDetached() public {
         bytes memory payload = _payload(_claims(_issue()));
         bytes memory sig = abi.encodePacked(hex"5840", bytes32(uint256(1)), bytes32(uint256(1)));
-        // A byte string of 449 bytes in an 8-byte length.
-        _expectRevertOn(
-            bytes.concat(COSE_HEAD, hex"5b", bytes8(uint64(payload.length)), payload, sig),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenNotShortest.selector, 7, payload.length)
-        );
         // In chunks.
         _expectRevertOn(
             bytes.concat(COSE_HEAD, hex"5f", _bstr(payload), hex"ff", sig),
@@ -628,15 +749,15 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
 
     function test_attestPsaToken_RevertWhen_signatureWrongSize() public {
         bytes memory payload = _payload(_claims(_issue()));
-        uint256 at = 7 + _cbor(2, payload.length).length + payload.length;
+        uint256 offset = 7 + _cbor(2, payload.length).length + payload.length;
         _expectRevertOn(
             bytes.concat(COSE_HEAD, _bstr(payload), _bstr(new bytes(63))),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongSize.selector, at, 63)
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongSize.selector, offset, 63)
         );
         // A DER signature.
         _expectRevertOn(
             bytes.concat(COSE_HEAD, _bstr(payload), _bstr(new bytes(72))),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongSize.selector, at, 72)
+            abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongSize.selector, offset, 72)
         );
     }
 
@@ -689,10 +810,10 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
     function test_attestPsaToken_RevertWhen_reservedOrBreak() public {
         Entry[] memory e = _entries(_claims(_issue()));
         e[3].value = hex"1c"; // additional information 28 (reserved)
-        uint256 at = _payloadStart(_map(e).length) + AT_CLIENT_ID + 3;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenMalformed.selector, at, 0x1c));
+        uint256 offset = _payloadStart(_map(e).length) + AT_CLIENT_ID + 3;
+        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenMalformed.selector, offset, 0x1c));
         e[3].value = hex"ff"; // a break outside an indefinite-length item
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenMalformed.selector, at, 0xff));
+        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenMalformed.selector, offset, 0xff));
     }
 
     // ------------------------------------------------------------------ claims map
@@ -714,51 +835,102 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
         );
     }
 
-    function test_attestPsaToken_RevertWhen_keysOutOfOrder() public {
-        Entry[] memory e = _entries(_claims(_issue()));
-        (e[1], e[2]) = (e[2], e[1]); // profile (265) before instance id (256)
-        uint256 at = _payloadStart(_map(e).length) + AT_PROFILE;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenKeyOutOfOrder.selector, at, 256, 265));
+    /// @notice Claims in any order, as an encoder that writes them as it adds them does: here reversed.
+    function test_attestPsaToken_acceptsClaimsInAnyOrder() public {
+        bytes32 nonce = _issue();
+        Entry[] memory e = _entries(_claims(nonce));
+        Entry[] memory reversed = new Entry[](e.length);
+        for (uint256 i; i < e.length; ++i) reversed[i] = e[e.length - 1 - i];
+        _expectAccepted(_signToken(device, _map(reversed)), nonce);
     }
 
     function test_attestPsaToken_RevertWhen_keyDuplicated() public {
         Entry[] memory e = _entries(_claims(_issue()));
         e = _withInserted(e, 4, e[3]); // the client id twice
-        uint256 at = _payloadStart(_map(e).length) + AT_LIFECYCLE;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateKey.selector, at, 2394));
+        uint256 offset = _payloadStart(_map(e).length) + AT_LIFECYCLE;
+        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateKey.selector, offset, 2394));
     }
 
-    function test_attestPsaToken_RevertWhen_keyNotShortest() public {
-        Entry[] memory e = _entries(_claims(_issue()));
+    /// @notice Keys, lengths and values in longer forms than they need: the same claims.
+    function test_attestPsaToken_acceptsLongForms() public {
+        bytes32 nonce = _issue();
+        Entry[] memory e = _entries(_claims(nonce));
         e[0].key = hex"180a"; // 10 in a one-byte argument
-        uint256 at = _payloadStart(_map(e).length) + 1;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenNotShortest.selector, at, 10));
-        e[0].key = hex"0a";
         e[1].key = hex"1a00000100"; // 256 in four bytes
-        at = _payloadStart(_map(e).length) + AT_INSTANCE_ID;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenNotShortest.selector, at, 256));
+        e[3].value = hex"3b0000000000000000"; // the client id -1 in eight bytes
+        e[0].value = bytes.concat(hex"5900", hex"20", abi.encodePacked(nonce)); // the nonce's length in two bytes
+        _expectAccepted(
+            _signToken(device, bytes.concat(hex"b8", bytes1(uint8(e.length)), _slice(_map(e), 1, _map(e).length))),
+            nonce
+        );
+    }
+
+    /// @notice A head of `major` with `arg` in form `form % 5`: shortest, or a 1-, 2-, 4- or 8-byte argument
+    /// (the shortest where `arg` does not fit).
+    function _headIn(uint8 major, uint256 arg, uint256 form) internal pure returns (bytes memory) {
+        uint8 m = major << 5;
+        form %= 5;
+        if (form == 1 && arg < 0x100) return abi.encodePacked(m | 24, uint8(arg));
+        if (form == 2 && arg < 0x10000) return abi.encodePacked(m | 25, uint16(arg));
+        if (form == 3 && arg < 0x100000000) return abi.encodePacked(m | 26, uint32(arg));
+        if (form == 4) return abi.encodePacked(m | 27, uint64(arg));
+        return _cbor(major, arg);
+    }
+
+    /// @notice The unsigned integer a shortest-form key encodes.
+    function _keyValue(bytes memory key) internal pure returns (uint256) {
+        if (key.length == 1) return uint8(key[0]);
+        if (key.length == 2) return uint8(key[1]);
+        return (uint256(uint8(key[1])) << 8) | uint8(key[2]);
+    }
+
+    /// @notice Any order of the claims, any length of every key and of the map's count: accepted, the same
+    /// evidence recorded.
+    function testFuzz_attestPsaToken_anyEncodingOfTheClaims(uint256 seed) public {
+        bytes32 nonce = _issue();
+        Entry[] memory e = _entries(_claims(nonce));
+        // Fisher-Yates with the seed's bits.
+        for (uint256 i = e.length - 1; i > 0; --i) {
+            uint256 j = uint256(keccak256(abi.encode(seed, i))) % (i + 1);
+            (e[i], e[j]) = (e[j], e[i]);
+        }
+        bytes memory payload = _headIn(5, e.length, seed);
+        for (uint256 i; i < e.length; ++i) {
+            uint256 form = uint256(keccak256(abi.encode(seed, "form", i)));
+            payload = bytes.concat(payload, _headIn(0, _keyValue(e[i].key), form), e[i].value);
+        }
+        _expectAccepted(_signToken(device, payload), nonce);
+        assertEq(registry.evidenceOf(id).firmwareId, firmwareV1, "the same measurement");
+    }
+
+    /// @notice One key in two encodings is still one key twice.
+    function test_attestPsaToken_RevertWhen_keyDuplicatedInAnotherForm() public {
+        Entry[] memory e = _entries(_claims(_issue()));
+        e = _withInserted(e, 1, Entry(hex"180a", e[0].value)); // the nonce again, its key 10 in a longer form
+        uint256 offset = _payloadStart(_map(e).length) + 36;
+        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateKey.selector, offset, 10));
     }
 
     function test_attestPsaToken_RevertWhen_unknownClaim() public {
         Entry[] memory e = _entries(_claims(_issue()));
         // EAT's iat (6), before the nonce.
         Entry[] memory x = _withInserted(e, 0, Entry(_uint(6), _uint(1_700_000_000)));
-        uint256 at = _payloadStart(_map(x).length) + 1;
-        _expectEntriesRevert(x, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnknownClaim.selector, at, 6));
+        uint256 offset = _payloadStart(_map(x).length) + 1;
+        _expectEntriesRevert(x, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnknownClaim.selector, offset, 6));
         // A key past RFC 9783's last.
         x = _withInserted(e, e.length, Entry(_uint(2401), _uint(1)));
         bytes memory m = _map(x);
-        at = _payloadStart(m.length) + m.length - 4;
-        _expectEntriesRevert(x, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnknownClaim.selector, at, 2401));
+        offset = _payloadStart(m.length) + m.length - 4;
+        _expectEntriesRevert(x, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnknownClaim.selector, offset, 2401));
         // Claim keys are unsigned integers: a negative one, a text one.
         x = _withInserted(e, e.length, Entry(_int(-1), _uint(1)));
         m = _map(x);
-        at = _payloadStart(m.length) + m.length - 2;
-        _expectEntriesRevert(x, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, at, 1, 0));
+        offset = _payloadStart(m.length) + m.length - 2;
+        _expectEntriesRevert(x, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, offset, 1, 0));
         x = _withInserted(e, e.length, Entry(_tstr("iat"), _uint(1)));
         m = _map(x);
-        at = _payloadStart(m.length) + m.length - 5;
-        _expectEntriesRevert(x, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, at, 3, 3));
+        offset = _payloadStart(m.length) + m.length - 5;
+        _expectEntriesRevert(x, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, offset, 3, 3));
     }
 
     function test_attestPsaToken_RevertWhen_mandatoryClaimMissing() public {
@@ -834,12 +1006,12 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
     function test_attestPsaToken_RevertWhen_claimOfTheWrongType() public {
         Entry[] memory e = _entries(_claims(_issue()));
         e[0].value = _tstr("0123456789abcdef0123456789abcdef"); // the nonce as text
-        uint256 at = _payloadStart(_map(e).length) + 2;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, at, 3, 32));
+        uint256 offset = _payloadStart(_map(e).length) + 2;
+        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, offset, 3, 32));
         e = _entries(_claims(_issue()));
         e[4].value = hex"f93000"; // the lifecycle as a half-precision float
-        at = _payloadStart(_map(e).length) + AT_LIFECYCLE + 3;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, at, 7, 0x3000));
+        offset = _payloadStart(_map(e).length) + AT_LIFECYCLE + 3;
+        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, offset, 7, 0x3000));
     }
 
     function test_attestPsaToken_RevertWhen_instanceIdNotRand() public {
@@ -856,8 +1028,8 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
             abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongProfile.selector, "http://arm.com/psa/2.0.0")
         );
         e[2].value = _bstr(bytes(PROFILE));
-        uint256 at = _payloadStart(_map(e).length) + AT_PROFILE + 3;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, at, 2, 33));
+        uint256 offset = _payloadStart(_map(e).length) + AT_PROFILE + 3;
+        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, offset, 2, 33));
     }
 
     function test_attestPsaToken_RevertWhen_badClientId() public {
@@ -928,8 +1100,8 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
         Entry[] memory e = _entries(_claims(_issue()));
         e[7].value = _component(_releaseComponents()[0]);
         bytes memory m = _map(e);
-        uint256 at = _payloadStart(m.length) + m.length - e[7].value.length;
-        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, at, 5, 4));
+        uint256 offset = _payloadStart(m.length) + m.length - e[7].value.length;
+        _expectEntriesRevert(e, abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, offset, 5, 4));
     }
 
     function test_attestPsaToken_RevertWhen_componentMeasurementNotSha256() public {
@@ -945,8 +1117,8 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
         PsaClaims memory c = _claims(_issue());
         c.components[0].signerId = abi.encodePacked(bytes20(keccak256("signer")));
         bytes memory payload = _payload(c);
-        uint256 at = _payloadStart(payload.length) + AT_FIRST_COMPONENT + AT_SIGNER_ID;
-        _expectPayloadRevert(payload, abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongSize.selector, at, 20));
+        uint256 offset = _payloadStart(payload.length) + AT_FIRST_COMPONENT + AT_SIGNER_ID;
+        _expectPayloadRevert(payload, abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongSize.selector, offset, 20));
     }
 
     /// @notice The encoded first component of the typical claims with `fields` as its map (count included).
@@ -969,7 +1141,19 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
         _expectPayloadRevert(payload, abi.encodeWithSelector(PsaTokenLib.PsaTokenMissingComponentField.selector, 0, 5));
     }
 
-    function test_attestPsaToken_RevertWhen_componentKeyUnknownOrOutOfOrder() public {
+    function test_attestPsaToken_componentKeysInAnyOrder() public {
+        bytes memory value = _bstr(abi.encodePacked(sha256("bootloader 3.1.0")));
+        bytes memory signer = _bstr(abi.encodePacked(keccak256("bootloader signer")));
+        bytes32 nonce = _issue();
+        PsaClaims memory c = _claims(nonce);
+        Entry[] memory e = _entries(c);
+        bytes memory rest;
+        for (uint256 i = 1; i < 3; ++i) rest = bytes.concat(rest, _component(c.components[i]));
+        e[7].value = bytes.concat(hex"83", hex"a3", hex"05", signer, hex"04", _tstr("3.1.0"), hex"02", value, rest);
+        _expectAccepted(_signToken(device, _map(e)), nonce);
+    }
+
+    function test_attestPsaToken_RevertWhen_componentKeyUnknownOrRepeated() public {
         bytes memory value = _bstr(abi.encodePacked(sha256("bootloader 3.1.0")));
         bytes memory signer = _bstr(abi.encodePacked(keccak256("bootloader signer")));
         (bytes memory payload, uint256 start) = _withFirstComponent(
@@ -979,11 +1163,10 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
             payload,
             abi.encodeWithSelector(PsaTokenLib.PsaTokenUnknownComponentKey.selector, 0, start + 36, 3)
         );
-        (payload, start) = _withFirstComponent(bytes.concat(hex"a2", hex"05", signer, hex"02", value));
-        _expectPayloadRevert(
-            payload,
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenKeyOutOfOrder.selector, start + 36, 2, 5)
+        (payload, start) = _withFirstComponent(
+            bytes.concat(hex"a3", hex"05", signer, hex"02", value, hex"1805", signer)
         );
+        _expectPayloadRevert(payload, abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateKey.selector, start + 71, 5));
         (payload, start) = _withFirstComponent(bytes.concat(hex"a3", hex"02", value, hex"02", value, hex"05", signer));
         _expectPayloadRevert(payload, abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateKey.selector, start + 36, 2));
         (payload, start) = _withFirstComponent(bytes.concat(hex"a2", hex"02", value, hex"20", signer));

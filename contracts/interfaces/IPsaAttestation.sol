@@ -6,10 +6,10 @@ import {IDeviceRegistry} from "./IDeviceRegistry.sol";
 
 /// @title IPsaAttestation
 /// @notice Evidence from an Arm PSA Root of Trust: an Initial Attestation Token (RFC 9783), a COSE_Sign1
-/// signed with ES256 by the device's registered P-256 key, in the one deterministic CBOR shape DeviceTrust
-/// devices emit (src/device/psa-token.ts; parsed by PsaTokenLib). An accepted token becomes the same
-/// evidence record `attest` writes (the registry's `recordAppraisedEvidence`), so `isTrusted` and everything
-/// above it read it unchanged.
+/// signed with ES256 by the device's registered P-256 key, in any serialization RFC 9783 §5 lets an attester
+/// emit (parsed by PsaTokenLib; DeviceTrust devices emit core deterministic CBOR, src/device/psa-token.ts).
+/// An accepted token becomes the same evidence record `attest` writes (the registry's
+/// `recordAppraisedEvidence`), so `isTrusted` and everything above it read it unchanged.
 ///
 /// Freshness and the counter: a PSA token carries no clock and no counter of its own, so a token over a
 /// block hash could be submitted again for as long as the hash is recent. PSA evidence therefore takes only

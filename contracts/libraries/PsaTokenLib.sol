@@ -2,16 +2,23 @@
 pragma solidity ^0.8.30;
 
 /// @title PsaTokenLib
-/// @notice Parses an Arm PSA Initial Attestation Token (RFC 9783) exactly as DeviceTrust devices make it
-/// (src/device/psa-token.ts): a COSE_Sign1 (RFC 9052) with tag 18, the protected header {1: -7} (ES256) and
-/// an empty unprotected one, whose payload is RFC 9783's claims map, every item in core deterministic CBOR
-/// (RFC 8949 §4.2.1: definite lengths, shortest arguments, map keys in ascending order, no duplicate).
+/// @notice Parses an Arm PSA Initial Attestation Token (RFC 9783): a COSE_Sign1 (RFC 9052) with tag 18 whose
+/// payload is RFC 9783's claims map. RFC 9783 §5 lets a constrained attester emit CBOR that is not in
+/// preferred serialization and makes the verifier variation-tolerant, so this decoder takes what real PSA
+/// attesters (TF-M's QCBOR encoder among them) may emit: arguments in any of their lengths, map keys in any
+/// order (each once), a protected header that names ES256 (alg -7) among other integer-labelled headers and
+/// an unprotected one (a kid, an x5chain). What it still refuses: indefinite lengths (RFC 9783 allows
+/// definite ones only), duplicate keys or header labels, critical headers (crit: no extension is understood
+/// here), claims RFC 9783 does not define, claims of the wrong type or size, bytes after the last item.
+/// DeviceTrust's own devices emit core deterministic CBOR (src/device/psa-token.ts):
 ///
 ///   d2 84 43 a1 01 26 a0 59 <len16> <claims map> 58 40 <r‖s>     (a payload under 256 bytes: 58 <len8>)
 ///
-/// Anything else is refused with an error that names the rule: the same rules as src/verify/psa-token.ts.
+/// Every refusal is an error that names the rule: the same rules as src/verify/psa-token.ts.
 /// @dev A minimal decoder: it reads calldata in place, one item head at a time, and knows only the item
 /// kinds a token has (unsigned and negative integers, byte and text strings, arrays, maps and the one tag).
+/// The ES256 signature is over the Sig_structure, which RFC 9052 §9 encodes deterministically whatever the
+/// token's own encoding: the two byte strings' heads are encoded again in their shortest form.
 /// Every read is bounded by the end of what holds it (the token, or the payload for the claims), so a short
 /// token reverts with PsaTokenTruncated rather than reading the zeros calldataload returns past the end.
 library PsaTokenLib {
@@ -70,13 +77,17 @@ library PsaTokenLib {
     uint256 private constant _ARRAY = 4;
     uint256 private constant _MAP = 5;
     uint256 private constant _TAG = 6;
-    /// @dev The only protected header: the bstr .cbor {1: -7} (43 a1 01 26), as a big-endian integer.
-    uint256 private constant _PROTECTED = 0x43a10126;
-    /// @dev Where the payload's bstr starts: after d2 84 43 a1 01 26 a0.
-    uint256 private constant _PAYLOAD_OFFSET = 7;
-    /// @dev How every Sig_structure of this profile starts: 84 6a "Signature1", the protected bstr 43 a1 01 26,
-    /// the empty external_aad 40; the payload's bstr (head included) follows.
-    bytes17 private constant _SIG_STRUCTURE_PREFIX = 0x846a5369676e61747572653143a1012640;
+    /// @dev COSE header labels (RFC 9052 §3.1) the decoder looks at: alg and crit.
+    uint256 private constant _HEADER_ALG = 1;
+    uint256 private constant _HEADER_CRIT = 2;
+    /// @dev ES256 is COSE algorithm -7: a negative integer with argument 6.
+    uint256 private constant _ES256_ARGUMENT = 6;
+    /// @dev Header labels the decoder accepts: unsigned 0 to 127 (bit = label) and negative -1 to -128 (bit =
+    /// 128 + argument), every label COSE registers for a signed message among them.
+    uint256 private constant _MAX_LABEL_ARGUMENT = 127;
+    /// @dev How every Sig_structure starts: 84 6a "Signature1"; the protected bstr, the empty external_aad
+    /// (40) and the payload's bstr follow.
+    bytes12 private constant _SIG_STRUCTURE_CONTEXT = 0x846a5369676e617475726531;
     bytes32 private constant _PROFILE_HASH = keccak256(bytes(PSA_PROFILE));
     /// @dev Bit i of the claims seen: claim 10 is bit 0, 256 bit 1, 265 bit 2, 2394 + k bit 3 + k.
     /// Mandatory: nonce, instance id, profile, client id, lifecycle, implementation id, software components.
@@ -93,25 +104,28 @@ library PsaTokenLib {
     error PsaTokenIndefiniteLength(uint256 offset);
     /// @notice Additional information 28 to 30 (reserved), or 31 on a type that has no indefinite length.
     error PsaTokenMalformed(uint256 offset, uint8 initialByte);
-    /// @notice An integer, length or count not in its shortest form (RFC 8949 §4.2.1).
-    error PsaTokenNotShortest(uint256 offset, uint256 argument);
     /// @notice The token is not tagged 18 (COSE_Sign1): the first item's major type and argument.
     error PsaTokenWrongTag(uint8 majorType, uint256 argument);
-    /// @notice The protected header is not exactly {1: -7} (ES256, nothing else): its bytes.
-    error PsaTokenWrongProtectedHeader(bytes header);
-    /// @notice The unprotected header has `entries` entries: this profile carries none.
-    error PsaTokenUnprotectedHeaderNotEmpty(uint256 entries);
+    /// @notice The protected header names no algorithm (label 1): ES256 must be named there, where the
+    /// signature covers it.
+    error PsaTokenMissingAlgorithm();
+    /// @notice The protected header's algorithm is `alg`, not ES256 (-7).
+    error PsaTokenWrongAlgorithm(int256 alg);
+    /// @notice The token marks headers critical (label 2): no header extension is understood here.
+    error PsaTokenCriticalHeader();
+    /// @notice Header label `label` (at `offset`) appears twice, in one bucket or across both.
+    error PsaTokenDuplicateHeader(uint256 offset, int256 label);
+    /// @notice A header label at `offset` is not an integer from -128 to 127 (its major type and argument).
+    error PsaTokenUnsupportedHeaderLabel(uint256 offset, uint8 majorType, uint256 argument);
     /// @notice The item at `offset` (its major type and argument) is not of the kind the token has there:
-    /// COSE_Sign1 is an array of four, claim and component keys are unsigned integers, a claim's value has
-    /// its claim's type.
+    /// COSE_Sign1 is an array of four, its headers are maps, claim and component keys are unsigned integers, a
+    /// claim's value has its claim's type, a header's value is an integer, a string or an array of byte
+    /// strings.
     error PsaTokenUnexpectedItem(uint256 offset, uint8 majorType, uint256 argument);
     /// @notice A string at `offset` is `size` bytes: not what its claim has (nonce 32, instance id 33,
     /// implementation id 32, boot seed 8 to 32, signer id 32, 48 or 64, signature 64).
     error PsaTokenWrongSize(uint256 offset, uint256 size);
-    /// @notice A map key at `offset` is not above the one before it (`previous`): keys must be in ascending
-    /// (deterministic) order.
-    error PsaTokenKeyOutOfOrder(uint256 offset, uint256 key, uint256 previous);
-    /// @notice A map key at `offset` repeats the one before it.
+    /// @notice A map key at `offset` appeared before in the same map.
     error PsaTokenDuplicateKey(uint256 offset, uint256 key);
     /// @notice Claim `key` (at `offset`) is not one of RFC 9783's: this profile carries no others.
     error PsaTokenUnknownClaim(uint256 offset, uint256 key);
@@ -142,42 +156,147 @@ library PsaTokenLib {
     /// @notice Parses `token` exactly and computes its measurement and signed hash; reverts with the first
     /// rule it breaks. Verifies no signature and appraises no claim: see PsaAttestation.
     function parse(bytes calldata token) internal pure returns (Token memory t) {
-        uint256 length = token.length;
-        (uint256 major, uint256 arg, uint256 p) = _head(token, 0, length);
-        if (major != _TAG || arg != COSE_SIGN1_TAG) revert PsaTokenWrongTag(uint8(major), arg);
-        p = _expect(token, p, length, _ARRAY, 4);
-        _protectedHeader(token, p, length);
-        // The unprotected header: the empty map.
-        (major, arg, p) = _head(token, 6, length);
-        if (major != _MAP) revert PsaTokenUnexpectedItem(6, uint8(major), arg);
-        if (arg != 0) revert PsaTokenUnprotectedHeaderNotEmpty(arg);
-
-        // The payload: a byte string holding the claims map and nothing else.
-        (uint256 payload, uint256 size, uint256 payloadEnd) = _string(token, _PAYLOAD_OFFSET, length, _BYTES);
-        uint256 claimsEnd = _claims(token, payload, payloadEnd, t);
-        if (claimsEnd != payloadEnd) revert PsaTokenTrailingBytes(claimsEnd, payloadEnd);
-
+        (uint256 protectedStart, uint256 protectedSize, uint256 payloadHead) = _envelope(token);
+        uint256 payloadEnd = _payload(token, payloadHead, t);
         // The signature: r‖s.
-        uint256 signature;
-        (signature, size, p) = _string(token, payloadEnd, length, _BYTES);
+        (uint256 signature, uint256 size, uint256 end) = _string(token, payloadEnd, token.length, _BYTES);
         if (size != 64) revert PsaTokenWrongSize(payloadEnd, size);
-        if (p != length) revert PsaTokenTrailingBytes(p, length);
+        if (end != token.length) revert PsaTokenTrailingBytes(end, token.length);
         t.r = bytes32(_word(token, signature));
         t.s = bytes32(_word(token, signature + 32));
-        // The Sig_structure is a constant prefix and the payload's bstr exactly as the token has it: one
-        // copy of the payload to memory, no re-encoding.
-        t.messageHash = sha256(bytes.concat(_SIG_STRUCTURE_PREFIX, token[_PAYLOAD_OFFSET:payloadEnd]));
+        t.messageHash = _sigStructureHash(token, protectedStart, protectedSize, payloadHead);
     }
 
     // ---------------------------------------------------------------- COSE_Sign1
 
-    /// @dev The protected header's bstr at `p` (offset 2): exactly 43 a1 01 26.
-    function _protectedHeader(bytes calldata token, uint256 p, uint256 end) private pure {
-        (uint256 start, , uint256 next) = _string(token, p, end, _BYTES);
-        // Four bytes from p are in bounds (the string's head and three bytes of content, or more).
-        if (next != p + 4 || _word(token, p) >> 224 != _PROTECTED) {
-            revert PsaTokenWrongProtectedHeader(token[start:next]);
+    /// @dev The tag, the array of four and both headers: the protected bstr's content and size, and where the
+    /// payload's string starts.
+    function _envelope(
+        bytes calldata token
+    ) private pure returns (uint256 protectedStart, uint256 protectedSize, uint256 next) {
+        uint256 length = token.length;
+        (uint256 major, uint256 arg, uint256 p) = _head(token, 0, length);
+        if (major != _TAG || arg != COSE_SIGN1_TAG) revert PsaTokenWrongTag(uint8(major), arg);
+        p = _expect(token, p, length, _ARRAY, 4);
+        // The protected bucket names ES256; the unprotected one may carry a kid or certificates.
+        uint256 labels;
+        (protectedStart, protectedSize, labels, next) = _protectedHeader(token, p, length);
+        (next, ) = _headerMap(token, next, length, labels);
+    }
+
+    /// @dev The payload's byte string at `p`, holding the claims map and nothing else; fills `t`. Returns
+    /// where the string ends.
+    function _payload(bytes calldata token, uint256 p, Token memory t) private pure returns (uint256 payloadEnd) {
+        uint256 payload;
+        (payload, , payloadEnd) = _string(token, p, token.length, _BYTES);
+        uint256 claimsEnd = _claims(token, payload, payloadEnd, t);
+        if (claimsEnd != payloadEnd) revert PsaTokenTrailingBytes(claimsEnd, payloadEnd);
+    }
+
+    /// @dev The protected header's bstr at `p`: a map, and nothing after it, that names ES256. Returns where
+    /// its content starts, its size, the labels it holds and where the bstr ends.
+    function _protectedHeader(
+        bytes calldata token,
+        uint256 p,
+        uint256 end
+    ) private pure returns (uint256 start, uint256 size, uint256 labels, uint256 next) {
+        (start, size, next) = _string(token, p, end, _BYTES);
+        // An empty bstr stands for no protected header (RFC 9052 §3): it names no algorithm.
+        if (size == 0) revert PsaTokenMissingAlgorithm();
+        uint256 mapEnd;
+        (mapEnd, labels) = _headerMap(token, start, next, 0);
+        if (mapEnd != next) revert PsaTokenTrailingBytes(mapEnd, next);
+        if (labels & (1 << _HEADER_ALG) == 0) revert PsaTokenMissingAlgorithm();
+    }
+
+    /// @dev A header map at `p` (inside what ends at `end`); `labels` are those already seen (the protected
+    /// bucket's, when this is the unprotected one). Each label an integer from -128 to 127, once across both
+    /// buckets, so alg (1) is named once and, as the protected bucket is read first, only there; alg is ES256;
+    /// no crit (2). Returns where the map ends and the labels seen.
+    function _headerMap(
+        bytes calldata token,
+        uint256 p,
+        uint256 end,
+        uint256 labels
+    ) private pure returns (uint256, uint256) {
+        (uint256 count, uint256 next) = _count(token, p, end, _MAP);
+        p = next;
+        for (; count != 0; --count) {
+            (uint256 major, uint256 arg, uint256 valueStart) = _head(token, p, end);
+            if ((major != _UINT && major != _NINT) || arg > _MAX_LABEL_ARGUMENT) {
+                revert PsaTokenUnsupportedHeaderLabel(p, uint8(major), arg);
+            }
+            uint256 bit = 1 << (major == _UINT ? arg : 128 + arg);
+            if (labels & bit != 0) {
+                revert PsaTokenDuplicateHeader(p, major == _UINT ? int256(arg) : -1 - int256(arg));
+            }
+            labels |= bit;
+            if (major == _UINT && arg == _HEADER_CRIT) revert PsaTokenCriticalHeader();
+            p =
+                major == _UINT && arg == _HEADER_ALG
+                    ? _algorithm(token, valueStart, end)
+                    : _headerValue(token, valueStart, end);
         }
+        return (p, labels);
+    }
+
+    /// @dev The algorithm at `p`: ES256 (-7). Returns where it ends.
+    function _algorithm(bytes calldata token, uint256 p, uint256 end) private pure returns (uint256) {
+        (uint256 major, uint256 arg, uint256 next) = _head(token, p, end);
+        if (major == _NINT && arg == _ES256_ARGUMENT) return next;
+        // arg < 2^64: the int256 conversions are exact.
+        if (major == _UINT) revert PsaTokenWrongAlgorithm(int256(arg));
+        if (major == _NINT) revert PsaTokenWrongAlgorithm(-1 - int256(arg));
+        revert PsaTokenUnexpectedItem(p, uint8(major), arg);
+    }
+
+    /// @dev A header's value at `p`: an integer, a byte string, a UTF-8 text string, or an array of byte
+    /// strings (x5chain). Returns where it ends.
+    function _headerValue(bytes calldata token, uint256 p, uint256 end) private pure returns (uint256 next) {
+        (uint256 major, uint256 arg, uint256 start) = _head(token, p, end);
+        if (major == _UINT || major == _NINT) return start;
+        if (major == _BYTES) {
+            (, , next) = _string(token, p, end, _BYTES);
+        } else if (major == _TEXT) {
+            next = _text(token, p, end);
+        } else if (major == _ARRAY) {
+            next = start;
+            for (; arg != 0; --arg) (, , next) = _string(token, next, end, _BYTES);
+        } else {
+            revert PsaTokenUnexpectedItem(p, uint8(major), arg);
+        }
+    }
+
+    /// @dev SHA-256 of the Sig_structure ["Signature1", protected, h'', payload] in deterministic encoding: the
+    /// two strings' contents as the token has them (the payload's string at `payloadHead`), under heads in
+    /// their shortest form.
+    function _sigStructureHash(
+        bytes calldata token,
+        uint256 protectedStart,
+        uint256 protectedSize,
+        uint256 payloadHead
+    ) private pure returns (bytes32) {
+        (uint256 payload, uint256 payloadSize, ) = _string(token, payloadHead, token.length, _BYTES);
+        return
+            sha256(
+                bytes.concat(
+                    _SIG_STRUCTURE_CONTEXT,
+                    _bytesHead(protectedSize),
+                    token[protectedStart:protectedStart + protectedSize],
+                    hex"40",
+                    _bytesHead(payloadSize),
+                    token[payload:payload + payloadSize]
+                )
+            );
+    }
+
+    /// @dev The shortest head of a byte string of `size` bytes (RFC 8949 §4.2.1).
+    function _bytesHead(uint256 size) private pure returns (bytes memory) {
+        if (size < 24) return abi.encodePacked(uint8(0x40 + size));
+        if (size < 0x100) return abi.encodePacked(uint8(0x58), uint8(size));
+        if (size < 0x10000) return abi.encodePacked(uint8(0x59), uint16(size));
+        // A calldata token is far below 2^32 bytes.
+        return abi.encodePacked(uint8(0x5a), uint32(size));
     }
 
     // ---------------------------------------------------------------- claims
@@ -186,14 +305,14 @@ library PsaTokenLib {
     function _claims(bytes calldata token, uint256 p, uint256 end, Token memory t) private pure returns (uint256) {
         (uint256 count, uint256 next) = _count(token, p, end, _MAP);
         p = next;
-        // Each key must be at least `floor`: one above the key before it.
-        uint256 floor;
+        // Keys in any order (RFC 9783 §5), each once.
         uint256 seen;
         for (uint256 i; i < count; ++i) {
             uint256 key;
-            (key, next) = _key(token, p, end, floor);
-            floor = _above(key);
-            seen |= 1 << _claimBit(key);
+            (key, next) = _key(token, p, end);
+            uint256 bit = 1 << _claimBit(key);
+            if (seen & bit != 0) revert PsaTokenDuplicateKey(p, key);
+            seen |= bit;
             p = _claim(token, p, key, next, end, t);
         }
         uint256 missing = _MANDATORY_CLAIMS & ~seen;
@@ -295,8 +414,8 @@ library PsaTokenLib {
         }
     }
 
-    /// @dev Component `index` at `p`: a map of keys 1, 2, 4, 5, 6 in order, 2 and 5 present. Returns its
-    /// measurement value and where it ends.
+    /// @dev Component `index` at `p`: a map of keys 1, 2, 4, 5, 6 in any order, each once, 2 and 5 present.
+    /// Returns its measurement value and where it ends.
     function _component(
         bytes calldata token,
         uint256 index,
@@ -305,14 +424,13 @@ library PsaTokenLib {
     ) private pure returns (bytes32 measurementValue, uint256) {
         (uint256 count, uint256 next) = _count(token, p, end, _MAP);
         p = next;
-        uint256 floor;
         uint256 seen;
         // Counting down keeps one stack slot free for the legacy pipeline (which compiles the tests).
         for (; count != 0; --count) {
             uint256 key;
-            (key, next) = _key(token, p, end, floor);
-            floor = _above(key);
+            (key, next) = _key(token, p, end);
             // Keys above 255 shift out to nothing; they are unknown and refused below.
+            if (seen & (1 << key) != 0) revert PsaTokenDuplicateKey(p, key);
             seen |= 1 << key;
             bytes32 value;
             (value, p) = _componentField(token, index, p, key, next, end);
@@ -361,29 +479,11 @@ library PsaTokenLib {
 
     // ---------------------------------------------------------------- CBOR items
 
-    /// @dev A map key at `p`: an unsigned integer of at least `floor`, one above the previous key (0 for the
-    /// first).
-    function _key(
-        bytes calldata token,
-        uint256 p,
-        uint256 end,
-        uint256 floor
-    ) private pure returns (uint256 key, uint256 next) {
+    /// @dev A map key at `p`: an unsigned integer.
+    function _key(bytes calldata token, uint256 p, uint256 end) private pure returns (uint256 key, uint256 next) {
         uint256 major;
         (major, key, next) = _head(token, p, end);
         if (major != _UINT) revert PsaTokenUnexpectedItem(p, uint8(major), key);
-        if (key < floor) {
-            if (key == floor - 1) revert PsaTokenDuplicateKey(p, key);
-            revert PsaTokenKeyOutOfOrder(p, key, floor - 1);
-        }
-    }
-
-    /// @dev The floor of the key after `key`.
-    function _above(uint256 key) private pure returns (uint256) {
-        // Unchecked: a key has at most 8 bytes.
-        unchecked {
-            return key + 1;
-        }
     }
 
     /// @dev An array or map (`major`) at `p`: its count and where its first item starts.
@@ -448,8 +548,8 @@ library PsaTokenLib {
     }
 
     /// @dev The head of the item at `p`: its major type, its argument and where its content starts. Refuses
-    /// what core deterministic CBOR never has: indefinite lengths, reserved additional information and
-    /// arguments longer than they need be.
+    /// indefinite lengths and reserved additional information; takes an argument in any of its lengths (RFC
+    /// 9783 §5: attesters need not emit preferred serialization).
     function _head(
         bytes calldata token,
         uint256 p,
@@ -472,9 +572,6 @@ library PsaTokenLib {
             next = p + 1 + size;
             if (next > end) revert PsaTokenTruncated(next, end);
             arg = (word << 8) >> (256 - 8 * size);
-            // The shortest form: 24 or more in one byte, 2^8, 2^16, 2^32 or more in two, four, eight. (Major type
-            // 7, floats and simple values, has its own rule; no token item is one and the callers refuse them.)
-            if (major != 7 && arg < (size == 1 ? 24 : 1 << (4 * size))) revert PsaTokenNotShortest(p, arg);
         }
     }
 

@@ -19,7 +19,8 @@ import type { KeyStore } from "./key-store.js";
 /**
  * Arm PSA Initial Attestation Tokens (RFC 9783) made by a device: the claims (src/protocol/psa-claims.ts)
  * as the payload of a COSE_Sign1 signed with ES256 by the device's P-256 key (src/protocol/cose.ts), every
- * byte in core deterministic CBOR so the verifier and the contracts parse exactly one shape:
+ * byte in core deterministic CBOR (the verifier and the contracts also take the other serializations RFC
+ * 9783 §5 allows, as other attesters emit them):
  *
  *   d2 84 43 a1 01 26 a0 59 <len16> <claims map> 58 40 <r‖s>   (a payload under 256 bytes: 58 <len8>)
  *

@@ -13,8 +13,6 @@ import {
   PSA_PROFILE,
   checkPsaClaims,
   coseSign1ToBeSigned,
-  encodeCoseSign1,
-  encodePsaClaims,
   parseHex,
   parseHexBytes,
   psaLifecycleState,
@@ -29,17 +27,22 @@ import {
 import { p256PublicKey } from "./p256-key.js";
 
 /**
- * Arm PSA Initial Attestation Tokens (RFC 9783) as device evidence: parsed strictly — well-formed CBOR
- * with definite lengths only, no duplicate map keys, core deterministic encoding (RFC 8949 §4.2.1: every
- * argument in its shortest form, map keys in bytewise order), a COSE_Sign1 (tag 18) whose only header is
- * the protected {1: -7} (ES256), exactly RFC 9783's claims with their CDDL types, nothing after the last
- * byte — and appraised with the rules the chain applies: the device's ES256 signature (low-s) over the
- * Sig_structure, the nonce against the freshness value, the security lifecycle, the implementation and
- * instance ids, each software component against the maker's reference values, and DeviceTrust's
- * measurement of the token (psaMeasurement, src/protocol/psa-claims.ts) against the registry's reference.
+ * Arm PSA Initial Attestation Tokens (RFC 9783) as device evidence, parsed with the rules the chain's
+ * decoder (contracts/libraries/PsaTokenLib.sol) applies. RFC 9783 §5 lets a constrained attester emit CBOR
+ * that is not in preferred serialization and makes the verifier variation-tolerant: arguments in any of
+ * their lengths and map keys in any order are taken. Refused: CBOR that is not well-formed, indefinite
+ * lengths (RFC 9783 allows definite ones only), a key twice in one map (compared by value, whatever its
+ * encoding), floats and simple values (no token item is one), anything after the last byte; a COSE_Sign1
+ * that is not tagged 18, headers whose labels are not integers from -128 to 127 or appear twice across the
+ * buckets, alg not ES256 (-7) in the protected bucket, crit anywhere, a header value that is not an integer,
+ * a string or an array of byte strings; claims RFC 9783 does not define or of the wrong type.
  *
- * A token passes parsing only if it is byte for byte what buildPsaToken (src/device/psa-token.ts) makes
- * of its claims: one shape, which the on-chain decoder can read at fixed places.
+ * Appraisal follows the chain too: the device's ES256 signature (low-s) over the Sig_structure (encoded
+ * deterministically, RFC 9052 §9, whatever the token's own encoding), the nonce against the freshness value,
+ * the security lifecycle, the implementation and instance ids, each software component against the maker's
+ * reference values, and DeviceTrust's measurement of the token (psaMeasurement, src/protocol/psa-claims.ts)
+ * against the registry's reference. DeviceTrust's own devices emit core deterministic CBOR
+ * (buildPsaToken, src/device/psa-token.ts).
  */
 
 /** Why a token, its signature or its appraisal is refused: one reason per rule. */
@@ -49,10 +52,11 @@ export const PSA_TOKEN_PROBLEMS = [
   "TrailingBytes",
   "IndefiniteLength",
   "DuplicateKey",
-  "NotDeterministic",
+  "UnexpectedItem",
   "NotCoseSign1",
   "UnsupportedAlgorithm",
   "CriticalHeader",
+  "DuplicateHeader",
   "UnexpectedHeader",
   "MissingClaim",
   "UnknownClaim",
@@ -99,15 +103,11 @@ export interface PsaToken {
 /** Deep enough for every structure of a token (tag → array → bstr; map → array → map → value). */
 const MAX_DEPTH = 8;
 
-/** The smallest argument each additional-information size may carry (RFC 8949 §4.2.1, shortest form). */
-const SHORTEST: readonly number[] = [24, 0x100, 0x10000, 0x100000000];
-
 /**
  * Walks one CBOR data item over all of `bytes` and refuses, each with its own problem: a byte string
  * that ends early, an indefinite length, a reserved or invalid initial byte, nesting past MAX_DEPTH, a
- * repeated map key, an argument not in its shortest form or map keys out of bytewise order, and any byte
- * after the item. What it accepts is well-formed, definite-length CBOR in core deterministic encoding
- * (floats aside: none belongs in a token, and the schema refuses them).
+ * map key that repeats one before it (by value: 10 and 0x18 0x0a are one key), a float or simple value,
+ * and any byte after the item. What it accepts is well-formed, definite-length CBOR in any serialization.
  */
 function scanCbor(bytes: Uint8Array, what: string): void {
   let offset = 0;
@@ -153,13 +153,6 @@ function scanCbor(bytes: Uint8Array, what: string): void {
     // 2^53, where every length is a truncation anyway).
     let argument = 0;
     for (let i = 0; i < size; i++) argument = argument * 256 + (bytes[offset++] ?? 0);
-    // Floats (major 7, 25..27) have their own shortest-form rule; the schema refuses them anyway.
-    if (major !== 7 && argument < (SHORTEST[ai - 24] ?? 0)) {
-      throw fail(
-        "NotDeterministic",
-        `argument ${String(argument)} at byte ${String(start)} is not in its shortest form`,
-      );
-    }
     return { major, ai, argument, start };
   };
 
@@ -182,23 +175,12 @@ function scanCbor(bytes: Uint8Array, what: string): void {
       case 5: {
         const count = need(argument * 2, "a map") / 2;
         const seen = new Set<string>();
-        let previous: Uint8Array | undefined;
         for (let i = 0; i < count; i++) {
-          const keyStart = offset;
-          item(depth + 1);
-          const key = bytes.subarray(keyStart, offset);
-          const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("hex");
+          const id = keyIdentity(depth + 1);
           if (seen.has(id)) {
-            throw fail("DuplicateKey", `map at byte ${String(start)} repeats the key 0x${id}`);
-          }
-          if (previous !== undefined && Buffer.compare(previous, key) > 0) {
-            throw fail(
-              "NotDeterministic",
-              `map at byte ${String(start)} has its keys out of bytewise order`,
-            );
+            throw fail("DuplicateKey", `map at byte ${String(start)} repeats the key ${id}`);
           }
           seen.add(id);
-          previous = key;
           item(depth + 1);
         }
         return;
@@ -213,10 +195,38 @@ function scanCbor(bytes: Uint8Array, what: string): void {
             `simple value ${String(argument)} in two bytes at byte ${String(start)}`,
           );
         }
-        return;
+        throw fail(
+          "UnexpectedItem",
+          `a float or simple value (true, false, null…) at byte ${String(start)}: no token item is one`,
+        );
       default:
         return; // 0 and 1: integers, the argument is the value
     }
+  };
+
+  /**
+   * Reads a map key and returns what identifies it by value: an integer by its sign and argument, a string
+   * by its kind and content, anything else by its bytes.
+   */
+  const keyIdentity = (depth: number): string => {
+    const keyStart = offset;
+    const initial = bytes[offset] ?? 0;
+    item(depth);
+    const major = initial >> 5;
+    if (major <= 1) {
+      offset = keyStart;
+      const { argument } = head();
+      return major === 0 ? String(argument) : String(-1 - argument);
+    }
+    if (major === 2 || major === 3) {
+      const end = offset;
+      offset = keyStart;
+      head();
+      const content = toHex(bytes.subarray(offset, end));
+      offset = end;
+      return `${major === 2 ? "h" : "t"}'${content}'`;
+    }
+    return toHex(bytes.subarray(keyStart, offset));
   };
 
   item(0);
@@ -232,7 +242,6 @@ function decodeStrict(bytes: Uint8Array, what: string): unknown {
     return decode(bytes, {
       rejectDuplicateKeys: true,
       rejectStreaming: true,
-      requirePreferred: true,
       preferMap: true,
       ignoreGlobalTags: true,
       maxDepth: MAX_DEPTH,
@@ -254,10 +263,6 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(a, b) === 0;
-}
-
 function toBytes(value: Uint8Array | Hex, what: string): Uint8Array {
   return typeof value === "string" ? parseHexBytes(value, what) : value;
 }
@@ -265,32 +270,81 @@ function toBytes(value: Uint8Array | Hex, what: string): Uint8Array {
 // ---------------------------------------------------------------------------------------------------
 // COSE_Sign1
 
+/** The header labels the chain's decoder takes: integers from -128 to 127. */
+const MAX_HEADER_LABEL = 127;
+
+/** A header's value the chain's decoder takes: an integer, a string, or an array of byte strings. */
+function headerValueAllowed(value: unknown): boolean {
+  if (typeof value === "number" || typeof value === "bigint") return true;
+  if (typeof value === "string" || value instanceof Uint8Array) return true;
+  return Array.isArray(value) && value.every((v) => v instanceof Uint8Array);
+}
+
+/**
+ * The two header buckets: integer labels from -128 to 127, each once across both; alg in the protected
+ * bucket and ES256; no crit; values of the kinds headerValueAllowed names.
+ */
 function checkHeaders(protectedBytes: Uint8Array, unprotected: Map<unknown, unknown>): void {
-  const decoded =
-    protectedBytes.length === 0 ? new Map() : decodeStrict(protectedBytes, "protected header");
+  if (protectedBytes.length === 0) {
+    throw new PsaTokenError(
+      "UnsupportedAlgorithm",
+      "the protected header is empty: ES256 (-7) must be named there",
+    );
+  }
+  const decoded = decodeStrict(protectedBytes, "protected header");
   if (!(decoded instanceof Map)) {
     throw new PsaTokenError("NotCoseSign1", "the protected header is not a map");
   }
-  const headers = decoded as Map<unknown, unknown>;
-  // RFC 9052 §3.1: a recipient must refuse a message with critical headers it does not understand; this
-  // profile understands none. crit in the unprotected bucket is itself invalid.
-  if (headers.has(COSE_HEADER_CRIT) || unprotected.has(COSE_HEADER_CRIT)) {
-    throw new PsaTokenError("CriticalHeader", "the token marks headers critical (label 2)");
-  }
-  const alg = headers.get(COSE_HEADER_ALG);
-  if (alg !== COSE_ALG_ES256) {
-    throw new PsaTokenError(
-      "UnsupportedAlgorithm",
-      `the protected alg is ${alg === undefined ? "missing" : describe(alg)}, not ES256 (-7)`,
-    );
-  }
-  const extra = [...headers.keys()].filter((k) => k !== COSE_HEADER_ALG);
-  if (extra.length > 0 || unprotected.size > 0) {
-    const labels = [...extra, ...unprotected.keys()].map(describe).join(", ");
-    throw new PsaTokenError(
-      "UnexpectedHeader",
-      `headers other than the protected alg (${labels}): this profile carries no others`,
-    );
+  const buckets: readonly (readonly [string, Map<unknown, unknown>])[] = [
+    ["protected", decoded as Map<unknown, unknown>],
+    ["unprotected", unprotected],
+  ];
+  const seen = new Set<number>();
+  for (const [bucket, headers] of buckets) {
+    for (const [label, value] of headers) {
+      if (
+        typeof label !== "number" ||
+        !Number.isInteger(label) ||
+        label > MAX_HEADER_LABEL ||
+        label < -MAX_HEADER_LABEL - 1
+      ) {
+        throw new PsaTokenError(
+          "UnexpectedHeader",
+          `the ${bucket} header label ${describe(label)} is not an integer from -128 to 127`,
+        );
+      }
+      if (seen.has(label)) {
+        throw new PsaTokenError(
+          "DuplicateHeader",
+          `header label ${String(label)} appears twice${bucket === "unprotected" ? " (the unprotected bucket repeats a protected one)" : ""}`,
+        );
+      }
+      seen.add(label);
+      // RFC 9052 §3.1: a recipient must refuse critical headers it does not understand; none is understood
+      // here.
+      if (label === COSE_HEADER_CRIT) {
+        throw new PsaTokenError("CriticalHeader", "the token marks headers critical (label 2)");
+      }
+      if (label === COSE_HEADER_ALG) {
+        if (value !== COSE_ALG_ES256) {
+          throw new PsaTokenError(
+            "UnsupportedAlgorithm",
+            `the protected alg is ${describe(value)}, not ES256 (-7)`,
+          );
+        }
+      } else if (!headerValueAllowed(value)) {
+        throw new PsaTokenError(
+          "UnexpectedHeader",
+          `the ${bucket} header ${String(label)} is not an integer, a string or an array of byte strings`,
+        );
+      }
+    }
+    if (bucket === "protected" && !seen.has(COSE_HEADER_ALG)) {
+      throw new PsaTokenError(
+        "UnsupportedAlgorithm",
+        "the protected header names no alg: ES256 (-7) must be named there",
+      );
+    }
   }
 }
 
@@ -426,19 +480,13 @@ function parseClaims(payload: Uint8Array): PsaClaims {
       fault.message,
     );
   }
-  // Everything above held, so the claims encode; any other encoding of them is refused.
-  if (!sameBytes(encodePsaClaims(claims), payload)) {
-    throw new PsaTokenError(
-      "NotDeterministic",
-      "the payload is not the deterministic encoding of its claims",
-    );
-  }
   return claims;
 }
 
 /**
- * Parses a PSA token exactly (see the module comment) and returns its claims; throws a PsaTokenError naming
- * the first rule broken. Verifies no signature: see verifyPsaTokenSignature and appraisePsaToken.
+ * Parses a PSA token (see the module comment) and returns its claims and the deterministic Sig_structure
+ * its signature covers; throws a PsaTokenError naming the first rule broken. Verifies no signature: see
+ * verifyPsaTokenSignature and appraisePsaToken.
  */
 export function parsePsaToken(token: Uint8Array | Hex): PsaToken {
   const bytes = toBytes(token, "PSA token");
@@ -468,12 +516,6 @@ export function parsePsaToken(token: Uint8Array | Hex): PsaToken {
     throw new PsaTokenError(
       "MalformedSignature",
       `an ES256 signature is r‖s, 64 bytes, not ${String(signature.length)}`,
-    );
-  }
-  if (!sameBytes(encodeCoseSign1(protectedBytes, payload, signature), bytes)) {
-    throw new PsaTokenError(
-      "NotDeterministic",
-      "the token is not the deterministic encoding of its parts",
     );
   }
   return {

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { p256 } from "@noble/curves/nist.js";
 import { decode, encode, Tag } from "cbor2";
 import { buildPsaToken } from "../../src/device/psa-token.js";
+import { encodeLoose } from "../support/cbor-loose.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import {
   CURVE_ORDER,
@@ -160,6 +161,28 @@ function withSignature(t: Uint8Array, signature: Uint8Array): Uint8Array {
   return cde(new Tag(18, [p, u, payload, signature]));
 }
 
+/**
+ * A token the device really signed, every part encoded loosely: the payload's claims and the headers'
+ * maps re-encoded with `form` and `order`, the Sig_structure (deterministic, RFC 9052 §9) over the
+ * protected bytes as written.
+ */
+async function looseToken(
+  form: () => number,
+  order: <T>(entries: T[]) => T[] = (e) => e,
+  headers: { protected?: Map<unknown, unknown>; unprotected?: Map<unknown, unknown> } = {},
+): Promise<Uint8Array> {
+  const payload = encodeLoose(claimsMap(), form, order);
+  const protectedHeader = encodeLoose(headers.protected ?? new Map([[1, -7]]), form, order);
+  const signature = fromHex(
+    await store.signCoseSign1(coseSign1ToBeSigned(protectedHeader, payload)),
+  );
+  return encodeLoose(
+    new Tag(18, [protectedHeader, headers.unprotected ?? new Map(), payload, signature]),
+    form,
+    order,
+  );
+}
+
 type Case = readonly [what: string, problem: () => Promise<PsaTokenProblem | "accepted">];
 
 /**
@@ -244,6 +267,25 @@ const CASES: Record<PsaTokenProblem, readonly Case[]> = {
   ],
   DuplicateKey: [
     [
+      "alg twice in the protected map, once in a longer form (01 and 18 01)",
+      async () =>
+        problemOf(
+          await signed(encodePsaClaims(claims()), { protectedHeader: fromHex("0xa20126180126") }),
+        ),
+    ],
+    [
+      "the nonce's key twice, once in a longer form (0a and 18 0a)",
+      async () => {
+        const payload = encodePsaClaims(claims());
+        const twice = Buffer.concat([
+          Buffer.of(0xa9),
+          payload.subarray(1),
+          fromHex(`0x180a5820${"a5".repeat(32)}`),
+        ]);
+        return problemOf(await signed(twice));
+      },
+    ],
+    [
       "the nonce claim twice",
       async () => {
         const payload = encodePsaClaims(claims());
@@ -271,28 +313,23 @@ const CASES: Record<PsaTokenProblem, readonly Case[]> = {
       },
     ],
   ],
-  NotDeterministic: [
+  UnexpectedItem: [
     [
-      "the client id -1 in two bytes (38 00) instead of one (20)",
-      async () =>
-        problemOf(await signed(replaced(encodePsaClaims(claims()), "19095a20", "19095a3800"))),
-    ],
-    [
-      "claims in insertion order, not bytewise key order",
+      "a detached payload (nil): no token item is a simple value",
       async () => {
-        const m = claimsMap();
-        const profile = m.get(265);
-        m.delete(265);
-        const unsorted = encode(plain(new Map([[265, profile], ...m])));
-        return problemOf(await signed(unsorted));
+        const [p, u, , s] = partsOf(await token());
+        return problemOf(cde(new Tag(18, [p, u, null, s])));
       },
     ],
     [
-      "a protected header whose alg -7 takes two bytes",
+      "the client id -1 as a half-precision float (f9 bc 00)",
       async () =>
-        problemOf(
-          await signed(encodePsaClaims(claims()), { protectedHeader: fromHex("0xa1013806") }),
-        ),
+        problemOf(await signed(replaced(encodePsaClaims(claims()), "19095a20", "19095af9bc00"))),
+    ],
+    [
+      "a component's version as true",
+      async () =>
+        problemOf(await signed(replaced(encodePsaClaims(claims()), "65312e302e30", "f5"))),
     ],
   ],
   NotCoseSign1: [
@@ -301,13 +338,6 @@ const CASES: Record<PsaTokenProblem, readonly Case[]> = {
       async () => problemOf(await signed(encodePsaClaims(claims()), { tag: 17 })),
     ],
     ["an untagged COSE_Sign1", async () => problemOf((await token()).subarray(1))],
-    [
-      "a detached payload (nil)",
-      async () => {
-        const [p, u, , s] = partsOf(await token());
-        return problemOf(cde(new Tag(18, [p, u, null, s])));
-      },
-    ],
     [
       "a three-item array",
       async () => {
@@ -345,27 +375,50 @@ const CASES: Record<PsaTokenProblem, readonly Case[]> = {
       },
     ],
   ],
-  UnexpectedHeader: [
+  DuplicateHeader: [
     [
-      "a kid in the unprotected header",
+      "a kid in both buckets",
       async () =>
         problemOf(
           await signed(encodePsaClaims(claims()), {
-            unprotected: new Map([[4, Buffer.from("iak")]]),
+            protectedHeader: fromHex("0xa201260443696b31"),
+            unprotected: new Map([[4, Buffer.from("ik2")]]),
           }),
         ),
     ],
     [
-      "a content type in the protected header",
-      async () => {
-        const protectedHeader = cde(
-          new Map([
-            [1, -7],
-            [3, 61],
-          ]),
-        );
-        return problemOf(await signed(encodePsaClaims(claims()), { protectedHeader }));
-      },
+      "alg in the unprotected bucket as well",
+      async () =>
+        problemOf(await signed(encodePsaClaims(claims()), { unprotected: new Map([[1, -7]]) })),
+    ],
+  ],
+  UnexpectedHeader: [
+    [
+      "a header label in text",
+      async () =>
+        problemOf(
+          await signed(encodePsaClaims(claims()), {
+            unprotected: new Map([["kid", Buffer.from("iak")]]),
+          }),
+        ),
+    ],
+    [
+      "a header label above 127",
+      async () =>
+        problemOf(
+          await signed(encodePsaClaims(claims()), {
+            unprotected: new Map([[128, 1]]),
+          }),
+        ),
+    ],
+    [
+      "a map as a header's value",
+      async () =>
+        problemOf(
+          await signed(encodePsaClaims(claims()), {
+            unprotected: new Map([[4, new Map()]]),
+          }),
+        ),
     ],
   ],
   MissingClaim: [
@@ -665,6 +718,83 @@ describe("PSA attestation tokens (RFC 9783)", function () {
         }
       });
     }
+  });
+
+  describe("variations RFC 9783 §5 lets an attester emit", function () {
+    const shortest = () => 0;
+    const reversed = <T>(entries: T[]): T[] => [...entries].reverse();
+
+    it("accepts every head in its longest form, and claims and header labels in reverse order", async function () {
+      for (const form of [() => 4, () => 2, () => 1]) {
+        for (const order of [undefined, reversed]) {
+          const t = await looseToken(form, order);
+          const appraised = appraisePsaToken(t, honest());
+          assert.deepEqual(appraised.claims, claims());
+          assert.equal(appraised.measurement, RELEASE);
+        }
+      }
+    });
+
+    it("accepts a kid and a content type beside alg, and a kid and an x5chain in the unprotected bucket", async function () {
+      for (const headers of [
+        {
+          protected: new Map<number, unknown>([
+            [1, -7],
+            [4, Buffer.from("iak")],
+          ]),
+        },
+        {
+          protected: new Map<number, unknown>([
+            [1, -7],
+            [3, 61],
+          ]),
+        },
+        {
+          unprotected: new Map<number, unknown>([
+            [4, Buffer.from("iak")],
+            [33, [Buffer.from("cert 1"), Buffer.from("cert 2")]],
+          ]),
+        },
+      ]) {
+        assert.equal(problemOf(await looseToken(shortest, undefined, headers)), "accepted");
+      }
+    });
+
+    it("accepts 50 random encodings of the honest claims, each the same claims and measurement", async function () {
+      let x = 0x9783;
+      const random = () => {
+        x = (x * 1103515245 + 12345) % 2 ** 31;
+        return x;
+      };
+      const shuffled = <T>(entries: T[]): T[] =>
+        entries
+          .map((e) => [random(), e] as const)
+          .sort((a, b) => a[0] - b[0])
+          .map(([, e]) => e);
+      for (let i = 0; i < 50; i++) {
+        const t = await looseToken(random, shuffled);
+        const appraised = appraisePsaToken(t, honest());
+        assert.deepEqual(appraised.claims, claims());
+        assert.equal(appraised.measurement, RELEASE);
+      }
+    });
+
+    it("signs and verifies over the deterministic Sig_structure, whatever the token's own encoding", async function () {
+      const t = await looseToken(() => 4);
+      const parsed = parsePsaToken(t);
+      assert.equal(
+        toHex(parsed.toBeSigned),
+        toHex(
+          coseSign1ToBeSigned(
+            encodeLoose(new Map([[1, -7]]), () => 4),
+            parsed.payload,
+          ),
+        ),
+      );
+      // The builder's deterministic token of the same claims signs a different Sig_structure (its own
+      // protected bytes), so it is a different signature: both verify.
+      assert.equal(problemOf(await token()), "accepted");
+    });
   });
 
   describe("parsePsaToken", function () {
