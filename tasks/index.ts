@@ -565,6 +565,76 @@ export const tasks = [
     .build(),
 
   withChainOptions(
+    task(
+      ["device", "replace-pq-key"],
+      "Replace a device's committed post-quantum key with another, signed by the committed key alone (LMS, on chain)",
+    )
+      .addOption(deviceId)
+      .addOption({
+        ...pqKey,
+        description: "The committed post-quantum key's file: it signs the replacement",
+      })
+      .addOption(pqPassword)
+      .addOption({
+        ...pqKey,
+        name: "newPqKey",
+        description:
+          "The new post-quantum key's file: an LMS key file (device pq-keygen), or an ML-DSA-44 key as PEM (or its raw public key as hex)",
+      })
+      .addOption({
+        name: "newScheme",
+        description: "The new key's scheme: lms or ml-dsa-44",
+        defaultValue: "lms",
+      })
+      .addOption({
+        ...pqPassword,
+        name: "newPqPassword",
+        description:
+          "Password of --new-pq-key, for an encrypted ML-DSA-44 private key PEM only (else $DEVICETRUST_KEY_PASSWORD)",
+      })
+      .addOption(pqKeyRecovery)
+      .addOption({
+        ...deadline,
+        description: "Seconds from now until the committed key's signature expires",
+      }),
+  )
+    .setAction(() => import("./device/replace-pq-key.js"))
+    .build(),
+
+  task(
+    ["device", "pq-keygen"],
+    "Create a device's post-quantum key file (LMS key file and state, or ML-DSA-44 PKCS#8 PEM) to commit to",
+  )
+    .addOption({ name: "scheme", description: "lms or ml-dsa-44", defaultValue: "lms" })
+    .addOption({
+      name: "out",
+      description: "Key file to create (never overwritten); an LMS key's state goes to <out>.state",
+      defaultValue: "",
+    })
+    .addOption({
+      ...password,
+      description:
+        "Password of the new key file (else $DEVICETRUST_KEY_PASSWORD or hardhat-keystore)",
+    })
+    .addFlag({
+      name: "unencrypted",
+      description: "ML-DSA-44 only: write the PEM in the clear (as openssl genpkey does)",
+    })
+    .addOption({
+      name: "lms",
+      description: "LMS only: the LMS parameter set (default LMS_SHA256_M24_H10)",
+      defaultValue: "",
+    })
+    .addOption({
+      name: "lmots",
+      description: "LMS only: the LM-OTS parameter set (default LMOTS_SHA256_N24_W4)",
+      defaultValue: "",
+    })
+    .addFlag(json)
+    .setAction(() => import("./device/pq-keygen.js"))
+    .build(),
+
+  withChainOptions(
     task(["device", "transfer"], "Start (or --cancel) a custody transfer to a new operator")
       .addOption(deviceId)
       .addOption({ name: "to", description: "The new operator", defaultValue: "" })

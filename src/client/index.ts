@@ -37,5 +37,6 @@ export * from "./pq-errors.js";
 export * from "./pq-recovery.js";
 export * from "./pq-key-files.js";
 export * from "./lms-keys.js";
+export * from "./pq-keygen.js";
 export * from "./firmware-signatures.js";
 export * from "./psa-attest.js";

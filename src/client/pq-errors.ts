@@ -42,7 +42,7 @@ const EXPLAIN: ErrorSentences = {
   PqKeyRecoveryInvalidPqSignature: (a) =>
     `the post-quantum signature does not verify over device ${s(a[0])}'s message (new key, the commitment's nonce, deadline, chain and registry): sign it again with the committed key`,
   PqKeyRecoverySchemeNotOnChain: (a) =>
-    `no contract verifies ${scheme(a[0])} signatures yet (that needs an EVM precompile, EIP-8051): have the request checked off chain (verifyPqRecovery; device recover-key prints it) and governance act on it`,
+    `no contract verifies ${scheme(a[0])} signatures yet (that needs an EVM precompile, EIP-8051): a recovery is checked off chain instead (verifyPqRecovery; device recover-key prints the request) for governance to act on; a replacement (ReplacePqKey) has no such path, so keep the committed key, which still recovers the device, until the chain verifies it`,
   // ------------------------------------------------------------ FirmwareSignatures
   FirmwareSignaturesNotMaker: (a) =>
     `${s(a[0])} is not the signing key of an active maker: register the LMS key from the maker's account (--from)`,

@@ -3,6 +3,7 @@ import { ZeroHash, getAddress } from "ethers";
 import {
   InvalidInputError,
   LMS_ON_CHAIN_ATTEMPTS,
+  ML_DSA_44_PUBLIC_KEY_BYTES,
   PQ_SCHEMES,
   asHex,
   digest,
@@ -10,6 +11,7 @@ import {
   keyHash,
   mlDsa44RawPublicKey,
   mlDsa44Sign,
+  parseLmsPublicKey,
   pqKeyCommitment,
   pqSchemeName,
   toHex,
@@ -22,6 +24,7 @@ import { DeviceSigner } from "../device/device-signer.js";
 import type { LmsStatefulSigner } from "../device/lms-signer.js";
 import {
   verifyPqRecovery,
+  verifyPqSignature,
   type PqCommitmentState,
   type PqRecoveryCheck,
   type PqRecoveryRequest,
@@ -39,7 +42,8 @@ export type { PqKeyRecovery };
  * commits, once, to an LMS or ML-DSA-44 key (commitPqKey, signed by its current key); if that key breaks or
  * leaks, the committed key alone signs the device over to a new key (recoverDeviceKey; the new key proves
  * possession as in a rotation). LMS recovers on chain; an ML-DSA-44 request is checked off chain
- * (prepareKeyRecovery + verifyPqRecovery) until the EVM verifies ML-DSA. Reverts come back as
+ * (prepareKeyRecovery + verifyPqRecovery) until the EVM verifies ML-DSA. The committed key also replaces
+ * itself (replacePqKey: LMS on chain; an ML-DSA-44 key cannot until then). Reverts come back as
  * ContractErrors whose message says what to do (pq-errors.ts).
  */
 
@@ -129,6 +133,29 @@ export async function pqCommitmentOf(
     schemeName: scheme === 0 ? null : pqSchemeName(scheme),
     nonce: Number(c.nonce),
   };
+}
+
+/**
+ * The device's commitment, once `pqSigner` is checked to hold the committed key: PqKeyRecoveryNotCommitted
+ * or PqKeyRecoveryWrongPqKey as the chain would say it, before the key signs anything.
+ */
+async function committedKeyOf(
+  recovery: PqKeyRecovery,
+  deviceId: Hex,
+  pqSigner: PqSigner,
+): Promise<PqCommitmentInfo & { readonly schemeName: PqSchemeName }> {
+  const commitment = await pqCommitmentOf(recovery, deviceId);
+  const { schemeName } = commitment;
+  if (schemeName === null) throw pqContractError("PqKeyRecoveryNotCommitted", [deviceId]);
+  const given = pqKeyCommitment(schemeName, pqSigner.publicKey);
+  if (schemeName !== pqSigner.scheme || given !== commitment.commitment) {
+    throw pqContractError("PqKeyRecoveryWrongPqKey", [
+      deviceId,
+      commitment.commitment,
+      pqKeyCommitment(pqSigner.scheme, pqSigner.publicKey),
+    ]);
+  }
+  return { ...commitment, schemeName };
 }
 
 export interface CommitPqKeyOptions {
@@ -227,18 +254,7 @@ export async function prepareKeyRecovery(options: KeyRecoveryOptions): Promise<P
   const domain = await recoveryDomain(recovery, registry);
   const info = await registry.deviceInfo(deviceId);
   if (Number(info.status) === 0) throw contractError("DeviceRegistryUnknownDevice", [deviceId]);
-  const commitment = await pqCommitmentOf(recovery, deviceId);
-  if (commitment.schemeName === null) {
-    throw pqContractError("PqKeyRecoveryNotCommitted", [deviceId]);
-  }
-  const given = pqKeyCommitment(commitment.schemeName, pqSigner.publicKey);
-  if (commitment.schemeName !== pqSigner.scheme || given !== commitment.commitment) {
-    throw pqContractError("PqKeyRecoveryWrongPqKey", [
-      deviceId,
-      commitment.commitment,
-      pqKeyCommitment(pqSigner.scheme, pqSigner.publicKey),
-    ]);
-  }
+  const commitment = await committedKeyOf(recovery, deviceId, pqSigner);
   const newKeyHash = keyHash(newKey.deviceKey);
   const owner = (await registry.keyOwner(newKeyHash)).toLowerCase();
   if (owner !== ZeroHash) throw contractError("DeviceRegistryKeyTaken", [newKeyHash, owner]);
@@ -317,5 +333,113 @@ export async function submitKeyRecovery(
     newKeyHash: prepared.check.newKeyHash,
     nonce: request.nonce,
     leaf: prepared.leaf,
+  };
+}
+
+export interface ReplacePqKeyOptions {
+  /** Connected to the sending account (anyone may submit). */
+  readonly recovery: PqKeyRecovery;
+  readonly registry: DeviceRegistry;
+  readonly deviceId: string;
+  /** The committed post-quantum key: it signs ReplacePqKey, and is no longer the device's after it. */
+  readonly pqSigner: PqSigner;
+  /** The key that replaces it: its scheme and public key (an LMS key file's, or a raw ML-DSA-44 key). */
+  readonly newScheme: PqSchemeName;
+  readonly newPublicKey: Hex;
+  readonly deadline: bigint;
+}
+
+export interface ReplacePqKeyResult extends TxResult {
+  readonly deviceId: Hex;
+  /** The new commitment: keccak256(scheme ‖ publicKey) of the new key. */
+  readonly scheme: PqSchemeName;
+  readonly commitment: Hex;
+  readonly publicKey: Hex;
+  /** The commitment it replaced. */
+  readonly previousScheme: PqSchemeName;
+  readonly previousCommitment: Hex;
+  /** The commitment's nonce the replacement spent (PqKeyReplaced's nonce). */
+  readonly nonce: bigint;
+  /** The LMS leaf that signed. */
+  readonly leaf: number | null;
+}
+
+/**
+ * A new key must be one its scheme can later verify: the chain keeps only a hash, so a malformed key would
+ * leave the device with a way back that no signature opens.
+ */
+function requireUsableKey(scheme: PqSchemeName, publicKey: Hex): void {
+  const bytes = fromHex(publicKey);
+  if (scheme === "lms") {
+    parseLmsPublicKey(bytes, "the new LMS public key");
+  } else if (bytes.length !== ML_DSA_44_PUBLIC_KEY_BYTES) {
+    throw new InvalidInputError(
+      `the new ML-DSA-44 public key is ${String(bytes.length)} bytes, not ${String(ML_DSA_44_PUBLIC_KEY_BYTES)}: give the key's PEM or its raw FIPS 204 encoding (--new-pq-key)`,
+    );
+  }
+}
+
+/**
+ * Replaces the device's committed post-quantum key with another, signed by the committed key alone:
+ * ReplacePqKey{deviceId, new scheme, keccak256(new scheme ‖ new key), the commitment's nonce, deadline}
+ * (PqKeyRecovery.replacePqKey; a leaking or running-out LMS key moves the way back to a fresh one). What the
+ * chain would refuse before a signature (no commitment, another key, a key no contract verifies, a
+ * deadline already passed, the committed key again) is refused before the key signs, so no LMS leaf is
+ * spent on it. An ML-DSA-44 commitment cannot replace itself until the EVM verifies ML-DSA: nothing but
+ * the committed key's signature moves a commitment (there is no governance path, unlike a recovery), so
+ * it is refused with PqKeyRecoverySchemeNotOnChain and the committed key stays the device's way back.
+ */
+export async function replacePqKey(options: ReplacePqKeyOptions): Promise<ReplacePqKeyResult> {
+  const { recovery, registry, pqSigner, newScheme, deadline } = options;
+  const deviceId = asHex(options.deviceId, "device id", 32);
+  const newPublicKey = asHex(options.newPublicKey, "new post-quantum public key");
+  const domain = await recoveryDomain(recovery, registry);
+  const current = await committedKeyOf(recovery, deviceId, pqSigner);
+  if (current.schemeName !== "lms") {
+    throw pqContractError("PqKeyRecoverySchemeNotOnChain", [PQ_SCHEMES[current.schemeName]]);
+  }
+  requireUsableKey(newScheme, newPublicKey);
+  const commitment = pqKeyCommitment(newScheme, newPublicKey);
+  if (commitment === current.commitment) {
+    throw new InvalidInputError(
+      `device ${deviceId} is already committed to this ${newScheme} key (${commitment}): nothing to replace; give the new key's file (--new-pq-key)`,
+    );
+  }
+  const now = BigInt((await registryRunner(registry).provider?.getBlock("latest"))?.timestamp ?? 0);
+  // The next block is later than the latest: a deadline not after it can only revert, after a leaf signed.
+  if (deadline <= now) throw pqContractError("PqKeyRecoveryExpired", [deadline, now]);
+  const nonce = BigInt(current.nonce);
+  const replaceDigest = digest(domain, "ReplacePqKey", {
+    deviceId,
+    scheme: PQ_SCHEMES[newScheme],
+    commitment,
+    nonce,
+    deadline,
+  });
+  const { signature, leaf } = pqSigner.sign(fromHex(replaceDigest));
+  // The chain would refuse a signature that does not verify: say so without paying for the transaction.
+  if (!verifyPqSignature(pqSigner.scheme, pqSigner.publicKey, replaceDigest, signature)) {
+    throw pqContractError("PqKeyRecoveryInvalidPqSignature", [deviceId]);
+  }
+  const tx = await pqSend(() =>
+    recovery.replacePqKey(
+      deviceId,
+      PQ_SCHEMES[newScheme],
+      commitment,
+      deadline,
+      pqSigner.publicKey,
+      toHex(signature),
+    ),
+  );
+  return {
+    ...txOf(tx),
+    deviceId,
+    scheme: newScheme,
+    commitment,
+    publicKey: newPublicKey,
+    previousScheme: current.schemeName,
+    previousCommitment: current.commitment,
+    nonce,
+    leaf,
   };
 }

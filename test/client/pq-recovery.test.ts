@@ -24,14 +24,17 @@ import {
   recoverDeviceKey,
   registerDevice,
   registryAt,
+  replacePqKey,
   setMakerLmsKey,
   signFirmwareRelease,
   submitKeyRecovery,
   type DeviceRegistry,
   type FirmwareSignatures,
   type PqKeyRecovery,
+  type PqSigner,
 } from "../../src/client/index.js";
 import {
+  InvalidInputError,
   deviceIdOf,
   digest,
   generateMlDsa44KeyPair,
@@ -366,6 +369,230 @@ for (const hardfork of ["osaka", "prague"] as const) {
         assert.equal(check.newKeyHash, keyHash(next.deviceKey));
         assert.equal(check.commitment, committed.commitment);
         assert.equal(await registry.currentKeyHash(deviceId), keyHash(store.deviceKey));
+      });
+    });
+
+    describe("replacePqKey", function () {
+      /** Options of a replacement of `deviceId`'s key by `newPublicKey`, signed by `pqSigner`. */
+      async function replacing(
+        deviceId: Hex,
+        pqSigner: PqSigner,
+        newScheme: PqSchemeName,
+        newPublicKey: Hex,
+      ) {
+        return {
+          recovery,
+          registry,
+          deviceId,
+          pqSigner,
+          newScheme,
+          newPublicKey,
+          deadline: await deadline(),
+        };
+      }
+
+      it("moves the commitment to a new LMS key, which then recovers the device; the old key is refused", async function () {
+        const { store, deviceId } = await registered();
+        const old = await lmsKey("replace-old", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
+        const fresh = await lmsKey("replace-new", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
+        const committed = await commit(store, "lms", old.publicKeyHex);
+        const replaced = await replacePqKey(
+          await replacing(deviceId, lmsPqSigner(old), "lms", fresh.publicKeyHex),
+        );
+        assert.deepEqual(
+          [replaced.deviceId, replaced.scheme, replaced.commitment, replaced.publicKey],
+          [deviceId, "lms", pqKeyCommitment("lms", fresh.publicKeyHex), fresh.publicKeyHex],
+        );
+        assert.deepEqual(
+          [replaced.previousScheme, replaced.previousCommitment, replaced.nonce, replaced.leaf],
+          ["lms", committed.commitment, 0n, 0],
+        );
+        assert.equal(old.next, 1);
+        assert.deepEqual(await pqCommitmentOf(recovery, deviceId), {
+          commitment: replaced.commitment,
+          scheme: 1,
+          schemeName: "lms",
+          nonce: 1,
+        });
+        const receipt = await ethers.provider.getTransactionReceipt(replaced.txHash);
+        const events = (receipt?.logs ?? []).map((log) => recovery.interface.parseLog(log));
+        assert.deepEqual(
+          events.map((e): unknown[] => [
+            e?.name,
+            e?.args.deviceId,
+            e?.args.scheme,
+            e?.args.commitment,
+          ]),
+          [["PqKeyReplaced", deviceId, 1n, replaced.commitment]],
+        );
+        assert.equal(events[0]?.args.nonce, 0n);
+
+        // The old key: refused before it signs again, and by the chain when it signs anyway.
+        const next = SoftwareKeyStore.generate("p256");
+        const recovering = async (pqSigner: PqSigner) => ({
+          recovery,
+          registry,
+          deviceId,
+          pqSigner,
+          newKey: next,
+          deadline: await deadline(),
+        });
+        await rejectsWith(
+          recoverDeviceKey(await recovering(lmsPqSigner(old))),
+          "PqKeyRecoveryWrongPqKey",
+        );
+        await rejectsWith(
+          replacePqKey(await replacing(deviceId, lmsPqSigner(old), "lms", old.publicKeyHex)),
+          "PqKeyRecoveryWrongPqKey",
+        );
+        assert.equal(old.next, 1);
+        const end = await deadline();
+        const back = digest(
+          { chainId: 31337n, verifyingContract: (await registry.getAddress()) as Hex },
+          "ReplacePqKey",
+          { deviceId, scheme: 1, commitment: committed.commitment, nonce: 1n, deadline: end },
+        );
+        const byOld = old.sign(Buffer.from(back.slice(2), "hex"));
+        await rejectsWith(
+          recovery.replacePqKey(
+            deviceId,
+            1,
+            committed.commitment,
+            end,
+            old.publicKeyHex,
+            toHex(byOld.signature),
+          ),
+          "PqKeyRecoveryWrongPqKey",
+        );
+
+        // The new key recovers the device, with the commitment's next nonce.
+        const recovered = await recoverDeviceKey(await recovering(lmsPqSigner(fresh)));
+        assert.deepEqual([recovered.nonce, recovered.leaf], [1n, 0]);
+        assert.equal(await registry.currentKeyHash(deviceId), keyHash(next.deviceKey));
+        assert.equal((await pqCommitmentOf(recovery, deviceId)).nonce, 2);
+      });
+
+      it("refuses a wrong current key, a passed deadline, the committed key again and a malformed new key before any leaf is spent", async function () {
+        const { store, deviceId } = await registered();
+        const pq = await lmsKey("replace-committed", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
+        const wrong = await lmsKey("replace-wrong", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
+        const fresh = await lmsKey("replace-fresh", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
+        const committed = await commit(store, "lms", pq.publicKeyHex);
+        const refused = await rejectsWith(
+          replacePqKey(await replacing(deviceId, lmsPqSigner(wrong), "lms", fresh.publicKeyHex)),
+          "PqKeyRecoveryWrongPqKey",
+        );
+        assert.deepEqual(refused.args, [
+          deviceId,
+          committed.commitment,
+          pqKeyCommitment("lms", wrong.publicKeyHex),
+        ]);
+        assert.equal(wrong.next, 0);
+
+        const latest = BigInt((await ethers.provider.getBlock("latest"))?.timestamp ?? 0);
+        const expired = await rejectsWith(
+          replacePqKey({
+            ...(await replacing(deviceId, lmsPqSigner(pq), "lms", fresh.publicKeyHex)),
+            deadline: latest,
+          }),
+          "PqKeyRecoveryExpired",
+        );
+        assert.match(expired.message, /sign again with a later --deadline/);
+        await assert.rejects(
+          replacePqKey(await replacing(deviceId, lmsPqSigner(pq), "lms", pq.publicKeyHex)),
+          (err: unknown) =>
+            err instanceof InvalidInputError &&
+            /is already committed to this lms key .*: nothing to replace/.test(err.message),
+        );
+        await assert.rejects(
+          replacePqKey(await replacing(deviceId, lmsPqSigner(pq), "lms", `0x${"00".repeat(56)}`)),
+          (err: unknown) =>
+            err instanceof InvalidInputError && err.message.includes("new LMS public key"),
+        );
+        await assert.rejects(
+          replacePqKey(await replacing(deviceId, lmsPqSigner(pq), "ml-dsa-44", fresh.publicKeyHex)),
+          (err: unknown) =>
+            err instanceof InvalidInputError && err.message.includes("is 48 bytes, not 1312"),
+        );
+        assert.equal(pq.next, 0);
+        assert.deepEqual(await pqCommitmentOf(recovery, deviceId), {
+          commitment: committed.commitment,
+          scheme: 1,
+          schemeName: "lms",
+          nonce: 0,
+        });
+      });
+
+      it("refuses to replace an ML-DSA-44 key, which no contract verifies, and replaces an LMS key by one", async function () {
+        const first = await registered();
+        const mlDsa = generateMlDsa44KeyPair();
+        const committed = await commit(first.store, "ml-dsa-44", toHex(mlDsa.publicKey));
+        const fresh = await lmsKey(
+          "replace-after-ml-dsa",
+          "LMS_SHA256_M24_H10",
+          "LMOTS_SHA256_N24_W4",
+        );
+        const refused = await rejectsWith(
+          replacePqKey(
+            await replacing(
+              first.deviceId,
+              mlDsa44PqSigner(mlDsa.privateKey),
+              "lms",
+              fresh.publicKeyHex,
+            ),
+          ),
+          "PqKeyRecoverySchemeNotOnChain",
+        );
+        assert.deepEqual(refused.args, [2]);
+        assert.match(
+          refused.message,
+          /EIP-8051.*a replacement \(ReplacePqKey\) has no such path, so keep the committed key/,
+        );
+        // Another ML-DSA-44 key is told it is not the committed one first, as the chain would.
+        const other = generateMlDsa44KeyPair();
+        await rejectsWith(
+          replacePqKey(
+            await replacing(
+              first.deviceId,
+              mlDsa44PqSigner(other.privateKey),
+              "lms",
+              fresh.publicKeyHex,
+            ),
+          ),
+          "PqKeyRecoveryWrongPqKey",
+        );
+        assert.equal(
+          (await pqCommitmentOf(recovery, first.deviceId)).commitment,
+          committed.commitment,
+        );
+
+        // An LMS key may hand the way back to an ML-DSA-44 key: it then recovers off chain only.
+        const second = await registered();
+        const lms = await lmsKey("replace-to-ml-dsa", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
+        await commit(second.store, "lms", lms.publicKeyHex);
+        const replaced = await replacePqKey(
+          await replacing(second.deviceId, lmsPqSigner(lms), "ml-dsa-44", toHex(mlDsa.publicKey)),
+        );
+        assert.equal(replaced.commitment, pqKeyCommitment("ml-dsa-44", mlDsa.publicKey));
+        assert.deepEqual(await pqCommitmentOf(recovery, second.deviceId), {
+          commitment: replaced.commitment,
+          scheme: 2,
+          schemeName: "ml-dsa-44",
+          nonce: 1,
+        });
+        const next = SoftwareKeyStore.generate("p256");
+        const options = {
+          recovery,
+          registry,
+          deviceId: second.deviceId,
+          pqSigner: mlDsa44PqSigner(mlDsa.privateKey),
+          newKey: next,
+          deadline: await deadline(),
+        };
+        await rejectsWith(recoverDeviceKey(options), "PqKeyRecoverySchemeNotOnChain");
+        const prepared = await prepareKeyRecovery(options);
+        assert.equal(prepared.request.nonce, 1n);
+        assert.equal(prepared.check.commitment, replaced.commitment);
       });
     });
 

@@ -3,8 +3,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { id } from "ethers";
 import hre from "hardhat";
+import { LmsStatefulSigner } from "../../src/device/lms-signer.js";
 import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
-import { publishFirmware, registryAt } from "../../src/client/index.js";
+import { publishFirmware, readMlDsa44PrivateKey, registryAt } from "../../src/client/index.js";
 import {
   generateMlDsa44KeyPair,
   keyHash,
@@ -26,7 +27,8 @@ const MODEL = 21;
 /**
  * The post-quantum tasks: a maker's LMS key (maker lms-keygen, lms-sign, lms-register) signs firmware
  * manifests (firmware publish --lms-key, firmware sign); a device commits to an LMS or ML-DSA-44 key
- * (device commit-pq-key) and is recovered with it (device recover-key).
+ * (device commit-pq-key, its key file made by device pq-keygen), is recovered with it (device recover-key),
+ * and the committed key replaces itself (device replace-pq-key).
  */
 describe("tasks: post-quantum keys", function () {
   this.timeout(120_000);
@@ -45,7 +47,7 @@ describe("tasks: post-quantum keys", function () {
     recovery = await tasks.deployWithRole("PqKeyRecovery", id("KEY_RECOVERY_ROLE"));
     signatures = await tasks.deployWithRole("FirmwareSignatures");
     ({ dir, cleanup } = await tempDir());
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       const store = SoftwareKeyStore.generate("p256");
       const keyFile = join(dir, `device-${String(i)}.json`);
       await store.save(keyFile, "pw", TEST_SCRYPT);
@@ -385,6 +387,193 @@ describe("tasks: post-quantum keys", function () {
       });
       assert.equal(refused.result.success, false);
       assert.match(refused.stderr, /is not a DeviceTrust PqKeyRecovery on chain 31337/);
+    });
+  });
+
+  describe("device pq-keygen, device replace-pq-key", function () {
+    const stateOf = async (keyFile: string) =>
+      (JSON.parse(await readFile(`${keyFile}.state`, "utf8")) as { next: number }).next;
+
+    it("pq-keygen writes an ML-DSA-44 PEM and an LMS key file (--json) that commit-pq-key takes, and never overwrites one", async function () {
+      const { keyFile, deviceId } = device(4);
+      const pem = join(dir, "device-4.ml-dsa.pem");
+      const made = await runTask(["device", "pq-keygen"], {
+        scheme: "ml-dsa-44",
+        out: pem,
+        password: "ml-pw",
+        json: true,
+      });
+      assert.equal(made.result.success, true, made.stderr);
+      const out = JSON.parse(made.stdout) as {
+        scheme: string;
+        keyFile: string;
+        encrypted: boolean;
+        publicKey: Hex;
+        commitment: Hex;
+      };
+      assert.deepEqual([out.scheme, out.keyFile, out.encrypted], ["ml-dsa-44", pem, true]);
+      assert.equal(out.commitment, pqKeyCommitment("ml-dsa-44", out.publicKey));
+      assert.equal((await readMlDsa44PrivateKey(pem, "ml-pw")).publicKey, out.publicKey);
+      assert.match(made.stderr, /device commit-pq-key --scheme ml-dsa-44 --pq-key /);
+      const committed = await runTask(["device", "commit-pq-key"], {
+        ...chain(2, true),
+        ...keyArgs(keyFile),
+        scheme: "ml-dsa-44",
+        pqKey: pem,
+        pqPassword: "ml-pw",
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(committed.result.success, true, committed.stderr);
+      const c = JSON.parse(committed.stdout) as { deviceId: Hex; commitment: Hex };
+      assert.deepEqual([c.deviceId, c.commitment], [deviceId, out.commitment]);
+
+      const lms = join(dir, "device-3.lms.json");
+      const madeLms = await runTask(["device", "pq-keygen"], {
+        out: lms,
+        password: "pq-pw",
+        lms: "LMS_SHA256_M24_H5",
+        json: true,
+      });
+      assert.equal(madeLms.result.success, true, madeLms.stderr);
+      const l = JSON.parse(madeLms.stdout) as {
+        scheme: string;
+        lms: string;
+        lmots: string;
+        stateFile: string;
+        publicKey: Hex;
+        commitment: Hex;
+      };
+      assert.deepEqual(
+        [l.scheme, l.lms, l.lmots, l.stateFile],
+        ["lms", "LMS_SHA256_M24_H5", "LMOTS_SHA256_N24_W4", `${lms}.state`],
+      );
+      assert.equal(l.commitment, pqKeyCommitment("lms", l.publicKey));
+      assert.equal(await stateOf(lms), 0);
+
+      const again = await runTask(["device", "pq-keygen"], {
+        scheme: "ml-dsa-44",
+        out: pem,
+        password: "ml-pw",
+        json: true,
+      });
+      assert.equal(again.result.success, false);
+      assert.match(
+        again.stderr,
+        /^Error KEY_FILE_EXISTS: .*device-4\.ml-dsa\.pem already exists: a key file is never overwritten .*Choose another --out/m,
+      );
+      const error = JSON.parse(again.stdout) as { error: { code: string } };
+      assert.equal(error.error.code, "KEY_FILE_EXISTS");
+      assert.equal((await readMlDsa44PrivateKey(pem, "ml-pw")).publicKey, out.publicKey);
+    });
+
+    it("replace-pq-key moves an LMS commitment to a new key, which then recovers the device, and the old key does not (--json)", async function () {
+      const { keyFile, deviceId } = device(3);
+      const old = join(dir, "device-3.lms.json");
+      const committed = await runTask(["device", "commit-pq-key"], {
+        ...chain(2),
+        ...keyArgs(keyFile),
+        pqKey: old,
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(committed.result.success, true, committed.stderr);
+      const fresh = join(dir, "device-3-next.lms.json");
+      const made = await runTask(["device", "pq-keygen"], {
+        out: fresh,
+        password: "next-pw",
+        lms: "LMS_SHA256_M24_H5",
+      });
+      assert.equal(made.result.success, true, made.stderr);
+      const freshKey = await LmsStatefulSigner.info(fresh);
+
+      // A wrong current key (the new one) is refused before it spends a leaf.
+      const wrong = await runTask(["device", "replace-pq-key"], {
+        ...chain(0),
+        deviceId,
+        pqKey: fresh,
+        pqPassword: "next-pw",
+        newPqKey: old,
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(wrong.result.success, false);
+      assert.match(
+        wrong.stderr,
+        /PqKeyRecoveryWrongPqKey\(0x[0-9a-f]{64}, .*sign with the committed key \(--pq-key\)/,
+      );
+      assert.equal(await stateOf(fresh), 0);
+
+      const replaced = await runTask(["device", "replace-pq-key"], {
+        ...chain(0, true),
+        deviceId,
+        pqKey: old,
+        pqPassword: "pq-pw",
+        newPqKey: fresh,
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(replaced.result.success, true, replaced.stderr);
+      const r = JSON.parse(replaced.stdout) as {
+        deviceId: Hex;
+        scheme: string;
+        commitment: Hex;
+        previousCommitment: Hex;
+        nonce: string;
+        leaf: number;
+        txHash: Hex;
+      };
+      assert.deepEqual(
+        [r.deviceId, r.scheme, r.commitment, r.nonce, r.leaf],
+        [deviceId, "lms", pqKeyCommitment("lms", freshKey.publicKey), "0", 0],
+      );
+      assert.equal(
+        r.previousCommitment,
+        pqKeyCommitment("lms", (await LmsStatefulSigner.info(old)).publicKey),
+      );
+      assert.match(replaced.stderr, /the committed LMS key signs the replacement .*\(leaf 0\)/);
+      assert.match(replaced.stderr, /no longer recovers device 0x[0-9a-f]{64}: .* does/);
+      assert.equal(await stateOf(old), 1);
+
+      const newKeyFile = join(dir, "device-3-recovered.json");
+      const next = SoftwareKeyStore.generate("p256");
+      await next.save(newKeyFile, "pw", TEST_SCRYPT);
+      const byOld = await runTask(["device", "recover-key"], {
+        ...chain(0),
+        deviceId,
+        pqKey: old,
+        pqPassword: "pq-pw",
+        pqKeyRecovery: recovery,
+        ...newKeyArgs(newKeyFile),
+      });
+      assert.equal(byOld.result.success, false);
+      assert.match(byOld.stderr, /PqKeyRecoveryWrongPqKey\(/);
+      assert.equal(await stateOf(old), 1);
+      const recovered = await runTask(["device", "recover-key"], {
+        ...chain(0, true),
+        deviceId,
+        pqKey: fresh,
+        pqPassword: "next-pw",
+        pqKeyRecovery: recovery,
+        ...newKeyArgs(newKeyFile),
+      });
+      assert.equal(recovered.result.success, true, recovered.stderr);
+      const rec = JSON.parse(recovered.stdout) as { newKeyHash: Hex; nonce: string; leaf: number };
+      assert.deepEqual([rec.newKeyHash, rec.nonce, rec.leaf], [keyHash(next.deviceKey), "1", 0]);
+    });
+
+    it("replace-pq-key says an ML-DSA-44 key cannot replace itself yet, and what to do", async function () {
+      const { deviceId } = device(4);
+      const refused = await runTask(["device", "replace-pq-key"], {
+        ...chain(0, true),
+        deviceId,
+        pqKey: join(dir, "device-4.ml-dsa.pem"),
+        newPqKey: join(dir, "device-3-next.lms.json"),
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(refused.result.success, false);
+      assert.match(
+        refused.stderr,
+        /PqKeyRecoverySchemeNotOnChain\(2\): no contract verifies ML-DSA-44 signatures yet .*EIP-8051.*a replacement \(ReplacePqKey\) has no such path, so keep the committed key, which still recovers the device/,
+      );
+      const error = JSON.parse(refused.stdout) as { error: { code: string } };
+      assert.equal(error.error.code, "PqKeyRecoverySchemeNotOnChain");
     });
   });
 });
