@@ -193,11 +193,14 @@ async function deviceIdFor(
 
 /**
  * Commits the device to a post-quantum key: its current key signs CommitPqKey{deviceId, scheme,
- * keccak256(scheme ‖ publicKey), deadline} and PqKeyRecovery records the commitment. Once per device.
+ * keccak256(scheme ‖ publicKey), deadline} and PqKeyRecovery records the commitment. Once per device, and
+ * the chain keeps only the hash: a key its scheme could never verify (a malformed LMS key, an ML-DSA-44 key
+ * of another size) is refused before the device signs.
  */
 export async function commitPqKey(options: CommitPqKeyOptions): Promise<CommitPqKeyResult> {
   const { recovery, registry, device, scheme } = options;
   const publicKey = asHex(options.publicKey, "post-quantum public key");
+  requireUsableKey(scheme, publicKey, "committed");
   const domain = await recoveryDomain(recovery, registry);
   const deviceId = await deviceIdFor(registry, device, options.deviceId);
   const commitment = pqKeyCommitment(scheme, publicKey);
@@ -368,13 +371,14 @@ export interface ReplacePqKeyResult extends TxResult {
  * A new key must be one its scheme can later verify: the chain keeps only a hash, so a malformed key would
  * leave the device with a way back that no signature opens.
  */
-function requireUsableKey(scheme: PqSchemeName, publicKey: Hex): void {
+function requireUsableKey(scheme: PqSchemeName, publicKey: Hex, which: "new" | "committed"): void {
   const bytes = fromHex(publicKey);
+  const option = which === "new" ? "--new-pq-key" : "--pq-key";
   if (scheme === "lms") {
-    parseLmsPublicKey(bytes, "the new LMS public key");
+    parseLmsPublicKey(bytes, `the ${which} LMS public key`);
   } else if (bytes.length !== ML_DSA_44_PUBLIC_KEY_BYTES) {
     throw new InvalidInputError(
-      `the new ML-DSA-44 public key is ${String(bytes.length)} bytes, not ${String(ML_DSA_44_PUBLIC_KEY_BYTES)}: give the key's PEM or its raw FIPS 204 encoding (--new-pq-key)`,
+      `the ${which} ML-DSA-44 public key is ${String(bytes.length)} bytes, not ${String(ML_DSA_44_PUBLIC_KEY_BYTES)}: give the key's PEM or its raw FIPS 204 encoding (${option})`,
     );
   }
 }
@@ -398,7 +402,7 @@ export async function replacePqKey(options: ReplacePqKeyOptions): Promise<Replac
   if (current.schemeName !== "lms") {
     throw pqContractError("PqKeyRecoverySchemeNotOnChain", [PQ_SCHEMES[current.schemeName]]);
   }
-  requireUsableKey(newScheme, newPublicKey);
+  requireUsableKey(newScheme, newPublicKey, "new");
   const commitment = pqKeyCommitment(newScheme, newPublicKey);
   if (commitment === current.commitment) {
     throw new InvalidInputError(

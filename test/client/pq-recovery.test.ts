@@ -217,6 +217,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
       it("reverts when another key signs the commitment", async function () {
         const { deviceId } = await registered();
         const stranger = SoftwareKeyStore.generate("p256");
+        const key = await lmsKey("commit-stranger", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
         await rejectsWith(
           commitPqKey({
             recovery,
@@ -224,11 +225,35 @@ for (const hardfork of ["osaka", "prague"] as const) {
             device: stranger,
             deviceId,
             scheme: "lms",
-            publicKey: `0x${"11".repeat(48)}`,
+            publicKey: key.publicKeyHex,
             deadline: await deadline(),
           }),
           "PqKeyRecoveryInvalidDeviceSignature",
         );
+      });
+
+      it("refuses, before the device signs, a key its scheme could never verify", async function () {
+        const { store, deviceId } = await registered();
+        const before = await ethers.provider.getBlockNumber();
+        for (const [scheme, publicKey, says] of [
+          ["lms", `0x${"11".repeat(48)}`, /LMS public key/],
+          ["ml-dsa-44", `0x${"11".repeat(1311)}`, /1311 bytes, not 1312.*--pq-key/],
+        ] as const) {
+          await assert.rejects(
+            commitPqKey({
+              recovery,
+              registry,
+              device: store,
+              deviceId,
+              scheme,
+              publicKey,
+              deadline: await deadline(),
+            }),
+            (err: unknown) => err instanceof InvalidInputError && says.test(err.message),
+          );
+        }
+        assert.equal(await ethers.provider.getBlockNumber(), before, "nothing sent");
+        assert.equal((await pqCommitmentOf(recovery, deviceId)).schemeName, null);
       });
     });
 
