@@ -172,6 +172,81 @@ const EXPLAIN: ErrorSentences = {
     "the PCR values given do not hash to the quote's PCR digest: pass the values the TPM quoted (tpm2_pcrread right after the quote)",
   TpmQuoteBootPcrNotSelected: () =>
     "the quote does not cover PCR 16, which holds the measured boot: quote PCR 16 (device attest --tpm does)",
+  // TpmQuoteLib: the quote and the signature as the TPM gives them (device attest --tpm checks both first).
+  TpmQuoteTruncated: (a) =>
+    `the quote ends at byte ${s(a[1])} where its layout needs ${s(a[0])} bytes: pass TPMS_ATTEST whole, as tpm2_quote writes it (--message)`,
+  TpmQuoteTrailingBytes: (a) =>
+    `${String(Number(a[1]) - Number(a[0]))} bytes follow the quote's PCR digest (at ${s(a[0])} of ${s(a[1])}): pass TPMS_ATTEST alone, not the TPM2B around it or a file with more in it`,
+  TpmQuoteBadMagic: (a) =>
+    `the quote's magic is 0x${Number(a[0]).toString(16)}, not TPM_GENERATED_VALUE (0xff544347): this is not a structure a TPM generated`,
+  TpmQuoteNotAQuote: (a) =>
+    `the attestation structure is of type 0x${Number(a[0]).toString(16)}, not a quote (TPM_ST_ATTEST_QUOTE, 0x8018): take it with tpm2_quote`,
+  TpmQuoteWrongLength: (a) =>
+    `a field of the quote at byte ${s(a[0])} is ${s(a[1])} bytes, which the layout does not allow (qualifiedSigner at most 66, extraData the 32-byte challenge, one 32-byte SHA-256 PCR digest): quote with a 32-byte nonce over SHA-256 PCRs`,
+  TpmQuoteBadSafeFlag: (a) =>
+    `the quote's clockInfo.safe is ${s(a[0])}, neither NO (0) nor YES (1): the structure is corrupt`,
+  TpmQuoteBadSelection: (a) =>
+    `the quote selects ${s(a[0])} PCR banks of ${s(a[1])} select bytes: quote one SHA-256 bank with 3 or 4 select bytes (tpm2_quote -l sha256:16)`,
+  TpmQuoteUnsupportedHash: (a) =>
+    `the quote's PCR bank uses hash 0x${Number(a[0]).toString(16)}, not SHA-256 (0x000b): quote the sha256 bank`,
+  TpmSignatureUnsupported: (a) =>
+    `the quote's signature uses algorithm 0x${Number(a[0]).toString(16)}, not ECDSA over SHA-256: sign the quote with the P-256 Attestation Key (tpm2_quote -g sha256)`,
+  TpmSignatureMalformed: (a) =>
+    `the quote's signature is malformed at byte ${s(a[0])}: pass the TPMT_SIGNATURE tpm2_quote wrote (-s), or r‖s / DER`,
+  TpmSignatureOutOfRange: () =>
+    "the quote's signature has r or s outside [1, n): it is not a P-256 signature",
+  // PsaTokenLib: a token's encoding (RFC 9783 §5; device attest --psa-token appraises it locally first and
+  // names the rule).
+  PsaTokenTruncated: (a) =>
+    `the PSA token ends at byte ${s(a[1])} where an item needs ${s(a[0])}: pass the whole COSE_Sign1 as the device emitted it`,
+  PsaTokenTrailingBytes: (a) =>
+    `bytes follow the token's last item (at ${s(a[0])} of ${s(a[1])}): pass exactly one COSE_Sign1, nothing after the signature or the claims map`,
+  PsaTokenIndefiniteLength: (a) =>
+    `the PSA token has an indefinite-length item at byte ${s(a[0])}: RFC 9783 allows definite lengths only`,
+  PsaTokenMalformed: (a) =>
+    `the PSA token is not well-formed CBOR at byte ${s(a[0])} (initial byte 0x${Number(a[1]).toString(16)}): the token is corrupt`,
+  PsaTokenWrongTag: (a) =>
+    `the PSA token does not start with tag 18 (COSE_Sign1) but major type ${s(a[0])}, argument ${s(a[1])}: pass the tagged COSE_Sign1 the attestation service returns`,
+  PsaTokenMissingAlgorithm: () =>
+    "the PSA token's protected header names no algorithm: an RFC 9783 token names ES256 (1: -7) in its protected header",
+  PsaTokenWrongAlgorithm: (a) =>
+    `the PSA token is signed with COSE algorithm ${s(a[0])}, not ES256 (-7): DeviceTrust devices sign with their P-256 key`,
+  PsaTokenCriticalHeader: () =>
+    "the PSA token marks headers critical (crit, label 2): no header extension is understood here, so the token cannot be appraised",
+  PsaTokenDuplicateHeader: (a) =>
+    `the PSA token's header label ${s(a[1])} (at byte ${s(a[0])}) appears twice: a label may appear once, in one bucket (alg only in the protected one)`,
+  PsaTokenUnsupportedHeaderLabel: (a) =>
+    `a PSA token header label at byte ${s(a[0])} is not an integer from -128 to 127 (major type ${s(a[1])}, argument ${s(a[2])}): COSE's registered labels are`,
+  PsaTokenUnexpectedItem: (a) =>
+    `the PSA token has an item of major type ${s(a[1])} (argument ${s(a[2])}) at byte ${s(a[0])} where RFC 9783's structure has another kind: check the token with appraisePsaToken (src/verify/psa-token.ts), which names the claim`,
+  PsaTokenWrongSize: (a) =>
+    `a string of the PSA token at byte ${s(a[0])} is ${s(a[1])} bytes, not its claim's size (nonce 32, instance id 33, implementation id 32, boot seed 8–32, signer id 32/48/64, signature 64)`,
+  PsaTokenDuplicateKey: (a) =>
+    `the PSA token repeats key ${s(a[1])} in one map (at byte ${s(a[0])}): each claim and component field appears once`,
+  PsaTokenUnknownClaim: (a) =>
+    `the PSA token carries claim ${s(a[1])} (at byte ${s(a[0])}), which RFC 9783 does not define: a token of the legacy PSA_IOT_PROFILE_1 profile is not accepted`,
+  PsaTokenMissingClaim: (a) =>
+    `the PSA token lacks claim ${s(a[0])}, which RFC 9783 makes mandatory (nonce 10, instance id 256, profile 265, client id 2394, lifecycle 2395, implementation id 2396, software components 2399)`,
+  PsaTokenWrongProfile: (a) =>
+    `the PSA token's profile is ${JSON.stringify(s(a[0]))}, not "tag:psacertified.org,2023:psa#tfm" (RFC 9783): the attester emits an older profile`,
+  PsaTokenInstanceIdNotRand: (a) =>
+    `the PSA token's instance id is a UEID of type ${s(a[0])}, not RAND (0x01): RFC 9783's instance id is 0x01 followed by the key's hash`,
+  PsaTokenBadClientId: (a) =>
+    `the PSA token's client id is ${s(a[0])}: RFC 9783 makes it a non-zero 32-bit integer`,
+  PsaTokenBadLifecycle: (a) =>
+    `the PSA token's security lifecycle 0x${Number(a[0]).toString(16)} is in none of RFC 9783's states (0x0000–0x60ff by major byte)`,
+  PsaTokenBadCertificationReference: (a) =>
+    `the PSA token's certification reference ${JSON.stringify(s(a[0]))} is not EAN-13+5 (13 digits, "-", 5 digits)`,
+  PsaTokenInvalidUtf8: (a) =>
+    `a text string of the PSA token is not UTF-8 at byte ${s(a[0])}: the token is corrupt`,
+  PsaTokenNoSoftwareComponents: () =>
+    "the PSA token lists no software components: RFC 9783 requires at least one, and the measurement is made of them",
+  PsaTokenUnknownComponentKey: (a) =>
+    `software component ${s(a[0])} of the PSA token has key ${s(a[2])} (at byte ${s(a[1])}), which RFC 9783 does not define (1, 2, 4, 5, 6)`,
+  PsaTokenMissingComponentField: (a) =>
+    `software component ${s(a[0])} of the PSA token lacks field ${s(a[1])} (2: measurement value, 5: signer id), which RFC 9783 makes mandatory`,
+  PsaTokenMeasurementNotSha256: (a) =>
+    `software component ${s(a[0])} of the PSA token is measured with ${Number(a[1]) === 48 ? "SHA-384" : "SHA-512"}: DeviceTrust's measurement folds SHA-256 measurement values; measure the images with SHA-256`,
   PsaAttestationBadKey: (a) =>
     `the device key given is ${s(a[0])} bytes, not a P-256 key x‖y (64 bytes): pass the device's registered key`,
   PsaAttestationInvalidSignature: (a) =>

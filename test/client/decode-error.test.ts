@@ -150,8 +150,13 @@ describe("client", function () {
       assert.match(err.message, /normalize it to low-s/);
     });
 
-    it("explains the TPM and PSA appraisers' own errors, and names their parsers' errors", function () {
-      for (const abi of [ITpmAttestation__factory.abi, IPsaAttestation__factory.abi]) {
+    it("explains the TPM and PSA appraisers' errors, their parsers' included", function () {
+      for (const abi of [
+        ITpmAttestation__factory.abi,
+        IPsaAttestation__factory.abi,
+        TpmAttestation__factory.abi,
+        PsaAttestation__factory.abi,
+      ]) {
         for (const e of abi.filter((x) => x.type === "error"))
           assert.ok(EXPLAINED_ERRORS.includes(e.name), `${e.name} has no sentence`);
       }
@@ -179,6 +184,11 @@ describe("client", function () {
           ?.code,
         "PsaTokenNoSoftwareComponents",
       );
+      const algorithm = decodeContractError({
+        data: psa.encodeErrorResult("PsaTokenWrongAlgorithm", [-35]),
+      });
+      assert.match(algorithm?.message ?? "", /COSE algorithm -35, not ES256 \(-7\)/);
+      assert.match(magic.message, /magic is 0xfe544347, not TPM_GENERATED_VALUE/);
     });
 
     it("keeps DeviceTrust errors and wraps anything else", function () {
