@@ -55,6 +55,7 @@ import {
   type PsaTokenClaims,
   publishFirmware,
   recoverDeviceKey,
+  replacePqKey,
   requestWithdrawal,
   revokeFirmware,
   stakeDeposit,
@@ -1315,15 +1316,25 @@ async function benchPqRecovery(chain: Chain): Promise<void> {
   const recovery = pqKeyRecoveryAt(recoveryAddress, registry);
   const dir = await mkdtemp(join(tmpdir(), "devicetrust-bench-pq-"));
   try {
+    // The key replacements move devices to (any valid LMS key: one for all).
+    const successor = await lmsSigner(
+      dir,
+      "successor",
+      "LMS_SHA256_M24_H10",
+      "LMOTS_SHA256_N24_W4",
+    );
+    successor.close();
     for (const set of PQ_SETS) {
       // One LMS key for the samples' devices: each commits to it, each recovery spends a leaf.
       const signer = await lmsSigner(dir, set.key, set.lms, set.lmots);
       try {
         const samples: Measured[] = [];
+        const commits: Measured[] = [];
+        const replacements: Measured[] = [];
         for (let i = 0; i < SAMPLES; i++) {
           const d = newDevice(chain, "p256");
           await registerEndorsed(chain, d);
-          await commitPqKey({
+          const c = await commitPqKey({
             recovery,
             registry,
             device: d.keyStore,
@@ -1331,6 +1342,7 @@ async function benchPqRecovery(chain: Chain): Promise<void> {
             publicKey: signer.publicKeyHex,
             deadline: await deadline(chain),
           });
+          commits.push({ gas: c.gasUsed, bytes: await calldataBytes(chain, c.txHash) });
           const r = await recoverDeviceKey({
             recovery,
             registry,
@@ -1340,8 +1352,21 @@ async function benchPqRecovery(chain: Chain): Promise<void> {
             deadline: await deadline(chain),
           });
           samples.push({ gas: r.gasUsed, bytes: await calldataBytes(chain, r.txHash) });
+          const x = await replacePqKey({
+            recovery,
+            registry,
+            deviceId: d.signer.deviceId,
+            pqSigner: lmsPqSigner(signer),
+            newScheme: "lms",
+            newPublicKey: successor.publicKeyHex,
+            deadline: await deadline(chain),
+          });
+          replacements.push({ gas: x.gasUsed, bytes: await calldataBytes(chain, x.txHash) });
         }
         record(`${set.key}${sfx}`, samples);
+        const variant = set.key.slice("registry.recoverKey.lms".length);
+        record(`pqRecovery.replacePqKey.lms${variant}${sfx}`, replacements);
+        if (variant === "") record(`pqRecovery.commitPqKey${sfx}`, commits);
       } finally {
         signer.close();
       }
