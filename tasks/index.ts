@@ -1664,6 +1664,11 @@ export const tasks = [
         defaultValue: "",
       })
       .addOption(beneficiary)
+      .addOption({
+        ...pqKeyRecovery,
+        description:
+          "PqKeyRecovery address: verify post-quantum key recovery requests (LMS sent on chain from --from, ML-DSA-44 recorded for governance); default none, recovery requests dropped",
+      })
       .addOption(proofs),
   )
     .setAction(() => import("./gateway/start.js"))

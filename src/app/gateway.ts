@@ -1,6 +1,7 @@
 import type { Signer } from "ethers";
 import type { Logger } from "pino";
 import { registryAt, registryDomain } from "../client/registry.js";
+import { pqKeyRecoveryAt } from "../client/pq-recovery.js";
 import { isCallException, type ContractRunner } from "ethers";
 import { feedAddressOf, feedAt } from "../client/feeds.js";
 import type { Hex } from "../protocol/index.js";
@@ -10,6 +11,7 @@ import { runWatchtower, type RunningWatchtower } from "../watchtower/run.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../gateway/broker.js";
 import { ChainSubmitter, type ChainSubmitterOptions } from "../gateway/chain-submitter.js";
 import { Gateway, type GatewayOptions } from "../gateway/gateway.js";
+import { GatewayError } from "../gateway/types.js";
 import { WatchtowerLink } from "../gateway/sink.js";
 import { GatewayStore, type ReadingStatus } from "../gateway/store.js";
 import { PgReadingStore } from "../gateway/pg-store.js";
@@ -83,6 +85,17 @@ export interface RunGatewayOptions {
   };
   /** Stop on SIGTERM/SIGINT (default true). */
   readonly handleSignals?: boolean;
+  /**
+   * PqKeyRecovery's address: take post-quantum key recovery requests (GatewayOptions.pqRecovery), LMS
+   * recoveries sent from `signer`. Default none: recovery requests are dropped as recovery_off.
+   */
+  readonly pqKeyRecovery?: string;
+  /**
+   * The record of handled recovery requests (JSON lines; governance reads the verified ML-DSA-44 ones
+   * there). Default: `<dbPath>.recoveries.jsonl`, or `.devicetrust/recoveries-<clientId>.jsonl` with a
+   * PostgreSQL store.
+   */
+  readonly pqRecoveryRecords?: string;
 }
 
 export interface GatewaySummary {
@@ -155,7 +168,22 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...options.submitter,
     });
+    const pqRecovery: Pick<GatewayOptions, "pqRecovery"> =
+      options.pqKeyRecovery === undefined
+        ? {}
+        : {
+            pqRecovery: {
+              recovery: pqKeyRecoveryAt(
+                options.pqKeyRecovery,
+                registryAt(options.registry, options.signer),
+              ),
+              registry: registryAt(options.registry, options.signer),
+              recordPath:
+                options.pqRecoveryRecords ?? recoveryRecordsPath(options.dbPath, instance),
+            },
+          };
     gateway = new Gateway({
+      ...pqRecovery,
       domain,
       directory: gatewayDirectory(options.registry, options.proofs, options.signer),
       clock: chain,
@@ -205,6 +233,18 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
     if (broker !== null) await broker.close();
     throw err;
   }
+}
+
+/** Where runGateway records handled recovery requests by default (RunGatewayOptions.pqRecoveryRecords). */
+export function recoveryRecordsPath(dbPath: string, clientId: string): string {
+  if (isPostgresUrl(dbPath)) return `.devicetrust/recoveries-${clientId}.jsonl`;
+  if (dbPath === ":memory:") {
+    throw new GatewayError(
+      "GATEWAY_BAD_OPTIONS",
+      "an in-memory store cannot keep the recovery records, which must survive a restart: give pqRecoveryRecords a file",
+    );
+  }
+  return `${dbPath}.recoveries.jsonl`;
 }
 
 /**

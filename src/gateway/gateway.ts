@@ -19,7 +19,9 @@ import {
   readingStructHash,
   BATCH_FILTER,
   READING_FILTER,
+  RECOVERY_FILTER,
   decodeReading,
+  parseRecoveryTopic,
   parseTopic,
   readingSubscription,
 } from "../protocol/index.js";
@@ -37,6 +39,12 @@ import type { RateLimit } from "./admission.js";
 import { DeviceGate } from "./device-gate.js";
 import { GatewayMetrics, type RejectReason } from "./metrics.js";
 import { MqttIntake } from "./mqtt-intake.js";
+import {
+  PqRecoveryIntake,
+  dropRecoveryOff,
+  type PendingRecovery,
+  type PqRecoveryOptions,
+} from "./recovery-intake.js";
 import type { PruneResult, ReadingStore, StoreWrite, StoreWriteResult } from "./reading-store.js";
 import { SignatureChecks } from "./signature-checks.js";
 import { SqliteReadingStore } from "./sqlite-reading-store.js";
@@ -214,6 +222,13 @@ export interface GatewayOptions {
    * accepted count: nobody can spend a device's allowance by replaying its old messages.
    */
   readonly deviceRate?: RateLimit | false;
+  /**
+   * Post-quantum key recovery requests (`dt/devicetrust/recovery/<deviceId>`, recovery-intake.ts): LMS
+   * ones verified and sent to PqKeyRecovery from its account, ML-DSA-44 ones verified and recorded for
+   * governance (GET /recoveries lists those pending). Default none: such messages are dropped as
+   * recovery_off.
+   */
+  readonly pqRecovery?: PqRecoveryOptions;
 }
 
 export interface GatewayHealth {
@@ -276,6 +291,10 @@ const DEFAULT_DEVICE_RATE: RateLimit = { perSecond: 20, burst: 200 };
  * is not, and the watchtower keeps it as a sign the old key leaked). Keys no device holds are dropped
  * as unknown_key, keys of other devices as wrong_device.
  *
+ * Post-quantum key recovery (`dt/devicetrust/recovery/<deviceId>`, with GatewayOptions.pqRecovery):
+ * see recovery-intake.ts. A request is verified against the chain before anything is sent; an LMS one
+ * is carried out on chain, an ML-DSA-44 one recorded for governance (GET /recoveries).
+ *
  * Throughput: messages that arrive together are verified one by one but written in one SQLite
  * transaction (see maxInFlight and persistDelayMs); each acknowledgement still waits for its commit.
  * A helper thread checkpoints the WAL (store.ts), so the fsyncs of checkpoints stay off this thread.
@@ -306,6 +325,7 @@ export class Gateway {
   private store: ReadingStore | undefined;
   private checks: SignatureChecks | undefined;
   private intake: MqttIntake | undefined;
+  private recoveries: PqRecoveryIntake | undefined;
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly retention: Retention | undefined;
@@ -426,7 +446,9 @@ export class Gateway {
     if (this.intake !== undefined || this.stopping) {
       throw new GatewayError("GATEWAY_STARTED", "this gateway was already started");
     }
-    const filters = [READING_FILTER, BATCH_FILTER].map((f) =>
+    // Recovery requests are subscribed to without a PqKeyRecovery too: dropped as recovery_off, they
+    // are counted and logged, where unsubscribed the broker would discard them unseen.
+    const filters = [READING_FILTER, BATCH_FILTER, RECOVERY_FILTER].map((f) =>
       readingSubscription(this.options.sharedGroup, f),
     );
     await this.open();
@@ -536,6 +558,21 @@ export class Gateway {
     });
     this.submitter = submitter;
     await submitter.load();
+    if (this.options.pqRecovery !== undefined && this.recoveries === undefined) {
+      const recoveries = new PqRecoveryIntake(this.options.pqRecovery, {
+        domain: this.options.domain,
+        metrics: this.metrics,
+        log: this.log,
+        rejectLog: this.rejectLog,
+      });
+      await recoveries.open();
+      this.recoveries = recoveries;
+    }
+  }
+
+  /** The post-quantum recovery intake (undefined without GatewayOptions.pqRecovery, or before open()). */
+  get recoveryIntake(): PqRecoveryIntake | undefined {
+    return this.recoveries;
   }
 
   /** The store (for inspection); throws before start(). */
@@ -593,6 +630,7 @@ export class Gateway {
       await step("messages in hand", this.intake.settle());
     }
     await step("writes", this.writes?.flush());
+    await step("recovery records", this.recoveries?.close());
     // The messages in hand have their verdicts: nothing waits on the workers any more.
     await step("verify pool", this.checks?.close());
     // Nor what the messages in hand queued meanwhile.
@@ -701,6 +739,12 @@ export class Gateway {
   /** Handles one MQTT message; resolves true when it may be acknowledged. */
   async onMessage(topic: string, payload: Buffer): Promise<boolean> {
     this.metrics.received.inc();
+    const recovery = parseRecoveryTopic(topic);
+    if (recovery !== null) {
+      if (this.recoveries === undefined)
+        return dropRecoveryOff(this.metrics, this.rejectLog, topic);
+      return this.recoveries.handle(topic, recovery.deviceId, payload);
+    }
     const slot = parseTopic(topic);
     if (slot === null) return this.drop("bad_topic", { topic });
     const limit = slot.kind === "batch" ? this.maxBatchBytes : this.maxReadingBytes;
@@ -927,11 +971,31 @@ export class Gateway {
 
   // ------------------------------------------------------------------ HTTP
 
+  /**
+   * GET /recoveries: the verified ML-DSA-44 recovery requests recorded for governance whose deadline
+   * has not passed (by the gateway's clock), with the record file they are read from.
+   */
+  private pendingRecoveries(): {
+    readonly enabled: boolean;
+    readonly recordPath: string | null;
+    readonly pending: PendingRecovery[];
+  } {
+    const intake = this.recoveries;
+    if (intake === undefined) return { enabled: false, recordPath: null, pending: [] };
+    const nowMs = Math.max(Date.now(), this.options.clock?.now() ?? 0);
+    return {
+      enabled: true,
+      recordPath: intake.recordPath,
+      pending: intake.pending(BigInt(Math.floor(nowMs / 1000))),
+    };
+  }
+
   private serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return handleOpsRequest(
       {
         health: () => this.health(),
         metrics: this.metrics,
+        routes: { "/recoveries": () => Promise.resolve(this.pendingRecoveries()) },
       },
       req,
       res,

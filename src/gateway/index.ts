@@ -25,3 +25,11 @@ export { MqttIntake, type MqttIntakeOptions } from "./mqtt-intake.js";
 export * from "./pg-store.js";
 export { SignatureChecks, type SignatureChecksOptions } from "./signature-checks.js";
 export { WriteGroups, type WriteGroupsOptions } from "./write-groups.js";
+export {
+  DEFAULT_RECOVERY_MAX_BYTES,
+  PqRecoveryIntake,
+  type PendingRecovery,
+  type PqRecoveryOptions,
+  type RecoveryRejectReason,
+} from "./recovery-intake.js";
+export { RecoveryRecords, type RecoveryRecord } from "./recovery-records.js";

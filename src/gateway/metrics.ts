@@ -21,6 +21,17 @@ export type RejectReason =
   | "stale"
   | "error";
 
+/** What became of a post-quantum key recovery request (recovery_requests_total's result). */
+export const RECOVERY_RESULTS = [
+  "recovered",
+  "recorded",
+  "refused",
+  "rejected",
+  "duplicate",
+  "error",
+] as const;
+export type RecoveryResult = (typeof RECOVERY_RESULTS)[number];
+
 /**
  * The gateway's Prometheus metrics, in a registry of its own. Names: `<prefix>received_total`,
  * `<prefix>verified_total` (accepted and stored), `<prefix>duplicates_total`,
@@ -41,6 +52,16 @@ export type RejectReason =
  * its topic kind's limit), rate_limited (beyond the device's rate), not_member (a reading for a feed
  * the device is not a member of), inactive_device (suspended, revoked or decommissioned). Key
  * cache: `<prefix>key_rotations_total` (KeyRotated events applied).
+ *
+ * Post-quantum key recovery requests (recovery-intake.ts): `<prefix>recovery_requests_total{scheme,result}`,
+ * scheme lms, ml-dsa-44 or unknown (not parsed), result one of RECOVERY_RESULTS: recovered (LMS: its
+ * recoverKey transaction mined, counted after the receipt), recorded (ML-DSA-44: verified off chain and
+ * recorded for governance), refused (LMS: verified, then refused by the chain), rejected (dropped before
+ * the chain: its reason in `<prefix>recovery_rejected_total{reason}`, a PqRecoveryError problem such as
+ * WrongPqKey, or malformed, oversize, topic_mismatch, rate_limited, recovery_off), duplicate (handled
+ * before), error (the chain could not be asked: not acknowledged, the broker redelivers it). A refusal's
+ * custom error (PqKeyRecoveryExpired, DeviceRegistryKeyTaken, ...) is in
+ * `<prefix>recovery_refused_total{reason}`.
  */
 export class GatewayMetrics {
   readonly registry: Registry;
@@ -58,6 +79,9 @@ export class GatewayMetrics {
   readonly batchQueueDepth: Gauge;
   readonly keyRotations: Counter;
   readonly pruned: Counter<"table">;
+  readonly recoveryRequests: Counter<"scheme" | "result">;
+  readonly recoveryRejected: Counter<"reason">;
+  readonly recoveryRefused: Counter<"reason">;
 
   constructor(prefix = "gateway_") {
     this.registry = new Registry();
@@ -134,6 +158,24 @@ export class GatewayMetrics {
       name: `${prefix}pruned_rows_total`,
       help: "Submitted and rejected rows the retention removed from the store, by table",
       labelNames: ["table"],
+      registers,
+    });
+    this.recoveryRequests = new Counter({
+      name: `${prefix}recovery_requests_total`,
+      help: "Post-quantum key recovery requests, by scheme and what became of them",
+      labelNames: ["scheme", "result"],
+      registers,
+    });
+    this.recoveryRejected = new Counter({
+      name: `${prefix}recovery_rejected_total`,
+      help: "Recovery requests dropped before the chain, by reason (a PqRecoveryError problem, malformed, ...)",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.recoveryRefused = new Counter({
+      name: `${prefix}recovery_refused_total`,
+      help: "Verified LMS recovery requests the chain refused, by custom error",
+      labelNames: ["reason"],
       registers,
     });
   }

@@ -7,7 +7,9 @@ import {
   batchTopic,
   encodeReading,
   readingTopic,
+  recoveryTopic,
 } from "../protocol/index.js";
+import { pqRecoveryRequestToJson, type PqRecoveryRequest } from "../verify/pq.js";
 import { connectAsync, type IClientOptions, type MqttClient } from "mqtt";
 import type { ReadingMessage } from "../protocol/index.js";
 
@@ -55,6 +57,19 @@ export class DevicePublisher {
     const b = await signBatch(signer, readings);
     await this.publishBatch(b.signed, b.readings);
     return b.signed;
+  }
+
+  /**
+   * Publishes a post-quantum key recovery request (prepareKeyRecovery's, or `device recover-key
+   * --json`'s) to its device's recovery topic, as JSON: a gateway with PqKeyRecovery verifies it and
+   * carries it out (LMS) or records it for governance (ML-DSA-44).
+   */
+  async publishRecovery(request: PqRecoveryRequest): Promise<void> {
+    await this.client.publishAsync(
+      recoveryTopic(request.deviceId),
+      JSON.stringify(pqRecoveryRequestToJson(request)),
+      { qos: 1 },
+    );
   }
 
   /** Publishes raw bytes to a topic (for tests of malformed input). */

@@ -23,10 +23,20 @@ import type { SignedReading } from "./signed.js";
  * bytes per reading: sequence u64, timestamp u64, value int256, big-endian). The readings carry no
  * signature of their own: the batch signature covers their Merkle root. Gateways subscribe to both
  * `dt/devicetrust/+/+/reading` and `dt/devicetrust/+/+/batch` (each shared when in a group).
+ *
+ * Post-quantum key recovery: whoever holds a device's committed post-quantum key publishes, QoS 1, to
+ *
+ *     dt/devicetrust/recovery/<deviceId>
+ *
+ * one recovery request as JSON (PqRecoveryRequestJson of src/verify/pq.ts, the payload's deviceId the
+ * topic's). Four levels, not five: neither the reading nor the batch filter matches it, and parseTopic
+ * returns null for it, so nothing that takes readings takes it for one. Gateways configured with a
+ * PqKeyRecovery subscribe to `dt/devicetrust/recovery/+` (shared when in a group).
  */
 export const TOPIC_ROOT = "dt/devicetrust";
 export const READING_FILTER = `${TOPIC_ROOT}/+/+/reading`;
 export const BATCH_FILTER = `${TOPIC_ROOT}/+/+/batch`;
+export const RECOVERY_FILTER = `${TOPIC_ROOT}/recovery/+`;
 
 /** The kinds of message a device publishes (the topic's last level). */
 export type TopicKind = "reading" | "batch";
@@ -37,6 +47,24 @@ export function readingTopic(feedId: Hex, deviceId: Hex): string {
 
 export function batchTopic(feedId: Hex, deviceId: Hex): string {
   return `${TOPIC_ROOT}/${feedId.toLowerCase()}/${deviceId.toLowerCase()}/batch`;
+}
+
+/** The topic of a post-quantum key recovery request of `deviceId`. */
+export function recoveryTopic(deviceId: Hex): string {
+  return `${TOPIC_ROOT}/recovery/${deviceId.toLowerCase()}`;
+}
+
+/** The device a recovery topic names, or null when the topic is not a recovery topic. */
+export function parseRecoveryTopic(topic: string): { deviceId: Hex } | null {
+  const parts = topic.split("/");
+  if (parts.length !== 4 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT || parts[2] !== "recovery") {
+    return null;
+  }
+  try {
+    return { deviceId: asHex(parts[3] ?? "", "deviceId", 32).toLowerCase() as Hex };
+  } catch {
+    return null;
+  }
 }
 
 /** A subscription filter (default: readings), shared by `group` when given. */

@@ -8,20 +8,27 @@ export interface OpsEndpoints {
   readonly metrics: { text(): Promise<string>; readonly contentType: string };
   /** Called when a handler fails, before the 500 answer (for the service's log). */
   onError?(err: unknown): void;
+  /** More GET endpoints, by path ("/recoveries"): each answers 200 with its JSON. */
+  readonly routes?: Readonly<Record<string, () => Promise<unknown>>>;
 }
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Answers GET /health (200 or 503, JSON) and GET /metrics (Prometheus text); 404 otherwise. */
+/**
+ * Answers GET /health (200 or 503, JSON), GET /metrics (Prometheus text) and GET on each of `routes`
+ * (200, JSON); 404 otherwise.
+ */
 export async function handleOpsRequest(
   endpoints: OpsEndpoints,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
   try {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const routes = endpoints.routes ?? {};
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (req.method === "GET" && path === "/health") {
       const report = await endpoints.health();
       res.writeHead(report.status === "ok" ? 200 : 503, { "content-type": "application/json" });
@@ -30,9 +37,15 @@ export async function handleOpsRequest(
       const text = await endpoints.metrics.text();
       res.writeHead(200, { "content-type": endpoints.metrics.contentType });
       res.end(text);
+    } else if (req.method === "GET" && route !== undefined) {
+      const body = await route();
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
     } else {
+      const uses = ["/health", "/metrics", ...Object.keys(routes)].map((p) => `GET ${p}`);
+      const last = uses.pop() ?? "";
       res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: "not found: use GET /health or GET /metrics" }));
+      res.end(JSON.stringify({ error: `not found: use ${uses.join(", ")} or ${last}` }));
     }
   } catch (err: unknown) {
     endpoints.onError?.(err);

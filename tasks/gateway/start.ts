@@ -27,6 +27,7 @@ interface Args extends ProofsArgs {
   watchtowerDb: string;
   watchtowerFrom: string;
   beneficiary: string;
+  pqKeyRecovery: string;
 }
 
 async function folderFor(path: string): Promise<void> {
@@ -83,6 +84,7 @@ export default async function gatewayStart(args: Args, hre: HardhatRuntimeEnviro
       maxBatchesPerTx: args.maxBatchesPerTx,
       verifyWorkers: args.verifyWorkers,
       httpPort: args.httpPort < 0 ? false : args.httpPort,
+      ...(args.pqKeyRecovery === "" ? {} : { pqKeyRecovery: args.pqKeyRecovery }),
       logger: pino(
         { name: "gateway", level: args.logLevel },
         args.json ? pino.destination(2) : humanLogStream(),
@@ -103,7 +105,7 @@ export default async function gatewayStart(args: Args, hre: HardhatRuntimeEnviro
         : {}),
     });
     progress(
-      `gateway running: broker ${gateway.brokerUrl}${gateway.broker === null ? "" : " (embedded)"}, db ${isPostgresUrl(dbPath) ? "PostgreSQL (shared)" : dbPath}${gateway.port === null ? "" : `, http://127.0.0.1:${String(gateway.port)}/health`}${args.watchtower ? ", watchtower on" : ""}; stop with Ctrl-C`,
+      `gateway running: broker ${gateway.brokerUrl}${gateway.broker === null ? "" : " (embedded)"}, db ${isPostgresUrl(dbPath) ? "PostgreSQL (shared)" : dbPath}${gateway.port === null ? "" : `, http://127.0.0.1:${String(gateway.port)}/health`}${args.watchtower ? ", watchtower on" : ""}${args.pqKeyRecovery === "" ? "" : ", post-quantum recovery on"}; stop with Ctrl-C`,
     );
     const summary = await gateway.finished;
     return {
