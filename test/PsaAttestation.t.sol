@@ -639,95 +639,101 @@ contract PsaAttestationTest is AttestationFixture, PsaTokenBuilder {
         );
     }
 
+    /// @notice The typical token with its first 7 bytes (tag, array and both headers) replaced by `head`,
+    /// refused with `err`.
+    function _expectHeadersRevert(bytes memory head, bytes memory err) internal {
+        _expectRevertOn(_withHead(head, 7), err);
+    }
+
     function test_attestPsaToken_RevertWhen_wrongProtectedHeader() public {
         // ES384 (-35); EdDSA (-8); an unsigned algorithm; alg as text.
-        _expectRevertOn(
-            _withHead(hex"d28444a1013822a0", 7),
+        _expectHeadersRevert(
+            hex"d28444a1013822a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongAlgorithm.selector, -35)
         );
-        _expectRevertOn(
-            _withHead(hex"d28443a10127a0", 7),
+        _expectHeadersRevert(
+            hex"d28443a10127a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongAlgorithm.selector, -8)
         );
-        _expectRevertOn(
-            _withHead(hex"d28443a10105a0", 7),
+        _expectHeadersRevert(
+            hex"d28443a10105a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenWrongAlgorithm.selector, 5)
         );
-        _expectRevertOn(
-            _withHead(hex"d28448a101654553323536a0", 7),
+        _expectHeadersRevert(
+            hex"d28448a101654553323536a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, 5, 3, 5)
         );
         // Empty (no protected header), and a protected header without alg.
-        _expectRevertOn(
-            _withHead(hex"d28440a0", 7),
+        _expectHeadersRevert(hex"d28440a0", abi.encodeWithSelector(PsaTokenLib.PsaTokenMissingAlgorithm.selector));
+        _expectHeadersRevert(
+            hex"d28444a10441aaa0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenMissingAlgorithm.selector)
         );
-        _expectRevertOn(
-            _withHead(hex"d28444a10441aaa0", 7),
-            abi.encodeWithSelector(PsaTokenLib.PsaTokenMissingAlgorithm.selector)
-        );
+    }
+
+    function test_attestPsaToken_RevertWhen_protectedHeaderBreaksARule() public {
         // Critical headers: none is understood here.
-        _expectRevertOn(
-            _withHead(hex"d28446a20126028101a0", 7),
+        _expectHeadersRevert(
+            hex"d28446a20126028101a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenCriticalHeader.selector)
         );
         // alg twice; a label in text; a label above 127; a byte after the map.
-        _expectRevertOn(
-            _withHead(hex"d28445a201260126a0", 7),
+        _expectHeadersRevert(
+            hex"d28445a201260126a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateHeader.selector, 6, 1)
         );
-        _expectRevertOn(
-            _withHead(hex"d28448a2012663616c6701a0", 7),
+        _expectHeadersRevert(
+            hex"d28448a2012663616c6701a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenUnsupportedHeaderLabel.selector, 6, 3, 3)
         );
-        _expectRevertOn(
-            _withHead(hex"d28446a20126188001a0", 7),
+        _expectHeadersRevert(
+            hex"d28446a20126188001a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenUnsupportedHeaderLabel.selector, 6, 0, 128)
         );
-        _expectRevertOn(
-            _withHead(hex"d28444a1012600a0", 7),
+        _expectHeadersRevert(
+            hex"d28444a1012600a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenTrailingBytes.selector, 6, 7)
         );
         // The header map itself, not wrapped in a byte string.
-        _expectRevertOn(
-            _withHead(hex"d284a10126a0", 7),
+        _expectHeadersRevert(
+            hex"d284a10126a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, 2, 5, 1)
         );
     }
 
     function test_attestPsaToken_RevertWhen_unprotectedHeaderBreaksARule() public {
         // alg again (it is protected already), -7 or another; crit; a map as a header's value; an array of text.
-        _expectRevertOn(
-            _withHead(hex"d28443a10126a10126", 7),
+        _expectHeadersRevert(
+            hex"d28443a10126a10126",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateHeader.selector, 7, 1)
         );
-        _expectRevertOn(
-            _withHead(hex"d28443a10126a10127", 7),
+        _expectHeadersRevert(
+            hex"d28443a10126a10127",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateHeader.selector, 7, 1)
         );
-        _expectRevertOn(
-            _withHead(hex"d28443a10126a1028101", 7),
+        _expectHeadersRevert(
+            hex"d28443a10126a1028101",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenCriticalHeader.selector)
         );
-        _expectRevertOn(
-            _withHead(hex"d28443a10126a104a0", 7),
+        _expectHeadersRevert(
+            hex"d28443a10126a104a0",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, 8, 5, 0)
         );
-        _expectRevertOn(
-            _withHead(hex"d28443a10126a118218161", 7),
+        _expectHeadersRevert(
+            hex"d28443a10126a118218161",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, 10, 3, 1)
         );
         // A negative label twice (-1: an algorithm's parameter).
-        _expectRevertOn(
-            _withHead(hex"d28443a10126a2200020", 7),
+        _expectHeadersRevert(
+            hex"d28443a10126a2200020",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenDuplicateHeader.selector, 9, -1)
         );
-        _expectRevertOn(
-            _withHead(hex"d28443a10126bfff", 7),
+        _expectHeadersRevert(
+            hex"d28443a10126bfff",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenIndefiniteLength.selector, 6)
         );
-        _expectRevertOn(
-            _withHead(hex"d28443a1012640", 7),
+        _expectHeadersRevert(
+            hex"d28443a1012640",
             abi.encodeWithSelector(PsaTokenLib.PsaTokenUnexpectedItem.selector, 6, 2, 0)
         );
     }

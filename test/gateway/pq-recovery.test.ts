@@ -167,9 +167,8 @@ describe("Gateway post-quantum recovery intake", function () {
     return (await chainTime(ethers)) + BigInt(seconds);
   }
 
-  /** A registered P-256 device. */
-  async function registered(s: System) {
-    const store = SoftwareKeyStore.generate("p256");
+  /** A registered P-256 device: `store`'s key (a new one when omitted). */
+  async function registered(s: System, store = SoftwareKeyStore.generate("p256")) {
     const deviceId = deviceIdOf(store.deviceKey);
     await registerDevice({
       registry: client(s).registry,
@@ -411,19 +410,7 @@ describe("Gateway post-quantum recovery intake", function () {
     const late = await committedRequest(s, lmsPqSigner(await lmsKey("lms-late")), 0);
     // The new key is taken between the check and the send: another device registers with it.
     const taken = await committedRequest(s, lmsPqSigner(await lmsKey("lms-taken")));
-    await registerDevice({
-      registry: client(s).registry,
-      device: taken.next,
-      operator: s.operator.address,
-      deadline: await deadline(),
-      model: FEED_MODEL,
-      endorsement: await makerEndorse(
-        registryAt(s.registryAddress, s.maker),
-        s.maker,
-        deviceIdOf(taken.next.deviceKey),
-        FEED_MODEL,
-      ),
-    });
+    await registered(s, taken.next);
     // Expires at the latest block's time, made last: it verifies against that block, and the block
     // the transaction would be in is later (the deadline passes between the check and the send).
     const lateAgain = await committedRequest(s, lmsPqSigner(await lmsKey("lms-late-again")), 0);
