@@ -11,6 +11,21 @@ import {
 import { DEFAULT_SCRYPT, SoftwareKeyStore } from "../device/software-key-store.js";
 import { PASSWORD_ENV, PIN_ENV, secretFrom } from "./key-store-open.js";
 
+/** A key file would overwrite another: the key in it may be a device's, or the one a device committed to. */
+export class KeyFileExistsError extends DeviceTrustError {
+  readonly path: string;
+
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(
+      "KEY_FILE_EXISTS",
+      `${path} already exists: a key file is never overwritten (a device may be registered with, or committed to, the key in it). Choose another --out, or move that file away first`,
+      options,
+    );
+    this.name = "KeyFileExistsError";
+    this.path = path;
+  }
+}
+
 export type KeygenOptions =
   | {
       readonly curve: Curve;
@@ -57,12 +72,7 @@ export async function keygen(
       () => true,
       () => false,
     );
-    if (exists) {
-      throw new DeviceTrustError(
-        "KEY_FILE_EXISTS",
-        `${options.out} already exists: choose another --out (a key file is never overwritten)`,
-      );
-    }
+    if (exists) throw new KeyFileExistsError(options.out);
     const password = secretFrom(
       options.password,
       PASSWORD_ENV,

@@ -1,7 +1,6 @@
-import { closeSync, fsyncSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import {
-  DeviceTrustError,
   InvalidInputError,
   generateMlDsa44KeyPair,
   mlDsa44PrivateKeyPem,
@@ -12,6 +11,7 @@ import {
 } from "../protocol/index.js";
 import { fsyncFolder } from "../device/fsync.js";
 import type { ScryptParams } from "../device/key-file-crypto.js";
+import { KeyFileExistsError } from "./keygen.js";
 import { lmsKeygen, type LmsKeygenResult } from "./lms-keys.js";
 
 /**
@@ -20,21 +20,6 @@ import { lmsKeygen, type LmsKeygenResult } from "./lms-keys.js";
  * private key as PKCS#8 PEM, encrypted under a password (PBES2, AES-256-CBC) unless asked not to, which
  * readMlDsa44PrivateKey and `openssl pkey` read. Neither ever overwrites a file.
  */
-
-/** A key file would overwrite another: the key in it may be the one a device committed to. */
-export class KeyFileExistsError extends DeviceTrustError {
-  readonly path: string;
-
-  constructor(path: string, options?: { cause?: unknown }) {
-    super(
-      "KEY_FILE_EXISTS",
-      `${path} already exists: a key file is never overwritten (a device may be committed to the key in it). Choose another --out, or move that file away first`,
-      options,
-    );
-    this.name = "KeyFileExistsError";
-    this.path = path;
-  }
-}
 
 export interface PqKeygenOptions {
   readonly scheme: PqSchemeName;
@@ -74,6 +59,10 @@ export async function pqKeygen(options: PqKeygenOptions): Promise<PqKeygenResult
       throw new InvalidInputError(
         "an LMS key file is always encrypted: give its password (--password)",
       );
+    }
+    // lmsKeygen refuses too (its state file's own error): say it as every key file does.
+    for (const path of [out, `${out}.state`]) {
+      if (existsSync(path)) throw new KeyFileExistsError(path);
     }
     const made = await lmsKeygen({
       out,

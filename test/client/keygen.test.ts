@@ -99,7 +99,7 @@ describe("client", function () {
         (err: unknown) => {
           assert.ok(err instanceof DeviceTrustError);
           assert.equal(err.code, "KEY_FILE_EXISTS");
-          assert.match(err.message, /choose another --out/);
+          assert.match(err.message, /Choose another --out/);
           return true;
         },
       );

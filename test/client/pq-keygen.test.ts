@@ -8,7 +8,6 @@ import {
   readPqPublicKey,
 } from "../../src/client/index.js";
 import { LmsStatefulSigner } from "../../src/device/lms-signer.js";
-import { LmsStateError } from "../../src/device/lms-signer-errors.js";
 import {
   InvalidInputError,
   ML_DSA_44_PUBLIC_KEY_BYTES,
@@ -101,7 +100,14 @@ describe("pqKeygen", function () {
     assert.equal(await readFile(existing, "utf8"), "keep me");
     await assert.rejects(
       pqKeygen({ scheme: "lms", out: existing, password: "pw", scrypt: TEST_SCRYPT }),
-      (err: unknown) => err instanceof LmsStateError && err.problem === "exists",
+      (err: unknown) => err instanceof KeyFileExistsError && err.path === existing,
+    );
+    // A state file left without its key (a key moved away): the new key would inherit its leaves.
+    const orphan = join(dir, "orphan.json");
+    await writeFile(`${orphan}.state`, "{}");
+    await assert.rejects(
+      pqKeygen({ scheme: "lms", out: orphan, password: "pw", scrypt: TEST_SCRYPT }),
+      (err: unknown) => err instanceof KeyFileExistsError && err.path === `${orphan}.state`,
     );
     assert.equal(await readFile(existing, "utf8"), "keep me");
     await assert.rejects(
