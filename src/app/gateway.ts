@@ -11,6 +11,7 @@ import { runWatchtower, type RunningWatchtower } from "../watchtower/run.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../gateway/broker.js";
 import { ChainSubmitter, type ChainSubmitterOptions } from "../gateway/chain-submitter.js";
 import { Gateway, type GatewayOptions } from "../gateway/gateway.js";
+import type { RateLimit } from "../gateway/admission.js";
 import { GatewayError } from "../gateway/types.js";
 import { WatchtowerLink } from "../gateway/sink.js";
 import { GatewayStore, type ReadingStatus } from "../gateway/store.js";
@@ -96,6 +97,11 @@ export interface RunGatewayOptions {
    * PostgreSQL store.
    */
   readonly pqRecoveryRecords?: string;
+  /**
+   * Each device's allowance of recovery requests checked against the chain (PqRecoveryOptions.rate;
+   * default 3 at once, then one a minute), or false for none.
+   */
+  readonly pqRecoveryRate?: RateLimit | false;
 }
 
 export interface GatewaySummary {
@@ -180,6 +186,7 @@ export async function runGateway(options: RunGatewayOptions): Promise<RunningGat
               registry: registryAt(options.registry, options.signer),
               recordPath:
                 options.pqRecoveryRecords ?? recoveryRecordsPath(options.dbPath, instance),
+              ...(options.pqRecoveryRate === undefined ? {} : { rate: options.pqRecoveryRate }),
             },
           };
     gateway = new Gateway({

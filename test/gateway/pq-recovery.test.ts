@@ -131,7 +131,11 @@ describe("Gateway post-quantum recovery intake", function () {
   /** A gateway on `s` sending from the watcher account, its recovery intake on unless `off`. */
   async function start(
     s: System,
-    options: { readonly off?: boolean; readonly dbPath?: string } = {},
+    options: {
+      readonly off?: boolean;
+      readonly dbPath?: string;
+      readonly rate?: { perSecond: number; burst: number };
+    } = {},
   ) {
     runs++;
     const dbPath = options.dbPath ?? join(dir, `gateway-${String(runs)}.sqlite`);
@@ -146,6 +150,7 @@ describe("Gateway post-quantum recovery intake", function () {
       logger: pino({ level: "silent" }),
       handleSignals: false,
       ...(options.off === true ? {} : { pqKeyRecovery: s.recoveryAddress }),
+      ...(options.rate === undefined ? {} : { pqRecoveryRate: options.rate }),
     });
     publisher = await DevicePublisher.connect(mosquitto?.url ?? "");
     return { gateway: running.gateway, records: `${dbPath}.recoveries.jsonl` };
@@ -290,6 +295,43 @@ describe("Gateway post-quantum recovery intake", function () {
     assert.equal((await relayerState(s))[0], nonceAfter);
     assert.equal(await requests(gateway, "lms", "recovered"), 1);
     assert.equal((await recordsAt(records)).length, 1);
+  });
+
+  it("limits each device's requests checked against the chain; duplicates and other devices spend none", async function () {
+    const s = await networkHelpers.loadFixture(recoverySystem);
+    const { gateway } = await start(s, { rate: { perSecond: 1 / 3600, burst: 1 } });
+    const pq = await lmsKey("lms-rate");
+    const first = await committedRequest(s, lmsPqSigner(pq));
+    // A second request of the same device, to another key: distinct, so not a duplicate.
+    const second = await prepareKeyRecovery({
+      ...client(s),
+      deviceId: first.deviceId,
+      pqSigner: lmsPqSigner(pq),
+      newKey: SoftwareKeyStore.generate("p256"),
+      deadline: await deadline(),
+    });
+    await pub().publishRecovery(first.request);
+    await waitFor(async () => (await requests(gateway, "lms", "recovered")) === 1, "recovered");
+    await pub().publishRecovery(first.request);
+    await waitFor(async () => (await requests(gateway, "lms", "duplicate")) === 1, "duplicate");
+    const [nonce] = await relayerState(s);
+    await pub().publishRecovery(second.request);
+    await waitFor(
+      async () => (await byReason(gateway, "recoveryRejected", "rate_limited")) === 1,
+      "limited",
+    );
+    assert.equal((await relayerState(s))[0], nonce, "nothing sent for the limited request");
+    // Another device has its own allowance.
+    const other = await committedRequest(s, lmsPqSigner(await lmsKey("lms-rate-other")));
+    await pub().publishRecovery(other.request);
+    await waitFor(
+      async () => (await requests(gateway, "lms", "recovered")) === 2,
+      "other recovered",
+    );
+    assert.equal(
+      await client(s).registry.currentKeyHash(other.deviceId),
+      keyHash(other.next.deviceKey),
+    );
   });
 
   it("drops a forged or wrong-key LMS request with its problem and sends nothing", async function () {
