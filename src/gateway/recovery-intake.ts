@@ -1,5 +1,6 @@
 import { getAddress, isCallException } from "ethers";
 import type { Logger } from "pino";
+import { requireDeviceTrustContract } from "../client/contract-check.js";
 import { decodePqError } from "../client/pq-errors.js";
 import { pqCommitmentOf, submitKeyRecovery, type PqKeyRecovery } from "../client/pq-recovery.js";
 import type { DeviceRegistry } from "../client/registry.js";
@@ -112,6 +113,15 @@ export class PqRecoveryIntake {
   /** Checks that PqKeyRecovery recovers the gateway's registry, and opens the record file. */
   async open(): Promise<void> {
     if (this.records !== undefined) return;
+    const address = (await this.options.recovery.getAddress()) as Hex;
+    const provider = this.options.recovery.runner?.provider;
+    if (provider === null || provider === undefined) {
+      throw new GatewayError(
+        "GATEWAY_BAD_OPTIONS",
+        "the PqKeyRecovery contract has no provider: connect it to the gateway's signer",
+      );
+    }
+    await requireDeviceTrustContract(provider, address, "PqKeyRecovery", "--pq-key-recovery");
     const recovers = getAddress(await this.options.recovery.registry());
     const registry = getAddress(this.domain.verifyingContract);
     if (recovers !== registry) {

@@ -88,6 +88,7 @@ describe("tasks: gateway start, fleet simulate", function () {
     watchtowerDb: "",
     watchtowerFrom: "",
     beneficiary: "",
+    pqKeyRecovery: "",
   });
 
   const fleetArgs = (broker: string) => ({
@@ -142,6 +143,30 @@ describe("tasks: gateway start, fleet simulate", function () {
     });
   }
 
+  it("gateway start --pq-key-recovery refuses an address that is not a PqKeyRecovery, or one of another registry", async function () {
+    const foreign = await ethers.deployContract("PqKeyRecovery", [s.proofsAddress]);
+    for (const [address, code, says] of [
+      [
+        s.registryAddress,
+        "NOT_A_DEVICETRUST_CONTRACT",
+        /is not a DeviceTrust PqKeyRecovery on chain 31337 \(does not answer .*\): check --pq-key-recovery/,
+      ],
+      [
+        await foreign.getAddress(),
+        "GATEWAY_BAD_OPTIONS",
+        /recovers the devices of registry .*, not of the gateway's .*: check --pq-key-recovery/,
+      ],
+    ] as const) {
+      const out = await runTask(["gateway", "start"], {
+        ...gatewayArgs(`pq-${address.slice(2, 8)}.sqlite`),
+        pqKeyRecovery: address,
+      });
+      assert.equal(out.result.success, false, out.stdout);
+      assert.equal(out.result.error?.code, code, out.stderr);
+      assert.match(out.stderr, says);
+    }
+  });
+
   it("gateway start (embedded broker, watchtower) takes a registered fleet into the feed, proves its clone, stops on SIGTERM", async function () {
     const port = await freePort();
     const gateway = runTask(["gateway", "start"], {
@@ -151,6 +176,9 @@ describe("tasks: gateway start, fleet simulate", function () {
       anchor: s.anchorAddress,
       watchtower: true,
       watchtowerFrom: "4",
+      pqKeyRecovery: await (
+        await ethers.deployContract("PqKeyRecovery", [s.registryAddress])
+      ).getAddress(),
     });
     let stopped = false;
     try {
