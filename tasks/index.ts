@@ -566,6 +566,26 @@ export const tasks = [
 
   withChainOptions(
     task(
+      ["device", "apply-recovery"],
+      "Apply a recovery request its device signed with its committed post-quantum key, after checking it against the chain (LMS through PqKeyRecovery; ML-DSA-44 by a KEY_RECOVERY_ROLE holder)",
+    )
+      .addOption({
+        name: "request",
+        description:
+          "The file with the request: device recover-key --json's output, a gateway's /recoveries answer or record file",
+        defaultValue: "",
+      })
+      .addOption({
+        ...deviceId,
+        description: "The device whose request to apply, when the file holds several",
+      })
+      .addOption(pqKeyRecovery),
+  )
+    .setAction(() => import("./device/apply-recovery.js"))
+    .build(),
+
+  withChainOptions(
+    task(
       ["device", "replace-pq-key"],
       "Replace a device's committed post-quantum key with another, signed by the committed key alone (LMS, on chain)",
     )

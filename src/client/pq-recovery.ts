@@ -1,5 +1,5 @@
 import type { KeyObject } from "node:crypto";
-import { ZeroHash, getAddress } from "ethers";
+import { ZeroHash, getAddress, type Signer } from "ethers";
 import {
   InvalidInputError,
   LMS_ON_CHAIN_ATTEMPTS,
@@ -446,4 +446,80 @@ export async function replacePqKey(options: ReplacePqKeyOptions): Promise<Replac
     nonce,
     leaf,
   };
+}
+
+export interface ApplyRecoveryOptions {
+  /** The device's PqKeyRecovery (its commitment is read there). */
+  readonly recovery: PqKeyRecovery;
+  /** Connected to the account that applies: for ML-DSA-44, one that holds the registry's KEY_RECOVERY_ROLE. */
+  readonly registry: DeviceRegistry;
+  /** The request, as the device or its holder signed it (device recover-key, a gateway's /recoveries). */
+  readonly request: PqRecoveryRequest;
+}
+
+export interface ApplyRecoveryResult extends TxResult {
+  readonly deviceId: Hex;
+  readonly scheme: PqSchemeName;
+  readonly oldKeyHash: Hex;
+  readonly newKeyHash: Hex;
+  /** Where it was applied: PqKeyRecovery (LMS, verified on chain) or the registry directly (ML-DSA-44). */
+  readonly via: "PqKeyRecovery" | "DeviceRegistry";
+}
+
+/**
+ * Applies a recovery request someone else signed and checked, after checking it again against the chain
+ * now (verifyPqRecovery: the commitment, both nonces, the deadline against the latest block, both
+ * signatures). LMS goes through PqKeyRecovery.recoverKey, which verifies it on chain; anyone may send it.
+ * ML-DSA-44, which no contract verifies until the EVM has a precompile, is applied by an account holding
+ * the registry's KEY_RECOVERY_ROLE (governance) through the registry's recoverKey, which checks the new
+ * key's possession signature and retires the old key: the post-quantum signature is verified here, with
+ * node:crypto, and nowhere on chain, so that role is trusted with it. The new key must be unused. Throws a
+ * PqRecoveryError for a request that fails its check and sends nothing then.
+ */
+export async function applyRecoveryRequest(
+  options: ApplyRecoveryOptions,
+): Promise<ApplyRecoveryResult> {
+  const { recovery, registry, request } = options;
+  const domain = await recoveryDomain(recovery, registry);
+  const provider = registryRunner(registry).provider;
+  const [commitment, info, block] = await Promise.all([
+    pqCommitmentOf(recovery, request.deviceId),
+    registry.deviceInfo(request.deviceId),
+    provider?.getBlock("latest"),
+  ]);
+  if (Number(info.status) === 0) {
+    throw contractError("DeviceRegistryUnknownDevice", [request.deviceId]);
+  }
+  const check = verifyPqRecovery(request, {
+    domain,
+    commitment,
+    now: block === null || block === undefined ? undefined : BigInt(block.timestamp),
+    registryNonce: info.nonce,
+  });
+  const owner = (await registry.keyOwner(check.newKeyHash)).toLowerCase();
+  if (owner !== ZeroHash) throw contractError("DeviceRegistryKeyTaken", [check.newKeyHash, owner]);
+  const oldKeyHash = info.keyHash.toLowerCase() as Hex;
+  const done = { deviceId: request.deviceId, scheme: request.scheme, oldKeyHash };
+  if (request.scheme === "lms") {
+    const recovered = await submitKeyRecovery(recovery, { request, check, leaf: null, oldKeyHash });
+    return { ...txOf(recovered), ...done, newKeyHash: check.newKeyHash, via: "PqKeyRecovery" };
+  }
+  const role = await registry.KEY_RECOVERY_ROLE();
+  const runner = registryRunner(registry);
+  if (!("getAddress" in runner)) {
+    throw new InvalidInputError("the registry contract is not connected to a signer: give --from");
+  }
+  const sender = await (runner as Signer).getAddress();
+  if (!(await registry.hasRole(role, sender))) {
+    throw contractError("AccessControlUnauthorizedAccount", [sender, role]);
+  }
+  const tx = await send(() =>
+    registry.recoverKey(
+      request.deviceId,
+      { keyType: request.newKey.keyType, key: request.newKey.key },
+      request.deadline,
+      request.newKeySignature,
+    ),
+  );
+  return { ...txOf(tx), ...done, newKeyHash: check.newKeyHash, via: "DeviceRegistry" };
 }

@@ -106,7 +106,7 @@ async function offChainRequest(
   const { privateKey } = await readMlDsa44PrivateKey(args.pqKey, password);
   const prepared = await prepareKeyRecovery({ ...options, pqSigner: mlDsa44PqSigner(privateKey) });
   progress(
-    "the device committed to an ML-DSA-44 key, which no contract verifies until the EVM has a precompile for it (EIP-8051): on-chain recovery needs that precompile. The request below passed verifyPqRecovery against the commitment: give it to governance to check and act on",
+    "the device committed to an ML-DSA-44 key, which no contract verifies until the EVM has a precompile for it (EIP-8051): on-chain recovery needs that precompile. The request below passed verifyPqRecovery against the commitment: give it (this output, --json) to governance, which checks it again and applies it with device apply-recovery --request F",
   );
   return {
     onChain: false,

@@ -11,6 +11,7 @@ import {
   EXPLAINED_ERRORS,
   EXPLAINED_PQ_ERRORS,
   addMaker,
+  applyRecoveryRequest,
   commitPqKey,
   decodePqError,
   firmwareSignaturesAt,
@@ -48,7 +49,7 @@ import {
   type LmsName,
   type PqSchemeName,
 } from "../../src/protocol/index.js";
-import { verifyPqRecovery } from "../../src/verify/pq.js";
+import { PqRecoveryError, verifyPqRecovery } from "../../src/verify/pq.js";
 import {
   FirmwareSignatures__factory,
   PqKeyRecovery__factory,
@@ -394,6 +395,87 @@ for (const hardfork of ["osaka", "prague"] as const) {
         assert.equal(check.newKeyHash, keyHash(next.deviceKey));
         assert.equal(check.commitment, committed.commitment);
         assert.equal(await registry.currentKeyHash(deviceId), keyHash(store.deviceKey));
+      });
+    });
+
+    describe("applyRecoveryRequest", function () {
+      it("applies a checked ML-DSA-44 request through the registry, by a KEY_RECOVERY_ROLE holder only, once", async function () {
+        const { store, deviceId } = await registered();
+        const pq = generateMlDsa44KeyPair();
+        await commit(store, "ml-dsa-44", toHex(pq.publicKey));
+        const next = SoftwareKeyStore.generate("p256");
+        const { request } = await prepareKeyRecovery({
+          recovery,
+          registry,
+          deviceId,
+          pqSigner: mlDsa44PqSigner(pq.privateKey),
+          newKey: next,
+          deadline: await deadline(),
+        });
+        const [governance] = await ethers.getSigners();
+        if (governance === undefined) throw new Error("no governance account");
+        const asGovernance = registryAt(await registry.getAddress(), governance);
+        const apply = (r = request, by = asGovernance) =>
+          applyRecoveryRequest({
+            recovery: pqKeyRecoveryAt(recovery.target as string, by),
+            registry: by,
+            request: r,
+          });
+
+        // A tampered request (another new key under the same signatures) is refused before anything is sent.
+        const before = await ethers.provider.getBlockNumber();
+        const other = SoftwareKeyStore.generate("p256");
+        await assert.rejects(
+          apply({ ...request, newKey: other.deviceKey }),
+          (err: unknown) => err instanceof PqRecoveryError && err.problem === "InvalidPqSignature",
+        );
+        // Governance without the role: said before sending.
+        const role = await asGovernance.KEY_RECOVERY_ROLE();
+        const refused = await rejectsWith(apply(), "AccessControlUnauthorizedAccount");
+        assert.match(refused.message, /lacks KEY_RECOVERY_ROLE/);
+        assert.equal(await ethers.provider.getBlockNumber(), before, "nothing sent");
+
+        await (await asGovernance.grantRole(role, governance.address)).wait();
+        try {
+          const applied = await apply();
+          assert.equal(applied.via, "DeviceRegistry");
+          assert.equal(applied.newKeyHash, keyHash(next.deviceKey));
+          assert.equal(applied.oldKeyHash, keyHash(store.deviceKey));
+          assert.equal(await registry.currentKeyHash(deviceId), keyHash(next.deviceKey));
+          assert.ok((await registry.keyRetiredAt(keyHash(store.deviceKey))) > 0n);
+          const receipt = await ethers.provider.getTransactionReceipt(applied.txHash);
+          const recovered = receipt?.logs
+            .map((log) => registry.interface.parseLog(log))
+            .find((e) => e?.name === "KeyRecovered");
+          assert.equal(recovered?.args[2], governance.address, "governance recovered it");
+          // Once: the registry's nonce moved, so the new key's possession signature is stale.
+          await assert.rejects(
+            apply(),
+            (err: unknown) =>
+              err instanceof PqRecoveryError && err.problem === "StaleRegistryNonce",
+          );
+        } finally {
+          await (await asGovernance.revokeRole(role, governance.address)).wait();
+        }
+      });
+
+      it("sends an LMS request through PqKeyRecovery, from any account", async function () {
+        const { store, deviceId } = await registered();
+        const pq = await lmsKey("apply-lms", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
+        await commit(store, "lms", pq.publicKeyHex);
+        const next = SoftwareKeyStore.generate("p256");
+        const { request } = await prepareKeyRecovery({
+          recovery,
+          registry,
+          deviceId,
+          pqSigner: lmsPqSigner(pq),
+          newKey: next,
+          deadline: await deadline(),
+        });
+        const applied = await applyRecoveryRequest({ recovery, registry, request });
+        assert.equal(applied.via, "PqKeyRecovery");
+        assert.equal(await registry.currentKeyHash(deviceId), keyHash(next.deviceKey));
+        assert.equal((await pqCommitmentOf(recovery, deviceId)).nonce, 1);
       });
     });
 

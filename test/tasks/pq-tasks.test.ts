@@ -38,10 +38,12 @@ describe("tasks: post-quantum keys", function () {
   let dir: string;
   let cleanup: () => Promise<void>;
   let chainId: bigint;
+  let governance: Awaited<ReturnType<typeof taskRegistry>>["governance"];
   const devices: { keyFile: string; deviceId: Hex }[] = [];
 
   before(async function () {
     const tasks = await taskRegistry("Acme PQ Meters");
+    governance = tasks.governance;
     chainId = (await tasks.ethers.provider.getNetwork()).chainId;
     registry = tasks.registry;
     recovery = await tasks.deployWithRole("PqKeyRecovery", id("KEY_RECOVERY_ROLE"));
@@ -353,6 +355,44 @@ describe("tasks: post-quantum keys", function () {
       // Nothing changed on chain.
       const show = await runTask(["device", "show"], { ...chain(0, true), deviceId });
       assert.notEqual((JSON.parse(show.stdout) as { keyHash: Hex }).keyHash, check.newKeyHash);
+
+      // Governance applies the printed request (device apply-recovery), once it holds KEY_RECOVERY_ROLE.
+      const requestFile = join(dir, "device-1.recovery.json");
+      await writeFile(requestFile, json.stdout);
+      const apply = () =>
+        runTask(["device", "apply-recovery"], {
+          ...chain(0, true),
+          request: requestFile,
+          pqKeyRecovery: recovery,
+        });
+      const refused = await apply();
+      assert.equal(refused.result.success, false);
+      assert.match(refused.stderr, /lacks KEY_RECOVERY_ROLE: send this from a governance account/);
+      const asGovernance = registryAt(registry, governance);
+      await (await asGovernance.grantRole(id("KEY_RECOVERY_ROLE"), governance.address)).wait();
+      const applied = await apply();
+      assert.equal(applied.result.success, true, applied.stderr);
+      const result = JSON.parse(applied.stdout) as { via: string; newKeyHash: Hex };
+      assert.deepEqual([result.via, result.newKeyHash], ["DeviceRegistry", check.newKeyHash]);
+      const after = await runTask(["device", "show"], { ...chain(0, true), deviceId });
+      assert.equal((JSON.parse(after.stdout) as { keyHash: Hex }).keyHash, check.newKeyHash);
+      // The same request again: the registry's nonce moved, so it no longer checks out.
+      const again = await apply();
+      assert.equal(again.result.success, false);
+      assert.match(again.stderr, /StaleRegistryNonce/);
+      await (await asGovernance.revokeRole(id("KEY_RECOVERY_ROLE"), governance.address)).wait();
+    });
+
+    it("apply-recovery says what a file without a usable request holds", async function () {
+      const empty = join(dir, "no-request.json");
+      await writeFile(empty, JSON.stringify({ pending: [] }));
+      const out = await runTask(["device", "apply-recovery"], {
+        ...chain(0),
+        request: empty,
+        pqKeyRecovery: recovery,
+      });
+      assert.equal(out.result.success, false);
+      assert.match(out.stderr, /holds no recovery request \(it holds: none\)/);
     });
 
     it("says a device that never committed cannot be recovered, and how to commit one", async function () {
