@@ -1,9 +1,10 @@
 import { readFile } from "node:fs/promises";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { applyRecoveryRequest, pqKeyRecoveryAt } from "../../src/client/index.js";
+import { applyRecoveryRequest } from "../../src/client/index.js";
 import { InvalidInputError, asHex, type Hex } from "../../src/protocol/index.js";
 import { parsePqRecoveryRequest, type PqRecoveryRequest } from "../../src/verify/pq.js";
-import { connect, progress, resolveContract, run, type ChainArgs } from "../common.js";
+import { progress, run, type ChainArgs } from "../common.js";
+import { connectPqKeyRecovery } from "./pq-chain.js";
 
 interface Args extends ChainArgs {
   request: string;
@@ -80,20 +81,14 @@ export default async function deviceApplyRecovery(args: Args, hre: HardhatRuntim
           : `${args.request} holds ${String(matching.length)} recovery requests${wanted === undefined ? "" : ` for device ${wanted}`}: pick one with --device-id (${ids})`,
       );
     }
-    const chain = await connect(hre, args);
-    const address = await resolveContract(
-      chain,
-      "PqKeyRecovery",
-      "--pq-key-recovery",
-      args.pqKeyRecovery,
-    );
+    const { chain, recovery } = await connectPqKeyRecovery(hre, args);
     progress(
       request.scheme === "lms"
         ? `checking the LMS request of device ${request.deviceId} against the chain, then sending it to PqKeyRecovery (which verifies it again)`
         : `checking the ML-DSA-44 request of device ${request.deviceId} against the chain (the signature with node:crypto: no contract verifies it yet), then applying it through the registry's recoverKey with KEY_RECOVERY_ROLE`,
     );
     return applyRecoveryRequest({
-      recovery: pqKeyRecoveryAt(address, chain.registry),
+      recovery,
       registry: chain.registry,
       request,
     });

@@ -3,21 +3,19 @@ import {
   PASSWORD_ENV,
   commitPqKey,
   openKeyStore,
-  pqKeyRecoveryAt,
   readPqPublicKey,
 } from "../../src/client/index.js";
 import { parsePqScheme } from "../../src/protocol/index.js";
 import {
-  connect,
   deadlineAfter,
   keyStoreOptions,
   progress,
-  resolveContract,
   run,
   secret,
   type ChainArgs,
   type KeyArgs,
 } from "../common.js";
+import { connectPqKeyRecovery } from "./pq-chain.js";
 
 interface Args extends ChainArgs, KeyArgs {
   deviceId: string;
@@ -35,20 +33,14 @@ export default async function deviceCommitPqKey(args: Args, hre: HardhatRuntimeE
     const publicKey = await readPqPublicKey(scheme, args.pqKey, () =>
       secret(hre, args.pqPassword, PASSWORD_ENV, "ML-DSA-44 key password", "--pq-password"),
     );
-    const chain = await connect(hre, args);
-    const address = await resolveContract(
-      chain,
-      "PqKeyRecovery",
-      "--pq-key-recovery",
-      args.pqKeyRecovery,
-    );
+    const { chain, recovery } = await connectPqKeyRecovery(hre, args);
     const device = await openKeyStore(await keyStoreOptions(hre, args));
     try {
       progress(
         `the device's current key commits it to the ${scheme} key of ${args.pqKey} (once: only that key can replace it)`,
       );
       return await commitPqKey({
-        recovery: pqKeyRecoveryAt(address, chain.registry),
+        recovery,
         registry: chain.registry,
         device,
         scheme,

@@ -6,7 +6,6 @@ import {
   openKeyStore,
   pqCommitmentOf,
   pqContractError,
-  pqKeyRecoveryAt,
   prepareKeyRecovery,
   readMlDsa44PrivateKey,
   recoverDeviceKey,
@@ -17,15 +16,14 @@ import { SoftwareKeyStore } from "../../src/device/software-key-store.js";
 import { InvalidInputError, asHex } from "../../src/protocol/index.js";
 import { pqRecoveryRequestToJson } from "../../src/verify/pq.js";
 import {
-  connect,
   deadlineAfter,
   keyStoreOptions,
   progress,
-  resolveContract,
   run,
   secret,
   type ChainArgs,
 } from "../common.js";
+import { connectPqKeyRecovery } from "./pq-chain.js";
 
 interface Args extends ChainArgs {
   deviceId: string;
@@ -52,14 +50,7 @@ export default async function deviceRecoverKey(args: Args, hre: HardhatRuntimeEn
       throw new InvalidInputError("--pq-key is required: the key file the device committed to");
     }
     const deviceId = asHex(args.deviceId, "--device-id", 32);
-    const chain = await connect(hre, args);
-    const address = await resolveContract(
-      chain,
-      "PqKeyRecovery",
-      "--pq-key-recovery",
-      args.pqKeyRecovery,
-    );
-    const recovery = pqKeyRecoveryAt(address, chain.registry);
+    const { chain, recovery } = await connectPqKeyRecovery(hre, args);
     const { schemeName } = await pqCommitmentOf(recovery, deviceId);
     if (schemeName === null) throw pqContractError("PqKeyRecoveryNotCommitted", [deviceId]);
     const pqPassword = () =>

@@ -4,21 +4,13 @@ import {
   lmsPqSigner,
   pqCommitmentOf,
   pqContractError,
-  pqKeyRecoveryAt,
   readPqPublicKey,
   replacePqKey,
 } from "../../src/client/index.js";
 import { LmsStatefulSigner } from "../../src/device/lms-signer.js";
 import { InvalidInputError, PQ_SCHEMES, asHex, parsePqScheme } from "../../src/protocol/index.js";
-import {
-  connect,
-  deadlineAfter,
-  progress,
-  resolveContract,
-  run,
-  secret,
-  type ChainArgs,
-} from "../common.js";
+import { deadlineAfter, progress, run, secret, type ChainArgs } from "../common.js";
+import { connectPqKeyRecovery } from "./pq-chain.js";
 
 interface Args extends ChainArgs {
   deviceId: string;
@@ -60,14 +52,7 @@ export default async function deviceReplacePqKey(args: Args, hre: HardhatRuntime
         "--new-pq-password",
       ),
     );
-    const chain = await connect(hre, args);
-    const address = await resolveContract(
-      chain,
-      "PqKeyRecovery",
-      "--pq-key-recovery",
-      args.pqKeyRecovery,
-    );
-    const recovery = pqKeyRecoveryAt(address, chain.registry);
+    const { chain, recovery } = await connectPqKeyRecovery(hre, args);
     const { schemeName } = await pqCommitmentOf(recovery, deviceId);
     if (schemeName === null) throw pqContractError("PqKeyRecoveryNotCommitted", [deviceId]);
     // No contract verifies an ML-DSA-44 signature, and nothing else moves a commitment: replacePqKey would
