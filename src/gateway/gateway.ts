@@ -972,21 +972,23 @@ export class Gateway {
   // ------------------------------------------------------------------ HTTP
 
   /**
-   * GET /recoveries: the verified ML-DSA-44 recovery requests recorded for governance whose deadline
-   * has not passed (by the gateway's clock), with the record file they are read from.
+   * GET /recoveries: the verified ML-DSA-44 recovery requests recorded for governance that it can still
+   * apply: their deadline has not passed (by the gateway's clock) and their device's registry nonce is the
+   * one the new key signed (read from the registry: an applied request drops out). With the record file
+   * they are read from.
    */
-  private pendingRecoveries(): {
+  private async pendingRecoveries(): Promise<{
     readonly enabled: boolean;
     readonly recordPath: string | null;
     readonly pending: PendingRecovery[];
-  } {
+  }> {
     const intake = this.recoveries;
     if (intake === undefined) return { enabled: false, recordPath: null, pending: [] };
     const nowMs = Math.max(Date.now(), this.options.clock?.now() ?? 0);
     return {
       enabled: true,
       recordPath: intake.recordPath,
-      pending: intake.pending(BigInt(Math.floor(nowMs / 1000))),
+      pending: await intake.applicable(BigInt(Math.floor(nowMs / 1000))),
     };
   }
 
@@ -995,7 +997,7 @@ export class Gateway {
       {
         health: () => this.health(),
         metrics: this.metrics,
-        routes: { "/recoveries": () => Promise.resolve(this.pendingRecoveries()) },
+        routes: { "/recoveries": () => this.pendingRecoveries() },
       },
       req,
       res,

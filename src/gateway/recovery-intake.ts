@@ -159,6 +159,19 @@ export class PqRecoveryIntake {
   }
 
   /**
+   * pending(), less the requests governance can no longer apply: those whose device's registry nonce moved
+   * past the one the new key signed (the request was applied, or the device's key changed since), read
+   * from the registry now.
+   */
+  async applicable(nowSeconds: bigint): Promise<PendingRecovery[]> {
+    const pending = this.pending(nowSeconds);
+    const nonces = await Promise.all(
+      pending.map(async (r) => (await this.options.registry.deviceInfo(r.deviceId)).nonce),
+    );
+    return pending.filter((r, i) => nonces[i] === BigInt(r.request.registryNonce));
+  }
+
+  /**
    * Handles one message of `dt/devicetrust/recovery/<deviceId>`; resolves true when it may be
    * acknowledged (handled, or dropped for good), rejects when the chain could not be asked.
    */

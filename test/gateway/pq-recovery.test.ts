@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { runGateway, type RunningGateway } from "../../src/app/index.js";
 import {
+  applyRecoveryRequest,
   commitPqKey,
   lmsPqSigner,
   makerEndorse,
@@ -39,7 +40,11 @@ import {
   toHex,
   type Hex,
 } from "../../src/protocol/index.js";
-import { pqRecoveryRequestToJson, type PqRecoveryRequest } from "../../src/verify/pq.js";
+import {
+  parsePqRecoveryRequest,
+  pqRecoveryRequestToJson,
+  type PqRecoveryRequest,
+} from "../../src/verify/pq.js";
 import { TEST_SCRYPT, ethers, networkHelpers } from "../client/fixture.js";
 import {
   FEED_MODEL,
@@ -409,6 +414,20 @@ describe("Gateway post-quantum recovery intake", function () {
       body.pending.map((r) => [r.deviceId, r.digest, r.result]),
       [[deviceId, lines[0].digest, "verified"]],
     );
+    // Governance, holding KEY_RECOVERY_ROLE, applies it from the gateway's answer (as device
+    // apply-recovery does): the device moves to its new key, and the request is no longer pending.
+    const asGovernance = registryAt(s.registryAddress, s.governance);
+    const role = await asGovernance.KEY_RECOVERY_ROLE();
+    await (await asGovernance.grantRole(role, s.governance.address)).wait();
+    const applied = await applyRecoveryRequest({
+      recovery: pqKeyRecoveryAt(s.recoveryAddress, asGovernance),
+      registry: asGovernance,
+      request: parsePqRecoveryRequest(body.pending[0]?.request),
+    });
+    assert.equal(applied.via, "DeviceRegistry");
+    assert.equal(await client(s).registry.currentKeyHash(deviceId), keyHash(next.deviceKey));
+    const after = await fetch(`http://127.0.0.1:${String(running?.port)}/recoveries`);
+    assert.deepEqual(((await after.json()) as { pending: PendingRecovery[] }).pending, []);
 
     // After a restart on the same store the record still makes the request a duplicate.
     await pub().close();
