@@ -153,8 +153,9 @@ library PsaTokenLib {
     /// measurement folds SHA-256 measurement values.
     error PsaTokenMeasurementNotSha256(uint256 index, uint256 size);
 
-    /// @notice Parses `token` exactly and computes its measurement and signed hash; reverts with the first
-    /// rule it breaks. Verifies no signature and appraises no claim: see PsaAttestation.
+    /// @notice Parses `token` (in any serialization RFC 9783 §5 allows) and computes its measurement and the
+    /// hash its signature is over; reverts with the first rule it breaks. Verifies no signature and appraises
+    /// no claim: see PsaAttestation.
     function parse(bytes calldata token) internal pure returns (Token memory t) {
         (uint256 protectedStart, uint256 protectedSize, uint256 payloadHead) = _envelope(token);
         uint256 payloadEnd = _payload(token, payloadHead, t);
