@@ -977,6 +977,11 @@ export const tasks = [
         description: "First block to scan for events",
         type: ArgumentType.INT,
         defaultValue: 0,
+      })
+      .addOption({
+        ...firmwareSignatures,
+        description:
+          "FirmwareSignatures address: show which releases are PQ-signed (default: the deployment's, if it has one)",
       }),
   )
     .setAction(() => import("./firmware/list.js"))

@@ -7,6 +7,7 @@ import {
 } from "../protocol/index.js";
 import { firmwareStatusName, type FirmwareStatusName } from "../verify/appraise.js";
 import { contractError } from "./decode-error.js";
+import type { FirmwareSignatures } from "./firmware-signatures.js";
 import type { DeviceRegistry } from "./registry.js";
 import { send, type TxResult } from "./transaction.js";
 
@@ -208,17 +209,25 @@ export interface FirmwareSummary {
   readonly publishedAtBlock: number;
   /** Who last changed its status (the maker, or governance for a revocation). */
   readonly changedBy: Hex | null;
+  /**
+   * Whether its maker's LMS key signed the release (FirmwareSignatures.isPqSigned); present when the
+   * listing was given FirmwareSignatures.
+   */
+  readonly pqSigned?: boolean;
 }
 
 export interface FirmwareFilter {
   readonly maker?: number | undefined;
   readonly model?: number | undefined;
   readonly fromBlock?: number | undefined;
+  /** Adds each release's pqSigned from this FirmwareSignatures (the registry's). */
+  readonly signatures?: Pick<FirmwareSignatures, "isPqSigned"> | undefined;
 }
 
 /**
  * Lists reference values from FirmwarePublished events (version, URI, image digests: kept in events,
- * not storage), each with its current status from `firmware(id)` and its last FirmwareStatusChanged.
+ * not storage), each with its current status from `firmware(id)` and its last FirmwareStatusChanged, and
+ * whether it is PQ-signed when `filter.signatures` is given.
  */
 export async function listFirmware(
   registry: DeviceRegistry,
@@ -252,6 +261,9 @@ export async function listFirmware(
       uri: e.args.uri,
       publishedAtBlock: e.blockNumber,
       changedBy: changedBy.get(id) ?? null,
+      ...(filter.signatures === undefined
+        ? {}
+        : { pqSigned: await filter.signatures.isPqSigned(id) }),
     });
   }
   return out;

@@ -207,6 +207,20 @@ describe("tasks: post-quantum keys", function () {
       assert.match(refused.stderr, /FirmwareSignaturesWrongLmsKey\(1, .*maker lms-register/);
       const list = await runTask(["firmware", "list"], { ...chain(0, true), model: MODEL });
       assert.equal((JSON.parse(list.stdout) as unknown[]).length, 1);
+      // With FirmwareSignatures, the list says which releases are PQ-signed.
+      const marked = await runTask(["firmware", "list"], {
+        ...chain(0, true),
+        model: MODEL,
+        firmwareSignatures: signatures,
+      });
+      assert.deepEqual(
+        (JSON.parse(marked.stdout) as { version: string; pqSigned: boolean }[]).map((f) => [
+          f.version,
+          f.pqSigned,
+        ]),
+        [["pq-1", true]],
+      );
+      assert.equal("pqSigned" in (JSON.parse(list.stdout) as object[])[0]!, false);
     });
 
     it("signs a release published without --lms-key, once", async function () {
