@@ -14,8 +14,14 @@ if (unknown.length > 0) {
   process.stderr.write(`demo: unknown option ${unknown.join(" ")}: the only option is --serve\n`);
   process.exit(2);
 }
+// node:sqlite (the gateway's and watchtower's stores) prints an ExperimentalWarning when loaded: the demo's
+// reader gets the story without it.
+const quiet = "--disable-warning=ExperimentalWarning";
 const env = {
   ...process.env,
+  NODE_OPTIONS: [process.env.NODE_OPTIONS, quiet]
+    .filter((o) => o !== undefined && o !== "")
+    .join(" "),
   ...(args.includes("--serve") ? { DEVICETRUST_DEMO_SERVE: "1" } : {}),
 };
 const hardhat = path.join(
