@@ -120,6 +120,18 @@ for (const hardfork of ["osaka", "prague"] as const) {
       return BigInt(latest?.timestamp ?? 0) + BigInt(seconds);
     }
 
+    /** A recovery of `deviceId` to `newKey` signed by `pqSigner`, prepared now (an hour to its deadline). */
+    async function prepare(deviceId: Hex, pqSigner: PqSigner, newKey: KeyStore) {
+      return prepareKeyRecovery({
+        recovery,
+        registry,
+        deviceId,
+        pqSigner,
+        newKey,
+        deadline: await deadline(),
+      });
+    }
+
     /** The device (its current key in `store`) commits to `publicKey` of `scheme`, signed now. */
     async function commit(store: KeyStore, scheme: PqSchemeName, publicKey: Hex) {
       return commitPqKey({
@@ -266,14 +278,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
           await commit(store, "lms", pq.publicKeyHex);
           const oldKeyHash = keyHash(store.deviceKey);
           const next = SoftwareKeyStore.generate("p256");
-          const prepared = await prepareKeyRecovery({
-            recovery,
-            registry,
-            deviceId,
-            pqSigner: lmsPqSigner(pq),
-            newKey: next,
-            deadline: await deadline(),
-          });
+          const prepared = await prepare(deviceId, lmsPqSigner(pq), next);
           assert.equal(prepared.leaf, 0);
           const recovered = await submitKeyRecovery(recovery, prepared);
           assert.equal(recovered.oldKeyHash, oldKeyHash);
@@ -404,14 +409,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
         const pq = generateMlDsa44KeyPair();
         await commit(store, "ml-dsa-44", toHex(pq.publicKey));
         const next = SoftwareKeyStore.generate("p256");
-        const { request } = await prepareKeyRecovery({
-          recovery,
-          registry,
-          deviceId,
-          pqSigner: mlDsa44PqSigner(pq.privateKey),
-          newKey: next,
-          deadline: await deadline(),
-        });
+        const { request } = await prepare(deviceId, mlDsa44PqSigner(pq.privateKey), next);
         const [governance] = await ethers.getSigners();
         if (governance === undefined) throw new Error("no governance account");
         const asGovernance = registryAt(await registry.getAddress(), governance);
@@ -464,14 +462,7 @@ for (const hardfork of ["osaka", "prague"] as const) {
         const pq = await lmsKey("apply-lms", "LMS_SHA256_M24_H10", "LMOTS_SHA256_N24_W4");
         await commit(store, "lms", pq.publicKeyHex);
         const next = SoftwareKeyStore.generate("p256");
-        const { request } = await prepareKeyRecovery({
-          recovery,
-          registry,
-          deviceId,
-          pqSigner: lmsPqSigner(pq),
-          newKey: next,
-          deadline: await deadline(),
-        });
+        const { request } = await prepare(deviceId, lmsPqSigner(pq), next);
         const applied = await applyRecoveryRequest({ recovery, registry, request });
         assert.equal(applied.via, "PqKeyRecovery");
         assert.equal(await registry.currentKeyHash(deviceId), keyHash(next.deviceKey));
