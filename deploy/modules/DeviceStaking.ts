@@ -1,4 +1,5 @@
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import { DEFAULT_STAKING_PARAMS } from "../../src/client/deploy-parameters.js";
 import DeviceRegistryModule, { DEFAULT_ADMIN_ROLE, SUSPENDER_ROLE } from "./DeviceRegistry.js";
 
 export interface DeviceStakingModuleOptions {
@@ -47,16 +48,16 @@ export function buildDeviceStakingModule(options: DeviceStakingModuleOptions = {
       token,
       deployer,
       {
-        minStake: m.getParameter("minStake", 10n ** 18n),
-        unbondingPeriod: m.getParameter("unbondingPeriod", 14n * 24n * 3600n),
-        bountyBps: m.getParameter("bountyBps", 1000n),
+        minStake: m.getParameter("minStake", DEFAULT_STAKING_PARAMS.minStake),
+        unbondingPeriod: m.getParameter("unbondingPeriod", DEFAULT_STAKING_PARAMS.unbondingPeriod),
+        bountyBps: m.getParameter("bountyBps", DEFAULT_STAKING_PARAMS.bountyBps),
         lossRecipient: m.getParameter("lossRecipient", deployer),
       },
     ]);
     const fraudProofs = m.contract("FraudProofs", [
       deviceRegistry,
       deviceStaking,
-      m.getParameter("evidenceWindow", 7n * 24n * 3600n),
+      m.getParameter("evidenceWindow", DEFAULT_STAKING_PARAMS.evidenceWindow),
     ]);
     if (options.setProofs ?? true) m.call(deviceStaking, "setProofs", [fraudProofs]);
     m.call(deviceRegistry, "grantRole", [SUSPENDER_ROLE, deviceStaking], {

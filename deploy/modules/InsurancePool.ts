@@ -2,29 +2,10 @@ import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import DeviceFeedsModule from "./DeviceFeeds.js";
 import DeviceRegistryModule from "./DeviceRegistry.js";
 import DeviceStakingModule from "./DeviceStaking.js";
+import { DEFAULT_POOL_PARAMS } from "../../src/client/deploy-parameters.js";
 
-const DAY = 24n * 3600n;
-
-/** IInsurancePool.PoolParams by default: the values a parameter file may override one by one. */
-export const DEFAULT_POOL_PARAMS = {
-  maxUtilizationBps: 8_000n,
-  coverFactorBps: 5_000n,
-  baseRateBps: 200n,
-  utilizationRateBps: 1_000n,
-  capacityRateBps: 1_000n,
-  attestationRateBps: 500n,
-  minPremiumBps: 10n,
-  maxAttestationAge: DAY,
-  minTerm: DAY,
-  maxTerm: 365n * DAY,
-  /** Longer than FraudProofs' evidence window (7 days by default), as the pool requires. */
-  cooldown: 8n * DAY,
-  withdrawalWindow: 2n * DAY,
-  waitingPeriod: 3600n,
-  /** Longer than the evidence window: a lie inside the term can still be proven and claimed. */
-  claimWindow: 8n * DAY,
-  recoveryVesting: 7n * DAY,
-} as const;
+/** IInsurancePool.PoolParams by default (src/client/deploy-parameters.ts, which system deploy checks). */
+export { DEFAULT_POOL_PARAMS };
 
 /**
  * Payout per IFraudProofs.IncidentKind, in bps of the policy amount: None, Equivocation,

@@ -1,5 +1,6 @@
 export * from "./attest.js";
 export * from "./decode-error.js";
+export * from "./deploy-parameters.js";
 export * from "./deployment.js";
 export * from "./contract-check.js";
 export * from "./system-check.js";

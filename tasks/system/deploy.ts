@@ -1,19 +1,18 @@
 import { join } from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { ZeroAddress, getAddress, isAddress, type Provider } from "ethers";
 import {
   LOCAL_CHAIN_ID,
+  checkDeployParameters,
   deployedSystemAddresses,
+  parseDeployParameters,
   requireSystemWiring,
-  tokenInfo,
   type SystemAddresses,
 } from "../../src/client/index.js";
 import { InvalidInputError, type Hex } from "../../src/protocol/index.js";
-import { DEFAULT_POOL_PARAMS } from "../../deploy/modules/InsurancePool.js";
 import {
   deploymentLookup,
   progress,
-  readJson,
+  readText,
   resolveSigner,
   run,
   type OutputArgs,
@@ -24,117 +23,6 @@ interface Args extends OutputArgs {
   deploymentId: string;
   verify: boolean;
   yes: boolean;
-}
-
-const BPS = 10_000n;
-
-type ParameterFile = Record<string, Record<string, unknown> | undefined>;
-
-/** A parameter as Ignition reads it ("123n" is a bigint), from its module or `$global`, else `fallback`. */
-function parameter(file: ParameterFile, module: string, name: string, fallback?: bigint): unknown {
-  const value = file[module]?.[name] ?? file.$global?.[name];
-  if (value === undefined) return fallback;
-  if (typeof value === "string" && /^\d+n$/.test(value)) return BigInt(value.slice(0, -1));
-  return value;
-}
-
-function bigintParameter(file: ParameterFile, module: string, name: string, fallback: bigint) {
-  const value = parameter(file, module, name, fallback);
-  if (typeof value !== "bigint") {
-    throw new InvalidInputError(
-      `${module}.${name} must be an integer written "123n" in the parameter file (got ${JSON.stringify(value)})`,
-    );
-  }
-  return value;
-}
-
-function addressParameter(file: ParameterFile, module: string, name: string, path: string): Hex {
-  const value = parameter(file, module, name);
-  if (typeof value !== "string" || !isAddress(value) || value === ZeroAddress) {
-    throw new InvalidInputError(
-      `set ${name} in ${path} (${module === "$global" ? "$global" : module}.${name}) to a non-zero address ` +
-        `(got ${JSON.stringify(value)})`,
-    );
-  }
-  return getAddress(value) as Hex;
-}
-
-/**
- * Refuses, before anything is sent, a parameter file the contracts would refuse half way or that would
- * leave the system ungoverned: the governance (the deployer hands every role over to it, so it must be
- * another address), the collateral token on a public chain (code and decimals), the evidence window against
- * unbonding and the pool's windows, the bounty against the pool's cover factor.
- */
-async function checkParameters(
-  file: ParameterFile,
-  path: string,
-  deployer: Hex,
-  local: boolean,
-  provider: Provider,
-) {
-  const governance = addressParameter(file, "$global", "governance", path);
-  if (governance === getAddress(deployer)) {
-    throw new InvalidInputError(
-      `governance ${governance} is the deploying account: the deployment hands every role to governance and ` +
-        `the deployer renounces its own, which would leave the system ungoverned. Set $global.governance in ${path} ` +
-        `to another address (a multisig)`,
-    );
-  }
-  if (!local && (await provider.getCode(governance)) === "0x") {
-    progress(
-      `note: governance ${governance} has no code (an externally owned account, not a multisig)`,
-    );
-  }
-  let collateral: { token: Hex; symbol: string; decimals: number } | undefined;
-  if (!local) {
-    const token = addressParameter(file, "DeviceStaking", "token", path);
-    if ((await provider.getCode(token)) === "0x") {
-      throw new InvalidInputError(
-        `DeviceStaking.token ${token} in ${path} has no code on this chain`,
-      );
-    }
-    const info = await tokenInfo(token, provider).catch((cause: unknown) => {
-      throw new InvalidInputError(
-        `DeviceStaking.token ${token} in ${path} does not answer symbol() and decimals(): is it an ERC-20?`,
-        { cause },
-      );
-    });
-    collateral = { token, symbol: info.symbol, decimals: info.decimals };
-  }
-  const unbonding = bigintParameter(file, "DeviceStaking", "unbondingPeriod", 14n * 86_400n);
-  const window = bigintParameter(file, "DeviceStaking", "evidenceWindow", 7n * 86_400n);
-  const bounty = bigintParameter(file, "DeviceStaking", "bountyBps", 1_000n);
-  const claimWindow = bigintParameter(
-    file,
-    "InsurancePool",
-    "claimWindow",
-    DEFAULT_POOL_PARAMS.claimWindow,
-  );
-  const cooldown = bigintParameter(file, "InsurancePool", "cooldown", DEFAULT_POOL_PARAMS.cooldown);
-  const coverFactor = bigintParameter(
-    file,
-    "InsurancePool",
-    "coverFactorBps",
-    DEFAULT_POOL_PARAMS.coverFactorBps,
-  );
-  if (window >= unbonding) {
-    throw new InvalidInputError(
-      `DeviceStaking.evidenceWindow (${window.toString()} s) must be shorter than unbondingPeriod (${unbonding.toString()} s) in ${path}`,
-    );
-  }
-  if (claimWindow <= window || cooldown <= window) {
-    throw new InvalidInputError(
-      `InsurancePool.claimWindow (${claimWindow.toString()} s) and cooldown (${cooldown.toString()} s) must outlast ` +
-        `DeviceStaking.evidenceWindow (${window.toString()} s) in ${path}`,
-    );
-  }
-  if (coverFactor + bounty >= BPS) {
-    throw new InvalidInputError(
-      `InsurancePool.coverFactorBps (${coverFactor.toString()}) plus DeviceStaking.bountyBps (${bounty.toString()}) ` +
-        `must stay below 10000 in ${path}`,
-    );
-  }
-  return { governance, collateral };
 }
 
 /**
@@ -162,14 +50,23 @@ export default async function systemDeploy(args: Args, hre: HardhatRuntimeEnviro
       args.parameters === ""
         ? join(hre.config.paths.root, "deploy", "parameters", `${conn.networkName}.json`)
         : args.parameters;
-    const file = (await readJson(path, "parameter file")) as ParameterFile;
-    const { governance, collateral } = await checkParameters(
-      file,
+    const text = await readText(path, "parameter file");
+    let file;
+    try {
+      file = parseDeployParameters(text);
+    } catch (cause: unknown) {
+      throw new InvalidInputError(
+        `cannot read parameter file ${path}: check the path and that it holds JSON`,
+        { cause },
+      );
+    }
+    const { governance, collateral, notes } = await checkDeployParameters(file, {
       path,
-      deployer.address as Hex,
+      deployer: deployer.address as Hex,
       local,
-      conn.ethers.provider,
-    );
+      provider: conn.ethers.provider,
+    });
+    for (const note of notes) progress(`note: ${note}`);
     const moduleName = local ? "DeviceTrustLocal" : "DeviceTrust";
     progress(
       `deploying ${moduleName} to ${conn.networkName} (chain ${chainId.toString()}) from ${deployer.address}, ` +

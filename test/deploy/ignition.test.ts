@@ -19,7 +19,12 @@ import DeviceRegistryModule, {
 } from "../../deploy/modules/DeviceRegistry.js";
 import DeviceTrustModule, { buildDeviceTrustModule } from "../../deploy/modules/DeviceTrust.js";
 import DeviceTrustLocalModule from "../../deploy/modules/DeviceTrustLocal.js";
-import { checkSystemWiring, type SystemAddresses } from "../../src/client/index.js";
+import {
+  checkSystemWiring,
+  parseDeployParameters,
+  type DeployParameterFile,
+  type SystemAddresses,
+} from "../../src/client/index.js";
 import { domainSeparator, type Hex } from "../../src/protocol/index.js";
 
 const { ethers, ignition, networkHelpers } = await network.create();
@@ -27,13 +32,8 @@ const { ethers, ignition, networkHelpers } = await network.create();
 const PARAMETERS_DIR = new URL("../../deploy/parameters/", import.meta.url);
 
 /** A parameter file as Ignition reads it: "123n" strings are bigints. */
-async function parameterFile(name: string): Promise<Record<string, Record<string, unknown>>> {
-  const revive = (_key: string, value: unknown): unknown =>
-    typeof value === "string" && /^\d+n$/.test(value) ? BigInt(value.slice(0, -1)) : value;
-  return JSON.parse(await readFile(new URL(name, PARAMETERS_DIR), "utf8"), revive) as Record<
-    string,
-    Record<string, unknown>
-  >;
+async function parameterFile(name: string): Promise<DeployParameterFile> {
+  return parseDeployParameters(await readFile(new URL(name, PARAMETERS_DIR), "utf8"));
 }
 
 async function addressOf(c: { getAddress(): Promise<string> }): Promise<Hex> {
