@@ -56,6 +56,11 @@ export function parseKey(key: string): SampleKey | null {
   return rest === "}" ? { name, labels } : null;
 }
 
+/** A label value as the text format writes it (the escapes parseKey reads). */
+function escapeLabel(value: string): string {
+  return value.replace(/[\\"]/g, "\\$&").replace(/\n/g, "\\n");
+}
+
 /** One sample: its key as given, the key read, and its value. */
 export interface Sample extends SampleKey {
   readonly key: string;
@@ -134,16 +139,23 @@ export class Figures {
     return found.reduce((sum, s) => sum + s.value, 0);
   }
 
-  /** `name`'s samples by the value of `label`, largest count first. */
+  /**
+   * `name`'s samples by the value of `label`, summed over their other labels (`{scheme,result}` by
+   * result), largest count first. A row keeps its sample's key when `label` is the sample's only label,
+   * else it is keyed `name{label="value"}`, as Prometheus' `sum by (label)` shows it.
+   */
   byLabel(name: string, label: string): LabelCount[] {
-    const out: LabelCount[] = [];
+    const rows = new Map<string, LabelCount>();
     for (const s of this.all) {
       const value = s.labels[label];
       if (s.name !== name || value === undefined) continue;
       this.seen.add(s.key);
-      out.push({ label: value, count: s.value, key: s.key });
+      const key =
+        Object.keys(s.labels).length === 1 ? s.key : `${name}{${label}="${escapeLabel(value)}"}`;
+      const count = (rows.get(value)?.count ?? 0) + s.value;
+      rows.set(value, { label: value, count, key });
     }
-    return out.sort(byCount);
+    return [...rows.values()].sort(byCount);
   }
 
   /** Whether the view was asked for `key`. */

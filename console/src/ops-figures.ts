@@ -12,6 +12,22 @@ function rate(figures: Figures, counter: string): number | undefined {
   return figures.value(`${counter.replace(/_total$/, "")}_per_second`);
 }
 
+/**
+ * A `result` counter's known results by field (a missing one counted 0), and the rows of the results
+ * this page does not know of (`other`).
+ */
+function outcomes<K extends string>(
+  rows: readonly LabelCount[],
+  known: Readonly<Record<K, string>>,
+): Record<K, number> & { readonly other: readonly LabelCount[] } {
+  const counts = {} as Record<K, number>;
+  for (const field of Object.keys(known) as K[]) {
+    counts[field] = rows.find((r) => r.label === known[field])?.count ?? 0;
+  }
+  const values = new Set<string>(Object.values(known));
+  return { ...counts, other: rows.filter((r) => !values.has(r.label)) };
+}
+
 export interface GatewaySummary {
   /** Per second (the server's `_per_second` figures); undefined until its second probe. */
   readonly receivedRate: number | undefined;
@@ -39,6 +55,72 @@ export interface GatewaySummary {
   readonly quarantines: readonly LabelCount[];
   /** Feed-wide breaker trips, by reason. */
   readonly trips: readonly LabelCount[];
+  /** Post-quantum key recovery requests; null when the gateway counted none. */
+  readonly recovery: RecoverySummary | null;
+}
+
+/**
+ * What became of the gateway's key recovery requests (recovery_requests_total{result}, summed over
+ * schemes); a missing one counted 0.
+ */
+export interface RecoveryOutcomes {
+  /** LMS: its recoverKey transaction mined. */
+  readonly recovered: number;
+  /** ML-DSA-44: verified off chain and recorded for governance. */
+  readonly recorded: number;
+  /** LMS: verified, then refused by the chain. */
+  readonly refused: number;
+  /** Dropped before the chain. */
+  readonly rejected: number;
+  /** Handled before. */
+  readonly duplicate: number;
+  /** The chain could not be asked (the broker redelivers it). */
+  readonly error: number;
+  /** Results this page does not know of. */
+  readonly other: readonly LabelCount[];
+}
+
+/** src/gateway/metrics.ts's RECOVERY_RESULTS (the page cannot import prom-client's module). */
+const RECOVERY_RESULTS = {
+  recovered: "recovered",
+  recorded: "recorded",
+  refused: "refused",
+  rejected: "rejected",
+  duplicate: "duplicate",
+  error: "error",
+} as const;
+
+export interface RecoverySummary {
+  /** Requests counted, whatever became of them. */
+  readonly requests: number;
+  readonly outcomes: RecoveryOutcomes;
+  /** Requests by scheme (lms, ml-dsa-44; unknown: not parsed), largest first. */
+  readonly schemes: readonly LabelCount[];
+  /**
+   * Dropped before the chain (recovery_rejected_total) and refused by it (recovery_refused_total), by
+   * reason, largest first; zeros left out.
+   */
+  readonly reasons: readonly ReasonRow[];
+  /** Requests dropped as recovery_off: the gateway runs without --pq-key-recovery. */
+  readonly off: number;
+}
+
+/**
+ * The key recovery requests a gateway counted (`<prefix>recovery_*`, recovery-intake.ts); null when it
+ * counted none (a gateway without --pq-key-recovery that got no request).
+ */
+export function recoverySummary(figures: Figures, prefix = "gateway_"): RecoverySummary | null {
+  const name = `${prefix}recovery_requests_total`;
+  const requests = figures.total(name) ?? 0;
+  const reasons = reasonRows(figures, `${prefix}recovery_`);
+  if (requests === 0 && reasons.length === 0) return null;
+  return {
+    requests,
+    outcomes: outcomes(figures.byLabel(name, "result"), RECOVERY_RESULTS),
+    schemes: figures.byLabel(name, "scheme"),
+    reasons,
+    off: reasons.find((r) => r.stage === "rejected" && r.label === "recovery_off")?.count ?? 0,
+  };
 }
 
 export function gatewaySummary(figures: Figures): GatewaySummary {
@@ -69,6 +151,7 @@ export function gatewaySummary(figures: Figures): GatewaySummary {
     batchesAnchored: figures.value(`${p}batches_anchored_total`),
     quarantines: figures.byLabel(`${p}feed_member_quarantined_total`, "anomaly"),
     trips: figures.byLabel(`${p}feed_tripped_total`, "reason"),
+    recovery: recoverySummary(figures, p),
   };
 }
 
@@ -117,22 +200,11 @@ export interface WatchtowerSummary {
 
 export function watchtowerSummary(figures: Figures): WatchtowerSummary {
   const p = "watchtower_";
-  const byResult = figures.byLabel(`${p}proofs_submitted_total`, "result");
-  const known = new Set<string>(Object.values(PROOF_RESULTS));
-  const outcome = (result: string): number => byResult.find((r) => r.label === result)?.count ?? 0;
   const lastMessageMs = figures.value("health.lastMessageAt");
   const messages = figures.byLabel(`${p}messages_total`, "result");
   return {
     pendingProofs: figures.value("health.pendingProofs"),
-    proofs: {
-      submitted: outcome(PROOF_RESULTS.submitted),
-      alreadyProven: outcome(PROOF_RESULTS.alreadyProven),
-      rejected: outcome(PROOF_RESULTS.rejected),
-      failed: outcome(PROOF_RESULTS.failed),
-      retried: outcome(PROOF_RESULTS.retried),
-      keyRetired: outcome(PROOF_RESULTS.keyRetired),
-      other: byResult.filter((r) => !known.has(r.label)),
-    },
+    proofs: outcomes(figures.byLabel(`${p}proofs_submitted_total`, "result"), PROOF_RESULTS),
     equivocations: figures.value(`${p}equivocations_total`),
     batchEquivocations: figures.value(`${p}batch_equivocations_total`),
     outOfBounds: figures.value(`${p}out_of_bounds_total`),

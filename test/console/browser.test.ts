@@ -54,6 +54,9 @@ async function fakeGateway() {
         'gateway_rejected_total{reason="invalid_signature"} 1',
         'gateway_refused_total{reason="Quarantined"} 2',
         "gateway_queue_depth 2",
+        'gateway_recovery_requests_total{scheme="lms",result="recovered"} 2',
+        'gateway_recovery_requests_total{scheme="ml-dsa-44",result="rejected"} 1',
+        'gateway_recovery_rejected_total{reason="WrongPqKey"} 1',
         "gateway_lag_seconds 0.4",
         "",
       ].join("\n"),
@@ -261,6 +264,13 @@ describe("fleet console in headless Chromium", function () {
       undefined,
       { timeout: 15_000 },
     );
+    // Key recoveries: results summed over schemes, and why one did not go through.
+    const recoveries = gateway.locator('[data-testid="gateway-key-recoveries"]');
+    await recoveries.locator('tr[data-label="WrongPqKey"]').waitFor();
+    const recoveryText = (await recoveries.textContent()) ?? "";
+    assert.match(recoveryText, /3 requests · LMS 2 · ML-DSA-44 1/);
+    assert.match(recoveryText, /2\s*recovered on chain/);
+    assert.match(recoveryText, /Wrong pq key/);
     assert.match(
       (await page.locator('[data-testid="service-watchtower"]').textContent()) ?? "",
       /did not answer/,

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { pino } from "pino";
 import type { ServiceView } from "../../src/console/api.js";
 import { ServiceProbe } from "../../src/console/ops.js";
 import type { GatewayHealth } from "../../src/gateway/gateway.js";
-import { FeedEventMetrics, GatewayMetrics } from "../../src/gateway/metrics.js";
+import { FeedEventMetrics, GatewayMetrics, RECOVERY_RESULTS } from "../../src/gateway/metrics.js";
+import { dropRecoveryOff } from "../../src/gateway/recovery-intake.js";
+import { LogLimiter } from "../../src/service/log-limiter.js";
 import type { HealthReport } from "../../src/watchtower/watchtower.js";
 import { WatchtowerMetrics } from "../../src/watchtower/metrics.js";
 import {
@@ -16,7 +19,11 @@ import {
   samples,
   secondsAgo,
 } from "../../console/src/metrics.js";
-import { gatewaySummary, watchtowerSummary } from "../../console/src/ops-figures.js";
+import {
+  gatewaySummary,
+  recoverySummary,
+  watchtowerSummary,
+} from "../../console/src/ops-figures.js";
 import {
   absolute,
   ago,
@@ -246,6 +253,27 @@ describe("console page: Figures and reasonRows (metrics.ts)", function () {
     assert.deepEqual(reasonRows(new Figures({})), []);
   });
 
+  it("sums a counter with more labels by one of them, keyed as sum by (label) shows it", function () {
+    const figures = new Figures({
+      'gw_requests_total{scheme="lms",result="recovered"}': 3,
+      'gw_requests_total{scheme="ml-dsa-44",result="rejected"}': 1,
+      'gw_requests_total{scheme="unknown",result="rejected"}': 2,
+      'gw_requests_total{scheme="lms",result="odd \\"one\\""}': 1,
+      'gw_other_total{result="rejected"}': 9,
+    });
+    assert.deepEqual(figures.byLabel("gw_requests_total", "result"), [
+      { label: "recovered", count: 3, key: 'gw_requests_total{result="recovered"}' },
+      { label: "rejected", count: 3, key: 'gw_requests_total{result="rejected"}' },
+      { label: 'odd "one"', count: 1, key: 'gw_requests_total{result="odd \\"one\\""}' },
+    ]);
+    assert.deepEqual(figures.byLabel("gw_requests_total", "scheme"), [
+      { label: "lms", count: 4, key: 'gw_requests_total{scheme="lms"}' },
+      { label: "unknown", count: 2, key: 'gw_requests_total{scheme="unknown"}' },
+      { label: "ml-dsa-44", count: 1, key: 'gw_requests_total{scheme="ml-dsa-44"}' },
+    ]);
+    assert.deepEqual(unused(figures), ['gw_other_total{result="rejected"}']);
+  });
+
   it("orders by count, then by label (byCount)", function () {
     const rows = [
       { label: "b", count: 1 },
@@ -466,6 +494,8 @@ describe("console page: gateway summary from a gateway's figures (ops-figures.ts
       trips: [
         { label: "Quarantines", count: 1, key: 'gateway_feed_tripped_total{reason="Quarantines"}' },
       ],
+      // No recovery request counted: prom-client gives no sample of a labelled counter never counted.
+      recovery: null,
     });
     // Everything else is summarized: the raw table shows these two undimmed.
     assert.deepEqual(unused(figures), [
@@ -496,6 +526,158 @@ describe("console page: gateway summary from a gateway's figures (ops-figures.ts
     assert.equal(healthOnly.received, undefined);
     assert.deepEqual(healthOnly.reasons, []);
     assert.equal(healthOnly.rejected, 0);
+  });
+});
+
+describe("console page: key recoveries from a gateway's figures (ops-figures.ts)", function () {
+  /** The figures of a gateway's registry as the console's probe reads them. */
+  async function probed(metrics: GatewayMetrics): Promise<Figures> {
+    const health = { status: "ok", running: true };
+    const probe = probeOf("gateway", { health, healthy: true, metrics: () => metrics.text() });
+    return new Figures((await probeAt(probe, T0)).figures);
+  }
+
+  it("sums the requests' results over schemes, and lists rejected and refused reasons", async function () {
+    const metrics = new GatewayMetrics();
+    metrics.received.inc(5);
+    metrics.rejected.inc({ reason: "conflict" }, 1);
+    const request = (scheme: string, result: string, n: number) =>
+      metrics.recoveryRequests.inc({ scheme, result }, n);
+    request("lms", "recovered", 3);
+    request("lms", "refused", 2);
+    metrics.recoveryRefused.inc({ reason: "PqKeyRecoveryExpired" }, 1);
+    metrics.recoveryRefused.inc({ reason: "DeviceRegistryKeyTaken" }, 1);
+    request("ml-dsa-44", "recorded", 4);
+    request("lms", "rejected", 2);
+    metrics.recoveryRejected.inc({ reason: "WrongPqKey" }, 2);
+    request("unknown", "rejected", 3);
+    metrics.recoveryRejected.inc({ reason: "malformed" }, 3);
+    metrics.recoveryRejected.inc({ reason: "rate_limited" }, 0);
+    request("lms", "duplicate", 1);
+    request("ml-dsa-44", "duplicate", 1);
+    request("lms", "error", 1);
+
+    const figures = await probed(metrics);
+    const g = gatewaySummary(figures);
+    const key = (label: string, value: string) =>
+      `gateway_recovery_requests_total{${label}="${value}"}`;
+    assert.deepEqual(g.recovery, {
+      requests: 17,
+      outcomes: {
+        recovered: 3,
+        recorded: 4,
+        refused: 2,
+        rejected: 5,
+        duplicate: 2,
+        error: 1,
+        other: [],
+      },
+      schemes: [
+        { label: "lms", count: 9, key: key("scheme", "lms") },
+        { label: "ml-dsa-44", count: 5, key: key("scheme", "ml-dsa-44") },
+        { label: "unknown", count: 3, key: key("scheme", "unknown") },
+      ],
+      reasons: [
+        {
+          label: "malformed",
+          count: 3,
+          key: 'gateway_recovery_rejected_total{reason="malformed"}',
+          stage: "rejected",
+        },
+        {
+          label: "WrongPqKey",
+          count: 2,
+          key: 'gateway_recovery_rejected_total{reason="WrongPqKey"}',
+          stage: "rejected",
+        },
+        {
+          label: "DeviceRegistryKeyTaken",
+          count: 1,
+          key: 'gateway_recovery_refused_total{reason="DeviceRegistryKeyTaken"}',
+          stage: "refused",
+        },
+        {
+          label: "PqKeyRecoveryExpired",
+          count: 1,
+          key: 'gateway_recovery_refused_total{reason="PqKeyRecoveryExpired"}',
+          stage: "refused",
+        },
+      ],
+      off: 0,
+    });
+    // The readings' reasons stay the readings' own.
+    assert.deepEqual(
+      g.reasons.map((r) => r.label),
+      ["conflict"],
+    );
+    assert.equal(g.rejected, 1);
+    // Every recovery figure is summarized (the zero rate_limited too: read, left out of the reasons).
+    assert.deepEqual(
+      unused(figures).filter((k) => k.includes("recovery")),
+      [],
+    );
+  });
+
+  it("knows every result the gateway counts, and keeps the ones it does not know", async function () {
+    const metrics = new GatewayMetrics();
+    for (const result of RECOVERY_RESULTS) metrics.recoveryRequests.inc({ scheme: "lms", result });
+    const recovery = recoverySummary(await probed(metrics));
+    assert.ok(recovery !== null);
+    assert.deepEqual(recovery.outcomes.other, [], "no result of RECOVERY_RESULTS left unknown");
+    assert.equal(recovery.requests, RECOVERY_RESULTS.length);
+
+    const future = recoverySummary(
+      new Figures({
+        'gw_recovery_requests_total{scheme="lms",result="queued"}': 2,
+        'gw_recovery_requests_total{scheme="lms",result="recovered"}': 1,
+      }),
+      "gw_",
+    );
+    assert.ok(future !== null);
+    assert.deepEqual(future.outcomes.other, [
+      { label: "queued", count: 2, key: 'gw_recovery_requests_total{result="queued"}' },
+    ]);
+    assert.equal(future.outcomes.recovered, 1);
+    assert.equal(future.outcomes.refused, 0, "a result not counted is 0");
+  });
+
+  it("says off for a gateway without --pq-key-recovery that dropped requests, none when it got none", async function () {
+    const metrics = new GatewayMetrics();
+    metrics.received.inc(3);
+    assert.equal(gatewaySummary(await probed(metrics)).recovery, null, "no request: no block");
+
+    const rejectLog = new LogLimiter(pino({ level: "silent" }), { event: "gateway_rejects" });
+    try {
+      dropRecoveryOff(metrics, rejectLog, "dt/devicetrust/recovery/0x01");
+      dropRecoveryOff(metrics, rejectLog, "dt/devicetrust/recovery/0x02");
+    } finally {
+      rejectLog.close();
+    }
+    const recovery = gatewaySummary(await probed(metrics)).recovery;
+    assert.deepEqual(recovery, {
+      requests: 2,
+      outcomes: {
+        recovered: 0,
+        recorded: 0,
+        refused: 0,
+        rejected: 2,
+        duplicate: 0,
+        error: 0,
+        other: [],
+      },
+      schemes: [
+        { label: "unknown", count: 2, key: 'gateway_recovery_requests_total{scheme="unknown"}' },
+      ],
+      reasons: [
+        {
+          label: "recovery_off",
+          count: 2,
+          key: 'gateway_recovery_rejected_total{reason="recovery_off"}',
+          stage: "rejected",
+        },
+      ],
+      off: 2,
+    });
   });
 });
 

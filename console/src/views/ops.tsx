@@ -14,8 +14,9 @@ import {
   secondsAgo,
   type LabelCount,
   type ReasonRow,
+  type Stage,
 } from "../metrics.js";
-import { gatewaySummary, watchtowerSummary } from "../ops-figures.js";
+import { gatewaySummary, watchtowerSummary, type RecoverySummary } from "../ops-figures.js";
 import { LoadedView, Panel } from "./shared.js";
 
 /** The services' figures move without the chain: the view asks for them this often too. */
@@ -483,25 +484,7 @@ function renderGateway(figures: Figures) {
             testid="reasons"
             head="Reason"
             whatHead="Where"
-            rows={g.reasons.map((row) => ({
-              label: row.label,
-              count: row.count,
-              key: row.key,
-              tone: row.stage === "refused" ? "bad" : "warn",
-              title: reasonTitle(row),
-              what: (
-                <Badge
-                  tone={row.stage === "refused" ? "bad" : "warn"}
-                  title={
-                    row.stage === "refused"
-                      ? "Sent to its feed, which did not accept it (gateway_refused_total)"
-                      : "Dropped by the gateway before submission (gateway_rejected_total)"
-                  }
-                >
-                  {row.stage === "refused" ? "refused by the feed" : "rejected at intake"}
-                </Badge>
-              ),
-            }))}
+            rows={reasonCountRows(g.reasons, READING_STAGES, reasonTitle)}
           />
         )}
       </Section>
@@ -519,8 +502,48 @@ function renderGateway(figures: Figures) {
           />
         </Section>
       )}
+
+      {g.recovery === null ? null : <KeyRecoveries recovery={g.recovery} />}
     </>
   );
+}
+
+/** What a reason row's badge says of where it was turned away, and its title. */
+type Stages = Readonly<Record<Stage, { readonly words: string; readonly title: string }>>;
+
+const READING_STAGES: Stages = {
+  rejected: {
+    words: "rejected at intake",
+    title: "Dropped by the gateway before submission (gateway_rejected_total)",
+  },
+  refused: {
+    words: "refused by the feed",
+    title: "Sent to its feed, which did not accept it (gateway_refused_total)",
+  },
+};
+
+/** Reasons (reasonRows) as a CountTable's rows: rejected amber, refused red, a badge saying where. */
+function reasonCountRows(
+  rows: readonly ReasonRow[],
+  stages: Stages,
+  title: (row: ReasonRow) => string,
+): CountRow[] {
+  return rows.map((row) => {
+    const tone: Tone = row.stage === "refused" ? "bad" : "warn";
+    const stage = stages[row.stage];
+    return {
+      label: row.label,
+      count: row.count,
+      key: row.key,
+      tone,
+      title: title(row),
+      what: (
+        <Badge tone={tone} title={stage.title}>
+          {stage.words}
+        </Badge>
+      ),
+    };
+  });
 }
 
 function feedEvent(row: LabelCount, kind: "trip" | "quarantine"): CountRow {
@@ -539,6 +562,139 @@ function feedEvent(row: LabelCount, kind: "trip" | "quarantine"): CountRow {
       </Badge>
     ),
   };
+}
+
+// ------------------------------------------------------------------ gateway: key recoveries
+
+const RECOVERY_STAGES: Stages = {
+  rejected: {
+    words: "rejected at intake",
+    title: "Dropped by the gateway before the chain (gateway_recovery_rejected_total)",
+  },
+  refused: {
+    words: "refused by the chain",
+    title:
+      "Verified, sent to PqKeyRecovery, which reverted with this error (gateway_recovery_refused_total)",
+  },
+};
+
+/** What each recovery reject reason (recovery-intake.ts's RecoveryRejectReason) means. */
+const RECOVERY_REASONS: Readonly<Record<string, string>> = {
+  Expired: "its deadline passed: the device signs a new request",
+  NotCommitted: "the device never committed to a post-quantum key",
+  SchemeMismatch: "signed with another scheme than the committed key's",
+  WrongPqKey: "the post-quantum key is not the one the device committed to",
+  StaleNonce: "signed for another nonce than the committed key's next",
+  InvalidPqSignature: "the post-quantum signature of RecoverKey does not verify",
+  StaleRegistryNonce: "the new key signed another registry nonce than the device's",
+  InvalidNewKeySignature: "the new key did not sign RotateKey (no proof of possession)",
+  malformed: "the request could not be decoded",
+  oversize: "above the gateway's size limit for requests",
+  topic_mismatch: "the topic names another device than the request",
+  rate_limited: "beyond the device's allowance of recovery requests",
+  recovery_off: "this gateway runs without --pq-key-recovery",
+  reverted: "the transaction reverted without a custom error",
+};
+
+function recoveryReasonTitle(row: ReasonRow): string {
+  const meaning =
+    RECOVERY_REASONS[row.label] ??
+    (row.stage === "refused" ? "the chain's custom error, decoded" : undefined);
+  return meaning === undefined ? row.key : `${meaning}\n${row.key}`;
+}
+
+const SCHEMES: Readonly<Record<string, string>> = {
+  lms: "LMS",
+  "ml-dsa-44": "ML-DSA-44",
+  unknown: "not parsed",
+};
+
+/** "5 requests · LMS 3 · ML-DSA-44 2". */
+function recoveryExtra(r: RecoverySummary): string {
+  const schemes = r.schemes
+    .filter((s) => s.count > 0)
+    .map((s) => `${SCHEMES[s.label] ?? s.label} ${count(s.count)}`);
+  return [`${count(r.requests)} request${r.requests === 1 ? "" : "s"}`, ...schemes].join(" · ");
+}
+
+/**
+ * The gateway's post-quantum key recovery requests since it started: what became of them, and why
+ * some did not go through; "off" alone for a gateway without --pq-key-recovery that dropped some.
+ */
+function KeyRecoveries({ recovery: r }: { recovery: RecoverySummary }) {
+  const o = r.outcomes;
+  if (r.off > 0 && r.off === r.requests) {
+    return (
+      <Section
+        title="Key recoveries"
+        extra={<Badge tone="muted">off</Badge>}
+        testid="gateway-key-recoveries"
+      >
+        <div class="muted small" data-state="off">
+          This gateway runs without --pq-key-recovery: it dropped {count(r.off)} recovery request
+          {r.off === 1 ? "" : "s"} (recovery_off). Start it with --pq-key-recovery to take them.
+        </div>
+      </Section>
+    );
+  }
+  return (
+    <Section title="Key recoveries" extra={recoveryExtra(r)} testid="gateway-key-recoveries">
+      <div class="tallies">
+        <Tally
+          label="recovered on chain"
+          value={o.recovered}
+          tone={o.recovered > 0 ? "ok" : undefined}
+          title="LMS requests whose recoverKey transaction was mined: the device signs with its new key"
+        />
+        <Tally
+          label="recorded for governance"
+          value={o.recorded}
+          title="ML-DSA-44 requests verified off chain and recorded: a KEY_RECOVERY_ROLE holder applies them (the gateway's GET /recoveries)"
+        />
+        <Tally
+          label="refused by the chain"
+          value={o.refused}
+          tone={zeroOk(o.refused, "bad")}
+          title="LMS requests verified, then refused by PqKeyRecovery (reasons below)"
+        />
+        <Tally
+          label="rejected"
+          value={o.rejected}
+          tone={zeroOk(o.rejected)}
+          title="Dropped before the chain (reasons below)"
+        />
+        <Tally
+          label="duplicates"
+          value={o.duplicate}
+          title="Requests handled before (redeliveries, replays): dropped, harmless"
+        />
+        {o.error === 0 ? null : (
+          <Tally
+            label="errors"
+            value={o.error}
+            tone="bad"
+            title="The chain could not be asked: not acknowledged, the broker redelivers them"
+          />
+        )}
+        {o.other.map((other) => (
+          <Tally
+            key={other.key}
+            label={labelWords(other.label)}
+            value={other.count}
+            title={other.key}
+          />
+        ))}
+      </div>
+      {r.reasons.length === 0 ? null : (
+        <CountTable
+          testid="key-recovery-reasons"
+          head="Reason"
+          whatHead="Where"
+          rows={reasonCountRows(r.reasons, RECOVERY_STAGES, recoveryReasonTitle)}
+        />
+      )}
+    </Section>
+  );
 }
 
 // ------------------------------------------------------------------ watchtower
