@@ -6,6 +6,7 @@ import type { NetworkConnection } from "hardhat/types/network";
 import type { Result } from "hardhat/types/utils";
 import {
   MissingSecretError,
+  RegistryNotFoundError,
   PASSWORD_ENV,
   PIN_ENV,
   explainError,
@@ -106,6 +107,24 @@ export async function resolveContract(
   const address = await resolveDeployedAddress({ ...chain.deployment, contract, option, explicit });
   await requireDeviceTrustContract(chain.ethers.provider, address, contract, option);
   return address;
+}
+
+/**
+ * resolveContract for a contract a task can do without: undefined when no option names it and the
+ * deployment records none. An address given, or recorded, that is not that contract still fails.
+ */
+export async function optionalContract(
+  chain: Chain,
+  contract: DeviceTrustContract,
+  option: string,
+  explicit: string,
+): Promise<Hex | undefined> {
+  try {
+    return await resolveContract(chain, contract, option, explicit);
+  } catch (err: unknown) {
+    if (explicit !== "" || !(err instanceof RegistryNotFoundError)) throw err;
+    return undefined;
+  }
 }
 
 /** Unix seconds `seconds` after the latest block (a signed message's deadline). */

@@ -1,6 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { ZeroHash, getAddress, type Signer } from "ethers";
 import {
+  DeviceTrustError,
   InvalidInputError,
   LMS_ON_CHAIN_ATTEMPTS,
   ML_DSA_44_PUBLIC_KEY_BYTES,
@@ -26,6 +27,7 @@ import {
   verifyPqRecovery,
   verifyPqSignature,
   type PqCommitmentState,
+  type PqRecoveryContext,
   type PqRecoveryCheck,
   type PqRecoveryRequest,
 } from "../verify/pq.js";
@@ -448,6 +450,55 @@ export async function replacePqKey(options: ReplacePqKeyOptions): Promise<Replac
   };
 }
 
+/** What a recovery request of a device is checked against now, read from the chain. */
+export interface RecoveryState {
+  /** verifyPqRecovery's context: the domain, the device's commitment, its registry nonce, the latest block's time. */
+  readonly context: PqRecoveryContext & { readonly now: bigint; readonly registryNonce: bigint };
+  /** Whether the registry knows the device (an unknown one has no commitment either). */
+  readonly known: boolean;
+  /** The device's current key: the one a recovery retires. */
+  readonly oldKeyHash: Hex;
+}
+
+/**
+ * Reads what verifyPqRecovery checks a request of `deviceId` against: its commitment (PqKeyRecovery), its
+ * registry nonce and key, and the latest block's time. `domain` defaults to the registry's, checked to be
+ * the one `recovery` recovers (a caller that checked it once passes it).
+ */
+export async function recoveryStateOf(
+  recovery: PqKeyRecovery,
+  registry: DeviceRegistry,
+  deviceId: Hex,
+  domain?: Domain,
+): Promise<RecoveryState> {
+  const provider = registryRunner(registry).provider;
+  if (provider === null) {
+    throw new InvalidInputError("the registry contract has no provider: connect it to a signer");
+  }
+  const [resolved, commitment, info, block] = await Promise.all([
+    domain ?? recoveryDomain(recovery, registry),
+    pqCommitmentOf(recovery, deviceId),
+    registry.deviceInfo(deviceId),
+    provider.getBlock("latest"),
+  ]);
+  if (block === null) {
+    throw new DeviceTrustError(
+      "NO_LATEST_BLOCK",
+      "the node returned no latest block: check the node",
+    );
+  }
+  return {
+    context: {
+      domain: resolved,
+      commitment,
+      now: BigInt(block.timestamp),
+      registryNonce: info.nonce,
+    },
+    known: Number(info.status) !== 0,
+    oldKeyHash: info.keyHash.toLowerCase() as Hex,
+  };
+}
+
 export interface ApplyRecoveryOptions {
   /** The device's PqKeyRecovery (its commitment is read there). */
   readonly recovery: PqKeyRecovery;
@@ -480,25 +531,15 @@ export async function applyRecoveryRequest(
   options: ApplyRecoveryOptions,
 ): Promise<ApplyRecoveryResult> {
   const { recovery, registry, request } = options;
-  const domain = await recoveryDomain(recovery, registry);
-  const provider = registryRunner(registry).provider;
-  const [commitment, info, block] = await Promise.all([
-    pqCommitmentOf(recovery, request.deviceId),
-    registry.deviceInfo(request.deviceId),
-    provider?.getBlock("latest"),
-  ]);
-  if (Number(info.status) === 0) {
-    throw contractError("DeviceRegistryUnknownDevice", [request.deviceId]);
-  }
-  const check = verifyPqRecovery(request, {
-    domain,
-    commitment,
-    now: block === null || block === undefined ? undefined : BigInt(block.timestamp),
-    registryNonce: info.nonce,
-  });
+  const { context, known, oldKeyHash } = await recoveryStateOf(
+    recovery,
+    registry,
+    request.deviceId,
+  );
+  if (!known) throw contractError("DeviceRegistryUnknownDevice", [request.deviceId]);
+  const check = verifyPqRecovery(request, context);
   const owner = (await registry.keyOwner(check.newKeyHash)).toLowerCase();
   if (owner !== ZeroHash) throw contractError("DeviceRegistryKeyTaken", [check.newKeyHash, owner]);
-  const oldKeyHash = info.keyHash.toLowerCase() as Hex;
   const done = { deviceId: request.deviceId, scheme: request.scheme, oldKeyHash };
   if (request.scheme === "lms") {
     const recovered = await submitKeyRecovery(recovery, { request, check, leaf: null, oldKeyHash });

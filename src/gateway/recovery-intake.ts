@@ -2,7 +2,7 @@ import { getAddress, isCallException } from "ethers";
 import type { Logger } from "pino";
 import { requireDeviceTrustContract } from "../client/contract-check.js";
 import { decodePqError } from "../client/pq-errors.js";
-import { pqCommitmentOf, submitKeyRecovery, type PqKeyRecovery } from "../client/pq-recovery.js";
+import { recoveryStateOf, submitKeyRecovery, type PqKeyRecovery } from "../client/pq-recovery.js";
 import type { DeviceRegistry } from "../client/registry.js";
 import {
   digest,
@@ -239,29 +239,11 @@ export class PqRecoveryIntake {
     topic: string,
   ): Promise<boolean> {
     const { recovery, registry } = this.options;
-    const provider = registry.runner?.provider;
-    if (provider === null || provider === undefined) {
-      throw new GatewayError(
-        "GATEWAY_BAD_OPTIONS",
-        "the registry contract has no provider: connect it to the gateway's signer",
-      );
-    }
-    const [commitment, info, block] = await Promise.all([
-      pqCommitmentOf(recovery, request.deviceId),
-      registry.deviceInfo(request.deviceId),
-      provider.getBlock("latest"),
-    ]);
-    if (block === null) {
-      throw new GatewayError("GATEWAY_CHAIN", "the node returned no latest block: check the node");
-    }
+    // Read errors (a node down) are thrown: the message is not acknowledged and comes back.
+    const state = await recoveryStateOf(recovery, registry, request.deviceId, this.domain);
     let check: PqRecoveryCheck;
     try {
-      check = verifyPqRecovery(request, {
-        domain: this.domain,
-        commitment,
-        now: BigInt(block.timestamp),
-        registryNonce: info.nonce,
-      });
+      check = verifyPqRecovery(request, state.context);
     } catch (err: unknown) {
       const fields = { topic, digest: requestDigest, err: errorMessage(err) };
       if (err instanceof PqRecoveryError) return this.reject(request.scheme, err.problem, fields);
@@ -290,7 +272,7 @@ export class PqRecoveryIntake {
         request,
         check,
         leaf: null,
-        oldKeyHash: info.keyHash.toLowerCase() as Hex,
+        oldKeyHash: state.oldKeyHash,
       });
       await this.record({
         ...base,

@@ -1,8 +1,7 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { RegistryNotFoundError } from "../../src/client/index.js";
 import { runConsole, type ConsoleAddresses, type HexString } from "../../src/console/index.js";
 import { InvalidInputError, asHex } from "../../src/protocol/index.js";
-import { connect, progress, resolveContract, run, type Chain, type ChainArgs } from "../common.js";
+import { connect, optionalContract, progress, run, type Chain, type ChainArgs } from "../common.js";
 
 interface Args extends ChainArgs {
   port: number;
@@ -40,17 +39,13 @@ export default async function fleetConsole(args: Args, hre: HardhatRuntimeEnviro
       throw new InvalidInputError("--max-age must be a positive number of seconds");
     const chain = await connect(hre, args);
     const optional = async (
-      contract: Parameters<typeof resolveContract>[1],
+      contract: Parameters<typeof optionalContract>[1],
       option: string,
       explicit: string,
     ) => {
-      try {
-        return await resolveContract(chain, contract, option, explicit);
-      } catch (err: unknown) {
-        if (explicit !== "" || !(err instanceof RegistryNotFoundError)) throw err;
-        progress(`no ${contract} found (${option}): its views stay empty`);
-        return undefined;
-      }
+      const address = await optionalContract(chain, contract, option, explicit);
+      if (address === undefined) progress(`no ${contract} found (${option}): its views stay empty`);
+      return address;
     };
     const addresses: ConsoleAddresses = {
       registry: chain.registryAddress,
